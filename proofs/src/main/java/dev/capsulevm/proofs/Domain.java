@@ -1,0 +1,31 @@
+package dev.capsulevm.proofs;
+
+/**
+ * The one-byte tags that separate every kind of hashed or signed object, so that bytes of one kind can
+ * never be taken for another. The values are part of the format (docs/FORMAT.md) and never change.
+ */
+public enum Domain {
+  /** RFC 9162 leaf: {@code H(0x00 || data)}. */
+  MERKLE_LEAF(0x00),
+  /** RFC 9162 interior node: {@code H(0x01 || left || right)}. */
+  MERKLE_NODE(0x01),
+  /** Capsule id: the hash of the signed metadata. */
+  CAPSULE_ID(0x10),
+  /** Record hash: the hash of a canonical record header. */
+  RECORD(0x11),
+  /** The creator's signature over a metadata body. */
+  METADATA_SIGNATURE(0x20),
+  /** A writer's signature over a record hash. */
+  RECORD_SIGNATURE(0x21);
+
+  private final byte tag;
+
+  Domain(int tag) {
+    this.tag = (byte) tag;
+  }
+
+  /** The tag byte that prefixes the hashed or signed bytes. */
+  public byte tag() {
+    return tag;
+  }
+}

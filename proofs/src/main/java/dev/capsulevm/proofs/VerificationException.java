@@ -1,0 +1,61 @@
+package dev.capsulevm.proofs;
+
+import java.util.Objects;
+
+/**
+ * Something a host, a peer or a file presented failed verification. Every failure in {@code proofs}
+ * is reported as this one checked type; {@link #failure()} says which rule was broken and the message
+ * names the offending value, so callers can map it to a protocol status without parsing text.
+ */
+public final class VerificationException extends Exception {
+  /** The rule that was broken. */
+  public enum Failure {
+    /** Bytes that do not parse as the canonical encoding they claim to be. */
+    MALFORMED_ENCODING,
+    /** An Ed25519 signature that does not verify. */
+    BAD_SIGNATURE,
+    /** A signature is required by the capsule's policy but absent. */
+    MISSING_SIGNATURE,
+    /** The signer is not a writer with permission to append under the capsule's metadata. */
+    WRITER_NOT_ALLOWED,
+    /** The sub-records do not hash to the header's sub-record root, or their count differs. */
+    SUB_RECORD_ROOT_MISMATCH,
+    /** A record breaks a limit its capsule's metadata sets. */
+    LIMIT_EXCEEDED,
+    /** A height that is not 1 + the greatest parent height. */
+    BAD_HEIGHT,
+    /** Parents that are missing, duplicated, out of canonical order, or not where the rule says. */
+    BAD_PARENTS,
+    /** A skip pointer that does not point where the rule says. */
+    BAD_SKIP_POINTER,
+    /** An object that belongs to a different capsule than the one it is checked against. */
+    WRONG_CAPSULE,
+    /** A header on a proof path that is not named by a pointer of the header above it. */
+    BROKEN_PATH,
+    /** A proof that does not reach the trusted anchor or any cached record. */
+    UNTRUSTED_ANCHOR,
+    /** A proof that ends at a different record than the one asked for. */
+    WRONG_TARGET,
+    /** An RFC 9162 inclusion proof that does not hold. */
+    BAD_INCLUSION_PROOF,
+    /** An RFC 9162 consistency proof that does not hold. */
+    BAD_CONSISTENCY_PROOF
+  }
+
+  private final Failure failure;
+
+  public VerificationException(Failure failure, String message) {
+    super(failure + ": " + message);
+    this.failure = Objects.requireNonNull(failure, "failure");
+  }
+
+  public VerificationException(Failure failure, String message, Throwable cause) {
+    super(failure + ": " + message, cause);
+    this.failure = Objects.requireNonNull(failure, "failure");
+  }
+
+  /** The rule that was broken. */
+  public Failure failure() {
+    return failure;
+  }
+}
