@@ -8,11 +8,13 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import org.bouncycastle.asn1.DEROctetString;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
 import org.bouncycastle.crypto.params.AsymmetricKeyParameter;
 import org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters;
 import org.bouncycastle.crypto.util.PrivateKeyFactory;
-import org.bouncycastle.crypto.util.PrivateKeyInfoFactory;
 import org.bouncycastle.util.io.pem.PemObject;
 import org.bouncycastle.util.io.pem.PemReader;
 import org.bouncycastle.util.io.pem.PemWriter;
@@ -23,14 +25,18 @@ import org.bouncycastle.util.io.pem.PemWriter;
  */
 public final class KeyFile {
   private static final String PEM_TYPE = "PRIVATE KEY";
+  /** id-Ed25519, RFC 8410 section 3. */
+  private static final ASN1ObjectIdentifier ID_ED25519 = new ASN1ObjectIdentifier("1.3.101.112");
 
   private KeyFile() {}
 
   /** The PEM text of {@code key}. */
   public static String toPem(SigningKey key) {
     try {
+      // Version 1 PKCS#8 without the optional public key: the exact form openssl writes.
       PrivateKeyInfo info =
-          PrivateKeyInfoFactory.createPrivateKeyInfo(new Ed25519PrivateKeyParameters(key.seed(), 0));
+          new PrivateKeyInfo(
+              new AlgorithmIdentifier(ID_ED25519), new DEROctetString(key.seed()));
       StringWriter out = new StringWriter();
       try (PemWriter pem = new PemWriter(out)) {
         pem.writeObject(new PemObject(PEM_TYPE, info.getEncoded()));

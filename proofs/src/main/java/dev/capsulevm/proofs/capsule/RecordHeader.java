@@ -1,0 +1,282 @@
+package dev.capsulevm.proofs.capsule;
+
+import dev.capsulevm.proofs.Domain;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.VerificationException.Failure;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A record's header: everything its hash covers. The record hash is {@code SHA-256(0x11 || header)},
+ * and the header holds the root of the record's sub-records, so a signature over the hash binds the
+ * body too. Immutable; the layout is in docs/FORMAT.md.
+ *
+ * <p>Structure is checked here (counts, order, lengths); whether the pointers point where the rules say
+ * needs the capsule's other records and is checked by {@link RecordValidator}.
+ */
+public final class RecordHeader {
+  /** The format version this class writes and reads. */
+  public static final int VERSION = 1;
+  /** Most parents a record can name. */
+  public static final int MAX_PARENTS = 255;
+
+  private final Hash capsuleId;
+  private final long height;
+  private final long timestampMillis;
+  private final PublicKey writer;
+  private final long subRecordCount;
+  private final Hash subRecordRoot;
+  private final List<Hash> parents;
+  private final List<Hash> skipPointers;
+  private final byte[] encoded;
+  private final Hash hash;
+
+  private RecordHeader(
+      Hash capsuleId,
+      long height,
+      long timestampMillis,
+      PublicKey writer,
+      long subRecordCount,
+      Hash subRecordRoot,
+      List<Hash> parents,
+      List<Hash> skipPointers,
+      byte[] encoded) {
+    this.capsuleId = capsuleId;
+    this.height = height;
+    this.timestampMillis = timestampMillis;
+    this.writer = writer;
+    this.subRecordCount = subRecordCount;
+    this.subRecordRoot = subRecordRoot;
+    this.parents = parents;
+    this.skipPointers = skipPointers;
+    this.encoded = encoded == null ? encode() : encoded;
+    this.hash = Sha256.hash(Domain.RECORD, this.encoded);
+  }
+
+  /**
+   * A header with these fields.
+   *
+   * @param parents the primary parent (height - 1) first, then any others in ascending order
+   * @param skipPointers as {@link SkipPointers} prescribes for {@code height}
+   * @throws IllegalArgumentException naming the field that breaks the header's structure
+   */
+  public static RecordHeader create(
+      Hash capsuleId,
+      long height,
+      long timestampMillis,
+      PublicKey writer,
+      long subRecordCount,
+      Hash subRecordRoot,
+      List<Hash> parents,
+      List<Hash> skipPointers) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(writer, "writer");
+    Objects.requireNonNull(subRecordRoot, "subRecordRoot");
+    List<Hash> parentList = List.copyOf(parents);
+    List<Hash> skipList = List.copyOf(skipPointers);
+    String problem = structureProblem(height, timestampMillis, subRecordCount, parentList, skipList);
+    if (problem != null) {
+      throw new IllegalArgumentException(problem);
+    }
+    return new RecordHeader(
+        capsuleId, height, timestampMillis, writer, subRecordCount, subRecordRoot, parentList, skipList, null);
+  }
+
+  /**
+   * Parses canonical header bytes.
+   *
+   * @throws VerificationException MALFORMED_ENCODING naming the field
+   */
+  public static RecordHeader parse(byte[] encoded) throws VerificationException {
+    Objects.requireNonNull(encoded, "encoded");
+    Reader in = new Reader(encoded, "record header");
+    int version = in.u8("version");
+    if (version != VERSION) {
+      throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown record header version " + version);
+    }
+    Hash capsuleId = in.hash("capsule id");
+    long height = in.u64("height");
+    long timestamp = in.u64("timestamp");
+    PublicKey writer = in.publicKey("writer");
+    long subRecordCount = in.u32("sub-record count");
+    Hash subRecordRoot = in.hash("sub-record root");
+    int parentCount = in.u8("parent count");
+    List<Hash> parents = new ArrayList<>(parentCount);
+    for (int i = 0; i < parentCount; i++) {
+      parents.add(in.hash("parent " + i));
+    }
+    int skipCount = in.u8("skip pointer count");
+    List<Hash> skips = new ArrayList<>(skipCount);
+    for (int i = 0; i < skipCount; i++) {
+      skips.add(in.hash("skip pointer " + i));
+    }
+    in.end();
+    String problem = structureProblem(height, timestamp, subRecordCount, parents, skips);
+    if (problem != null) {
+      Failure failure =
+          problem.startsWith("skip") ? Failure.BAD_SKIP_POINTER
+              : problem.startsWith("parent") ? Failure.BAD_PARENTS
+              : problem.startsWith("height") ? Failure.BAD_HEIGHT
+              : Failure.MALFORMED_ENCODING;
+      throw new VerificationException(failure, problem);
+    }
+    return new RecordHeader(
+        capsuleId,
+        height,
+        timestamp,
+        writer,
+        subRecordCount,
+        subRecordRoot,
+        List.copyOf(parents),
+        List.copyOf(skips),
+        encoded.clone());
+  }
+
+  private static String structureProblem(
+      long height, long timestamp, long subRecordCount, List<Hash> parents, List<Hash> skips) {
+    if (height < 1) {
+      return "height must be at least 1, got " + height;
+    }
+    if (timestamp < 0) {
+      return "timestamp is negative: " + timestamp;
+    }
+    if (subRecordCount < 0 || subRecordCount > 0xffffffffL) {
+      return "sub-record count out of range: " + subRecordCount;
+    }
+    if (parents.isEmpty() || parents.size() > MAX_PARENTS) {
+      return "parents: a record names 1 to " + MAX_PARENTS + " parents, got " + parents.size();
+    }
+    for (int i = 2; i < parents.size(); i++) {
+      if (parents.get(i - 1).compareTo(parents.get(i)) >= 0) {
+        return "parents after the first must be distinct and ascending; parent " + i + " is not";
+      }
+    }
+    for (int i = 1; i < parents.size(); i++) {
+      if (parents.get(i).equals(parents.get(0))) {
+        return "parent " + i + " repeats the primary parent";
+      }
+    }
+    int expectedSkips = SkipPointers.count(height);
+    if (skips.size() != expectedSkips) {
+      return "skip pointers: a record at height " + height + " carries " + expectedSkips
+          + ", got " + skips.size();
+    }
+    return null;
+  }
+
+  private byte[] encode() {
+    ByteBuffer out =
+        ByteBuffer.allocate(1 + 32 + 8 + 8 + 32 + 4 + 32 + 1 + 32 * parents.size() + 1 + 32 * skipPointers.size());
+    out.put((byte) VERSION);
+    out.put(capsuleId.toByteArray());
+    out.putLong(height);
+    out.putLong(timestampMillis);
+    out.put(writer.toByteArray());
+    out.putInt((int) subRecordCount);
+    out.put(subRecordRoot.toByteArray());
+    out.put((byte) parents.size());
+    parents.forEach(p -> out.put(p.toByteArray()));
+    out.put((byte) skipPointers.size());
+    skipPointers.forEach(s -> out.put(s.toByteArray()));
+    return out.array();
+  }
+
+  /** The record hash: {@code SHA-256(0x11 || encoded())}. */
+  public Hash hash() {
+    return hash;
+  }
+
+  /** The canonical bytes (a copy). */
+  public byte[] encoded() {
+    return encoded.clone();
+  }
+
+  /** The canonical length in bytes. */
+  public int encodedLength() {
+    return encoded.length;
+  }
+
+  public Hash capsuleId() {
+    return capsuleId;
+  }
+
+  /** 1 + the greatest height of the parents; the metadata is height 0. */
+  public long height() {
+    return height;
+  }
+
+  /** Milliseconds since the Unix epoch, as the writer stated it. */
+  public long timestampMillis() {
+    return timestampMillis;
+  }
+
+  public PublicKey writer() {
+    return writer;
+  }
+
+  public long subRecordCount() {
+    return subRecordCount;
+  }
+
+  /** The RFC 9162 root over the sub-record payloads. */
+  public Hash subRecordRoot() {
+    return subRecordRoot;
+  }
+
+  /** The parents: the primary parent (height - 1) first. */
+  public List<Hash> parents() {
+    return parents;
+  }
+
+  /** The primary parent: the capsule id for a record at height 1. */
+  public Hash primaryParent() {
+    return parents.get(0);
+  }
+
+  /** Skip pointer i points to the primary-chain ancestor at {@code SkipPointers.targetHeight(h, i)}. */
+  public List<Hash> skipPointers() {
+    return skipPointers;
+  }
+
+  /**
+   * How this header points to {@code child}: -1 for the primary parent, -2 for another parent, the
+   * skip index (0 or more) for a skip pointer, or {@link Integer#MIN_VALUE} when it does not.
+   */
+  public int pointerTo(Hash child) {
+    if (parents.get(0).equals(child)) {
+      return -1;
+    }
+    for (int i = 1; i < parents.size(); i++) {
+      if (parents.get(i).equals(child)) {
+        return -2;
+      }
+    }
+    for (int i = 0; i < skipPointers.size(); i++) {
+      if (skipPointers.get(i).equals(child)) {
+        return i;
+      }
+    }
+    return Integer.MIN_VALUE;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof RecordHeader other && hash.equals(other.hash) && Arrays.equals(encoded, other.encoded);
+  }
+
+  @Override
+  public int hashCode() {
+    return hash.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "RecordHeader[" + hash + " height=" + height + "]";
+  }
+}

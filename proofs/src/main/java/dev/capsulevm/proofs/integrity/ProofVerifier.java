@@ -1,0 +1,130 @@
+package dev.capsulevm.proofs.integrity;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.VerificationException.Failure;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.SkipPointers;
+import dev.capsulevm.proofs.merkle.Merkle;
+import dev.capsulevm.proofs.merkle.MerkleVerifier;
+import java.util.List;
+
+/**
+ * Verifies record and sub-record proofs against a trusted anchor and a {@link ProofCache}.
+ *
+ * <p>The walk goes upwards from the proven record: each header must be named by a pointer of the one
+ * above it, and the walk stops at the first header that is the anchor or a cached record. Headers above
+ * that point are not needed and are ignored, so a host may always send the full path and a renter with
+ * a warm cache still pays only for the part it lacks. Everything verified is added to the cache.
+ *
+ * <p>Security: a proof passes only if the proven header is linked by hash pointers to the anchor or to
+ * a record that was itself so linked; heights along the path must agree with the pointer kinds.
+ */
+public final class ProofVerifier {
+  private final ProofCache cache;
+
+  /** A verifier that remembers what it verified in {@code cacheOrNull} (null: no cache). */
+  public ProofVerifier(ProofCache cacheOrNull) {
+    this.cache = cacheOrNull;
+  }
+
+  /**
+   * Adopts {@code header} as trusted, for a record the caller has verified by other means (a head
+   * whose writer's signature it checked). Without a cache this does nothing.
+   */
+  public void trust(RecordHeader header) {
+    if (cache != null) {
+      cache.put(header);
+    }
+  }
+
+  /**
+   * Verifies that {@code proof} proves record {@code target} under {@code anchor}.
+   *
+   * @param anchorOrNull the trusted record hash; null to rely on the cache alone
+   * @return the proven record's header
+   */
+  public RecordHeader verifyRecord(Hash anchorOrNull, Hash target, RecordProof proof)
+      throws VerificationException {
+    List<RecordHeader> headers = proof.headers();
+    RecordHeader lower = headers.get(headers.size() - 1);
+    if (!lower.hash().equals(target)) {
+      throw new VerificationException(
+          Failure.WRONG_TARGET, "the proof ends at " + lower.hash() + ", not at " + target);
+    }
+    int trustedAt = -1;
+    for (int i = headers.size() - 1; i >= 0; i--) {
+      RecordHeader current = headers.get(i);
+      if (isTrusted(anchorOrNull, current.hash())) {
+        trustedAt = i;
+        break;
+      }
+      if (i == 0) {
+        throw new VerificationException(
+            Failure.UNTRUSTED_ANCHOR,
+            "the proof starts at " + current.hash() + ", which is neither the anchor "
+                + anchorOrNull + " nor a cached record");
+      }
+      checkLink(headers.get(i - 1), current, i);
+    }
+    if (cache != null) {
+      for (int i = trustedAt; i < headers.size(); i++) {
+        cache.put(headers.get(i));
+      }
+    }
+    return lower;
+  }
+
+  /**
+   * Verifies that {@code payload} is sub-record {@code index} of record {@code target} under
+   * {@code anchor}.
+   *
+   * @return the header of the record that holds the sub-record
+   */
+  public RecordHeader verifySubRecord(
+      Hash anchorOrNull, Hash target, long index, byte[] payload, SubRecordProof proof)
+      throws VerificationException {
+    RecordHeader header = verifyRecord(anchorOrNull, target, proof.recordProof());
+    if (proof.inclusion().index() != index) {
+      throw new VerificationException(
+          Failure.BAD_INCLUSION_PROOF,
+          "the inclusion proof is for sub-record " + proof.inclusion().index() + ", not " + index);
+    }
+    if (proof.inclusion().treeSize() != header.subRecordCount()) {
+      throw new VerificationException(
+          Failure.BAD_INCLUSION_PROOF,
+          "the inclusion proof is for " + proof.inclusion().treeSize() + " sub-records, the record has "
+              + header.subRecordCount());
+    }
+    MerkleVerifier.verifyInclusion(Merkle.leafHash(payload), proof.inclusion(), header.subRecordRoot());
+    return header;
+  }
+
+  private boolean isTrusted(Hash anchorOrNull, Hash hash) {
+    return hash.equals(anchorOrNull) || (cache != null && cache.getIfPresent(hash) != null);
+  }
+
+  private static void checkLink(RecordHeader upper, RecordHeader lower, int index)
+      throws VerificationException {
+    if (!upper.capsuleId().equals(lower.capsuleId())) {
+      throw new VerificationException(
+          Failure.WRONG_CAPSULE, "header " + index + " belongs to capsule " + lower.capsuleId()
+              + ", the one above it to " + upper.capsuleId());
+    }
+    int pointer = upper.pointerTo(lower.hash());
+    if (pointer == Integer.MIN_VALUE) {
+      throw new VerificationException(
+          Failure.BROKEN_PATH, "header " + index + " (" + lower.hash() + ") is not named by the header above it");
+    }
+    long expected =
+        pointer == -1 ? upper.height() - 1
+            : pointer >= 0 ? SkipPointers.targetHeight(upper.height(), pointer)
+            : -1;
+    if (expected >= 0 ? lower.height() != expected : lower.height() >= upper.height()) {
+      throw new VerificationException(
+          Failure.BAD_HEIGHT,
+          "header " + index + " has height " + lower.height() + ", which its pointer from height "
+              + upper.height() + " rules out");
+    }
+  }
+}

@@ -1,0 +1,115 @@
+package dev.capsulevm.proofs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
+import dev.capsulevm.proofs.capsule.Metadata;
+import dev.capsulevm.proofs.capsule.Permissions;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.capsule.RecordValidator;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.integrity.ProofGenerator;
+import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.merkle.InclusionProof;
+import dev.capsulevm.proofs.merkle.Merkle;
+import dev.capsulevm.proofs.merkle.MerkleTree;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Recomputes every {@code vector NAME = HEX} line of docs/FORMAT.md, so the document and the code
+ * cannot drift apart. Run {@link #main} to print the lines afresh after a deliberate format change.
+ */
+class FormatVectorsTest {
+  static final long TIME = 1_700_000_000_000L;
+
+  static Map<String, String> compute() throws Exception {
+    Map<String, String> v = new LinkedHashMap<>();
+    HexFormat hex = HexFormat.of();
+    SigningKey creator = seeded(1);
+    SigningKey writer = seeded(2);
+    v.put("key.creator.public", creator.publicKey().toHex());
+    v.put("key.writer.public", writer.publicKey().toHex());
+
+    List<byte[]> abc = List.of(bytes("a"), bytes("b"), bytes("c"));
+    v.put("merkle.leaf(\"a\")", Merkle.leafHash(bytes("a")).toHex());
+    v.put("merkle.root(\"a\",\"b\",\"c\")", Merkle.root(abc).toHex());
+    v.put("merkle.root()", Merkle.emptyRoot().toHex());
+    InclusionProof inclusion = MerkleTree.ofLeaves(abc).inclusionProof(1);
+    v.put("merkle.inclusion(\"b\",index 1,size 3).path",
+        inclusion.path().stream().map(Hash::toHex).collect(Collectors.joining(",")));
+
+    Metadata body = Metadata.create(
+        creator.publicKey(), TIME, SigningPolicy.EVERY_RECORD, 1024, 65536,
+        Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD), "example");
+    SignedMetadata metadata = SignedMetadata.sign(body, creator);
+    v.put("metadata.body", hex.formatHex(body.encoded()));
+    v.put("metadata.signature", metadata.signature().toHex());
+    v.put("capsule.id", metadata.capsuleId().toHex());
+
+    InMemoryRecordSource source = new InMemoryRecordSource();
+    RecordValidator validator = new RecordValidator(metadata);
+    Hash parent = metadata.capsuleId();
+    Record[] records = new Record[5];
+    for (int height = 1; height <= 4; height++) {
+      List<byte[]> payloads = height == 1 ? abc : List.of(bytes("record " + height));
+      Record record = Record.build(metadata.capsuleId(), List.of(parent), payloads, TIME + height, writer, true, source);
+      validator.validateAppend(List.of(new RecordWithBody(record, payloads)), source);
+      source.add(record.header());
+      records[height] = record;
+      parent = record.hash();
+    }
+    for (int height : new int[] {1, 4}) {
+      v.put("record" + height + ".header", hex.formatHex(records[height].header().encoded()));
+      v.put("record" + height + ".hash", records[height].hash().toHex());
+      v.put("record" + height + ".signature", records[height].signatureOrNull().toHex());
+    }
+    v.put("record2.hash", records[2].hash().toHex());
+    RecordProof proof = new ProofGenerator(source).recordProof(records[4].hash(), records[1].hash());
+    new ProofVerifier(null).verifyRecord(records[4].hash(), records[1].hash(), proof);
+    v.put("proof(anchor record4, target record1).header-hashes",
+        proof.headers().stream().map(h -> h.hash().toHex()).collect(Collectors.joining(",")));
+    return v;
+  }
+
+  private static SigningKey seeded(int fill) {
+    byte[] seed = new byte[32];
+    Arrays.fill(seed, (byte) fill);
+    return SigningKey.fromSeed(seed);
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void formatDocument_vectorsMatchTheCode() throws Exception {
+    Path doc = Path.of("..", "docs", "FORMAT.md");
+    assertTrue(Files.exists(doc), "docs/FORMAT.md is part of the project");
+    Map<String, String> documented = new LinkedHashMap<>();
+    for (String line : Files.readAllLines(doc)) {
+      if (line.startsWith("vector ")) {
+        int eq = line.indexOf(" = ");
+        documented.put(line.substring(7, eq).trim(), line.substring(eq + 3).trim());
+      }
+    }
+    assertEquals(compute(), documented);
+  }
+
+  public static void main(String[] args) throws Exception {
+    compute().forEach((name, value) -> System.out.println("vector " + name + " = " + value));
+  }
+}
