@@ -80,7 +80,11 @@ final class Codec {
     }
 
     Instant seconds(String field) throws VerificationException {
-      return Instant.ofEpochSecond(nonNegativeLong(field));
+      long seconds = nonNegativeLong(field);
+      if (seconds > Instant.MAX.getEpochSecond()) {
+        throw malformed(what + " field " + field + " is beyond the last representable instant: " + seconds);
+      }
+      return Instant.ofEpochSecond(seconds);
     }
 
     Hash hash() {
