@@ -8,8 +8,9 @@ import java.util.Objects;
  * pays for happens, and {@link #close()} refunds the unspent budget exactly once.
  *
  * <p>Charges come from the one thread running the program and are not synchronized, because that is
- * the hot path; {@link #close()} is safe to call from any thread, any number of times, which is what
- * keeps an early failure racing a normal finish from refunding twice (Sia's bug).
+ * the hot path; a thread other than that one may call {@link #fail()} and {@link #close()} once the
+ * program thread's charges are visible to it (for example after joining it), any number of times,
+ * which is what keeps an early failure racing a normal finish from refunding twice (Sia's bug).
  */
 public final class Meter {
   private final CostModel model;

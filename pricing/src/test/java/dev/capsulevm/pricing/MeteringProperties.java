@@ -11,6 +11,7 @@ import java.util.SplittableRandom;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
+import net.jqwik.api.EdgeCasesMode;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -106,7 +107,7 @@ class MeteringProperties {
     return new Run(receipt, sent, received, refunder.refunds);
   }
 
-  @Property(tries = 300)
+  @Property(tries = 1000, edgeCases = EdgeCasesMode.MIXIN)
   void estimateBoundsTheMeterAndTheRenterAgreesToTheUnit(
       @ForAll("prices") Prices prices, @ForAll("shapes") ProgramShape shape, @ForAll long seed) throws Exception {
     PriceTable table = table(prices);
@@ -126,7 +127,7 @@ class MeteringProperties {
     assertEquals(List.of(budget.minus(r.finalCost())), run.refunds());
   }
 
-  @Property(tries = 300)
+  @Property(tries = 1000, edgeCases = EdgeCasesMode.MIXIN)
   void aShortBudgetIsRefusedBeforeWorkAndRefundsExactlyTheUnspent(
       @ForAll("prices") Prices prices, @ForAll("shapes") ProgramShape shape, @ForAll long seed) throws Exception {
     PriceTable table = table(prices);
