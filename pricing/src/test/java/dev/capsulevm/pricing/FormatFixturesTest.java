@@ -2,6 +2,7 @@ package dev.capsulevm.pricing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -60,6 +61,14 @@ class FormatFixturesTest {
 
   private static String hex(byte[] b) {
     return HexFormat.of().formatHex(b);
+  }
+
+  @Test
+  void domainTagsAreTheDocumentedOnes() {
+    assertEquals(0x30, Domain.PRICE_TABLE_SIGNATURE.tag());
+    assertEquals(0x31, Domain.WITHDRAWAL_SIGNATURE.tag());
+    assertEquals(0x32, Domain.RECEIPT_SIGNATURE.tag());
+    assertEquals(0x33, Domain.PRICE_TABLE_ID.tag());
   }
 
   @Test
