@@ -16,7 +16,15 @@ public enum Domain {
   /** The creator's signature over a metadata body. */
   METADATA_SIGNATURE(0x20),
   /** A writer's signature over a record hash. */
-  RECORD_SIGNATURE(0x21);
+  RECORD_SIGNATURE(0x21),
+  /** A host's signature over a price table body. */
+  PRICE_TABLE_SIGNATURE(0x30),
+  /** An account holder's signature over a withdrawal body. */
+  WITHDRAWAL_SIGNATURE(0x31),
+  /** A host's signature over a receipt body. */
+  RECEIPT_SIGNATURE(0x32),
+  /** Price table id: the hash of a canonical price table body. */
+  PRICE_TABLE_ID(0x33);
 
   private final byte tag;
 

@@ -1,0 +1,165 @@
+package dev.capsulevm.pricing;
+
+import dev.capsulevm.proofs.Hash;
+import java.util.Objects;
+
+/**
+ * The running account of one program against its budget: every charge is checked before the work it
+ * pays for happens, and {@link #close()} refunds the unspent budget exactly once.
+ *
+ * <p>Charges come from the one thread running the program and are not synchronized, because that is
+ * the hot path; a thread other than that one may call {@link #fail()} and {@link #close()} once the
+ * program thread's charges are visible to it (for example after joining it), any number of times,
+ * which is what keeps an early failure racing a normal finish from refunding twice (Sia's bug).
+ */
+public final class Meter {
+  private final CostModel model;
+  private final Hash programId;
+  private final Hash priceTableId;
+  private final long budget;
+  private final long durationUnits;
+  private final Refunder refunder;
+
+  private long instruction;
+  private long bandwidth;
+  private long memory;
+  private long storage;
+  private long spent;
+  private int instructionsCharged;
+  private long uploadBytes;
+  private long downloadBytes;
+  private boolean failed;
+  private volatile boolean closed;
+  private Receipt receipt;
+
+  private Meter(PriceTable table, Hash programId, long budget, long durationUnits, Refunder refunder) {
+    this.model = CostModel.of(table);
+    this.priceTableId = table.id();
+    this.programId = programId;
+    this.budget = budget;
+    this.durationUnits = durationUnits;
+    this.refunder = refunder;
+  }
+
+  /**
+   * Starts metering a program of {@code programBytes} paid with {@code budget}, charging the program
+   * start cost. If the budget cannot cover even that, the whole budget goes back through
+   * {@code refunder} before the exception is thrown, so the caller must not refund it again.
+   */
+  public static Meter open(PriceTable table, Hash programId, Amount budget, long programBytes,
+      long durationUnits, Refunder refunder) throws BudgetExceededException {
+    Objects.requireNonNull(table, "table");
+    Objects.requireNonNull(programId, "programId");
+    Objects.requireNonNull(budget, "budget");
+    Objects.requireNonNull(refunder, "refunder");
+    if (programBytes < 0 || durationUnits < 0) {
+      throw new IllegalArgumentException("programBytes and durationUnits are never negative");
+    }
+    Meter meter = new Meter(table, programId, budget.units(), durationUnits, refunder);
+    long start = meter.model.program(programBytes);
+    if (start > meter.budget) {
+      refunder.refund(budget);
+      throw new BudgetExceededException("starting a program of " + programBytes + " bytes",
+          Amount.of(start), budget);
+    }
+    meter.instruction = start;
+    meter.spent = start;
+    return meter;
+  }
+
+  /** Charges for a request message of {@code messageBytes} received on the program's stream. */
+  public void chargeUpload(long messageBytes) throws BudgetExceededException {
+    long cost = model.upload(nonNegative(messageBytes));
+    take(cost, "receiving a message of " + messageBytes + " bytes");
+    bandwidth += cost;
+    uploadBytes = Amount.add(uploadBytes, messageBytes);
+  }
+
+  /** Charges for a response message of {@code messageBytes}, before it is sent. */
+  public void chargeDownload(long messageBytes) throws BudgetExceededException {
+    long cost = model.download(nonNegative(messageBytes));
+    take(cost, "sending a message of " + messageBytes + " bytes");
+    bandwidth += cost;
+    downloadBytes = Amount.add(downloadBytes, messageBytes);
+  }
+
+  /** Charges the instruction, memory and storage parts of an instruction, before it runs. */
+  public void chargeInstruction(InstructionDescriptor d) throws BudgetExceededException {
+    long i = model.instruction(d);
+    long m = model.memory(d);
+    long s = model.storage(d, durationUnits);
+    long cost = Amount.add(Amount.add(i, m), s);
+    if (cost > budget - spent) {
+      refuse(cost, "instruction " + instructionsCharged + " (" + d.kind() + ")");
+    }
+    checkOpen();
+    spent += cost;
+    instruction += i;
+    memory += m;
+    storage += s;
+    instructionsCharged++;
+  }
+
+  /**
+   * Marks the program failed: its storage part will be refunded at {@link #close()}. Does nothing once
+   * the meter is closed, so a failure path that loses a race with the normal finish changes nothing.
+   */
+  public synchronized void fail() {
+    if (receipt == null) {
+      failed = true;
+    }
+  }
+
+  /** What is left of the budget. */
+  public Amount remaining() {
+    return Amount.of(budget - spent);
+  }
+
+  /** What has been charged so far, storage included even if the program has failed. */
+  public CostBreakdown charged() {
+    return new CostBreakdown(Amount.of(instruction), Amount.of(bandwidth), Amount.of(memory), Amount.of(storage));
+  }
+
+  /**
+   * Ends the program: the first call settles the final cost, refunds the rest of the budget (plus the
+   * storage part if it failed) through the refunder and returns the receipt; later calls return the same
+   * receipt and refund nothing.
+   */
+  public synchronized Receipt close() {
+    if (receipt != null) {
+      return receipt;
+    }
+    closed = true;
+    CostBreakdown cost = failed ? charged().withoutStorage() : charged();
+    Amount refund = Amount.of(budget).minus(cost.total());
+    receipt = new Receipt(programId, priceTableId, Amount.of(budget), failed, instructionsCharged,
+        uploadBytes, downloadBytes, cost, refund);
+    refunder.refund(refund);
+    return receipt;
+  }
+
+  private void take(long cost, String what) throws BudgetExceededException {
+    if (cost > budget - spent) {
+      refuse(cost, what);
+    }
+    checkOpen();
+    spent += cost;
+  }
+
+  private void refuse(long cost, String what) throws BudgetExceededException {
+    throw new BudgetExceededException(what, Amount.of(cost), Amount.of(budget - spent));
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("program " + programId + " is closed; nothing more can be charged");
+    }
+  }
+
+  private static long nonNegative(long bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("a message is never " + bytes + " bytes");
+    }
+    return bytes;
+  }
+}

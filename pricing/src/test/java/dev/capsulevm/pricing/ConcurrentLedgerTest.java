@@ -1,0 +1,109 @@
+package dev.capsulevm.pricing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** Many programs paid from one account at once: no overdraft, no lost unit, no double refund. */
+class ConcurrentLedgerTest {
+  @Test
+  void balancesAndSpendingAreConserved() throws Exception {
+    PriceTable table = Fixtures.exampleTable();
+    Hash tableId = table.id();
+    PublicKey host = Fixtures.HOST.publicKey();
+    PublicKey account = Fixtures.RENTER.publicKey();
+    Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.VALID_FROM.plusSeconds(1));
+    InMemoryLedger ledger = new InMemoryLedger(clock, table.limits().maxBalance(), Duration.ofHours(1));
+    Cashier cashier = new Cashier(ledger, host, clock);
+    long initial = 3_000_000;
+    ledger.deposit(account, Amount.of(initial));
+    ProgramShape program = Fixtures.exampleProgram();
+
+    int threads = 8;
+    int perThread = 60;
+    // Sign up front: signing is not what is under test and would dominate the run time.
+    List<List<SignedWithdrawal>> orders = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      List<SignedWithdrawal> mine = new ArrayList<>();
+      for (int i = 0; i < perThread; i++) {
+        long nonce = (long) t * perThread + i;
+        mine.add(new Withdrawal(account, Amount.of(70_000), nonce, clock.instant().plusSeconds(600), tableId, host)
+            .sign(Fixtures.RENTER));
+      }
+      orders.add(mine);
+    }
+    AtomicLong spent = new AtomicLong();
+    AtomicLong refused = new AtomicLong();
+    AtomicLong paid = new AtomicLong();
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch go = new CountDownLatch(1);
+    List<Future<?>> done = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      List<SignedWithdrawal> mine = orders.get(t);
+      long seed = t;
+      done.add(pool.submit(() -> {
+        go.await();
+        SplittableRandom random = new SplittableRandom(seed);
+        for (SignedWithdrawal w : mine) {
+          Amount budget;
+          try {
+            budget = cashier.accept(w, tableId);
+          } catch (PricingException e) {
+            assertEquals(PricingException.Reason.INSUFFICIENT_BALANCE, e.reason());
+            refused.incrementAndGet();
+            continue;
+          }
+          paid.incrementAndGet();
+          // Also replay someone's order now and then: it must never pay twice.
+          try {
+            cashier.accept(w, tableId);
+            throw new AssertionError("replay accepted");
+          } catch (PricingException e) {
+            assertEquals(PricingException.Reason.REPLAYED_NONCE, e.reason());
+          }
+          Meter meter = Meter.open(table, Fixtures.programId("p" + w.withdrawal().nonce()), budget, 200, 10,
+              cashier.refunderFor(w.withdrawal().account()));
+          int stopAfter = random.nextInt(4);
+          try {
+            meter.chargeUpload(1300);
+            for (int i = 0; i < stopAfter; i++) {
+              meter.chargeInstruction(program.instructions().get(i));
+              meter.chargeDownload(random.nextInt(65));
+            }
+          } catch (BudgetExceededException e) {
+            throw new AssertionError(e);
+          }
+          if (stopAfter < 3) {
+            meter.fail();
+          }
+          Receipt r = meter.close();
+          meter.close(); // a second close must not refund again
+          spent.addAndGet(r.finalCost().units());
+        }
+        return null;
+      }));
+    }
+    go.countDown();
+    for (Future<?> f : done) {
+      f.get();
+    }
+    pool.shutdown();
+    long balance = ledger.balance(account).units();
+    assertTrue(balance >= 0);
+    assertEquals(initial, balance + spent.get(), "every unit is either still in the account or was spent");
+    assertEquals(threads * perThread, paid.get() + refused.get());
+    assertTrue(paid.get() > 0);
+  }
+}
