@@ -9,7 +9,7 @@ import java.util.HexFormat;
 import org.junit.jupiter.api.Test;
 
 /**
- * The worked hex examples of docs/FORMAT-pricing.md, from fixed keys (host seed 32 × 0x01, account
+ * The worked hex examples of docs/FORMAT.md (section "Pricing objects"), from fixed keys (host seed 32 × 0x01, account
  * seed 32 × 0x02); a change to any encoding breaks this test before it silently breaks the document.
  */
 class FormatFixturesTest {
