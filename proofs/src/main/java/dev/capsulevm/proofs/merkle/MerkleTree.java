@@ -1,0 +1,184 @@
+package dev.capsulevm.proofs.merkle;
+
+import dev.capsulevm.proofs.Domain;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An immutable RFC 9162 Merkle tree over leaf hashes that keeps every level of perfect subtrees, so
+ * an inclusion or consistency proof costs O(log n) lookups plus at most O(log n) hashes for the one
+ * ragged right-edge node a proof can need.
+ *
+ * <p>Level {@code k} holds the roots of the {@code floor(n / 2^k)} complete, aligned subtrees of
+ * {@code 2^k} leaves; every node of the RFC 9162 tree that is not on the ragged right edge is one of
+ * them. Thread-safe once built.
+ */
+public final class MerkleTree {
+  private static final byte NODE = Domain.MERKLE_NODE.tag();
+
+  /** {@code levels[k]} holds {@code size >> k} hashes of 32 bytes each, side by side. */
+  private final byte[][] levels;
+  private final long size;
+  private final Hash root;
+
+  private MerkleTree(byte[] leaves, int size) {
+    this.size = size;
+    int height = size <= 1 ? 1 : 64 - Long.numberOfLeadingZeros(size);
+    this.levels = new byte[height][];
+    levels[0] = leaves;
+    MessageDigest md = Sha256.newDigest();
+    for (int k = 1; k < height; k++) {
+      int count = size >> k;
+      byte[] below = levels[k - 1];
+      byte[] level = new byte[count * Hash.LENGTH];
+      for (int j = 0; j < count; j++) {
+        Sha256.hashPair(
+            md, NODE, below, 2 * j * Hash.LENGTH, below, (2 * j + 1) * Hash.LENGTH, level, j * Hash.LENGTH);
+      }
+      levels[k] = level;
+    }
+    this.root = size == 0 ? Merkle.emptyRoot() : subtree(0, size);
+  }
+
+  /** The tree whose leaves hold {@code leafData}, in order. */
+  public static MerkleTree ofLeaves(List<byte[]> leafData) {
+    Objects.requireNonNull(leafData, "leafData");
+    int n = leafData.size();
+    byte[] leaves = new byte[Math.multiplyExact(n, Hash.LENGTH)];
+    MessageDigest md = Sha256.newDigest();
+    int i = 0;
+    for (byte[] data : leafData) {
+      Objects.requireNonNull(data, "leaf data");
+      Sha256.hashTagged(md, Domain.MERKLE_LEAF.tag(), data, 0, data.length, leaves, i * Hash.LENGTH);
+      i++;
+    }
+    return new MerkleTree(leaves, n);
+  }
+
+  /** The tree with these leaf hashes (already {@code SHA-256(0x00 || data)}), in order. */
+  public static MerkleTree ofLeafHashes(List<Hash> leafHashes) {
+    Objects.requireNonNull(leafHashes, "leafHashes");
+    int n = leafHashes.size();
+    byte[] leaves = new byte[Math.multiplyExact(n, Hash.LENGTH)];
+    int i = 0;
+    for (Hash h : leafHashes) {
+      Objects.requireNonNull(h, "leaf hash").copyTo(leaves, i * Hash.LENGTH);
+      i++;
+    }
+    return new MerkleTree(leaves, n);
+  }
+
+  /** The number of leaves. */
+  public long size() {
+    return size;
+  }
+
+  /** The RFC 9162 root hash; {@link Merkle#emptyRoot()} for no leaves. */
+  public Hash root() {
+    return root;
+  }
+
+  /** The hash of leaf {@code index}, counting from 0. */
+  public Hash leafHash(long index) {
+    Objects.checkIndex(index, size);
+    return Hash.copyOf(levels[0], (int) index * Hash.LENGTH, Hash.LENGTH);
+  }
+
+  /**
+   * The RFC 9162 (2.1.3.1) inclusion proof of leaf {@code index} in this tree.
+   *
+   * @throws IndexOutOfBoundsException unless {@code 0 <= index < size()}
+   */
+  public InclusionProof inclusionProof(long index) {
+    Objects.checkIndex(index, size);
+    List<Hash> path = new ArrayList<>(64);
+    MessageDigest md = Sha256.newDigest();
+    // PATH(m, D[start:start+n]) walked top-down; siblings are collected top-down, then reversed.
+    long start = 0;
+    long n = size;
+    long m = index;
+    while (n > 1) {
+      long k = Merkle.splitPoint(n);
+      if (m < k) {
+        path.add(subtreeHash(md, start + k, n - k));
+        n = k;
+      } else {
+        path.add(subtreeHash(md, start, k));
+        start += k;
+        m -= k;
+        n -= k;
+      }
+    }
+    Collections.reverse(path);
+    return new InclusionProof(index, size, path);
+  }
+
+  /**
+   * The RFC 9162 (2.1.4.1) consistency proof that this tree extends its first {@code oldSize}
+   * leaves. Empty when {@code oldSize == size()}.
+   *
+   * @throws IllegalArgumentException unless {@code 1 <= oldSize <= size()}
+   */
+  public ConsistencyProof consistencyProof(long oldSize) {
+    if (oldSize < 1 || oldSize > size) {
+      throw new IllegalArgumentException(
+          "a consistency proof needs 1 <= old size <= " + size + ", got " + oldSize);
+    }
+    List<Hash> path = new ArrayList<>(64);
+    MessageDigest md = Sha256.newDigest();
+    // SUBPROOF(m, D[start:start+n], b) walked top-down; each level appends after the deeper ones,
+    // so the hashes are collected top-down and reversed at the end.
+    long start = 0;
+    long n = size;
+    long m = oldSize;
+    boolean whole = true;
+    while (m != n) {
+      long k = Merkle.splitPoint(n);
+      if (m <= k) {
+        path.add(subtreeHash(md, start + k, n - k));
+        n = k;
+      } else {
+        path.add(subtreeHash(md, start, k));
+        start += k;
+        m -= k;
+        n -= k;
+        whole = false;
+      }
+    }
+    if (!whole) {
+      path.add(subtreeHash(md, start, n));
+    }
+    Collections.reverse(path);
+    return new ConsistencyProof(oldSize, size, path);
+  }
+
+  private Hash subtree(long start, long n) {
+    return subtreeHash(Sha256.newDigest(), start, n);
+  }
+
+  /** MTH(D[start:start+n]) for a subtree of the RFC 9162 decomposition, {@code n >= 1}. */
+  private Hash subtreeHash(MessageDigest md, long start, long n) {
+    byte[] out = new byte[Hash.LENGTH];
+    subtreeInto(md, start, n, out);
+    return Hash.copyOf(out);
+  }
+
+  private void subtreeInto(MessageDigest md, long start, long n, byte[] out) {
+    if (Long.bitCount(n) == 1 && start % n == 0) {
+      int k = Long.numberOfTrailingZeros(n);
+      System.arraycopy(levels[k], (int) (start >> k) * Hash.LENGTH, out, 0, Hash.LENGTH);
+      return;
+    }
+    // A ragged right-edge node: its left part is a perfect subtree, its right part recurses.
+    long k = Merkle.splitPoint(n);
+    byte[] right = new byte[Hash.LENGTH];
+    subtreeInto(md, start + k, n - k, right);
+    int level = Long.numberOfTrailingZeros(k);
+    Sha256.hashPair(md, NODE, levels[level], (int) (start >> level) * Hash.LENGTH, right, 0, out, 0);
+  }
+}
