@@ -13,6 +13,9 @@ import java.util.Objects;
 public final class MerkleVerifier {
   private static final byte NODE = Domain.MERKLE_NODE.tag();
 
+  /** One digest per thread: verifying a proof then allocates only its few scratch arrays. */
+  private static final ThreadLocal<MessageDigest> DIGEST = ThreadLocal.withInitial(Sha256::newDigest);
+
   private MerkleVerifier() {}
 
   /**
@@ -40,7 +43,7 @@ public final class MerkleVerifier {
           "wrong path length: " + path.size() + " hashes for index " + index + " in a tree of "
               + size + ", expected " + expected);
     }
-    MessageDigest md = Sha256.newDigest();
+    MessageDigest md = DIGEST.get();
     byte[] r = leafHash.toByteArray();
     byte[] p = new byte[Hash.LENGTH];
     long fn = index;
@@ -118,7 +121,7 @@ public final class MerkleVerifier {
           "wrong path length: " + path.size() + " hashes from size " + m + " to " + n
               + ", expected " + expected);
     }
-    MessageDigest md = Sha256.newDigest();
+    MessageDigest md = DIGEST.get();
     boolean oldIsPowerOfTwo = Long.bitCount(m) == 1;
     byte[] c = new byte[Hash.LENGTH];
     byte[] fr;
