@@ -12,9 +12,9 @@ import java.util.Objects;
  * perfect subtrees the leaves so far decompose into (one per set bit of the count, largest first),
  * kept side by side in one preallocated array.
  *
- * <p>Adding a leaf allocates nothing: the leaf is hashed straight into the next stack slot and equal
- * sized neighbours are merged in place. Because two neighbouring slots are adjacent in the array, a
- * merge is one digest over 1 tag byte and 64 contiguous bytes, like any other 65-byte input.
+ * <p>Adding a leaf allocates nothing: one reused digest hashes the leaf straight into the next stack
+ * slot, and equal sized neighbours (adjacent in the array) are merged in place, each digest fed as
+ * one tag-prefixed input from a reused scratch array.
  *
  * <p>Not thread-safe.
  */
@@ -22,12 +22,21 @@ public final class MerkleRootBuilder {
   /** One slot per possible set bit of the leaf count, plus the leaf about to be merged. */
   private static final int MAX_DEPTH = 64;
 
+  /** Leaves up to this long are copied behind their tag; longer ones are fed in two updates. */
+  private static final int SCRATCH_DATA = 128;
+
   private static final byte LEAF = Domain.MERKLE_LEAF.tag();
   private static final byte NODE = Domain.MERKLE_NODE.tag();
 
   private final MessageDigest md = Sha256.newDigest();
   private final byte[] stack = new byte[MAX_DEPTH * Hash.LENGTH];
   private final byte[] acc = new byte[Hash.LENGTH];
+
+  /**
+   * The tag byte followed by a short input, so that each digest is fed in one update: the JDK then
+   * compresses the first block straight from this array instead of buffering a lone tag byte.
+   */
+  private final byte[] scratch = new byte[1 + SCRATCH_DATA];
   private long size;
   private int depth;
 
@@ -43,8 +52,14 @@ public final class MerkleRootBuilder {
   public MerkleRootBuilder add(byte[] data, int off, int len) {
     Objects.checkFromIndexSize(off, len, data.length);
     checkRoom();
-    md.update(LEAF);
-    md.update(data, off, len);
+    if (len <= SCRATCH_DATA) {
+      scratch[0] = LEAF;
+      System.arraycopy(data, off, scratch, 1, len);
+      md.update(scratch, 0, 1 + len);
+    } else {
+      md.update(LEAF);
+      md.update(data, off, len);
+    }
     finish(depth * Hash.LENGTH);
     push();
     return this;
@@ -104,8 +119,9 @@ public final class MerkleRootBuilder {
     for (long s = size; (s & 1) == 0; s >>>= 1) {
       int right = (depth - 1) * Hash.LENGTH;
       int left = right - Hash.LENGTH;
-      md.update(NODE);
-      md.update(stack, left, 2 * Hash.LENGTH);
+      scratch[0] = NODE;
+      System.arraycopy(stack, left, scratch, 1, 2 * Hash.LENGTH);
+      md.update(scratch, 0, 1 + 2 * Hash.LENGTH);
       finish(left);
       depth--;
     }
