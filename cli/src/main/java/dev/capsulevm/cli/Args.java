@@ -1,6 +1,7 @@
 package dev.capsulevm.cli;
 
 import dev.capsulevm.proofs.Hash;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -54,11 +55,14 @@ final class Args {
     return value;
   }
 
-  /** The command line whose usage errors this tool reports. */
+  /**
+   * Reports a usage error in a short form (the message and a pointer to --help, not the whole usage
+   * text) and exits with {@code exitCode}.
+   */
   static CommandLine.IParameterExceptionHandler usageHandler(int exitCode) {
     return (ex, args) -> {
       CommandLine cmd = ex.getCommandLine();
-      java.io.PrintWriter err = cmd.getErr();
+      PrintWriter err = cmd.getErr();
       String message = String.valueOf(ex.getMessage());
       err.println("error: " + (message.startsWith("Error: ") ? message.substring(7) : message));
       CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);

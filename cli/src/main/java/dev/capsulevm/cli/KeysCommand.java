@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -33,7 +34,7 @@ final class KeysCommand {
 
     @Override
     public Integer call() throws IOException {
-      if (Files.exists(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      if (Files.exists(out, LinkOption.NOFOLLOW_LINKS)) {
         throw Args.usage(spec, out + " exists; refusing to overwrite a key file");
       }
       SigningKey key = SigningKey.generate();

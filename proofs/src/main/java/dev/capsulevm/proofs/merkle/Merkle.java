@@ -3,6 +3,7 @@ package dev.capsulevm.proofs.merkle;
 import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
+import java.security.MessageDigest;
 import java.util.List;
 import java.util.Objects;
 
@@ -14,7 +15,15 @@ import java.util.Objects;
 public final class Merkle {
   private static final Hash EMPTY_ROOT = Sha256.untagged(new byte[0]);
 
+  /** One digest per thread for proofs and their verification. */
+  private static final ThreadLocal<MessageDigest> DIGEST = ThreadLocal.withInitial(Sha256::newDigest);
+
   private Merkle() {}
+
+  /** This thread's SHA-256 digest; callers must leave it reset (finish every digest they start). */
+  static MessageDigest threadDigest() {
+    return DIGEST.get();
+  }
 
   /** The RFC 9162 leaf hash {@code SHA-256(0x00 || data)}. */
   public static Hash leafHash(byte[] data) {

@@ -97,7 +97,7 @@ public final class MerkleTree {
   public InclusionProof inclusionProof(long index) {
     Objects.checkIndex(index, size);
     List<Hash> path = new ArrayList<>(64);
-    MessageDigest md = Sha256.newDigest();
+    MessageDigest md = Merkle.threadDigest();
     // PATH(m, D[start:start+n]) walked top-down; siblings are collected top-down, then reversed.
     long start = 0;
     long n = size;
@@ -130,7 +130,7 @@ public final class MerkleTree {
           "a consistency proof needs 1 <= old size <= " + size + ", got " + oldSize);
     }
     List<Hash> path = new ArrayList<>(64);
-    MessageDigest md = Sha256.newDigest();
+    MessageDigest md = Merkle.threadDigest();
     // SUBPROOF(m, D[start:start+n], b) walked top-down; each level appends after the deeper ones,
     // so the hashes are collected top-down and reversed at the end.
     long start = 0;
@@ -158,7 +158,7 @@ public final class MerkleTree {
   }
 
   private Hash subtree(long start, long n) {
-    return subtreeHash(Sha256.newDigest(), start, n);
+    return subtreeHash(Merkle.threadDigest(), start, n);
   }
 
   /** MTH(D[start:start+n]) for a subtree of the RFC 9162 decomposition, {@code n >= 1}. */

@@ -13,9 +13,6 @@ import java.util.Objects;
 public final class MerkleVerifier {
   private static final byte NODE = Domain.MERKLE_NODE.tag();
 
-  /** One digest per thread: verifying a proof then allocates only its few scratch arrays. */
-  private static final ThreadLocal<MessageDigest> DIGEST = ThreadLocal.withInitial(Sha256::newDigest);
-
   private MerkleVerifier() {}
 
   /**
@@ -43,7 +40,7 @@ public final class MerkleVerifier {
           "wrong path length: " + path.size() + " hashes for index " + index + " in a tree of "
               + size + ", expected " + expected);
     }
-    MessageDigest md = DIGEST.get();
+    MessageDigest md = Merkle.threadDigest();
     byte[] r = leafHash.toByteArray();
     byte[] p = new byte[Hash.LENGTH];
     long fn = index;
@@ -121,7 +118,7 @@ public final class MerkleVerifier {
           "wrong path length: " + path.size() + " hashes from size " + m + " to " + n
               + ", expected " + expected);
     }
-    MessageDigest md = DIGEST.get();
+    MessageDigest md = Merkle.threadDigest();
     boolean oldIsPowerOfTwo = Long.bitCount(m) == 1;
     byte[] c = new byte[Hash.LENGTH];
     byte[] fr;
