@@ -9,7 +9,13 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionCommand.Provider.class,
     description = "A verifiable storage host for DataCapsules.",
-    subcommands = {VersionCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      VersionCommand.class,
+      MerkleCommand.class,
+      KeysCommand.class,
+      DemoCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main {
   /** Exit code for bad arguments, as picocli uses it. */
   static final int EXIT_USAGE = 2;
@@ -18,8 +24,13 @@ public final class Main {
     System.exit(run(args));
   }
 
-  /** Runs the command line and returns its exit code; used by tests in-process. */
+  /**
+   * Runs the command line and returns its exit code; used by tests in-process. Usage errors (bad or
+   * missing options, malformed values) exit {@value #EXIT_USAGE}.
+   */
   static int run(String... args) {
-    return new CommandLine(new Main()).execute(args);
+    CommandLine cmd = new CommandLine(new Main());
+    cmd.setParameterExceptionHandler(Args.usageHandler(EXIT_USAGE));
+    return cmd.execute(args);
   }
 }

@@ -7,87 +7,108 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * An immutable RFC 9162 tree that keeps the hash of every perfect subtree (level l holds the roots of
- * the aligned runs of 2^l leaves), so proofs cost O(log n) lookups; only subtrees on the ragged right
- * edge are recomputed, O(log n) of them. Memory: about two hashes per leaf. Thread-safe.
+ * An immutable RFC 9162 Merkle tree over leaf hashes that keeps every level of perfect subtrees, so
+ * an inclusion or consistency proof costs O(log n) lookups plus at most O(log n) hashes for the one
+ * ragged right-edge node a proof can need.
+ *
+ * <p>Level {@code k} holds the roots of the {@code floor(n / 2^k)} complete, aligned subtrees of
+ * {@code 2^k} leaves; every node of the RFC 9162 tree that is not on the ragged right edge is one of
+ * them. Thread-safe once built.
  */
 public final class MerkleTree {
-  private final long size;
+  private static final byte NODE = Domain.MERKLE_NODE.tag();
+
+  /** {@code levels[k]} holds {@code size >> k} hashes of 32 bytes each, side by side. */
   private final byte[][] levels;
+  private final long size;
   private final Hash root;
 
-  private MerkleTree(byte[] leafHashes, int size) {
+  private MerkleTree(byte[] leaves, int size) {
     this.size = size;
-    int height = size <= 1 ? 1 : 64 - Long.numberOfLeadingZeros(size - 1) + 1;
-    levels = new byte[height][];
-    levels[0] = leafHashes;
-    MessageDigest digest = Sha256.newDigest();
-    byte node = Domain.MERKLE_NODE.tag();
-    for (int l = 1; l < height; l++) {
-      int count = size >>> l;
-      byte[] below = levels[l - 1];
+    int height = size <= 1 ? 1 : 64 - Long.numberOfLeadingZeros(size);
+    this.levels = new byte[height][];
+    levels[0] = leaves;
+    MessageDigest md = Sha256.newDigest();
+    for (int k = 1; k < height; k++) {
+      int count = size >> k;
+      byte[] below = levels[k - 1];
       byte[] level = new byte[count * Hash.LENGTH];
-      for (int i = 0; i < count; i++) {
-        Sha256.hashPair(digest, node, below, 2 * i * Hash.LENGTH, below, (2 * i + 1) * Hash.LENGTH, level, i * Hash.LENGTH);
+      for (int j = 0; j < count; j++) {
+        Sha256.hashPair(
+            md, NODE, below, 2 * j * Hash.LENGTH, below, (2 * j + 1) * Hash.LENGTH, level, j * Hash.LENGTH);
       }
-      levels[l] = level;
+      levels[k] = level;
     }
-    root = size == 0 ? Merkle.emptyRoot() : subtree(0, size);
+    this.root = size == 0 ? Merkle.emptyRoot() : subtree(0, size);
   }
 
-  /** The tree over leaves with this data. */
+  /** The tree whose leaves hold {@code leafData}, in order. */
   public static MerkleTree ofLeaves(List<byte[]> leafData) {
+    Objects.requireNonNull(leafData, "leafData");
     int n = leafData.size();
-    byte[] hashes = new byte[n * Hash.LENGTH];
-    MessageDigest digest = Sha256.newDigest();
-    byte leaf = Domain.MERKLE_LEAF.tag();
-    for (int i = 0; i < n; i++) {
-      byte[] data = leafData.get(i);
-      Sha256.hashTagged(digest, leaf, data, 0, data.length, hashes, i * Hash.LENGTH);
+    byte[] leaves = new byte[Math.multiplyExact(n, Hash.LENGTH)];
+    MessageDigest md = Sha256.newDigest();
+    int i = 0;
+    for (byte[] data : leafData) {
+      Objects.requireNonNull(data, "leaf data");
+      Sha256.hashTagged(md, Domain.MERKLE_LEAF.tag(), data, 0, data.length, leaves, i * Hash.LENGTH);
+      i++;
     }
-    return new MerkleTree(hashes, n);
+    return new MerkleTree(leaves, n);
   }
 
-  /** The tree over leaves with these RFC 9162 leaf hashes. */
+  /** The tree with these leaf hashes (already {@code SHA-256(0x00 || data)}), in order. */
   public static MerkleTree ofLeafHashes(List<Hash> leafHashes) {
+    Objects.requireNonNull(leafHashes, "leafHashes");
     int n = leafHashes.size();
-    byte[] hashes = new byte[n * Hash.LENGTH];
-    for (int i = 0; i < n; i++) {
-      leafHashes.get(i).copyTo(hashes, i * Hash.LENGTH);
+    byte[] leaves = new byte[Math.multiplyExact(n, Hash.LENGTH)];
+    int i = 0;
+    for (Hash h : leafHashes) {
+      Objects.requireNonNull(h, "leaf hash").copyTo(leaves, i * Hash.LENGTH);
+      i++;
     }
-    return new MerkleTree(hashes, n);
+    return new MerkleTree(leaves, n);
   }
 
+  /** The number of leaves. */
   public long size() {
     return size;
   }
 
+  /** The RFC 9162 root hash; {@link Merkle#emptyRoot()} for no leaves. */
   public Hash root() {
     return root;
   }
 
-  /** The leaf hash at {@code index}. */
+  /** The hash of leaf {@code index}, counting from 0. */
   public Hash leafHash(long index) {
-    checkIndex(index, size);
+    Objects.checkIndex(index, size);
     return Hash.copyOf(levels[0], (int) index * Hash.LENGTH, Hash.LENGTH);
   }
 
-  /** The inclusion proof of leaf {@code index} (RFC 9162 2.1.3.1). */
+  /**
+   * The RFC 9162 (2.1.3.1) inclusion proof of leaf {@code index} in this tree.
+   *
+   * @throws IndexOutOfBoundsException unless {@code 0 <= index < size()}
+   */
   public InclusionProof inclusionProof(long index) {
-    checkIndex(index, size);
-    List<Hash> path = new ArrayList<>();
+    Objects.checkIndex(index, size);
+    List<Hash> path = new ArrayList<>(64);
+    MessageDigest md = Merkle.threadDigest();
+    // PATH(m, D[start:start+n]) walked top-down; siblings are collected top-down, then reversed.
     long start = 0;
     long n = size;
     long m = index;
     while (n > 1) {
-      long k = Merkle.split(n);
+      long k = Merkle.splitPoint(n);
       if (m < k) {
-        path.add(subtree(start + k, n - k));
+        path.add(subtreeHash(md, start + k, n - k));
         n = k;
       } else {
-        path.add(subtree(start, k));
+        path.add(subtreeHash(md, start, k));
         start += k;
         m -= k;
         n -= k;
@@ -97,49 +118,67 @@ public final class MerkleTree {
     return new InclusionProof(index, size, path);
   }
 
-  /** The consistency proof from the first {@code oldSize} leaves to this tree (RFC 9162 2.1.4.1). */
+  /**
+   * The RFC 9162 (2.1.4.1) consistency proof that this tree extends its first {@code oldSize}
+   * leaves. Empty when {@code oldSize == size()}.
+   *
+   * @throws IllegalArgumentException unless {@code 1 <= oldSize <= size()}
+   */
   public ConsistencyProof consistencyProof(long oldSize) {
     if (oldSize < 1 || oldSize > size) {
-      throw new IllegalArgumentException("old size must be 1 to " + size + ", got " + oldSize);
+      throw new IllegalArgumentException(
+          "a consistency proof needs 1 <= old size <= " + size + ", got " + oldSize);
     }
-    List<Hash> path = new ArrayList<>();
+    List<Hash> path = new ArrayList<>(64);
+    MessageDigest md = Merkle.threadDigest();
+    // SUBPROOF(m, D[start:start+n], b) walked top-down; each level appends after the deeper ones,
+    // so the hashes are collected top-down and reversed at the end.
     long start = 0;
     long n = size;
     long m = oldSize;
-    boolean complete = true;
+    boolean whole = true;
     while (m != n) {
-      long k = Merkle.split(n);
+      long k = Merkle.splitPoint(n);
       if (m <= k) {
-        path.add(subtree(start + k, n - k));
+        path.add(subtreeHash(md, start + k, n - k));
         n = k;
       } else {
-        path.add(subtree(start, k));
+        path.add(subtreeHash(md, start, k));
         start += k;
         m -= k;
         n -= k;
-        complete = false;
+        whole = false;
       }
     }
-    if (!complete) {
-      path.add(subtree(start, n));
+    if (!whole) {
+      path.add(subtreeHash(md, start, n));
     }
     Collections.reverse(path);
     return new ConsistencyProof(oldSize, size, path);
   }
 
-  /** The root of leaves [start, start + n), n at least 1. */
   private Hash subtree(long start, long n) {
-    if (Long.bitCount(n) == 1 && start % n == 0) {
-      int level = Long.numberOfTrailingZeros(n);
-      return Hash.copyOf(levels[level], (int) (start / n) * Hash.LENGTH, Hash.LENGTH);
-    }
-    long k = Merkle.split(n);
-    return Merkle.nodeHash(subtree(start, k), subtree(start + k, n - k));
+    return subtreeHash(Merkle.threadDigest(), start, n);
   }
 
-  private static void checkIndex(long index, long size) {
-    if (index < 0 || index >= size) {
-      throw new IndexOutOfBoundsException("leaf " + index + " of a tree of " + size);
+  /** MTH(D[start:start+n]) for a subtree of the RFC 9162 decomposition, {@code n >= 1}. */
+  private Hash subtreeHash(MessageDigest md, long start, long n) {
+    byte[] out = new byte[Hash.LENGTH];
+    subtreeInto(md, start, n, out);
+    return Hash.copyOf(out);
+  }
+
+  private void subtreeInto(MessageDigest md, long start, long n, byte[] out) {
+    if (Long.bitCount(n) == 1 && start % n == 0) {
+      int k = Long.numberOfTrailingZeros(n);
+      System.arraycopy(levels[k], (int) (start >> k) * Hash.LENGTH, out, 0, Hash.LENGTH);
+      return;
     }
+    // A ragged right-edge node: its left part is a perfect subtree, its right part recurses.
+    long k = Merkle.splitPoint(n);
+    byte[] right = new byte[Hash.LENGTH];
+    subtreeInto(md, start + k, n - k, right);
+    int level = Long.numberOfTrailingZeros(k);
+    Sha256.hashPair(md, NODE, levels[level], (int) (start >> level) * Hash.LENGTH, right, 0, out, 0);
   }
 }

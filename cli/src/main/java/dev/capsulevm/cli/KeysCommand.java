@@ -1,0 +1,78 @@
+package dev.capsulevm.cli;
+
+import dev.capsulevm.proofs.crypto.KeyFile;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code capsulevm keys}: Ed25519 key files. */
+@Command(
+    name = "keys",
+    mixinStandardHelpOptions = true,
+    description = "Ed25519 signing keys (PEM PKCS#8 files).",
+    subcommands = {KeysCommand.Generate.class, KeysCommand.Public.class})
+final class KeysCommand {
+  /** {@code keys generate --out FILE}. */
+  @Command(
+      name = "generate",
+      mixinStandardHelpOptions = true,
+      description = "Writes a new Ed25519 key to FILE (never overwrites) and prints its public key in hex.")
+  static final class Generate implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "The key file to create.")
+    Path out;
+
+    @Override
+    public Integer call() throws IOException {
+      if (Files.exists(out, LinkOption.NOFOLLOW_LINKS)) {
+        throw Args.usage(spec, out + " exists; refusing to overwrite a key file");
+      }
+      SigningKey key = SigningKey.generate();
+      try {
+        KeyFile.write(key, out);
+      } catch (FileAlreadyExistsException e) {
+        throw Args.usage(spec, out + " exists; refusing to overwrite a key file");
+      } catch (NoSuchFileException e) {
+        throw Args.usage(spec, "cannot create " + out + ": no such directory");
+      }
+      System.out.println(key.publicKey().toHex());
+      return 0;
+    }
+  }
+
+  /** {@code keys public --in FILE}. */
+  @Command(
+      name = "public",
+      mixinStandardHelpOptions = true,
+      description = "Prints the public key of the Ed25519 key in FILE, in hex.")
+  static final class Public implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--in", required = true, paramLabel = "FILE", description = "The key file to read.")
+    Path in;
+
+    @Override
+    public Integer call() {
+      SigningKey key;
+      try {
+        key = KeyFile.read(in);
+      } catch (IOException e) {
+        throw Args.usage(spec, "cannot read " + in + ": " + e);
+      } catch (IllegalArgumentException e) {
+        throw Args.usage(spec, in + ": " + e.getMessage());
+      }
+      System.out.println(key.publicKey().toHex());
+      return 0;
+    }
+  }
+}
