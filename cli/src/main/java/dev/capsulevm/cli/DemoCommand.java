@@ -120,7 +120,7 @@ final class DemoCommand implements Callable<Integer> {
         records, deep.headers().size(), deep.encodedLength());
     List<byte[]> tampered = new ArrayList<>();
     deep.headers().forEach(h -> tampered.add(h.encoded()));
-    tampered.get(tampered.size() / 2)[60] ^= 1;
+    tampered.get(tampered.size() / 2)[100] ^= 1; // inside the sub-record root
     try {
       new ProofVerifier(null).verifyRecord(head, oldest, RecordProof.parse(tampered));
       out.println("tamper    NOT DETECTED");
