@@ -14,7 +14,7 @@ import java.util.Objects;
 
 /**
  * A host's prices and limits for a validity window {@code [validFrom, validUntil)}, identified by the
- * hash of its canonical body (layout in docs/FORMAT.md (section "Pricing objects")).
+ * hash of its canonical body (layout in docs/FORMAT.md, section "Pricing objects").
  */
 public record PriceTable(
     PublicKey hostKey, Instant validFrom, Instant validUntil, Prices prices, Limits limits) {
