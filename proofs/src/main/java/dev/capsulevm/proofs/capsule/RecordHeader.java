@@ -80,9 +80,9 @@ public final class RecordHeader {
     Objects.requireNonNull(subRecordRoot, "subRecordRoot");
     List<Hash> parentList = List.copyOf(parents);
     List<Hash> skipList = List.copyOf(skipPointers);
-    String problem = structureProblem(height, timestampMillis, subRecordCount, parentList, skipList);
+    Problem problem = structureProblem(height, timestampMillis, subRecordCount, parentList, skipList);
     if (problem != null) {
-      throw new IllegalArgumentException(problem);
+      throw new IllegalArgumentException(problem.message());
     }
     return new RecordHeader(
         capsuleId, height, timestampMillis, writer, subRecordCount, subRecordRoot, parentList, skipList, null);
@@ -117,14 +117,9 @@ public final class RecordHeader {
       skips.add(in.hash("skip pointer " + i));
     }
     in.end();
-    String problem = structureProblem(height, timestamp, subRecordCount, parents, skips);
+    Problem problem = structureProblem(height, timestamp, subRecordCount, parents, skips);
     if (problem != null) {
-      Failure failure =
-          problem.startsWith("skip") ? Failure.BAD_SKIP_POINTER
-              : problem.startsWith("parent") ? Failure.BAD_PARENTS
-              : problem.startsWith("height") ? Failure.BAD_HEIGHT
-              : Failure.MALFORMED_ENCODING;
-      throw new VerificationException(failure, problem);
+      throw new VerificationException(problem.failure(), problem.message());
     }
     return new RecordHeader(
         capsuleId,
@@ -138,34 +133,40 @@ public final class RecordHeader {
         encoded.clone());
   }
 
-  private static String structureProblem(
+  /** A broken structural rule: which one, and what was found. */
+  private record Problem(Failure failure, String message) {}
+
+  private static Problem structureProblem(
       long height, long timestamp, long subRecordCount, List<Hash> parents, List<Hash> skips) {
     if (height < 1) {
-      return "height must be at least 1, got " + height;
+      return new Problem(Failure.BAD_HEIGHT, "height must be at least 1, got " + height);
     }
     if (timestamp < 0) {
-      return "timestamp is negative: " + timestamp;
+      return new Problem(Failure.MALFORMED_ENCODING, "timestamp is negative: " + timestamp);
     }
     if (subRecordCount < 0 || subRecordCount > 0xffffffffL) {
-      return "sub-record count out of range: " + subRecordCount;
+      return new Problem(Failure.MALFORMED_ENCODING, "sub-record count out of range: " + subRecordCount);
     }
     if (parents.isEmpty() || parents.size() > MAX_PARENTS) {
-      return "parents: a record names 1 to " + MAX_PARENTS + " parents, got " + parents.size();
+      return new Problem(
+          Failure.BAD_PARENTS, "a record names 1 to " + MAX_PARENTS + " parents, got " + parents.size());
     }
     for (int i = 2; i < parents.size(); i++) {
       if (parents.get(i - 1).compareTo(parents.get(i)) >= 0) {
-        return "parents after the first must be distinct and ascending; parent " + i + " is not";
+        return new Problem(
+            Failure.BAD_PARENTS, "parents after the first must be distinct and ascending; parent " + i + " is not");
       }
     }
     for (int i = 1; i < parents.size(); i++) {
       if (parents.get(i).equals(parents.get(0))) {
-        return "parent " + i + " repeats the primary parent";
+        return new Problem(Failure.BAD_PARENTS, "parent " + i + " repeats the primary parent");
       }
     }
     int expectedSkips = SkipPointers.count(height);
     if (skips.size() != expectedSkips) {
-      return "skip pointers: a record at height " + height + " carries " + expectedSkips
-          + ", got " + skips.size();
+      return new Problem(
+          Failure.BAD_SKIP_POINTER,
+          "a record at height " + height + " carries " + expectedSkips + " skip pointers, got " + skips.size());
     }
     return null;
   }
