@@ -13,6 +13,9 @@ import java.util.concurrent.TimeUnit;
  * configured number of bytes is ever buffered. Thread-safe for one producer and any consumers.
  */
 public final class ProgramData {
+  /** The largest buffer limit: a reference's bytes are returned as one array. */
+  public static final long MAX_BUFFER_LIMIT = Integer.MAX_VALUE - 8;
+
   private final long declaredLength;
   private final long maxBufferedBytes;
   /** Held chunks in offset order; together they cover [releasedBefore or later, received). */
@@ -33,9 +36,9 @@ public final class ProgramData {
    * @param maxBufferedBytes the most bytes held at once
    */
   public ProgramData(long declaredLength, long maxBufferedBytes) {
-    if (declaredLength < 0 || maxBufferedBytes <= 0) {
+    if (declaredLength < 0 || maxBufferedBytes <= 0 || maxBufferedBytes > MAX_BUFFER_LIMIT) {
       throw new IllegalArgumentException("declared length " + declaredLength + " must not be negative and"
-          + " the buffer limit " + maxBufferedBytes + " must be positive");
+          + " the buffer limit " + maxBufferedBytes + " must be 1 to " + MAX_BUFFER_LIMIT);
     }
     this.declaredLength = declaredLength;
     this.maxBufferedBytes = maxBufferedBytes;
@@ -96,11 +99,15 @@ public final class ProgramData {
     if (ref.length() == 0) {
       return new byte[0];
     }
+    if (ref.length() > maxBufferedBytes) {
+      throw new ProgramException(Reason.BUFFER_LIMIT, "reference (" + ref.offset() + ", " + ref.length()
+          + ") can never be held under the limit of " + maxBufferedBytes + " buffered bytes");
+    }
     if (ref.offset() < releasedBefore) {
       throw new ProgramException(Reason.DATA_UNAVAILABLE, "reference (" + ref.offset() + ", " + ref.length()
           + ") starts below " + releasedBefore + ", which was released");
     }
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long deadline = System.nanoTime() + nanos(timeout);
     while (received < ref.end() && failure == null) {
       long left = deadline - System.nanoTime();
       if (left <= 0) {
@@ -117,6 +124,14 @@ public final class ProgramData {
           + ") was released while waiting");
     }
     return copy(ref);
+  }
+
+  /** A timeout in nanoseconds, capped so that adding it to {@link System#nanoTime()} stays comparable. */
+  private static long nanos(Duration timeout) {
+    if (timeout.isNegative()) {
+      return 0;
+    }
+    return timeout.compareTo(Duration.ofDays(365)) > 0 ? Duration.ofDays(365).toNanos() : timeout.toNanos();
   }
 
   private byte[] copy(DataRef ref) {
@@ -162,7 +177,7 @@ public final class ProgramData {
    * buffer limit (counting the bytes the release mark will drop), and says whether it does.
    */
   public synchronized boolean awaitRoom(long bytes, Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long deadline = System.nanoTime() + nanos(timeout);
     while (failure == null) {
       long keep = Math.max(0, bytes - Math.max(0, releasedBefore - received));
       if (keep <= maxBufferedBytes - buffered) {

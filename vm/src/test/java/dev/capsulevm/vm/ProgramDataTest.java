@@ -111,6 +111,23 @@ class ProgramDataTest {
   }
 
   @Test
+  void refusesAtOnceAReferenceLargerThanTheBufferLimit() {
+    ProgramData data = new ProgramData(1000, 100);
+    ProgramException e = assertThrows(ProgramException.class,
+        () -> data.awaitBytes(new DataRef(0, 101), Duration.ofDays(100_000)));
+    assertEquals(Reason.BUFFER_LIMIT, e.reason());
+    assertTrue(e.getMessage().contains("100"), e.getMessage());
+  }
+
+  @Test
+  void aHugeTimeoutIsAccepted() throws Exception {
+    ProgramData data = new ProgramData(10, 100);
+    data.append(new byte[10]);
+    assertEquals(10, data.awaitBytes(new DataRef(0, 10), Duration.ofSeconds(Long.MAX_VALUE)).length);
+    assertTrue(data.awaitRoom(50, Duration.ofSeconds(Long.MAX_VALUE)));
+  }
+
+  @Test
   void timesOutNamingWhatIsMissing() throws Exception {
     ProgramData data = new ProgramData(100, 100);
     data.append(new byte[10]);
