@@ -8,15 +8,20 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The behaviour every {@link CapsuleStorage} must have. An implementation's test extends this class and
@@ -188,6 +193,50 @@ public abstract class CapsuleStorageContract {
       RecordProof proof = new ProofGenerator(s).recordProof(r3.hash(), r1.hash());
       assertEquals(r1.record().header(), proof.target());
     }
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void snapshotsOpenedDuringCommitsAreConsistent() throws Exception {
+    commit(capsule);
+    List<RecordWithBody> chain = new ArrayList<>();
+    Hash parent = capsule.id();
+    for (int i = 0; i < 100; i++) {
+      RecordWithBody r = capsule.record(parent, "r" + i);
+      chain.add(r);
+      parent = r.hash();
+    }
+    CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+      try {
+        for (RecordWithBody r : chain) {
+          commit(r);
+        }
+      } catch (StorageException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    long seen = 0;
+    while (seen < chain.size()) {
+      if (writer.isCompletedExceptionally()) {
+        writer.join(); // reports the writer's failure
+      }
+      try (Snapshot s = storage.openSnapshot(capsule.id())) {
+        List<Hash> heads = s.heads();
+        if (heads.isEmpty()) {
+          continue;
+        }
+        assertEquals(1, heads.size());
+        RecordHeader head = s.headerOrNull(heads.get(0));
+        assertEquals(List.of(head.hash()), s.recordsAtHeight(head.height()));
+        assertEquals(List.of(), s.recordsAtHeight(head.height() + 1));
+        for (long h = 1; h <= head.height(); h++) {
+          assertEquals(1, s.recordsAtHeight(h).size(), "height " + h + " under head " + head.height());
+        }
+        assertTrue(head.height() >= seen, "snapshots never go back");
+        seen = head.height();
+      }
+    }
+    writer.get(60, TimeUnit.SECONDS);
   }
 
   @Test
