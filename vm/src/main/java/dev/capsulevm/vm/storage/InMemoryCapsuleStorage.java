@@ -1,0 +1,222 @@
+package dev.capsulevm.vm.storage;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.vm.storage.StorageException.Reason;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Capsule storage in memory, for tests and tools. Committed state is immutable and replaced whole by
+ * each commit (copy-on-write, O(stored records) per commit), so a snapshot keeps the state it opened
+ * with and never sees a later commit. Commits are serialized.
+ */
+public final class InMemoryCapsuleStorage implements CapsuleStorage {
+  private volatile State state = new State(Map.of(), Map.of());
+
+  private record Stored(Record record, List<byte[]> payloads) {}
+
+  private record CapsuleState(
+      SignedMetadata metadata, Map<Long, List<Hash>> byHeight, List<Hash> heads) {}
+
+  private record State(Map<Hash, CapsuleState> capsules, Map<Hash, Stored> records) {}
+
+  @Override
+  public Snapshot openSnapshot(Hash capsuleId) throws StorageException {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    State at = state;
+    CapsuleState capsule = at.capsules().get(capsuleId);
+    if (capsule == null) {
+      throw new StorageException(Reason.UNKNOWN_CAPSULE, "no capsule " + capsuleId.toHex());
+    }
+    return new MemorySnapshot(capsuleId, capsule, at.records());
+  }
+
+  @Override
+  public Batch newBatch() {
+    return new MemoryBatch();
+  }
+
+  @Override
+  public boolean hasCapsule(Hash capsuleId) {
+    return state.capsules().containsKey(capsuleId);
+  }
+
+  @Override
+  public RecordHeader headerByHashOrNull(Hash recordHash) {
+    Record record = recordByHashOrNull(recordHash);
+    return record == null ? null : record.header();
+  }
+
+  @Override
+  public Record recordByHashOrNull(Hash recordHash) {
+    Stored stored = state.records().get(recordHash);
+    return stored == null ? null : stored.record();
+  }
+
+  private synchronized void apply(List<Object> writes) throws StorageException {
+    Map<Hash, CapsuleState> capsules = new HashMap<>(state.capsules());
+    Map<Hash, Stored> records = new HashMap<>(state.records());
+    for (Object write : writes) {
+      if (write instanceof SignedMetadata metadata) {
+        Hash id = metadata.capsuleId();
+        if (capsules.containsKey(id)) {
+          throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
+        }
+        capsules.put(id, new CapsuleState(metadata, Map.of(), List.of()));
+      } else {
+        RecordWithBody item = (RecordWithBody) write;
+        RecordHeader header = item.record().header();
+        Hash id = header.capsuleId();
+        CapsuleState capsule = capsules.get(id);
+        if (capsule == null) {
+          throw new StorageException(Reason.UNKNOWN_CAPSULE,
+              "record " + item.hash().toHex() + " belongs to capsule " + id.toHex() + ", which is not stored");
+        }
+        if (records.containsKey(item.hash())) {
+          continue;
+        }
+        for (Hash parent : header.parents()) {
+          Stored held = records.get(parent);
+          boolean ok = parent.equals(id) || (held != null && held.record().header().capsuleId().equals(id));
+          if (!ok) {
+            throw new StorageException(Reason.MISSING_PARENT, "record " + item.hash().toHex() + " names parent "
+                + parent.toHex() + ", which capsule " + id.toHex() + " does not hold");
+          }
+        }
+        records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads())));
+        TreeMap<Long, List<Hash>> byHeight = new TreeMap<>(capsule.byHeight());
+        TreeSet<Hash> atHeight = new TreeSet<>(byHeight.getOrDefault(header.height(), List.of()));
+        atHeight.add(item.hash());
+        byHeight.put(header.height(), List.copyOf(atHeight));
+        TreeSet<Hash> heads = new TreeSet<>(capsule.heads());
+        header.parents().forEach(heads::remove);
+        heads.add(item.hash());
+        capsules.put(id, new CapsuleState(capsule.metadata(), Collections.unmodifiableMap(byHeight),
+            List.copyOf(heads)));
+      }
+    }
+    state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
+  }
+
+  private final class MemoryBatch implements Batch {
+    private final List<Object> writes = new ArrayList<>();
+    private boolean closed;
+
+    private void open() throws StorageException {
+      if (closed) {
+        throw new StorageException(Reason.BATCH_CLOSED, "the batch was already committed or aborted");
+      }
+    }
+
+    @Override
+    public void createCapsule(SignedMetadata metadata) throws StorageException {
+      open();
+      writes.add(Objects.requireNonNull(metadata, "metadata"));
+    }
+
+    @Override
+    public void putRecord(RecordWithBody record) throws StorageException {
+      open();
+      List<byte[]> copies = new ArrayList<>();
+      for (byte[] payload : record.payloads()) {
+        copies.add(payload.clone());
+      }
+      writes.add(new RecordWithBody(record.record(), copies));
+    }
+
+    @Override
+    public void commit() throws StorageException {
+      open();
+      closed = true;
+      apply(writes);
+    }
+
+    @Override
+    public void abort() {
+      closed = true;
+      writes.clear();
+    }
+  }
+
+  private static final class MemorySnapshot implements Snapshot {
+    private final Hash capsuleId;
+    private final CapsuleState capsule;
+    private final Map<Hash, Stored> records;
+    private boolean closed;
+
+    MemorySnapshot(Hash capsuleId, CapsuleState capsule, Map<Hash, Stored> records) {
+      this.capsuleId = capsuleId;
+      this.capsule = capsule;
+      this.records = records;
+    }
+
+    private Stored stored(Hash recordHash) {
+      open();
+      Stored stored = records.get(recordHash);
+      return stored != null && stored.record().header().capsuleId().equals(capsuleId) ? stored : null;
+    }
+
+    private void open() {
+      if (closed) {
+        throw new IllegalStateException("snapshot of " + capsuleId.toHex() + " is closed");
+      }
+    }
+
+    @Override
+    public Hash capsuleId() {
+      open();
+      return capsuleId;
+    }
+
+    @Override
+    public SignedMetadata metadata() {
+      open();
+      return capsule.metadata();
+    }
+
+    @Override
+    public RecordHeader headerOrNull(Hash recordHash) {
+      Stored stored = stored(recordHash);
+      return stored == null ? null : stored.record().header();
+    }
+
+    @Override
+    public Record recordOrNull(Hash recordHash) {
+      Stored stored = stored(recordHash);
+      return stored == null ? null : stored.record();
+    }
+
+    @Override
+    public List<byte[]> subRecordsOrNull(Hash recordHash) {
+      Stored stored = stored(recordHash);
+      return stored == null ? null : stored.payloads();
+    }
+
+    @Override
+    public List<Hash> recordsAtHeight(long height) {
+      open();
+      return capsule.byHeight().getOrDefault(height, List.of());
+    }
+
+    @Override
+    public List<Hash> heads() {
+      open();
+      return capsule.heads();
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+    }
+  }
+}

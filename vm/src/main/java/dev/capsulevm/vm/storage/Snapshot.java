@@ -1,0 +1,51 @@
+package dev.capsulevm.vm.storage;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordSource;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import java.util.List;
+
+/**
+ * A consistent read view of one capsule as it was when the snapshot was opened: later commits are never
+ * visible. As a {@link RecordSource} it serves the headers of this capsule's records only, so a proof
+ * generator can walk it. Not thread-safe; close it when done. Every method but {@link #close()} throws
+ * {@link IllegalStateException} after closing.
+ */
+public interface Snapshot extends RecordSource, AutoCloseable {
+  Hash capsuleId();
+
+  SignedMetadata metadata();
+
+  /** The header of this capsule's record {@code recordHash}, or null. */
+  @Override
+  RecordHeader headerOrNull(Hash recordHash);
+
+  /** The record (header and signature, if any) {@code recordHash} of this capsule, or null. */
+  Record recordOrNull(Hash recordHash);
+
+  /** The sub-record payloads of record {@code recordHash} in leaf order (do not modify them), or null. */
+  List<byte[]> subRecordsOrNull(Hash recordHash);
+
+  /**
+   * Sub-record {@code index} of record {@code recordHash}, or null when the record is not held or has
+   * no such sub-record.
+   */
+  default byte[] subRecordOrNull(Hash recordHash, long index) {
+    List<byte[]> all = subRecordsOrNull(recordHash);
+    if (all == null || index < 0 || index >= all.size()) {
+      return null;
+    }
+    return all.get((int) index).clone();
+  }
+
+  /** The hashes of this capsule's records at {@code height}, sorted (several where there is a fork). */
+  List<Hash> recordsAtHeight(long height);
+
+  /** The current heads, sorted: records no other record names as parent. Empty before the first record. */
+  List<Hash> heads();
+
+  @Override
+  void close();
+}

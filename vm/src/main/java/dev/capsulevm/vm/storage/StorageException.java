@@ -1,0 +1,29 @@
+package dev.capsulevm.vm.storage;
+
+import java.util.Objects;
+
+/** A storage operation was refused; {@link #reason()} says why and the message names the value. */
+public final class StorageException extends Exception {
+  /** Why. */
+  public enum Reason {
+    /** No capsule with this id is stored. */
+    UNKNOWN_CAPSULE,
+    /** A capsule with this id is already stored. */
+    CAPSULE_EXISTS,
+    /** A record names a parent the capsule does not hold. */
+    MISSING_PARENT,
+    /** The batch was already committed or aborted. */
+    BATCH_CLOSED
+  }
+
+  private final Reason reason;
+
+  public StorageException(Reason reason, String message) {
+    super(message);
+    this.reason = Objects.requireNonNull(reason, "reason");
+  }
+
+  public Reason reason() {
+    return reason;
+  }
+}

@@ -1,0 +1,8 @@
+package dev.capsulevm.vm.storage;
+
+class InMemoryCapsuleStorageTest extends CapsuleStorageContract {
+  @Override
+  protected CapsuleStorage newStorage() {
+    return new InMemoryCapsuleStorage();
+  }
+}
