@@ -1,0 +1,606 @@
+package dev.capsulevm.host.store;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.Signature;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.CapsuleStorage;
+import dev.capsulevm.vm.storage.Snapshot;
+import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StorageException.Reason;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.lmdbjava.CursorIterable;
+import org.lmdbjava.CursorIterable.KeyVal;
+import org.lmdbjava.Dbi;
+import org.lmdbjava.DbiFlags;
+import org.lmdbjava.Env;
+import org.lmdbjava.EnvFlags;
+import org.lmdbjava.KeyRange;
+import org.lmdbjava.Txn;
+
+/**
+ * Capsule storage in one LMDB environment per data directory. A {@link Snapshot} is one LMDB read
+ * transaction; a {@link Batch} commits in one short write transaction, and commits are serialized. Stored
+ * values are the canonical encodings from proofs (what is hashed and signed), parsed back on read; a
+ * value that does not parse throws {@link StorageCorruptionException}. The databases and key layouts are
+ * described in host/README.md. Thread-safe; each snapshot and batch is for one thread at a time.
+ *
+ * <p>{@link #close()} refuses while snapshots are open; close them first.
+ */
+public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
+  /** The default map size: the most the data file may grow to. */
+  public static final long DEFAULT_MAP_SIZE = 1L << 30;
+
+  /** The default number of read transactions (snapshots and lookups) that may be open at once. */
+  public static final int DEFAULT_MAX_READERS = 256;
+
+  /** Metadata by capsule id (32): {@link SignedMetadata#encoded()}. */
+  static final String DB_METADATA = "metadata";
+  /** Records by record hash (32): signed flag (u8), signature (64, when signed), header encoding. */
+  static final String DB_RECORDS = "records";
+  /** Sub-record payloads by record hash (32) then index (u64 big-endian). */
+  static final String DB_BODIES = "bodies";
+  /** Empty values under capsule id (32), height (u64 big-endian), record hash (32). */
+  static final String DB_HEIGHTS = "heights";
+  /** Empty values under capsule id (32), record hash (32): the capsule's heads. */
+  static final String DB_HEADS = "heads";
+  /** Capsule id (32) by record hash (32). */
+  static final String DB_RECORD_CAPSULE = "record-capsule";
+
+  private static final byte UNSIGNED = 0;
+  private static final byte SIGNED = 1;
+  private static final HexFormat HEX = HexFormat.of();
+
+  private final Env<ByteBuffer> env;
+  private final Dbi<ByteBuffer> metadata;
+  private final Dbi<ByteBuffer> records;
+  private final Dbi<ByteBuffer> bodies;
+  private final Dbi<ByteBuffer> heights;
+  private final Dbi<ByteBuffer> heads;
+  private final Dbi<ByteBuffer> recordCapsule;
+
+  /** Held by every operation but a snapshot's reads; close() takes the write side. */
+  private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+  /** One committer at a time. Never taken while this thread waits for a read transaction. */
+  private final ReentrantLock writer = new ReentrantLock();
+  private final AtomicInteger openSnapshots = new AtomicInteger();
+  /** Metadata never changes once stored, so parsed (signature-checked) copies are kept. */
+  private final Map<Hash, SignedMetadata> metadataCache = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+
+  private LmdbCapsuleStorage(Path directory, long mapSize, int maxReaders) throws IOException {
+    Files.createDirectories(directory);
+    // MDB_NOTLS: a read transaction is not tied to its thread, so one thread may hold several snapshots
+    // and hand a snapshot to another thread.
+    env = Env.create()
+        .setMapSize(mapSize)
+        .setMaxDbs(6)
+        .setMaxReaders(maxReaders)
+        .open(directory.toFile(), EnvFlags.MDB_NOTLS);
+    try {
+      metadata = env.openDbi(DB_METADATA, DbiFlags.MDB_CREATE);
+      records = env.openDbi(DB_RECORDS, DbiFlags.MDB_CREATE);
+      bodies = env.openDbi(DB_BODIES, DbiFlags.MDB_CREATE);
+      heights = env.openDbi(DB_HEIGHTS, DbiFlags.MDB_CREATE);
+      heads = env.openDbi(DB_HEADS, DbiFlags.MDB_CREATE);
+      recordCapsule = env.openDbi(DB_RECORD_CAPSULE, DbiFlags.MDB_CREATE);
+    } catch (RuntimeException e) {
+      env.close();
+      throw e;
+    }
+  }
+
+  /** Opens (creating when absent) the store in {@code directory} with the default map size and readers. */
+  public static LmdbCapsuleStorage open(Path directory) throws IOException {
+    return open(directory, DEFAULT_MAP_SIZE, DEFAULT_MAX_READERS);
+  }
+
+  /**
+   * Opens (creating when absent) the store in {@code directory}.
+   *
+   * @param mapSize the most bytes the data file may grow to; commits beyond it fail
+   * @param maxReaders how many snapshots and lookups may be open at once
+   */
+  public static LmdbCapsuleStorage open(Path directory, long mapSize, int maxReaders) throws IOException {
+    Objects.requireNonNull(directory, "directory");
+    if (mapSize <= 0 || maxReaders <= 0) {
+      throw new IllegalArgumentException("map size and max readers must be positive");
+    }
+    return new LmdbCapsuleStorage(directory, mapSize, maxReaders);
+  }
+
+  // ---- CapsuleStorage
+
+  @Override
+  public Snapshot openSnapshot(Hash capsuleId) throws StorageException {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      Txn<ByteBuffer> txn = env.txnRead();
+      try {
+        if (metadata.get(txn, key(capsuleId)) == null) {
+          throw new StorageException(Reason.UNKNOWN_CAPSULE, "no capsule " + capsuleId.toHex());
+        }
+        openSnapshots.incrementAndGet();
+        return new LmdbSnapshot(capsuleId, txn);
+      } catch (StorageException | RuntimeException e) {
+        txn.close();
+        throw e;
+      }
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  @Override
+  public Batch newBatch() {
+    return new LmdbBatch();
+  }
+
+  @Override
+  public boolean hasCapsule(Hash capsuleId) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    if (metadataCache.containsKey(capsuleId)) {
+      return true;
+    }
+    lifecycle.readLock().lock();
+    try (Txn<ByteBuffer> txn = readTxn()) {
+      return metadata.get(txn, key(capsuleId)) != null;
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  @Override
+  public RecordHeader headerByHashOrNull(Hash recordHash) {
+    Record record = recordByHashOrNull(recordHash);
+    return record == null ? null : record.header();
+  }
+
+  @Override
+  public Record recordByHashOrNull(Hash recordHash) {
+    Objects.requireNonNull(recordHash, "recordHash");
+    lifecycle.readLock().lock();
+    try (Txn<ByteBuffer> txn = readTxn()) {
+      return recordOrNull(txn, recordHash);
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  /**
+   * Closes the environment. Refuses ({@link IllegalStateException}) while snapshots are open; waits for
+   * a commit or lookup in progress. Closing twice does nothing.
+   */
+  @Override
+  public void close() {
+    lifecycle.writeLock().lock();
+    try {
+      if (closed) {
+        return;
+      }
+      int open = openSnapshots.get();
+      if (open != 0) {
+        throw new IllegalStateException("cannot close the store: " + open + " snapshot(s) still open");
+      }
+      closed = true;
+      env.close();
+    } finally {
+      lifecycle.writeLock().unlock();
+    }
+  }
+
+  // ---- reads (every buffer LMDB returns is copied at once: it is valid only inside its transaction)
+
+  /** Opens a read transaction; the caller holds the lifecycle read lock. */
+  private Txn<ByteBuffer> readTxn() {
+    ensureOpen();
+    return env.txnRead();
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("the store is closed");
+    }
+  }
+
+  private static byte[] getOrNull(Txn<ByteBuffer> txn, Dbi<ByteBuffer> dbi, ByteBuffer key) {
+    ByteBuffer value = dbi.get(txn, key);
+    return value == null ? null : copy(value);
+  }
+
+  private SignedMetadata metadataOf(Txn<ByteBuffer> txn, Hash capsuleId) {
+    SignedMetadata cached = metadataCache.get(capsuleId);
+    if (cached != null) {
+      return cached;
+    }
+    byte[] stored = getOrNull(txn, metadata, key(capsuleId));
+    if (stored == null) {
+      throw new StorageCorruptionException(
+          "database " + DB_METADATA + " lost key " + capsuleId.toHex() + " under an open snapshot");
+    }
+    SignedMetadata parsed;
+    try {
+      parsed = SignedMetadata.parse(stored, capsuleId);
+    } catch (VerificationException e) {
+      throw corrupt(DB_METADATA, capsuleId.toByteArray(), e);
+    }
+    metadataCache.put(capsuleId, parsed);
+    return parsed;
+  }
+
+  private Hash capsuleOfOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
+    byte[] stored = getOrNull(txn, recordCapsule, key(recordHash));
+    if (stored == null) {
+      return null;
+    }
+    if (stored.length != Hash.LENGTH) {
+      throw new StorageCorruptionException("database " + DB_RECORD_CAPSULE + ", key " + recordHash.toHex()
+          + ": value is " + stored.length + " bytes, not a capsule id");
+    }
+    return Hash.copyOf(stored);
+  }
+
+  private Record recordOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
+    byte[] stored = getOrNull(txn, records, key(recordHash));
+    return stored == null ? null : decodeRecord(recordHash, stored);
+  }
+
+  static Record decodeRecord(Hash recordHash, byte[] stored) {
+    try {
+      if (stored.length < 1) {
+        throw new VerificationException(VerificationException.Failure.MALFORMED_ENCODING, "empty value");
+      }
+      Signature signature = null;
+      int headerAt = 1;
+      if (stored[0] == SIGNED) {
+        if (stored.length < 1 + Signature.LENGTH) {
+          throw new VerificationException(
+              VerificationException.Failure.MALFORMED_ENCODING, "value too short for its signature");
+        }
+        signature = Signature.copyOf(stored, 1, Signature.LENGTH);
+        headerAt += Signature.LENGTH;
+      } else if (stored[0] != UNSIGNED) {
+        throw new VerificationException(
+            VerificationException.Failure.MALFORMED_ENCODING, "unknown record flag " + stored[0]);
+      }
+      RecordHeader header = RecordHeader.parse(Arrays.copyOfRange(stored, headerAt, stored.length));
+      if (!header.hash().equals(recordHash)) {
+        throw new VerificationException(VerificationException.Failure.MALFORMED_ENCODING,
+            "the header hashes to " + header.hash().toHex());
+      }
+      return Record.of(header, signature);
+    } catch (VerificationException | RuntimeException e) {
+      throw corrupt(DB_RECORDS, recordHash.toByteArray(), e);
+    }
+  }
+
+  static byte[] encodeRecord(Record record) {
+    byte[] header = record.header().encoded();
+    Signature signature = record.signatureOrNull();
+    int signatureLength = signature == null ? 0 : Signature.LENGTH;
+    byte[] out = new byte[1 + signatureLength + header.length];
+    out[0] = signature == null ? UNSIGNED : SIGNED;
+    if (signature != null) {
+      signature.copyTo(out, 1);
+    }
+    System.arraycopy(header, 0, out, 1 + signatureLength, header.length);
+    return out;
+  }
+
+  /** The hashes ending the keys of {@code dbi} that start with {@code prefix}, in key (= hash) order. */
+  private static List<Hash> hashesUnder(Txn<ByteBuffer> txn, Dbi<ByteBuffer> dbi, String dbName, byte[] prefix) {
+    List<Hash> out = new ArrayList<>();
+    try (CursorIterable<ByteBuffer> cursor = dbi.iterate(txn, KeyRange.atLeast(direct(prefix)))) {
+      for (KeyVal<ByteBuffer> entry : cursor) {
+        byte[] key = copy(entry.key());
+        if (key.length < prefix.length || !Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length)) {
+          break;
+        }
+        if (key.length != prefix.length + Hash.LENGTH) {
+          throw new StorageCorruptionException(
+              "database " + dbName + ", key " + HEX.formatHex(key) + ": wrong key length " + key.length);
+        }
+        out.add(Hash.copyOf(key, prefix.length, Hash.LENGTH));
+      }
+    }
+    return Collections.unmodifiableList(out);
+  }
+
+  private static StorageCorruptionException corrupt(String db, byte[] key, Exception cause) {
+    return new StorageCorruptionException(
+        "database " + db + ", key " + HEX.formatHex(key) + ": stored value does not parse: " + cause.getMessage(),
+        cause);
+  }
+
+  // ---- keys (big-endian, fixed width, so LMDB's byte order is hash order then height order)
+
+  private static byte[] copy(ByteBuffer buffer) {
+    byte[] out = new byte[buffer.remaining()];
+    buffer.duplicate().get(out);
+    return out;
+  }
+
+  private static ByteBuffer direct(byte[] bytes) {
+    ByteBuffer buffer = ByteBuffer.allocateDirect(bytes.length);
+    buffer.put(bytes).flip();
+    return buffer;
+  }
+
+  static ByteBuffer key(Hash hash) {
+    return direct(hash.toByteArray());
+  }
+
+  static ByteBuffer key(Hash first, Hash second) {
+    byte[] key = new byte[2 * Hash.LENGTH];
+    first.copyTo(key, 0);
+    second.copyTo(key, Hash.LENGTH);
+    return direct(key);
+  }
+
+  static byte[] prefix(Hash hash, long number) {
+    ByteBuffer key = ByteBuffer.allocate(Hash.LENGTH + Long.BYTES);
+    key.put(hash.toByteArray()).putLong(number);
+    return key.array();
+  }
+
+  static ByteBuffer key(Hash hash, long number) {
+    return direct(prefix(hash, number));
+  }
+
+  static ByteBuffer key(Hash capsuleId, long height, Hash recordHash) {
+    byte[] key = new byte[Hash.LENGTH + Long.BYTES + Hash.LENGTH];
+    System.arraycopy(prefix(capsuleId, height), 0, key, 0, Hash.LENGTH + Long.BYTES);
+    recordHash.copyTo(key, Hash.LENGTH + Long.BYTES);
+    return direct(key);
+  }
+
+  private static ByteBuffer empty() {
+    return ByteBuffer.allocateDirect(0);
+  }
+
+  // ---- writes
+
+  private void apply(List<Object> writes) throws StorageException {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      writer.lock();
+      try (Txn<ByteBuffer> txn = env.txnWrite()) {
+        List<SignedMetadata> created = new ArrayList<>();
+        for (Object write : writes) {
+          if (write instanceof SignedMetadata signed) {
+            Hash id = signed.capsuleId();
+            if (metadata.get(txn, key(id)) != null) {
+              throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
+            }
+            metadata.put(txn, key(id), direct(signed.encoded()));
+            created.add(signed);
+          } else {
+            putRecord(txn, (RecordWithBody) write);
+          }
+        }
+        txn.commit();
+        for (SignedMetadata signed : created) {
+          metadataCache.put(signed.capsuleId(), signed);
+        }
+      } finally {
+        writer.unlock();
+      }
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  private void putRecord(Txn<ByteBuffer> txn, RecordWithBody item) throws StorageException {
+    Hash hash = item.hash();
+    RecordHeader header = item.record().header();
+    Hash id = header.capsuleId();
+    if (metadata.get(txn, key(id)) == null) {
+      throw new StorageException(Reason.UNKNOWN_CAPSULE,
+          "record " + hash.toHex() + " belongs to capsule " + id.toHex() + ", which is not stored");
+    }
+    if (recordCapsule.get(txn, key(hash)) != null) {
+      return;
+    }
+    for (Hash parent : header.parents()) {
+      if (!parent.equals(id) && !id.equals(capsuleOfOrNull(txn, parent))) {
+        throw new StorageException(Reason.MISSING_PARENT, "record " + hash.toHex() + " names parent "
+            + parent.toHex() + ", which capsule " + id.toHex() + " does not hold");
+      }
+    }
+    records.put(txn, key(hash), direct(encodeRecord(item.record())));
+    recordCapsule.put(txn, key(hash), key(id));
+    List<byte[]> payloads = item.payloads();
+    for (int i = 0; i < payloads.size(); i++) {
+      bodies.put(txn, key(hash, i), direct(payloads.get(i)));
+    }
+    heights.put(txn, key(id, header.height(), hash), empty());
+    for (Hash parent : header.parents()) {
+      heads.delete(txn, key(id, parent));
+    }
+    heads.put(txn, key(id, hash), empty());
+  }
+
+  private final class LmdbBatch implements Batch {
+    private final List<Object> writes = new ArrayList<>();
+    private boolean done;
+
+    private void open() throws StorageException {
+      if (done) {
+        throw new StorageException(Reason.BATCH_CLOSED, "the batch was already committed or aborted");
+      }
+    }
+
+    @Override
+    public void createCapsule(SignedMetadata signed) throws StorageException {
+      open();
+      writes.add(Objects.requireNonNull(signed, "metadata"));
+    }
+
+    @Override
+    public void putRecord(RecordWithBody record) throws StorageException {
+      open();
+      Objects.requireNonNull(record, "record");
+      long count = record.record().header().subRecordCount();
+      if (count != record.payloads().size()) {
+        throw new IllegalArgumentException("record " + record.hash().toHex() + " declares " + count
+            + " sub-records but carries " + record.payloads().size());
+      }
+      List<byte[]> copies = new ArrayList<>(record.payloads().size());
+      for (byte[] payload : record.payloads()) {
+        copies.add(payload.clone());
+      }
+      writes.add(new RecordWithBody(record.record(), copies));
+    }
+
+    @Override
+    public void commit() throws StorageException {
+      open();
+      done = true;
+      try {
+        apply(writes);
+      } finally {
+        writes.clear();
+      }
+    }
+
+    @Override
+    public void abort() {
+      done = true;
+      writes.clear();
+    }
+  }
+
+  private final class LmdbSnapshot implements Snapshot {
+    private final Hash capsuleId;
+    private final Txn<ByteBuffer> txn;
+    private boolean snapshotClosed;
+
+    LmdbSnapshot(Hash capsuleId, Txn<ByteBuffer> txn) {
+      this.capsuleId = capsuleId;
+      this.txn = txn;
+    }
+
+    private void open() {
+      if (snapshotClosed) {
+        throw new IllegalStateException("snapshot of " + capsuleId.toHex() + " is closed");
+      }
+    }
+
+    /** Whether {@code recordHash} is a record of this capsule. */
+    private boolean mine(Hash recordHash) {
+      open();
+      return capsuleId.equals(capsuleOfOrNull(txn, recordHash));
+    }
+
+    @Override
+    public Hash capsuleId() {
+      open();
+      return capsuleId;
+    }
+
+    @Override
+    public SignedMetadata metadata() {
+      open();
+      return metadataOf(txn, capsuleId);
+    }
+
+    @Override
+    public RecordHeader headerOrNull(Hash recordHash) {
+      Record record = recordOrNull(recordHash);
+      return record == null ? null : record.header();
+    }
+
+    @Override
+    public Record recordOrNull(Hash recordHash) {
+      Objects.requireNonNull(recordHash, "recordHash");
+      if (!mine(recordHash)) {
+        return null;
+      }
+      Record record = LmdbCapsuleStorage.this.recordOrNull(txn, recordHash);
+      if (record == null) {
+        throw new StorageCorruptionException("database " + DB_RECORDS + " lacks key " + recordHash.toHex()
+            + ", which " + DB_RECORD_CAPSULE + " holds");
+      }
+      return record;
+    }
+
+    @Override
+    public List<byte[]> subRecordsOrNull(Hash recordHash) {
+      Record record = recordOrNull(recordHash);
+      if (record == null) {
+        return null;
+      }
+      long count = record.header().subRecordCount();
+      List<byte[]> out = new ArrayList<>((int) Math.min(count, 1 << 16));
+      for (long i = 0; i < count; i++) {
+        out.add(body(recordHash, i));
+      }
+      return Collections.unmodifiableList(out);
+    }
+
+    @Override
+    public byte[] subRecordOrNull(Hash recordHash, long index) {
+      Record record = recordOrNull(recordHash);
+      if (record == null || index < 0 || index >= record.header().subRecordCount()) {
+        return null;
+      }
+      return body(recordHash, index);
+    }
+
+    private byte[] body(Hash recordHash, long index) {
+      byte[] payload = getOrNull(txn, bodies, key(recordHash, index));
+      if (payload == null) {
+        throw new StorageCorruptionException("database " + DB_BODIES + " lacks key "
+            + HEX.formatHex(prefix(recordHash, index)) + " (record " + recordHash.toHex() + ", sub-record "
+            + index + ")");
+      }
+      return payload;
+    }
+
+    @Override
+    public List<Hash> recordsAtHeight(long height) {
+      open();
+      return hashesUnder(txn, heights, DB_HEIGHTS, prefix(capsuleId, height));
+    }
+
+    @Override
+    public List<Hash> heads() {
+      open();
+      return hashesUnder(txn, heads, DB_HEADS, capsuleId.toByteArray());
+    }
+
+    @Override
+    public void close() {
+      if (snapshotClosed) {
+        return;
+      }
+      snapshotClosed = true;
+      try {
+        txn.close();
+      } finally {
+        openSnapshots.decrementAndGet();
+      }
+    }
+  }
+}
