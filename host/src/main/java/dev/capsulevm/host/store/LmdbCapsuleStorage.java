@@ -159,6 +159,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   @Override
   public boolean hasCapsule(Hash capsuleId) {
     Objects.requireNonNull(capsuleId, "capsuleId");
+    ensureOpen();
     if (metadataCache.containsKey(capsuleId)) {
       return true;
     }
