@@ -260,6 +260,26 @@ class LmdbCapsuleStorageLmdbTest {
   }
 
   @Test
+  void aCommitBeyondTheMapSizeFailsWholeAndLeavesTheStoreUsable() throws Exception {
+    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("small"), 1 << 20, 8);
+    opened.add(storage);
+    commit(storage, capsule);
+    byte[] seed = new byte[32];
+    Arrays.fill(seed, (byte) 8);
+    SigningKey key = SigningKey.fromSeed(seed);
+    List<byte[]> huge = List.of(new byte[4 << 20]);
+    Record big = Record.build(capsule.id(), List.of(capsule.id()), huge, 1L, key, true, new InMemoryRecordSource());
+    RuntimeException e = assertThrows(RuntimeException.class, () -> commit(storage, new RecordWithBody(big, huge)));
+    assertTrue(e instanceof Env.MapFullException, e.toString());
+    assertNull(storage.recordByHashOrNull(big.hash()));
+    RecordWithBody small = capsule.record(capsule.id(), "small");
+    commit(storage, small);
+    try (Snapshot s = storage.openSnapshot(capsule.id())) {
+      assertEquals(List.of(small.hash()), s.heads());
+    }
+  }
+
+  @Test
   void aRecordWhoseBodyDoesNotMatchItsHeaderIsRefused() {
     RecordWithBody r1 = capsule.record(capsule.id(), "one");
     RecordWithBody lying = new RecordWithBody(r1.record(), List.of(new byte[1]));
