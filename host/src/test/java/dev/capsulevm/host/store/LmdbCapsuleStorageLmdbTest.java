@@ -280,6 +280,28 @@ class LmdbCapsuleStorageLmdbTest {
   }
 
   @Test
+  void aParentHeldByAnotherCapsuleIsMissing() throws Exception {
+    LmdbCapsuleStorage storage = open();
+    CapsuleFixture other = new CapsuleFixture("other capsule");
+    RecordWithBody theirs = other.record(other.id(), "theirs");
+    commit(storage, capsule, other, theirs);
+    InMemoryRecordSource source = new InMemoryRecordSource();
+    source.add(theirs.record().header());
+    byte[] seed = new byte[32];
+    Arrays.fill(seed, (byte) 9);
+    List<byte[]> payloads = List.of(new byte[] {1});
+    Record cross = Record.build(capsule.id(), List.of(theirs.hash()), payloads, 2L, SigningKey.fromSeed(seed),
+        true, source);
+    StorageException e = assertThrows(StorageException.class,
+        () -> commit(storage, new RecordWithBody(cross, payloads)));
+    assertEquals(StorageException.Reason.MISSING_PARENT, e.reason());
+    assertNull(storage.recordByHashOrNull(cross.hash()));
+    try (Snapshot s = storage.openSnapshot(other.id())) {
+      assertEquals(List.of(theirs.hash()), s.heads(), "the other capsule's heads are untouched");
+    }
+  }
+
+  @Test
   void aRecordWhoseBodyDoesNotMatchItsHeaderIsRefused() {
     RecordWithBody r1 = capsule.record(capsule.id(), "one");
     RecordWithBody lying = new RecordWithBody(r1.record(), List.of(new byte[1]));
