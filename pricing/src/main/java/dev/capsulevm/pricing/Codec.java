@@ -1,5 +1,6 @@
 package dev.capsulevm.pricing;
 
+import dev.capsulevm.proofs.CanonicalReader;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -31,32 +32,35 @@ final class Codec {
     out.putLong(instant.getEpochSecond());
   }
 
-  /** Reads a fixed-length object; every read checks bounds and {@link #finish} rejects leftovers. */
+  /**
+   * Reads a fixed-length pricing object on top of the shared {@link CanonicalReader}: the length is
+   * checked up front, and the typed readers add pricing's rules (no top bit set, versions, instants).
+   */
   static final class Reader {
-    private final ByteBuffer in;
+    private final CanonicalReader in;
     private final String what;
 
     Reader(byte[] bytes, int expectedLength, String what) throws VerificationException {
       if (bytes.length != expectedLength) {
         throw malformed(what + " is " + expectedLength + " bytes, got " + bytes.length);
       }
-      this.in = ByteBuffer.wrap(bytes);
+      this.in = new CanonicalReader(bytes, what);
       this.what = what;
     }
 
-    int u8() {
-      return in.get() & 0xff;
+    int u8() throws VerificationException {
+      return in.u8("a byte");
     }
 
     void version(int expected) throws VerificationException {
-      int version = u8();
+      int version = in.u8("version");
       if (version != expected) {
         throw malformed(what + " version " + version + ", expected " + expected);
       }
     }
 
     long nonNegativeLong(String field) throws VerificationException {
-      long value = in.getLong();
+      long value = in.u64(field);
       if (value < 0) {
         throw malformed(what + " field " + field + " has its top bit set: " + Long.toUnsignedString(value));
       }
@@ -64,15 +68,15 @@ final class Codec {
     }
 
     int nonNegativeInt(String field) throws VerificationException {
-      int value = in.getInt();
-      if (value < 0) {
-        throw malformed(what + " field " + field + " has its top bit set: " + Integer.toUnsignedString(value));
+      long value = in.u32(field);
+      if (value > Integer.MAX_VALUE) {
+        throw malformed(what + " field " + field + " has its top bit set: " + value);
       }
-      return value;
+      return (int) value;
     }
 
-    long anyLong() {
-      return in.getLong();
+    long anyLong() throws VerificationException {
+      return in.u64("a value");
     }
 
     Amount amount(String field) throws VerificationException {
@@ -87,32 +91,24 @@ final class Codec {
       return Instant.ofEpochSecond(seconds);
     }
 
-    Hash hash() {
-      byte[] b = new byte[Hash.LENGTH];
-      in.get(b);
-      return Hash.copyOf(b);
+    Hash hash() throws VerificationException {
+      return in.hash("a hash");
     }
 
     PublicKey key(String field) throws VerificationException {
-      byte[] b = new byte[PublicKey.LENGTH];
-      in.get(b);
       try {
-        return PublicKey.copyOf(b);
-      } catch (IllegalArgumentException e) {
+        return in.publicKey(field);
+      } catch (VerificationException e) {
         throw malformed(what + " field " + field + " is not an Ed25519 public key");
       }
     }
 
-    Signature signature() {
-      byte[] b = new byte[Signature.LENGTH];
-      in.get(b);
-      return Signature.copyOf(b);
+    Signature signature() throws VerificationException {
+      return in.signature("signature");
     }
 
     void finish() throws VerificationException {
-      if (in.hasRemaining()) {
-        throw malformed(what + " has " + in.remaining() + " trailing bytes");
-      }
+      in.end();
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.capsulevm.proofs.capsule;
 
+import dev.capsulevm.proofs.CanonicalReader;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -103,7 +104,7 @@ public final class Metadata {
   }
 
   /** Parses canonical metadata bytes, rejecting every non-canonical form. */
-  static Metadata decode(Reader in) throws VerificationException {
+  static Metadata decode(CanonicalReader in) throws VerificationException {
     int version = in.u8("version");
     if (version != VERSION) {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown metadata version " + version);

@@ -1,6 +1,7 @@
 package dev.capsulevm.proofs.capsule;
 
 import dev.capsulevm.proofs.Domain;
+import dev.capsulevm.proofs.CanonicalReader;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.VerificationException;
@@ -95,7 +96,7 @@ public final class RecordHeader {
    */
   public static RecordHeader parse(byte[] encoded) throws VerificationException {
     Objects.requireNonNull(encoded, "encoded");
-    Reader in = new Reader(encoded, "record header");
+    CanonicalReader in = new CanonicalReader(encoded, "record header");
     int version = in.u8("version");
     if (version != VERSION) {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown record header version " + version);

@@ -1,6 +1,7 @@
 package dev.capsulevm.proofs.capsule;
 
 import dev.capsulevm.proofs.Domain;
+import dev.capsulevm.proofs.CanonicalReader;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.VerificationException;
@@ -50,7 +51,7 @@ public final class SignedMetadata {
    */
   public static SignedMetadata parse(byte[] encoded) throws VerificationException {
     Objects.requireNonNull(encoded, "encoded");
-    Reader in = new Reader(encoded, "metadata");
+    CanonicalReader in = new CanonicalReader(encoded, "metadata");
     Metadata metadata = Metadata.decode(in);
     Signature signature = in.signature("creator signature");
     in.end();

@@ -1,23 +1,27 @@
-package dev.capsulevm.proofs.capsule;
+package dev.capsulevm.proofs;
 
-import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.Signature;
 
-/** A strict big-endian reader over canonical bytes: every short read or leftover byte is an error. */
-final class Reader {
+/**
+ * A strict big-endian reader over canonical bytes (docs/FORMAT.md): every short read and every leftover
+ * byte is a {@link VerificationException} naming the object, the field and the position. Shared by every
+ * canonical decoder so that all of them refuse malformed input the same way.
+ */
+public final class CanonicalReader {
   private final byte[] bytes;
   private final String what;
   private int position;
 
-  Reader(byte[] bytes, String what) {
+  /** A reader over {@code bytes}, which hold one {@code what} (named in every error). */
+  public CanonicalReader(byte[] bytes, String what) {
     this.bytes = bytes;
     this.what = what;
   }
 
-  int position() {
+  /** How many bytes have been read. */
+  public int position() {
     return position;
   }
 
@@ -32,16 +36,16 @@ final class Reader {
     return start;
   }
 
-  int u8(String field) throws VerificationException {
+  public int u8(String field) throws VerificationException {
     return bytes[take(1, field)] & 0xff;
   }
 
-  int u16(String field) throws VerificationException {
+  public int u16(String field) throws VerificationException {
     int at = take(2, field);
     return (bytes[at] & 0xff) << 8 | (bytes[at + 1] & 0xff);
   }
 
-  long u32(String field) throws VerificationException {
+  public long u32(String field) throws VerificationException {
     int at = take(4, field);
     return ((long) (bytes[at] & 0xff) << 24
         | (bytes[at + 1] & 0xff) << 16
@@ -49,7 +53,7 @@ final class Reader {
         | (bytes[at + 3] & 0xff));
   }
 
-  long u64(String field) throws VerificationException {
+  public long u64(String field) throws VerificationException {
     int at = take(8, field);
     long value = 0;
     for (int i = 0; i < 8; i++) {
@@ -58,11 +62,11 @@ final class Reader {
     return value;
   }
 
-  Hash hash(String field) throws VerificationException {
+  public Hash hash(String field) throws VerificationException {
     return Hash.copyOf(bytes, take(Hash.LENGTH, field), Hash.LENGTH);
   }
 
-  PublicKey publicKey(String field) throws VerificationException {
+  public PublicKey publicKey(String field) throws VerificationException {
     int at = take(PublicKey.LENGTH, field);
     try {
       return PublicKey.copyOf(bytes, at, PublicKey.LENGTH);
@@ -71,18 +75,19 @@ final class Reader {
     }
   }
 
-  Signature signature(String field) throws VerificationException {
+  public Signature signature(String field) throws VerificationException {
     return Signature.copyOf(bytes, take(Signature.LENGTH, field), Signature.LENGTH);
   }
 
-  byte[] bytes(int length, String field) throws VerificationException {
+  public byte[] bytes(int length, String field) throws VerificationException {
     int at = take(length, field);
     byte[] out = new byte[length];
     System.arraycopy(bytes, at, out, 0, length);
     return out;
   }
 
-  void end() throws VerificationException {
+  /** Requires that every byte has been read. */
+  public void end() throws VerificationException {
     if (position != bytes.length) {
       throw new VerificationException(
           Failure.MALFORMED_ENCODING,
