@@ -160,7 +160,12 @@ public final class Executor {
       PendingCommit pending = new PendingCommit(batch, meter, release, hostKey, clock,
           clock.instant().plus(commitTimeout), heads, meter.charged().total());
       handedOver = true;
-      pending.setTimer(scheduler.schedule(pending::expire, commitTimeout.toNanos(), TimeUnit.NANOSECONDS));
+      try {
+        pending.setTimer(scheduler.schedule(pending::expire, commitTimeout.toNanos(), TimeUnit.NANOSECONDS));
+      } catch (RuntimeException e) {
+        pending.expire();
+        throw e;
+      }
       return pending;
     } catch (Stop stop) {
       throw settle(meter, batch, release, stop, index);

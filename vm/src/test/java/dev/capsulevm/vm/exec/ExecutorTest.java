@@ -351,4 +351,21 @@ class ExecutorTest {
     assertEquals(Reason.AMBIGUOUS, e.reason());
     assertNotNull(e.receiptOrNull());
   }
+
+  @Test
+  void missingProgramDataStopsTheProgramAfterEarlierOutputs() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-data");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    commit(f, r1);
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    b.add(new Instruction.Heads()).add(new Instruction.HasRecord(b.put(r1.hash())));
+    dev.capsulevm.vm.ProgramData data = new dev.capsulevm.vm.ProgramData(b.program().dataLength(), 64);
+    List<InstructionOutput> outputs = new ArrayList<>();
+    data.fail("the renter went away");
+    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+        () -> executor.run(b.program(), data, ExecFixture.meter(), outputs::add));
+    assertEquals(Reason.DATA, e.reason());
+    assertEquals(1, e.instructionIndex());
+    assertEquals(1, outputs.size());
+  }
 }
