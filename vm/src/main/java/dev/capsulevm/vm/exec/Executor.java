@@ -57,8 +57,9 @@ import java.util.function.Consumer;
  * program data below what later instructions reference.
  *
  * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed and
- * closed (refunding the storage part) and {@link ProgramFailedException} is thrown carrying the signed
- * receipt; the consumer has already received every earlier output.
+ * closed (refunding the storage part), the program data is failed (waking a producer waiting for room)
+ * and {@link ProgramFailedException} is thrown carrying the signed receipt; the consumer has already
+ * received every earlier output.
  */
 public final class Executor {
   /**
@@ -168,6 +169,7 @@ public final class Executor {
       }
       return pending;
     } catch (Stop stop) {
+      data.fail("instruction " + index + " failed: " + stop.getMessage());
       throw settle(meter, batch, release, stop, index);
     } catch (RuntimeException | Error e) {
       if (!handedOver) {

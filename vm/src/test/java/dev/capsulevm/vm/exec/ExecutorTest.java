@@ -368,4 +368,34 @@ class ExecutorTest {
     assertEquals(1, e.instructionIndex());
     assertEquals(1, outputs.size());
   }
+
+  @Test
+  void instructionsRunAsTheirBytesArriveAndReleaseWhatIsNoLongerReferenced() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-stream");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    RecordWithBody r2 = f.record(r1.hash(), "two");
+    commit(f, r1, r2);
+    ExecFixture.Builder b = new ExecFixture.Builder(null);
+    b.add(new Instruction.HasRecord(b.put(r1.hash()))).add(new Instruction.HasRecord(b.put(r2.hash())));
+    // The buffer holds one hash: the second can only arrive once the first is released.
+    dev.capsulevm.vm.ProgramData data = new dev.capsulevm.vm.ProgramData(64, 32);
+    data.append(r1.hash().toByteArray());
+    CountDownLatch firstOutput = new CountDownLatch(1);
+    List<InstructionOutput> outputs = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CompletableFuture<Outcome> run = CompletableFuture.supplyAsync(() -> {
+      try {
+        return executor.run(b.program(), data, ExecFixture.meter(), o -> {
+          outputs.add(o);
+          firstOutput.countDown();
+        });
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    assertTrue(firstOutput.await(30, TimeUnit.SECONDS), "the first instruction ran before the rest arrived");
+    assertTrue(data.awaitRoom(32, Duration.ofSeconds(30)), "its bytes were released");
+    data.append(r2.hash().toByteArray());
+    assertInstanceOf(Outcome.Finished.class, run.get(30, TimeUnit.SECONDS));
+    assertEquals(new Output.Has(true, r2.record().header()), outputs.get(1).output());
+  }
 }
