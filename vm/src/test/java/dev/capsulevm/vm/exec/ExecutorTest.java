@@ -398,4 +398,22 @@ class ExecutorTest {
     assertInstanceOf(Outcome.Finished.class, run.get(30, TimeUnit.SECONDS));
     assertEquals(new Output.Has(true, r2.record().header()), outputs.get(1).output());
   }
+
+  @Test
+  void aCommitStorageRefusesAppliesNothingAndRefundsStorage() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-twice");
+    ExecFixture.Builder b = new ExecFixture.Builder(null);
+    b.add(new Instruction.CreateCapsule(b.put(f.metadata.encoded())));
+    // Programs naming no capsule take no permit, so both creations stage; storage refuses the second.
+    PendingCommit first = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+    PendingCommit second = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+    assertFalse(verified(first.confirm()).failed());
+    ProgramFailedException e = assertThrows(ProgramFailedException.class, second::confirm);
+    assertEquals(Reason.STORAGE, e.reason());
+    Receipt receipt = verified(e.receiptOrNull());
+    assertTrue(receipt.failed());
+    assertEquals(Amount.ZERO, receipt.cost().storage());
+    assertTrue(storage.hasCapsule(f.id()));
+    assertEquals(List.of(), committedHeads(f.id()));
+  }
 }
