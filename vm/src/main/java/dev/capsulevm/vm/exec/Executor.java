@@ -1,0 +1,427 @@
+package dev.capsulevm.vm.exec;
+
+import dev.capsulevm.pricing.BudgetExceededException;
+import dev.capsulevm.pricing.InstructionDescriptor;
+import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordValidator;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.integrity.ProofGenerator;
+import dev.capsulevm.proofs.integrity.SubRecordProof;
+import dev.capsulevm.proofs.merkle.MerkleTree;
+import dev.capsulevm.vm.DataRef;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.Program;
+import dev.capsulevm.vm.ProgramData;
+import dev.capsulevm.vm.ProgramException;
+import dev.capsulevm.vm.RecordSelector;
+import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.CapsuleStorage;
+import dev.capsulevm.vm.storage.Snapshot;
+import dev.capsulevm.vm.storage.StorageException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Runs programs against a {@link CapsuleStorage}.
+ *
+ * <p>Concurrency: a read-write program holds its capsule's single write permit from before it opens its
+ * snapshot until its {@link PendingCommit} is confirmed, refused or expires, so read-write programs on
+ * one capsule run one at a time. Read-only programs take no permit: each reads its own snapshot, which
+ * later commits never change, so they run in parallel with each other and with a writer. A read-write
+ * program that names no capsule (it only creates capsules) takes no permit; storage refuses a second
+ * creation of the same capsule at commit.
+ *
+ * <p>Per instruction, in order: wait for its referenced bytes only, compute its {@link
+ * InstructionDescriptor} (see {@link #describe}), charge the meter, execute against the program's view
+ * (snapshot plus the writes staged earlier in the same program; {@code HasRecord} and {@code ReadByHash}
+ * use storage's committed cross-capsule lookups instead), hand the output to the consumer and release the
+ * program data below what later instructions reference.
+ *
+ * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed and
+ * closed (refunding the storage part), the program data is failed (waking a producer waiting for room)
+ * and {@link ProgramFailedException} is thrown carrying the signed receipt; the consumer has already
+ * received every earlier output.
+ */
+public final class Executor {
+  /**
+   * The largest encoded record header: 119 fixed bytes plus at most 255 parents and 255 skip pointers
+   * of 32 bytes each.
+   */
+  public static final long MAX_HEADER_BYTES = 119 + 2L * 255 * 32;
+  /** The largest encoded inclusion proof: index, tree size, path length and 64 path hashes. */
+  public static final long MAX_INCLUSION_BYTES = 8 + 8 + 4 + 64L * 32;
+  /** An encoded record: length-prefixed header, signed flag and signature. */
+  private static final long RECORD_OVERHEAD = 4 + 1 + 64;
+
+  private final CapsuleStorage storage;
+  private final Clock clock;
+  private final Duration commitTimeout;
+  private final Duration dataTimeout;
+  private final SigningKey hostKey;
+  private final ScheduledExecutorService scheduler;
+  private final Map<Hash, Semaphore> writePermits = new ConcurrentHashMap<>();
+
+  /**
+   * @param clock sets pending commits' deadlines and is checked on confirm
+   * @param commitTimeout how long a pending commit waits for confirm before it is discarded
+   * @param dataTimeout how long an instruction waits for its referenced program data
+   * @param hostKey signs receipts
+   * @param scheduler discards pending commits at their deadline (the caller owns and shuts it down)
+   */
+  public Executor(CapsuleStorage storage, Clock clock, Duration commitTimeout, Duration dataTimeout,
+      SigningKey hostKey, ScheduledExecutorService scheduler) {
+    this.storage = Objects.requireNonNull(storage, "storage");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.commitTimeout = Objects.requireNonNull(commitTimeout, "commitTimeout");
+    this.dataTimeout = Objects.requireNonNull(dataTimeout, "dataTimeout");
+    this.hostKey = Objects.requireNonNull(hostKey, "hostKey");
+    this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+  }
+
+  /** A failure inside the run, before the meter is settled. */
+  private static final class Stop extends Exception {
+    final Reason reason;
+
+    Stop(Reason reason, String message, Throwable cause) {
+      super(message, cause);
+      this.reason = reason;
+    }
+
+    Stop(Reason reason, String message) {
+      this(reason, message, null);
+    }
+  }
+
+  /**
+   * Runs {@code program}, feeding each output to {@code consumer} as soon as it exists.
+   *
+   * @param meter opened for this program; the executor closes it (now for a read-only program or a
+   *     failure, at the end of the commit handshake otherwise)
+   * @return {@link Outcome.Finished} for a read-only program, a {@link PendingCommit} otherwise
+   */
+  public Outcome run(Program program, ProgramData data, Meter meter, Consumer<InstructionOutput> consumer)
+      throws ProgramFailedException {
+    Hash capsuleId = program.capsuleIdOrNull();
+    boolean writes = !program.isReadOnly();
+    Semaphore permit = null;
+    if (writes && capsuleId != null) {
+      permit = writePermits.computeIfAbsent(capsuleId, k -> new Semaphore(1));
+      try {
+        permit.acquire();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw settle(meter, null, null, new Stop(Reason.INTERRUPTED, "interrupted waiting for the write permit"), -1);
+      }
+    }
+    Semaphore held = permit;
+    Runnable release = held == null ? () -> { } : held::release;
+    Batch batch = null;
+    StagedView view = null;
+    int index = -1;
+    boolean handedOver = false;
+    try {
+      view = new StagedView(capsuleId, openSnapshotIfAny(program));
+      batch = writes ? storage.newBatch() : null;
+      List<Instruction> instructions = program.instructions();
+      for (index = 0; index < instructions.size(); index++) {
+        Instruction instruction = instructions.get(index);
+        Map<DataRef, byte[]> inputs = awaitInputs(instruction, data);
+        try {
+          meter.chargeInstruction(describe(instruction, inputs, view));
+        } catch (BudgetExceededException e) {
+          throw new Stop(Reason.BUDGET, e.getMessage(), e);
+        }
+        Output output = execute(instruction, inputs, view, batch);
+        consumer.accept(new InstructionOutput(index, output, meter.charged().total()));
+        data.releaseBefore(program.lowestOffsetReferencedFrom(index + 1));
+      }
+      if (!writes) {
+        return new Outcome.Finished(meter.close().sign(hostKey));
+      }
+      List<Hash> heads = view.metadataOrNull() == null ? List.of() : view.heads();
+      PendingCommit pending = new PendingCommit(batch, meter, release, hostKey, clock,
+          clock.instant().plus(commitTimeout), heads, meter.charged().total());
+      handedOver = true;
+      try {
+        pending.setTimer(scheduler.schedule(pending::expire, commitTimeout.toNanos(), TimeUnit.NANOSECONDS));
+      } catch (RuntimeException e) {
+        pending.expire();
+        throw e;
+      }
+      return pending;
+    } catch (Stop stop) {
+      data.fail("instruction " + index + " failed: " + stop.getMessage());
+      throw settle(meter, batch, release, stop, index);
+    } catch (RuntimeException | Error e) {
+      if (!handedOver) {
+        settle(meter, batch, release, new Stop(Reason.INVALID_INPUT, "unexpected failure", e), index);
+      }
+      throw e;
+    } finally {
+      if (view != null) {
+        view.close();
+      }
+    }
+  }
+
+  private ProgramFailedException settle(Meter meter, Batch batchOrNull, Runnable releaseOrNull, Stop stop,
+      int index) {
+    if (batchOrNull != null) {
+      batchOrNull.abort();
+    }
+    meter.fail();
+    SignedReceipt receipt = meter.close().sign(hostKey);
+    if (releaseOrNull != null) {
+      releaseOrNull.run();
+    }
+    return new ProgramFailedException(stop.reason, index, stop.getMessage(), receipt, stop.getCause());
+  }
+
+  private Snapshot openSnapshotIfAny(Program program) throws Stop {
+    Hash id = program.capsuleIdOrNull();
+    if (id == null || !program.needsSnapshot() || !storage.hasCapsule(id)) {
+      return null;
+    }
+    try {
+      return storage.openSnapshot(id);
+    } catch (StorageException e) {
+      throw new Stop(Reason.NOT_FOUND, "capsule " + id + ": " + e.getMessage(), e);
+    }
+  }
+
+  private Map<DataRef, byte[]> awaitInputs(Instruction instruction, ProgramData data) throws Stop {
+    Map<DataRef, byte[]> inputs = new HashMap<>();
+    for (DataRef ref : instruction.refs()) {
+      if (!inputs.containsKey(ref)) {
+        try {
+          inputs.put(ref, data.awaitBytes(ref, dataTimeout));
+        } catch (ProgramException e) {
+          throw new Stop(Reason.DATA, e.getMessage(), e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new Stop(Reason.INTERRUPTED, "interrupted waiting for program data", e);
+        }
+      }
+    }
+    return inputs;
+  }
+
+  /**
+   * What an instruction is charged for, computed from its inputs and cheap lookups before it runs. The
+   * output bounds ({@code maxOutputBytes}) are upper bounds on the output's encoded size, with 4-byte
+   * length prefixes for lists and byte strings:
+   *
+   * <ul>
+   *   <li>{@code CreateCapsule}: a 32-byte id; storage adds the metadata's bytes.
+   *   <li>{@code AppendRecord}: 4 + 32 per head after the append, at most the view's current heads plus
+   *       the records the input declares (capped by what its length can hold); storage adds the input's
+   *       bytes.
+   *   <li>{@code ReadSubRecord}: 4 + the capsule's {@code maxSubRecordBytes} + a proof bound.
+   *   <li>{@code Prove}: a proof bound.
+   *   <li>Proof bound: {@code (anchor height - target height + 1)} headers of at most
+   *       {@link #MAX_HEADER_BYTES} plus 4 each (a proof never holds more than one header per height),
+   *       plus {@link #MAX_INCLUSION_BYTES} for a sub-record; 0 when anchor or target is unknown (the
+   *       instruction then fails).
+   *   <li>{@code HasRecord}: 1 + 4 + {@link #MAX_HEADER_BYTES}.
+   *   <li>{@code ReadByHash}: 1 + 4 + {@link #MAX_HEADER_BYTES} + 64 + 8.
+   *   <li>{@code Heads}: 4 + per current head its exact header length + 4 + 1 + 64.
+   * </ul>
+   */
+  static InstructionDescriptor describe(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view) {
+    long in = instruction.inputBytes();
+    if (instruction instanceof Instruction.CreateCapsule) {
+      return new InstructionDescriptor(instruction.kind(), in, Hash.LENGTH, in);
+    }
+    if (instruction instanceof Instruction.AppendRecord a) {
+      long heads = view.metadataOrNull() == null ? 0 : view.heads().size();
+      long count = AppendEncoding.declaredCountBound(inputs.get(a.records()));
+      return new InstructionDescriptor(instruction.kind(), in, 4 + Hash.LENGTH * (heads + count), in);
+    }
+    if (instruction instanceof Instruction.ReadSubRecord r) {
+      SignedMetadata md = view.metadataOrNull();
+      long payload = md == null ? 0 : md.metadata().maxSubRecordBytes();
+      long proof = proofBound(view, inputs.get(r.anchor()), r.record(), inputs, true);
+      return new InstructionDescriptor(instruction.kind(), in, 4 + payload + proof, 0);
+    }
+    if (instruction instanceof Instruction.Prove p) {
+      return new InstructionDescriptor(instruction.kind(), in,
+          proofBound(view, inputs.get(p.anchor()), p.target(), inputs, p.isSubRecord()), 0);
+    }
+    if (instruction instanceof Instruction.HasRecord) {
+      return new InstructionDescriptor(instruction.kind(), in, 1 + 4 + MAX_HEADER_BYTES, 0);
+    }
+    if (instruction instanceof Instruction.ReadByHash) {
+      return new InstructionDescriptor(instruction.kind(), in, 1 + 4 + MAX_HEADER_BYTES + 64 + 8, 0);
+    }
+    long out = 4;
+    if (view.metadataOrNull() != null) {
+      for (Hash head : view.heads()) {
+        out += view.headerOrNull(head).encodedLength() + RECORD_OVERHEAD;
+      }
+    }
+    return new InstructionDescriptor(instruction.kind(), in, out, 0);
+  }
+
+  private static long proofBound(StagedView view, byte[] anchorBytes, RecordSelector target,
+      Map<DataRef, byte[]> inputs, boolean subRecord) {
+    RecordHeader anchor = view.headerOrNull(Hash.copyOf(anchorBytes));
+    long targetHeight;
+    if (target instanceof RecordSelector.ByHash byHash) {
+      RecordHeader header = view.headerOrNull(Hash.copyOf(inputs.get(byHash.hash())));
+      targetHeight = header == null ? -1 : header.height();
+    } else {
+      targetHeight = ((RecordSelector.ByHeight) target).height();
+    }
+    if (anchor == null || targetHeight < 1 || targetHeight > anchor.height()) {
+      return 0;
+    }
+    long headers = anchor.height() - targetHeight + 1;
+    return 4 + headers * (4 + MAX_HEADER_BYTES) + (subRecord ? MAX_INCLUSION_BYTES : 0);
+  }
+
+  private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view, Batch batch)
+      throws Stop {
+    if (instruction instanceof Instruction.CreateCapsule c) {
+      return createCapsule(inputs.get(c.signedMetadata()), view, batch);
+    }
+    if (instruction instanceof Instruction.AppendRecord a) {
+      return append(inputs.get(a.records()), view, batch);
+    }
+    if (instruction instanceof Instruction.ReadSubRecord r) {
+      Hash anchor = Hash.copyOf(inputs.get(r.anchor()));
+      Hash target = resolve(r.record(), inputs, view);
+      List<byte[]> payloads = subRecords(view, target, r.index());
+      try {
+        SubRecordProof proof =
+            new ProofGenerator(view).subRecordProof(anchor, target, r.index(), MerkleTree.ofLeaves(payloads));
+        return new Output.SubRecord(payloads.get((int) r.index()).clone(), proof);
+      } catch (NoSuchElementException e) {
+        throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
+      }
+    }
+    if (instruction instanceof Instruction.Prove p) {
+      Hash anchor = Hash.copyOf(inputs.get(p.anchor()));
+      Hash target = resolve(p.target(), inputs, view);
+      try {
+        ProofGenerator generator = new ProofGenerator(view);
+        if (p.isSubRecord()) {
+          List<byte[]> payloads = subRecords(view, target, p.subRecordIndexOrNegative());
+          return new Output.Proof(null, generator.subRecordProof(anchor, target, p.subRecordIndexOrNegative(),
+              MerkleTree.ofLeaves(payloads)));
+        }
+        return new Output.Proof(generator.recordProof(anchor, target), null);
+      } catch (NoSuchElementException e) {
+        throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
+      }
+    }
+    if (instruction instanceof Instruction.HasRecord h) {
+      RecordHeader header = storage.headerByHashOrNull(Hash.copyOf(inputs.get(h.hash())));
+      return new Output.Has(header != null, header);
+    }
+    if (instruction instanceof Instruction.ReadByHash b) {
+      Record record = storage.recordByHashOrNull(Hash.copyOf(inputs.get(b.hash())));
+      return new Output.ByHash(record, record == null ? 0 : record.header().subRecordCount());
+    }
+    requireCapsule(view);
+    List<Record> heads = new ArrayList<>();
+    for (Hash head : view.heads()) {
+      heads.add(view.recordOrNull(head));
+    }
+    return new Output.Heads(heads);
+  }
+
+  private Output createCapsule(byte[] input, StagedView view, Batch batch) throws Stop {
+    SignedMetadata metadata;
+    try {
+      metadata = SignedMetadata.parse(input);
+    } catch (VerificationException e) {
+      throw new Stop(Reason.INVALID_INPUT, "bad signed metadata: " + e.getMessage(), e);
+    }
+    Hash id = metadata.capsuleId();
+    if (storage.hasCapsule(id) || view.creates(id)) {
+      throw new Stop(Reason.STORAGE, "capsule " + id + " already exists");
+    }
+    try {
+      batch.createCapsule(metadata);
+    } catch (StorageException e) {
+      throw new Stop(Reason.STORAGE, e.getMessage(), e);
+    }
+    view.stageCapsule(metadata);
+    return new Output.CapsuleCreated(id);
+  }
+
+  private Output append(byte[] input, StagedView view, Batch batch) throws Stop {
+    SignedMetadata metadata = requireCapsule(view);
+    List<RecordWithBody> records;
+    try {
+      records = AppendEncoding.parse(input);
+      new RecordValidator(metadata).validateAppend(records, view);
+    } catch (VerificationException e) {
+      throw new Stop(Reason.INVALID_INPUT, e.getMessage(), e);
+    }
+    try {
+      for (RecordWithBody record : records) {
+        batch.putRecord(record);
+      }
+    } catch (StorageException e) {
+      throw new Stop(Reason.STORAGE, e.getMessage(), e);
+    }
+    view.stageRecords(records);
+    return new Output.Appended(view.heads());
+  }
+
+  private static SignedMetadata requireCapsule(StagedView view) throws Stop {
+    SignedMetadata metadata = view.metadataOrNull();
+    if (metadata == null) {
+      throw new Stop(Reason.NOT_FOUND, "capsule " + view.capsuleIdOrNull() + " is not held");
+    }
+    return metadata;
+  }
+
+  private static Hash resolve(RecordSelector selector, Map<DataRef, byte[]> inputs, StagedView view) throws Stop {
+    requireCapsule(view);
+    if (selector instanceof RecordSelector.ByHash byHash) {
+      Hash hash = Hash.copyOf(inputs.get(byHash.hash()));
+      if (view.headerOrNull(hash) == null) {
+        throw new Stop(Reason.NOT_FOUND, "no record " + hash);
+      }
+      return hash;
+    }
+    long height = ((RecordSelector.ByHeight) selector).height();
+    List<Hash> at = view.recordsAtHeight(height);
+    if (at.isEmpty()) {
+      throw new Stop(Reason.NOT_FOUND, "no record at height " + height);
+    }
+    if (at.size() > 1) {
+      throw new Stop(Reason.AMBIGUOUS, at.size() + " records at height " + height + "; name one by hash");
+    }
+    return at.get(0);
+  }
+
+  private static List<byte[]> subRecords(StagedView view, Hash target, long index) throws Stop {
+    List<byte[]> payloads = view.subRecordsOrNull(target);
+    if (payloads == null || index >= payloads.size()) {
+      throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + index);
+    }
+    return payloads;
+  }
+}

@@ -1,0 +1,68 @@
+package dev.capsulevm.vm.exec;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.integrity.SubRecordProof;
+import java.util.List;
+import java.util.Objects;
+
+/** The result of one instruction, one record per instruction kind. */
+public sealed interface Output {
+  /** {@code CreateCapsule}: the id of the capsule staged for creation. */
+  record CapsuleCreated(Hash capsuleId) implements Output {
+    public CapsuleCreated {
+      Objects.requireNonNull(capsuleId, "capsuleId");
+    }
+  }
+
+  /** {@code AppendRecord}: the capsule's heads, sorted, as they will be if the program commits. */
+  record Appended(List<Hash> proposedHeads) implements Output {
+    public Appended {
+      proposedHeads = List.copyOf(proposedHeads);
+    }
+  }
+
+  /** {@code ReadSubRecord}: the payload and its proof to the anchor. */
+  record SubRecord(byte[] payload, SubRecordProof proof) implements Output {
+    public SubRecord {
+      Objects.requireNonNull(payload, "payload");
+      Objects.requireNonNull(proof, "proof");
+    }
+
+    /** A copy of the payload. */
+    @Override
+    public byte[] payload() {
+      return payload.clone();
+    }
+  }
+
+  /** {@code Prove}: exactly one of the two proofs is non-null. */
+  record Proof(RecordProof recordProofOrNull, SubRecordProof subRecordProofOrNull) implements Output {
+    public Proof {
+      if ((recordProofOrNull == null) == (subRecordProofOrNull == null)) {
+        throw new IllegalArgumentException("exactly one proof");
+      }
+    }
+  }
+
+  /** {@code HasRecord}: whether the host holds the record, and its header when it does. */
+  record Has(boolean held, RecordHeader headerOrNull) implements Output {
+    public Has {
+      if (held != (headerOrNull != null)) {
+        throw new IllegalArgumentException("a header exactly when held");
+      }
+    }
+  }
+
+  /** {@code ReadByHash}: the record (header and signature) or null, and its sub-record count (0 when absent). */
+  record ByHash(Record recordOrNull, long subRecordCount) implements Output {}
+
+  /** {@code Heads}: the capsule's head records, sorted by hash. */
+  record Heads(List<Record> heads) implements Output {
+    public Heads {
+      heads = List.copyOf(heads);
+    }
+  }
+}

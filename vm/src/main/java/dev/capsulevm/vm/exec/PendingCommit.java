@@ -1,0 +1,147 @@
+package dev.capsulevm.vm.exec;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.StorageException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+
+/**
+ * A read-write program that ran every instruction and now waits for the renter: {@link #confirm()}
+ * commits its staged writes atomically, {@link #refuse()} discards them. Until then the capsule's write
+ * permit stays held, so no other read-write program on the capsule runs.
+ *
+ * <p>Expiry is enforced twice: the executor's scheduler discards the commit at its deadline (which also
+ * releases the permit when the renter never answers), and {@link #confirm()} itself checks the clock, so
+ * a confirmation that arrives after the deadline is refused even if the timer has not fired yet.
+ *
+ * <p>Thread-safe: the first of confirm, refuse and expiry wins; later calls change nothing.
+ */
+public final class PendingCommit implements Outcome {
+  private enum State { PENDING, COMMITTED, DISCARDED }
+
+  private final Batch batch;
+  private final Meter meter;
+  private final Runnable releasePermit;
+  private final SigningKey hostKey;
+  private final Clock clock;
+  private final Instant deadline;
+  private final List<Hash> proposedHeads;
+  private final Amount costSoFar;
+  private State state = State.PENDING;
+  private ProgramFailedException.Reason discardedAs;
+  private SignedReceipt receipt;
+  private ScheduledFuture<?> timer;
+
+  PendingCommit(Batch batch, Meter meter, Runnable releasePermit, SigningKey hostKey, Clock clock,
+      Instant deadline, List<Hash> proposedHeads, Amount costSoFar) {
+    this.batch = batch;
+    this.meter = meter;
+    this.releasePermit = releasePermit;
+    this.hostKey = hostKey;
+    this.clock = clock;
+    this.deadline = deadline;
+    this.proposedHeads = List.copyOf(proposedHeads);
+    this.costSoFar = costSoFar;
+  }
+
+  synchronized void setTimer(ScheduledFuture<?> timer) {
+    this.timer = timer;
+  }
+
+  /** The program capsule's heads if the commit is confirmed (empty when the program names no capsule). */
+  public List<Hash> proposedHeads() {
+    return proposedHeads;
+  }
+
+  /** What the program has cost so far, storage included. */
+  public Amount costSoFar() {
+    return costSoFar;
+  }
+
+  /** The instant after which the commit is discarded. */
+  public Instant deadline() {
+    return deadline;
+  }
+
+  /** Whether the commit still waits for confirm or refuse. */
+  public synchronized boolean isPending() {
+    return state == State.PENDING;
+  }
+
+  /**
+   * Commits the staged writes atomically and closes the meter.
+   *
+   * @return the program's signed receipt
+   * @throws ProgramFailedException EXPIRED or REFUSED when already discarded (or past the deadline),
+   *     STORAGE when storage refuses the batch (nothing is applied; the storage part is refunded)
+   */
+  public synchronized SignedReceipt confirm() throws ProgramFailedException {
+    if (state == State.COMMITTED) {
+      return receipt;
+    }
+    if (state == State.PENDING && clock.instant().isAfter(deadline)) {
+      discard(ProgramFailedException.Reason.EXPIRED);
+    }
+    if (state == State.DISCARDED) {
+      throw new ProgramFailedException(discardedAs, ProgramFailedException.NO_INSTRUCTION,
+          "the commit was already discarded (" + discardedAs + ")", receipt, null);
+    }
+    try {
+      batch.commit();
+    } catch (StorageException e) {
+      discard(ProgramFailedException.Reason.STORAGE);
+      throw new ProgramFailedException(ProgramFailedException.Reason.STORAGE,
+          ProgramFailedException.NO_INSTRUCTION, "storage refused the commit: " + e.getMessage(), receipt, e);
+    }
+    state = State.COMMITTED;
+    receipt = meter.close().sign(hostKey);
+    finish();
+    return receipt;
+  }
+
+  /**
+   * Discards the staged writes; the program counts as failed, so its storage part is refunded.
+   *
+   * @return the failed program's signed receipt (the same one every later call returns)
+   * @throws IllegalStateException when the commit was already confirmed
+   */
+  public synchronized SignedReceipt refuse() {
+    if (state == State.COMMITTED) {
+      throw new IllegalStateException("already committed");
+    }
+    if (state == State.PENDING) {
+      discard(ProgramFailedException.Reason.REFUSED);
+    }
+    return receipt;
+  }
+
+  /** Called by the executor's scheduler at the deadline. */
+  synchronized void expire() {
+    if (state == State.PENDING) {
+      discard(ProgramFailedException.Reason.EXPIRED);
+    }
+  }
+
+  private void discard(ProgramFailedException.Reason why) {
+    state = State.DISCARDED;
+    discardedAs = why;
+    batch.abort();
+    meter.fail();
+    receipt = meter.close().sign(hostKey);
+    finish();
+  }
+
+  private void finish() {
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    releasePermit.run();
+  }
+}

@@ -1,0 +1,61 @@
+package dev.capsulevm.vm.exec;
+
+import dev.capsulevm.pricing.SignedReceipt;
+
+/**
+ * A program stopped: an instruction failed (nothing it or earlier instructions staged is kept), or its
+ * pending commit was refused, expired or could not be applied. Carries the signed receipt of the failed
+ * program when the meter was closed, which refunds its storage part.
+ */
+public final class ProgramFailedException extends Exception {
+  /** Why the program stopped. */
+  public enum Reason {
+    /** The program data did not arrive, broke its buffer limit or was failed by its producer. */
+    DATA,
+    /** The budget could not pay for the instruction; it did not run. */
+    BUDGET,
+    /** An input did not parse or did not validate (metadata, records, signatures, parents). */
+    INVALID_INPUT,
+    /** A named capsule, record, sub-record or anchor is not held, or the target is not below the anchor. */
+    NOT_FOUND,
+    /** A height names several records (a fork). */
+    AMBIGUOUS,
+    /** Storage refused the staged writes. */
+    STORAGE,
+    /** The renter refused the pending commit. */
+    REFUSED,
+    /** The pending commit was not confirmed within the commit timeout. */
+    EXPIRED,
+    /** The running thread was interrupted. */
+    INTERRUPTED
+  }
+
+  /** The index used when no single instruction failed (the commit handshake). */
+  public static final int NO_INSTRUCTION = -1;
+
+  private final Reason reason;
+  private final int instructionIndex;
+  private final transient SignedReceipt receiptOrNull;
+
+  public ProgramFailedException(Reason reason, int instructionIndex, String message, SignedReceipt receiptOrNull,
+      Throwable cause) {
+    super((instructionIndex >= 0 ? "instruction " + instructionIndex + ": " : "") + message, cause);
+    this.reason = reason;
+    this.instructionIndex = instructionIndex;
+    this.receiptOrNull = receiptOrNull;
+  }
+
+  public Reason reason() {
+    return reason;
+  }
+
+  /** The failed instruction, or {@link #NO_INSTRUCTION}. */
+  public int instructionIndex() {
+    return instructionIndex;
+  }
+
+  /** The failed program's signed receipt, or null. */
+  public SignedReceipt receiptOrNull() {
+    return receiptOrNull;
+  }
+}

@@ -1,0 +1,118 @@
+package dev.capsulevm.vm.exec;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordSource;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.vm.storage.Snapshot;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The program's capsule as its instructions see it: the snapshot (null when the capsule is not stored)
+ * plus the writes staged earlier in the same program. Only the running thread uses it.
+ */
+final class StagedView implements RecordSource {
+  private final Hash capsuleIdOrNull;
+  private final Snapshot snapshotOrNull;
+  private final Map<Hash, SignedMetadata> created = new HashMap<>();
+  private final Map<Hash, RecordWithBody> staged = new LinkedHashMap<>();
+
+  StagedView(Hash capsuleIdOrNull, Snapshot snapshotOrNull) {
+    this.capsuleIdOrNull = capsuleIdOrNull;
+    this.snapshotOrNull = snapshotOrNull;
+  }
+
+  Hash capsuleIdOrNull() {
+    return capsuleIdOrNull;
+  }
+
+  /** The program capsule's metadata, stored or staged, or null. */
+  SignedMetadata metadataOrNull() {
+    if (snapshotOrNull != null) {
+      return snapshotOrNull.metadata();
+    }
+    return capsuleIdOrNull == null ? null : created.get(capsuleIdOrNull);
+  }
+
+  boolean creates(Hash capsuleId) {
+    return created.containsKey(capsuleId);
+  }
+
+  void stageCapsule(SignedMetadata metadata) {
+    created.put(metadata.capsuleId(), metadata);
+  }
+
+  void stageRecords(List<RecordWithBody> records) {
+    for (RecordWithBody item : records) {
+      staged.put(item.hash(), item);
+    }
+  }
+
+  @Override
+  public RecordHeader headerOrNull(Hash recordHash) {
+    RecordWithBody item = staged.get(recordHash);
+    if (item != null) {
+      return item.record().header();
+    }
+    return snapshotOrNull == null ? null : snapshotOrNull.headerOrNull(recordHash);
+  }
+
+  Record recordOrNull(Hash recordHash) {
+    RecordWithBody item = staged.get(recordHash);
+    if (item != null) {
+      return item.record();
+    }
+    return snapshotOrNull == null ? null : snapshotOrNull.recordOrNull(recordHash);
+  }
+
+  List<byte[]> subRecordsOrNull(Hash recordHash) {
+    RecordWithBody item = staged.get(recordHash);
+    if (item != null) {
+      return item.payloads();
+    }
+    return snapshotOrNull == null ? null : snapshotOrNull.subRecordsOrNull(recordHash);
+  }
+
+  List<Hash> recordsAtHeight(long height) {
+    TreeSet<Hash> out = new TreeSet<>();
+    if (snapshotOrNull != null) {
+      out.addAll(snapshotOrNull.recordsAtHeight(height));
+    }
+    for (RecordWithBody item : staged.values()) {
+      if (item.record().header().height() == height) {
+        out.add(item.hash());
+      }
+    }
+    return new ArrayList<>(out);
+  }
+
+  /** The heads, sorted, counting staged records: a staged record's parents stop being heads. */
+  List<Hash> heads() {
+    Set<Hash> named = new HashSet<>();
+    for (RecordWithBody item : staged.values()) {
+      named.addAll(item.record().header().parents());
+    }
+    TreeSet<Hash> out = new TreeSet<>();
+    if (snapshotOrNull != null) {
+      out.addAll(snapshotOrNull.heads());
+    }
+    out.addAll(staged.keySet());
+    out.removeAll(named);
+    return new ArrayList<>(out);
+  }
+
+  void close() {
+    if (snapshotOrNull != null) {
+      snapshotOrNull.close();
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package dev.capsulevm.vm.exec;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.InstructionKind;
+import dev.capsulevm.pricing.InstructionPrice;
+import dev.capsulevm.pricing.Limits;
+import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.vm.DataRef;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.Program;
+import dev.capsulevm.vm.ProgramData;
+import java.io.ByteArrayOutputStream;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** A price table, meters, host key, a settable clock and a program builder for executor tests. */
+final class ExecFixture {
+  static final SigningKey HOST = key(0x41);
+  static final Instant START = Instant.ofEpochSecond(1_800_000_000L);
+
+  private ExecFixture() {}
+
+  static SigningKey key(int fill) {
+    byte[] seed = new byte[32];
+    Arrays.fill(seed, (byte) fill);
+    return SigningKey.fromSeed(seed);
+  }
+
+  static PriceTable table() {
+    Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
+    for (InstructionKind kind : InstructionKind.values()) {
+      m.put(kind, InstructionPrice.of(100, 1));
+    }
+    Prices prices = new Prices(Amount.of(1000), Amount.of(1), m, Amount.of(1), Amount.of(1), Amount.of(1),
+        Amount.of(2));
+    Limits limits = new Limits(1 << 20, 256, 1 << 20, 1024, 16, Amount.ofCap(1_000_000));
+    return new PriceTable(HOST.publicKey(), START, START.plusSeconds(3600), prices, limits);
+  }
+
+  /** A meter over {@code budget} units whose refunds add up in {@code refunded}. */
+  static Meter meter(long budget, AtomicLong refunded) throws Exception {
+    return Meter.open(table(), Hash.copyOf(new byte[32]), Amount.of(budget), 100, 10,
+        amount -> refunded.addAndGet(amount.units()));
+  }
+
+  static Meter meter() throws Exception {
+    return meter(Amount.ofCap(1000).units(), new AtomicLong());
+  }
+
+  /** Builds a program and its data. */
+  static final class Builder {
+    private final Hash capsuleIdOrNull;
+    private final ByteArrayOutputStream data = new ByteArrayOutputStream();
+    private final List<Instruction> instructions = new ArrayList<>();
+
+    Builder(Hash capsuleIdOrNull) {
+      this.capsuleIdOrNull = capsuleIdOrNull;
+    }
+
+    DataRef put(byte[] bytes) {
+      DataRef ref = new DataRef(data.size(), bytes.length);
+      data.writeBytes(bytes);
+      return ref;
+    }
+
+    DataRef put(Hash hash) {
+      return put(hash.toByteArray());
+    }
+
+    Builder add(Instruction instruction) {
+      instructions.add(instruction);
+      return this;
+    }
+
+    Program program() {
+      return new Program(capsuleIdOrNull, instructions, data.size());
+    }
+
+    /** The program's data, already complete. */
+    ProgramData data() throws Exception {
+      ProgramData out = new ProgramData(data.size(), Math.max(1, data.size()));
+      if (data.size() > 0) {
+        out.append(data.toByteArray());
+      }
+      return out;
+    }
+  }
+
+  /** A clock a test moves. */
+  static final class MutableClock extends Clock {
+    private volatile Instant now = START;
+
+    void advance(java.time.Duration d) {
+      now = now.plus(d);
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+}

@@ -1,0 +1,419 @@
+package dev.capsulevm.vm.exec;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.vm.DataRef;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.RecordSelector;
+import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.CapsuleFixture;
+import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
+import dev.capsulevm.vm.storage.Snapshot;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ExecutorTest {
+  private InMemoryCapsuleStorage storage;
+  private ScheduledExecutorService scheduler;
+  private ExecFixture.MutableClock clock;
+  private Executor executor;
+
+  @BeforeEach
+  void setUp() {
+    storage = new InMemoryCapsuleStorage();
+    scheduler = Executors.newSingleThreadScheduledExecutor();
+    clock = new ExecFixture.MutableClock();
+    executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.HOST, scheduler);
+  }
+
+  @AfterEach
+  void tearDown() {
+    scheduler.shutdownNow();
+  }
+
+  private static InstructionOutput[] collect(List<InstructionOutput> list) {
+    return list.toArray(new InstructionOutput[0]);
+  }
+
+  private void commit(CapsuleFixture capsule, RecordWithBody... records) throws Exception {
+    try (Batch batch = storage.newBatch()) {
+      if (!storage.hasCapsule(capsule.id())) {
+        batch.createCapsule(capsule.metadata);
+      }
+      for (RecordWithBody record : records) {
+        batch.putRecord(record);
+      }
+      batch.commit();
+    }
+  }
+
+  private List<Hash> committedHeads(Hash capsuleId) throws Exception {
+    try (Snapshot snapshot = storage.openSnapshot(capsuleId)) {
+      return snapshot.heads();
+    }
+  }
+
+  private static Receipt verified(SignedReceipt receipt) throws Exception {
+    return receipt.verify(ExecFixture.HOST.publicKey());
+  }
+
+  @Test
+  void createsAppendsReadsAndProvesWithVerifiableOutputs() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-full");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 3);
+    RecordWithBody r2 = f.record(r1.hash(), "two");
+    RecordWithBody r3 = f.record(r2.hash(), "three");
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    DataRef anchor = b.put(r3.hash());
+    DataRef r1Hash = b.put(r1.hash());
+    b.add(new Instruction.CreateCapsule(b.put(f.metadata.encoded())))
+        .add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r1, r2)))))
+        .add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r3)))))
+        .add(new Instruction.ReadSubRecord(new RecordSelector.ByHash(r1Hash), 2, anchor))
+        .add(Instruction.Prove.record(anchor, new RecordSelector.ByHeight(2)))
+        .add(new Instruction.Prove(anchor, new RecordSelector.ByHash(r1Hash), 1))
+        .add(new Instruction.Heads());
+    List<InstructionOutput> outputs = new ArrayList<>();
+    Outcome outcome = executor.run(b.program(), b.data(), ExecFixture.meter(), outputs::add);
+    PendingCommit pending = assertInstanceOf(PendingCommit.class, outcome);
+    assertFalse(storage.hasCapsule(f.id()), "nothing is visible before confirm");
+    assertEquals(List.of(r3.hash()), pending.proposedHeads());
+
+    assertEquals(7, outputs.size());
+    Amount previous = Amount.ZERO;
+    for (int i = 0; i < outputs.size(); i++) {
+      assertEquals(i, outputs.get(i).index());
+      assertTrue(outputs.get(i).costSoFar().units() > previous.units());
+      previous = outputs.get(i).costSoFar();
+    }
+    assertEquals(new Output.CapsuleCreated(f.id()), outputs.get(0).output());
+    assertEquals(List.of(r2.hash()), ((Output.Appended) outputs.get(1).output()).proposedHeads());
+    assertEquals(List.of(r3.hash()), ((Output.Appended) outputs.get(2).output()).proposedHeads());
+
+    ProofVerifier verifier = new ProofVerifier(null);
+    Output.SubRecord sub = (Output.SubRecord) outputs.get(3).output();
+    assertArrayEquals(r1.payloads().get(2), sub.payload());
+    verifier.verifySubRecord(r3.hash(), r1.hash(), 2, sub.payload(), sub.proof());
+
+    Output.Proof recordProof = (Output.Proof) outputs.get(4).output();
+    assertEquals(r2.record().header(), verifier.verifyRecord(r3.hash(), r2.hash(), recordProof.recordProofOrNull()));
+
+    Output.Proof subProof = (Output.Proof) outputs.get(5).output();
+    verifier.verifySubRecord(r3.hash(), r1.hash(), 1, r1.payloads().get(1), subProof.subRecordProofOrNull());
+
+    assertEquals(List.of(r3.record()), ((Output.Heads) outputs.get(6).output()).heads());
+
+    Receipt receipt = verified(pending.confirm());
+    assertFalse(receipt.failed());
+    assertEquals(7, receipt.instructionsCharged());
+    assertEquals(List.of(r3.hash()), committedHeads(f.id()));
+    assertEquals(receipt, verified(pending.confirm()), "confirm again returns the same receipt");
+  }
+
+  @Test
+  void aFailingInstructionKeepsNothingAndDeliversEarlierOutputs() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-fail");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    commit(f, r1);
+    RecordWithBody r2 = f.record(r1.hash(), "two");
+    RecordWithBody orphanParent = f.record(r2.hash(), "never-appended");
+    RecordWithBody orphan = f.record(orphanParent.hash(), "orphan");
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    b.add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r2)))))
+        .add(new Instruction.Heads())
+        .add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(orphan)))))
+        .add(new Instruction.Heads());
+    List<InstructionOutput> outputs = new ArrayList<>();
+    AtomicLong refunded = new AtomicLong();
+    long budget = Amount.ofCap(1000).units();
+    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+        () -> executor.run(b.program(), b.data(), ExecFixture.meter(budget, refunded), outputs::add));
+    assertEquals(Reason.INVALID_INPUT, e.reason());
+    assertEquals(2, e.instructionIndex());
+    assertEquals(2, outputs.size());
+    assertEquals(List.of(r2.record()), ((Output.Heads) outputs.get(1).output()).heads());
+    assertEquals(List.of(r1.hash()), committedHeads(f.id()));
+    Receipt receipt = verified(e.receiptOrNull());
+    assertTrue(receipt.failed());
+    assertEquals(budget, refunded.get() + receipt.finalCost().units());
+    assertEquals(Amount.ZERO, receipt.cost().storage(), "the storage part is refunded");
+
+    // The write permit was released: the next read-write program runs and commits.
+    ExecFixture.Builder again = new ExecFixture.Builder(f.id());
+    again.add(new Instruction.AppendRecord(again.put(AppendEncoding.encode(List.of(r2)))));
+    PendingCommit pending = (PendingCommit) executor.run(again.program(), again.data(), ExecFixture.meter(), o -> { });
+    pending.confirm();
+    assertEquals(List.of(r2.hash()), committedHeads(f.id()));
+  }
+
+  private PendingCommit appendPending(Executor on, CapsuleFixture f, RecordWithBody record) throws Exception {
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    b.add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(record)))));
+    return (PendingCommit) on.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+  }
+
+  @Test
+  void refuseDiscardsEverything() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-refuse");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    commit(f, r1);
+    PendingCommit pending = appendPending(executor, f, f.record(r1.hash(), "two"));
+    Receipt receipt = verified(pending.refuse());
+    assertTrue(receipt.failed());
+    assertFalse(pending.isPending());
+    assertEquals(Reason.REFUSED, assertThrows(ProgramFailedException.class, pending::confirm).reason());
+    assertEquals(List.of(r1.hash()), committedHeads(f.id()));
+  }
+
+  @Test
+  void aConfirmAfterTheDeadlineIsRefused() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-late");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    commit(f, r1);
+    PendingCommit pending = appendPending(executor, f, f.record(r1.hash(), "two"));
+    clock.advance(Duration.ofHours(2));
+    ProgramFailedException e = assertThrows(ProgramFailedException.class, pending::confirm);
+    assertEquals(Reason.EXPIRED, e.reason());
+    assertTrue(verified(e.receiptOrNull()).failed());
+    assertEquals(List.of(r1.hash()), committedHeads(f.id()));
+  }
+
+  @Test
+  void anUnansweredCommitExpiresAndReleasesTheCapsule() throws Exception {
+    Executor quick = new Executor(storage, Clock.systemUTC(), Duration.ofMillis(1), Duration.ofSeconds(10),
+        ExecFixture.HOST, scheduler);
+    CapsuleFixture f = new CapsuleFixture("exec-expire");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    commit(f, r1);
+    RecordWithBody r2 = f.record(r1.hash(), "two");
+    PendingCommit first = appendPending(quick, f, r2);
+    // Blocks on the capsule's write permit until the scheduler discards the first commit.
+    PendingCommit second = appendPending(quick, f, r2);
+    assertFalse(first.isPending());
+    assertEquals(Reason.EXPIRED, assertThrows(ProgramFailedException.class, first::confirm).reason());
+    second.refuse();
+    assertEquals(List.of(r1.hash()), committedHeads(f.id()));
+  }
+
+  @Test
+  void budgetExhaustionRefusesTheInstructionBeforeItRuns() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-budget");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    b.add(new Instruction.CreateCapsule(b.put(f.metadata.encoded())))
+        .add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r1)))));
+    // Learn what the first instruction costs, on throwaway storage.
+    List<InstructionOutput> probe = new ArrayList<>();
+    Executor other = new Executor(new InMemoryCapsuleStorage(), clock, Duration.ofHours(1), Duration.ofSeconds(10),
+        ExecFixture.HOST, scheduler);
+    ((PendingCommit) other.run(b.program(), b.data(), ExecFixture.meter(), probe::add)).refuse();
+    long budget = probe.get(0).costSoFar().units() + 1;
+
+    List<InstructionOutput> outputs = new ArrayList<>();
+    AtomicLong refunded = new AtomicLong();
+    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+        () -> executor.run(b.program(), b.data(), ExecFixture.meter(budget, refunded), outputs::add));
+    assertEquals(Reason.BUDGET, e.reason());
+    assertEquals(1, e.instructionIndex());
+    assertEquals(1, outputs.size());
+    assertFalse(storage.hasCapsule(f.id()), "the staged creation is discarded");
+    Receipt receipt = verified(e.receiptOrNull());
+    assertTrue(receipt.failed());
+    assertEquals(1, receipt.instructionsCharged());
+    assertEquals(budget, refunded.get() + receipt.finalCost().units());
+  }
+
+  @Test
+  void readOnlyProgramsRunInParallelWithAWriterOnTheirOwnSnapshots() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-parallel");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    commit(f, r1);
+    RecordWithBody r2 = f.record(r1.hash(), "two");
+    CountDownLatch writerStaged = new CountDownLatch(1);
+    CountDownLatch readersDone = new CountDownLatch(1);
+    ExecFixture.Builder w = new ExecFixture.Builder(f.id());
+    w.add(new Instruction.AppendRecord(w.put(AppendEncoding.encode(List.of(r2)))));
+    CompletableFuture<Outcome> writer = CompletableFuture.supplyAsync(() -> {
+      try {
+        return executor.run(w.program(), w.data(), ExecFixture.meter(), o -> {
+          writerStaged.countDown();
+          await(readersDone);
+        });
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    assertTrue(writerStaged.await(30, TimeUnit.SECONDS));
+
+    // Two readers while the writer holds the capsule: the first waits inside its consumer for the second.
+    CountDownLatch secondDone = new CountDownLatch(1);
+    ExecFixture.Builder r = new ExecFixture.Builder(f.id());
+    r.add(new Instruction.Heads());
+    CompletableFuture<List<InstructionOutput>> firstReader = CompletableFuture.supplyAsync(() -> {
+      List<InstructionOutput> seen = new ArrayList<>();
+      try {
+        executor.run(r.program(), r.data(), ExecFixture.meter(), o -> {
+          seen.add(o);
+          await(secondDone);
+        });
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+      return seen;
+    });
+    List<InstructionOutput> second = new ArrayList<>();
+    Outcome secondOutcome = executor.run(r.program(), r.data(), ExecFixture.meter(), second::add);
+    secondDone.countDown();
+    assertInstanceOf(Outcome.Finished.class, secondOutcome);
+    assertEquals(List.of(r1.record()), ((Output.Heads) second.get(0).output()).heads());
+    assertEquals(List.of(r1.record()),
+        ((Output.Heads) firstReader.get(30, TimeUnit.SECONDS).get(0).output()).heads());
+
+    readersDone.countDown();
+    ((PendingCommit) writer.get(30, TimeUnit.SECONDS)).confirm();
+    List<InstructionOutput> after = new ArrayList<>();
+    executor.run(r.program(), r.data(), ExecFixture.meter(), after::add);
+    assertEquals(List.of(r2.record()), ((Output.Heads) after.get(0).output()).heads());
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      if (!latch.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("latch timed out");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
+  void hasRecordAndReadByHashWorkAcrossCapsulesWithoutASnapshot() throws Exception {
+    CapsuleFixture a = new CapsuleFixture("exec-a");
+    CapsuleFixture c = new CapsuleFixture("exec-c");
+    RecordWithBody ra = a.record(List.of(a.id()), "a", 2);
+    RecordWithBody rc = c.record(List.of(c.id()), "c", 3);
+    commit(a, ra);
+    commit(c, rc);
+    ExecFixture.Builder b = new ExecFixture.Builder(null);
+    DataRef unknown = b.put(new byte[32]);
+    b.add(new Instruction.HasRecord(b.put(ra.hash())))
+        .add(new Instruction.HasRecord(unknown))
+        .add(new Instruction.ReadByHash(b.put(rc.hash())))
+        .add(new Instruction.ReadByHash(unknown));
+    List<InstructionOutput> outputs = new ArrayList<>();
+    Outcome outcome = executor.run(b.program(), b.data(), ExecFixture.meter(), outputs::add);
+    assertFalse(verified(((Outcome.Finished) outcome).receipt()).failed());
+    assertEquals(new Output.Has(true, ra.record().header()), outputs.get(0).output());
+    assertEquals(new Output.Has(false, null), outputs.get(1).output());
+    assertEquals(new Output.ByHash(rc.record(), 3), outputs.get(2).output());
+    Output.ByHash missing = (Output.ByHash) outputs.get(3).output();
+    assertNull(missing.recordOrNull());
+    assertEquals(0, missing.subRecordCount());
+  }
+
+  @Test
+  void anAmbiguousHeightIsRefused() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-fork");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    RecordWithBody left = f.record(r1.hash(), "left");
+    RecordWithBody right = f.record(r1.hash(), "right");
+    commit(f, r1, left, right);
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    b.add(Instruction.Prove.record(b.put(left.hash()), new RecordSelector.ByHeight(2)));
+    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+        () -> executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { }));
+    assertEquals(Reason.AMBIGUOUS, e.reason());
+    assertNotNull(e.receiptOrNull());
+  }
+
+  @Test
+  void missingProgramDataStopsTheProgramAfterEarlierOutputs() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-data");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    commit(f, r1);
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    b.add(new Instruction.Heads()).add(new Instruction.HasRecord(b.put(r1.hash())));
+    dev.capsulevm.vm.ProgramData data = new dev.capsulevm.vm.ProgramData(b.program().dataLength(), 64);
+    List<InstructionOutput> outputs = new ArrayList<>();
+    data.fail("the renter went away");
+    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+        () -> executor.run(b.program(), data, ExecFixture.meter(), outputs::add));
+    assertEquals(Reason.DATA, e.reason());
+    assertEquals(1, e.instructionIndex());
+    assertEquals(1, outputs.size());
+  }
+
+  @Test
+  void instructionsRunAsTheirBytesArriveAndReleaseWhatIsNoLongerReferenced() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-stream");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    RecordWithBody r2 = f.record(r1.hash(), "two");
+    commit(f, r1, r2);
+    ExecFixture.Builder b = new ExecFixture.Builder(null);
+    b.add(new Instruction.HasRecord(b.put(r1.hash()))).add(new Instruction.HasRecord(b.put(r2.hash())));
+    // The buffer holds one hash: the second can only arrive once the first is released.
+    dev.capsulevm.vm.ProgramData data = new dev.capsulevm.vm.ProgramData(64, 32);
+    data.append(r1.hash().toByteArray());
+    CountDownLatch firstOutput = new CountDownLatch(1);
+    List<InstructionOutput> outputs = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CompletableFuture<Outcome> run = CompletableFuture.supplyAsync(() -> {
+      try {
+        return executor.run(b.program(), data, ExecFixture.meter(), o -> {
+          outputs.add(o);
+          firstOutput.countDown();
+        });
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    assertTrue(firstOutput.await(30, TimeUnit.SECONDS), "the first instruction ran before the rest arrived");
+    assertTrue(data.awaitRoom(32, Duration.ofSeconds(30)), "its bytes were released");
+    data.append(r2.hash().toByteArray());
+    assertInstanceOf(Outcome.Finished.class, run.get(30, TimeUnit.SECONDS));
+    assertEquals(new Output.Has(true, r2.record().header()), outputs.get(1).output());
+  }
+
+  @Test
+  void aCommitStorageRefusesAppliesNothingAndRefundsStorage() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-twice");
+    ExecFixture.Builder b = new ExecFixture.Builder(null);
+    b.add(new Instruction.CreateCapsule(b.put(f.metadata.encoded())));
+    // Programs naming no capsule take no permit, so both creations stage; storage refuses the second.
+    PendingCommit first = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+    PendingCommit second = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+    assertFalse(verified(first.confirm()).failed());
+    ProgramFailedException e = assertThrows(ProgramFailedException.class, second::confirm);
+    assertEquals(Reason.STORAGE, e.reason());
+    Receipt receipt = verified(e.receiptOrNull());
+    assertTrue(receipt.failed());
+    assertEquals(Amount.ZERO, receipt.cost().storage());
+    assertTrue(storage.hasCapsule(f.id()));
+    assertEquals(List.of(), committedHeads(f.id()));
+  }
+}
