@@ -49,6 +49,9 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   /** The default map size: the most the data file may grow to. */
   public static final long DEFAULT_MAP_SIZE = 1L << 30;
 
+  /** The default most the map may grow to when a commit fills it. */
+  public static final long DEFAULT_MAX_MAP_SIZE = 16L << 30;
+
   /** The default number of read transactions (snapshots and lookups) that may be open at once. */
   public static final int DEFAULT_MAX_READERS = 256;
 
@@ -82,11 +85,14 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   /** One committer at a time. Never taken while this thread waits for a read transaction. */
   private final ReentrantLock writer = new ReentrantLock();
   private final AtomicInteger openSnapshots = new AtomicInteger();
+  /** The most the map may grow to; equal to the opening map size when growth is off. */
+  private final long maxMapSize;
   /** Metadata never changes once stored, so parsed (signature-checked) copies are kept. */
   private final Map<Hash, SignedMetadata> metadataCache = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
-  private LmdbCapsuleStorage(Path directory, long mapSize, int maxReaders) throws IOException {
+  private LmdbCapsuleStorage(Path directory, long mapSize, long maxMapSize, int maxReaders) throws IOException {
+    this.maxMapSize = maxMapSize;
     Files.createDirectories(directory);
     // MDB_NOTLS: a read transaction is not tied to its thread, so one thread may hold several snapshots
     // and hand a snapshot to another thread.
@@ -108,9 +114,12 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     }
   }
 
-  /** Opens (creating when absent) the store in {@code directory} with the default map size and readers. */
+  /**
+   * Opens (creating when absent) the store in {@code directory} with the default map size, maximum map
+   * size and readers.
+   */
   public static LmdbCapsuleStorage open(Path directory) throws IOException {
-    return open(directory, DEFAULT_MAP_SIZE, DEFAULT_MAX_READERS);
+    return open(directory, DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, DEFAULT_MAX_READERS);
   }
 
   /**
@@ -120,11 +129,38 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
    * @param maxReaders how many snapshots and lookups may be open at once
    */
   public static LmdbCapsuleStorage open(Path directory, long mapSize, int maxReaders) throws IOException {
+    return open(directory, mapSize, mapSize, maxReaders);
+  }
+
+  /**
+   * Opens (creating when absent) the store in {@code directory}, letting the map grow when a commit
+   * fills it: see {@link Batch#commit()} on this store.
+   *
+   * @param mapSize the map size to open with
+   * @param maxMapSize the most the map may grow to (at least {@code mapSize}; equal means never grow)
+   * @param maxReaders how many snapshots and lookups may be open at once
+   */
+  public static LmdbCapsuleStorage open(Path directory, long mapSize, long maxMapSize, int maxReaders)
+      throws IOException {
     Objects.requireNonNull(directory, "directory");
     if (mapSize <= 0 || maxReaders <= 0) {
       throw new IllegalArgumentException("map size and max readers must be positive");
     }
-    return new LmdbCapsuleStorage(directory, mapSize, maxReaders);
+    if (maxMapSize < mapSize) {
+      throw new IllegalArgumentException("the maximum map size is below the map size");
+    }
+    return new LmdbCapsuleStorage(directory, mapSize, maxMapSize, maxReaders);
+  }
+
+  /** The current map size: the most the data file may grow to before the next growth. */
+  public long mapSize() {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      return env.info().mapSize;
+    } finally {
+      lifecycle.readLock().unlock();
+    }
   }
 
   // ---- CapsuleStorage
@@ -381,7 +417,41 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
 
   // ---- writes
 
+  /**
+   * Applies {@code writes} in one write transaction. When it fills the map, the map is doubled (capped
+   * at the maximum) and the commit retried once; growing needs no transaction open in this process
+   * (LMDB's rule for {@code mdb_env_set_mapsize}), so it happens only while no snapshot is open and
+   * under the lifecycle write lock, which waits out commits and lookups. Otherwise the
+   * {@link Env.MapFullException} is thrown and nothing is applied.
+   */
   private void apply(List<Object> writes) throws StorageException {
+    try {
+      applyOnce(writes);
+    } catch (Env.MapFullException full) {
+      if (!grow()) {
+        throw full;
+      }
+      applyOnce(writes);
+    }
+  }
+
+  /** Doubles the map (capped at the maximum) if it may grow now; whether it grew. */
+  private boolean grow() {
+    lifecycle.writeLock().lock();
+    try {
+      ensureOpen();
+      long current = env.info().mapSize;
+      if (current >= maxMapSize || openSnapshots.get() != 0) {
+        return false;
+      }
+      env.setMapSize(current > maxMapSize / 2 ? maxMapSize : current * 2);
+      return true;
+    } finally {
+      lifecycle.writeLock().unlock();
+    }
+  }
+
+  private void applyOnce(List<Object> writes) throws StorageException {
     lifecycle.readLock().lock();
     try {
       ensureOpen();

@@ -259,24 +259,74 @@ class LmdbCapsuleStorageLmdbTest {
     assertTrue(reopened.hasCapsule(capsule.id()), "other values still read");
   }
 
-  @Test
-  void aCommitBeyondTheMapSizeFailsWholeAndLeavesTheStoreUsable() throws Exception {
-    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("small"), 1 << 20, 8);
-    opened.add(storage);
-    commit(storage, capsule);
+  private RecordWithBody bigRecord(int bytes) {
     byte[] seed = new byte[32];
     Arrays.fill(seed, (byte) 8);
     SigningKey key = SigningKey.fromSeed(seed);
-    List<byte[]> huge = List.of(new byte[4 << 20]);
-    Record big = Record.build(capsule.id(), List.of(capsule.id()), huge, 1L, key, true, new InMemoryRecordSource());
-    RuntimeException e = assertThrows(RuntimeException.class, () -> commit(storage, new RecordWithBody(big, huge)));
+    List<byte[]> payloads = List.of(new byte[bytes]);
+    Record big = Record.build(capsule.id(), List.of(capsule.id()), payloads, 1L, key, true,
+        new InMemoryRecordSource());
+    return new RecordWithBody(big, payloads);
+  }
+
+  @Test
+  void aCommitBeyondTheMaximumMapSizeFailsWholeAndLeavesTheStoreUsable() throws Exception {
+    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("small"), 1 << 20, 2 << 20, 8);
+    opened.add(storage);
+    commit(storage, capsule);
+    RecordWithBody big = bigRecord(4 << 20);
+    RuntimeException e = assertThrows(RuntimeException.class, () -> commit(storage, big));
     assertTrue(e instanceof Env.MapFullException, e.toString());
+    assertEquals(2 << 20, storage.mapSize(), "grown once, to the maximum");
     assertNull(storage.recordByHashOrNull(big.hash()));
     RecordWithBody small = capsule.record(capsule.id(), "small");
     commit(storage, small);
     try (Snapshot s = storage.openSnapshot(capsule.id())) {
       assertEquals(List.of(small.hash()), s.heads());
     }
+  }
+
+  @Test
+  void withoutAMaximumTheMapNeverGrows() throws Exception {
+    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("fixed"), 1 << 20, 8);
+    opened.add(storage);
+    commit(storage, capsule);
+    RecordWithBody big = bigRecord(1200 << 10);
+    assertThrows(Env.MapFullException.class, () -> commit(storage, big));
+    assertEquals(1 << 20, storage.mapSize());
+    assertNull(storage.recordByHashOrNull(big.hash()));
+  }
+
+  @Test
+  void aCommitThatFitsOnceTheMapDoublesSucceeds() throws Exception {
+    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("growing"), 1 << 20, 8 << 20, 8);
+    opened.add(storage);
+    commit(storage, capsule);
+    RecordWithBody big = bigRecord(1200 << 10);
+    commit(storage, big);
+    assertEquals(2 << 20, storage.mapSize());
+    assertEquals(big.record(), storage.recordByHashOrNull(big.hash()));
+    try (Snapshot s = storage.openSnapshot(capsule.id())) {
+      assertEquals(List.of(big.hash()), s.heads());
+      assertArrayEquals(big.payloads().get(0), s.subRecordOrNull(big.hash(), 0));
+    }
+  }
+
+  @Test
+  void theMapDoesNotGrowWhileASnapshotIsOpen() throws Exception {
+    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("held"), 1 << 20, 8 << 20, 8);
+    opened.add(storage);
+    commit(storage, capsule);
+    RecordWithBody big = bigRecord(1200 << 10);
+    try (Snapshot held = storage.openSnapshot(capsule.id())) {
+      assertThrows(Env.MapFullException.class, () -> commit(storage, big));
+      assertEquals(1 << 20, storage.mapSize());
+      assertEquals(List.of(), held.heads());
+    }
+    assertNull(storage.recordByHashOrNull(big.hash()));
+    commit(storage, big);
+    assertEquals(2 << 20, storage.mapSize());
+    assertEquals(big.record(), storage.recordByHashOrNull(big.hash()));
   }
 
   @Test

@@ -21,7 +21,7 @@ import dev.capsulevm.vm.RecordSelector;
 import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleFixture;
-import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
+import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,23 +37,36 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class ExecutorTest {
-  private InMemoryCapsuleStorage storage;
+/**
+ * The executor's behaviour over any {@link CapsuleStorage}. An implementation's test extends this class,
+ * supplies fresh, empty storages and releases them afterwards; every snapshot the executor or this suite
+ * opened is closed by then, so a storage that refuses to close with snapshots open reports a leak.
+ */
+public abstract class ExecutorContract {
+  /** A fresh, empty storage; called once per test for the executor and again for throwaway storages. */
+  protected abstract CapsuleStorage newStorage() throws Exception;
+
+  /** Releases every storage {@link #newStorage()} returned for the finished test (after the executor stops). */
+  protected void releaseStorages() throws Exception {}
+
+  private CapsuleStorage storage;
   private ScheduledExecutorService scheduler;
   private ExecFixture.MutableClock clock;
   private Executor executor;
 
   @BeforeEach
-  void setUp() {
-    storage = new InMemoryCapsuleStorage();
+  void setUp() throws Exception {
+    storage = newStorage();
     scheduler = Executors.newSingleThreadScheduledExecutor();
     clock = new ExecFixture.MutableClock();
     executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.HOST, scheduler);
   }
 
   @AfterEach
-  void tearDown() {
+  void tearDown() throws Exception {
     scheduler.shutdownNow();
+    assertTrue(scheduler.awaitTermination(30, TimeUnit.SECONDS), "the scheduler stopped");
+    releaseStorages();
   }
 
   private static InstructionOutput[] collect(List<InstructionOutput> list) {
@@ -229,7 +242,7 @@ class ExecutorTest {
         .add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r1)))));
     // Learn what the first instruction costs, on throwaway storage.
     List<InstructionOutput> probe = new ArrayList<>();
-    Executor other = new Executor(new InMemoryCapsuleStorage(), clock, Duration.ofHours(1), Duration.ofSeconds(10),
+    Executor other = new Executor(newStorage(), clock, Duration.ofHours(1), Duration.ofSeconds(10),
         ExecFixture.HOST, scheduler);
     ((PendingCommit) other.run(b.program(), b.data(), ExecFixture.meter(), probe::add)).refuse();
     long budget = probe.get(0).costSoFar().units() + 1;
