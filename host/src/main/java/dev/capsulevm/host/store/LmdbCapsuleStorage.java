@@ -10,6 +10,7 @@ import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
+import dev.capsulevm.vm.storage.StagedBatch;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.io.IOException;
@@ -189,7 +190,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
 
   @Override
   public Batch newBatch() {
-    return new LmdbBatch();
+    return new StagedBatch(this::apply);
   }
 
   @Override
@@ -510,56 +511,6 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       heads.delete(txn, key(id, parent));
     }
     heads.put(txn, key(id, hash), empty());
-  }
-
-  private final class LmdbBatch implements Batch {
-    private final List<Object> writes = new ArrayList<>();
-    private boolean done;
-
-    private void open() throws StorageException {
-      if (done) {
-        throw new StorageException(Reason.BATCH_CLOSED, "the batch was already committed or aborted");
-      }
-    }
-
-    @Override
-    public void createCapsule(SignedMetadata signed) throws StorageException {
-      open();
-      writes.add(Objects.requireNonNull(signed, "metadata"));
-    }
-
-    @Override
-    public void putRecord(RecordWithBody record) throws StorageException {
-      open();
-      Objects.requireNonNull(record, "record");
-      long count = record.record().header().subRecordCount();
-      if (count != record.payloads().size()) {
-        throw new IllegalArgumentException("record " + record.hash().toHex() + " declares " + count
-            + " sub-records but carries " + record.payloads().size());
-      }
-      List<byte[]> copies = new ArrayList<>(record.payloads().size());
-      for (byte[] payload : record.payloads()) {
-        copies.add(payload.clone());
-      }
-      writes.add(new RecordWithBody(record.record(), copies));
-    }
-
-    @Override
-    public void commit() throws StorageException {
-      open();
-      done = true;
-      try {
-        apply(writes);
-      } finally {
-        writes.clear();
-      }
-    }
-
-    @Override
-    public void abort() {
-      done = true;
-      writes.clear();
-    }
   }
 
   private final class LmdbSnapshot implements Snapshot {

@@ -6,7 +6,6 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.StorageException.Reason;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -43,7 +42,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
 
   @Override
   public Batch newBatch() {
-    return new MemoryBatch();
+    return new StagedBatch(this::apply);
   }
 
   @Override
@@ -106,46 +105,6 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       }
     }
     state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
-  }
-
-  private final class MemoryBatch implements Batch {
-    private final List<Object> writes = new ArrayList<>();
-    private boolean closed;
-
-    private void open() throws StorageException {
-      if (closed) {
-        throw new StorageException(Reason.BATCH_CLOSED, "the batch was already committed or aborted");
-      }
-    }
-
-    @Override
-    public void createCapsule(SignedMetadata metadata) throws StorageException {
-      open();
-      writes.add(Objects.requireNonNull(metadata, "metadata"));
-    }
-
-    @Override
-    public void putRecord(RecordWithBody record) throws StorageException {
-      open();
-      List<byte[]> copies = new ArrayList<>();
-      for (byte[] payload : record.payloads()) {
-        copies.add(payload.clone());
-      }
-      writes.add(new RecordWithBody(record.record(), copies));
-    }
-
-    @Override
-    public void commit() throws StorageException {
-      open();
-      closed = true;
-      apply(writes);
-    }
-
-    @Override
-    public void abort() {
-      closed = true;
-      writes.clear();
-    }
   }
 
   private static final class MemorySnapshot implements Snapshot {
