@@ -24,7 +24,9 @@ public enum Domain {
   /** A host's signature over a receipt body. */
   RECEIPT_SIGNATURE(0x32),
   /** Price table id: the hash of a canonical price table body. */
-  PRICE_TABLE_ID(0x33);
+  PRICE_TABLE_ID(0x33),
+  /** Program id: the hash of a program's encoding and the withdrawal that pays for it. */
+  PROGRAM_ID(0x34);
 
   private final byte tag;
 

@@ -1,10 +1,13 @@
 package dev.capsulevm.vm;
 
+import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 
 /**
  * The canonical binary encoding of a program, all integers big-endian:
@@ -67,6 +70,16 @@ public final class ProgramEncoding {
       throw new UncheckedIOException(e);
     }
     return bytes.toByteArray();
+  }
+
+  /**
+   * The id a receipt names: {@code SHA-256(0x34 || program encoding || signed withdrawal)}, distinct for
+   * every submission because a withdrawal's nonce is never reused.
+   */
+  public static Hash programId(byte[] encodedProgram, byte[] signedWithdrawal) {
+    byte[] both = Arrays.copyOf(encodedProgram, encodedProgram.length + signedWithdrawal.length);
+    System.arraycopy(signedWithdrawal, 0, both, encodedProgram.length, signedWithdrawal.length);
+    return Sha256.hash(Domain.PROGRAM_ID, both);
   }
 
   private static void ref(DataOutputStream out, DataRef ref) throws IOException {

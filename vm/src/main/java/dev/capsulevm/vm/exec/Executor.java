@@ -69,6 +69,11 @@ public final class Executor {
   public static final long MAX_HEADER_BYTES = 119 + 2L * 255 * 32;
   /** The largest encoded inclusion proof: index, tree size, path length and 64 path hashes. */
   public static final long MAX_INCLUSION_BYTES = 8 + 8 + 4 + 64L * 32;
+  /**
+   * What the response message wrapping an output adds to its canonical bytes: the output's tag and
+   * length, the index and cost fields, and the message's own tag and length (at most 29 bytes).
+   */
+  public static final long RESPONSE_ENVELOPE_BYTES = 32;
   /** An encoded record: length-prefixed header, signed flag and signature. */
   private static final long RECORD_OVERHEAD = 4 + 1 + 64;
 
@@ -228,7 +233,8 @@ public final class Executor {
   /**
    * What an instruction is charged for, computed from its inputs and cheap lookups before it runs. The
    * output bounds ({@code maxOutputBytes}) are upper bounds on the output's encoded size, with 4-byte
-   * length prefixes for lists and byte strings:
+   * length prefixes for lists and byte strings ({@link OutputEncoding}), each plus
+   * {@link #RESPONSE_ENVELOPE_BYTES} for the response message that carries it:
    *
    * <ul>
    *   <li>{@code CreateCapsule}: a 32-byte id; storage adds the metadata's bytes.
@@ -249,28 +255,28 @@ public final class Executor {
   static InstructionDescriptor describe(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view) {
     long in = instruction.inputBytes();
     if (instruction instanceof Instruction.CreateCapsule) {
-      return new InstructionDescriptor(instruction.kind(), in, Hash.LENGTH, in);
+      return charge(instruction, in, Hash.LENGTH, in);
     }
     if (instruction instanceof Instruction.AppendRecord a) {
       long heads = view.metadataOrNull() == null ? 0 : view.heads().size();
       long count = AppendEncoding.declaredCountBound(inputs.get(a.records()));
-      return new InstructionDescriptor(instruction.kind(), in, 4 + Hash.LENGTH * (heads + count), in);
+      return charge(instruction, in, 4 + Hash.LENGTH * (heads + count), in);
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
       SignedMetadata md = view.metadataOrNull();
       long payload = md == null ? 0 : md.metadata().maxSubRecordBytes();
       long proof = proofBound(view, inputs.get(r.anchor()), r.record(), inputs, true);
-      return new InstructionDescriptor(instruction.kind(), in, 4 + payload + proof, 0);
+      return charge(instruction, in, 4 + payload + proof, 0);
     }
     if (instruction instanceof Instruction.Prove p) {
-      return new InstructionDescriptor(instruction.kind(), in,
+      return charge(instruction, in,
           proofBound(view, inputs.get(p.anchor()), p.target(), inputs, p.isSubRecord()), 0);
     }
     if (instruction instanceof Instruction.HasRecord) {
-      return new InstructionDescriptor(instruction.kind(), in, 1 + 4 + MAX_HEADER_BYTES, 0);
+      return charge(instruction, in, 1 + 4 + MAX_HEADER_BYTES, 0);
     }
     if (instruction instanceof Instruction.ReadByHash) {
-      return new InstructionDescriptor(instruction.kind(), in, 1 + 4 + MAX_HEADER_BYTES + 64 + 8, 0);
+      return charge(instruction, in, 1 + 4 + MAX_HEADER_BYTES + 64 + 8, 0);
     }
     long out = 4;
     if (view.metadataOrNull() != null) {
@@ -278,7 +284,14 @@ public final class Executor {
         out += view.headerOrNull(head).encodedLength() + RECORD_OVERHEAD;
       }
     }
-    return new InstructionDescriptor(instruction.kind(), in, out, 0);
+    return charge(instruction, in, out, 0);
+  }
+
+  /** The descriptor of {@code instruction}, its output bound widened by the response envelope. */
+  private static InstructionDescriptor charge(Instruction instruction, long inputBytes, long outputBound,
+      long storageBytes) {
+    return new InstructionDescriptor(instruction.kind(), inputBytes, outputBound + RESPONSE_ENVELOPE_BYTES,
+        storageBytes);
   }
 
   private static long proofBound(StagedView view, byte[] anchorBytes, RecordSelector target,
