@@ -71,9 +71,9 @@ public final class Executor {
   public static final long MAX_INCLUSION_BYTES = 8 + 8 + 4 + 64L * 32;
   /**
    * What the response message wrapping an output adds to its canonical bytes: the output's tag and
-   * length, the index and cost fields, and the message's own tag and length (at most 29 bytes).
+   * length, the index, cost and bound fields, and the message's own tag and length (at most 40 bytes).
    */
-  public static final long RESPONSE_ENVELOPE_BYTES = 32;
+  public static final long RESPONSE_ENVELOPE_BYTES = 48;
   /** An encoded record: length-prefixed header, signed flag and signature. */
   private static final long RECORD_OVERHEAD = 4 + 1 + 64;
 
@@ -150,13 +150,14 @@ public final class Executor {
       for (index = 0; index < instructions.size(); index++) {
         Instruction instruction = instructions.get(index);
         Map<DataRef, byte[]> inputs = awaitInputs(instruction, data);
+        InstructionDescriptor charged = describe(instruction, inputs, view);
         try {
-          meter.chargeInstruction(describe(instruction, inputs, view));
+          meter.chargeInstruction(charged);
         } catch (BudgetExceededException e) {
           throw new Stop(Reason.BUDGET, e.getMessage(), e);
         }
         Output output = execute(instruction, inputs, view, batch);
-        consumer.accept(new InstructionOutput(index, output, meter.charged().total()));
+        consumer.accept(new InstructionOutput(index, output, charged, meter.charged().total()));
         data.releaseBefore(program.lowestOffsetReferencedFrom(index + 1));
       }
       if (!writes) {
