@@ -142,4 +142,32 @@ class Ed25519Test {
     assertThrows(IllegalArgumentException.class,
         () -> KeyFile.fromPem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
   }
+
+  @Test
+  void publicKey_decodedKeyCache_neverConfusesKeysSharingTheirFirstBytes() {
+    // Keys whose first 8 bytes agree land in the same cache slot: each must still come back as itself,
+    // and a non-point with the same prefix as a cached key must still be refused.
+    SigningKey a = SigningKey.generate();
+    byte[] aBytes = a.publicKey().toByteArray();
+    PublicKey first = PublicKey.copyOf(aBytes);
+    assertEquals(a.publicKey(), first);
+    byte[] message = "cached".getBytes();
+    for (int tries = 0, found = 0; tries < 2000 && found < 3; tries++) {
+      byte[] other = aBytes.clone();
+      other[31] ^= (byte) (tries + 1);
+      other[20] ^= (byte) (tries >>> 8);
+      PublicKey decoded;
+      try {
+        decoded = PublicKey.copyOf(other);
+      } catch (IllegalArgumentException notAPoint) {
+        assertThrows(IllegalArgumentException.class, () -> PublicKey.copyOf(other), "refused again");
+        continue;
+      }
+      found++;
+      assertArrayEquals(other, decoded.toByteArray());
+      assertFalse(decoded.verify(Domain.RECORD_SIGNATURE, message, a.sign(Domain.RECORD_SIGNATURE, message)));
+      assertTrue(PublicKey.copyOf(aBytes).verify(Domain.RECORD_SIGNATURE, message,
+          a.sign(Domain.RECORD_SIGNATURE, message)), "the evicted key decodes again correctly");
+    }
+  }
 }

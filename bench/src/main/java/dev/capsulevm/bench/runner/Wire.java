@@ -1,0 +1,50 @@
+package dev.capsulevm.bench.runner;
+
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.integrity.SubRecordProof;
+import dev.capsulevm.vm.DataRef;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.RecordSelector;
+import dev.capsulevm.vm.exec.Output;
+import dev.capsulevm.vm.exec.OutputEncoding;
+
+/**
+ * Proofs as the renter receives them: encoded by the host and parsed back, so that verification pays for
+ * parsing and hashing every header, as it does across a network (a header object built in-process
+ * already knows its hash).
+ */
+final class Wire {
+  private static final DataRef ANCHOR = new DataRef(0, 32);
+
+  private Wire() {}
+
+  static byte[] encode(RecordProof proof) {
+    return OutputEncoding.encode(new Output.Proof(proof, null));
+  }
+
+  static byte[] encode(SubRecordProof proof) {
+    return OutputEncoding.encode(new Output.Proof(null, proof));
+  }
+
+  static RecordProof parseRecordProof(byte[] bytes) throws Exception {
+    Output.Proof proof = (Output.Proof) OutputEncoding.decode(
+        Instruction.Prove.record(ANCHOR, new RecordSelector.ByHeight(1)), bytes);
+    return proof.recordProofOrNull();
+  }
+
+  static SubRecordProof parseSubRecordProof(byte[] bytes, long index) throws Exception {
+    Output.Proof proof = (Output.Proof) OutputEncoding.decode(
+        new Instruction.Prove(ANCHOR, new RecordSelector.ByHeight(1), index), bytes);
+    return proof.subRecordProofOrNull();
+  }
+
+  /** The canonical bytes of a proof's headers: its size, framing aside. */
+  static long headerBytes(RecordProof proof) {
+    long total = 0;
+    for (RecordHeader header : proof.headers()) {
+      total += header.encodedLength();
+    }
+    return total;
+  }
+}
