@@ -11,6 +11,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordValidator;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
@@ -120,6 +121,18 @@ public final class Executor {
    */
   public Outcome run(Program program, ProgramData data, Meter meter, Consumer<InstructionOutput> consumer)
       throws ProgramFailedException {
+    return run(program, data, meter, null, consumer);
+  }
+
+  /**
+   * Runs {@code program} like {@link #run(Program, ProgramData, Meter, Consumer)}; when it is read-write
+   * and {@code refundAccountOrNull} is given, its confirmed commit credits the program's refund to that
+   * account of the storage's ledger in the same atomic commit as its writes (see {@link PendingCommit}),
+   * so the meter's refunder must pay into that same ledger account. Read-only and failed programs are
+   * refunded through the meter's refunder.
+   */
+  public Outcome run(Program program, ProgramData data, Meter meter, PublicKey refundAccountOrNull,
+      Consumer<InstructionOutput> consumer) throws ProgramFailedException {
     Hash capsuleId = program.capsuleIdOrNull();
     boolean writes = !program.isReadOnly();
     Semaphore permit = null;
@@ -159,7 +172,7 @@ public final class Executor {
       }
       List<Hash> heads = view.metadataOrNull() == null ? List.of() : view.heads();
       PendingCommit pending = new PendingCommit(batch, meter, release, hostKey, clock,
-          clock.instant().plus(commitTimeout), heads, meter.charged().total());
+          clock.instant().plus(commitTimeout), heads, meter.charged().total(), refundAccountOrNull);
       handedOver = true;
       try {
         pending.setTimer(scheduler.schedule(pending::expire, commitTimeout.toNanos(), TimeUnit.NANOSECONDS));
