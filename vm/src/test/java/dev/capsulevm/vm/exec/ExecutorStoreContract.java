@@ -567,7 +567,7 @@ public abstract class ExecutorStoreContract {
    * every height is one more than its greatest parent's, the height index lists exactly the records, and
    * the heads are exactly the records no other record names as a parent.
    */
-  static void assertConsistent(CapsuleStorage storage, Hash capsuleId, Set<Hash> expected) throws Exception {
+  public static void assertConsistent(CapsuleStorage storage, Hash capsuleId, Set<Hash> expected) throws Exception {
     try (Snapshot snapshot = storage.openSnapshot(capsuleId)) {
       Map<Hash, RecordHeader> found = new HashMap<>();
       List<Hash> todo = new ArrayList<>(snapshot.heads());

@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Permissions;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
@@ -94,5 +95,11 @@ public final class CapsuleFixture {
   /** {@code record} without its signature. */
   public static RecordWithBody unsigned(RecordWithBody record) {
     return new RecordWithBody(Record.of(record.record().header(), null), record.payloads());
+  }
+
+  /** A signed record after {@code parents} whose skip pointers are looked up in {@code source}. */
+  public synchronized RecordWithBody recordOver(RecordSource source, List<Hash> parents, List<byte[]> payloads) {
+    Record record = Record.build(id(), parents, payloads, clock++, WRITER, true, source);
+    return new RecordWithBody(record, payloads);
   }
 }
