@@ -79,7 +79,18 @@ public final class Executor {
   private final Duration dataTimeout;
   private final SigningKey hostKey;
   private final ScheduledExecutorService scheduler;
-  private final Map<Hash, Semaphore> writePermits = new ConcurrentHashMap<>();
+  /** Per capsule, the write permit and how many programs hold it or wait for it; dropped when none do. */
+  private final Map<Hash, WritePermit> writePermits = new ConcurrentHashMap<>();
+
+  /**
+   * A capsule's single write permit. {@code users} counts the programs holding or waiting for it and
+   * changes only inside {@code compute} on the map, so an entry is removed exactly when nobody holds or
+   * waits for it, and a program that arrives later finds either the live entry or none (and makes one).
+   */
+  private static final class WritePermit {
+    final Semaphore semaphore = new Semaphore(1);
+    int users;
+  }
 
   /**
    * @param clock sets pending commits' deadlines and is checked on confirm
@@ -135,18 +146,25 @@ public final class Executor {
       Consumer<InstructionOutput> consumer) throws ProgramFailedException {
     Hash capsuleId = program.capsuleIdOrNull();
     boolean writes = !program.isReadOnly();
-    Semaphore permit = null;
+    Runnable release = () -> { };
     if (writes && capsuleId != null) {
-      permit = writePermits.computeIfAbsent(capsuleId, k -> new Semaphore(1));
+      WritePermit permit = writePermits.compute(capsuleId, (k, v) -> {
+        WritePermit p = v == null ? new WritePermit() : v;
+        p.users++;
+        return p;
+      });
       try {
-        permit.acquire();
+        permit.semaphore.acquire();
       } catch (InterruptedException e) {
+        leave(capsuleId);
         Thread.currentThread().interrupt();
         throw settle(meter, null, null, new Stop(Reason.INTERRUPTED, "interrupted waiting for the write permit"), -1);
       }
+      release = () -> {
+        permit.semaphore.release();
+        leave(capsuleId);
+      };
     }
-    Semaphore held = permit;
-    Runnable release = held == null ? () -> { } : held::release;
     Batch batch = null;
     StagedView view = null;
     int index = -1;
@@ -194,6 +212,16 @@ public final class Executor {
         view.close();
       }
     }
+  }
+
+  /** One program stops holding or waiting for the capsule's permit; the last one drops the entry. */
+  private void leave(Hash capsuleId) {
+    writePermits.computeIfPresent(capsuleId, (k, v) -> --v.users == 0 ? null : v);
+  }
+
+  /** How many capsules have a write permit entry now (held or waited for); for tests. */
+  int writePermitEntries() {
+    return writePermits.size();
   }
 
   private ProgramFailedException settle(Meter meter, Batch batchOrNull, Runnable releaseOrNull, Stop stop,
