@@ -143,8 +143,9 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
             + credit.account() + " overflows its balance of " + before.units());
       }
     }
-    // Nothing below can fail (refunds are never refused and were checked for overflow under this lock;
-    // only another committer could change a balance, and commits are serialized).
+    // Nothing below fails in practice: refunds are never refused and overflow was ruled out above. (Only a
+    // refund made directly on the ledger between the check and here, lifting a balance to 2^63 units,
+    // could still overflow; the store then keeps the writes and the commit throws.)
     state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
     for (StagedBatch.Credit credit : credits) {
       ledgerOrNull.refund(credit.account(), credit.amount());
