@@ -130,12 +130,47 @@ public final class Meter {
       return receipt;
     }
     closed = true;
+    receipt = settled();
+    refunder.refund(receipt.refund());
+    return receipt;
+  }
+
+  /**
+   * Where a refund goes instead of the refunder: for example a storage batch that commits the refund
+   * in the same transaction as the program's writes. It may throw; see {@link #closeThrough}.
+   */
+  @FunctionalInterface
+  public interface RefundSink<E extends Exception> {
+    void accept(Amount refund) throws E;
+  }
+
+  /**
+   * Ends the program like {@link #close()}, but hands the refund to {@code sink} instead of the
+   * refunder, under this meter's lock. If the sink returns normally the meter is closed with the receipt
+   * it was given the refund of, and the refunder is never called; if the sink throws, the meter is left
+   * exactly as it was (open, nothing refunded) and the exception propagates, so the caller can still
+   * {@link #fail()} and {@link #close()} it. On a meter already closed it returns the receipt and does
+   * not call the sink. The refund is the one {@link #close()} would give now: the storage part is kept
+   * unless the program was failed.
+   */
+  public synchronized <E extends Exception> Receipt closeThrough(RefundSink<E> sink) throws E {
+    Objects.requireNonNull(sink, "sink");
+    if (receipt != null) {
+      return receipt;
+    }
+    Receipt settled = settled();
+    sink.accept(settled.refund());
+    closed = true;
+    receipt = settled;
+    return receipt;
+  }
+
+  /** The receipt of the program ending now (failed or not as marked), without closing anything. */
+  private Receipt settled() {
     CostBreakdown cost = failed ? charged().withoutStorage() : charged();
     Amount refund = Amount.of(budget).minus(cost.total());
-    receipt = new Receipt(programId, priceTableId, Amount.of(budget), failed, instructionsCharged,
+    return new Receipt(programId, priceTableId, Amount.of(budget), failed, instructionsCharged,
         uploadBytes, downloadBytes, cost, refund);
-    refunder.refund(refund);
-    return receipt;
   }
 
   private void take(long cost, String what) throws BudgetExceededException {

@@ -157,4 +157,57 @@ class MeterTest {
       pool.shutdownNow();
     }
   }
+
+  @Test
+  void closeThroughHandsTheRefundToTheSinkAndNeverToTheRefunder() throws Exception {
+    Meter meter = open(70_000);
+    meter.chargeUpload(1300);
+    meter.chargeInstruction(program.instructions().get(0));
+    List<Amount> sunk = new ArrayList<>();
+    Receipt r = meter.closeThrough(sunk::add);
+    assertEquals(List.of(r.refund()), sunk);
+    assertTrue(refunder.refunds.isEmpty(), "the refunder is not called");
+    assertEquals(70_000, r.finalCost().units() + r.refund().units());
+    assertTrue(!r.failed() && r.cost().storage().units() > 0, "a success keeps the storage part");
+    // Closed: close, fail and closeThrough change nothing and refund nothing more.
+    meter.fail();
+    assertSame(r, meter.close());
+    assertSame(r, meter.closeThrough(a -> { throw new AssertionError("called again"); }));
+    assertEquals(1, sunk.size());
+    assertTrue(refunder.refunds.isEmpty());
+    assertThrows(IllegalStateException.class, () -> meter.chargeUpload(1));
+  }
+
+  @Test
+  void aThrowingSinkLeavesTheMeterOpenSoAFailureRefundsTheLargerAmountOnce() throws Exception {
+    Meter meter = open(70_000);
+    meter.chargeUpload(1300);
+    meter.chargeInstruction(program.instructions().get(0));
+    long successRefund = 70_000 - meter.charged().total().units();
+    Exception e = assertThrows(Exception.class, () -> meter.closeThrough(a -> {
+      assertEquals(successRefund, a.units());
+      throw new Exception("commit failed");
+    }));
+    assertEquals("commit failed", e.getMessage());
+    assertTrue(refunder.refunds.isEmpty());
+    meter.chargeDownload(20); // still open: the error response can be charged
+    meter.fail();
+    Receipt r = meter.close();
+    assertTrue(r.failed());
+    assertEquals(List.of(r.refund()), refunder.refunds);
+    assertEquals(successRefund - 40 + 50_000, r.refund().units(), "the storage part comes back too");
+  }
+
+  @Test
+  void closeThroughOfAFailedMeterRefundsTheStoragePart() throws Exception {
+    Meter meter = open(70_000);
+    meter.chargeInstruction(program.instructions().get(0));
+    meter.fail();
+    List<Amount> sunk = new ArrayList<>();
+    Receipt r = meter.closeThrough(sunk::add);
+    assertTrue(r.failed());
+    assertEquals(Amount.ZERO, r.cost().storage());
+    assertEquals(List.of(r.refund()), sunk);
+    assertTrue(refunder.refunds.isEmpty());
+  }
 }

@@ -1,11 +1,14 @@
 package dev.capsulevm.host.store;
 
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.AmountOverflowException;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
@@ -17,6 +20,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -24,6 +29,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -68,6 +75,37 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   static final String DB_HEADS = "heads";
   /** Capsule id (32) by record hash (32). */
   static final String DB_RECORD_CAPSULE = "record-capsule";
+  /** The ledger: balance (u64 big-endian) by account public key (32). */
+  static final String DB_ACCOUNTS = "accounts";
+  /** The ledger's used nonces: withdrawal expiry (epoch second, u64) by account (32), nonce (u64). */
+  static final String DB_NONCES = "nonces";
+  /** The same nonces in expiry order, for pruning: empty values under expiry (u64), account (32), nonce (u64). */
+  static final String DB_NONCE_EXPIRY = "nonce-expiry";
+  /** Every database name, in the order the store opens them. */
+  static final List<String> DATABASES = List.of(DB_METADATA, DB_RECORDS, DB_BODIES, DB_HEIGHTS, DB_HEADS,
+      DB_RECORD_CAPSULE, DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
+
+  /**
+   * How commits reach the disk. Whatever is chosen, a crash of the host process (even SIGKILL) loses
+   * nothing committed: LMDB writes each commit into the OS page cache before the commit returns. The
+   * modes differ only when the operating system or the machine goes down.
+   */
+  public enum Durability {
+    /** The default: every commit is flushed to disk before it returns; nothing committed is ever lost. */
+    SYNC,
+    /**
+     * {@code MDB_NOMETASYNC}: data pages are flushed, the meta page is not; an OS crash may lose the
+     * last commits (the store reopens at an earlier, consistent commit).
+     */
+    NO_META_SYNC,
+    /**
+     * {@code MDB_NOSYNC}: nothing is flushed by a commit (the OS writes back when it likes, or
+     * {@link LmdbCapsuleStorage#sync()} forces it); an OS crash may lose every commit since the last
+     * write-back. On a filesystem that keeps write order LMDB still reopens at a consistent commit;
+     * otherwise the data file may be damaged.
+     */
+    NO_SYNC
+  }
 
   private static final byte UNSIGNED = 0;
   private static final byte SIGNED = 1;
@@ -80,6 +118,11 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   private final Dbi<ByteBuffer> heights;
   private final Dbi<ByteBuffer> heads;
   private final Dbi<ByteBuffer> recordCapsule;
+  final Dbi<ByteBuffer> accounts;
+  final Dbi<ByteBuffer> nonces;
+  final Dbi<ByteBuffer> nonceExpiry;
+  private final Map<String, Dbi<ByteBuffer>> byName;
+  private final Durability durability;
 
   /** Held by every operation but a snapshot's reads; close() takes the write side. */
   private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
@@ -92,16 +135,24 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   private final Map<Hash, SignedMetadata> metadataCache = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
-  private LmdbCapsuleStorage(Path directory, long mapSize, long maxMapSize, int maxReaders) throws IOException {
+  private LmdbCapsuleStorage(Path directory, long mapSize, long maxMapSize, int maxReaders, Durability durability)
+      throws IOException {
     this.maxMapSize = maxMapSize;
+    this.durability = durability;
     Files.createDirectories(directory);
     // MDB_NOTLS: a read transaction is not tied to its thread, so one thread may hold several snapshots
     // and hand a snapshot to another thread.
+    List<EnvFlags> flags = new ArrayList<>(List.of(EnvFlags.MDB_NOTLS));
+    if (durability == Durability.NO_META_SYNC) {
+      flags.add(EnvFlags.MDB_NOMETASYNC);
+    } else if (durability == Durability.NO_SYNC) {
+      flags.add(EnvFlags.MDB_NOSYNC);
+    }
     env = Env.create()
         .setMapSize(mapSize)
-        .setMaxDbs(6)
+        .setMaxDbs(DATABASES.size() + 7) // room for databases to come
         .setMaxReaders(maxReaders)
-        .open(directory.toFile(), EnvFlags.MDB_NOTLS);
+        .open(directory.toFile(), flags.toArray(new EnvFlags[0]));
     try {
       metadata = env.openDbi(DB_METADATA, DbiFlags.MDB_CREATE);
       records = env.openDbi(DB_RECORDS, DbiFlags.MDB_CREATE);
@@ -109,6 +160,12 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       heights = env.openDbi(DB_HEIGHTS, DbiFlags.MDB_CREATE);
       heads = env.openDbi(DB_HEADS, DbiFlags.MDB_CREATE);
       recordCapsule = env.openDbi(DB_RECORD_CAPSULE, DbiFlags.MDB_CREATE);
+      accounts = env.openDbi(DB_ACCOUNTS, DbiFlags.MDB_CREATE);
+      nonces = env.openDbi(DB_NONCES, DbiFlags.MDB_CREATE);
+      nonceExpiry = env.openDbi(DB_NONCE_EXPIRY, DbiFlags.MDB_CREATE);
+      byName = Map.of(DB_METADATA, metadata, DB_RECORDS, records, DB_BODIES, bodies, DB_HEIGHTS, heights,
+          DB_HEADS, heads, DB_RECORD_CAPSULE, recordCapsule, DB_ACCOUNTS, accounts, DB_NONCES, nonces,
+          DB_NONCE_EXPIRY, nonceExpiry);
     } catch (RuntimeException e) {
       env.close();
       throw e;
@@ -143,14 +200,24 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
    */
   public static LmdbCapsuleStorage open(Path directory, long mapSize, long maxMapSize, int maxReaders)
       throws IOException {
+    return open(directory, mapSize, maxMapSize, maxReaders, Durability.SYNC);
+  }
+
+  /**
+   * Opens (creating when absent) the store in {@code directory} like
+   * {@link #open(Path, long, long, int)}, with commits reaching the disk as {@code durability} says.
+   */
+  public static LmdbCapsuleStorage open(Path directory, long mapSize, long maxMapSize, int maxReaders,
+      Durability durability) throws IOException {
     Objects.requireNonNull(directory, "directory");
+    Objects.requireNonNull(durability, "durability");
     if (mapSize <= 0 || maxReaders <= 0) {
       throw new IllegalArgumentException("map size and max readers must be positive");
     }
     if (maxMapSize < mapSize) {
       throw new IllegalArgumentException("the maximum map size is below the map size");
     }
-    return new LmdbCapsuleStorage(directory, mapSize, maxMapSize, maxReaders);
+    return new LmdbCapsuleStorage(directory, mapSize, maxMapSize, maxReaders, durability);
   }
 
   /** The current map size: the most the data file may grow to before the next growth. */
@@ -190,7 +257,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
 
   @Override
   public Batch newBatch() {
-    return new StagedBatch(this::apply);
+    return new StagedBatch(this::apply, true);
   }
 
   @Override
@@ -418,21 +485,63 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
 
   // ---- writes
 
+  /** Work done inside one write transaction; it may run twice (after the map grew), so it must be repeatable. */
+  @FunctionalInterface
+  interface WriteWork<T, E extends Exception> {
+    T run(Txn<ByteBuffer> txn) throws E;
+  }
+
   /**
-   * Applies {@code writes} in one write transaction. When it fills the map, the map is doubled (capped
-   * at the maximum) and the commit retried once; growing needs no transaction open in this process
-   * (LMDB's rule for {@code mdb_env_set_mapsize}), so it happens only while no snapshot is open and
-   * under the lifecycle write lock, which waits out commits and lookups. Otherwise the
-   * {@link Env.MapFullException} is thrown and nothing is applied.
+   * Runs {@code work} in one write transaction and commits it; when the work throws, nothing is applied.
+   * When the transaction fills the map, the map is doubled (capped at the maximum) and the work retried
+   * once; growing needs no transaction open in this process (LMDB's rule for {@code mdb_env_set_mapsize}),
+   * so it happens only while no snapshot is open and under the lifecycle write lock, which waits out
+   * commits and lookups. Otherwise the {@link Env.MapFullException} is thrown and nothing is applied.
    */
-  private void apply(List<Object> writes) throws StorageException {
+  <T, E extends Exception> T write(WriteWork<T, E> work) throws E {
     try {
-      applyOnce(writes);
+      return writeOnce(work);
     } catch (Env.MapFullException full) {
       if (!grow()) {
         throw full;
       }
-      applyOnce(writes);
+      return writeOnce(work);
+    }
+  }
+
+  /** Runs {@code work} in a short read transaction. */
+  <T> T read(java.util.function.Function<Txn<ByteBuffer>, T> work) {
+    lifecycle.readLock().lock();
+    try (Txn<ByteBuffer> txn = readTxn()) {
+      return work.apply(txn);
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  /** Applies {@code writes} (a batch) in one write transaction: see {@link #write}. */
+  private void apply(List<Object> writes) throws StorageException {
+    List<SignedMetadata> created = new ArrayList<>();
+    write(txn -> {
+      created.clear();
+      for (Object write : writes) {
+        if (write instanceof SignedMetadata signed) {
+          Hash id = signed.capsuleId();
+          if (metadata.get(txn, key(id)) != null) {
+            throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
+          }
+          metadata.put(txn, key(id), direct(signed.encoded()));
+          created.add(signed);
+        } else if (write instanceof StagedBatch.Credit credit) {
+          credit(txn, credit.account(), credit.amount());
+        } else {
+          putRecord(txn, (RecordWithBody) write);
+        }
+      }
+      return null;
+    });
+    for (SignedMetadata signed : created) {
+      metadataCache.put(signed.capsuleId(), signed);
     }
   }
 
@@ -452,32 +561,126 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     }
   }
 
-  private void applyOnce(List<Object> writes) throws StorageException {
+  private <T, E extends Exception> T writeOnce(WriteWork<T, E> work) throws E {
     lifecycle.readLock().lock();
     try {
       ensureOpen();
       writer.lock();
       try (Txn<ByteBuffer> txn = env.txnWrite()) {
-        List<SignedMetadata> created = new ArrayList<>();
-        for (Object write : writes) {
-          if (write instanceof SignedMetadata signed) {
-            Hash id = signed.capsuleId();
-            if (metadata.get(txn, key(id)) != null) {
-              throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
-            }
-            metadata.put(txn, key(id), direct(signed.encoded()));
-            created.add(signed);
-          } else {
-            putRecord(txn, (RecordWithBody) write);
-          }
-        }
+        T result = work.run(txn);
         txn.commit();
-        for (SignedMetadata signed : created) {
-          metadataCache.put(signed.capsuleId(), signed);
-        }
+        return result;
       } finally {
         writer.unlock();
       }
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  // ---- the ledger's accounts (LmdbLedger, and credits staged in batches)
+
+  /** The balance of {@code account} as of {@code txn}, zero for an account never seen. */
+  long balance(Txn<ByteBuffer> txn, PublicKey account) {
+    ByteBuffer stored = accounts.get(txn, accountKey(account));
+    if (stored == null) {
+      return 0;
+    }
+    if (stored.remaining() != Long.BYTES) {
+      throw new StorageCorruptionException("database " + DB_ACCOUNTS + ", key " + account.toHex()
+          + ": value is " + stored.remaining() + " bytes, not a balance");
+    }
+    long balance = stored.duplicate().getLong();
+    if (balance < 0) {
+      throw new StorageCorruptionException("database " + DB_ACCOUNTS + ", key " + account.toHex()
+          + ": negative balance " + balance);
+    }
+    return balance;
+  }
+
+  void setBalance(Txn<ByteBuffer> txn, PublicKey account, long balance) {
+    ByteBuffer value = ByteBuffer.allocateDirect(Long.BYTES);
+    value.putLong(balance).flip();
+    accounts.put(txn, accountKey(account), value);
+  }
+
+  /** Adds {@code amount} to the account inside {@code txn}; refused only if the balance would overflow. */
+  void credit(Txn<ByteBuffer> txn, PublicKey account, Amount amount) throws StorageException {
+    long before = balance(txn, account);
+    long after;
+    try {
+      after = Amount.of(before).plus(amount).units();
+    } catch (AmountOverflowException e) {
+      throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + amount.units() + " units to "
+          + account + " overflows its balance of " + before);
+    }
+    setBalance(txn, account, after);
+  }
+
+  static ByteBuffer accountKey(PublicKey account) {
+    return direct(account.toByteArray());
+  }
+
+  /**
+   * A {@link dev.capsulevm.pricing.Ledger} kept in this store's environment (databases {@code accounts},
+   * {@code nonces} and {@code nonce-expiry}), so its state is as durable as the records and a batch's
+   * credits land in it atomically with the batch's writes. Every call on it is one transaction.
+   *
+   * @param maxBalance deposits above it are refused (the price table's maximum balance)
+   * @param maxExpiryAhead withdrawals expiring further ahead than this are refused
+   */
+  public LmdbLedger ledger(Clock clock, Amount maxBalance, Duration maxExpiryAhead) {
+    ensureOpen();
+    return new LmdbLedger(this, clock, maxBalance, maxExpiryAhead);
+  }
+
+  /** Forces every commit so far to disk (useful with {@link Durability#NO_SYNC}). */
+  public void sync() {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      env.sync(true);
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  /** How commits reach the disk. */
+  public Durability durability() {
+    return durability;
+  }
+
+  /**
+   * Every key and value of every database of the environment, in hex, database by database, read in one
+   * transaction: what tests compare to show that nothing changed. Databases the environment holds but
+   * this store does not know are included too (opened read-only by name).
+   */
+  public SortedMap<String, SortedMap<String, String>> dump() {
+    lifecycle.readLock().lock();
+    try {
+      ensureOpen();
+      List<String> names = new ArrayList<>();
+      for (byte[] name : env.getDbiNames()) {
+        names.add(new String(name, java.nio.charset.StandardCharsets.UTF_8));
+      }
+      SortedMap<String, SortedMap<String, String>> out = new TreeMap<>();
+      try (Txn<ByteBuffer> txn = env.txnRead()) {
+        for (String name : names) {
+          Dbi<ByteBuffer> dbi = byName.get(name);
+          if (dbi == null) {
+            out.put(name, new TreeMap<>(Map.of("?", "a database this store does not know")));
+            continue;
+          }
+          SortedMap<String, String> entries = new TreeMap<>();
+          try (CursorIterable<ByteBuffer> cursor = dbi.iterate(txn, KeyRange.all())) {
+            for (KeyVal<ByteBuffer> entry : cursor) {
+              entries.put(HEX.formatHex(copy(entry.key())), HEX.formatHex(copy(entry.val())));
+            }
+          }
+          out.put(name, entries);
+        }
+      }
+      return out;
     } finally {
       lifecycle.readLock().unlock();
     }

@@ -11,6 +11,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordValidator;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
@@ -83,7 +84,18 @@ public final class Executor {
   private final Duration dataTimeout;
   private final SigningKey hostKey;
   private final ScheduledExecutorService scheduler;
-  private final Map<Hash, Semaphore> writePermits = new ConcurrentHashMap<>();
+  /** Per capsule, the write permit and how many programs hold it or wait for it; dropped when none do. */
+  private final Map<Hash, WritePermit> writePermits = new ConcurrentHashMap<>();
+
+  /**
+   * A capsule's single write permit. {@code users} counts the programs holding or waiting for it and
+   * changes only inside {@code compute} on the map, so an entry is removed exactly when nobody holds or
+   * waits for it, and a program that arrives later finds either the live entry or none (and makes one).
+   */
+  private static final class WritePermit {
+    final Semaphore semaphore = new Semaphore(1);
+    int users;
+  }
 
   /**
    * @param clock sets pending commits' deadlines and is checked on confirm
@@ -125,20 +137,39 @@ public final class Executor {
    */
   public Outcome run(Program program, ProgramData data, Meter meter, Consumer<InstructionOutput> consumer)
       throws ProgramFailedException {
+    return run(program, data, meter, null, consumer);
+  }
+
+  /**
+   * Runs {@code program} like {@link #run(Program, ProgramData, Meter, Consumer)}; when it is read-write
+   * and {@code refundAccountOrNull} is given, its confirmed commit credits the program's refund to that
+   * account of the storage's ledger in the same atomic commit as its writes (see {@link PendingCommit}),
+   * so the meter's refunder must pay into that same ledger account. Read-only and failed programs are
+   * refunded through the meter's refunder.
+   */
+  public Outcome run(Program program, ProgramData data, Meter meter, PublicKey refundAccountOrNull,
+      Consumer<InstructionOutput> consumer) throws ProgramFailedException {
     Hash capsuleId = program.capsuleIdOrNull();
     boolean writes = !program.isReadOnly();
-    Semaphore permit = null;
+    Runnable release = () -> { };
     if (writes && capsuleId != null) {
-      permit = writePermits.computeIfAbsent(capsuleId, k -> new Semaphore(1));
+      WritePermit permit = writePermits.compute(capsuleId, (k, v) -> {
+        WritePermit p = v == null ? new WritePermit() : v;
+        p.users++;
+        return p;
+      });
       try {
-        permit.acquire();
+        permit.semaphore.acquire();
       } catch (InterruptedException e) {
+        leave(capsuleId);
         Thread.currentThread().interrupt();
         throw settle(meter, null, null, new Stop(Reason.INTERRUPTED, "interrupted waiting for the write permit"), -1);
       }
+      release = () -> {
+        permit.semaphore.release();
+        leave(capsuleId);
+      };
     }
-    Semaphore held = permit;
-    Runnable release = held == null ? () -> { } : held::release;
     Batch batch = null;
     StagedView view = null;
     int index = -1;
@@ -165,7 +196,7 @@ public final class Executor {
       }
       List<Hash> heads = view.metadataOrNull() == null ? List.of() : view.heads();
       PendingCommit pending = new PendingCommit(batch, meter, release, hostKey, clock,
-          clock.instant().plus(commitTimeout), heads, meter.charged().total());
+          clock.instant().plus(commitTimeout), heads, meter.charged().total(), refundAccountOrNull);
       handedOver = true;
       try {
         pending.setTimer(scheduler.schedule(pending::expire, commitTimeout.toNanos(), TimeUnit.NANOSECONDS));
@@ -187,6 +218,16 @@ public final class Executor {
         view.close();
       }
     }
+  }
+
+  /** One program stops holding or waiting for the capsule's permit; the last one drops the entry. */
+  private void leave(Hash capsuleId) {
+    writePermits.computeIfPresent(capsuleId, (k, v) -> --v.users == 0 ? null : v);
+  }
+
+  /** How many capsules have a write permit entry now (held or waited for); for tests. */
+  int writePermitEntries() {
+    return writePermits.size();
   }
 
   private ProgramFailedException settle(Meter meter, Batch batchOrNull, Runnable releaseOrNull, Stop stop,

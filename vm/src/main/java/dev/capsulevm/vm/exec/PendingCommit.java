@@ -2,8 +2,10 @@ package dev.capsulevm.vm.exec;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.StorageException;
@@ -21,6 +23,14 @@ import java.util.concurrent.ScheduledFuture;
  * releases the permit when the renter never answers), and {@link #confirm()} itself checks the clock, so
  * a confirmation that arrives after the deadline is refused even if the timer has not fired yet.
  *
+ * <p>Refund: when the program was run with a refund account ({@link Executor#run(dev.capsulevm.vm.Program,
+ * dev.capsulevm.vm.ProgramData, Meter, PublicKey, java.util.function.Consumer)}), {@link #confirm()} stages
+ * the program's refund as a credit to that account in the batch, so the store commits the records and the
+ * refund in one transaction, and the meter's refunder is never called ({@link Meter#closeThrough}). If the
+ * commit fails, nothing of it is applied, the program counts as failed and its (larger) refund goes
+ * through the meter's refunder. Without a refund account the refund goes through the refunder after the
+ * commit (a crash between the two keeps the records and loses the refund).
+ *
  * <p>Thread-safe: the first of confirm, refuse and expiry wins; later calls change nothing.
  */
 public final class PendingCommit implements Outcome {
@@ -34,13 +44,14 @@ public final class PendingCommit implements Outcome {
   private final Instant deadline;
   private final List<Hash> proposedHeads;
   private final Amount costSoFar;
+  private final PublicKey refundAccountOrNull;
   private State state = State.PENDING;
   private ProgramFailedException.Reason discardedAs;
   private SignedReceipt receipt;
   private ScheduledFuture<?> timer;
 
   PendingCommit(Batch batch, Meter meter, Runnable releasePermit, SigningKey hostKey, Clock clock,
-      Instant deadline, List<Hash> proposedHeads, Amount costSoFar) {
+      Instant deadline, List<Hash> proposedHeads, Amount costSoFar, PublicKey refundAccountOrNull) {
     this.batch = batch;
     this.meter = meter;
     this.releasePermit = releasePermit;
@@ -49,6 +60,7 @@ public final class PendingCommit implements Outcome {
     this.deadline = deadline;
     this.proposedHeads = List.copyOf(proposedHeads);
     this.costSoFar = costSoFar;
+    this.refundAccountOrNull = refundAccountOrNull;
   }
 
   synchronized void setTimer(ScheduledFuture<?> timer) {
@@ -80,7 +92,8 @@ public final class PendingCommit implements Outcome {
    *
    * @return the program's signed receipt
    * @throws ProgramFailedException EXPIRED or REFUSED when already discarded (or past the deadline),
-   *     STORAGE when storage refuses the batch (nothing is applied; the storage part is refunded)
+   *     STORAGE when storage refuses or fails the batch (nothing is applied, no refund credit either;
+   *     the program counts as failed and its refund, storage part included, goes through the refunder)
    */
   public synchronized SignedReceipt confirm() throws ProgramFailedException {
     if (state == State.COMMITTED) {
@@ -93,15 +106,25 @@ public final class PendingCommit implements Outcome {
       throw new ProgramFailedException(discardedAs, ProgramFailedException.NO_INSTRUCTION,
           "the commit was already discarded (" + discardedAs + ")", receipt, null);
     }
+    Receipt settled;
     try {
-      batch.commit();
-    } catch (StorageException e) {
+      if (refundAccountOrNull == null) {
+        batch.commit();
+        settled = null;
+      } else {
+        settled = meter.closeThrough(refund -> {
+          batch.credit(refundAccountOrNull, refund);
+          batch.commit();
+        });
+      }
+    } catch (StorageException | RuntimeException e) {
+      // Nothing of the batch was applied (the refund credit included); the meter is still open.
       discard(ProgramFailedException.Reason.STORAGE);
       throw new ProgramFailedException(ProgramFailedException.Reason.STORAGE,
           ProgramFailedException.NO_INSTRUCTION, "storage refused the commit: " + e.getMessage(), receipt, e);
     }
     state = State.COMMITTED;
-    receipt = meter.close().sign(hostKey);
+    receipt = (settled != null ? settled : meter.close()).sign(hostKey);
     finish();
     return receipt;
   }

@@ -1,16 +1,22 @@
 package dev.capsulevm.vm.storage;
 
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.AmountOverflowException;
+import dev.capsulevm.pricing.InMemoryLedger;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.StorageException.Reason;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -18,9 +24,29 @@ import java.util.TreeSet;
  * Capsule storage in memory, for tests and tools. Committed state is immutable and replaced whole by
  * each commit (copy-on-write, O(stored records) per commit), so a snapshot keeps the state it opened
  * with and never sees a later commit. Commits are serialized.
+ *
+ * <p>Constructed with an {@link InMemoryLedger}, it applies a batch's {@link Batch#credit credits} to
+ * that ledger under the commit lock, after every other write of the batch was checked, so a refused
+ * batch credits nothing and a committed one credits everything it staged.
  */
 public final class InMemoryCapsuleStorage implements CapsuleStorage {
   private volatile State state = new State(Map.of(), Map.of());
+  private final InMemoryLedger ledgerOrNull;
+
+  /** A store that keeps no ledger: batches refuse credits. */
+  public InMemoryCapsuleStorage() {
+    this.ledgerOrNull = null;
+  }
+
+  /** A store whose batches credit {@code ledger} atomically with their writes. */
+  public InMemoryCapsuleStorage(InMemoryLedger ledger) {
+    this.ledgerOrNull = Objects.requireNonNull(ledger, "ledger");
+  }
+
+  /** The ledger credits go to, or null. */
+  public InMemoryLedger ledgerOrNull() {
+    return ledgerOrNull;
+  }
 
   private record Stored(Record record, List<byte[]> payloads) {}
 
@@ -42,7 +68,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
 
   @Override
   public Batch newBatch() {
-    return new StagedBatch(this::apply);
+    return new StagedBatch(this::apply, ledgerOrNull != null);
   }
 
   @Override
@@ -65,8 +91,11 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
   private synchronized void apply(List<Object> writes) throws StorageException {
     Map<Hash, CapsuleState> capsules = new HashMap<>(state.capsules());
     Map<Hash, Stored> records = new HashMap<>(state.records());
+    List<StagedBatch.Credit> credits = new ArrayList<>();
     for (Object write : writes) {
-      if (write instanceof SignedMetadata metadata) {
+      if (write instanceof StagedBatch.Credit credit) {
+        credits.add(credit);
+      } else if (write instanceof SignedMetadata metadata) {
         Hash id = metadata.capsuleId();
         if (capsules.containsKey(id)) {
           throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
@@ -104,7 +133,52 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
             List.copyOf(heads)));
       }
     }
+    Map<dev.capsulevm.proofs.crypto.PublicKey, Amount> after = new HashMap<>();
+    for (StagedBatch.Credit credit : credits) {
+      Amount before = after.computeIfAbsent(credit.account(), ledgerOrNull::balance);
+      try {
+        after.put(credit.account(), before.plus(credit.amount()));
+      } catch (AmountOverflowException e) {
+        throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + credit.amount().units() + " units to "
+            + credit.account() + " overflows its balance of " + before.units());
+      }
+    }
+    // Nothing below fails in practice: refunds are never refused and overflow was ruled out above. (Only a
+    // refund made directly on the ledger between the check and here, lifting a balance to 2^63 units,
+    // could still overflow; the store then keeps the writes and the commit throws.)
     state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
+    for (StagedBatch.Credit credit : credits) {
+      ledgerOrNull.refund(credit.account(), credit.amount());
+    }
+  }
+
+  /**
+   * Every stored entry as text, sorted, for tests that compare the whole store before and after: capsule
+   * metadata, records with their payloads, heights and heads per capsule, and the ledger's snapshot when
+   * the store keeps one.
+   */
+  public SortedMap<String, String> dump() {
+    HexFormat hex = HexFormat.of();
+    State at = state;
+    SortedMap<String, String> out = new TreeMap<>();
+    at.capsules().forEach((id, capsule) -> {
+      out.put("metadata/" + id.toHex(), hex.formatHex(capsule.metadata().encoded()));
+      capsule.byHeight().forEach((height, hashes) ->
+          out.put("heights/" + id.toHex() + "/" + height, hashes.toString()));
+      out.put("heads/" + id.toHex(), capsule.heads().toString());
+    });
+    at.records().forEach((hash, stored) -> {
+      Record record = stored.record();
+      out.put("records/" + hash.toHex(), hex.formatHex(record.header().encoded()) + " sig "
+          + (record.signatureOrNull() == null ? "-" : record.signatureOrNull().toString()));
+      for (int i = 0; i < stored.payloads().size(); i++) {
+        out.put("bodies/" + hash.toHex() + "/" + i, hex.formatHex(stored.payloads().get(i)));
+      }
+    });
+    if (ledgerOrNull != null) {
+      out.put("ledger", hex.formatHex(ledgerOrNull.snapshot()));
+    }
+    return out;
   }
 
   private static final class MemorySnapshot implements Snapshot {

@@ -1,6 +1,8 @@
 package dev.capsulevm.vm.storage;
 
+import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.util.ArrayList;
@@ -8,8 +10,9 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The {@link Batch} every store uses: it keeps the staged writes in order (each a {@link SignedMetadata}
- * or a {@link RecordWithBody} whose payloads are copied, so the caller may reuse its arrays) and hands
+ * The {@link Batch} every store uses: it keeps the staged writes in order (each a {@link SignedMetadata},
+ * a {@link RecordWithBody} whose payloads are copied, so the caller may reuse its arrays, or a
+ * {@link Credit} to the store's ledger) and hands
  * them to the store's atomic apply step on commit. Stores differ only in that step.
  */
 public final class StagedBatch implements Batch {
@@ -19,12 +22,28 @@ public final class StagedBatch implements Batch {
     void apply(List<Object> writes) throws StorageException;
   }
 
+  /** A staged credit to an account of the store's ledger. */
+  public record Credit(PublicKey account, Amount amount) {
+    public Credit {
+      Objects.requireNonNull(account, "account");
+      Objects.requireNonNull(amount, "amount");
+    }
+  }
+
   private final Applier applier;
+  private final boolean keepsLedger;
   private final List<Object> writes = new ArrayList<>();
   private boolean closed;
 
+  /** A batch for a store that keeps no ledger: {@link #credit} is refused. */
   public StagedBatch(Applier applier) {
+    this(applier, false);
+  }
+
+  /** A batch whose store applies {@link Credit}s when {@code keepsLedger}. */
+  public StagedBatch(Applier applier, boolean keepsLedger) {
     this.applier = Objects.requireNonNull(applier, "applier");
+    this.keepsLedger = keepsLedger;
   }
 
   private void requireOpen() throws StorageException {
@@ -58,6 +77,17 @@ public final class StagedBatch implements Batch {
       copies.add(payload.clone());
     }
     writes.add(new RecordWithBody(record.record(), copies));
+  }
+
+  @Override
+  public void credit(PublicKey account, Amount amount) throws StorageException {
+    requireOpen();
+    Credit credit = new Credit(account, amount);
+    if (!keepsLedger) {
+      throw new StorageException(Reason.NO_LEDGER, "this store keeps no ledger to credit " + amount.units()
+          + " units to " + account);
+    }
+    writes.add(credit);
   }
 
   @Override

@@ -13,7 +13,11 @@ public final class StorageException extends Exception {
     /** A record names a parent the capsule does not hold. */
     MISSING_PARENT,
     /** The batch was already committed or aborted. */
-    BATCH_CLOSED
+    BATCH_CLOSED,
+    /** A credit was staged on a store that keeps no ledger. */
+    NO_LEDGER,
+    /** A credit would overflow the account's balance. */
+    BALANCE_OVERFLOW
   }
 
   private final Reason reason;

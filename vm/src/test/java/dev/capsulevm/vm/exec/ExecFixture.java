@@ -79,6 +79,16 @@ final class ExecFixture {
       return put(hash.toByteArray());
     }
 
+    /** How many data bytes were put so far: the offset of the next {@link #put}. */
+    int size() {
+      return data.size();
+    }
+
+    /** The data put so far. */
+    byte[] bytes() {
+      return data.toByteArray();
+    }
+
     Builder add(Instruction instruction) {
       instructions.add(instruction);
       return this;

@@ -1,0 +1,166 @@
+package dev.capsulevm.host.store;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.InstructionKind;
+import dev.capsulevm.pricing.InstructionPrice;
+import dev.capsulevm.pricing.Limits;
+import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordSource;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.vm.DataRef;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.Program;
+import dev.capsulevm.vm.ProgramData;
+import dev.capsulevm.vm.exec.AppendEncoding;
+import dev.capsulevm.vm.exec.Executor;
+import dev.capsulevm.vm.exec.PendingCommit;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.CapsuleFixture;
+import dev.capsulevm.vm.storage.Snapshot;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * The process {@link CrashSafetyTest} kills: it commits groups of records to one capsule in a loop, each
+ * group with a ledger credit, until it is killed. Group {@code g} holds {@code 1 + g % 3} chained records
+ * whose first sub-record reads {@code "g/j/size/path"}. Even groups run through the {@link Executor} with
+ * refund account {@link #groupAccount}(g), so the refund is credited in the commit; odd groups are one
+ * batch with a credit of {@link #batchCredit}(g) to {@link #BATCH_ACCOUNT}. Every run continues after the
+ * group of the capsule's head. Arguments: the store directory and a file to create once the store is open.
+ */
+public final class CrashChild {
+  static final CapsuleFixture CAPSULE = new CapsuleFixture("crash-safety");
+  static final PublicKey BATCH_ACCOUNT = key(0x71).publicKey();
+  /** Where a refund that does not go through a commit would go (never, unless a commit fails). */
+  static final PublicKey FAILURE_ACCOUNT = key(0x72).publicKey();
+  static final long MAP_SIZE = 256L << 20;
+
+  private CrashChild() {}
+
+  static SigningKey key(int fill) {
+    byte[] seed = new byte[32];
+    Arrays.fill(seed, (byte) fill);
+    return SigningKey.fromSeed(seed);
+  }
+
+  static PublicKey groupAccount(long group) {
+    byte[] seed = new byte[32];
+    ByteBuffer.wrap(seed).putLong(group).putInt(0x6772);
+    return SigningKey.fromSeed(seed).publicKey();
+  }
+
+  static long batchCredit(long group) {
+    return 1000 + group;
+  }
+
+  static int groupSize(long group) {
+    return 1 + (int) (group % 3);
+  }
+
+  static boolean throughExecutor(long group) {
+    return group % 2 == 0;
+  }
+
+  /** The label of record {@code j} of group {@code g}. */
+  static String label(long group, int j) {
+    return group + "/" + j + "/" + groupSize(group) + "/" + (throughExecutor(group) ? "E" : "B");
+  }
+
+  /** The group of a record from its first sub-record. */
+  static long groupOf(byte[] firstSubRecord) {
+    return Long.parseLong(new String(firstSubRecord, StandardCharsets.UTF_8).split("/")[0]);
+  }
+
+  static PriceTable table(SigningKey host) {
+    Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
+    for (InstructionKind kind : InstructionKind.values()) {
+      m.put(kind, InstructionPrice.of(100, 1));
+    }
+    Prices prices = new Prices(Amount.of(1000), Amount.of(1), m, Amount.of(1), Amount.of(1), Amount.of(1),
+        Amount.of(2));
+    Limits limits = new Limits(1 << 20, 256, 1 << 20, 1024, 16, Amount.ofCap(1_000_000));
+    Instant from = Instant.ofEpochSecond(1_800_000_000L);
+    return new PriceTable(host.publicKey(), from, from.plusSeconds(3600), prices, limits);
+  }
+
+  public static void main(String[] args) throws Exception {
+    Path dir = Path.of(args[0]);
+    Path ready = Path.of(args[1]);
+    SigningKey host = key(0x41);
+    PriceTable table = table(host);
+    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir, MAP_SIZE, 64);
+    LmdbLedger ledger = storage.ledger(Clock.systemUTC(), Amount.ofCap(1_000_000), Duration.ofHours(1));
+    ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10), host,
+        scheduler);
+    if (!storage.hasCapsule(CAPSULE.id())) {
+      try (Batch batch = storage.newBatch()) {
+        batch.createCapsule(CAPSULE.metadata);
+        batch.commit();
+      }
+    }
+    Files.createFile(ready);
+    while (true) {
+      long group;
+      Hash parent;
+      Map<Hash, RecordHeader> staged = new HashMap<>();
+      List<RecordWithBody> records = new ArrayList<>();
+      try (Snapshot snapshot = storage.openSnapshot(CAPSULE.id())) {
+        List<Hash> heads = snapshot.heads();
+        if (heads.size() > 1) {
+          throw new IllegalStateException("the capsule forked: " + heads);
+        }
+        parent = heads.isEmpty() ? CAPSULE.id() : heads.get(0);
+        group = heads.isEmpty() ? 0 : groupOf(snapshot.subRecordsOrNull(parent).get(0)) + 1;
+        RecordSource source = hash -> staged.containsKey(hash) ? staged.get(hash) : snapshot.headerOrNull(hash);
+        for (int j = 0; j < groupSize(group); j++) {
+          byte[] filler = new byte[64 + (int) (group % 200)];
+          Arrays.fill(filler, (byte) j);
+          RecordWithBody record = CAPSULE.recordOver(source, List.of(parent),
+              List.of(label(group, j).getBytes(StandardCharsets.UTF_8), filler));
+          staged.put(record.hash(), record.record().header());
+          records.add(record);
+          parent = record.hash();
+        }
+      }
+      if (throughExecutor(group)) {
+        byte[] input = AppendEncoding.encode(records);
+        Program program = new Program(CAPSULE.id(), List.of(new Instruction.AppendRecord(new DataRef(0, input.length))),
+            input.length);
+        ProgramData data = new ProgramData(input.length, input.length);
+        data.append(input);
+        Meter meter = Meter.open(table, Hash.copyOf(new byte[32]), Amount.ofCap(10), 100, 10,
+            amount -> ledger.refund(FAILURE_ACCOUNT, amount));
+        PendingCommit pending = (PendingCommit) executor.run(program, data, meter, groupAccount(group), o -> { });
+        pending.confirm();
+      } else {
+        try (Batch batch = storage.newBatch()) {
+          for (RecordWithBody record : records) {
+            batch.putRecord(record);
+          }
+          batch.credit(BATCH_ACCOUNT, Amount.of(batchCredit(group)));
+          batch.commit();
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,183 @@
+package dev.capsulevm.host.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.Domain;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.merkle.Merkle;
+import dev.capsulevm.vm.exec.ExecutorStoreContract;
+import java.io.File;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Crash safety: {@link CrashChild} commits groups of records with their ledger credits in a loop and is
+ * killed with SIGKILL ({@link Process#destroyForcibly()} on Linux) at seeded random moments; after each
+ * kill the store is reopened and checked whole: every record verifies (header hash = key, signature,
+ * sub-record root, parents held in its capsule), every index agrees with the records, every head is a
+ * stored record without children, and every group is there completely with its credit or not at all.
+ */
+class CrashSafetyTest {
+  private static final int KILLS = Integer.getInteger("capsulevm.crash.kills", 22);
+  private static final HexFormat HEX = HexFormat.of();
+
+  @TempDir Path dir;
+
+  @Test
+  void aStoreKilledAtRandomMomentsReopensWithNothingHalfApplied() throws Exception {
+    Path store = dir.resolve("store");
+    Path ready = dir.resolve("ready");
+    SplittableRandom random = new SplittableRandom(20261124L);
+    long groupsBefore = -1;
+    int progressed = 0;
+    for (int round = 0; round < KILLS; round++) {
+      Files.deleteIfExists(ready);
+      Process child = start(store, ready);
+      try {
+        long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!Files.exists(ready)) {
+          assertTrue(child.isAlive(), "the child died on its own: " + Files.readString(dir.resolve("child.log")));
+          assertTrue(System.nanoTime() < waitUntil, "the child did not open the store in time");
+          Thread.sleep(5);
+        }
+        Thread.sleep(random.nextInt(10, 400));
+        assertTrue(child.isAlive(), "the child died on its own: " + Files.readString(dir.resolve("child.log")));
+      } finally {
+        child.destroyForcibly();
+        assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+      }
+      assertEquals(137, child.exitValue(), "killed by SIGKILL");
+      long groups = verify(store);
+      assertTrue(groups >= groupsBefore, "committed groups never disappear");
+      if (groups > groupsBefore) {
+        progressed++;
+      }
+      groupsBefore = groups;
+    }
+    System.out.println("crash safety: " + KILLS + " kills, " + groupsBefore + " groups committed, progress in "
+        + progressed + " rounds");
+    assertTrue(groupsBefore > KILLS, "the child committed groups (" + groupsBefore + ")");
+    assertTrue(progressed > KILLS / 2, "the child made progress in most rounds");
+  }
+
+  private Process start(Path store, Path ready) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> command = new ArrayList<>(List.of(java,
+        "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+        "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+        CrashChild.class.getName(), store.toString(), ready.toString()));
+    return new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(dir.resolve("child.log").toString())))
+        .start();
+  }
+
+  /** Checks the whole store; returns how many groups it holds. */
+  private static long verify(Path path) throws Exception {
+    try (LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(path, CrashChild.MAP_SIZE, 64)) {
+      SortedMap<String, SortedMap<String, String>> dump = storage.dump();
+      assertEquals(new TreeSet<>(LmdbCapsuleStorage.DATABASES), dump.keySet(), "exactly the store's databases");
+      Hash capsule = CrashChild.CAPSULE.id();
+      // metadata
+      assertEquals(Set.of(capsule.toHex()), dump.get(LmdbCapsuleStorage.DB_METADATA).keySet());
+      SignedMetadata.parse(HEX.parseHex(dump.get(LmdbCapsuleStorage.DB_METADATA).get(capsule.toHex())), capsule);
+      // records: each verifies against its key, its signature, its parents and its bodies
+      Map<Hash, RecordHeader> records = new HashMap<>();
+      Map<Hash, Long> groupOf = new HashMap<>();
+      SortedMap<String, String> bodies = dump.get(LmdbCapsuleStorage.DB_BODIES);
+      int bodyCount = 0;
+      for (Map.Entry<String, String> e : dump.get(LmdbCapsuleStorage.DB_RECORDS).entrySet()) {
+        Hash hash = Hash.copyOf(HEX.parseHex(e.getKey()));
+        Record record = LmdbCapsuleStorage.decodeRecord(hash, HEX.parseHex(e.getValue()));
+        RecordHeader header = record.header();
+        assertNotNull(record.signatureOrNull(), "every record is signed");
+        assertTrue(header.writer().verify(Domain.RECORD_SIGNATURE, hash.toByteArray(), record.signatureOrNull()),
+            "signature of " + hash);
+        assertEquals(capsule, header.capsuleId());
+        List<byte[]> payloads = new ArrayList<>();
+        for (long i = 0; i < header.subRecordCount(); i++) {
+          String body = bodies.get(HEX.formatHex(LmdbCapsuleStorage.prefix(hash, i)));
+          assertNotNull(body, "sub-record " + i + " of " + hash);
+          payloads.add(HEX.parseHex(body));
+          bodyCount++;
+        }
+        assertEquals(header.subRecordRoot(), Merkle.root(payloads), "sub-records of " + hash);
+        records.put(hash, header);
+        groupOf.put(hash, CrashChild.groupOf(payloads.get(0)));
+        assertEquals(capsule.toHex(), dump.get(LmdbCapsuleStorage.DB_RECORD_CAPSULE).get(hash.toHex()));
+      }
+      assertEquals(bodyCount, bodies.size(), "no body without its record");
+      assertEquals(records.size(), dump.get(LmdbCapsuleStorage.DB_RECORD_CAPSULE).size());
+      Set<Hash> parents = new HashSet<>();
+      Set<String> heights = new TreeSet<>();
+      for (Map.Entry<Hash, RecordHeader> e : records.entrySet()) {
+        for (Hash parent : e.getValue().parents()) {
+          assertTrue(parent.equals(capsule) || records.containsKey(parent), "parent " + parent + " is held");
+          parents.add(parent);
+        }
+        ByteBuffer key = ByteBuffer.allocate(72);
+        key.put(capsule.toByteArray()).putLong(e.getValue().height()).put(e.getKey().toByteArray());
+        heights.add(HEX.formatHex(key.array()));
+      }
+      assertEquals(heights, dump.get(LmdbCapsuleStorage.DB_HEIGHTS).keySet(), "the height index");
+      Set<String> heads = new TreeSet<>();
+      for (Hash hash : records.keySet()) {
+        if (!parents.contains(hash)) {
+          heads.add(capsule.toHex() + hash.toHex());
+        }
+      }
+      assertEquals(heads, dump.get(LmdbCapsuleStorage.DB_HEADS).keySet(), "heads are the records without children");
+      assertTrue(heads.size() <= 1, "the child appends in one chain");
+      ExecutorStoreContract.assertConsistent(storage, capsule, records.keySet());
+
+      // groups: complete with their credit, or absent with none
+      Map<Long, Integer> sizes = new TreeMap<>();
+      groupOf.values().forEach(g -> sizes.merge(g, 1, Integer::sum));
+      long groups = sizes.size();
+      LmdbLedger ledger = storage.ledger(Clock.systemUTC(), Amount.ofCap(1_000_000), Duration.ofHours(1));
+      long batchCredits = 0;
+      for (long g = 0; g < groups; g++) {
+        assertEquals(CrashChild.groupSize(g), sizes.getOrDefault(g, 0), "group " + g + " is whole");
+        if (CrashChild.throughExecutor(g)) {
+          assertTrue(ledger.balance(CrashChild.groupAccount(g)).units() > 0, "group " + g + " got its refund");
+        } else {
+          batchCredits += CrashChild.batchCredit(g);
+        }
+      }
+      for (long g = groups; g < groups + 2; g++) {
+        assertEquals(Amount.ZERO, ledger.balance(CrashChild.groupAccount(g)), "no refund for absent group " + g);
+      }
+      assertEquals(batchCredits, ledger.balance(CrashChild.BATCH_ACCOUNT).units(), "batch credits match the groups");
+      assertEquals(Amount.ZERO, ledger.balance(CrashChild.FAILURE_ACCOUNT), "no commit failed");
+      Set<String> credited = new TreeSet<>();
+      for (long g = 0; g < groups; g++) {
+        credited.add((CrashChild.throughExecutor(g) ? CrashChild.groupAccount(g) : CrashChild.BATCH_ACCOUNT).toHex());
+      }
+      assertEquals(credited, dump.get(LmdbCapsuleStorage.DB_ACCOUNTS).keySet(), "exactly the accounts credited");
+      return groups;
+    }
+  }
+}
