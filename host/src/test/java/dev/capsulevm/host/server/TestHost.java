@@ -289,11 +289,15 @@ final class TestHost implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() {
     channel.shutdownNow();
     adminChannel.shutdownNow();
     host.close();
-    channel.awaitTermination(5, TimeUnit.SECONDS);
-    adminChannel.awaitTermination(5, TimeUnit.SECONDS);
+    try {
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+      adminChannel.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
