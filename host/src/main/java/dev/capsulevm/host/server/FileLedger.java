@@ -40,7 +40,7 @@ final class FileLedger implements Ledger, AutoCloseable {
   private final Path file;
   private final Object writeLock = new Object();
   private volatile boolean dirty;
-  private long nextBackgroundWrite;
+  private long nextBackgroundWrite = System.nanoTime();
 
   private FileLedger(InMemoryLedger ledger, Path file) {
     this.ledger = ledger;
