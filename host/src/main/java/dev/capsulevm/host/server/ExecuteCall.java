@@ -97,6 +97,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private Program program;
   private ProgramData data;
   private Meter meter;
+  /** The paying account: a committed program's refund is credited to it in the commit's transaction. */
+  private PublicKey account;
   private PriceTable table;
   /** Outputs sent, and the meter's instruction and memory parts after the last one (program thread). */
   private volatile int delivered;
@@ -235,6 +237,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     memoryPartSent = opened.charged().memory().units();
     synchronized (this) {
       this.table = table;
+      this.account = account;
       program = decoded;
       meter = opened;
       data = programData;
@@ -425,7 +428,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       if (program.instructions().isEmpty()) {
         awaitDataComplete();
       }
-      outcome = ctx.executor.run(program, data, meter, this::deliver);
+      outcome = ctx.executor.run(program, data, meter, account, this::deliver);
     } catch (ProgramFailedException e) {
       SignedReceipt receipt = e.receiptOrNull() != null ? e.receiptOrNull() : sign(closeFailed());
       synchronized (this) {

@@ -51,14 +51,11 @@ public final class HostServer implements AutoCloseable {
   public static final String HOST_KEY_FILE = "host.key";
   public static final String ADMIN_TOKEN_FILE = "admin.token";
   public static final String STORE_DIRECTORY = "store";
-  /** How often withdrawals and refunds are written to ledger.bin. */
-  static final Duration LEDGER_FLUSH = Duration.ofMillis(200);
 
   private final HostConfig config;
   private final SigningKey hostKey;
   private final String adminToken;
   private final LmdbCapsuleStorage storage;
-  private final FileLedger ledger;
   private final HostContext ctx;
   private final Server server;
   private final Server adminServer;
@@ -69,13 +66,12 @@ public final class HostServer implements AutoCloseable {
   private boolean closed;
 
   private HostServer(HostConfig config, SigningKey hostKey, String adminToken, LmdbCapsuleStorage storage,
-      FileLedger ledger, HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
+      HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
       ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics) {
     this.config = config;
     this.hostKey = hostKey;
     this.adminToken = adminToken;
     this.storage = storage;
-    this.ledger = ledger;
     this.ctx = ctx;
     this.server = server;
     this.adminServer = adminServer;
@@ -107,9 +103,9 @@ public final class HostServer implements AutoCloseable {
       Limits limits = saved != null ? saved.limits()
           : new Limits(config.maxProgramBytes(), config.maxInstructions(), config.maxRecordBytes(),
               config.maxSubRecordsPerRecord(), config.maxConcurrentPrograms(), Amount.of(config.maxBalanceUnits()));
-      FileLedger ledger = FileLedger.open(dir, config.clock(), limits.maxBalance(), config.withdrawalWindow(),
-          scheduler, LEDGER_FLUSH);
-      opened.add(ledger);
+      // The ledger shares the store's LMDB environment, so a program's refund commits in the same
+      // transaction as its writes.
+      Ledger ledger = storage.ledger(config.clock(), limits.maxBalance(), config.withdrawalWindow());
       PriceTables tables = new PriceTables(hostKey, config.clock(), config.priceTableValidity(), prices, limits);
       tables.current();
       // Admission (HostContext.admit) bounds the programs in flight, so the pool never holds more
@@ -243,7 +239,7 @@ public final class HostServer implements AutoCloseable {
    * Graceful shutdown: health turns NOT_SERVING and new programs are refused (UNAVAILABLE); programs in
    * flight get {@code shutdownGrace} to finish (a pending commit to be decided); whatever is still
    * running then is aborted atomically (its staged writes discarded, its budget refunded, the renter
-   * told UNAVAILABLE); then the servers stop, the ledger is written and the store closed.
+   * told UNAVAILABLE); then the servers stop and the store (with the ledger) is closed.
    */
   @Override
   public synchronized void close() {
@@ -277,11 +273,6 @@ public final class HostServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     scheduler.shutdownNow();
-    try {
-      ledger.close();
-    } catch (IOException e) {
-      log.error("could not write the ledger", e);
-    }
     try {
       storage.close();
     } catch (RuntimeException e) {
