@@ -9,7 +9,7 @@ import java.util.Objects;
  * Everything a host daemon is configured with. {@link #defaults(Path)} works with no further settings;
  * the {@code with...} methods return changed copies.
  *
- * @param dataDirectory holds the LMDB store, {@code host.key}, {@code admin.token}, {@code ledger.bin}
+ * @param dataDirectory holds the LMDB store, {@code host.key}, {@code admin.token}
  *     and {@code prices.bin}
  * @param address the Host service's bind address
  * @param port the Host service's port (0 = ephemeral)

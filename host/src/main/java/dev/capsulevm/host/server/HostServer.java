@@ -3,6 +3,7 @@ package dev.capsulevm.host.server;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Cashier;
+import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
@@ -139,7 +140,7 @@ public final class HostServer implements AutoCloseable {
       health.setStatus("", ServingStatus.SERVING);
       health.setStatus(HostGrpc.SERVICE_NAME, ServingStatus.SERVING);
       scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
-      HostServer host = new HostServer(config, hostKey, adminToken, storage, ledger, ctx, server, adminServer,
+      HostServer host = new HostServer(config, hostKey, adminToken, storage, ctx, server, adminServer,
           health, scheduler, programPool, metrics);
       log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}", hostKey.publicKey(),
           config.address(), server.getPort(), config.adminAddress(), adminServer.getPort(),
