@@ -218,6 +218,11 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   @Override
   public Record recordByHashOrNull(Hash recordHash) {
     Objects.requireNonNull(recordHash, "recordHash");
+    ensureOpen();
+    Record cached = parsedRecords.get(recordHash);
+    if (cached != null) {
+      return cached;
+    }
     lifecycle.readLock().lock();
     try (Txn<ByteBuffer> txn = readTxn()) {
       return recordOrNull(txn, recordHash);
@@ -299,9 +304,35 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     return Hash.copyOf(stored);
   }
 
+  /**
+   * Parsed records by hash, shared by all reads. A record is stored under its own hash and never
+   * changes or goes away once committed (this store deletes nothing), so a parsed copy stays right; a
+   * read still finds it only after its own transaction showed the record (a snapshot checks
+   * {@code record-capsule} first), so snapshots never see later commits through it. Parsing is what
+   * reading a header costs: the proofs parser decodes the writer's Ed25519 point and hashes the header
+   * (checked against the key), and every proof walks the headers near the head again. Bounded: emptied
+   * when it reaches {@link #PARSED_RECORDS}. (When deletion comes, it must remove entries here.)
+   */
+  private final Map<Hash, Record> parsedRecords = new ConcurrentHashMap<>();
+
+  /** The most records {@link #parsedRecords} holds before it is emptied. */
+  private static final int PARSED_RECORDS = 1 << 14;
+
   private Record recordOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
+    Record cached = parsedRecords.get(recordHash);
+    if (cached != null) {
+      return cached;
+    }
     ByteBuffer stored = records.get(txn, readKey(recordHash));
-    return stored == null ? null : decodeRecord(recordHash, stored);
+    if (stored == null) {
+      return null;
+    }
+    Record record = decodeRecord(recordHash, stored);
+    if (parsedRecords.size() >= PARSED_RECORDS) {
+      parsedRecords.clear();
+    }
+    parsedRecords.put(recordHash, record);
+    return record;
   }
 
   static Record decodeRecord(Hash recordHash, byte[] stored) {
