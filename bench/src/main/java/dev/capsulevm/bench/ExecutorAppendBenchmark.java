@@ -24,7 +24,7 @@ import org.openjdk.jmh.infra.Blackhole;
  * java.io.tmpdir). The renter's work (building and signing the record) happens in a per-invocation
  * setup, outside the measurement. One op is one whole confirmed program.
  *
- * <p>Run: {@code java -jar bench/target/benchmarks.jar ExecutorAppendBenchmark -f 1 -wi 2 -i 3}
+ * <p>Run: {@code java -jar bench/target/benchmarks.jar ExecutorAppendBenchmark -f 1 -wi 2 -i 5}
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)

@@ -22,7 +22,7 @@ import org.openjdk.jmh.infra.Blackhole;
  * a 128-record chain, through {@code Executor.run} with a real price table, meter and host-signed receipt.
  * In memory and on LMDB (a temporary directory). One op is one whole program.
  *
- * <p>Run: {@code java -jar bench/target/benchmarks.jar ExecutorReadBenchmark -f 1 -wi 2 -i 3}
+ * <p>Run: {@code java -jar bench/target/benchmarks.jar ExecutorReadBenchmark -f 1 -wi 2 -i 5}
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)

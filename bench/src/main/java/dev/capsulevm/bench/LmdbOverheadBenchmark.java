@@ -53,7 +53,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * java.io.tmpdir (a disk), {@code fs=shm} under /dev/shm (tmpfs, where fsync costs next to nothing, so the
  * CPU overhead shows).
  *
- * <p>Run: {@code java -jar bench/target/benchmarks.jar LmdbOverheadBenchmark -f 1 -wi 2 -i 3}
+ * <p>Run: {@code java -jar bench/target/benchmarks.jar LmdbOverheadBenchmark -f 1 -wi 2 -i 5}
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)

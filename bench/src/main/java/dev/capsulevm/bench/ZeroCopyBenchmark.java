@@ -50,7 +50,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *       copied into a reused array for the digest (Chronicle has no SHA-256 of its own).
  * </ul>
  *
- * <p>Run: {@code java -jar bench/target/benchmarks.jar ZeroCopyBenchmark -f 1 -wi 2 -i 3}
+ * <p>Run: {@code java -jar bench/target/benchmarks.jar ZeroCopyBenchmark -f 1 -wi 3 -i 5}
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
