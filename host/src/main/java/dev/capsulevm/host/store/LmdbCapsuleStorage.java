@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -284,6 +285,11 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   @Override
   public Record recordByHashOrNull(Hash recordHash) {
     Objects.requireNonNull(recordHash, "recordHash");
+    ensureOpen();
+    Record cached = parsedRecords.get(recordHash);
+    if (cached != null) {
+      return cached;
+    }
     lifecycle.readLock().lock();
     try (Txn<ByteBuffer> txn = readTxn()) {
       return recordOrNull(txn, recordHash);
@@ -365,30 +371,74 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     return Hash.copyOf(stored);
   }
 
+  /**
+   * Parsed records by hash, shared by all reads. A record is stored under its own hash and never
+   * changes or goes away once committed (this store deletes nothing), so a parsed copy stays right; a
+   * read still finds it only after its own transaction showed the record (a snapshot checks
+   * {@code record-capsule} first), so snapshots never see later commits through it. Parsing is what
+   * reading a header costs: the proofs parser decodes the writer's Ed25519 point and hashes the header
+   * (checked against the key), and every proof walks the headers near the head again. Bounded: emptied
+   * when it reaches {@link #PARSED_RECORDS}. (When deletion comes, it must remove entries here.)
+   */
+  private final Map<Hash, Record> parsedRecords = new ConcurrentHashMap<>();
+
+  /** The most records {@link #parsedRecords} holds before it is emptied. */
+  private static final int PARSED_RECORDS = 1 << 14;
+
   private Record recordOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
-    byte[] stored = getOrNull(txn, records, key(recordHash));
-    return stored == null ? null : decodeRecord(recordHash, stored);
+    Record cached = parsedRecords.get(recordHash);
+    if (cached != null) {
+      return cached;
+    }
+    ByteBuffer stored = records.get(txn, readKey(recordHash));
+    if (stored == null) {
+      return null;
+    }
+    Record record = decodeRecord(recordHash, stored);
+    if (parsedRecords.size() >= PARSED_RECORDS) {
+      parsedRecords.clear();
+    }
+    parsedRecords.put(recordHash, record);
+    return record;
   }
 
   static Record decodeRecord(Hash recordHash, byte[] stored) {
+    return decodeRecord(recordHash, ByteBuffer.wrap(stored));
+  }
+
+  /**
+   * Parses a stored record value in place: {@code stored} may be LMDB's memory (valid only inside its
+   * transaction), so everything the returned record holds is copied out of it here, straight into the
+   * arrays the record keeps (the header bytes once into the array {@link RecordHeader#parse} reads, the
+   * signature once), with no intermediate copy of the whole value. Reads by absolute index and leaves
+   * {@code stored} untouched.
+   */
+  static Record decodeRecord(Hash recordHash, ByteBuffer stored) {
     try {
-      if (stored.length < 1) {
+      int at = stored.position();
+      int length = stored.remaining();
+      if (length < 1) {
         throw new VerificationException(VerificationException.Failure.MALFORMED_ENCODING, "empty value");
       }
+      byte flag = stored.get(at);
       Signature signature = null;
       int headerAt = 1;
-      if (stored[0] == SIGNED) {
-        if (stored.length < 1 + Signature.LENGTH) {
+      if (flag == SIGNED) {
+        if (length < 1 + Signature.LENGTH) {
           throw new VerificationException(
               VerificationException.Failure.MALFORMED_ENCODING, "value too short for its signature");
         }
-        signature = Signature.copyOf(stored, 1, Signature.LENGTH);
+        byte[] signatureBytes = new byte[Signature.LENGTH];
+        stored.get(at + 1, signatureBytes);
+        signature = Signature.copyOf(signatureBytes);
         headerAt += Signature.LENGTH;
-      } else if (stored[0] != UNSIGNED) {
+      } else if (flag != UNSIGNED) {
         throw new VerificationException(
-            VerificationException.Failure.MALFORMED_ENCODING, "unknown record flag " + stored[0]);
+            VerificationException.Failure.MALFORMED_ENCODING, "unknown record flag " + flag);
       }
-      RecordHeader header = RecordHeader.parse(Arrays.copyOfRange(stored, headerAt, stored.length));
+      byte[] headerBytes = new byte[length - headerAt];
+      stored.get(at + headerAt, headerBytes);
+      RecordHeader header = RecordHeader.parse(headerBytes);
       if (!header.hash().equals(recordHash)) {
         throw new VerificationException(VerificationException.Failure.MALFORMED_ENCODING,
             "the header hashes to " + header.hash().toHex());
@@ -397,6 +447,36 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     } catch (VerificationException | RuntimeException e) {
       throw corrupt(DB_RECORDS, recordHash.toByteArray(), e);
     }
+  }
+
+  /**
+   * Read keys are written into one direct buffer per thread instead of a fresh direct buffer per get
+   * (allocating direct memory costs far more than the get). LMDB reads a key only during the call that
+   * takes it, and no read here nests one get inside another, so one buffer per thread suffices.
+   */
+  private static final ThreadLocal<ByteBuffer> READ_KEY =
+      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(2 * Hash.LENGTH + Long.BYTES));
+
+  /** {@code hash} as a read key, in this thread's key buffer: valid until the next read key. */
+  private static ByteBuffer readKey(Hash hash) {
+    ByteBuffer key = READ_KEY.get().clear();
+    for (int i = 0; i < Hash.LENGTH; i++) {
+      key.put(i, hash.byteAt(i));
+    }
+    return key.limit(Hash.LENGTH);
+  }
+
+  /** {@code hash ‖ number} (u64 big-endian) as a read key, in this thread's key buffer. */
+  private static ByteBuffer readKey(Hash hash, long number) {
+    ByteBuffer key = readKey(hash).limit(Hash.LENGTH + Long.BYTES);
+    return key.putLong(Hash.LENGTH, number);
+  }
+
+  /** A copy of an LMDB value (or any buffer) as a fresh array, by absolute index. */
+  private static byte[] copyOut(ByteBuffer value) {
+    byte[] out = new byte[value.remaining()];
+    value.get(value.position(), out);
+    return out;
   }
 
   static byte[] encodeRecord(Record record) {
@@ -415,17 +495,23 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   /** The hashes ending the keys of {@code dbi} that start with {@code prefix}, in key (= hash) order. */
   private static List<Hash> hashesUnder(Txn<ByteBuffer> txn, Dbi<ByteBuffer> dbi, String dbName, byte[] prefix) {
     List<Hash> out = new ArrayList<>();
+    ByteBuffer expected = ByteBuffer.wrap(prefix);
     try (CursorIterable<ByteBuffer> cursor = dbi.iterate(txn, KeyRange.atLeast(direct(prefix)))) {
       for (KeyVal<ByteBuffer> entry : cursor) {
-        byte[] key = copy(entry.key());
-        if (key.length < prefix.length || !Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length)) {
+        // The key is LMDB's memory: compare the prefix in place and copy out only the hash.
+        ByteBuffer key = entry.key();
+        int at = key.position();
+        if (key.remaining() < prefix.length || !key.slice(at, prefix.length).equals(expected)) {
           break;
         }
-        if (key.length != prefix.length + Hash.LENGTH) {
+        if (key.remaining() != prefix.length + Hash.LENGTH) {
+          byte[] bad = copyOut(key);
           throw new StorageCorruptionException(
-              "database " + dbName + ", key " + HEX.formatHex(key) + ": wrong key length " + key.length);
+              "database " + dbName + ", key " + HEX.formatHex(bad) + ": wrong key length " + bad.length);
         }
-        out.add(Hash.copyOf(key, prefix.length, Hash.LENGTH));
+        byte[] hash = new byte[Hash.LENGTH];
+        key.get(at + prefix.length, hash);
+        out.add(Hash.copyOf(hash));
       }
     }
     return Collections.unmodifiableList(out);
@@ -716,14 +802,28 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     heads.put(txn, key(id, hash), empty());
   }
 
+  /**
+   * One read transaction. Values are read in place from LMDB's memory and only what is returned is copied
+   * out (LMDB's memory is valid only inside the transaction, and callers keep what they get). Records
+   * this snapshot has parsed are kept for its lifetime (at most {@link #CACHED_RECORDS}): what a
+   * snapshot sees never changes, and a program reads the same headers many times (to price an
+   * instruction, to resolve its target, and along every proof path), each parse hashing the header.
+   */
   private final class LmdbSnapshot implements Snapshot {
+    /** The most parsed records one snapshot keeps. */
+    private static final int CACHED_RECORDS = 1024;
+
     private final Hash capsuleId;
     private final Txn<ByteBuffer> txn;
+    /** The capsule id as bytes, to compare LMDB's record-capsule values with in place. */
+    private final ByteBuffer capsuleIdBytes;
+    private final Map<Hash, Record> parsed = new HashMap<>();
     private boolean snapshotClosed;
 
     LmdbSnapshot(Hash capsuleId, Txn<ByteBuffer> txn) {
       this.capsuleId = capsuleId;
       this.txn = txn;
+      this.capsuleIdBytes = ByteBuffer.wrap(capsuleId.toByteArray());
     }
 
     private void open() {
@@ -732,10 +832,18 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       }
     }
 
-    /** Whether {@code recordHash} is a record of this capsule. */
+    /** Whether {@code recordHash} is a record of this capsule: its record-capsule value, compared in place. */
     private boolean mine(Hash recordHash) {
       open();
-      return capsuleId.equals(capsuleOfOrNull(txn, recordHash));
+      ByteBuffer owner = recordCapsule.get(txn, readKey(recordHash));
+      if (owner == null) {
+        return false;
+      }
+      if (owner.remaining() != Hash.LENGTH) {
+        throw new StorageCorruptionException("database " + DB_RECORD_CAPSULE + ", key " + recordHash.toHex()
+            + ": value is " + owner.remaining() + " bytes, not a capsule id");
+      }
+      return owner.equals(capsuleIdBytes);
     }
 
     @Override
@@ -759,6 +867,11 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     @Override
     public Record recordOrNull(Hash recordHash) {
       Objects.requireNonNull(recordHash, "recordHash");
+      open();
+      Record cached = parsed.get(recordHash);
+      if (cached != null) {
+        return cached;
+      }
       if (!mine(recordHash)) {
         return null;
       }
@@ -766,6 +879,9 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       if (record == null) {
         throw new StorageCorruptionException("database " + DB_RECORDS + " lacks key " + recordHash.toHex()
             + ", which " + DB_RECORD_CAPSULE + " holds");
+      }
+      if (parsed.size() < CACHED_RECORDS) {
+        parsed.put(recordHash, record);
       }
       return record;
     }
@@ -793,8 +909,10 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       return body(recordHash, index);
     }
 
+    /** Sub-record {@code index}, copied once out of LMDB's memory (the caller keeps it). */
     private byte[] body(Hash recordHash, long index) {
-      byte[] payload = getOrNull(txn, bodies, key(recordHash, index));
+      ByteBuffer stored = bodies.get(txn, readKey(recordHash, index));
+      byte[] payload = stored == null ? null : copyOut(stored);
       if (payload == null) {
         throw new StorageCorruptionException("database " + DB_BODIES + " lacks key "
             + HEX.formatHex(prefix(recordHash, index)) + " (record " + recordHash.toHex() + ", sub-record "
@@ -821,6 +939,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
         return;
       }
       snapshotClosed = true;
+      parsed.clear();
       try {
         txn.close();
       } finally {
