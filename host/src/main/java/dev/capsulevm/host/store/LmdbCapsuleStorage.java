@@ -10,6 +10,7 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.Signature;
+import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -70,6 +71,12 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   static final String DB_RECORDS = "records";
   /** Sub-record payloads by record hash (32) then index (u64 big-endian). */
   static final String DB_BODIES = "bodies";
+  /**
+   * Each record's Merkle tree over its sub-records, by record hash (32): {@link MerkleTree#encodedLevels()}
+   * (the leaf hashes, then every level of aligned subtree roots), written with the record so that a
+   * sub-record proof reads O(log n) hashes instead of rehashing every payload.
+   */
+  static final String DB_TREES = "trees";
   /** Empty values under capsule id (32), height (u64 big-endian), record hash (32). */
   static final String DB_HEIGHTS = "heights";
   /** Empty values under capsule id (32), record hash (32): the capsule's heads. */
@@ -83,8 +90,8 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   /** The same nonces in expiry order, for pruning: empty values under expiry (u64), account (32), nonce (u64). */
   static final String DB_NONCE_EXPIRY = "nonce-expiry";
   /** Every database name, in the order the store opens them. */
-  static final List<String> DATABASES = List.of(DB_METADATA, DB_RECORDS, DB_BODIES, DB_HEIGHTS, DB_HEADS,
-      DB_RECORD_CAPSULE, DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
+  static final List<String> DATABASES = List.of(DB_METADATA, DB_RECORDS, DB_BODIES, DB_TREES, DB_HEIGHTS,
+      DB_HEADS, DB_RECORD_CAPSULE, DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
 
   /**
    * How commits reach the disk. Whatever is chosen, a crash of the host process (even SIGKILL) loses
@@ -116,6 +123,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   private final Dbi<ByteBuffer> metadata;
   private final Dbi<ByteBuffer> records;
   private final Dbi<ByteBuffer> bodies;
+  private final Dbi<ByteBuffer> trees;
   private final Dbi<ByteBuffer> heights;
   private final Dbi<ByteBuffer> heads;
   private final Dbi<ByteBuffer> recordCapsule;
@@ -158,15 +166,16 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       metadata = env.openDbi(DB_METADATA, DbiFlags.MDB_CREATE);
       records = env.openDbi(DB_RECORDS, DbiFlags.MDB_CREATE);
       bodies = env.openDbi(DB_BODIES, DbiFlags.MDB_CREATE);
+      trees = env.openDbi(DB_TREES, DbiFlags.MDB_CREATE);
       heights = env.openDbi(DB_HEIGHTS, DbiFlags.MDB_CREATE);
       heads = env.openDbi(DB_HEADS, DbiFlags.MDB_CREATE);
       recordCapsule = env.openDbi(DB_RECORD_CAPSULE, DbiFlags.MDB_CREATE);
       accounts = env.openDbi(DB_ACCOUNTS, DbiFlags.MDB_CREATE);
       nonces = env.openDbi(DB_NONCES, DbiFlags.MDB_CREATE);
       nonceExpiry = env.openDbi(DB_NONCE_EXPIRY, DbiFlags.MDB_CREATE);
-      byName = Map.of(DB_METADATA, metadata, DB_RECORDS, records, DB_BODIES, bodies, DB_HEIGHTS, heights,
-          DB_HEADS, heads, DB_RECORD_CAPSULE, recordCapsule, DB_ACCOUNTS, accounts, DB_NONCES, nonces,
-          DB_NONCE_EXPIRY, nonceExpiry);
+      byName = Map.of(DB_METADATA, metadata, DB_RECORDS, records, DB_BODIES, bodies, DB_TREES, trees,
+          DB_HEIGHTS, heights, DB_HEADS, heads, DB_RECORD_CAPSULE, recordCapsule, DB_ACCOUNTS, accounts,
+          DB_NONCES, nonces, DB_NONCE_EXPIRY, nonceExpiry);
     } catch (RuntimeException e) {
       env.close();
       throw e;
@@ -795,6 +804,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     for (int i = 0; i < payloads.size(); i++) {
       bodies.put(txn, key(hash, i), direct(payloads.get(i)));
     }
+    trees.put(txn, key(hash), direct(item.tree().encodedLevels()));
     heights.put(txn, key(id, header.height(), hash), empty());
     for (Hash parent : header.parents()) {
       heads.delete(txn, key(id, parent));
@@ -907,6 +917,34 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
         return null;
       }
       return body(recordHash, index);
+    }
+
+    /**
+     * The record's kept tree, read back without rehashing the leaves; computed from the bodies for a
+     * record stored before trees were kept. Its root is checked against the header (O(log n) hashes),
+     * which catches a damaged upper level; a damaged leaf hash shows as a proof the renter refuses.
+     */
+    @Override
+    public MerkleTree subRecordTreeOrNull(Hash recordHash) {
+      Record record = recordOrNull(recordHash);
+      if (record == null) {
+        return null;
+      }
+      ByteBuffer stored = trees.get(txn, readKey(recordHash));
+      if (stored == null) {
+        return MerkleTree.ofLeaves(subRecordsOrNull(recordHash));
+      }
+      MerkleTree tree;
+      try {
+        tree = MerkleTree.fromEncodedLevels(record.header().subRecordCount(), copyOut(stored));
+      } catch (IllegalArgumentException e) {
+        throw corrupt(DB_TREES, recordHash.toByteArray(), e);
+      }
+      if (!tree.root().equals(record.header().subRecordRoot())) {
+        throw corrupt(DB_TREES, recordHash.toByteArray(),
+            new IllegalStateException("the kept tree's root is not the header's sub-record root"));
+      }
+      return tree;
     }
 
     /** Sub-record {@code index}, copied once out of LMDB's memory (the caller keeps it). */

@@ -15,6 +15,7 @@ import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -257,6 +258,38 @@ class LmdbCapsuleStorageLmdbTest {
     assertTrue(e.getMessage().contains(r1.hash().toHex()), e.getMessage());
     assertTrue(e.getMessage().contains(LmdbCapsuleStorage.DB_RECORDS), e.getMessage());
     assertTrue(reopened.hasCapsule(capsule.id()), "other values still read");
+  }
+
+  @Test
+  void aKeptSubRecordTreeServesProofsAndATamperedTopIsReportedAsCorruption() throws Exception {
+    RecordWithBody r1 = capsule.record(List.of(capsule.id()), "tree", 5);
+    LmdbCapsuleStorage storage = open();
+    commit(storage, capsule, r1);
+    try (Snapshot snapshot = storage.openSnapshot(capsule.id())) {
+      MerkleTree kept = snapshot.subRecordTreeOrNull(r1.hash());
+      assertEquals(r1.record().header().subRecordRoot(), kept.root());
+      assertEquals(MerkleTree.ofLeaves(r1.payloads()).inclusionProof(3), kept.inclusionProof(3));
+    }
+    storage.close();
+
+    try (Env<ByteBuffer> env = Env.create().setMaxDbs(16).setMapSize(MAP_SIZE).open(dir.resolve("store").toFile())) {
+      Dbi<ByteBuffer> trees = env.openDbi(LmdbCapsuleStorage.DB_TREES);
+      try (Txn<ByteBuffer> txn = env.txnWrite()) {
+        // Five leaves keep levels of 5, 2 and 1 hashes; the last is the root of the first four, which the
+        // root check reads. (A changed leaf hash below it shows only as a proof the renter refuses.)
+        byte[] levels = MerkleTree.ofLeaves(r1.payloads()).encodedLevels();
+        levels[(5 + 2) * 32] ^= 1;
+        trees.put(txn, LmdbCapsuleStorage.key(r1.hash()), ByteBuffer.allocateDirect(levels.length).put(levels).flip());
+        txn.commit();
+      }
+    }
+    LmdbCapsuleStorage reopened = open();
+    try (Snapshot snapshot = reopened.openSnapshot(capsule.id())) {
+      StorageCorruptionException e =
+          assertThrows(StorageCorruptionException.class, () -> snapshot.subRecordTreeOrNull(r1.hash()));
+      assertTrue(e.getMessage().contains(LmdbCapsuleStorage.DB_TREES), e.getMessage());
+    }
+    reopened.close();
   }
 
   private RecordWithBody bigRecord(int bytes) {

@@ -113,13 +113,14 @@ public final class RecordValidator {
     } else if (signatureRequired) {
       throw new VerificationException(Failure.MISSING_SIGNATURE, "record " + header.hash() + " is unsigned");
     }
-    checkBody(header, item.payloads(), rules);
+    checkBody(header, item, rules);
     checkParents(header, held, capsuleId);
     checkSkipPointers(header, held);
   }
 
-  private static void checkBody(RecordHeader header, List<byte[]> payloads, Metadata rules)
+  private static void checkBody(RecordHeader header, RecordWithBody item, Metadata rules)
       throws VerificationException {
+    List<byte[]> payloads = item.payloads();
     if (payloads.size() > rules.maxSubRecords()) {
       throw new VerificationException(
           Failure.LIMIT_EXCEEDED,
@@ -138,7 +139,7 @@ public final class RecordValidator {
           Failure.SUB_RECORD_ROOT_MISMATCH,
           "header counts " + header.subRecordCount() + " sub-records, body has " + payloads.size());
     }
-    Hash root = Merkle.root(payloads);
+    Hash root = item.tree().root();
     if (!root.equals(header.subRecordRoot())) {
       throw new VerificationException(
           Failure.SUB_RECORD_ROOT_MISMATCH,

@@ -1,6 +1,8 @@
 package dev.capsulevm.proofs.capsule;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.merkle.MerkleTree;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -11,10 +13,17 @@ import java.util.Objects;
 public final class RecordWithBody {
   private final Record record;
   private final List<byte[]> payloads;
+  /** Built on first use: validation needs its root, and a store keeps its levels to answer proofs. */
+  private volatile MerkleTree tree;
 
   public RecordWithBody(Record record, List<byte[]> payloads) {
     this.record = Objects.requireNonNull(record, "record");
     this.payloads = List.copyOf(payloads);
+  }
+
+  private RecordWithBody(Record record, List<byte[]> payloads, MerkleTree tree) {
+    this(record, payloads);
+    this.tree = tree;
   }
 
   public Record record() {
@@ -28,6 +37,28 @@ public final class RecordWithBody {
   /** The sub-record payloads in leaf order; do not modify the arrays. */
   public List<byte[]> payloads() {
     return payloads;
+  }
+
+  /** The Merkle tree over the payloads, built once. */
+  public MerkleTree tree() {
+    MerkleTree built = tree;
+    if (built == null) {
+      built = MerkleTree.ofLeaves(payloads);
+      tree = built;
+    }
+    return built;
+  }
+
+  /**
+   * The same record with copies of its payloads, so the caller may reuse its arrays; the tree (if built)
+   * is carried over rather than rebuilt.
+   */
+  public RecordWithBody withCopiedPayloads() {
+    List<byte[]> copies = new ArrayList<>(payloads.size());
+    for (byte[] payload : payloads) {
+      copies.add(payload.clone());
+    }
+    return new RecordWithBody(record, copies, tree);
   }
 
   @Override

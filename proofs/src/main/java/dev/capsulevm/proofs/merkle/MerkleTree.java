@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
@@ -28,11 +29,10 @@ public final class MerkleTree {
 
   private MerkleTree(byte[] leaves, int size) {
     this.size = size;
-    int height = size <= 1 ? 1 : 64 - Long.numberOfLeadingZeros(size);
-    this.levels = new byte[height][];
+    this.levels = new byte[height(size)][];
     levels[0] = leaves;
     MessageDigest md = Sha256.newDigest();
-    for (int k = 1; k < height; k++) {
+    for (int k = 1; k < levels.length; k++) {
       int count = size >> k;
       byte[] below = levels[k - 1];
       byte[] level = new byte[count * Hash.LENGTH];
@@ -43,6 +43,61 @@ public final class MerkleTree {
       levels[k] = level;
     }
     this.root = size == 0 ? Merkle.emptyRoot() : subtree(0, size);
+  }
+
+  private MerkleTree(byte[][] levels, int size) {
+    this.size = size;
+    this.levels = levels;
+    this.root = size == 0 ? Merkle.emptyRoot() : subtree(0, size);
+  }
+
+  private static int height(long size) {
+    return size <= 1 ? 1 : 64 - Long.numberOfLeadingZeros(size);
+  }
+
+  /** The bytes {@link #encodedLevels()} gives for a tree of {@code size} leaves. */
+  public static long encodedLevelsLength(long size) {
+    long total = 0;
+    for (int k = 0; k < height(size); k++) {
+      total += (size >> k) * Hash.LENGTH;
+    }
+    return total;
+  }
+
+  /**
+   * Every kept node, level by level: the leaf hashes, then the roots of aligned pairs, and so on (level
+   * {@code k} holds {@code size >> k} hashes). What a store keeps so that a proof needs no rehashing of
+   * the leaves; {@link #fromEncodedLevels} reads it back.
+   */
+  public byte[] encodedLevels() {
+    byte[] out = new byte[Math.toIntExact(encodedLevelsLength(size))];
+    int at = 0;
+    for (byte[] level : levels) {
+      System.arraycopy(level, 0, out, at, level.length);
+      at += level.length;
+    }
+    return out;
+  }
+
+  /**
+   * The tree of {@code size} leaves whose {@link #encodedLevels()} are {@code encoded}. Only the O(log n)
+   * nodes of the ragged right edge are hashed (for the root); the levels are trusted as given, so this is
+   * for a store reading back what it wrote, never for bytes from a peer.
+   *
+   * @throws IllegalArgumentException when the length does not fit {@code size}
+   */
+  public static MerkleTree fromEncodedLevels(long size, byte[] encoded) {
+    Objects.requireNonNull(encoded, "encoded");
+    if (size < 0 || size > Integer.MAX_VALUE || encoded.length != encodedLevelsLength(size)) {
+      throw new IllegalArgumentException(encoded.length + " bytes are not the levels of a tree of " + size + " leaves");
+    }
+    byte[][] levels = new byte[height(size)][];
+    int at = 0;
+    for (int k = 0; k < levels.length; k++) {
+      levels[k] = Arrays.copyOfRange(encoded, at, at + (int) (size >> k) * Hash.LENGTH);
+      at += levels[k].length;
+    }
+    return new MerkleTree(levels, (int) size);
   }
 
   /** The tree whose leaves hold {@code leafData}, in order. */

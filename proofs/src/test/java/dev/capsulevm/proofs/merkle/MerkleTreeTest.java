@@ -152,4 +152,24 @@ class MerkleTreeTest {
     assertEquals(1, proof.path().size());
     assertThrows(UnsupportedOperationException.class, () -> proof.path().add(Merkle.emptyRoot()));
   }
+
+  @Test
+  void encodedLevels_readBack_giveTheSameRootAndProofsForEverySize() {
+    for (int n = 0; n <= 70; n++) {
+      List<byte[]> leaves = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        leaves.add(new byte[] {(byte) i, (byte) n});
+      }
+      MerkleTree tree = MerkleTree.ofLeaves(leaves);
+      byte[] encoded = tree.encodedLevels();
+      assertEquals(MerkleTree.encodedLevelsLength(n), encoded.length);
+      MerkleTree back = MerkleTree.fromEncodedLevels(n, encoded);
+      assertEquals(tree.root(), back.root(), "root of " + n);
+      for (int i = 0; i < n; i++) {
+        assertEquals(tree.inclusionProof(i), back.inclusionProof(i), "proof of " + i + " in " + n);
+      }
+      int size = n;
+      assertThrows(IllegalArgumentException.class, () -> MerkleTree.fromEncodedLevels(size + 1, encoded));
+    }
+  }
 }

@@ -364,11 +364,10 @@ public final class Executor {
     if (instruction instanceof Instruction.ReadSubRecord r) {
       Hash anchor = Hash.copyOf(inputs.get(r.anchor()));
       Hash target = resolve(r.record(), inputs, view);
-      List<byte[]> payloads = subRecords(view, target, r.index());
+      MerkleTree tree = subRecordTree(view, target, r.index());
+      byte[] payload = view.subRecordOrNull(target, r.index());
       try {
-        SubRecordProof proof =
-            new ProofGenerator(view).subRecordProof(anchor, target, r.index(), MerkleTree.ofLeaves(payloads));
-        return new Output.SubRecord(payloads.get((int) r.index()).clone(), proof);
+        return new Output.SubRecord(payload, new ProofGenerator(view).subRecordProof(anchor, target, r.index(), tree));
       } catch (NoSuchElementException e) {
         throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
       }
@@ -379,9 +378,8 @@ public final class Executor {
       try {
         ProofGenerator generator = new ProofGenerator(view);
         if (p.isSubRecord()) {
-          List<byte[]> payloads = subRecords(view, target, p.subRecordIndexOrNegative());
-          return new Output.Proof(null, generator.subRecordProof(anchor, target, p.subRecordIndexOrNegative(),
-              MerkleTree.ofLeaves(payloads)));
+          MerkleTree tree = subRecordTree(view, target, p.subRecordIndexOrNegative());
+          return new Output.Proof(null, generator.subRecordProof(anchor, target, p.subRecordIndexOrNegative(), tree));
         }
         return new Output.Proof(generator.recordProof(anchor, target), null);
       } catch (NoSuchElementException e) {
@@ -472,11 +470,12 @@ public final class Executor {
     return at.get(0);
   }
 
-  private static List<byte[]> subRecords(StagedView view, Hash target, long index) throws Stop {
-    List<byte[]> payloads = view.subRecordsOrNull(target);
-    if (payloads == null || index >= payloads.size()) {
+  /** The record's sub-record tree (kept by storage since the append), if it has sub-record {@code index}. */
+  private static MerkleTree subRecordTree(StagedView view, Hash target, long index) throws Stop {
+    MerkleTree tree = view.subRecordTreeOrNull(target);
+    if (tree == null || index >= tree.size()) {
       throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + index);
     }
-    return payloads;
+    return tree;
   }
 }

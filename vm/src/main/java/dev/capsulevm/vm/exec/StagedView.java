@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.util.ArrayList;
@@ -74,12 +75,22 @@ final class StagedView implements RecordSource {
     return snapshotOrNull == null ? null : snapshotOrNull.recordOrNull(recordHash);
   }
 
-  List<byte[]> subRecordsOrNull(Hash recordHash) {
+  /** A copy of sub-record {@code index} of {@code recordHash}, or null. */
+  byte[] subRecordOrNull(Hash recordHash, long index) {
     RecordWithBody item = staged.get(recordHash);
     if (item != null) {
-      return item.payloads();
+      return index < 0 || index >= item.payloads().size() ? null : item.payloads().get((int) index).clone();
     }
-    return snapshotOrNull == null ? null : snapshotOrNull.subRecordsOrNull(recordHash);
+    return snapshotOrNull == null ? null : snapshotOrNull.subRecordOrNull(recordHash, index);
+  }
+
+  /** The Merkle tree over {@code recordHash}'s sub-records, or null when the record is not held. */
+  MerkleTree subRecordTreeOrNull(Hash recordHash) {
+    RecordWithBody item = staged.get(recordHash);
+    if (item != null) {
+      return item.tree();
+    }
+    return snapshotOrNull == null ? null : snapshotOrNull.subRecordTreeOrNull(recordHash);
   }
 
   List<Hash> recordsAtHeight(long height) {

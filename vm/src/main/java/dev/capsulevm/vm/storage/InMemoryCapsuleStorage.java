@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.util.ArrayList;
@@ -48,7 +49,8 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     return ledgerOrNull;
   }
 
-  private record Stored(Record record, List<byte[]> payloads) {}
+  /** A committed record, its payloads and the Merkle tree over them (kept so proofs need no rehashing). */
+  private record Stored(Record record, List<byte[]> payloads, MerkleTree tree) {}
 
   private record CapsuleState(
       SignedMetadata metadata, Map<Long, List<Hash>> byHeight, List<Hash> heads) {}
@@ -121,7 +123,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
                 + parent.toHex() + ", which capsule " + id.toHex() + " does not hold");
           }
         }
-        records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads())));
+        records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads()), item.tree()));
         TreeMap<Long, List<Hash>> byHeight = new TreeMap<>(capsule.byHeight());
         TreeSet<Hash> atHeight = new TreeSet<>(byHeight.getOrDefault(header.height(), List.of()));
         atHeight.add(item.hash());
@@ -233,6 +235,12 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     public List<byte[]> subRecordsOrNull(Hash recordHash) {
       Stored stored = stored(recordHash);
       return stored == null ? null : stored.payloads();
+    }
+
+    @Override
+    public MerkleTree subRecordTreeOrNull(Hash recordHash) {
+      Stored stored = stored(recordHash);
+      return stored == null ? null : stored.tree();
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.util.List;
 
 /**
@@ -38,6 +39,15 @@ public interface Snapshot extends RecordSource, AutoCloseable {
       return null;
     }
     return all.get((int) index).clone();
+  }
+
+  /**
+   * The Merkle tree over record {@code recordHash}'s sub-records, or null when it is not held. Stores
+   * keep it from the append, so a sub-record proof does not rehash every payload of the record.
+   */
+  default MerkleTree subRecordTreeOrNull(Hash recordHash) {
+    List<byte[]> all = subRecordsOrNull(recordHash);
+    return all == null ? null : MerkleTree.ofLeaves(all);
   }
 
   /** The hashes of this capsule's records at {@code height}, sorted (several where there is a fork). */

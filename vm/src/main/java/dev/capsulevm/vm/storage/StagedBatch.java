@@ -72,11 +72,7 @@ public final class StagedBatch implements Batch {
       throw new IllegalArgumentException("record " + record.hash().toHex() + " declares " + count
           + " sub-records but carries " + record.payloads().size());
     }
-    List<byte[]> copies = new ArrayList<>(record.payloads().size());
-    for (byte[] payload : record.payloads()) {
-      copies.add(payload.clone());
-    }
-    writes.add(new RecordWithBody(record.record(), copies));
+    writes.add(record.withCopiedPayloads());
   }
 
   @Override
