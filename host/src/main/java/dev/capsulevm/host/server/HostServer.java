@@ -266,10 +266,16 @@ public final class HostServer implements AutoCloseable {
         programPool.shutdownNow();
         programPool.awaitTermination(5, TimeUnit.SECONDS);
       }
-      server.shutdownNow();
-      adminServer.shutdownNow();
-      server.awaitTermination(5, TimeUnit.SECONDS);
-      adminServer.awaitTermination(5, TimeUnit.SECONDS);
+      // The aborted calls have closed with their status; let those frames leave before cutting what is left
+      // (shutdownNow resets open streams, which a renter would see as CANCELLED instead of UNAVAILABLE).
+      if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+      if (!adminServer.awaitTermination(2, TimeUnit.SECONDS)) {
+        adminServer.shutdownNow();
+        adminServer.awaitTermination(5, TimeUnit.SECONDS);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
