@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
       VersionCommand.class,
       MerkleCommand.class,
       KeysCommand.class,
+      CapsuleCommand.class,
+      AccountCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     })
