@@ -68,7 +68,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final Hash programId;
   private final List<ExecuteRequest> requests;
   private final long bytesSent;
-  private final long headerBytes;
+  /** uploadedBefore[k]: the serialized size of the header and the first k data messages. */
+  private final long[] uploadedBefore;
+  private final int chunkSize;
   private final CostBreakdown estimate;
   private final Consumer<VerifiedOutput> listener;
 
@@ -98,7 +100,13 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       sent += request.getSerializedSize();
     }
     this.bytesSent = sent;
-    this.headerBytes = requests.get(0).getSerializedSize();
+    this.uploadedBefore = new long[requests.size()];
+    long cumulative = 0;
+    for (int k = 0; k < requests.size(); k++) {
+      cumulative += requests.get(k).getSerializedSize();
+      uploadedBefore[k] = cumulative;
+    }
+    this.chunkSize = requests.size() > 1 ? requests.get(1).getData().size() : 1;
     this.estimate = estimate;
     this.listener = listenerOrNull;
   }
@@ -245,7 +253,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     InstructionDescriptor descriptor = new InstructionDescriptor(instruction.kind(), instruction.inputBytes(),
         bound, step.storageBytes());
     charged.add(descriptor);
-    checkCostSoFar(index, result.getCostSoFar(), size);
+    checkCostSoFar(index, result.getCostSoFar());
     bytesReceived += size;
     if (output instanceof Output.Appended appended) {
       lastAppendHeads = appended.proposedHeads();
@@ -259,21 +267,33 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   }
 
   /**
-   * {@code cost_so_far} after instruction {@code index}: the program start, every instruction charged
-   * so far and the responses already sent are exact; the upload lies between the header alone and
-   * every request message; the output's own response may or may not be counted yet.
+   * {@code cost_so_far} after instruction {@code index} is everything charged before its response was
+   * sent: the program start, every instruction so far and the earlier responses are exact; of the
+   * upload, the header and every data message up to the one holding the last byte an instruction so far
+   * referenced were certainly received (an instruction waits for its bytes, and a message is charged
+   * before its bytes are used), later ones may have been. For a program whose data fits in one message
+   * the range is a single value.
    */
-  private void checkCostSoFar(int index, long reported, int ownSize) throws HostMisbehaviourException {
+  private void checkCostSoFar(int index, long reported) throws HostMisbehaviourException {
     Amount fixed = model.programCost(prepared.encodedLength());
     for (InstructionDescriptor d : charged) {
       fixed = fixed.plus(model.instructionCost(d)).plus(model.memoryCost(d)).plus(model.storageCost(d, durationUnits));
     }
     fixed = fixed.plus(model.downloadCost(bytesReceived));
-    long low = fixed.plus(model.uploadCost(headerBytes)).units();
-    long high = fixed.plus(model.uploadCost(bytesSent)).plus(model.downloadCost(ownSize)).units();
+    long referenced = 0;
+    for (int i = 0; i <= index; i++) {
+      for (dev.capsulevm.vm.DataRef ref : prepared.steps().get(i).instruction().refs()) {
+        if (ref.length() > 0) {
+          referenced = Math.max(referenced, ref.end());
+        }
+      }
+    }
+    int messagesNeeded = (int) ((referenced + chunkSize - 1) / chunkSize);
+    long low = fixed.plus(model.uploadCost(uploadedBefore[messagesNeeded])).units();
+    long high = fixed.plus(model.uploadCost(bytesSent)).units();
     if (reported < low || reported > high) {
-      throw new HostMisbehaviourException(Part.OUTPUT, index, "cost_so_far is " + reported
-          + " units, the renter computes between " + low + " and " + high);
+      throw new HostMisbehaviourException(Part.OUTPUT, index, "cost_so_far is " + reported + " units, the renter computes "
+          + (low == high ? String.valueOf(low) : "between " + low + " and " + high));
     }
   }
 
