@@ -68,7 +68,7 @@ public final class Meter {
   }
 
   /** Charges for a request message of {@code messageBytes} received on the program's stream. */
-  public void chargeUpload(long messageBytes) throws BudgetExceededException {
+  public synchronized void chargeUpload(long messageBytes) throws BudgetExceededException {
     long cost = model.upload(nonNegative(messageBytes));
     take(cost, "receiving a message of " + messageBytes + " bytes");
     bandwidth += cost;
@@ -76,7 +76,7 @@ public final class Meter {
   }
 
   /** Charges for a response message of {@code messageBytes}, before it is sent. */
-  public void chargeDownload(long messageBytes) throws BudgetExceededException {
+  public synchronized void chargeDownload(long messageBytes) throws BudgetExceededException {
     long cost = model.download(nonNegative(messageBytes));
     take(cost, "sending a message of " + messageBytes + " bytes");
     bandwidth += cost;
@@ -84,7 +84,7 @@ public final class Meter {
   }
 
   /** Charges the instruction, memory and storage parts of an instruction, before it runs. */
-  public void chargeInstruction(InstructionDescriptor d) throws BudgetExceededException {
+  public synchronized void chargeInstruction(InstructionDescriptor d) throws BudgetExceededException {
     long i = model.instruction(d);
     long m = model.memory(d);
     long s = model.storage(d, durationUnits);

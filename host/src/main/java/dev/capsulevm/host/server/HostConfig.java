@@ -1,0 +1,203 @@
+package dev.capsulevm.host.server;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Everything a host daemon is configured with. {@link #defaults(Path)} works with no further settings;
+ * the {@code with...} methods return changed copies.
+ *
+ * @param dataDirectory holds the LMDB store, {@code host.key}, {@code admin.token}, {@code ledger.bin}
+ *     and {@code prices.bin}
+ * @param address the Host service's bind address
+ * @param port the Host service's port (0 = ephemeral)
+ * @param adminAddress the Admin service's bind address (loopback by default)
+ * @param adminPort the Admin service's port (0 = ephemeral)
+ * @param metricsAddress the Prometheus endpoint's bind address
+ * @param metricsPort the Prometheus endpoint's port (0 = ephemeral, negative = off)
+ * @param maxInboundMessageBytes the largest request message accepted on any RPC
+ * @param maxConcurrentPrograms programs running or awaiting a commit decision at once; beyond it
+ *     Execute answers RESOURCE_EXHAUSTED (also published in the price table's limits)
+ * @param maxProgramBytes published limit: program encoding plus its data
+ * @param maxInstructions published limit
+ * @param maxRecordBytes published limit: the input of one CREATE_CAPSULE or APPEND_RECORD
+ * @param maxSubRecordsPerRecord published limit
+ * @param maxBalanceUnits published limit: the most an account may hold after a deposit
+ * @param maxBufferedBytes the most program data held for one program at once (flow control beyond it)
+ * @param programsPerSecondPerAccount the steady rate of programs one account may start
+ * @param programBurstPerAccount how many programs one account may start at once after idling
+ * @param priceTableValidity the validity window of each signed price table; a new one is signed when
+ *     less than half of the current one's window is left, and older ones stay accepted until they expire
+ * @param withdrawalWindow how far ahead a withdrawal's expiry may lie (and so how long nonces are kept)
+ * @param commitTimeout how long a read-write program waits for the renter's CommitDecision
+ * @param dataTimeout how long an instruction waits for the program data it references
+ * @param sendTimeout how long the host waits for a slow renter to accept the next response
+ * @param shutdownGrace how long {@link HostServer#close()} lets in-flight programs finish
+ * @param clock the host's clock (tests move it)
+ */
+public record HostConfig(
+    Path dataDirectory,
+    String address,
+    int port,
+    String adminAddress,
+    int adminPort,
+    String metricsAddress,
+    int metricsPort,
+    int maxInboundMessageBytes,
+    int maxConcurrentPrograms,
+    int maxProgramBytes,
+    int maxInstructions,
+    int maxRecordBytes,
+    int maxSubRecordsPerRecord,
+    long maxBalanceUnits,
+    int maxBufferedBytes,
+    double programsPerSecondPerAccount,
+    int programBurstPerAccount,
+    Duration priceTableValidity,
+    Duration withdrawalWindow,
+    Duration commitTimeout,
+    Duration dataTimeout,
+    Duration sendTimeout,
+    Duration shutdownGrace,
+    Clock clock) {
+
+  public static final int DEFAULT_PORT = 7420;
+  public static final int DEFAULT_ADMIN_PORT = 7421;
+  public static final int DEFAULT_METRICS_PORT = 7422;
+
+  public HostConfig {
+    Objects.requireNonNull(dataDirectory, "dataDirectory");
+    Objects.requireNonNull(address, "address");
+    Objects.requireNonNull(adminAddress, "adminAddress");
+    Objects.requireNonNull(metricsAddress, "metricsAddress");
+    Objects.requireNonNull(priceTableValidity, "priceTableValidity");
+    Objects.requireNonNull(withdrawalWindow, "withdrawalWindow");
+    Objects.requireNonNull(commitTimeout, "commitTimeout");
+    Objects.requireNonNull(dataTimeout, "dataTimeout");
+    Objects.requireNonNull(sendTimeout, "sendTimeout");
+    Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+    Objects.requireNonNull(clock, "clock");
+    port("port", port);
+    port("adminPort", adminPort);
+    if (metricsPort > 65535) {
+      throw new IllegalArgumentException("metricsPort must be at most 65535, got " + metricsPort);
+    }
+    positive("maxInboundMessageBytes", maxInboundMessageBytes);
+    positive("maxConcurrentPrograms", maxConcurrentPrograms);
+    positive("maxProgramBytes", maxProgramBytes);
+    positive("maxInstructions", maxInstructions);
+    positive("maxRecordBytes", maxRecordBytes);
+    positive("maxSubRecordsPerRecord", maxSubRecordsPerRecord);
+    positive("maxBufferedBytes", maxBufferedBytes);
+    positive("programBurstPerAccount", programBurstPerAccount);
+    if (maxBalanceUnits <= 0) {
+      throw new IllegalArgumentException("maxBalanceUnits must be positive, got " + maxBalanceUnits);
+    }
+    if (!(programsPerSecondPerAccount > 0)) {
+      throw new IllegalArgumentException("programsPerSecondPerAccount must be positive");
+    }
+    if (maxBufferedBytes < maxInboundMessageBytes) {
+      throw new IllegalArgumentException("maxBufferedBytes (" + maxBufferedBytes
+          + ") must hold at least one message of maxInboundMessageBytes (" + maxInboundMessageBytes + ")");
+    }
+    if (priceTableValidity.getSeconds() < 2) {
+      throw new IllegalArgumentException("priceTableValidity must be at least 2 seconds");
+    }
+  }
+
+  private static void port(String field, int value) {
+    if (value < 0 || value > 65535) {
+      throw new IllegalArgumentException(field + " must be 0 to 65535, got " + value);
+    }
+  }
+
+  private static void positive(String field, int value) {
+    if (value <= 0) {
+      throw new IllegalArgumentException(field + " must be positive, got " + value);
+    }
+  }
+
+  /** Loopback on 7420 (Host), 7421 (Admin) and 7422 (metrics), limits and timeouts for one small host. */
+  public static HostConfig defaults(Path dataDirectory) {
+    return new HostConfig(dataDirectory, "127.0.0.1", DEFAULT_PORT, "127.0.0.1", DEFAULT_ADMIN_PORT,
+        "127.0.0.1", DEFAULT_METRICS_PORT,
+        8 << 20, // maxInboundMessageBytes
+        64, // maxConcurrentPrograms
+        64 << 20, // maxProgramBytes
+        100_000, // maxInstructions
+        16 << 20, // maxRecordBytes
+        1 << 16, // maxSubRecordsPerRecord
+        1_000_000L * 1_000_000L, // maxBalanceUnits: 1,000,000 CAP
+        16 << 20, // maxBufferedBytes
+        500.0, // programsPerSecondPerAccount
+        1000, // programBurstPerAccount
+        Duration.ofHours(1), // priceTableValidity
+        Duration.ofHours(1), // withdrawalWindow
+        Duration.ofSeconds(30), // commitTimeout
+        Duration.ofSeconds(30), // dataTimeout
+        Duration.ofSeconds(30), // sendTimeout
+        Duration.ofSeconds(10), // shutdownGrace
+        Clock.systemUTC());
+  }
+
+  /**
+   * A copy on these ports (0 = ephemeral). With {@code port == 0} the metrics endpoint becomes
+   * ephemeral too, so that hosts started in-process on ephemeral ports never collide.
+   */
+  public HostConfig withPorts(int port, int adminPort) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress,
+        port == 0 && metricsPort > 0 ? 0 : metricsPort, maxInboundMessageBytes, maxConcurrentPrograms,
+        maxProgramBytes, maxInstructions, maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits,
+        maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
+        withdrawalWindow, commitTimeout, dataTimeout, sendTimeout, shutdownGrace, clock);
+  }
+
+  /** A copy whose metrics endpoint listens on {@code metricsPort} (0 = ephemeral, negative = off). */
+  public HostConfig withMetricsPort(int metricsPort) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock);
+  }
+
+  /** A copy with these timeouts. */
+  public HostConfig withTimeouts(Duration commitTimeout, Duration dataTimeout, Duration sendTimeout,
+      Duration shutdownGrace) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock);
+  }
+
+  /** A copy with these program limits. */
+  public HostConfig withLimits(int maxConcurrentPrograms, int maxProgramBytes, int maxInstructions,
+      int maxRecordBytes) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock);
+  }
+
+  /** A copy with this per-account rate (programs per second, burst). */
+  public HostConfig withRate(double programsPerSecondPerAccount, int programBurstPerAccount) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock);
+  }
+
+  /** A copy reading time from {@code clock} with price tables valid for {@code priceTableValidity}. */
+  public HostConfig withClock(Clock clock, Duration priceTableValidity) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock);
+  }
+}

@@ -1,0 +1,301 @@
+package dev.capsulevm.host.server;
+
+import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Cashier;
+import dev.capsulevm.pricing.Limits;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.proofs.crypto.KeyFile;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.vm.exec.Executor;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running host: the LMDB store and the ledger in the data directory, the Host service (with gRPC
+ * health checking and server reflection), the Admin service (token-protected, loopback by default) and
+ * the Prometheus endpoint.
+ */
+public final class HostServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HostServer.class);
+  public static final String HOST_KEY_FILE = "host.key";
+  public static final String ADMIN_TOKEN_FILE = "admin.token";
+  public static final String STORE_DIRECTORY = "store";
+  /** How often withdrawals and refunds are written to ledger.bin. */
+  static final Duration LEDGER_FLUSH = Duration.ofMillis(200);
+
+  private final HostConfig config;
+  private final SigningKey hostKey;
+  private final String adminToken;
+  private final LmdbCapsuleStorage storage;
+  private final FileLedger ledger;
+  private final HostContext ctx;
+  private final Server server;
+  private final Server adminServer;
+  private final HealthStatusManager health;
+  private final ScheduledExecutorService scheduler;
+  private final ExecutorService programPool;
+  private final Metrics metrics;
+  private boolean closed;
+
+  private HostServer(HostConfig config, SigningKey hostKey, String adminToken, LmdbCapsuleStorage storage,
+      FileLedger ledger, HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
+      ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics) {
+    this.config = config;
+    this.hostKey = hostKey;
+    this.adminToken = adminToken;
+    this.storage = storage;
+    this.ledger = ledger;
+    this.ctx = ctx;
+    this.server = server;
+    this.adminServer = adminServer;
+    this.health = health;
+    this.scheduler = scheduler;
+    this.programPool = programPool;
+    this.metrics = metrics;
+  }
+
+  /**
+   * Opens the store and the ledger in the data directory, makes or loads the host key and the admin
+   * token, signs a price table, binds the Host, Admin and metrics endpoints, and returns when serving.
+   */
+  public static HostServer start(HostConfig config) throws IOException {
+    Path dir = config.dataDirectory();
+    Files.createDirectories(dir);
+    SigningKey hostKey = loadOrCreateKey(dir.resolve(HOST_KEY_FILE));
+    String adminToken = loadOrCreateToken(dir.resolve(ADMIN_TOKEN_FILE));
+    List<AutoCloseable> opened = new ArrayList<>();
+    try {
+      ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, threads("capsulevm-timer"));
+      scheduler.setRemoveOnCancelPolicy(true);
+      opened.add(scheduler::shutdownNow);
+      LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve(STORE_DIRECTORY));
+      opened.add(storage);
+      PriceTemplateStore templates = new PriceTemplateStore(dir);
+      PriceTable saved = templates.loadOrNull();
+      Prices prices = saved != null ? saved.prices() : PriceTables.defaultPrices();
+      Limits limits = saved != null ? saved.limits()
+          : new Limits(config.maxProgramBytes(), config.maxInstructions(), config.maxRecordBytes(),
+              config.maxSubRecordsPerRecord(), config.maxConcurrentPrograms(), Amount.of(config.maxBalanceUnits()));
+      FileLedger ledger = FileLedger.open(dir, config.clock(), limits.maxBalance(), config.withdrawalWindow(),
+          scheduler, LEDGER_FLUSH);
+      opened.add(ledger);
+      PriceTables tables = new PriceTables(hostKey, config.clock(), config.priceTableValidity(), prices, limits);
+      tables.current();
+      // Admission (HostContext.admit) bounds the programs in flight, so the pool never holds more
+      // threads than the concurrency limit and never queues.
+      ThreadPoolExecutor programPool = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
+          new SynchronousQueue<>(), threads("capsulevm-program"));
+      opened.add(programPool::shutdownNow);
+      Executor executor = new Executor(storage, config.clock(), config.commitTimeout(), config.dataTimeout(),
+          hostKey, scheduler);
+      Metrics metrics = new Metrics(config.metricsAddress(), config.metricsPort());
+      opened.add(metrics);
+      HostContext ctx = new HostContext(config, hostKey, tables, ledger,
+          new Cashier(ledger, hostKey.publicKey(), config.clock()), executor, programPool, scheduler,
+          new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), metrics);
+      HealthStatusManager health = new HealthStatusManager();
+      Server server = NettyServerBuilder.forAddress(new InetSocketAddress(config.address(), config.port()))
+          .maxInboundMessageSize(config.maxInboundMessageBytes())
+          .addService(new HostService(ctx))
+          .addService(health.getHealthService())
+          .addService(ProtoReflectionServiceV1.newInstance())
+          .build()
+          .start();
+      opened.add(() -> server.shutdownNow());
+      Server adminServer = NettyServerBuilder
+          .forAddress(new InetSocketAddress(config.adminAddress(), config.adminPort()))
+          .maxInboundMessageSize(config.maxInboundMessageBytes())
+          .addService(ServerInterceptors.intercept(new AdminService(ctx, templates),
+              new AdminService.TokenCheck(adminToken)))
+          .build()
+          .start();
+      health.setStatus("", ServingStatus.SERVING);
+      health.setStatus(HostGrpc.SERVICE_NAME, ServingStatus.SERVING);
+      scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
+      HostServer host = new HostServer(config, hostKey, adminToken, storage, ledger, ctx, server, adminServer,
+          health, scheduler, programPool, metrics);
+      log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}", hostKey.publicKey(),
+          config.address(), server.getPort(), config.adminAddress(), adminServer.getPort(),
+          metrics.port() < 0 ? "off" : config.metricsAddress() + ":" + metrics.port(), dir);
+      return host;
+    } catch (IOException | RuntimeException e) {
+      for (int i = opened.size() - 1; i >= 0; i--) {
+        try {
+          opened.get(i).close();
+        } catch (Exception suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw e;
+    }
+  }
+
+  private static ThreadFactory threads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  private static SigningKey loadOrCreateKey(Path file) throws IOException {
+    if (Files.exists(file)) {
+      return KeyFile.read(file);
+    }
+    SigningKey key = SigningKey.generate();
+    KeyFile.write(key, file);
+    restrict(file);
+    log.info("made a new host key {} in {}", key.publicKey(), file);
+    return key;
+  }
+
+  private static String loadOrCreateToken(Path file) throws IOException {
+    if (Files.exists(file)) {
+      String token = Files.readString(file).trim();
+      if (token.isEmpty()) {
+        throw new IOException(file + " is empty; delete it to make a new admin token");
+      }
+      return token;
+    }
+    byte[] random = new byte[32];
+    new SecureRandom().nextBytes(random);
+    String token = HexFormat.of().formatHex(random);
+    try {
+      Files.createFile(file, PosixFilePermissions.asFileAttribute(
+          Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE)));
+    } catch (UnsupportedOperationException e) {
+      Files.createFile(file);
+    } catch (FileAlreadyExistsException e) {
+      return loadOrCreateToken(file);
+    }
+    Files.writeString(file, token + "\n");
+    return token;
+  }
+
+  private static void restrict(Path file) {
+    try {
+      Files.setPosixFilePermissions(file, Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
+    } catch (UnsupportedOperationException | IOException e) {
+      log.debug("could not restrict {}", file, e);
+    }
+  }
+
+  /** The Host service's port. */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** The Admin service's port. */
+  public int adminPort() {
+    return adminServer.getPort();
+  }
+
+  /** The metrics endpoint's port, or -1 when it is off. */
+  public int metricsPort() {
+    return metrics.port();
+  }
+
+  public PublicKey hostKey() {
+    return hostKey.publicKey();
+  }
+
+  public String adminToken() {
+    return adminToken;
+  }
+
+  public HostConfig config() {
+    return config;
+  }
+
+  /**
+   * Graceful shutdown: health turns NOT_SERVING and new programs are refused (UNAVAILABLE); programs in
+   * flight get {@code shutdownGrace} to finish (a pending commit to be decided); whatever is still
+   * running then is aborted atomically (its staged writes discarded, its budget refunded, the renter
+   * told UNAVAILABLE); then the servers stop, the ledger is written and the store closed.
+   */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    log.info("host shutting down");
+    health.enterTerminalState();
+    ctx.closing = true;
+    adminServer.shutdown();
+    server.shutdown();
+    long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
+    while (!ctx.calls.isEmpty() && System.nanoTime() < deadline) {
+      sleep(10);
+    }
+    for (ExecuteCall call : List.copyOf(ctx.calls)) {
+      call.shutdown();
+    }
+    programPool.shutdown();
+    try {
+      if (!programPool.awaitTermination(5, TimeUnit.SECONDS)) {
+        programPool.shutdownNow();
+        programPool.awaitTermination(5, TimeUnit.SECONDS);
+      }
+      server.shutdownNow();
+      adminServer.shutdownNow();
+      server.awaitTermination(5, TimeUnit.SECONDS);
+      adminServer.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    scheduler.shutdownNow();
+    try {
+      ledger.close();
+    } catch (IOException e) {
+      log.error("could not write the ledger", e);
+    }
+    try {
+      storage.close();
+    } catch (RuntimeException e) {
+      log.error("could not close the store", e);
+    }
+    metrics.close();
+    log.info("host stopped");
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package dev.capsulevm.host.server;
+
+import com.google.protobuf.ByteString;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proto.v1.BalanceRequest;
+import dev.capsulevm.proto.v1.BalanceResponse;
+import dev.capsulevm.proto.v1.ExecuteRequest;
+import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.GetPriceTableRequest;
+import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.PriceTableResponse;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+
+/** The renter-facing service: price table, balances, programs. */
+final class HostService extends HostGrpc.HostImplBase {
+  private final HostContext ctx;
+
+  HostService(HostContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void getPriceTable(GetPriceTableRequest request, StreamObserver<PriceTableResponse> responses) {
+    responses.onNext(PriceTableResponse.newBuilder()
+        .setSignedPriceTable(ByteString.copyFrom(ctx.tables.current().encode())).build());
+    responses.onCompleted();
+  }
+
+  @Override
+  public void getBalance(BalanceRequest request, StreamObserver<BalanceResponse> responses) {
+    PublicKey account = account(request.getAccount(), responses);
+    if (account == null) {
+      return;
+    }
+    responses.onNext(BalanceResponse.newBuilder().setAccount(request.getAccount())
+        .setBalance(ctx.ledger.balance(account).units()).build());
+    responses.onCompleted();
+  }
+
+  @Override
+  public StreamObserver<ExecuteRequest> execute(StreamObserver<ExecuteResponse> responses) {
+    return new ExecuteCall(ctx, responses);
+  }
+
+  /** The account named by {@code bytes}, or null after answering INVALID_ARGUMENT. */
+  static PublicKey account(ByteString bytes, StreamObserver<?> responses) {
+    try {
+      return PublicKey.copyOf(bytes.toByteArray());
+    } catch (IllegalArgumentException e) {
+      responses.onError(Status.INVALID_ARGUMENT.withDescription("account: " + e.getMessage()).asRuntimeException());
+      return null;
+    }
+  }
+}

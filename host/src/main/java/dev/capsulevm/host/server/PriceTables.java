@@ -1,0 +1,138 @@
+package dev.capsulevm.host.server;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.InstructionKind;
+import dev.capsulevm.pricing.InstructionPrice;
+import dev.capsulevm.pricing.Limits;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The price tables this host has signed. The current one is renewed (re-signed with a fresh window)
+ * when less than half of its window is left, and every table issued stays acceptable until its own
+ * window ends, so a renter that fetched a table just before a renewal or a price change is not broken.
+ * Windows start {@link #SKEW} before now, for renters whose clocks are a little behind.
+ */
+final class PriceTables {
+  static final Duration SKEW = Duration.ofSeconds(60);
+
+  private final SigningKey hostKey;
+  private final Clock clock;
+  private final Duration validity;
+  private final Map<Hash, SignedPriceTable> issued = new LinkedHashMap<>();
+  private Prices prices;
+  private Limits limits;
+  private SignedPriceTable current;
+
+  PriceTables(SigningKey hostKey, Clock clock, Duration validity, Prices prices, Limits limits) {
+    this.hostKey = hostKey;
+    this.clock = clock;
+    this.validity = validity;
+    this.prices = prices;
+    this.limits = limits;
+  }
+
+  /** The worked example's prices of docs/PROTOCOL.md: a host's defaults until the operator sets others. */
+  static Prices defaultPrices() {
+    Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
+    m.put(InstructionKind.CREATE_CAPSULE, InstructionPrice.of(5000, 3));
+    m.put(InstructionKind.APPEND_RECORD, InstructionPrice.of(2000, 4));
+    m.put(InstructionKind.READ_SUB_RECORD, InstructionPrice.of(500, 1));
+    m.put(InstructionKind.PROVE, InstructionPrice.of(800, 2));
+    m.put(InstructionKind.HAS_RECORD, InstructionPrice.of(100, 1));
+    m.put(InstructionKind.READ_BY_HASH, InstructionPrice.of(300, 1));
+    m.put(InstructionKind.HEADS, InstructionPrice.of(50, 1));
+    return new Prices(Amount.of(1000), Amount.of(2), m, Amount.of(1), Amount.of(2), Amount.of(1), Amount.of(5));
+  }
+
+  /** The current table, signing a new one first when the current one is past half its window. */
+  synchronized SignedPriceTable current() {
+    Instant now = clock.instant();
+    if (current == null || !now.isBefore(renewAt(current.table()))) {
+      sign(now);
+    }
+    return current;
+  }
+
+  /** Replaces prices and limits and signs a table with them at once. */
+  synchronized SignedPriceTable replace(Prices prices, Limits limits) {
+    this.prices = prices;
+    this.limits = limits;
+    sign(clock.instant());
+    return current;
+  }
+
+  synchronized Prices prices() {
+    return prices;
+  }
+
+  synchronized Limits limits() {
+    return limits;
+  }
+
+  /** A table this host issued whose window has not ended, or null with the reason in {@code why}. */
+  synchronized SignedPriceTable acceptable(Hash id, StringBuilder why) {
+    Instant now = clock.instant();
+    prune(now);
+    SignedPriceTable table = issued.get(id);
+    if (table == null) {
+      why.append("price table ").append(id).append(" was not issued by this host or has expired;"
+          + " fetch the current one with GetPriceTable");
+      return null;
+    }
+    if (!now.isBefore(table.table().validUntil())) {
+      why.append("price table ").append(id).append(" expired at ").append(table.table().validUntil())
+          .append("; fetch the current one with GetPriceTable");
+      return null;
+    }
+    if (now.isBefore(table.table().validFrom())) {
+      why.append("price table ").append(id).append(" is valid from ").append(table.table().validFrom());
+      return null;
+    }
+    return table;
+  }
+
+  /** Whether {@code id} was issued here, expired or not (kept until shortly after it expires). */
+  synchronized boolean wasIssued(Hash id) {
+    return issued.containsKey(id);
+  }
+
+  private Instant renewAt(PriceTable table) {
+    Duration window = Duration.between(table.validFrom(), table.validUntil());
+    return table.validUntil().minus(window.minus(SKEW).dividedBy(2));
+  }
+
+  private void sign(Instant now) {
+    Instant from = Instant.ofEpochSecond(now.getEpochSecond()).minus(SKEW);
+    Instant until = Instant.ofEpochSecond(now.getEpochSecond()).plus(validity);
+    if (current != null && !current.table().validFrom().isBefore(from)) {
+      // Never two tables with the same window and contents: push the start a second on.
+      from = current.table().validFrom().plusSeconds(1);
+      until = until.isAfter(from) ? until : from.plusSeconds(1);
+    }
+    current = new PriceTable(hostKey.publicKey(), from, until, prices, limits).sign(hostKey);
+    issued.put(current.table().id(), current);
+    prune(now);
+  }
+
+  /** Forgets tables expired for more than their whole window (kept that long to name them "expired"). */
+  private void prune(Instant now) {
+    for (Iterator<SignedPriceTable> it = issued.values().iterator(); it.hasNext(); ) {
+      PriceTable t = it.next().table();
+      if (t != (current == null ? null : current.table())
+          && now.isAfter(t.validUntil().plus(Duration.between(t.validFrom(), t.validUntil())))) {
+        it.remove();
+      }
+    }
+  }
+}

@@ -1,0 +1,292 @@
+package dev.capsulevm.host.server;
+
+import com.google.protobuf.ByteString;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.InstructionDescriptor;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.ProgramShape;
+import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.RenterCheck;
+import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.pricing.Withdrawal;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.AdminGrpc;
+import dev.capsulevm.proto.v1.BalanceRequest;
+import dev.capsulevm.proto.v1.CommitDecision;
+import dev.capsulevm.proto.v1.ExecuteRequest;
+import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.FundRequest;
+import dev.capsulevm.proto.v1.GetPriceTableRequest;
+import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.ProgramHeader;
+import dev.capsulevm.vm.DataRef;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.Program;
+import dev.capsulevm.vm.ProgramEncoding;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.MetadataUtils;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/** A host on ephemeral loopback ports with raw stubs, an account and a program runner, for tests. */
+final class TestHost implements AutoCloseable {
+  final HostServer host;
+  final ManagedChannel channel;
+  final ManagedChannel adminChannel;
+  final HostGrpc.HostBlockingStub blocking;
+  final HostGrpc.HostStub async;
+  final AdminGrpc.AdminBlockingStub admin;
+
+  TestHost(HostConfig config) throws Exception {
+    host = HostServer.start(config);
+    channel = ManagedChannelBuilder.forAddress("127.0.0.1", host.port()).usePlaintext()
+        .maxInboundMessageSize(64 << 20).build();
+    adminChannel = ManagedChannelBuilder.forAddress("127.0.0.1", host.adminPort()).usePlaintext().build();
+    blocking = HostGrpc.newBlockingStub(channel);
+    async = HostGrpc.newStub(channel);
+    admin = AdminGrpc.newBlockingStub(adminChannel).withInterceptors(bearer(host.adminToken()));
+  }
+
+  static HostConfig config(Path dir) {
+    return HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1);
+  }
+
+  static io.grpc.ClientInterceptor bearer(String token) {
+    Metadata md = new Metadata();
+    md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    return MetadataUtils.newAttachHeadersInterceptor(md);
+  }
+
+  SignedPriceTable table() throws Exception {
+    return SignedPriceTable.parse(blocking.getPriceTable(GetPriceTableRequest.getDefaultInstance())
+        .getSignedPriceTable().toByteArray());
+  }
+
+  long fund(SigningKey account, long units) {
+    return admin.fund(FundRequest.newBuilder().setAccount(ByteString.copyFrom(account.publicKey().toByteArray()))
+        .setAmount(units).build()).getBalance();
+  }
+
+  long balance(SigningKey account) {
+    return blocking.getBalance(BalanceRequest.newBuilder()
+        .setAccount(ByteString.copyFrom(account.publicKey().toByteArray())).build()).getBalance();
+  }
+
+  static byte[] withdrawal(SigningKey account, PriceTable table, long budget, long nonce, Instant expiry) {
+    return new Withdrawal(account.publicKey(), Amount.of(budget), nonce, expiry, table.id(), table.hostKey())
+        .sign(account).encode();
+  }
+
+  static byte[] withdrawal(SigningKey account, PriceTable table, long budget) {
+    return withdrawal(account, table, budget, ThreadLocalRandom.current().nextLong(),
+        Instant.ofEpochSecond(Instant.now().getEpochSecond() + 600));
+  }
+
+  static ExecuteRequest header(byte[] program, PriceTable table, byte[] withdrawal, long durationUnits) {
+    return ExecuteRequest.newBuilder().setHeader(ProgramHeader.newBuilder()
+        .setProgram(ByteString.copyFrom(program))
+        .setPriceTableId(ByteString.copyFrom(table.id().toByteArray()))
+        .setSignedWithdrawal(ByteString.copyFrom(withdrawal))
+        .setDurationUnits(durationUnits)).build();
+  }
+
+  static ExecuteRequest data(byte[] bytes, int from, int to) {
+    return ExecuteRequest.newBuilder().setData(ByteString.copyFrom(bytes, from, to - from)).build();
+  }
+
+  static ExecuteRequest decision(boolean confirm) {
+    return ExecuteRequest.newBuilder().setDecision(CommitDecision.newBuilder().setConfirm(confirm)).build();
+  }
+
+  /** One Execute stream seen from the renter: responses and the final status, in arrival order. */
+  static final class Stream implements ClientResponseObserver<ExecuteRequest, ExecuteResponse> {
+    final LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
+    ClientCallStreamObserver<ExecuteRequest> requests;
+    long sent;
+    long received;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<ExecuteRequest> requestStream) {
+      requests = requestStream;
+    }
+
+    @Override
+    public void onNext(ExecuteResponse value) {
+      events.add(value);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      events.add(Status.fromThrowable(t));
+    }
+
+    @Override
+    public void onCompleted() {
+      events.add(Status.OK);
+    }
+
+    void send(ExecuteRequest request) {
+      if (!request.hasDecision()) {
+        // CommitDecision is not metered (docs/PROTOCOL.md, "The Execute stream").
+        sent += request.getSerializedSize();
+      }
+      synchronized (this) {
+        requests.onNext(request);
+      }
+    }
+
+    /** The next event: an ExecuteResponse or the final Status. */
+    Object next() throws InterruptedException {
+      Object e = events.poll(20, TimeUnit.SECONDS);
+      if (e == null) {
+        throw new AssertionError("no event within 20 s");
+      }
+      if (e instanceof ExecuteResponse r && r.hasResult()) {
+        received += r.getSerializedSize();
+      }
+      return e;
+    }
+
+    ExecuteResponse response() throws InterruptedException {
+      Object e = next();
+      if (e instanceof ExecuteResponse r) {
+        return r;
+      }
+      throw new AssertionError("expected a response, got status " + e);
+    }
+
+    Status status() throws InterruptedException {
+      while (true) {
+        Object e = next();
+        if (e instanceof Status s) {
+          return s;
+        }
+      }
+    }
+  }
+
+  Stream open() {
+    Stream s = new Stream();
+    async.execute(s);
+    return s;
+  }
+
+  /** The outcome of a program run to its end. */
+  record Run(List<ExecuteResponse> results, ExecuteResponse proposal, ExecuteResponse end, Status status,
+      long sent, long received) {
+    SignedReceipt receipt() throws Exception {
+      return SignedReceipt.parse(end.getEnd().getSignedReceipt().toByteArray());
+    }
+  }
+
+  /**
+   * Runs a program: header, data in chunks of {@code chunk} bytes, then (for a proposal) the decision.
+   */
+  Run run(ProgramBuilder program, PriceTable table, SigningKey account, long budget, int chunk, boolean confirm)
+      throws Exception {
+    Stream s = open();
+    s.send(header(program.encoded(), table, withdrawal(account, table, budget), 10));
+    byte[] d = program.data();
+    for (int at = 0; at < d.length; at += chunk) {
+      s.send(data(d, at, Math.min(d.length, at + chunk)));
+    }
+    return finish(s, confirm);
+  }
+
+  static Run finish(Stream s, boolean confirm) throws Exception {
+    List<ExecuteResponse> results = new ArrayList<>();
+    ExecuteResponse proposal = null;
+    ExecuteResponse end = null;
+    while (true) {
+      Object e = s.next();
+      if (e instanceof Status status) {
+        s.requests.onCompleted();
+        return new Run(results, proposal, end, status, s.sent, s.received);
+      }
+      ExecuteResponse r = (ExecuteResponse) e;
+      if (r.hasResult()) {
+        results.add(r);
+      } else if (r.hasProposal()) {
+        proposal = r;
+        s.send(decision(confirm));
+      } else {
+        end = r;
+      }
+    }
+  }
+
+  /** Checks the receipt against the renter's own figures, as the SDK does. */
+  static Receipt check(Run run, ProgramBuilder program, PriceTable table, long budget, byte[] withdrawal)
+      throws Exception {
+    List<InstructionDescriptor> shape = new ArrayList<>();
+    Program p = program.program();
+    for (int i = 0; i < p.instructions().size(); i++) {
+      Instruction in = p.instructions().get(i);
+      long maxOut = i < run.results().size() ? run.results().get(i).getResult().getMaxOutputBytes() : 0;
+      shape.add(new InstructionDescriptor(in.kind(), in.inputBytes(), maxOut, in.writes() ? in.inputBytes() : 0));
+    }
+    ProgramShape ps = new ProgramShape(program.encoded().length, run.sent(), 10, shape);
+    return RenterCheck.check(run.receipt(), table, ps, ProgramEncoding.programId(program.encoded(), withdrawal),
+        Amount.of(budget), run.sent(), run.received());
+  }
+
+  /** Builds a program and its data. */
+  static final class ProgramBuilder {
+    private final Hash capsuleIdOrNull;
+    private final ByteArrayOutputStream data = new ByteArrayOutputStream();
+    private final List<Instruction> instructions = new ArrayList<>();
+
+    ProgramBuilder(Hash capsuleIdOrNull) {
+      this.capsuleIdOrNull = capsuleIdOrNull;
+    }
+
+    DataRef put(byte[] bytes) {
+      DataRef ref = new DataRef(data.size(), bytes.length);
+      data.writeBytes(bytes);
+      return ref;
+    }
+
+    DataRef put(Hash hash) {
+      return put(hash.toByteArray());
+    }
+
+    ProgramBuilder add(Instruction instruction) {
+      instructions.add(instruction);
+      return this;
+    }
+
+    Program program() {
+      return new Program(capsuleIdOrNull, instructions, data.size());
+    }
+
+    byte[] encoded() {
+      return ProgramEncoding.encode(program());
+    }
+
+    byte[] data() {
+      return data.toByteArray();
+    }
+  }
+
+  @Override
+  public void close() throws Exception {
+    channel.shutdownNow();
+    adminChannel.shutdownNow();
+    host.close();
+    channel.awaitTermination(5, TimeUnit.SECONDS);
+    adminChannel.awaitTermination(5, TimeUnit.SECONDS);
+  }
+}
