@@ -66,11 +66,20 @@ final class OutputVerifier {
       Output.Proof proof = (Output.Proof) output;
       if (p.isSubRecord()) {
         SubRecordProof sub = proof.subRecordProofOrNull();
+        if (step.payloadOrNull() != null) {
+          return verifySubRecord(step, sub, step.payloadOrNull(), verifier);
+        }
         RecordHeader header = verifyTarget(step, sub.recordProof(), verifier);
-        // Without the payload the inclusion path still binds the index and tree size to the root.
+        // Without the payload the path's hashes cannot be checked (whoever holds the payload can);
+        // its index, tree size and length can.
         if (sub.inclusion().index() != step.subRecordIndex() || sub.inclusion().treeSize() != header.subRecordCount()) {
           throw new Bad("the inclusion proof is for sub-record " + sub.inclusion().index() + " of "
               + sub.inclusion().treeSize() + ", asked " + step.subRecordIndex() + " of " + header.subRecordCount());
+        }
+        long expectedLength = pathLength(sub.inclusion().index(), sub.inclusion().treeSize());
+        if (sub.inclusion().path().size() != expectedLength) {
+          throw new Bad("the inclusion path has " + sub.inclusion().path().size() + " hashes, RFC 9162 needs "
+              + expectedLength);
         }
         return header;
       }
@@ -148,9 +157,26 @@ final class OutputVerifier {
     return -1;
   }
 
+  /** The length of an RFC 9162 inclusion path for leaf {@code index} of a tree of {@code size} leaves. */
+  static long pathLength(long index, long size) {
+    long length = 0;
+    while (size > 1) {
+      long k = Long.highestOneBit(size - 1);
+      if (index < k) {
+        size = k;
+      } else {
+        index -= k;
+        size -= k;
+      }
+      length++;
+    }
+    return length;
+  }
+
   private static RecordHeader verifySubRecord(ProgramBuilder.Step step, SubRecordProof proof, byte[] payload,
       ProofVerifier verifier) throws Bad, VerificationException {
     Hash target = targetOf(step, proof.recordProof());
+    requireWholePath(step, proof.recordProof(), target);
     RecordHeader header = verifier.verifySubRecord(step.anchor(), target, step.subRecordIndex(), payload, proof);
     checkHeight(step, header);
     return header;
@@ -159,9 +185,24 @@ final class OutputVerifier {
   private static RecordHeader verifyTarget(ProgramBuilder.Step step, RecordProof proof, ProofVerifier verifier)
       throws Bad, VerificationException {
     Hash target = targetOf(step, proof);
+    requireWholePath(step, proof, target);
     RecordHeader header = verifier.verifyRecord(step.anchor(), target, proof);
     checkHeight(step, header);
     return header;
+  }
+
+  /**
+   * The host builds every proof from the anchor the instruction names, so the first header must be the
+   * anchor and every header must be linked; the shared verifier alone would stop at the first cached
+   * record and ignore the headers above it, which would leave them unchecked in the output the caller
+   * sees. (A renter walks backwards cheaply by naming a cached record as the next anchor.)
+   */
+  private static void requireWholePath(ProgramBuilder.Step step, RecordProof proof, Hash target)
+      throws Bad, VerificationException {
+    if (!proof.headers().get(0).hash().equals(step.anchor())) {
+      throw new Bad("the proof starts at " + proof.headers().get(0).hash() + ", not at the anchor " + step.anchor());
+    }
+    new ProofVerifier(null).verifyRecord(step.anchor(), target, proof);
   }
 
   /** The record a proof must end at: the named hash, or (by height) the proof's last header. */

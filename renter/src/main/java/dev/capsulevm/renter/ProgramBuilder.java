@@ -81,7 +81,7 @@ public final class ProgramBuilder {
   /** What the renter expects of one instruction's output. */
   record Step(Instruction instruction, long renterBoundOrMinusOne, long estimateBound, long storageBytes,
       Hash expectedCapsuleId, List<Hash> expectedHeadsOrNull, Hash anchor, Hash targetHashOrNull,
-      long targetHeight, long subRecordIndex, Hash lookupHash, SignedMetadata metadataOrNull) {
+      long targetHeight, long subRecordIndex, Hash lookupHash, SignedMetadata metadataOrNull, byte[] payloadOrNull) {
 
     InstructionDescriptor estimateDescriptor() {
       return new InstructionDescriptor(instruction.kind(), instruction.inputBytes(), estimateBound, storageBytes);
@@ -106,7 +106,7 @@ public final class ProgramBuilder {
     DataRef ref = data(metadata.encoded());
     long bound = Hash.LENGTH + Executor.RESPONSE_ENVELOPE_BYTES;
     return add(new Step(new Instruction.CreateCapsule(ref), bound, bound, ref.length(), metadata.capsuleId(),
-        null, null, null, 0, -1, null, metadata));
+        null, null, null, 0, -1, null, metadata, null));
   }
 
   /**
@@ -140,7 +140,7 @@ public final class ProgramBuilder {
       staged.put(item.hash(), item.record().header());
     }
     return add(new Step(new Instruction.AppendRecord(ref), bound, estimate, ref.length(), null, expected,
-        null, null, 0, -1, null, metadataOrNull));
+        null, null, 0, -1, null, metadataOrNull, null));
   }
 
   /** {@code ReadSubRecord} of the record {@code target}, proven from the trusted {@code anchor}. */
@@ -162,49 +162,59 @@ public final class ProgramBuilder {
     long bound = 4 + metadataOrNull.metadata().maxSubRecordBytes() + proofBound(anchor, targetHeight, true)
         + Executor.RESPONSE_ENVELOPE_BYTES;
     return add(new Step(new Instruction.ReadSubRecord(selector, index, anchorRef), bound, bound, 0, null, null,
-        anchor.hash(), target, targetHeight, index, null, metadataOrNull));
+        anchor.hash(), target, targetHeight, index, null, metadataOrNull, null));
   }
 
   /** {@code Prove} that record {@code target} descends from the trusted {@code anchor}. */
   public int prove(Hash target, RecordHeader anchor) {
-    return prove(target, heightOf(target), -1, anchor);
+    return prove(target, heightOf(target), -1, anchor, null);
   }
 
-  /** {@code Prove} sub-record {@code index} of record {@code target} from the trusted {@code anchor}. */
+  /**
+   * {@code Prove} sub-record {@code index} of record {@code target} from the trusted {@code anchor}.
+   * Without the payload the inclusion path's hashes cannot be checked (its index, tree size and length
+   * are); {@link #proveSubRecord(Hash, long, RecordHeader, byte[])} checks them against a payload the
+   * renter holds.
+   */
   public int proveSubRecord(Hash target, long index, RecordHeader anchor) {
+    return proveSubRecord(target, index, anchor, null);
+  }
+
+  /** {@code Prove} that {@code payload} is sub-record {@code index} of {@code target}, from {@code anchor}. */
+  public int proveSubRecord(Hash target, long index, RecordHeader anchor, byte[] payloadOrNull) {
     if (index < 0) {
       throw new IllegalArgumentException("sub-record indexes are never negative, got " + index);
     }
-    return prove(target, heightOf(target), index, anchor);
+    return prove(target, heightOf(target), index, anchor, payloadOrNull == null ? null : payloadOrNull.clone());
   }
 
   /** {@code Prove} that the record at {@code height} descends from the trusted {@code anchor}. */
   public int proveAtHeight(long height, RecordHeader anchor) {
-    return prove(null, height, -1, anchor);
+    return prove(null, height, -1, anchor, null);
   }
 
-  private int prove(Hash target, long targetHeight, long index, RecordHeader anchor) {
+  private int prove(Hash target, long targetHeight, long index, RecordHeader anchor, byte[] payloadOrNull) {
     requireCapsule("prove");
     DataRef anchorRef = data(anchor.hash().toByteArray());
     RecordSelector selector = target == null ? new RecordSelector.ByHeight(targetHeight)
         : new RecordSelector.ByHash(data(target.toByteArray()));
     long bound = proofBound(anchor, targetHeight, index >= 0) + Executor.RESPONSE_ENVELOPE_BYTES;
     return add(new Step(new Instruction.Prove(anchorRef, selector, index), bound, bound, 0, null, null,
-        anchor.hash(), target, targetHeight, index, null, metadataOrNull));
+        anchor.hash(), target, targetHeight, index, null, metadataOrNull, payloadOrNull));
   }
 
   /** {@code HasRecord}: whether the host holds {@code record}, in any capsule. */
   public int has(Hash record) {
     long bound = 1 + 4 + Executor.MAX_HEADER_BYTES + Executor.RESPONSE_ENVELOPE_BYTES;
     return add(new Step(new Instruction.HasRecord(data(record.toByteArray())), bound, bound, 0, null, null, null,
-        null, 0, -1, record, metadataOrNull));
+        null, 0, -1, record, metadataOrNull, null));
   }
 
   /** {@code ReadByHash}: the record {@code record} (header and signature), from any capsule. */
   public int readByHash(Hash record) {
     long bound = 1 + 4 + Executor.MAX_HEADER_BYTES + 64 + 8 + Executor.RESPONSE_ENVELOPE_BYTES;
     return add(new Step(new Instruction.ReadByHash(data(record.toByteArray())), bound, bound, 0, null, null, null,
-        null, 0, -1, record, metadataOrNull));
+        null, 0, -1, record, metadataOrNull, null));
   }
 
   /** {@code Heads}: the capsule's current heads, each checked to be signed by a writer. */
@@ -225,7 +235,7 @@ public final class ProgramBuilder {
           + Executor.RESPONSE_ENVELOPE_BYTES;
     }
     return add(new Step(new Instruction.Heads(), bound, estimate, 0, null, null, null, null, 0, -1, null,
-        metadataOrNull));
+        metadataOrNull, null));
   }
 
   /** The number of instructions so far. */
