@@ -3,6 +3,7 @@ package dev.capsulevm.host.server;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.BudgetExceededException;
+import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.PricingException;
@@ -20,6 +21,7 @@ import dev.capsulevm.proto.v1.Failure;
 import dev.capsulevm.proto.v1.InstructionResult;
 import dev.capsulevm.proto.v1.ProgramEnd;
 import dev.capsulevm.proto.v1.ProgramHeader;
+import dev.capsulevm.vm.Instruction;
 import dev.capsulevm.vm.Program;
 import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.ProgramDecoder;
@@ -95,6 +97,13 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private Program program;
   private ProgramData data;
   private Meter meter;
+  private PriceTable table;
+  /** Outputs sent, and the meter's instruction and memory parts after the last one (program thread). */
+  private volatile int delivered;
+  private volatile long instructionPartSent;
+  private volatile long memoryPartSent;
+  /** The bound of an output whose response could not be paid for, or -1. */
+  private volatile long unpaidBound = -1;
   private long received;
   private byte[] heldChunk;
   private PendingCommit pending;
@@ -223,7 +232,10 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     }
     ProgramData programData = new ProgramData(decoded.dataLength(),
         Math.max(1, Math.min(ctx.config.maxBufferedBytes(), decoded.dataLength())));
+    instructionPartSent = opened.charged().instruction().units();
+    memoryPartSent = opened.charged().memory().units();
     synchronized (this) {
+      this.table = table;
       program = decoded;
       meter = opened;
       data = programData;
@@ -514,12 +526,16 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     try {
       meter.chargeDownload(size);
     } catch (BudgetExceededException e) {
+      unpaidBound = output.charged().maxOutputBytes();
       throw new OutputUnpaid(output.index(), "budget: the output of instruction " + output.index()
           + " could not be paid for: " + e.getMessage());
     }
     ctx.metrics.instructions.labelValues(output.charged().kind().name()).inc();
     awaitReady();
     send(response);
+    delivered = output.index() + 1;
+    instructionPartSent = meter.charged().instruction().units();
+    memoryPartSent = meter.charged().memory().units();
     ctx.metrics.bytesSent.inc(size);
     if (output.index() == program.instructions().size() - 1) {
       awaitDataComplete();
@@ -686,13 +702,47 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     ProgramEnd end = ProgramEnd.newBuilder()
         .setSignedReceipt(ByteString.copyFrom(receipt.encode()))
         .setFailure(Failure.newBuilder().setReason(reason == null ? "UNKNOWN" : reason)
-            .setInstruction(instruction).setMessage(text))
+            .setInstruction(instruction).setMessage(text)
+            .setMaxOutputBytes(unsentBound(receipt.receipt())))
         .build();
     boolean wasCancelled;
     synchronized (this) {
       wasCancelled = cancelled;
     }
     sendEnd(end, status.withDescription(text), wasCancelled ? "cancelled" : outcome);
+  }
+
+  /**
+   * The output bound the last charged instruction was charged for when its output was never sent (it
+   * failed while running, or its response could not be paid for); 0 otherwise. Derived from what the
+   * meter's instruction part (or, with a zero per-byte price, its memory part) grew by since the last
+   * output was sent, which only instruction charges change; when neither price depends on the bound,
+   * any bound gives the same cost and 0 is reported.
+   */
+  private long unsentBound(dev.capsulevm.pricing.Receipt receipt) {
+    int charged = receipt.instructionsCharged();
+    if (program == null || charged == 0 || charged <= delivered) {
+      return 0;
+    }
+    if (unpaidBound >= 0) {
+      return unpaidBound;
+    }
+    Instruction instruction = program.instructions().get(charged - 1);
+    InstructionKind kind = instruction.kind();
+    long perByte = table.prices().instruction(kind).perByte().units();
+    long handled;
+    if (perByte > 0) {
+      long part = receipt.cost().instruction().units() - instructionPartSent
+          - table.prices().instruction(kind).base().units();
+      handled = part / perByte;
+    } else {
+      long perUnit = table.prices().memoryPerByteTimeUnit().units() * kind.timeUnits();
+      if (perUnit <= 0) {
+        return 0;
+      }
+      handled = (receipt.cost().memory().units() - memoryPartSent) / perUnit;
+    }
+    return Math.max(0, handled - instruction.inputBytes());
   }
 
   /** Moves to ENDED once; false when another path ended the call first. */

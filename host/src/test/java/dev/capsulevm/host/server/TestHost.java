@@ -235,7 +235,9 @@ final class TestHost implements AutoCloseable {
     Program p = program.program();
     for (int i = 0; i < p.instructions().size(); i++) {
       Instruction in = p.instructions().get(i);
-      long maxOut = i < run.results().size() ? run.results().get(i).getResult().getMaxOutputBytes() : 0;
+      long maxOut = i < run.results().size() ? run.results().get(i).getResult().getMaxOutputBytes()
+          : i == run.results().size() && run.end().getEnd().hasFailure()
+              ? run.end().getEnd().getFailure().getMaxOutputBytes() : 0;
       shape.add(new InstructionDescriptor(in.kind(), in.inputBytes(), maxOut, in.writes() ? in.inputBytes() : 0));
     }
     ProgramShape ps = new ProgramShape(program.encoded().length, run.sent(), 10, shape);
