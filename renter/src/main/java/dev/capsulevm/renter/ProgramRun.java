@@ -338,7 +338,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
           + " instructions; the renter received " + outputs.size() + " outputs of " + n);
     }
     if (c == outputs.size() + 1) {
-      descriptors.add(failedInstruction(claimed, outputs.size()));
+      long reported = failed ? end.getFailure().getMaxOutputBytes() : 0;
+      descriptors.add(reported > 0 ? reportedFailedInstruction(reported, outputs.size())
+          : failedInstruction(claimed, outputs.size()));
     }
     Receipt receipt;
     try {
@@ -366,8 +368,20 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     finish(new ProgramResult(outputs, receipt, estimate, committed, bytesSent, bytesReceived), null);
   }
 
+  /** The descriptor of a charged instruction whose output was never sent, at the bound the failure reports. */
+  private InstructionDescriptor reportedFailedInstruction(long bound, int index) throws HostMisbehaviourException {
+    ProgramBuilder.Step step = prepared.steps().get(index);
+    if (step.renterBoundOrMinusOne() >= 0 && bound > step.renterBoundOrMinusOne()) {
+      throw new HostMisbehaviourException(Part.RECEIPT, index, "the failure reports an output bound of " + bound
+          + " bytes for instruction " + index + ", the renter's bound is " + step.renterBoundOrMinusOne());
+    }
+    Instruction instruction = step.instruction();
+    return new InstructionDescriptor(instruction.kind(), instruction.inputBytes(), bound, step.storageBytes());
+  }
+
   /**
-   * The descriptor of an instruction that was charged and then failed, so no output carried its bound:
+   * The descriptor of an instruction that was charged and then failed, when the failure does not report
+   * its bound (older hosts): no output carried it, so
    * the bound is solved from the receipt's instruction part (or memory part), must be a whole number of
    * bytes and within the renter's bound; {@link RenterCheck} then checks every other figure against it.
    */

@@ -210,6 +210,24 @@ class TamperingTest {
     }
   }
 
+  /** A failed program's end reports the bound of the instruction that failed; changing it is caught. */
+  @Test
+  void aFailedProgramsReportedBoundIsChecked() {
+    Supplier<PreparedProgram> failing = () -> {
+      ProgramBuilder b = writer.newProgram(client);
+      b.readSubRecordAtHeight(1, 0, writer.highestHead());
+      b.readSubRecordAtHeight(1, 9999, writer.highestHead());
+      return b.build();
+    };
+    ProgramFailedException honest = assertThrows(ProgramFailedException.class, () -> client.run(failing.get()));
+    assertEquals(2, honest.receipt().instructionsCharged());
+    for (long delta : new long[] {1, -1}) {
+      expectCaught("failure bound " + delta, failing, 1, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
+          .setFailure(r.getEnd().getFailure().toBuilder()
+              .setMaxOutputBytes(r.getEnd().getFailure().getMaxOutputBytes() + delta))).build());
+    }
+  }
+
   /** A write tampered anywhere before the decision is cancelled and never committed. */
   @Test
   void aTamperedWriteIsNeverCommitted() throws Exception {
