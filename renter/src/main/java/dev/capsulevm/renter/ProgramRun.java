@@ -245,7 +245,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       }
       proven = OutputVerifier.verify(step, output, prepared.program().capsuleIdOrNull(), verifier);
     } catch (VerificationException e) {
-      throw new HostMisbehaviourException(Part.OUTPUT, index, e.failure() + ": " + e.getMessage(), e);
+      throw new HostMisbehaviourException(Part.OUTPUT, index, e.getMessage(), e);
     } catch (OutputVerifier.Bad e) {
       throw new HostMisbehaviourException(Part.OUTPUT, index, e.getMessage(), e);
     }
