@@ -1,0 +1,269 @@
+package dev.capsulevm.host.daemon;
+
+import dev.capsulevm.host.server.HostConfig;
+import dev.capsulevm.host.server.HostServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code capsulevm host}: runs a host until SIGINT or SIGTERM. Works with no flags (data in
+ * {@code ./capsulevm-data}, Host on 127.0.0.1:7420, Admin on 127.0.0.1:7421, metrics on
+ * 127.0.0.1:7422). Settings come from the defaults, then {@code --config FILE} (a properties file whose
+ * keys are the long option names without the dashes, e.g. {@code port=7420}), then the flags.
+ */
+@Command(name = "host", mixinStandardHelpOptions = true,
+    description = "Runs a capsulevm host (Host and Admin gRPC services, metrics) until SIGINT/SIGTERM.")
+public final class HostCommand implements Callable<Integer> {
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "A properties file; keys are the option names below without the dashes.")
+  Path configFile;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", description = "Data directory (default ./capsulevm-data).")
+  String dataDir;
+
+  @Option(names = "--address", description = "Host service bind address (default 127.0.0.1).")
+  String address;
+
+  @Option(names = "--port", description = "Host service port, 0 = ephemeral (default 7420).")
+  String port;
+
+  @Option(names = "--admin-address", description = "Admin service bind address (default 127.0.0.1).")
+  String adminAddress;
+
+  @Option(names = "--admin-port", description = "Admin service port, 0 = ephemeral (default 7421).")
+  String adminPort;
+
+  @Option(names = "--metrics-address", description = "Prometheus endpoint bind address (default 127.0.0.1).")
+  String metricsAddress;
+
+  @Option(names = "--metrics-port", description = "Prometheus endpoint port, 0 = ephemeral, -1 = off (default 7422).")
+  String metricsPort;
+
+  @Option(names = "--max-inbound-message-bytes", description = "Largest request message (default 8 MiB).")
+  String maxInboundMessageBytes;
+
+  @Option(names = "--max-concurrent-programs", description = "Programs in flight at once (default 64).")
+  String maxConcurrentPrograms;
+
+  @Option(names = "--max-program-bytes", description = "Program encoding plus data (default 64 MiB).")
+  String maxProgramBytes;
+
+  @Option(names = "--max-instructions", description = "Instructions per program (default 100000).")
+  String maxInstructions;
+
+  @Option(names = "--max-record-bytes", description = "Input of one CREATE_CAPSULE/APPEND_RECORD (default 16 MiB).")
+  String maxRecordBytes;
+
+  @Option(names = "--max-sub-records-per-record", description = "Published limit (default 65536).")
+  String maxSubRecordsPerRecord;
+
+  @Option(names = "--max-balance-units", description = "Most an account may hold (default 10^12 units).")
+  String maxBalanceUnits;
+
+  @Option(names = "--max-buffered-bytes", description = "Program data held per program (default 16 MiB).")
+  String maxBufferedBytes;
+
+  @Option(names = "--programs-per-second", description = "Per-account program rate (default 500).")
+  String programsPerSecond;
+
+  @Option(names = "--program-burst", description = "Per-account burst (default 1000).")
+  String programBurst;
+
+  @Option(names = "--price-table-validity", description = "Price table window, ISO-8601 or seconds (default PT1H).")
+  String priceTableValidity;
+
+  @Option(names = "--withdrawal-window", description = "Furthest withdrawal expiry (default PT1H).")
+  String withdrawalWindow;
+
+  @Option(names = "--commit-timeout", description = "Wait for a CommitDecision (default PT30S).")
+  String commitTimeout;
+
+  @Option(names = "--data-timeout", description = "Wait for referenced program data (default PT30S).")
+  String dataTimeout;
+
+  @Option(names = "--send-timeout", description = "Wait for a slow renter to read (default PT30S).")
+  String sendTimeout;
+
+  @Option(names = "--shutdown-grace", description = "Time in-flight programs get at shutdown (default PT10S).")
+  String shutdownGrace;
+
+  /** Every settable key, as in the config file. */
+  static final Set<String> KEYS = Set.of("data-dir", "address", "port", "admin-address", "admin-port",
+      "metrics-address", "metrics-port", "max-inbound-message-bytes", "max-concurrent-programs",
+      "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
+      "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
+      "price-table-validity", "withdrawal-window", "commit-timeout", "data-timeout", "send-timeout",
+      "shutdown-grace");
+
+  /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
+  public static void main(String[] args) {
+    System.exit(new picocli.CommandLine(new HostCommand()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    HostConfig config;
+    try {
+      config = config();
+    } catch (IllegalArgumentException | IOException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    HostServer server = HostServer.start(config);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      server.close();
+      stopped.countDown();
+    }, "capsulevm-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    Path dir = config.dataDirectory().toAbsolutePath();
+    out.println("capsulevm host listening on " + config.address() + ":" + server.port());
+    out.println("  host key     " + server.hostKey().toHex());
+    out.println("  admin        " + config.adminAddress() + ":" + server.adminPort()
+        + " (token in " + dir.resolve(HostServer.ADMIN_TOKEN_FILE) + ")");
+    out.println("  metrics      " + (server.metricsPort() < 0 ? "off"
+        : "http://" + config.metricsAddress() + ":" + server.metricsPort() + "/metrics"));
+    out.println("  data         " + dir);
+    out.println("Stop with Ctrl-C (SIGINT) or SIGTERM.");
+    out.flush();
+    stopped.await();
+    return 0;
+  }
+
+  /** The configuration: defaults, then the config file, then the flags. */
+  HostConfig config() throws IOException {
+    Map<String, String> settings = new HashMap<>();
+    if (configFile != null) {
+      Properties props = new Properties();
+      try (InputStream in = Files.newInputStream(configFile)) {
+        props.load(in);
+      }
+      Set<String> unknown = new HashSet<>(props.stringPropertyNames());
+      unknown.removeAll(KEYS);
+      if (!unknown.isEmpty()) {
+        throw new IllegalArgumentException(configFile + ": unknown keys " + unknown + "; known keys are " + KEYS);
+      }
+      for (String key : props.stringPropertyNames()) {
+        settings.put(key, props.getProperty(key).trim());
+      }
+    }
+    flag(settings, "data-dir", dataDir);
+    flag(settings, "address", address);
+    flag(settings, "port", port);
+    flag(settings, "admin-address", adminAddress);
+    flag(settings, "admin-port", adminPort);
+    flag(settings, "metrics-address", metricsAddress);
+    flag(settings, "metrics-port", metricsPort);
+    flag(settings, "max-inbound-message-bytes", maxInboundMessageBytes);
+    flag(settings, "max-concurrent-programs", maxConcurrentPrograms);
+    flag(settings, "max-program-bytes", maxProgramBytes);
+    flag(settings, "max-instructions", maxInstructions);
+    flag(settings, "max-record-bytes", maxRecordBytes);
+    flag(settings, "max-sub-records-per-record", maxSubRecordsPerRecord);
+    flag(settings, "max-balance-units", maxBalanceUnits);
+    flag(settings, "max-buffered-bytes", maxBufferedBytes);
+    flag(settings, "programs-per-second", programsPerSecond);
+    flag(settings, "program-burst", programBurst);
+    flag(settings, "price-table-validity", priceTableValidity);
+    flag(settings, "withdrawal-window", withdrawalWindow);
+    flag(settings, "commit-timeout", commitTimeout);
+    flag(settings, "data-timeout", dataTimeout);
+    flag(settings, "send-timeout", sendTimeout);
+    flag(settings, "shutdown-grace", shutdownGrace);
+    return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
+  }
+
+  private static void flag(Map<String, String> settings, String key, String value) {
+    if (value != null) {
+      settings.put(key, value.trim());
+    }
+  }
+
+  /** {@code base} with the settings applied; a bad value names its key. */
+  static HostConfig apply(HostConfig base, Map<String, String> s) {
+    return new HostConfig(
+        base.dataDirectory(),
+        s.getOrDefault("address", base.address()),
+        integer(s, "port", base.port()),
+        s.getOrDefault("admin-address", base.adminAddress()),
+        integer(s, "admin-port", base.adminPort()),
+        s.getOrDefault("metrics-address", base.metricsAddress()),
+        integer(s, "metrics-port", base.metricsPort()),
+        integer(s, "max-inbound-message-bytes", base.maxInboundMessageBytes()),
+        integer(s, "max-concurrent-programs", base.maxConcurrentPrograms()),
+        integer(s, "max-program-bytes", base.maxProgramBytes()),
+        integer(s, "max-instructions", base.maxInstructions()),
+        integer(s, "max-record-bytes", base.maxRecordBytes()),
+        integer(s, "max-sub-records-per-record", base.maxSubRecordsPerRecord()),
+        longValue(s, "max-balance-units", base.maxBalanceUnits()),
+        integer(s, "max-buffered-bytes", base.maxBufferedBytes()),
+        decimal(s, "programs-per-second", base.programsPerSecondPerAccount()),
+        integer(s, "program-burst", base.programBurstPerAccount()),
+        duration(s, "price-table-validity", base.priceTableValidity()),
+        duration(s, "withdrawal-window", base.withdrawalWindow()),
+        duration(s, "commit-timeout", base.commitTimeout()),
+        duration(s, "data-timeout", base.dataTimeout()),
+        duration(s, "send-timeout", base.sendTimeout()),
+        duration(s, "shutdown-grace", base.shutdownGrace()),
+        base.clock());
+  }
+
+  private static int integer(Map<String, String> s, String key, int fallback) {
+    String v = s.get(key);
+    try {
+      return v == null ? fallback : Integer.parseInt(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + ": not a whole number: " + v);
+    }
+  }
+
+  private static long longValue(Map<String, String> s, String key, long fallback) {
+    String v = s.get(key);
+    try {
+      return v == null ? fallback : Long.parseLong(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + ": not a whole number: " + v);
+    }
+  }
+
+  private static double decimal(Map<String, String> s, String key, double fallback) {
+    String v = s.get(key);
+    try {
+      return v == null ? fallback : Double.parseDouble(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + ": not a number: " + v);
+    }
+  }
+
+  /** ISO-8601 ({@code PT30S}) or whole seconds ({@code 30}). */
+  private static Duration duration(Map<String, String> s, String key, Duration fallback) {
+    String v = s.get(key);
+    if (v == null) {
+      return fallback;
+    }
+    try {
+      return v.chars().allMatch(Character::isDigit) ? Duration.ofSeconds(Long.parseLong(v)) : Duration.parse(v);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(key + ": not a duration (PT30S or seconds): " + v);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+package dev.capsulevm.host.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.host.daemon.HostCommand;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The daemon command's configuration: defaults, then the config file, then the flags. */
+class HostCommandTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void flagsOverrideTheConfigFileWhichOverridesDefaults() throws Exception {
+    Path file = dir.resolve("host.properties");
+    Files.writeString(file, "port=9000\nadmin-port=9001\ncommit-timeout=PT5S\nmax-concurrent-programs=3\n"
+        + "data-dir=" + dir.resolve("data").toString().replace("\\", "/") + "\n");
+    HostCommand command = new HostCommand();
+    new CommandLine(command).parseArgs("--config", file.toString(), "--port", "9100", "--data-timeout", "7");
+    HostConfig config = invokeConfig(command);
+    assertEquals(9100, config.port());
+    assertEquals(9001, config.adminPort());
+    assertEquals(Duration.ofSeconds(5), config.commitTimeout());
+    assertEquals(Duration.ofSeconds(7), config.dataTimeout());
+    assertEquals(3, config.maxConcurrentPrograms());
+    assertEquals(dir.resolve("data"), config.dataDirectory());
+    assertEquals("127.0.0.1", config.address());
+  }
+
+  @Test
+  void noFlagsGiveTheDefaults() throws Exception {
+    HostConfig config = invokeConfig(new HostCommand());
+    assertEquals(HostConfig.defaults(Path.of("capsulevm-data")), config);
+  }
+
+  @Test
+  void unknownConfigKeysAndBadValuesAreNamed() throws Exception {
+    Path file = dir.resolve("bad.properties");
+    Files.writeString(file, "prot=1\n");
+    StringWriter err = new StringWriter();
+    CommandLine cl = new CommandLine(new HostCommand()).setErr(new PrintWriter(err));
+    assertNotEquals(0, cl.execute("--config", file.toString()));
+    assertTrue(err.toString().contains("prot"), err.toString());
+    StringWriter err2 = new StringWriter();
+    CommandLine cl2 = new CommandLine(new HostCommand()).setErr(new PrintWriter(err2));
+    assertNotEquals(0, cl2.execute("--port", "seventy"));
+    assertTrue(err2.toString().contains("port"), err2.toString());
+  }
+
+  private static HostConfig invokeConfig(HostCommand command) throws Exception {
+    var m = HostCommand.class.getDeclaredMethod("config");
+    m.setAccessible(true);
+    return (HostConfig) m.invoke(command);
+  }
+}
