@@ -280,21 +280,25 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       fixed = fixed.plus(model.instructionCost(d)).plus(model.memoryCost(d)).plus(model.storageCost(d, durationUnits));
     }
     fixed = fixed.plus(model.downloadCost(bytesReceived));
+    long low = fixed.plus(model.uploadCost(uploadedBefore[messagesNeeded(index)])).units();
+    long high = fixed.plus(model.uploadCost(bytesSent)).units();
+    if (reported < low || reported > high) {
+      throw new HostMisbehaviourException(Part.OUTPUT, index, "cost_so_far is " + reported + " units, the renter computes "
+          + (low == high ? String.valueOf(low) : "between " + low + " and " + high));
+    }
+  }
+
+  /** How many data messages hold every byte instructions 0..{@code index} reference. */
+  private int messagesNeeded(int index) {
     long referenced = 0;
-    for (int i = 0; i <= index; i++) {
+    for (int i = 0; i <= index && i < prepared.steps().size(); i++) {
       for (dev.capsulevm.vm.DataRef ref : prepared.steps().get(i).instruction().refs()) {
         if (ref.length() > 0) {
           referenced = Math.max(referenced, ref.end());
         }
       }
     }
-    int messagesNeeded = (int) ((referenced + chunkSize - 1) / chunkSize);
-    long low = fixed.plus(model.uploadCost(uploadedBefore[messagesNeeded])).units();
-    long high = fixed.plus(model.uploadCost(bytesSent)).units();
-    if (reported < low || reported > high) {
-      throw new HostMisbehaviourException(Part.OUTPUT, index, "cost_so_far is " + reported + " units, the renter computes "
-          + (low == high ? String.valueOf(low) : "between " + low + " and " + high));
-    }
+    return (int) ((referenced + chunkSize - 1) / chunkSize);
   }
 
   private void proposal(CommitProposal proposal) throws HostMisbehaviourException {
@@ -342,9 +346,21 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       descriptors.add(reported > 0 ? reportedFailedInstruction(reported, outputs.size())
           : failedInstruction(claimed, outputs.size()));
     }
+    long uploadCounted = bytesSent;
+    if (failed && claimed.uploadBytes() < bytesSent) {
+      // A program that failed before all its data was charged (its budget ran out on a data message, or
+      // it stopped) counts only the messages charged: a prefix of what was sent, holding at least the
+      // bytes every charged instruction referenced.
+      int needed = messagesNeeded(Math.max(0, c - 1));
+      for (int k = needed; k < uploadedBefore.length; k++) {
+        if (uploadedBefore[k] == claimed.uploadBytes()) {
+          uploadCounted = claimed.uploadBytes();
+        }
+      }
+    }
     Receipt receipt;
     try {
-      receipt = RenterCheck.check(signed, table, shape(descriptors), programId, budget, bytesSent, bytesReceived);
+      receipt = RenterCheck.check(signed, table, shape(descriptors), programId, budget, uploadCounted, bytesReceived);
     } catch (PricingException e) {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, e.reason() + ": " + e.getMessage(), e);
     }

@@ -206,6 +206,27 @@ class EndToEndTest {
   }
 
   @Test
+  void programDataInManySmallChunksWhileOutputsArrive() throws Exception {
+    SigningKey account = SigningKey.generate();
+    host.fund(account, 1000);
+    try (HostClient client = HostClient.connect(host.address(), account, RenterOptions.defaults().withChunkSize(97))) {
+      CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 4096, 64, "chunks");
+      writer.append(client, subRecords("c", 300));
+      ProgramBuilder b = writer.newProgram(client);
+      for (int i = 0; i < 50; i++) {
+        b.has(writer.highestHead().hash());
+        b.readSubRecord(writer.highestHead().hash(), i, writer.highestHead());
+        b.readByHash(Hash.copyOf(new byte[] {(byte) i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+            19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}));
+      }
+      ProgramResult r = client.run(b.build());
+      assertEquals(150, r.outputs().size());
+      assertArrayEquals(utf8("c 49"), r.output(148).payload());
+    }
+  }
+
+  @Test
   void aPriceAboveTheMaximumIsRefusedNamingTheField() throws Exception {
     Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
     for (InstructionKind k : InstructionKind.values()) {
