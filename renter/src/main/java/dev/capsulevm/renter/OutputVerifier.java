@@ -17,9 +17,9 @@ import java.util.Set;
 
 /**
  * Checks one parsed output against what the renter asked for, with the shared {@link ProofVerifier}
- * (proofs against the anchor or a cached record, which it then caches). Every failure is a
- * {@link VerificationException} or an {@link IllegalStateException}-free {@code Bad} message; the caller
- * turns it into {@link HostMisbehaviourException} naming the output.
+ * (proofs against the anchor, whose records it then caches). Every failure is a
+ * {@link VerificationException} or a {@link Bad}; the caller turns it into
+ * {@link HostMisbehaviourException} naming the output.
  */
 final class OutputVerifier {
   private static final long RECORD_OVERHEAD = 4 + 1 + 64;

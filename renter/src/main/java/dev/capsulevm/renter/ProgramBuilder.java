@@ -16,11 +16,8 @@ import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
 
@@ -282,17 +279,5 @@ public final class ProgramBuilder {
     }
     long headers = anchor.height() - targetHeight + 1;
     return 4 + headers * (4 + Executor.MAX_HEADER_BYTES) + (subRecord ? Executor.MAX_INCLUSION_BYTES : 0);
-  }
-
-  /** Records with no appended child among {@code records}: the tips an append leaves. */
-  static Set<Hash> tips(List<RecordWithBody> records) {
-    Set<Hash> tips = new HashSet<>();
-    records.forEach(r -> tips.add(r.hash()));
-    records.forEach(r -> r.record().header().parents().forEach(tips::remove));
-    return tips;
-  }
-
-  static <T> T require(T value, String what) {
-    return Objects.requireNonNull(value, what);
   }
 }

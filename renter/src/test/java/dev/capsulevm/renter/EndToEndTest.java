@@ -227,6 +227,57 @@ class EndToEndTest {
   }
 
   @Test
+  void readersRunWhileAWriteProgramIsInFlight() throws Exception {
+    Tamper hold = new Tamper();
+    java.util.concurrent.CountDownLatch readsDone = new java.util.concurrent.CountDownLatch(1);
+    try (HostClient client = host.fundedClient(1000, hold)) {
+      CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 4096, 64, "concurrent");
+      writer.append(client, subRecords("base", 50));
+      RecordHeader head = writer.highestHead();
+      List<java.util.concurrent.CompletableFuture<ProgramResult>> reads = new ArrayList<>();
+      List<HostClient> readers = new ArrayList<>();
+      for (int c = 0; c < 4; c++) {
+        readers.add(host.fundedClient(1000));
+      }
+      try {
+        ProgramBuilder w = writer.newProgram(client);
+        w.append(writer.buildRecords(List.of(subRecords("new", 500)), System.currentTimeMillis()));
+        // The write's proposal is held back (the write program stays in flight, holding the capsule's
+        // write permit) until every read has finished.
+        hold.set((position, response) -> {
+          if (response.hasProposal()) {
+            try {
+              readsDone.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return response;
+        });
+        ProgramRun write = client.submit(w.build());
+        for (HostClient reader : readers) {
+          for (int k = 0; k < 3; k++) {
+            ProgramBuilder r = new ProgramBuilder(writer.capsuleId(), writer.metadata(), List.of(head), null);
+            for (int i = 0; i < 10; i++) {
+              r.readSubRecordAtHeight(1, i + 10 * k, head);
+            }
+            reads.add(reader.submit(r.build()).completion());
+          }
+        }
+        for (var f : reads) {
+          assertEquals(10, f.get(20, TimeUnit.SECONDS).outputs().size());
+        }
+        assertFalse(write.completion().isDone(), "the write was still in flight during the reads");
+        readsDone.countDown();
+        assertEquals(1, write.result().committedHeads().size());
+      } finally {
+        readers.forEach(HostClient::close);
+      }
+    }
+  }
+
+  @Test
   void aPriceAboveTheMaximumIsRefusedNamingTheField() throws Exception {
     Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
     for (InstructionKind k : InstructionKind.values()) {

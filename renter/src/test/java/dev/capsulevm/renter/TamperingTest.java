@@ -210,6 +210,24 @@ class TamperingTest {
     }
   }
 
+  /** The blocking iterator hands over the outputs verified before the bad one, then throws. */
+  @Test
+  void theIteratorDeliversTheVerifiedOutputsThenTheMisbehaviour() throws Exception {
+    tamper.set((position, response) -> position == 4
+        ? onResult(r -> r.toBuilder().setOutput(flip(r.getOutput(), 10, 0x01)).build()).apply(response) : response);
+    try {
+      ProgramRun run = client.submit(reads(), null, null);
+      List<VerifiedOutput> got = new ArrayList<>();
+      UncheckedRenterException e = assertThrows(UncheckedRenterException.class, () -> run.forEach(got::add));
+      assertEquals(4, got.size());
+      assertTrue(e.getCause() instanceof HostMisbehaviourException, e.toString());
+      assertEquals(4, ((HostMisbehaviourException) e.getCause()).instructionIndex());
+      assertTrue(run.completion().isCompletedExceptionally());
+    } finally {
+      tamper.clear();
+    }
+  }
+
   /** A failed program's end reports the bound of the instruction that failed; changing it is caught. */
   @Test
   void aFailedProgramsReportedBoundIsChecked() {
