@@ -206,7 +206,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
           + ctx.config.programBurstPerAccount() + "); retry later");
       return;
     }
-    int limit = table.limits().maxConcurrentPrograms();
+    // The current table's limit, not the header's: an operator lowering it takes effect at once.
+    int limit = ctx.tables.limits().maxConcurrentPrograms();
     if (!ctx.admit(limit)) {
       reject(Status.RESOURCE_EXHAUSTED, "the host runs " + limit + " programs, its maxConcurrentPrograms;"
           + " retry later");
@@ -487,6 +488,16 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         state = State.AWAIT_DECISION;
       }
     }
+    if (status == null) {
+      // The executor discards the commit at its deadline; this ends the call then too, even if the
+      // renter never says anything again.
+      long delay = Math.max(0, Duration.between(ctx.config.clock().instant(), commit.deadline()).toMillis()) + 20;
+      try {
+        ctx.scheduler.schedule(() -> expireIfUndecided(commit), delay, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        // Shutting down: close() ends every call.
+      }
+    }
     if (status != null) {
       end(status, refusal, -1, status.getDescription(), commit.refuse(), "failed");
       return;
@@ -500,6 +511,17 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     } catch (CallAborted e) {
       // abort() refused the pending commit and ended the call.
     }
+  }
+
+  private void expireIfUndecided(PendingCommit commit) {
+    synchronized (this) {
+      if (state != State.AWAIT_DECISION) {
+        return;
+      }
+      state = State.DECIDING;
+    }
+    end(Status.DEADLINE_EXCEEDED, "EXPIRED", -1, "no CommitDecision within " + ctx.config.commitTimeout()
+        + "; nothing was written", commit.refuse(), "failed");
   }
 
   /** Closes the meter of a program that stopped; every later close returns the same receipt. */
@@ -565,8 +587,13 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     checkNotAborted();
   }
 
-  /** Waits until every declared byte of program data has arrived, at most dataTimeout. */
+  /**
+   * Waits until every declared byte of program data has arrived, at most dataTimeout. Called when no
+   * instruction needs data any more, so everything is released first: the rest is dropped as it
+   * arrives and never waits for buffer room.
+   */
   private void awaitDataComplete() {
+    data.releaseBefore(program.dataLength());
     long deadline = System.nanoTime() + ctx.config.dataTimeout().toNanos();
     synchronized (this) {
       while (abortStatus == null && received < program.dataLength()) {

@@ -183,6 +183,15 @@ public record HostConfig(
         shutdownGrace, clock);
   }
 
+  /** A copy with these message and program-data buffer limits. */
+  public HostConfig withBuffers(int maxInboundMessageBytes, int maxBufferedBytes) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock);
+  }
+
   /** A copy with this per-account rate (programs per second, burst). */
   public HostConfig withRate(double programsPerSecondPerAccount, int programBurstPerAccount) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,

@@ -219,6 +219,52 @@ class ExecuteEndToEndTest {
   }
 
   @Test
+  void concurrentChunkedProgramsAreMeteredExactly() throws Exception {
+    // Uploads are charged on gRPC's threads while instructions and outputs are charged on the program
+    // threads; every receipt must still match the renter's own count to the unit.
+    CapsuleFixture f = new CapsuleFixture("concurrent");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 8);
+    createAndAppend(f, r1);
+    ExecutorService clients = Executors.newFixedThreadPool(8);
+    try {
+      List<Future<Receipt>> receipts = new ArrayList<>();
+      for (int c = 0; c < 8; c++) {
+        SigningKey other = SigningKey.generate();
+        t.fund(other, 1_000_000_000L);
+        receipts.add(clients.submit(() -> {
+          Receipt last = null;
+          for (int run = 0; run < 5; run++) {
+            ProgramBuilder read = new ProgramBuilder(f.id());
+            DataRef anchor = read.put(r1.hash());
+            for (int i = 0; i < 8; i++) {
+              read.add(new Instruction.ReadSubRecord(new RecordSelector.ByHeight(1), i, anchor));
+              read.add(new Instruction.HasRecord(read.put(r1.hash())));
+            }
+            byte[] w = TestHost.withdrawal(other, table, BUDGET);
+            long before = t.balance(other);
+            TestHost.Stream s = t.open();
+            s.send(TestHost.header(read.encoded(), table, w, 10));
+            byte[] d = read.data();
+            for (int at = 0; at < d.length; at += 13) {
+              s.send(TestHost.data(d, at, Math.min(d.length, at + 13)));
+            }
+            Run done = TestHost.finish(s, true);
+            assertEquals(Status.Code.OK, done.status().getCode(), done.status().toString());
+            last = TestHost.check(done, read, table, BUDGET, w);
+            assertEquals(before - last.finalCost().units(), t.balance(other));
+          }
+          return last;
+        }));
+      }
+      for (Future<Receipt> r : receipts) {
+        assertFalse(r.get().failed());
+      }
+    } finally {
+      clients.shutdownNow();
+    }
+  }
+
+  @Test
   void refusedCommitWritesNothingAndRefundsStorage() throws Exception {
     CapsuleFixture f = new CapsuleFixture("refuse");
     ProgramBuilder create = new ProgramBuilder(null);

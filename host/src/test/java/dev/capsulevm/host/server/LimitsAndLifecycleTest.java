@@ -19,15 +19,12 @@ import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.SetPricesRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.proto.v1.StatusResponse;
 import dev.capsulevm.vm.Instruction;
 import dev.capsulevm.vm.exec.AppendEncoding;
 import dev.capsulevm.vm.storage.CapsuleFixture;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
@@ -362,7 +359,4 @@ class LimitsAndLifecycleTest {
           "the capsule was never created");
     }
   }
-
-  @SuppressWarnings("unused")
-  private static void unused(ManagedChannel c, ManagedChannelBuilder<?> b, GetPriceTableRequest r) { }
 }

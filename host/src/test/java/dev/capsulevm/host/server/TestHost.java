@@ -112,7 +112,7 @@ final class TestHost implements AutoCloseable {
   }
 
   /** One Execute stream seen from the renter: responses and the final status, in arrival order. */
-  static final class Stream implements ClientResponseObserver<ExecuteRequest, ExecuteResponse> {
+  static class Stream implements ClientResponseObserver<ExecuteRequest, ExecuteResponse> {
     final LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
     ClientCallStreamObserver<ExecuteRequest> requests;
     long sent;
@@ -176,6 +176,11 @@ final class TestHost implements AutoCloseable {
         }
       }
     }
+  }
+
+  <S extends Stream> S open(S s) {
+    async.execute(s);
+    return s;
   }
 
   Stream open() {
@@ -284,11 +289,15 @@ final class TestHost implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() {
     channel.shutdownNow();
     adminChannel.shutdownNow();
     host.close();
-    channel.awaitTermination(5, TimeUnit.SECONDS);
-    adminChannel.awaitTermination(5, TimeUnit.SECONDS);
+    try {
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+      adminChannel.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
