@@ -11,12 +11,18 @@ import java.util.List;
  *
  * @param estimate the renter's estimate before sending (an upper bound on the final cost)
  * @param committedHeads the capsule's heads after a committed write (empty for a read-only program)
+ * @param verification the time spent verifying, read once the program ended
  */
 public record ProgramResult(List<VerifiedOutput> outputs, Receipt receipt, CostBreakdown estimate,
-    List<Hash> committedHeads, long bytesSent, long bytesReceived) {
+    List<Hash> committedHeads, long bytesSent, long bytesReceived, java.util.function.LongSupplier verification) {
   public ProgramResult {
     outputs = List.copyOf(outputs);
     committedHeads = List.copyOf(committedHeads);
+  }
+
+  /** Time the renter spent parsing and verifying the host's messages (outputs, proposal, receipt), in ns. */
+  public long verificationNanos() {
+    return verification.getAsLong();
   }
 
   /** The output of instruction {@code index}. */

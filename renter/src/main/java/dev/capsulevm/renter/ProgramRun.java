@@ -79,6 +79,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final List<VerifiedOutput> outputs = new ArrayList<>();
   private final List<InstructionDescriptor> charged = new ArrayList<>();
   private long bytesReceived;
+  private long verificationNanos;
   private List<Hash> lastAppendHeads;
   private List<Hash> proposedHeads;
   private boolean finished;
@@ -171,8 +172,10 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
           if (finished) {
             return;
           }
+          long started = System.nanoTime();
           try {
             handle(response);
+            verificationNanos += System.nanoTime() - started;
           } catch (HostMisbehaviourException e) {
             cancel(e);
           } catch (RuntimeException e) {
@@ -381,7 +384,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.RECEIPT, -1,
           "the committed heads are " + committed + ", the confirmed proposal was " + expected);
     }
-    finish(new ProgramResult(outputs, receipt, estimate, committed, bytesSent, bytesReceived), null);
+    finish(new ProgramResult(outputs, receipt, estimate, committed, bytesSent, bytesReceived, this::verificationNanos), null);
   }
 
   /** The descriptor of a charged instruction whose output was never sent, at the bound the failure reports. */
@@ -502,6 +505,11 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       future.completeExceptionally(error);
     }
     queue.add(END);
+  }
+
+  /** Time spent so far handling (parsing and verifying) the host's messages, in the gRPC thread. */
+  public synchronized long verificationNanos() {
+    return verificationNanos;
   }
 
   /** Blocks until the program ends; returns its verified result. */
