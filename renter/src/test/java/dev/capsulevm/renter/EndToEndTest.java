@@ -278,6 +278,27 @@ class EndToEndTest {
   }
 
   @Test
+  void aRefusalBeforeTheBudgetIsTakenIsAPlainRenterErrorNotMisbehaviour() throws Exception {
+    try (HostClient unfunded = HostClient.connect(host.address(), SigningKey.generate(), RenterOptions.defaults())) {
+      ProgramBuilder b = ProgramBuilder.withoutCapsule();
+      b.has(Hash.copyOf(new byte[32]));
+      RenterException e = assertThrows(RenterException.class, () -> unfunded.run(b.build()));
+      assertFalse(e instanceof HostMisbehaviourException || e instanceof ProgramFailedException, e.toString());
+      assertTrue(e.getMessage().contains("FAILED_PRECONDITION"), e.getMessage());
+      assertTrue(e.getMessage().contains("INSUFFICIENT_BALANCE"), e.getMessage());
+    }
+  }
+
+  @Test
+  void aTableSignedByAnotherHostThanExpectedIsRefused() throws Exception {
+    try (HostClient client = HostClient.connect(host.address(), SigningKey.generate(),
+        RenterOptions.defaults().withExpectedHostKey(SigningKey.generate().publicKey()))) {
+      HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, client::priceTable);
+      assertEquals(HostMisbehaviourException.Part.PRICE_TABLE, e.part());
+    }
+  }
+
+  @Test
   void aPriceAboveTheMaximumIsRefusedNamingTheField() throws Exception {
     Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
     for (InstructionKind k : InstructionKind.values()) {
