@@ -192,20 +192,6 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
           + " is above 2^63 - 1");
       return;
     }
-    Withdrawal withdrawal;
-    try {
-      withdrawal = signed.verify(ctx.hostKey.publicKey(), tableId, ctx.config.clock());
-    } catch (PricingException e) {
-      reject(Statuses.of(e.reason()), "header: signed_withdrawal: " + e.getMessage());
-      return;
-    }
-    PublicKey account = withdrawal.account();
-    if (!ctx.rate.tryAcquire(account)) {
-      reject(Status.RESOURCE_EXHAUSTED, "account " + account + " starts programs faster than "
-          + ctx.config.programsPerSecondPerAccount() + " per second (burst "
-          + ctx.config.programBurstPerAccount() + "); retry later");
-      return;
-    }
     // The current table's limit, not the header's: an operator lowering it takes effect at once.
     int limit = ctx.tables.limits().maxConcurrentPrograms();
     if (!ctx.admit(limit)) {
@@ -216,9 +202,21 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     admitted = true;
     Amount budget;
     try {
+      // Verifies the withdrawal (host, table, expiry, signature) once, then takes the budget atomically.
       budget = ctx.cashier.accept(signed, tableId);
     } catch (PricingException e) {
       reject(Statuses.of(e.reason()), "header: signed_withdrawal: " + e.getMessage());
+      return;
+    }
+    Withdrawal withdrawal = signed.withdrawal();
+    PublicKey account = withdrawal.account();
+    // Checked after the signature verified, so nobody can spend another account's tokens.
+    if (!ctx.rate.tryAcquire(account)) {
+      ctx.ledger.refund(account, budget);
+      reject(Status.RESOURCE_EXHAUSTED, "account " + account + " starts programs faster than "
+          + ctx.config.programsPerSecondPerAccount() + " per second (burst "
+          + ctx.config.programBurstPerAccount() + "); the whole budget was returned (the withdrawal's nonce"
+          + " is used); retry later");
       return;
     }
     Hash programId = ProgramEncoding.programId(programBytes, withdrawalBytes);
