@@ -154,7 +154,7 @@ final class DemoCommand implements Callable<Integer> {
       out.println("   " + seen + " verified sub-records; proof cache now holds " + client.proofCache().size() + " records");
       cost(run.result());
 
-      step("7. Prove that record 1 and sub-record 7 of the big record are in the capsule, without their data.");
+      step("7. Prove that record 1 and sub-record 7 of the big record are in the capsule (the host sends no data; the renter checks sub-record 7 against the payload it holds).");
       ProgramBuilder prove = writer.newProgram(client);
       prove.prove(first.hash(), head);
       prove.proveSubRecord(big.hash(), 7, head, kv.get(7));
