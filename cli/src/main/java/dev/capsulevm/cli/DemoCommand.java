@@ -1,149 +1,234 @@
 package dev.capsulevm.cli;
 
-import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.VerificationException;
-import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
-import dev.capsulevm.proofs.capsule.Metadata;
-import dev.capsulevm.proofs.capsule.Permissions;
+import dev.capsulevm.host.server.HostConfig;
+import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.InstructionKind;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.proofs.capsule.Record;
-import dev.capsulevm.proofs.capsule.RecordSource;
-import dev.capsulevm.proofs.capsule.RecordValidator;
+import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.proofs.integrity.ProofCache;
-import dev.capsulevm.proofs.integrity.ProofGenerator;
-import dev.capsulevm.proofs.integrity.ProofVerifier;
-import dev.capsulevm.proofs.integrity.RecordProof;
-import dev.capsulevm.proofs.integrity.SubRecordProof;
-import dev.capsulevm.proofs.merkle.MerkleTree;
+import dev.capsulevm.renter.AdminClient;
+import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.HostMisbehaviourException;
+import dev.capsulevm.renter.ProgramBuilder;
+import dev.capsulevm.renter.ProgramResult;
+import dev.capsulevm.renter.ProgramRun;
+import dev.capsulevm.renter.RenterException;
+import dev.capsulevm.renter.RenterOptions;
+import dev.capsulevm.renter.VerifiedOutput;
+import dev.capsulevm.vm.exec.Output;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code capsulevm demo}: the integrity core end to end, in one process: a capsule is created, records
- * are appended and validated, every sub-record of the newest records is proven from the head and
- * verified, and a tampered proof is refused. (The host daemon and the gRPC demo come later.)
+ * {@code capsulevm demo}: a real host and a renter in one process, talking gRPC over loopback. The host
+ * runs on ephemeral ports with a temporary data directory (deleted at the end); the renter funds an
+ * account, creates a capsule, appends records (one holding 1,000 sub-records), reads and proves them
+ * with every answer verified, prints each program's cost and refund, and shows a tampered answer and a
+ * tampered write being caught.
  */
-@Command(name = "demo", description = "Create a capsule in memory, append records, prove and verify them.")
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = "Run a host in-process and walk a renter through the product, every answer verified.")
 final class DemoCommand implements Callable<Integer> {
-  @Option(names = "--records", description = "Records to append (default: ${DEFAULT-VALUE}).", defaultValue = "1000")
-  int records;
+  @Option(names = "--sub-records", defaultValue = "1000",
+      description = "Sub-records in the big record (default: ${DEFAULT-VALUE}).")
+  int bigRecord;
 
-  @Option(names = "--sub-records", description = "Sub-records per record (default: ${DEFAULT-VALUE}).", defaultValue = "16")
-  int subRecords;
-
-  @Option(names = "--policy", description = "EVERY_RECORD or HEARTBEAT (default: ${DEFAULT-VALUE}).", defaultValue = "EVERY_RECORD")
-  SigningPolicy policy;
-
-  @Option(names = "--append-size", description = "Records per append (default: ${DEFAULT-VALUE}).", defaultValue = "10")
-  int appendSize;
+  private PrintStream out;
 
   @Override
-  public Integer call() throws VerificationException {
-    PrintStream out = System.out;
-    if (records < 1 || subRecords < 1 || appendSize < 1) {
-      System.err.println("capsulevm demo: --records, --sub-records and --append-size must be at least 1");
+  public Integer call() throws Exception {
+    out = System.out;
+    if (bigRecord < 1) {
+      System.err.println("capsulevm demo: --sub-records must be at least 1");
       return Main.EXIT_USAGE;
     }
-    SigningKey creator = SigningKey.generate();
-    SigningKey writer = SigningKey.generate();
-    SignedMetadata metadata = SignedMetadata.sign(
-        Metadata.create(creator.publicKey(), System.currentTimeMillis(), policy, Math.max(subRecords, 1),
-            1 << 16, Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD), "capsulevm demo"),
-        creator);
-    out.println("capsule   " + metadata.capsuleId() + " (" + policy + ")");
-    out.println("writer    " + writer.publicKey().toHex());
-
-    InMemoryRecordSource store = new InMemoryRecordSource();
-    Map<Hash, List<byte[]>> bodies = new HashMap<>();
-    RecordValidator validator = new RecordValidator(metadata);
-    Hash head = metadata.capsuleId();
-    long started = System.nanoTime();
-    for (int first = 0; first < records; first += appendSize) {
-      int count = Math.min(appendSize, records - first);
-      Map<Hash, dev.capsulevm.proofs.capsule.RecordHeader> staged = new HashMap<>();
-      RecordSource view = h -> staged.containsKey(h) ? staged.get(h) : store.headerOrNull(h);
-      List<RecordWithBody> append = new ArrayList<>();
-      for (int i = 0; i < count; i++) {
-        List<byte[]> payloads = payloads(first + i);
-        boolean sign = policy == SigningPolicy.EVERY_RECORD || i == count - 1;
-        Record record = Record.build(metadata.capsuleId(), List.of(head), payloads,
-            System.currentTimeMillis(), writer, sign, view);
-        staged.put(record.hash(), record.header());
-        append.add(new RecordWithBody(record, payloads));
-        head = record.hash();
-      }
-      validator.validateAppend(append, store);
-      for (RecordWithBody item : append) {
-        store.add(item.record().header());
-        bodies.put(item.hash(), item.payloads());
-      }
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     }
-    double appendMillis = (System.nanoTime() - started) / 1e6;
-    out.printf("appended  %d records of %d sub-records, every one validated (%.0f ms)%n",
-        records, subRecords, appendMillis);
+    Path dir = Files.createTempDirectory("capsulevm-demo");
+    try (HostServer host = HostServer.start(HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1))) {
+      return run(host, dir);
+    } finally {
+      delete(dir);
+    }
+  }
 
-    ProofGenerator generator = new ProofGenerator(store);
-    ProofCache cache = new ProofCache(10_000);
-    ProofVerifier verifier = new ProofVerifier(cache);
-    // The head is the reader's anchor: in the real protocol it arrives signed with the Heads output.
-    verifier.trust(store.headerOrNull(head));
-    int proven = 0;
-    long proofBytes = 0;
-    Hash target = head;
-    started = System.nanoTime();
-    for (int r = 0; r < Math.min(10, records); r++) {
-      MerkleTree tree = MerkleTree.ofLeaves(bodies.get(target));
-      for (int i = 0; i < subRecords; i++) {
-        SubRecordProof proof = generator.subRecordProof(head, target, i, tree);
-        verifier.verifySubRecord(null, target, i, bodies.get(target).get(i), proof);
-        proofBytes += proof.recordProof().encodedLength() + 32L * proof.inclusion().path().size();
-        proven++;
+  private int run(HostServer host, Path dir) throws RenterException {
+    String address = "127.0.0.1:" + host.port();
+    out.println("capsulevm demo: a storage host and a renter in one process, talking gRPC over loopback.");
+    out.println("The host is not trusted: the renter verifies every answer before using it.");
+    out.println();
+    out.println("host     listening on " + address + " (admin on port " + host.adminPort() + "), data in " + dir);
+    out.println("         host key " + host.hostKey().toHex());
+
+    SigningKey account = SigningKey.generate();
+    try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
+      Amount balance = admin.fund(account.publicKey(), Amount.ofCap(1000));
+      out.println("account  " + account.publicKey().toHex());
+      out.println("         funded with " + balance + " by the operator (Admin service, token from the data directory)");
+    }
+
+    try (HostClient client = HostClient.connect(address, account, RenterOptions.defaults())) {
+      PriceTable table = client.priceTable();
+      Prices p = table.prices();
+      out.println("prices   table " + table.id().toHex().substring(0, 16) + "..., signed by the host, valid until "
+          + table.validUntil() + ", checked against the renter's maximum prices");
+      out.println("         e.g. program " + p.programBase().units() + " units + " + p.programPerByte().units()
+          + "/byte, read " + p.instruction(InstructionKind.READ_SUB_RECORD).base().units() + " + "
+          + p.instruction(InstructionKind.READ_SUB_RECORD).perByte().units() + "/byte, download "
+          + p.downloadPerByte().units() + "/byte, storage " + p.storagePerByteDurationUnit().units()
+          + "/byte (1 CAP = 1,000,000 units)");
+      out.println();
+
+      step("1. Create a capsule (its id is the hash of its signed metadata; the host's answer must be that hash).");
+      CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 4096, 256, "capsulevm demo");
+      out.println("   capsule " + writer.capsuleId().toHex());
+      cost(writer.lastResult());
+
+      step("2. Append a record with one sub-record (the plain DataCapsule model), signed by the writer.");
+      RecordWithBody first = writer.append(client, List.of(utf8("hello, capsule"))).get(0);
+      out.println("   record " + short16(first.hash()) + " at height 1; the host proposed the new heads, the renter"
+          + " checked them and only then confirmed the commit");
+      cost(writer.lastResult());
+
+      step("3. Append a record with " + bigRecord + " sub-records (a key-value snapshot): one signature covers all.");
+      List<byte[]> kv = new ArrayList<>();
+      for (int i = 0; i < bigRecord; i++) {
+        kv.add(utf8("key-" + i + "=value-" + i));
       }
-      target = store.headerOrNull(target).primaryParent();
-    }
-    out.printf("verified  %d sub-records of the 10 newest records against the head (%.1f ms, %d proof bytes,"
-        + " cache hits %d)%n", proven, (System.nanoTime() - started) / 1e6, proofBytes, cache.hits());
+      RecordWithBody big = writer.append(client, kv).get(0);
+      out.println("   record " + short16(big.hash()) + " at height 2, Merkle root over " + bigRecord + " sub-records");
+      cost(writer.lastResult());
 
-    Hash oldest = firstRecord(store, head);
-    RecordProof deep = generator.recordProof(head, oldest);
-    out.printf("proof     record 1 from the head at height %d: %d headers, %d bytes%n",
-        records, deep.headers().size(), deep.encodedLength());
-    List<byte[]> tampered = new ArrayList<>();
-    deep.headers().forEach(h -> tampered.add(h.encoded()));
-    tampered.get(tampered.size() / 2)[100] ^= 1; // inside the sub-record root
-    try {
-      new ProofVerifier(null).verifyRecord(head, oldest, RecordProof.parse(tampered));
-      out.println("tamper    NOT DETECTED");
-      return 1;
-    } catch (VerificationException expected) {
-      out.println("tamper    one flipped bit refused: " + expected.getMessage());
+      step("4. Append three records in one program, then ask for the heads (each head's signature is checked).");
+      List<RecordWithBody> three = writer.appendRecords(client,
+          List.of(List.of(utf8("a")), List.of(utf8("b")), List.of(utf8("c"))));
+      cost(writer.lastResult());
+      List<Record> heads = writer.refreshHeads(client);
+      out.println("   heads: " + heads.size() + " head, " + short16(heads.get(0).hash()) + " at height "
+          + heads.get(0).header().height() + ", signature valid");
+      cost(writer.lastResult());
+      RecordHeader head = writer.highestHead();
+
+      int index = Math.min(123, bigRecord - 1);
+      step("5. Read sub-record " + index + " of the big record: payload plus a proof from the head down to it.");
+      ProgramBuilder read = writer.newProgram(client);
+      read.readSubRecord(big.hash(), index, head);
+      ProgramResult one = client.run(read.build());
+      VerifiedOutput v = one.output(0);
+      out.println("   \"" + new String(v.payload(), StandardCharsets.UTF_8) + "\" verified: Merkle path to the record's root,"
+          + " header path to head " + short16(head.hash()));
+      cost(one);
+
+      int many = Math.min(100, bigRecord);
+      step("6. Read " + many + " sub-records in one program; each is verified as it arrives (streamed).");
+      ProgramBuilder batch = writer.newProgram(client);
+      for (int i = 0; i < many; i++) {
+        batch.readSubRecord(big.hash(), i, head);
+      }
+      ProgramRun run = client.submit(batch.build());
+      int seen = 0;
+      for (VerifiedOutput o : run) {
+        if (!new String(o.payload(), StandardCharsets.UTF_8).equals("key-" + seen + "=value-" + seen)) {
+          throw new IllegalStateException("unexpected payload at " + seen);
+        }
+        seen++;
+      }
+      out.println("   " + seen + " verified sub-records; proof cache now holds " + client.proofCache().size() + " records");
+      cost(run.result());
+
+      step("7. Prove that record 1 and sub-record 7 of the big record are in the capsule (the host sends no data; the renter checks sub-record 7 against the payload it holds).");
+      ProgramBuilder prove = writer.newProgram(client);
+      prove.prove(first.hash(), head);
+      prove.proveSubRecord(big.hash(), 7, head, kv.get(7));
+      prove.has(three.get(1).hash());
+      ProgramResult proofs = client.run(prove.build());
+      Output.Proof recordProof = (Output.Proof) proofs.output(0).output();
+      out.println("   record 1: " + recordProof.recordProofOrNull().headers().size() + " headers from the head, linked by"
+          + " hash pointers; sub-record 7: inclusion path checked against its payload; has(record 4): "
+          + ((Output.Has) proofs.output(2).output()).held());
+      cost(proofs);
+
+      step("8. A man in the middle flips one bit of the payload in the host's answer to the same read.");
+      try (HostClient tampered = HostClient.connect(address, account,
+          RenterOptions.defaults().withInterceptors(List.of(new FlipOneBit(10))))) {
+        tampered.verifier().trust(head);
+        ProgramBuilder again = writer.newProgram(tampered);
+        again.readSubRecord(big.hash(), index, head);
+        try {
+          tampered.run(again.build());
+          out.println("   NOT DETECTED");
+          return 1;
+        } catch (HostMisbehaviourException e) {
+          out.println("   caught: " + e.getMessage());
+        }
+
+        step("9. The same man in the middle changes the heads a write would leave: the renter refuses to confirm.");
+        List<Record> before = writer.heads();
+        try {
+          CapsuleWriter copy = new CapsuleWriter(writer.metadata(), writer.writerKey(), writer.heads(),
+              writer.knownHeaders());
+          copy.append(tampered, List.of(utf8("never committed")));
+          out.println("   NOT DETECTED");
+          return 1;
+        } catch (HostMisbehaviourException e) {
+          out.println("   caught: " + e.getMessage());
+        }
+        List<Record> after = writer.refreshHeads(client);
+        out.println("   heads on the host are unchanged: " + after.equals(before));
+        if (!after.equals(before)) {
+          return 1;
+        }
+      }
+
+      out.println();
+      Amount left = client.balance();
+      out.println("balance  " + left + " left of " + Amount.ofCap(1000) + "; every receipt matched the renter's own"
+          + " recomputation to the unit");
     }
+    out.println("done     the host is shut down and its temporary data directory deleted");
     return 0;
   }
 
-  private List<byte[]> payloads(int record) {
-    List<byte[]> payloads = new ArrayList<>(subRecords);
-    for (int i = 0; i < subRecords; i++) {
-      payloads.add(("record " + record + ", sub-record " + i).getBytes(StandardCharsets.UTF_8));
-    }
-    return payloads;
+  private void step(String text) {
+    out.println(text);
   }
 
-  private static Hash firstRecord(RecordSource store, Hash head) {
-    Hash at = head;
-    while (store.headerOrNull(at).height() > 1) {
-      at = store.headerOrNull(at).primaryParent();
+  private void cost(ProgramResult result) {
+    out.println("   cost " + result.receipt().finalCost() + " (estimate " + result.estimate().total() + ", refund "
+        + result.receipt().refund() + "), receipt verified");
+  }
+
+  private static String short16(dev.capsulevm.proofs.Hash hash) {
+    return hash.toHex().substring(0, 16) + "...";
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static void delete(Path dir) throws IOException {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
     }
-    return at;
   }
 }

@@ -13,6 +13,9 @@ import picocli.CommandLine.Command;
       VersionCommand.class,
       MerkleCommand.class,
       KeysCommand.class,
+      dev.capsulevm.host.daemon.HostCommand.class,
+      CapsuleCommand.class,
+      AccountCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -1,0 +1,391 @@
+package dev.capsulevm.cli;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.integrity.SubRecordProof;
+import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.HostMisbehaviourException;
+import dev.capsulevm.renter.ProgramBuilder;
+import dev.capsulevm.renter.ProgramFailedException;
+import dev.capsulevm.renter.ProgramResult;
+import dev.capsulevm.renter.RenterException;
+import dev.capsulevm.renter.VerifiedOutput;
+import dev.capsulevm.vm.exec.Output;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code capsulevm capsule}: create, append, read, prove, heads, has, every answer verified. */
+@Command(
+    name = "capsule",
+    mixinStandardHelpOptions = true,
+    description = "Create capsules and append, read and prove records on a host; every answer is verified.",
+    subcommands = {
+      CapsuleCommand.Create.class,
+      CapsuleCommand.Append.class,
+      CapsuleCommand.Read.class,
+      CapsuleCommand.Prove.class,
+      CapsuleCommand.Heads.class,
+      CapsuleCommand.Has.class
+    })
+final class CapsuleCommand {
+  /** Exit code when the host's answer did not verify. */
+  static final int EXIT_MISBEHAVIOUR = 3;
+
+  interface Body {
+    int run() throws RenterException, IOException;
+  }
+
+  /** Runs {@code body}, mapping failures to messages and exit codes (1 failure, 3 host misbehaviour). */
+  static int guarded(Body body) {
+    try {
+      return body.run();
+    } catch (HostMisbehaviourException e) {
+      System.err.println("HOST MISBEHAVIOUR: " + e.getMessage());
+      return EXIT_MISBEHAVIOUR;
+    } catch (ProgramFailedException e) {
+      System.err.println("capsulevm: " + e.getMessage());
+      return 1;
+    } catch (RenterException | IOException e) {
+      System.err.println("capsulevm: " + e.getMessage());
+      return 1;
+    }
+  }
+
+  @Command(name = "create", mixinStandardHelpOptions = true,
+      description = "Create a capsule: new creator and writer keys are kept in the local state.")
+  static final class Create implements Callable<Integer> {
+    @Mixin RenterArgs args;
+
+    @Option(names = "--policy", defaultValue = "EVERY_RECORD",
+        description = "EVERY_RECORD or HEARTBEAT (default: ${DEFAULT-VALUE}).")
+    SigningPolicy policy;
+
+    @Option(names = "--max-sub-records", defaultValue = "65536", description = "Most sub-records per record (default: ${DEFAULT-VALUE}).")
+    long maxSubRecords;
+
+    @Option(names = "--max-sub-record-bytes", defaultValue = "4096", description = "Largest sub-record (default: ${DEFAULT-VALUE}).")
+    long maxSubRecordBytes;
+
+    @Option(names = "--description", defaultValue = "", description = "The capsule's description.")
+    String description;
+
+    @Override
+    public Integer call() {
+      return guarded(() -> {
+        RenterState state = args.state();
+        SigningKey creator = SigningKey.generate();
+        SigningKey writerKey = SigningKey.generate();
+        try (HostClient client = args.connect()) {
+          CapsuleWriter writer = CapsuleWriter.create(client, creator, writerKey, policy, maxSubRecords,
+              maxSubRecordBytes, description);
+          state.saveNew(writer, creator);
+          ProgramResult result = writer.lastResult();
+          if (args.json) {
+            System.out.println(new Json().put("capsule", writer.capsuleId().toHex())
+                .put("writer", writerKey.publicKey().toHex()).put("policy", policy.name())
+                .put("cost", RenterArgs.cost(result)));
+          } else {
+            System.out.println("capsule " + writer.capsuleId().toHex());
+            System.out.println("writer  " + writerKey.publicKey().toHex() + " (key in " + state.capsuleDir(writer.capsuleId()) + ")");
+            System.out.println(RenterArgs.costLine(result));
+          }
+          return 0;
+        }
+      });
+    }
+  }
+
+  @Command(name = "append", mixinStandardHelpOptions = true,
+      description = "Append one record whose sub-records are the arguments (or the lines of --lines FILE).")
+  static final class Append implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RenterArgs args;
+
+    @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
+    String capsule;
+
+    @Option(names = "--lines", paramLabel = "FILE", description = "One sub-record per line of FILE.")
+    Path lines;
+
+    @Parameters(paramLabel = "SUB-RECORD", arity = "0..*", description = "Sub-record payloads (UTF-8).")
+    List<String> payloads = new ArrayList<>();
+
+    @Override
+    public Integer call() {
+      Hash id = Args.hash(spec, "--capsule", capsule);
+      return guarded(() -> {
+        List<byte[]> subRecords = new ArrayList<>();
+        payloads.forEach(p -> subRecords.add(p.getBytes(StandardCharsets.UTF_8)));
+        if (lines != null) {
+          for (String line : Files.readAllLines(lines)) {
+            subRecords.add(line.getBytes(StandardCharsets.UTF_8));
+          }
+        }
+        if (subRecords.isEmpty()) {
+          throw Args.usage(spec, "give at least one sub-record (arguments or --lines FILE)");
+        }
+        RenterState state = args.state();
+        CapsuleWriter writer = state.load(id);
+        try (HostClient client = args.connect()) {
+          List<RecordWithBody> records = writer.append(client, subRecords);
+          state.save(writer);
+          RecordHeader header = records.get(0).record().header();
+          ProgramResult result = writer.lastResult();
+          if (args.json) {
+            System.out.println(new Json().put("record", header.hash().toHex()).put("height", header.height())
+                .put("subRecords", header.subRecordCount()).put("heads", hexes(result.committedHeads()))
+                .put("cost", RenterArgs.cost(result)));
+          } else {
+            System.out.println("record  " + header.hash().toHex() + " at height " + header.height() + ", "
+                + header.subRecordCount() + " sub-record(s), committed");
+            System.out.println("heads   " + String.join(", ", hexes(result.committedHeads())));
+            System.out.println(RenterArgs.costLine(result));
+          }
+          return 0;
+        }
+      });
+    }
+  }
+
+  /** Which record: by hash or by height. */
+  static final class Target {
+    @Option(names = "--record", paramLabel = "HASH", description = "The record's hash (hex).")
+    String record;
+
+    @Option(names = "--height", paramLabel = "N", description = "The record's height.")
+    Long height;
+  }
+
+  /** The anchor for reads: the highest head the state knows, refreshed from the host when none is known. */
+  static RecordHeader anchor(CapsuleWriter writer, HostClient client, RenterState state)
+      throws RenterException, IOException {
+    if (writer.highestHead() == null) {
+      writer.refreshHeads(client);
+      state.save(writer);
+    }
+    RecordHeader anchor = writer.highestHead();
+    if (anchor == null) {
+      throw new RenterException("the capsule has no records yet");
+    }
+    client.verifier().trust(anchor);
+    return anchor;
+  }
+
+  @Command(name = "read", mixinStandardHelpOptions = true,
+      description = "Read a sub-record, verified against the capsule's newest known head.")
+  static final class Read implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RenterArgs args;
+
+    @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
+    String capsule;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Target target;
+
+    @Option(names = "--index", defaultValue = "0", description = "The sub-record's index (default: ${DEFAULT-VALUE}).")
+    long index;
+
+    @Option(names = "--hex", description = "Print the payload in hex instead of UTF-8.")
+    boolean hex;
+
+    @Override
+    public Integer call() {
+      Hash id = Args.hash(spec, "--capsule", capsule);
+      Args.nonNegative(spec, "--index", index);
+      Hash record = target.record == null ? null : Args.hash(spec, "--record", target.record);
+      return guarded(() -> {
+        RenterState state = args.state();
+        CapsuleWriter writer = state.load(id);
+        try (HostClient client = args.connect()) {
+          RecordHeader anchor = anchor(writer, client, state);
+          ProgramBuilder builder = writer.newProgram(client);
+          if (record != null) {
+            builder.readSubRecord(record, index, anchor);
+          } else {
+            builder.readSubRecordAtHeight(target.height, index, anchor);
+          }
+          ProgramResult result = client.run(builder.build());
+          VerifiedOutput out = result.output(0);
+          byte[] payload = out.payload();
+          String text = hex ? HexFormat.of().formatHex(payload) : new String(payload, StandardCharsets.UTF_8);
+          if (args.json) {
+            System.out.println(new Json().put("record", out.provenHeaderOrNull().hash().toHex())
+                .put("height", out.provenHeaderOrNull().height()).put("index", index)
+                .put(hex ? "payloadHex" : "payload", text).put("anchor", anchor.hash().toHex())
+                .put("cost", RenterArgs.cost(result)));
+          } else {
+            System.out.println(text);
+            System.err.println("verified: sub-record " + index + " of record " + out.provenHeaderOrNull().hash().toHex()
+                + " (height " + out.provenHeaderOrNull().height() + ") against head " + anchor.hash().toHex());
+            System.err.println(RenterArgs.costLine(result));
+          }
+          return 0;
+        }
+      });
+    }
+  }
+
+  @Command(name = "prove", mixinStandardHelpOptions = true,
+      description = "Prove that a record (or one of its sub-records) descends from the newest known head.")
+  static final class Prove implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RenterArgs args;
+
+    @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
+    String capsule;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Target target;
+
+    @Option(names = "--index", description = "Prove this sub-record instead of the record (needs --record).")
+    Long index;
+
+    @Override
+    public Integer call() {
+      Hash id = Args.hash(spec, "--capsule", capsule);
+      Hash record = target.record == null ? null : Args.hash(spec, "--record", target.record);
+      if (index != null && record == null) {
+        throw Args.usage(spec, "--index needs --record");
+      }
+      return guarded(() -> {
+        RenterState state = args.state();
+        CapsuleWriter writer = state.load(id);
+        try (HostClient client = args.connect()) {
+          RecordHeader anchor = anchor(writer, client, state);
+          ProgramBuilder builder = writer.newProgram(client);
+          if (record == null) {
+            builder.proveAtHeight(target.height, anchor);
+          } else if (index == null) {
+            builder.prove(record, anchor);
+          } else {
+            builder.proveSubRecord(record, Args.nonNegative(spec, "--index", index), anchor);
+          }
+          ProgramResult result = client.run(builder.build());
+          VerifiedOutput out = result.output(0);
+          Output.Proof proof = (Output.Proof) out.output();
+          RecordProof path = proof.recordProofOrNull() != null ? proof.recordProofOrNull()
+              : proof.subRecordProofOrNull().recordProof();
+          SubRecordProof sub = proof.subRecordProofOrNull();
+          if (args.json) {
+            System.out.println(new Json().put("record", out.provenHeaderOrNull().hash().toHex())
+                .put("height", out.provenHeaderOrNull().height()).put("anchor", anchor.hash().toHex())
+                .put("headers", path.headers().size())
+                .put("inclusionPathHashes", sub == null ? 0 : sub.inclusion().path().size())
+                .put("verified", true).put("cost", RenterArgs.cost(result)));
+          } else {
+            System.out.println("proven  record " + out.provenHeaderOrNull().hash().toHex() + " (height "
+                + out.provenHeaderOrNull().height() + ")" + (sub == null ? "" : ", sub-record " + index)
+                + " descends from head " + anchor.hash().toHex());
+            System.out.println("proof   " + path.headers().size() + " header(s)"
+                + (sub == null ? "" : " + " + sub.inclusion().path().size() + " inclusion hashes") + ", verified");
+            System.out.println(RenterArgs.costLine(result));
+          }
+          return 0;
+        }
+      });
+    }
+  }
+
+  @Command(name = "heads", mixinStandardHelpOptions = true,
+      description = "Fetch the capsule's heads (each checked to be signed by a writer) and remember them.")
+  static final class Heads implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RenterArgs args;
+
+    @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
+    String capsule;
+
+    @Override
+    public Integer call() {
+      Hash id = Args.hash(spec, "--capsule", capsule);
+      return guarded(() -> {
+        RenterState state = args.state();
+        CapsuleWriter writer = state.load(id);
+        try (HostClient client = args.connect()) {
+          List<Record> heads = writer.refreshHeads(client);
+          state.save(writer);
+          if (args.json) {
+            List<Object> list = new ArrayList<>();
+            for (Record head : heads) {
+              list.add(new Json().put("hash", head.hash().toHex()).put("height", head.header().height())
+                  .put("writer", head.header().writer().toHex()));
+            }
+            System.out.println(new Json().put("heads", list).put("cost", RenterArgs.cost(writer.lastResult())));
+          } else {
+            for (Record head : heads) {
+              System.out.println("head    " + head.hash().toHex() + " height " + head.header().height()
+                  + ", signed by " + head.header().writer().toHex());
+            }
+            if (heads.isEmpty()) {
+              System.out.println("no records yet");
+            }
+            System.out.println(RenterArgs.costLine(writer.lastResult()));
+          }
+          return 0;
+        }
+      });
+    }
+  }
+
+  @Command(name = "has", mixinStandardHelpOptions = true,
+      description = "Ask whether the host holds a record (in any capsule); a yes comes with its header.")
+  static final class Has implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RenterArgs args;
+
+    @Option(names = "--record", required = true, paramLabel = "HASH", description = "The record's hash (hex).")
+    String record;
+
+    @Override
+    public Integer call() {
+      Hash hash = Args.hash(spec, "--record", record);
+      return guarded(() -> {
+        try (HostClient client = args.connect()) {
+          ProgramBuilder builder = ProgramBuilder.withoutCapsule();
+          builder.has(hash);
+          ProgramResult result = client.run(builder.build());
+          Output.Has has = (Output.Has) result.output(0).output();
+          if (args.json) {
+            System.out.println(new Json().put("record", hash.toHex()).put("held", has.held())
+                .put("height", has.held() ? has.headerOrNull().height() : null)
+                .put("capsule", has.held() ? has.headerOrNull().capsuleId().toHex() : null)
+                .put("cost", RenterArgs.cost(result)));
+          } else {
+            System.out.println(has.held()
+                ? "held    record " + hash.toHex() + " (height " + has.headerOrNull().height() + " of capsule "
+                    + has.headerOrNull().capsuleId().toHex() + "), header verified"
+                : "absent  the host says it does not hold " + hash.toHex());
+            System.out.println(RenterArgs.costLine(result));
+          }
+          return 0;
+        }
+      });
+    }
+  }
+
+  static List<String> hexes(List<Hash> hashes) {
+    List<String> out = new ArrayList<>();
+    hashes.forEach(h -> out.add(h.toHex()));
+    return out;
+  }
+}

@@ -1,0 +1,113 @@
+package dev.capsulevm.cli;
+
+import static dev.capsulevm.cli.CliTestSupport.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.cli.CliTestSupport.Result;
+import dev.capsulevm.host.server.HostConfig;
+import dev.capsulevm.host.server.HostServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/** {@code capsule ...} and {@code account ...} against a real host in-process. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RenterCommandsTest {
+  private Path dir;
+  private HostServer host;
+  private String[] common;
+
+  @BeforeAll
+  void start() throws Exception {
+    dir = Files.createTempDirectory("capsulevm-cli-test");
+    host = HostServer.start(HostConfig.defaults(dir.resolve("host")).withPorts(0, 0).withMetricsPort(-1));
+    common = new String[] {"--host", "127.0.0.1:" + host.port(), "--state", dir.resolve("renter").toString()};
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    host.close();
+    try (Stream<Path> walk = Files.walk(dir)) {
+      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  private Result cli(String... args) {
+    String[] all = new String[args.length + common.length];
+    System.arraycopy(args, 0, all, 0, args.length);
+    System.arraycopy(common, 0, all, args.length, common.length);
+    return run(all);
+  }
+
+  private static String field(String json, String name) {
+    Matcher m = Pattern.compile("\"" + name + "\":\"?([^\",}]*)").matcher(json);
+    assertTrue(m.find(), name + " in " + json);
+    return m.group(1);
+  }
+
+  @Test
+  void theWholeCycleWithReadableAndJsonOutput() throws Exception {
+    Result fund = cli("account", "fund", "--amount", "500000000", "--admin", "127.0.0.1:" + host.adminPort(),
+        "--token", host.adminToken(), "--json");
+    assertEquals(0, fund.exitCode(), fund.err());
+    assertEquals("500000000", field(fund.out(), "balanceUnits"));
+    assertTrue(Files.exists(dir.resolve("renter/account.pem")));
+
+    Result create = cli("capsule", "create", "--json", "--description", "cli test");
+    assertEquals(0, create.exitCode(), create.err());
+    String capsule = field(create.out(), "capsule");
+
+    Result append = cli("capsule", "append", "--capsule", capsule, "first", "second");
+    assertEquals(0, append.exitCode(), append.err());
+    assertTrue(append.out().contains("2 sub-record(s), committed"), append.out());
+    Path lines = dir.resolve("lines.txt");
+    Files.writeString(lines, "alpha\nbeta\ngamma\n");
+    Result append2 = cli("capsule", "append", "--capsule", capsule, "--lines", lines.toString(), "--json");
+    assertEquals(0, append2.exitCode(), append2.err());
+    String record2 = field(append2.out(), "record");
+
+    Result read = cli("capsule", "read", "--capsule", capsule, "--height", "1", "--index", "1");
+    assertEquals(0, read.exitCode(), read.err());
+    assertEquals("second", read.line());
+    assertTrue(read.err().contains("verified"), read.err());
+    Result readJson = cli("capsule", "read", "--capsule", capsule, "--record", record2, "--index", "2", "--json");
+    assertEquals("gamma", field(readJson.out(), "payload"));
+
+    Result prove = cli("capsule", "prove", "--capsule", capsule, "--height", "1");
+    assertEquals(0, prove.exitCode(), prove.err());
+    assertTrue(prove.out().contains("verified"), prove.out());
+    Result proveSub = cli("capsule", "prove", "--capsule", capsule, "--record", record2, "--index", "0", "--json");
+    assertEquals(0, proveSub.exitCode(), proveSub.err());
+    assertEquals("true", field(proveSub.out(), "verified"));
+
+    Result heads = cli("capsule", "heads", "--capsule", capsule, "--json");
+    assertEquals(0, heads.exitCode(), heads.err());
+    assertEquals(record2, field(heads.out(), "hash"));
+
+    Result has = cli("capsule", "has", "--record", record2);
+    assertEquals(0, has.exitCode(), has.err());
+    assertTrue(has.out().startsWith("held"), has.out());
+    Result hasNot = cli("capsule", "has", "--record", "00".repeat(32), "--json");
+    assertEquals("false", field(hasNot.out(), "held"));
+
+    Result balance = cli("account", "balance", "--json");
+    assertEquals(0, balance.exitCode(), balance.err());
+    assertTrue(Long.parseLong(field(balance.out(), "balanceUnits")) < 500000000L);
+  }
+
+  @Test
+  void anUnknownCapsuleAndAMissingSubRecordExitOne() {
+    Result r = cli("capsule", "heads", "--capsule", "11".repeat(32));
+    assertEquals(1, r.exitCode());
+    assertTrue(r.err().contains("not in the renter state"), r.err());
+    assertEquals(2, cli("capsule", "read", "--capsule", "zz").exitCode());
+  }
+}

@@ -1,0 +1,285 @@
+package dev.capsulevm.renter;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Metadata;
+import dev.capsulevm.proofs.capsule.Permissions;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.capsule.SkipPointers;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.vm.exec.Output;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * A capsule writer: knows the capsule's signed metadata and its writer key, builds and signs records
+ * (one sub-record or many per record, several records per append, signed as the metadata's policy
+ * says), and tracks the capsule's heads and the headers the next records' skip pointers need.
+ *
+ * <p>The tracked heads are the writer's view: they come from its own committed appends and from
+ * {@link #refreshHeads}. An append expects the host to leave exactly the heads this writer computes, so
+ * when another writer may have appended since, call {@link #refreshHeads} first; otherwise the
+ * disagreement is reported as host misbehaviour and nothing is committed. Not thread-safe.
+ */
+public final class CapsuleWriter {
+  /** How many verified headers the writer keeps for building skip pointers. */
+  private static final int KNOWN_HEADERS = 4096;
+
+  private final SignedMetadata metadata;
+  private final SigningKey writerKey;
+  private final TreeMap<Hash, Record> heads = new TreeMap<>();
+  private final Map<Hash, RecordHeader> known = new LinkedHashMap<>(16, 0.75f, true) {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Hash, RecordHeader> eldest) {
+      return size() > KNOWN_HEADERS;
+    }
+  };
+
+  /**
+   * A writer for an existing capsule.
+   *
+   * @param heads the capsule's heads as this writer last verified them (empty for a new capsule)
+   * @param knownHeaders verified headers to build skip pointers from (more are fetched when missing)
+   */
+  public CapsuleWriter(SignedMetadata metadata, SigningKey writerKey, Collection<Record> heads,
+      Collection<RecordHeader> knownHeaders) {
+    this.metadata = Objects.requireNonNull(metadata, "metadata");
+    this.writerKey = Objects.requireNonNull(writerKey, "writerKey");
+    if (!metadata.metadata().mayAppend(writerKey.publicKey())) {
+      throw new IllegalArgumentException("key " + writerKey.publicKey() + " may not append to " + metadata.capsuleId());
+    }
+    knownHeaders.forEach(h -> known.put(h.hash(), h));
+    heads.forEach(this::addHead);
+  }
+
+  /** New signed metadata naming {@code writer} with read and add permissions. */
+  public static SignedMetadata newMetadata(SigningKey creator, SigningKey writer, SigningPolicy policy,
+      long maxSubRecords, long maxSubRecordBytes, String description, long createdAtMillis) {
+    return SignedMetadata.sign(Metadata.create(creator.publicKey(), createdAtMillis, policy, maxSubRecords,
+        maxSubRecordBytes, Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD), description), creator);
+  }
+
+  /**
+   * Creates a capsule on the host: signs its metadata with {@code creator}, runs a {@code CreateCapsule}
+   * program (the output must be the metadata's hash, the capsule id) and returns its writer.
+   */
+  public static CapsuleWriter create(HostClient client, SigningKey creator, SigningKey writer, SigningPolicy policy,
+      long maxSubRecords, long maxSubRecordBytes, String description) throws RenterException {
+    SignedMetadata metadata = newMetadata(creator, writer, policy, maxSubRecords, maxSubRecordBytes, description,
+        client.options().clock().millis());
+    ProgramBuilder builder = ProgramBuilder.withoutCapsule();
+    builder.createCapsule(metadata);
+    ProgramResult result = client.run(builder.build());
+    CapsuleWriter created = new CapsuleWriter(metadata, writer, List.of(), List.of());
+    created.lastResult = result;
+    return created;
+  }
+
+  private ProgramResult lastResult;
+
+  /** The verified result of the last program this writer ran (create, append or refresh). */
+  public ProgramResult lastResult() {
+    return lastResult;
+  }
+
+  public SignedMetadata metadata() {
+    return metadata;
+  }
+
+  public Hash capsuleId() {
+    return metadata.capsuleId();
+  }
+
+  public SigningKey writerKey() {
+    return writerKey;
+  }
+
+  /** The heads this writer tracks, sorted by hash. */
+  public List<Record> heads() {
+    return List.copyOf(heads.values());
+  }
+
+  /** The highest tracked head (the usual anchor for reads), or null before the first append. */
+  public RecordHeader highestHead() {
+    RecordHeader best = null;
+    for (Record head : heads.values()) {
+      if (best == null || head.header().height() > best.height()) {
+        best = head.header();
+      }
+    }
+    return best;
+  }
+
+  /** Headers this writer verified or built, newest use last (what its local state keeps). */
+  public List<RecordHeader> knownHeaders() {
+    return List.copyOf(known.values());
+  }
+
+  /** A verified header by hash, or null. */
+  public RecordHeader headerOrNull(Hash hash) {
+    return known.get(hash);
+  }
+
+  /** A program builder on this capsule that knows its metadata, heads and headers. */
+  public ProgramBuilder newProgram(HostClient client) {
+    List<RecordHeader> headHeaders = new ArrayList<>();
+    heads.values().forEach(r -> headHeaders.add(r.header()));
+    return new ProgramBuilder(capsuleId(), metadata, headHeaders, h -> {
+      RecordHeader header = known.get(h);
+      return header != null || client == null ? header : client.proofCache().getIfPresent(h);
+    });
+  }
+
+  /**
+   * Builds and signs the records of one append: record 0 follows every current head (merging a fork),
+   * each later one follows the one before. Under {@link SigningPolicy#HEARTBEAT} only the last is signed.
+   *
+   * @throws MissingHeaderException when a skip pointer needs a header this writer does not hold
+   */
+  public List<RecordWithBody> buildRecords(List<List<byte[]>> bodies, long timestampMillis)
+      throws MissingHeaderException {
+    if (bodies.isEmpty()) {
+      throw new IllegalArgumentException("an append holds at least one record");
+    }
+    Map<Hash, RecordHeader> staged = new HashMap<>();
+    List<Hash> parents = heads.isEmpty() ? List.of(capsuleId()) : List.copyOf(heads.keySet());
+    boolean everyRecord = metadata.metadata().signingPolicy() == SigningPolicy.EVERY_RECORD;
+    List<RecordWithBody> out = new ArrayList<>();
+    for (int i = 0; i < bodies.size(); i++) {
+      requireSkipHeaders(parents, staged);
+      boolean sign = everyRecord || i == bodies.size() - 1;
+      List<byte[]> payloads = bodies.get(i);
+      Record record = Record.build(capsuleId(), parents, payloads, timestampMillis, writerKey, sign, h -> {
+        RecordHeader header = staged.get(h);
+        return header != null ? header : known.get(h);
+      });
+      staged.put(record.hash(), record.header());
+      out.add(new RecordWithBody(record, payloads));
+      parents = List.of(record.hash());
+    }
+    return out;
+  }
+
+  /** A header the writer needs (for a skip pointer) and does not hold. */
+  public static final class MissingHeaderException extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final Hash hash;
+
+    MissingHeaderException(Hash hash) {
+      super("the writer does not hold header " + hash);
+      this.hash = hash;
+    }
+
+    public Hash hash() {
+      return hash;
+    }
+  }
+
+  private void requireSkipHeaders(List<Hash> parents, Map<Hash, RecordHeader> staged) throws MissingHeaderException {
+    RecordHeader primary = null;
+    for (Hash parent : parents) {
+      if (parent.equals(capsuleId())) {
+        return;
+      }
+      RecordHeader header = staged.containsKey(parent) ? staged.get(parent) : known.get(parent);
+      if (header == null) {
+        throw new MissingHeaderException(parent);
+      }
+      if (primary == null || header.height() > primary.height()) {
+        primary = header;
+      }
+    }
+    int count = SkipPointers.count(primary.height() + 1);
+    Hash at = primary.primaryParent();
+    for (int j = 1; j < count; j++) {
+      RecordHeader via = staged.containsKey(at) ? staged.get(at) : known.get(at);
+      if (via == null) {
+        throw new MissingHeaderException(at);
+      }
+      at = via.skipPointers().get(j - 1);
+    }
+  }
+
+  /** Appends one record of {@code subRecords} sub-records (one for the plain DataCapsule model). */
+  public List<RecordWithBody> append(HostClient client, List<byte[]> subRecords) throws RenterException {
+    return appendRecords(client, List.of(subRecords));
+  }
+
+  /**
+   * Appends {@code bodies} as records in one program (one {@code AppendRecord} instruction), fetching
+   * (by hash, self-certifying) any header the skip pointers need, and adopts the committed heads.
+   */
+  public List<RecordWithBody> appendRecords(HostClient client, List<List<byte[]>> bodies) throws RenterException {
+    List<RecordWithBody> records;
+    while (true) {
+      try {
+        records = buildRecords(bodies, client.options().clock().millis());
+        break;
+      } catch (MissingHeaderException e) {
+        fetchHeader(client, e.hash());
+      }
+    }
+    ProgramBuilder builder = newProgram(client);
+    builder.append(records);
+    ProgramResult result = client.run(builder.build());
+    committed(records, result.committedHeads());
+    lastResult = result;
+    return records;
+  }
+
+  /** Adopts an append the host committed with {@code committedHeads}. */
+  public void committed(List<RecordWithBody> appended, List<Hash> committedHeads) {
+    Map<Hash, Record> candidates = new HashMap<>(heads);
+    for (RecordWithBody item : appended) {
+      known.put(item.hash(), item.record().header());
+      candidates.put(item.hash(), item.record());
+    }
+    heads.clear();
+    for (Hash head : committedHeads) {
+      Record record = candidates.get(head);
+      if (record != null) {
+        heads.put(head, record);
+      }
+    }
+  }
+
+  /** Runs a {@code Heads} program and adopts the verified, writer-signed heads it returns. */
+  public List<Record> refreshHeads(HostClient client) throws RenterException {
+    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, null, null);
+    builder.heads();
+    ProgramResult result = client.run(builder.build());
+    heads.clear();
+    for (Record head : ((Output.Heads) result.output(0).output()).heads()) {
+      addHead(head);
+    }
+    lastResult = result;
+    return heads();
+  }
+
+  private void addHead(Record head) {
+    heads.put(head.hash(), head);
+    known.put(head.hash(), head.header());
+  }
+
+  private void fetchHeader(HostClient client, Hash hash) throws RenterException {
+    ProgramBuilder builder = ProgramBuilder.withoutCapsule();
+    builder.readByHash(hash);
+    ProgramResult result = client.run(builder.build());
+    RecordHeader header = result.output(0).provenHeaderOrNull();
+    if (header == null) {
+      throw new RenterException("the host does not hold record " + hash + ", which the next record must point to");
+    }
+    known.put(hash, header);
+  }
+}

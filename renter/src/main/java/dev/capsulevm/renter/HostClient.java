@@ -1,0 +1,226 @@
+package dev.capsulevm.renter;
+
+import com.google.protobuf.ByteString;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.CostBreakdown;
+import dev.capsulevm.pricing.CostModel;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.pricing.ProgramShape;
+import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.pricing.SignedWithdrawal;
+import dev.capsulevm.pricing.Withdrawal;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.integrity.ProofCache;
+import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.proto.v1.BalanceRequest;
+import dev.capsulevm.proto.v1.ExecuteRequest;
+import dev.capsulevm.proto.v1.GetPriceTableRequest;
+import dev.capsulevm.proto.v1.HostGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A renter's connection to one host: its price table (checked: signature, validity window, the renter's
+ * maximum prices), program submission paid by signed withdrawals from the renter's account key, and
+ * the proof cache shared by every program of this client. Thread-safe; programs may run concurrently.
+ */
+public final class HostClient implements AutoCloseable {
+  /** Refetch the price table when less than this much of its validity is left. */
+  private static final long TABLE_MARGIN_SECONDS = 10;
+
+  private final ManagedChannel channel;
+  private final HostGrpc.HostStub async;
+  private final HostGrpc.HostBlockingStub blocking;
+  private final SigningKey accountKey;
+  private final RenterOptions options;
+  private final ProofCache cache;
+  private final ProofVerifier verifier;
+  private final SecureRandom random = new SecureRandom();
+  private PriceTable table;
+
+  private HostClient(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
+    this.channel = channel;
+    this.async = HostGrpc.newStub(channel);
+    this.blocking = HostGrpc.newBlockingStub(channel);
+    this.accountKey = Objects.requireNonNull(accountKey, "accountKey");
+    this.options = Objects.requireNonNull(options, "options");
+    this.cache = new ProofCache(options.proofCacheCapacity());
+    this.verifier = new ProofVerifier(cache);
+  }
+
+  /** Connects (plaintext gRPC) to the host at {@code address} ("host:port"), paying from {@code accountKey}. */
+  public static HostClient connect(String address, SigningKey accountKey, RenterOptions options) {
+    ManagedChannel channel = NettyChannelBuilder.forTarget(address)
+        .usePlaintext()
+        .maxInboundMessageSize(64 << 20)
+        .intercept(options.interceptors())
+        .build();
+    return new HostClient(channel, accountKey, options);
+  }
+
+  public PublicKey account() {
+    return accountKey.publicKey();
+  }
+
+  public RenterOptions options() {
+    return options;
+  }
+
+  /** The proof cache every program of this client shares. */
+  public ProofCache proofCache() {
+    return cache;
+  }
+
+  /** The verifier over {@link #proofCache()}; {@code trust} a header here to make it an anchor. */
+  public ProofVerifier verifier() {
+    return verifier;
+  }
+
+  /**
+   * The host's current price table, fetched when none is held or the held one is about to expire, and
+   * accepted only if its signature verifies, the clock lies in its window, its host key is the expected
+   * one (when set) and no price exceeds the renter's maximum.
+   */
+  public synchronized PriceTable priceTable() throws RenterException {
+    Instant now = options.clock().instant();
+    if (table != null && now.plusSeconds(TABLE_MARGIN_SECONDS).isBefore(table.validUntil())) {
+      return table;
+    }
+    byte[] bytes;
+    try {
+      bytes = blocking.withDeadlineAfter(10, TimeUnit.SECONDS).getPriceTable(GetPriceTableRequest.getDefaultInstance())
+          .getSignedPriceTable().toByteArray();
+    } catch (StatusRuntimeException e) {
+      throw new RenterException("cannot fetch the price table: " + e.getStatus(), e);
+    }
+    table = checkTable(bytes, options);
+    return table;
+  }
+
+  /** Parses and checks a signed price table against {@code options}. */
+  static PriceTable checkTable(byte[] bytes, RenterOptions options) throws RenterException {
+    PriceTable checked;
+    try {
+      checked = SignedPriceTable.parse(bytes).verify(options.clock());
+    } catch (VerificationException e) {
+      throw new HostMisbehaviourException(HostMisbehaviourException.Part.PRICE_TABLE, -1,
+          "the price table does not parse: " + e.getMessage(), e);
+    } catch (PricingException e) {
+      throw new PriceTableRefusedException(e);
+    }
+    if (options.expectedHostKeyOrNull() != null && !checked.hostKey().equals(options.expectedHostKeyOrNull())) {
+      throw new HostMisbehaviourException(HostMisbehaviourException.Part.PRICE_TABLE, -1,
+          "the table is signed by " + checked.hostKey() + ", not the expected host " + options.expectedHostKeyOrNull());
+    }
+    try {
+      options.maxPrices().check(checked);
+    } catch (PricingException e) {
+      throw new PriceTableRefusedException(e);
+    }
+    return checked;
+  }
+
+  /**
+   * The program's cost estimate (an upper bound on its final cost) at the current table, from its shape:
+   * the exact request messages it will send and the renter's own output bounds.
+   */
+  public CostBreakdown estimate(PreparedProgram program) throws RenterException {
+    return estimate(program, priceTable(), options.durationUnits());
+  }
+
+  static CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+    return CostModel.of(table).estimate(shape(program, table, durationUnits, chunkSize));
+  }
+
+  private CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits) {
+    return estimate(program, table, durationUnits, options.chunkSize());
+  }
+
+  /** The estimate's shape; a signed withdrawal has a fixed length, so a blank one sizes the header exactly. */
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+    List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), new byte[SignedWithdrawal.LENGTH],
+        durationUnits, chunkSize);
+    long requestBytes = 0;
+    for (ExecuteRequest request : requests) {
+      requestBytes += request.getSerializedSize();
+    }
+    return new ProgramShape(program.encodedLength(), requestBytes, durationUnits, program.estimateDescriptors());
+  }
+
+  /** Submits {@code program} with its estimate as the budget. */
+  public ProgramRun submit(PreparedProgram program) throws RenterException {
+    return submit(program, null, null);
+  }
+
+  /** Runs {@code program} with its estimate as the budget and waits for its verified result. */
+  public ProgramResult run(PreparedProgram program) throws RenterException {
+    return submit(program).result();
+  }
+
+  /**
+   * Submits {@code program}, paying up to {@code budgetOrNull} (null: the estimate). {@code listenerOrNull}
+   * receives each output once it verified, in the gRPC thread, before the iterator does.
+   */
+  public ProgramRun submit(PreparedProgram program, Amount budgetOrNull, Consumer<VerifiedOutput> listenerOrNull)
+      throws RenterException {
+    PriceTable current = priceTable();
+    long duration = options.durationUnits();
+    ProgramShape shape = shape(program, current, duration, options.chunkSize());
+    try {
+      current.limits().check(shape);
+    } catch (PricingException e) {
+      throw new RenterException("the program breaks the host's limits: " + e.getMessage(), e);
+    }
+    CostBreakdown estimate = CostModel.of(current).estimate(shape);
+    Amount budget = budgetOrNull == null ? estimate.total() : budgetOrNull;
+    long seconds = options.clock().instant().plus(options.withdrawalLifetime()).getEpochSecond();
+    SignedWithdrawal withdrawal = new Withdrawal(accountKey.publicKey(), budget, random.nextLong() & Long.MAX_VALUE,
+        Instant.ofEpochSecond(seconds), current.id(), current.hostKey()).sign(accountKey);
+    byte[] withdrawalBytes = withdrawal.encode();
+    List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), withdrawalBytes, duration,
+        options.chunkSize());
+    ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, withdrawalBytes, requests, estimate,
+        listenerOrNull);
+    run.start(async.execute(run.responses()));
+    return run;
+  }
+
+  /** This renter's balance at the host. */
+  public Amount balance() throws RenterException {
+    return balance(accountKey.publicKey());
+  }
+
+  /** An account's balance at the host. */
+  public Amount balance(PublicKey account) throws RenterException {
+    try {
+      return Amount.of(blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
+          .getBalance(BalanceRequest.newBuilder().setAccount(ByteString.copyFrom(account.toByteArray())).build())
+          .getBalance());
+    } catch (StatusRuntimeException e) {
+      throw new RenterException("cannot read the balance: " + e.getStatus(), e);
+    }
+  }
+
+  @Override
+  public void close() {
+    channel.shutdown();
+    try {
+      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+        channel.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      channel.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+}

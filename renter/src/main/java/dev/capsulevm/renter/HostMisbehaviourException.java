@@ -1,0 +1,57 @@
+package dev.capsulevm.renter;
+
+/**
+ * The host sent something that does not verify: a proof, a signature, a head, an output larger than
+ * the bound it charged for, a bound above the renter's own, a proposal, or a receipt that disagrees
+ * with the renter's recomputation. The SDK cancels the stream before throwing, so a write program that
+ * ends this way is never confirmed. {@link #part()} and {@link #instructionIndex()} say where.
+ */
+public final class HostMisbehaviourException extends RenterException {
+  private static final long serialVersionUID = 1L;
+
+  /** Which part of the exchange failed verification. */
+  public enum Part {
+    /** An instruction's output (its bytes, proof, signatures, index, bound or cost). */
+    OUTPUT,
+    /** The commit proposal of a read-write program. */
+    PROPOSAL,
+    /** The end of the program: the receipt, the committed heads, the failure report. */
+    RECEIPT,
+    /** The order or kind of the messages on the stream. */
+    STREAM,
+    /** The price table. */
+    PRICE_TABLE
+  }
+
+  private final Part part;
+  private final int instructionIndex;
+
+  public HostMisbehaviourException(Part part, int instructionIndex, String message, Throwable cause) {
+    super("host misbehaviour in " + describe(part, instructionIndex) + ": " + message, cause);
+    this.part = part;
+    this.instructionIndex = instructionIndex;
+  }
+
+  public HostMisbehaviourException(Part part, int instructionIndex, String message) {
+    this(part, instructionIndex, message, null);
+  }
+
+  private static String describe(Part part, int index) {
+    return switch (part) {
+      case OUTPUT -> "output " + index;
+      case PROPOSAL -> "the commit proposal";
+      case RECEIPT -> "the receipt";
+      case STREAM -> "the stream" + (index >= 0 ? " at output " + index : "");
+      case PRICE_TABLE -> "the price table";
+    };
+  }
+
+  public Part part() {
+    return part;
+  }
+
+  /** The instruction whose output failed, or -1. */
+  public int instructionIndex() {
+    return instructionIndex;
+  }
+}

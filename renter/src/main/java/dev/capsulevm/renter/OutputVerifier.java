@@ -1,0 +1,231 @@
+package dev.capsulevm.renter;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.integrity.SubRecordProof;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.exec.Executor;
+import dev.capsulevm.vm.exec.Output;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Checks one parsed output against what the renter asked for, with the shared {@link ProofVerifier}
+ * (proofs against the anchor, whose records it then caches). Every failure is a
+ * {@link VerificationException} or a {@link Bad}; the caller turns it into
+ * {@link HostMisbehaviourException} naming the output.
+ */
+final class OutputVerifier {
+  private static final long RECORD_OVERHEAD = 4 + 1 + 64;
+
+  private OutputVerifier() {}
+
+  /** A check that failed, with what was wrong. */
+  static final class Bad extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    Bad(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * Verifies {@code output} of {@code step} in a program on {@code capsuleIdOrNull}.
+   *
+   * @return the header of the record the output proves or returns, or null
+   */
+  static RecordHeader verify(ProgramBuilder.Step step, Output output, Hash capsuleIdOrNull, ProofVerifier verifier)
+      throws Bad, VerificationException {
+    Instruction instruction = step.instruction();
+    if (instruction instanceof Instruction.CreateCapsule) {
+      Hash id = ((Output.CapsuleCreated) output).capsuleId();
+      if (!id.equals(step.expectedCapsuleId())) {
+        throw new Bad("the capsule id is " + id + ", the signed metadata hashes to " + step.expectedCapsuleId());
+      }
+      return null;
+    }
+    if (instruction instanceof Instruction.AppendRecord) {
+      List<Hash> heads = ((Output.Appended) output).proposedHeads();
+      requireSortedDistinct(heads, "proposed heads");
+      if (step.expectedHeadsOrNull() != null && !heads.equals(step.expectedHeadsOrNull())) {
+        throw new Bad("the proposed heads are " + heads + ", the renter expects " + step.expectedHeadsOrNull());
+      }
+      return null;
+    }
+    if (instruction instanceof Instruction.ReadSubRecord) {
+      Output.SubRecord read = (Output.SubRecord) output;
+      return verifySubRecord(step, read.proof(), read.payload(), verifier);
+    }
+    if (instruction instanceof Instruction.Prove p) {
+      Output.Proof proof = (Output.Proof) output;
+      if (p.isSubRecord()) {
+        SubRecordProof sub = proof.subRecordProofOrNull();
+        if (step.payloadOrNull() != null) {
+          return verifySubRecord(step, sub, step.payloadOrNull(), verifier);
+        }
+        RecordHeader header = verifyTarget(step, sub.recordProof(), verifier);
+        // Without the payload the path's hashes cannot be checked (whoever holds the payload can);
+        // its index, tree size and length can.
+        if (sub.inclusion().index() != step.subRecordIndex() || sub.inclusion().treeSize() != header.subRecordCount()) {
+          throw new Bad("the inclusion proof is for sub-record " + sub.inclusion().index() + " of "
+              + sub.inclusion().treeSize() + ", asked " + step.subRecordIndex() + " of " + header.subRecordCount());
+        }
+        long expectedLength = pathLength(sub.inclusion().index(), sub.inclusion().treeSize());
+        if (sub.inclusion().path().size() != expectedLength) {
+          throw new Bad("the inclusion path has " + sub.inclusion().path().size() + " hashes, RFC 9162 needs "
+              + expectedLength);
+        }
+        return header;
+      }
+      return verifyTarget(step, proof.recordProofOrNull(), verifier);
+    }
+    if (instruction instanceof Instruction.HasRecord) {
+      Output.Has has = (Output.Has) output;
+      if (has.held() && !has.headerOrNull().hash().equals(step.lookupHash())) {
+        throw new Bad("the header hashes to " + has.headerOrNull().hash() + ", asked " + step.lookupHash());
+      }
+      return has.headerOrNull();
+    }
+    if (instruction instanceof Instruction.ReadByHash) {
+      Output.ByHash byHash = (Output.ByHash) output;
+      Record record = byHash.recordOrNull();
+      if (record == null) {
+        if (byHash.subRecordCount() != 0) {
+          throw new Bad("an absent record with " + byHash.subRecordCount() + " sub-records");
+        }
+        return null;
+      }
+      if (!record.hash().equals(step.lookupHash())) {
+        throw new Bad("the record hashes to " + record.hash() + ", asked " + step.lookupHash());
+      }
+      if (record.isSigned() && !record.hasValidSignature()) {
+        throw new Bad("the signature of " + record.hash() + " does not verify under its writer");
+      }
+      if (byHash.subRecordCount() != record.header().subRecordCount()) {
+        throw new Bad("the sub-record count is " + byHash.subRecordCount() + ", the header says "
+            + record.header().subRecordCount());
+      }
+      return record.header();
+    }
+    List<Record> heads = ((Output.Heads) output).heads();
+    SignedMetadata metadata = step.metadataOrNull();
+    Hash previous = null;
+    for (Record head : heads) {
+      RecordHeader header = head.header();
+      if (previous != null && previous.compareTo(head.hash()) >= 0) {
+        throw new Bad("the heads are not sorted by hash and distinct");
+      }
+      previous = head.hash();
+      if (!header.capsuleId().equals(capsuleIdOrNull)) {
+        throw new Bad("head " + head.hash() + " belongs to capsule " + header.capsuleId());
+      }
+      if (!head.isSigned()) {
+        throw new Bad("head " + head.hash() + " is unsigned (every head is the last record of an append)");
+      }
+      if (!head.hasValidSignature()) {
+        throw new Bad("the signature of head " + head.hash() + " does not verify under writer " + header.writer());
+      }
+      if (metadata != null && !metadata.metadata().mayAppend(header.writer())) {
+        throw new Bad("head " + head.hash() + " is by " + header.writer() + ", not a writer of the capsule");
+      }
+    }
+    // Signed by a writer: these become trusted anchors for later proofs.
+    heads.forEach(h -> verifier.trust(h.header()));
+    return null;
+  }
+
+  /**
+   * The renter's upper bound on an output that it can only work out once it sees the output: a
+   * {@code Heads} bound is exact given the heads returned; an {@code AppendRecord} bound counts the
+   * heads before the append as at most the heads after, minus the new tips, plus the parents the append
+   * consumed. -1 when the step's own bound applies.
+   */
+  static long boundFromOutput(ProgramBuilder.Step step, Output output) {
+    if (output instanceof Output.Heads h) {
+      long out = 4;
+      for (Record head : h.heads()) {
+        out += head.header().encodedLength() + RECORD_OVERHEAD;
+      }
+      return out + Executor.RESPONSE_ENVELOPE_BYTES;
+    }
+    return -1;
+  }
+
+  /** The length of an RFC 9162 inclusion path for leaf {@code index} of a tree of {@code size} leaves. */
+  static long pathLength(long index, long size) {
+    long length = 0;
+    while (size > 1) {
+      long k = Long.highestOneBit(size - 1);
+      if (index < k) {
+        size = k;
+      } else {
+        index -= k;
+        size -= k;
+      }
+      length++;
+    }
+    return length;
+  }
+
+  private static RecordHeader verifySubRecord(ProgramBuilder.Step step, SubRecordProof proof, byte[] payload,
+      ProofVerifier verifier) throws Bad, VerificationException {
+    Hash target = targetOf(step, proof.recordProof());
+    requireWholePath(step, proof.recordProof(), target);
+    RecordHeader header = verifier.verifySubRecord(step.anchor(), target, step.subRecordIndex(), payload, proof);
+    checkHeight(step, header);
+    return header;
+  }
+
+  private static RecordHeader verifyTarget(ProgramBuilder.Step step, RecordProof proof, ProofVerifier verifier)
+      throws Bad, VerificationException {
+    Hash target = targetOf(step, proof);
+    requireWholePath(step, proof, target);
+    RecordHeader header = verifier.verifyRecord(step.anchor(), target, proof);
+    checkHeight(step, header);
+    return header;
+  }
+
+  /**
+   * The host builds every proof from the anchor the instruction names, so the first header must be the
+   * anchor and every header must be linked; the shared verifier alone would stop at the first cached
+   * record and ignore the headers above it, which would leave them unchecked in the output the caller
+   * sees. (A renter walks backwards cheaply by naming a cached record as the next anchor.)
+   */
+  private static void requireWholePath(ProgramBuilder.Step step, RecordProof proof, Hash target)
+      throws Bad, VerificationException {
+    if (!proof.headers().get(0).hash().equals(step.anchor())) {
+      throw new Bad("the proof starts at " + proof.headers().get(0).hash() + ", not at the anchor " + step.anchor());
+    }
+    new ProofVerifier(null).verifyRecord(step.anchor(), target, proof);
+  }
+
+  /** The record a proof must end at: the named hash, or (by height) the proof's last header. */
+  private static Hash targetOf(ProgramBuilder.Step step, RecordProof proof) {
+    if (step.targetHashOrNull() != null) {
+      return step.targetHashOrNull();
+    }
+    List<RecordHeader> headers = proof.headers();
+    return headers.get(headers.size() - 1).hash();
+  }
+
+  private static void checkHeight(ProgramBuilder.Step step, RecordHeader header) throws Bad {
+    if (step.targetHashOrNull() == null && header.height() != step.targetHeight()) {
+      throw new Bad("the proven record has height " + header.height() + ", asked " + step.targetHeight());
+    }
+  }
+
+  private static void requireSortedDistinct(List<Hash> hashes, String what) throws Bad {
+    Set<Hash> seen = new HashSet<>();
+    for (int i = 0; i < hashes.size(); i++) {
+      if (!seen.add(hashes.get(i)) || (i > 0 && hashes.get(i - 1).compareTo(hashes.get(i)) > 0)) {
+        throw new Bad("the " + what + " are not sorted and distinct");
+      }
+    }
+  }
+}

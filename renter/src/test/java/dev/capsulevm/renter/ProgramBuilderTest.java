@@ -1,0 +1,129 @@
+package dev.capsulevm.renter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.CostBreakdown;
+import dev.capsulevm.pricing.CostModel;
+import dev.capsulevm.pricing.InstructionKind;
+import dev.capsulevm.pricing.InstructionPrice;
+import dev.capsulevm.pricing.Limits;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.pricing.ProgramShape;
+import dev.capsulevm.pricing.SignedWithdrawal;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.ExecuteRequest;
+import dev.capsulevm.vm.DataRef;
+import dev.capsulevm.vm.Instruction;
+import dev.capsulevm.vm.ProgramDecoder;
+import dev.capsulevm.vm.ProgramEncoding;
+import dev.capsulevm.vm.exec.AppendEncoding;
+import dev.capsulevm.vm.exec.Executor;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ProgramBuilderTest {
+  private final SigningKey creator = SigningKey.generate();
+  private final SigningKey writer = SigningKey.generate();
+  private final SignedMetadata metadata =
+      CapsuleWriter.newMetadata(creator, writer, SigningPolicy.EVERY_RECORD, 1000, 256, "test", 1);
+
+  static PriceTable table() {
+    Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
+    for (InstructionKind k : InstructionKind.values()) {
+      m.put(k, InstructionPrice.of(100 + k.code(), k.code()));
+    }
+    Prices prices = new Prices(Amount.of(1000), Amount.of(2), m, Amount.of(1), Amount.of(2), Amount.of(1), Amount.of(5));
+    return new PriceTable(SigningKey.generate().publicKey(), Instant.ofEpochSecond(0), Instant.ofEpochSecond(4_000_000_000L),
+        prices, new Limits(1 << 20, 1000, 1 << 20, 10_000, 16, Amount.ofCap(1_000_000)));
+  }
+
+  private RecordWithBody first(List<byte[]> payloads) {
+    Record r = Record.build(metadata.capsuleId(), List.of(metadata.capsuleId()), payloads, 5, writer, true, h -> null);
+    return new RecordWithBody(r, payloads);
+  }
+
+  @Test
+  void identicalInputsAreStoredOnceAndReferencesMatchTheLayout() {
+    ProgramBuilder b = new ProgramBuilder(metadata.capsuleId(), metadata, List.of(), null);
+    RecordWithBody record = first(List.of("a".getBytes(StandardCharsets.UTF_8)));
+    b.append(List.of(record));
+    b.has(record.hash());
+    b.readByHash(record.hash());
+    PreparedProgram p = b.build();
+    Instruction.HasRecord has = (Instruction.HasRecord) p.program().instructions().get(1);
+    Instruction.ReadByHash read = (Instruction.ReadByHash) p.program().instructions().get(2);
+    assertEquals(has.hash(), read.hash(), "the same hash is shared");
+    byte[] append = AppendEncoding.encode(List.of(record));
+    assertEquals(append.length + Hash.LENGTH, p.dataLength());
+    assertEquals(new DataRef(0, append.length), ((Instruction.AppendRecord) p.program().instructions().get(0)).records());
+    assertEquals(new DataRef(append.length, Hash.LENGTH), has.hash());
+  }
+
+  @Test
+  void encodingDecodesToTheSameProgram() throws Exception {
+    ProgramBuilder b = new ProgramBuilder(metadata.capsuleId(), metadata, List.of(), null);
+    RecordWithBody record = first(List.of(new byte[] {1, 2, 3}));
+    b.append(List.of(record));
+    b.heads();
+    b.readSubRecordAtHeight(1, 0, record.record().header());
+    b.proveSubRecord(record.hash(), 0, record.record().header());
+    PreparedProgram p = b.build();
+    assertEquals(p.program(), new ProgramDecoder(table().limits()).decode(ProgramEncoding.encode(p.program())));
+  }
+
+  @Test
+  void boundsFollowTheExecutorsRules() {
+    ProgramBuilder b = new ProgramBuilder(metadata.capsuleId(), metadata, List.of(), null);
+    RecordWithBody record = first(List.of(new byte[] {1}));
+    b.append(List.of(record));
+    b.heads();
+    b.readSubRecord(record.hash(), 0, record.record().header());
+    PreparedProgram p = b.build();
+    long envelope = Executor.RESPONSE_ENVELOPE_BYTES;
+    assertEquals(4 + 32 + envelope, p.steps().get(0).renterBoundOrMinusOne());
+    assertEquals(List.of(record.hash()), p.steps().get(0).expectedHeadsOrNull());
+    assertEquals(4 + record.record().header().encodedLength() + 69 + envelope, p.steps().get(1).renterBoundOrMinusOne());
+    assertEquals(4 + 256 + 4 + (4 + Executor.MAX_HEADER_BYTES) + Executor.MAX_INCLUSION_BYTES + envelope,
+        p.steps().get(2).renterBoundOrMinusOne());
+  }
+
+  @Test
+  void estimateCountsTheExactRequestMessages() {
+    PriceTable table = table();
+    ProgramBuilder b = ProgramBuilder.withoutCapsule();
+    b.createCapsule(metadata);
+    PreparedProgram p = b.build();
+    ProgramShape shape = HostClient.shape(p, table, 3, 64);
+    List<ExecuteRequest> sent = ProgramRun.requests(p, table.id(), new byte[SignedWithdrawal.LENGTH], 3, 64);
+    assertTrue(sent.size() > 2, "the metadata spans several 64-byte chunks");
+    long bytes = sent.stream().mapToLong(ExecuteRequest::getSerializedSize).sum();
+    assertEquals(bytes, shape.requestBytes());
+    CostBreakdown estimate = CostModel.of(table).estimate(shape);
+    assertEquals(CostModel.of(table).estimate(new ProgramShape(p.encodedLength(), bytes, 3, p.estimateDescriptors())),
+        estimate);
+    assertEquals(5L * metadata.encoded().length * 3, estimate.storage().units());
+  }
+
+  @Test
+  void readsNeedTheMetadataAndACapsule() {
+    RecordWithBody record = first(List.of(new byte[] {1}));
+    assertThrows(IllegalStateException.class,
+        () -> ProgramBuilder.withoutCapsule().readSubRecord(record.hash(), 0, record.record().header()));
+    assertThrows(IllegalStateException.class,
+        () -> new ProgramBuilder(metadata.capsuleId(), null, null, null).readSubRecord(record.hash(), 0,
+            record.record().header()));
+  }
+}
