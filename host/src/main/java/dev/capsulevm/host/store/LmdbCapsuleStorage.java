@@ -822,12 +822,15 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   private final class LmdbSnapshot implements Snapshot {
     /** The most parsed records one snapshot keeps. */
     private static final int CACHED_RECORDS = 1024;
+    /** The most sub-record trees one snapshot keeps (a program often reads many sub-records of one record). */
+    private static final int CACHED_TREES = 16;
 
     private final Hash capsuleId;
     private final Txn<ByteBuffer> txn;
     /** The capsule id as bytes, to compare LMDB's record-capsule values with in place. */
     private final ByteBuffer capsuleIdBytes;
     private final Map<Hash, Record> parsed = new HashMap<>();
+    private final Map<Hash, MerkleTree> keptTrees = new HashMap<>();
     private boolean snapshotClosed;
 
     LmdbSnapshot(Hash capsuleId, Txn<ByteBuffer> txn) {
@@ -926,6 +929,19 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
      */
     @Override
     public MerkleTree subRecordTreeOrNull(Hash recordHash) {
+      open();
+      MerkleTree cached = keptTrees.get(recordHash);
+      if (cached != null) {
+        return cached;
+      }
+      MerkleTree tree = readTreeOrNull(recordHash);
+      if (tree != null && keptTrees.size() < CACHED_TREES) {
+        keptTrees.put(recordHash, tree);
+      }
+      return tree;
+    }
+
+    private MerkleTree readTreeOrNull(Hash recordHash) {
       Record record = recordOrNull(recordHash);
       if (record == null) {
         return null;

@@ -1,0 +1,225 @@
+package dev.capsulevm.bench.runner;
+
+import dev.capsulevm.host.server.HostConfig;
+import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.renter.AdminClient;
+import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.ProgramBuilder;
+import dev.capsulevm.renter.ProgramResult;
+import dev.capsulevm.renter.RenterOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+
+/**
+ * End to end over loopback: a host (LMDB, synced commits) and renter SDK clients in one process, every
+ * answer verified. Verified 1 KiB sub-record reads with one and with 100 reads per program, and appends
+ * of records of 1 and 64 sub-records (one record per program), with 1, 4 and 16 concurrent clients,
+ * each with its own account (and, for appends, its own capsule: writes to one capsule are serialized by
+ * design). Both ends share the machine's cores, so these are figures for the whole system.
+ */
+final class EndToEndExperiment implements Experiment {
+  private static final int[] CLIENTS = {1, 4, 16};
+  private static final int PAYLOAD_BYTES = 1024;
+  private static final int BIG_RECORD = 1000;
+
+  private enum Workload {
+    READ_1("verified reads, 1 per program", 1, false),
+    READ_100("verified reads, 100 per program", 100, false),
+    APPEND_1("appends, 1 sub-record per record", 1, true),
+    APPEND_64("appends, 64 sub-records per record", 64, true);
+
+    final String label;
+    final int perProgram;
+    final boolean writes;
+
+    Workload(String label, int perProgram, boolean writes) {
+      this.label = label;
+      this.perProgram = perProgram;
+      this.writes = writes;
+    }
+  }
+
+  @Override
+  public String name() {
+    return "e2e";
+  }
+
+  @Override
+  public String title() {
+    return "End to end over gRPC: verified reads and appends per second";
+  }
+
+  @Override
+  public int steps(boolean quick) {
+    return Workload.values().length * CLIENTS.length;
+  }
+
+  @Override
+  public Result run(boolean quick, Progress progress) throws Exception {
+    long millis = quick ? 1_000 : 4_000;
+    int runs = 3;
+    Result result = new Result(title(),
+        "Each cell: sub-records per second (read and verified, or appended and committed), median of " + runs
+            + " runs of " + millis + " ms (range), after a warm-up run. One program per request; reads of 1 KiB"
+            + " sub-records of a record of " + BIG_RECORD + ", anchored at the capsule's head; appends signed"
+            + " by the writer, confirmed after verification, committed with LMDB synced. 'verify' is the share"
+            + " of the clients' time spent parsing and verifying the host's answers.");
+    result.header("workload", "clients", "sub-records/s", "programs/s", "verify");
+    Result.Chart chart = result.chart("Throughput against concurrent clients", "concurrent clients", true,
+        "sub-records per second", true);
+    Path dir = Files.createTempDirectory("capsulevm-e2e");
+    double bestRead100 = 0;
+    try (HostServer host = HostServer.start(HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1))) {
+      String address = "127.0.0.1:" + host.port();
+      List<Client> clients = new ArrayList<>();
+      try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
+        for (int i = 0; i < CLIENTS[CLIENTS.length - 1]; i++) {
+          SigningKey account = SigningKey.generate();
+          admin.fund(account.publicKey(), Amount.ofCap(1_000_000));
+          clients.add(new Client(HostClient.connect(address, account, RenterOptions.defaults())));
+        }
+      }
+      try {
+        Client first = clients.get(0);
+        CapsuleWriter shared = CapsuleWriter.create(first.client, SigningKey.generate(), SigningKey.generate(),
+            SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e reads");
+        shared.append(first.client, payloads(BIG_RECORD));
+        for (Client c : clients) {
+          c.reads = shared;
+          c.writes = CapsuleWriter.create(c.client, SigningKey.generate(), SigningKey.generate(),
+              SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e appends");
+        }
+        for (Workload w : Workload.values()) {
+          for (int n : CLIENTS) {
+            List<Client> active = clients.subList(0, n);
+            measure(active, w, Math.min(millis, 500));
+            double[] rates = new double[runs];
+            double[] programs = new double[runs];
+            double[] verify = new double[runs];
+            for (int r = 0; r < runs; r++) {
+              Totals t = measure(active, w, millis);
+              rates[r] = t.subRecords * 1e9 / t.wallNanos;
+              programs[r] = t.programs * 1e9 / t.wallNanos;
+              verify[r] = 100.0 * t.verifyNanos / ((double) t.wallNanos * n);
+            }
+            Samples rate = new Samples(rates);
+            result.row(w.label, n, rate.format(0), new Samples(programs).format(0),
+                String.format("%.1f%%", new Samples(verify).median()));
+            chart.point(w.label, n, rate.median());
+            if (w == Workload.READ_100) {
+              bestRead100 = Math.max(bestRead100, rate.median());
+            }
+            progress.step(name() + ": " + w.label + ", " + n + " clients");
+          }
+        }
+      } finally {
+        for (Client c : clients) {
+          c.client.close();
+        }
+      }
+    } finally {
+      deleteTree(dir);
+    }
+    result.finding(String.format("Verified 1 KiB sub-record reads with 100 per program: at best %,.0f per second"
+        + " (goal: at least 35,000; Hypercore reads and verifies about 11,500 blocks/s on this kind of machine):"
+        + " %s.", bestRead100, bestRead100 >= 35_000 ? "met" : "missed"));
+    return result;
+  }
+
+  /** One renter: its client (own account), the shared capsule it reads and its own capsule to append to. */
+  private static final class Client {
+    final HostClient client;
+    CapsuleWriter reads;
+    CapsuleWriter writes;
+    int next;
+
+    Client(HostClient client) {
+      this.client = client;
+    }
+
+    /** Runs one program of {@code w}; returns the time spent verifying. */
+    long once(Workload w) throws Exception {
+      ProgramResult result;
+      if (w.writes) {
+        writes.append(client, payloads(w.perProgram));
+        result = writes.lastResult();
+      } else {
+        RecordHeader head = reads.highestHead();
+        ProgramBuilder b = reads.newProgram(client);
+        for (int i = 0; i < w.perProgram; i++) {
+          b.readSubRecordAtHeight(head.height(), next++ % BIG_RECORD, head);
+        }
+        result = client.run(b.build());
+      }
+      return result.verificationNanos();
+    }
+  }
+
+  private record Totals(long subRecords, long programs, long verifyNanos, long wallNanos) {}
+
+  /** Runs {@code w} on every client in parallel for {@code millis}. */
+  private static Totals measure(List<Client> clients, Workload w, long millis) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(clients.size());
+    try {
+      long start = System.nanoTime();
+      long end = start + millis * 1_000_000;
+      List<Future<long[]>> futures = new ArrayList<>();
+      for (Client c : clients) {
+        Callable<long[]> loop = () -> {
+          long programs = 0;
+          long verify = 0;
+          while (System.nanoTime() < end) {
+            verify += c.once(w);
+            programs++;
+          }
+          return new long[] {programs, verify};
+        };
+        futures.add(pool.submit(loop));
+      }
+      long programs = 0;
+      long verify = 0;
+      for (Future<long[]> f : futures) {
+        long[] r = f.get();
+        programs += r[0];
+        verify += r[1];
+      }
+      long wall = System.nanoTime() - start;
+      return new Totals(programs * w.perProgram, programs, verify, wall);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static List<byte[]> payloads(int count) {
+    List<byte[]> out = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      byte[] payload = new byte[PAYLOAD_BYTES];
+      payload[0] = (byte) i;
+      payload[1] = (byte) (i >>> 8);
+      out.add(payload);
+    }
+    return out;
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}
