@@ -1,0 +1,489 @@
+package dev.capsulevm.host.sync;
+
+import dev.capsulevm.proofs.Hash;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * One side of a reconciliation session between two replicas of a capsule. Both sides run this class;
+ * the initiator opens with {@link #start()}, then each side answers every turn it receives with
+ * {@link #receive}; the responder may also stream coded symbols without waiting ({@link #nextBatch}).
+ *
+ * <ol>
+ *   <li>Quick check: the hello and its reply carry count, set fingerprint and heads; equal replicas are
+ *       done in one round trip.
+ *   <li>Default: the responder streams rateless IBLT symbols of its records, the initiator subtracts its
+ *       own and peels; once decoded (and checked against the responder's fingerprint) it sends the
+ *       records only it holds and asks for the rest by their 8-byte keyed checksums.
+ *   <li>Baseline and fallback: each side sends a Bloom filter of its records; each sends the records the
+ *       other's filter surely lacks; both then walk from the peer's heads and from received records'
+ *       parents, asking by id for what they still lack (false positives).
+ *   <li>The initiator ends when the responder's last fingerprint equals its own; otherwise it starts a
+ *       repair round (a Bloom round under a fresh key), up to {@link SyncLimits#maxRepairRounds()}.
+ * </ol>
+ *
+ * <p>Every state change is adding a record, so a session cut off anywhere leaves both replicas valid
+ * and the next session starts from where this one stopped.
+ */
+public final class Reconciler {
+  public enum Role { INITIATOR, RESPONDER }
+
+  public enum Outcome { RUNNING, EQUAL, CONVERGED, DIVERGED }
+
+  /** Tuning: mode, Bloom false-positive rate, first and minimum symbol run, run growth, limits. */
+  public record Config(int mode, double bloomFalsePositiveRate, int minBatch, double batchGrowth,
+      SyncLimits limits) {
+    public static final Config DEFAULT = new Config(SyncMessage.MODE_RIBLT, 0.01, 16, 0.1, SyncLimits.DEFAULT);
+    public static final Config BASELINE = new Config(SyncMessage.MODE_BLOOM, 0.01, 16, 0.1, SyncLimits.DEFAULT);
+
+    public Config withMode(int m) {
+      return new Config(m, bloomFalsePositiveRate, minBatch, batchGrowth, limits);
+    }
+  }
+
+  /** Bytes a coded symbol costs on the wire, about (sum, checksum, a 1-2 byte count). */
+  static final double SYMBOL_BYTES = 41.5;
+  /** Coded symbols per differing record expected for decoding, with a margin for small differences. */
+  static final double SYMBOLS_PER_DIFFERENCE = 1.45;
+
+  private final SyncDag dag;
+  private final Role role;
+  private final Config config;
+  private final Random random;
+
+  private byte[] initiatorNonce;
+  private byte[] responderNonce;
+  private SyncMessage.Summary peerSummary;
+  private boolean started;
+  private Outcome outcome = Outcome.RUNNING;
+  private int turnsReceived;
+
+  // rateless IBLT
+  private SessionKey ribltKey;
+  private Riblt.Encoder encoder;
+  private Riblt.Decoder decoder;
+  private SetDigest digestAtDecoder;
+  private boolean streaming;
+  private long streamBudget;
+  private long symbolsReceived;
+  private boolean fellBack;
+
+  // Bloom and walk
+  private boolean bloomActive;
+  private int bloomRound = -1;
+  private final Set<Integer> bloomsSent = new HashSet<>();
+  private int repairs;
+  private final Set<Hash> wanted = new HashSet<>();
+  private final Set<Hash> peerHas = new HashSet<>();
+  private SyncMessage.Done peerDone;
+  private List<Hash> peerHeads = List.of();
+  private boolean headsSent;
+
+  private long recordsReceived;
+  private long recordsSent;
+
+  public Reconciler(SyncDag dag, Role role, Config config) {
+    this(dag, role, config, new SecureRandom());
+  }
+
+  public Reconciler(SyncDag dag, Role role, Config config, Random random) {
+    this.dag = Objects.requireNonNull(dag, "dag");
+    this.role = Objects.requireNonNull(role, "role");
+    this.config = Objects.requireNonNull(config, "config");
+    this.random = Objects.requireNonNull(random, "random");
+  }
+
+  /** The initiator's first turn. */
+  public List<SyncMessage> start() {
+    if (role != Role.INITIATOR || started) {
+      throw new IllegalStateException("only an initiator starts, once");
+    }
+    started = true;
+    initiatorNonce = nonce();
+    headsSent = config.mode() == SyncMessage.MODE_BLOOM;
+    return List.of(new SyncMessage.Hello(dag.root(), initiatorNonce, config.mode(), summary(headsSent)));
+  }
+
+  public boolean finished() {
+    return outcome != Outcome.RUNNING;
+  }
+
+  public Outcome outcome() {
+    return outcome;
+  }
+
+  /** Whether the responder is streaming coded symbols (the initiator has not answered yet). */
+  public boolean streaming() {
+    return streaming;
+  }
+
+  public boolean fellBack() {
+    return fellBack;
+  }
+
+  public long recordsReceived() {
+    return recordsReceived;
+  }
+
+  public long recordsSent() {
+    return recordsSent;
+  }
+
+  public long symbolsReceived() {
+    return symbolsReceived;
+  }
+
+  public int repairRounds() {
+    return repairs;
+  }
+
+  /** The responder's next run of coded symbols while streaming, or null. */
+  public SyncMessage.Symbols nextBatch() {
+    if (!streaming) {
+      return null;
+    }
+    long produced = encoder.produced();
+    if (produced >= streamBudget) {
+      streaming = false;
+      return null;
+    }
+    long size = Math.max(config.minBatch(), (long) Math.ceil(produced * config.batchGrowth()));
+    size = Math.min(size, Math.min(streamBudget - produced, config.limits().maxBatchSymbols()));
+    return toWire(encoder.produce((int) size), dag.count());
+  }
+
+  /** Handles the peer's turn and returns this side's answer (possibly empty). */
+  public List<SyncMessage> receive(List<SyncMessage> turn) {
+    if (finished()) {
+      return List.of();
+    }
+    turnsReceived++;
+    peerDone = null;
+    if (role == Role.RESPONDER) {
+      streaming = false;
+    }
+    Set<Hash> send = new LinkedHashSet<>();
+    List<SyncMessage> reply = new ArrayList<>();
+    List<SyncRecord> received = new ArrayList<>();
+    int bloomToSend = -1;
+    long[] checksumsToWant = null;
+    boolean startStream = false;
+    for (int i = 0; i < turn.size(); i++) {
+      SyncMessage m = turn.get(i);
+      if (m instanceof SyncMessage.Hello h) {
+        if (role != Role.RESPONDER || turnsReceived != 1 || i != 0) {
+          throw new SyncProtocolException("unexpected hello");
+        }
+        if (!h.capsule().equals(dag.root())) {
+          throw new SyncProtocolException("hello for capsule " + h.capsule() + ", this replica holds "
+              + dag.root());
+        }
+        initiatorNonce = h.nonce().clone();
+        responderNonce = nonce();
+        peerSummary = h.summary();
+        peerHeads = peerSummary.heads();
+        deriveKeys();
+        SyncMessage.Summary mine = summary(false);
+        if (sameState(mine, peerSummary)) {
+          reply.add(new SyncMessage.SummaryReply(responderNonce, mine));
+          continue;
+        }
+        long lower = Math.abs(peerSummary.count() - mine.count());
+        boolean riblt = h.mode() == SyncMessage.MODE_RIBLT && ribltCost(lower) <= bloomCost();
+        headsSent = !riblt;
+        reply.add(new SyncMessage.SummaryReply(responderNonce, summary(headsSent)));
+        if (riblt) {
+          encoder = new Riblt.Encoder(ribltKey, dag);
+          streamBudget = Math.max(4L * config.minBatch(), (long) Math.ceil(2 * bloomCost() / SYMBOL_BYTES));
+          long first = Math.max(config.minBatch(), (long) Math.ceil(1.3 * lower));
+          startStream = true;
+          reply.add(toWire(encoder.produce((int) Math.min(first, Math.min(streamBudget,
+              config.limits().maxBatchSymbols()))), dag.count()));
+        } else {
+          bloomToSend = 0;
+          bloomActive = true;
+        }
+      } else if (m instanceof SyncMessage.SummaryReply s) {
+        if (role != Role.INITIATOR || turnsReceived != 1 || i != 0) {
+          throw new SyncProtocolException("unexpected summary");
+        }
+        responderNonce = s.nonce().clone();
+        peerSummary = s.summary();
+        deriveKeys();
+      } else if (m instanceof SyncMessage.Symbols s) {
+        if (role != Role.INITIATOR || peerSummary == null) {
+          throw new SyncProtocolException("unexpected coded symbols");
+        }
+        if (fellBack || bloomActive || (decoder != null && decoder.isDecoded())) {
+          continue; // in flight when we stopped the stream
+        }
+        if (decoder == null) {
+          digestAtDecoder = dag.digest();
+          decoder = new Riblt.Decoder(ribltKey, new Riblt.Encoder(ribltKey, dag), dag);
+        }
+        if (s.first() != decoder.symbols()) {
+          throw new SyncProtocolException("expected symbol " + decoder.symbols() + ", got " + s.first());
+        }
+        symbolsReceived += s.size();
+        if (symbolsReceived > Math.max(4L * config.minBatch(), (long) Math.ceil(2 * bloomCost() / SYMBOL_BYTES))) {
+          throw new SyncProtocolException("more coded symbols than the budget");
+        }
+        if (decoder.add(fromWire(s, peerSummary.count()))) {
+          SetDigest theirs = decoder.senderDigest(digestAtDecoder);
+          if (theirs.count() == peerSummary.count() && theirs.fingerprint().equals(peerSummary.fingerprint())) {
+            send.addAll(decoder.decodedIds(-1));
+            checksumsToWant = decoder.senderOnlyChecksums();
+          } else {
+            bloomToSend = fallBack();
+          }
+        } else if (shouldFallBack()) {
+          bloomToSend = fallBack();
+        }
+      } else if (m instanceof SyncMessage.Bloom b) {
+        if (peerSummary == null || b.round() > bloomRound + 1 || b.round() > config.limits().maxRepairRounds()) {
+          throw new SyncProtocolException("unexpected Bloom filter of round " + b.round());
+        }
+        bloomActive = true;
+        bloomRound = Math.max(bloomRound, b.round());
+        BloomFilter filter = new BloomFilter(bloomKey(b.round()), b.probes(), b.bits(), b.data());
+        dag.forEachId(id -> {
+          if (!peerHas.contains(id) && !filter.mightContain(id)) {
+            send.add(id);
+          }
+        });
+        if (!bloomsSent.contains(b.round())) {
+          bloomToSend = b.round();
+        }
+      } else if (m instanceof SyncMessage.Records r) {
+        if (peerSummary == null) {
+          throw new SyncProtocolException("records before the summaries");
+        }
+        for (SyncRecord rec : r.records()) {
+          peerHas.add(rec.id());
+          wanted.remove(rec.id());
+          if (dag.add(rec)) {
+            recordsReceived++;
+            received.add(rec);
+          }
+        }
+      } else if (m instanceof SyncMessage.WantIds w) {
+        for (Hash id : w.ids()) {
+          if (dag.contains(id)) {
+            send.add(id);
+          }
+        }
+      } else if (m instanceof SyncMessage.WantChecksums w) {
+        if (role != Role.RESPONDER || encoder == null) {
+          throw new SyncProtocolException("checksums without coded symbols");
+        }
+        send.addAll(encoder.idsWithChecksums(w.checksums()));
+      } else if (m instanceof SyncMessage.Heads h) {
+        peerHeads = h.heads();
+      } else if (m instanceof SyncMessage.Done d) {
+        peerDone = d;
+      }
+  }
+    streaming = startStream;
+    if (bloomToSend >= 0) {
+      bloomActive = true;
+      bloomRound = Math.max(bloomRound, bloomToSend);
+    }
+    // the walk: the peer's heads and the parents of what arrived, where we lack them
+    List<Hash> wants = new ArrayList<>();
+    if (bloomActive && peerSummary != null) {
+      for (Hash head : peerHeads) {
+        addWant(head, wants);
+      }
+      for (SyncRecord rec : received) {
+        for (Hash p : rec.parents()) {
+          addWant(p, wants);
+        }
+      }
+    }
+    if (!send.isEmpty()) {
+      List<SyncRecord> records = ordered(send);
+      recordsSent += records.size();
+      for (SyncRecord rec : records) {
+        peerHas.add(rec.id());
+      }
+      reply.add(new SyncMessage.Records(records));
+    }
+    if (bloomToSend >= 0) {
+      bloomsSent.add(bloomToSend);
+      BloomFilter f = BloomFilter.of(bloomKey(bloomToSend), dag, config.bloomFalsePositiveRate());
+      reply.add(new SyncMessage.Bloom(bloomToSend, f.probes(), f.bits(), f.data()));
+      addHeads(reply);
+    }
+    if (!wants.isEmpty()) {
+      wants.sort(null);
+      reply.add(new SyncMessage.WantIds(wants));
+    }
+    if (checksumsToWant != null && checksumsToWant.length > 0) {
+      reply.add(new SyncMessage.WantChecksums(checksumsToWant));
+    }
+    if (role == Role.RESPONDER) {
+      if (wants.isEmpty() && !streaming) {
+        SetDigest d = dag.digest();
+        reply.add(new SyncMessage.Done(d.count(), d.fingerprint()));
+      }
+      return reply;
+    }
+    // initiator
+    if (!reply.isEmpty()) {
+      return reply;
+    }
+    SetDigest mine = dag.digest();
+    if (peerDone != null && peerDone.count() == mine.count() && peerDone.fingerprint().equals(mine.fingerprint())) {
+      outcome = turnsReceived == 1 ? Outcome.EQUAL : Outcome.CONVERGED;
+      return reply;
+    }
+    if (decoder != null && !decoder.isDecoded() && !bloomActive && !turn.isEmpty()) {
+      return reply; // the stream continues
+    }
+    if (decoder != null && !decoder.isDecoded() && !bloomActive) {
+      // the stream ended without a decode
+      bloomToSend = fallBack();
+    } else if (repairs < config.limits().maxRepairRounds()) {
+      repairs++;
+      bloomToSend = Math.max(bloomRound, 0) + 1;
+      bloomRound = bloomToSend;
+      bloomActive = true;
+      wanted.clear();
+    } else {
+      outcome = Outcome.DIVERGED;
+      return reply;
+    }
+    bloomsSent.add(bloomToSend);
+    BloomFilter f = BloomFilter.of(bloomKey(bloomToSend), dag, config.bloomFalsePositiveRate());
+    reply.add(new SyncMessage.Bloom(bloomToSend, f.probes(), f.bits(), f.data()));
+    addHeads(reply);
+    return reply;
+  }
+
+  private void addHeads(List<SyncMessage> reply) {
+    if (!headsSent) {
+      headsSent = true;
+      reply.add(new SyncMessage.Heads(cappedHeads()));
+    }
+  }
+
+  private int fallBack() {
+    fellBack = true;
+    bloomActive = true;
+    bloomRound = Math.max(bloomRound, 0);
+    return bloomRound;
+  }
+
+  /** Whether the remaining symbols, estimated from the residual counts, would cost more than Bloom filters. */
+  private boolean shouldFallBack() {
+    double estimate = decoder.estimateDifference();
+    double remaining = ribltCost(estimate) - symbolsReceived * SYMBOL_BYTES;
+    return decoder.symbols() >= 2L * config.minBatch() && remaining > bloomCost();
+  }
+
+  private double ribltCost(double difference) {
+    return (SYMBOLS_PER_DIFFERENCE * difference + 2 * config.minBatch()) * SYMBOL_BYTES + 4 * difference;
+  }
+
+  /** The bytes of both sides' Bloom filters. */
+  private double bloomCost() {
+    return (BloomFilter.bitsFor(dag.count(), config.bloomFalsePositiveRate())
+        + BloomFilter.bitsFor(peerSummary.count(), config.bloomFalsePositiveRate())) / 8.0;
+  }
+
+  private void addWant(Hash id, List<Hash> wants) {
+    if (wants.size() < config.limits().maxWants() && !dag.present(id) && wanted.add(id)) {
+      wants.add(id);
+    }
+  }
+
+  private void deriveKeys() {
+    ribltKey = SessionKey.derive(dag.root(), initiatorNonce, responderNonce, SessionKey.PURPOSE_RIBLT, 0);
+  }
+
+  private SessionKey bloomKey(int round) {
+    return SessionKey.derive(dag.root(), initiatorNonce, responderNonce, SessionKey.PURPOSE_BLOOM, round);
+  }
+
+  private byte[] nonce() {
+    byte[] n = new byte[SyncCodec.NONCE_BYTES];
+    random.nextBytes(n);
+    return n;
+  }
+
+  private SyncMessage.Summary summary(boolean withHeads) {
+    SetDigest d = dag.digest();
+    return new SyncMessage.Summary(d.count(), d.fingerprint(), withHeads ? cappedHeads() : List.of());
+  }
+
+  private List<Hash> cappedHeads() {
+    List<Hash> heads = dag.heads();
+    return heads.size() > config.limits().maxHeads() ? heads.subList(0, config.limits().maxHeads()) : heads;
+  }
+
+  /** Equal fingerprints mean equal record sets, and so equal heads. */
+  private static boolean sameState(SyncMessage.Summary a, SyncMessage.Summary b) {
+    return a.count() == b.count() && a.fingerprint().equals(b.fingerprint());
+  }
+
+  static SyncMessage.Symbols toWire(Riblt.Symbols s, long senderCount) {
+    long[] deltas = new long[s.size()];
+    for (int i = 0; i < deltas.length; i++) {
+      deltas[i] = s.counts[i] - Riblt.expectedCount(senderCount, s.first + i);
+    }
+    return new SyncMessage.Symbols(s.first, s.sums, s.checksums, deltas);
+  }
+
+  static Riblt.Symbols fromWire(SyncMessage.Symbols s, long senderCount) {
+    long[] counts = new long[s.size()];
+    for (int i = 0; i < counts.length; i++) {
+      counts[i] = s.countDeltas()[i] + Riblt.expectedCount(senderCount, s.first() + i);
+    }
+    return new Riblt.Symbols(s.first(), s.sums(), s.checksums(), counts);
+  }
+
+  /** The records of {@code ids}, parents before children among them (Kahn's order). */
+  private List<SyncRecord> ordered(Set<Hash> ids) {
+    Map<Hash, Integer> pending = new HashMap<>();
+    Map<Hash, List<Hash>> childrenIn = new HashMap<>();
+    ArrayDeque<Hash> ready = new ArrayDeque<>();
+    for (Hash id : ids) {
+      int n = 0;
+      for (Hash p : dag.parents(id)) {
+        if (ids.contains(p)) {
+          n++;
+          childrenIn.computeIfAbsent(p, k -> new ArrayList<>(1)).add(id);
+        }
+      }
+      if (n == 0) {
+        ready.add(id);
+      } else {
+        pending.put(id, n);
+      }
+    }
+    List<SyncRecord> out = new ArrayList<>(ids.size());
+    while (!ready.isEmpty()) {
+      Hash id = ready.poll();
+      out.add(new SyncRecord(id, dag.parents(id)));
+      for (Hash c : childrenIn.getOrDefault(id, List.of())) {
+        if (pending.merge(c, -1, Integer::sum) == 0) {
+          pending.remove(c);
+          ready.add(c);
+        }
+      }
+    }
+    if (out.size() != ids.size()) {
+      throw new IllegalStateException("the DAG has a cycle");
+    }
+    return out;
+  }
+}

@@ -1,0 +1,402 @@
+package dev.capsulevm.host.sync;
+
+import dev.capsulevm.proofs.Hash;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A rateless invertible Bloom lookup table over 32-byte record ids, after Yang, Gilad and Alizadeh
+ * (SIGCOMM 2024), written from the paper's description.
+ *
+ * <p>A set is encoded as an unbounded sequence of coded symbols. Every element (id) is mapped, by a
+ * keyed hash, to an infinite increasing sequence of symbol indices that starts at 0 and whose gaps grow:
+ * index i is chosen with probability {@code 2 / (i + 2)}, so the first symbols hold almost every element
+ * and later ones ever fewer. A coded symbol holds the XOR of its elements' ids, the XOR of their keyed
+ * 64-bit checksums and their count. A receiver that holds a similar set subtracts its own coded symbols
+ * (XOR the sums and checksums, subtract the counts); what is left encodes only the symmetric difference.
+ * A cell with count +1 or -1 whose checksum is the keyed hash of its sum is pure: it names one element
+ * (count +1: only the sender has it; -1: only the receiver), which is then removed from every cell it
+ * maps to, freeing more cells (peeling). The difference is decoded when symbol 0, which every element
+ * maps to, is empty; about 1.35 symbols per differing element suffice for large differences.
+ *
+ * <p>Index sequence: an element's generator state starts at its keyed hash h and advances by SplitMix64;
+ * from index i the next index is the least j &gt; i with {@code (j+1)(j+2) >= (i+1)(i+2)/u}, where u in
+ * (0, 1] is the next 53 random bits. Then P(next &gt; j) = (i+1)(i+2)/((j+1)(j+2)), exactly the product of
+ * not choosing each index k in (i, j] with probability 2/(k+2). docs/PROTOCOL.md gives the arithmetic.
+ */
+public final class Riblt {
+  private Riblt() {}
+
+  static final long GOLDEN = 0x9E3779B97F4A7C15L;
+
+  /** SplitMix64's output function. */
+  static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  /** The index after {@code current}, given the 64 random bits {@code r}. */
+  static long nextIndex(long current, long r) {
+    double u = ((r >>> 11) + 1) * 0x1.0p-53;
+    double t = (current + 1.0) * (current + 2.0) / u;
+    double j = Math.ceil(Math.sqrt(t + 0.25) - 1.5);
+    if (j >= 0x1.0p62) {
+      return Long.MAX_VALUE;
+    }
+    long next = (long) j;
+    return next <= current ? current + 1 : next;
+  }
+
+  /** The count a coded symbol at {@code index} is expected to have for a set of {@code n} elements. */
+  public static long expectedCount(long n, long index) {
+    if (index < 0) {
+      throw new IllegalArgumentException("negative index");
+    }
+    // floor(2n / (index + 2)) without overflow for n < 2^62
+    return Math.floorDiv(2 * n, index + 2);
+  }
+
+  /** Bytes 8k .. 8k+7 of the id as a big-endian long. */
+  static long limb(Hash id, int k) {
+    long v = 0;
+    for (int i = 0; i < 8; i++) {
+      v = (v << 8) | (id.byteAt(8 * k + i) & 0xff);
+    }
+    return v;
+  }
+
+  static Hash toHash(long[] limbs, int offset) {
+    byte[] b = new byte[32];
+    for (int k = 0; k < 4; k++) {
+      SessionKey.putLong(b, 8 * k, limbs[offset + k]);
+    }
+    return Hash.copyOf(b);
+  }
+
+  /** A run of coded symbols starting at index {@code first}: sums (4 limbs each), checksums, counts. */
+  public static final class Symbols {
+    public final long first;
+    public final long[] sums;
+    public final long[] checksums;
+    public final long[] counts;
+
+    public Symbols(long first, int size) {
+      this(first, new long[4 * size], new long[size], new long[size]);
+    }
+
+    public Symbols(long first, long[] sums, long[] checksums, long[] counts) {
+      if (sums.length != 4 * checksums.length || counts.length != checksums.length) {
+        throw new IllegalArgumentException("inconsistent symbol arrays");
+      }
+      this.first = first;
+      this.sums = sums;
+      this.checksums = checksums;
+      this.counts = counts;
+    }
+
+    public int size() {
+      return checksums.length;
+    }
+  }
+
+  /** A set's coded symbols, produced in consecutive runs; one per side and session. */
+  public static final class Encoder {
+    private final int n;
+    private final long[] limbs;
+    private final long[] hashes;
+    private final long[] states;
+    private final long[] next;
+    private long produced;
+
+    public Encoder(SessionKey key, SyncDag dag) {
+      long count = dag.count();
+      if (count > Integer.MAX_VALUE / 4) {
+        throw new IllegalArgumentException("too many records for one encoder: " + count);
+      }
+      n = (int) count;
+      limbs = new long[4 * n];
+      hashes = new long[n];
+      states = new long[n];
+      next = new long[n];
+      int[] i = {0};
+      dag.forEachId(id -> {
+        int k = i[0]++;
+        if (k >= n) {
+          throw new IllegalStateException("the DAG listed more ids than it counts");
+        }
+        for (int l = 0; l < 4; l++) {
+          limbs[4 * k + l] = limb(id, l);
+        }
+        hashes[k] = key.hash(id);
+        states[k] = hashes[k];
+      });
+      if (i[0] != n) {
+        throw new IllegalStateException("the DAG listed fewer ids than it counts");
+      }
+    }
+
+    public int size() {
+      return n;
+    }
+
+    public long produced() {
+      return produced;
+    }
+
+    /** The next {@code size} coded symbols. */
+    public Symbols produce(int size) {
+      Symbols out = new Symbols(produced, size);
+      long end = produced + size;
+      for (int k = 0; k < n; k++) {
+        long idx = next[k];
+        if (idx >= end) {
+          continue;
+        }
+        long state = states[k];
+        long h = hashes[k];
+        int base = 4 * k;
+        while (idx < end) {
+          int c = (int) (idx - produced);
+          out.sums[4 * c] ^= limbs[base];
+          out.sums[4 * c + 1] ^= limbs[base + 1];
+          out.sums[4 * c + 2] ^= limbs[base + 2];
+          out.sums[4 * c + 3] ^= limbs[base + 3];
+          out.checksums[c] ^= h;
+          out.counts[c]++;
+          state += GOLDEN;
+          idx = nextIndex(idx, mix(state));
+        }
+        states[k] = state;
+        next[k] = idx;
+      }
+      produced = end;
+      return out;
+    }
+
+    /** The ids whose keyed checksum is in {@code sorted} (ascending unsigned), with their checksums. */
+    public List<Hash> idsWithChecksums(long[] sorted) {
+      long[] flipped = new long[sorted.length];
+      for (int i = 0; i < sorted.length; i++) {
+        flipped[i] = sorted[i] ^ Long.MIN_VALUE;
+      }
+      Arrays.sort(flipped);
+      List<Hash> out = new ArrayList<>();
+      for (int k = 0; k < n; k++) {
+        if (Arrays.binarySearch(flipped, hashes[k] ^ Long.MIN_VALUE) >= 0) {
+          out.add(toHash(limbs, 4 * k));
+        }
+      }
+      return out;
+    }
+  }
+
+  /**
+   * The receiving side: subtracts its own coded symbols from the sender's as they arrive and peels.
+   * Decoded elements are kept with their generator state, so each later run costs only the new symbols.
+   */
+  public static final class Decoder {
+    private final SessionKey key;
+    private final Encoder own;
+    private final SyncDag dag;
+    private long[] sums = new long[0];
+    private long[] checksums = new long[0];
+    private long[] counts = new long[0];
+    private int m;
+    // decoded elements
+    private long[] dLimbs = new long[64];
+    private long[] dHash = new long[16];
+    private long[] dState = new long[16];
+    private long[] dNext = new long[16];
+    private int[] dSign = new int[16];
+    private int decoded;
+    private int[] queue = new int[64];
+
+    public Decoder(SessionKey key, Encoder own, SyncDag dag) {
+      this.key = key;
+      this.own = own;
+      this.dag = dag;
+    }
+
+    public int symbols() {
+      return m;
+    }
+
+    /** Adds the sender's next run (raw counts); returns whether the difference is now decoded. */
+    public boolean add(Symbols theirs) {
+      if (theirs.first != m) {
+        throw new IllegalArgumentException("expected symbol " + m + ", got " + theirs.first);
+      }
+      int size = theirs.size();
+      Symbols mine = own.produce(size);
+      grow(m + size);
+      for (int c = 0; c < size; c++) {
+        int cell = m + c;
+        for (int l = 0; l < 4; l++) {
+          sums[4 * cell + l] = theirs.sums[4 * c + l] ^ mine.sums[4 * c + l];
+        }
+        checksums[cell] = theirs.checksums[c] ^ mine.checksums[c];
+        counts[cell] = theirs.counts[c] - mine.counts[c];
+      }
+      int start = m;
+      m += size;
+      // remove what is already decoded from the new cells
+      for (int e = 0; e < decoded; e++) {
+        long idx = dNext[e];
+        long state = dState[e];
+        while (idx < m) {
+          removeFrom((int) idx, e);
+          state += GOLDEN;
+          idx = nextIndex(idx, mix(state));
+        }
+        dNext[e] = idx;
+        dState[e] = state;
+      }
+      int head = 0;
+      int tail = 0;
+      for (int cell = start; cell < m; cell++) {
+        if (counts[cell] == 1 || counts[cell] == -1) {
+          queue = ensure(queue, tail + 1);
+          queue[tail++] = cell;
+        }
+      }
+      // peel
+      while (head < tail) {
+        int cell = queue[head++];
+        int sign = (int) counts[cell];
+        if (sign != 1 && sign != -1) {
+          continue;
+        }
+        long h = key.hash(sums[4 * cell], sums[4 * cell + 1], sums[4 * cell + 2], sums[4 * cell + 3]);
+        if (h != checksums[cell]) {
+          continue;
+        }
+        Hash id = toHash(sums, 4 * cell);
+        // -1: only we hold it, so we must; +1: only the sender does, so we must not.
+        if (dag.contains(id) != (sign == -1)) {
+          continue;
+        }
+        int e = decoded++;
+        if (dHash.length < decoded) {
+          int cap = decoded * 2;
+          dLimbs = Arrays.copyOf(dLimbs, 4 * cap);
+          dHash = Arrays.copyOf(dHash, cap);
+          dState = Arrays.copyOf(dState, cap);
+          dNext = Arrays.copyOf(dNext, cap);
+          dSign = Arrays.copyOf(dSign, cap);
+        }
+        System.arraycopy(sums, 4 * cell, dLimbs, 4 * e, 4);
+        dHash[e] = h;
+        dSign[e] = sign;
+        long idx = 0;
+        long state = h;
+        while (idx < m) {
+          removeFrom((int) idx, e);
+          int c = (int) idx;
+          if (counts[c] == 1 || counts[c] == -1) {
+            queue = ensure(queue, tail + 1);
+            queue[tail++] = c;
+          }
+          state += GOLDEN;
+          idx = nextIndex(idx, mix(state));
+        }
+        dNext[e] = idx;
+        dState[e] = state;
+      }
+      return isDecoded();
+    }
+
+    private void removeFrom(int cell, int e) {
+      for (int l = 0; l < 4; l++) {
+        sums[4 * cell + l] ^= dLimbs[4 * e + l];
+      }
+      checksums[cell] ^= dHash[e];
+      counts[cell] -= dSign[e];
+    }
+
+    public boolean isDecoded() {
+      return m > 0 && counts[0] == 0 && checksums[0] == 0 && sums[0] == 0 && sums[1] == 0 && sums[2] == 0
+          && sums[3] == 0;
+    }
+
+    /** Elements only the sender holds (+1) or only we hold (-1). */
+    public List<Hash> decodedIds(int sign) {
+      List<Hash> out = new ArrayList<>();
+      for (int e = 0; e < decoded; e++) {
+        if (dSign[e] == sign) {
+          out.add(toHash(dLimbs, 4 * e));
+        }
+      }
+      return out;
+    }
+
+    /** Checksums of the elements only the sender holds, ascending as unsigned numbers. */
+    public long[] senderOnlyChecksums() {
+      long[] out = new long[decoded];
+      int k = 0;
+      for (int e = 0; e < decoded; e++) {
+        if (dSign[e] == 1) {
+          out[k++] = dHash[e];
+        }
+      }
+      out = Arrays.copyOf(out, k);
+      for (int i = 0; i < k; i++) {
+        out[i] ^= Long.MIN_VALUE;
+      }
+      Arrays.sort(out);
+      for (int i = 0; i < k; i++) {
+        out[i] ^= Long.MIN_VALUE;
+      }
+      return out;
+    }
+
+    /** Our digest after adding what only the sender holds and removing what only we hold. */
+    public SetDigest senderDigest(SetDigest ours) {
+      SetDigest d = ours.copy();
+      for (int e = 0; e < decoded; e++) {
+        d.addLimbs(dLimbs, 4 * e, dSign[e]);
+      }
+      return d;
+    }
+
+    /**
+     * An estimate of the size of the difference from the residual counts: each undecoded differing
+     * element lands in symbol i with probability p = 2/(i+2), so the counts' spread around their mean
+     * (the net difference times p) grows with the number of such elements.
+     */
+    public double estimateDifference() {
+      if (m == 0) {
+        return 0;
+      }
+      double net = counts[0];
+      double num = 0;
+      double den = 0;
+      for (int i = 1; i < m; i++) {
+        double p = 2.0 / (i + 2);
+        double dev = counts[i] - net * p;
+        num += dev * dev;
+        den += p * (1 - p);
+      }
+      double residual = den == 0 ? Math.abs(net) : Math.max(Math.abs(net), num / den);
+      return decoded + residual;
+    }
+
+    public int decodedCount() {
+      return decoded;
+    }
+
+    private void grow(int cells) {
+      if (counts.length < cells) {
+        int cap = Math.max(cells, counts.length * 3 / 2);
+        sums = Arrays.copyOf(sums, 4 * cap);
+        checksums = Arrays.copyOf(checksums, cap);
+        counts = Arrays.copyOf(counts, cap);
+      }
+    }
+
+    private static int[] ensure(int[] a, int size) {
+      return a.length >= size ? a : Arrays.copyOf(a, Math.max(size, a.length * 2));
+    }
+  }
+}
