@@ -23,7 +23,8 @@ public final class BenchRunner implements Callable<Integer> {
   private static final Map<String, Experiment> EXPERIMENTS = new LinkedHashMap<>();
 
   static {
-    for (Experiment e : List.of(new SubRecordsExperiment(), new ProofCacheExperiment(), new ProofSizeExperiment())) {
+    for (Experiment e : List.of(new SubRecordsExperiment(), new ProofCacheExperiment(), new ProofSizeExperiment(),
+        new SyncExperiment())) {
       EXPERIMENTS.put(e.name(), e);
     }
   }

@@ -55,12 +55,15 @@ public final class BloomFilter {
   public static BloomFilter of(SessionKey key, SyncDag dag, double falsePositiveRate) {
     long bits = bitsFor(dag.count(), falsePositiveRate);
     BloomFilter f = new BloomFilter(key, probesFor(dag.count(), bits), bits);
-    dag.forEachId(f::add);
+    dag.forEachIdLimbs((l0, l1, l2, l3) -> f.addHash(key.hash(l0, l1, l2, l3)));
     return f;
   }
 
   public void add(Hash id) {
-    long h = key.hash(id);
+    addHash(key.hash(id));
+  }
+
+  private void addHash(long h) {
     long a = h & 0xffffffffL;
     long b = (h >>> 32) | 1;
     for (int i = 0; i < k; i++) {
@@ -70,7 +73,15 @@ public final class BloomFilter {
   }
 
   public boolean mightContain(Hash id) {
-    long h = key.hash(id);
+    return mightContainHash(key.hash(id));
+  }
+
+  /** Whether the id given as big-endian limbs may be in the filter. */
+  public boolean mightContain(long l0, long l1, long l2, long l3) {
+    return mightContainHash(key.hash(l0, l1, l2, l3));
+  }
+
+  private boolean mightContainHash(long h) {
     long a = h & 0xffffffffL;
     long b = (h >>> 32) | 1;
     for (int i = 0; i < k; i++) {

@@ -21,6 +21,9 @@ public final class InMemoryDag implements SyncDag {
   private final Map<Hash, Integer> children;
   private final TreeSet<Hash> heads = new TreeSet<>();
   private final SetDigest digest = new SetDigest();
+  /** The ids in insertion order as big-endian limbs, four per id. */
+  private long[] dense = new long[64];
+  private final byte[] buffer = new byte[32];
 
   public InMemoryDag(Hash root) {
     this(root, 16);
@@ -77,12 +80,28 @@ public final class InMemoryDag implements SyncDag {
   }
 
   @Override
+  public void forEachIdLimbs(LimbConsumer action) {
+    int n = 4 * records.size();
+    for (int i = 0; i < n; i += 4) {
+      action.accept(dense[i], dense[i + 1], dense[i + 2], dense[i + 3]);
+    }
+  }
+
+  @Override
   public boolean add(SyncRecord record) {
     if (record.id().equals(root) || records.containsKey(record.id())) {
       return false;
     }
     records.put(record.id(), record.parents());
     digest.add(record.id());
+    int at = 4 * (records.size() - 1);
+    if (dense.length < at + 4) {
+      dense = java.util.Arrays.copyOf(dense, Math.max(at + 4, dense.length * 2));
+    }
+    record.id().copyTo(buffer, 0);
+    for (int l = 0; l < 4; l++) {
+      dense[at + l] = SessionKey.getLong(buffer, 8 * l);
+    }
     for (Hash p : record.parents()) {
       if (children.merge(p, 1, Integer::sum) == 1) {
         heads.remove(p);
@@ -92,6 +111,21 @@ public final class InMemoryDag implements SyncDag {
       heads.add(record.id());
     }
     return true;
+  }
+
+  /** An independent copy of this replica. */
+  public InMemoryDag copy() {
+    InMemoryDag d = new InMemoryDag(root, 0, new HashMap<>(records), new HashMap<>(children));
+    d.heads.addAll(heads);
+    d.dense = java.util.Arrays.copyOf(dense, 4 * records.size() + 4);
+    d.digest.addAll(digest);
+    return d;
+  }
+
+  private InMemoryDag(Hash root, int unused, Map<Hash, List<Hash>> records, Map<Hash, Integer> children) {
+    this.root = root;
+    this.records = records;
+    this.children = children;
   }
 
   /** The stored ids, for tests. */

@@ -42,8 +42,8 @@ public final class Reconciler {
   /** Tuning: mode, Bloom false-positive rate, first and minimum symbol run, run growth, limits. */
   public record Config(int mode, double bloomFalsePositiveRate, int minBatch, double batchGrowth,
       SyncLimits limits) {
-    public static final Config DEFAULT = new Config(SyncMessage.MODE_RIBLT, 0.01, 16, 0.1, SyncLimits.DEFAULT);
-    public static final Config BASELINE = new Config(SyncMessage.MODE_BLOOM, 0.01, 16, 0.1, SyncLimits.DEFAULT);
+    public static final Config DEFAULT = new Config(SyncMessage.MODE_RIBLT, 0.01, 8, 0.05, SyncLimits.DEFAULT);
+    public static final Config BASELINE = new Config(SyncMessage.MODE_BLOOM, 0.01, 8, 0.05, SyncLimits.DEFAULT);
 
     public Config withMode(int m) {
       return new Config(m, bloomFalsePositiveRate, minBatch, batchGrowth, limits);
@@ -202,8 +202,8 @@ public final class Reconciler {
         headsSent = !riblt;
         reply.add(new SyncMessage.SummaryReply(responderNonce, summary(headsSent)));
         if (riblt) {
-          encoder = new Riblt.Encoder(ribltKey, dag);
-          streamBudget = Math.max(4L * config.minBatch(), (long) Math.ceil(2 * bloomCost() / SYMBOL_BYTES));
+          streamBudget = symbolBudget();
+          encoder = new Riblt.Encoder(ribltKey, dag, (int) streamBudget);
           long first = Math.max(config.minBatch(), (long) Math.ceil(1.3 * lower));
           startStream = true;
           reply.add(toWire(encoder.produce((int) Math.min(first, Math.min(streamBudget,
@@ -228,13 +228,13 @@ public final class Reconciler {
         }
         if (decoder == null) {
           digestAtDecoder = dag.digest();
-          decoder = new Riblt.Decoder(ribltKey, new Riblt.Encoder(ribltKey, dag), dag);
+          decoder = new Riblt.Decoder(ribltKey, new Riblt.Encoder(ribltKey, dag, (int) symbolBudget()), dag);
         }
         if (s.first() != decoder.symbols()) {
           throw new SyncProtocolException("expected symbol " + decoder.symbols() + ", got " + s.first());
         }
         symbolsReceived += s.size();
-        if (symbolsReceived > Math.max(4L * config.minBatch(), (long) Math.ceil(2 * bloomCost() / SYMBOL_BYTES))) {
+        if (symbolsReceived > symbolBudget()) {
           throw new SyncProtocolException("more coded symbols than the budget");
         }
         if (decoder.add(fromWire(s, peerSummary.count()))) {
@@ -255,11 +255,27 @@ public final class Reconciler {
         bloomActive = true;
         bloomRound = Math.max(bloomRound, b.round());
         BloomFilter filter = new BloomFilter(bloomKey(b.round()), b.probes(), b.bits(), b.data());
-        dag.forEachId(id -> {
-          if (!peerHas.contains(id) && !filter.mightContain(id)) {
-            send.add(id);
+        long[] ids = new long[64];
+        int[] found = {0};
+        long[][] holder = {ids};
+        dag.forEachIdLimbs((l0, l1, l2, l3) -> {
+          if (!filter.mightContain(l0, l1, l2, l3)) {
+            int k = found[0]++;
+            if (holder[0].length < 4 * k + 4) {
+              holder[0] = java.util.Arrays.copyOf(holder[0], holder[0].length * 2);
+            }
+            holder[0][4 * k] = l0;
+            holder[0][4 * k + 1] = l1;
+            holder[0][4 * k + 2] = l2;
+            holder[0][4 * k + 3] = l3;
           }
         });
+        for (int k = 0; k < found[0]; k++) {
+          Hash id = Riblt.toHash(holder[0], 4 * k);
+          if (!peerHas.contains(id)) {
+            send.add(id);
+          }
+        }
         if (!bloomsSent.contains(b.round())) {
           bloomToSend = b.round();
         }
@@ -388,6 +404,12 @@ public final class Reconciler {
     double estimate = decoder.estimateDifference();
     double remaining = ribltCost(estimate) - symbolsReceived * SYMBOL_BYTES;
     return decoder.symbols() >= 2L * config.minBatch() && remaining > bloomCost();
+  }
+
+  /** The most symbols a responder streams: twice the Bloom filters' bytes' worth, both sides compute it. */
+  private long symbolBudget() {
+    return Math.min(config.limits().maxBatchSymbols() * 4L,
+        Math.max(4L * config.minBatch(), (long) Math.ceil(2 * bloomCost() / SYMBOL_BYTES)));
   }
 
   private double ribltCost(double difference) {

@@ -101,40 +101,56 @@ public final class Riblt {
     }
   }
 
-  /** A set's coded symbols, produced in consecutive runs; one per side and session. */
+  /**
+   * A set's coded symbols, produced in consecutive runs; one per side and session. Elements wait in a
+   * bucket per next index (a linked list threaded through an int array), so producing a run touches only
+   * the elements that map into it, and costs nothing per element that does not.
+   */
   public static final class Encoder {
     private final int n;
+    private final int horizon;
     private final long[] limbs;
     private final long[] hashes;
     private final long[] states;
-    private final long[] next;
+    private final int[] link;
+    private final int[] bucket;
     private long produced;
 
-    public Encoder(SessionKey key, SyncDag dag) {
+    /** An encoder of the DAG's records for symbols 0 to {@code horizon - 1}. */
+    public Encoder(SessionKey key, SyncDag dag, int horizon) {
       long count = dag.count();
       if (count > Integer.MAX_VALUE / 4) {
         throw new IllegalArgumentException("too many records for one encoder: " + count);
       }
+      if (horizon < 1) {
+        throw new IllegalArgumentException("horizon " + horizon);
+      }
       n = (int) count;
+      this.horizon = horizon;
       limbs = new long[4 * n];
       hashes = new long[n];
       states = new long[n];
-      next = new long[n];
+      link = new int[n];
+      bucket = new int[horizon];
+      java.util.Arrays.fill(bucket, -1);
       int[] i = {0};
-      dag.forEachId(id -> {
+      dag.forEachIdLimbs((l0, l1, l2, l3) -> {
         int k = i[0]++;
         if (k >= n) {
           throw new IllegalStateException("the DAG listed more ids than it counts");
         }
-        for (int l = 0; l < 4; l++) {
-          limbs[4 * k + l] = limb(id, l);
-        }
-        hashes[k] = key.hash(id);
+        limbs[4 * k] = l0;
+        limbs[4 * k + 1] = l1;
+        limbs[4 * k + 2] = l2;
+        limbs[4 * k + 3] = l3;
+        hashes[k] = key.hash(l0, l1, l2, l3);
         states[k] = hashes[k];
+        link[k] = k + 1 < n ? k + 1 : -1; // every element starts in bucket 0
       });
       if (i[0] != n) {
         throw new IllegalStateException("the DAG listed fewer ids than it counts");
       }
+      bucket[0] = n > 0 ? 0 : -1;
     }
 
     public int size() {
@@ -145,33 +161,41 @@ public final class Riblt {
       return produced;
     }
 
+    public int horizon() {
+      return horizon;
+    }
+
     /** The next {@code size} coded symbols. */
     public Symbols produce(int size) {
+      if (produced + size > horizon) {
+        throw new IllegalArgumentException("symbols beyond the horizon " + horizon);
+      }
       Symbols out = new Symbols(produced, size);
-      long end = produced + size;
-      for (int k = 0; k < n; k++) {
-        long idx = next[k];
-        if (idx >= end) {
-          continue;
-        }
-        long state = states[k];
-        long h = hashes[k];
-        int base = 4 * k;
-        while (idx < end) {
-          int c = (int) (idx - produced);
+      int start = (int) produced;
+      for (int c = 0; c < size; c++) {
+        int cell = start + c;
+        int e = bucket[cell];
+        bucket[cell] = -1;
+        while (e >= 0) {
+          int after = link[e];
+          int base = 4 * e;
           out.sums[4 * c] ^= limbs[base];
           out.sums[4 * c + 1] ^= limbs[base + 1];
           out.sums[4 * c + 2] ^= limbs[base + 2];
           out.sums[4 * c + 3] ^= limbs[base + 3];
-          out.checksums[c] ^= h;
+          out.checksums[c] ^= hashes[e];
           out.counts[c]++;
-          state += GOLDEN;
-          idx = nextIndex(idx, mix(state));
+          long state = states[e] + GOLDEN;
+          states[e] = state;
+          long idx = nextIndex(cell, mix(state));
+          if (idx < horizon) {
+            link[e] = bucket[(int) idx];
+            bucket[(int) idx] = e;
+          }
+          e = after;
         }
-        states[k] = state;
-        next[k] = idx;
       }
-      produced = end;
+      produced += size;
       return out;
     }
 
@@ -214,6 +238,7 @@ public final class Riblt {
     private int[] queue = new int[64];
 
     public Decoder(SessionKey key, Encoder own, SyncDag dag) {
+      // own: an encoder of the receiver's records under the same key and horizon
       this.key = key;
       this.own = own;
       this.dag = dag;

@@ -25,6 +25,8 @@ public final class SessionKey {
   private final byte[] key;
   private final SipHash mac = new SipHash(2, 4);
   private final byte[] buffer = new byte[32];
+  private final long k0;
+  private final long k1;
 
   public SessionKey(byte[] key) {
     if (key.length != 16) {
@@ -32,6 +34,8 @@ public final class SessionKey {
     }
     this.key = key.clone();
     mac.init(new KeyParameter(this.key));
+    k0 = Long.reverseBytes(getLong(this.key, 0));
+    k1 = Long.reverseBytes(getLong(this.key, 8));
   }
 
   public static SessionKey derive(Hash capsule, byte[] initiatorNonce, byte[] responderNonce, int purpose,
@@ -49,18 +53,54 @@ public final class SessionKey {
   /** SipHash-2-4 of the 32 id bytes, as the little-endian 64-bit value SipHash defines. */
   public long hash(Hash id) {
     id.copyTo(buffer, 0);
+    return hash(getLong(buffer, 0), getLong(buffer, 8), getLong(buffer, 16), getLong(buffer, 24));
+  }
+
+  /**
+   * The same hash of an id given as four big-endian limbs: SipHash-2-4 specialised to 32-byte messages
+   * (four little-endian words, then the length block), equal to Bouncy Castle's {@code SipHash(2, 4)},
+   * which the tests check, at a fraction of its cost per call.
+   */
+  public long hash(long l0, long l1, long l2, long l3) {
+    long v0 = k0 ^ 0x736f6d6570736575L;
+    long v1 = k1 ^ 0x646f72616e646f6dL;
+    long v2 = k0 ^ 0x6c7967656e657261L;
+    long v3 = k1 ^ 0x7465646279746573L;
+    long[] words = {Long.reverseBytes(l0), Long.reverseBytes(l1), Long.reverseBytes(l2), Long.reverseBytes(l3),
+        32L << 56};
+    for (long m : words) {
+      v3 ^= m;
+      for (int r = 0; r < 2; r++) {
+        v0 += v1; v1 = Long.rotateLeft(v1, 13); v1 ^= v0; v0 = Long.rotateLeft(v0, 32);
+        v2 += v3; v3 = Long.rotateLeft(v3, 16); v3 ^= v2;
+        v0 += v3; v3 = Long.rotateLeft(v3, 21); v3 ^= v0;
+        v2 += v1; v1 = Long.rotateLeft(v1, 17); v1 ^= v2; v2 = Long.rotateLeft(v2, 32);
+      }
+      v0 ^= m;
+    }
+    v2 ^= 0xff;
+    for (int r = 0; r < 4; r++) {
+      v0 += v1; v1 = Long.rotateLeft(v1, 13); v1 ^= v0; v0 = Long.rotateLeft(v0, 32);
+      v2 += v3; v3 = Long.rotateLeft(v3, 16); v3 ^= v2;
+      v0 += v3; v3 = Long.rotateLeft(v3, 21); v3 ^= v0;
+      v2 += v1; v1 = Long.rotateLeft(v1, 17); v1 ^= v2; v2 = Long.rotateLeft(v2, 32);
+    }
+    return v0 ^ v1 ^ v2 ^ v3;
+  }
+
+  /** Bouncy Castle's SipHash-2-4 of the 32 id bytes: the reference the specialised version must equal. */
+  public long referenceHash(Hash id) {
+    id.copyTo(buffer, 0);
     mac.update(buffer, 0, 32);
     return mac.doFinal();
   }
 
-  /** The same hash of an id given as four big-endian limbs. */
-  public long hash(long l0, long l1, long l2, long l3) {
-    putLong(buffer, 0, l0);
-    putLong(buffer, 8, l1);
-    putLong(buffer, 16, l2);
-    putLong(buffer, 24, l3);
-    mac.update(buffer, 0, 32);
-    return mac.doFinal();
+  static long getLong(byte[] b, int off) {
+    long v = 0;
+    for (int i = 0; i < 8; i++) {
+      v = (v << 8) | (b[off + i] & 0xff);
+    }
+    return v;
   }
 
   byte[] keyBytes() {

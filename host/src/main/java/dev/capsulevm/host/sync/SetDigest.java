@@ -28,6 +28,11 @@ public final class SetDigest {
     return d;
   }
 
+  /** Adds another digest's sum and count (the digest of the union of disjoint sets). */
+  public void addAll(SetDigest other) {
+    addLimbs(other.sum[0], other.sum[1], other.sum[2], other.sum[3], other.count);
+  }
+
   public void add(Hash id) {
     addLimbs(Riblt.limb(id, 0), Riblt.limb(id, 1), Riblt.limb(id, 2), Riblt.limb(id, 3), 1);
   }

@@ -34,6 +34,25 @@ public interface SyncDag {
   /** Calls {@code action} for every stored record id, in any order. */
   void forEachId(Consumer<Hash> action);
 
+  /** An id as four big-endian 64-bit limbs (bytes 0-7, 8-15, 16-23, 24-31). */
+  @FunctionalInterface
+  interface LimbConsumer {
+    void accept(long l0, long l1, long l2, long l3);
+  }
+
+  /**
+   * Calls {@code action} for every stored record id as limbs; stores that keep ids densely override this
+   * to avoid one object per id.
+   */
+  default void forEachIdLimbs(LimbConsumer action) {
+    byte[] b = new byte[32];
+    forEachId(id -> {
+      id.copyTo(b, 0);
+      action.accept(SessionKey.getLong(b, 0), SessionKey.getLong(b, 8), SessionKey.getLong(b, 16),
+          SessionKey.getLong(b, 24));
+    });
+  }
+
   /**
    * Stores a record received from a peer; returns false when it was already stored. A record whose
    * parents are missing is accepted by the in-memory DAG; the host's store stages it until they arrive.

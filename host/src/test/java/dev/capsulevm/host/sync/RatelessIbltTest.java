@@ -71,8 +71,8 @@ class RatelessIbltTest {
     InMemoryDag a = Dags.replica(base, i -> inA[i]);
     InMemoryDag b = Dags.replica(base, i -> inB[i]);
     SessionKey key = key(d);
-    Riblt.Encoder sender = new Riblt.Encoder(key, b);
-    Riblt.Decoder decoder = new Riblt.Decoder(key, new Riblt.Encoder(key, a), a);
+    Riblt.Encoder sender = new Riblt.Encoder(key, b, 1 << 17);
+    Riblt.Decoder decoder = new Riblt.Decoder(key, new Riblt.Encoder(key, a, 1 << 17), a);
     while (!decoder.add(sender.produce(8))) {
       assertTrue(decoder.symbols() < 10 * d + 100, "not decoded after " + decoder.symbols());
     }
@@ -94,8 +94,8 @@ class RatelessIbltTest {
     InMemoryDag b = Dags.replica(base, i -> i % 3 == 0 || i >= 3 * d / 2);
     long diff = a.count() + b.count() - 2L * (base.size() - 3 * d / 2);
     SessionKey key = key(3);
-    Riblt.Encoder sender = new Riblt.Encoder(key, b);
-    Riblt.Decoder decoder = new Riblt.Decoder(key, new Riblt.Encoder(key, a), a);
+    Riblt.Encoder sender = new Riblt.Encoder(key, b, 1 << 17);
+    Riblt.Decoder decoder = new Riblt.Decoder(key, new Riblt.Encoder(key, a, 1 << 17), a);
     while (!decoder.add(sender.produce(256))) {
       // more
     }
@@ -122,8 +122,8 @@ class RatelessIbltTest {
     assertEquals(4, values.size());
     // the same ids land in different coded symbols under different keys
     InMemoryDag dag = Dags.replica(Dags.random(1, 500, 4, 0.05));
-    Riblt.Symbols x = new Riblt.Encoder(k1, dag).produce(64);
-    Riblt.Symbols y = new Riblt.Encoder(k2, dag).produce(64);
+    Riblt.Symbols x = new Riblt.Encoder(k1, dag, 64).produce(64);
+    Riblt.Symbols y = new Riblt.Encoder(k2, dag, 64).produce(64);
     assertEquals(x.counts[0], y.counts[0]);
     assertNotEquals(java.util.Arrays.toString(x.counts), java.util.Arrays.toString(y.counts));
     // SipHash-2-4 as Bouncy Castle computes it over the 32 id bytes
@@ -133,6 +133,34 @@ class RatelessIbltTest {
     mac.init(new KeyParameter(raw));
     mac.update(id.toByteArray(), 0, 32);
     assertEquals(mac.doFinal(), k1.hash(id));
+    Random r = new Random(3);
+    for (int i = 0; i < 2_000; i++) {
+      SessionKey k = key(r.nextInt());
+      Hash z = Dags.id("y", i, i);
+      assertEquals(k.referenceHash(z), k.hash(z));
+    }
+  }
+
+  @Test
+  void runsOfAnySizeGiveTheSameSymbols() {
+    InMemoryDag dag = Dags.replica(Dags.random(2, 3_000, 4, 0.05));
+    SessionKey k = key(9);
+    Riblt.Symbols whole = new Riblt.Encoder(k, dag, 300).produce(300);
+    Riblt.Encoder parts = new Riblt.Encoder(k, dag, 300);
+    int at = 0;
+    Random r = new Random(1);
+    while (at < 300) {
+      int size = Math.min(300 - at, 1 + r.nextInt(40));
+      Riblt.Symbols s = parts.produce(size);
+      for (int i = 0; i < size; i++) {
+        assertEquals(whole.counts[at + i], s.counts[i]);
+        assertEquals(whole.checksums[at + i], s.checksums[i]);
+        assertEquals(whole.sums[4 * (at + i) + 2], s.sums[4 * i + 2]);
+      }
+      at += size;
+    }
+    // symbol 0 holds every record
+    assertEquals(3_000, whole.counts[0]);
   }
 
   @Test
