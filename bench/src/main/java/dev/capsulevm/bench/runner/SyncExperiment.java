@@ -17,7 +17,7 @@ import java.util.function.IntPredicate;
 
 /**
  * Anti-entropy between two in-memory replicas of one capsule (issue 7): the rateless IBLT default against
- * the Bloom filter + walk baseline, on the same replicas, for divergence 0, 0.1, 1 and 10 percent of the
+ * the Bloom filter + walk baseline and the compact variant (RIBLT-64), on the same replicas, for divergence 0, 0.1, 1 and 10 percent of the
  * records and four shapes of difference. Sessions run through the codec ({@link LocalSession}): every
  * turn is encoded, counted and strictly decoded; the bytes of the records themselves (ids, parents) are
  * counted apart from the reconciliation's.
@@ -25,7 +25,7 @@ import java.util.function.IntPredicate;
 final class SyncExperiment implements Experiment {
   private static final double[] DIVERGENCE = {0, 0.001, 0.01, 0.1};
   private static final String[] SHAPES = {"scattered holes", "one hole per side", "a fork", "a lagging tip"};
-  private static final String[] METHODS = {"RIBLT", "Bloom"};
+  private static final String[] METHODS = {"RIBLT", "Bloom", "RIBLT-64"};
   private static final int WIDTH = 4;
 
   @Override
@@ -65,10 +65,12 @@ final class SyncExperiment implements Experiment {
             + " share of records missing on one side or the other: scattered holes (each side lacks d/2 of"
             + " the records at random), one hole per side (each lacks one run of d/2 consecutive records),"
             + " a fork (a common history, then each side's own branch of d/2 records) and a lagging tip (one"
-            + " side lacks the newest d). Each cell runs both methods on the same replicas: the default"
+            + " side lacks the newest d). Each cell runs three methods on copies of the same replicas: the default"
             + " (quick check, then rateless IBLT symbols streamed one run ahead, falling back to Bloom"
             + " filters when they would cost less) and the baseline (quick check, Bloom filters at 1%"
-            + " false positives, the walk from the heads, repair rounds). Bytes are reconciliation bytes"
+            + " false positives, the walk from the heads, repair rounds), and RIBLT-64, the default with"
+            + " coded symbols over keyed 64-bit hashes of the ids (13 bytes and a count instead of 40), the"
+            + " initiator learning ids from the records it then asks for. Bytes are reconciliation bytes"
             + " (every message byte except the records' ids and parents); bytes per missing record divide"
             + " by the records either side lacked. Round trips count the initiator's turns; CPU is each"
             + " side's thread CPU time (ThreadMXBean), encoding and decoding included. Median (range).");
@@ -83,11 +85,13 @@ final class SyncExperiment implements Experiment {
       for (String shape : SHAPES) {
         for (double divergence : DIVERGENCE) {
           Replicas built = replicas(base, shape, divergence, seed);
-          Replicas copy = new Replicas(built.a.copy(), built.b.copy());
           for (String method : METHODS) {
-            Replicas r = method.equals("RIBLT") ? built : copy;
-            Reconciler.Config config = method.equals("RIBLT") ? Reconciler.Config.DEFAULT
-                : Reconciler.Config.BASELINE;
+            Replicas r = method.equals("RIBLT-64") ? built : new Replicas(built.a.copy(), built.b.copy());
+            Reconciler.Config config = switch (method) {
+              case "RIBLT" -> Reconciler.Config.DEFAULT;
+              case "Bloom" -> Reconciler.Config.BASELINE;
+              default -> Reconciler.Config.COMPACT;
+            };
             long missing = missing(r.a, r.b);
             LocalSession.Stats s = LocalSession.run(
                 new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(seed * 31L)),
@@ -122,11 +126,12 @@ final class SyncExperiment implements Experiment {
         }
       }
     }
-    findings(result, runs);
+    findings(result, runs, "RIBLT", "the default");
+    findings(result, runs, "RIBLT-64", "the compact variant (RIBLT-64: coded symbols over keyed 64-bit hashes)");
     return result;
   }
 
-  private static void findings(Result result, Map<String, List<Run>> runs) {
+  private static void findings(Result result, Map<String, List<Run>> runs, String m, String who) {
     // 1. bytes per missing record at 0.1 and 1 percent
     double worstMedian = 0;
     double worst = 0;
@@ -134,7 +139,7 @@ final class SyncExperiment implements Experiment {
     double bloomHigh = 0;
     for (String shape : SHAPES) {
       for (double d : new double[] {0.001, 0.01}) {
-        List<Run> rs = runs.get(key(shape, d, "RIBLT"));
+        List<Run> rs = runs.get(key(shape, d, m));
         worstMedian = Math.max(worstMedian, samples(rs, Run::perMissing).median());
         worst = Math.max(worst, samples(rs, Run::perMissing).max());
         double b = samples(runs.get(key(shape, d, "Bloom")), Run::perMissing).median();
@@ -142,19 +147,19 @@ final class SyncExperiment implements Experiment {
         bloomHigh = Math.max(bloomHigh, b);
       }
     }
-    result.finding(String.format("Bytes per missing record at 0.1 and 1 %% divergence: the default's median is at"
+    result.finding(String.format("Bytes per missing record at 0.1 and 1 %% divergence: %s has a median of at"
         + " most %.1f in every shape (worst single session %.1f); the baseline's medians range %.0f–%.0f."
-        + " Goal at most 80: %s.", worstMedian, worst, bloomLow, bloomHigh, worstMedian <= 80 ? "met"
+        + " Goal at most 80: %s.", who, worstMedian, worst, bloomLow, bloomHigh, worstMedian <= 80 ? "met"
         : "missed"));
     // 2. 10 percent against the baseline
     double worstRatio = 0;
     for (String shape : SHAPES) {
-      List<Run> rb = runs.get(key(shape, 0.1, "RIBLT"));
+      List<Run> rb = runs.get(key(shape, 0.1, m));
       List<Run> bb = runs.get(key(shape, 0.1, "Bloom"));
       worstRatio = Math.max(worstRatio, samples(rb, Run::bytes).median() / samples(bb, Run::bytes).median());
     }
-    result.finding(String.format("At 10 %% divergence the default spends at most %.2fx the baseline's bytes"
-        + " (median per shape). Goal at most 1.25x: %s.", worstRatio, worstRatio <= 1.25 ? "met" : "missed"));
+    result.finding(String.format("At 10 %% divergence %s spends at most %.2fx the baseline's bytes"
+        + " (median per shape). Goal at most 1.25x: %s.", who, worstRatio, worstRatio <= 1.25 ? "met" : "missed"));
     // 3. round trips
     long total = 0;
     long within = 0;
@@ -163,19 +168,19 @@ final class SyncExperiment implements Experiment {
     long bloomTotal = 0;
     for (Map.Entry<String, List<Run>> e : runs.entrySet()) {
       for (Run r : e.getValue()) {
-        if (e.getKey().endsWith("RIBLT")) {
+        if (e.getKey().endsWith("|" + m)) {
           total++;
           within += r.roundTrips() <= 2 ? 1 : 0;
           maxRt = Math.max(maxRt, r.roundTrips());
-        } else {
+        } else if (e.getKey().endsWith("|Bloom")) {
           bloomTotal++;
           bloomWithin += r.roundTrips() <= 2 ? 1 : 0;
         }
       }
     }
     double share = 100.0 * within / total;
-    result.finding(String.format("Round trips: %.1f %% of the default's %d sessions took at most 2 (the most: %d;"
-        + " the baseline: %.1f %%). Goal at least 99.9 %%: %s.", share, total, maxRt,
+    result.finding(String.format("Round trips: %.1f %% of the %d sessions of %s took at most 2 (the most: %d;"
+        + " the baseline: %.1f %%). Goal at least 99.9 %%: %s.", share, total, who, maxRt,
         100.0 * bloomWithin / bloomTotal, share >= 99.9 ? "met" : "missed"));
     // 4. CPU
     double maxCpu = 0;
@@ -183,20 +188,22 @@ final class SyncExperiment implements Experiment {
     for (Map.Entry<String, List<Run>> e : runs.entrySet()) {
       for (Run r : e.getValue()) {
         double c = Math.max(r.cpuInitiator(), r.cpuResponder());
-        if (e.getKey().endsWith("RIBLT")) {
+        if (e.getKey().endsWith("|" + m)) {
           maxCpu = Math.max(maxCpu, c);
-        } else {
+        } else if (e.getKey().endsWith("|Bloom")) {
           maxBloomCpu = Math.max(maxBloomCpu, c);
         }
       }
     }
-    result.finding(String.format("CPU: at most %.0f ms on either side in any default session (baseline: %.0f"
-        + " ms). Goal at most 500 ms: %s.", maxCpu, maxBloomCpu, maxCpu <= 500 ? "met" : "missed"));
+    result.finding(String.format("CPU: at most %.0f ms on either side in any session of %s (baseline: %.0f"
+        + " ms). Goal at most 500 ms: %s.", maxCpu, who, maxBloomCpu, maxCpu <= 500 ? "met" : "missed"));
     // 5. divergence
-    long diverged = runs.values().stream().flatMap(List::stream).filter(Run::diverged).count();
-    long sessions = runs.values().stream().mapToLong(List::size).sum();
-    result.finding(String.format("Sessions that ended with different record sets: %d of %d (both methods). Goal"
-        + " none: %s.", diverged, sessions, diverged == 0 ? "met" : "missed"));
+    long diverged = runs.entrySet().stream().filter(e -> e.getKey().endsWith("|" + m))
+        .flatMap(e -> e.getValue().stream()).filter(Run::diverged).count();
+    long bloomDiverged = runs.entrySet().stream().filter(e -> e.getKey().endsWith("|Bloom"))
+        .flatMap(e -> e.getValue().stream()).filter(Run::diverged).count();
+    result.finding(String.format("Sessions of %s that ended with different record sets: %d of %d (baseline: %d)."
+        + " Goal none: %s.", who, diverged, total, bloomDiverged, diverged == 0 ? "met" : "missed"));
   }
 
   private static String key(String shape, double divergence, String method) {
@@ -322,7 +329,8 @@ final class SyncExperiment implements Experiment {
     List<SyncRecord> base = records(0, 20_000);
     for (int round = 0; round < 3; round++) {
       for (String shape : SHAPES) {
-        for (Reconciler.Config config : List.of(Reconciler.Config.DEFAULT, Reconciler.Config.BASELINE)) {
+        for (Reconciler.Config config : List.of(Reconciler.Config.DEFAULT, Reconciler.Config.BASELINE,
+            Reconciler.Config.COMPACT)) {
           Replicas r = replicas(base, shape, 0.01 + 0.05 * round, round);
           LocalSession.run(new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(1)),
               new Reconciler(r.b, Reconciler.Role.RESPONDER, config, new Random(2)), 1_000);

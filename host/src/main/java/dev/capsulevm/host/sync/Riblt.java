@@ -75,22 +75,28 @@ public final class Riblt {
     return Hash.copyOf(b);
   }
 
-  /** A run of coded symbols starting at index {@code first}: sums (4 limbs each), checksums, counts. */
+  /**
+   * A run of coded symbols starting at index {@code first}: sums ({@code width} limbs each: 4 for ids, 1
+   * for the compact form over keyed 64-bit hashes), checksums, counts.
+   */
   public static final class Symbols {
     public final long first;
+    public final int width;
     public final long[] sums;
     public final long[] checksums;
     public final long[] counts;
 
-    public Symbols(long first, int size) {
-      this(first, new long[4 * size], new long[size], new long[size]);
+    public Symbols(long first, int width, int size) {
+      this(first, width, new long[width * size], new long[size], new long[size]);
     }
 
-    public Symbols(long first, long[] sums, long[] checksums, long[] counts) {
-      if (sums.length != 4 * checksums.length || counts.length != checksums.length) {
+    public Symbols(long first, int width, long[] sums, long[] checksums, long[] counts) {
+      if ((width != 4 && width != 1) || sums.length != width * checksums.length
+          || counts.length != checksums.length) {
         throw new IllegalArgumentException("inconsistent symbol arrays");
       }
       this.first = first;
+      this.width = width;
       this.sums = sums;
       this.checksums = checksums;
       this.counts = counts;
@@ -101,6 +107,11 @@ public final class Riblt {
     }
   }
 
+  /** The compact form's 32-bit checksum of an element's keyed hash. */
+  static long compactCheck(long h) {
+    return mix(h ^ 0x5851F42D4C957F2DL) >>> 32;
+  }
+
   /**
    * A set's coded symbols, produced in consecutive runs; one per side and session. Elements wait in a
    * bucket per next index (a linked list threaded through an int array), so producing a run touches only
@@ -108,6 +119,8 @@ public final class Riblt {
    */
   public static final class Encoder {
     private final int n;
+    private final int width;
+    private long[] sortedHashes;
     private final int horizon;
     private final long[] limbs;
     private final long[] hashes;
@@ -118,6 +131,14 @@ public final class Riblt {
 
     /** An encoder of the DAG's records for symbols 0 to {@code horizon - 1}. */
     public Encoder(SessionKey key, SyncDag dag, int horizon) {
+      this(key, dag, horizon, false);
+    }
+
+    /**
+     * With {@code compact}, the elements are the records' keyed 64-bit hashes instead of their ids, and
+     * the checksum is a 32-bit function of that hash: symbols of 8 + 4 bytes instead of 32 + 8.
+     */
+    public Encoder(SessionKey key, SyncDag dag, int horizon, boolean compact) {
       long count = dag.count();
       if (count > Integer.MAX_VALUE / 4) {
         throw new IllegalArgumentException("too many records for one encoder: " + count);
@@ -127,6 +148,7 @@ public final class Riblt {
       }
       n = (int) count;
       this.horizon = horizon;
+      this.width = compact ? 1 : 4;
       limbs = new long[4 * n];
       hashes = new long[n];
       states = new long[n];
@@ -165,12 +187,25 @@ public final class Riblt {
       return horizon;
     }
 
+    public int width() {
+      return width;
+    }
+
+    /** Whether some record here has the keyed hash {@code h}. */
+    public boolean hasHash(long h) {
+      if (sortedHashes == null) {
+        sortedHashes = hashes.clone();
+        Arrays.sort(sortedHashes);
+      }
+      return Arrays.binarySearch(sortedHashes, h) >= 0;
+    }
+
     /** The next {@code size} coded symbols. */
     public Symbols produce(int size) {
       if (produced + size > horizon) {
         throw new IllegalArgumentException("symbols beyond the horizon " + horizon);
       }
-      Symbols out = new Symbols(produced, size);
+      Symbols out = new Symbols(produced, width, size);
       int start = (int) produced;
       for (int c = 0; c < size; c++) {
         int cell = start + c;
@@ -178,12 +213,17 @@ public final class Riblt {
         bucket[cell] = -1;
         while (e >= 0) {
           int after = link[e];
-          int base = 4 * e;
-          out.sums[4 * c] ^= limbs[base];
-          out.sums[4 * c + 1] ^= limbs[base + 1];
-          out.sums[4 * c + 2] ^= limbs[base + 2];
-          out.sums[4 * c + 3] ^= limbs[base + 3];
-          out.checksums[c] ^= hashes[e];
+          if (width == 4) {
+            int base = 4 * e;
+            out.sums[4 * c] ^= limbs[base];
+            out.sums[4 * c + 1] ^= limbs[base + 1];
+            out.sums[4 * c + 2] ^= limbs[base + 2];
+            out.sums[4 * c + 3] ^= limbs[base + 3];
+            out.checksums[c] ^= hashes[e];
+          } else {
+            out.sums[c] ^= hashes[e];
+            out.checksums[c] ^= compactCheck(hashes[e]);
+          }
           out.counts[c]++;
           long state = states[e] + GOLDEN;
           states[e] = state;
@@ -237,11 +277,18 @@ public final class Riblt {
     private int decoded;
     private int[] queue = new int[64];
 
+    private final int w;
+
     public Decoder(SessionKey key, Encoder own, SyncDag dag) {
-      // own: an encoder of the receiver's records under the same key and horizon
+      // own: an encoder of the receiver's records under the same key, horizon and form
       this.key = key;
       this.own = own;
       this.dag = dag;
+      this.w = own.width();
+    }
+
+    public int width() {
+      return w;
     }
 
     public int symbols() {
@@ -253,13 +300,16 @@ public final class Riblt {
       if (theirs.first != m) {
         throw new IllegalArgumentException("expected symbol " + m + ", got " + theirs.first);
       }
+      if (theirs.width != w) {
+        throw new IllegalArgumentException("symbols of width " + theirs.width + ", expected " + w);
+      }
       int size = theirs.size();
       Symbols mine = own.produce(size);
       grow(m + size);
       for (int c = 0; c < size; c++) {
         int cell = m + c;
-        for (int l = 0; l < 4; l++) {
-          sums[4 * cell + l] = theirs.sums[4 * c + l] ^ mine.sums[4 * c + l];
+        for (int l = 0; l < w; l++) {
+          sums[w * cell + l] = theirs.sums[w * c + l] ^ mine.sums[w * c + l];
         }
         checksums[cell] = theirs.checksums[c] ^ mine.checksums[c];
         counts[cell] = theirs.counts[c] - mine.counts[c];
@@ -293,13 +343,23 @@ public final class Riblt {
         if (sign != 1 && sign != -1) {
           continue;
         }
-        long h = key.hash(sums[4 * cell], sums[4 * cell + 1], sums[4 * cell + 2], sums[4 * cell + 3]);
-        if (h != checksums[cell]) {
-          continue;
+        long h;
+        boolean ours;
+        if (w == 4) {
+          h = key.hash(sums[4 * cell], sums[4 * cell + 1], sums[4 * cell + 2], sums[4 * cell + 3]);
+          if (h != checksums[cell]) {
+            continue;
+          }
+          ours = dag.contains(toHash(sums, 4 * cell));
+        } else {
+          h = sums[cell];
+          if (compactCheck(h) != checksums[cell]) {
+            continue;
+          }
+          ours = own.hasHash(h);
         }
-        Hash id = toHash(sums, 4 * cell);
         // -1: only we hold it, so we must; +1: only the sender does, so we must not.
-        if (dag.contains(id) != (sign == -1)) {
+        if (ours != (sign == -1)) {
           continue;
         }
         int e = decoded++;
@@ -311,7 +371,7 @@ public final class Riblt {
           dNext = Arrays.copyOf(dNext, cap);
           dSign = Arrays.copyOf(dSign, cap);
         }
-        System.arraycopy(sums, 4 * cell, dLimbs, 4 * e, 4);
+        System.arraycopy(sums, w * cell, dLimbs, 4 * e, w);
         dHash[e] = h;
         dSign[e] = sign;
         long idx = 0;
@@ -333,20 +393,45 @@ public final class Riblt {
     }
 
     private void removeFrom(int cell, int e) {
-      for (int l = 0; l < 4; l++) {
-        sums[4 * cell + l] ^= dLimbs[4 * e + l];
+      for (int l = 0; l < w; l++) {
+        sums[w * cell + l] ^= dLimbs[4 * e + l];
       }
-      checksums[cell] ^= dHash[e];
+      checksums[cell] ^= w == 4 ? dHash[e] : compactCheck(dHash[e]);
       counts[cell] -= dSign[e];
     }
 
     public boolean isDecoded() {
-      return m > 0 && counts[0] == 0 && checksums[0] == 0 && sums[0] == 0 && sums[1] == 0 && sums[2] == 0
-          && sums[3] == 0;
+      if (m == 0 || counts[0] != 0 || checksums[0] != 0) {
+        return false;
+      }
+      for (int l = 0; l < w; l++) {
+        if (sums[l] != 0) {
+          return false;
+        }
+      }
+      return true;
     }
 
-    /** Elements only the sender holds (+1) or only we hold (-1). */
+    /** The ids only the receiver holds (in the compact form, looked up by their keyed hash). */
+    public List<Hash> receiverOnlyIds() {
+      if (w == 4) {
+        return decodedIds(-1);
+      }
+      long[] keys = new long[decoded];
+      int k = 0;
+      for (int e = 0; e < decoded; e++) {
+        if (dSign[e] == -1) {
+          keys[k++] = dHash[e];
+        }
+      }
+      return own.idsWithChecksums(sortUnsigned(Arrays.copyOf(keys, k)));
+    }
+
+    /** Elements only the sender holds (+1) or only we hold (-1); ids only in the full form. */
     public List<Hash> decodedIds(int sign) {
+      if (w != 4) {
+        throw new IllegalStateException("the compact form decodes keyed hashes, not ids");
+      }
       List<Hash> out = new ArrayList<>();
       for (int e = 0; e < decoded; e++) {
         if (dSign[e] == sign) {
@@ -365,12 +450,15 @@ public final class Riblt {
           out[k++] = dHash[e];
         }
       }
-      out = Arrays.copyOf(out, k);
-      for (int i = 0; i < k; i++) {
+      return sortUnsigned(Arrays.copyOf(out, k));
+    }
+
+    private static long[] sortUnsigned(long[] out) {
+      for (int i = 0; i < out.length; i++) {
         out[i] ^= Long.MIN_VALUE;
       }
       Arrays.sort(out);
-      for (int i = 0; i < k; i++) {
+      for (int i = 0; i < out.length; i++) {
         out[i] ^= Long.MIN_VALUE;
       }
       return out;
@@ -378,6 +466,9 @@ public final class Riblt {
 
     /** Our digest after adding what only the sender holds and removing what only we hold. */
     public SetDigest senderDigest(SetDigest ours) {
+      if (w != 4) {
+        throw new IllegalStateException("the compact form decodes keyed hashes, not ids");
+      }
       SetDigest d = ours.copy();
       for (int e = 0; e < decoded; e++) {
         d.addLimbs(dLimbs, 4 * e, dSign[e]);
@@ -414,7 +505,7 @@ public final class Riblt {
     private void grow(int cells) {
       if (counts.length < cells) {
         int cap = Math.max(cells, counts.length * 3 / 2);
-        sums = Arrays.copyOf(sums, 4 * cap);
+        sums = Arrays.copyOf(sums, w * cap);
         checksums = Arrays.copyOf(checksums, cap);
         counts = Arrays.copyOf(counts, cap);
       }

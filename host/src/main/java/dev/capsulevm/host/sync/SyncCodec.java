@@ -24,6 +24,7 @@ public final class SyncCodec {
   static final int WANT_CHECKSUMS = 7;
   static final int DONE = 8;
   static final int HEADS = 9;
+  static final int COMPACT_SYMBOLS = 10;
 
   private SyncCodec() {}
 
@@ -57,14 +58,19 @@ public final class SyncCodec {
       out.nonce(s.nonce());
       summary(out, s.summary());
     } else if (message instanceof SyncMessage.Symbols s) {
-      out.u8(SYMBOLS);
+      int w = s.width();
+      out.u8(w == 4 ? SYMBOLS : COMPACT_SYMBOLS);
       out.u64(s.first());
       out.u32(s.size());
       for (int i = 0; i < s.size(); i++) {
-        for (int l = 0; l < 4; l++) {
-          out.u64(s.sums()[4 * i + l]);
+        for (int l = 0; l < w; l++) {
+          out.u64(s.sums()[w * i + l]);
         }
-        out.u64(s.checksums()[i]);
+        if (w == 4) {
+          out.u64(s.checksums()[i]);
+        } else {
+          out.u32(s.checksums()[i]);
+        }
         out.varint((s.countDeltas()[i] << 1) ^ (s.countDeltas()[i] >> 63));
       }
     } else if (message instanceof SyncMessage.Bloom b) {
@@ -154,32 +160,33 @@ public final class SyncCodec {
         Hash capsule = in.hash();
         byte[] nonce = in.bytes(NONCE_BYTES);
         int mode = in.u8();
-        if (mode != SyncMessage.MODE_RIBLT && mode != SyncMessage.MODE_BLOOM) {
+        if (mode > SyncMessage.MODE_RIBLT_COMPACT) {
           throw new SyncProtocolException("unknown mode " + mode);
         }
         yield new SyncMessage.Hello(capsule, nonce, mode, summary(in, limits));
       }
       case SUMMARY -> new SyncMessage.SummaryReply(in.bytes(NONCE_BYTES), summary(in, limits));
-      case SYMBOLS -> {
+      case SYMBOLS, COMPACT_SYMBOLS -> {
+        int w = type == SYMBOLS ? 4 : 1;
         long first = in.u64();
         long n = in.u32();
         if (first < 0 || n == 0 || n > limits.maxBatchSymbols()) {
           throw new SyncProtocolException("bad symbol run: first " + first + ", " + n + " symbols");
         }
-        in.need(n * 41);
+        in.need(n * (w == 4 ? 41 : 13));
         int size = (int) n;
-        long[] sums = new long[4 * size];
+        long[] sums = new long[w * size];
         long[] checks = new long[size];
         long[] deltas = new long[size];
         for (int i = 0; i < size; i++) {
-          for (int l = 0; l < 4; l++) {
-            sums[4 * i + l] = in.u64();
+          for (int l = 0; l < w; l++) {
+            sums[w * i + l] = in.u64();
           }
-          checks[i] = in.u64();
+          checks[i] = w == 4 ? in.u64() : in.u32();
           long z = in.varint();
           deltas[i] = (z >>> 1) ^ -(z & 1);
         }
-        yield new SyncMessage.Symbols(first, sums, checks, deltas);
+        yield new SyncMessage.Symbols(first, w, sums, checks, deltas);
       }
       case BLOOM -> {
         int round = (int) in.u32();

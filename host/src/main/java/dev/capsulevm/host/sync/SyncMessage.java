@@ -25,6 +25,8 @@ public sealed interface SyncMessage {
   /** Modes the initiator asks for. */
   int MODE_RIBLT = 0;
   int MODE_BLOOM = 1;
+  /** The rateless IBLT over keyed 64-bit hashes of the ids (compact symbols). */
+  int MODE_RIBLT_COMPACT = 2;
 
   /** Initiator, first: protocol version 1, capsule, its nonce, the mode it asks for, its summary. */
   record Hello(Hash capsule, byte[] nonce, int mode, Summary summary) implements SyncMessage {}
@@ -34,9 +36,10 @@ public sealed interface SyncMessage {
 
   /**
    * A run of coded symbols from the responder; counts travel as their difference from
-   * {@link Riblt#expectedCount} for the responder's record count.
+   * {@link Riblt#expectedCount} for the responder's record count. Width 4: sums of ids (type 0x03);
+   * width 1: the compact form, sums of keyed hashes with 32-bit checksums (type 0x0A).
    */
-  record Symbols(long first, long[] sums, long[] checksums, long[] countDeltas) implements SyncMessage {
+  record Symbols(long first, int width, long[] sums, long[] checksums, long[] countDeltas) implements SyncMessage {
     public int size() {
       return checksums.length;
     }

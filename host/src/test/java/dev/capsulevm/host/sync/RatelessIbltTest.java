@@ -86,6 +86,26 @@ class RatelessIbltTest {
     assertEquals(bOnly, new HashSet<>(sender.idsWithChecksums(decoder.senderOnlyChecksums())));
   }
 
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 300, 3000})
+  void theCompactFormDecodesKeyedHashes(int d) {
+    List<SyncRecord> base = Dags.random(d, 10_000 + d, 4, 0.05);
+    InMemoryDag a = Dags.replica(base, i -> i % 2 == 0 || i >= 2 * d);
+    InMemoryDag b = Dags.replica(base, i -> i % 2 == 1 || i >= 2 * d);
+    SessionKey key = key(d);
+    Riblt.Encoder sender = new Riblt.Encoder(key, b, 1 << 17, true);
+    Riblt.Decoder decoder = new Riblt.Decoder(key, new Riblt.Encoder(key, a, 1 << 17, true), a);
+    while (!decoder.add(sender.produce(8))) {
+      assertTrue(decoder.symbols() < 10 * d + 100, "not decoded after " + decoder.symbols());
+    }
+    Set<Hash> bOnly = new HashSet<>(b.ids());
+    bOnly.removeAll(a.ids());
+    Set<Hash> aOnly = new HashSet<>(a.ids());
+    aOnly.removeAll(b.ids());
+    assertEquals(aOnly, new HashSet<>(decoder.receiverOnlyIds()));
+    assertEquals(bOnly, new HashSet<>(sender.idsWithChecksums(decoder.senderOnlyChecksums())));
+  }
+
   @Test
   void aboutOnePointFourSymbolsPerDifferenceForLargeDifferences() {
     int d = 20_000;

@@ -15,6 +15,16 @@ import org.junit.jupiter.api.Test;
 class ReconcilerTest {
   static final Reconciler.Config RIBLT = Reconciler.Config.DEFAULT;
   static final Reconciler.Config BLOOM = Reconciler.Config.BASELINE;
+  static final Reconciler.Config COMPACT = Reconciler.Config.COMPACT;
+
+  static Reconciler.Config config(String name) {
+    return switch (name) {
+      case "riblt" -> RIBLT;
+      case "bloom" -> BLOOM;
+      case "compact" -> COMPACT;
+      default -> throw new IllegalArgumentException(name);
+    };
+  }
 
   static LocalSession.Stats sync(InMemoryDag a, InMemoryDag b, Reconciler.Config config, long seed) {
     return LocalSession.run(new Reconciler(a, Reconciler.Role.INITIATOR, config, new Random(seed)),
@@ -29,7 +39,7 @@ class ReconcilerTest {
   }
 
   static Stream<Arguments> configs() {
-    return Stream.of(Arguments.of("riblt", RIBLT), Arguments.of("bloom", BLOOM));
+    return Stream.of(Arguments.of("riblt", RIBLT), Arguments.of("bloom", BLOOM), Arguments.of("compact", COMPACT));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -46,7 +56,7 @@ class ReconcilerTest {
 
   static Stream<Arguments> shapes() {
     List<Arguments> out = new ArrayList<>();
-    for (String config : List.of("riblt", "bloom")) {
+    for (String config : List.of("riblt", "bloom", "compact")) {
       for (String shape : List.of("scattered", "gap", "branch", "lagging", "fork", "disjoint-heads", "empty")) {
         out.add(Arguments.of(config, shape));
       }
@@ -57,7 +67,7 @@ class ReconcilerTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("shapes")
   void holesOfEveryShapeAreFilled(String configName, String shape) {
-    Reconciler.Config config = configName.equals("riblt") ? RIBLT : BLOOM;
+    Reconciler.Config config = config(configName);
     int n = 20_000;
     List<SyncRecord> base = Dags.random(3, n, 4, 0.05);
     Random r = new Random(11);
@@ -137,6 +147,28 @@ class ReconcilerTest {
   }
 
   @Test
+  void compactSymbolsCostAFractionAndStayAtTwoRoundTrips() {
+    int n = 50_000;
+    List<SyncRecord> base = Dags.random(22, n, 4, 0.05);
+    Random r = new Random(3);
+    boolean[] inA = new boolean[n];
+    boolean[] inB = new boolean[n];
+    for (int i = 0; i < n; i++) {
+      double x = r.nextDouble();
+      inA[i] = x >= 0.05;
+      inB[i] = x < 0.05 || x >= 0.1;
+    }
+    InMemoryDag a = Dags.replica(base, i -> inA[i]);
+    InMemoryDag b = Dags.replica(base, i -> inB[i]);
+    long missing = n - a.count() + n - b.count();
+    LocalSession.Stats stats = sync(a, b, COMPACT, 3);
+    assertConverged(a, b, stats);
+    assertEquals(2, stats.roundTrips(), stats::toString);
+    double perRecord = (double) stats.reconciliationBytes() / missing;
+    assertTrue(perRecord < 35, () -> perRecord + " bytes per missing record: " + stats);
+  }
+
+  @Test
   void largeDifferencesFallBackToBloomFilters() {
     int n = 20_000;
     List<SyncRecord> base = Dags.random(4, n, 4, 0.05);
@@ -158,7 +190,7 @@ class ReconcilerTest {
   @ParameterizedTest(name = "{0}, cut after {1} round trips")
   @MethodSource("cuts")
   void aSessionCutOffLeavesBothValidAndTheNextFinishes(String name, int cut) {
-    Reconciler.Config config = name.equals("riblt") ? RIBLT : BLOOM;
+    Reconciler.Config config = config(name);
     int n = 10_000;
     List<SyncRecord> base = Dags.random(8, n, 4, 0.05);
     InMemoryDag a = Dags.replica(base, i -> i % 50 != 7);
@@ -174,7 +206,7 @@ class ReconcilerTest {
   }
 
   static Stream<Arguments> cuts() {
-    return Stream.of(Arguments.of("riblt", 1), Arguments.of("bloom", 1),
+    return Stream.of(Arguments.of("riblt", 1), Arguments.of("compact", 1), Arguments.of("bloom", 1),
         Arguments.of("bloom", 2));
   }
 }

@@ -22,8 +22,9 @@ class SyncCodecTest {
     return List.of(
         new SyncMessage.Hello(b, new byte[16], SyncMessage.MODE_BLOOM, summary),
         new SyncMessage.SummaryReply(new byte[16], new SyncMessage.Summary(0, b, List.of())),
-        new SyncMessage.Symbols(7, new long[] {1, 2, 3, 4, -1, -2, -3, -4}, new long[] {9, -9},
+        new SyncMessage.Symbols(7, 4, new long[] {1, 2, 3, 4, -1, -2, -3, -4}, new long[] {9, -9},
             new long[] {-3, Long.MIN_VALUE}),
+        new SyncMessage.Symbols(9, 1, new long[] {5, -5}, new long[] {0xffffffffL, 0}, new long[] {0, 1}),
         new SyncMessage.Bloom(2, 7, 20, new byte[] {1, 2, 3}),
         new SyncMessage.Records(List.of(new SyncRecord(a, List.of(b)), new SyncRecord(b, sorted))),
         new SyncMessage.WantIds(sorted),
@@ -50,7 +51,7 @@ class SyncCodecTest {
     assertEquals("08" + "0000000000000003" + "00".repeat(31) + "01",
         HexFormat.of().formatHex(SyncCodec.encode(new SyncMessage.Done(3, fp))));
     // symbol count deltas are zigzag varints: -1 -> 01, 64 -> 8001
-    byte[] sym = SyncCodec.encode(new SyncMessage.Symbols(0, new long[8], new long[2], new long[] {-1, 64}));
+    byte[] sym = SyncCodec.encode(new SyncMessage.Symbols(0, 4, new long[8], new long[2], new long[] {-1, 64}));
     assertEquals(1 + 8 + 4 + 41 + 42, sym.length);
     assertEquals("01", HexFormat.of().formatHex(sym, 13 + 40, 13 + 41));
     assertEquals("8001", HexFormat.of().formatHex(sym, 13 + 41 + 40, 13 + 41 + 42));
@@ -119,7 +120,7 @@ class SyncCodecTest {
     byte[] trailing = java.util.Arrays.copyOf(done, done.length + 1);
     assertThrows(SyncProtocolException.class, () -> SyncCodec.decodeTurn(trailing, LIMITS));
     // a varint 0 written as 80 00
-    byte[] sym = SyncCodec.encodeTurn(List.of(new SyncMessage.Symbols(0, new long[4], new long[1], new long[1])));
+    byte[] sym = SyncCodec.encodeTurn(List.of(new SyncMessage.Symbols(0, 4, new long[4], new long[1], new long[1])));
     byte[] overlong = new byte[sym.length + 1];
     System.arraycopy(sym, 0, overlong, 0, sym.length - 1);
     overlong[4] += 1; // message length
@@ -156,6 +157,6 @@ class SyncCodecTest {
     int n = 100_000;
     assertThrows(SyncProtocolException.class, () -> initiator.receive(List.of(
         new SyncMessage.SummaryReply(new byte[16], new SyncMessage.Summary(1_000, Dags.ROOT, List.of())),
-        new SyncMessage.Symbols(0, new long[4 * n], new long[n], new long[n]))));
+        new SyncMessage.Symbols(0, 4, new long[4 * n], new long[n], new long[n]))));
   }
 }

@@ -14,7 +14,7 @@ class SyncProperties {
   @Property(tries = 60)
   void oneSessionMakesRandomSplitsEqual(@ForAll @IntRange(min = 1, max = 3_000) int n,
       @ForAll @IntRange(min = 1, max = 6) int width, @ForAll long seed,
-      @ForAll @DoubleRange(min = 0, max = 1) double missing, @ForAll boolean baseline,
+      @ForAll @DoubleRange(min = 0, max = 1) double missing, @ForAll @IntRange(min = 0, max = 2) int mode,
       @ForAll boolean closed) {
     List<SyncRecord> records = Dags.random(seed, n, width, 0.1);
     Random r = new Random(seed);
@@ -40,7 +40,7 @@ class SyncProperties {
     }
     InMemoryDag a = Dags.replica(records, i -> inA[i]);
     InMemoryDag b = Dags.replica(records, i -> inB[i]);
-    Reconciler.Config config = baseline ? Reconciler.Config.BASELINE : Reconciler.Config.DEFAULT;
+    Reconciler.Config config = Reconciler.Config.DEFAULT.withMode(mode);
     LocalSession.Stats stats = ReconcilerTest.sync(a, b, config, seed);
     assertEquals(b.ids(), a.ids(), stats::toString);
     assertNotEquals(Reconciler.Outcome.DIVERGED, stats.outcome());
