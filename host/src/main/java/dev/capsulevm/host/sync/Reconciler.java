@@ -23,7 +23,8 @@ import java.util.Set;
  *       done in one round trip.
  *   <li>Default: the responder streams rateless IBLT symbols of its records, the initiator subtracts its
  *       own and peels; once decoded (and checked against the responder's fingerprint) it sends the
- *       records only it holds and asks for the rest by their 8-byte keyed checksums.
+ *       records only it holds and asks for the rest by their 8-byte keyed checksums. The compact form
+ *       ({@link Config#COMPACT}) codes keyed 64-bit hashes instead of ids, at a third of the bytes.
  *   <li>Baseline and fallback: each side sends a Bloom filter of its records; each sends the records the
  *       other's filter surely lacks; both then walk from the peer's heads and from received records'
  *       parents, asking by id for what they still lack (false positives).
