@@ -113,9 +113,9 @@ public final class Riblt {
   }
 
   /**
-   * A set's coded symbols, produced in consecutive runs; one per side and session. Elements wait in a
-   * bucket per next index (a linked list threaded through an int array), so producing a run touches only
-   * the elements that map into it, and costs nothing per element that does not.
+   * A set's coded symbols, produced in consecutive runs; one per side and session. Each run scans the
+   * elements in order and advances those whose next index falls inside it: sequential memory access,
+   * which at a million records is several times faster than visiting elements bucket by bucket.
    */
   public static final class Encoder {
     private final int n;
@@ -125,8 +125,7 @@ public final class Riblt {
     private final long[] limbs;
     private final long[] hashes;
     private final long[] states;
-    private final int[] link;
-    private final int[] bucket;
+    private final int[] next;
     private long produced;
 
     /** An encoder of the DAG's records for symbols 0 to {@code horizon - 1}. */
@@ -152,9 +151,7 @@ public final class Riblt {
       limbs = new long[4 * n];
       hashes = new long[n];
       states = new long[n];
-      link = new int[n];
-      bucket = new int[horizon];
-      java.util.Arrays.fill(bucket, -1);
+      next = new int[n]; // every element starts at index 0
       int[] i = {0};
       dag.forEachIdLimbs((l0, l1, l2, l3) -> {
         int k = i[0]++;
@@ -167,12 +164,10 @@ public final class Riblt {
         limbs[4 * k + 3] = l3;
         hashes[k] = key.hash(l0, l1, l2, l3);
         states[k] = hashes[k];
-        link[k] = k + 1 < n ? k + 1 : -1; // every element starts in bucket 0
       });
       if (i[0] != n) {
         throw new IllegalStateException("the DAG listed fewer ids than it counts");
       }
-      bucket[0] = n > 0 ? 0 : -1;
     }
 
     public int size() {
@@ -207,33 +202,34 @@ public final class Riblt {
       }
       Symbols out = new Symbols(produced, width, size);
       int start = (int) produced;
-      for (int c = 0; c < size; c++) {
-        int cell = start + c;
-        int e = bucket[cell];
-        bucket[cell] = -1;
-        while (e >= 0) {
-          int after = link[e];
+      int end = start + size;
+      for (int e = 0; e < n; e++) {
+        int idx = next[e];
+        if (idx >= end) {
+          continue;
+        }
+        long state = states[e];
+        long h = hashes[e];
+        long check = width == 4 ? h : compactCheck(h);
+        int base = 4 * e;
+        while (idx < end) {
+          int c = idx - start;
           if (width == 4) {
-            int base = 4 * e;
             out.sums[4 * c] ^= limbs[base];
             out.sums[4 * c + 1] ^= limbs[base + 1];
             out.sums[4 * c + 2] ^= limbs[base + 2];
             out.sums[4 * c + 3] ^= limbs[base + 3];
-            out.checksums[c] ^= hashes[e];
           } else {
-            out.sums[c] ^= hashes[e];
-            out.checksums[c] ^= compactCheck(hashes[e]);
+            out.sums[c] ^= h;
           }
+          out.checksums[c] ^= check;
           out.counts[c]++;
-          long state = states[e] + GOLDEN;
-          states[e] = state;
-          long idx = nextIndex(cell, mix(state));
-          if (idx < horizon) {
-            link[e] = bucket[(int) idx];
-            bucket[(int) idx] = e;
-          }
-          e = after;
+          state += GOLDEN;
+          long j = nextIndex(idx, mix(state));
+          idx = j < horizon ? (int) j : Integer.MAX_VALUE;
         }
+        states[e] = state;
+        next[e] = idx;
       }
       produced += size;
       return out;
