@@ -77,7 +77,7 @@ final class SyncExperiment implements Experiment {
             + " side's thread CPU time (ThreadMXBean), encoding and decoding included. Median (range).");
     result.header("shape", "divergence", "method", "missing records", "bytes per missing record",
         "reconciliation KiB", "round trips", "CPU per side (ms)", "fell back", "diverged");
-    Result.Chart chart = result.chart("Bytes per missing record", "divergence (%)", true,
+    Result.Chart chart = result.chart("Bytes per missing record", "divergence (missing records per 10,000)", true,
         "reconciliation bytes per missing record (median)", true);
     Map<String, List<Run>> runs = new LinkedHashMap<>();
     warmUp();
@@ -122,7 +122,7 @@ final class SyncExperiment implements Experiment {
               divergence == 0 ? "-" : per.format(1), kib.format(1), rts.format(0), cpu.format(1),
               fell + "/" + rs.size(), div + "/" + rs.size());
           if (divergence > 0) {
-            chart.point(method + ", " + shape, divergence * 100, per.median());
+            chart.point(method + ", " + shape, divergence * 10_000, per.median());
           }
         }
       }
