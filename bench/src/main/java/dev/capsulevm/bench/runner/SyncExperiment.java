@@ -1,0 +1,342 @@
+package dev.capsulevm.bench.runner;
+
+import dev.capsulevm.host.sync.InMemoryDag;
+import dev.capsulevm.host.sync.LocalSession;
+import dev.capsulevm.host.sync.Reconciler;
+import dev.capsulevm.host.sync.SyncRecord;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.IntPredicate;
+
+/**
+ * Anti-entropy between two in-memory replicas of one capsule (issue 7): the rateless IBLT default against
+ * the Bloom filter + walk baseline and the compact variant (RIBLT-64), on the same replicas, for divergence 0, 0.1, 1 and 10 percent of the
+ * records and four shapes of difference. Sessions run through the codec ({@link LocalSession}): every
+ * turn is encoded, counted and strictly decoded; the bytes of the records themselves (ids, parents) are
+ * counted apart from the reconciliation's.
+ */
+final class SyncExperiment implements Experiment {
+  private static final double[] DIVERGENCE = {0, 0.001, 0.01, 0.1};
+  private static final String[] SHAPES = {"scattered holes", "one hole per side", "a fork", "a lagging tip"};
+  private static final String[] METHODS = {"RIBLT", "Bloom", "RIBLT-64"};
+  private static final int WIDTH = 4;
+
+  @Override
+  public String name() {
+    return "sync";
+  }
+
+  @Override
+  public String title() {
+    return "Replica reconciliation: rateless IBLT against Bloom filters and the walk";
+  }
+
+  /** 10 seeds (quick: 3); {@code -Dsync.seeds=N} overrides it for a shorter look at full size. */
+  private static int seeds(boolean quick) {
+    return Integer.getInteger("sync.seeds", quick ? 3 : 10);
+  }
+
+  @Override
+  public int steps(boolean quick) {
+    return seeds(quick) * SHAPES.length * DIVERGENCE.length;
+  }
+
+  /** One session's figures. */
+  private record Run(double bytes, double missing, int roundTrips, double cpuInitiator, double cpuResponder,
+      boolean fellBack, boolean diverged) {
+    double perMissing() {
+      return missing == 0 ? bytes : bytes / missing;
+    }
+  }
+
+  @Override
+  public Result run(boolean quick, Progress progress) throws Exception {
+    int n = quick ? 100_000 : 1_000_000;
+    int seeds = seeds(quick);
+    Result result = new Result(title(),
+        "Two in-memory replicas of a capsule of " + String.format("%,d", n) + " records (a DAG of up to "
+            + WIDTH + " concurrent branches with merges), " + seeds + " seeds per cell. Divergence d is the"
+            + " share of records missing on one side or the other: scattered holes (each side lacks d/2 of"
+            + " the records at random), one hole per side (each lacks one run of d/2 consecutive records),"
+            + " a fork (a common history, then each side's own branch of d/2 records) and a lagging tip (one"
+            + " side lacks the newest d). Each cell runs three methods on copies of the same replicas: the default"
+            + " (quick check, then rateless IBLT symbols streamed one run ahead, falling back to Bloom"
+            + " filters when they would cost less) and the baseline (quick check, Bloom filters at 1%"
+            + " false positives, the walk from the heads, repair rounds), and RIBLT-64, the default with"
+            + " coded symbols over keyed 64-bit hashes of the ids (13 bytes and a count instead of 40), the"
+            + " initiator learning ids from the records it then asks for. Bytes are reconciliation bytes"
+            + " (every message byte except the records' ids and parents); bytes per missing record divide"
+            + " by the records either side lacked. Round trips count the initiator's turns; CPU is each"
+            + " side's thread CPU time (ThreadMXBean), encoding and decoding included. Median (range).");
+    result.header("shape", "divergence", "method", "missing records", "bytes per missing record",
+        "reconciliation KiB", "round trips", "CPU per side (ms)", "fell back", "diverged");
+    Result.Chart chart = result.chart("Bytes per missing record", "divergence (missing records per 10,000)", true,
+        "reconciliation bytes per missing record (median)", true);
+    Map<String, List<Run>> runs = new LinkedHashMap<>();
+    warmUp();
+    for (int seed = 1; seed <= seeds; seed++) {
+      List<SyncRecord> base = records(seed, n);
+      for (String shape : SHAPES) {
+        for (double divergence : DIVERGENCE) {
+          Replicas built = replicas(base, shape, divergence, seed);
+          for (String method : METHODS) {
+            Replicas r = method.equals("RIBLT-64") ? built : new Replicas(built.a.copy(), built.b.copy());
+            Reconciler.Config config = switch (method) {
+              case "RIBLT" -> Reconciler.Config.DEFAULT;
+              case "Bloom" -> Reconciler.Config.BASELINE;
+              default -> Reconciler.Config.COMPACT;
+            };
+            long missing = missing(r.a, r.b);
+            LocalSession.Stats s = LocalSession.run(
+                new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(seed * 31L)),
+                new Reconciler(r.b, Reconciler.Role.RESPONDER, config, new Random(seed * 37L)), 1_000);
+            boolean diverged = !r.a.digest().equals(r.b.digest());
+            runs.computeIfAbsent(key(shape, divergence, method), k -> new ArrayList<>()).add(new Run(
+                s.reconciliationBytes(), missing, s.roundTrips(), s.initiatorCpuNanos() / 1e6,
+                s.responderCpuNanos() / 1e6, s.fellBack(), diverged));
+          }
+          progress.step(name() + ": seed " + seed + ", " + shape + ", " + percent(divergence));
+        }
+      }
+    }
+    // table and chart
+    for (String shape : SHAPES) {
+      for (double divergence : DIVERGENCE) {
+        for (String method : METHODS) {
+          List<Run> rs = runs.get(key(shape, divergence, method));
+          Samples missing = samples(rs, Run::missing);
+          Samples per = samples(rs, Run::perMissing);
+          Samples kib = samples(rs, x -> x.bytes() / 1024);
+          Samples rts = samples(rs, x -> x.roundTrips());
+          Samples cpu = samples(rs, x -> Math.max(x.cpuInitiator(), x.cpuResponder()));
+          long fell = rs.stream().filter(Run::fellBack).count();
+          long div = rs.stream().filter(Run::diverged).count();
+          result.row(shape, percent(divergence), method, missing.format(0),
+              divergence == 0 ? "-" : per.format(1), kib.format(1), rts.format(0), cpu.format(1),
+              fell + "/" + rs.size(), div + "/" + rs.size());
+          if (divergence > 0) {
+            chart.point(method + ", " + shape, divergence * 10_000, per.median());
+          }
+        }
+      }
+    }
+    findings(result, runs, "RIBLT", "the default");
+    findings(result, runs, "RIBLT-64", "the compact variant (RIBLT-64: coded symbols over keyed 64-bit hashes)");
+    return result;
+  }
+
+  private static void findings(Result result, Map<String, List<Run>> runs, String m, String who) {
+    // 1. bytes per missing record at 0.1 and 1 percent
+    double worstMedian = 0;
+    double worst = 0;
+    double bloomLow = Double.MAX_VALUE;
+    double bloomHigh = 0;
+    for (String shape : SHAPES) {
+      for (double d : new double[] {0.001, 0.01}) {
+        List<Run> rs = runs.get(key(shape, d, m));
+        worstMedian = Math.max(worstMedian, samples(rs, Run::perMissing).median());
+        worst = Math.max(worst, samples(rs, Run::perMissing).max());
+        double b = samples(runs.get(key(shape, d, "Bloom")), Run::perMissing).median();
+        bloomLow = Math.min(bloomLow, b);
+        bloomHigh = Math.max(bloomHigh, b);
+      }
+    }
+    result.finding(String.format("Bytes per missing record at 0.1 and 1 %% divergence: %s has a median of at"
+        + " most %.1f in every shape (worst single session %.1f); the baseline's medians range %.0f–%.0f."
+        + " Goal at most 80: %s.", who, worstMedian, worst, bloomLow, bloomHigh, worstMedian <= 80 ? "met"
+        : "missed"));
+    // 2. 10 percent against the baseline
+    double worstRatio = 0;
+    for (String shape : SHAPES) {
+      List<Run> rb = runs.get(key(shape, 0.1, m));
+      List<Run> bb = runs.get(key(shape, 0.1, "Bloom"));
+      worstRatio = Math.max(worstRatio, samples(rb, Run::bytes).median() / samples(bb, Run::bytes).median());
+    }
+    result.finding(String.format("At 10 %% divergence %s spends at most %.2fx the baseline's bytes"
+        + " (median per shape). Goal at most 1.25x: %s.", who, worstRatio, worstRatio <= 1.25 ? "met" : "missed"));
+    // 3. round trips
+    long total = 0;
+    long within = 0;
+    int maxRt = 0;
+    long bloomWithin = 0;
+    long bloomTotal = 0;
+    for (Map.Entry<String, List<Run>> e : runs.entrySet()) {
+      for (Run r : e.getValue()) {
+        if (e.getKey().endsWith("|" + m)) {
+          total++;
+          within += r.roundTrips() <= 2 ? 1 : 0;
+          maxRt = Math.max(maxRt, r.roundTrips());
+        } else if (e.getKey().endsWith("|Bloom")) {
+          bloomTotal++;
+          bloomWithin += r.roundTrips() <= 2 ? 1 : 0;
+        }
+      }
+    }
+    double share = 100.0 * within / total;
+    result.finding(String.format("Round trips: %.1f %% of the %d sessions of %s took at most 2 (the most: %d;"
+        + " the baseline: %.1f %%). Goal at least 99.9 %%: %s.", share, total, who, maxRt,
+        100.0 * bloomWithin / bloomTotal, share >= 99.9 ? "met" : "missed"));
+    // 4. CPU
+    double maxCpu = 0;
+    double maxBloomCpu = 0;
+    for (Map.Entry<String, List<Run>> e : runs.entrySet()) {
+      for (Run r : e.getValue()) {
+        double c = Math.max(r.cpuInitiator(), r.cpuResponder());
+        if (e.getKey().endsWith("|" + m)) {
+          maxCpu = Math.max(maxCpu, c);
+        } else if (e.getKey().endsWith("|Bloom")) {
+          maxBloomCpu = Math.max(maxBloomCpu, c);
+        }
+      }
+    }
+    result.finding(String.format("CPU: at most %.0f ms on either side in any session of %s (baseline: %.0f"
+        + " ms). Goal at most 500 ms: %s.", maxCpu, who, maxBloomCpu, maxCpu <= 500 ? "met" : "missed"));
+    // 5. divergence
+    long diverged = runs.entrySet().stream().filter(e -> e.getKey().endsWith("|" + m))
+        .flatMap(e -> e.getValue().stream()).filter(Run::diverged).count();
+    long bloomDiverged = runs.entrySet().stream().filter(e -> e.getKey().endsWith("|Bloom"))
+        .flatMap(e -> e.getValue().stream()).filter(Run::diverged).count();
+    result.finding(String.format("Sessions of %s that ended with different record sets: %d of %d (baseline: %d)."
+        + " Goal none: %s.", who, diverged, total, bloomDiverged, diverged == 0 ? "met" : "missed"));
+  }
+
+  private static String key(String shape, double divergence, String method) {
+    return shape + "|" + divergence + "|" + method;
+  }
+
+  private static String percent(double d) {
+    return d == 0 ? "0 %" : (d * 100 >= 1 ? String.format("%.0f %%", d * 100) : String.format("%.1f %%", d * 100));
+  }
+
+  private static Samples samples(List<Run> runs, java.util.function.ToDoubleFunction<Run> f) {
+    return new Samples(runs.stream().mapToDouble(f).toArray());
+  }
+
+  private record Replicas(InMemoryDag a, InMemoryDag b) {}
+
+  private static final Hash ROOT = id("capsule", 0, 0);
+
+  private static Hash id(String label, long seed, long index) {
+    MessageDigest md = Sha256.newDigest();
+    md.update(label.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    md.update(ByteBuffer.allocate(16).putLong(seed).putLong(index).array());
+    return Hash.copyOf(md.digest());
+  }
+
+  /** A capsule written by up to {@link #WIDTH} concurrent branches that fork and merge. */
+  static List<SyncRecord> records(long seed, int n) {
+    Random random = new Random(seed);
+    List<SyncRecord> out = new ArrayList<>(n);
+    List<Hash> tips = new ArrayList<>();
+    tips.add(ROOT);
+    for (int i = 0; i < n; i++) {
+      Hash id = id("record", seed, i);
+      int t = random.nextInt(tips.size());
+      List<Hash> parents = new ArrayList<>(2);
+      parents.add(tips.get(t));
+      double x = random.nextDouble();
+      if (tips.size() > 1 && x < 0.02) {
+        int u = random.nextInt(tips.size() - 1);
+        u = u >= t ? u + 1 : u;
+        parents.add(tips.get(u));
+        tips.set(t, id);
+        tips.remove(u);
+      } else if (tips.size() < WIDTH && !tips.get(t).equals(ROOT) && x < 0.04) {
+        tips.add(id);
+      } else {
+        tips.set(t, id);
+      }
+      out.add(new SyncRecord(id, parents));
+    }
+    return out;
+  }
+
+  private static Replicas replicas(List<SyncRecord> base, String shape, double divergence, long seed) {
+    int n = base.size();
+    int half = (int) Math.round(n * divergence / 2);
+    Random random = new Random(seed * 1_000_003L + Math.round(divergence * 1e6) + shape.hashCode());
+    switch (shape) {
+      case "scattered holes" -> {
+        byte[] side = new byte[n]; // 1: A lacks it, 2: B lacks it
+        for (int k = 0; k < 2; k++) {
+          int placed = 0;
+          while (placed < half) {
+            int i = random.nextInt(n);
+            if (side[i] == 0) {
+              side[i] = (byte) (k + 1);
+              placed++;
+            }
+          }
+        }
+        return new Replicas(build(base, i -> side[i] != 1), build(base, i -> side[i] != 2));
+      }
+      case "one hole per side" -> {
+        int startA = half == 0 ? 0 : random.nextInt(n / 2 - half);
+        int startB = n / 2 + (half == 0 ? 0 : random.nextInt(n / 2 - half));
+        return new Replicas(build(base, i -> i < startA || i >= startA + half),
+            build(base, i -> i < startB || i >= startB + half));
+      }
+      case "a fork" -> {
+        List<SyncRecord> common = base.subList(0, n - half);
+        Hash from = common.get(common.size() - 1).id();
+        InMemoryDag a = build(common, i -> true);
+        InMemoryDag b = build(common, i -> true);
+        Hash pa = from;
+        Hash pb = from;
+        for (int i = 0; i < half; i++) {
+          Hash ia = id("left", seed, i);
+          Hash ib = id("right", seed, i);
+          a.add(new SyncRecord(ia, List.of(pa)));
+          b.add(new SyncRecord(ib, List.of(pb)));
+          pa = ia;
+          pb = ib;
+        }
+        return new Replicas(a, b);
+      }
+      case "a lagging tip" -> {
+        int keep = n - 2 * half;
+        return new Replicas(build(base, i -> true), build(base, i -> i < keep));
+      }
+      default -> throw new IllegalArgumentException(shape);
+    }
+  }
+
+  private static InMemoryDag build(List<SyncRecord> records, IntPredicate keep) {
+    InMemoryDag dag = new InMemoryDag(ROOT, records.size());
+    for (int i = 0; i < records.size(); i++) {
+      if (keep.test(i)) {
+        dag.add(records.get(i));
+      }
+    }
+    return dag;
+  }
+
+  private static long missing(InMemoryDag a, InMemoryDag b) {
+    long[] m = {0};
+    a.forEachId(id -> m[0] += b.contains(id) ? 0 : 1);
+    b.forEachId(id -> m[0] += a.contains(id) ? 0 : 1);
+    return m[0];
+  }
+
+  /** Unmeasured sessions so the measured ones run compiled code. */
+  private static void warmUp() {
+    List<SyncRecord> base = records(0, 20_000);
+    for (int round = 0; round < 3; round++) {
+      for (String shape : SHAPES) {
+        for (Reconciler.Config config : List.of(Reconciler.Config.DEFAULT, Reconciler.Config.BASELINE,
+            Reconciler.Config.COMPACT)) {
+          Replicas r = replicas(base, shape, 0.01 + 0.05 * round, round);
+          LocalSession.run(new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(1)),
+              new Reconciler(r.b, Reconciler.Role.RESPONDER, config, new Random(2)), 1_000);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+package dev.capsulevm.host.sync;
+
+import dev.capsulevm.proofs.Hash;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+
+/**
+ * A replica in memory: records by id, how many stored records name each record as a parent (for the
+ * heads), and the running digest. It accepts any record set, closed under parents or not, so tests can
+ * build holes of every shape.
+ */
+public final class InMemoryDag implements SyncDag {
+  private final Hash root;
+  private final Map<Hash, List<Hash>> records;
+  private final Map<Hash, Integer> children;
+  private final TreeSet<Hash> heads = new TreeSet<>();
+  private final SetDigest digest = new SetDigest();
+  /** The ids in insertion order as big-endian limbs, four per id. */
+  private long[] dense = new long[64];
+  private final byte[] buffer = new byte[32];
+
+  public InMemoryDag(Hash root) {
+    this(root, 16);
+  }
+
+  public InMemoryDag(Hash root, int expected) {
+    this.root = Objects.requireNonNull(root, "root");
+    this.records = new HashMap<>(Math.max(16, expected * 4 / 3 + 1));
+    this.children = new HashMap<>(Math.max(16, expected * 4 / 3 + 1));
+  }
+
+  /** A replica holding {@code records}. */
+  public static InMemoryDag of(Hash root, Collection<SyncRecord> records) {
+    InMemoryDag dag = new InMemoryDag(root, records.size());
+    for (SyncRecord r : records) {
+      dag.add(r);
+    }
+    return dag;
+  }
+
+  @Override
+  public Hash root() {
+    return root;
+  }
+
+  @Override
+  public boolean contains(Hash id) {
+    return records.containsKey(id);
+  }
+
+  @Override
+  public List<Hash> parents(Hash id) {
+    return records.get(id);
+  }
+
+  @Override
+  public List<Hash> heads() {
+    return new ArrayList<>(heads);
+  }
+
+  @Override
+  public long count() {
+    return records.size();
+  }
+
+  @Override
+  public SetDigest digest() {
+    return digest.copy();
+  }
+
+  @Override
+  public void forEachId(Consumer<Hash> action) {
+    records.keySet().forEach(action);
+  }
+
+  @Override
+  public void forEachIdLimbs(LimbConsumer action) {
+    int n = 4 * records.size();
+    for (int i = 0; i < n; i += 4) {
+      action.accept(dense[i], dense[i + 1], dense[i + 2], dense[i + 3]);
+    }
+  }
+
+  @Override
+  public boolean add(SyncRecord record) {
+    if (record.id().equals(root) || records.containsKey(record.id())) {
+      return false;
+    }
+    records.put(record.id(), record.parents());
+    digest.add(record.id());
+    int at = 4 * (records.size() - 1);
+    if (dense.length < at + 4) {
+      dense = java.util.Arrays.copyOf(dense, Math.max(at + 4, dense.length * 2));
+    }
+    record.id().copyTo(buffer, 0);
+    for (int l = 0; l < 4; l++) {
+      dense[at + l] = SessionKey.getLong(buffer, 8 * l);
+    }
+    for (Hash p : record.parents()) {
+      if (children.merge(p, 1, Integer::sum) == 1) {
+        heads.remove(p);
+      }
+    }
+    if (!children.containsKey(record.id())) {
+      heads.add(record.id());
+    }
+    return true;
+  }
+
+  /** An independent copy of this replica. */
+  public InMemoryDag copy() {
+    InMemoryDag d = new InMemoryDag(root, 0, new HashMap<>(records), new HashMap<>(children));
+    d.heads.addAll(heads);
+    d.dense = java.util.Arrays.copyOf(dense, 4 * records.size() + 4);
+    d.digest.addAll(digest);
+    return d;
+  }
+
+  private InMemoryDag(Hash root, int unused, Map<Hash, List<Hash>> records, Map<Hash, Integer> children) {
+    this.root = root;
+    this.records = records;
+    this.children = children;
+  }
+
+  /** The stored ids, for tests. */
+  public java.util.Set<Hash> ids() {
+    return java.util.Collections.unmodifiableSet(records.keySet());
+  }
+}
