@@ -43,6 +43,8 @@ public final class BenchRunner implements Callable<Integer> {
 
   public static void main(String[] args) {
     System.setProperty("java.awt.headless", "true");
+    // The in-process host logs each funding and program at INFO; the progress bar is the runner's output.
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     System.exit(new CommandLine(new BenchRunner()).execute(args));
   }
 

@@ -94,6 +94,8 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     Map<Hash, CapsuleState> capsules = new HashMap<>(state.capsules());
     Map<Hash, Stored> records = new HashMap<>(state.records());
     List<StagedBatch.Credit> credits = new ArrayList<>();
+    Map<Hash, TreeMap<Long, List<Hash>>> heightsInCommit = new HashMap<>();
+    Map<Hash, TreeSet<Hash>> headsInCommit = new HashMap<>();
     for (Object write : writes) {
       if (write instanceof StagedBatch.Credit credit) {
         credits.add(credit);
@@ -124,16 +126,22 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
           }
         }
         records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads()), item.tree()));
-        TreeMap<Long, List<Hash>> byHeight = new TreeMap<>(capsule.byHeight());
+        // Each capsule's indexes are copied once per commit (copy-on-write keeps open snapshots intact),
+        // not once per record, so a commit of n records into a capsule of m costs O(m + n log m).
+        TreeMap<Long, List<Hash>> byHeight =
+            heightsInCommit.computeIfAbsent(id, k -> new TreeMap<>(capsule.byHeight()));
         TreeSet<Hash> atHeight = new TreeSet<>(byHeight.getOrDefault(header.height(), List.of()));
         atHeight.add(item.hash());
         byHeight.put(header.height(), List.copyOf(atHeight));
-        TreeSet<Hash> heads = new TreeSet<>(capsule.heads());
+        TreeSet<Hash> heads = headsInCommit.computeIfAbsent(id, k -> new TreeSet<>(capsule.heads()));
         header.parents().forEach(heads::remove);
         heads.add(item.hash());
-        capsules.put(id, new CapsuleState(capsule.metadata(), Collections.unmodifiableMap(byHeight),
-            List.copyOf(heads)));
       }
+    }
+    for (Map.Entry<Hash, TreeMap<Long, List<Hash>>> touched : heightsInCommit.entrySet()) {
+      Hash id = touched.getKey();
+      capsules.put(id, new CapsuleState(capsules.get(id).metadata(), Collections.unmodifiableMap(touched.getValue()),
+          List.copyOf(headsInCommit.get(id))));
     }
     Map<dev.capsulevm.proofs.crypto.PublicKey, Amount> after = new HashMap<>();
     for (StagedBatch.Credit credit : credits) {
