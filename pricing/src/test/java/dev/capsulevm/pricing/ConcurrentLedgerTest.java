@@ -24,7 +24,7 @@ class ConcurrentLedgerTest {
     Hash tableId = table.id();
     PublicKey host = Fixtures.HOST.publicKey();
     PublicKey account = Fixtures.RENTER.publicKey();
-    Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.VALID_FROM.plusSeconds(1));
+    SettableClock clock = new SettableClock(Fixtures.VALID_FROM.plusSeconds(1));
     InMemoryLedger ledger = new InMemoryLedger(clock, table.limits().maxBalance(), Duration.ofHours(1));
     Cashier cashier = new Cashier(ledger, host, clock);
     long initial = 3_000_000;

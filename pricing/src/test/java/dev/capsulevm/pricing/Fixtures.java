@@ -4,11 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
@@ -61,38 +57,6 @@ final class Fixtures {
 
   static Hash programId(String name) {
     return Sha256.hash(Domain.RECORD, name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-  }
-
-  /** A clock whose instant a test sets. */
-  static final class MutableClock extends Clock {
-    private volatile Instant now;
-
-    MutableClock(Instant now) {
-      this.now = now;
-    }
-
-    void set(Instant instant) {
-      now = instant;
-    }
-
-    void advance(Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
   }
 
   /** Records every refund, so tests can count them. */

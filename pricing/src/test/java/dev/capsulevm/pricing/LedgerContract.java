@@ -9,8 +9,6 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -45,37 +43,13 @@ public abstract class LedgerContract {
     return ledger;
   }
 
-  /** A clock a test moves. */
-  protected static final class TestClock extends Clock {
-    private volatile Instant now = START;
-
-    public void advance(Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
-
   protected static PublicKey account(int fill) {
     byte[] seed = new byte[32];
     Arrays.fill(seed, (byte) fill);
     return SigningKey.fromSeed(seed).publicKey();
   }
 
-  private final TestClock clock = new TestClock();
+  private final SettableClock clock = new SettableClock(START);
   private final PublicKey alice = account(0x51);
   private final PublicKey bob = account(0x52);
 

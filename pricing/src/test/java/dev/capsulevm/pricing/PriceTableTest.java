@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class PriceTableTest {
   private final PriceTable table = Fixtures.exampleTable();
   private final SignedPriceTable signed = table.sign(Fixtures.HOST);
-  private final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.VALID_FROM.plusSeconds(10));
+  private final SettableClock clock = new SettableClock(Fixtures.VALID_FROM.plusSeconds(10));
 
   @Test
   void roundTripsAndVerifies() throws Exception {

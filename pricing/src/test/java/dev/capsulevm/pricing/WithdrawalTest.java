@@ -19,7 +19,7 @@ class WithdrawalTest {
   private final Hash tableId = table.id();
   private final PublicKey host = Fixtures.HOST.publicKey();
   private final PublicKey account = Fixtures.RENTER.publicKey();
-  private final Fixtures.MutableClock clock = new Fixtures.MutableClock(Fixtures.VALID_FROM.plusSeconds(60));
+  private final SettableClock clock = new SettableClock(Fixtures.VALID_FROM.plusSeconds(60));
   private InMemoryLedger ledger;
   private Cashier cashier;
 

@@ -1,5 +1,6 @@
 package dev.capsulevm.host.server;
 
+import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -42,8 +43,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -133,28 +132,9 @@ class LimitsAndLifecycleTest {
     }
   }
 
-  static final class MutableClock extends Clock {
-    volatile Instant now = Instant.now();
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
-
   @Test
   void expiredPriceTableIsFailedPreconditionAndTablesAreRenewed() throws Exception {
-    MutableClock clock = new MutableClock();
+    SettableClock clock = new SettableClock(Instant.now());
     HostConfig config = TestHost.config(dir).withClock(clock, Duration.ofMinutes(10));
     try (TestHost t = new TestHost(config)) {
       SigningKey account = SigningKey.generate();
@@ -163,17 +143,17 @@ class LimitsAndLifecycleTest {
       ProgramBuilder p = new ProgramBuilder(null);
       p.add(new Instruction.HasRecord(p.put(new byte[32])));
       // Past half the window a new table is signed, and the old one is still accepted.
-      clock.now = clock.now.plus(Duration.ofMinutes(6));
+      clock.advance(Duration.ofMinutes(6));
       PriceTable renewed = t.table().table();
       assertNotEquals(old.id(), renewed.id());
-      Instant expiry = Instant.ofEpochSecond(clock.now.getEpochSecond() + 60);
+      Instant expiry = Instant.ofEpochSecond(clock.instant().getEpochSecond() + 60);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), old, TestHost.withdrawal(account, old, BUDGET, 1, expiry), 1));
       s.send(TestHost.data(p.data(), 0, p.data().length));
       assertEquals(Status.Code.OK, TestHost.finish(s, true).status().getCode());
       // After its window the old one is refused, naming it expired.
-      clock.now = clock.now.plus(Duration.ofMinutes(6));
-      expiry = Instant.ofEpochSecond(clock.now.getEpochSecond() + 60);
+      clock.advance(Duration.ofMinutes(6));
+      expiry = Instant.ofEpochSecond(clock.instant().getEpochSecond() + 60);
       long before = t.balance(account);
       s = t.open();
       s.send(TestHost.header(p.encoded(), old, TestHost.withdrawal(account, old, BUDGET, 2, expiry), 1));

@@ -14,10 +14,7 @@ import dev.capsulevm.vm.Instruction;
 import dev.capsulevm.vm.Program;
 import dev.capsulevm.vm.ProgramData;
 import java.io.ByteArrayOutputStream;
-import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -108,27 +105,4 @@ final class ExecFixture {
     }
   }
 
-  /** A clock a test moves. */
-  static final class MutableClock extends Clock {
-    private volatile Instant now = START;
-
-    void advance(java.time.Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 }

@@ -1,5 +1,6 @@
 package dev.capsulevm.vm.exec;
 
+import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -51,14 +52,14 @@ public abstract class ExecutorContract {
 
   private CapsuleStorage storage;
   private ScheduledExecutorService scheduler;
-  private ExecFixture.MutableClock clock;
+  private SettableClock clock;
   private Executor executor;
 
   @BeforeEach
   void setUp() throws Exception {
     storage = newStorage();
     scheduler = Executors.newSingleThreadScheduledExecutor();
-    clock = new ExecFixture.MutableClock();
+    clock = new SettableClock(ExecFixture.START);
     executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.HOST, scheduler);
   }
 

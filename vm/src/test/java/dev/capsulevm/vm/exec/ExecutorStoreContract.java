@@ -1,5 +1,6 @@
 package dev.capsulevm.vm.exec;
 
+import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -80,12 +81,12 @@ public abstract class ExecutorStoreContract {
   private Store store;
   private CapsuleStorage storage;
   private ScheduledExecutorService scheduler;
-  private ExecFixture.MutableClock clock;
+  private SettableClock clock;
   private Executor executor;
 
   @BeforeEach
   void setUp() throws Exception {
-    clock = new ExecFixture.MutableClock();
+    clock = new SettableClock(ExecFixture.START);
     store = newStore(clock);
     storage = store.storage();
     scheduler = Executors.newSingleThreadScheduledExecutor();

@@ -1,5 +1,6 @@
 package dev.capsulevm.vm.exec;
 
+import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -46,7 +47,7 @@ class OutputEncodingTest {
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     try {
       InMemoryCapsuleStorage storage = new InMemoryCapsuleStorage();
-      Executor executor = new Executor(storage, new ExecFixture.MutableClock(), Duration.ofMinutes(1),
+      Executor executor = new Executor(storage, new SettableClock(ExecFixture.START), Duration.ofMinutes(1),
           Duration.ofSeconds(5), ExecFixture.HOST, scheduler);
       List<InstructionOutput> outputs = new ArrayList<>();
       ((PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), outputs::add)).confirm();

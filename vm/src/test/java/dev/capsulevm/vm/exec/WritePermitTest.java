@@ -1,5 +1,6 @@
 package dev.capsulevm.vm.exec;
 
+import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class WritePermitTest {
   private final InMemoryCapsuleStorage storage = new InMemoryCapsuleStorage();
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-  private final Executor executor = new Executor(storage, new ExecFixture.MutableClock(), Duration.ofHours(1),
+  private final Executor executor = new Executor(storage, new SettableClock(ExecFixture.START), Duration.ofHours(1),
       Duration.ofSeconds(10), ExecFixture.HOST, scheduler);
 
   @AfterEach
