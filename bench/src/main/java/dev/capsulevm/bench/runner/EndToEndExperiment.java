@@ -1,28 +1,18 @@
 package dev.capsulevm.bench.runner;
 
-import dev.capsulevm.host.server.HostConfig;
-import dev.capsulevm.host.server.HostServer;
-import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
-import dev.capsulevm.renter.RenterOptions;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
 
 /**
  * End to end over loopback: a host (LMDB, synced commits) and renter SDK clients in one process, every
@@ -81,58 +71,44 @@ final class EndToEndExperiment implements Experiment {
     result.header("workload", "clients", "sub-records/s", "programs/s", "verify");
     Result.Chart chart = result.chart("Throughput against concurrent clients", "concurrent clients", true,
         "sub-records per second", true);
-    Path dir = Files.createTempDirectory("capsulevm-e2e");
     double bestRead100 = 0;
-    try (HostServer host = HostServer.start(HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1))) {
-      String address = "127.0.0.1:" + host.port();
+    try (InProcessHost host = new InProcessHost(CLIENTS[CLIENTS.length - 1])) {
       List<Client> clients = new ArrayList<>();
-      try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
-        for (int i = 0; i < CLIENTS[CLIENTS.length - 1]; i++) {
-          SigningKey account = SigningKey.generate();
-          admin.fund(account.publicKey(), Amount.ofCap(1_000_000));
-          clients.add(new Client(HostClient.connect(address, account, RenterOptions.defaults())));
-        }
+      for (HostClient client : host.clients) {
+        clients.add(new Client(client));
       }
-      try {
-        Client first = clients.get(0);
-        CapsuleWriter shared = CapsuleWriter.create(first.client, SigningKey.generate(), SigningKey.generate(),
-            SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e reads");
-        shared.append(first.client, payloads(BIG_RECORD));
-        for (Client c : clients) {
-          c.reads = shared;
-          c.writes = CapsuleWriter.create(c.client, SigningKey.generate(), SigningKey.generate(),
-              SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e appends");
-        }
-        for (Workload w : Workload.values()) {
-          for (int n : CLIENTS) {
-            List<Client> active = clients.subList(0, n);
-            measure(active, w, Math.min(millis, 500));
-            double[] rates = new double[runs];
-            double[] programs = new double[runs];
-            double[] verify = new double[runs];
-            for (int r = 0; r < runs; r++) {
-              Totals t = measure(active, w, millis);
-              rates[r] = t.subRecords * 1e9 / t.wallNanos;
-              programs[r] = t.programs * 1e9 / t.wallNanos;
-              verify[r] = 100.0 * t.verifyNanos / ((double) t.wallNanos * n);
-            }
-            Samples rate = new Samples(rates);
-            result.row(w.label, n, rate.format(0), new Samples(programs).format(0),
-                String.format("%.1f%%", new Samples(verify).median()));
-            chart.point(w.label, n, rate.median());
-            if (w == Workload.READ_100) {
-              bestRead100 = Math.max(bestRead100, rate.median());
-            }
-            progress.step(name() + ": " + w.label + ", " + n + " clients");
+      Client first = clients.get(0);
+      CapsuleWriter shared = CapsuleWriter.create(first.client, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e reads");
+      shared.append(first.client, InProcessHost.payloads(BIG_RECORD, PAYLOAD_BYTES));
+      for (Client c : clients) {
+        c.reads = shared;
+        c.writes = CapsuleWriter.create(c.client, SigningKey.generate(), SigningKey.generate(),
+            SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e appends");
+      }
+      for (Workload w : Workload.values()) {
+        for (int n : CLIENTS) {
+          List<Client> active = clients.subList(0, n);
+          measure(active, w, Math.min(millis, 500));
+          double[] rates = new double[runs];
+          double[] programs = new double[runs];
+          double[] verify = new double[runs];
+          for (int r = 0; r < runs; r++) {
+            Totals t = measure(active, w, millis);
+            rates[r] = t.subRecords * 1e9 / t.wallNanos;
+            programs[r] = t.programs * 1e9 / t.wallNanos;
+            verify[r] = 100.0 * t.verifyNanos / ((double) t.wallNanos * n);
           }
-        }
-      } finally {
-        for (Client c : clients) {
-          c.client.close();
+          Samples rate = new Samples(rates);
+          result.row(w.label, n, rate.format(0), new Samples(programs).format(0),
+              String.format("%.1f%%", new Samples(verify).median()));
+          chart.point(w.label, n, rate.median());
+          if (w == Workload.READ_100) {
+            bestRead100 = Math.max(bestRead100, rate.median());
+          }
+          progress.step(name() + ": " + w.label + ", " + n + " clients");
         }
       }
-    } finally {
-      deleteTree(dir);
     }
     result.finding(String.format("Verified 1 KiB sub-record reads with 100 per program: at best %,.0f per second"
         + " (goal: at least 35,000; Hypercore reads and verifies about 11,500 blocks/s on this kind of machine):"
@@ -155,7 +131,7 @@ final class EndToEndExperiment implements Experiment {
     long once(Workload w) throws Exception {
       ProgramResult result;
       if (w.writes) {
-        writes.append(client, payloads(w.perProgram));
+        writes.append(client, InProcessHost.payloads(w.perProgram, PAYLOAD_BYTES));
         result = writes.lastResult();
       } else {
         RecordHeader head = reads.highestHead();
@@ -201,25 +177,6 @@ final class EndToEndExperiment implements Experiment {
       return new Totals(programs * w.perProgram, programs, verify, wall);
     } finally {
       pool.shutdownNow();
-    }
-  }
-
-  private static List<byte[]> payloads(int count) {
-    List<byte[]> out = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
-      byte[] payload = new byte[PAYLOAD_BYTES];
-      payload[0] = (byte) i;
-      payload[1] = (byte) (i >>> 8);
-      out.add(payload);
-    }
-    return out;
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 }

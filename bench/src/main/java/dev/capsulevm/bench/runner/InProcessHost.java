@@ -1,0 +1,64 @@
+package dev.capsulevm.bench.runner;
+
+import dev.capsulevm.host.server.HostConfig;
+import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.renter.AdminClient;
+import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.RenterOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A host on ephemeral loopback ports in a temporary data directory (LMDB, synced commits, as the daemon
+ * runs by default) and renter clients, each with its own funded account; everything is removed on close.
+ */
+final class InProcessHost implements AutoCloseable {
+  private final Path dir;
+  private final HostServer host;
+  final List<HostClient> clients = new ArrayList<>();
+
+  InProcessHost(int clientCount) throws Exception {
+    dir = Files.createTempDirectory("capsulevm-bench");
+    host = HostServer.start(HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1));
+    try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
+      for (int i = 0; i < clientCount; i++) {
+        SigningKey account = SigningKey.generate();
+        admin.fund(account.publicKey(), Amount.ofCap(1_000_000));
+        clients.add(HostClient.connect("127.0.0.1:" + host.port(), account, RenterOptions.defaults()));
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    for (HostClient client : clients) {
+      client.close();
+    }
+    host.close();
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** {@code count} payloads of {@code bytes} bytes, each distinct. */
+  static List<byte[]> payloads(int count, int bytes) {
+    List<byte[]> out = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      byte[] payload = new byte[bytes];
+      for (int b = 0; b < Math.min(bytes, 4); b++) {
+        payload[b] = (byte) (i >>> (8 * b));
+      }
+      out.add(payload);
+    }
+    return out;
+  }
+}
