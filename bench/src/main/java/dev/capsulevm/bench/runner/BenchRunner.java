@@ -24,7 +24,7 @@ public final class BenchRunner implements Callable<Integer> {
 
   static {
     for (Experiment e : List.of(new SubRecordsExperiment(), new ProofCacheExperiment(), new ProofSizeExperiment(),
-        new EndToEndExperiment(), new ParallelReadsExperiment(), new MeteringExperiment(), new SyncExperiment())) {
+        new VerifiableCostExperiment(), new EndToEndExperiment(), new ParallelReadsExperiment(), new MeteringExperiment(), new SyncExperiment())) {
       EXPERIMENTS.put(e.name(), e);
     }
   }
