@@ -89,6 +89,25 @@ class RecordValidatorTest {
   }
 
   @Test
+  void withoutSignatureVerification_skipsOnlyTheSignatureCheck() throws Exception {
+    RecordWithBody item = good(TestCapsule.WRITER);
+    byte[] signature = item.record().signatureOrNull().toByteArray();
+    signature[10] ^= 1;
+    RecordWithBody tampered = new RecordWithBody(
+        Record.of(item.record().header(), dev.capsulevm.proofs.crypto.Signature.copyOf(signature)),
+        item.payloads());
+    RecordValidator unchecked = RecordValidator.withoutSignatureVerification(capsule.metadata);
+    unchecked.validateAppend(List.of(tampered), capsule.source);
+    RecordWithBody unsigned = new RecordWithBody(Record.of(item.record().header(), null), item.payloads());
+    assertEquals(Failure.MISSING_SIGNATURE, assertThrows(VerificationException.class,
+        () -> unchecked.validateAppend(List.of(unsigned), capsule.source)).failure(), "a signature must still be there");
+    List<byte[]> otherBody = List.of(new byte[] {1}, new byte[] {2});
+    RecordWithBody wrongBody = new RecordWithBody(item.record(), otherBody);
+    assertThrows(VerificationException.class, () -> unchecked.validateAppend(List.of(wrongBody), capsule.source),
+        "every other rule still holds");
+  }
+
+  @Test
   void validate_unsignedUnderEveryRecord_missingSignature() {
     RecordWithBody item = good(TestCapsule.WRITER);
     assertEquals(

@@ -84,6 +84,7 @@ public final class Executor {
   private final Duration dataTimeout;
   private final SigningKey hostKey;
   private final ScheduledExecutorService scheduler;
+  private final boolean verifySignatures;
   /** Per capsule, the write permit and how many programs hold it or wait for it; dropped when none do. */
   private final Map<Hash, WritePermit> writePermits = new ConcurrentHashMap<>();
 
@@ -106,6 +107,22 @@ public final class Executor {
    */
   public Executor(CapsuleStorage storage, Clock clock, Duration commitTimeout, Duration dataTimeout,
       SigningKey hostKey, ScheduledExecutorService scheduler) {
+    this(storage, clock, commitTimeout, dataTimeout, hostKey, scheduler, true);
+  }
+
+  /**
+   * An executor that checks every rule of an append but the Ed25519 verification of its signatures. Only
+   * for measuring what signature checks cost (the bench runner's {@code verifiable} experiment); a host
+   * never runs one.
+   */
+  public static Executor withoutSignatureVerification(CapsuleStorage storage, Clock clock, Duration commitTimeout,
+      Duration dataTimeout, SigningKey hostKey, ScheduledExecutorService scheduler) {
+    return new Executor(storage, clock, commitTimeout, dataTimeout, hostKey, scheduler, false);
+  }
+
+  private Executor(CapsuleStorage storage, Clock clock, Duration commitTimeout, Duration dataTimeout,
+      SigningKey hostKey, ScheduledExecutorService scheduler, boolean verifySignatures) {
+    this.verifySignatures = verifySignatures;
     this.storage = Objects.requireNonNull(storage, "storage");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.commitTimeout = Objects.requireNonNull(commitTimeout, "commitTimeout");
@@ -427,7 +444,8 @@ public final class Executor {
     List<RecordWithBody> records;
     try {
       records = AppendEncoding.parse(input);
-      new RecordValidator(metadata).validateAppend(records, view);
+      (verifySignatures ? new RecordValidator(metadata) : RecordValidator.withoutSignatureVerification(metadata))
+          .validateAppend(records, view);
     } catch (VerificationException e) {
       throw new Stop(Reason.INVALID_INPUT, e.getMessage(), e);
     }
