@@ -39,6 +39,22 @@ public final class ProofGenerator {
   }
 
   /**
+   * The proof {@link #recordProof} gives when {@code target} lies on {@code anchor}'s primary chain (the
+   * chain of first parents, where skip pointers lead): O(log distance) lookups. Null when either record
+   * is unknown or the target is off that chain (a proof across a merge, which {@link #recordProof} finds
+   * by search).
+   */
+  public RecordProof primaryChainProofOrNull(Hash anchor, Hash target) {
+    RecordHeader top = source.headerOrNull(anchor);
+    RecordHeader goal = source.headerOrNull(target);
+    if (top == null || goal == null) {
+      return null;
+    }
+    List<RecordHeader> path = greedyPath(top, goal);
+    return path == null ? null : new RecordProof(path);
+  }
+
+  /**
    * The proof of sub-record {@code index} of record {@code target} from {@code anchor}.
    *
    * @param tree the Merkle tree over the target record's sub-records

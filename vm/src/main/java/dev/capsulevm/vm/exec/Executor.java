@@ -14,6 +14,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
+import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.DataRef;
@@ -302,10 +303,12 @@ public final class Executor {
    *       bytes.
    *   <li>{@code ReadSubRecord}: 4 + the capsule's {@code maxSubRecordBytes} + a proof bound.
    *   <li>{@code Prove}: a proof bound.
-   *   <li>Proof bound: {@code (anchor height - target height + 1)} headers of at most
-   *       {@link #MAX_HEADER_BYTES} plus 4 each (a proof never holds more than one header per height),
-   *       plus {@link #MAX_INCLUSION_BYTES} for a sub-record; 0 when anchor or target is unknown (the
-   *       instruction then fails).
+   *   <li>Proof bound: when the target lies on the anchor's primary chain, the exact size of the path
+   *       the generator will send (4 + per header its length + 4); otherwise {@code (anchor height -
+   *       target height + 1)} headers of at most {@link #MAX_HEADER_BYTES} plus 4 each (a proof never
+   *       holds more than one header per height). Plus, for a sub-record, an inclusion proof of at most
+   *       ceil(log2 n) hashes for the record's n sub-records. 0 when anchor or target is unknown or
+   *       ambiguous (the instruction then fails).
    *   <li>{@code HasRecord}: 1 + 4 + {@link #MAX_HEADER_BYTES}.
    *   <li>{@code ReadByHash}: 1 + 4 + {@link #MAX_HEADER_BYTES} + 64 + 8.
    *   <li>{@code Heads}: 4 + per current head its exact header length + 4 + 1 + 64.
@@ -355,19 +358,36 @@ public final class Executor {
 
   private static long proofBound(StagedView view, byte[] anchorBytes, RecordSelector target,
       Map<DataRef, byte[]> inputs, boolean subRecord) {
-    RecordHeader anchor = view.headerOrNull(Hash.copyOf(anchorBytes));
-    long targetHeight;
+    Hash anchorHash = Hash.copyOf(anchorBytes);
+    RecordHeader anchor = view.headerOrNull(anchorHash);
+    RecordHeader targetHeader;
     if (target instanceof RecordSelector.ByHash byHash) {
-      RecordHeader header = view.headerOrNull(Hash.copyOf(inputs.get(byHash.hash())));
-      targetHeight = header == null ? -1 : header.height();
+      targetHeader = view.headerOrNull(Hash.copyOf(inputs.get(byHash.hash())));
     } else {
-      targetHeight = ((RecordSelector.ByHeight) target).height();
+      List<Hash> at = view.recordsAtHeight(((RecordSelector.ByHeight) target).height());
+      targetHeader = at.size() == 1 ? view.headerOrNull(at.get(0)) : null;
     }
-    if (anchor == null || targetHeight < 1 || targetHeight > anchor.height()) {
+    if (anchor == null || targetHeader == null || targetHeader.height() > anchor.height()) {
       return 0;
     }
-    long headers = anchor.height() - targetHeight + 1;
-    return 4 + headers * (4 + MAX_HEADER_BYTES) + (subRecord ? MAX_INCLUSION_BYTES : 0);
+    long inclusion = subRecord ? inclusionBound(targetHeader.subRecordCount()) : 0;
+    // On the anchor's primary chain the proof is the generator's greedy path: charge its exact size.
+    RecordProof path = new ProofGenerator(view).primaryChainProofOrNull(anchorHash, targetHeader.hash());
+    if (path != null) {
+      long bytes = 4;
+      for (RecordHeader header : path.headers()) {
+        bytes += 4 + header.encodedLength();
+      }
+      return bytes + inclusion;
+    }
+    long headers = anchor.height() - targetHeader.height() + 1;
+    return 4 + headers * (4 + MAX_HEADER_BYTES) + inclusion;
+  }
+
+  /** An RFC 9162 inclusion proof in a tree of {@code size} leaves: index, size, count, at most ceil(log2 size) hashes. */
+  private static long inclusionBound(long size) {
+    int pathLength = size <= 1 ? 0 : 64 - Long.numberOfLeadingZeros(size - 1);
+    return 8 + 8 + 4 + (long) Hash.LENGTH * pathLength;
   }
 
   private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view, Batch batch)

@@ -129,6 +129,9 @@ class OutputEncodingTest {
         long bound = Executor.describe(instruction, inputs, view).maxOutputBytes();
         long actual = OutputEncoding.encode(outputs.get(i).output()).length + Executor.RESPONSE_ENVELOPE_BYTES;
         assertTrue(actual <= bound, "output " + i + ": " + actual + " bytes > bound " + bound);
+        if (instruction instanceof Instruction.Prove prove && !prove.isSubRecord()) {
+          assertEquals(actual, bound, "a record proof along the primary chain is charged its exact size");
+        }
       }
     } finally {
       view.close();
