@@ -272,7 +272,11 @@ public final class ProgramBuilder {
     return header == null ? 1 : header.height();
   }
 
-  /** The proof part of an output bound, exactly as the host computes it from the heights. */
+  /**
+   * The proof part of the renter's own output bound, from heights alone: one header of the largest size
+   * per height and a full inclusion path. The host charges at most this (along the anchor's primary
+   * chain it charges the exact path), so a host bound above it is misbehaviour.
+   */
   static long proofBound(RecordHeader anchor, long targetHeight, boolean subRecord) {
     if (targetHeight < 1 || targetHeight > anchor.height()) {
       return 0;
