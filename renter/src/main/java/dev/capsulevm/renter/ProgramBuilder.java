@@ -3,6 +3,9 @@ package dev.capsulevm.renter;
 import dev.capsulevm.pricing.InstructionDescriptor;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.integrity.ProofGenerator;
+import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.DataRef;
@@ -156,7 +159,7 @@ public final class ProgramBuilder {
       throw new IllegalStateException("reading a sub-record needs the capsule's metadata (its sub-record size limit)");
     }
     DataRef anchorRef = data(anchor.hash().toByteArray());
-    long bound = 4 + metadataOrNull.metadata().maxSubRecordBytes() + proofBound(anchor, targetHeight, true)
+    long bound = 4 + metadataOrNull.metadata().maxSubRecordBytes() + proofBound(anchor, target, targetHeight, true)
         + Executor.RESPONSE_ENVELOPE_BYTES;
     return add(new Step(new Instruction.ReadSubRecord(selector, index, anchorRef), bound, bound, 0, null, null,
         anchor.hash(), target, targetHeight, index, null, metadataOrNull, null));
@@ -195,7 +198,7 @@ public final class ProgramBuilder {
     DataRef anchorRef = data(anchor.hash().toByteArray());
     RecordSelector selector = target == null ? new RecordSelector.ByHeight(targetHeight)
         : new RecordSelector.ByHash(data(target.toByteArray()));
-    long bound = proofBound(anchor, targetHeight, index >= 0) + Executor.RESPONSE_ENVELOPE_BYTES;
+    long bound = proofBound(anchor, target, targetHeight, index >= 0) + Executor.RESPONSE_ENVELOPE_BYTES;
     return add(new Step(new Instruction.Prove(anchorRef, selector, index), bound, bound, 0, null, null,
         anchor.hash(), target, targetHeight, index, null, metadataOrNull, payloadOrNull));
   }
@@ -273,10 +276,27 @@ public final class ProgramBuilder {
   }
 
   /**
-   * The proof part of the renter's own output bound, from heights alone: one header of the largest size
-   * per height and a full inclusion path. The host charges at most this (along the anchor's primary
-   * chain it charges the exact path), so a host bound above it is misbehaviour.
+   * The proof part of the renter's own output bound. When the renter holds every header on the anchor's
+   * primary chain down to the target, it is the exact size the host charges ({@link Executor#proofBytes});
+   * otherwise, from heights alone, one header of the largest size per height and a full inclusion path.
+   * The host charges at most this, so a host bound above it is misbehaviour.
    */
+  private long proofBound(RecordHeader anchor, Hash targetOrNull, long targetHeight, boolean subRecord) {
+    RecordSource held = h -> {
+      if (h.equals(anchor.hash())) {
+        return anchor;
+      }
+      RecordHeader header = staged.get(h);
+      return header != null ? header : knownHeaders.apply(h);
+    };
+    RecordProof path = new ProofGenerator(held).primaryChainProofToHeightOrNull(anchor.hash(), targetHeight);
+    if (path != null && (targetOrNull == null || path.target().hash().equals(targetOrNull))) {
+      return Executor.proofBytes(path, subRecord);
+    }
+    return proofBound(anchor, targetHeight, subRecord);
+  }
+
+  /** The proof bound from heights alone: one header of the largest size per height and a full inclusion path. */
   static long proofBound(RecordHeader anchor, long targetHeight, boolean subRecord) {
     if (targetHeight < 1 || targetHeight > anchor.height()) {
       return 0;

@@ -91,13 +91,18 @@ class ProgramBuilderTest {
     b.append(List.of(record));
     b.heads();
     b.readSubRecord(record.hash(), 0, record.record().header());
+    b.prove(Hash.copyOf(new byte[32]), record.record().header());
     PreparedProgram p = b.build();
     long envelope = Executor.RESPONSE_ENVELOPE_BYTES;
     assertEquals(4 + 32 + envelope, p.steps().get(0).renterBoundOrMinusOne());
     assertEquals(List.of(record.hash()), p.steps().get(0).expectedHeadsOrNull());
     assertEquals(4 + record.record().header().encodedLength() + 69 + envelope, p.steps().get(1).renterBoundOrMinusOne());
-    assertEquals(4 + 256 + 4 + (4 + Executor.MAX_HEADER_BYTES) + Executor.MAX_INCLUSION_BYTES + envelope,
+    // The renter holds the path (the record is its own anchor): the exact proof, and an inclusion proof
+    // in a tree of one leaf (index, size, an empty path).
+    assertEquals(4 + 256 + 4 + (4 + record.record().header().encodedLength()) + (8 + 8 + 4) + envelope,
         p.steps().get(2).renterBoundOrMinusOne());
+    // A target the renter cannot place: from heights alone, one largest header per height.
+    assertEquals(4 + (4 + Executor.MAX_HEADER_BYTES) + envelope, p.steps().get(3).renterBoundOrMinusOne());
   }
 
   @Test

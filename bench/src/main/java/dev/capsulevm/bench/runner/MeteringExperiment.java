@@ -104,9 +104,9 @@ final class MeteringExperiment implements Experiment {
           firstPerSubRecord / lastPerSubRecord));
     }
     result.finding(String.format("The renter's estimate (its budget, refunded down to the metered cost) is at most"
-        + " %.1fx the metered cost, for '%s': the host charges a proof along the primary chain its exact size,"
-        + " while the renter's own bound before sending allows one header of the largest possible size per"
-        + " height.", widest, widestWorkload));
+        + " %.1fx the metered cost, for '%s'. The estimate bounds a read's payload by the capsule's largest"
+        + " sub-record (here 32 KiB) and a proof by its exact path when the renter holds the headers on it, else by"
+        + " one header of the largest possible size per height.", widest, widestWorkload));
     return result.finding("Every receipt above matched the renter's own recomputation to the unit (the SDK"
         + " refuses one that does not); the estimate is an upper bound by construction.");
   }

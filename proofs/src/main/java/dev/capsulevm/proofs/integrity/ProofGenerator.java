@@ -34,8 +34,8 @@ public final class ProofGenerator {
   public RecordProof recordProof(Hash anchor, Hash target) {
     RecordHeader top = require(anchor);
     RecordHeader goal = require(target);
-    List<RecordHeader> path = greedyPath(top, goal);
-    return new RecordProof(path != null ? path : searchPath(top, goal));
+    List<RecordHeader> path = greedyPath(top, goal.height());
+    return new RecordProof(endsAt(path, goal) ? path : searchPath(top, goal));
   }
 
   /**
@@ -50,8 +50,26 @@ public final class ProofGenerator {
     if (top == null || goal == null) {
       return null;
     }
-    List<RecordHeader> path = greedyPath(top, goal);
+    List<RecordHeader> path = greedyPath(top, goal.height());
+    return endsAt(path, goal) ? new RecordProof(path) : null;
+  }
+
+  /**
+   * The path {@link #primaryChainProofOrNull} walks from {@code anchor} down to the record at
+   * {@code height} on its primary chain, or null when a header on the way is unknown (or the height is
+   * out of range). Lets a caller that holds only some headers size a proof before asking for it.
+   */
+  public RecordProof primaryChainProofToHeightOrNull(Hash anchor, long height) {
+    RecordHeader top = source.headerOrNull(anchor);
+    if (top == null || height < 1 || height > top.height()) {
+      return null;
+    }
+    List<RecordHeader> path = greedyPath(top, height);
     return path == null ? null : new RecordProof(path);
+  }
+
+  private static boolean endsAt(List<RecordHeader> path, RecordHeader goal) {
+    return path != null && path.get(path.size() - 1).hash().equals(goal.hash());
   }
 
   /**
@@ -75,15 +93,15 @@ public final class ProofGenerator {
     return header;
   }
 
-  /** Jumps down the primary chain; null when the goal is not on it. */
-  private List<RecordHeader> greedyPath(RecordHeader top, RecordHeader goal) {
+  /** Jumps down the primary chain to {@code goalHeight}; null when a header on the way is unknown. */
+  private List<RecordHeader> greedyPath(RecordHeader top, long goalHeight) {
     List<RecordHeader> path = new ArrayList<>();
     RecordHeader current = top;
     path.add(current);
-    while (current.height() > goal.height()) {
+    while (current.height() > goalHeight) {
       Hash next = current.primaryParent();
       for (int j = current.skipPointers().size() - 1; j >= 0; j--) {
-        if (SkipPointers.targetHeight(current.height(), j) >= goal.height()) {
+        if (SkipPointers.targetHeight(current.height(), j) >= goalHeight) {
           next = current.skipPointers().get(j);
           break;
         }
@@ -94,7 +112,7 @@ public final class ProofGenerator {
       }
       path.add(current);
     }
-    return current.hash().equals(goal.hash()) ? path : null;
+    return path;
   }
 
   private List<RecordHeader> searchPath(RecordHeader top, RecordHeader goal) {

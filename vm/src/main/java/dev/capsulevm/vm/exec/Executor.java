@@ -370,18 +370,26 @@ public final class Executor {
     if (anchor == null || targetHeader == null || targetHeader.height() > anchor.height()) {
       return 0;
     }
-    long inclusion = subRecord ? inclusionBound(targetHeader.subRecordCount()) : 0;
     // On the anchor's primary chain the proof is the generator's greedy path: charge its exact size.
     RecordProof path = new ProofGenerator(view).primaryChainProofOrNull(anchorHash, targetHeader.hash());
     if (path != null) {
-      long bytes = 4;
-      for (RecordHeader header : path.headers()) {
-        bytes += 4 + header.encodedLength();
-      }
-      return bytes + inclusion;
+      return proofBytes(path, subRecord);
     }
     long headers = anchor.height() - targetHeader.height() + 1;
-    return 4 + headers * (4 + MAX_HEADER_BYTES) + inclusion;
+    return 4 + headers * (4 + MAX_HEADER_BYTES) + (subRecord ? inclusionBound(targetHeader.subRecordCount()) : 0);
+  }
+
+  /**
+   * The encoded size of a proof along {@code path} ({@link OutputEncoding}), with, for a sub-record, the
+   * largest inclusion proof in the target's tree: what a proof along the primary chain is charged. The
+   * renter sizes its own bound with the same function when it holds the path's headers.
+   */
+  public static long proofBytes(RecordProof path, boolean subRecord) {
+    long bytes = 4;
+    for (RecordHeader header : path.headers()) {
+      bytes += 4 + header.encodedLength();
+    }
+    return bytes + (subRecord ? inclusionBound(path.target().subRecordCount()) : 0);
   }
 
   /** An RFC 9162 inclusion proof in a tree of {@code size} leaves: index, size, count, at most ceil(log2 size) hashes. */
