@@ -111,7 +111,7 @@ public class LmdbOverheadBenchmark {
     public void tearDown() {
       fixture.close();
       rawEnv.close();
-      ExecFixture.deleteTree(rawDir);
+      TempDirectories.delete(rawDir);
     }
   }
 

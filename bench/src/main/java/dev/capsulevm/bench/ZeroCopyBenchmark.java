@@ -125,7 +125,7 @@ public class ZeroCopyBenchmark {
     txn.close();
     env.close();
     fixture.close();
-    ExecFixture.deleteTree(dir);
+    TempDirectories.delete(dir);
   }
 
   @Benchmark

@@ -1,5 +1,6 @@
 package dev.capsulevm.bench.runner;
 
+import dev.capsulevm.bench.TempDirectories;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.pricing.Amount;
@@ -7,13 +8,10 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.RenterOptions;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * A host on ephemeral loopback ports in a temporary data directory (LMDB, synced commits, as the daemon
@@ -37,16 +35,12 @@ final class InProcessHost implements AutoCloseable {
   }
 
   @Override
-  public void close() throws IOException {
+  public void close() {
     for (HostClient client : clients) {
       client.close();
     }
     host.close();
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    TempDirectories.delete(dir);
   }
 
   /** {@code count} payloads of {@code bytes} bytes, each distinct. */

@@ -1,5 +1,6 @@
 package dev.capsulevm.bench.runner;
 
+import dev.capsulevm.bench.TempDirectories;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.proofs.Hash;
@@ -31,11 +32,9 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.stream.Stream;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
 import org.lmdbjava.Env;
@@ -86,7 +85,7 @@ final class VerifiableCostExperiment implements Experiment {
     Result.Chart chart = result.chart("Time relative to raw lmdbjava", "path: 1 raw lmdbjava, 2 VM, 3 VM without"
         + " signature checks, 4 VM heartbeat, 5 gRPC host + renter", false, "x raw lmdbjava", true);
     List<byte[]> payloads = InProcessHost.payloads(subRecords, PAYLOAD_BYTES);
-    Samples rawWrite = Samples.timeMillis(1, runs, () -> rawLmdb(payloads, true));
+    Samples rawWrite = Samples.timeMillis(1, runs, () -> rawWrite(payloads));
     Samples rawRead = readRaw(payloads, runs);
     result.row("raw lmdbjava", rawWrite.format(0), "1.0x", rawRead.format(0), "1.0x");
     chart.point("write", 1, 1).point("read", 1, 1);
@@ -124,9 +123,8 @@ final class VerifiableCostExperiment implements Experiment {
     return String.format("%.1fx", a.median() / raw.median());
   }
 
-  /** Writes every payload with raw lmdbjava (one transaction per record); reads them back when asked. */
-  private static Env<ByteBuffer> rawLmdb(List<byte[]> payloads, boolean closeAfter) throws Exception {
-    Path dir = Files.createTempDirectory("capsulevm-raw");
+  /** Writes every payload with raw lmdbjava into a new environment in {@code dir}, one transaction per record. */
+  private static Env<ByteBuffer> rawLmdb(Path dir, List<byte[]> payloads) {
     Env<ByteBuffer> env = Env.create().setMapSize(4L << 30).setMaxDbs(1).open(dir.toFile());
     Dbi<ByteBuffer> db = env.openDbi("raw", DbiFlags.MDB_CREATE);
     ByteBuffer key = ByteBuffer.allocateDirect(8);
@@ -141,16 +139,21 @@ final class VerifiableCostExperiment implements Experiment {
         txn.commit();
       }
     }
-    if (closeAfter) {
-      env.close();
-      deleteTree(dir);
-      return null;
-    }
     return env;
   }
 
+  private static void rawWrite(List<byte[]> payloads) throws Exception {
+    Path dir = Files.createTempDirectory("capsulevm-raw");
+    try {
+      rawLmdb(dir, payloads).close();
+    } finally {
+      TempDirectories.delete(dir);
+    }
+  }
+
   private static Samples readRaw(List<byte[]> payloads, int runs) throws Exception {
-    Env<ByteBuffer> env = rawLmdb(payloads, false);
+    Path dir = Files.createTempDirectory("capsulevm-raw");
+    Env<ByteBuffer> env = rawLmdb(dir, payloads);
     Dbi<ByteBuffer> db = env.openDbi("raw");
     ByteBuffer key = ByteBuffer.allocateDirect(8);
     try {
@@ -168,6 +171,7 @@ final class VerifiableCostExperiment implements Experiment {
       });
     } finally {
       env.close();
+      TempDirectories.delete(dir);
     }
   }
 
@@ -245,7 +249,7 @@ final class VerifiableCostExperiment implements Experiment {
         }
       } finally {
         scheduler.shutdownNow();
-        deleteTree(dir);
+        TempDirectories.delete(dir);
       }
     }
     return new Samples[] {new Samples(writes), new Samples(reads)};
@@ -289,13 +293,5 @@ final class VerifiableCostExperiment implements Experiment {
       }
     }
     return new Samples[] {new Samples(writes), new Samples(reads)};
-  }
-
-  private static void deleteTree(Path dir) throws java.io.IOException {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
   }
 }
