@@ -1,13 +1,17 @@
 package dev.capsulevm.host.daemon;
 
+import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.proofs.Hash;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -106,13 +110,29 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--shutdown-grace", description = "Time in-flight programs get at shutdown (default PT10S).")
   String shutdownGrace;
 
+  @Option(names = "--peers", description = "Sync peers, comma-separated: HOST:PORT syncs every capsule held here,"
+      + " HOST:PORT@ID+ID only those capsules (hex ids) (default none).")
+  String peers;
+
+  @Option(names = "--sync-interval", description = "How often every peer is synced, 0 = only on demand (default PT30S).")
+  String syncInterval;
+
+  @Option(names = "--sync-sessions", description = "Sync sessions answered at once (default 2).")
+  String syncSessions;
+
+  @Option(names = "--sync-backoff", description = "First back-off after a failed session; doubles per failure (default PT5S).")
+  String syncBackoff;
+
+  @Option(names = "--sync-backoff-max", description = "Longest back-off (default PT10M).")
+  String syncBackoffMax;
+
   /** Every settable key, as in the config file. */
   static final Set<String> KEYS = Set.of("data-dir", "address", "port", "admin-address", "admin-port",
       "metrics-address", "metrics-port", "max-inbound-message-bytes", "max-concurrent-programs",
       "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
       "price-table-validity", "withdrawal-window", "commit-timeout", "data-timeout", "send-timeout",
-      "shutdown-grace");
+      "shutdown-grace", "peers", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max");
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
   public static void main(String[] args) {
@@ -189,6 +209,11 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "data-timeout", dataTimeout);
     flag(settings, "send-timeout", sendTimeout);
     flag(settings, "shutdown-grace", shutdownGrace);
+    flag(settings, "peers", peers);
+    flag(settings, "sync-interval", syncInterval);
+    flag(settings, "sync-sessions", syncSessions);
+    flag(settings, "sync-backoff", syncBackoff);
+    flag(settings, "sync-backoff-max", syncBackoffMax);
     return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
   }
 
@@ -224,7 +249,43 @@ public final class HostCommand implements Callable<Integer> {
         duration(s, "data-timeout", base.dataTimeout()),
         duration(s, "send-timeout", base.sendTimeout()),
         duration(s, "shutdown-grace", base.shutdownGrace()),
-        base.clock());
+        base.clock(),
+        replication(base.replication(), s));
+  }
+
+  private static Replicator.Settings replication(Replicator.Settings base, Map<String, String> s) {
+    List<Replicator.Peer> peers = s.containsKey("peers") ? peers(s.get("peers")) : base.peers();
+    return new Replicator.Settings(peers, duration(s, "sync-interval", base.interval()),
+        integer(s, "sync-sessions", base.maxIncomingSessions()), duration(s, "sync-backoff", base.backoffBase()),
+        duration(s, "sync-backoff-max", base.backoffMax()), base.reconcile(), base.transport(), base.staging());
+  }
+
+  /** {@code HOST:PORT} or {@code HOST:PORT@ID+ID}, comma-separated. */
+  static List<Replicator.Peer> peers(String value) {
+    List<Replicator.Peer> out = new ArrayList<>();
+    for (String entry : value.split(",")) {
+      String e = entry.trim();
+      if (e.isEmpty()) {
+        continue;
+      }
+      int at = e.indexOf('@');
+      String address = at < 0 ? e : e.substring(0, at);
+      if (!address.matches("[^:@\\s]+:[0-9]{1,5}")) {
+        throw new IllegalArgumentException("peers: not HOST:PORT: " + address);
+      }
+      Set<Hash> capsules = new HashSet<>();
+      if (at >= 0) {
+        for (String id : e.substring(at + 1).split("\\+")) {
+          try {
+            capsules.add(Hash.fromHex(id.trim()));
+          } catch (RuntimeException bad) {
+            throw new IllegalArgumentException("peers: not a capsule id (64 hex digits): " + id);
+          }
+        }
+      }
+      out.add(new Replicator.Peer(address, capsules));
+    }
+    return out;
   }
 
   private static int integer(Map<String, String> s, String key, int fallback) {

@@ -1,19 +1,26 @@
 package dev.capsulevm.host.server;
 
 import com.google.protobuf.ByteString;
+import dev.capsulevm.host.replication.Replicator;
+import dev.capsulevm.host.replication.SyncSession;
+import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.FundRequest;
+import dev.capsulevm.proto.v1.PeerStatus;
 import dev.capsulevm.proto.v1.PriceTableResponse;
 import dev.capsulevm.proto.v1.SetPricesRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.proto.v1.StatusResponse;
+import dev.capsulevm.proto.v1.SyncNowRequest;
+import dev.capsulevm.proto.v1.SyncProgress;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -27,17 +34,21 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The operator's service: funding, status, prices. Every call must carry the admin token. */
+/** The operator's service: funding, status, prices, sync. Every call must carry the admin token. */
 final class AdminService extends AdminGrpc.AdminImplBase {
   private static final Logger log = LoggerFactory.getLogger(AdminService.class);
   static final String VERSION = "0.1.0";
 
   private final HostContext ctx;
   private final PriceTemplateStore templates;
+  private final LmdbCapsuleStorage storage;
+  private final Replicator replicator;
 
-  AdminService(HostContext ctx, PriceTemplateStore templates) {
+  AdminService(HostContext ctx, PriceTemplateStore templates, LmdbCapsuleStorage storage, Replicator replicator) {
     this.ctx = ctx;
     this.templates = templates;
+    this.storage = storage;
+    this.replicator = replicator;
   }
 
   @Override
@@ -69,12 +80,75 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         .setHostKey(ByteString.copyFrom(ctx.hostKey.publicKey().toByteArray()))
         .setVersion(VERSION)
         .setSignedPriceTable(ByteString.copyFrom(ctx.tables.current().encode()))
-        .setCapsules(0)
+        .setCapsules(storage.capsuleCount())
         .setProgramsRun(ctx.programsRun.get())
         .setProgramsRunning(ctx.running.get())
         .setUptimeSeconds(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - ctx.startedNanos))
+        .addAllPeers(replicator.peers().stream().map(AdminService::peerStatus).toList())
         .build());
     responses.onCompleted();
+  }
+
+  private static PeerStatus peerStatus(Replicator.PeerState p) {
+    return PeerStatus.newBuilder().setAddress(p.address())
+        .setLastSessionEpochMillis(p.lastSession() == null ? 0 : p.lastSession().toEpochMilli())
+        .setLastOutcome(p.lastOutcome()).setLastError(p.lastError()).setLastBytes(p.lastBytes())
+        .setLastRecords(p.lastRecords()).setSessions(p.sessions()).setFailures(p.failures())
+        .setBackoffUntilEpochMillis(p.backoffUntil() == null ? 0 : p.backoffUntil().toEpochMilli()).build();
+  }
+
+  /**
+   * Runs sessions with the peer on a session thread of its own (a session can take a while), streaming
+   * one progress message per turn and one per session end.
+   */
+  @Override
+  public void syncNow(SyncNowRequest request, StreamObserver<SyncProgress> responses) {
+    Hash capsule = null;
+    if (!request.getCapsule().isEmpty()) {
+      if (request.getCapsule().size() != Hash.LENGTH) {
+        responses.onError(Status.INVALID_ARGUMENT.withDescription("capsule must be 32 bytes, got "
+            + request.getCapsule().size()).asRuntimeException());
+        return;
+      }
+      capsule = Hash.copyOf(request.getCapsule().toByteArray());
+    }
+    if (request.getPeer().isBlank()) {
+      responses.onError(Status.INVALID_ARGUMENT.withDescription("peer must be host:port").asRuntimeException());
+      return;
+    }
+    Hash only = capsule;
+    Thread worker = new Thread(() -> {
+      try {
+        replicator.syncNow(request.getPeer(), only, new Replicator.ProgressListener() {
+          @Override
+          public void progress(Hash c, int index, int count, SyncSession.Progress p) {
+            responses.onNext(progress(c, index, count, p).build());
+          }
+
+          @Override
+          public void ended(Hash c, int index, int count, Replicator.SessionResult result) {
+            SyncProgress.Builder b = result.progress() == null
+                ? SyncProgress.newBuilder().setCapsule(ByteString.copyFrom(c.toByteArray()))
+                    .setCapsuleIndex(index).setCapsuleCount(count)
+                : progress(c, index, count, result.progress());
+            responses.onNext(b.setPhase("done").setOutcome(result.outcome()).setError(result.error()).build());
+          }
+        });
+        responses.onCompleted();
+      } catch (RuntimeException e) {
+        log.error("SyncNow with {} failed", request.getPeer(), e);
+        responses.onError(Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
+      }
+    }, "capsulevm-sync-now");
+    worker.setDaemon(true);
+    worker.start();
+  }
+
+  private static SyncProgress.Builder progress(Hash capsule, int index, int count, SyncSession.Progress p) {
+    return SyncProgress.newBuilder().setCapsule(ByteString.copyFrom(capsule.toByteArray()))
+        .setCapsuleIndex(index).setCapsuleCount(count).setPhase(p.phase()).setBytesSent(p.bytesSent())
+        .setBytesReceived(p.bytesReceived()).setRecordsReceived(p.recordsReceived())
+        .setRecordsSent(p.recordsSent()).setRoundTrips(p.roundTrips());
   }
 
   @Override

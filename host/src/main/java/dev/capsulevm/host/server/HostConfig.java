@@ -1,8 +1,10 @@
 package dev.capsulevm.host.server;
 
+import dev.capsulevm.host.replication.Replicator;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -36,6 +38,8 @@ import java.util.Objects;
  * @param sendTimeout how long the host waits for a slow renter to accept the next response
  * @param shutdownGrace how long {@link HostServer#close()} lets in-flight programs finish
  * @param clock the host's clock (tests move it)
+ * @param replication the sync peers, their interval, back-off and session limits (no peers by default;
+ *     the Sync service always answers)
  */
 public record HostConfig(
     Path dataDirectory,
@@ -61,7 +65,8 @@ public record HostConfig(
     Duration dataTimeout,
     Duration sendTimeout,
     Duration shutdownGrace,
-    Clock clock) {
+    Clock clock,
+    Replicator.Settings replication) {
 
   public static final int DEFAULT_PORT = 7420;
   public static final int DEFAULT_ADMIN_PORT = 7421;
@@ -79,6 +84,7 @@ public record HostConfig(
     Objects.requireNonNull(sendTimeout, "sendTimeout");
     Objects.requireNonNull(shutdownGrace, "shutdownGrace");
     Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(replication, "replication");
     port("port", port);
     port("adminPort", adminPort);
     if (metricsPort > 65535) {
@@ -139,7 +145,8 @@ public record HostConfig(
         Duration.ofSeconds(30), // dataTimeout
         Duration.ofSeconds(30), // sendTimeout
         Duration.ofSeconds(10), // shutdownGrace
-        Clock.systemUTC());
+        Clock.systemUTC(),
+        Replicator.Settings.defaults(List.of()));
   }
 
   /**
@@ -151,7 +158,7 @@ public record HostConfig(
         port == 0 && metricsPort > 0 ? 0 : metricsPort, maxInboundMessageBytes, maxConcurrentPrograms,
         maxProgramBytes, maxInstructions, maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits,
         maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
-        withdrawalWindow, commitTimeout, dataTimeout, sendTimeout, shutdownGrace, clock);
+        withdrawalWindow, commitTimeout, dataTimeout, sendTimeout, shutdownGrace, clock, replication);
   }
 
   /** A copy whose metrics endpoint listens on {@code metricsPort} (0 = ephemeral, negative = off). */
@@ -160,7 +167,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock);
+        shutdownGrace, clock, replication);
   }
 
   /** A copy with these timeouts. */
@@ -170,7 +177,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock);
+        shutdownGrace, clock, replication);
   }
 
   /** A copy with these program limits. */
@@ -180,7 +187,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock);
+        shutdownGrace, clock, replication);
   }
 
   /** A copy with these message and program-data buffer limits. */
@@ -189,7 +196,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock);
+        shutdownGrace, clock, replication);
   }
 
   /** A copy with this per-account rate (programs per second, burst). */
@@ -198,7 +205,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock);
+        shutdownGrace, clock, replication);
   }
 
   /** A copy reading time from {@code clock} with price tables valid for {@code priceTableValidity}. */
@@ -207,6 +214,15 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock);
+        shutdownGrace, clock, replication);
+  }
+
+  /** A copy with these replication settings. */
+  public HostConfig withReplication(Replicator.Settings replication) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock, replication);
   }
 }

@@ -1,5 +1,6 @@
 package dev.capsulevm.host.server;
 
+import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Cashier;
@@ -64,11 +65,12 @@ public final class HostServer implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final ExecutorService programPool;
   private final Metrics metrics;
+  private final Replicator replicator;
   private boolean closed;
 
   private HostServer(HostConfig config, SigningKey hostKey, String adminToken, LmdbCapsuleStorage storage,
       HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
-      ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics) {
+      ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics, Replicator replicator) {
     this.config = config;
     this.hostKey = hostKey;
     this.adminToken = adminToken;
@@ -80,6 +82,7 @@ public final class HostServer implements AutoCloseable {
     this.scheduler = scheduler;
     this.programPool = programPool;
     this.metrics = metrics;
+    this.replicator = replicator;
   }
 
   /**
@@ -121,10 +124,13 @@ public final class HostServer implements AutoCloseable {
       HostContext ctx = new HostContext(config, hostKey, tables, ledger,
           new Cashier(ledger, hostKey.publicKey(), config.clock()), executor, programPool, scheduler,
           new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), metrics);
+      Replicator replicator = new Replicator(storage, config.replication(), config.clock(), metrics.registry);
+      opened.add(replicator);
       HealthStatusManager health = new HealthStatusManager();
       Server server = NettyServerBuilder.forAddress(new InetSocketAddress(config.address(), config.port()))
           .maxInboundMessageSize(config.maxInboundMessageBytes())
           .addService(new HostService(ctx))
+          .addService(replicator.service())
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .build()
@@ -133,15 +139,16 @@ public final class HostServer implements AutoCloseable {
       Server adminServer = NettyServerBuilder
           .forAddress(new InetSocketAddress(config.adminAddress(), config.adminPort()))
           .maxInboundMessageSize(config.maxInboundMessageBytes())
-          .addService(ServerInterceptors.intercept(new AdminService(ctx, templates),
+          .addService(ServerInterceptors.intercept(new AdminService(ctx, templates, storage, replicator),
               new AdminService.TokenCheck(adminToken)))
           .build()
           .start();
       health.setStatus("", ServingStatus.SERVING);
       health.setStatus(HostGrpc.SERVICE_NAME, ServingStatus.SERVING);
       scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
+      replicator.start(scheduler);
       HostServer host = new HostServer(config, hostKey, adminToken, storage, ctx, server, adminServer,
-          health, scheduler, programPool, metrics);
+          health, scheduler, programPool, metrics, replicator);
       log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}", hostKey.publicKey(),
           config.address(), server.getPort(), config.adminAddress(), adminServer.getPort(),
           metrics.port() < 0 ? "off" : config.metricsAddress() + ":" + metrics.port(), dir);
@@ -236,6 +243,16 @@ public final class HostServer implements AutoCloseable {
     return config;
   }
 
+  /** The host's store, for tools and tests that read it directly. */
+  public LmdbCapsuleStorage storage() {
+    return storage;
+  }
+
+  /** This host's replication: sessions with peers on demand, and what it knows of each peer. */
+  public Replicator replicator() {
+    return replicator;
+  }
+
   /**
    * Graceful shutdown: health turns NOT_SERVING and new programs are refused (UNAVAILABLE); programs in
    * flight get {@code shutdownGrace} to finish (a pending commit to be decided); whatever is still
@@ -280,6 +297,7 @@ public final class HostServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     scheduler.shutdownNow();
+    replicator.close();
     try {
       storage.close();
     } catch (RuntimeException e) {

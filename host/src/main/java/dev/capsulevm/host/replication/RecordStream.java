@@ -1,0 +1,85 @@
+package dev.capsulevm.host.replication;
+
+import com.google.protobuf.ByteString;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.vm.exec.AppendEncoding;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The record bytes that travel beside a turn: for each entry of the turn's Records messages, in order,
+ * {@code u32 length || the record in the append layout (a count of 1, then the record)}. The stream is cut
+ * into frames of at most a chunk each, so a turn moving a million records never needs one huge message
+ * and neither side holds more than a chunk and one record of it.
+ */
+final class RecordStream {
+  private RecordStream() {}
+
+  /** One entry of the stream: {@code u32 length || the record in the append layout}. */
+  static byte[] entry(RecordWithBody record) {
+    byte[] encoded = AppendEncoding.encode(List.of(record));
+    return ByteBuffer.allocate(4 + encoded.length).putInt(encoded.length).put(encoded).array();
+  }
+
+  /** Parses the stream piece by piece; a record that crosses pieces is filled in place as the rest comes. */
+  static final class Decoder {
+    private final int maxRecordBytes;
+    private final byte[] lengthBytes = new byte[4];
+    private int lengthFilled;
+    private byte[] record;
+    private int recordFilled;
+
+    Decoder(int maxRecordBytes) {
+      this.maxRecordBytes = maxRecordBytes;
+    }
+
+    /** The records completed by {@code piece}. */
+    List<RecordWithBody> feed(ByteString piece) throws VerificationException {
+      byte[] in = piece.toByteArray();
+      List<RecordWithBody> out = new ArrayList<>();
+      int at = 0;
+      while (at < in.length) {
+        if (record == null) {
+          int n = Math.min(4 - lengthFilled, in.length - at);
+          System.arraycopy(in, at, lengthBytes, lengthFilled, n);
+          lengthFilled += n;
+          at += n;
+          if (lengthFilled < 4) {
+            break;
+          }
+          long length = ByteBuffer.wrap(lengthBytes).getInt() & 0xFFFFFFFFL;
+          if (length > maxRecordBytes) {
+            throw malformed("a record of " + length + " bytes in the record stream (at most " + maxRecordBytes + ")");
+          }
+          record = new byte[(int) length];
+          recordFilled = 0;
+        }
+        int n = Math.min(record.length - recordFilled, in.length - at);
+        System.arraycopy(in, at, record, recordFilled, n);
+        recordFilled += n;
+        at += n;
+        if (recordFilled == record.length) {
+          List<RecordWithBody> parsed = AppendEncoding.parse(record);
+          if (parsed.size() != 1) {
+            throw malformed("an entry of the record stream holds " + parsed.size() + " records, not 1");
+          }
+          out.add(parsed.get(0));
+          record = null;
+          lengthFilled = 0;
+        }
+      }
+      return out;
+    }
+
+    /** Whether the stream ended on a record boundary. */
+    boolean atBoundary() {
+      return record == null && lengthFilled == 0;
+    }
+
+    private static VerificationException malformed(String message) {
+      return new VerificationException(VerificationException.Failure.MALFORMED_ENCODING, message);
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package dev.capsulevm.host.replication;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.capsulevm.host.server.HostConfig;
+import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.CapsuleFixture;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Hosts on loopback for the replication tests, and what the tests do to their stores. */
+final class Replicas {
+  private Replicas() {}
+
+  /** A host on ephemeral loopback ports that syncs only on demand and backs off briefly. */
+  static HostServer start(Path dir) throws Exception {
+    return HostServer.start(config(dir));
+  }
+
+  static HostConfig config(Path dir) {
+    Replicator.Settings sync = Replicator.Settings.defaults(List.of()).withInterval(Duration.ZERO)
+        .withBackoff(Duration.ofMillis(200), Duration.ofSeconds(1));
+    return HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1).withReplication(sync);
+  }
+
+  static String address(HostServer host) {
+    return "127.0.0.1:" + host.port();
+  }
+
+  static void create(HostServer host, CapsuleFixture capsule) throws Exception {
+    try (Batch batch = host.storage().newBatch()) {
+      batch.createCapsule(capsule.metadata);
+      batch.commit();
+    }
+  }
+
+  /** Stores records (parents first) as a renter's append would leave them. */
+  static void put(HostServer host, List<RecordWithBody> records) throws Exception {
+    try (Batch batch = host.storage().newBatch()) {
+      for (RecordWithBody record : records) {
+        batch.putRecord(record);
+      }
+      batch.commit();
+    }
+  }
+
+  /** A chain of {@code n} records after {@code parent}. */
+  static List<RecordWithBody> chain(CapsuleFixture capsule, Hash parent, int n, String tag, int subRecords) {
+    List<RecordWithBody> out = new ArrayList<>();
+    Hash previous = parent;
+    for (int i = 0; i < n; i++) {
+      RecordWithBody record = capsule.record(List.of(previous), tag + i, subRecords);
+      out.add(record);
+      previous = record.hash();
+    }
+    return out;
+  }
+
+  static Replicator.SessionResult sync(HostServer from, HostServer to, Hash capsule) {
+    List<Replicator.SessionResult> results = from.replicator().syncNow(address(to), capsule, Replicas.QUIET);
+    return results.get(0);
+  }
+
+  /** Asserts every host holds the same record set and heads for {@code capsule}. */
+  static void assertConverged(Hash capsule, HostServer... hosts) throws Exception {
+    LmdbCapsuleStorage first = hosts[0].storage();
+    for (HostServer host : hosts) {
+      assertEquals(first.digest(capsule), host.storage().digest(capsule), "record sets differ");
+      assertEquals(first.heads(capsule), host.storage().heads(capsule), "heads differ");
+    }
+  }
+
+  static final Replicator.ProgressListener QUIET = new Replicator.ProgressListener() {
+    @Override
+    public void progress(Hash capsule, int index, int count, SyncSession.Progress progress) {}
+
+    @Override
+    public void ended(Hash capsule, int index, int count, Replicator.SessionResult result) {}
+  };
+}

@@ -1,0 +1,153 @@
+package dev.capsulevm.host.replication;
+
+import static dev.capsulevm.host.replication.Replicas.assertConverged;
+import static dev.capsulevm.host.replication.Replicas.chain;
+import static dev.capsulevm.host.replication.Replicas.create;
+import static dev.capsulevm.host.replication.Replicas.put;
+import static dev.capsulevm.host.replication.Replicas.sync;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.vm.storage.CapsuleFixture;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Hosts on loopback replicating capsules through the Sync service, with every record verified. */
+class ReplicationTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void threeHostsWritingDuringAPartitionConvergeToEveryBranch() throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("partition");
+    try (HostServer a = Replicas.start(dir.resolve("a")); HostServer b = Replicas.start(dir.resolve("b"));
+        HostServer c = Replicas.start(dir.resolve("c"))) {
+      create(a, capsule);
+      List<RecordWithBody> common = chain(capsule, capsule.id(), 30, "common", 2);
+      put(a, common);
+      // b and c do not hold the capsule yet: their first session fetches and verifies its metadata
+      assertEquals("CONVERGED", sync(b, a, capsule.id()).outcome());
+      assertEquals("CONVERGED", sync(c, b, capsule.id()).outcome());
+      assertConverged(capsule.id(), a, b, c);
+
+      Hash tip = common.get(common.size() - 1).hash();
+      put(a, chain(capsule, tip, 12, "a", 3));
+      put(b, chain(capsule, tip, 7, "b", 1));
+      put(c, chain(capsule, tip, 5, "c", 4));
+
+      assertTrue(sync(a, b, capsule.id()).ok());
+      assertTrue(sync(b, c, capsule.id()).ok());
+      assertTrue(sync(c, a, capsule.id()).ok());
+      assertTrue(sync(a, b, capsule.id()).ok());
+      assertConverged(capsule.id(), a, b, c);
+      assertEquals(3, a.storage().heads(capsule.id()).size(), "hosts keep every branch: the renter merges");
+      assertEquals(30 + 12 + 7 + 5, a.storage().digest(capsule.id()).count());
+      assertEquals("EQUAL", sync(b, a, capsule.id()).outcome());
+    }
+  }
+
+  /** Each shape of difference between two replicas, healed by one session (plus its repair rounds). */
+  @ParameterizedTest
+  @ValueSource(strings = {"scattered", "long gap", "whole branch", "lagging tip", "empty replica"})
+  void holesOfEveryShapeAreFilled(String shape) throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("holes " + shape);
+    Random random = new Random(shape.hashCode());
+    try (HostServer a = Replicas.start(dir.resolve("a")); HostServer b = Replicas.start(dir.resolve("b"))) {
+      create(a, capsule);
+      List<RecordWithBody> trunk = chain(capsule, capsule.id(), 40, "trunk", 1);
+      put(a, trunk);
+      Hash tip = trunk.get(trunk.size() - 1).hash();
+      List<RecordWithBody> onlyA = new ArrayList<>();
+      List<RecordWithBody> onlyB = new ArrayList<>();
+      List<RecordWithBody> both = new ArrayList<>(trunk);
+      switch (shape) {
+        case "scattered" -> {
+          // eight branches; each replica lacks the newest few records of some of them
+          for (int i = 0; i < 8; i++) {
+            List<RecordWithBody> branch = chain(capsule, tip, 20, "branch" + i, 1);
+            int cut = 5 + random.nextInt(15);
+            both.addAll(branch.subList(0, cut));
+            (i % 2 == 0 ? onlyA : onlyB).addAll(branch.subList(cut, branch.size()));
+          }
+        }
+        case "long gap" -> {
+          List<RecordWithBody> branch = chain(capsule, trunk.get(5).hash(), 200, "gap", 1);
+          both.addAll(branch.subList(0, 3));
+          onlyA.addAll(branch.subList(3, branch.size()));
+          onlyB.addAll(chain(capsule, tip, 4, "other", 1));
+        }
+        case "whole branch" -> {
+          onlyA.addAll(chain(capsule, trunk.get(20).hash(), 60, "left", 2));
+          onlyB.addAll(chain(capsule, trunk.get(30).hash(), 45, "right", 2));
+        }
+        case "lagging tip" -> onlyA.addAll(chain(capsule, tip, 300, "tip", 1));
+        case "empty replica" -> onlyA.addAll(chain(capsule, tip, 100, "tip", 1));
+        default -> throw new AssertionError(shape);
+      }
+      put(a, both.subList(trunk.size(), both.size()));
+      put(a, onlyA);
+      if (!shape.equals("empty replica")) {
+        create(b, capsule);
+        put(b, both);
+        put(b, onlyB);
+      }
+      Replicator.SessionResult result = sync(b, a, capsule.id());
+      assertEquals("CONVERGED", result.outcome(), result.error());
+      assertConverged(capsule.id(), a, b);
+      assertEquals(both.size() + onlyA.size() + onlyB.size(), b.storage().digest(capsule.id()).count());
+      assertEquals(onlyA.size(), result.progress().recordsReceived());
+      assertEquals(onlyB.size(), result.progress().recordsSent());
+    }
+  }
+
+  @Test
+  void aHostKilledInTheMiddleOfASessionConvergesAfterRestart() throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("killed");
+    Path bDir = dir.resolve("b");
+    try (HostServer a = Replicas.start(dir.resolve("a"))) {
+      create(a, capsule);
+      List<RecordWithBody> records = chain(capsule, capsule.id(), 1500, "big", 8);
+      for (int i = 0; i < records.size(); i += 500) {
+        put(a, records.subList(i, i + 500));
+      }
+      HostServer b = HostServer.start(Replicas.config(bDir).withReplication(Replicas.config(bDir).replication()
+          .withStaging(new ReplicaDag.Limits(1 << 20, 256L << 20, 16 << 10))));
+      CompletableFuture<Replicator.SessionResult> running = CompletableFuture.supplyAsync(
+          () -> sync(b, a, capsule.id()));
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (countOrZero(b, capsule.id()) == 0 && System.nanoTime() < deadline && !running.isDone()) {
+        Thread.sleep(1);
+      }
+      b.close(); // mid-session: some records are stored, the rest never arrive
+      Replicator.SessionResult cut = running.get();
+      long kept;
+      try (HostServer again = HostServer.start(Replicas.config(bDir))) {
+        kept = again.storage().digest(capsule.id()).count();
+        assertTrue(kept < records.size() || cut.ok(), "the session was cut off before the end");
+        Replicator.SessionResult healed = sync(again, a, capsule.id());
+        assertEquals("CONVERGED", healed.outcome(), healed.error());
+        assertConverged(capsule.id(), a, again);
+      }
+      assertFalse(cut.ok() && kept < records.size(), "a session that ended well stored everything");
+    }
+  }
+
+  private static long countOrZero(HostServer host, Hash capsule) {
+    try {
+      return host.storage().hasCapsule(capsule) ? host.storage().digest(capsule).count() : 0;
+    } catch (Exception e) {
+      return 0;
+    }
+  }
+}
