@@ -1,5 +1,7 @@
 package dev.capsulevm.host.store;
 
+import dev.capsulevm.host.sync.SetDigest;
+import dev.capsulevm.host.sync.SyncDag;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.AmountOverflowException;
 import dev.capsulevm.proofs.Hash;
@@ -83,6 +85,12 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   static final String DB_HEADS = "heads";
   /** Capsule id (32) by record hash (32). */
   static final String DB_RECORD_CAPSULE = "record-capsule";
+  /**
+   * Each capsule's set digest by capsule id (32): the sum of its record hashes as 256-bit big-endian
+   * integers mod 2^256 (32) then their count (u64), {@link SetDigest}'s sum and count, moved by every new
+   * record in the commit that stores it, so a sync session's quick check reads 40 bytes.
+   */
+  static final String DB_DIGESTS = "digests";
   /** The ledger: balance (u64 big-endian) by account public key (32). */
   static final String DB_ACCOUNTS = "accounts";
   /** The ledger's used nonces: withdrawal expiry (epoch second, u64) by account (32), nonce (u64). */
@@ -91,7 +99,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   static final String DB_NONCE_EXPIRY = "nonce-expiry";
   /** Every database name, in the order the store opens them. */
   static final List<String> DATABASES = List.of(DB_METADATA, DB_RECORDS, DB_BODIES, DB_TREES, DB_HEIGHTS,
-      DB_HEADS, DB_RECORD_CAPSULE, DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
+      DB_HEADS, DB_RECORD_CAPSULE, DB_DIGESTS, DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
 
   /**
    * How commits reach the disk. Whatever is chosen, a crash of the host process (even SIGKILL) loses
@@ -127,6 +135,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   private final Dbi<ByteBuffer> heights;
   private final Dbi<ByteBuffer> heads;
   private final Dbi<ByteBuffer> recordCapsule;
+  private final Dbi<ByteBuffer> digests;
   final Dbi<ByteBuffer> accounts;
   final Dbi<ByteBuffer> nonces;
   final Dbi<ByteBuffer> nonceExpiry;
@@ -170,12 +179,14 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       heights = env.openDbi(DB_HEIGHTS, DbiFlags.MDB_CREATE);
       heads = env.openDbi(DB_HEADS, DbiFlags.MDB_CREATE);
       recordCapsule = env.openDbi(DB_RECORD_CAPSULE, DbiFlags.MDB_CREATE);
+      digests = env.openDbi(DB_DIGESTS, DbiFlags.MDB_CREATE);
       accounts = env.openDbi(DB_ACCOUNTS, DbiFlags.MDB_CREATE);
       nonces = env.openDbi(DB_NONCES, DbiFlags.MDB_CREATE);
       nonceExpiry = env.openDbi(DB_NONCE_EXPIRY, DbiFlags.MDB_CREATE);
-      byName = Map.of(DB_METADATA, metadata, DB_RECORDS, records, DB_BODIES, bodies, DB_TREES, trees,
-          DB_HEIGHTS, heights, DB_HEADS, heads, DB_RECORD_CAPSULE, recordCapsule, DB_ACCOUNTS, accounts,
-          DB_NONCES, nonces, DB_NONCE_EXPIRY, nonceExpiry);
+      byName = Map.ofEntries(Map.entry(DB_METADATA, metadata), Map.entry(DB_RECORDS, records),
+          Map.entry(DB_BODIES, bodies), Map.entry(DB_TREES, trees), Map.entry(DB_HEIGHTS, heights),
+          Map.entry(DB_HEADS, heads), Map.entry(DB_RECORD_CAPSULE, recordCapsule), Map.entry(DB_DIGESTS, digests),
+          Map.entry(DB_ACCOUNTS, accounts), Map.entry(DB_NONCES, nonces), Map.entry(DB_NONCE_EXPIRY, nonceExpiry));
     } catch (RuntimeException e) {
       env.close();
       throw e;
@@ -227,7 +238,14 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     if (maxMapSize < mapSize) {
       throw new IllegalArgumentException("the maximum map size is below the map size");
     }
-    return new LmdbCapsuleStorage(directory, mapSize, maxMapSize, maxReaders, durability);
+    LmdbCapsuleStorage storage = new LmdbCapsuleStorage(directory, mapSize, maxMapSize, maxReaders, durability);
+    try {
+      storage.addMissingDigests();
+    } catch (RuntimeException e) {
+      storage.close();
+      throw e;
+    }
+    return storage;
   }
 
   /** The current map size: the most the data file may grow to before the next growth. */
@@ -305,6 +323,260 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     } finally {
       lifecycle.readLock().unlock();
     }
+  }
+
+  // ---- what replication reads: each call is one short read transaction
+
+  /** The capsule's signed metadata, or null when it is not stored. */
+  public SignedMetadata metadataOrNull(Hash capsuleId) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    return read(txn -> metadata.get(txn, readKey(capsuleId)) == null ? null : metadataOf(txn, capsuleId));
+  }
+
+  /** The ids of the stored capsules, sorted. */
+  public List<Hash> capsuleIds() {
+    return read(txn -> {
+      List<Hash> out = new ArrayList<>();
+      try (CursorIterable<ByteBuffer> cursor = metadata.iterate(txn, KeyRange.all())) {
+        for (KeyVal<ByteBuffer> entry : cursor) {
+          out.add(Hash.copyOf(copyOut(entry.key())));
+        }
+      }
+      return Collections.unmodifiableList(out);
+    });
+  }
+
+  /** How many capsules are stored. */
+  public long capsuleCount() {
+    return read(txn -> metadata.stat(txn).entries);
+  }
+
+  /**
+   * The set digest of the capsule's records (the sum of their hashes and their count), kept with every
+   * commit, so this reads 40 bytes.
+   *
+   * @throws StorageException UNKNOWN_CAPSULE when the capsule is not stored
+   */
+  public SetDigest digest(Hash capsuleId) throws StorageException {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    SetDigest digest = read(txn -> metadata.get(txn, readKey(capsuleId)) == null ? null : digestOf(txn, capsuleId));
+    if (digest == null) {
+      throw new StorageException(Reason.UNKNOWN_CAPSULE, "no capsule " + capsuleId.toHex());
+    }
+    return digest;
+  }
+
+  /**
+   * Calls {@code action} with the hash of every record of the capsule (none when it is not stored), as
+   * limbs read in place from the keys of {@code heights}, in height order, all in one read transaction:
+   * no object per record. The action runs inside that transaction, so it must be quick and must not
+   * wait for another thread's read or write of this store.
+   */
+  public void forEachRecordId(Hash capsuleId, SyncDag.LimbConsumer action) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(action, "action");
+    read(txn -> {
+      forEachIdUnder(txn, capsuleId, action);
+      return null;
+    });
+  }
+
+  /** Whether capsule {@code capsuleId} holds record {@code recordHash}. */
+  public boolean holdsRecord(Hash capsuleId, Hash recordHash) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(recordHash, "recordHash");
+    return read(txn -> holds(txn, capsuleId, recordHash));
+  }
+
+  /** The parents of record {@code recordHash} in header order, or null when capsule {@code capsuleId} does not hold it. */
+  public List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(recordHash, "recordHash");
+    return read(txn -> {
+      Record record = recordOfOrNull(txn, capsuleId, recordHash);
+      return record == null ? null : record.header().parents();
+    });
+  }
+
+  /** The capsule's heads, sorted; empty before its first record or when it is not stored. */
+  public List<Hash> heads(Hash capsuleId) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    return read(txn -> hashesUnder(txn, heads, DB_HEADS, capsuleId.toByteArray()));
+  }
+
+  /**
+   * Record {@code recordHash} of capsule {@code capsuleId} with its signature and sub-records (what a
+   * peer is sent), or null when the capsule does not hold it.
+   */
+  public RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(recordHash, "recordHash");
+    return read(txn -> {
+      Record record = recordOfOrNull(txn, capsuleId, recordHash);
+      if (record == null) {
+        return null;
+      }
+      long count = record.header().subRecordCount();
+      List<byte[]> payloads = new ArrayList<>((int) Math.min(count, 1 << 16));
+      for (long i = 0; i < count; i++) {
+        ByteBuffer stored = bodies.get(txn, readKey(recordHash, i));
+        if (stored == null) {
+          throw new StorageCorruptionException("database " + DB_BODIES + " lacks key "
+              + HEX.formatHex(prefix(recordHash, i)) + " (record " + recordHash.toHex() + ", sub-record " + i + ")");
+        }
+        payloads.add(copyOut(stored));
+      }
+      return new RecordWithBody(record, payloads);
+    });
+  }
+
+  /** Whether {@code capsuleId} holds {@code recordHash}: its record-capsule value, compared in place. */
+  private boolean holds(Txn<ByteBuffer> txn, Hash capsuleId, Hash recordHash) {
+    ByteBuffer owner = recordCapsule.get(txn, readKey(recordHash));
+    if (owner == null) {
+      return false;
+    }
+    if (owner.remaining() != Hash.LENGTH) {
+      throw new StorageCorruptionException("database " + DB_RECORD_CAPSULE + ", key " + recordHash.toHex()
+          + ": value is " + owner.remaining() + " bytes, not a capsule id");
+    }
+    int at = owner.position();
+    for (int i = 0; i < Hash.LENGTH; i++) {
+      if (owner.get(at + i) != capsuleId.byteAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private Record recordOfOrNull(Txn<ByteBuffer> txn, Hash capsuleId, Hash recordHash) {
+    if (!holds(txn, capsuleId, recordHash)) {
+      return null;
+    }
+    Record record = recordOrNull(txn, recordHash);
+    if (record == null) {
+      throw new StorageCorruptionException("database " + DB_RECORDS + " lacks key " + recordHash.toHex()
+          + ", which " + DB_RECORD_CAPSULE + " holds");
+    }
+    return record;
+  }
+
+  /** The capsule's record hashes from its {@code heights} keys, as limbs read in place. */
+  private static void forEachIdUnder(Txn<ByteBuffer> txn, Dbi<ByteBuffer> heights, Hash capsuleId,
+      SyncDag.LimbConsumer action) {
+    byte[] prefix = capsuleId.toByteArray();
+    int keyLength = Hash.LENGTH + Long.BYTES + Hash.LENGTH;
+    try (CursorIterable<ByteBuffer> cursor = heights.iterate(txn, KeyRange.atLeast(direct(prefix)))) {
+      for (KeyVal<ByteBuffer> entry : cursor) {
+        ByteBuffer key = entry.key();
+        int at = key.position();
+        if (!startsWith(key, prefix)) {
+          break;
+        }
+        if (key.remaining() != keyLength) {
+          byte[] bad = copyOut(key);
+          throw new StorageCorruptionException(
+              "database " + DB_HEIGHTS + ", key " + HEX.formatHex(bad) + ": wrong key length " + bad.length);
+        }
+        int h = at + Hash.LENGTH + Long.BYTES;
+        action.accept(longAt(key, h), longAt(key, h + 8), longAt(key, h + 16), longAt(key, h + 24));
+      }
+    }
+  }
+
+  private void forEachIdUnder(Txn<ByteBuffer> txn, Hash capsuleId, SyncDag.LimbConsumer action) {
+    forEachIdUnder(txn, heights, capsuleId, action);
+  }
+
+  private static boolean startsWith(ByteBuffer key, byte[] prefix) {
+    if (key.remaining() < prefix.length) {
+      return false;
+    }
+    int at = key.position();
+    for (int i = 0; i < prefix.length; i++) {
+      if (key.get(at + i) != prefix[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The big-endian u64 at {@code at}, by absolute index whatever the buffer's byte order. */
+  private static long longAt(ByteBuffer buffer, int at) {
+    long v = 0;
+    for (int i = 0; i < Long.BYTES; i++) {
+      v = (v << 8) | (buffer.get(at + i) & 0xff);
+    }
+    return v;
+  }
+
+  /** The kept digest of a stored capsule. */
+  private SetDigest digestOf(Txn<ByteBuffer> txn, Hash capsuleId) {
+    ByteBuffer stored = digests.get(txn, readKey(capsuleId));
+    if (stored == null) {
+      throw new StorageCorruptionException(
+          "database " + DB_DIGESTS + " lacks key " + capsuleId.toHex() + ", which " + DB_METADATA + " holds");
+    }
+    if (stored.remaining() != DIGEST_LENGTH) {
+      throw new StorageCorruptionException("database " + DB_DIGESTS + ", key " + capsuleId.toHex()
+          + ": value is " + stored.remaining() + " bytes, not a digest");
+    }
+    byte[] sum = new byte[Hash.LENGTH];
+    stored.get(stored.position(), sum);
+    long count = longAt(stored, stored.position() + Hash.LENGTH);
+    if (count < 0) {
+      throw new StorageCorruptionException("database " + DB_DIGESTS + ", key " + capsuleId.toHex()
+          + ": negative count " + count);
+    }
+    return SetDigest.of(sum, count);
+  }
+
+  private void putDigest(Txn<ByteBuffer> txn, Hash capsuleId, SetDigest digest) {
+    ByteBuffer value = ByteBuffer.allocateDirect(DIGEST_LENGTH);
+    value.put(digest.sumBytes()).putLong(digest.count()).flip();
+    digests.put(txn, key(capsuleId), value);
+  }
+
+  /** A digest value: sum (32) then count (u64). */
+  private static final int DIGEST_LENGTH = Hash.LENGTH + Long.BYTES;
+
+  /**
+   * Computes, from {@code heights}, the digest of every capsule that has none: a store written before
+   * digests were kept gets them once, on its first open by this version, in one write transaction.
+   */
+  private void addMissingDigests() {
+    List<Hash> missing = read(txn -> {
+      List<Hash> out = new ArrayList<>();
+      try (CursorIterable<ByteBuffer> cursor = metadata.iterate(txn, KeyRange.all())) {
+        for (KeyVal<ByteBuffer> entry : cursor) {
+          Hash id = Hash.copyOf(copyOut(entry.key()));
+          if (digests.get(txn, readKey(id)) == null) {
+            out.add(id);
+          }
+        }
+      }
+      return out;
+    });
+    if (missing.isEmpty()) {
+      return;
+    }
+    write(txn -> {
+      byte[] id = new byte[Hash.LENGTH];
+      for (Hash capsuleId : missing) {
+        SetDigest digest = new SetDigest();
+        forEachIdUnder(txn, capsuleId, (l0, l1, l2, l3) -> {
+          ByteBuffer.wrap(id).putLong(l0).putLong(l1).putLong(l2).putLong(l3);
+          digest.add(Hash.copyOf(id));
+        });
+        putDigest(txn, capsuleId, digest);
+      }
+      return null;
+    });
+  }
+
+  /** Deletes the capsule's digest, as a store written before digests were kept lacks it: for tests. */
+  void forgetDigestForTest(Hash capsuleId) {
+    write(txn -> digests.delete(txn, key(capsuleId)));
   }
 
   /**
@@ -626,6 +898,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
             throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
           }
           metadata.put(txn, key(id), direct(signed.encoded()));
+          putDigest(txn, id, new SetDigest());
           created.add(signed);
         } else if (write instanceof StagedBatch.Credit credit) {
           credit(txn, credit.account(), credit.amount());
@@ -810,6 +1083,10 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
       heads.delete(txn, key(id, parent));
     }
     heads.put(txn, key(id, hash), empty());
+    // Only a record new to the store gets here (a held one returned above), so the digest counts each once.
+    SetDigest digest = digestOf(txn, id);
+    digest.add(hash);
+    putDigest(txn, id, digest);
   }
 
   /**

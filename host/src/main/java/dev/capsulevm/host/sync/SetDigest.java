@@ -21,6 +21,23 @@ public final class SetDigest {
 
   public SetDigest() {}
 
+  /**
+   * The digest with this sum (32 bytes, big-endian, as {@link #sumBytes()} gives it) and count: how a
+   * store reads back the digest it keeps.
+   */
+  public static SetDigest of(byte[] sumBytes, long count) {
+    if (sumBytes.length != 32) {
+      throw new IllegalArgumentException("a sum is 32 bytes, got " + sumBytes.length);
+    }
+    ByteBuffer b = ByteBuffer.wrap(sumBytes);
+    SetDigest d = new SetDigest();
+    for (int i = 0; i < 4; i++) {
+      d.sum[i] = b.getLong();
+    }
+    d.count = count;
+    return d;
+  }
+
   public SetDigest copy() {
     SetDigest d = new SetDigest();
     System.arraycopy(sum, 0, d.sum, 0, 4);

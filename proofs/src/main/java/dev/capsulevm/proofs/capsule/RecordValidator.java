@@ -108,6 +108,23 @@ public final class RecordValidator {
    */
   public void validate(RecordWithBody item, RecordSource held, boolean signatureRequired)
       throws VerificationException {
+    checkDetached(item, signatureRequired);
+    RecordHeader header = item.record().header();
+    checkParents(header, held, metadata.capsuleId());
+    checkSkipPointers(header, held);
+  }
+
+  /**
+   * Checks every rule that needs no other record: the capsule id, the writer's permission, a present
+   * signature (and its presence under {@link SigningPolicy#EVERY_RECORD}), and the body against the
+   * header and the capsule's limits. A replica checks a peer's record this way as soon as it arrives,
+   * before its parents do; {@link #validateAppend} still has to pass before it is stored.
+   */
+  public void validateDetached(RecordWithBody item) throws VerificationException {
+    checkDetached(item, metadata.metadata().signingPolicy() == SigningPolicy.EVERY_RECORD);
+  }
+
+  private void checkDetached(RecordWithBody item, boolean signatureRequired) throws VerificationException {
     Metadata rules = metadata.metadata();
     Record record = item.record();
     RecordHeader header = record.header();
@@ -129,8 +146,6 @@ public final class RecordValidator {
       throw new VerificationException(Failure.MISSING_SIGNATURE, "record " + header.hash() + " is unsigned");
     }
     checkBody(header, item, rules);
-    checkParents(header, held, capsuleId);
-    checkSkipPointers(header, held);
   }
 
   private static void checkBody(RecordHeader header, RecordWithBody item, Metadata rules)

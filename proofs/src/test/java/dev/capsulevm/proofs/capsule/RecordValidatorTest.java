@@ -177,4 +177,43 @@ class RecordValidatorTest {
     }
     assertEquals(3, messages.size());
   }
+
+  @Test
+  void validateDetached_parentIndependentRules_checkedWithoutParents() throws Exception {
+    List<byte[]> two = TestCapsule.payloads("x", 2);
+    Hash root = Merkle.root(two);
+    Hash unknown = Merkle.leafHash(new byte[] {7});
+    // Unknown parent, impossible height and skips: only validateAppend can tell.
+    RecordWithBody orphan = forge(TestCapsule.WRITER, capsule.id(), 99, List.of(unknown), List.of(), two, 2, root);
+    capsule.validator.validateDetached(orphan);
+    assertEquals(Failure.BAD_PARENTS, failureOf(orphan));
+
+    RecordWithBody signed = good(TestCapsule.WRITER);
+    byte[] signature = signed.record().signatureOrNull().toByteArray();
+    signature[3] ^= 1;
+    List<RecordWithBody> bad = List.of(
+        good(TestCapsule.STRANGER),
+        forge(TestCapsule.WRITER, unknown, 12, List.of(tip.hash()), goodSkips(), two, 2, root),
+        new RecordWithBody(Record.of(signed.record().header(),
+            dev.capsulevm.proofs.crypto.Signature.copyOf(signature)), signed.payloads()),
+        new RecordWithBody(Record.of(signed.record().header(), null), signed.payloads()),
+        new RecordWithBody(signed.record(), TestCapsule.payloads("tampered", 2)),
+        forge(TestCapsule.WRITER, capsule.id(), 12, List.of(tip.hash()), goodSkips(),
+            TestCapsule.payloads("y", 5), 5, Merkle.root(TestCapsule.payloads("y", 5))));
+    List<Failure> expected = List.of(Failure.WRITER_NOT_ALLOWED, Failure.WRONG_CAPSULE, Failure.BAD_SIGNATURE,
+        Failure.MISSING_SIGNATURE, Failure.SUB_RECORD_ROOT_MISMATCH, Failure.LIMIT_EXCEEDED);
+    for (int i = 0; i < bad.size(); i++) {
+      RecordWithBody item = bad.get(i);
+      assertEquals(expected.get(i), assertThrows(VerificationException.class,
+          () -> capsule.validator.validateDetached(item)).failure(), "case " + i);
+    }
+  }
+
+  @Test
+  void validateDetached_heartbeatUnsigned_accepted() throws Exception {
+    TestCapsule heartbeat = new TestCapsule(SigningPolicy.HEARTBEAT);
+    Record unsigned = Record.build(heartbeat.id(), List.of(heartbeat.id()), TestCapsule.payloads("u", 1), 1,
+        TestCapsule.WRITER, false, new InMemoryRecordSource());
+    heartbeat.validator.validateDetached(new RecordWithBody(unsigned, TestCapsule.payloads("u", 1)));
+  }
 }

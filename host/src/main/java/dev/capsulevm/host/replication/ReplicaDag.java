@@ -1,0 +1,588 @@
+package dev.capsulevm.host.replication;
+
+import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.sync.SetDigest;
+import dev.capsulevm.host.sync.SyncDag;
+import dev.capsulevm.host.sync.SyncRecord;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordSource;
+import dev.capsulevm.proofs.capsule.RecordValidator;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.Signature;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.Snapshot;
+import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StorageException.Reason;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+
+/**
+ * One sync session's view of one capsule held in an {@link LmdbCapsuleStorage}: the stored records
+ * plus the records the peer sent this session that are not stored yet (staged, in memory).
+ *
+ * <p>{@link #offer} checks a peer's record at once for everything that needs no other record (capsule,
+ * writer, signature, body), then stages it. A staged record is <em>ready</em> when every ancestor is
+ * stored or ready, and it is <em>vouched</em> when it is signed or (under the heartbeat policy) a ready
+ * signed record descends from it. {@link #flush} validates the ready, vouched records exactly as a
+ * renter's append ({@link RecordValidator#validateAppend}) and commits them in one batch; {@link #offer}
+ * flushes by itself once they pass {@link Limits#commitBytes}. The rest stays staged until
+ * {@link #close()} drops it: nothing unverified ever reaches the store.
+ *
+ * <p>The {@link SyncDag} methods see stored ∪ staged. Not thread-safe: one session uses it from one
+ * thread at a time. Other sessions and renter appends may commit to the same capsule meanwhile; the
+ * store ignores a record it already holds and moves its digest only for new ones, and this view drops
+ * staged records it finds stored.
+ */
+public final class ReplicaDag implements SyncDag, AutoCloseable {
+  /**
+   * Bounds on one session's staging.
+   *
+   * @param maxStagedRecords the most records staged at once
+   * @param maxStagedBytes the most bytes staged at once (headers, signatures and payloads)
+   * @param commitBytes ready bytes at which {@link #offer} commits them
+   */
+  public record Limits(int maxStagedRecords, long maxStagedBytes, long commitBytes) {
+    public static final Limits DEFAULT = new Limits(1 << 20, 256L << 20, 8L << 20);
+
+    public Limits {
+      if (maxStagedRecords < 1 || maxStagedBytes < 1 || commitBytes < 1) {
+        throw new IllegalArgumentException("limits must be positive: " + maxStagedRecords + ", " + maxStagedBytes
+            + ", " + commitBytes);
+      }
+    }
+  }
+
+  /** What is known of one staged record. */
+  private static final class Staged {
+    final RecordWithBody body;
+    final long bytes;
+    /** Distinct parents neither stored nor ready. */
+    int missing;
+    boolean ready;
+    boolean vouched;
+
+    Staged(RecordWithBody body, long bytes) {
+      this.body = body;
+      this.bytes = bytes;
+    }
+
+    List<Hash> parents() {
+      return body.record().header().parents();
+    }
+  }
+
+  /** How many times {@link #digest()} re-reads the store while other commits keep moving it. */
+  private static final int DIGEST_ATTEMPTS = 16;
+
+  private final LmdbCapsuleStorage store;
+  private final Hash capsuleId;
+  private final Limits limits;
+  private final RecordValidator validator;
+
+  private final Map<Hash, Staged> staged = new HashMap<>();
+  /** How many staged records name each hash as a parent: what is not a head. */
+  private final Map<Hash, Integer> stagedChildren = new HashMap<>();
+  /** Staged records waiting for each parent that is neither stored nor ready. */
+  private final Map<Hash, List<Hash>> waiting = new HashMap<>();
+  /** Ready records in the order they became ready: each after its parents, so a topological order. */
+  private final LinkedHashSet<Hash> readyOrder = new LinkedHashSet<>();
+  /** Offered when not held, and not yet reported new by {@link #add}. */
+  private final Set<Hash> unreported = new HashSet<>();
+  private final SetDigest stagedDigest = new SetDigest();
+  private long stagedBytes;
+  private long readyBytes;
+  private long committed;
+  /** A store count at which no staged record was stored (see {@link #digest()}); -1 before any. */
+  private long verifiedCount = -1;
+  private boolean closed;
+
+  /**
+   * A view of capsule {@code capsuleId} in {@code store} for one session.
+   *
+   * @throws StorageException UNKNOWN_CAPSULE when the store does not hold the capsule
+   */
+  public ReplicaDag(LmdbCapsuleStorage store, Hash capsuleId, Limits limits) throws StorageException {
+    this.store = Objects.requireNonNull(store, "store");
+    this.capsuleId = Objects.requireNonNull(capsuleId, "capsuleId");
+    this.limits = Objects.requireNonNull(limits, "limits");
+    SignedMetadata held = store.metadataOrNull(capsuleId);
+    if (held == null) {
+      throw new StorageException(Reason.UNKNOWN_CAPSULE, "no capsule " + capsuleId.toHex());
+    }
+    this.validator = new RecordValidator(held);
+  }
+
+  // ---- staging and committing
+
+  /**
+   * Takes a record the peer sent (the transport has checked its hash and parents against the turn).
+   * A record already stored or staged is ignored. Otherwise it is checked for everything that needs no
+   * other record and staged; if that makes the ready bytes pass {@link Limits#commitBytes}, they are
+   * committed as by {@link #flush}, which may refuse an earlier record.
+   *
+   * @throws InvalidPeerRecordException when this record (or, through the commit, a ready one) breaks a rule
+   * @throws StagingFullException when staging it would pass a limit; it is not staged
+   * @throws StorageException when the commit is refused
+   */
+  public void offer(RecordWithBody record)
+      throws InvalidPeerRecordException, StagingFullException, StorageException {
+    requireOpen();
+    Objects.requireNonNull(record, "record");
+    Hash id = record.hash();
+    if (staged.containsKey(id)) {
+      return;
+    }
+    if (store.holdsRecord(capsuleId, id)) {
+      parentStored(id); // someone else stored it: whatever waited for it may be ready now
+      return;
+    }
+    try {
+      validator.validateDetached(record);
+    } catch (VerificationException e) {
+      throw new InvalidPeerRecordException(id, e);
+    }
+    long bytes = sizeOf(record);
+    if (staged.size() >= limits.maxStagedRecords()) {
+      throw new StagingFullException("staging record " + id.toHex() + " would pass maxStagedRecords ("
+          + limits.maxStagedRecords() + " records)");
+    }
+    if (stagedBytes + bytes > limits.maxStagedBytes()) {
+      throw new StagingFullException("staging record " + id.toHex() + " (" + bytes + " bytes) would pass "
+          + "maxStagedBytes (" + limits.maxStagedBytes() + " bytes, " + stagedBytes + " staged)");
+    }
+    Staged entry = new Staged(record, bytes);
+    staged.put(id, entry);
+    stagedBytes += bytes;
+    stagedDigest.add(id);
+    unreported.add(id);
+    for (Hash parent : entry.parents()) {
+      stagedChildren.merge(parent, 1, Integer::sum);
+    }
+    for (Hash parent : new LinkedHashSet<>(entry.parents())) {
+      if (parent.equals(capsuleId)) {
+        continue;
+      }
+      Staged p = staged.get(parent);
+      if (p != null ? p.ready : store.holdsRecord(capsuleId, parent)) {
+        continue;
+      }
+      entry.missing++;
+      waiting.computeIfAbsent(parent, k -> new ArrayList<>()).add(id);
+    }
+    if (entry.missing == 0) {
+      becomeReady(id);
+    }
+    if (readyBytes > limits.commitBytes()) {
+      flush();
+    }
+  }
+
+  /**
+   * Commits, in one store batch, every staged record that is ready and vouched, after validating them
+   * in topological order exactly as a renter's append against the capsule's stored records. Records a
+   * concurrent commit stored meanwhile are skipped. Unready and unvouched records stay staged.
+   *
+   * @return how many records it stored (a record another commit stores between this validation and
+   *     this commit is counted although the store kept the other copy)
+   * @throws InvalidPeerRecordException naming the first record that breaks a rule; nothing is committed
+   *     and everything stays staged, so the session should end
+   * @throws StorageException when the store refuses the batch; nothing is committed
+   */
+  public int flush() throws InvalidPeerRecordException, StorageException {
+    requireOpen();
+    recheckWaiting();
+    List<Hash> readyIds = new ArrayList<>();
+    for (Hash id : readyOrder) {
+      if (staged.get(id).vouched) {
+        readyIds.add(id);
+      }
+    }
+    if (readyIds.isEmpty()) {
+      return 0;
+    }
+    List<RecordWithBody> fresh = new ArrayList<>(readyIds.size());
+    try (Snapshot held = store.openSnapshot(capsuleId)) {
+      for (Hash id : readyIds) {
+        if (held.headerOrNull(id) == null) {
+          fresh.add(staged.get(id).body);
+        }
+      }
+      if (!fresh.isEmpty()) {
+        try {
+          validator.validateAppend(fresh, held);
+        } catch (VerificationException e) {
+          throw refusal(fresh, held, e);
+        }
+      }
+    }
+    // The snapshot is closed before committing: the store grows its map only while none is open.
+    if (!fresh.isEmpty()) {
+      try (Batch batch = store.newBatch()) {
+        for (RecordWithBody record : fresh) {
+          batch.putRecord(record);
+        }
+        batch.commit();
+      }
+    }
+    for (Hash id : readyIds) {
+      unstage(id);
+    }
+    committed += fresh.size();
+    return fresh.size();
+  }
+
+  /** The record that made {@code failure} happen, found by validating the append one record at a time. */
+  private InvalidPeerRecordException refusal(List<RecordWithBody> append, RecordSource held,
+      VerificationException failure) {
+    Map<Hash, RecordHeader> before = new HashMap<>();
+    RecordSource view = hash -> {
+      RecordHeader header = before.get(hash);
+      return header != null ? header : held.headerOrNull(hash);
+    };
+    for (RecordWithBody item : append) {
+      try {
+        validator.validate(item, view, false);
+      } catch (VerificationException e) {
+        return new InvalidPeerRecordException(item.hash(), e);
+      }
+      before.put(item.hash(), item.record().header());
+    }
+    // Only the vouching rule is left, which staging never breaks; name the last record.
+    return new InvalidPeerRecordException(append.get(append.size() - 1).hash(), failure);
+  }
+
+  /** Marks {@code id} ready, then every staged record that waited only for it, and so on. */
+  private void becomeReady(Hash id) {
+    ArrayDeque<Hash> work = new ArrayDeque<>();
+    work.add(id);
+    while (!work.isEmpty()) {
+      Hash next = work.poll();
+      Staged entry = staged.get(next);
+      entry.ready = true;
+      readyOrder.add(next);
+      if (entry.body.record().isSigned()) {
+        vouch(next);
+      }
+      release(next, work);
+    }
+  }
+
+  /** Adds to {@code work} the staged records for which {@code parent} was the last missing parent. */
+  private void release(Hash parent, ArrayDeque<Hash> work) {
+    List<Hash> children = waiting.remove(parent);
+    if (children == null) {
+      return;
+    }
+    for (Hash child : children) {
+      Staged entry = staged.get(child);
+      if (entry != null && --entry.missing == 0) {
+        work.add(child);
+      }
+    }
+  }
+
+  /** {@code parent} is stored now (by another commit): releases what waited for it. */
+  private void parentStored(Hash parent) {
+    ArrayDeque<Hash> work = new ArrayDeque<>();
+    release(parent, work);
+    for (Hash id : work) {
+      becomeReady(id);
+    }
+  }
+
+  /** A ready signed record vouches for itself and its staged ancestors (all ready, as it is). */
+  private void vouch(Hash signed) {
+    ArrayDeque<Hash> work = new ArrayDeque<>();
+    work.add(signed);
+    while (!work.isEmpty()) {
+      Staged entry = staged.get(work.pop());
+      if (entry == null || entry.vouched) {
+        continue;
+      }
+      entry.vouched = true;
+      readyBytes += entry.bytes;
+      work.addAll(entry.parents());
+    }
+  }
+
+  /** Releases records waiting for parents that another commit has stored since. */
+  private void recheckWaiting() {
+    for (Hash parent : new ArrayList<>(waiting.keySet())) {
+      if (!staged.containsKey(parent) && store.holdsRecord(capsuleId, parent)) {
+        parentStored(parent);
+      }
+    }
+  }
+
+  /** Drops staged records the store holds now (another session or a renter stored them). */
+  private void pruneStored() {
+    List<Hash> stored = new ArrayList<>();
+    for (Hash id : staged.keySet()) {
+      if (store.holdsRecord(capsuleId, id)) {
+        stored.add(id);
+      }
+    }
+    for (Hash id : stored) {
+      unstage(id);
+    }
+    for (Hash id : stored) {
+      parentStored(id);
+    }
+  }
+
+  private void unstage(Hash id) {
+    Staged entry = staged.remove(id);
+    stagedBytes -= entry.bytes;
+    stagedDigest.remove(id);
+    if (entry.vouched) {
+      readyBytes -= entry.bytes;
+    }
+    readyOrder.remove(id);
+    for (Hash parent : entry.parents()) {
+      stagedChildren.compute(parent, (k, n) -> n == 1 ? null : n - 1);
+    }
+  }
+
+  private static long sizeOf(RecordWithBody record) {
+    long bytes = 1 + record.record().header().encoded().length
+        + (record.record().isSigned() ? Signature.LENGTH : 0);
+    for (byte[] payload : record.payloads()) {
+      bytes += payload.length;
+    }
+    return bytes;
+  }
+
+  // ---- the sending side and accounting
+
+  /** Record {@code id} with its body, stored or staged, or null when this view has no such record. */
+  public RecordWithBody recordOrNull(Hash id) {
+    requireOpen();
+    Staged entry = staged.get(id);
+    return entry != null ? entry.body : store.recordWithBodyOrNull(capsuleId, id);
+  }
+
+  /** How many records this view has committed. */
+  public long committed() {
+    return committed;
+  }
+
+  /** How many records are staged now. */
+  public int staged() {
+    return staged.size();
+  }
+
+  /** Drops every staged record; the store keeps only what was committed. Closing twice does nothing. */
+  @Override
+  public void close() {
+    closed = true;
+    staged.clear();
+    stagedChildren.clear();
+    waiting.clear();
+    readyOrder.clear();
+    unreported.clear();
+    stagedBytes = 0;
+    readyBytes = 0;
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("the replica view of " + capsuleId.toHex() + " is closed");
+    }
+  }
+
+  // ---- SyncDag: stored ∪ staged
+
+  @Override
+  public Hash root() {
+    return capsuleId;
+  }
+
+  @Override
+  public boolean contains(Hash id) {
+    requireOpen();
+    return staged.containsKey(id) || store.holdsRecord(capsuleId, id);
+  }
+
+  @Override
+  public List<Hash> parents(Hash id) {
+    requireOpen();
+    Staged entry = staged.get(id);
+    return entry != null ? entry.parents() : store.parentsOrNull(capsuleId, id);
+  }
+
+  /**
+   * Stored heads no staged record names, and staged records no staged record names (unless the store
+   * holds them by now: then they count as stored), sorted.
+   */
+  @Override
+  public List<Hash> heads() {
+    requireOpen();
+    TreeSet<Hash> out = new TreeSet<>();
+    for (Hash head : store.heads(capsuleId)) {
+      if (!stagedChildren.containsKey(head)) {
+        out.add(head);
+      }
+    }
+    for (Hash id : staged.keySet()) {
+      if (!stagedChildren.containsKey(id) && !store.holdsRecord(capsuleId, id)) {
+        out.add(id);
+      }
+    }
+    return new ArrayList<>(out);
+  }
+
+  @Override
+  public long count() {
+    return digest().count();
+  }
+
+  /**
+   * The stored digest plus the staged ids. The store's count moves with every commit to the capsule,
+   * so while it stays where it was when no staged record was stored, the sum counts each record once;
+   * when it moved, staged records stored meanwhile are dropped first (one lookup per staged record).
+   * Under a continual stream of other commits it gives up after a few rounds and may count a record
+   * twice, which only makes a quick check fail.
+   */
+  @Override
+  public SetDigest digest() {
+    requireOpen();
+    SetDigest stored = storedDigest();
+    if (staged.isEmpty()) {
+      verifiedCount = stored.count();
+      return stored;
+    }
+    for (int attempt = 0; attempt < DIGEST_ATTEMPTS && stored.count() != verifiedCount; attempt++) {
+      pruneStored();
+      SetDigest after = storedDigest();
+      if (after.count() == stored.count()) {
+        verifiedCount = after.count();
+      }
+      stored = after;
+    }
+    stored.addAll(stagedDigest);
+    return stored;
+  }
+
+  private SetDigest storedDigest() {
+    try {
+      return store.digest(capsuleId);
+    } catch (StorageException e) {
+      // The store never deletes a capsule, and this one was held when the view opened.
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void forEachId(Consumer<Hash> action) {
+    byte[] bytes = new byte[Hash.LENGTH];
+    forEachIdLimbs((l0, l1, l2, l3) -> {
+      ByteBuffer.wrap(bytes).putLong(l0).putLong(l1).putLong(l2).putLong(l3);
+      action.accept(Hash.copyOf(bytes));
+    });
+  }
+
+  /**
+   * The stored ids (read in one store transaction), then the staged ids that transaction did not show.
+   * The stored ids are matched against the staged ones by binary search over their limbs, so no object
+   * is made per stored id and a record stored by another commit meanwhile is given once.
+   */
+  @Override
+  public void forEachIdLimbs(LimbConsumer action) {
+    requireOpen();
+    if (staged.isEmpty()) {
+      store.forEachRecordId(capsuleId, action);
+      return;
+    }
+    Hash[] ids = staged.keySet().toArray(new Hash[0]);
+    Arrays.sort(ids); // unsigned byte order, which is unsigned limb order
+    int n = ids.length;
+    long[] limbs = new long[4 * n];
+    byte[] bytes = new byte[Hash.LENGTH];
+    for (int i = 0; i < n; i++) {
+      ids[i].copyTo(bytes, 0);
+      ByteBuffer b = ByteBuffer.wrap(bytes);
+      for (int l = 0; l < 4; l++) {
+        limbs[4 * i + l] = b.getLong();
+      }
+    }
+    boolean[] stored = new boolean[n];
+    store.forEachRecordId(capsuleId, (l0, l1, l2, l3) -> {
+      int at = find(limbs, n, l0, l1, l2, l3);
+      if (at >= 0) {
+        stored[at] = true;
+      }
+      action.accept(l0, l1, l2, l3);
+    });
+    for (int i = 0; i < n; i++) {
+      if (!stored[i]) {
+        action.accept(limbs[4 * i], limbs[4 * i + 1], limbs[4 * i + 2], limbs[4 * i + 3]);
+      }
+    }
+  }
+
+  /** The index of the id among {@code n} sorted ids of four limbs each, or -1. */
+  private static int find(long[] limbs, int n, long l0, long l1, long l2, long l3) {
+    int lo = 0;
+    int hi = n - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      int at = 4 * mid;
+      int c = Long.compareUnsigned(limbs[at], l0);
+      if (c == 0) {
+        c = Long.compareUnsigned(limbs[at + 1], l1);
+      }
+      if (c == 0) {
+        c = Long.compareUnsigned(limbs[at + 2], l2);
+      }
+      if (c == 0) {
+        c = Long.compareUnsigned(limbs[at + 3], l3);
+      }
+      if (c == 0) {
+        return mid;
+      } else if (c < 0) {
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Whether {@code record} is new to this view: true exactly once for each record offered this session
+   * that the store did not hold when it was offered, false for a record held or already reported.
+   *
+   * @throws IllegalStateException when the record was never offered and is not held (offer it first)
+   * @throws IllegalArgumentException when its parents are not those of the record offered
+   */
+  @Override
+  public boolean add(SyncRecord record) {
+    requireOpen();
+    Hash id = record.id();
+    Staged entry = staged.get(id);
+    if (entry != null && !entry.parents().equals(record.parents())) {
+      throw new IllegalArgumentException("record " + id.toHex() + " was offered with other parents");
+    }
+    if (unreported.remove(id)) {
+      return true;
+    }
+    if (entry != null || store.holdsRecord(capsuleId, id)) {
+      return false;
+    }
+    throw new IllegalStateException("record " + id.toHex() + " was never offered to this session");
+  }
+}
