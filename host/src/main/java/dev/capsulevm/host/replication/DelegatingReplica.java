@@ -76,7 +76,7 @@ abstract class DelegatingReplica implements SessionReplica {
   }
 
   @Override
-  public void offer(RecordWithBody record) throws InvalidPeerRecordException, StagingFullException {
+  public void offer(RecordWithBody record) throws InvalidPeerRecordException, StagingFullException, StorageException {
     opened().offer(record);
   }
 

@@ -47,7 +47,7 @@ import java.util.function.Consumer;
  * store ignores a record it already holds and moves its digest only for new ones, and this view drops
  * staged records it finds stored.
  */
-public final class ReplicaDag implements SyncDag, AutoCloseable {
+public final class ReplicaDag implements SessionReplica {
   /**
    * Bounds on one session's staging.
    *

@@ -283,7 +283,11 @@ public final class Replicator implements AutoCloseable {
       return new SessionResult(capsule, "FAILED", f.getMessage(), session == null ? null : session.report());
     } catch (StorageException | RuntimeException e) {
       channel.fail(Status.CANCELLED.withDescription("the initiator failed"));
-      log.error("sync session with {} for capsule {} failed", address, capsule, e);
+      if (closed) {
+        log.info("sync session with {} for capsule {} cut off by shutdown: {}", address, capsule, e.toString());
+      } else {
+        log.error("sync session with {} for capsule {} failed", address, capsule, e);
+      }
       count("initiator", "FAILED", channel);
       return new SessionResult(capsule, "FAILED", String.valueOf(e.getMessage()), session == null ? null
           : session.report());

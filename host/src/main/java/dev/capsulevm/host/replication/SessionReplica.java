@@ -14,7 +14,7 @@ interface SessionReplica extends SyncDag, AutoCloseable {
   RecordWithBody recordOrNull(Hash id);
 
   /** Takes a record the peer sent (already matched to the turn's entry); verifies what it can alone. */
-  void offer(RecordWithBody record) throws InvalidPeerRecordException, StagingFullException;
+  void offer(RecordWithBody record) throws InvalidPeerRecordException, StagingFullException, StorageException;
 
   /** Verifies and stores every staged record whose ancestors are all here; how many it stored. */
   int flush() throws InvalidPeerRecordException, StorageException;

@@ -29,17 +29,17 @@ import java.util.function.Consumer;
  * asks for the next run with an empty turn. When the initiator sends a turn that is not empty, the runs
  * still in flight answer nothing it asked: it counts them and skips them, as the responder will.
  */
-final class SyncSession {
+public final class SyncSession {
   /** Bounds on one session's transport. */
-  record Limits(Duration frameTimeout, int chunkBytes, int maxRecordBytes, long maxReceivedBytes,
+  public record Limits(Duration frameTimeout, int chunkBytes, int maxRecordBytes, long maxReceivedBytes,
       int maxTurns, SyncLimits turnLimits) {
     /** Turns of up to 256 MiB: a new replica's first session lists every record of the capsule in one. */
-    static final Limits DEFAULT = new Limits(Duration.ofSeconds(60), 1 << 20, 64 << 20, 64L << 30, 1 << 20,
+    public static final Limits DEFAULT = new Limits(Duration.ofSeconds(60), 1 << 20, 64 << 20, 64L << 30, 1 << 20,
         new SyncLimits(256 << 20, 16, 1024, 1 << 20, 1 << 22, 1 << 22, 1L << 29, 6));
   }
 
   /** What a session has done so far (bytes both ways include records; counts are records). */
-  record Progress(String phase, long bytesSent, long bytesReceived, long recordsReceived, long recordsSent,
+  public record Progress(String phase, long bytesSent, long bytesReceived, long recordsReceived, long recordsSent,
       long recordsStored, int roundTrips, Reconciler.Outcome outcome) {}
 
   private final FrameChannel channel;
@@ -256,6 +256,8 @@ final class SyncSession {
       throw SyncFailure.misbehaviour("invalid record " + e.record() + ": " + e.getMessage(), e);
     } catch (StagingFullException e) {
       throw SyncFailure.of(Status.Code.RESOURCE_EXHAUSTED, e.getMessage());
+    } catch (StorageException e) {
+      throw new SyncFailure(Status.Code.INTERNAL, false, "could not store received records: " + e.getMessage(), e);
     }
   }
 

@@ -122,7 +122,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         replicator.syncNow(request.getPeer(), only, new Replicator.ProgressListener() {
           @Override
           public void progress(Hash c, int index, int count, SyncSession.Progress p) {
-            responses.onNext(progress(c, index, count, p).build());
+            responses.onNext(progressOf(c, index, count, p).build());
           }
 
           @Override
@@ -130,7 +130,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
             SyncProgress.Builder b = result.progress() == null
                 ? SyncProgress.newBuilder().setCapsule(ByteString.copyFrom(c.toByteArray()))
                     .setCapsuleIndex(index).setCapsuleCount(count)
-                : progress(c, index, count, result.progress());
+                : progressOf(c, index, count, result.progress());
             responses.onNext(b.setPhase("done").setOutcome(result.outcome()).setError(result.error()).build());
           }
         });
@@ -144,7 +144,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     worker.start();
   }
 
-  private static SyncProgress.Builder progress(Hash capsule, int index, int count, SyncSession.Progress p) {
+  private static SyncProgress.Builder progressOf(Hash capsule, int index, int count, SyncSession.Progress p) {
     return SyncProgress.newBuilder().setCapsule(ByteString.copyFrom(capsule.toByteArray()))
         .setCapsuleIndex(index).setCapsuleCount(count).setPhase(p.phase()).setBytesSent(p.bytesSent())
         .setBytesReceived(p.bytesReceived()).setRecordsReceived(p.recordsReceived())
