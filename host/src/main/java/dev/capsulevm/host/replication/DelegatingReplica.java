@@ -86,6 +86,11 @@ abstract class DelegatingReplica implements SessionReplica {
   }
 
   @Override
+  public int staged() {
+    return inner == null ? 0 : inner.staged();
+  }
+
+  @Override
   public void close() {
     if (inner != null) {
       inner.close();

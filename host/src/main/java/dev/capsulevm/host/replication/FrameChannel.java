@@ -24,6 +24,7 @@ final class FrameChannel implements StreamObserver<SyncFrame> {
   private final Object ready = new Object();
   private volatile CallStreamObserver<SyncFrame> out;
   private volatile boolean cancelled;
+  private volatile Throwable peerError;
   private long bytesReceived;
   private long bytesSent;
 
@@ -56,6 +57,7 @@ final class FrameChannel implements StreamObserver<SyncFrame> {
 
   @Override
   public void onError(Throwable t) {
+    peerError = t;
     inbound.add(t);
     cancelled = true;
     signalReady();
@@ -82,9 +84,7 @@ final class FrameChannel implements StreamObserver<SyncFrame> {
       return null;
     }
     if (next instanceof Throwable t) {
-      Status status = Status.fromThrowable(t);
-      throw new SyncFailure(status.getCode(), false,
-          "the session ended: " + status.getCode() + (status.getDescription() == null ? "" : ", " + status.getDescription()), t);
+      throw ended(t);
     }
     out.request(1);
     SyncFrame frame = (SyncFrame) next;
@@ -110,7 +110,8 @@ final class FrameChannel implements StreamObserver<SyncFrame> {
       }
     }
     if (cancelled) {
-      throw SyncFailure.of(Status.Code.CANCELLED, "the session was cancelled");
+      Throwable t = peerError;
+      throw t != null ? ended(t) : SyncFailure.of(Status.Code.CANCELLED, "the session was cancelled");
     }
     try {
       out.onNext(frame);
@@ -142,6 +143,12 @@ final class FrameChannel implements StreamObserver<SyncFrame> {
 
   long bytesSent() {
     return bytesSent;
+  }
+
+  private static SyncFailure ended(Throwable t) {
+    Status status = Status.fromThrowable(t);
+    return new SyncFailure(status.getCode(), false,
+        "the session ended: " + status.getCode() + (status.getDescription() == null ? "" : ", " + status.getDescription()), t);
   }
 
   private void signalReady() {

@@ -19,6 +19,9 @@ interface SessionReplica extends SyncDag, AutoCloseable {
   /** Verifies and stores every staged record whose ancestors are all here; how many it stored. */
   int flush() throws InvalidPeerRecordException, StorageException;
 
+  /** Records offered but not stored yet (their parents, or a signed descendant, have not arrived). */
+  int staged();
+
   /** Drops what is still staged. */
   @Override
   void close();

@@ -51,6 +51,7 @@ public final class SyncSession {
   private int roundTrips;
   private int turns;
   private String phase = "quick check";
+  private boolean diverged;
 
   SyncSession(FrameChannel channel, SessionReplica replica, Reconciler reconciler, Limits limits,
       Consumer<Progress> progress) {
@@ -105,6 +106,10 @@ public final class SyncSession {
     }
     channel.complete();
     phase = "done";
+    if (replica.staged() > 0 && reconciler.outcome() != Reconciler.Outcome.DIVERGED) {
+      // the sets matched only counting records that cannot be stored: the peer holds orphans
+      diverged = true;
+    }
     return report();
   }
 
@@ -353,7 +358,8 @@ public final class SyncSession {
 
   Progress report() {
     return new Progress(phase, channel.bytesSent(), channel.bytesReceived(), reconciler.recordsReceived(),
-        reconciler.recordsSent(), recordsStored, roundTrips + 1, reconciler.outcome());
+        reconciler.recordsSent(), recordsStored, roundTrips + 1,
+        diverged ? Reconciler.Outcome.DIVERGED : reconciler.outcome());
   }
 
   Hash capsule() {

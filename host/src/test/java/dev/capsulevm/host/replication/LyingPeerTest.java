@@ -1,0 +1,298 @@
+package dev.capsulevm.host.replication;
+
+import static dev.capsulevm.host.replication.Replicas.assertConverged;
+import static dev.capsulevm.host.replication.Replicas.chain;
+import static dev.capsulevm.host.replication.Replicas.create;
+import static dev.capsulevm.host.replication.Replicas.put;
+import static dev.capsulevm.host.replication.Replicas.sync;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.host.sync.InMemoryDag;
+import dev.capsulevm.host.sync.Reconciler;
+import dev.capsulevm.host.sync.SetDigest;
+import dev.capsulevm.host.sync.SyncRecord;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proto.v1.SyncFrame;
+import dev.capsulevm.proto.v1.SyncGrpc;
+import dev.capsulevm.vm.storage.CapsuleFixture;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Server;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.SortedMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A peer that lies: it answers sessions with records whose bytes were tampered with, whose entries name
+ * other parents, that a stranger signed, that hang off parents nobody has, or with endless garbage. The
+ * honest host stores nothing of it, backs it off, counts it, and still converges with honest peers.
+ */
+class LyingPeerTest {
+  @TempDir
+  Path dir;
+
+  @ParameterizedTest
+  @ValueSource(strings = {"bad signature", "tampered sub-record", "wrong parents", "stranger", "orphan", "garbage"})
+  void aLyingPeerStoresNothingAndHonestPeersStillConverge(String lie) throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("lie " + lie);
+    try (HostServer a = Replicas.start(dir.resolve("a")); HostServer c = Replicas.start(dir.resolve("c"))) {
+      create(a, capsule);
+      create(c, capsule);
+      List<RecordWithBody> common = chain(capsule, capsule.id(), 10, "common", 1);
+      put(a, common);
+      put(c, common);
+      Hash tip = common.get(common.size() - 1).hash();
+      List<RecordWithBody> honest = chain(capsule, tip, 15, "honest", 2);
+      put(c, honest);
+      List<RecordWithBody> liarsOwn = new ArrayList<>(common);
+      if (!lie.equals("stranger") && !lie.equals("orphan")) {
+        liarsOwn.addAll(chain(capsule, tip, 6, "lie", 2)); // genuine records, served tampered
+      }
+      Liar liar = new Liar(capsule, liarsOwn, lie);
+      try (liar) {
+        SortedMap<String, SortedMap<String, String>> before = a.storage().dump();
+        Replicator.SessionResult result =
+            a.replicator().syncNow(liar.address(), capsule.id(), Replicas.QUIET).get(0);
+        assertFalse(result.ok(), "a lying peer's session does not end well: " + result.outcome());
+        assertEquals(before, a.storage().dump(), "nothing of the lie is stored");
+        Replicator.PeerState state = a.replicator().peers().stream()
+            .filter(p -> p.address().equals(liar.address())).findFirst().orElseThrow();
+        assertEquals(1, state.failures());
+        assertNotNull(state.backoffUntil(), "the liar is backed off");
+      }
+      Replicator.SessionResult healed = sync(a, c, capsule.id());
+      assertEquals("CONVERGED", healed.outcome(), healed.error());
+      assertConverged(capsule.id(), a, c);
+    }
+  }
+
+  @Test
+  void garbageFromAnInitiatorIsRefusedAndTheHostKeepsServing() throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("garbage in");
+    try (HostServer a = Replicas.start(dir.resolve("a")); HostServer c = Replicas.start(dir.resolve("c"))) {
+      create(a, capsule);
+      create(c, capsule);
+      put(a, chain(capsule, capsule.id(), 20, "r", 1));
+      SortedMap<String, SortedMap<String, String>> before = a.storage().dump();
+      ManagedChannel channel = ManagedChannelBuilder.forTarget(Replicas.address(a)).usePlaintext().build();
+      try {
+        Random random = new Random(7);
+        byte[] junk = new byte[4096];
+        random.nextBytes(junk);
+        RecordingObserver answers = new RecordingObserver();
+        StreamObserver<SyncFrame> requests = SyncGrpc.newStub(channel).session(answers);
+        requests.onNext(SyncFrame.newBuilder().setTurnBytes(junk.length).setTurn(ByteString.copyFrom(junk)).build());
+        Throwable error = answers.awaitError();
+        assertTrue(error instanceof StatusRuntimeException s
+            && s.getStatus().getCode() == io.grpc.Status.Code.INVALID_ARGUMENT, String.valueOf(error));
+      } finally {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+      assertEquals(before, a.storage().dump());
+      // c's sessions come from the loopback address the garbage came from, so a refuses them while that
+      // address is backed off; the session a opens still converges, and c's own succeed after the back-off
+      Replicator.SessionResult refused = sync(c, a, capsule.id());
+      assertEquals("FAILED", refused.outcome());
+      assertTrue(refused.error().contains("RESOURCE_EXHAUSTED"), refused.error());
+      Replicator.SessionResult result = sync(a, c, capsule.id());
+      assertEquals("CONVERGED", result.outcome(), result.error());
+      assertConverged(capsule.id(), a, c);
+      Thread.sleep(1_100);
+      assertEquals("EQUAL", sync(c, a, capsule.id()).outcome());
+    }
+  }
+
+  /** Waits for the error a stream ends with. */
+  private static final class RecordingObserver implements StreamObserver<SyncFrame> {
+    private final java.util.concurrent.CompletableFuture<Throwable> error = new java.util.concurrent.CompletableFuture<>();
+
+    @Override
+    public void onNext(SyncFrame value) {}
+
+    @Override
+    public void onError(Throwable t) {
+      error.complete(t);
+    }
+
+    @Override
+    public void onCompleted() {
+      error.complete(null);
+    }
+
+    Throwable awaitError() throws Exception {
+      return error.get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * A Sync responder that reconciles honestly over the ids of its records (so that the honest side asks
+   * for them) and then lies in the bytes it sends, or sends garbage from the start.
+   */
+  private static final class Liar implements AutoCloseable {
+    private final Server server;
+
+    Liar(CapsuleFixture capsule, List<RecordWithBody> records, String lie) throws Exception {
+      Map<Hash, RecordWithBody> byId = new HashMap<>();
+      List<RecordWithBody> served = new ArrayList<>(records);
+      UnaryOperator<RecordWithBody> tamper = UnaryOperator.identity();
+      switch (lie) {
+        case "bad signature" -> tamper = CapsuleFixture::withBadSignature;
+        case "tampered sub-record" -> tamper = r -> {
+          List<byte[]> payloads = new ArrayList<>(r.payloads());
+          byte[] first = payloads.get(0).clone();
+          first[0] ^= 1;
+          payloads.set(0, first);
+          return new RecordWithBody(r.record(), payloads);
+        };
+        case "stranger" -> served.add(capsule.recordByStranger(List.of(records.get(records.size() - 1).hash()), "x"));
+        case "orphan" -> { // a genuine record whose parent the liar never sends
+          RecordWithBody withheld = capsule.record(List.of(records.get(records.size() - 1).hash()), "withheld", 1);
+          served.add(capsule.record(List.of(withheld.hash()), "orphan", 1));
+        }
+        default -> { }
+      }
+      for (RecordWithBody r : served) {
+        byId.put(r.hash(), r);
+      }
+      UnaryOperator<RecordWithBody> bytes = tamper;
+      InMemoryDag dag = new InMemoryDag(capsule.id());
+      for (RecordWithBody r : served) {
+        List<Hash> parents = r.record().header().parents();
+        if (lie.equals("wrong parents") && records.indexOf(r) >= 10) {
+          parents = List.of(capsule.id()); // the entry names other parents than the header
+        }
+        dag.add(new SyncRecord(r.hash(), parents));
+      }
+      SyncGrpc.SyncImplBase service = new SyncGrpc.SyncImplBase() {
+        @Override
+        public StreamObserver<SyncFrame> session(StreamObserver<SyncFrame> responses) {
+          ServerCallStreamObserver<SyncFrame> call = (ServerCallStreamObserver<SyncFrame>) responses;
+          FrameChannel channel = new FrameChannel();
+          channel.bind(call);
+          Thread t = new Thread(() -> {
+            try {
+              SyncFrame first = channel.take(java.time.Duration.ofSeconds(10));
+              if (lie.equals("garbage")) {
+                Random random = new Random(1);
+                while (true) { // endless: until the honest side cuts the stream
+                  byte[] junk = new byte[64 << 10];
+                  random.nextBytes(junk);
+                  channel.send(SyncFrame.newBuilder().setTurnBytes(junk.length).setTurn(ByteString.copyFrom(junk))
+                      .setMore(true).build(), java.time.Duration.ofSeconds(10));
+                }
+              }
+              FakeReplica replica = new FakeReplica(dag, id -> bytes.apply(byId.get(id)));
+              new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.RESPONDER,
+                  Reconciler.Config.DEFAULT), SyncSession.Limits.DEFAULT, p -> {}).respond(first,
+                  SyncFrame.newBuilder());
+            } catch (SyncFailure e) {
+              channel.fail(e.status());
+            }
+          });
+          t.setDaemon(true);
+          t.start();
+          return channel;
+        }
+      };
+      server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(service).build()
+          .start();
+    }
+
+    String address() {
+      return "127.0.0.1:" + server.getPort();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  /** A replica that serves whatever bytes it is given and stores nothing. */
+  private record FakeReplica(InMemoryDag dag, java.util.function.Function<Hash, RecordWithBody> bytes)
+      implements SessionReplica {
+    @Override
+    public RecordWithBody recordOrNull(Hash id) {
+      return bytes.apply(id);
+    }
+
+    @Override
+    public void offer(RecordWithBody record) {}
+
+    @Override
+    public int flush() {
+      return 0;
+    }
+
+    @Override
+    public int staged() {
+      return 0;
+    }
+
+    @Override
+    public void close() {}
+
+    @Override
+    public Hash root() {
+      return dag.root();
+    }
+
+    @Override
+    public boolean contains(Hash id) {
+      return dag.contains(id);
+    }
+
+    @Override
+    public List<Hash> parents(Hash id) {
+      return dag.parents(id);
+    }
+
+    @Override
+    public List<Hash> heads() {
+      return dag.heads();
+    }
+
+    @Override
+    public long count() {
+      return dag.count();
+    }
+
+    @Override
+    public SetDigest digest() {
+      return dag.digest();
+    }
+
+    @Override
+    public void forEachId(Consumer<Hash> action) {
+      dag.forEachId(action);
+    }
+
+    @Override
+    public boolean add(SyncRecord record) {
+      return dag.add(record);
+    }
+  }
+}
