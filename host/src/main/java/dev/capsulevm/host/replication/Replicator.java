@@ -347,10 +347,13 @@ public final class Replicator implements AutoCloseable {
       String remote = REMOTE.get();
       Tracker tracker = initiators.computeIfAbsent(remote, Tracker::new);
       Instant now = clock.instant();
-      if (closed || tracker.backedOff(now)) {
-        call.onError(Status.RESOURCE_EXHAUSTED.withDescription(closed ? "the host is shutting down"
-            : "sessions from " + remote + " are refused until " + tracker.backoffUntil
-                + " after an invalid or failed session").asRuntimeException());
+      if (closed) {
+        call.onError(Status.UNAVAILABLE.withDescription("the host is shutting down").asRuntimeException());
+        return new Discard();
+      }
+      if (tracker.backedOff(now)) {
+        call.onError(Status.RESOURCE_EXHAUSTED.withDescription("sessions from " + remote + " are refused until "
+            + tracker.backoffUntil + " after an invalid session").asRuntimeException());
         return new Discard();
       }
       if (!incoming.tryAcquire()) {
