@@ -144,6 +144,36 @@ class ReplicationTest {
     }
   }
 
+  @Test
+  void configuredPeersAreSyncedOnTheirInterval() throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("scheduled");
+    try (HostServer a = Replicas.start(dir.resolve("a"))) {
+      create(a, capsule);
+      List<RecordWithBody> first = chain(capsule, capsule.id(), 10, "first", 1);
+      put(a, first);
+      Replicator.Settings sync = Replicas.config(dir.resolve("b")).replication()
+          .withPeers(List.of(new Replicator.Peer(Replicas.address(a), java.util.Set.of(capsule.id()))))
+          .withInterval(java.time.Duration.ofMillis(100));
+      try (HostServer b = HostServer.start(Replicas.config(dir.resolve("b")).withReplication(sync))) {
+        awaitCount(b, capsule.id(), 10);
+        put(a, chain(capsule, first.get(9).hash(), 5, "more", 1));
+        awaitCount(b, capsule.id(), 15);
+        assertConverged(capsule.id(), a, b);
+        Replicator.PeerState state = b.replicator().peers().get(0);
+        assertEquals(Replicas.address(a), state.address());
+        assertTrue(state.sessions() >= 2 && state.lastSession() != null, state.toString());
+      }
+    }
+  }
+
+  private static void awaitCount(HostServer host, Hash capsule, long count) throws InterruptedException {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (countOrZero(host, capsule) < count && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertEquals(count, countOrZero(host, capsule));
+  }
+
   private static long countOrZero(HostServer host, Hash capsule) {
     try {
       return host.storage().hasCapsule(capsule) ? host.storage().digest(capsule).count() : 0;

@@ -56,6 +56,28 @@ class HostCommandTest {
     assertTrue(err2.toString().contains("port"), err2.toString());
   }
 
+  @Test
+  void peersAreAllCapsulesOrNamedOnesAndBadEntriesAreNamed() throws Exception {
+    String id = "ab".repeat(32);
+    HostCommand command = new HostCommand();
+    new CommandLine(command).parseArgs("--peers", "10.0.0.1:7420, peer.example:7420@" + id,
+        "--sync-interval", "PT2M", "--sync-backoff", "3");
+    HostConfig config = invokeConfig(command);
+    var peers = config.replication().peers();
+    assertEquals(2, peers.size());
+    assertEquals("10.0.0.1:7420", peers.get(0).address());
+    assertTrue(peers.get(0).capsules().isEmpty(), "no ids: every capsule");
+    assertEquals(java.util.Set.of(dev.capsulevm.proofs.Hash.fromHex(id)), peers.get(1).capsules());
+    assertEquals(Duration.ofMinutes(2), config.replication().interval());
+    assertEquals(Duration.ofSeconds(3), config.replication().backoffBase());
+    for (String bad : new String[] {"nohostport", "a:1@nothex", "a:b"}) {
+      StringWriter err = new StringWriter();
+      CommandLine cl = new CommandLine(new HostCommand()).setErr(new PrintWriter(err));
+      assertNotEquals(0, cl.execute("--peers", bad));
+      assertTrue(err.toString().contains("peers"), err.toString());
+    }
+  }
+
   private static HostConfig invokeConfig(HostCommand command) throws Exception {
     var m = HostCommand.class.getDeclaredMethod("config");
     m.setAccessible(true);
