@@ -4,6 +4,7 @@ import static dev.capsulevm.renter.EndToEndTest.subRecords;
 import static dev.capsulevm.renter.EndToEndTest.utf8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.proofs.Hash;
@@ -156,6 +157,37 @@ class MergeTest {
         ((Output.Heads) r.output(heads).output()).heads().stream().map(Record::hash).toList());
     assertEquals(c, r.output(proveC).provenHeaderOrNull().hash());
     assertArrayEquals(utf8("b"), r.output(readB).payload());
+  }
+
+  /** A man in the middle changes the merge's proposal: cancelled, the fork stays, and a retry merges. */
+  @Test
+  void merge_tamperedProposal_isCaughtNothingIsCommittedAndARetryMerges() throws Exception {
+    Tamper tamper = new Tamper();
+    SigningKey account = SigningKey.generate();
+    host.fund(account, 1000);
+    try (HostClient tampered = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withInterceptors(List.of(tamper)))) {
+      CapsuleWriter writer = newCapsule(SigningPolicy.EVERY_RECORD);
+      writer.append(client, List.of(utf8("base")));
+      CapsuleWriter stale = sameView(writer);
+      Hash left = writer.append(client, List.of(utf8("left"))).get(0).hash();
+      Hash right = forkFrom(stale, List.of(utf8("right"))).hash();
+
+      tamper.set((position, response) -> response.hasProposal()
+          ? response.toBuilder().setProposal(response.getProposal().toBuilder().setHeads(0,
+              com.google.protobuf.ByteString.copyFrom(new byte[32]))).build()
+          : response);
+      HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class,
+          () -> writer.merge(tampered, List.of(utf8("merged"))));
+      assertEquals(1, tamper.changed.get(), e.getMessage());
+      tamper.clear();
+
+      CapsuleWriter reader = sameView(writer);
+      assertEquals(sorted(left, right), reader.refreshHeads(client).stream().map(Record::hash).toList());
+      RecordWithBody merge = writer.merge(tampered, List.of(utf8("merged")));
+      assertEquals(sorted(left, right), sorted(merge.record().header().parents().toArray(Hash[]::new)));
+      assertEquals(List.of(merge.hash()), reader.refreshHeads(client).stream().map(Record::hash).toList());
+    }
   }
 
   @Test
