@@ -175,6 +175,14 @@ class SyncCommandTest {
   }
 
   @Test
+  void hostHelp_listsStatusBesideTheDaemonOptions() {
+    Result r = run("host", "--help");
+    assertEquals(0, r.exitCode());
+    assertTrue(r.out().contains("status") && r.out().contains("--data-dir"), r.out());
+    assertEquals(2, run("host", "status", "--bogus").exitCode());
+  }
+
+  @Test
   void sync_help_listsTheExitCodes() {
     Result r = run("sync", "--help");
     assertEquals(0, r.exitCode());
