@@ -4,8 +4,6 @@ import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.HostClient;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,24 +27,15 @@ final class AccountCommand {
     @Option(names = "--amount", required = true, paramLabel = "UNITS", description = "Units to add (1 CAP = 1000000 units).")
     long amount;
 
-    @Option(names = "--admin", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:7421",
-        description = "The host's admin endpoint (default: ${DEFAULT-VALUE}).")
-    String admin;
-
-    @Option(names = "--token", paramLabel = "TOKEN", description = "The admin token.")
-    String token;
-
-    @Option(names = "--token-file", paramLabel = "FILE", defaultValue = "capsulevm-data/admin.token",
-        description = "A file holding the admin token (default: ${DEFAULT-VALUE}, in the host's data directory).")
-    Path tokenFile;
+    @Mixin AdminArgs adminArgs;
 
     @Override
     public Integer call() {
       Args.nonNegative(spec, "--amount", amount);
       return CapsuleCommand.guarded(() -> {
-        String secret = token != null ? token : Files.readString(tokenFile).strip();
+        String secret = adminArgs.token();
         SigningKey key = args.state().accountKey(args.accountKey);
-        try (AdminClient client = AdminClient.connect(admin, secret)) {
+        try (AdminClient client = AdminClient.connect(adminArgs.admin, secret)) {
           Amount balance = client.fund(key.publicKey(), Amount.of(amount));
           if (args.json) {
             System.out.println(new Json().put("account", key.publicKey().toHex()).put("balanceUnits", balance.units()));

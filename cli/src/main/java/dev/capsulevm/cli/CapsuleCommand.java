@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code capsulevm capsule}: create, append, read, prove, heads, has, every answer verified. */
+/** {@code capsulevm capsule}: create, append, merge, read, prove, heads, has, every answer verified. */
 @Command(
     name = "capsule",
     mixinStandardHelpOptions = true,
@@ -41,6 +41,7 @@ import picocli.CommandLine.Spec;
     subcommands = {
       CapsuleCommand.Create.class,
       CapsuleCommand.Append.class,
+      CapsuleCommand.Merge.class,
       CapsuleCommand.Read.class,
       CapsuleCommand.Prove.class,
       CapsuleCommand.Heads.class,
@@ -133,13 +134,7 @@ final class CapsuleCommand {
     public Integer call() {
       Hash id = Args.hash(spec, "--capsule", capsule);
       return guarded(() -> {
-        List<byte[]> subRecords = new ArrayList<>();
-        payloads.forEach(p -> subRecords.add(p.getBytes(StandardCharsets.UTF_8)));
-        if (lines != null) {
-          for (String line : Files.readAllLines(lines)) {
-            subRecords.add(line.getBytes(StandardCharsets.UTF_8));
-          }
-        }
+        List<byte[]> subRecords = subRecords(payloads, lines);
         if (subRecords.isEmpty()) {
           throw Args.usage(spec, "give at least one sub-record (arguments or --lines FILE)");
         }
@@ -157,6 +152,65 @@ final class CapsuleCommand {
           } else {
             System.out.println("record  " + header.hash().toHex() + " at height " + header.height() + ", "
                 + header.subRecordCount() + " sub-record(s), committed");
+            System.out.println("heads   " + String.join(", ", hexes(result.committedHeads())));
+            System.out.println(RenterArgs.costLine(result));
+          }
+          return 0;
+        }
+      });
+    }
+  }
+
+  /** The sub-records given as arguments, then one per line of {@code linesOrNull}. */
+  static List<byte[]> subRecords(List<String> payloads, Path linesOrNull) throws IOException {
+    List<byte[]> out = new ArrayList<>();
+    payloads.forEach(p -> out.add(p.getBytes(StandardCharsets.UTF_8)));
+    if (linesOrNull != null) {
+      for (String line : Files.readAllLines(linesOrNull)) {
+        out.add(line.getBytes(StandardCharsets.UTF_8));
+      }
+    }
+    return out;
+  }
+
+  @Command(name = "merge", mixinStandardHelpOptions = true,
+      description = "Join a fork: fetch the heads (verified) and append one record whose parents are all of them, "
+          + "holding the given sub-records (none is fine). With one head it is an ordinary append.")
+  static final class Merge implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RenterArgs args;
+
+    @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
+    String capsule;
+
+    @Option(names = "--lines", paramLabel = "FILE", description = "One sub-record per line of FILE.")
+    Path lines;
+
+    @Parameters(paramLabel = "SUB-RECORD", arity = "0..*", description = "Sub-record payloads (UTF-8).")
+    List<String> payloads = new ArrayList<>();
+
+    @Override
+    public Integer call() {
+      Hash id = Args.hash(spec, "--capsule", capsule);
+      return guarded(() -> {
+        List<byte[]> subRecords = subRecords(payloads, lines);
+        RenterState state = args.state();
+        CapsuleWriter writer = state.load(id);
+        try (HostClient client = args.connect()) {
+          RecordWithBody merge = writer.merge(client, subRecords);
+          state.save(writer);
+          RecordHeader header = merge.record().header();
+          ProgramResult result = writer.lastResult();
+          if (args.json) {
+            System.out.println(new Json().put("record", header.hash().toHex()).put("height", header.height())
+                .put("parents", hexes(header.parents())).put("subRecords", header.subRecordCount())
+                .put("heads", hexes(result.committedHeads())).put("cost", RenterArgs.cost(result)));
+          } else {
+            int n = header.parents().size();
+            System.out.println("record  " + header.hash().toHex() + " at height " + header.height() + ", "
+                + header.subRecordCount() + " sub-record(s), committed, "
+                + (n == 1 ? "no fork: an ordinary append" : "merging " + n + " heads"));
+            System.out.println("parents " + String.join(", ", hexes(header.parents())));
             System.out.println("heads   " + String.join(", ", hexes(result.committedHeads())));
             System.out.println(RenterArgs.costLine(result));
           }

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       dev.capsulevm.host.daemon.HostCommand.class,
       CapsuleCommand.class,
       AccountCommand.class,
+      SyncCommand.class,
       DemoCommand.class,
       CommandLine.HelpCommand.class
     })
@@ -33,6 +34,8 @@ public final class Main {
    */
   static int run(String... args) {
     CommandLine cmd = new CommandLine(new Main());
+    // HostCommand lives in the host module, which cannot depend on the renter's AdminClient.
+    cmd.getSubcommands().get("host").addSubcommand(new HostStatusCommand());
     cmd.setParameterExceptionHandler(Args.usageHandler(EXIT_USAGE));
     return cmd.execute(args);
   }

@@ -7,8 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.capsulevm.cli.CliTestSupport.Result;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.ProgramBuilder;
+import dev.capsulevm.renter.RenterOptions;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -101,6 +111,90 @@ class RenterCommandsTest {
     Result balance = cli("account", "balance", "--json");
     assertEquals(0, balance.exitCode(), balance.err());
     assertTrue(Long.parseLong(field(balance.out(), "balanceUnits")) < 500000000L);
+  }
+
+  /** Like {@link #cli} with a state (so an account) of its own, which leaves the first test's balance alone. */
+  private Result cliOwn(String... args) {
+    String[] all = Arrays.copyOf(args, args.length + 4);
+    all[args.length] = "--host";
+    all[args.length + 1] = "127.0.0.1:" + host.port();
+    all[args.length + 2] = "--state";
+    all[args.length + 3] = dir.resolve("renter-merge").toString();
+    return run(all);
+  }
+
+  private String fundAndCreate() {
+    Result fund = cliOwn("account", "fund", "--amount", "500000000", "--admin", "127.0.0.1:" + host.adminPort(),
+        "--token", host.adminToken());
+    assertEquals(0, fund.exitCode(), fund.err());
+    Result create = cliOwn("capsule", "create", "--json", "--description", "merge");
+    assertEquals(0, create.exitCode(), create.err());
+    return field(create.out(), "capsule");
+  }
+
+  /**
+   * A fork made by a second writer whose view is stale (the SDK, on the state's keys: the CLI itself
+   * never writes on a stale view), then joined by {@code capsule merge}; reads go through the merge.
+   */
+  @Test
+  void capsuleMerge_joinsAForkThenIsAnOrdinaryAppend() throws Exception {
+    String capsule = fundAndCreate();
+    Hash id = Hash.copyOf(HexFormat.of().parseHex(capsule));
+    assertEquals(0, cliOwn("capsule", "append", "--capsule", capsule, "base").exitCode());
+    RenterState state = new RenterState(dir.resolve("renter-merge"));
+    CapsuleWriter stale = state.load(id);
+    Result left = cliOwn("capsule", "append", "--capsule", capsule, "left", "--json");
+    assertEquals(0, left.exitCode(), left.err());
+    Hash right;
+    try (HostClient client = HostClient.connect("127.0.0.1:" + host.port(), state.accountKey(null),
+        RenterOptions.defaults())) {
+      List<RecordWithBody> records = stale.buildRecords(
+          List.of(List.of("right".getBytes(StandardCharsets.UTF_8))), System.currentTimeMillis());
+      ProgramBuilder b = new ProgramBuilder(id, stale.metadata(), null, stale::headerOrNull);
+      b.append(records);
+      assertEquals(2, client.run(b.build()).committedHeads().size());
+      right = records.get(0).hash();
+    }
+
+    Result merge = cliOwn("capsule", "merge", "--capsule", capsule, "joined", "--json");
+    assertEquals(0, merge.exitCode(), merge.err());
+    assertTrue(merge.out().contains("\"parents\":[\"") && merge.out().contains(right.toHex())
+        && merge.out().contains(field(left.out(), "record")), merge.out());
+    assertTrue(merge.out().contains("\"heads\":[\"" + field(merge.out(), "record") + "\"]"), merge.out());
+    assertEquals("3", field(merge.out(), "height"));
+
+    Result read = cliOwn("capsule", "read", "--capsule", capsule, "--record", right.toHex());
+    assertEquals(0, read.exitCode(), read.err());
+    assertEquals("right", read.line());
+    Result readOwn = cliOwn("capsule", "read", "--capsule", capsule, "--height", "3");
+    assertEquals("joined", readOwn.line());
+
+    Result again = cliOwn("capsule", "merge", "--capsule", capsule);
+    assertEquals(0, again.exitCode(), again.err());
+    assertTrue(again.out().contains("at height 4, 0 sub-record(s), committed, no fork: an ordinary append"),
+        again.out());
+  }
+
+  @Test
+  void hostStatus_showsTheKeyCountersAndPeers() {
+    String[] admin = {"--admin", "127.0.0.1:" + host.adminPort(), "--token", host.adminToken()};
+    Result text = run(concat(new String[] {"host", "status"}, admin));
+    assertEquals(0, text.exitCode(), text.err());
+    assertTrue(text.out().startsWith("host     " + host.hostKey().toHex()), text.out());
+    assertTrue(text.out().contains("peers    none"), text.out());
+    Result json = run(concat(new String[] {"host", "status", "--json"}, admin));
+    assertEquals(0, json.exitCode(), json.err());
+    assertEquals(host.hostKey().toHex(), field(json.out(), "hostKey"));
+    assertTrue(json.out().contains("\"peers\":[]"), json.out());
+    Result wrongToken = run("host", "status", "--admin", "127.0.0.1:" + host.adminPort(), "--token", "wrong");
+    assertEquals(1, wrongToken.exitCode());
+    assertTrue(wrongToken.err().contains("UNAUTHENTICATED"), wrongToken.err());
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   @Test

@@ -2,21 +2,29 @@ package dev.capsulevm.renter;
 
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.FundRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.proto.v1.StatusResponse;
+import dev.capsulevm.proto.v1.SyncNowRequest;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
- * The operator's side: funding accounts and reading the host's status over the {@code Admin} service,
- * each call carrying {@code authorization: Bearer <token>} (the token the host keeps in its data
+ * The operator's side: funding accounts, reading the host's status and running sync sessions with a
+ * peer now, over the {@code Admin} service, each call carrying {@code authorization: Bearer <token>} (the token the host keeps in its data
  * directory).
  */
 public final class AdminClient implements AutoCloseable {
@@ -55,6 +63,75 @@ public final class AdminClient implements AutoCloseable {
     } catch (StatusRuntimeException e) {
       throw new RenterException("status failed: " + e.getStatus(), e);
     }
+  }
+
+  /** The sync peers of a status answer, each with its last session. */
+  public static List<PeerStatus> peers(StatusResponse status) throws RenterException {
+    List<PeerStatus> out = new ArrayList<>();
+    for (dev.capsulevm.proto.v1.PeerStatus peer : status.getPeersList()) {
+      try {
+        out.add(PeerStatus.from(peer));
+      } catch (IllegalArgumentException e) {
+        throw new RenterException("the host's status names peer " + peer.getAddress() + " malformed: "
+            + e.getMessage(), e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Has the host run sync sessions with {@code peer} now ({@code Admin.SyncNow}): with one capsule, or
+   * with every capsule it holds when {@code capsuleOrNull} is null. Blocks until the host ends the
+   * stream (no deadline: a session lasts as long as its records take), handing every progress report
+   * to {@code progress} in this thread. If {@code progress} throws, the call is cancelled and the
+   * exception propagates.
+   *
+   * @param peer the peer's public address, "host:port"
+   * @return the last report of every session, in order (each carries its outcome)
+   * @throws RenterException when the call fails, a report does not parse, or the stream ends while a
+   *     session is still running
+   */
+  public List<SyncProgress> syncNow(String peer, Hash capsuleOrNull, Consumer<SyncProgress> progress)
+      throws RenterException {
+    Objects.requireNonNull(progress, "progress");
+    if (Objects.requireNonNull(peer, "peer").isBlank()) {
+      throw new IllegalArgumentException("the peer address is blank");
+    }
+    SyncNowRequest.Builder request = SyncNowRequest.newBuilder().setPeer(peer);
+    if (capsuleOrNull != null) {
+      request.setCapsule(ByteString.copyFrom(capsuleOrNull.toByteArray()));
+    }
+    List<SyncProgress> ended = new ArrayList<>();
+    SyncProgress last = null;
+    // The blocking iterator's call belongs to this context, so cancelling it ends a call left early.
+    Context.CancellableContext context = Context.current().withCancellation();
+    Context previous = context.attach();
+    try {
+      Iterator<dev.capsulevm.proto.v1.SyncProgress> reports = stub.syncNow(request.build());
+      while (reports.hasNext()) {
+        SyncProgress report;
+        try {
+          report = SyncProgress.from(reports.next());
+        } catch (IllegalArgumentException e) {
+          throw new RenterException("the host sent a malformed sync progress: " + e.getMessage(), e);
+        }
+        progress.accept(report);
+        if (report.ended()) {
+          ended.add(report);
+        }
+        last = report;
+      }
+    } catch (StatusRuntimeException e) {
+      throw new RenterException("sync with " + peer + " failed: " + e.getStatus(), e);
+    } finally {
+      context.detach(previous);
+      context.cancel(null);
+    }
+    if (last != null && !last.ended()) {
+      throw new RenterException("the host ended the sync before session " + (last.capsuleIndex() + 1) + " of "
+          + last.capsuleCount() + " ended");
+    }
+    return ended;
   }
 
   @Override

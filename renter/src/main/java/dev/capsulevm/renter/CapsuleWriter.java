@@ -28,7 +28,9 @@ import java.util.TreeMap;
  * <p>The tracked heads are the writer's view: they come from its own committed appends and from
  * {@link #refreshHeads}. An append expects the host to leave exactly the heads this writer computes, so
  * when another writer may have appended since, call {@link #refreshHeads} first; otherwise the
- * disagreement is reported as host misbehaviour and nothing is committed. Not thread-safe.
+ * disagreement is reported as host misbehaviour and nothing is committed. Where the capsule has
+ * forked (replicas that took different appends, reconciled), {@link #merge} joins the heads again.
+ * Not thread-safe.
  */
 public final class CapsuleWriter {
   /** How many verified headers the writer keeps for building skip pointers. */
@@ -236,6 +238,31 @@ public final class CapsuleWriter {
     committed(records, result.committedHeads());
     lastResult = result;
     return records;
+  }
+
+  /**
+   * Merges a fork: reads the capsule's heads through a verified {@code Heads} program, then appends one
+   * record of {@code subRecords} (possibly none: an empty record is valid, its sub-record root is the
+   * empty tree's) whose parents are all of those heads. As docs/FORMAT.md requires, its height is 1 +
+   * the highest head's, parent 0 (the primary parent, which the skip pointers follow) is a highest head
+   * (the smallest hash among equal heights) and the other heads follow in ascending hash order. With a
+   * single head this is an ordinary append.
+   *
+   * <p>The append expects the host to leave the merge record as the only head, so a write by anyone
+   * else between the two programs fails that check as it does for {@link #append}, and nothing is
+   * committed; call again to merge that write too.
+   *
+   * @return the merge record, whose header's parents are the heads it merged
+   * @throws RenterException also when there are more heads than one record may name ({@value
+   *     RecordHeader#MAX_PARENTS})
+   */
+  public RecordWithBody merge(HostClient client, List<byte[]> subRecords) throws RenterException {
+    refreshHeads(client);
+    if (heads.size() > RecordHeader.MAX_PARENTS) {
+      throw new RenterException("the capsule has " + heads.size() + " heads; one record merges at most "
+          + RecordHeader.MAX_PARENTS);
+    }
+    return appendRecords(client, List.of(subRecords)).get(0);
   }
 
   /** Adopts an append the host committed with {@code committedHeads}. */

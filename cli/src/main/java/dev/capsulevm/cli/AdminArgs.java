@@ -1,0 +1,25 @@
+package dev.capsulevm.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Where the local daemon's Admin service listens and how to prove the operator: the admin token. */
+final class AdminArgs {
+  @Option(names = "--admin", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:7421",
+      description = "The host's admin endpoint (default: ${DEFAULT-VALUE}).")
+  String admin;
+
+  @Option(names = "--token", paramLabel = "TOKEN", description = "The admin token.")
+  String token;
+
+  @Option(names = "--token-file", paramLabel = "FILE", defaultValue = "capsulevm-data/admin.token",
+      description = "A file holding the admin token (default: ${DEFAULT-VALUE}, in the host's data directory).")
+  Path tokenFile;
+
+  /** The token given, else the token file's content. */
+  String token() throws IOException {
+    return token != null ? token : Files.readString(tokenFile).strip();
+  }
+}
