@@ -175,14 +175,20 @@ public final class Replicator implements AutoCloseable {
         TimeUnit.MILLISECONDS);
   }
 
-  /** Every peer configured or used, by address. */
+  /**
+   * Every peer configured or synced with, by address, and ("from" their IP address) peers whose sessions
+   * this host answered and found invalid.
+   */
   public List<PeerState> peers() {
     Map<String, PeerState> out = new TreeMap<>();
     for (Tracker t : peers.values()) {
       out.put(t.address, t.state());
     }
     for (Tracker t : initiators.values()) {
-      out.putIfAbsent("from " + t.address, t.state());
+      PeerState state = t.state();
+      if (state.lastSession() != null) { // only initiators that misbehaved are worth showing
+        out.putIfAbsent("from " + t.address, state);
+      }
     }
     return List.copyOf(out.values());
   }
@@ -402,7 +408,7 @@ public final class Replicator implements AutoCloseable {
         recordsStored.inc(end.recordsStored());
       }
       count("responder", "ENDED", channel);
-      tracker.record(new SessionResult(null, "ENDED", "", end));
+      tracker.answeredWell();
     } catch (SyncFailure f) {
       if (f.misbehaved()) {
         log.warn("sync peer {} misbehaved: {}", tracker.address, f.getMessage());
@@ -537,6 +543,12 @@ public final class Replicator implements AutoCloseable {
         failuresInRow = 0;
         backoffUntil = null;
       }
+    }
+
+    /** An answered session that ended well: only the initiator knows its outcome, so only the back-off clears. */
+    synchronized void answeredWell() {
+      failuresInRow = 0;
+      backoffUntil = null;
     }
 
     synchronized boolean backedOff(Instant now) {
