@@ -358,7 +358,7 @@ public final class ReplicaDag implements SyncDag, AutoCloseable {
   }
 
   private static long sizeOf(RecordWithBody record) {
-    long bytes = 1 + record.record().header().encoded().length
+    long bytes = 1 + record.record().header().encodedLength()
         + (record.record().isSigned() ? Signature.LENGTH : 0);
     for (byte[] payload : record.payloads()) {
       bytes += payload.length;
