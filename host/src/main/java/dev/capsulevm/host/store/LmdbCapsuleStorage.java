@@ -388,7 +388,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     return read(txn -> holds(txn, capsuleId, recordHash));
   }
 
-  /** The parents of record {@code recordHash} in header order, or null when capsule {@code capsuleId} does not hold it. */
+  /** The parents of record {@code recordHash} in header order, or null when {@code capsuleId} does not hold it. */
   public List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(recordHash, "recordHash");
