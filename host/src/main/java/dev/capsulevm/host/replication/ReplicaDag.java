@@ -148,6 +148,7 @@ public final class ReplicaDag implements SyncDag, AutoCloseable {
     }
     if (store.holdsRecord(capsuleId, id)) {
       parentStored(id); // someone else stored it: whatever waited for it may be ready now
+      flushWhenFull();
       return;
     }
     try {
@@ -186,6 +187,10 @@ public final class ReplicaDag implements SyncDag, AutoCloseable {
     if (entry.missing == 0) {
       becomeReady(id);
     }
+    flushWhenFull();
+  }
+
+  private void flushWhenFull() throws InvalidPeerRecordException, StorageException {
     if (readyBytes > limits.commitBytes()) {
       flush();
     }

@@ -241,6 +241,9 @@ class ReplicaDagTest {
     assertEquals(80, dag.count());
     assertEquals(model.heads(), dag.heads());
     assertEquals(model.ids(), idsOf(dag));
+    Set<Hash> asHashes = new HashSet<>();
+    dag.forEachId(asHashes::add);
+    assertEquals(model.ids(), asHashes);
     for (RecordWithBody r : records) {
       assertEquals(r.record().header().parents(), dag.parents(r.hash()));
       assertTrue(dag.contains(r.hash()));
@@ -358,6 +361,7 @@ class ReplicaDagTest {
     assertEquals(Failure.BAD_HEIGHT, e.failure());
     assertEquals(before, store.dump(), "the good record was in the same batch");
     assertEquals(0, dag.committed());
+    assertEquals(2, dag.staged(), "a refused batch stays staged; the session ends");
   }
 
   // ---- what cannot be committed stays staged, and close drops it
@@ -493,6 +497,32 @@ class ReplicaDagTest {
     assertEquals(4, dag.count());
     assertEquals(2, dag.flush(), "only the two it still had to store");
     assertEquals(model.digest(), store.digest(c.id()));
+  }
+
+  @Test
+  void waitingRecord_parentStoredByAnotherWriter_committedOnFlush() throws Exception {
+    Capsule c = create("parent elsewhere", SigningPolicy.EVERY_RECORD);
+    List<RecordWithBody> chain = c.chain(c.id(), 3, "p");
+    ReplicaDag dag = dag(c, MANUAL);
+    dag.offer(chain.get(2));
+    dag.offer(chain.get(1));
+    assertEquals(0, dag.flush(), "the first is missing");
+    storeDirectly(chain.subList(0, 1)); // never offered to this session
+    assertEquals(2, dag.flush());
+    assertEquals(model(c.id(), chain).digest(), store.digest(c.id()));
+  }
+
+  @Test
+  void offer_recordStoredMeanwhile_releasesWhatWaitedForIt() throws Exception {
+    Capsule c = create("offered late", SigningPolicy.EVERY_RECORD);
+    List<RecordWithBody> chain = c.chain(c.id(), 2, "q");
+    ReplicaDag dag = dag(c, EAGER);
+    dag.offer(chain.get(1));
+    storeDirectly(chain.subList(0, 1));
+    dag.offer(chain.get(0)); // held now: ignored, but its child is ready
+    assertEquals(1, dag.committed());
+    assertEquals(0, dag.staged());
+    assertFalse(dag.add(new SyncRecord(chain.get(0).hash(), chain.get(0).record().header().parents())));
   }
 
   @Test
