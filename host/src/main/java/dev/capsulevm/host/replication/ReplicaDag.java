@@ -151,11 +151,6 @@ public final class ReplicaDag implements SyncDag, AutoCloseable {
       flushWhenFull();
       return;
     }
-    try {
-      validator.validateDetached(record);
-    } catch (VerificationException e) {
-      throw new InvalidPeerRecordException(id, e);
-    }
     long bytes = sizeOf(record);
     if (staged.size() >= limits.maxStagedRecords()) {
       throw new StagingFullException("staging record " + id.toHex() + " would pass maxStagedRecords ("
@@ -164,6 +159,12 @@ public final class ReplicaDag implements SyncDag, AutoCloseable {
     if (stagedBytes + bytes > limits.maxStagedBytes()) {
       throw new StagingFullException("staging record " + id.toHex() + " (" + bytes + " bytes) would pass "
           + "maxStagedBytes (" + limits.maxStagedBytes() + " bytes, " + stagedBytes + " staged)");
+    }
+    // After the limits, which cost nothing: a flood is refused before any signature is checked.
+    try {
+      validator.validateDetached(record);
+    } catch (VerificationException e) {
+      throw new InvalidPeerRecordException(id, e);
     }
     Staged entry = new Staged(record, bytes);
     staged.put(id, entry);

@@ -330,6 +330,11 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   /** The capsule's signed metadata, or null when it is not stored. */
   public SignedMetadata metadataOrNull(Hash capsuleId) {
     Objects.requireNonNull(capsuleId, "capsuleId");
+    SignedMetadata cached = metadataCache.get(capsuleId);
+    if (cached != null) {
+      ensureOpen();
+      return cached;
+    }
     return read(txn -> metadata.get(txn, readKey(capsuleId)) == null ? null : metadataOf(txn, capsuleId));
   }
 
