@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.host.sync.InMemoryDag;
+import dev.capsulevm.host.sync.Reconciler;
 import dev.capsulevm.host.sync.SetDigest;
+import dev.capsulevm.host.sync.SyncMessage;
 import dev.capsulevm.host.sync.SyncRecord;
 import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
@@ -30,6 +32,7 @@ import dev.capsulevm.vm.storage.StorageException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -566,6 +569,108 @@ class ReplicaDagTest {
       }
     } finally {
       pool.shutdownNow();
+    }
+  }
+
+  // ---- a whole session: two stores reconciled through the sync core
+
+  /** Offers the bodies of the records in {@code turn} from the sender's view to the receiver's. */
+  private static List<SyncMessage> carry(List<SyncMessage> turn, ReplicaDag from, ReplicaDag to) throws Exception {
+    for (SyncMessage m : turn) {
+      if (m instanceof SyncMessage.Records records) {
+        for (SyncRecord r : records.records()) {
+          RecordWithBody body = from.recordOrNull(r.id());
+          assertNotNull(body, "the sender has what it sends");
+          to.offer(body);
+        }
+      }
+    }
+    return turn;
+  }
+
+  private static void ahead(Reconciler responder, ArrayDeque<List<SyncMessage>> queue) {
+    while (responder.streaming() && queue.size() < 2) {
+      SyncMessage.Symbols next = responder.nextBatch();
+      if (next == null) {
+        return;
+      }
+      queue.add(List.of(next));
+    }
+  }
+
+  /** The Sync service's job in miniature: each turn's records are offered before the reconciler sees it. */
+  private static Reconciler.Outcome session(ReplicaDag a, ReplicaDag b, Reconciler.Config config) throws Exception {
+    Reconciler initiator = new Reconciler(a, Reconciler.Role.INITIATOR, config, new Random(1));
+    Reconciler responder = new Reconciler(b, Reconciler.Role.RESPONDER, config, new Random(2));
+    ArrayDeque<List<SyncMessage>> fromResponder = new ArrayDeque<>();
+    fromResponder.add(carry(responder.receive(carry(initiator.start(), a, b)), b, a));
+    ahead(responder, fromResponder);
+    for (int guard = 0; !initiator.finished() && guard < 10_000; guard++) {
+      List<SyncMessage> in = fromResponder.isEmpty() ? List.of() : fromResponder.poll();
+      List<SyncMessage> reply = initiator.receive(in);
+      if (reply.isEmpty()) {
+        ahead(responder, fromResponder);
+        continue;
+      }
+      fromResponder.clear();
+      fromResponder.add(carry(responder.receive(carry(reply, a, b)), b, a));
+      if (initiator.finished()) {
+        break;
+      }
+      ahead(responder, fromResponder);
+    }
+    return initiator.outcome();
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void session_twoStoresWithDifferentForks_bothEndWithTheUnion(boolean bloom) throws Exception {
+    Capsule c = new Capsule("two stores", SigningPolicy.EVERY_RECORD);
+    List<RecordWithBody> shared = c.dag(50, new Random(5));
+    Hash tip = shared.get(shared.size() - 1).hash();
+    List<RecordWithBody> onlyA = c.chain(tip, 12, "a");
+    List<RecordWithBody> onlyB = c.chain(tip, 7, "b");
+    try (LmdbCapsuleStorage other = LmdbCapsuleStorage.open(dir.resolve("other"), 64L << 20, 64)) {
+      for (LmdbCapsuleStorage s : List.of(store, other)) {
+        try (Batch batch = s.newBatch()) {
+          batch.createCapsule(c.metadata);
+          batch.commit();
+        }
+      }
+      List<RecordWithBody> inA = new ArrayList<>(shared);
+      inA.addAll(onlyA);
+      storeDirectly(inA);
+      try (Batch batch = other.newBatch()) {
+        for (RecordWithBody r : shared) {
+          batch.putRecord(r);
+        }
+        for (RecordWithBody r : onlyB) {
+          batch.putRecord(r);
+        }
+        batch.commit();
+      }
+      List<RecordWithBody> union = new ArrayList<>(inA);
+      union.addAll(onlyB);
+      InMemoryDag model = model(c.id(), union);
+
+      Reconciler.Config config = bloom ? Reconciler.Config.BASELINE : Reconciler.Config.DEFAULT;
+      try (ReplicaDag a = new ReplicaDag(store, c.id(), ReplicaDag.Limits.DEFAULT);
+          ReplicaDag b = new ReplicaDag(other, c.id(), ReplicaDag.Limits.DEFAULT)) {
+        assertEquals(Reconciler.Outcome.CONVERGED, session(a, b, config));
+        a.flush();
+        b.flush();
+        assertEquals(onlyB.size(), a.committed());
+        assertEquals(onlyA.size(), b.committed());
+        assertEquals(0, a.staged() + b.staged());
+      }
+      assertEquals(model.digest(), store.digest(c.id()));
+      assertEquals(model.digest(), other.digest(c.id()));
+      assertEquals(model.heads(), store.heads(c.id()));
+      assertEquals(model.heads(), other.heads(c.id()));
+      try (ReplicaDag a = new ReplicaDag(store, c.id(), ReplicaDag.Limits.DEFAULT);
+          ReplicaDag b = new ReplicaDag(other, c.id(), ReplicaDag.Limits.DEFAULT)) {
+        assertEquals(Reconciler.Outcome.EQUAL, session(a, b, config), "a second session finds nothing to do");
+      }
     }
   }
 }
