@@ -454,6 +454,8 @@ class ReplicaDagTest {
     assertEquals(2, byBytes.flush());
     byBytes.offer(chain.get(2));
     assertEquals(1, byBytes.staged(), "committing made room");
+    assertThrows(IllegalArgumentException.class, () -> new ReplicaDag.Limits(0, 1, 1));
+    assertThrows(IllegalArgumentException.class, () -> new ReplicaDag.Limits(1, 1, 0));
   }
 
   @Test
