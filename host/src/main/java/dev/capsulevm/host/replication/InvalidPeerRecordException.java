@@ -10,7 +10,8 @@ public final class InvalidPeerRecordException extends Exception {
   private final VerificationException.Failure failure;
 
   public InvalidPeerRecordException(Hash record, VerificationException cause) {
-    super("peer record " + record.toHex() + " refused (" + cause.failure() + "): " + cause.getMessage(), cause);
+    // The cause's message starts with the rule's name.
+    super("peer record " + record.toHex() + " refused: " + cause.getMessage(), cause);
     this.record = record;
     this.failure = Objects.requireNonNull(cause.failure(), "failure");
   }

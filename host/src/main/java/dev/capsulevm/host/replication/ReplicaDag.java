@@ -148,12 +148,8 @@ public final class ReplicaDag implements SessionReplica {
     }
     if (store.holdsRecord(capsuleId, id)) {
       parentStored(id); // someone else stored it: whatever waited for it may be ready now
+      flushWhenFull();
       return;
-    }
-    try {
-      validator.validateDetached(record);
-    } catch (VerificationException e) {
-      throw new InvalidPeerRecordException(id, e);
     }
     long bytes = sizeOf(record);
     if (staged.size() >= limits.maxStagedRecords()) {
@@ -163,6 +159,12 @@ public final class ReplicaDag implements SessionReplica {
     if (stagedBytes + bytes > limits.maxStagedBytes()) {
       throw new StagingFullException("staging record " + id.toHex() + " (" + bytes + " bytes) would pass "
           + "maxStagedBytes (" + limits.maxStagedBytes() + " bytes, " + stagedBytes + " staged)");
+    }
+    // After the limits, which cost nothing: a flood is refused before any signature is checked.
+    try {
+      validator.validateDetached(record);
+    } catch (VerificationException e) {
+      throw new InvalidPeerRecordException(id, e);
     }
     Staged entry = new Staged(record, bytes);
     staged.put(id, entry);
@@ -186,6 +188,10 @@ public final class ReplicaDag implements SessionReplica {
     if (entry.missing == 0) {
       becomeReady(id);
     }
+    flushWhenFull();
+  }
+
+  private void flushWhenFull() throws InvalidPeerRecordException, StorageException {
     if (readyBytes > limits.commitBytes()) {
       flush();
     }
@@ -358,7 +364,7 @@ public final class ReplicaDag implements SessionReplica {
   }
 
   private static long sizeOf(RecordWithBody record) {
-    long bytes = 1 + record.record().header().encoded().length
+    long bytes = 1 + record.record().header().encodedLength()
         + (record.record().isSigned() ? Signature.LENGTH : 0);
     for (byte[] payload : record.payloads()) {
       bytes += payload.length;

@@ -330,6 +330,11 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   /** The capsule's signed metadata, or null when it is not stored. */
   public SignedMetadata metadataOrNull(Hash capsuleId) {
     Objects.requireNonNull(capsuleId, "capsuleId");
+    SignedMetadata cached = metadataCache.get(capsuleId);
+    if (cached != null) {
+      ensureOpen();
+      return cached;
+    }
     return read(txn -> metadata.get(txn, readKey(capsuleId)) == null ? null : metadataOf(txn, capsuleId));
   }
 
@@ -388,7 +393,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     return read(txn -> holds(txn, capsuleId, recordHash));
   }
 
-  /** The parents of record {@code recordHash} in header order, or null when capsule {@code capsuleId} does not hold it. */
+  /** The parents of record {@code recordHash} in header order, or null when {@code capsuleId} does not hold it. */
   public List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(recordHash, "recordHash");

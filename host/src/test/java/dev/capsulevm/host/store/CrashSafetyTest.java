@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
@@ -151,6 +152,9 @@ class CrashSafetyTest {
       }
       assertEquals(heads, dump.get(LmdbCapsuleStorage.DB_HEADS).keySet(), "heads are the records without children");
       assertTrue(heads.size() <= 1, "the child appends in one chain");
+      SetDigest digest = new SetDigest();
+      records.keySet().forEach(digest::add);
+      assertEquals(digest, storage.digest(capsule), "the digest moved with exactly the records committed");
       ExecutorStoreContract.assertConsistent(storage, capsule, records.keySet());
 
       // groups: complete with their credit, or absent with none

@@ -175,7 +175,8 @@ class LmdbLedgerAndDurabilityTest {
         batch.commit();
       }
       assertEquals(Amount.of(1007), ledger.balance(PAYER), "a credit may lift a balance above the maximum");
-      assertEquals(List.of(LmdbCapsuleStorage.DB_ACCOUNTS, LmdbCapsuleStorage.DB_BODIES, LmdbCapsuleStorage.DB_HEADS,
+      assertEquals(List.of(LmdbCapsuleStorage.DB_ACCOUNTS, LmdbCapsuleStorage.DB_BODIES, LmdbCapsuleStorage.DB_DIGESTS,
+          LmdbCapsuleStorage.DB_HEADS,
           LmdbCapsuleStorage.DB_HEIGHTS, LmdbCapsuleStorage.DB_METADATA, LmdbCapsuleStorage.DB_NONCE_EXPIRY,
           LmdbCapsuleStorage.DB_NONCES, LmdbCapsuleStorage.DB_RECORD_CAPSULE, LmdbCapsuleStorage.DB_RECORDS, LmdbCapsuleStorage.DB_TREES),
           new ArrayList<>(storage.dump().keySet()), "one environment, one named database each");
