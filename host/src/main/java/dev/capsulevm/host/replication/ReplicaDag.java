@@ -92,6 +92,11 @@ public final class ReplicaDag implements SessionReplica {
   private final Hash capsuleId;
   private final Limits limits;
   private final RecordValidator validator;
+  /**
+   * The append rules without verifying signatures again: {@link #offer} verified every signature, and
+   * each record's signature covers its hash, which cannot change while it waits.
+   */
+  private final RecordValidator appendValidator;
 
   private final Map<Hash, Staged> staged = new HashMap<>();
   /** How many staged records name each hash as a parent: what is not a head. */
@@ -124,6 +129,7 @@ public final class ReplicaDag implements SessionReplica {
       throw new StorageException(Reason.UNKNOWN_CAPSULE, "no capsule " + capsuleId.toHex());
     }
     this.validator = new RecordValidator(held);
+    this.appendValidator = RecordValidator.withoutSignatureVerification(held);
   }
 
   // ---- staging and committing
@@ -229,7 +235,7 @@ public final class ReplicaDag implements SessionReplica {
       }
       if (!fresh.isEmpty()) {
         try {
-          validator.validateAppend(fresh, held);
+          appendValidator.validateAppend(fresh, held);
         } catch (VerificationException e) {
           throw refusal(fresh, held, e);
         }
