@@ -86,6 +86,11 @@ abstract class DelegatingReplica implements SessionReplica {
   }
 
   @Override
+  public long committed() {
+    return inner == null ? 0 : inner.committed();
+  }
+
+  @Override
   public int staged() {
     return inner == null ? 0 : inner.staged();
   }

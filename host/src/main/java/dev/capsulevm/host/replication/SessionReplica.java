@@ -19,6 +19,9 @@ interface SessionReplica extends SyncDag, AutoCloseable {
   /** Verifies and stores every staged record whose ancestors are all here; how many it stored. */
   int flush() throws InvalidPeerRecordException, StorageException;
 
+  /** Records this replica has stored so far. */
+  long committed();
+
   /** Records offered but not stored yet (their parents, or a signed descendant, have not arrived). */
   int staged();
 

@@ -47,7 +47,6 @@ public final class SyncSession {
   private final Reconciler reconciler;
   private final Limits limits;
   private final Consumer<Progress> progress;
-  private long recordsStored;
   private int roundTrips;
   private int turns;
   private String phase = "quick check";
@@ -161,7 +160,7 @@ public final class SyncSession {
 
   private void flush() throws SyncFailure {
     try {
-      recordsStored += replica.flush();
+      replica.flush();
     } catch (InvalidPeerRecordException e) {
       throw SyncFailure.misbehaviour("invalid record " + e.record() + ": " + e.getMessage(), e);
     } catch (StorageException e) {
@@ -208,6 +207,8 @@ public final class SyncSession {
           throw SyncFailure.misbehaviour("records before the turn's bytes were complete", null);
         }
         receiveRecords(decoder, piece, entries);
+        phase = "records";
+        progress.accept(report()); // a long turn of records shows its progress frame by frame
       }
       if (!piece.getMore()) {
         break;
@@ -358,7 +359,7 @@ public final class SyncSession {
 
   Progress report() {
     return new Progress(phase, channel.bytesSent(), channel.bytesReceived(), reconciler.recordsReceived(),
-        reconciler.recordsSent(), recordsStored, roundTrips + 1,
+        reconciler.recordsSent(), replica.committed(), roundTrips + 1,
         diverged ? Reconciler.Outcome.DIVERGED : reconciler.outcome());
   }
 

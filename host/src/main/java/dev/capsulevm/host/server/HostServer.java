@@ -254,10 +254,11 @@ public final class HostServer implements AutoCloseable {
   }
 
   /**
-   * Graceful shutdown: health turns NOT_SERVING and new programs are refused (UNAVAILABLE); programs in
-   * flight get {@code shutdownGrace} to finish (a pending commit to be decided); whatever is still
-   * running then is aborted atomically (its staged writes discarded, its budget refunded, the renter
-   * told UNAVAILABLE); then the servers stop and the store (with the ledger) is closed.
+   * Graceful shutdown: health turns NOT_SERVING, sync sessions are cut (each only added verified records,
+   * and the next one resumes), new programs are refused (UNAVAILABLE); programs in flight get {@code
+   * shutdownGrace} to finish (a pending commit to be decided); whatever is still running then is aborted
+   * atomically (its staged writes discarded, its budget refunded, the renter told UNAVAILABLE); then the
+   * servers stop and the store (with the ledger) is closed.
    */
   @Override
   public synchronized void close() {
@@ -268,6 +269,8 @@ public final class HostServer implements AutoCloseable {
     log.info("host shutting down");
     health.enterTerminalState();
     ctx.closing = true;
+    // Sync sessions are cut at once: each only ever added verified records, and the next one resumes.
+    replicator.close();
     adminServer.shutdown();
     server.shutdown();
     long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
@@ -297,7 +300,6 @@ public final class HostServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     scheduler.shutdownNow();
-    replicator.close();
     try {
       storage.close();
     } catch (RuntimeException e) {

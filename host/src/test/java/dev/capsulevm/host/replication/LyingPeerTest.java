@@ -248,6 +248,11 @@ class LyingPeerTest {
     }
 
     @Override
+    public long committed() {
+      return 0;
+    }
+
+    @Override
     public int staged() {
       return 0;
     }
