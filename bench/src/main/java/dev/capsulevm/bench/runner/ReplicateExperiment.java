@@ -1,6 +1,7 @@
 package dev.capsulevm.bench.runner;
 
 import dev.capsulevm.bench.TempDirectories;
+import dev.capsulevm.host.replication.ReplicaDag;
 import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
@@ -70,6 +71,8 @@ final class ReplicateExperiment implements Experiment {
         recordBytes += AppendEncoding.encode(List.of(r)).length;
       }
       progress.step(name() + ": " + n + " signed records");
+      // local ingest commits as often as a replica does (a commit per commitBytes of ready records)
+      int localBatch = (int) Math.max(1, ReplicaDag.Limits.DEFAULT.commitBytes() / (recordBytes / n));
 
       Result result = new Result(title(), "Host A holds a capsule of " + String.format("%,d", n) + " records of one "
           + PAYLOAD + "-byte sub-record, each signed (policy EVERY_RECORD). Host B, a new replica (it does not"
@@ -78,7 +81,8 @@ final class ReplicateExperiment implements Experiment {
           + " appends " + String.format("%,d", extra) + " records (1 %) and B syncs again (catch-up), then"
           + " once more (equal). Both hosts run in this JVM with their own LMDB stores synced to disk, over"
           + " gRPC on loopback. Local ingest is the same records validated as appends (signatures included) and"
-          + " committed in batches of " + BATCH + " into a fresh store, without network or reconciliation."
+          + " committed into a fresh store as often as the replica commits (every 8 MiB of records), without"
+          + " network or reconciliation."
           + " Stream bytes are every serialized frame both ways. " + RUNS + " runs; median (range).");
       result.header("workload", "records moved", "time (ms)", "records/s", "stream bytes per record",
           "beyond the records' own bytes");
@@ -133,8 +137,8 @@ final class ReplicateExperiment implements Experiment {
               batch.commit();
             }
             RecordValidator validator = new RecordValidator(metadata);
-            for (int i = 0; i < records.size(); i += BATCH) {
-              List<RecordWithBody> part = records.subList(i, Math.min(records.size(), i + BATCH));
+            for (int i = 0; i < records.size(); i += localBatch) {
+              List<RecordWithBody> part = records.subList(i, Math.min(records.size(), i + localBatch));
               try (var snapshot = store.openSnapshot(metadata.capsuleId())) {
                 validator.validateAppend(part, snapshot);
               }
