@@ -58,7 +58,8 @@ class LyingPeerTest {
   @ValueSource(strings = {"bad signature", "tampered sub-record", "wrong parents", "stranger", "orphan", "garbage"})
   void aLyingPeerStoresNothingAndHonestPeersStillConverge(String lie) throws Exception {
     CapsuleFixture capsule = new CapsuleFixture("lie " + lie);
-    try (HostServer a = Replicas.start(dir.resolve("a")); HostServer c = Replicas.start(dir.resolve("c"))) {
+    try (HostServer a = HostServer.start(Replicas.config(dir.resolve("a")).withMetricsPort(0));
+        HostServer c = Replicas.start(dir.resolve("c"))) {
       create(a, capsule);
       create(c, capsule);
       List<RecordWithBody> common = chain(capsule, capsule.id(), 10, "common", 1);
@@ -82,6 +83,12 @@ class LyingPeerTest {
             .filter(p -> p.address().equals(liar.address())).findFirst().orElseThrow();
         assertEquals(1, state.failures());
         assertNotNull(state.backoffUntil(), "the liar is backed off");
+        String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create("http://127.0.0.1:" + a.metricsPort() + "/metrics")).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        boolean invalid = !lie.equals("orphan"); // an orphan is a failure to converge, not an invalid record
+        assertEquals(invalid, metrics.contains("capsulevm_sync_misbehaviour_total{peer=\"" + liar.address() + "\"} 1.0"),
+            metrics);
       }
       Replicator.SessionResult healed = sync(a, c, capsule.id());
       assertEquals("CONVERGED", healed.outcome(), healed.error());
