@@ -71,11 +71,22 @@ public final class BenchRunner implements Callable<Integer> {
     long start = System.nanoTime();
     for (Experiment e : chosen) {
       Result result = e.run(quick, progress);
-      String command = "bin/capsulevm bench " + e.name() + (quick ? " --quick" : "");
+      String command = properties(e.name()) + "bin/capsulevm bench " + e.name() + (quick ? " --quick" : "");
       Report.write(out, e.name() + (quick ? "-quick" : ""), result, machine, command);
     }
     System.out.printf("%d experiment(s) in %.0f s; results in %s%n", chosen.size(),
         (System.nanoTime() - start) / 1e9, out);
     return 0;
+  }
+
+  /** The experiment's own system properties ({@code -Dsync.seeds=3}) as they must be set to repeat a run. */
+  private static String properties(String experiment) {
+    List<String> set = new ArrayList<>();
+    for (String key : new java.util.TreeSet<>(System.getProperties().stringPropertyNames())) {
+      if (key.startsWith(experiment + ".")) {
+        set.add("-D" + key + "=" + System.getProperty(key));
+      }
+    }
+    return set.isEmpty() ? "" : "CAPSULEVM_JAVA_OPTS='" + String.join(" ", set) + "' ";
   }
 }

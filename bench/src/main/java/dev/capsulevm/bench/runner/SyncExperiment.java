@@ -16,16 +16,19 @@ import java.util.Random;
 import java.util.function.IntPredicate;
 
 /**
- * Anti-entropy between two in-memory replicas of one capsule (issue 7): the rateless IBLT default against
- * the Bloom filter + walk baseline and the compact variant (RIBLT-64), on the same replicas, for divergence 0, 0.1, 1 and 10 percent of the
- * records and four shapes of difference. Sessions run through the codec ({@link LocalSession}): every
+ * Anti-entropy between two in-memory replicas of one capsule (issue 7): the default (RIBLT-64, the compact
+ * rateless IBLT over keyed 64-bit hashes) against the Bloom filter + walk baseline and the full-id form
+ * (RIBLT-256), on the same replicas, for divergence 0, 0.1, 1 and 10 percent of the records and four
+ * shapes of difference. {@code -Dsync.methods=RIBLT-64,Bloom} runs only the methods named (the default and
+ * the baseline are always needed for the findings). Sessions run through the codec ({@link LocalSession}): every
  * turn is encoded, counted and strictly decoded; the bytes of the records themselves (ids, parents) are
  * counted apart from the reconciliation's.
  */
 final class SyncExperiment implements Experiment {
   private static final double[] DIVERGENCE = {0, 0.001, 0.01, 0.1};
   private static final String[] SHAPES = {"scattered holes", "one hole per side", "a fork", "a lagging tip"};
-  private static final String[] METHODS = {"RIBLT", "Bloom", "RIBLT-64"};
+  /** The default, the baseline, the full-id form. */
+  private static final String[] ALL_METHODS = {"RIBLT-64", "Bloom", "RIBLT-256"};
   private static final int WIDTH = 4;
 
   @Override
@@ -41,6 +44,24 @@ final class SyncExperiment implements Experiment {
   /** 10 seeds (quick: 3); {@code -Dsync.seeds=N} overrides it for a shorter look at full size. */
   private static int seeds(boolean quick) {
     return Integer.getInteger("sync.seeds", quick ? 3 : 10);
+  }
+
+  /** The methods to run: all three, or those {@code -Dsync.methods} names (the default and Bloom at least). */
+  private static String[] methods() {
+    String p = System.getProperty("sync.methods");
+    if (p == null || p.isBlank()) {
+      return ALL_METHODS;
+    }
+    List<String> chosen = new ArrayList<>();
+    for (String m : ALL_METHODS) {
+      if (List.of(p.split(",")).stream().map(String::trim).anyMatch(m::equalsIgnoreCase)) {
+        chosen.add(m);
+      }
+    }
+    if (!chosen.contains("RIBLT-64") || !chosen.contains("Bloom")) {
+      throw new IllegalArgumentException("sync.methods must include RIBLT-64 and Bloom, got " + p);
+    }
+    return chosen.toArray(String[]::new);
   }
 
   @Override
@@ -60,18 +81,23 @@ final class SyncExperiment implements Experiment {
   public Result run(boolean quick, Progress progress) throws Exception {
     int n = quick ? 100_000 : 1_000_000;
     int seeds = seeds(quick);
+    String[] methods = methods();
+    boolean full = List.of(methods).contains("RIBLT-256");
     Result result = new Result(title(),
         "Two in-memory replicas of a capsule of " + String.format("%,d", n) + " records (a DAG of up to "
             + WIDTH + " concurrent branches with merges), " + seeds + " seeds per cell. Divergence d is the"
             + " share of records missing on one side or the other: scattered holes (each side lacks d/2 of"
             + " the records at random), one hole per side (each lacks one run of d/2 consecutive records),"
             + " a fork (a common history, then each side's own branch of d/2 records) and a lagging tip (one"
-            + " side lacks the newest d). Each cell runs three methods on copies of the same replicas: the default"
-            + " (quick check, then rateless IBLT symbols streamed one run ahead, falling back to Bloom"
-            + " filters when they would cost less) and the baseline (quick check, Bloom filters at 1%"
-            + " false positives, the walk from the heads, repair rounds), and RIBLT-64, the default with"
-            + " coded symbols over keyed 64-bit hashes of the ids (13 bytes and a count instead of 40), the"
-            + " initiator learning ids from the records it then asks for. Bytes are reconciliation bytes"
+            + " side lacks the newest d). Each cell runs " + (full ? "three methods" : "two methods")
+            + " on copies of the same replicas: the default, RIBLT-64 (quick check, then rateless IBLT"
+            + " symbols over keyed 64-bit hashes of the ids, 12 bytes and a count each, streamed one run"
+            + " ahead, the initiator learning ids from the records it then asks for; falling back to Bloom"
+            + " filters when they would cost more), the baseline, Bloom (quick check, Bloom filters at 1%"
+            + " false positives, the walk from the heads, repair rounds)"
+            + (full ? ", and RIBLT-256, the same rateless IBLT over the 32-byte ids (40 bytes and a count per"
+                + " symbol, ids checked against the fingerprint before asking)" : "")
+            + ". Bytes are reconciliation bytes"
             + " (every message byte except the records' ids and parents); bytes per missing record divide"
             + " by the records either side lacked. Round trips count the initiator's turns; CPU is each"
             + " side's thread CPU time (ThreadMXBean), encoding and decoding included. Median (range).");
@@ -86,13 +112,10 @@ final class SyncExperiment implements Experiment {
       for (String shape : SHAPES) {
         for (double divergence : DIVERGENCE) {
           Replicas built = replicas(base, shape, divergence, seed);
-          for (String method : METHODS) {
-            Replicas r = method.equals("RIBLT-64") ? built : new Replicas(built.a.copy(), built.b.copy());
-            Reconciler.Config config = switch (method) {
-              case "RIBLT" -> Reconciler.Config.DEFAULT;
-              case "Bloom" -> Reconciler.Config.BASELINE;
-              default -> Reconciler.Config.COMPACT;
-            };
+          for (int mi = 0; mi < methods.length; mi++) {
+            String method = methods[mi];
+            Replicas r = mi == methods.length - 1 ? built : new Replicas(built.a.copy(), built.b.copy());
+            Reconciler.Config config = config(method);
             long missing = missing(r.a, r.b);
             LocalSession.Stats s = LocalSession.run(
                 new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(seed * 31L)),
@@ -109,7 +132,7 @@ final class SyncExperiment implements Experiment {
     // table and chart
     for (String shape : SHAPES) {
       for (double divergence : DIVERGENCE) {
-        for (String method : METHODS) {
+        for (String method : methods) {
           List<Run> rs = runs.get(key(shape, divergence, method));
           Samples missing = samples(rs, Run::missing);
           Samples per = samples(rs, Run::perMissing);
@@ -127,9 +150,20 @@ final class SyncExperiment implements Experiment {
         }
       }
     }
-    findings(result, runs, "RIBLT", "the default");
-    findings(result, runs, "RIBLT-64", "the compact variant (RIBLT-64: coded symbols over keyed 64-bit hashes)");
+    findings(result, runs, "RIBLT-64", "the default (RIBLT-64)");
+    if (full) {
+      findings(result, runs, "RIBLT-256", "the full-id form (RIBLT-256)");
+    }
     return result;
+  }
+
+  private static Reconciler.Config config(String method) {
+    return switch (method) {
+      case "RIBLT-64" -> Reconciler.Config.DEFAULT;
+      case "Bloom" -> Reconciler.Config.BASELINE;
+      case "RIBLT-256" -> Reconciler.Config.FULL_IDS;
+      default -> throw new IllegalArgumentException(method);
+    };
   }
 
   private static void findings(Result result, Map<String, List<Run>> runs, String m, String who) {
@@ -331,7 +365,7 @@ final class SyncExperiment implements Experiment {
     for (int round = 0; round < 3; round++) {
       for (String shape : SHAPES) {
         for (Reconciler.Config config : List.of(Reconciler.Config.DEFAULT, Reconciler.Config.BASELINE,
-            Reconciler.Config.COMPACT)) {
+            Reconciler.Config.FULL_IDS)) {
           Replicas r = replicas(base, shape, 0.01 + 0.05 * round, round);
           LocalSession.run(new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(1)),
               new Reconciler(r.b, Reconciler.Role.RESPONDER, config, new Random(2)), 1_000);

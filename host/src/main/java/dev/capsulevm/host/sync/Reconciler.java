@@ -21,10 +21,12 @@ import java.util.Set;
  * <ol>
  *   <li>Quick check: the hello and its reply carry count, set fingerprint and heads; equal replicas are
  *       done in one round trip.
- *   <li>Default: the responder streams rateless IBLT symbols of its records, the initiator subtracts its
- *       own and peels; once decoded (and checked against the responder's fingerprint) it sends the
- *       records only it holds and asks for the rest by their 8-byte keyed checksums. The compact form
- *       ({@link Config#COMPACT}) codes keyed 64-bit hashes instead of ids, at a third of the bytes.
+ *   <li>Default ({@link Config#DEFAULT}, the compact form, mode 2): the responder streams rateless IBLT
+ *       symbols over its records' keyed 64-bit hashes, the initiator subtracts its own and peels; once
+ *       decoded it sends the records only it holds and asks for the rest by their keyed hashes; the
+ *       final Done checks the result. The full form ({@link Config#FULL_IDS}, mode 0) codes the ids
+ *       themselves at three times the bytes and checks the decoded ids against the responder's
+ *       fingerprint before asking.
  *   <li>Baseline and fallback: each side sends a Bloom filter of its records; each sends the records the
  *       other's filter surely lacks; both then walk from the peer's heads and from received records'
  *       parents, asking by id for what they still lack (false positives).
@@ -43,11 +45,21 @@ public final class Reconciler {
   /** Tuning: mode, Bloom false-positive rate, first and minimum symbol run, run growth, limits. */
   public record Config(int mode, double bloomFalsePositiveRate, int minBatch, double batchGrowth,
       SyncLimits limits) {
-    public static final Config DEFAULT = new Config(SyncMessage.MODE_RIBLT, 0.01, 8, 0.05, SyncLimits.DEFAULT);
-    public static final Config BASELINE = new Config(SyncMessage.MODE_BLOOM, 0.01, 8, 0.05, SyncLimits.DEFAULT);
-    /** The rateless IBLT over keyed 64-bit hashes: symbols of about 13.5 bytes instead of 41.5. */
-    public static final Config COMPACT = new Config(SyncMessage.MODE_RIBLT_COMPACT, 0.01, 8, 0.05,
+    /**
+     * The compact rateless IBLT (mode 2): coded symbols over keyed 64-bit hashes, about 13.5 bytes each.
+     * It is the default because at a third of the full form's bytes per symbol it stays under the Bloom
+     * filters' cost up to large differences, so sessions end in two round trips instead of falling back.
+     */
+    public static final Config DEFAULT = new Config(SyncMessage.MODE_RIBLT_COMPACT, 0.01, 8, 0.05,
         SyncLimits.DEFAULT);
+    /** The same as {@link #DEFAULT}, under the name of its form. */
+    public static final Config COMPACT = DEFAULT;
+    /**
+     * The rateless IBLT over the 32-byte ids themselves (mode 0): symbols of about 41.5 bytes, for a peer
+     * that wants the ids decoded (and checked against the fingerprint) before it asks for anything.
+     */
+    public static final Config FULL_IDS = new Config(SyncMessage.MODE_RIBLT, 0.01, 8, 0.05, SyncLimits.DEFAULT);
+    public static final Config BASELINE = new Config(SyncMessage.MODE_BLOOM, 0.01, 8, 0.05, SyncLimits.DEFAULT);
 
     public Config withMode(int m) {
       return new Config(m, bloomFalsePositiveRate, minBatch, batchGrowth, limits);

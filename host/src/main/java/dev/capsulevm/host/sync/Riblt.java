@@ -37,8 +37,57 @@ public final class Riblt {
     return z ^ (z >>> 31);
   }
 
-  /** The index after {@code current}, given the 64 random bits {@code r}. */
+  /** Indices below this step by table. */
+  static final int TABLE_INDICES = 32;
+  /** Next indices current + 1 .. current + TABLE_SPAN are read from the table. */
+  static final int TABLE_SPAN = 8;
+  /**
+   * {@code STEP[TABLE_SPAN * i + l]}: the least k = r >>> 11 with {@code referenceNextIndex(i, k << 11) <=
+   * i + 1 + l}. The reference is a non-increasing function of k (every operation in it is monotone and
+   * correctly rounded), so these thresholds give exactly its result, without a division and a square root,
+   * whenever the next index is within TABLE_SPAN; otherwise the reference is computed.
+   */
+  private static final long[] STEP = thresholds();
+
+  private static long[] thresholds() {
+    long[] t = new long[TABLE_INDICES * TABLE_SPAN];
+    for (int i = 0; i < TABLE_INDICES; i++) {
+      for (int l = 0; l < TABLE_SPAN; l++) {
+        long target = i + 1 + l;
+        long lo = 0;
+        long hi = 1L << 53; // the least k with next <= target is in [lo, hi]; hi means none
+        while (lo < hi) {
+          long mid = (lo + hi) >>> 1;
+          if (referenceNextIndex(i, mid << 11) <= target) {
+            hi = mid;
+          } else {
+            lo = mid + 1;
+          }
+        }
+        t[TABLE_SPAN * i + l] = lo;
+      }
+    }
+    return t;
+  }
+
+  /** The index after {@code current}, given the 64 random bits {@code r}: {@link #referenceNextIndex}. */
   static long nextIndex(long current, long r) {
+    if (current < TABLE_INDICES) {
+      long k = r >>> 11;
+      int base = TABLE_SPAN * (int) current;
+      if (k >= STEP[base + TABLE_SPAN - 1]) {
+        long next = current + 1;
+        for (int l = 0; l < TABLE_SPAN - 1; l++) {
+          next += (k - STEP[base + l]) >>> 63; // 1 while k is below the threshold of next <= current+1+l
+        }
+        return next;
+      }
+    }
+    return referenceNextIndex(current, r);
+  }
+
+  /** The index after {@code current} as docs/PROTOCOL.md defines it, in double arithmetic. */
+  static long referenceNextIndex(long current, long r) {
     double u = ((r >>> 11) + 1) * 0x1.0p-53;
     double t = (current + 1.0) * (current + 2.0) / u;
     double j = Math.ceil(Math.sqrt(t + 0.25) - 1.5);
@@ -120,10 +169,13 @@ public final class Riblt {
   public static final class Encoder {
     private final int n;
     private final int width;
-    private long[] sortedHashes;
+    /** Open addressing from keyed hash to element (element + 1; 0 is empty), built on first lookup. */
+    private int[] index;
     private final int horizon;
     private final long[] limbs;
     private final long[] hashes;
+    /** The compact form's checks of the hashes (unused in the full form). */
+    private final int[] checks;
     private final long[] states;
     private final int[] next;
     private long produced;
@@ -150,6 +202,7 @@ public final class Riblt {
       this.width = compact ? 1 : 4;
       limbs = new long[4 * n];
       hashes = new long[n];
+      checks = compact ? new int[n] : null;
       states = new long[n];
       next = new int[n]; // every element starts at index 0
       int[] i = {0};
@@ -162,11 +215,17 @@ public final class Riblt {
         limbs[4 * k + 1] = l1;
         limbs[4 * k + 2] = l2;
         limbs[4 * k + 3] = l3;
-        hashes[k] = key.hash(l0, l1, l2, l3);
-        states[k] = hashes[k];
+        long h = key.hash(l0, l1, l2, l3);
+        hashes[k] = h;
+        states[k] = h;
       });
       if (i[0] != n) {
         throw new IllegalStateException("the DAG listed fewer ids than it counts");
+      }
+      if (compact) {
+        for (int k = 0; k < n; k++) {
+          checks[k] = (int) compactCheck(hashes[k]);
+        }
       }
     }
 
@@ -188,11 +247,39 @@ public final class Riblt {
 
     /** Whether some record here has the keyed hash {@code h}. */
     public boolean hasHash(long h) {
-      if (sortedHashes == null) {
-        sortedHashes = hashes.clone();
-        Arrays.sort(sortedHashes);
+      int[] t = index();
+      int mask = t.length - 1;
+      for (int slot = slot(h, mask); t[slot] != 0; slot = (slot + 1) & mask) {
+        if (hashes[t[slot] - 1] == h) {
+          return true;
+        }
       }
-      return Arrays.binarySearch(sortedHashes, h) >= 0;
+      return false;
+    }
+
+    /**
+     * The hash index, built once: the keyed hashes of our own records, which no peer chooses (the key
+     * depends on both nonces), so probe sequences stay short whatever a peer asks for.
+     */
+    private int[] index() {
+      if (index == null) {
+        int cap = Integer.highestOneBit(Math.max(4, 2 * n - 1)) << 1;
+        int[] t = new int[cap];
+        int mask = cap - 1;
+        for (int e = 0; e < n; e++) {
+          int slot = slot(hashes[e], mask);
+          while (t[slot] != 0) {
+            slot = (slot + 1) & mask;
+          }
+          t[slot] = e + 1;
+        }
+        index = t;
+      }
+      return index;
+    }
+
+    private static int slot(long h, int mask) {
+      return (int) (h ^ (h >>> 32)) & mask;
     }
 
     /** The next {@code size} coded symbols. */
@@ -201,6 +288,9 @@ public final class Riblt {
         throw new IllegalArgumentException("symbols beyond the horizon " + horizon);
       }
       Symbols out = new Symbols(produced, width, size);
+      long[] sums = out.sums;
+      long[] checksums = out.checksums;
+      long[] counts = out.counts;
       int start = (int) produced;
       int end = start + size;
       for (int e = 0; e < n; e++) {
@@ -210,20 +300,20 @@ public final class Riblt {
         }
         long state = states[e];
         long h = hashes[e];
-        long check = width == 4 ? h : compactCheck(h);
+        long check = width == 4 ? h : checks[e] & 0xffffffffL;
         int base = 4 * e;
         while (idx < end) {
           int c = idx - start;
           if (width == 4) {
-            out.sums[4 * c] ^= limbs[base];
-            out.sums[4 * c + 1] ^= limbs[base + 1];
-            out.sums[4 * c + 2] ^= limbs[base + 2];
-            out.sums[4 * c + 3] ^= limbs[base + 3];
+            sums[4 * c] ^= limbs[base];
+            sums[4 * c + 1] ^= limbs[base + 1];
+            sums[4 * c + 2] ^= limbs[base + 2];
+            sums[4 * c + 3] ^= limbs[base + 3];
           } else {
-            out.sums[c] ^= h;
+            sums[c] ^= h;
           }
-          out.checksums[c] ^= check;
-          out.counts[c]++;
+          checksums[c] ^= check;
+          counts[c]++;
           state += GOLDEN;
           long j = nextIndex(idx, mix(state));
           idx = j < horizon ? (int) j : Integer.MAX_VALUE;
@@ -235,17 +325,28 @@ public final class Riblt {
       return out;
     }
 
-    /** The ids whose keyed checksum is in {@code sorted} (ascending unsigned), with their checksums. */
+    /** The ids whose keyed checksum is in {@code sorted} (ascending unsigned), in our element order. */
     public List<Hash> idsWithChecksums(long[] sorted) {
-      long[] flipped = new long[sorted.length];
-      for (int i = 0; i < sorted.length; i++) {
-        flipped[i] = sorted[i] ^ Long.MIN_VALUE;
+      int[] t = index();
+      int mask = t.length - 1;
+      int[] found = new int[Math.max(4, sorted.length)];
+      int f = 0;
+      for (long h : sorted) {
+        for (int slot = slot(h, mask); t[slot] != 0; slot = (slot + 1) & mask) {
+          int e = t[slot] - 1;
+          if (hashes[e] == h) {
+            if (f == found.length) {
+              found = Arrays.copyOf(found, 2 * f);
+            }
+            found[f++] = e;
+          }
+        }
       }
-      Arrays.sort(flipped);
-      List<Hash> out = new ArrayList<>();
-      for (int k = 0; k < n; k++) {
-        if (Arrays.binarySearch(flipped, hashes[k] ^ Long.MIN_VALUE) >= 0) {
-          out.add(toHash(limbs, 4 * k));
+      Arrays.sort(found, 0, f);
+      List<Hash> out = new ArrayList<>(f);
+      for (int i = 0; i < f; i++) {
+        if (i == 0 || found[i] != found[i - 1]) {
+          out.add(toHash(limbs, 4 * found[i]));
         }
       }
       return out;

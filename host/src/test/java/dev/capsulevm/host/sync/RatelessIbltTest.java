@@ -23,6 +23,46 @@ class RatelessIbltTest {
   }
 
   @Test
+  void theTabulatedStepEqualsTheReferenceArithmetic() {
+    Random r = new Random(17);
+    for (int i = 0; i < Riblt.TABLE_INDICES + 4; i++) {
+      for (int n = 0; n < 200_000; n++) {
+        long bits = r.nextLong();
+        assertEquals(Riblt.referenceNextIndex(i, bits), Riblt.nextIndex(i, bits), "index " + i + ", bits " + bits);
+      }
+      // every boundary: the step is a step function of k = bits >>> 11; probe around each change
+      long k = 0;
+      long at = Riblt.referenceNextIndex(i, 0);
+      for (long target = at - 1; target > i; target--) {
+        long lo = 0;
+        long hi = 1L << 53;
+        while (lo < hi) {
+          long mid = (lo + hi) >>> 1;
+          if (Riblt.referenceNextIndex(i, mid << 11) <= target) {
+            hi = mid;
+          } else {
+            lo = mid + 1;
+          }
+        }
+        for (long d = -2; d <= 2; d++) {
+          long kk = Math.min((1L << 53) - 1, Math.max(0, lo + d));
+          for (long low : new long[] {0, 0x7ff, 0x123}) {
+            long bits = (kk << 11) | low;
+            assertEquals(Riblt.referenceNextIndex(i, bits), Riblt.nextIndex(i, bits), "index " + i + ", k " + kk);
+          }
+        }
+        if (target < i + 2 * Riblt.TABLE_SPAN) {
+          k++;
+        }
+        if (target < at - 64 && target > i + 2 * Riblt.TABLE_SPAN) {
+          target = i + 2 * Riblt.TABLE_SPAN + 1; // the far tail is computed, not tabulated
+        }
+      }
+      assertTrue(k > 0);
+    }
+  }
+
+  @Test
   void indicesAreChosenWithProbabilityTwoOverIPlusTwo() {
     int elements = 200_000;
     int cells = 64;

@@ -13,9 +13,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 
 class ReconcilerTest {
-  static final Reconciler.Config RIBLT = Reconciler.Config.DEFAULT;
+  static final Reconciler.Config RIBLT = Reconciler.Config.FULL_IDS;
   static final Reconciler.Config BLOOM = Reconciler.Config.BASELINE;
-  static final Reconciler.Config COMPACT = Reconciler.Config.COMPACT;
+  static final Reconciler.Config COMPACT = Reconciler.Config.DEFAULT;
 
   static Reconciler.Config config(String name) {
     return switch (name) {
@@ -166,6 +166,38 @@ class ReconcilerTest {
     assertEquals(2, stats.roundTrips(), stats::toString);
     double perRecord = (double) stats.reconciliationBytes() / missing;
     assertTrue(perRecord < 35, () -> perRecord + " bytes per missing record: " + stats);
+  }
+
+  @Test
+  void theDefaultIsTheCompactForm() {
+    assertEquals(SyncMessage.MODE_RIBLT_COMPACT, Reconciler.Config.DEFAULT.mode());
+    assertEquals(SyncMessage.MODE_RIBLT, Reconciler.Config.FULL_IDS.mode());
+    assertEquals(SyncMessage.MODE_BLOOM, Reconciler.Config.BASELINE.mode());
+  }
+
+  @Test
+  void theDefaultDoesNotFallBackWhereTheFullFormDoes() {
+    int n = 20_000;
+    List<SyncRecord> base = Dags.random(4, n, 4, 0.05);
+    Random r = new Random(4);
+    boolean[] inA = new boolean[n];
+    boolean[] inB = new boolean[n];
+    for (int i = 0; i < n; i++) {
+      double x = r.nextDouble();
+      inA[i] = x >= 0.05;
+      inB[i] = x < 0.05 || x >= 0.1;
+    }
+    InMemoryDag a = Dags.replica(base, i -> inA[i]);
+    InMemoryDag b = Dags.replica(base, i -> inB[i]);
+    InMemoryDag fullA = a.copy();
+    InMemoryDag fullB = b.copy();
+    LocalSession.Stats stats = sync(a, b, Reconciler.Config.DEFAULT, 3);
+    assertConverged(a, b, stats);
+    assertTrue(!stats.fellBack(), stats::toString);
+    assertEquals(2, stats.roundTrips(), stats::toString);
+    LocalSession.Stats full = sync(fullA, fullB, Reconciler.Config.FULL_IDS, 3);
+    assertConverged(fullA, fullB, full);
+    assertTrue(full.fellBack(), full::toString);
   }
 
   @Test
