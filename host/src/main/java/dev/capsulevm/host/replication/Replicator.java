@@ -113,8 +113,16 @@ public final class Replicator implements AutoCloseable {
   public record PeerState(String address, Instant lastSession, String lastOutcome, String lastError,
       long lastBytes, long lastRecords, long sessions, long failures, Instant backoffUntil) {}
 
-  /** One session's end, for {@link #syncNow}. */
-  public record SessionResult(Hash capsule, String outcome, String error, SyncSession.Progress progress) {
+  /**
+   * One session's end, for {@link #syncNow}. {@code peerLacksCapsule}: the peer answered NOT_FOUND (it
+   * does not replicate that capsule), which fails the session but is no fault of the peer's.
+   */
+  public record SessionResult(Hash capsule, String outcome, String error, SyncSession.Progress progress,
+      boolean peerLacksCapsule) {
+    public SessionResult(Hash capsule, String outcome, String error, SyncSession.Progress progress) {
+      this(capsule, outcome, error, progress, false);
+    }
+
     public boolean ok() {
       return outcome.equals("EQUAL") || outcome.equals("CONVERGED");
     }
@@ -137,6 +145,7 @@ public final class Replicator implements AutoCloseable {
   private final Counter bytes;
   private final Counter recordsStored;
   private final Gauge backedOff;
+  private final java.util.concurrent.atomic.AtomicBoolean roundRunning = new java.util.concurrent.atomic.AtomicBoolean();
   private volatile boolean closed;
 
   public Replicator(LmdbCapsuleStorage store, Settings settings, Clock clock, PrometheusRegistry registry) {
@@ -220,6 +229,17 @@ public final class Replicator implements AutoCloseable {
   }
 
   private void syncConfiguredPeers() {
+    if (!roundRunning.compareAndSet(false, true)) {
+      return; // the last round is still going: rounds never overlap
+    }
+    try {
+      syncRound();
+    } finally {
+      roundRunning.set(false);
+    }
+  }
+
+  private void syncRound() {
     for (Peer peer : settings.peers()) {
       Tracker tracker = peers.get(peer.address());
       if (closed || tracker.backedOff(clock.instant())) {
@@ -229,7 +249,7 @@ public final class Replicator implements AutoCloseable {
       for (Hash capsule : capsules) {
         SessionResult result = initiate(peer.address(), capsule, p -> {});
         tracker.record(result);
-        if (!result.ok()) {
+        if (!result.ok() && !result.peerLacksCapsule()) {
           break; // backed off: the rest waits for the next round
         }
       }
@@ -286,7 +306,8 @@ public final class Replicator implements AutoCloseable {
         log.info("sync session with {} for capsule {} failed: {}", address, capsule, f.getMessage());
       }
       count("initiator", f.misbehaved() ? "MISBEHAVED" : "FAILED", channel);
-      return new SessionResult(capsule, "FAILED", f.getMessage(), session == null ? null : session.report());
+      return new SessionResult(capsule, "FAILED", f.getMessage(), session == null ? null : session.report(),
+          f.code() == Status.Code.NOT_FOUND);
     } catch (StorageException | RuntimeException e) {
       channel.fail(Status.CANCELLED.withDescription("the initiator failed"));
       if (closed) {
@@ -533,6 +554,9 @@ public final class Replicator implements AutoCloseable {
       lastBytes = p == null ? 0 : p.bytesSent() + p.bytesReceived();
       lastRecords = p == null ? 0 : p.recordsReceived() + p.recordsSent();
       sessionCount++;
+      if (result.peerLacksCapsule()) {
+        return; // not a fault: the peer does not replicate this capsule
+      }
       if (result.outcome().equals("FAILED") || result.outcome().equals("DIVERGED")) {
         failures++;
         failuresInRow++;

@@ -192,6 +192,31 @@ class ReplicationTest {
     }
   }
 
+  /** A peer for every capsule that lacks one of them: that capsule is skipped, the others still sync. */
+  @Test
+  void aPeerForEveryCapsuleThatLacksOneStillSyncsTheOthersAndIsNotBackedOff() throws Exception {
+    CapsuleFixture p = new CapsuleFixture("every p");
+    CapsuleFixture q = new CapsuleFixture("every q");
+    CapsuleFixture lacking = p.id().compareTo(q.id()) < 0 ? p : q; // synced first: ids go in order
+    CapsuleFixture shared = lacking == p ? q : p;
+    try (HostServer a = Replicas.start(dir.resolve("a"))) {
+      create(a, shared);
+      put(a, chain(shared, shared.id(), 8, "shared", 1));
+      Replicator.Settings sync = Replicas.config(dir.resolve("b")).replication()
+          .withPeers(List.of(new Replicator.Peer(Replicas.address(a), java.util.Set.of())))
+          .withInterval(java.time.Duration.ofMillis(100));
+      try (HostServer b = HostServer.start(Replicas.config(dir.resolve("b")).withReplication(sync))) {
+        create(b, lacking);
+        put(b, chain(lacking, lacking.id(), 3, "own", 1));
+        create(b, shared);
+        awaitCount(b, shared.id(), 8);
+        Replicator.PeerState state = b.replicator().peers().get(0);
+        assertEquals(0, state.failures(), state.toString());
+        assertEquals(null, state.backoffUntil());
+      }
+    }
+  }
+
   private static void awaitCount(HostServer host, Hash capsule, long count) throws InterruptedException {
     long deadline = System.nanoTime() + 30_000_000_000L;
     while (countOrZero(host, capsule) < count && System.nanoTime() < deadline) {
