@@ -178,7 +178,8 @@ public final class SyncSession {
       throw SyncFailure.misbehaviour("a turn of " + Integer.toUnsignedString(total) + " bytes (1 to "
           + limits.turnLimits().maxTurnBytes() + ")", null);
     }
-    byte[] bytes = new byte[total];
+    // grown as bytes arrive, not allocated at the announced length: announcing costs a liar nothing
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(Math.min(total, limits.chunkBytes()));
     int filled = 0;
     List<SyncMessage> turn = null;
     ArrayDeque<SyncRecord> entries = new ArrayDeque<>();
@@ -192,10 +193,10 @@ public final class SyncSession {
       if (piece.getTurn().size() > total - filled) {
         throw SyncFailure.misbehaviour("a turn longer than the " + total + " bytes it announced", null);
       }
-      piece.getTurn().copyTo(bytes, filled);
+      bytes.writeBytes(piece.getTurn().toByteArray());
       filled += piece.getTurn().size();
       if (turn == null && filled == total) {
-        turn = decode(bytes);
+        turn = decode(bytes.toByteArray());
         for (SyncMessage m : turn) {
           if (m instanceof SyncMessage.Records r) {
             entries.addAll(r.records());
