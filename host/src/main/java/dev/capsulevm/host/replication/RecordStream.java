@@ -1,6 +1,7 @@
 package dev.capsulevm.host.replication;
 
 import com.google.protobuf.ByteString;
+import java.io.ByteArrayOutputStream;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.vm.exec.AppendEncoding;
@@ -23,13 +24,16 @@ final class RecordStream {
     return ByteBuffer.allocate(4 + encoded.length).putInt(encoded.length).put(encoded).array();
   }
 
-  /** Parses the stream piece by piece; a record that crosses pieces is filled in place as the rest comes. */
+  /**
+   * Parses the stream piece by piece; a record that crosses pieces collects the rest as it comes (its
+   * buffer grows with what arrives, so an announced length costs a peer nothing until it sends the bytes).
+   */
   static final class Decoder {
     private final int maxRecordBytes;
     private final byte[] lengthBytes = new byte[4];
     private int lengthFilled;
-    private byte[] record;
-    private int recordFilled;
+    private long recordLength = -1;
+    private final ByteArrayOutputStream record = new ByteArrayOutputStream();
 
     Decoder(int maxRecordBytes) {
       this.maxRecordBytes = maxRecordBytes;
@@ -41,7 +45,7 @@ final class RecordStream {
       List<RecordWithBody> out = new ArrayList<>();
       int at = 0;
       while (at < in.length) {
-        if (record == null) {
+        if (recordLength < 0) {
           int n = Math.min(4 - lengthFilled, in.length - at);
           System.arraycopy(in, at, lengthBytes, lengthFilled, n);
           lengthFilled += n;
@@ -49,24 +53,23 @@ final class RecordStream {
           if (lengthFilled < 4) {
             break;
           }
-          long length = ByteBuffer.wrap(lengthBytes).getInt() & 0xFFFFFFFFL;
-          if (length > maxRecordBytes) {
-            throw malformed("a record of " + length + " bytes in the record stream (at most " + maxRecordBytes + ")");
+          recordLength = ByteBuffer.wrap(lengthBytes).getInt() & 0xFFFFFFFFL;
+          if (recordLength > maxRecordBytes) {
+            throw malformed("a record of " + recordLength + " bytes in the record stream (at most "
+                + maxRecordBytes + ")");
           }
-          record = new byte[(int) length];
-          recordFilled = 0;
         }
-        int n = Math.min(record.length - recordFilled, in.length - at);
-        System.arraycopy(in, at, record, recordFilled, n);
-        recordFilled += n;
+        int n = (int) Math.min(recordLength - record.size(), in.length - at);
+        record.write(in, at, n);
         at += n;
-        if (recordFilled == record.length) {
-          List<RecordWithBody> parsed = AppendEncoding.parse(record);
+        if (record.size() == recordLength) {
+          List<RecordWithBody> parsed = AppendEncoding.parse(record.toByteArray());
           if (parsed.size() != 1) {
             throw malformed("an entry of the record stream holds " + parsed.size() + " records, not 1");
           }
           out.add(parsed.get(0));
-          record = null;
+          record.reset();
+          recordLength = -1;
           lengthFilled = 0;
         }
       }
@@ -75,7 +78,7 @@ final class RecordStream {
 
     /** Whether the stream ended on a record boundary. */
     boolean atBoundary() {
-      return record == null && lengthFilled == 0;
+      return recordLength < 0 && lengthFilled == 0;
     }
 
     private static VerificationException malformed(String message) {
