@@ -121,20 +121,13 @@ final class CapsuleCommand {
     @Spec CommandSpec spec;
     @Mixin RenterArgs args;
 
-    @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
-    String capsule;
-
-    @Option(names = "--lines", paramLabel = "FILE", description = "One sub-record per line of FILE.")
-    Path lines;
-
-    @Parameters(paramLabel = "SUB-RECORD", arity = "0..*", description = "Sub-record payloads (UTF-8).")
-    List<String> payloads = new ArrayList<>();
+    @Mixin NewRecordArgs record;
 
     @Override
     public Integer call() {
-      Hash id = Args.hash(spec, "--capsule", capsule);
+      Hash id = Args.hash(spec, "--capsule", record.capsule);
       return guarded(() -> {
-        List<byte[]> subRecords = subRecords(payloads, lines);
+        List<byte[]> subRecords = record.subRecords();
         if (subRecords.isEmpty()) {
           throw Args.usage(spec, "give at least one sub-record (arguments or --lines FILE)");
         }
@@ -161,25 +154,8 @@ final class CapsuleCommand {
     }
   }
 
-  /** The sub-records given as arguments, then one per line of {@code linesOrNull}. */
-  static List<byte[]> subRecords(List<String> payloads, Path linesOrNull) throws IOException {
-    List<byte[]> out = new ArrayList<>();
-    payloads.forEach(p -> out.add(p.getBytes(StandardCharsets.UTF_8)));
-    if (linesOrNull != null) {
-      for (String line : Files.readAllLines(linesOrNull)) {
-        out.add(line.getBytes(StandardCharsets.UTF_8));
-      }
-    }
-    return out;
-  }
-
-  @Command(name = "merge", mixinStandardHelpOptions = true,
-      description = "Join a fork: fetch the heads (verified) and append one record whose parents are all of them, "
-          + "holding the given sub-records (none is fine). With one head it is an ordinary append.")
-  static final class Merge implements Callable<Integer> {
-    @Spec CommandSpec spec;
-    @Mixin RenterArgs args;
-
+  /** What a new record holds: the capsule, and its sub-records as arguments or lines of a file. */
+  static final class NewRecordArgs {
     @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
     String capsule;
 
@@ -189,11 +165,33 @@ final class CapsuleCommand {
     @Parameters(paramLabel = "SUB-RECORD", arity = "0..*", description = "Sub-record payloads (UTF-8).")
     List<String> payloads = new ArrayList<>();
 
+    /** The sub-records given as arguments, then one per line of {@code --lines}. */
+    List<byte[]> subRecords() throws IOException {
+      List<byte[]> out = new ArrayList<>();
+      payloads.forEach(p -> out.add(p.getBytes(StandardCharsets.UTF_8)));
+      if (lines != null) {
+        for (String line : Files.readAllLines(lines)) {
+          out.add(line.getBytes(StandardCharsets.UTF_8));
+        }
+      }
+      return out;
+    }
+  }
+
+  @Command(name = "merge", mixinStandardHelpOptions = true,
+      description = "Join a fork: fetch the heads (verified) and append one record whose parents are all of them, "
+          + "holding the given sub-records (none is fine). With one head it is an ordinary append.")
+  static final class Merge implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RenterArgs args;
+
+    @Mixin NewRecordArgs record;
+
     @Override
     public Integer call() {
-      Hash id = Args.hash(spec, "--capsule", capsule);
+      Hash id = Args.hash(spec, "--capsule", record.capsule);
       return guarded(() -> {
-        List<byte[]> subRecords = subRecords(payloads, lines);
+        List<byte[]> subRecords = record.subRecords();
         RenterState state = args.state();
         CapsuleWriter writer = state.load(id);
         try (HostClient client = args.connect()) {

@@ -40,4 +40,18 @@ final class CliTestSupport {
   static Result run(String... args) {
     return runWithStdin("", args);
   }
+
+  /** {@code first} followed by {@code more}. */
+  static String[] concat(String[] first, String... more) {
+    String[] out = java.util.Arrays.copyOf(first, first.length + more.length);
+    System.arraycopy(more, 0, out, first.length, more.length);
+    return out;
+  }
+
+  /** A string or number field of a one-line JSON object. */
+  static String field(String json, String name) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\":\"?([^\",}]*)").matcher(json);
+    org.junit.jupiter.api.Assertions.assertTrue(m.find(), name + " in " + json);
+    return m.group(1);
+  }
 }

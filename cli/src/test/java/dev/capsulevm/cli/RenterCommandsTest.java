@@ -1,5 +1,7 @@
 package dev.capsulevm.cli;
 
+import static dev.capsulevm.cli.CliTestSupport.concat;
+import static dev.capsulevm.cli.CliTestSupport.field;
 import static dev.capsulevm.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,11 +18,8 @@ import dev.capsulevm.renter.RenterOptions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -57,11 +56,6 @@ class RenterCommandsTest {
     return run(all);
   }
 
-  private static String field(String json, String name) {
-    Matcher m = Pattern.compile("\"" + name + "\":\"?([^\",}]*)").matcher(json);
-    assertTrue(m.find(), name + " in " + json);
-    return m.group(1);
-  }
 
   @Test
   void theWholeCycleWithReadableAndJsonOutput() throws Exception {
@@ -115,12 +109,7 @@ class RenterCommandsTest {
 
   /** Like {@link #cli} with a state (so an account) of its own, which leaves the first test's balance alone. */
   private Result cliOwn(String... args) {
-    String[] all = Arrays.copyOf(args, args.length + 4);
-    all[args.length] = "--host";
-    all[args.length + 1] = "127.0.0.1:" + host.port();
-    all[args.length + 2] = "--state";
-    all[args.length + 3] = dir.resolve("renter-merge").toString();
-    return run(all);
+    return run(concat(args, "--host", "127.0.0.1:" + host.port(), "--state", dir.resolve("renter-merge").toString()));
   }
 
   private String fundAndCreate() {
@@ -191,11 +180,6 @@ class RenterCommandsTest {
     assertTrue(wrongToken.err().contains("UNAUTHENTICATED"), wrongToken.err());
   }
 
-  private static String[] concat(String[] a, String[] b) {
-    String[] out = Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, out, a.length, b.length);
-    return out;
-  }
 
   @Test
   void anUnknownCapsuleAndAMissingSubRecordExitOne() {

@@ -1,5 +1,7 @@
 package dev.capsulevm.cli;
 
+import static dev.capsulevm.cli.CliTestSupport.concat;
+import static dev.capsulevm.cli.CliTestSupport.field;
 import static dev.capsulevm.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,12 +18,9 @@ import dev.capsulevm.renter.RenterOptions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -54,27 +53,15 @@ class ReplicationCommandsTest {
   }
 
   private Result renter(HostServer host, String... args) {
-    String[] all = Arrays.copyOf(args, args.length + 4);
-    all[args.length] = "--host";
-    all[args.length + 1] = "127.0.0.1:" + host.port();
-    all[args.length + 2] = "--state";
-    all[args.length + 3] = dir.resolve("renter").toString();
-    return run(all);
+    return run(concat(args, "--host", "127.0.0.1:" + host.port(), "--state", dir.resolve("renter").toString()));
   }
 
   private Result sync(HostServer from, HostServer to, String... more) {
     String[] args = {"sync", "--peer", "127.0.0.1:" + to.port(), "--admin", "127.0.0.1:" + from.adminPort(),
         "--token", from.adminToken(), "--progress", "LINES"};
-    String[] all = Arrays.copyOf(args, args.length + more.length);
-    System.arraycopy(more, 0, all, args.length, more.length);
-    return run(all);
+    return run(concat(args, more));
   }
 
-  private static String field(String json, String name) {
-    Matcher m = Pattern.compile("\"" + name + "\":\"?([^\",}]*)").matcher(json);
-    assertTrue(m.find(), name + " in " + json);
-    return m.group(1);
-  }
 
   @Test
   void syncCarriesACapsuleAcrossAndAForkIsMergedByTheRenter() throws Exception {

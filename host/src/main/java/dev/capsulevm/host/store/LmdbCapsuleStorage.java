@@ -1109,8 +1109,6 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
 
     private final Hash capsuleId;
     private final Txn<ByteBuffer> txn;
-    /** The capsule id as bytes, to compare LMDB's record-capsule values with in place. */
-    private final ByteBuffer capsuleIdBytes;
     private final Map<Hash, Record> parsed = new HashMap<>();
     private final Map<Hash, MerkleTree> keptTrees = new HashMap<>();
     private boolean snapshotClosed;
@@ -1118,7 +1116,6 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     LmdbSnapshot(Hash capsuleId, Txn<ByteBuffer> txn) {
       this.capsuleId = capsuleId;
       this.txn = txn;
-      this.capsuleIdBytes = ByteBuffer.wrap(capsuleId.toByteArray());
     }
 
     private void open() {
@@ -1130,15 +1127,7 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     /** Whether {@code recordHash} is a record of this capsule: its record-capsule value, compared in place. */
     private boolean mine(Hash recordHash) {
       open();
-      ByteBuffer owner = recordCapsule.get(txn, readKey(recordHash));
-      if (owner == null) {
-        return false;
-      }
-      if (owner.remaining() != Hash.LENGTH) {
-        throw new StorageCorruptionException("database " + DB_RECORD_CAPSULE + ", key " + recordHash.toHex()
-            + ": value is " + owner.remaining() + " bytes, not a capsule id");
-      }
-      return owner.equals(capsuleIdBytes);
+      return holds(txn, capsuleId, recordHash);
     }
 
     @Override

@@ -62,6 +62,25 @@ final class Replicas {
     return out;
   }
 
+  /** A chain of {@code n} records after the capsule, each of {@code subRecords} random 1 KiB payloads. */
+  static List<RecordWithBody> randomChain(CapsuleFixture capsule, int n, int subRecords, long seed) {
+    java.util.Random random = new java.util.Random(seed);
+    List<RecordWithBody> out = new ArrayList<>();
+    Hash parent = capsule.id();
+    for (int i = 0; i < n; i++) {
+      List<byte[]> payloads = new ArrayList<>();
+      for (int s = 0; s < subRecords; s++) {
+        byte[] p = new byte[1024];
+        random.nextBytes(p);
+        payloads.add(p);
+      }
+      RecordWithBody record = capsule.record(List.of(parent), payloads);
+      out.add(record);
+      parent = record.hash();
+    }
+    return out;
+  }
+
   static Replicator.SessionResult sync(HostServer from, HostServer to, Hash capsule) {
     List<Replicator.SessionResult> results = from.replicator().syncNow(address(to), capsule, Replicas.QUIET);
     return results.get(0);

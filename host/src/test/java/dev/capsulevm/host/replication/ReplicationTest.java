@@ -117,20 +117,7 @@ class ReplicationTest {
   void aResponderStoppedMidSessionIsResumedAfterItsRestart() throws Exception {
     CapsuleFixture capsule = new CapsuleFixture("stopped");
     Path aDir = dir.resolve("a");
-    List<RecordWithBody> records = new ArrayList<>();
-    Hash parent = capsule.id();
-    Random random = new Random(3);
-    for (int i = 0; i < 1_500; i++) {
-      List<byte[]> payloads = new ArrayList<>();
-      for (int s = 0; s < 4; s++) {
-        byte[] p = new byte[1024];
-        random.nextBytes(p);
-        payloads.add(p);
-      }
-      RecordWithBody record = capsule.record(List.of(parent), payloads);
-      records.add(record);
-      parent = record.hash();
-    }
+    List<RecordWithBody> records = Replicas.randomChain(capsule, 1_500, 4, 3);
     HostServer a = Replicas.start(aDir);
     create(a, capsule);
     put(a, records);

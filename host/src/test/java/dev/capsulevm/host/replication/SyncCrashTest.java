@@ -17,10 +17,8 @@ import dev.capsulevm.vm.storage.CapsuleFixture;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -38,20 +36,7 @@ class SyncCrashTest {
   @Test
   void aHostKilledMidSessionReopensValidAndConverges() throws Exception {
     CapsuleFixture capsule = new CapsuleFixture("sync crash");
-    Random random = new Random(11);
-    List<RecordWithBody> records = new ArrayList<>();
-    Hash parent = capsule.id();
-    for (int i = 0; i < 2_000; i++) {
-      List<byte[]> payloads = new ArrayList<>();
-      for (int s = 0; s < 4; s++) {
-        byte[] p = new byte[1024];
-        random.nextBytes(p);
-        payloads.add(p);
-      }
-      RecordWithBody record = capsule.record(List.of(parent), payloads);
-      records.add(record);
-      parent = record.hash();
-    }
+    List<RecordWithBody> records = Replicas.randomChain(capsule, 2_000, 4, 11);
     try (HostServer a = Replicas.start(dir.resolve("a"))) {
       create(a, capsule);
       for (int i = 0; i < records.size(); i += 500) {
