@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.StorageException;
 import java.nio.ByteBuffer;
@@ -55,16 +54,7 @@ class LmdbCapsuleStorageDigestTest {
   }
 
   private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    try (Batch batch = storage.newBatch()) {
-      for (Object write : writes) {
-        if (write instanceof RecordWithBody r) {
-          batch.putRecord(r);
-        } else {
-          batch.createCapsule(((CapsuleFixture) write).metadata);
-        }
-      }
-      batch.commit();
-    }
+    StoreWrites.commit(storage, writes);
   }
 
   private static SetDigest digestOf(List<RecordWithBody> records) {

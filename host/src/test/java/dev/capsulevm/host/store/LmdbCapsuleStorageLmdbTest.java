@@ -61,16 +61,7 @@ class LmdbCapsuleStorageLmdbTest {
   }
 
   private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    try (Batch batch = storage.newBatch()) {
-      for (Object write : writes) {
-        if (write instanceof RecordWithBody r) {
-          batch.putRecord(r);
-        } else {
-          batch.createCapsule(((CapsuleFixture) write).metadata);
-        }
-      }
-      batch.commit();
-    }
+    StoreWrites.commit(storage, writes);
   }
 
   @Test
