@@ -31,10 +31,11 @@ import java.util.function.Consumer;
  */
 public final class SyncSession {
   /** Bounds on one session's transport. */
-  public record Limits(Duration frameTimeout, int chunkBytes, int maxRecordBytes, long maxReceivedBytes,
-      int maxTurns, SyncLimits turnLimits) {
+  public record Limits(Duration frameTimeout, Duration maxDuration, int chunkBytes, int maxRecordBytes,
+      long maxReceivedBytes, int maxTurns, SyncLimits turnLimits) {
     /** Turns of up to 256 MiB: a new replica's first session lists every record of the capsule in one. */
-    public static final Limits DEFAULT = new Limits(Duration.ofSeconds(60), 1 << 20, 64 << 20, 64L << 30, 1 << 20,
+    public static final Limits DEFAULT = new Limits(Duration.ofSeconds(60), Duration.ofHours(2), 1 << 20, 64 << 20,
+        64L << 30, 1 << 20,
         new SyncLimits(256 << 20, 16, 1024, 1 << 20, 1 << 22, 1 << 22, 1L << 29, 6));
   }
 
@@ -51,6 +52,7 @@ public final class SyncSession {
   private int turns;
   private String phase = "quick check";
   private boolean diverged;
+  private final long started = System.nanoTime();
 
   SyncSession(FrameChannel channel, SessionReplica replica, Reconciler reconciler, Limits limits,
       Consumer<Progress> progress) {
@@ -116,15 +118,25 @@ public final class SyncSession {
   void respond(SyncFrame first, SyncFrame.Builder firstReply) throws SyncFailure {
     SyncFrame.Builder extra = firstReply;
     SyncFrame frame = first;
+    boolean streamEnded = false;
     while (frame != null) {
       List<SyncMessage> in = readTurn(frame);
       if (in.isEmpty()) {
-        sendTurn(nextRun(), extra);
+        if (streamEnded) {
+          // the initiator was told the stream ended; asking again only keeps a session slot busy
+          throw SyncFailure.misbehaviour("asked for coded symbols after the stream ended", null);
+        }
+        List<SyncMessage> run = nextRun();
+        streamEnded = run.isEmpty();
+        sendTurn(run, extra);
       } else {
         List<SyncMessage> reply = apply(in);
         sendTurn(reply, extra);
+        streamEnded = false;
         if (hasSymbols(reply)) {
-          sendTurn(nextRun(), SyncFrame.newBuilder());
+          List<SyncMessage> run = nextRun();
+          streamEnded = run.isEmpty();
+          sendTurn(run, SyncFrame.newBuilder());
         }
       }
       extra = SyncFrame.newBuilder();
@@ -172,6 +184,10 @@ public final class SyncSession {
   private List<SyncMessage> readTurn(SyncFrame frame) throws SyncFailure {
     if (++turns > limits.maxTurns()) {
       throw SyncFailure.misbehaviour("more than " + limits.maxTurns() + " turns in one session", null);
+    }
+    if (System.nanoTime() - started > limits.maxDuration().toNanos()) {
+      throw SyncFailure.of(Status.Code.DEADLINE_EXCEEDED, "the session ran longer than " + limits.maxDuration()
+          + "; the next one resumes");
     }
     int total = frame.getTurnBytes();
     if (total < 1 || total > limits.turnLimits().maxTurnBytes()) {

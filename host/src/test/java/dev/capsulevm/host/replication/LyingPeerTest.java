@@ -8,6 +8,7 @@ import static dev.capsulevm.host.replication.Replicas.sync;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -130,6 +131,70 @@ class LyingPeerTest {
       Thread.sleep(1_100);
       assertEquals("EQUAL", sync(c, a, capsule.id()).outcome());
     }
+  }
+
+  /** An initiator that keeps asking for coded symbols after the stream ended only holds a slot: it is cut. */
+  @Test
+  void askingForSymbolsAfterTheStreamEndedEndsTheSession() throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("greedy");
+    List<RecordWithBody> records = chain(capsule, capsule.id(), 2_000, "g", 1);
+    try (HostServer a = Replicas.start(dir.resolve("a"))) {
+      create(a, capsule);
+      put(a, records);
+      List<SyncRecord> mine = new ArrayList<>();
+      for (RecordWithBody r : records.subList(0, records.size() - 10)) {
+        mine.add(new SyncRecord(r.hash(), r.record().header().parents()));
+      }
+      Reconciler initiator = new Reconciler(InMemoryDag.of(capsule.id(), mine), Reconciler.Role.INITIATOR,
+          Reconciler.Config.DEFAULT);
+      ManagedChannel channel = ManagedChannelBuilder.forTarget(Replicas.address(a)).usePlaintext().build();
+      try {
+        FrameChannel frames = new FrameChannel();
+        SyncGrpc.newStub(channel).session(new io.grpc.stub.ClientResponseObserver<SyncFrame, SyncFrame>() {
+          @Override
+          public void beforeStart(io.grpc.stub.ClientCallStreamObserver<SyncFrame> requests) {
+            frames.bind(requests);
+          }
+
+          @Override
+          public void onNext(SyncFrame value) {
+            frames.onNext(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            frames.onError(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            frames.onCompleted();
+          }
+        });
+        java.time.Duration wait = java.time.Duration.ofSeconds(10);
+        frames.send(turn(initiator.start()), wait);
+        assertTrue(dev.capsulevm.host.sync.SyncCodec.decodeTurn(frames.take(wait).getTurn().toByteArray(),
+            dev.capsulevm.host.sync.SyncLimits.DEFAULT).get(1) instanceof dev.capsulevm.host.sync.SyncMessage.Symbols,
+            "the responder streams coded symbols");
+        byte[] empty = dev.capsulevm.host.sync.SyncCodec.encodeTurn(List.of());
+        int runs = 0;
+        while (frames.take(wait).getTurn().size() > 1) { // the run in flight, then one per empty turn
+          frames.send(turn(List.of()), wait);
+          assertTrue(++runs < 10_000, "the stream ends within its budget");
+        }
+        frames.send(SyncFrame.newBuilder().setTurnBytes(empty.length).setTurn(ByteString.copyFrom(empty)).build(), wait);
+        SyncFailure cut = assertThrows(SyncFailure.class, () -> frames.take(wait));
+        assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, cut.code(), cut.getMessage());
+        assertTrue(cut.getMessage().contains("after the stream ended"), cut.getMessage());
+      } finally {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static SyncFrame turn(List<dev.capsulevm.host.sync.SyncMessage> messages) {
+    byte[] bytes = dev.capsulevm.host.sync.SyncCodec.encodeTurn(messages);
+    return SyncFrame.newBuilder().setTurnBytes(bytes.length).setTurn(ByteString.copyFrom(bytes)).build();
   }
 
   /** Waits for the error a stream ends with. */
