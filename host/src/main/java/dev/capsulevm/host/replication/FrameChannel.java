@@ -124,6 +124,10 @@ final class FrameChannel implements StreamObserver<SyncFrame> {
   void complete() {
     try {
       out.onCompleted();
+      if (out instanceof ClientCallStreamObserver<SyncFrame> client) {
+        // drain what the responder sent after the outcome (a run sent ahead), so its OK can arrive
+        client.request(Integer.MAX_VALUE);
+      }
     } catch (IllegalStateException ignored) {
       // already closed by a cancellation
     }
