@@ -118,24 +118,25 @@ public final class SyncSession {
   void respond(SyncFrame first, SyncFrame.Builder firstReply) throws SyncFailure {
     SyncFrame.Builder extra = firstReply;
     SyncFrame frame = first;
-    boolean streamEnded = false;
+    int endsSent = 0; // empty runs sent since the stream ended
     while (frame != null) {
       List<SyncMessage> in = readTurn(frame);
       if (in.isEmpty()) {
-        if (streamEnded) {
-          // the initiator was told the stream ended; asking again only keeps a session slot busy
+        // One empty turn may cross the first "ended" in flight (the initiator answered the run before
+        // it); one after the second only keeps a session slot busy.
+        if (endsSent >= 2) {
           throw SyncFailure.misbehaviour("asked for coded symbols after the stream ended", null);
         }
         List<SyncMessage> run = nextRun();
-        streamEnded = run.isEmpty();
+        endsSent += run.isEmpty() ? 1 : 0;
         sendTurn(run, extra);
       } else {
         List<SyncMessage> reply = apply(in);
         sendTurn(reply, extra);
-        streamEnded = false;
+        endsSent = 0;
         if (hasSymbols(reply)) {
           List<SyncMessage> run = nextRun();
-          streamEnded = run.isEmpty();
+          endsSent += run.isEmpty() ? 1 : 0;
           sendTurn(run, SyncFrame.newBuilder());
         }
       }
