@@ -40,8 +40,15 @@ final class Replicas {
     }
   }
 
-  /** Stores records (parents first) as a renter's append would leave them. */
+  /** Stores records (parents first) as a renter's append would leave them, validated as one. */
   static void put(HostServer host, List<RecordWithBody> records) throws Exception {
+    if (records.isEmpty()) {
+      return;
+    }
+    Hash capsule = records.get(0).record().header().capsuleId();
+    try (var snapshot = host.storage().openSnapshot(capsule)) {
+      new dev.capsulevm.proofs.capsule.RecordValidator(snapshot.metadata()).validateAppend(records, snapshot);
+    }
     try (Batch batch = host.storage().newBatch()) {
       for (RecordWithBody record : records) {
         batch.putRecord(record);

@@ -94,7 +94,9 @@ class ReplicationProperties {
       List<Hash> parents = new ArrayList<>(List.of(tips.get(t)));
       if (tips.size() > 1 && random.nextDouble() < 0.2) {
         int u = (t + 1 + random.nextInt(tips.size() - 1)) % tips.size();
-        parents.add(tips.get(u));
+        if (!tips.get(t).equals(capsule.id()) && !tips.get(u).equals(capsule.id())) {
+          parents.add(tips.get(u)); // the capsule id is only ever a first record's sole parent
+        }
       }
       parents.sort(null);
       RecordWithBody record = capsule.record(parents, "r" + i, 1 + random.nextInt(3));
