@@ -1,6 +1,8 @@
 package dev.capsulevm.cli;
 
 import dev.capsulevm.host.server.HostConfig;
+import dev.capsulevm.host.replication.Replicator;
+import dev.capsulevm.host.replication.SyncSession;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.InstructionKind;
@@ -198,6 +200,10 @@ final class DemoCommand implements Callable<Integer> {
         }
       }
 
+      if (!replicate(address, dir, account, writer, big, index)) {
+        return 1;
+      }
+
       out.println();
       Amount left = client.balance();
       out.println("balance  " + left + " left of " + Amount.ofCap(1000) + "; every receipt matched the renter's own"
@@ -206,6 +212,49 @@ final class DemoCommand implements Callable<Integer> {
     out.println("done     the host is shut down and its temporary data directory deleted");
     return 0;
   }
+
+  /**
+   * Step 10: a second host pulls the capsule from the first in one sync session (records verified as
+   * appends before it stores them), and the renter reads from it, verified against the same head.
+   */
+  private boolean replicate(String origin, Path dir, SigningKey account, CapsuleWriter writer, RecordWithBody big,
+      int index) throws RenterException {
+    step("10. A second host, a replica, pulls the capsule from the first in one sync session; it verifies every"
+        + " record as an append before storing it. The renter then reads from the replica.");
+    try (HostServer replica = HostServer.start(HostConfig.defaults(dir.resolve("replica")).withPorts(0, 0)
+        .withMetricsPort(-1))) {
+      Replicator.SessionResult result = replica.replicator().syncNow(origin, writer.capsuleId(), QUIET).get(0);
+      SyncSession.Progress p = result.progress();
+      out.println("   " + result.outcome() + ": " + p.recordsStored() + " records verified and stored, "
+          + (p.bytesSent() + p.bytesReceived()) + " bytes both ways, " + p.roundTrips() + " round trips");
+      if (!result.ok()) {
+        out.println("   " + result.error());
+        return false;
+      }
+      try (AdminClient admin = AdminClient.connect("127.0.0.1:" + replica.adminPort(), replica.adminToken())) {
+        admin.fund(account.publicKey(), Amount.ofCap(1));
+      }
+      try (HostClient client = HostClient.connect("127.0.0.1:" + replica.port(), account, RenterOptions.defaults())) {
+        ProgramBuilder read = writer.newProgram(client);
+        read.readSubRecord(big.hash(), index, writer.highestHead());
+        VerifiedOutput v = client.run(read.build()).output(0);
+        out.println("   \"" + new String(v.payload(), StandardCharsets.UTF_8) + "\" read from the replica, verified"
+            + " against head " + short16(writer.highestHead().hash()));
+      }
+    } catch (java.io.IOException e) {
+      out.println("   could not start the replica: " + e.getMessage());
+      return false;
+    }
+    return true;
+  }
+
+  private static final Replicator.ProgressListener QUIET = new Replicator.ProgressListener() {
+    @Override
+    public void progress(dev.capsulevm.proofs.Hash capsule, int i, int n, SyncSession.Progress progress) {}
+
+    @Override
+    public void ended(dev.capsulevm.proofs.Hash capsule, int i, int n, Replicator.SessionResult result) {}
+  };
 
   private void step(String text) {
     out.println(text);

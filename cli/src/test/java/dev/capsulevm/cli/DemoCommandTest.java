@@ -16,6 +16,8 @@ class DemoCommandTest {
     assertTrue(r.out().contains("100 verified sub-records"), r.out());
     assertTrue(r.out().contains("caught: host misbehaviour in output 0"), r.out());
     assertTrue(r.out().contains("heads on the host are unchanged: true"), r.out());
+    assertTrue(r.out().contains("CONVERGED: 5 records verified and stored"), r.out());
+    assertTrue(r.out().contains("\"key-123=value-123\" read from the replica, verified"), r.out());
     assertTrue(!r.out().contains("NOT DETECTED"), r.out());
   }
 
