@@ -74,8 +74,12 @@ public final class Reconciler {
    * the Bloom path also pays for the walk, repair rounds and at least one more round trip.
    */
   static final double BLOOM_PREFERENCE = 1.5;
-  /** Symbols received before the residual counts' estimate is trusted (it is within about 30 % by then). */
-  static final int ESTIMATE_AFTER = 64;
+  /**
+   * Symbols received before the residual counts' estimate is trusted: by then its relative spread is
+   * about 9 %, so it overshoots a difference by the 45 % that would wrongly send a large one to Bloom
+   * filters in well under one session in 10,000.
+   */
+  static final int ESTIMATE_AFTER = 256;
   /** Coded symbols per differing record expected for decoding, with a margin for small differences. */
   static final double SYMBOLS_PER_DIFFERENCE = 1.45;
 

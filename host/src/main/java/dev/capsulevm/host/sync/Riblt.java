@@ -575,23 +575,24 @@ public final class Riblt {
 
     /**
      * An estimate of the size of the difference from the residual counts: each undecoded differing
-     * element lands in symbol i with probability p = 2/(i+2), so the counts' spread around their mean
-     * (the net difference times p) grows with the number of such elements.
+     * element lands in symbol i with probability p = 2/(i+2), so the count's squared deviation from its
+     * mean (the net difference times p) divided by p(1-p) estimates the number of such elements; the
+     * estimate is the mean of these over symbols 1 to m-1 (equal weights: a sum of squares over a sum of
+     * variances would let the first few symbols decide, and at 64 symbols it overshot a difference of
+     * 100,000 by half in about 3 % of sessions).
      */
     public double estimateDifference() {
       if (m == 0) {
         return 0;
       }
       double net = counts[0];
-      double num = 0;
-      double den = 0;
+      double sum = 0;
       for (int i = 1; i < m; i++) {
         double p = 2.0 / (i + 2);
         double dev = counts[i] - net * p;
-        num += dev * dev;
-        den += p * (1 - p);
+        sum += dev * dev / (p * (1 - p)); // each term estimates the difference on its own
       }
-      double residual = den == 0 ? Math.abs(net) : Math.max(Math.abs(net), num / den);
+      double residual = m == 1 ? Math.abs(net) : Math.max(Math.abs(net), sum / (m - 1));
       return decoded + residual;
     }
 
