@@ -5,8 +5,8 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.CallStreamObserver;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
-import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * is taken, so a fast peer cannot queue unbounded frames here) and sends only while the transport is
  * ready (so a slow peer cannot make this side buffer unbounded frames). gRPC's threads only hand over.
  */
-final class FrameChannel implements StreamObserver<SyncFrame> {
+final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame> {
   private static final Object END = new Object();
 
   private final LinkedBlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
@@ -37,8 +37,9 @@ final class FrameChannel implements StreamObserver<SyncFrame> {
     outbound.request(1);
   }
 
-  /** Binds the initiator's outbound side; called from the client's beforeStart. */
-  void bind(ClientCallStreamObserver<SyncFrame> outbound) {
+  /** Binds the initiator's outbound side: gRPC calls this when this channel is a client call's observer. */
+  @Override
+  public void beforeStart(ClientCallStreamObserver<SyncFrame> outbound) {
     out = outbound;
     outbound.disableAutoRequestWithInitial(1);
     outbound.setOnReadyHandler(this::signalReady);

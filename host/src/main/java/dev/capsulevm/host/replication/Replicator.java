@@ -24,8 +24,6 @@ import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.prometheus.metrics.core.metrics.Counter;
@@ -268,27 +266,7 @@ public final class Replicator implements AutoCloseable {
       SessionReplica opened = replica;
       session = new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.INITIATOR,
           settings.reconcile()), settings.transport(), progress);
-      SyncGrpc.newStub(channelFor(address)).session(new ClientResponseObserver<SyncFrame, SyncFrame>() {
-        @Override
-        public void beforeStart(ClientCallStreamObserver<SyncFrame> requests) {
-          channel.bind(requests);
-        }
-
-        @Override
-        public void onNext(SyncFrame frame) {
-          channel.onNext(frame);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          channel.onError(t);
-        }
-
-        @Override
-        public void onCompleted() {
-          channel.onCompleted();
-        }
-      });
+      SyncGrpc.newStub(channelFor(address)).session(channel);
       SyncSession.Progress end = session.initiate(SyncFrame.newBuilder().setWantMetadata(!held), frame -> {
         if (opened instanceof NewReplica fresh) {
           fresh.create(frame);

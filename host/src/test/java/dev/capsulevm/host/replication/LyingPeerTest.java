@@ -150,27 +150,7 @@ class LyingPeerTest {
       ManagedChannel channel = ManagedChannelBuilder.forTarget(Replicas.address(a)).usePlaintext().build();
       try {
         FrameChannel frames = new FrameChannel();
-        SyncGrpc.newStub(channel).session(new io.grpc.stub.ClientResponseObserver<SyncFrame, SyncFrame>() {
-          @Override
-          public void beforeStart(io.grpc.stub.ClientCallStreamObserver<SyncFrame> requests) {
-            frames.bind(requests);
-          }
-
-          @Override
-          public void onNext(SyncFrame value) {
-            frames.onNext(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            frames.onError(t);
-          }
-
-          @Override
-          public void onCompleted() {
-            frames.onCompleted();
-          }
-        });
+        SyncGrpc.newStub(channel).session(frames);
         java.time.Duration wait = java.time.Duration.ofSeconds(10);
         frames.send(turn(initiator.start()), wait);
         assertTrue(dev.capsulevm.host.sync.SyncCodec.decodeTurn(frames.take(wait).getTurn().toByteArray(),
