@@ -54,7 +54,7 @@ class LmdbCapsuleStorageDigestTest {
   }
 
   private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    StoreWrites.commit(storage, writes);
+    CapsuleFixture.commit(storage, writes);
   }
 
   private static SetDigest digestOf(List<RecordWithBody> records) {

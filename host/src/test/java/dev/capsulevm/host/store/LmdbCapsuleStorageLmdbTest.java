@@ -61,7 +61,7 @@ class LmdbCapsuleStorageLmdbTest {
   }
 
   private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    StoreWrites.commit(storage, writes);
+    CapsuleFixture.commit(storage, writes);
   }
 
   @Test

@@ -102,4 +102,18 @@ public final class CapsuleFixture {
     Record record = Record.build(id(), parents, payloads, clock++, WRITER, true, source);
     return new RecordWithBody(record, payloads);
   }
+
+  /** Commits, in one batch, each capsule's creation (a {@code CapsuleFixture}) and each record, in order. */
+  public static void commit(CapsuleStorage storage, Object... writes) throws StorageException {
+    try (Batch batch = storage.newBatch()) {
+      for (Object write : writes) {
+        if (write instanceof RecordWithBody r) {
+          batch.putRecord(r);
+        } else {
+          batch.createCapsule(((CapsuleFixture) write).metadata);
+        }
+      }
+      batch.commit();
+    }
+  }
 }

@@ -39,16 +39,7 @@ public abstract class CapsuleStorageContract {
   }
 
   private void commit(Object... writes) throws StorageException {
-    try (Batch batch = storage.newBatch()) {
-      for (Object write : writes) {
-        if (write instanceof RecordWithBody r) {
-          batch.putRecord(r);
-        } else {
-          batch.createCapsule(((CapsuleFixture) write).metadata);
-        }
-      }
-      batch.commit();
-    }
+    CapsuleFixture.commit(storage, writes);
   }
 
   private static List<Hash> sorted(Hash... hashes) {
