@@ -223,7 +223,8 @@ final class DemoCommand implements Callable<Integer> {
         + " record as an append before storing it. The renter then reads from the replica.");
     try (HostServer replica = HostServer.start(HostConfig.defaults(dir.resolve("replica")).withPorts(0, 0)
         .withMetricsPort(-1))) {
-      Replicator.SessionResult result = replica.replicator().syncNow(origin, writer.capsuleId(), QUIET).get(0);
+      Replicator.SessionResult result =
+          replica.replicator().syncNow(origin, writer.capsuleId(), Replicator.ProgressListener.NONE).get(0);
       SyncSession.Progress p = result.progress();
       out.println("   " + result.outcome() + ": " + p.recordsStored() + " records verified and stored, "
           + (p.bytesSent() + p.bytesReceived()) + " bytes both ways, " + p.roundTrips() + " round trips");
@@ -248,13 +249,6 @@ final class DemoCommand implements Callable<Integer> {
     return true;
   }
 
-  private static final Replicator.ProgressListener QUIET = new Replicator.ProgressListener() {
-    @Override
-    public void progress(dev.capsulevm.proofs.Hash capsule, int i, int n, SyncSession.Progress progress) {}
-
-    @Override
-    public void ended(dev.capsulevm.proofs.Hash capsule, int i, int n, Replicator.SessionResult result) {}
-  };
 
   private void step(String text) {
     out.println(text);

@@ -48,13 +48,6 @@ final class ReplicateExperiment implements Experiment {
     return 1 + 2 * RUNS;
   }
 
-  private static final Replicator.ProgressListener QUIET = new Replicator.ProgressListener() {
-    @Override
-    public void progress(Hash capsule, int index, int count, dev.capsulevm.host.replication.SyncSession.Progress p) {}
-
-    @Override
-    public void ended(Hash capsule, int index, int count, Replicator.SessionResult result) {}
-  };
 
   @Override
   public Result run(boolean quick, Progress progress) throws Exception {
@@ -106,7 +99,7 @@ final class ReplicateExperiment implements Experiment {
           Path bDir = dir.resolve("b" + run);
           try (HostServer b = HostServer.start(config(bDir))) {
             long t0 = System.nanoTime();
-            Replicator.SessionResult first = b.replicator().syncNow(address, metadata.capsuleId(), QUIET).get(0);
+            Replicator.SessionResult first = sync(b, address, metadata.capsuleId());
             pull[run] = (System.nanoTime() - t0) / 1e6;
             check(first, "CONVERGED");
             pullBytes[run] = bytes(first);
@@ -115,13 +108,13 @@ final class ReplicateExperiment implements Experiment {
             tip = more.get(more.size() - 1).hash();
             store(a.storage(), more);
             t0 = System.nanoTime();
-            Replicator.SessionResult next = b.replicator().syncNow(address, metadata.capsuleId(), QUIET).get(0);
+            Replicator.SessionResult next = sync(b, address, metadata.capsuleId());
             catchUp[run] = (System.nanoTime() - t0) / 1e6;
             check(next, "CONVERGED");
             catchUpBytes[run] = bytes(next);
 
             t0 = System.nanoTime();
-            Replicator.SessionResult same = b.replicator().syncNow(address, metadata.capsuleId(), QUIET).get(0);
+            Replicator.SessionResult same = sync(b, address, metadata.capsuleId());
             equal[run] = (System.nanoTime() - t0) / 1e6;
             check(same, "EQUAL");
             equalBytes[run] = bytes(same);
@@ -213,6 +206,10 @@ final class ReplicateExperiment implements Experiment {
         batch.commit();
       }
     }
+  }
+
+  private static Replicator.SessionResult sync(HostServer replica, String peer, Hash capsule) {
+    return replica.replicator().syncNow(peer, capsule, Replicator.ProgressListener.NONE).get(0);
   }
 
   private static void check(Replicator.SessionResult result, String outcome) {

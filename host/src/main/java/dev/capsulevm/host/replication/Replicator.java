@@ -221,6 +221,15 @@ public final class Replicator implements AutoCloseable {
 
   /** Hears a {@link #syncNow} run: each session's progress, then its end. */
   public interface ProgressListener {
+    /** Hears nothing. */
+    ProgressListener NONE = new ProgressListener() {
+      @Override
+      public void progress(Hash capsule, int index, int count, SyncSession.Progress progress) {}
+
+      @Override
+      public void ended(Hash capsule, int index, int count, SessionResult result) {}
+    };
+
     void progress(Hash capsule, int index, int count, SyncSession.Progress progress);
 
     void ended(Hash capsule, int index, int count, SessionResult result);

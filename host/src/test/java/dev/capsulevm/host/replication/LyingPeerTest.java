@@ -77,7 +77,7 @@ class LyingPeerTest {
       try (liar) {
         SortedMap<String, SortedMap<String, String>> before = a.storage().dump();
         Replicator.SessionResult result =
-            a.replicator().syncNow(liar.address(), capsule.id(), Replicas.QUIET).get(0);
+            a.replicator().syncNow(liar.address(), capsule.id(), Replicator.ProgressListener.NONE).get(0);
         assertFalse(result.ok(), "a lying peer's session does not end well: " + result.outcome());
         assertEquals(before, a.storage().dump(), "nothing of the lie is stored");
         Replicator.PeerState state = a.replicator().peers().stream()

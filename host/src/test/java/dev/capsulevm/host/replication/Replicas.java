@@ -89,8 +89,7 @@ final class Replicas {
   }
 
   static Replicator.SessionResult sync(HostServer from, HostServer to, Hash capsule) {
-    List<Replicator.SessionResult> results = from.replicator().syncNow(address(to), capsule, Replicas.QUIET);
-    return results.get(0);
+    return from.replicator().syncNow(address(to), capsule, Replicator.ProgressListener.NONE).get(0);
   }
 
   /** Asserts every host holds the same record set and heads for {@code capsule}. */
@@ -102,11 +101,4 @@ final class Replicas {
     }
   }
 
-  static final Replicator.ProgressListener QUIET = new Replicator.ProgressListener() {
-    @Override
-    public void progress(Hash capsule, int index, int count, SyncSession.Progress progress) {}
-
-    @Override
-    public void ended(Hash capsule, int index, int count, Replicator.SessionResult result) {}
-  };
 }

@@ -147,7 +147,7 @@ class ReplicationTest {
       assertTrue(kept > 0 && kept < records.size(), kept + " records kept");
       try (HostServer again = HostServer.start(Replicas.config(aDir))) {
         Replicator.SessionResult healed = b.replicator().syncNow(Replicas.address(again), capsule.id(),
-            Replicas.QUIET).get(0);
+            Replicator.ProgressListener.NONE).get(0);
         assertEquals("CONVERGED", healed.outcome(), healed.error());
         assertEquals(records.size() - kept, healed.progress().recordsReceived());
         assertConverged(capsule.id(), again, b);
