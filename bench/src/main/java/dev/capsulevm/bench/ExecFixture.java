@@ -8,6 +8,10 @@ import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
 import dev.capsulevm.proofs.capsule.Metadata;
@@ -17,11 +21,8 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
+import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.exec.AppendEncoding;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.InstructionOutput;
 import dev.capsulevm.vm.exec.Outcome;
@@ -103,7 +104,7 @@ final class ExecFixture implements AutoCloseable {
     } else {
       throw new IllegalArgumentException("store is memory or lmdb, got " + store);
     }
-    executor = new Executor(storage, Clock.systemUTC(), Duration.ofMinutes(10), Duration.ofSeconds(10), host,
+    executor = new Executor(storage, Clock.systemUTC(), Duration.ofMinutes(10), Duration.ofSeconds(10), WireSizes.OUTPUT_ENVELOPE_BYTES, host,
         scheduler);
     Batch batch = storage.newBatch();
     batch.createCapsule(metadata);
@@ -182,7 +183,7 @@ final class ExecFixture implements AutoCloseable {
       DataRef ref = new DataRef(data.size(), Hash.LENGTH);
       data.writeBytes(target.toByteArray());
       instructions.add(new Instruction.ReadSubRecord(
-          new dev.capsulevm.vm.RecordSelector.ByHash(ref), j % subRecords, anchor));
+          new dev.capsulevm.program.RecordSelector.ByHash(ref), j % subRecords, anchor));
     }
     byte[] bytes = data.toByteArray();
     return new Built(new Program(capsuleId, instructions, bytes.length), bytes);

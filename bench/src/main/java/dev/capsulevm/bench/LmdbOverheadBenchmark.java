@@ -1,12 +1,12 @@
 package dev.capsulevm.bench;
 
+import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.vm.exec.InstructionOutput;
-import dev.capsulevm.vm.exec.Output;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
 package dev.capsulevm.cli;
 
+import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
@@ -16,7 +17,6 @@ import dev.capsulevm.renter.ProgramFailedException;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.VerifiedOutput;
-import dev.capsulevm.vm.exec.Output;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

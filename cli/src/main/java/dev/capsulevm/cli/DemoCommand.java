@@ -1,13 +1,14 @@
 package dev.capsulevm.cli;
 
-import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.replication.SyncSession;
+import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
@@ -23,7 +24,6 @@ import dev.capsulevm.renter.ProgramRun;
 import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.RenterOptions;
 import dev.capsulevm.renter.VerifiedOutput;
-import dev.capsulevm.vm.exec.Output;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

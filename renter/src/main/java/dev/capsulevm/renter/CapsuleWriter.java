@@ -1,5 +1,6 @@
 package dev.capsulevm.renter;
 
+import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Permissions;
@@ -10,7 +11,6 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.vm.exec.Output;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;

@@ -1,5 +1,8 @@
 package dev.capsulevm.renter;
 
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.OutputBounds;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Record;
@@ -8,9 +11,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.exec.Executor;
-import dev.capsulevm.vm.exec.Output;
+import dev.capsulevm.proto.WireSizes;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -22,7 +23,6 @@ import java.util.Set;
  * {@link HostMisbehaviourException} naming the output.
  */
 final class OutputVerifier {
-  private static final long RECORD_OVERHEAD = 4 + 1 + 64;
 
   private OutputVerifier() {}
 
@@ -150,9 +150,9 @@ final class OutputVerifier {
     if (output instanceof Output.Heads h) {
       long out = 4;
       for (Record head : h.heads()) {
-        out += head.header().encodedLength() + RECORD_OVERHEAD;
+        out += OutputBounds.head(head.header());
       }
-      return out + Executor.RESPONSE_ENVELOPE_BYTES;
+      return out + WireSizes.OUTPUT_ENVELOPE_BYTES;
     }
     return -1;
   }

@@ -1,7 +1,7 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.InstructionDescriptor;
-import dev.capsulevm.vm.Program;
+import dev.capsulevm.program.Program;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,20 +1,21 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.InstructionDescriptor;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.OutputBounds;
+import dev.capsulevm.program.Program;
+import dev.capsulevm.program.ProgramEncoding;
+import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordHeader;
-import dev.capsulevm.proofs.integrity.RecordProof;
-import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
-import dev.capsulevm.vm.ProgramEncoding;
-import dev.capsulevm.vm.RecordSelector;
-import dev.capsulevm.vm.exec.AppendEncoding;
-import dev.capsulevm.vm.exec.Executor;
+import dev.capsulevm.proofs.integrity.ProofGenerator;
+import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proto.WireSizes;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -30,7 +31,7 @@ import java.util.function.Function;
  * instruction's index, which is the index of its output.
  *
  * <p>The builder also works out, per instruction, the renter's own upper bound on its output (the rules
- * of {@link Executor}'s {@code describe}, from vm's public constants) and what the output must say (the
+ * of the host's, from {@link OutputBounds}) and what the output must say (the
  * capsule id a create yields, the heads an append leaves, the record a read proves). It needs to know
  * for that: the capsule's signed metadata (sub-record size limit, writers), the capsule's current heads
  * when known, and the headers it already verified (trusted anchors, cached records). Where it does not
@@ -41,7 +42,6 @@ import java.util.function.Function;
 public final class ProgramBuilder {
   /** How many heads the estimate allows for when the capsule's heads are not known. */
   public static final int UNKNOWN_HEADS_ALLOWANCE = 16;
-  private static final long RECORD_OVERHEAD = 4 + 1 + 64;
 
   private final Hash capsuleIdOrNull;
   private final SignedMetadata metadataOrNull;
@@ -104,7 +104,7 @@ public final class ProgramBuilder {
   /** {@code CreateCapsule}: stores {@code metadata}; the output must be its capsule id. */
   public int createCapsule(SignedMetadata metadata) {
     DataRef ref = data(metadata.encoded());
-    long bound = Hash.LENGTH + Executor.RESPONSE_ENVELOPE_BYTES;
+    long bound = OutputBounds.CREATE_CAPSULE + WireSizes.OUTPUT_ENVELOPE_BYTES;
     return add(new Step(new Instruction.CreateCapsule(ref), bound, bound, ref.length(), metadata.capsuleId(),
         null, null, null, 0, -1, null, metadata, null));
   }
@@ -123,7 +123,7 @@ public final class ProgramBuilder {
     long bound;
     long estimate;
     if (heads != null) {
-      bound = 4 + (long) Hash.LENGTH * (heads.size() + records.size()) + Executor.RESPONSE_ENVELOPE_BYTES;
+      bound = OutputBounds.append(heads.size(), records.size()) + WireSizes.OUTPUT_ENVELOPE_BYTES;
       estimate = bound;
       for (RecordWithBody item : records) {
         for (Hash parent : item.record().header().parents()) {
@@ -134,7 +134,7 @@ public final class ProgramBuilder {
       expected = List.copyOf(heads.keySet());
     } else {
       bound = -1;
-      estimate = 4 + (long) Hash.LENGTH * (UNKNOWN_HEADS_ALLOWANCE + records.size()) + Executor.RESPONSE_ENVELOPE_BYTES;
+      estimate = OutputBounds.append(UNKNOWN_HEADS_ALLOWANCE, records.size()) + WireSizes.OUTPUT_ENVELOPE_BYTES;
     }
     for (RecordWithBody item : records) {
       staged.put(item.hash(), item.record().header());
@@ -160,7 +160,7 @@ public final class ProgramBuilder {
     }
     DataRef anchorRef = data(anchor.hash().toByteArray());
     long bound = 4 + metadataOrNull.metadata().maxSubRecordBytes() + proofBound(anchor, target, targetHeight, true)
-        + Executor.RESPONSE_ENVELOPE_BYTES;
+        + WireSizes.OUTPUT_ENVELOPE_BYTES;
     return add(new Step(new Instruction.ReadSubRecord(selector, index, anchorRef), bound, bound, 0, null, null,
         anchor.hash(), target, targetHeight, index, null, metadataOrNull, null));
   }
@@ -198,21 +198,21 @@ public final class ProgramBuilder {
     DataRef anchorRef = data(anchor.hash().toByteArray());
     RecordSelector selector = target == null ? new RecordSelector.ByHeight(targetHeight)
         : new RecordSelector.ByHash(data(target.toByteArray()));
-    long bound = proofBound(anchor, target, targetHeight, index >= 0) + Executor.RESPONSE_ENVELOPE_BYTES;
+    long bound = proofBound(anchor, target, targetHeight, index >= 0) + WireSizes.OUTPUT_ENVELOPE_BYTES;
     return add(new Step(new Instruction.Prove(anchorRef, selector, index), bound, bound, 0, null, null,
         anchor.hash(), target, targetHeight, index, null, metadataOrNull, payloadOrNull));
   }
 
   /** {@code HasRecord}: whether the host holds {@code record}, in any capsule. */
   public int has(Hash record) {
-    long bound = 1 + 4 + Executor.MAX_HEADER_BYTES + Executor.RESPONSE_ENVELOPE_BYTES;
+    long bound = OutputBounds.HAS_RECORD + WireSizes.OUTPUT_ENVELOPE_BYTES;
     return add(new Step(new Instruction.HasRecord(data(record.toByteArray())), bound, bound, 0, null, null, null,
         null, 0, -1, record, metadataOrNull, null));
   }
 
   /** {@code ReadByHash}: the record {@code record} (header and signature), from any capsule. */
   public int readByHash(Hash record) {
-    long bound = 1 + 4 + Executor.MAX_HEADER_BYTES + 64 + 8 + Executor.RESPONSE_ENVELOPE_BYTES;
+    long bound = OutputBounds.READ_BY_HASH + WireSizes.OUTPUT_ENVELOPE_BYTES;
     return add(new Step(new Instruction.ReadByHash(data(record.toByteArray())), bound, bound, 0, null, null, null,
         null, 0, -1, record, metadataOrNull, null));
   }
@@ -225,14 +225,14 @@ public final class ProgramBuilder {
     if (heads != null) {
       long out = 4;
       for (RecordHeader head : heads.values()) {
-        out += head.encodedLength() + RECORD_OVERHEAD;
+        out += OutputBounds.head(head);
       }
-      bound = out + Executor.RESPONSE_ENVELOPE_BYTES;
+      bound = out + WireSizes.OUTPUT_ENVELOPE_BYTES;
       estimate = bound;
     } else {
       bound = -1;
-      estimate = 4 + UNKNOWN_HEADS_ALLOWANCE * (Executor.MAX_HEADER_BYTES + RECORD_OVERHEAD)
-          + Executor.RESPONSE_ENVELOPE_BYTES;
+      estimate = 4 + UNKNOWN_HEADS_ALLOWANCE * (OutputBounds.MAX_HEADER_BYTES + OutputBounds.RECORD_OVERHEAD)
+          + WireSizes.OUTPUT_ENVELOPE_BYTES;
     }
     return add(new Step(new Instruction.Heads(), bound, estimate, 0, null, null, null, null, 0, -1, null,
         metadataOrNull, null));
@@ -277,7 +277,7 @@ public final class ProgramBuilder {
 
   /**
    * The proof part of the renter's own output bound. When the renter holds every header on the anchor's
-   * primary chain down to the target, it is the exact size the host charges ({@link Executor#proofBytes});
+   * primary chain down to the target, it is the exact size the host charges ({@link OutputBounds#proof});
    * otherwise, from heights alone, one header of the largest size per height and a full inclusion path.
    * The host charges at most this, so a host bound above it is misbehaviour.
    */
@@ -291,7 +291,7 @@ public final class ProgramBuilder {
     };
     RecordProof path = new ProofGenerator(held).primaryChainProofToHeightOrNull(anchor.hash(), targetHeight);
     if (path != null && (targetOrNull == null || path.target().hash().equals(targetOrNull))) {
-      return Executor.proofBytes(path, subRecord);
+      return OutputBounds.proof(path, subRecord);
     }
     return proofBound(anchor, targetHeight, subRecord);
   }
@@ -301,7 +301,6 @@ public final class ProgramBuilder {
     if (targetHeight < 1 || targetHeight > anchor.height()) {
       return 0;
     }
-    long headers = anchor.height() - targetHeight + 1;
-    return 4 + headers * (4 + Executor.MAX_HEADER_BYTES) + (subRecord ? Executor.MAX_INCLUSION_BYTES : 0);
+    return OutputBounds.proofByHeights(anchor.height(), targetHeight, subRecord, OutputBounds.MAX_INCLUSION_BYTES);
   }
 }

@@ -12,6 +12,9 @@ import dev.capsulevm.pricing.ProgramShape;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.RenterCheck;
 import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.OutputEncoding;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.RecordHeader;
@@ -24,9 +27,6 @@ import dev.capsulevm.proto.v1.InstructionResult;
 import dev.capsulevm.proto.v1.ProgramEnd;
 import dev.capsulevm.proto.v1.ProgramHeader;
 import dev.capsulevm.renter.HostMisbehaviourException.Part;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.exec.Output;
-import dev.capsulevm.vm.exec.OutputEncoding;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
@@ -94,7 +94,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     this.verifier = verifier;
     this.budget = budget;
     this.durationUnits = durationUnits;
-    this.programId = dev.capsulevm.vm.ProgramEncoding.programId(prepared.encodedUnsafe(), signedWithdrawal);
+    this.programId = dev.capsulevm.program.ProgramEncoding.programId(prepared.encodedUnsafe(), signedWithdrawal);
     this.requests = requests;
     long sent = 0;
     for (ExecuteRequest request : requests) {
@@ -295,7 +295,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private int messagesNeeded(int index) {
     long referenced = 0;
     for (int i = 0; i <= index && i < prepared.steps().size(); i++) {
-      for (dev.capsulevm.vm.DataRef ref : prepared.steps().get(i).instruction().refs()) {
+      for (dev.capsulevm.program.DataRef ref : prepared.steps().get(i).instruction().refs()) {
         if (ref.length() > 0) {
           referenced = Math.max(referenced, ref.end());
         }

@@ -1,8 +1,8 @@
 package dev.capsulevm.renter;
 
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.capsule.RecordHeader;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.exec.Output;
 
 /**
  * One instruction's output after the SDK verified it: the parsed {@link Output}, and for reads and

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
@@ -15,7 +16,6 @@ import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.merkle.Merkle;
-import dev.capsulevm.vm.exec.Output;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

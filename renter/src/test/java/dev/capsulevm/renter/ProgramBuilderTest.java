@@ -14,19 +14,20 @@ import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.pricing.ProgramShape;
 import dev.capsulevm.pricing.SignedWithdrawal;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.OutputBounds;
+import dev.capsulevm.program.ProgramDecoder;
+import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.proto.v1.ExecuteRequest;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.ProgramDecoder;
-import dev.capsulevm.vm.ProgramEncoding;
-import dev.capsulevm.vm.exec.AppendEncoding;
-import dev.capsulevm.vm.exec.Executor;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.EnumMap;
@@ -93,7 +94,7 @@ class ProgramBuilderTest {
     b.readSubRecord(record.hash(), 0, record.record().header());
     b.prove(Hash.copyOf(new byte[32]), record.record().header());
     PreparedProgram p = b.build();
-    long envelope = Executor.RESPONSE_ENVELOPE_BYTES;
+    long envelope = WireSizes.OUTPUT_ENVELOPE_BYTES;
     assertEquals(4 + 32 + envelope, p.steps().get(0).renterBoundOrMinusOne());
     assertEquals(List.of(record.hash()), p.steps().get(0).expectedHeadsOrNull());
     assertEquals(4 + record.record().header().encodedLength() + 69 + envelope, p.steps().get(1).renterBoundOrMinusOne());
@@ -102,7 +103,7 @@ class ProgramBuilderTest {
     assertEquals(4 + 256 + 4 + (4 + record.record().header().encodedLength()) + (8 + 8 + 4) + envelope,
         p.steps().get(2).renterBoundOrMinusOne());
     // A target the renter cannot place: from heights alone, one largest header per height.
-    assertEquals(4 + (4 + Executor.MAX_HEADER_BYTES) + envelope, p.steps().get(3).renterBoundOrMinusOne());
+    assertEquals(4 + (4 + OutputBounds.MAX_HEADER_BYTES) + envelope, p.steps().get(3).renterBoundOrMinusOne());
   }
 
   @Test

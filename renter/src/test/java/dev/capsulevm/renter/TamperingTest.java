@@ -295,7 +295,7 @@ class TamperingTest {
       // Nothing was committed: an honest Heads program still sees the writer's heads.
       ProgramBuilder check = new ProgramBuilder(writer.capsuleId(), writer.metadata(), null, null);
       check.heads();
-      List<Record> now = ((dev.capsulevm.vm.exec.Output.Heads) client.run(check.build()).output(0).output()).heads();
+      List<Record> now = ((dev.capsulevm.program.Output.Heads) client.run(check.build()).output(0).output()).heads();
       if (!now.equals(headsBefore)) {
         fail(names.get(i) + ": the tampered write was committed");
       }

@@ -1,6 +1,9 @@
 package dev.capsulevm.vm;
 
-import dev.capsulevm.vm.ProgramException.Reason;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Program;
+import dev.capsulevm.program.ProgramException.Reason;
+import dev.capsulevm.program.ProgramException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Arrays;

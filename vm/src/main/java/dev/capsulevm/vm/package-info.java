@@ -1,6 +1,6 @@
 /**
- * The capsule VM: programs and their instructions, program data that arrives in chunks, and the storage
- * interface the VM reads snapshots from and commits batches to. Depends on {@code proofs} and
- * {@code pricing} only.
+ * The capsule VM's program data: the bytes a program's instructions reference, arriving in chunks while
+ * the program runs. The executor is in {@code vm.exec}, the storage seam in {@code vm.storage}; the
+ * program model itself is the {@code program} module's.
  */
 package dev.capsulevm.vm;

@@ -3,6 +3,7 @@ package dev.capsulevm.vm;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.program.DataRef;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.capsulevm.vm.ProgramException.Reason;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.ProgramException.Reason;
+import dev.capsulevm.program.ProgramException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;

@@ -1,6 +1,10 @@
 package dev.capsulevm.bench.runner;
 
 import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
 import dev.capsulevm.proofs.capsule.Record;
@@ -10,11 +14,8 @@ import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
+import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.exec.AppendEncoding;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
@@ -115,7 +116,7 @@ final class SubRecordsExperiment implements Experiment {
     try {
       PriceTable table = Workload.table();
       Executor executor = new Executor(new InMemoryCapsuleStorage(), Clock.systemUTC(), Duration.ofMinutes(1),
-          Duration.ofSeconds(30), Workload.HOST, scheduler);
+          Duration.ofSeconds(30), WireSizes.OUTPUT_ENVELOPE_BYTES, Workload.HOST, scheduler);
       SignedMetadata metadata = Workload.metadata(policy, "fig4-" + k);
       Hash id = metadata.capsuleId();
       run(executor, table, null, new Instruction.CreateCapsule(new DataRef(0, metadata.encoded().length)),

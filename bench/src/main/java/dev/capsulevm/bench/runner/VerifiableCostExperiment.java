@@ -3,6 +3,12 @@ package dev.capsulevm.bench.runner;
 import dev.capsulevm.bench.TempDirectories;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.Program;
+import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
 import dev.capsulevm.proofs.capsule.Record;
@@ -12,18 +18,13 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramBuilder;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.RecordSelector;
-import dev.capsulevm.vm.exec.AppendEncoding;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.InstructionOutput;
-import dev.capsulevm.vm.exec.Output;
 import dev.capsulevm.vm.exec.PendingCommit;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -186,10 +187,10 @@ final class VerifiableCostExperiment implements Experiment {
       try (LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir)) {
         PriceTable table = Workload.table();
         Executor executor = verifySignatures
-            ? new Executor(storage, Clock.systemUTC(), Duration.ofMinutes(1), Duration.ofSeconds(30), Workload.HOST,
+            ? new Executor(storage, Clock.systemUTC(), Duration.ofMinutes(1), Duration.ofSeconds(30), WireSizes.OUTPUT_ENVELOPE_BYTES, Workload.HOST,
                 scheduler)
             : Executor.withoutSignatureVerification(storage, Clock.systemUTC(), Duration.ofMinutes(1),
-                Duration.ofSeconds(30), Workload.HOST, scheduler);
+                Duration.ofSeconds(30), WireSizes.OUTPUT_ENVELOPE_BYTES, Workload.HOST, scheduler);
         SignedMetadata metadata = Workload.metadata(policy, "verifiable");
         Hash id = metadata.capsuleId();
         commit(executor, table, null, new Instruction.CreateCapsule(new DataRef(0, metadata.encoded().length)),

@@ -1,13 +1,13 @@
 package dev.capsulevm.bench.runner;
 
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.OutputEncoding;
+import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.RecordSelector;
-import dev.capsulevm.vm.exec.Output;
-import dev.capsulevm.vm.exec.OutputEncoding;
 
 /**
  * Proofs as the renter receives them: encoded by the host and parsed back, so that verification pays for

@@ -1,10 +1,10 @@
 package dev.capsulevm.host.replication;
 
 import com.google.protobuf.ByteString;
-import java.io.ByteArrayOutputStream;
+import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.exec.AppendEncoding;
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;

@@ -11,6 +11,7 @@ import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.proofs.crypto.KeyFile;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.vm.exec.Executor;
 import io.grpc.Server;
@@ -117,7 +118,7 @@ public final class HostServer implements AutoCloseable {
       ThreadPoolExecutor programPool = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
           new SynchronousQueue<>(), threads("capsulevm-program"));
       opened.add(programPool::shutdownNow);
-      Executor executor = new Executor(storage, config.clock(), config.commitTimeout(), config.dataTimeout(),
+      Executor executor = new Executor(storage, config.clock(), config.commitTimeout(), config.dataTimeout(), WireSizes.OUTPUT_ENVELOPE_BYTES,
           hostKey, scheduler);
       Metrics metrics = new Metrics(config.metricsAddress(), config.metricsPort());
       opened.add(metrics);

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -68,7 +68,7 @@ class RecordStreamTest {
     byte[] garbage = {0, 0, 0, 5, 1, 2, 3, 4, 5};
     assertThrows(VerificationException.class,
         () -> new RecordStream.Decoder(1 << 20).feed(ByteString.copyFrom(garbage)));
-    byte[] two = dev.capsulevm.vm.exec.AppendEncoding.encode(List.of(CAPSULE.record(CAPSULE.id(), "x"),
+    byte[] two = dev.capsulevm.program.AppendEncoding.encode(List.of(CAPSULE.record(CAPSULE.id(), "x"),
         CAPSULE.record(CAPSULE.id(), "y")));
     byte[] framed = ByteBuffer.allocate(4 + two.length).putInt(two.length).put(two).array();
     VerificationException e = assertThrows(VerificationException.class,

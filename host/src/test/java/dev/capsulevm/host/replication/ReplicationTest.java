@@ -11,8 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

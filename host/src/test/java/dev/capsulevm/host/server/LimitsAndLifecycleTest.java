@@ -1,6 +1,5 @@
 package dev.capsulevm.host.server;
 
-import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -17,15 +16,16 @@ import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.SetPricesRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.proto.v1.StatusResponse;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.exec.AppendEncoding;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;

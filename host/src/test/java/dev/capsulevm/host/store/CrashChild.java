@@ -7,21 +7,22 @@ import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
+import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.exec.AppendEncoding;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.storage.Batch;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -110,7 +111,7 @@ public final class CrashChild {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir, MAP_SIZE, 64);
     LmdbLedger ledger = storage.ledger(Clock.systemUTC(), Amount.ofCap(1_000_000), Duration.ofHours(1));
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10), host,
+    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10), WireSizes.OUTPUT_ENVELOPE_BYTES, host,
         scheduler);
     if (!storage.hasCapsule(CAPSULE.id())) {
       try (Batch batch = storage.newBatch()) {

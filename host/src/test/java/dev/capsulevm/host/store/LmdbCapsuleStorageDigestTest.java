@@ -10,9 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StorageFixture;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -54,7 +55,7 @@ class LmdbCapsuleStorageDigestTest {
   }
 
   private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    CapsuleFixture.commit(storage, writes);
+    StorageFixture.commit(storage, writes);
   }
 
   private static SetDigest digestOf(List<RecordWithBody> records) {

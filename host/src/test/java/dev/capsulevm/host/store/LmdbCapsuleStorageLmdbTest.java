@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
@@ -17,9 +18,9 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.Batch;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StorageFixture;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -61,7 +62,7 @@ class LmdbCapsuleStorageLmdbTest {
   }
 
   private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    CapsuleFixture.commit(storage, writes);
+    StorageFixture.commit(storage, writes);
   }
 
   @Test

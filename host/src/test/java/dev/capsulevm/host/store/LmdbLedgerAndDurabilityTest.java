@@ -10,20 +10,21 @@ import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
+import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.exec.AppendEncoding;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.exec.ProgramFailedException;
-import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.vm.storage.Batch;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -123,7 +124,7 @@ class LmdbLedgerAndDurabilityTest {
   void aCommitThatCannotGrowTheMapFailsCleanlyAndRefundsThroughTheRefunder() throws Exception {
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     try (LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("full"), 1 << 20, 8 << 20, 8)) {
-      Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10), HOST,
+      Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10), WireSizes.OUTPUT_ENVELOPE_BYTES, HOST,
           scheduler);
       CapsuleFixture f = new CapsuleFixture("map-full");
       try (Batch batch = storage.newBatch()) {

@@ -4,6 +4,14 @@ import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.InstructionDescriptor;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.OutputBounds;
+import dev.capsulevm.program.Program;
+import dev.capsulevm.program.ProgramException;
+import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Record;
@@ -17,12 +25,7 @@ import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.ProgramException;
-import dev.capsulevm.vm.RecordSelector;
 import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
@@ -64,21 +67,6 @@ import java.util.function.Consumer;
  * received every earlier output.
  */
 public final class Executor {
-  /**
-   * The largest encoded record header: 119 fixed bytes plus at most 255 parents and 255 skip pointers
-   * of 32 bytes each.
-   */
-  public static final long MAX_HEADER_BYTES = 119 + 2L * 255 * 32;
-  /** The largest encoded inclusion proof: index, tree size, path length and 64 path hashes. */
-  public static final long MAX_INCLUSION_BYTES = 8 + 8 + 4 + 64L * 32;
-  /**
-   * What the response message wrapping an output adds to its canonical bytes: the output's tag and
-   * length, the index, cost and bound fields, and the message's own tag and length (at most 40 bytes).
-   */
-  public static final long RESPONSE_ENVELOPE_BYTES = 48;
-  /** An encoded record: length-prefixed header, signed flag and signature. */
-  private static final long RECORD_OVERHEAD = 4 + 1 + 64;
-
   private final CapsuleStorage storage;
   private final Clock clock;
   private final Duration commitTimeout;
@@ -86,6 +74,7 @@ public final class Executor {
   private final SigningKey hostKey;
   private final ScheduledExecutorService scheduler;
   private final boolean verifySignatures;
+  private final long outputEnvelopeBytes;
   /** Per capsule, the write permit and how many programs hold it or wait for it; dropped when none do. */
   private final Map<Hash, WritePermit> writePermits = new ConcurrentHashMap<>();
 
@@ -103,12 +92,14 @@ public final class Executor {
    * @param clock sets pending commits' deadlines and is checked on confirm
    * @param commitTimeout how long a pending commit waits for confirm before it is discarded
    * @param dataTimeout how long an instruction waits for its referenced program data
+   * @param outputEnvelopeBytes what the transport adds to each output's canonical bytes; charged as
+   *     bandwidth with every output bound (the host passes its response message's envelope)
    * @param hostKey signs receipts
    * @param scheduler discards pending commits at their deadline (the caller owns and shuts it down)
    */
   public Executor(CapsuleStorage storage, Clock clock, Duration commitTimeout, Duration dataTimeout,
-      SigningKey hostKey, ScheduledExecutorService scheduler) {
-    this(storage, clock, commitTimeout, dataTimeout, hostKey, scheduler, true);
+      long outputEnvelopeBytes, SigningKey hostKey, ScheduledExecutorService scheduler) {
+    this(storage, clock, commitTimeout, dataTimeout, outputEnvelopeBytes, hostKey, scheduler, true);
   }
 
   /**
@@ -117,13 +108,17 @@ public final class Executor {
    * never runs one.
    */
   public static Executor withoutSignatureVerification(CapsuleStorage storage, Clock clock, Duration commitTimeout,
-      Duration dataTimeout, SigningKey hostKey, ScheduledExecutorService scheduler) {
-    return new Executor(storage, clock, commitTimeout, dataTimeout, hostKey, scheduler, false);
+      Duration dataTimeout, long outputEnvelopeBytes, SigningKey hostKey, ScheduledExecutorService scheduler) {
+    return new Executor(storage, clock, commitTimeout, dataTimeout, outputEnvelopeBytes, hostKey, scheduler, false);
   }
 
   private Executor(CapsuleStorage storage, Clock clock, Duration commitTimeout, Duration dataTimeout,
-      SigningKey hostKey, ScheduledExecutorService scheduler, boolean verifySignatures) {
+      long outputEnvelopeBytes, SigningKey hostKey, ScheduledExecutorService scheduler, boolean verifySignatures) {
+    if (outputEnvelopeBytes < 0) {
+      throw new IllegalArgumentException("outputEnvelopeBytes < 0");
+    }
     this.verifySignatures = verifySignatures;
+    this.outputEnvelopeBytes = outputEnvelopeBytes;
     this.storage = Objects.requireNonNull(storage, "storage");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.commitTimeout = Objects.requireNonNull(commitTimeout, "commitTimeout");
@@ -291,38 +286,35 @@ public final class Executor {
   }
 
   /**
-   * What an instruction is charged for, computed from its inputs and cheap lookups before it runs. The
-   * output bounds ({@code maxOutputBytes}) are upper bounds on the output's encoded size, with 4-byte
-   * length prefixes for lists and byte strings ({@link OutputEncoding}), each plus
-   * {@link #RESPONSE_ENVELOPE_BYTES} for the response message that carries it:
+   * What an instruction is charged for, computed from its inputs and cheap lookups before it runs: its
+   * input bytes, its output bound from {@link OutputBounds} plus the transport's envelope, and its
+   * storage bytes.
    *
    * <ul>
    *   <li>{@code CreateCapsule}: a 32-byte id; storage adds the metadata's bytes.
-   *   <li>{@code AppendRecord}: 4 + 32 per head after the append, at most the view's current heads plus
-   *       the records the input declares (capped by what its length can hold); storage adds the input's
+   *   <li>{@code AppendRecord}: the heads after the append, at most the view's current heads plus the
+   *       records the input declares (capped by what its length can hold); storage adds the input's
    *       bytes.
    *   <li>{@code ReadSubRecord}: 4 + the capsule's {@code maxSubRecordBytes} + a proof bound.
    *   <li>{@code Prove}: a proof bound.
    *   <li>Proof bound: when the target lies on the anchor's primary chain, the exact size of the path
-   *       the generator will send (4 + per header its length + 4); otherwise {@code (anchor height -
-   *       target height + 1)} headers of at most {@link #MAX_HEADER_BYTES} plus 4 each (a proof never
-   *       holds more than one header per height). Plus, for a sub-record, an inclusion proof of at most
-   *       ceil(log2 n) hashes for the record's n sub-records. 0 when anchor or target is unknown or
-   *       ambiguous (the instruction then fails).
-   *   <li>{@code HasRecord}: 1 + 4 + {@link #MAX_HEADER_BYTES}.
-   *   <li>{@code ReadByHash}: 1 + 4 + {@link #MAX_HEADER_BYTES} + 64 + 8.
-   *   <li>{@code Heads}: 4 + per current head its exact header length + 4 + 1 + 64.
+   *       the generator will send ({@link OutputBounds#proof}); otherwise one header of the largest size
+   *       per height between them ({@link OutputBounds#proofByHeights}). Plus, for a sub-record, an
+   *       inclusion proof of at most ceil(log2 n) hashes for the record's n sub-records. 0 when anchor or
+   *       target is unknown or ambiguous (the instruction then fails).
+   *   <li>{@code HasRecord}, {@code ReadByHash}: the largest header.
+   *   <li>{@code Heads}: 4 + per current head its exact size.
    * </ul>
    */
-  static InstructionDescriptor describe(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view) {
+  InstructionDescriptor describe(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view) {
     long in = instruction.inputBytes();
     if (instruction instanceof Instruction.CreateCapsule) {
-      return charge(instruction, in, Hash.LENGTH, in);
+      return charge(instruction, in, OutputBounds.CREATE_CAPSULE, in);
     }
     if (instruction instanceof Instruction.AppendRecord a) {
       long heads = view.metadataOrNull() == null ? 0 : view.heads().size();
       long count = AppendEncoding.declaredCountBound(inputs.get(a.records()));
-      return charge(instruction, in, 4 + Hash.LENGTH * (heads + count), in);
+      return charge(instruction, in, OutputBounds.append(heads, count), in);
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
       SignedMetadata md = view.metadataOrNull();
@@ -335,24 +327,24 @@ public final class Executor {
           proofBound(view, inputs.get(p.anchor()), p.target(), inputs, p.isSubRecord()), 0);
     }
     if (instruction instanceof Instruction.HasRecord) {
-      return charge(instruction, in, 1 + 4 + MAX_HEADER_BYTES, 0);
+      return charge(instruction, in, OutputBounds.HAS_RECORD, 0);
     }
     if (instruction instanceof Instruction.ReadByHash) {
-      return charge(instruction, in, 1 + 4 + MAX_HEADER_BYTES + 64 + 8, 0);
+      return charge(instruction, in, OutputBounds.READ_BY_HASH, 0);
     }
     long out = 4;
     if (view.metadataOrNull() != null) {
       for (Hash head : view.heads()) {
-        out += view.headerOrNull(head).encodedLength() + RECORD_OVERHEAD;
+        out += OutputBounds.head(view.headerOrNull(head));
       }
     }
     return charge(instruction, in, out, 0);
   }
 
-  /** The descriptor of {@code instruction}, its output bound widened by the response envelope. */
-  private static InstructionDescriptor charge(Instruction instruction, long inputBytes, long outputBound,
+  /** The descriptor of {@code instruction}, its output bound widened by the transport's envelope. */
+  private InstructionDescriptor charge(Instruction instruction, long inputBytes, long outputBound,
       long storageBytes) {
-    return new InstructionDescriptor(instruction.kind(), inputBytes, outputBound + RESPONSE_ENVELOPE_BYTES,
+    return new InstructionDescriptor(instruction.kind(), inputBytes, outputBound + outputEnvelopeBytes,
         storageBytes);
   }
 
@@ -373,30 +365,12 @@ public final class Executor {
     // On the anchor's primary chain the proof is the generator's greedy path: charge its exact size.
     RecordProof path = new ProofGenerator(view).primaryChainProofOrNull(anchorHash, targetHeader.hash());
     if (path != null) {
-      return proofBytes(path, subRecord);
+      return OutputBounds.proof(path, subRecord);
     }
-    long headers = anchor.height() - targetHeader.height() + 1;
-    return 4 + headers * (4 + MAX_HEADER_BYTES) + (subRecord ? inclusionBound(targetHeader.subRecordCount()) : 0);
+    return OutputBounds.proofByHeights(anchor.height(), targetHeader.height(), subRecord,
+        OutputBounds.inclusion(targetHeader.subRecordCount()));
   }
 
-  /**
-   * The encoded size of a proof along {@code path} ({@link OutputEncoding}), with, for a sub-record, the
-   * largest inclusion proof in the target's tree: what a proof along the primary chain is charged. The
-   * renter sizes its own bound with the same function when it holds the path's headers.
-   */
-  public static long proofBytes(RecordProof path, boolean subRecord) {
-    long bytes = 4;
-    for (RecordHeader header : path.headers()) {
-      bytes += 4 + header.encodedLength();
-    }
-    return bytes + (subRecord ? inclusionBound(path.target().subRecordCount()) : 0);
-  }
-
-  /** An RFC 9162 inclusion proof in a tree of {@code size} leaves: index, size, count, at most ceil(log2 size) hashes. */
-  private static long inclusionBound(long size) {
-    int pathLength = size <= 1 ? 0 : 64 - Long.numberOfLeadingZeros(size - 1);
-    return 8 + 8 + 4 + (long) Hash.LENGTH * pathLength;
-  }
 
   private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view, Batch batch)
       throws Stop {

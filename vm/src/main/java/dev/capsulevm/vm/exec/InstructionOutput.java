@@ -2,6 +2,7 @@ package dev.capsulevm.vm.exec;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.InstructionDescriptor;
+import dev.capsulevm.program.Output;
 import java.util.Objects;
 
 /**

@@ -23,7 +23,7 @@ import java.util.concurrent.ScheduledFuture;
  * releases the permit when the renter never answers), and {@link #confirm()} itself checks the clock, so
  * a confirmation that arrives after the deadline is refused even if the timer has not fired yet.
  *
- * <p>Refund: when the program was run with a refund account ({@link Executor#run(dev.capsulevm.vm.Program,
+ * <p>Refund: when the program was run with a refund account ({@link Executor#run(dev.capsulevm.program.Program,
  * dev.capsulevm.vm.ProgramData, Meter, PublicKey, java.util.function.Consumer)}), {@link #confirm()} stages
  * the program's refund as a credit to that account in the batch, so the store commits the records and the
  * refund in one transaction, and the meter's refunder is never called ({@link Meter#closeThrough}). If the

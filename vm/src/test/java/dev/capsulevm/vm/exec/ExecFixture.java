@@ -7,11 +7,11 @@ import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.SigningKey;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
 import dev.capsulevm.vm.ProgramData;
 import java.io.ByteArrayOutputStream;
 import java.time.Instant;
@@ -26,6 +26,8 @@ import java.util.concurrent.atomic.AtomicLong;
 final class ExecFixture {
   static final SigningKey HOST = key(0x41);
   static final Instant START = Instant.ofEpochSecond(1_800_000_000L);
+  /** The output envelope the tests charge with every output bound (what the host's gRPC response adds). */
+  static final long ENVELOPE = 48;
 
   private ExecFixture() {}
 

@@ -1,6 +1,5 @@
 package dev.capsulevm.vm.exec;
 
-import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,16 +11,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.RecordSelector;
 import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.time.Clock;
@@ -60,7 +62,7 @@ public abstract class ExecutorContract {
     storage = newStorage();
     scheduler = Executors.newSingleThreadScheduledExecutor();
     clock = new SettableClock(ExecFixture.START);
-    executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.HOST, scheduler);
+    executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.ENVELOPE, ExecFixture.HOST, scheduler);
   }
 
   @AfterEach
@@ -219,7 +221,7 @@ public abstract class ExecutorContract {
 
   @Test
   void anUnansweredCommitExpiresAndReleasesTheCapsule() throws Exception {
-    Executor quick = new Executor(storage, Clock.systemUTC(), Duration.ofMillis(1), Duration.ofSeconds(10),
+    Executor quick = new Executor(storage, Clock.systemUTC(), Duration.ofMillis(1), Duration.ofSeconds(10), ExecFixture.ENVELOPE,
         ExecFixture.HOST, scheduler);
     CapsuleFixture f = new CapsuleFixture("exec-expire");
     RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
@@ -243,7 +245,7 @@ public abstract class ExecutorContract {
         .add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r1)))));
     // Learn what the first instruction costs, on throwaway storage.
     List<InstructionOutput> probe = new ArrayList<>();
-    Executor other = new Executor(newStorage(), clock, Duration.ofHours(1), Duration.ofSeconds(10),
+    Executor other = new Executor(newStorage(), clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.ENVELOPE,
         ExecFixture.HOST, scheduler);
     ((PendingCommit) other.run(b.program(), b.data(), ExecFixture.meter(), probe::add)).refuse();
     long budget = probe.get(0).costSoFar().units() + 1;

@@ -1,6 +1,5 @@
 package dev.capsulevm.vm.exec;
 
-import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -12,19 +11,22 @@ import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SettableClock;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.RecordSelector;
 import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
@@ -90,7 +92,7 @@ public abstract class ExecutorStoreContract {
     store = newStore(clock);
     storage = store.storage();
     scheduler = Executors.newSingleThreadScheduledExecutor();
-    executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.HOST, scheduler);
+    executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.ENVELOPE, ExecFixture.HOST, scheduler);
   }
 
   @AfterEach

@@ -1,20 +1,23 @@
 package dev.capsulevm.vm.exec;
 
-import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.pricing.SettableClock;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.program.OutputEncoding;
+import dev.capsulevm.program.Program;
+import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.DataRef;
-import dev.capsulevm.vm.Instruction;
-import dev.capsulevm.vm.Program;
-import dev.capsulevm.vm.RecordSelector;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,7 +51,7 @@ class OutputEncodingTest {
     try {
       InMemoryCapsuleStorage storage = new InMemoryCapsuleStorage();
       Executor executor = new Executor(storage, new SettableClock(ExecFixture.START), Duration.ofMinutes(1),
-          Duration.ofSeconds(5), ExecFixture.HOST, scheduler);
+          Duration.ofSeconds(5), ExecFixture.ENVELOPE, ExecFixture.HOST, scheduler);
       List<InstructionOutput> outputs = new ArrayList<>();
       ((PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), outputs::add)).confirm();
       // Committed now, so the cross-capsule lookups find r1.
@@ -120,14 +123,17 @@ class OutputEncodingTest {
     Map<DataRef, byte[]> inputs = new HashMap<>();
     byte[] data = new byte[0];
     StagedView view = new StagedView(f.id(), storage.openSnapshot(f.id()));
+    ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+    Executor executor = new Executor(storage, new SettableClock(ExecFixture.START), Duration.ofMinutes(1),
+        Duration.ofSeconds(5), ExecFixture.ENVELOPE, ExecFixture.HOST, scheduler);
     try {
       for (int i = 2; i < outputs.size(); i++) {
         Instruction instruction = program[0].instructions().get(i);
         for (DataRef ref : instruction.refs()) {
           inputs.put(ref, inputFor(ref, r1, r2));
         }
-        long bound = Executor.describe(instruction, inputs, view).maxOutputBytes();
-        long actual = OutputEncoding.encode(outputs.get(i).output()).length + Executor.RESPONSE_ENVELOPE_BYTES;
+        long bound = executor.describe(instruction, inputs, view).maxOutputBytes();
+        long actual = OutputEncoding.encode(outputs.get(i).output()).length + ExecFixture.ENVELOPE;
         assertTrue(actual <= bound, "output " + i + ": " + actual + " bytes > bound " + bound);
         if (instruction instanceof Instruction.Prove prove && !prove.isSubRecord()) {
           assertEquals(actual, bound, "a record proof along the primary chain is charged its exact size");
@@ -135,6 +141,7 @@ class OutputEncodingTest {
       }
     } finally {
       view.close();
+      scheduler.shutdownNow();
     }
   }
 

@@ -1,15 +1,16 @@
 package dev.capsulevm.vm.exec;
 
-import dev.capsulevm.pricing.SettableClock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.pricing.SettableClock;
+import dev.capsulevm.program.AppendEncoding;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.Instruction;
 import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.time.Duration;
@@ -30,7 +31,7 @@ class WritePermitTest {
   private final InMemoryCapsuleStorage storage = new InMemoryCapsuleStorage();
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
   private final Executor executor = new Executor(storage, new SettableClock(ExecFixture.START), Duration.ofHours(1),
-      Duration.ofSeconds(10), ExecFixture.HOST, scheduler);
+      Duration.ofSeconds(10), ExecFixture.ENVELOPE, ExecFixture.HOST, scheduler);
 
   @AfterEach
   void stop() {

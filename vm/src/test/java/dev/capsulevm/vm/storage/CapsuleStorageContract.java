@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
@@ -39,7 +40,7 @@ public abstract class CapsuleStorageContract {
   }
 
   private void commit(Object... writes) throws StorageException {
-    CapsuleFixture.commit(storage, writes);
+    StorageFixture.commit(storage, writes);
   }
 
   private static List<Hash> sorted(Hash... hashes) {

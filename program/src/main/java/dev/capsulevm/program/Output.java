@@ -1,4 +1,4 @@
-package dev.capsulevm.vm.exec;
+package dev.capsulevm.program;
 
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;

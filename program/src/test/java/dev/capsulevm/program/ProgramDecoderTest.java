@@ -1,4 +1,4 @@
-package dev.capsulevm.vm;
+package dev.capsulevm.program;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.pricing.InstructionKind;
+import dev.capsulevm.program.ProgramException.Reason;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.vm.ProgramException.Reason;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;

@@ -1,9 +1,9 @@
-package dev.capsulevm.vm;
+package dev.capsulevm.program;
 
 import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.Limits;
+import dev.capsulevm.program.ProgramException.Reason;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.vm.ProgramException.Reason;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;

@@ -1,4 +1,4 @@
-package dev.capsulevm.vm.exec;
+package dev.capsulevm.program;
 
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Record;

@@ -1,4 +1,4 @@
-package dev.capsulevm.vm;
+package dev.capsulevm.program;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,4 +1,4 @@
-package dev.capsulevm.vm;
+package dev.capsulevm.program;
 
 /**
  * A reference to {@code length} bytes of program data starting at {@code offset}. Several instructions

@@ -1,4 +1,4 @@
-package dev.capsulevm.vm.storage;
+package dev.capsulevm.proofs.capsule;
 
 import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
@@ -101,19 +101,5 @@ public final class CapsuleFixture {
   public synchronized RecordWithBody recordOver(RecordSource source, List<Hash> parents, List<byte[]> payloads) {
     Record record = Record.build(id(), parents, payloads, clock++, WRITER, true, source);
     return new RecordWithBody(record, payloads);
-  }
-
-  /** Commits, in one batch, each capsule's creation (a {@code CapsuleFixture}) and each record, in order. */
-  public static void commit(CapsuleStorage storage, Object... writes) throws StorageException {
-    try (Batch batch = storage.newBatch()) {
-      for (Object write : writes) {
-        if (write instanceof RecordWithBody r) {
-          batch.putRecord(r);
-        } else {
-          batch.createCapsule(((CapsuleFixture) write).metadata);
-        }
-      }
-      batch.commit();
-    }
   }
 }

@@ -1,5 +1,6 @@
-package dev.capsulevm.vm.exec;
+package dev.capsulevm.program;
 
+import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.CanonicalReader;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
@@ -9,7 +10,6 @@ import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proofs.merkle.InclusionProof;
-import dev.capsulevm.vm.Instruction;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package dev.capsulevm.vm;
+package dev.capsulevm.program;
 
 import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.proofs.Hash;

@@ -1,13 +1,13 @@
-package dev.capsulevm.vm.exec;
+package dev.capsulevm.program;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.storage.CapsuleFixture;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.List;

@@ -1,0 +1,68 @@
+package dev.capsulevm.program;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.integrity.RecordProof;
+
+/**
+ * Upper bounds on the canonical size of instruction outputs ({@link OutputEncoding}). The host charges
+ * bandwidth on them before an instruction runs and the renter computes the same figures from what it
+ * holds, so both sides share this one definition. Transport envelopes are not included: whoever carries
+ * an output adds its own (the host and the renter add the gRPC response message's).
+ */
+public final class OutputBounds {
+  /**
+   * The largest encoded record header: 119 fixed bytes plus at most 255 parents and 255 skip pointers
+   * of 32 bytes each.
+   */
+  public static final long MAX_HEADER_BYTES = 119 + 2L * 255 * 32;
+  /** The largest encoded inclusion proof: index, tree size, path length and 64 path hashes. */
+  public static final long MAX_INCLUSION_BYTES = 8 + 8 + 4 + 64L * 32;
+  /** What an encoded record adds to its header: the header's length prefix, the signed flag, a signature. */
+  public static final long RECORD_OVERHEAD = 4 + 1 + 64;
+  /** {@code CreateCapsule}: the capsule id. */
+  public static final long CREATE_CAPSULE = Hash.LENGTH;
+  /** {@code HasRecord}: the flag, then the header's length and bytes. */
+  public static final long HAS_RECORD = 1 + 4 + MAX_HEADER_BYTES;
+  /** {@code ReadByHash}: {@link #HAS_RECORD} plus the signature and the sub-record count. */
+  public static final long READ_BY_HASH = HAS_RECORD + 64 + 8;
+
+  private OutputBounds() {}
+
+  /** {@code AppendRecord}: the list of heads after the append, at most {@code heads + records} of them. */
+  public static long append(long heads, long records) {
+    return 4 + Hash.LENGTH * (heads + records);
+  }
+
+  /** The exact size of one head in a {@code Heads} output, beyond the list's 4-byte count. */
+  public static long head(RecordHeader header) {
+    return header.encodedLength() + RECORD_OVERHEAD;
+  }
+
+  /**
+   * The encoded size of a proof along {@code path}, with, for a sub-record, the largest inclusion proof
+   * in the target's tree: what a proof along the anchor's primary chain is charged.
+   */
+  public static long proof(RecordProof path, boolean subRecord) {
+    long bytes = 4;
+    for (RecordHeader header : path.headers()) {
+      bytes += 4 + header.encodedLength();
+    }
+    return bytes + (subRecord ? inclusion(path.target().subRecordCount()) : 0);
+  }
+
+  /**
+   * A proof bound from heights alone: a proof never holds more than one header per height, each at most
+   * {@link #MAX_HEADER_BYTES}; for a sub-record, plus {@code inclusionBytes}.
+   */
+  public static long proofByHeights(long anchorHeight, long targetHeight, boolean subRecord, long inclusionBytes) {
+    long headers = anchorHeight - targetHeight + 1;
+    return 4 + headers * (4 + MAX_HEADER_BYTES) + (subRecord ? inclusionBytes : 0);
+  }
+
+  /** An RFC 9162 inclusion proof in a tree of {@code size} leaves: index, size, count, at most ceil(log2 size) hashes. */
+  public static long inclusion(long size) {
+    int pathLength = size <= 1 ? 0 : 64 - Long.numberOfLeadingZeros(size - 1);
+    return 8 + 8 + 4 + (long) Hash.LENGTH * pathLength;
+  }
+}
