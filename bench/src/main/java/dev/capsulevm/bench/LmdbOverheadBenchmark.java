@@ -41,8 +41,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *       {@code ProofVerifier.verifySubRecord} (header path and {@code MerkleVerifier} inclusion) against
  *       the head. {@code hostRead} is the executor part alone. Against {@code rawGet}: one lmdbjava read
  *       transaction and get of the same 1 KB payload, copied out. {@code rawGetRecord} reads with plain
- *       gets in one transaction what the host must read to prove it (the stored header and every payload
- *       of the record: the sub-record tree is rebuilt from them), for context.
+ *       gets in one transaction the stored header and every payload of the record, what a store without
+ *       kept Merkle trees would read to prove it, for context.
  *   <li>{@code append64}: a program appending one signed record of 64 sub-records of 1 KB through the
  *       executor, confirmed (one write transaction, committed). Against {@code rawPut64}: lmdbjava puts of
  *       the same bytes (the stored header value and the 64 payloads under fresh keys) in one write

@@ -32,14 +32,14 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Reading a stored record in place from LMDB's memory, three ways, inside one open read transaction:
- * get the record value (flag, signature, header of a height-1000 record: 2 parents, 10 skip pointers) and
+ * Reading a stored record in place from LMDB's memory, four ways, inside one open read transaction:
+ * get the record value (flag, signature, header of a height-1000 record of a chain: 1 parent, 3 skip pointers) and
  * one 1 KB sub-record, read the header's fixed fields (version, capsule id checked against the expected
  * one, height, timestamp, sub-record count, parent count) and compute the sub-record's Merkle leaf hash
  * ({@code SHA-256(0x00 || payload)}).
  *
  * <ul>
- *   <li>{@code copyParse}: what the store did before: copy the value to a byte[], copy the header out of
+ *   <li>{@code copyParse}: the copy-and-parse path, which the store does not take: copy the value to a byte[], copy the header out of
  *       it, {@code RecordHeader.parse} (which hashes it), copy the payload, hash the copy.
  *   <li>{@code byteBuffer}: absolute big-endian reads on LMDB's direct ByteBuffer, the capsule id compared
  *       in place ({@code ByteBuffer.equals} on slices), the payload handed to

@@ -41,8 +41,9 @@ import picocli.CommandLine.Option;
  * {@code capsulevm demo}: a real host and a renter in one process, talking gRPC over loopback. The host
  * runs on ephemeral ports with a temporary data directory (deleted at the end); the renter funds an
  * account, creates a capsule, appends records (one holding 1,000 sub-records), reads and proves them
- * with every answer verified, prints each program's cost and refund, and shows a tampered answer and a
- * tampered write being caught.
+ * with every answer verified, prints each program's cost and refund, shows a tampered answer and a
+ * tampered write being caught, then has a second host pull the capsule in one sync session and reads
+ * from it.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Run a host in-process and walk a renter through the product, every answer verified.")

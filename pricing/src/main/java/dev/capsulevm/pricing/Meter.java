@@ -7,10 +7,10 @@ import java.util.Objects;
  * The running account of one program against its budget: every charge is checked before the work it
  * pays for happens, and {@link #close()} refunds the unspent budget exactly once.
  *
- * <p>Charges come from the one thread running the program and are not synchronized, because that is
- * the hot path; a thread other than that one may call {@link #fail()} and {@link #close()} once the
- * program thread's charges are visible to it (for example after joining it), any number of times,
- * which is what keeps an early failure racing a normal finish from refunding twice (Sia's bug).
+ * <p>Every method that changes the meter is synchronized: the host charges uploads on gRPC's threads
+ * while the program thread charges instructions and outputs, and {@link #fail()} and {@link #close()}
+ * may come from any thread, any number of times, which keeps an early failure racing a normal finish
+ * from refunding twice (Sia's bug).
  */
 public final class Meter {
   private final CostModel model;

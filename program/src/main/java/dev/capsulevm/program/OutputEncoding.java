@@ -28,11 +28,11 @@ import java.util.List;
  * Heads          u32 n, n x record                           (sorted by hash)
  *
  * record         = bytes header, u8 signed (0|1), [signature[64] when 1]
- * recordProof    = u32 n, n x bytes header                   (anchor or cached record first)
+ * recordProof    = u32 n, n x bytes header                   (the instruction's anchor first)
  * subRecordProof = recordProof, u64 index, u64 treeSize, u32 m, m x hash[32]
  * </pre>
  *
- * Every length prefix is 4 bytes, which is what {@link Executor#describe}'s output bounds count. The
+ * Every length prefix is 4 bytes, which is what {@link OutputBounds} counts. The
  * parser is strict: a truncated field, a bad flag or a trailing byte is refused.
  */
 public final class OutputEncoding {

@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code capsulevm bench [EXPERIMENT...] [--quick] [--out DIR]}: runs experiments and writes each one's
- * Markdown table and PNG chart. Timings are medians of repeated whole-operation runs; micro-benchmarks
+ * Markdown table and one PNG per chart ({@code NAME.png}, {@code NAME-2.png}, ...). Timings are medians of repeated whole-operation runs; micro-benchmarks
  * stay in JMH ({@code benchmarks.jar}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,

@@ -20,7 +20,10 @@ import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 
-/** Writes an experiment's result as {@code NAME.md} (table, findings, machine, command) and {@code NAME.png}. */
+/**
+ * Writes an experiment's result as {@code NAME.md} (table, findings, machine, command) and one PNG per
+ * chart ({@code NAME.png}, {@code NAME-2.png}, ...).
+ */
 final class Report {
   private Report() {}
 

@@ -16,7 +16,7 @@ import java.util.Random;
 import java.util.function.IntPredicate;
 
 /**
- * Anti-entropy between two in-memory replicas of one capsule (issue 7): the default (RIBLT-64, the compact
+ * Anti-entropy between two in-memory replicas of one capsule: the default (RIBLT-64, the compact
  * rateless IBLT over keyed 64-bit hashes) against the Bloom filter + walk baseline and the full-id form
  * (RIBLT-256), on the same replicas, for divergence 0, 0.1, 1 and 10 percent of the records and four
  * shapes of difference. {@code -Dsync.methods=RIBLT-64,Bloom} runs only the methods named (the default and

@@ -6,7 +6,7 @@ import java.util.function.Consumer;
 
 /**
  * One replica's view of a capsule's DAG, the seam between reconciliation and a store: the in-memory
- * {@link InMemoryDag} serves tests and the benchmark, the LMDB store will serve the daemon.
+ * {@link InMemoryDag} serves tests and the benchmark, {@code host.replication.ReplicaDag} serves the daemon.
  *
  * <p>The root (the capsule id, standing for the metadata) is always present and is not a record: it is
  * never counted, listed or sent. A store keeps {@link #digest()} up to date on every insert (one 256-bit
@@ -55,7 +55,7 @@ public interface SyncDag {
 
   /**
    * Stores a record received from a peer; returns false when it was already stored. A record whose
-   * parents are missing is accepted by the in-memory DAG; the host's store stages it until they arrive.
+   * parents are missing is accepted by the in-memory DAG; the host's {@code ReplicaDag} stages it until they arrive.
    */
   boolean add(SyncRecord record);
 

@@ -1,8 +1,9 @@
 package dev.capsulevm.proofs.capsule;
 
 /**
- * Permission bits a capsule grants a member, as in the membership changelog: read 1, add 2, admin 16,
- * superadmin 32. The metadata lists the initial writers with these bits; appending needs {@link #ADD}.
+ * Permission bits recorded per writer in a capsule's metadata: read 1, add 2, admin 16, superadmin 32.
+ * Appending needs {@link #ADD}; the other bits are recorded and carried, and nothing checks them yet
+ * (the meanings below are what they are reserved for).
  */
 public final class Permissions {
   /** May read (and, in a private capsule, receives the capsule key). */

@@ -15,7 +15,7 @@ import org.bouncycastle.math.ec.rfc8032.Ed25519;
  * <p>Decoding a point costs about 12 µs, more than parsing and hashing a whole record header, and the
  * same few writer keys recur in every header of a capsule. So recently decoded keys are kept in a small
  * direct-mapped cache: a hit compares 32 bytes instead of decoding. Only keys that decoded enter it, so
- * an invalid key is refused exactly as before.
+ * an invalid key is refused whether or not the cache is consulted.
  */
 public final class PublicKey implements Comparable<PublicKey> {
   /** The length of an encoded public key. */

@@ -10,8 +10,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * The renter's memory of records it has already verified, least recently used first out. A proof may
  * stop at any record held here, so walking backwards through a capsule costs one step per record.
  *
- * <p>Security: only {@link ProofVerifier} adds to the cache, and only records it has proven to descend
- * from a trusted anchor; a cached record is trusted exactly as the anchor is. Thread-safe.
+ * <p>Security: only {@link ProofVerifier} adds to the cache: records it proved linked to a trusted
+ * record, and heads adopted through {@code trust} after the caller checked their signatures; a cached
+ * record is trusted exactly as the anchor is. Thread-safe.
  */
 public final class ProofCache {
   private final int capacity;

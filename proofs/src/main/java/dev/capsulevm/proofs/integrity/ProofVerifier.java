@@ -14,8 +14,9 @@ import java.util.List;
  *
  * <p>The walk goes upwards from the proven record: each header must be named by a pointer of the one
  * above it, and the walk stops at the first header that is the anchor or a cached record. Headers above
- * that point are not needed and are ignored, so a host may always send the full path and a renter with
- * a warm cache still pays only for the part it lacks. Everything verified is added to the cache.
+ * that point are not needed and are ignored, so a caller that accepts a cached start checks only the
+ * part it lacks (the renter SDK requires the whole path from the anchor instead). Everything verified
+ * is added to the cache.
  *
  * <p>Security: a proof passes only if the proven header is linked by hash pointers to the anchor or to
  * a record that was itself so linked; heights along the path must agree with the pointer kinds.
