@@ -8,9 +8,10 @@ import java.util.List;
 /**
  * Runs a session between two in-process reconcilers through the codec, as the Sync service
  * ({@code host.replication.SyncSession}) does over a bidirectional stream: every turn is encoded,
- * counted and strictly decoded. The responder streams coded symbols one run ahead of the initiator (a flow-control window of one run), so the run in flight when
- * the initiator stops the stream is counted too. A round trip is a turn of the initiator's that the
- * responder answers; stream runs are not round trips.
+ * counted and strictly decoded. The responder streams coded symbols one run ahead of the initiator (a
+ * flow-control window of one run), so the run in flight when the initiator stops the stream is counted
+ * too. A round trip is a turn of the initiator's that the responder answers; stream runs are not round
+ * trips.
  */
 public final class LocalSession {
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
