@@ -17,6 +17,7 @@ import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StagedBatch;
+import dev.capsulevm.vm.storage.StagedWrite;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.io.IOException;
@@ -891,13 +892,14 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     }
   }
 
-  /** Applies {@code writes} (a batch) in one write transaction: see {@link #write}. */
-  private void apply(List<Object> writes) throws StorageException {
+  /** Applies a batch's writes in one write transaction: see {@link #write}. */
+  private void apply(List<StagedWrite> writes) throws StorageException {
     List<SignedMetadata> created = new ArrayList<>();
     write(txn -> {
       created.clear();
-      for (Object write : writes) {
-        if (write instanceof SignedMetadata signed) {
+      StagedWrite.Target target = new StagedWrite.Target() {
+        @Override
+        public void createCapsule(SignedMetadata signed) throws StorageException {
           Hash id = signed.capsuleId();
           if (metadata.get(txn, key(id)) != null) {
             throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
@@ -905,11 +907,20 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
           metadata.put(txn, key(id), direct(signed.encoded()));
           putDigest(txn, id, new SetDigest());
           created.add(signed);
-        } else if (write instanceof StagedBatch.Credit credit) {
-          credit(txn, credit.account(), credit.amount());
-        } else {
-          putRecord(txn, (RecordWithBody) write);
         }
+
+        @Override
+        public void putRecord(RecordWithBody record) throws StorageException {
+          LmdbCapsuleStorage.this.putRecord(txn, record);
+        }
+
+        @Override
+        public void credit(PublicKey account, Amount amount) throws StorageException {
+          LmdbCapsuleStorage.this.credit(txn, account, amount);
+        }
+      };
+      for (StagedWrite write : writes) {
+        write.applyTo(target);
       }
       return null;
     });
