@@ -26,6 +26,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -47,6 +48,13 @@ class LmdbCapsuleStorageDigestTest {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), MAP_SIZE, 32);
     opened.add(storage);
     return storage;
+  }
+
+  /** Opens the closed store's environment as LMDB itself, as a tool or an older version would. */
+  private void withRawEnvironment(Consumer<Env<ByteBuffer>> work) {
+    try (Env<ByteBuffer> env = Env.create().setMapSize(MAP_SIZE).setMaxDbs(32).open(dir.resolve("store").toFile())) {
+      work.accept(env);
+    }
   }
 
   @AfterEach
@@ -119,7 +127,7 @@ class LmdbCapsuleStorageDigestTest {
     commit(storage, capsule);
     List<RecordWithBody> records = records(capsule, 3);
     commit(storage, records.toArray());
-    String value = storage.dump().get(LmdbCapsuleStorage.DB_DIGESTS).get(capsule.id().toHex());
+    String value = storage.dump().get(Layout.DB_DIGESTS).get(capsule.id().toHex());
     SetDigest expected = digestOf(records);
     byte[] encoded = ByteBuffer.allocate(40).put(expected.sumBytes()).putLong(expected.count()).array();
     assertArrayEquals(encoded, java.util.HexFormat.of().parseHex(value));
@@ -133,9 +141,15 @@ class LmdbCapsuleStorageDigestTest {
     commit(storage, records.toArray());
     commit(storage, records(other, 2).toArray());
     SortedMap<String, SortedMap<String, String>> before = storage.dump();
-    storage.forgetDigestForTest(capsule.id());
-    assertFalse(storage.dump().get(LmdbCapsuleStorage.DB_DIGESTS).containsKey(capsule.id().toHex()));
     storage.close();
+    // As a store written before digests were kept lacks it.
+    withRawEnvironment(env -> {
+      Dbi<ByteBuffer> digests = env.openDbi(Layout.DB_DIGESTS);
+      try (Txn<ByteBuffer> txn = env.txnWrite()) {
+        assertTrue(digests.delete(txn, Layout.key(capsule.id())));
+        txn.commit();
+      }
+    });
 
     LmdbCapsuleStorage reopened = open();
     assertEquals(before, reopened.dump(), "the same digest, and nothing else changed");
@@ -153,13 +167,13 @@ class LmdbCapsuleStorageDigestTest {
     SortedMap<String, SortedMap<String, String>> before = storage.dump();
     storage.close();
     // An old store: the database was never created.
-    try (Env<ByteBuffer> env = Env.create().setMapSize(MAP_SIZE).setMaxDbs(32).open(dir.resolve("store").toFile())) {
-      Dbi<ByteBuffer> digests = env.openDbi(LmdbCapsuleStorage.DB_DIGESTS);
+    withRawEnvironment(env -> {
+      Dbi<ByteBuffer> digests = env.openDbi(Layout.DB_DIGESTS);
       try (Txn<ByteBuffer> txn = env.txnWrite()) {
         digests.drop(txn, true);
         txn.commit();
       }
-    }
+    });
 
     LmdbCapsuleStorage reopened = open();
     assertEquals(before, reopened.dump());
