@@ -10,7 +10,6 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.vm.storage.Batch;
-import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StagedBatch;
 import dev.capsulevm.vm.storage.StagedWrite;
@@ -40,7 +39,7 @@ import org.lmdbjava.Txn;
  * {@link LmdbSnapshot} a snapshot and {@link LmdbLedger} the accounts. {@link #close()} refuses while
  * snapshots are open; close them first.
  */
-public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
+public final class LmdbCapsuleStorage implements ReplicaStore {
   /** The default map size: the most the data file may grow to. */
   public static final long DEFAULT_MAP_SIZE = 1L << 30;
 
@@ -173,9 +172,9 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     return cached != null ? cached : environment.read(txn -> capsules.recordOrNull(txn, recordHash));
   }
 
-  // ---- what replication reads: each call is one short read transaction
+  // ---- ReplicaStore: each call is one short read transaction
 
-  /** The capsule's signed metadata, or null when it is not stored. */
+  @Override
   public SignedMetadata metadataOrNull(Hash capsuleId) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     SignedMetadata cached = capsules.cachedMetadataOrNull(capsuleId);
@@ -186,22 +185,18 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     return environment.read(txn -> capsules.hasCapsule(txn, capsuleId) ? capsules.metadataOf(txn, capsuleId) : null);
   }
 
-  /** The ids of the stored capsules, sorted. */
+  @Override
   public List<Hash> capsuleIds() {
     return environment.read(capsules::capsuleIds);
   }
 
-  /** How many capsules are stored. */
+  @Override
   public long capsuleCount() {
     return environment.read(capsules::capsuleCount);
   }
 
-  /**
-   * The set digest of the capsule's records (the sum of their hashes and their count), kept with every
-   * commit, so this reads 40 bytes.
-   *
-   * @throws StorageException UNKNOWN_CAPSULE when the capsule is not stored
-   */
+  /** {@inheritDoc} Kept with every commit, so this reads 40 bytes. */
+  @Override
   public SetDigest digest(Hash capsuleId) throws StorageException {
     Objects.requireNonNull(capsuleId, "capsuleId");
     SetDigest digest =
@@ -213,11 +208,10 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
   }
 
   /**
-   * Calls {@code action} with the hash of every record of the capsule (none when it is not stored), as
-   * limbs read in place from the keys of {@code heights}, in height order, all in one read transaction:
-   * no object per record. The action runs inside that transaction, so it must be quick and must not
-   * wait for another thread's read or write of this store.
+   * {@inheritDoc} The ids are read in place from the keys of {@code heights}, in height order, all in
+   * one read transaction: no object per record.
    */
+  @Override
   public void forEachRecordId(Hash capsuleId, SyncDag.LimbConsumer action) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(action, "action");
@@ -227,14 +221,14 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     });
   }
 
-  /** Whether capsule {@code capsuleId} holds record {@code recordHash}. */
+  @Override
   public boolean holdsRecord(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(recordHash, "recordHash");
     return environment.read(txn -> capsules.holds(txn, capsuleId, recordHash));
   }
 
-  /** The parents of record {@code recordHash} in header order, or null when {@code capsuleId} does not hold it. */
+  @Override
   public List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(recordHash, "recordHash");
@@ -244,16 +238,13 @@ public final class LmdbCapsuleStorage implements CapsuleStorage, AutoCloseable {
     });
   }
 
-  /** The capsule's heads, sorted; empty before its first record or when it is not stored. */
+  @Override
   public List<Hash> heads(Hash capsuleId) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     return environment.read(txn -> capsules.heads(txn, capsuleId));
   }
 
-  /**
-   * Record {@code recordHash} of capsule {@code capsuleId} with its signature and sub-records (what a
-   * peer is sent), or null when the capsule does not hold it.
-   */
+  @Override
   public RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(recordHash, "recordHash");

@@ -79,6 +79,11 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     return state.capsules().containsKey(capsuleId);
   }
 
+  /** The ids of the stored capsules, sorted. */
+  public List<Hash> capsuleIds() {
+    return List.copyOf(new TreeSet<>(state.capsules().keySet()));
+  }
+
   @Override
   public RecordHeader headerByHashOrNull(Hash recordHash) {
     Record record = recordByHashOrNull(recordHash);
