@@ -15,6 +15,7 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.CapsuleStorage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -197,7 +198,7 @@ final class ReplicateExperiment implements Experiment {
     return out;
   }
 
-  private static void store(LmdbCapsuleStorage storage, List<RecordWithBody> records) throws Exception {
+  private static void store(CapsuleStorage storage, List<RecordWithBody> records) throws Exception {
     for (int i = 0; i < records.size(); i += BATCH) {
       try (Batch batch = storage.newBatch()) {
         for (RecordWithBody r : records.subList(i, Math.min(records.size(), i + BATCH))) {

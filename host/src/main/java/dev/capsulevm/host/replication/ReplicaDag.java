@@ -1,6 +1,6 @@
 package dev.capsulevm.host.replication;
 
-import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.host.sync.SyncDag;
 import dev.capsulevm.host.sync.SyncRecord;
@@ -31,8 +31,8 @@ import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
- * One sync session's view of one capsule held in an {@link LmdbCapsuleStorage}: the stored records
- * plus the records the peer sent this session that are not stored yet (staged, in memory).
+ * One sync session's view of one capsule held in a {@link ReplicaStore}: the stored records plus the
+ * records the peer sent this session that are not stored yet (staged, in memory).
  *
  * <p>{@link #offer} checks a peer's record at once for everything that needs no other record (capsule,
  * writer, signature, body), then stages it. A staged record is <em>ready</em> when every ancestor is
@@ -88,7 +88,7 @@ public final class ReplicaDag implements SessionReplica {
   /** How many times {@link #digest()} re-reads the store while other commits keep moving it. */
   private static final int DIGEST_ATTEMPTS = 16;
 
-  private final LmdbCapsuleStorage store;
+  private final ReplicaStore store;
   private final Hash capsuleId;
   private final Limits limits;
   private final RecordValidator validator;
@@ -120,7 +120,7 @@ public final class ReplicaDag implements SessionReplica {
    *
    * @throws StorageException UNKNOWN_CAPSULE when the store does not hold the capsule
    */
-  public ReplicaDag(LmdbCapsuleStorage store, Hash capsuleId, Limits limits) throws StorageException {
+  public ReplicaDag(ReplicaStore store, Hash capsuleId, Limits limits) throws StorageException {
     this.store = Objects.requireNonNull(store, "store");
     this.capsuleId = Objects.requireNonNull(capsuleId, "capsuleId");
     this.limits = Objects.requireNonNull(limits, "limits");

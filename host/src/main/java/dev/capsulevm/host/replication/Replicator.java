@@ -1,6 +1,6 @@
 package dev.capsulevm.host.replication;
 
-import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.host.sync.Reconciler;
 import dev.capsulevm.host.sync.SyncCodec;
 import dev.capsulevm.host.sync.SyncMessage;
@@ -126,7 +126,7 @@ public final class Replicator implements AutoCloseable {
     }
   }
 
-  private final LmdbCapsuleStorage store;
+  private final ReplicaStore store;
   private final Settings settings;
   private final Clock clock;
   private final Semaphore incoming;
@@ -146,7 +146,7 @@ public final class Replicator implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicBoolean roundRunning = new java.util.concurrent.atomic.AtomicBoolean();
   private volatile boolean closed;
 
-  public Replicator(LmdbCapsuleStorage store, Settings settings, Clock clock, PrometheusRegistry registry) {
+  public Replicator(ReplicaStore store, Settings settings, Clock clock, PrometheusRegistry registry) {
     this.store = Objects.requireNonNull(store, "store");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.clock = Objects.requireNonNull(clock, "clock");

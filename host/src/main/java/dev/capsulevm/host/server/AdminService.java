@@ -3,7 +3,7 @@ package dev.capsulevm.host.server;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.replication.SyncSession;
-import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.PricingException;
@@ -41,10 +41,10 @@ final class AdminService extends AdminGrpc.AdminImplBase {
 
   private final HostContext ctx;
   private final PriceTemplateStore templates;
-  private final LmdbCapsuleStorage storage;
+  private final ReplicaStore storage;
   private final Replicator replicator;
 
-  AdminService(HostContext ctx, PriceTemplateStore templates, LmdbCapsuleStorage storage, Replicator replicator) {
+  AdminService(HostContext ctx, PriceTemplateStore templates, ReplicaStore storage, Replicator replicator) {
     this.ctx = ctx;
     this.templates = templates;
     this.storage = storage;

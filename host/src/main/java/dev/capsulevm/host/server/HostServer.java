@@ -2,6 +2,7 @@ package dev.capsulevm.host.server;
 
 import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Cashier;
 import dev.capsulevm.pricing.Ledger;
@@ -58,7 +59,7 @@ public final class HostServer implements AutoCloseable {
   private final HostConfig config;
   private final SigningKey hostKey;
   private final String adminToken;
-  private final LmdbCapsuleStorage storage;
+  private final ReplicaStore storage;
   private final HostContext ctx;
   private final Server server;
   private final Server adminServer;
@@ -69,7 +70,7 @@ public final class HostServer implements AutoCloseable {
   private final Replicator replicator;
   private boolean closed;
 
-  private HostServer(HostConfig config, SigningKey hostKey, String adminToken, LmdbCapsuleStorage storage,
+  private HostServer(HostConfig config, SigningKey hostKey, String adminToken, ReplicaStore storage,
       HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
       ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics, Replicator replicator) {
     this.config = config;
@@ -245,7 +246,7 @@ public final class HostServer implements AutoCloseable {
   }
 
   /** The host's store, for tools and tests that read it directly. */
-  public LmdbCapsuleStorage storage() {
+  public ReplicaStore storage() {
     return storage;
   }
 

@@ -1,22 +1,26 @@
 package dev.capsulevm.host.store;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.AmountOverflowException;
 import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Objects;
 import org.lmdbjava.Cursor;
+import org.lmdbjava.Dbi;
 import org.lmdbjava.Txn;
 
 /**
  * The {@link Ledger} of pricing's accounts in the LMDB environment of an {@link LmdbCapsuleStorage}
- * (obtained from {@link LmdbCapsuleStorage#ledger}), with the semantics of
- * {@link dev.capsulevm.pricing.InMemoryLedger}: balances, a maximum that deposits respect and refunds may
+ * (obtained from {@link LmdbCapsuleStorage#ledger}); it owns the ledger's databases. It has the semantics
+ * of {@link dev.capsulevm.pricing.InMemoryLedger}: balances, a maximum that deposits respect and refunds may
  * exceed, nonces remembered until their withdrawal expires. Every call is one transaction (a write
  * transaction for everything but {@link #balance}), serialized with the store's commits and as durable as
  * they are, so balances and nonces survive a restart and a crash.
@@ -30,13 +34,28 @@ import org.lmdbjava.Txn;
  * committed in the same transaction as the program's records.
  */
 public final class LmdbLedger implements Ledger {
-  private final LmdbCapsuleStorage store;
+  /** Balance (u64) by account public key (32). */
+  static final String DB_ACCOUNTS = "accounts";
+  /** Used nonces: withdrawal expiry (epoch second, u64) by account (32), nonce (u64). */
+  static final String DB_NONCES = "nonces";
+  /** The same nonces in expiry order, for pruning: empty values under expiry (u64), account (32), nonce (u64). */
+  static final String DB_NONCE_EXPIRY = "nonce-expiry";
+  /** The ledger's databases, in the order the store opens them. */
+  static final List<String> DATABASES = List.of(DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
+
+  private final LmdbEnvironment environment;
+  private final Dbi<ByteBuffer> accounts;
+  private final Dbi<ByteBuffer> nonces;
+  private final Dbi<ByteBuffer> nonceExpiry;
   private final Clock clock;
   private final Amount maxBalance;
   private final Duration maxExpiryAhead;
 
-  LmdbLedger(LmdbCapsuleStorage store, Clock clock, Amount maxBalance, Duration maxExpiryAhead) {
-    this.store = Objects.requireNonNull(store, "store");
+  LmdbLedger(LmdbEnvironment environment, Clock clock, Amount maxBalance, Duration maxExpiryAhead) {
+    this.environment = Objects.requireNonNull(environment, "environment");
+    this.accounts = environment.dbi(DB_ACCOUNTS);
+    this.nonces = environment.dbi(DB_NONCES);
+    this.nonceExpiry = environment.dbi(DB_NONCE_EXPIRY);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.maxBalance = Objects.requireNonNull(maxBalance, "maxBalance");
     this.maxExpiryAhead = Objects.requireNonNull(maxExpiryAhead, "maxExpiryAhead");
@@ -49,14 +68,14 @@ public final class LmdbLedger implements Ledger {
   public void deposit(PublicKey account, Amount amount) throws PricingException {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
-    store.write(txn -> {
-      long now = store.balance(txn, account);
+    environment.write(txn -> {
+      long now = balance(accounts, txn, account);
       // As a difference, so no sum overflows; a refund may have lifted the balance above the maximum.
       if (amount.units() > maxBalance.units() - now) {
         throw new PricingException(PricingException.Reason.BALANCE_LIMIT, "account " + account + " holds "
             + now + " units; depositing " + amount.units() + " exceeds the maximum " + maxBalance.units());
       }
-      store.setBalance(txn, account, now + amount.units());
+      setBalance(accounts, txn, account, now + amount.units());
       return null;
     });
   }
@@ -64,7 +83,7 @@ public final class LmdbLedger implements Ledger {
   @Override
   public Amount balance(PublicKey account) {
     Objects.requireNonNull(account, "account");
-    return Amount.of(store.read(txn -> store.balance(txn, account)));
+    return Amount.of(environment.read(txn -> balance(accounts, txn, account)));
   }
 
   @Override
@@ -81,22 +100,22 @@ public final class LmdbLedger implements Ledger {
       throw new PricingException(PricingException.Reason.EXPIRY_TOO_FAR,
           "withdrawal expires at " + expiry + ", more than " + maxExpiryAhead + " after " + now);
     }
-    store.write(txn -> {
+    environment.write(txn -> {
       prune(txn, now.getEpochSecond());
       ByteBuffer nonceKey = nonceKey(account, nonce);
-      if (store.nonces.get(txn, nonceKey) != null) {
+      if (nonces.get(txn, nonceKey) != null) {
         throw new PricingException(PricingException.Reason.REPLAYED_NONCE,
             "account " + account + " already used nonce " + nonce);
       }
-      long balance = store.balance(txn, account);
+      long balance = balance(accounts, txn, account);
       if (amount.units() > balance) {
         throw new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + account
             + " holds " + balance + " units, the withdrawal asks for " + amount.units());
       }
-      store.setBalance(txn, account, balance - amount.units());
+      setBalance(accounts, txn, account, balance - amount.units());
       long expirySecond = expiry.getEpochSecond();
-      store.nonces.put(txn, nonceKey, longValue(expirySecond));
-      store.nonceExpiry.put(txn, expiryKey(expirySecond, account, nonce), ByteBuffer.allocateDirect(0));
+      nonces.put(txn, nonceKey, longValue(expirySecond));
+      nonceExpiry.put(txn, expiryKey(expirySecond, account, nonce), Layout.empty());
       return null;
     });
   }
@@ -107,8 +126,8 @@ public final class LmdbLedger implements Ledger {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
     try {
-      store.write(txn -> {
-        store.credit(txn, account, amount);
+      environment.write(txn -> {
+        credit(environment, txn, account, amount);
         return null;
       });
     } catch (StorageException e) {
@@ -119,15 +138,15 @@ public final class LmdbLedger implements Ledger {
   /** How many used nonces are kept now, after dropping those whose withdrawals have expired. */
   public long usedNonceCount() {
     long nowSecond = clock.instant().getEpochSecond();
-    return store.write(txn -> {
+    return environment.write(txn -> {
       prune(txn, nowSecond);
-      return store.nonces.stat(txn).entries;
+      return nonces.stat(txn).entries;
     });
   }
 
   /** Drops every nonce whose withdrawal expired at or before {@code nowSecond}: it is refused as expired. */
   private void prune(Txn<ByteBuffer> txn, long nowSecond) {
-    try (Cursor<ByteBuffer> cursor = store.nonceExpiry.openCursor(txn)) {
+    try (Cursor<ByteBuffer> cursor = nonceExpiry.openCursor(txn)) {
       while (cursor.first()) {
         ByteBuffer key = cursor.key().duplicate();
         long expirySecond = key.getLong();
@@ -137,9 +156,53 @@ public final class LmdbLedger implements Ledger {
         byte[] rest = new byte[key.remaining()];
         key.get(rest);
         cursor.delete();
-        store.nonces.delete(txn, direct(rest));
+        nonces.delete(txn, Layout.direct(rest));
       }
     }
+  }
+
+  /**
+   * Adds {@code amount} to {@code account} inside {@code txn}, a write transaction of {@code environment}:
+   * a refund, and a batch's credit committed with its records. Refused only if the balance would overflow.
+   */
+  static void credit(LmdbEnvironment environment, Txn<ByteBuffer> txn, PublicKey account, Amount amount)
+      throws StorageException {
+    Dbi<ByteBuffer> accounts = environment.dbi(DB_ACCOUNTS);
+    long before = balance(accounts, txn, account);
+    long after;
+    try {
+      after = Amount.of(before).plus(amount).units();
+    } catch (AmountOverflowException e) {
+      throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + amount.units() + " units to "
+          + account + " overflows its balance of " + before);
+    }
+    setBalance(accounts, txn, account, after);
+  }
+
+  /** The balance of {@code account} as of {@code txn}, zero for an account never seen. */
+  private static long balance(Dbi<ByteBuffer> accounts, Txn<ByteBuffer> txn, PublicKey account) {
+    ByteBuffer stored = accounts.get(txn, accountKey(account));
+    if (stored == null) {
+      return 0;
+    }
+    if (stored.remaining() != Long.BYTES) {
+      throw new StorageCorruptionException("database " + DB_ACCOUNTS + ", key " + account.toHex()
+          + ": value is " + stored.remaining() + " bytes, not a balance");
+    }
+    long balance = stored.duplicate().getLong();
+    if (balance < 0) {
+      throw new StorageCorruptionException("database " + DB_ACCOUNTS + ", key " + account.toHex()
+          + ": negative balance " + balance);
+    }
+    return balance;
+  }
+
+  private static void setBalance(Dbi<ByteBuffer> accounts, Txn<ByteBuffer> txn, PublicKey account, long balance) {
+    accounts.put(txn, accountKey(account), longValue(balance));
+  }
+
+  private static ByteBuffer accountKey(PublicKey account) {
+    return Layout.direct(account.toByteArray());
   }
 
   private static ByteBuffer nonceKey(PublicKey account, long nonce) {
@@ -157,12 +220,6 @@ public final class LmdbLedger implements Ledger {
   private static ByteBuffer longValue(long value) {
     ByteBuffer out = ByteBuffer.allocateDirect(Long.BYTES);
     out.putLong(value).flip();
-    return out;
-  }
-
-  private static ByteBuffer direct(byte[] bytes) {
-    ByteBuffer out = ByteBuffer.allocateDirect(bytes.length);
-    out.put(bytes).flip();
     return out;
   }
 }

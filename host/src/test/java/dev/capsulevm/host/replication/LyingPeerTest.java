@@ -3,6 +3,7 @@ package dev.capsulevm.host.replication;
 import static dev.capsulevm.host.replication.Replicas.assertConverged;
 import static dev.capsulevm.host.replication.Replicas.chain;
 import static dev.capsulevm.host.replication.Replicas.create;
+import static dev.capsulevm.host.replication.Replicas.dump;
 import static dev.capsulevm.host.replication.Replicas.put;
 import static dev.capsulevm.host.replication.Replicas.sync;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -75,11 +76,11 @@ class LyingPeerTest {
       }
       Liar liar = new Liar(capsule, liarsOwn, lie);
       try (liar) {
-        SortedMap<String, SortedMap<String, String>> before = a.storage().dump();
+        SortedMap<String, SortedMap<String, String>> before = dump(a);
         Replicator.SessionResult result =
             a.replicator().syncNow(liar.address(), capsule.id(), Replicator.ProgressListener.NONE).get(0);
         assertFalse(result.ok(), "a lying peer's session does not end well: " + result.outcome());
-        assertEquals(before, a.storage().dump(), "nothing of the lie is stored");
+        assertEquals(before, dump(a), "nothing of the lie is stored");
         Replicator.PeerState state = a.replicator().peers().stream()
             .filter(p -> p.address().equals(liar.address())).findFirst().orElseThrow();
         assertEquals(1, state.failures());
@@ -104,7 +105,7 @@ class LyingPeerTest {
       create(a, capsule);
       create(c, capsule);
       put(a, chain(capsule, capsule.id(), 20, "r", 1));
-      SortedMap<String, SortedMap<String, String>> before = a.storage().dump();
+      SortedMap<String, SortedMap<String, String>> before = dump(a);
       ManagedChannel channel = ManagedChannelBuilder.forTarget(Replicas.address(a)).usePlaintext().build();
       try {
         Random random = new Random(7);
@@ -119,7 +120,7 @@ class LyingPeerTest {
       } finally {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
-      assertEquals(before, a.storage().dump());
+      assertEquals(before, dump(a));
       // c's sessions come from the loopback address the garbage came from, so a refuses them while that
       // address is backed off; the session a opens still converges, and c's own succeed after the back-off
       Replicator.SessionResult refused = sync(c, a, capsule.id());

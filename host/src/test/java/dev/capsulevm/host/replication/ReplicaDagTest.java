@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.host.sync.InMemoryDag;
 import dev.capsulevm.host.sync.Reconciler;
 import dev.capsulevm.host.sync.SetDigest;
@@ -41,11 +42,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.SortedMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -54,7 +55,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** A replica session over a real LMDB store, with real Ed25519 keys. */
+/**
+ * A replica session over a real LMDB store, with real Ed25519 keys. {@link InMemoryReplicaDagTest} runs
+ * the same tests over the in-memory store.
+ */
 class ReplicaDagTest {
   private static final SigningKey CREATOR = key(31);
   private static final SigningKey WRITER = key(32);
@@ -65,18 +69,33 @@ class ReplicaDagTest {
   private static final ReplicaDag.Limits EAGER = new ReplicaDag.Limits(1 << 16, 1L << 30, 1);
 
   @TempDir Path dir;
-  private LmdbCapsuleStorage store;
+  private TestStore opened;
+  private ReplicaStore store;
   private final List<ReplicaDag> dags = new ArrayList<>();
+
+  /** A store under test, and every entry it holds (to show that nothing changed). */
+  record TestStore(ReplicaStore store, Supplier<?> dump) {}
+
+  /** A new, empty store. */
+  TestStore newStore(String name) throws Exception {
+    LmdbCapsuleStorage lmdb = LmdbCapsuleStorage.open(dir.resolve(name), 64L << 20, 64);
+    return new TestStore(lmdb, lmdb::dump);
+  }
 
   @BeforeEach
   void open() throws Exception {
-    store = LmdbCapsuleStorage.open(dir.resolve("store"), 64L << 20, 64);
+    opened = newStore("store");
+    store = opened.store();
   }
 
   @AfterEach
   void close() {
     dags.forEach(ReplicaDag::close);
     store.close();
+  }
+
+  private Object dump() {
+    return opened.dump().get();
   }
 
   private static SigningKey key(int fill) {
@@ -280,7 +299,7 @@ class ReplicaDagTest {
 
   /** The store holds a chain of five; each bad record is refused by offer or flush with its rule. */
   private void assertRefused(Capsule c, RecordWithBody bad, Failure failure, boolean atOffer) throws Exception {
-    SortedMap<String, SortedMap<String, String>> before = store.dump();
+    Object before = dump();
     ReplicaDag dag = dag(c, MANUAL);
     InvalidPeerRecordException e;
     if (atOffer) {
@@ -295,7 +314,7 @@ class ReplicaDagTest {
     assertEquals(failure, e.failure());
     assertTrue(e.getMessage().contains(failure.toString()) && e.getMessage().contains(bad.hash().toHex()),
         e.getMessage());
-    assertEquals(before, store.dump());
+    assertEquals(before, dump());
   }
 
   /** A greater height whose records carry as many skip pointers (so the header can be built). */
@@ -354,7 +373,7 @@ class ReplicaDagTest {
     RecordWithBody badHeight = signedAs(RecordHeader.create(h.capsuleId(), sameSkipCount(h.height()),
         h.timestampMillis(), h.writer(), h.subRecordCount(), h.subRecordRoot(), h.parents(), h.skipPointers()),
         chain.get(2).payloads());
-    SortedMap<String, SortedMap<String, String>> before = store.dump();
+    Object before = dump();
 
     ReplicaDag dag = dag(c, MANUAL);
     dag.offer(chain.get(1));
@@ -362,7 +381,7 @@ class ReplicaDagTest {
     InvalidPeerRecordException e = assertThrows(InvalidPeerRecordException.class, dag::flush);
     assertEquals(badHeight.hash(), e.record());
     assertEquals(Failure.BAD_HEIGHT, e.failure());
-    assertEquals(before, store.dump(), "the good record was in the same batch");
+    assertEquals(before, dump(), "the good record was in the same batch");
     assertEquals(0, dag.committed());
     assertEquals(2, dag.staged(), "a refused batch stays staged; the session ends");
   }
@@ -374,7 +393,7 @@ class ReplicaDagTest {
     Capsule c = create("orphans", SigningPolicy.EVERY_RECORD);
     List<RecordWithBody> chain = c.chain(c.id(), 4, "o");
     storeDirectly(chain.subList(0, 1));
-    SortedMap<String, SortedMap<String, String>> before = store.dump();
+    Object before = dump();
 
     ReplicaDag dag = dag(c, EAGER);
     dag.offer(chain.get(3));
@@ -385,10 +404,10 @@ class ReplicaDagTest {
     assertTrue(dag.contains(chain.get(2).hash()));
     // The orphans' parent is missing, so the stored head is still one; the staged tip is the other.
     assertEquals(sortedOf(chain.get(0).hash(), chain.get(3).hash()), dag.heads());
-    assertEquals(before, store.dump());
+    assertEquals(before, dump());
 
     dag.close();
-    assertEquals(before, store.dump());
+    assertEquals(before, dump());
     assertThrows(IllegalStateException.class, dag::flush);
     assertThrows(IllegalStateException.class, () -> dag.contains(chain.get(2).hash()));
     ReplicaDag fresh = dag(c, MANUAL);
@@ -409,7 +428,7 @@ class ReplicaDagTest {
     RecordWithBody u2 = c.record(List.of(u1.hash()), "u2", false);
     RecordWithBody side = c.record(List.of(u1.hash()), "side", false);
     RecordWithBody s3 = c.record(List.of(u2.hash()), "s3", true);
-    SortedMap<String, SortedMap<String, String>> before = store.dump();
+    Object before = dump();
 
     ReplicaDag dag = dag(c, EAGER);
     dag.offer(u2);
@@ -417,7 +436,7 @@ class ReplicaDagTest {
     dag.offer(side);
     assertEquals(0, dag.flush(), "ready but unvouched");
     assertEquals(3, dag.staged());
-    assertEquals(before, store.dump());
+    assertEquals(before, dump());
     dag.offer(s3);
     assertEquals(3, dag.committed(), "s3 vouches for u2 and u1, not for the side branch");
     assertEquals(1, dag.staged());
@@ -632,8 +651,8 @@ class ReplicaDagTest {
     Hash tip = shared.get(shared.size() - 1).hash();
     List<RecordWithBody> onlyA = c.chain(tip, 12, "a");
     List<RecordWithBody> onlyB = c.chain(tip, 7, "b");
-    try (LmdbCapsuleStorage other = LmdbCapsuleStorage.open(dir.resolve("other"), 64L << 20, 64)) {
-      for (LmdbCapsuleStorage s : List.of(store, other)) {
+    try (ReplicaStore other = newStore("other").store()) {
+      for (ReplicaStore s : List.of(store, other)) {
         try (Batch batch = s.newBatch()) {
           batch.createCapsule(c.metadata);
           batch.commit();

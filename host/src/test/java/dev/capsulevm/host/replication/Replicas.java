@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SortedMap;
 
 /** Hosts on loopback for the replication tests, and what the tests do to their stores. */
 final class Replicas {
@@ -92,9 +94,14 @@ final class Replicas {
     return from.replicator().syncNow(address(to), capsule, Replicator.ProgressListener.NONE).get(0);
   }
 
+  /** Every key and value of the host's store (a daemon's store is LMDB), to show that nothing changed. */
+  static SortedMap<String, SortedMap<String, String>> dump(HostServer host) {
+    return ((LmdbCapsuleStorage) host.storage()).dump();
+  }
+
   /** Asserts every host holds the same record set and heads for {@code capsule}. */
   static void assertConverged(Hash capsule, HostServer... hosts) throws Exception {
-    LmdbCapsuleStorage first = hosts[0].storage();
+    ReplicaStore first = hosts[0].storage();
     for (HostServer host : hosts) {
       assertEquals(first.digest(capsule), host.storage().digest(capsule), "record sets differ");
       assertEquals(first.heads(capsule), host.storage().heads(capsule), "heads differ");

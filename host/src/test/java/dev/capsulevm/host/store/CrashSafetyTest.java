@@ -103,16 +103,16 @@ class CrashSafetyTest {
       assertEquals(new TreeSet<>(LmdbCapsuleStorage.DATABASES), dump.keySet(), "exactly the store's databases");
       Hash capsule = CrashChild.CAPSULE.id();
       // metadata
-      assertEquals(Set.of(capsule.toHex()), dump.get(LmdbCapsuleStorage.DB_METADATA).keySet());
-      SignedMetadata.parse(HEX.parseHex(dump.get(LmdbCapsuleStorage.DB_METADATA).get(capsule.toHex())), capsule);
+      assertEquals(Set.of(capsule.toHex()), dump.get(Layout.DB_METADATA).keySet());
+      SignedMetadata.parse(HEX.parseHex(dump.get(Layout.DB_METADATA).get(capsule.toHex())), capsule);
       // records: each verifies against its key, its signature, its parents and its bodies
       Map<Hash, RecordHeader> records = new HashMap<>();
       Map<Hash, Long> groupOf = new HashMap<>();
-      SortedMap<String, String> bodies = dump.get(LmdbCapsuleStorage.DB_BODIES);
+      SortedMap<String, String> bodies = dump.get(Layout.DB_BODIES);
       int bodyCount = 0;
-      for (Map.Entry<String, String> e : dump.get(LmdbCapsuleStorage.DB_RECORDS).entrySet()) {
+      for (Map.Entry<String, String> e : dump.get(Layout.DB_RECORDS).entrySet()) {
         Hash hash = Hash.copyOf(HEX.parseHex(e.getKey()));
-        Record record = LmdbCapsuleStorage.decodeRecord(hash, HEX.parseHex(e.getValue()));
+        Record record = StoredRecords.decode(hash, HEX.parseHex(e.getValue()));
         RecordHeader header = record.header();
         assertNotNull(record.signatureOrNull(), "every record is signed");
         assertTrue(header.writer().verify(Domain.RECORD_SIGNATURE, hash.toByteArray(), record.signatureOrNull()),
@@ -120,7 +120,7 @@ class CrashSafetyTest {
         assertEquals(capsule, header.capsuleId());
         List<byte[]> payloads = new ArrayList<>();
         for (long i = 0; i < header.subRecordCount(); i++) {
-          String body = bodies.get(HEX.formatHex(LmdbCapsuleStorage.prefix(hash, i)));
+          String body = bodies.get(HEX.formatHex(Layout.prefix(hash, i)));
           assertNotNull(body, "sub-record " + i + " of " + hash);
           payloads.add(HEX.parseHex(body));
           bodyCount++;
@@ -128,10 +128,10 @@ class CrashSafetyTest {
         assertEquals(header.subRecordRoot(), Merkle.root(payloads), "sub-records of " + hash);
         records.put(hash, header);
         groupOf.put(hash, CrashChild.groupOf(payloads.get(0)));
-        assertEquals(capsule.toHex(), dump.get(LmdbCapsuleStorage.DB_RECORD_CAPSULE).get(hash.toHex()));
+        assertEquals(capsule.toHex(), dump.get(Layout.DB_RECORD_CAPSULE).get(hash.toHex()));
       }
       assertEquals(bodyCount, bodies.size(), "no body without its record");
-      assertEquals(records.size(), dump.get(LmdbCapsuleStorage.DB_RECORD_CAPSULE).size());
+      assertEquals(records.size(), dump.get(Layout.DB_RECORD_CAPSULE).size());
       Set<Hash> parents = new HashSet<>();
       Set<String> heights = new TreeSet<>();
       for (Map.Entry<Hash, RecordHeader> e : records.entrySet()) {
@@ -143,14 +143,14 @@ class CrashSafetyTest {
         key.put(capsule.toByteArray()).putLong(e.getValue().height()).put(e.getKey().toByteArray());
         heights.add(HEX.formatHex(key.array()));
       }
-      assertEquals(heights, dump.get(LmdbCapsuleStorage.DB_HEIGHTS).keySet(), "the height index");
+      assertEquals(heights, dump.get(Layout.DB_HEIGHTS).keySet(), "the height index");
       Set<String> heads = new TreeSet<>();
       for (Hash hash : records.keySet()) {
         if (!parents.contains(hash)) {
           heads.add(capsule.toHex() + hash.toHex());
         }
       }
-      assertEquals(heads, dump.get(LmdbCapsuleStorage.DB_HEADS).keySet(), "heads are the records without children");
+      assertEquals(heads, dump.get(Layout.DB_HEADS).keySet(), "heads are the records without children");
       assertTrue(heads.size() <= 1, "the child appends in one chain");
       SetDigest digest = new SetDigest();
       records.keySet().forEach(digest::add);
@@ -180,7 +180,7 @@ class CrashSafetyTest {
       for (long g = 0; g < groups; g++) {
         credited.add((CrashChild.throughExecutor(g) ? CrashChild.groupAccount(g) : CrashChild.BATCH_ACCOUNT).toHex());
       }
-      assertEquals(credited, dump.get(LmdbCapsuleStorage.DB_ACCOUNTS).keySet(), "exactly the accounts credited");
+      assertEquals(credited, dump.get(LmdbLedger.DB_ACCOUNTS).keySet(), "exactly the accounts credited");
       return groups;
     }
   }

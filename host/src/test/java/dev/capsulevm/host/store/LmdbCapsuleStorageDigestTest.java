@@ -2,30 +2,22 @@ package dev.capsulevm.host.store;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.sync.SetDigest;
-import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.vm.storage.StorageException;
-import dev.capsulevm.vm.storage.StorageFixture;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.SortedMap;
-import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,63 +26,30 @@ import org.lmdbjava.Dbi;
 import org.lmdbjava.Env;
 import org.lmdbjava.Txn;
 
-/** The per-capsule set digests and the reads replication uses. */
-class LmdbCapsuleStorageDigestTest {
+/** The reads replication uses on LMDB, and how the per-capsule set digests are kept there. */
+class LmdbCapsuleStorageDigestTest extends ReplicaStoreContract {
   private static final long MAP_SIZE = 64L << 20;
 
   @TempDir Path dir;
-  private final CapsuleFixture capsule = new CapsuleFixture("digest capsule");
-  private final CapsuleFixture other = new CapsuleFixture("other digest capsule");
   private final List<LmdbCapsuleStorage> opened = new ArrayList<>();
 
-  private LmdbCapsuleStorage open() throws Exception {
+  @Override
+  LmdbCapsuleStorage open() throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), MAP_SIZE, 32);
     opened.add(storage);
     return storage;
   }
 
+  /** Opens the closed store's environment as LMDB itself, as a tool or an older version would. */
+  private void withRawEnvironment(Consumer<Env<ByteBuffer>> work) {
+    try (Env<ByteBuffer> env = Env.create().setMapSize(MAP_SIZE).setMaxDbs(32).open(dir.resolve("store").toFile())) {
+      work.accept(env);
+    }
+  }
+
   @AfterEach
   void closeStores() {
     opened.forEach(LmdbCapsuleStorage::close);
-  }
-
-  private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    StorageFixture.commit(storage, writes);
-  }
-
-  private static SetDigest digestOf(List<RecordWithBody> records) {
-    SetDigest d = new SetDigest();
-    records.forEach(r -> d.add(r.hash()));
-    return d;
-  }
-
-  /** A chain of {@code n} records with a fork of two at the end. */
-  private List<RecordWithBody> records(CapsuleFixture c, int n) {
-    List<RecordWithBody> out = new ArrayList<>();
-    Hash parent = c.id();
-    for (int i = 0; i < n; i++) {
-      RecordWithBody r = c.record(parent, "r" + i);
-      out.add(r);
-      parent = r.hash();
-    }
-    out.add(c.record(out.get(n - 2).hash(), "fork"));
-    return out;
-  }
-
-  @Test
-  void digest_newCapsule_emptyThenMovedOncePerNewRecord() throws Exception {
-    LmdbCapsuleStorage storage = open();
-    commit(storage, capsule, other);
-    assertEquals(new SetDigest(), storage.digest(capsule.id()));
-    List<RecordWithBody> records = records(capsule, 6);
-    commit(storage, records.subList(0, 3).toArray());
-    assertEquals(digestOf(records.subList(0, 3)), storage.digest(capsule.id()));
-    // the first three again, with the rest: only the new ones move it
-    commit(storage, records.toArray());
-    commit(storage, records.get(4));
-    assertEquals(digestOf(records), storage.digest(capsule.id()));
-    assertEquals(records.size(), storage.digest(capsule.id()).count());
-    assertEquals(new SetDigest(), storage.digest(other.id()), "another capsule's digest does not move");
   }
 
   @Test
@@ -107,19 +66,12 @@ class LmdbCapsuleStorageDigestTest {
   }
 
   @Test
-  void digest_unknownCapsule_throwsUnknownCapsule() throws Exception {
-    LmdbCapsuleStorage storage = open();
-    StorageException e = assertThrows(StorageException.class, () -> storage.digest(capsule.id()));
-    assertEquals(StorageException.Reason.UNKNOWN_CAPSULE, e.reason());
-  }
-
-  @Test
   void digest_storedValue_isSumThenCount() throws Exception {
     LmdbCapsuleStorage storage = open();
     commit(storage, capsule);
     List<RecordWithBody> records = records(capsule, 3);
     commit(storage, records.toArray());
-    String value = storage.dump().get(LmdbCapsuleStorage.DB_DIGESTS).get(capsule.id().toHex());
+    String value = storage.dump().get(Layout.DB_DIGESTS).get(capsule.id().toHex());
     SetDigest expected = digestOf(records);
     byte[] encoded = ByteBuffer.allocate(40).put(expected.sumBytes()).putLong(expected.count()).array();
     assertArrayEquals(encoded, java.util.HexFormat.of().parseHex(value));
@@ -133,9 +85,15 @@ class LmdbCapsuleStorageDigestTest {
     commit(storage, records.toArray());
     commit(storage, records(other, 2).toArray());
     SortedMap<String, SortedMap<String, String>> before = storage.dump();
-    storage.forgetDigestForTest(capsule.id());
-    assertFalse(storage.dump().get(LmdbCapsuleStorage.DB_DIGESTS).containsKey(capsule.id().toHex()));
     storage.close();
+    // As a store written before digests were kept lacks it.
+    withRawEnvironment(env -> {
+      Dbi<ByteBuffer> digests = env.openDbi(Layout.DB_DIGESTS);
+      try (Txn<ByteBuffer> txn = env.txnWrite()) {
+        assertTrue(digests.delete(txn, Layout.key(capsule.id())));
+        txn.commit();
+      }
+    });
 
     LmdbCapsuleStorage reopened = open();
     assertEquals(before, reopened.dump(), "the same digest, and nothing else changed");
@@ -153,13 +111,13 @@ class LmdbCapsuleStorageDigestTest {
     SortedMap<String, SortedMap<String, String>> before = storage.dump();
     storage.close();
     // An old store: the database was never created.
-    try (Env<ByteBuffer> env = Env.create().setMapSize(MAP_SIZE).setMaxDbs(32).open(dir.resolve("store").toFile())) {
-      Dbi<ByteBuffer> digests = env.openDbi(LmdbCapsuleStorage.DB_DIGESTS);
+    withRawEnvironment(env -> {
+      Dbi<ByteBuffer> digests = env.openDbi(Layout.DB_DIGESTS);
       try (Txn<ByteBuffer> txn = env.txnWrite()) {
         digests.drop(txn, true);
         txn.commit();
       }
-    }
+    });
 
     LmdbCapsuleStorage reopened = open();
     assertEquals(before, reopened.dump());
@@ -195,49 +153,5 @@ class LmdbCapsuleStorageDigestTest {
       pool.shutdownNow();
     }
     assertEquals(digestOf(records), storage.digest(capsule.id()));
-  }
-
-  @Test
-  void replicationReads_answerForTheirCapsuleOnly() throws Exception {
-    LmdbCapsuleStorage storage = open();
-    commit(storage, capsule, other);
-    List<RecordWithBody> records = records(capsule, 5);
-    RecordWithBody foreign = other.record(other.id(), "foreign");
-    commit(storage, records.toArray());
-    commit(storage, foreign);
-
-    Set<Hash> ids = new HashSet<>();
-    byte[] bytes = new byte[32];
-    storage.forEachRecordId(capsule.id(), (l0, l1, l2, l3) -> {
-      ByteBuffer.wrap(bytes).putLong(l0).putLong(l1).putLong(l2).putLong(l3);
-      assertTrue(ids.add(Hash.copyOf(bytes)), "each id once");
-    });
-    Set<Hash> expected = new HashSet<>();
-    records.forEach(r -> expected.add(r.hash()));
-    assertEquals(expected, ids);
-
-    RecordWithBody last = records.get(records.size() - 1);
-    assertTrue(storage.holdsRecord(capsule.id(), last.hash()));
-    assertFalse(storage.holdsRecord(other.id(), last.hash()));
-    assertFalse(storage.holdsRecord(capsule.id(), foreign.hash()));
-    assertEquals(last.record().header().parents(), storage.parentsOrNull(capsule.id(), last.hash()));
-    assertNull(storage.parentsOrNull(capsule.id(), foreign.hash()));
-    assertEquals(new ArrayList<>(new TreeSet<>(List.of(records.get(4).hash(), last.hash()))),
-        storage.heads(capsule.id()));
-    assertEquals(List.of(), storage.heads(Hash.copyOf(new byte[32])));
-
-    RecordWithBody read = storage.recordWithBodyOrNull(capsule.id(), records.get(2).hash());
-    assertEquals(records.get(2).record(), read.record());
-    assertEquals(records.get(2).payloads().size(), read.payloads().size());
-    for (int i = 0; i < read.payloads().size(); i++) {
-      assertArrayEquals(records.get(2).payloads().get(i), read.payloads().get(i));
-    }
-    assertNull(storage.recordWithBodyOrNull(capsule.id(), foreign.hash()));
-
-    assertEquals(capsule.metadata, storage.metadataOrNull(capsule.id()));
-    assertNull(storage.metadataOrNull(Hash.copyOf(new byte[32])));
-    assertEquals(new ArrayList<>(new TreeSet<>(List.of(capsule.id(), other.id()))), storage.capsuleIds());
-    assertEquals(2, storage.capsuleCount());
-    assertNotEquals(storage.digest(capsule.id()), storage.digest(other.id()));
   }
 }

@@ -236,10 +236,10 @@ class LmdbCapsuleStorageLmdbTest {
     storage.close();
 
     try (Env<ByteBuffer> env = Env.create().setMaxDbs(6).setMapSize(MAP_SIZE).open(dir.resolve("store").toFile())) {
-      Dbi<ByteBuffer> records = env.openDbi(LmdbCapsuleStorage.DB_RECORDS);
+      Dbi<ByteBuffer> records = env.openDbi(Layout.DB_RECORDS);
       try (Txn<ByteBuffer> txn = env.txnWrite()) {
         ByteBuffer garbage = ByteBuffer.allocateDirect(3).put(new byte[] {1, 2, 3}).flip();
-        records.put(txn, LmdbCapsuleStorage.key(r1.hash()), garbage);
+        records.put(txn, Layout.key(r1.hash()), garbage);
         txn.commit();
       }
     }
@@ -248,7 +248,7 @@ class LmdbCapsuleStorageLmdbTest {
     StorageCorruptionException e =
         assertThrows(StorageCorruptionException.class, () -> reopened.recordByHashOrNull(r1.hash()));
     assertTrue(e.getMessage().contains(r1.hash().toHex()), e.getMessage());
-    assertTrue(e.getMessage().contains(LmdbCapsuleStorage.DB_RECORDS), e.getMessage());
+    assertTrue(e.getMessage().contains(Layout.DB_RECORDS), e.getMessage());
     assertTrue(reopened.hasCapsule(capsule.id()), "other values still read");
   }
 
@@ -265,13 +265,13 @@ class LmdbCapsuleStorageLmdbTest {
     storage.close();
 
     try (Env<ByteBuffer> env = Env.create().setMaxDbs(16).setMapSize(MAP_SIZE).open(dir.resolve("store").toFile())) {
-      Dbi<ByteBuffer> trees = env.openDbi(LmdbCapsuleStorage.DB_TREES);
+      Dbi<ByteBuffer> trees = env.openDbi(Layout.DB_TREES);
       try (Txn<ByteBuffer> txn = env.txnWrite()) {
         // Five leaves keep levels of 5, 2 and 1 hashes; the last is the root of the first four, which the
         // root check reads. (A changed leaf hash below it shows only as a proof the renter refuses.)
         byte[] levels = MerkleTree.ofLeaves(r1.payloads()).encodedLevels();
         levels[(5 + 2) * 32] ^= 1;
-        trees.put(txn, LmdbCapsuleStorage.key(r1.hash()), ByteBuffer.allocateDirect(levels.length).put(levels).flip());
+        trees.put(txn, Layout.key(r1.hash()), ByteBuffer.allocateDirect(levels.length).put(levels).flip());
         txn.commit();
       }
     }
@@ -279,7 +279,7 @@ class LmdbCapsuleStorageLmdbTest {
     try (Snapshot snapshot = reopened.openSnapshot(capsule.id())) {
       StorageCorruptionException e =
           assertThrows(StorageCorruptionException.class, () -> snapshot.subRecordTreeOrNull(r1.hash()));
-      assertTrue(e.getMessage().contains(LmdbCapsuleStorage.DB_TREES), e.getMessage());
+      assertTrue(e.getMessage().contains(Layout.DB_TREES), e.getMessage());
     }
     reopened.close();
   }
@@ -386,12 +386,12 @@ class LmdbCapsuleStorageLmdbTest {
   @Test
   void theRecordEncodingRoundTripsAndChecksTheHash() {
     Record record = capsule.record(capsule.id(), "one").record();
-    byte[] stored = LmdbCapsuleStorage.encodeRecord(record);
-    assertEquals(record, LmdbCapsuleStorage.decodeRecord(record.hash(), stored));
+    byte[] stored = StoredRecords.encode(record);
+    assertEquals(record, StoredRecords.decode(record.hash(), stored));
     Hash other = capsule.record(capsule.id(), "two").hash();
-    assertThrows(StorageCorruptionException.class, () -> LmdbCapsuleStorage.decodeRecord(other, stored));
+    assertThrows(StorageCorruptionException.class, () -> StoredRecords.decode(other, stored));
     stored[0] = 9;
-    assertThrows(StorageCorruptionException.class, () -> LmdbCapsuleStorage.decodeRecord(record.hash(), stored));
-    assertFalse(Arrays.equals(stored, LmdbCapsuleStorage.encodeRecord(record)));
+    assertThrows(StorageCorruptionException.class, () -> StoredRecords.decode(record.hash(), stored));
+    assertFalse(Arrays.equals(stored, StoredRecords.encode(record)));
   }
 }

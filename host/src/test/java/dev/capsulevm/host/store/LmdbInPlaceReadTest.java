@@ -26,15 +26,15 @@ class LmdbInPlaceReadTest {
   @Test
   void decodesFromADirectBufferAtAnOffsetLikeFromAnArray() {
     Record record = capsule.record(capsule.id(), "root").record();
-    byte[] stored = LmdbCapsuleStorage.encodeRecord(record);
+    byte[] stored = StoredRecords.encode(record);
     ByteBuffer buffer = ByteBuffer.allocateDirect(stored.length + 7);
     buffer.position(5);
     buffer.put(stored);
     buffer.position(5).limit(5 + stored.length);
-    assertEquals(record, LmdbCapsuleStorage.decodeRecord(record.hash(), buffer));
+    assertEquals(record, StoredRecords.decode(record.hash(), buffer));
     assertEquals(5, buffer.position(), "the buffer is read by index, not consumed");
     ByteBuffer truncated = buffer.duplicate().limit(5 + 30);
-    assertThrows(StorageCorruptionException.class, () -> LmdbCapsuleStorage.decodeRecord(record.hash(), truncated));
+    assertThrows(StorageCorruptionException.class, () -> StoredRecords.decode(record.hash(), truncated));
   }
 
   @Test

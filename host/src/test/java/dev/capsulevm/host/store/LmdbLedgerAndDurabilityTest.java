@@ -101,7 +101,7 @@ class LmdbLedgerAndDurabilityTest {
       assertEquals(49, ledger.usedNonceCount(), "expiries up to now+60 have passed: nonces 0..50");
       now[0] = start.plusSeconds(120);
       assertEquals(0, ledger.usedNonceCount());
-      assertEquals(0, storage.dump().get(LmdbCapsuleStorage.DB_NONCE_EXPIRY).size(), "both indexes pruned");
+      assertEquals(0, storage.dump().get(LmdbLedger.DB_NONCE_EXPIRY).size(), "both indexes pruned");
       assertEquals(PricingException.Reason.EXPIRED, assertThrows(PricingException.class,
           () -> ledger.withdraw(PAYER, Amount.of(1), 0, start.plusSeconds(70))).reason());
       assertEquals(Amount.of(900), ledger.balance(PAYER));
@@ -176,10 +176,9 @@ class LmdbLedgerAndDurabilityTest {
         batch.commit();
       }
       assertEquals(Amount.of(1007), ledger.balance(PAYER), "a credit may lift a balance above the maximum");
-      assertEquals(List.of(LmdbCapsuleStorage.DB_ACCOUNTS, LmdbCapsuleStorage.DB_BODIES, LmdbCapsuleStorage.DB_DIGESTS,
-          LmdbCapsuleStorage.DB_HEADS,
-          LmdbCapsuleStorage.DB_HEIGHTS, LmdbCapsuleStorage.DB_METADATA, LmdbCapsuleStorage.DB_NONCE_EXPIRY,
-          LmdbCapsuleStorage.DB_NONCES, LmdbCapsuleStorage.DB_RECORD_CAPSULE, LmdbCapsuleStorage.DB_RECORDS, LmdbCapsuleStorage.DB_TREES),
+      assertEquals(List.of(LmdbLedger.DB_ACCOUNTS, Layout.DB_BODIES, Layout.DB_DIGESTS, Layout.DB_HEADS,
+          Layout.DB_HEIGHTS, Layout.DB_METADATA, LmdbLedger.DB_NONCE_EXPIRY, LmdbLedger.DB_NONCES,
+          Layout.DB_RECORD_CAPSULE, Layout.DB_RECORDS, Layout.DB_TREES),
           new ArrayList<>(storage.dump().keySet()), "one environment, one named database each");
     }
     try (LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(path, 16L << 20, 8)) {

@@ -7,13 +7,14 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -78,6 +79,11 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     return state.capsules().containsKey(capsuleId);
   }
 
+  /** The ids of the stored capsules, sorted. */
+  public List<Hash> capsuleIds() {
+    return List.copyOf(new TreeSet<>(state.capsules().keySet()));
+  }
+
   @Override
   public RecordHeader headerByHashOrNull(Hash recordHash) {
     Record record = recordByHashOrNull(recordHash);
@@ -90,75 +96,102 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     return stored == null ? null : stored.record();
   }
 
-  private synchronized void apply(List<Object> writes) throws StorageException {
-    Map<Hash, CapsuleState> capsules = new HashMap<>(state.capsules());
-    Map<Hash, Stored> records = new HashMap<>(state.records());
-    List<StagedBatch.Credit> credits = new ArrayList<>();
-    Map<Hash, TreeMap<Long, List<Hash>>> heightsInCommit = new HashMap<>();
-    Map<Hash, TreeSet<Hash>> headsInCommit = new HashMap<>();
-    for (Object write : writes) {
-      if (write instanceof StagedBatch.Credit credit) {
-        credits.add(credit);
-      } else if (write instanceof SignedMetadata metadata) {
-        Hash id = metadata.capsuleId();
-        if (capsules.containsKey(id)) {
-          throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
-        }
-        capsules.put(id, new CapsuleState(metadata, Map.of(), List.of()));
-      } else {
-        RecordWithBody item = (RecordWithBody) write;
-        RecordHeader header = item.record().header();
-        Hash id = header.capsuleId();
-        CapsuleState capsule = capsules.get(id);
-        if (capsule == null) {
-          throw new StorageException(Reason.UNKNOWN_CAPSULE,
-              "record " + item.hash().toHex() + " belongs to capsule " + id.toHex() + ", which is not stored");
-        }
-        if (records.containsKey(item.hash())) {
-          continue;
-        }
-        for (Hash parent : header.parents()) {
-          Stored held = records.get(parent);
-          boolean ok = parent.equals(id) || (held != null && held.record().header().capsuleId().equals(id));
-          if (!ok) {
-            throw new StorageException(Reason.MISSING_PARENT, "record " + item.hash().toHex() + " names parent "
-                + parent.toHex() + ", which capsule " + id.toHex() + " does not hold");
-          }
-        }
-        records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads()), item.tree()));
-        // Each capsule's indexes are copied once per commit (copy-on-write keeps open snapshots intact),
-        // not once per record, so a commit of n records into a capsule of m costs O(m + n log m).
-        TreeMap<Long, List<Hash>> byHeight =
-            heightsInCommit.computeIfAbsent(id, k -> new TreeMap<>(capsule.byHeight()));
-        TreeSet<Hash> atHeight = new TreeSet<>(byHeight.getOrDefault(header.height(), List.of()));
-        atHeight.add(item.hash());
-        byHeight.put(header.height(), List.copyOf(atHeight));
-        TreeSet<Hash> heads = headsInCommit.computeIfAbsent(id, k -> new TreeSet<>(capsule.heads()));
-        header.parents().forEach(heads::remove);
-        heads.add(item.hash());
+  private synchronized void apply(List<StagedWrite> writes) throws StorageException {
+    Commit commit = new Commit(state);
+    for (StagedWrite write : writes) {
+      write.applyTo(commit);
+    }
+    commit.apply();
+  }
+
+  /**
+   * One commit being built: the writes are checked against copies of the state's maps, which replace the
+   * state only once every write passed, so a refused batch changes nothing.
+   */
+  private final class Commit implements StagedWrite.Target {
+    private final Map<Hash, CapsuleState> capsules;
+    private final Map<Hash, Stored> records;
+    private final List<StagedWrite.Credit> credits = new ArrayList<>();
+    private final Map<Hash, TreeMap<Long, List<Hash>>> heightsInCommit = new HashMap<>();
+    private final Map<Hash, TreeSet<Hash>> headsInCommit = new HashMap<>();
+
+    Commit(State before) {
+      capsules = new HashMap<>(before.capsules());
+      records = new HashMap<>(before.records());
+    }
+
+    @Override
+    public void createCapsule(SignedMetadata metadata) throws StorageException {
+      Hash id = metadata.capsuleId();
+      if (capsules.containsKey(id)) {
+        throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
       }
+      capsules.put(id, new CapsuleState(metadata, Map.of(), List.of()));
     }
-    for (Map.Entry<Hash, TreeMap<Long, List<Hash>>> touched : heightsInCommit.entrySet()) {
-      Hash id = touched.getKey();
-      capsules.put(id, new CapsuleState(capsules.get(id).metadata(), Collections.unmodifiableMap(touched.getValue()),
-          List.copyOf(headsInCommit.get(id))));
-    }
-    Map<dev.capsulevm.proofs.crypto.PublicKey, Amount> after = new HashMap<>();
-    for (StagedBatch.Credit credit : credits) {
-      Amount before = after.computeIfAbsent(credit.account(), ledgerOrNull::balance);
-      try {
-        after.put(credit.account(), before.plus(credit.amount()));
-      } catch (AmountOverflowException e) {
-        throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + credit.amount().units() + " units to "
-            + credit.account() + " overflows its balance of " + before.units());
+
+    @Override
+    public void putRecord(RecordWithBody item) throws StorageException {
+      RecordHeader header = item.record().header();
+      Hash id = header.capsuleId();
+      CapsuleState capsule = capsules.get(id);
+      if (capsule == null) {
+        throw new StorageException(Reason.UNKNOWN_CAPSULE,
+            "record " + item.hash().toHex() + " belongs to capsule " + id.toHex() + ", which is not stored");
       }
+      if (records.containsKey(item.hash())) {
+        return;
+      }
+      for (Hash parent : header.parents()) {
+        Stored held = records.get(parent);
+        boolean ok = parent.equals(id) || (held != null && held.record().header().capsuleId().equals(id));
+        if (!ok) {
+          throw new StorageException(Reason.MISSING_PARENT, "record " + item.hash().toHex() + " names parent "
+              + parent.toHex() + ", which capsule " + id.toHex() + " does not hold");
+        }
+      }
+      records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads()), item.tree()));
+      // Each capsule's indexes are copied once per commit (copy-on-write keeps open snapshots intact),
+      // not once per record, so a commit of n records into a capsule of m costs O(m + n log m).
+      TreeMap<Long, List<Hash>> byHeight =
+          heightsInCommit.computeIfAbsent(id, k -> new TreeMap<>(capsule.byHeight()));
+      TreeSet<Hash> atHeight = new TreeSet<>(byHeight.getOrDefault(header.height(), List.of()));
+      atHeight.add(item.hash());
+      byHeight.put(header.height(), List.copyOf(atHeight));
+      TreeSet<Hash> heads = headsInCommit.computeIfAbsent(id, k -> new TreeSet<>(capsule.heads()));
+      header.parents().forEach(heads::remove);
+      heads.add(item.hash());
     }
-    // Nothing below fails in practice: refunds are never refused and overflow was ruled out above. (Only a
-    // refund made directly on the ledger between the check and here, lifting a balance to 2^63 units,
-    // could still overflow; the store then keeps the writes and the commit throws.)
-    state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
-    for (StagedBatch.Credit credit : credits) {
-      ledgerOrNull.refund(credit.account(), credit.amount());
+
+    /** Kept for the end: a credit is applied only after every other write of the batch was checked. */
+    @Override
+    public void credit(PublicKey account, Amount amount) {
+      credits.add(new StagedWrite.Credit(account, amount));
+    }
+
+    /** Checks the credits, then replaces the state and pays them. */
+    void apply() throws StorageException {
+      for (Map.Entry<Hash, TreeMap<Long, List<Hash>>> touched : heightsInCommit.entrySet()) {
+        Hash id = touched.getKey();
+        capsules.put(id, new CapsuleState(capsules.get(id).metadata(),
+            Collections.unmodifiableMap(touched.getValue()), List.copyOf(headsInCommit.get(id))));
+      }
+      Map<PublicKey, Amount> after = new HashMap<>();
+      for (StagedWrite.Credit credit : credits) {
+        Amount before = after.computeIfAbsent(credit.account(), ledgerOrNull::balance);
+        try {
+          after.put(credit.account(), before.plus(credit.amount()));
+        } catch (AmountOverflowException e) {
+          throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + credit.amount().units()
+              + " units to " + credit.account() + " overflows its balance of " + before.units());
+        }
+      }
+      // Nothing below fails in practice: refunds are never refused and overflow was ruled out above. (Only
+      // a refund made directly on the ledger between the check and here, lifting a balance to 2^63 units,
+      // could still overflow; the store then keeps the writes and the commit throws.)
+      state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
+      for (StagedWrite.Credit credit : credits) {
+        ledgerOrNull.refund(credit.account(), credit.amount());
+      }
     }
   }
 

@@ -2,37 +2,29 @@ package dev.capsulevm.vm.storage;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * The {@link Batch} every store uses: it keeps the staged writes in order (each a {@link SignedMetadata},
- * a {@link RecordWithBody} whose payloads are copied, so the caller may reuse its arrays, or a
- * {@link Credit} to the store's ledger) and hands
- * them to the store's atomic apply step on commit. Stores differ only in that step.
+ * The {@link Batch} every store uses: it keeps the staged writes in order, as {@link StagedWrite}s (a
+ * record's payloads are copied, so the caller may reuse its arrays), and hands them to the store's
+ * atomic apply step on commit. Stores differ only in that step.
  */
 public final class StagedBatch implements Batch {
   /** A store's atomic apply step: every write or none. */
   @FunctionalInterface
   public interface Applier {
-    void apply(List<Object> writes) throws StorageException;
-  }
-
-  /** A staged credit to an account of the store's ledger. */
-  public record Credit(PublicKey account, Amount amount) {
-    public Credit {
-      Objects.requireNonNull(account, "account");
-      Objects.requireNonNull(amount, "amount");
-    }
+    void apply(List<StagedWrite> writes) throws StorageException;
   }
 
   private final Applier applier;
   private final boolean keepsLedger;
-  private final List<Object> writes = new ArrayList<>();
+  private final List<StagedWrite> writes = new ArrayList<>();
   private boolean closed;
 
   /** A batch for a store that keeps no ledger: {@link #credit} is refused. */
@@ -40,7 +32,7 @@ public final class StagedBatch implements Batch {
     this(applier, false);
   }
 
-  /** A batch whose store applies {@link Credit}s when {@code keepsLedger}. */
+  /** A batch whose store applies {@link StagedWrite.Credit}s when {@code keepsLedger}. */
   public StagedBatch(Applier applier, boolean keepsLedger) {
     this.applier = Objects.requireNonNull(applier, "applier");
     this.keepsLedger = keepsLedger;
@@ -55,7 +47,7 @@ public final class StagedBatch implements Batch {
   @Override
   public void createCapsule(SignedMetadata metadata) throws StorageException {
     requireOpen();
-    writes.add(Objects.requireNonNull(metadata, "metadata"));
+    writes.add(new StagedWrite.CreateCapsule(metadata));
   }
 
   /**
@@ -72,13 +64,13 @@ public final class StagedBatch implements Batch {
       throw new IllegalArgumentException("record " + record.hash().toHex() + " declares " + count
           + " sub-records but carries " + record.payloads().size());
     }
-    writes.add(record.withCopiedPayloads());
+    writes.add(new StagedWrite.PutRecord(record.withCopiedPayloads()));
   }
 
   @Override
   public void credit(PublicKey account, Amount amount) throws StorageException {
     requireOpen();
-    Credit credit = new Credit(account, amount);
+    StagedWrite.Credit credit = new StagedWrite.Credit(account, amount);
     if (!keepsLedger) {
       throw new StorageException(Reason.NO_LEDGER, "this store keeps no ledger to credit " + amount.units()
           + " units to " + account);
@@ -91,7 +83,7 @@ public final class StagedBatch implements Batch {
     requireOpen();
     closed = true;
     try {
-      applier.apply(writes);
+      applier.apply(Collections.unmodifiableList(writes));
     } finally {
       writes.clear();
     }

@@ -1,0 +1,145 @@
+package dev.capsulevm.host.store;
+
+import dev.capsulevm.host.sync.InMemoryDag;
+import dev.capsulevm.host.sync.SetDigest;
+import dev.capsulevm.host.sync.SyncDag;
+import dev.capsulevm.host.sync.SyncRecord;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
+import dev.capsulevm.vm.storage.Snapshot;
+import dev.capsulevm.vm.storage.StorageException;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * A {@link ReplicaStore} over an {@link InMemoryCapsuleStorage}, for tests: each read answers from a
+ * snapshot of that store, so it sees one commit or the next, never half of one. The digest and the
+ * record ids come from an {@link InMemoryDag} built per call by walking the capsule from its heads
+ * through the parents (the store holds parent-closed sets only), which costs O(records) a call.
+ */
+public final class InMemoryReplicaStore implements ReplicaStore {
+  private final InMemoryCapsuleStorage storage;
+
+  public InMemoryReplicaStore(InMemoryCapsuleStorage storage) {
+    this.storage = Objects.requireNonNull(storage, "storage");
+  }
+
+  @Override
+  public Snapshot openSnapshot(Hash capsuleId) throws StorageException {
+    return storage.openSnapshot(capsuleId);
+  }
+
+  @Override
+  public Batch newBatch() {
+    return storage.newBatch();
+  }
+
+  @Override
+  public boolean hasCapsule(Hash capsuleId) {
+    return storage.hasCapsule(capsuleId);
+  }
+
+  @Override
+  public RecordHeader headerByHashOrNull(Hash recordHash) {
+    return storage.headerByHashOrNull(recordHash);
+  }
+
+  @Override
+  public Record recordByHashOrNull(Hash recordHash) {
+    return storage.recordByHashOrNull(recordHash);
+  }
+
+  @Override
+  public SignedMetadata metadataOrNull(Hash capsuleId) {
+    return read(capsuleId, null, Snapshot::metadata);
+  }
+
+  @Override
+  public List<Hash> capsuleIds() {
+    return storage.capsuleIds();
+  }
+
+  @Override
+  public long capsuleCount() {
+    return storage.capsuleIds().size();
+  }
+
+  @Override
+  public SetDigest digest(Hash capsuleId) throws StorageException {
+    try (Snapshot snapshot = storage.openSnapshot(capsuleId)) {
+      return dagOf(snapshot).digest();
+    }
+  }
+
+  @Override
+  public void forEachRecordId(Hash capsuleId, SyncDag.LimbConsumer action) {
+    Objects.requireNonNull(action, "action");
+    InMemoryDag dag = read(capsuleId, null, InMemoryReplicaStore::dagOf);
+    if (dag != null) {
+      dag.forEachIdLimbs(action);
+    }
+  }
+
+  @Override
+  public boolean holdsRecord(Hash capsuleId, Hash recordHash) {
+    Objects.requireNonNull(recordHash, "recordHash");
+    return read(capsuleId, false, snapshot -> snapshot.recordOrNull(recordHash) != null);
+  }
+
+  @Override
+  public List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
+    Objects.requireNonNull(recordHash, "recordHash");
+    return read(capsuleId, null, snapshot -> {
+      RecordHeader header = snapshot.headerOrNull(recordHash);
+      return header == null ? null : header.parents();
+    });
+  }
+
+  @Override
+  public List<Hash> heads(Hash capsuleId) {
+    return read(capsuleId, List.of(), Snapshot::heads);
+  }
+
+  @Override
+  public RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash) {
+    Objects.requireNonNull(recordHash, "recordHash");
+    return read(capsuleId, null, snapshot -> {
+      Record record = snapshot.recordOrNull(recordHash);
+      return record == null ? null : new RecordWithBody(record, snapshot.subRecordsOrNull(recordHash));
+    });
+  }
+
+  /** Nothing to release. */
+  @Override
+  public void close() {}
+
+  /** {@code read} applied to a snapshot of the capsule, or {@code absent} when it is not stored. */
+  private <T> T read(Hash capsuleId, T absent, Function<Snapshot, T> read) {
+    try (Snapshot snapshot = storage.openSnapshot(capsuleId)) {
+      return read.apply(snapshot);
+    } catch (StorageException unknownCapsule) {
+      return absent;
+    }
+  }
+
+  /** The snapshot's records, found from its heads through their parents. */
+  private static InMemoryDag dagOf(Snapshot snapshot) {
+    InMemoryDag dag = new InMemoryDag(snapshot.capsuleId());
+    ArrayDeque<Hash> work = new ArrayDeque<>(snapshot.heads());
+    while (!work.isEmpty()) {
+      Hash id = work.pop();
+      RecordHeader header = snapshot.headerOrNull(id);
+      if (header != null && dag.add(new SyncRecord(id, header.parents()))) {
+        work.addAll(header.parents());
+      }
+    }
+    return dag;
+  }
+}

@@ -1,0 +1,158 @@
+package dev.capsulevm.host.store;
+
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.merkle.MerkleTree;
+import dev.capsulevm.vm.storage.Snapshot;
+import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StorageException.Reason;
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.lmdbjava.Txn;
+
+/**
+ * One read transaction over one capsule. Values are read in place from LMDB's memory and only what is
+ * returned is copied out (LMDB's memory is valid only inside the transaction, and callers keep what they
+ * get). Records this snapshot has parsed are kept for its lifetime (at most {@link #CACHED_RECORDS}):
+ * what a snapshot sees never changes, and a program reads the same headers many times (to price an
+ * instruction, to resolve its target, and along every proof path), each parse hashing the header.
+ */
+final class LmdbSnapshot implements Snapshot {
+  /** The most parsed records one snapshot keeps. */
+  private static final int CACHED_RECORDS = 1024;
+  /** The most sub-record trees one snapshot keeps (a program often reads many sub-records of one record). */
+  private static final int CACHED_TREES = 16;
+
+  private final LmdbEnvironment environment;
+  private final CapsuleDatabases capsules;
+  private final Hash capsuleId;
+  private final Txn<ByteBuffer> txn;
+  private final Map<Hash, Record> parsed = new HashMap<>();
+  private final Map<Hash, MerkleTree> keptTrees = new HashMap<>();
+  private boolean closed;
+
+  private LmdbSnapshot(LmdbEnvironment environment, CapsuleDatabases capsules, Hash capsuleId, Txn<ByteBuffer> txn) {
+    this.environment = environment;
+    this.capsules = capsules;
+    this.capsuleId = capsuleId;
+    this.txn = txn;
+  }
+
+  /**
+   * A snapshot of capsule {@code capsuleId}: a read transaction the environment counts until it closes.
+   *
+   * @throws StorageException UNKNOWN_CAPSULE when it is not stored
+   */
+  static LmdbSnapshot open(LmdbEnvironment environment, CapsuleDatabases capsules, Hash capsuleId)
+      throws StorageException {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Txn<ByteBuffer> txn = environment.beginSnapshot(t -> {
+      if (!capsules.hasCapsule(t, capsuleId)) {
+        throw new StorageException(Reason.UNKNOWN_CAPSULE, "no capsule " + capsuleId.toHex());
+      }
+    });
+    return new LmdbSnapshot(environment, capsules, capsuleId, txn);
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("snapshot of " + capsuleId.toHex() + " is closed");
+    }
+  }
+
+  @Override
+  public Hash capsuleId() {
+    requireOpen();
+    return capsuleId;
+  }
+
+  @Override
+  public SignedMetadata metadata() {
+    requireOpen();
+    return capsules.metadataOf(txn, capsuleId);
+  }
+
+  @Override
+  public RecordHeader headerOrNull(Hash recordHash) {
+    Record record = recordOrNull(recordHash);
+    return record == null ? null : record.header();
+  }
+
+  @Override
+  public Record recordOrNull(Hash recordHash) {
+    Objects.requireNonNull(recordHash, "recordHash");
+    requireOpen();
+    Record cached = parsed.get(recordHash);
+    if (cached != null) {
+      return cached;
+    }
+    if (!capsules.holds(txn, capsuleId, recordHash)) {
+      return null;
+    }
+    Record record = capsules.heldRecord(txn, recordHash);
+    if (parsed.size() < CACHED_RECORDS) {
+      parsed.put(recordHash, record);
+    }
+    return record;
+  }
+
+  @Override
+  public List<byte[]> subRecordsOrNull(Hash recordHash) {
+    Record record = recordOrNull(recordHash);
+    return record == null ? null : capsules.bodies(txn, record);
+  }
+
+  @Override
+  public byte[] subRecordOrNull(Hash recordHash, long index) {
+    Record record = recordOrNull(recordHash);
+    if (record == null || index < 0 || index >= record.header().subRecordCount()) {
+      return null;
+    }
+    return capsules.body(txn, recordHash, index);
+  }
+
+  @Override
+  public MerkleTree subRecordTreeOrNull(Hash recordHash) {
+    requireOpen();
+    MerkleTree cached = keptTrees.get(recordHash);
+    if (cached != null) {
+      return cached;
+    }
+    Record record = recordOrNull(recordHash);
+    if (record == null) {
+      return null;
+    }
+    MerkleTree tree = capsules.tree(txn, record);
+    if (keptTrees.size() < CACHED_TREES) {
+      keptTrees.put(recordHash, tree);
+    }
+    return tree;
+  }
+
+  @Override
+  public List<Hash> recordsAtHeight(long height) {
+    requireOpen();
+    return capsules.recordsAtHeight(txn, capsuleId, height);
+  }
+
+  @Override
+  public List<Hash> heads() {
+    requireOpen();
+    return capsules.heads(txn, capsuleId);
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    parsed.clear();
+    environment.endSnapshot(txn);
+  }
+}

@@ -1,0 +1,64 @@
+package dev.capsulevm.vm.storage;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import java.util.Objects;
+
+/**
+ * One write a {@link StagedBatch} holds until its commit. A store applies a batch's writes in the order
+ * they were staged (a record may belong to a capsule, or name a parent, staged earlier in the batch) by
+ * handing each to its {@link Target}, which has one method per kind: a new kind of write does not
+ * compile until every store handles it.
+ */
+public sealed interface StagedWrite {
+  /** What a store does with each kind of write inside its atomic apply step. */
+  interface Target {
+    void createCapsule(SignedMetadata metadata) throws StorageException;
+
+    void putRecord(RecordWithBody record) throws StorageException;
+
+    void credit(PublicKey account, Amount amount) throws StorageException;
+  }
+
+  /** Hands this write to the method of {@code target} for its kind. */
+  void applyTo(Target target) throws StorageException;
+
+  /** The creation of the capsule {@code metadata} describes. */
+  record CreateCapsule(SignedMetadata metadata) implements StagedWrite {
+    public CreateCapsule {
+      Objects.requireNonNull(metadata, "metadata");
+    }
+
+    @Override
+    public void applyTo(Target target) throws StorageException {
+      target.createCapsule(metadata);
+    }
+  }
+
+  /** A record with its sub-records (the batch keeps its own copies of the payloads). */
+  record PutRecord(RecordWithBody record) implements StagedWrite {
+    public PutRecord {
+      Objects.requireNonNull(record, "record");
+    }
+
+    @Override
+    public void applyTo(Target target) throws StorageException {
+      target.putRecord(record);
+    }
+  }
+
+  /** A credit to an account of the store's ledger. */
+  record Credit(PublicKey account, Amount amount) implements StagedWrite {
+    public Credit {
+      Objects.requireNonNull(account, "account");
+      Objects.requireNonNull(amount, "amount");
+    }
+
+    @Override
+    public void applyTo(Target target) throws StorageException {
+      target.credit(account, amount);
+    }
+  }
+}
