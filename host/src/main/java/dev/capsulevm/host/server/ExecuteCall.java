@@ -31,7 +31,7 @@ import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.exec.InstructionOutput;
 import dev.capsulevm.vm.exec.Outcome;
 import dev.capsulevm.vm.exec.PendingCommit;
-import dev.capsulevm.vm.exec.ProgramFailedException;
+import dev.capsulevm.vm.exec.ProgramStoppedException;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -368,7 +368,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       try {
         SignedReceipt receipt = commit.confirm();
         endCommitted(receipt, commit.proposedHeads());
-      } catch (ProgramFailedException e) {
+      } catch (ProgramStoppedException e) {
         SignedReceipt receipt = e.receiptOrNull() != null ? e.receiptOrNull() : sign(meter.close());
         end(Statuses.of(e.reason()), e.reason().name(), e.instructionIndex(), e.getMessage(), receipt, "failed");
       }
@@ -429,7 +429,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         awaitDataComplete();
       }
       outcome = ctx.executor.run(program, data, meter, account, this::deliver);
-    } catch (ProgramFailedException e) {
+    } catch (ProgramStoppedException e) {
       SignedReceipt receipt = e.receiptOrNull() != null ? e.receiptOrNull() : sign(closeFailed());
       synchronized (this) {
         if (abortStatus != null) {

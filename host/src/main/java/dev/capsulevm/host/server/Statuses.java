@@ -1,7 +1,7 @@
 package dev.capsulevm.host.server;
 
 import dev.capsulevm.pricing.PricingException;
-import dev.capsulevm.vm.exec.ProgramFailedException;
+import dev.capsulevm.vm.exec.ProgramStoppedException;
 import io.grpc.Status;
 
 /** The gRPC status of every refusal and failure; docs/PROTOCOL.md, section "Errors", is the table. */
@@ -21,7 +21,7 @@ final class Statuses {
   }
 
   /** A program that failed after its budget was taken. */
-  static Status of(ProgramFailedException.Reason reason) {
+  static Status of(ProgramStoppedException.Reason reason) {
     return switch (reason) {
       case DATA, INVALID_INPUT -> Status.INVALID_ARGUMENT;
       case BUDGET -> Status.RESOURCE_EXHAUSTED;
