@@ -65,7 +65,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     try {
       ctx.ledger.deposit(account, Amount.of(request.getAmount()));
     } catch (PricingException e) {
-      responses.onError(Statuses.of(e.reason()).withDescription(e.getMessage()).asRuntimeException());
+      responses.onError(EndReason.of(e.reason()).status(e.getMessage()).asRuntimeException());
       return;
     }
     log.info("funded {} with {} units", account, request.getAmount());
