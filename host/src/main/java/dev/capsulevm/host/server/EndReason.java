@@ -1,6 +1,7 @@
 package dev.capsulevm.host.server;
 
 import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.vm.exec.ProgramStoppedException;
 import io.grpc.Status;
 import io.grpc.Status.Code;
@@ -42,40 +43,40 @@ enum EndReason {
   // ---- failures: settled once admitted
 
   /** Program data missing, malformed, or over the buffer limit; or the renter closed before sending it all. */
-  DATA(Code.INVALID_ARGUMENT, "DATA"),
+  DATA(Code.INVALID_ARGUMENT, FailureReason.FAILURE_REASON_DATA),
   /** The rest of the program data did not arrive within {@code dataTimeout} after the last instruction. */
-  DATA_LATE(Code.DEADLINE_EXCEEDED, "DATA"),
+  DATA_LATE(Code.DEADLINE_EXCEEDED, FailureReason.FAILURE_REASON_DATA),
   /** The budget cannot pay a message, an instruction or an output. */
-  BUDGET(Code.RESOURCE_EXHAUSTED, "BUDGET"),
-  INVALID_INPUT(Code.INVALID_ARGUMENT, "INVALID_INPUT"),
-  NOT_FOUND(Code.NOT_FOUND, "NOT_FOUND"),
-  AMBIGUOUS(Code.FAILED_PRECONDITION, "AMBIGUOUS"),
-  STORAGE(Code.FAILED_PRECONDITION, "STORAGE"),
+  BUDGET(Code.RESOURCE_EXHAUSTED, FailureReason.FAILURE_REASON_BUDGET),
+  INVALID_INPUT(Code.INVALID_ARGUMENT, FailureReason.FAILURE_REASON_INVALID_INPUT),
+  NOT_FOUND(Code.NOT_FOUND, FailureReason.FAILURE_REASON_NOT_FOUND),
+  AMBIGUOUS(Code.FAILED_PRECONDITION, FailureReason.FAILURE_REASON_AMBIGUOUS),
+  STORAGE(Code.FAILED_PRECONDITION, FailureReason.FAILURE_REASON_STORAGE),
   /** The renter refused the commit, or closed its side without deciding. */
-  REFUSED(Code.ABORTED, "REFUSED"),
+  REFUSED(Code.ABORTED, FailureReason.FAILURE_REASON_REFUSED),
   /** No decision within {@code commitTimeout}. */
-  EXPIRED(Code.DEADLINE_EXCEEDED, "EXPIRED"),
-  INTERRUPTED(Code.UNAVAILABLE, "INTERRUPTED"),
+  EXPIRED(Code.DEADLINE_EXCEEDED, FailureReason.FAILURE_REASON_EXPIRED),
+  INTERRUPTED(Code.UNAVAILABLE, FailureReason.FAILURE_REASON_INTERRUPTED),
   /** The renter broke the message order or the declared data length. */
-  PROTOCOL(Code.INVALID_ARGUMENT, "PROTOCOL"),
+  PROTOCOL(Code.INVALID_ARGUMENT, FailureReason.FAILURE_REASON_PROTOCOL),
   /** A CommitDecision before the CommitProposal (a read-only program never gets one). */
-  DECISION_TOO_EARLY(Code.FAILED_PRECONDITION, "PROTOCOL"),
-  CANCELLED(Code.CANCELLED, "CANCELLED"),
+  DECISION_TOO_EARLY(Code.FAILED_PRECONDITION, FailureReason.FAILURE_REASON_PROTOCOL),
+  CANCELLED(Code.CANCELLED, FailureReason.FAILURE_REASON_CANCELLED),
   /** The host shuts down with the program in flight. */
-  UNAVAILABLE(Code.UNAVAILABLE, "UNAVAILABLE"),
+  UNAVAILABLE(Code.UNAVAILABLE, FailureReason.FAILURE_REASON_UNAVAILABLE),
   /** The renter did not read the outputs within {@code sendTimeout}. */
-  SLOW_RENTER(Code.DEADLINE_EXCEEDED, "SLOW_RENTER"),
+  SLOW_RENTER(Code.DEADLINE_EXCEEDED, FailureReason.FAILURE_REASON_SLOW_RENTER),
   /** A bug in the host. */
-  INTERNAL(Code.INTERNAL, "INTERNAL");
+  INTERNAL(Code.INTERNAL, FailureReason.FAILURE_REASON_INTERNAL);
 
   private final Code code;
-  private final String wire;
+  private final FailureReason wire;
 
   EndReason(Code code) {
-    this(code, "UNSPECIFIED");
+    this(code, FailureReason.FAILURE_REASON_UNSPECIFIED);
   }
 
-  EndReason(Code code, String wire) {
+  EndReason(Code code, FailureReason wire) {
     this.code = code;
     this.wire = wire;
   }
@@ -84,8 +85,8 @@ enum EndReason {
     return code;
   }
 
-  /** The reason {@code Failure} carries when the call is settled; empty for a refusal, never sent. */
-  String wire() {
+  /** The reason {@code Failure} carries when the call is settled; UNSPECIFIED for a refusal, never sent. */
+  FailureReason wire() {
     return wire;
   }
 

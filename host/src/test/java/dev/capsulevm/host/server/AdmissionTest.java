@@ -18,6 +18,7 @@ import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.proto.v1.ProgramHeader;
 import dev.capsulevm.vm.exec.ProgramStoppedException;
 import java.nio.file.Path;
@@ -188,11 +189,11 @@ class AdmissionTest {
   @Test
   void everyExecutorReason_isSettledWithTheWireReasonOfItsName() {
     for (ProgramStoppedException.Reason reason : ProgramStoppedException.Reason.values()) {
-      assertEquals(reason.name(), EndReason.of(reason).wire());
+      assertEquals(FailureReason.valueOf("FAILURE_REASON_" + reason.name()), EndReason.of(reason).wire());
     }
     for (EndReason reason : EndReason.values()) {
       boolean refusal = reason.ordinal() < EndReason.DATA.ordinal();
-      assertEquals(refusal, reason.wire().isEmpty(), reason.name());
+      assertEquals(refusal, reason.wire() == FailureReason.FAILURE_REASON_UNSPECIFIED, reason.name());
     }
   }
 }
