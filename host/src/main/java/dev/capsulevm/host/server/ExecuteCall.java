@@ -236,7 +236,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   }
 
   private void onCancel() {
-    responses.cancelled();
+    responses.markCancelled();
     abort(EndReason.CANCELLED, "the renter cancelled the call");
   }
 

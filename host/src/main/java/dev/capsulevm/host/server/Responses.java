@@ -39,7 +39,7 @@ final class Responses {
   }
 
   /** The renter cancelled the call (or the transport broke): nothing more is sent. */
-  void cancelled() {
+  void markCancelled() {
     cancelled = true;
   }
 
