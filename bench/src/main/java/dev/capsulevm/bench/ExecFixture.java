@@ -27,7 +27,7 @@ import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.InstructionOutput;
 import dev.capsulevm.vm.exec.Outcome;
 import dev.capsulevm.vm.exec.PendingCommit;
-import dev.capsulevm.vm.exec.ProgramFailedException;
+import dev.capsulevm.vm.exec.ProgramStoppedException;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
@@ -199,7 +199,7 @@ final class ExecFixture implements AutoCloseable {
     Outcome outcome = executor.run(built.program(), built.freshData(), meter(built.data().length), consumer);
     try {
       return ((PendingCommit) outcome).confirm();
-    } catch (ProgramFailedException e) {
+    } catch (ProgramStoppedException e) {
       throw new IllegalStateException("the commit failed", e);
     }
   }

@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
       "0:every session ended EQUAL or CONVERGED",
       "1:the call failed (host unreachable, wrong token, ...)",
       "2:bad arguments",
-      "4:a session FAILED or DIVERGED"})
+      "4:a session FAILED or DIVERGED, or ended UNKNOWN (an outcome of a newer host)"})
 final class SyncCommand implements Callable<Integer> {
   /** Exit code when the call worked but a session failed or left the replicas different. */
   static final int EXIT_SESSION_PROBLEM = 4;

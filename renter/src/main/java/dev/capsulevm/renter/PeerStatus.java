@@ -26,7 +26,7 @@ public record PeerStatus(
 
   static PeerStatus from(dev.capsulevm.proto.v1.PeerStatus m) {
     return new PeerStatus(m.getAddress(), instantOrNull("last_session_epoch_millis", m.getLastSessionEpochMillis()),
-        SyncOutcome.parseOrNull(m.getLastOutcome()), m.getLastError().isEmpty() ? null : m.getLastError(),
+        SyncOutcome.fromWireOrNull(m.getLastOutcome()), m.getLastError().isEmpty() ? null : m.getLastError(),
         SyncProgress.unsigned("last_bytes", m.getLastBytes()), SyncProgress.unsigned("last_records", m.getLastRecords()),
         SyncProgress.unsigned("sessions", m.getSessions()), SyncProgress.unsigned("failures", m.getFailures()),
         instantOrNull("backoff_until_epoch_millis", m.getBackoffUntilEpochMillis()));

@@ -1,6 +1,7 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.proto.v1.FailureReason;
 import java.util.List;
 
 /**
@@ -11,12 +12,70 @@ import java.util.List;
 public final class ProgramFailedException extends RenterException {
   private static final long serialVersionUID = 1L;
 
-  private final String reason;
+  /** Why the host says the program failed; docs/PROTOCOL.md, "Errors", gives each with its gRPC status. */
+  public enum Reason {
+    /** Program data missing, late, malformed or over the host's buffer limit. */
+    DATA,
+    /** The budget could not pay for an instruction or a message. */
+    BUDGET,
+    /** An input did not parse or validate (metadata, records, signatures, parents). */
+    INVALID_INPUT,
+    /** A capsule, record, sub-record or anchor the program named is not held. */
+    NOT_FOUND,
+    /** A height names several records (a fork). */
+    AMBIGUOUS,
+    /** The host's storage refused the staged writes. */
+    STORAGE,
+    /** The commit was refused: by this renter, or because it closed its side without deciding. */
+    REFUSED,
+    /** No commit decision reached the host within its commit timeout. */
+    EXPIRED,
+    /** The host's program thread was interrupted (it is stopping). */
+    INTERRUPTED,
+    /** The host says the renter broke the stream's message order or lengths. */
+    PROTOCOL,
+    /** The call was cancelled. */
+    CANCELLED,
+    /** The host is shutting down. */
+    UNAVAILABLE,
+    /** The renter did not read the outputs within the host's send timeout. */
+    SLOW_RENTER,
+    /** A bug in the host. */
+    INTERNAL,
+    /**
+     * A reason this SDK does not know (a newer host's), or none. The failure is still backed by the
+     * verified receipt, and the message says what the host meant.
+     */
+    UNKNOWN;
+
+    /** The reason a {@code Failure} carries; an unknown or missing one is {@link #UNKNOWN}. */
+    static Reason fromWire(FailureReason wire) {
+      return switch (wire) {
+        case FAILURE_REASON_DATA -> DATA;
+        case FAILURE_REASON_BUDGET -> BUDGET;
+        case FAILURE_REASON_INVALID_INPUT -> INVALID_INPUT;
+        case FAILURE_REASON_NOT_FOUND -> NOT_FOUND;
+        case FAILURE_REASON_AMBIGUOUS -> AMBIGUOUS;
+        case FAILURE_REASON_STORAGE -> STORAGE;
+        case FAILURE_REASON_REFUSED -> REFUSED;
+        case FAILURE_REASON_EXPIRED -> EXPIRED;
+        case FAILURE_REASON_INTERRUPTED -> INTERRUPTED;
+        case FAILURE_REASON_PROTOCOL -> PROTOCOL;
+        case FAILURE_REASON_CANCELLED -> CANCELLED;
+        case FAILURE_REASON_UNAVAILABLE -> UNAVAILABLE;
+        case FAILURE_REASON_SLOW_RENTER -> SLOW_RENTER;
+        case FAILURE_REASON_INTERNAL -> INTERNAL;
+        case FAILURE_REASON_UNSPECIFIED, UNRECOGNIZED -> UNKNOWN;
+      };
+    }
+  }
+
+  private final Reason reason;
   private final int instructionIndex;
   private final transient Receipt receipt;
   private final transient List<VerifiedOutput> outputs;
 
-  public ProgramFailedException(String reason, int instructionIndex, String message, Receipt receipt,
+  public ProgramFailedException(Reason reason, int instructionIndex, String message, Receipt receipt,
       List<VerifiedOutput> outputs) {
     super("the program failed (" + reason + (instructionIndex >= 0 ? " at instruction " + instructionIndex : "")
         + "): " + message + "; cost " + receipt.finalCost().units() + " units, refund "
@@ -27,8 +86,8 @@ public final class ProgramFailedException extends RenterException {
     this.outputs = List.copyOf(outputs);
   }
 
-  /** The executor's reason: NOT_FOUND, BUDGET, INVALID_INPUT, REFUSED, ... */
-  public String reason() {
+  /** Why the host says the program failed. */
+  public Reason reason() {
     return reason;
   }
 

@@ -23,6 +23,7 @@ import dev.capsulevm.proto.v1.CommitDecision;
 import dev.capsulevm.proto.v1.CommitProposal;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.Failure;
 import dev.capsulevm.proto.v1.InstructionResult;
 import dev.capsulevm.proto.v1.ProgramEnd;
 import dev.capsulevm.proto.v1.ProgramHeader;
@@ -372,8 +373,12 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       if (!committed.isEmpty()) {
         throw new HostMisbehaviourException(Part.RECEIPT, -1, "a failed program reports committed heads");
       }
-      finish(null, new ProgramFailedException(end.getFailure().getReason(), end.getFailure().getInstruction(),
-          end.getFailure().getMessage(), receipt, outputs));
+      Failure failure = end.getFailure();
+      ProgramFailedException.Reason reason = ProgramFailedException.Reason.fromWire(failure.getReason());
+      String message = reason == ProgramFailedException.Reason.UNKNOWN
+          ? "(reason " + failure.getReasonValue() + ", unknown to this SDK) " + failure.getMessage()
+          : failure.getMessage();
+      finish(null, new ProgramFailedException(reason, failure.getInstruction(), message, receipt, outputs));
       return;
     }
     List<Hash> expected = prepared.isReadOnly() ? List.of() : proposedHeads;

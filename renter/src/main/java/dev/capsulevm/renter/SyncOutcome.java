@@ -9,27 +9,27 @@ public enum SyncOutcome {
   /** The session ended without the replicas holding the same set (a peer refused or lacked records). */
   DIVERGED,
   /** The session broke off (transport, timeout, or a peer that misbehaved). */
-  FAILED;
+  FAILED,
+  /**
+   * An outcome this SDK does not know: a newer host's. Counted as a problem, since nothing says the
+   * replicas now agree; the report's error and counters are still the host's.
+   */
+  UNKNOWN;
 
-  /** Whether an operator must look at it: the session failed or left the replicas different. */
+  /** Whether an operator must look at it: the session did not leave the replicas known to be equal. */
   public boolean isProblem() {
-    return this == DIVERGED || this == FAILED;
+    return this != EQUAL && this != CONVERGED;
   }
 
-  /**
-   * The outcome a wire string names; the empty string is null (a session still running).
-   *
-   * @throws IllegalArgumentException for any other string
-   */
-  static SyncOutcome parseOrNull(String wire) {
-    if (wire.isEmpty()) {
-      return null;
-    }
-    for (SyncOutcome o : values()) {
-      if (o.name().equals(wire)) {
-        return o;
-      }
-    }
-    throw new IllegalArgumentException("unknown sync outcome '" + wire + "'");
+  /** The outcome on the wire; UNSPECIFIED is null (a session still running, or never run). */
+  static SyncOutcome fromWireOrNull(dev.capsulevm.proto.v1.SyncOutcome wire) {
+    return switch (wire) {
+      case SYNC_OUTCOME_UNSPECIFIED -> null;
+      case SYNC_OUTCOME_EQUAL -> EQUAL;
+      case SYNC_OUTCOME_CONVERGED -> CONVERGED;
+      case SYNC_OUTCOME_DIVERGED -> DIVERGED;
+      case SYNC_OUTCOME_FAILED -> FAILED;
+      case UNRECOGNIZED -> UNKNOWN;
+    };
   }
 }

@@ -41,7 +41,7 @@ public record SyncProgress(
         unsigned("capsule_index", m.getCapsuleIndex()), unsigned("capsule_count", m.getCapsuleCount()),
         m.getPhase(), unsigned("bytes_sent", m.getBytesSent()), unsigned("bytes_received", m.getBytesReceived()),
         unsigned("records_sent", m.getRecordsSent()), unsigned("records_received", m.getRecordsReceived()),
-        unsigned("round_trips", m.getRoundTrips()), SyncOutcome.parseOrNull(m.getOutcome()),
+        unsigned("round_trips", m.getRoundTrips()), SyncOutcome.fromWireOrNull(m.getOutcome()),
         m.getError().isEmpty() ? null : m.getError());
   }
 

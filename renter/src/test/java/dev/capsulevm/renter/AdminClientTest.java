@@ -1,5 +1,9 @@
 package dev.capsulevm.renter;
 
+import static dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_CONVERGED;
+import static dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_DIVERGED;
+import static dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_EQUAL;
+import static dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_FAILED;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -96,9 +100,9 @@ class AdminClientTest {
       requests.add(request);
       out.onNext(report(0, 2, "quick check", 10).build());
       out.onNext(report(0, 2, "records", 100).build());
-      out.onNext(report(0, 2, "done", 120).setOutcome("CONVERGED").build());
+      out.onNext(report(0, 2, "done", 120).setOutcome(SYNC_OUTCOME_CONVERGED).build());
       out.onNext(report(1, 2, "symbols", 5).build());
-      out.onNext(report(1, 2, "done", 6).setOutcome("FAILED").setError("peer unreachable").build());
+      out.onNext(report(1, 2, "done", 6).setOutcome(SYNC_OUTCOME_FAILED).setError("peer unreachable").build());
       out.onCompleted();
     };
     List<SyncProgress> seen = new ArrayList<>();
@@ -126,7 +130,7 @@ class AdminClientTest {
     List<SyncNowRequest> requests = new ArrayList<>();
     script = (request, out) -> {
       requests.add(request);
-      out.onNext(report(0, 1, "done", 1).setCapsule(request.getCapsule()).setOutcome("EQUAL").build());
+      out.onNext(report(0, 1, "done", 1).setCapsule(request.getCapsule()).setOutcome(SYNC_OUTCOME_EQUAL).build());
       out.onCompleted();
     };
     try (AdminClient admin = client()) {
@@ -150,9 +154,21 @@ class AdminClientTest {
   }
 
   @Test
+  void syncNow_outcomeOfANewerHost_isUnknownAndAProblem() throws Exception {
+    script = (request, out) -> {
+      out.onNext(report(0, 1, "done", 1).setOutcomeValue(99).build());
+      out.onCompleted();
+    };
+    try (AdminClient admin = client()) {
+      SyncProgress ended = admin.syncNow("peer:1", null, p -> { }).get(0);
+      assertEquals(SyncOutcome.UNKNOWN, ended.outcomeOrNull());
+      assertTrue(ended.outcomeOrNull().isProblem());
+    }
+  }
+
+  @Test
   void syncNow_malformedReports_throw() {
-    for (var bad : List.of(report(0, 1, "done", 1).setOutcome("MAYBE"),
-        report(0, 1, "done", 1).setCapsule(ByteString.copyFrom(new byte[31])),
+    for (var bad : List.of(report(0, 1, "done", 1).setCapsule(ByteString.copyFrom(new byte[31])),
         report(0, 1, "records", 1).setBytesSent(-1L))) {
       script = (request, out) -> {
         out.onNext(bad.build());
@@ -193,7 +209,7 @@ class AdminClientTest {
   void peers_fromStatus_zeroTimesAreAbsent() throws Exception {
     StatusResponse status = StatusResponse.newBuilder()
         .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("a:1").setLastSessionEpochMillis(1_700_000_000_000L)
-            .setLastOutcome("DIVERGED").setLastError("refused").setLastBytes(4096).setLastRecords(12).setSessions(5)
+            .setLastOutcome(SYNC_OUTCOME_DIVERGED).setLastError("refused").setLastBytes(4096).setLastRecords(12).setSessions(5)
             .setFailures(2).setBackoffUntilEpochMillis(1_700_000_060_000L))
         .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("b:2"))
         .build();
@@ -202,6 +218,11 @@ class AdminClientTest {
         4096, 12, 5, 2, Instant.ofEpochMilli(1_700_000_060_000L)), peers.get(0));
     assertEquals(new PeerStatus("b:2", null, null, null, 0, 0, 0, 0, null), peers.get(1));
     assertThrows(RenterException.class, () -> AdminClient.peers(StatusResponse.newBuilder()
-        .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("c:3").setLastOutcome("OK")).build()));
+        .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("c:3").setLastBytes(-1)).build()));
+    // An outcome from a newer host is UNKNOWN to this SDK, and counts as a problem.
+    PeerStatus newer = AdminClient.peers(StatusResponse.newBuilder()
+        .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("d:4").setLastOutcomeValue(99)).build()).get(0);
+    assertEquals(SyncOutcome.UNKNOWN, newer.lastOutcomeOrNull());
+    assertTrue(newer.lastOutcomeOrNull().isProblem());
   }
 }

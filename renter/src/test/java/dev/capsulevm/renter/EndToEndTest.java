@@ -174,7 +174,7 @@ class EndToEndTest {
       b.readSubRecordAtHeight(1, 7, writer.highestHead()); // there is no sub-record 7
       b.heads();
       ProgramFailedException e = assertThrows(ProgramFailedException.class, () -> client.run(b.build()));
-      assertEquals("NOT_FOUND", e.reason());
+      assertEquals(ProgramFailedException.Reason.NOT_FOUND, e.reason());
       assertEquals(1, e.instructionIndex());
       assertEquals(1, e.outputs().size());
       assertTrue(e.receipt().failed());
@@ -199,7 +199,7 @@ class EndToEndTest {
       Amount before = client.balance();
       ProgramFailedException e = assertThrows(ProgramFailedException.class,
           () -> client.submit(p, budget, null).result());
-      assertEquals("BUDGET", e.reason());
+      assertEquals(ProgramFailedException.Reason.BUDGET, e.reason());
       assertTrue(e.outputs().size() >= 1 && e.outputs().size() < 6, "some outputs before the budget ran out");
       assertEquals(budget, e.receipt().budget());
       assertEquals(before.units() - e.receipt().finalCost().units(), client.balance().units());

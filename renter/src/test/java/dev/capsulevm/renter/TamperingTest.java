@@ -20,6 +20,7 @@ import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.Failure;
+import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.proto.v1.InstructionResult;
 import java.util.ArrayList;
 import java.util.List;
@@ -181,7 +182,8 @@ class TamperingTest {
     expectCaught("committed heads on a read", this::reads, 9, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
         .addCommittedHeads(ByteString.copyFrom(new byte[32]))).build());
     expectCaught("a failure with a successful receipt", this::reads, 9, r -> r.toBuilder().setEnd(r.getEnd()
-        .toBuilder().setFailure(Failure.newBuilder().setReason("NOT_FOUND").setInstruction(3))).build());
+        .toBuilder().setFailure(Failure.newBuilder().setReason(FailureReason.FAILURE_REASON_NOT_FOUND).setInstruction(3)))
+        .build());
   }
 
   /** The host's own key signs a receipt one unit off in each part: the recomputation catches it. */
@@ -228,21 +230,43 @@ class TamperingTest {
     }
   }
 
+  /** Two reads, the second of a sub-record that does not exist: fails honestly at instruction 1. */
+  private PreparedProgram failingRead() {
+    ProgramBuilder b = writer.newProgram(client);
+    b.readSubRecordAtHeight(1, 0, writer.highestHead());
+    b.readSubRecordAtHeight(1, 9999, writer.highestHead());
+    return b.build();
+  }
+
   /** A failed program's end reports the bound of the instruction that failed; changing it is caught. */
   @Test
   void aFailedProgramsReportedBoundIsChecked() {
-    Supplier<PreparedProgram> failing = () -> {
-      ProgramBuilder b = writer.newProgram(client);
-      b.readSubRecordAtHeight(1, 0, writer.highestHead());
-      b.readSubRecordAtHeight(1, 9999, writer.highestHead());
-      return b.build();
-    };
-    ProgramFailedException honest = assertThrows(ProgramFailedException.class, () -> client.run(failing.get()));
+    ProgramFailedException honest = assertThrows(ProgramFailedException.class, () -> client.run(failingRead()));
     assertEquals(2, honest.receipt().instructionsCharged());
     for (long delta : new long[] {1, -1}) {
-      expectCaught("failure bound " + delta, failing, 1, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
+      expectCaught("failure bound " + delta, this::failingRead, 1, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
           .setFailure(r.getEnd().getFailure().toBuilder()
               .setMaxOutputBytes(r.getEnd().getFailure().getMaxOutputBytes() + delta))).build());
+    }
+  }
+
+  /**
+   * A reason from a newer host is UNKNOWN to this SDK, and the failure is still an honest one: the
+   * receipt was verified like any other, so the reason alone is not misbehaviour.
+   */
+  @Test
+  void anUnknownFailureReasonIsReportedAsUnknownWithItsVerifiedReceipt() {
+    tamper.set((position, r) -> r.hasEnd() ? r.toBuilder().setEnd(r.getEnd().toBuilder()
+        .setFailure(r.getEnd().getFailure().toBuilder().setReasonValue(99))).build() : r);
+    try {
+      ProgramFailedException e = assertThrows(ProgramFailedException.class, () -> client.run(failingRead()));
+      assertEquals(ProgramFailedException.Reason.UNKNOWN, e.reason());
+      assertTrue(e.getMessage().contains("(reason 99, unknown to this SDK)"), e.getMessage());
+      assertEquals(1, e.instructionIndex());
+      assertEquals(2, e.receipt().instructionsCharged());
+      assertTrue(tamper.changed.get() > 0);
+    } finally {
+      tamper.clear();
     }
   }
 

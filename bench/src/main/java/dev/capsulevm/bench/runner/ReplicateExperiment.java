@@ -3,6 +3,7 @@ package dev.capsulevm.bench.runner;
 import dev.capsulevm.bench.TempDirectories;
 import dev.capsulevm.host.replication.ReplicaDag;
 import dev.capsulevm.host.replication.Replicator;
+import dev.capsulevm.host.replication.SyncOutcome;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
@@ -102,7 +103,7 @@ final class ReplicateExperiment implements Experiment {
             long t0 = System.nanoTime();
             Replicator.SessionResult first = sync(b, address, metadata.capsuleId());
             pull[run] = (System.nanoTime() - t0) / 1e6;
-            check(first, "CONVERGED");
+            check(first, SyncOutcome.CONVERGED);
             pullBytes[run] = bytes(first);
 
             List<RecordWithBody> more = chain(metadata.capsuleId(), tip, extra, source, random);
@@ -111,13 +112,13 @@ final class ReplicateExperiment implements Experiment {
             t0 = System.nanoTime();
             Replicator.SessionResult next = sync(b, address, metadata.capsuleId());
             catchUp[run] = (System.nanoTime() - t0) / 1e6;
-            check(next, "CONVERGED");
+            check(next, SyncOutcome.CONVERGED);
             catchUpBytes[run] = bytes(next);
 
             t0 = System.nanoTime();
             Replicator.SessionResult same = sync(b, address, metadata.capsuleId());
             equal[run] = (System.nanoTime() - t0) / 1e6;
-            check(same, "EQUAL");
+            check(same, SyncOutcome.EQUAL);
             equalBytes[run] = bytes(same);
           } finally {
             TempDirectories.delete(bDir);
@@ -213,8 +214,8 @@ final class ReplicateExperiment implements Experiment {
     return replica.replicator().syncNow(peer, capsule, Replicator.ProgressListener.NONE).get(0);
   }
 
-  private static void check(Replicator.SessionResult result, String outcome) {
-    if (!result.outcome().equals(outcome)) {
+  private static void check(Replicator.SessionResult result, SyncOutcome outcome) {
+    if (result.outcome() != outcome) {
       throw new IllegalStateException("expected " + outcome + ", got " + result.outcome() + " " + result.error());
     }
   }

@@ -107,22 +107,22 @@ public final class Replicator implements AutoCloseable {
     }
   }
 
-  /** What the status shows of a peer. Times are null when never. */
-  public record PeerState(String address, Instant lastSession, String lastOutcome, String lastError,
+  /** What the status shows of a peer. Times and the outcome are null when never. */
+  public record PeerState(String address, Instant lastSession, SyncOutcome lastOutcomeOrNull, String lastError,
       long lastBytes, long lastRecords, long sessions, long failures, Instant backoffUntil) {}
 
   /**
    * One session's end, for {@link #syncNow}. {@code peerLacksCapsule}: the peer answered NOT_FOUND (it
    * does not replicate that capsule), which fails the session but is no fault of the peer's.
    */
-  public record SessionResult(Hash capsule, String outcome, String error, SyncSession.Progress progress,
+  public record SessionResult(Hash capsule, SyncOutcome outcome, String error, SyncSession.Progress progress,
       boolean peerLacksCapsule) {
-    public SessionResult(Hash capsule, String outcome, String error, SyncSession.Progress progress) {
+    public SessionResult(Hash capsule, SyncOutcome outcome, String error, SyncSession.Progress progress) {
       this(capsule, outcome, error, progress, false);
     }
 
     public boolean ok() {
-      return outcome.equals("EQUAL") || outcome.equals("CONVERGED");
+      return outcome.ok();
     }
   }
 
@@ -283,7 +283,7 @@ public final class Replicator implements AutoCloseable {
       });
       count("initiator", end.outcome().name(), channel);
       recordsStored.inc(end.recordsStored());
-      return new SessionResult(capsule, end.outcome().name(), "", end);
+      return new SessionResult(capsule, SyncOutcome.of(end.outcome()), "", end);
     } catch (SyncFailure f) {
       channel.fail(Status.CANCELLED.withDescription(f.getMessage()));
       if (f.misbehaved()) {
@@ -293,8 +293,8 @@ public final class Replicator implements AutoCloseable {
         log.info("sync session with {} for capsule {} failed: {}", address, capsule, f.getMessage());
       }
       count("initiator", f.misbehaved() ? "MISBEHAVED" : "FAILED", channel);
-      return new SessionResult(capsule, "FAILED", f.getMessage(), session == null ? null : session.report(),
-          f.code() == Status.Code.NOT_FOUND);
+      return new SessionResult(capsule, SyncOutcome.FAILED, f.getMessage(),
+          session == null ? null : session.report(), f.code() == Status.Code.NOT_FOUND);
     } catch (StorageException | RuntimeException e) {
       channel.fail(Status.CANCELLED.withDescription("the initiator failed"));
       if (closed) {
@@ -303,7 +303,7 @@ public final class Replicator implements AutoCloseable {
         log.error("sync session with {} for capsule {} failed", address, capsule, e);
       }
       count("initiator", "FAILED", channel);
-      return new SessionResult(capsule, "FAILED", String.valueOf(e.getMessage()), session == null ? null
+      return new SessionResult(capsule, SyncOutcome.FAILED, String.valueOf(e.getMessage()), session == null ? null
           : session.report());
     } finally {
       if (replica != null) {
@@ -421,7 +421,7 @@ public final class Replicator implements AutoCloseable {
       if (f.misbehaved()) {
         log.warn("sync peer {} misbehaved: {}", tracker.address, f.getMessage());
         misbehaviour.labelValues(tracker.address).inc();
-        tracker.record(new SessionResult(null, "FAILED", f.getMessage(), end));
+        tracker.record(new SessionResult(null, SyncOutcome.FAILED, f.getMessage(), end));
       }
       count("responder", f.misbehaved() ? "MISBEHAVED" : "FAILED", channel);
       channel.fail(f.status());
@@ -520,7 +520,7 @@ public final class Replicator implements AutoCloseable {
   private final class Tracker {
     final String address;
     Instant lastSession;
-    String lastOutcome = "";
+    SyncOutcome lastOutcome;
     String lastError = "";
     long lastBytes;
     long lastRecords;
@@ -544,7 +544,7 @@ public final class Replicator implements AutoCloseable {
       if (result.peerLacksCapsule()) {
         return; // not a fault: the peer does not replicate this capsule
       }
-      if (result.outcome().equals("FAILED") || result.outcome().equals("DIVERGED")) {
+      if (!result.ok()) {
         failures++;
         failuresInRow++;
         long factor = 1L << Math.min(20, failuresInRow - 1);

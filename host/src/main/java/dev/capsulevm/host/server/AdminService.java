@@ -20,6 +20,7 @@ import dev.capsulevm.proto.v1.SetPricesRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.proto.v1.StatusResponse;
 import dev.capsulevm.proto.v1.SyncNowRequest;
+import dev.capsulevm.proto.v1.SyncOutcome;
 import dev.capsulevm.proto.v1.SyncProgress;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -65,7 +66,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     try {
       ctx.ledger.deposit(account, Amount.of(request.getAmount()));
     } catch (PricingException e) {
-      responses.onError(Statuses.of(e.reason()).withDescription(e.getMessage()).asRuntimeException());
+      responses.onError(EndReason.of(e.reason()).status(e.getMessage()).asRuntimeException());
       return;
     }
     log.info("funded {} with {} units", account, request.getAmount());
@@ -92,7 +93,8 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   private static PeerStatus peerStatus(Replicator.PeerState p) {
     return PeerStatus.newBuilder().setAddress(p.address())
         .setLastSessionEpochMillis(p.lastSession() == null ? 0 : p.lastSession().toEpochMilli())
-        .setLastOutcome(p.lastOutcome()).setLastError(p.lastError()).setLastBytes(p.lastBytes())
+        .setLastOutcome(p.lastOutcomeOrNull() == null ? SyncOutcome.SYNC_OUTCOME_UNSPECIFIED : p.lastOutcomeOrNull().wire())
+        .setLastError(p.lastError()).setLastBytes(p.lastBytes())
         .setLastRecords(p.lastRecords()).setSessions(p.sessions()).setFailures(p.failures())
         .setBackoffUntilEpochMillis(p.backoffUntil() == null ? 0 : p.backoffUntil().toEpochMilli()).build();
   }
@@ -131,7 +133,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
                 ? SyncProgress.newBuilder().setCapsule(ByteString.copyFrom(c.toByteArray()))
                     .setCapsuleIndex(index).setCapsuleCount(count)
                 : progressOf(c, index, count, result.progress());
-            responses.onNext(b.setPhase("done").setOutcome(result.outcome()).setError(result.error()).build());
+            responses.onNext(b.setPhase("done").setOutcome(result.outcome().wire()).setError(result.error()).build());
           }
         });
         responses.onCompleted();

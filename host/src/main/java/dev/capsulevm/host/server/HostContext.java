@@ -12,17 +12,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** What the services share: one per {@link HostServer}. */
-final class HostContext {
+final class HostContext implements Admission.Slots {
   final HostConfig config;
   final SigningKey hostKey;
   final PriceTables tables;
   final Ledger ledger;
-  final Cashier cashier;
   final Executor executor;
   final ExecutorService programPool;
   final ScheduledExecutorService scheduler;
-  final RateLimiter rate;
   final Metrics metrics;
+  final Admission admission;
   final Set<ExecuteCall> calls = ConcurrentHashMap.newKeySet();
   final AtomicInteger running = new AtomicInteger();
   final AtomicLong programsRun = new AtomicLong();
@@ -36,16 +35,16 @@ final class HostContext {
     this.hostKey = hostKey;
     this.tables = tables;
     this.ledger = ledger;
-    this.cashier = cashier;
     this.executor = executor;
     this.programPool = programPool;
     this.scheduler = scheduler;
-    this.rate = rate;
     this.metrics = metrics;
+    this.admission = new Admission(tables, cashier, ledger, rate, config, this, () -> closing);
   }
 
   /** Admits one more program if fewer than {@code limit} are admitted. */
-  boolean admit(int limit) {
+  @Override
+  public boolean admit(int limit) {
     while (true) {
       int now = running.get();
       if (now >= limit) {
@@ -58,7 +57,8 @@ final class HostContext {
     }
   }
 
-  void release() {
+  @Override
+  public void release() {
     running.decrementAndGet();
     metrics.running.dec();
   }

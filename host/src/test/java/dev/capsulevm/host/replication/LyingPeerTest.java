@@ -93,7 +93,7 @@ class LyingPeerTest {
             metrics);
       }
       Replicator.SessionResult healed = sync(a, c, capsule.id());
-      assertEquals("CONVERGED", healed.outcome(), healed.error());
+      assertEquals(SyncOutcome.CONVERGED, healed.outcome(), healed.error());
       assertConverged(capsule.id(), a, c);
     }
   }
@@ -124,13 +124,13 @@ class LyingPeerTest {
       // c's sessions come from the loopback address the garbage came from, so a refuses them while that
       // address is backed off; the session a opens still converges, and c's own succeed after the back-off
       Replicator.SessionResult refused = sync(c, a, capsule.id());
-      assertEquals("FAILED", refused.outcome());
+      assertEquals(SyncOutcome.FAILED, refused.outcome());
       assertTrue(refused.error().contains("RESOURCE_EXHAUSTED"), refused.error());
       Replicator.SessionResult result = sync(a, c, capsule.id());
-      assertEquals("CONVERGED", result.outcome(), result.error());
+      assertEquals(SyncOutcome.CONVERGED, result.outcome(), result.error());
       assertConverged(capsule.id(), a, c);
       Thread.sleep(1_100);
-      assertEquals("EQUAL", sync(c, a, capsule.id()).outcome());
+      assertEquals(SyncOutcome.EQUAL, sync(c, a, capsule.id()).outcome());
     }
   }
 

@@ -37,8 +37,8 @@ class ReplicationTest {
       List<RecordWithBody> common = chain(capsule, capsule.id(), 30, "common", 2);
       put(a, common);
       // b and c do not hold the capsule yet: their first session fetches and verifies its metadata
-      assertEquals("CONVERGED", sync(b, a, capsule.id()).outcome());
-      assertEquals("CONVERGED", sync(c, b, capsule.id()).outcome());
+      assertEquals(SyncOutcome.CONVERGED, sync(b, a, capsule.id()).outcome());
+      assertEquals(SyncOutcome.CONVERGED, sync(c, b, capsule.id()).outcome());
       assertConverged(capsule.id(), a, b, c);
 
       Hash tip = common.get(common.size() - 1).hash();
@@ -53,7 +53,7 @@ class ReplicationTest {
       assertConverged(capsule.id(), a, b, c);
       assertEquals(3, a.storage().heads(capsule.id()).size(), "hosts keep every branch: the renter merges");
       assertEquals(30 + 12 + 7 + 5, a.storage().digest(capsule.id()).count());
-      assertEquals("EQUAL", sync(b, a, capsule.id()).outcome());
+      assertEquals(SyncOutcome.EQUAL, sync(b, a, capsule.id()).outcome());
     }
   }
 
@@ -103,7 +103,7 @@ class ReplicationTest {
         put(b, onlyB);
       }
       Replicator.SessionResult result = sync(b, a, capsule.id());
-      assertEquals("CONVERGED", result.outcome(), result.error());
+      assertEquals(SyncOutcome.CONVERGED, result.outcome(), result.error());
       assertConverged(capsule.id(), a, b);
       assertEquals(both.size() + onlyA.size() + onlyB.size(), b.storage().digest(capsule.id()).count());
       int fetched = shape.equals("empty replica") ? both.size() + onlyA.size() : onlyA.size();
@@ -143,12 +143,12 @@ class ReplicationTest {
       a.close();
       Replicator.SessionResult cut = running.get(60, java.util.concurrent.TimeUnit.SECONDS);
       long kept = b.storage().digest(capsule.id()).count();
-      assertEquals("FAILED", cut.outcome(), "cut off after " + kept + " records");
+      assertEquals(SyncOutcome.FAILED, cut.outcome(), "cut off after " + kept + " records");
       assertTrue(kept > 0 && kept < records.size(), kept + " records kept");
       try (HostServer again = HostServer.start(Replicas.config(aDir))) {
         Replicator.SessionResult healed = b.replicator().syncNow(Replicas.address(again), capsule.id(),
             Replicator.ProgressListener.NONE).get(0);
-        assertEquals("CONVERGED", healed.outcome(), healed.error());
+        assertEquals(SyncOutcome.CONVERGED, healed.outcome(), healed.error());
         assertEquals(records.size() - kept, healed.progress().recordsReceived());
         assertConverged(capsule.id(), again, b);
       }

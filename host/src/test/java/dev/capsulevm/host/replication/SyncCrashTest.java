@@ -79,7 +79,7 @@ class SyncCrashTest {
       }
       try (HostServer b = HostServer.start(Replicas.config(bDir))) {
         Replicator.SessionResult healed = sync(b, a, capsule.id());
-        assertEquals("CONVERGED", healed.outcome(), healed.error());
+        assertEquals(SyncOutcome.CONVERGED, healed.outcome(), healed.error());
         assertEquals(records.size() - held.size(), healed.progress().recordsReceived());
         assertConverged(capsule.id(), a, b);
       }

@@ -19,6 +19,7 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.proto.v1.StatusRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -169,7 +170,7 @@ class BadInputTest {
     s.send(TestHost.header(p.encoded(), table, w, 1));
     Run run = TestHost.finish(s, true);
     assertEquals(Status.Code.NOT_FOUND, run.status().getCode());
-    assertEquals("NOT_FOUND", run.end().getEnd().getFailure().getReason());
+    assertEquals(FailureReason.FAILURE_REASON_NOT_FOUND, run.end().getEnd().getFailure().getReason());
     assertEquals(0, run.end().getEnd().getFailure().getInstruction());
     Receipt r = TestHost.check(run, p, table, BUDGET, w);
     assertTrue(r.failed());

@@ -24,6 +24,7 @@ import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.FailureReason;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -272,7 +273,7 @@ class ExecuteEndToEndTest {
     long before = t.balance(account);
     Run refused = t.run(create, table, account, BUDGET, 1 << 20, false);
     assertEquals(Status.Code.ABORTED, refused.status().getCode());
-    assertEquals("REFUSED", refused.end().getEnd().getFailure().getReason());
+    assertEquals(FailureReason.FAILURE_REASON_REFUSED, refused.end().getEnd().getFailure().getReason());
     Receipt r = refused.receipt().receipt();
     assertTrue(r.failed());
     assertTrue(r.cost().storage().isZero());

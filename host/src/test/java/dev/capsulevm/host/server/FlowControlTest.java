@@ -17,6 +17,7 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.FailureReason;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import java.nio.file.Path;
@@ -69,7 +70,7 @@ class FlowControlTest {
       s.requests.request(1000);
       Run run = TestHost.finish(s, true);
       assertEquals(Status.Code.DEADLINE_EXCEEDED, run.status().getCode(), run.status().toString());
-      assertEquals("SLOW_RENTER", run.end().getEnd().getFailure().getReason());
+      assertEquals(FailureReason.FAILURE_REASON_SLOW_RENTER, run.end().getEnd().getFailure().getReason());
       assertTrue(run.results().size() < 60, "the host stopped sending, sent " + run.results().size());
       assertTrue(run.receipt().receipt().failed());
 
@@ -146,7 +147,7 @@ class FlowControlTest {
       ExecuteResponse end = s.response();
       Status status = s.status();
       assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
-      assertEquals("EXPIRED", end.getEnd().getFailure().getReason());
+      assertEquals(FailureReason.FAILURE_REASON_EXPIRED, end.getEnd().getFailure().getReason());
       Receipt r = dev.capsulevm.pricing.SignedReceipt.parse(end.getEnd().getSignedReceipt().toByteArray()).receipt();
       assertTrue(r.failed());
       assertEquals(before - r.finalCost().units(), t.balance(account));

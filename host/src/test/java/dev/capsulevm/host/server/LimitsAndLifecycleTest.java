@@ -23,6 +23,7 @@ import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.proto.v1.SetPricesRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.proto.v1.StatusResponse;
@@ -95,7 +96,7 @@ class LimitsAndLifecycleTest {
       s.send(TestHost.data(p.data(), 0, p.data().length));
       Run run = TestHost.finish(s, true);
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, run.status().getCode(), run.status().toString());
-      assertEquals("BUDGET", run.end().getEnd().getFailure().getReason());
+      assertEquals(FailureReason.FAILURE_REASON_BUDGET, run.end().getEnd().getFailure().getReason());
       assertTrue(run.results().size() >= 1 && run.results().size() < 5, "stopped mid-program");
       Receipt r = TestHost.check(run, p, table, enoughForTwo, w);
       assertTrue(r.failed());

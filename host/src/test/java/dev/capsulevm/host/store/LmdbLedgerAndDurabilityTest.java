@@ -23,7 +23,7 @@ import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.PendingCommit;
-import dev.capsulevm.vm.exec.ProgramFailedException;
+import dev.capsulevm.vm.exec.ProgramStoppedException;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.nio.file.Path;
@@ -141,8 +141,8 @@ class LmdbLedgerAndDurabilityTest {
       try (Snapshot held = storage.openSnapshot(f.id())) {
         before = storage.dump();
         PendingCommit pending = append(executor, f, big, refunded);
-        ProgramFailedException e = assertThrows(ProgramFailedException.class, pending::confirm);
-        assertEquals(ProgramFailedException.Reason.STORAGE, e.reason());
+        ProgramStoppedException e = assertThrows(ProgramStoppedException.class, pending::confirm);
+        assertEquals(ProgramStoppedException.Reason.STORAGE, e.reason());
         assertInstanceOf(Env.MapFullException.class, e.getCause());
         Receipt receipt = e.receiptOrNull().verify(HOST.publicKey());
         assertTrue(receipt.failed());

@@ -26,7 +26,7 @@ import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
+import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -63,7 +63,7 @@ import java.util.function.Consumer;
  *
  * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed and
  * closed (refunding the storage part), the program data is failed (waking a producer waiting for room)
- * and {@link ProgramFailedException} is thrown carrying the signed receipt; the consumer has already
+ * and {@link ProgramStoppedException} is thrown carrying the signed receipt; the consumer has already
  * received every earlier output.
  */
 public final class Executor {
@@ -149,7 +149,7 @@ public final class Executor {
    * @return {@link Outcome.Finished} for a read-only program, a {@link PendingCommit} otherwise
    */
   public Outcome run(Program program, ProgramData data, Meter meter, Consumer<InstructionOutput> consumer)
-      throws ProgramFailedException {
+      throws ProgramStoppedException {
     return run(program, data, meter, null, consumer);
   }
 
@@ -161,7 +161,7 @@ public final class Executor {
    * refunded through the meter's refunder.
    */
   public Outcome run(Program program, ProgramData data, Meter meter, PublicKey refundAccountOrNull,
-      Consumer<InstructionOutput> consumer) throws ProgramFailedException {
+      Consumer<InstructionOutput> consumer) throws ProgramStoppedException {
     Hash capsuleId = program.capsuleIdOrNull();
     boolean writes = !program.isReadOnly();
     Runnable release = () -> { };
@@ -243,7 +243,7 @@ public final class Executor {
     return writePermits.size();
   }
 
-  private ProgramFailedException settle(Meter meter, Batch batchOrNull, Runnable releaseOrNull, Stop stop,
+  private ProgramStoppedException settle(Meter meter, Batch batchOrNull, Runnable releaseOrNull, Stop stop,
       int index) {
     if (batchOrNull != null) {
       batchOrNull.abort();
@@ -253,7 +253,7 @@ public final class Executor {
     if (releaseOrNull != null) {
       releaseOrNull.run();
     }
-    return new ProgramFailedException(stop.reason, index, stop.getMessage(), receipt, stop.getCause());
+    return new ProgramStoppedException(stop.reason, index, stop.getMessage(), receipt, stop.getCause());
   }
 
   private Snapshot openSnapshotIfAny(Program program) throws Stop {

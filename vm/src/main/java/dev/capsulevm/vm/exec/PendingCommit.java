@@ -46,7 +46,7 @@ public final class PendingCommit implements Outcome {
   private final Amount costSoFar;
   private final PublicKey refundAccountOrNull;
   private State state = State.PENDING;
-  private ProgramFailedException.Reason discardedAs;
+  private ProgramStoppedException.Reason discardedAs;
   private SignedReceipt receipt;
   private ScheduledFuture<?> timer;
 
@@ -91,19 +91,19 @@ public final class PendingCommit implements Outcome {
    * Commits the staged writes atomically and closes the meter.
    *
    * @return the program's signed receipt
-   * @throws ProgramFailedException EXPIRED or REFUSED when already discarded (or past the deadline),
+   * @throws ProgramStoppedException EXPIRED or REFUSED when already discarded (or past the deadline),
    *     STORAGE when storage refuses or fails the batch (nothing is applied, no refund credit either;
    *     the program counts as failed and its refund, storage part included, goes through the refunder)
    */
-  public synchronized SignedReceipt confirm() throws ProgramFailedException {
+  public synchronized SignedReceipt confirm() throws ProgramStoppedException {
     if (state == State.COMMITTED) {
       return receipt;
     }
     if (state == State.PENDING && clock.instant().isAfter(deadline)) {
-      discard(ProgramFailedException.Reason.EXPIRED);
+      discard(ProgramStoppedException.Reason.EXPIRED);
     }
     if (state == State.DISCARDED) {
-      throw new ProgramFailedException(discardedAs, ProgramFailedException.NO_INSTRUCTION,
+      throw new ProgramStoppedException(discardedAs, ProgramStoppedException.NO_INSTRUCTION,
           "the commit was already discarded (" + discardedAs + ")", receipt, null);
     }
     Receipt settled;
@@ -119,9 +119,9 @@ public final class PendingCommit implements Outcome {
       }
     } catch (StorageException | RuntimeException e) {
       // Nothing of the batch was applied (the refund credit included); the meter is still open.
-      discard(ProgramFailedException.Reason.STORAGE);
-      throw new ProgramFailedException(ProgramFailedException.Reason.STORAGE,
-          ProgramFailedException.NO_INSTRUCTION, "storage refused the commit: " + e.getMessage(), receipt, e);
+      discard(ProgramStoppedException.Reason.STORAGE);
+      throw new ProgramStoppedException(ProgramStoppedException.Reason.STORAGE,
+          ProgramStoppedException.NO_INSTRUCTION, "storage refused the commit: " + e.getMessage(), receipt, e);
     }
     state = State.COMMITTED;
     receipt = (settled != null ? settled : meter.close()).sign(hostKey);
@@ -140,7 +140,7 @@ public final class PendingCommit implements Outcome {
       throw new IllegalStateException("already committed");
     }
     if (state == State.PENDING) {
-      discard(ProgramFailedException.Reason.REFUSED);
+      discard(ProgramStoppedException.Reason.REFUSED);
     }
     return receipt;
   }
@@ -148,11 +148,11 @@ public final class PendingCommit implements Outcome {
   /** Called by the executor's scheduler at the deadline. */
   synchronized void expire() {
     if (state == State.PENDING) {
-      discard(ProgramFailedException.Reason.EXPIRED);
+      discard(ProgramStoppedException.Reason.EXPIRED);
     }
   }
 
-  private void discard(ProgramFailedException.Reason why) {
+  private void discard(ProgramStoppedException.Reason why) {
     state = State.DISCARDED;
     discardedAs = why;
     batch.abort();

@@ -22,7 +22,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
-import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
+import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -167,7 +167,7 @@ public abstract class ExecutorContract {
     List<InstructionOutput> outputs = new ArrayList<>();
     AtomicLong refunded = new AtomicLong();
     long budget = Amount.ofCap(1000).units();
-    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
         () -> executor.run(b.program(), b.data(), ExecFixture.meter(budget, refunded), outputs::add));
     assertEquals(Reason.INVALID_INPUT, e.reason());
     assertEquals(2, e.instructionIndex());
@@ -202,7 +202,7 @@ public abstract class ExecutorContract {
     Receipt receipt = verified(pending.refuse());
     assertTrue(receipt.failed());
     assertFalse(pending.isPending());
-    assertEquals(Reason.REFUSED, assertThrows(ProgramFailedException.class, pending::confirm).reason());
+    assertEquals(Reason.REFUSED, assertThrows(ProgramStoppedException.class, pending::confirm).reason());
     assertEquals(List.of(r1.hash()), committedHeads(f.id()));
   }
 
@@ -213,7 +213,7 @@ public abstract class ExecutorContract {
     commit(f, r1);
     PendingCommit pending = appendPending(executor, f, f.record(r1.hash(), "two"));
     clock.advance(Duration.ofHours(2));
-    ProgramFailedException e = assertThrows(ProgramFailedException.class, pending::confirm);
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class, pending::confirm);
     assertEquals(Reason.EXPIRED, e.reason());
     assertTrue(verified(e.receiptOrNull()).failed());
     assertEquals(List.of(r1.hash()), committedHeads(f.id()));
@@ -231,7 +231,7 @@ public abstract class ExecutorContract {
     // Blocks on the capsule's write permit until the scheduler discards the first commit.
     PendingCommit second = appendPending(quick, f, r2);
     assertFalse(first.isPending());
-    assertEquals(Reason.EXPIRED, assertThrows(ProgramFailedException.class, first::confirm).reason());
+    assertEquals(Reason.EXPIRED, assertThrows(ProgramStoppedException.class, first::confirm).reason());
     second.refuse();
     assertEquals(List.of(r1.hash()), committedHeads(f.id()));
   }
@@ -252,7 +252,7 @@ public abstract class ExecutorContract {
 
     List<InstructionOutput> outputs = new ArrayList<>();
     AtomicLong refunded = new AtomicLong();
-    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
         () -> executor.run(b.program(), b.data(), ExecFixture.meter(budget, refunded), outputs::add));
     assertEquals(Reason.BUDGET, e.reason());
     assertEquals(1, e.instructionIndex());
@@ -362,7 +362,7 @@ public abstract class ExecutorContract {
     commit(f, r1, left, right);
     ExecFixture.Builder b = new ExecFixture.Builder(f.id());
     b.add(Instruction.Prove.record(b.put(left.hash()), new RecordSelector.ByHeight(2)));
-    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
         () -> executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { }));
     assertEquals(Reason.AMBIGUOUS, e.reason());
     assertNotNull(e.receiptOrNull());
@@ -378,7 +378,7 @@ public abstract class ExecutorContract {
     dev.capsulevm.vm.ProgramData data = new dev.capsulevm.vm.ProgramData(b.program().dataLength(), 64);
     List<InstructionOutput> outputs = new ArrayList<>();
     data.fail("the renter went away");
-    ProgramFailedException e = assertThrows(ProgramFailedException.class,
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
         () -> executor.run(b.program(), data, ExecFixture.meter(), outputs::add));
     assertEquals(Reason.DATA, e.reason());
     assertEquals(1, e.instructionIndex());
@@ -424,7 +424,7 @@ public abstract class ExecutorContract {
     PendingCommit first = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
     PendingCommit second = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
     assertFalse(verified(first.confirm()).failed());
-    ProgramFailedException e = assertThrows(ProgramFailedException.class, second::confirm);
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class, second::confirm);
     assertEquals(Reason.STORAGE, e.reason());
     Receipt receipt = verified(e.receiptOrNull());
     assertTrue(receipt.failed());

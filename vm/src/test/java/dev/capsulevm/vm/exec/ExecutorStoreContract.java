@@ -25,7 +25,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.vm.ProgramData;
-import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
+import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -131,13 +131,13 @@ public abstract class ExecutorStoreContract {
   }
 
   /** Runs {@code b} expecting a failure; its refund goes to a counter, never to the store's ledger. */
-  private ProgramFailedException fails(ExecFixture.Builder b, ProgramData data, Meter meter) {
+  private ProgramStoppedException fails(ExecFixture.Builder b, ProgramData data, Meter meter) {
     return fails(b, data, meter, o -> { });
   }
 
-  private ProgramFailedException fails(ExecFixture.Builder b, ProgramData data, Meter meter,
+  private ProgramStoppedException fails(ExecFixture.Builder b, ProgramData data, Meter meter,
       Consumer<InstructionOutput> consumer) {
-    return assertThrows(ProgramFailedException.class, () -> {
+    return assertThrows(ProgramStoppedException.class, () -> {
       Outcome outcome = executor.run(b.program(), data, meter, consumer);
       if (outcome instanceof PendingCommit pending) {
         pending.refuse();
@@ -231,7 +231,7 @@ public abstract class ExecutorStoreContract {
         }
         String where = kind + " at instruction " + k;
         Meter meter = ExecFixture.meter(budget, refunded);
-        ProgramFailedException e = fails(b, data != null ? data : b.data(), meter, consumer);
+        ProgramStoppedException e = fails(b, data != null ? data : b.data(), meter, consumer);
         Reason expected = switch (kind) {
           case BAD_SIGNATURE -> Reason.INVALID_INPUT;
           default -> Reason.valueOf(kind.name());
@@ -279,7 +279,7 @@ public abstract class ExecutorStoreContract {
     PendingCommit late = (PendingCommit) executor.run(b.program(), b.data(), meter(new AtomicLong()), PAYER,
         o -> { });
     clock.advance(Duration.ofHours(2));
-    assertEquals(Reason.EXPIRED, assertThrows(ProgramFailedException.class, late::confirm).reason());
+    assertEquals(Reason.EXPIRED, assertThrows(ProgramStoppedException.class, late::confirm).reason());
     assertEquals(before, store.dump(), "an expired commit changes nothing, the ledger included");
   }
 
@@ -395,7 +395,7 @@ public abstract class ExecutorStoreContract {
       }
       c.bad().accept(b);
       AtomicLong refunded = new AtomicLong();
-      ProgramFailedException e = fails(b, b.data(), meter(refunded));
+      ProgramStoppedException e = fails(b, b.data(), meter(refunded));
       assertEquals(c.reason(), e.reason(), c.name() + ": " + e.getMessage());
       assertEquals(index, e.instructionIndex(), c.name());
       assertTrue(e.getMessage().contains(c.fragment()), c.name() + ": " + e.getMessage());
@@ -652,7 +652,7 @@ public abstract class ExecutorStoreContract {
     Receipt ok = one.confirm().verify(ExecFixture.HOST.publicKey());
     long afterFirst = ledger.balance(PAYER).units();
     assertEquals(ok.refund().units(), afterFirst);
-    ProgramFailedException e = assertThrows(ProgramFailedException.class, two::confirm);
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class, two::confirm);
     assertEquals(Reason.STORAGE, e.reason());
     Receipt failed = e.receiptOrNull().verify(ExecFixture.HOST.publicKey());
     assertTrue(failed.failed());

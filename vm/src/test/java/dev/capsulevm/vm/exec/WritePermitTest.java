@@ -9,7 +9,7 @@ import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.vm.exec.ProgramFailedException.Reason;
+import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -68,7 +68,7 @@ class WritePermitTest {
       assertEquals(0, executor.writePermitEntries(), "dropped once confirmed or refused");
       ExecFixture.Builder bad = on(f);
       bad.add(new Instruction.AppendRecord(bad.put(new byte[] {0, 0, 0, 0})));
-      assertEquals(Reason.INVALID_INPUT, assertThrows(ProgramFailedException.class,
+      assertEquals(Reason.INVALID_INPUT, assertThrows(ProgramStoppedException.class,
           () -> executor.run(bad.program(), bad.data(), ExecFixture.meter(), o -> { })).reason());
       assertEquals(0, executor.writePermitEntries(), "dropped after a failure");
     }

@@ -6,8 +6,12 @@ import dev.capsulevm.pricing.SignedReceipt;
  * A program stopped: an instruction failed (nothing it or earlier instructions staged is kept), or its
  * pending commit was refused, expired or could not be applied. Carries the signed receipt of the failed
  * program when the meter was closed, which refunds its storage part.
+ *
+ * <p>Named for what the executor sees, a program that stopped before its end, and so not to share a name
+ * with the renter SDK's {@code ProgramFailedException}, which is the renter's verified account of a
+ * failure a host reported (its reasons include the stream's, not only the executor's).
  */
-public final class ProgramFailedException extends Exception {
+public final class ProgramStoppedException extends Exception {
   /** Why the program stopped. */
   public enum Reason {
     /** The program data did not arrive, broke its buffer limit or was failed by its producer. */
@@ -37,7 +41,7 @@ public final class ProgramFailedException extends Exception {
   private final int instructionIndex;
   private final transient SignedReceipt receiptOrNull;
 
-  public ProgramFailedException(Reason reason, int instructionIndex, String message, SignedReceipt receiptOrNull,
+  public ProgramStoppedException(Reason reason, int instructionIndex, String message, SignedReceipt receiptOrNull,
       Throwable cause) {
     super((instructionIndex >= 0 ? "instruction " + instructionIndex + ": " : "") + message, cause);
     this.reason = reason;

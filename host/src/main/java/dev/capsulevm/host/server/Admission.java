@@ -1,0 +1,149 @@
+package dev.capsulevm.host.server;
+
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.BudgetExceededException;
+import dev.capsulevm.pricing.Cashier;
+import dev.capsulevm.pricing.Ledger;
+import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.pricing.SignedWithdrawal;
+import dev.capsulevm.program.Program;
+import dev.capsulevm.program.ProgramDecoder;
+import dev.capsulevm.program.ProgramEncoding;
+import dev.capsulevm.program.ProgramException;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proto.v1.ProgramHeader;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Everything the host decides about a program from its header, before it runs: the price table, the
+ * program's encoding and limits, the withdrawal, a program slot, the account's rate and the program's
+ * start charge, in the order docs/PROTOCOL.md ("The Execute stream", step 1) gives. It knows nothing of
+ * gRPC: the decision is a value, so each refusal can be tested by calling {@link #decide} directly.
+ *
+ * <p>An admitted program holds a slot and its budget, in a meter opened with the start charged; from then
+ * on every end of its call settles that meter exactly once. A refused one holds nothing: whatever
+ * admission took on the way (a slot, the budget) it gave back before answering.
+ */
+final class Admission {
+  private static final Logger log = LoggerFactory.getLogger(Admission.class);
+
+  /** The host's count of programs in flight, of which admission takes one. */
+  interface Slots {
+    /** Takes a slot if fewer than {@code limit} are taken. */
+    boolean admit(int limit);
+
+    void release();
+  }
+
+  sealed interface Decision permits Admitted, Refused {}
+
+  /** The program may run: it holds a slot, and its budget in {@code meter}. */
+  record Admitted(Program program, PriceTable table, PublicKey account, Meter meter) implements Decision {}
+
+  /** The program may not run, and why; nothing is held. */
+  record Refused(EndReason reason, String message) implements Decision {}
+
+  private final PriceTables tables;
+  private final Cashier cashier;
+  private final Ledger ledger;
+  private final RateLimiter rate;
+  private final HostConfig config;
+  private final Slots slots;
+  private final BooleanSupplier closing;
+
+  Admission(PriceTables tables, Cashier cashier, Ledger ledger, RateLimiter rate, HostConfig config, Slots slots,
+      BooleanSupplier closing) {
+    this.tables = tables;
+    this.cashier = cashier;
+    this.ledger = ledger;
+    this.rate = rate;
+    this.config = config;
+    this.slots = slots;
+    this.closing = closing;
+  }
+
+  Decision decide(ProgramHeader header) {
+    if (closing.getAsBoolean()) {
+      return new Refused(EndReason.SHUTTING_DOWN, "the host is shutting down");
+    }
+    if (header.getPriceTableId().size() != Hash.LENGTH) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: price_table_id is " + header.getPriceTableId().size()
+          + " bytes, a price table id is " + Hash.LENGTH);
+    }
+    Hash tableId = Hash.copyOf(header.getPriceTableId().toByteArray());
+    StringBuilder why = new StringBuilder();
+    SignedPriceTable signedTable = tables.acceptable(tableId, why);
+    if (signedTable == null) {
+      return new Refused(EndReason.PRICE_TABLE_UNACCEPTABLE, "header: " + why);
+    }
+    PriceTable table = signedTable.table();
+    byte[] programBytes = header.getProgram().toByteArray();
+    Program program;
+    try {
+      program = new ProgramDecoder(table.limits()).decode(programBytes);
+    } catch (ProgramException e) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: program: " + e.reason() + ": " + e.getMessage());
+    }
+    byte[] withdrawalBytes = header.getSignedWithdrawal().toByteArray();
+    SignedWithdrawal withdrawal;
+    try {
+      withdrawal = SignedWithdrawal.parse(withdrawalBytes);
+    } catch (VerificationException e) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: signed_withdrawal: " + e.getMessage());
+    }
+    long durationUnits = header.getDurationUnits();
+    if (durationUnits < 0) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: duration_units "
+          + Long.toUnsignedString(durationUnits) + " is above 2^63 - 1");
+    }
+    // The current table's limit, not the header's: an operator lowering it takes effect at once.
+    int limit = tables.limits().maxConcurrentPrograms();
+    if (!slots.admit(limit)) {
+      return new Refused(EndReason.BUSY, "the host runs " + limit + " programs, its maxConcurrentPrograms;"
+          + " retry later");
+    }
+    Decision decision = pay(table, tableId, program, programBytes, withdrawal, withdrawalBytes, durationUnits);
+    if (decision instanceof Refused) {
+      slots.release();
+    }
+    return decision;
+  }
+
+  /** Takes the budget and opens the meter, for a program holding a slot. */
+  private Decision pay(PriceTable table, Hash tableId, Program program, byte[] programBytes,
+      SignedWithdrawal withdrawal, byte[] withdrawalBytes, long durationUnits) {
+    Amount budget;
+    try {
+      // Verifies the withdrawal (host, table, expiry, signature) once, then takes the budget atomically.
+      budget = cashier.accept(withdrawal, tableId);
+    } catch (PricingException e) {
+      return new Refused(EndReason.of(e.reason()), "header: signed_withdrawal: " + e.getMessage());
+    }
+    PublicKey account = withdrawal.withdrawal().account();
+    // Checked after the signature verified, so nobody can spend another account's tokens.
+    if (!rate.tryAcquire(account)) {
+      ledger.refund(account, budget);
+      return new Refused(EndReason.RATE_EXCEEDED, "account " + account + " starts programs faster than "
+          + config.programsPerSecondPerAccount() + " per second (burst " + config.programBurstPerAccount()
+          + "); the whole budget was returned (the withdrawal's nonce is used); retry later");
+    }
+    Hash programId = ProgramEncoding.programId(programBytes, withdrawalBytes);
+    Meter meter;
+    try {
+      meter = Meter.open(table, programId, budget, programBytes.length, durationUnits, cashier.refunderFor(account));
+    } catch (BudgetExceededException e) {
+      // Meter.open refunded the whole budget already.
+      return new Refused(EndReason.BUDGET_BELOW_START, "budget: " + e.getMessage());
+    }
+    log.debug("program {} from {}: {} instructions, {} data bytes, budget {}", programId, account,
+        program.instructions().size(), program.dataLength(), budget);
+    return new Admitted(program, table, account, meter);
+  }
+}

@@ -1,0 +1,305 @@
+package dev.capsulevm.host.server;
+
+import com.google.protobuf.ByteString;
+import dev.capsulevm.pricing.BudgetExceededException;
+import dev.capsulevm.pricing.InstructionKind;
+import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.OutputEncoding;
+import dev.capsulevm.program.Program;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proto.v1.CommitProposal;
+import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.InstructionResult;
+import dev.capsulevm.vm.exec.InstructionOutput;
+import dev.capsulevm.vm.exec.Outcome;
+import dev.capsulevm.vm.exec.PendingCommit;
+import dev.capsulevm.vm.exec.ProgramStoppedException;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one admitted program and sends what it produces: the executor on a worker of the host's program
+ * pool, each output as the stream can take it, and for a read-write program the commit handshake (the
+ * proposal, the renter's decision, the expiry). How the program ended goes back to its {@link ExecuteCall},
+ * which owns the call's state and its end.
+ *
+ * <p>Flow control, outbound: the worker sends an output only when the stream is ready, waiting at most
+ * {@code sendTimeout} for a slow renter, after which the program fails. The last output also waits for
+ * the rest of the declared data, at most {@code dataTimeout}, so the receipt counts every data message.
+ *
+ * <p>Metering: every InstructionResult is charged at its serialized size before it is sent, and the
+ * executor charges every instruction before it runs, both on the worker; uploads are charged by the call.
+ */
+final class ProgramDriver {
+  private static final Logger log = LoggerFactory.getLogger(ProgramDriver.class);
+
+  /** The call was aborted (protocol error, cancellation, shutdown) while the program ran. */
+  private static final class CallAborted extends RuntimeException {
+    CallAborted() {
+      super("aborted", null, false, false);
+    }
+  }
+
+  /** The response carrying an output could not be paid for. */
+  private static final class OutputUnpaid extends RuntimeException {
+    final int index;
+
+    OutputUnpaid(int index, String message) {
+      super(message, null, false, false);
+      this.index = index;
+    }
+  }
+
+  private final HostContext ctx;
+  private final ExecuteCall call;
+  private final Responses responses;
+  private final Program program;
+  private final PriceTable table;
+  /** The paying account: a committed program's refund is credited to it in the commit's transaction. */
+  private final PublicKey account;
+  private final Meter meter;
+  private final Upload upload;
+  /** Where the worker waits for the stream to become ready; held only around that wait. */
+  private final Object readiness = new Object();
+  /** Outputs sent, and the meter's instruction and memory parts after the last one (worker). */
+  private volatile int delivered;
+  private volatile long instructionPartSent;
+  private volatile long memoryPartSent;
+  /** The bound of an output whose response could not be paid for, or -1. */
+  private volatile long unpaidBound = -1;
+
+  ProgramDriver(HostContext ctx, ExecuteCall call, Responses responses, Admission.Admitted admitted, Upload upload) {
+    this.ctx = ctx;
+    this.call = call;
+    this.responses = responses;
+    this.program = admitted.program();
+    this.table = admitted.table();
+    this.account = admitted.account();
+    this.meter = admitted.meter();
+    this.upload = upload;
+    this.instructionPartSent = meter.charged().instruction().units();
+    this.memoryPartSent = meter.charged().memory().units();
+  }
+
+  /** Runs the program to its end or its proposal (a worker of the program pool). */
+  void run() {
+    Outcome outcome;
+    try {
+      if (program.instructions().isEmpty()) {
+        awaitDataComplete();
+      }
+      outcome = ctx.executor.run(program, upload.data(), meter, account, this::deliver);
+    } catch (ProgramStoppedException e) {
+      SignedReceipt receipt = e.receiptOrNull() != null ? e.receiptOrNull() : closeFailed();
+      if (call.aborted()) {
+        call.endAborted(e.instructionIndex(), receipt);
+      } else {
+        call.end(EndReason.of(e.reason()), e.instructionIndex(), e.getMessage(), receipt);
+      }
+      return;
+    } catch (OutputUnpaid e) {
+      call.end(EndReason.BUDGET, e.index, e.getMessage(), closeFailed());
+      return;
+    } catch (CallAborted e) {
+      call.endAborted(-1, closeFailed());
+      return;
+    } catch (RuntimeException | Error e) {
+      log.error("program failed unexpectedly", e);
+      call.end(EndReason.INTERNAL, -1, "the host failed running the program: " + e, closeFailed());
+      return;
+    }
+    if (outcome instanceof Outcome.Finished finished) {
+      if (call.aborted()) {
+        call.endAborted(-1, finished.receipt());
+      } else {
+        call.endFinished(finished.receipt());
+      }
+      return;
+    }
+    PendingCommit commit = (PendingCommit) outcome;
+    if (!call.awaitDecision(commit)) {
+      return;
+    }
+    // The executor discards the commit at its deadline; this ends the call then too, even if the renter
+    // never says anything again.
+    long delay = Math.max(0, Duration.between(ctx.config.clock().instant(), commit.deadline()).toMillis()) + 20;
+    try {
+      ctx.scheduler.schedule(() -> expireIfUndecided(commit), delay, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // Shutting down: close() ends every call.
+    }
+    CommitProposal.Builder proposal = CommitProposal.newBuilder().setCost(commit.costSoFar().units());
+    for (Hash head : commit.proposedHeads()) {
+      proposal.addHeads(ByteString.copyFrom(head.toByteArray()));
+    }
+    try {
+      send(ExecuteResponse.newBuilder().setProposal(proposal).build());
+    } catch (CallAborted e) {
+      // The abort refused the pending commit and ended the call.
+    }
+  }
+
+  /** The renter's decision on the proposal (gRPC's thread): commits and ends the call, or refuses. */
+  void decide(PendingCommit commit, boolean confirm) {
+    if (!confirm) {
+      call.end(EndReason.REFUSED, -1, "the renter refused the commit; nothing was written", commit.refuse(),
+          "refused");
+      return;
+    }
+    try {
+      SignedReceipt receipt = commit.confirm();
+      call.endCommitted(receipt, commit.proposedHeads());
+    } catch (ProgramStoppedException e) {
+      SignedReceipt receipt = e.receiptOrNull() != null ? e.receiptOrNull() : meter.close().sign(ctx.hostKey);
+      call.end(EndReason.of(e.reason()), e.instructionIndex(), e.getMessage(), receipt);
+    }
+  }
+
+  private void expireIfUndecided(PendingCommit commit) {
+    if (call.takeDecision()) {
+      call.end(EndReason.EXPIRED, -1, "no CommitDecision within " + ctx.config.commitTimeout()
+          + "; nothing was written", commit.refuse());
+    }
+  }
+
+  /** Closes the meter of a program that stopped; every later close returns the same receipt. */
+  SignedReceipt closeFailed() {
+    meter.fail();
+    return meter.close().sign(ctx.hostKey);
+  }
+
+  /** Wakes the worker waiting for the stream: it became ready, or the call was aborted. */
+  void wake() {
+    synchronized (readiness) {
+      readiness.notifyAll();
+    }
+  }
+
+  /** The executor's consumer: meters, then sends one output (worker). */
+  private void deliver(InstructionOutput output) {
+    checkNotAborted();
+    InstructionResult result = InstructionResult.newBuilder()
+        .setIndex(output.index())
+        .setCostSoFar(output.costSoFar().units())
+        .setOutput(ByteString.copyFrom(OutputEncoding.encode(output.output())))
+        .setMaxOutputBytes(output.charged().maxOutputBytes())
+        .build();
+    ExecuteResponse response = ExecuteResponse.newBuilder().setResult(result).build();
+    int size = response.getSerializedSize();
+    try {
+      meter.chargeDownload(size);
+    } catch (BudgetExceededException e) {
+      unpaidBound = output.charged().maxOutputBytes();
+      throw new OutputUnpaid(output.index(), "budget: the output of instruction " + output.index()
+          + " could not be paid for: " + e.getMessage());
+    }
+    ctx.metrics.instructions.labelValues(output.charged().kind().name()).inc();
+    awaitReady();
+    send(response);
+    delivered = output.index() + 1;
+    instructionPartSent = meter.charged().instruction().units();
+    memoryPartSent = meter.charged().memory().units();
+    ctx.metrics.bytesSent.inc(size);
+    if (output.index() == program.instructions().size() - 1) {
+      awaitDataComplete();
+    }
+  }
+
+  private void checkNotAborted() {
+    if (call.aborted()) {
+      throw new CallAborted();
+    }
+  }
+
+  /** Waits until the renter can take another message, at most sendTimeout. */
+  private void awaitReady() {
+    long deadline = System.nanoTime() + ctx.config.sendTimeout().toNanos();
+    boolean late = false;
+    boolean interrupted = false;
+    synchronized (readiness) {
+      while (!call.aborted() && !responses.isReady()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          late = true;
+          break;
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(readiness, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          interrupted = true;
+          break;
+        }
+      }
+    }
+    if (late) {
+      call.abort(EndReason.SLOW_RENTER, "the renter did not read the outputs within " + ctx.config.sendTimeout());
+    } else if (interrupted) {
+      call.abort(EndReason.INTERRUPTED, "the host is shutting down");
+    }
+    checkNotAborted();
+  }
+
+  /** Waits until every declared byte of program data has arrived, at most dataTimeout. */
+  private void awaitDataComplete() {
+    try {
+      if (!upload.awaitComplete(ctx.config.dataTimeout())) {
+        call.abort(EndReason.DATA_LATE, "program data: " + upload.received() + " of " + program.dataLength()
+            + " declared bytes arrived within " + ctx.config.dataTimeout());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      call.abort(EndReason.INTERRUPTED, "the host is shutting down");
+    }
+    checkNotAborted();
+  }
+
+  /** Sends one message; a cancelled call aborts the program. */
+  private void send(ExecuteResponse response) {
+    if (!responses.send(response)) {
+      call.abort(EndReason.CANCELLED, "the call was cancelled");
+      throw new CallAborted();
+    }
+  }
+
+  /**
+   * The output bound the last charged instruction was charged for when its output was never sent (it
+   * failed while running, or its response could not be paid for); 0 otherwise. Derived from what the
+   * meter's instruction part (or, with a zero per-byte price, its memory part) grew by since the last
+   * output was sent, which only instruction charges change; when neither price depends on the bound,
+   * any bound gives the same cost and 0 is reported.
+   */
+  long unsentBound(Receipt receipt) {
+    int charged = receipt.instructionsCharged();
+    if (charged == 0 || charged <= delivered) {
+      return 0;
+    }
+    if (unpaidBound >= 0) {
+      return unpaidBound;
+    }
+    Instruction instruction = program.instructions().get(charged - 1);
+    InstructionKind kind = instruction.kind();
+    long perByte = table.prices().instruction(kind).perByte().units();
+    long handled;
+    if (perByte > 0) {
+      long part = receipt.cost().instruction().units() - instructionPartSent
+          - table.prices().instruction(kind).base().units();
+      handled = part / perByte;
+    } else {
+      long perUnit = table.prices().memoryPerByteTimeUnit().units() * kind.timeUnits();
+      if (perUnit <= 0) {
+        return 0;
+      }
+      handled = (receipt.cost().memory().units() - memoryPartSent) / perUnit;
+    }
+    return Math.max(0, handled - instruction.inputBytes());
+  }
+}

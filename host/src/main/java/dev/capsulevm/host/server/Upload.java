@@ -1,0 +1,156 @@
+package dev.capsulevm.host.server;
+
+import dev.capsulevm.program.ProgramException;
+import dev.capsulevm.vm.ProgramData;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+
+/**
+ * The program data of one Execute call on its way in, and the inbound flow control that paces it.
+ *
+ * <p>The call requests one message at a time (automatic requests are off). A data chunk that does not
+ * fit under the program's buffer limit is held (one chunk at most) and retried as the executor releases
+ * data, and no further message is requested until it fits, so gRPC's window pushes back on the renter.
+ *
+ * <p>Its monitor guards only its own fields and it calls nothing of the call's while holding it, so the
+ * call may hold its own monitor when it calls in here, never the reverse.
+ */
+final class Upload {
+  private static final long RETRY_MILLIS = 2;
+
+  private final ProgramData data;
+  private final ScheduledExecutorService scheduler;
+  private final Runnable requestNext;
+  private final BiConsumer<EndReason, String> abort;
+  private long received;
+  private byte[] held;
+  private boolean stopped;
+
+  /**
+   * @param requestNext asks gRPC for the next request message
+   * @param abort stops the call for a reason found here (a chunk over the declared length, a retry the
+   *     host cannot schedule)
+   */
+  Upload(long declaredLength, long maxBufferedBytes, ScheduledExecutorService scheduler, Runnable requestNext,
+      BiConsumer<EndReason, String> abort) {
+    this.data = new ProgramData(declaredLength, Math.max(1, Math.min(maxBufferedBytes, declaredLength)));
+    this.scheduler = scheduler;
+    this.requestNext = requestNext;
+    this.abort = abort;
+  }
+
+  /** What the executor reads the program's data from. */
+  ProgramData data() {
+    return data;
+  }
+
+  /** Takes the next chunk of data, already charged; the next message is requested once it is buffered. */
+  void offer(byte[] chunk) {
+    long declared = data.declaredLength();
+    String problem = null;
+    synchronized (this) {
+      if (stopped) {
+        return;
+      }
+      if (received == declared) {
+        problem = "program data after the end: all " + declared + " declared bytes were already received";
+      } else if (chunk.length > declared - received) {
+        problem = "program data over the declared length: a chunk of " + chunk.length + " bytes at offset "
+            + received + " goes past the declared " + declared + " bytes";
+      } else {
+        held = chunk;
+      }
+    }
+    if (problem != null) {
+      abort.accept(EndReason.PROTOCOL, problem);
+      return;
+    }
+    feed();
+  }
+
+  /** Appends the held chunk if it fits under the buffer limit now; otherwise tries again shortly. */
+  private void feed() {
+    boolean appended = false;
+    String failure = null;
+    synchronized (this) {
+      if (held == null || stopped) {
+        return;
+      }
+      boolean fits;
+      try {
+        fits = data.awaitRoom(held.length, Duration.ZERO);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        fits = false;
+      }
+      if (fits) {
+        try {
+          data.append(held);
+          received += held.length;
+          appended = true;
+          notifyAll();
+        } catch (ProgramException e) {
+          failure = "program data: " + e.getMessage();
+        }
+        held = null;
+      }
+    }
+    if (failure != null) {
+      abort.accept(EndReason.DATA, failure);
+    } else if (appended) {
+      requestNext.run();
+    } else {
+      try {
+        scheduler.schedule(this::feed, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        abort.accept(EndReason.UNAVAILABLE, "the host is shutting down");
+      }
+    }
+  }
+
+  synchronized long received() {
+    return received;
+  }
+
+  synchronized boolean complete() {
+    return received == data.declaredLength();
+  }
+
+  /**
+   * Waits until every declared byte has arrived, at most {@code timeout}; false when it ran out or the
+   * upload stopped. Called when no instruction needs data any more, so everything is released first:
+   * the rest is dropped as it arrives and never waits for buffer room.
+   */
+  boolean awaitComplete(Duration timeout) throws InterruptedException {
+    data.releaseBefore(data.declaredLength());
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (this) {
+      while (!stopped && received < data.declaredLength()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(this, left);
+      }
+      return received == data.declaredLength();
+    }
+  }
+
+  /**
+   * The call ended or was aborted: a held chunk is dropped, retries end and a wait for the rest returns.
+   * With a reason, the program data fails too, so a wait of the executor for data ends at once.
+   */
+  void stop(String failureOrNull) {
+    synchronized (this) {
+      stopped = true;
+      held = null;
+      notifyAll();
+    }
+    if (failureOrNull != null) {
+      data.fail(failureOrNull);
+    }
+  }
+}
