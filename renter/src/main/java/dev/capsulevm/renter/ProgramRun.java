@@ -404,9 +404,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   }
 
   /**
-   * The descriptor of an instruction that was charged and then failed, when the failure does not report
-   * its bound (older hosts): no output carried it, so
-   * the bound is solved from the receipt's instruction part (or memory part), must be a whole number of
+   * The descriptor of an instruction that was charged and then failed, when the failure reports no bound
+   * (0: the host sends none when neither the per-byte nor the memory price depends on it): no output
+   * carried it, so the bound is solved from the receipt's instruction part (or memory part), must be a whole number of
    * bytes and within the renter's bound; {@link RenterCheck} then checks every other figure against it.
    */
   private InstructionDescriptor failedInstruction(Receipt receipt, int index) throws HostMisbehaviourException {

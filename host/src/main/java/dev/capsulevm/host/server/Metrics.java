@@ -14,11 +14,11 @@ import java.io.IOException;
  */
 final class Metrics implements AutoCloseable {
   final PrometheusRegistry registry = new PrometheusRegistry();
-  /** Programs by outcome: committed, finished (read-only), failed, refused, aborted, rejected. */
+  /** Programs by outcome: committed, finished (read-only), failed, refused, cancelled, rejected. */
   final Counter programs = Counter.builder().name("capsulevm_programs")
       .help("Programs by outcome").labelNames("outcome").register(registry);
   final Counter instructions = Counter.builder().name("capsulevm_instructions")
-      .help("Instructions executed, by kind").labelNames("kind").register(registry);
+      .help("Instructions whose output was sent, by kind").labelNames("kind").register(registry);
   final Counter bytesReceived = Counter.builder().name("capsulevm_execute_received_bytes")
       .help("Serialized bytes of request messages received on Execute streams").register(registry);
   final Counter bytesSent = Counter.builder().name("capsulevm_execute_sent_bytes")

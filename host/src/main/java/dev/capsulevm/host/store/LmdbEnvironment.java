@@ -97,7 +97,7 @@ final class LmdbEnvironment implements AutoCloseable {
     }
     Env<ByteBuffer> env = Env.create()
         .setMapSize(mapSize)
-        .setMaxDbs(databases.size() + 7) // room for databases to come
+        .setMaxDbs(databases.size() + 7) // spare slots: a later version may add databases
         .setMaxReaders(maxReaders)
         .open(directory.toFile(), flags.toArray(new EnvFlags[0]));
     try {

@@ -12,7 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@code record-capsule} first), so snapshots never see later commits through it. Parsing is what
  * reading a header costs: the proofs parser decodes the writer's Ed25519 point and hashes the header
  * (checked against the key), and every proof walks the headers near the head again. Bounded: emptied
- * when it reaches {@link #CAPACITY}. (When deletion comes, it must remove entries here.) Thread-safe.
+ * when it reaches {@link #CAPACITY}. Nothing is ever deleted; whatever deletes records must remove them
+ * here too. Thread-safe.
  */
 final class RecordCache {
   /** The most records kept before the cache is emptied. */

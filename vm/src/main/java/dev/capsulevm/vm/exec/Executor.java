@@ -302,7 +302,8 @@ public final class Executor {
    *       per height between them ({@link OutputBounds#proofByHeights}). Plus, for a sub-record, an
    *       inclusion proof of at most ceil(log2 n) hashes for the record's n sub-records. 0 when anchor or
    *       target is unknown or ambiguous (the instruction then fails).
-   *   <li>{@code HasRecord}, {@code ReadByHash}: the largest header.
+   *   <li>{@code HasRecord}: a flag and the largest header; {@code ReadByHash}: that plus a signature and
+   *       a sub-record count.
    *   <li>{@code Heads}: 4 + per current head its exact size.
    * </ul>
    */
