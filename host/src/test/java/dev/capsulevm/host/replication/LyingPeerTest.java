@@ -17,6 +17,7 @@ import dev.capsulevm.host.sync.InMemoryDag;
 import dev.capsulevm.host.sync.Reconciler;
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.host.sync.SyncRecord;
+import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.Record;
@@ -32,6 +33,8 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -100,7 +103,10 @@ class LyingPeerTest {
   @Test
   void garbageFromAnInitiatorIsRefusedAndTheHostKeepsServing() throws Exception {
     CapsuleFixture capsule = new CapsuleFixture("garbage in");
-    try (HostServer a = Replicas.start(dir.resolve("a")); HostServer c = Replicas.start(dir.resolve("c"))) {
+    // a's back-offs run on a clock the test moves, so it never waits for one to pass.
+    SettableClock clock = new SettableClock(Instant.now());
+    try (HostServer a = HostServer.start(Replicas.config(dir.resolve("a")).withClock(clock, Duration.ofHours(1)));
+        HostServer c = Replicas.start(dir.resolve("c"))) {
       create(a, capsule);
       create(c, capsule);
       put(a, chain(capsule, capsule.id(), 20, "r", 1));
@@ -128,7 +134,7 @@ class LyingPeerTest {
       Replicator.SessionResult result = sync(a, c, capsule.id());
       assertEquals("CONVERGED", result.outcome(), result.error());
       assertConverged(capsule.id(), a, c);
-      Thread.sleep(1_100);
+      clock.advance(Replicas.config(dir).replication().backoffMax().plusSeconds(1));
       assertEquals("EQUAL", sync(c, a, capsule.id()).outcome());
     }
   }

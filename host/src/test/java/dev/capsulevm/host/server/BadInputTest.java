@@ -20,6 +20,7 @@ import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.StatusRequest;
+import dev.capsulevm.testing.Await;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -270,11 +271,7 @@ class BadInputTest {
     // Storage (5 units per byte per duration unit in the default prices) comes back with the rest.
     long storage = 5L * 10 * g.metadata.encoded().length;
     long expected = before - (proposal.getProposal().getCost() - storage);
-    long deadline = System.nanoTime() + 5_000_000_000L;
-    while (t.balance(account) != expected && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertEquals(expected, t.balance(account));
+    Await.value("the refund", () -> t.balance(account), balance -> balance == expected);
     // Nothing was committed: the capsule can be created now.
     Run again = t.run(p, table, account, BUDGET, 1 << 20, true);
     assertEquals(Status.Code.OK, again.status().getCode(), again.status().toString());
@@ -287,13 +284,9 @@ class BadInputTest {
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
     s.send(TestHost.data(p.data(), 0, 5));
-    Thread.sleep(50);
+    Await.until("the host takes the budget", () -> t.balance(account) < before);
     s.requests.cancel("renter goes away", null);
-    long deadline = System.nanoTime() + 5_000_000_000L;
-    while (before - t.balance(account) > 100_000 && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    long spent = before - t.balance(account);
+    long spent = Await.value("the refund", () -> before - t.balance(account), paid -> paid < 100_000);
     assertTrue(spent > 0 && spent < 100_000, "only the start and the upload were paid, spent " + spent);
   }
 

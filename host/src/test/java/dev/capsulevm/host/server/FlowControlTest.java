@@ -17,6 +17,7 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.testing.Await;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import java.nio.file.Path;
@@ -62,10 +63,12 @@ class FlowControlTest {
       for (int i = 0; i < 60; i++) {
         read.add(new Instruction.ReadSubRecord(new RecordSelector.ByHeight(1), 0, anchor));
       }
+      long ended = t.programsRun();
       SlowStream s = t.open(new SlowStream());
       s.send(TestHost.header(read.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
       s.send(TestHost.data(read.data(), 0, read.data().length));
-      Thread.sleep(1500);
+      // The renter reads only once the host has ended the call on its own.
+      Await.until("the host ends the call", () -> t.programsRun() > ended);
       s.requests.request(1000);
       Run run = TestHost.finish(s, true);
       assertEquals(Status.Code.DEADLINE_EXCEEDED, run.status().getCode(), run.status().toString());

@@ -25,6 +25,7 @@ import dev.capsulevm.proto.v1.FundRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.ProgramHeader;
+import dev.capsulevm.proto.v1.StatusRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
@@ -83,6 +84,11 @@ final class TestHost implements AutoCloseable {
   long balance(SigningKey account) {
     return blocking.getBalance(BalanceRequest.newBuilder()
         .setAccount(ByteString.copyFrom(account.publicKey().toByteArray())).build()).getBalance();
+  }
+
+  /** Programs that ended, however they ended (the Admin service's count). */
+  long programsRun() {
+    return admin.status(StatusRequest.getDefaultInstance()).getProgramsRun();
   }
 
   static byte[] withdrawal(SigningKey account, PriceTable table, long budget, long nonce, Instant expiry) {

@@ -26,7 +26,6 @@ import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -46,7 +45,8 @@ import java.util.concurrent.ScheduledExecutorService;
  * whose first sub-record reads {@code "g/j/size/path"}. Even groups run through the {@link Executor} with
  * refund account {@link #groupAccount}(g), so the refund is credited in the commit; odd groups are one
  * batch with a credit of {@link #batchCredit}(g) to {@link #BATCH_ACCOUNT}. Every run continues after the
- * group of the capsule's head. Arguments: the store directory and a file to create once the store is open.
+ * group of the capsule's head. It reports on standard output as it goes: {@link #COMMITTING} g just before
+ * group g's commit, {@link #COMMITTED} g once it returned. Argument: the store directory.
  */
 public final class CrashChild {
   static final CapsuleFixture CAPSULE = new CapsuleFixture("crash-safety");
@@ -54,6 +54,8 @@ public final class CrashChild {
   /** Where a refund that does not go through a commit would go (never, unless a commit fails). */
   static final PublicKey FAILURE_ACCOUNT = key(0x72).publicKey();
   static final long MAP_SIZE = 256L << 20;
+  static final String COMMITTING = "committing ";
+  static final String COMMITTED = "committed ";
 
   private CrashChild() {}
 
@@ -105,7 +107,6 @@ public final class CrashChild {
 
   public static void main(String[] args) throws Exception {
     Path dir = Path.of(args[0]);
-    Path ready = Path.of(args[1]);
     SigningKey host = key(0x41);
     PriceTable table = table(host);
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir, MAP_SIZE, 64);
@@ -119,7 +120,6 @@ public final class CrashChild {
         batch.commit();
       }
     }
-    Files.createFile(ready);
     while (true) {
       long group;
       Hash parent;
@@ -152,6 +152,7 @@ public final class CrashChild {
         Meter meter = Meter.open(table, Hash.copyOf(new byte[32]), Amount.ofCap(10), 100, 10,
             amount -> ledger.refund(FAILURE_ACCOUNT, amount));
         PendingCommit pending = (PendingCommit) executor.run(program, data, meter, groupAccount(group), o -> { });
+        report(COMMITTING + group);
         pending.confirm();
       } else {
         try (Batch batch = storage.newBatch()) {
@@ -159,9 +160,16 @@ public final class CrashChild {
             batch.putRecord(record);
           }
           batch.credit(BATCH_ACCOUNT, Amount.of(batchCredit(group)));
+          report(COMMITTING + group);
           batch.commit();
         }
       }
+      report(COMMITTED + group);
     }
+  }
+
+  private static void report(String line) {
+    System.out.println(line);
+    System.out.flush();
   }
 }
