@@ -15,6 +15,7 @@ import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.KeyFile;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.BalanceRequest;
@@ -34,6 +35,7 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -42,16 +44,19 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
-/** A host on ephemeral loopback ports with raw stubs, an account and a program runner, for tests. */
-final class TestHost implements AutoCloseable {
-  final HostServer host;
+/**
+ * A host on ephemeral loopback ports with raw stubs, an account and a program runner, for tests; the
+ * renter's and the CLI's tests use it through host's test-jar.
+ */
+public final class TestHost implements AutoCloseable {
+  public final HostServer host;
   final ManagedChannel channel;
   final ManagedChannel adminChannel;
   final HostGrpc.HostBlockingStub blocking;
   final HostGrpc.HostStub async;
   final AdminGrpc.AdminBlockingStub admin;
 
-  TestHost(HostConfig config) throws Exception {
+  public TestHost(HostConfig config) throws Exception {
     host = HostServer.start(config);
     channel = ManagedChannelBuilder.forAddress("127.0.0.1", host.port()).usePlaintext()
         .maxInboundMessageSize(64 << 20).build();
@@ -61,8 +66,24 @@ final class TestHost implements AutoCloseable {
     admin = AdminGrpc.newBlockingStub(adminChannel).withInterceptors(bearer(host.adminToken()));
   }
 
-  static HostConfig config(Path dir) {
+  /** A host on ephemeral loopback ports, its data in {@code dir}, without a metrics server. */
+  public static HostConfig config(Path dir) {
     return HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1);
+  }
+
+  /** Where the Host service listens, as host:port. */
+  public String address() {
+    return "127.0.0.1:" + host.port();
+  }
+
+  /** Where the Admin service listens, as host:port. */
+  public String adminAddress() {
+    return "127.0.0.1:" + host.adminPort();
+  }
+
+  /** The host's signing key, read from its data directory (tests re-sign tampered receipts with it). */
+  public SigningKey signingKey() throws IOException {
+    return KeyFile.read(host.config().dataDirectory().resolve(HostServer.HOST_KEY_FILE));
   }
 
   static io.grpc.ClientInterceptor bearer(String token) {
