@@ -141,7 +141,7 @@ class BadInputTest {
     byte[] w = TestHost.withdrawal(account, table, BUDGET);
     Stream first = t.open();
     first.send(TestHost.header(p.encoded(), table, w, 1));
-    first.send(TestHost.data(p.data(), 0, p.data().length));
+    first.send(TestHost.data(p.bytes(), 0, p.bytes().length));
     assertEquals(Status.Code.OK, TestHost.finish(first, true).status().getCode());
     Status s = rejected(TestHost.header(p.encoded(), table, w, 1));
     assertEquals(Status.Code.ALREADY_EXISTS, s.getCode());
@@ -184,7 +184,7 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, w, 1));
-    byte[] tooMuch = Arrays.copyOf(p.data(), p.data().length + 10);
+    byte[] tooMuch = Arrays.copyOf(p.bytes(), p.bytes().length + 10);
     s.send(TestHost.data(tooMuch, 0, tooMuch.length));
     Run run = TestHost.finish(s, true);
     assertEquals(Status.Code.INVALID_ARGUMENT, run.status().getCode());
@@ -203,7 +203,7 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-    s.send(TestHost.data(p.data(), 0, p.data().length));
+    s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
     assertTrue(s.response().hasResult());
     assertTrue(s.response().hasProposal());
     s.send(TestHost.data(new byte[3], 0, 3));
@@ -263,7 +263,7 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 10));
-    s.send(TestHost.data(p.data(), 0, p.data().length));
+    s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
     assertTrue(s.response().hasResult());
     ExecuteResponse proposal = s.response();
     assertTrue(proposal.hasProposal());
@@ -283,7 +283,7 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-    s.send(TestHost.data(p.data(), 0, 5));
+    s.send(TestHost.data(p.bytes(), 0, 5));
     Await.until("the host takes the budget", () -> t.balance(account) < before);
     s.requests.cancel("renter goes away", null);
     long spent = Await.value("the refund", () -> before - t.balance(account), paid -> paid < 100_000);

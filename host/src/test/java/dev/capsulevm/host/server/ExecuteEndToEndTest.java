@@ -82,7 +82,7 @@ class ExecuteEndToEndTest {
     byte[] w = TestHost.withdrawal(account, table, BUDGET);
     TestHost.Stream s = t.open();
     s.send(TestHost.header(create.encoded(), table, w, 10));
-    s.send(TestHost.data(create.data(), 0, create.data().length));
+    s.send(TestHost.data(create.bytes(), 0, create.bytes().length));
     Run created = TestHost.finish(s, true);
     assertEquals(Status.Code.OK, created.status().getCode(), created.status().toString());
     Output.CapsuleCreated c = assertInstanceOf(Output.CapsuleCreated.class, decode(create, created, 0));
@@ -99,8 +99,8 @@ class ExecuteEndToEndTest {
     byte[] w2 = TestHost.withdrawal(account, table, BUDGET);
     s = t.open();
     s.send(TestHost.header(append.encoded(), table, w2, 10));
-    s.send(TestHost.data(append.data(), 0, 7));
-    s.send(TestHost.data(append.data(), 7, append.data().length));
+    s.send(TestHost.data(append.bytes(), 0, 7));
+    s.send(TestHost.data(append.bytes(), 7, append.bytes().length));
     Run appended = TestHost.finish(s, true);
     assertEquals(Status.Code.OK, appended.status().getCode(), appended.status().toString());
     assertEquals(List.of(ByteString.copyFrom(r2rec.hash().toByteArray())),
@@ -121,7 +121,7 @@ class ExecuteEndToEndTest {
     byte[] w3 = TestHost.withdrawal(account, table, BUDGET);
     s = t.open();
     s.send(TestHost.header(read.encoded(), table, w3, 10));
-    s.send(TestHost.data(read.data(), 0, read.data().length));
+    s.send(TestHost.data(read.bytes(), 0, read.bytes().length));
     Run reads = TestHost.finish(s, true);
     assertEquals(Status.Code.OK, reads.status().getCode(), reads.status().toString());
     assertNull(reads.proposal(), "a read-only program gets no proposal");
@@ -159,7 +159,7 @@ class ExecuteEndToEndTest {
       later.add(read.put(r1.hash()));
       read.add(new Instruction.HasRecord(later.get(i)));
     }
-    byte[] d = read.data();
+    byte[] d = read.bytes();
     byte[] w = TestHost.withdrawal(account, table, BUDGET);
     TestHost.Stream s = t.open();
     s.send(TestHost.header(read.encoded(), table, w, 10));
@@ -192,7 +192,7 @@ class ExecuteEndToEndTest {
     append.add(new Instruction.AppendRecord(append.put(AppendEncoding.encode(List.of(r2)))));
     TestHost.Stream writer = t.open();
     writer.send(TestHost.header(append.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 10));
-    writer.send(TestHost.data(append.data(), 0, append.data().length));
+    writer.send(TestHost.data(append.bytes(), 0, append.bytes().length));
     assertTrue(writer.response().hasResult());
     assertTrue(writer.response().hasProposal());
 
@@ -250,7 +250,7 @@ class ExecuteEndToEndTest {
             long before = t.balance(other);
             TestHost.Stream s = t.open();
             s.send(TestHost.header(read.encoded(), table, w, 10));
-            byte[] d = read.data();
+            byte[] d = read.bytes();
             for (int at = 0; at < d.length; at += 13) {
               s.send(TestHost.data(d, at, Math.min(d.length, at + 13)));
             }

@@ -66,7 +66,7 @@ class FlowControlTest {
       long ended = t.programsRun();
       SlowStream s = t.open(new SlowStream());
       s.send(TestHost.header(read.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-      s.send(TestHost.data(read.data(), 0, read.data().length));
+      s.send(TestHost.data(read.bytes(), 0, read.bytes().length));
       // The renter reads only once the host has ended the call on its own.
       Await.until("the host ends the call", () -> t.programsRun() > ended);
       s.requests.request(1000);
@@ -117,7 +117,7 @@ class FlowControlTest {
       byte[] w = TestHost.withdrawal(account, table, BUDGET);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), table, w, 1));
-      byte[] d = p.data();
+      byte[] d = p.bytes();
       for (int at = 0; at < d.length; at += 16 << 10) {
         s.send(TestHost.data(d, at, Math.min(d.length, at + (16 << 10))));
       }
@@ -143,7 +143,7 @@ class FlowControlTest {
       long before = t.balance(account);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-      s.send(TestHost.data(p.data(), 0, p.data().length));
+      s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
       assertTrue(s.response().hasResult());
       assertTrue(s.response().hasProposal());
       ExecuteResponse end = s.response();

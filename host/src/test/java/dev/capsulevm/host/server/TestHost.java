@@ -10,7 +10,6 @@ import dev.capsulevm.pricing.RenterCheck;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.pricing.Withdrawal;
-import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
@@ -27,6 +26,7 @@ import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.ProgramHeader;
 import dev.capsulevm.proto.v1.StatusRequest;
+import dev.capsulevm.vm.exec.ExecFixture;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
@@ -34,7 +34,6 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -231,7 +230,7 @@ public final class TestHost implements AutoCloseable {
       throws Exception {
     Stream s = open();
     s.send(header(program.encoded(), table, withdrawal(account, table, budget), 10));
-    byte[] d = program.data();
+    byte[] d = program.bytes();
     for (int at = 0; at < d.length; at += chunk) {
       s.send(data(d, at, Math.min(d.length, at + chunk)));
     }
@@ -277,41 +276,10 @@ public final class TestHost implements AutoCloseable {
         Amount.of(budget), run.sent(), run.received());
   }
 
-  /** Builds a program and its data. */
-  static final class ProgramBuilder {
-    private final Hash capsuleIdOrNull;
-    private final ByteArrayOutputStream data = new ByteArrayOutputStream();
-    private final List<Instruction> instructions = new ArrayList<>();
-
+  /** vm's program builder under the name host's tests use. */
+  static final class ProgramBuilder extends ExecFixture.Builder {
     ProgramBuilder(Hash capsuleIdOrNull) {
-      this.capsuleIdOrNull = capsuleIdOrNull;
-    }
-
-    DataRef put(byte[] bytes) {
-      DataRef ref = new DataRef(data.size(), bytes.length);
-      data.writeBytes(bytes);
-      return ref;
-    }
-
-    DataRef put(Hash hash) {
-      return put(hash.toByteArray());
-    }
-
-    ProgramBuilder add(Instruction instruction) {
-      instructions.add(instruction);
-      return this;
-    }
-
-    Program program() {
-      return new Program(capsuleIdOrNull, instructions, data.size());
-    }
-
-    byte[] encoded() {
-      return ProgramEncoding.encode(program());
-    }
-
-    byte[] data() {
-      return data.toByteArray();
+      super(capsuleIdOrNull);
     }
   }
 
