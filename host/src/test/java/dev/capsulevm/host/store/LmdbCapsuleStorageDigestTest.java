@@ -1,5 +1,7 @@
 package dev.capsulevm.host.store;
 
+import static dev.capsulevm.host.store.OpenedStores.MAP_SIZE;
+import static dev.capsulevm.vm.storage.StorageFixture.commit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,7 +15,6 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.vm.storage.StorageException;
-import dev.capsulevm.vm.storage.StorageFixture;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,26 +37,19 @@ import org.lmdbjava.Txn;
 
 /** The per-capsule set digests and the reads replication uses. */
 class LmdbCapsuleStorageDigestTest {
-  private static final long MAP_SIZE = 64L << 20;
 
   @TempDir Path dir;
   private final CapsuleFixture capsule = new CapsuleFixture("digest capsule");
   private final CapsuleFixture other = new CapsuleFixture("other digest capsule");
-  private final List<LmdbCapsuleStorage> opened = new ArrayList<>();
+  private final OpenedStores stores = new OpenedStores();
 
   private LmdbCapsuleStorage open() throws Exception {
-    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), MAP_SIZE, 32);
-    opened.add(storage);
-    return storage;
+    return stores.open(dir.resolve("store"), 32);
   }
 
   @AfterEach
   void closeStores() {
-    opened.forEach(LmdbCapsuleStorage::close);
-  }
-
-  private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    StorageFixture.commit(storage, writes);
+    stores.closeAll();
   }
 
   private static SetDigest digestOf(List<RecordWithBody> records) {
