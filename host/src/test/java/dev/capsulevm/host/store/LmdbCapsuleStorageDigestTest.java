@@ -27,9 +27,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.Env;
@@ -41,15 +41,10 @@ class LmdbCapsuleStorageDigestTest {
   @TempDir Path dir;
   private final CapsuleFixture capsule = new CapsuleFixture("digest capsule");
   private final CapsuleFixture other = new CapsuleFixture("other digest capsule");
-  private final OpenedStores stores = new OpenedStores();
+  @RegisterExtension final OpenedStores stores = new OpenedStores();
 
   private LmdbCapsuleStorage open() throws Exception {
     return stores.open(dir.resolve("store"), 32);
-  }
-
-  @AfterEach
-  void closeStores() {
-    stores.closeAll();
   }
 
   private static SetDigest digestOf(List<RecordWithBody> records) {

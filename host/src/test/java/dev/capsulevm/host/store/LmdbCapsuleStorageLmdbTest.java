@@ -35,9 +35,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.Env;
@@ -48,15 +48,10 @@ class LmdbCapsuleStorageLmdbTest {
 
   @TempDir Path dir;
   private final CapsuleFixture capsule = new CapsuleFixture("lmdb capsule");
-  private final OpenedStores stores = new OpenedStores();
+  @RegisterExtension final OpenedStores stores = new OpenedStores();
 
   private LmdbCapsuleStorage open() throws Exception {
     return stores.open(dir.resolve("store"), 32);
-  }
-
-  @AfterEach
-  void closeStores() {
-    stores.closeAll();
   }
 
   @Test

@@ -3,12 +3,14 @@ package dev.capsulevm.host.store;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * The LMDB stores a test opened, closed together after it. Closing refuses while a snapshot is open, so
- * a snapshot the code under test leaked fails the test, named as such.
+ * The LMDB stores a test opened, closed together after it (registered as an extension). Closing refuses
+ * while a snapshot is open, so a snapshot the code under test leaked fails the test, named as such.
  */
-final class OpenedStores {
+final class OpenedStores implements AfterEachCallback {
   static final long MAP_SIZE = 64L << 20;
 
   private final List<LmdbCapsuleStorage> opened = new ArrayList<>();
@@ -27,6 +29,11 @@ final class OpenedStores {
   /** How many stores were opened: a name for the next fresh directory. */
   int count() {
     return opened.size();
+  }
+
+  @Override
+  public void afterEach(ExtensionContext context) {
+    closeAll();
   }
 
   void closeAll() {
