@@ -14,7 +14,8 @@ final class Accounts {
   static HostClient fundedClient(TestHost host, long cap, ClientInterceptor... interceptors) throws RenterException {
     SigningKey account = SigningKey.generate();
     fund(host, account, cap);
-    return HostClient.connect(host.address(), account, RenterOptions.defaults().withInterceptors(List.of(interceptors)));
+    RenterOptions options = RenterOptions.defaults().withInterceptors(List.of(interceptors));
+    return HostClient.connect(host.address(), account, options);
   }
 
   static void fund(TestHost host, SigningKey account, long cap) throws RenterException {

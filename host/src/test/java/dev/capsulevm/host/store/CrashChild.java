@@ -83,8 +83,8 @@ public final class CrashChild {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir, MAP_SIZE, 64);
     LmdbLedger ledger = storage.ledger(Clock.systemUTC(), Amount.ofCap(1_000_000), Duration.ofHours(1));
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10), WireSizes.OUTPUT_ENVELOPE_BYTES,
-        ExecFixture.HOST, scheduler);
+    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10),
+        WireSizes.OUTPUT_ENVELOPE_BYTES, ExecFixture.HOST, scheduler);
     if (!storage.hasCapsule(CAPSULE.id())) {
       try (Batch batch = storage.newBatch()) {
         batch.createCapsule(CAPSULE.metadata);
