@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.cli.CliTestSupport.Result;
-import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.renter.CapsuleWriter;
@@ -37,7 +37,7 @@ class RenterCommandsTest {
   @BeforeAll
   void start() throws Exception {
     dir = Files.createTempDirectory("capsulevm-cli-test");
-    host = HostServer.start(HostConfig.defaults(dir.resolve("host")).withPorts(0, 0).withMetricsPort(-1));
+    host = HostServer.start(TestHost.config(dir.resolve("host")));
     common = new String[] {"--host", "127.0.0.1:" + host.port(), "--state", dir.resolve("renter").toString()};
   }
 

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.cli.CliTestSupport.Result;
-import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.renter.CapsuleWriter;
@@ -39,8 +39,8 @@ class ReplicationCommandsTest {
   @BeforeEach
   void start() throws Exception {
     dir = Files.createTempDirectory("capsulevm-cli-replication");
-    a = HostServer.start(HostConfig.defaults(dir.resolve("a")).withPorts(0, 0).withMetricsPort(-1));
-    b = HostServer.start(HostConfig.defaults(dir.resolve("b")).withPorts(0, 0).withMetricsPort(-1));
+    a = HostServer.start(TestHost.config(dir.resolve("a")));
+    b = HostServer.start(TestHost.config(dir.resolve("b")));
   }
 
   @AfterEach

@@ -1,5 +1,7 @@
 package dev.capsulevm.renter;
 
+import static dev.capsulevm.renter.Accounts.fund;
+import static dev.capsulevm.renter.Accounts.fundedClient;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.InstructionPrice;
@@ -20,6 +23,7 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -30,14 +34,16 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EndToEndTest {
+  @TempDir static Path dir;
   private TestHost host;
 
   @BeforeAll
   void start() throws Exception {
-    host = new TestHost();
+    host = new TestHost(TestHost.config(dir));
   }
 
   @AfterAll
@@ -59,7 +65,7 @@ class EndToEndTest {
 
   @Test
   void everyInstructionEndToEndWithExactAccounting() throws Exception {
-    try (HostClient client = host.fundedClient(1000)) {
+    try (HostClient client = fundedClient(host, 1000)) {
       Amount start = client.balance();
       long spent = 0;
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
@@ -109,7 +115,7 @@ class EndToEndTest {
 
   @Test
   void heartbeatAppendOfSeveralRecordsAndReadsOfTheUnsignedOnes() throws Exception {
-    try (HostClient client = host.fundedClient(1000)) {
+    try (HostClient client = fundedClient(host, 1000)) {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.HEARTBEAT, 16, 64, "heartbeat");
       List<List<byte[]>> bodies = new ArrayList<>();
@@ -138,7 +144,7 @@ class EndToEndTest {
 
   @Test
   void outputsArriveThroughTheIteratorTheListenerAndTheFuture() throws Exception {
-    try (HostClient client = host.fundedClient(1000)) {
+    try (HostClient client = fundedClient(host, 1000)) {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 64, 64, "async");
       writer.append(client, subRecords("x", 20));
@@ -164,7 +170,7 @@ class EndToEndTest {
 
   @Test
   void aFailedProgramIsAFailureWithAVerifiedReceiptNotMisbehaviour() throws Exception {
-    try (HostClient client = host.fundedClient(1000)) {
+    try (HostClient client = fundedClient(host, 1000)) {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 64, 64, "failing");
       writer.append(client, subRecords("y", 2));
@@ -185,7 +191,7 @@ class EndToEndTest {
 
   @Test
   void budgetExhaustionMidProgramRefundsTheRest() throws Exception {
-    try (HostClient client = host.fundedClient(1000)) {
+    try (HostClient client = fundedClient(host, 1000)) {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 64, 64, "budget");
       writer.append(client, subRecords("z", 2));
@@ -209,7 +215,7 @@ class EndToEndTest {
   @Test
   void programDataInManySmallChunksWhileOutputsArrive() throws Exception {
     SigningKey account = SigningKey.generate();
-    host.fund(account, 1000);
+    fund(host, account, 1000);
     try (HostClient client = HostClient.connect(host.address(), account, RenterOptions.defaults().withChunkSize(97))) {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 4096, 64, "chunks");
@@ -231,7 +237,7 @@ class EndToEndTest {
   void readersRunWhileAWriteProgramIsInFlight() throws Exception {
     Tamper hold = new Tamper();
     java.util.concurrent.CountDownLatch readsDone = new java.util.concurrent.CountDownLatch(1);
-    try (HostClient client = host.fundedClient(1000, hold)) {
+    try (HostClient client = fundedClient(host, 1000, hold)) {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 4096, 64, "concurrent");
       writer.append(client, subRecords("base", 50));
@@ -239,7 +245,7 @@ class EndToEndTest {
       List<java.util.concurrent.CompletableFuture<ProgramResult>> reads = new ArrayList<>();
       List<HostClient> readers = new ArrayList<>();
       for (int c = 0; c < 4; c++) {
-        readers.add(host.fundedClient(1000));
+        readers.add(fundedClient(host, 1000));
       }
       try {
         ProgramBuilder w = writer.newProgram(client);

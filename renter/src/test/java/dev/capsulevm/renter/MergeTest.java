@@ -1,5 +1,7 @@
 package dev.capsulevm.renter;
 
+import static dev.capsulevm.renter.Accounts.fund;
+import static dev.capsulevm.renter.Accounts.fundedClient;
 import static dev.capsulevm.renter.EndToEndTest.subRecords;
 import static dev.capsulevm.renter.EndToEndTest.utf8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -7,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
@@ -16,6 +19,7 @@ import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.merkle.Merkle;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -24,6 +28,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link CapsuleWriter#merge} against a real host. The forks are made the honest way a single host
@@ -33,13 +38,14 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MergeTest {
+  @TempDir static Path dir;
   private TestHost host;
   private HostClient client;
 
   @BeforeAll
   void start() throws Exception {
-    host = new TestHost();
-    client = host.fundedClient(1000);
+    host = new TestHost(TestHost.config(dir));
+    client = fundedClient(host, 1000);
   }
 
   @AfterAll
@@ -164,7 +170,7 @@ class MergeTest {
   void merge_tamperedProposal_isCaughtNothingIsCommittedAndARetryMerges() throws Exception {
     Tamper tamper = new Tamper();
     SigningKey account = SigningKey.generate();
-    host.fund(account, 1000);
+    fund(host, account, 1000);
     try (HostClient tampered = HostClient.connect(host.address(), account,
         RenterOptions.defaults().withInterceptors(List.of(tamper)))) {
       CapsuleWriter writer = newCapsule(SigningPolicy.EVERY_RECORD);

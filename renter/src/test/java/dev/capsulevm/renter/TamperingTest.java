@@ -1,5 +1,6 @@
 package dev.capsulevm.renter;
 
+import static dev.capsulevm.renter.Accounts.fundedClient;
 import static dev.capsulevm.renter.EndToEndTest.subRecords;
 import static dev.capsulevm.renter.EndToEndTest.utf8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.ByteString;
+import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.CostBreakdown;
 import dev.capsulevm.pricing.Receipt;
@@ -22,6 +24,7 @@ import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.Failure;
 import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.proto.v1.InstructionResult;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -30,6 +33,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A man in the middle changes the host's answers (every byte position class: payload data, proof
@@ -39,6 +43,7 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TamperingTest {
+  @TempDir static Path dir;
   private TestHost host;
   private final Tamper tamper = new Tamper();
   private HostClient client;
@@ -50,9 +55,9 @@ class TamperingTest {
 
   @BeforeAll
   void start() throws Exception {
-    host = new TestHost();
-    hostKey = host.hostKey();
-    client = host.fundedClient(100_000, tamper);
+    host = new TestHost(TestHost.config(dir));
+    hostKey = host.signingKey();
+    client = fundedClient(host, 100_000, tamper);
     writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(), SigningPolicy.EVERY_RECORD,
         4096, 64, "tamper");
     r1 = writer.append(client, List.of(utf8("one"))).get(0);

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.ProgramException.Reason;
 import dev.capsulevm.program.ProgramException;
+import dev.capsulevm.testing.Await;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
@@ -153,18 +154,20 @@ class ProgramDataTest {
   @Timeout(value = 30, unit = TimeUnit.SECONDS)
   void failingWakesAWaitingConsumer() throws Exception {
     ProgramData data = new ProgramData(100, 100);
-    CompletableFuture<ProgramException> waiter = CompletableFuture.supplyAsync(() -> {
+    CompletableFuture<ProgramException> waiter = new CompletableFuture<>();
+    Thread consumer = new Thread(() -> {
       try {
-        data.awaitBytes(new DataRef(0, 50), LONG);
-        return null;
+        data.awaitBytes(new DataRef(0, 50), Await.DEADLINE);
+        waiter.complete(null);
       } catch (ProgramException e) {
-        return e;
+        waiter.complete(e);
       } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return null;
+        waiter.completeExceptionally(e);
       }
     });
-    Thread.sleep(50);
+    consumer.start();
+    // The only timed wait on its way is the one inside awaitBytes.
+    Await.until("the consumer waits for the bytes", () -> consumer.getState() == Thread.State.TIMED_WAITING);
     data.fail("stream closed");
     ProgramException e = waiter.get(30, TimeUnit.SECONDS);
     assertEquals(Reason.DATA_UNAVAILABLE, e.reason());

@@ -18,6 +18,7 @@ import dev.capsulevm.host.sync.InMemoryDag;
 import dev.capsulevm.host.sync.Reconciler;
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.host.sync.SyncRecord;
+import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.Record;
@@ -33,6 +34,8 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -101,7 +104,10 @@ class LyingPeerTest {
   @Test
   void garbageFromAnInitiatorIsRefusedAndTheHostKeepsServing() throws Exception {
     CapsuleFixture capsule = new CapsuleFixture("garbage in");
-    try (HostServer a = Replicas.start(dir.resolve("a")); HostServer c = Replicas.start(dir.resolve("c"))) {
+    // a's back-offs run on a clock the test moves, so it never waits for one to pass.
+    SettableClock clock = new SettableClock(Instant.now());
+    try (HostServer a = HostServer.start(Replicas.config(dir.resolve("a")).withClock(clock, Duration.ofHours(1)));
+        HostServer c = Replicas.start(dir.resolve("c"))) {
       create(a, capsule);
       create(c, capsule);
       put(a, chain(capsule, capsule.id(), 20, "r", 1));
@@ -129,7 +135,7 @@ class LyingPeerTest {
       Replicator.SessionResult result = sync(a, c, capsule.id());
       assertEquals(SyncOutcome.CONVERGED, result.outcome(), result.error());
       assertConverged(capsule.id(), a, c);
-      Thread.sleep(1_100);
+      clock.advance(Replicas.config(dir).replication().backoffMax().plusSeconds(1));
       assertEquals(SyncOutcome.EQUAL, sync(c, a, capsule.id()).outcome());
     }
   }

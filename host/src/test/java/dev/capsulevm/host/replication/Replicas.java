@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.proofs.Hash;
@@ -28,7 +29,7 @@ final class Replicas {
   static HostConfig config(Path dir) {
     Replicator.Settings sync = Replicator.Settings.defaults(List.of()).withInterval(Duration.ZERO)
         .withBackoff(Duration.ofMillis(200), Duration.ofSeconds(1));
-    return HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1).withReplication(sync);
+    return TestHost.config(dir).withReplication(sync);
   }
 
   static String address(HostServer host) {

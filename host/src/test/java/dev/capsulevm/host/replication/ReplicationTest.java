@@ -13,11 +13,14 @@ import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.testing.Await;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -125,12 +128,19 @@ class ReplicationTest {
     try (HostServer b = HostServer.start(Replicas.config(bDir).withReplication(Replicas.config(bDir).replication()
         .withStaging(new ReplicaDag.Limits(1 << 20, 256L << 20, 16 << 10))))) {
       CompletableFuture<Void> storing = new CompletableFuture<>();
+      CountDownLatch stopped = new CountDownLatch(1);
       CompletableFuture<Replicator.SessionResult> running = CompletableFuture.supplyAsync(() ->
           b.replicator().syncNow(Replicas.address(a), capsule.id(), new Replicator.ProgressListener() {
             @Override
             public void progress(Hash c, int index, int count, SyncSession.Progress p) {
               if (p.recordsStored() > 0) {
                 storing.complete(null);
+                // The session goes on only once a is stopped, so it cannot end first, however slow the test.
+                try {
+                  stopped.await(Await.DEADLINE.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
               }
             }
 
@@ -141,6 +151,7 @@ class ReplicationTest {
           }).get(0));
       storing.get(60, java.util.concurrent.TimeUnit.SECONDS);
       a.close();
+      stopped.countDown();
       Replicator.SessionResult cut = running.get(60, java.util.concurrent.TimeUnit.SECONDS);
       long kept = b.storage().digest(capsule.id()).count();
       assertEquals(SyncOutcome.FAILED, cut.outcome(), "cut off after " + kept + " records");
@@ -172,7 +183,8 @@ class ReplicationTest {
         put(a, chain(capsule, first.get(9).hash(), 5, "more", 1));
         awaitCount(b, capsule.id(), 15);
         assertConverged(capsule.id(), a, b);
-        Replicator.PeerState state = b.replicator().peers().get(0);
+        // the records are stored before the session that brought them is counted
+        Replicator.PeerState state = awaitSessions(b, 2);
         assertEquals(Replicas.address(a), state.address());
         assertTrue(state.sessions() >= 2 && state.lastSession() != null, state.toString());
       }
@@ -205,11 +217,12 @@ class ReplicationTest {
   }
 
   private static void awaitCount(HostServer host, Hash capsule, long count) throws InterruptedException {
-    long deadline = System.nanoTime() + 30_000_000_000L;
-    while (countOrZero(host, capsule) < count && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
+    Await.value("records synced", () -> countOrZero(host, capsule), n -> n >= count);
     assertEquals(count, countOrZero(host, capsule));
+  }
+
+  private static Replicator.PeerState awaitSessions(HostServer host, long sessions) throws InterruptedException {
+    return Await.value("sessions counted", () -> host.replicator().peers().get(0), s -> s.sessions() >= sessions);
   }
 
   private static long countOrZero(HostServer host, Hash capsule) {

@@ -7,6 +7,7 @@ import static dev.capsulevm.host.replication.Replicas.sync;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.host.ChildJvm;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.host.sync.SetDigest;
@@ -14,13 +15,10 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.vm.exec.ExecutorStoreContract;
-import java.io.File;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,23 +41,15 @@ class SyncCrashTest {
         put(a, records.subList(i, i + 500));
       }
       Path bDir = dir.resolve("b");
-      Path log = dir.resolve("child.log");
-      Process child = start(bDir, Replicas.address(a), capsule.id(), log);
-      long stored = 0;
-      try {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (stored == 0) {
-          assertTrue(child.isAlive(), "the child died on its own: " + Files.readString(log));
-          assertTrue(System.nanoTime() < deadline, "the child stored nothing in time: " + Files.readString(log));
-          stored = lastStored(log);
-          Thread.sleep(2);
+      try (ChildJvm child = ChildJvm.start(dir.resolve("child.log"), 256, SyncCrashChild.class, bDir.toString(),
+          Replicas.address(a), capsule.id().toHex(), String.valueOf(records.size() / 2))) {
+        String line = child.nextLine();
+        while (!line.startsWith("stored ") || Long.parseLong(line.substring(7)) == 0) {
+          line = child.nextLine();
         }
-      } finally {
-        child.destroyForcibly();
-        assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(137, child.kill(), "killed by SIGKILL");
+        assertTrue(child.rest().stream().noneMatch(l -> l.startsWith("ended")), "killed before the session ended");
       }
-      assertEquals(137, child.exitValue(), "killed by SIGKILL");
-      assertTrue(!Files.readString(log).contains("ended"), "killed before the session ended");
 
       Set<Hash> held = new HashSet<>();
       try (LmdbCapsuleStorage store = LmdbCapsuleStorage.open(bDir.resolve(HostServer.STORE_DIRECTORY))) {
@@ -84,27 +74,5 @@ class SyncCrashTest {
         assertConverged(capsule.id(), a, b);
       }
     }
-  }
-
-  private static long lastStored(Path log) throws Exception {
-    long stored = 0;
-    if (Files.exists(log)) {
-      for (String line : Files.readAllLines(log)) {
-        if (line.startsWith("stored ")) {
-          stored = Long.parseLong(line.substring(7).trim());
-        }
-      }
-    }
-    return stored;
-  }
-
-  private static Process start(Path data, String peer, Hash capsule, Path log) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> command = List.of(java,
-        "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-        "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-        SyncCrashChild.class.getName(), data.toString(), peer, capsule.toHex());
-    return new ProcessBuilder(command).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(log.toString()))).start();
   }
 }

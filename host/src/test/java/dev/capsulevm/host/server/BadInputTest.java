@@ -21,6 +21,7 @@ import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.proto.v1.StatusRequest;
+import dev.capsulevm.testing.Await;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -141,7 +142,7 @@ class BadInputTest {
     byte[] w = TestHost.withdrawal(account, table, BUDGET);
     Stream first = t.open();
     first.send(TestHost.header(p.encoded(), table, w, 1));
-    first.send(TestHost.data(p.data(), 0, p.data().length));
+    first.send(TestHost.data(p.bytes(), 0, p.bytes().length));
     assertEquals(Status.Code.OK, TestHost.finish(first, true).status().getCode());
     Status s = rejected(TestHost.header(p.encoded(), table, w, 1));
     assertEquals(Status.Code.ALREADY_EXISTS, s.getCode());
@@ -184,7 +185,7 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, w, 1));
-    byte[] tooMuch = Arrays.copyOf(p.data(), p.data().length + 10);
+    byte[] tooMuch = Arrays.copyOf(p.bytes(), p.bytes().length + 10);
     s.send(TestHost.data(tooMuch, 0, tooMuch.length));
     Run run = TestHost.finish(s, true);
     assertEquals(Status.Code.INVALID_ARGUMENT, run.status().getCode());
@@ -203,7 +204,7 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-    s.send(TestHost.data(p.data(), 0, p.data().length));
+    s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
     assertTrue(s.response().hasResult());
     assertTrue(s.response().hasProposal());
     s.send(TestHost.data(new byte[3], 0, 3));
@@ -263,7 +264,7 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 10));
-    s.send(TestHost.data(p.data(), 0, p.data().length));
+    s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
     assertTrue(s.response().hasResult());
     ExecuteResponse proposal = s.response();
     assertTrue(proposal.hasProposal());
@@ -271,11 +272,7 @@ class BadInputTest {
     // Storage (5 units per byte per duration unit in the default prices) comes back with the rest.
     long storage = 5L * 10 * g.metadata.encoded().length;
     long expected = before - (proposal.getProposal().getCost() - storage);
-    long deadline = System.nanoTime() + 5_000_000_000L;
-    while (t.balance(account) != expected && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertEquals(expected, t.balance(account));
+    Await.value("the refund", () -> t.balance(account), balance -> balance == expected);
     // Nothing was committed: the capsule can be created now.
     Run again = t.run(p, table, account, BUDGET, 1 << 20, true);
     assertEquals(Status.Code.OK, again.status().getCode(), again.status().toString());
@@ -287,14 +284,10 @@ class BadInputTest {
     long before = t.balance(account);
     Stream s = t.open();
     s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-    s.send(TestHost.data(p.data(), 0, 5));
-    Thread.sleep(50);
+    s.send(TestHost.data(p.bytes(), 0, 5));
+    Await.until("the host takes the budget", () -> t.balance(account) < before);
     s.requests.cancel("renter goes away", null);
-    long deadline = System.nanoTime() + 5_000_000_000L;
-    while (before - t.balance(account) > 100_000 && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    long spent = before - t.balance(account);
+    long spent = Await.value("the refund", () -> before - t.balance(account), paid -> paid < 100_000);
     assertTrue(spent > 0 && spent < 100_000, "only the start and the upload were paid, spent " + spent);
   }
 

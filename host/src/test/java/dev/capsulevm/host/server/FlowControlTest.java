@@ -18,6 +18,7 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.FailureReason;
+import dev.capsulevm.testing.Await;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import java.nio.file.Path;
@@ -63,10 +64,12 @@ class FlowControlTest {
       for (int i = 0; i < 60; i++) {
         read.add(new Instruction.ReadSubRecord(new RecordSelector.ByHeight(1), 0, anchor));
       }
+      long ended = t.programsRun();
       SlowStream s = t.open(new SlowStream());
       s.send(TestHost.header(read.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-      s.send(TestHost.data(read.data(), 0, read.data().length));
-      Thread.sleep(1500);
+      s.send(TestHost.data(read.bytes(), 0, read.bytes().length));
+      // The renter reads only once the host has ended the call on its own.
+      Await.until("the host ends the call", () -> t.programsRun() > ended);
       s.requests.request(1000);
       Run run = TestHost.finish(s, true);
       assertEquals(Status.Code.DEADLINE_EXCEEDED, run.status().getCode(), run.status().toString());
@@ -115,7 +118,7 @@ class FlowControlTest {
       byte[] w = TestHost.withdrawal(account, table, BUDGET);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), table, w, 1));
-      byte[] d = p.data();
+      byte[] d = p.bytes();
       for (int at = 0; at < d.length; at += 16 << 10) {
         s.send(TestHost.data(d, at, Math.min(d.length, at + (16 << 10))));
       }
@@ -141,7 +144,7 @@ class FlowControlTest {
       long before = t.balance(account);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-      s.send(TestHost.data(p.data(), 0, p.data().length));
+      s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
       assertTrue(s.response().hasResult());
       assertTrue(s.response().hasProposal());
       ExecuteResponse end = s.response();

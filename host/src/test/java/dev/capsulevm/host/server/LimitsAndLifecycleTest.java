@@ -93,7 +93,7 @@ class LimitsAndLifecycleTest {
       byte[] w = TestHost.withdrawal(account, table, enoughForTwo);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), table, w, 10));
-      s.send(TestHost.data(p.data(), 0, p.data().length));
+      s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
       Run run = TestHost.finish(s, true);
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, run.status().getCode(), run.status().toString());
       assertEquals(FailureReason.FAILURE_REASON_BUDGET, run.end().getEnd().getFailure().getReason());
@@ -121,7 +121,7 @@ class LimitsAndLifecycleTest {
       byte[] w = TestHost.withdrawal(account, table, budget);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), table, w, 10));
-      s.send(TestHost.data(p.data(), 0, p.data().length));
+      s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
       Run run = TestHost.finish(s, true);
       assertEquals(Status.Code.RESOURCE_EXHAUSTED, run.status().getCode(), run.status().toString());
       assertEquals(0, run.results().size());
@@ -150,7 +150,7 @@ class LimitsAndLifecycleTest {
       Instant expiry = Instant.ofEpochSecond(clock.instant().getEpochSecond() + 60);
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), old, TestHost.withdrawal(account, old, BUDGET, 1, expiry), 1));
-      s.send(TestHost.data(p.data(), 0, p.data().length));
+      s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
       assertEquals(Status.Code.OK, TestHost.finish(s, true).status().getCode());
       // After its window the old one is refused, naming it expired.
       clock.advance(Duration.ofMinutes(6));
@@ -177,7 +177,7 @@ class LimitsAndLifecycleTest {
       p.add(new Instruction.CreateCapsule(p.put(f.metadata.encoded())));
       Stream holding = t.open();
       holding.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-      holding.send(TestHost.data(p.data(), 0, p.data().length));
+      holding.send(TestHost.data(p.bytes(), 0, p.bytes().length));
       assertTrue(holding.response().hasResult());
       assertTrue(holding.response().hasProposal());
       Stream refused = t.open();
@@ -192,7 +192,8 @@ class LimitsAndLifecycleTest {
 
   @Test
   void perAccountRateIsResourceExhausted() throws Exception {
-    try (TestHost t = new TestHost(TestHost.config(dir).withRate(0.5, 2))) {
+    // A token comes back every 1,000 s: none does during the test, however slow the machine.
+    try (TestHost t = new TestHost(TestHost.config(dir).withRate(0.001, 2))) {
       SigningKey account = SigningKey.generate();
       t.fund(account, 1_000_000_000L);
       PriceTable table = t.table().table();
@@ -321,7 +322,7 @@ class LimitsAndLifecycleTest {
       PriceTable table = t.table().table();
       Stream s = t.open();
       s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
-      s.send(TestHost.data(p.data(), 0, p.data().length));
+      s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
       assertTrue(s.response().hasResult());
       assertTrue(s.response().hasProposal());
       t.host.close();

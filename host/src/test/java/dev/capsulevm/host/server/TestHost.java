@@ -10,11 +10,11 @@ import dev.capsulevm.pricing.RenterCheck;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.pricing.Withdrawal;
-import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.KeyFile;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.BalanceRequest;
@@ -25,6 +25,8 @@ import dev.capsulevm.proto.v1.FundRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.ProgramHeader;
+import dev.capsulevm.proto.v1.StatusRequest;
+import dev.capsulevm.vm.exec.ExecFixture;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
@@ -32,7 +34,7 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
-import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -41,16 +43,19 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
-/** A host on ephemeral loopback ports with raw stubs, an account and a program runner, for tests. */
-final class TestHost implements AutoCloseable {
-  final HostServer host;
+/**
+ * A host on ephemeral loopback ports with raw stubs, an account and a program runner, for tests; the
+ * renter's and the CLI's tests use it through host's test-jar.
+ */
+public final class TestHost implements AutoCloseable {
+  public final HostServer host;
   final ManagedChannel channel;
   final ManagedChannel adminChannel;
   final HostGrpc.HostBlockingStub blocking;
   final HostGrpc.HostStub async;
   final AdminGrpc.AdminBlockingStub admin;
 
-  TestHost(HostConfig config) throws Exception {
+  public TestHost(HostConfig config) throws Exception {
     host = HostServer.start(config);
     channel = ManagedChannelBuilder.forAddress("127.0.0.1", host.port()).usePlaintext()
         .maxInboundMessageSize(64 << 20).build();
@@ -60,8 +65,24 @@ final class TestHost implements AutoCloseable {
     admin = AdminGrpc.newBlockingStub(adminChannel).withInterceptors(bearer(host.adminToken()));
   }
 
-  static HostConfig config(Path dir) {
+  /** A host on ephemeral loopback ports, its data in {@code dir}, without a metrics server. */
+  public static HostConfig config(Path dir) {
     return HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1);
+  }
+
+  /** Where the Host service listens, as host:port. */
+  public String address() {
+    return "127.0.0.1:" + host.port();
+  }
+
+  /** Where the Admin service listens, as host:port. */
+  public String adminAddress() {
+    return "127.0.0.1:" + host.adminPort();
+  }
+
+  /** The host's signing key, read from its data directory (tests re-sign tampered receipts with it). */
+  public SigningKey signingKey() throws IOException {
+    return KeyFile.read(host.config().dataDirectory().resolve(HostServer.HOST_KEY_FILE));
   }
 
   static io.grpc.ClientInterceptor bearer(String token) {
@@ -83,6 +104,11 @@ final class TestHost implements AutoCloseable {
   long balance(SigningKey account) {
     return blocking.getBalance(BalanceRequest.newBuilder()
         .setAccount(ByteString.copyFrom(account.publicKey().toByteArray())).build()).getBalance();
+  }
+
+  /** Programs that ended, however they ended (the Admin service's count). */
+  long programsRun() {
+    return admin.status(StatusRequest.getDefaultInstance()).getProgramsRun();
   }
 
   static byte[] withdrawal(SigningKey account, PriceTable table, long budget, long nonce, Instant expiry) {
@@ -204,7 +230,7 @@ final class TestHost implements AutoCloseable {
       throws Exception {
     Stream s = open();
     s.send(header(program.encoded(), table, withdrawal(account, table, budget), 10));
-    byte[] d = program.data();
+    byte[] d = program.bytes();
     for (int at = 0; at < d.length; at += chunk) {
       s.send(data(d, at, Math.min(d.length, at + chunk)));
     }
@@ -250,41 +276,10 @@ final class TestHost implements AutoCloseable {
         Amount.of(budget), run.sent(), run.received());
   }
 
-  /** Builds a program and its data. */
-  static final class ProgramBuilder {
-    private final Hash capsuleIdOrNull;
-    private final ByteArrayOutputStream data = new ByteArrayOutputStream();
-    private final List<Instruction> instructions = new ArrayList<>();
-
+  /** vm's program builder under the name host's tests use. */
+  static final class ProgramBuilder extends ExecFixture.Builder {
     ProgramBuilder(Hash capsuleIdOrNull) {
-      this.capsuleIdOrNull = capsuleIdOrNull;
-    }
-
-    DataRef put(byte[] bytes) {
-      DataRef ref = new DataRef(data.size(), bytes.length);
-      data.writeBytes(bytes);
-      return ref;
-    }
-
-    DataRef put(Hash hash) {
-      return put(hash.toByteArray());
-    }
-
-    ProgramBuilder add(Instruction instruction) {
-      instructions.add(instruction);
-      return this;
-    }
-
-    Program program() {
-      return new Program(capsuleIdOrNull, instructions, data.size());
-    }
-
-    byte[] encoded() {
-      return ProgramEncoding.encode(program());
-    }
-
-    byte[] data() {
-      return data.toByteArray();
+      super(capsuleIdOrNull);
     }
   }
 

@@ -1,16 +1,9 @@
 package dev.capsulevm.host.store;
 
 import dev.capsulevm.pricing.Amount;
-import dev.capsulevm.pricing.InstructionKind;
-import dev.capsulevm.pricing.InstructionPrice;
-import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.Meter;
-import dev.capsulevm.pricing.PriceTable;
-import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.program.AppendEncoding;
-import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
-import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordHeader;
@@ -19,21 +12,18 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.WireSizes;
-import dev.capsulevm.vm.ProgramData;
+import dev.capsulevm.vm.exec.ExecFixture;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,22 +36,19 @@ import java.util.concurrent.ScheduledExecutorService;
  * whose first sub-record reads {@code "g/j/size/path"}. Even groups run through the {@link Executor} with
  * refund account {@link #groupAccount}(g), so the refund is credited in the commit; odd groups are one
  * batch with a credit of {@link #batchCredit}(g) to {@link #BATCH_ACCOUNT}. Every run continues after the
- * group of the capsule's head. Arguments: the store directory and a file to create once the store is open.
+ * group of the capsule's head. It reports on standard output as it goes: {@link #COMMITTING} g just before
+ * group g's commit, {@link #COMMITTED} g once it returned. Argument: the store directory.
  */
 public final class CrashChild {
   static final CapsuleFixture CAPSULE = new CapsuleFixture("crash-safety");
-  static final PublicKey BATCH_ACCOUNT = key(0x71).publicKey();
+  static final PublicKey BATCH_ACCOUNT = ExecFixture.key(0x71).publicKey();
   /** Where a refund that does not go through a commit would go (never, unless a commit fails). */
-  static final PublicKey FAILURE_ACCOUNT = key(0x72).publicKey();
+  static final PublicKey FAILURE_ACCOUNT = ExecFixture.key(0x72).publicKey();
   static final long MAP_SIZE = 256L << 20;
+  static final String COMMITTING = "committing ";
+  static final String COMMITTED = "committed ";
 
   private CrashChild() {}
-
-  static SigningKey key(int fill) {
-    byte[] seed = new byte[32];
-    Arrays.fill(seed, (byte) fill);
-    return SigningKey.fromSeed(seed);
-  }
 
   static PublicKey groupAccount(long group) {
     byte[] seed = new byte[32];
@@ -91,35 +78,19 @@ public final class CrashChild {
     return Long.parseLong(new String(firstSubRecord, StandardCharsets.UTF_8).split("/")[0]);
   }
 
-  static PriceTable table(SigningKey host) {
-    Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
-    for (InstructionKind kind : InstructionKind.values()) {
-      m.put(kind, InstructionPrice.of(100, 1));
-    }
-    Prices prices = new Prices(Amount.of(1000), Amount.of(1), m, Amount.of(1), Amount.of(1), Amount.of(1),
-        Amount.of(2));
-    Limits limits = new Limits(1 << 20, 256, 1 << 20, 1024, 16, Amount.ofCap(1_000_000));
-    Instant from = Instant.ofEpochSecond(1_800_000_000L);
-    return new PriceTable(host.publicKey(), from, from.plusSeconds(3600), prices, limits);
-  }
-
   public static void main(String[] args) throws Exception {
     Path dir = Path.of(args[0]);
-    Path ready = Path.of(args[1]);
-    SigningKey host = key(0x41);
-    PriceTable table = table(host);
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir, MAP_SIZE, 64);
     LmdbLedger ledger = storage.ledger(Clock.systemUTC(), Amount.ofCap(1_000_000), Duration.ofHours(1));
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10), WireSizes.OUTPUT_ENVELOPE_BYTES, host,
-        scheduler);
+    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10),
+        WireSizes.OUTPUT_ENVELOPE_BYTES, ExecFixture.HOST, scheduler);
     if (!storage.hasCapsule(CAPSULE.id())) {
       try (Batch batch = storage.newBatch()) {
         batch.createCapsule(CAPSULE.metadata);
         batch.commit();
       }
     }
-    Files.createFile(ready);
     while (true) {
       long group;
       Hash parent;
@@ -144,14 +115,12 @@ public final class CrashChild {
         }
       }
       if (throughExecutor(group)) {
-        byte[] input = AppendEncoding.encode(records);
-        Program program = new Program(CAPSULE.id(), List.of(new Instruction.AppendRecord(new DataRef(0, input.length))),
-            input.length);
-        ProgramData data = new ProgramData(input.length, input.length);
-        data.append(input);
-        Meter meter = Meter.open(table, Hash.copyOf(new byte[32]), Amount.ofCap(10), 100, 10,
-            amount -> ledger.refund(FAILURE_ACCOUNT, amount));
-        PendingCommit pending = (PendingCommit) executor.run(program, data, meter, groupAccount(group), o -> { });
+        ExecFixture.Builder append = new ExecFixture.Builder(CAPSULE.id());
+        append.add(new Instruction.AppendRecord(append.put(AppendEncoding.encode(records))));
+        Meter meter = ExecFixture.meter(Amount.ofCap(10).units(), amount -> ledger.refund(FAILURE_ACCOUNT, amount));
+        PendingCommit pending =
+            (PendingCommit) executor.run(append.program(), append.data(), meter, groupAccount(group), o -> { });
+        report(COMMITTING + group);
         pending.confirm();
       } else {
         try (Batch batch = storage.newBatch()) {
@@ -159,9 +128,16 @@ public final class CrashChild {
             batch.putRecord(record);
           }
           batch.credit(BATCH_ACCOUNT, Amount.of(batchCredit(group)));
+          report(COMMITTING + group);
           batch.commit();
         }
       }
+      report(COMMITTED + group);
     }
+  }
+
+  private static void report(String line) {
+    System.out.println(line);
+    System.out.flush();
   }
 }

@@ -18,9 +18,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.Env;
@@ -28,28 +28,19 @@ import org.lmdbjava.Txn;
 
 /** The reads replication uses on LMDB, and how the per-capsule set digests are kept there. */
 class LmdbCapsuleStorageDigestTest extends ReplicaStoreContract {
-  private static final long MAP_SIZE = 64L << 20;
-
   @TempDir Path dir;
-  private final List<LmdbCapsuleStorage> opened = new ArrayList<>();
+  @RegisterExtension final OpenedStores stores = new OpenedStores();
 
   @Override
   LmdbCapsuleStorage open() throws Exception {
-    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), MAP_SIZE, 32);
-    opened.add(storage);
-    return storage;
+    return stores.open(dir.resolve("store"), 32);
   }
 
   /** Opens the closed store's environment as LMDB itself, as a tool or an older version would. */
   private void withRawEnvironment(Consumer<Env<ByteBuffer>> work) {
-    try (Env<ByteBuffer> env = Env.create().setMapSize(MAP_SIZE).setMaxDbs(32).open(dir.resolve("store").toFile())) {
+    try (Env<ByteBuffer> env = Env.create().setMapSize(OpenedStores.MAP_SIZE).setMaxDbs(32).open(dir.resolve("store").toFile())) {
       work.accept(env);
     }
-  }
-
-  @AfterEach
-  void closeStores() {
-    opened.forEach(LmdbCapsuleStorage::close);
   }
 
   @Test

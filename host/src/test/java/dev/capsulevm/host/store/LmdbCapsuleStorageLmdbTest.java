@@ -1,5 +1,7 @@
 package dev.capsulevm.host.store;
 
+import static dev.capsulevm.host.store.OpenedStores.MAP_SIZE;
+import static dev.capsulevm.vm.storage.StorageFixture.commit;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,7 +22,6 @@ import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
-import dev.capsulevm.vm.storage.StorageFixture;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -34,9 +35,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.Env;
@@ -44,25 +45,13 @@ import org.lmdbjava.Txn;
 
 /** What the contract suite cannot say: persistence, LMDB transactions and threads, closing, corruption. */
 class LmdbCapsuleStorageLmdbTest {
-  private static final long MAP_SIZE = 64L << 20;
 
   @TempDir Path dir;
   private final CapsuleFixture capsule = new CapsuleFixture("lmdb capsule");
-  private final List<LmdbCapsuleStorage> opened = new ArrayList<>();
+  @RegisterExtension final OpenedStores stores = new OpenedStores();
 
   private LmdbCapsuleStorage open() throws Exception {
-    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), MAP_SIZE, 32);
-    opened.add(storage);
-    return storage;
-  }
-
-  @AfterEach
-  void closeStores() {
-    opened.forEach(LmdbCapsuleStorage::close);
-  }
-
-  private static void commit(LmdbCapsuleStorage storage, Object... writes) throws StorageException {
-    StorageFixture.commit(storage, writes);
+    return stores.open(dir.resolve("store"), 32);
   }
 
   @Test
@@ -297,7 +286,7 @@ class LmdbCapsuleStorageLmdbTest {
   @Test
   void aCommitBeyondTheMaximumMapSizeFailsWholeAndLeavesTheStoreUsable() throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("small"), 1 << 20, 2 << 20, 8);
-    opened.add(storage);
+    stores.add(storage);
     commit(storage, capsule);
     RecordWithBody big = bigRecord(4 << 20);
     RuntimeException e = assertThrows(RuntimeException.class, () -> commit(storage, big));
@@ -314,7 +303,7 @@ class LmdbCapsuleStorageLmdbTest {
   @Test
   void withoutAMaximumTheMapNeverGrows() throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("fixed"), 1 << 20, 8);
-    opened.add(storage);
+    stores.add(storage);
     commit(storage, capsule);
     RecordWithBody big = bigRecord(1200 << 10);
     assertThrows(Env.MapFullException.class, () -> commit(storage, big));
@@ -325,7 +314,7 @@ class LmdbCapsuleStorageLmdbTest {
   @Test
   void aCommitThatFitsOnceTheMapDoublesSucceeds() throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("growing"), 1 << 20, 8 << 20, 8);
-    opened.add(storage);
+    stores.add(storage);
     commit(storage, capsule);
     RecordWithBody big = bigRecord(1200 << 10);
     commit(storage, big);
@@ -340,7 +329,7 @@ class LmdbCapsuleStorageLmdbTest {
   @Test
   void theMapDoesNotGrowWhileASnapshotIsOpen() throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("held"), 1 << 20, 8 << 20, 8);
-    opened.add(storage);
+    stores.add(storage);
     commit(storage, capsule);
     RecordWithBody big = bigRecord(1200 << 10);
     try (Snapshot held = storage.openSnapshot(capsule.id())) {

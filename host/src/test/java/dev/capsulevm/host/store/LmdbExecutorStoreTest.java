@@ -1,9 +1,7 @@
 package dev.capsulevm.host.store;
 
 import dev.capsulevm.pricing.Amount;
-import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.vm.exec.ExecutorStoreContract;
-import dev.capsulevm.vm.storage.CapsuleStorage;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -20,26 +18,6 @@ class LmdbExecutorStoreTest extends ExecutorStoreContract {
   protected Store newStore(Clock clock) throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), 64L << 20, 64);
     LmdbLedger ledger = storage.ledger(clock, Amount.ofCap(1_000_000), Duration.ofHours(1));
-    return new Store() {
-      @Override
-      public CapsuleStorage storage() {
-        return storage;
-      }
-
-      @Override
-      public Ledger ledger() {
-        return ledger;
-      }
-
-      @Override
-      public Object dump() {
-        return storage.dump();
-      }
-
-      @Override
-      public void close() {
-        storage.close();
-      }
-    };
+    return Store.of(storage, ledger, storage::dump, storage);
   }
 }

@@ -3,8 +3,6 @@ package dev.capsulevm.host.store;
 import dev.capsulevm.vm.exec.ExecutorContract;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -12,35 +10,16 @@ import org.junit.jupiter.api.io.TempDir;
  * snapshot is open, so a snapshot the executor leaked fails the test.
  */
 class LmdbExecutorTest extends ExecutorContract {
-  private static final long TEST_MAP_SIZE = 64L << 20;
-
   @TempDir Path dir;
-  private final List<LmdbCapsuleStorage> opened = new ArrayList<>();
+  private final OpenedStores stores = new OpenedStores();
 
   @Override
   protected CapsuleStorage newStorage() throws Exception {
-    LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store" + opened.size()), TEST_MAP_SIZE, 64);
-    opened.add(storage);
-    return storage;
+    return stores.open(dir.resolve("store" + stores.count()), 64);
   }
 
   @Override
   protected void releaseStorages() {
-    IllegalStateException failure = null;
-    for (LmdbCapsuleStorage storage : opened) {
-      try {
-        storage.close();
-      } catch (IllegalStateException e) {
-        if (failure == null) {
-          failure = new IllegalStateException("a snapshot was left open: " + e.getMessage(), e);
-        } else {
-          failure.addSuppressed(e);
-        }
-      }
-    }
-    opened.clear();
-    if (failure != null) {
-      throw failure;
-    }
+    stores.closeAll();
   }
 }

@@ -11,16 +11,13 @@ import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.program.AppendEncoding;
-import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
-import dev.capsulevm.program.Program;
-import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.WireSizes;
-import dev.capsulevm.vm.ProgramData;
+import dev.capsulevm.vm.exec.ExecFixture;
 import dev.capsulevm.vm.exec.Executor;
 import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.exec.ProgramStoppedException;
@@ -42,8 +39,8 @@ import org.lmdbjava.Env;
 
 /** LMDB-only behaviour of the ledger, the atomic refund and the durability modes. */
 class LmdbLedgerAndDurabilityTest {
-  private static final PublicKey PAYER = CrashChild.key(0x33).publicKey();
-  private static final SigningKey HOST = CrashChild.key(0x41);
+  private static final PublicKey PAYER = ExecFixture.key(0x33).publicKey();
+  private static final SigningKey HOST = ExecFixture.HOST;
 
   @TempDir Path dir;
 
@@ -110,14 +107,10 @@ class LmdbLedgerAndDurabilityTest {
 
   private static PendingCommit append(Executor executor, CapsuleFixture f, RecordWithBody record, AtomicLong refunded)
       throws Exception {
-    byte[] input = AppendEncoding.encode(List.of(record));
-    Program program = new Program(f.id(), List.of(new Instruction.AppendRecord(new DataRef(0, input.length))),
-        input.length);
-    ProgramData data = new ProgramData(input.length, input.length);
-    data.append(input);
-    Meter meter = Meter.open(CrashChild.table(HOST), Hash.copyOf(new byte[32]), Amount.ofCap(1000), 100, 10,
-        amount -> refunded.addAndGet(amount.units()));
-    return (PendingCommit) executor.run(program, data, meter, PAYER, o -> { });
+    ExecFixture.Builder append = new ExecFixture.Builder(f.id());
+    append.add(new Instruction.AppendRecord(append.put(AppendEncoding.encode(List.of(record)))));
+    Meter meter = ExecFixture.meter(Amount.ofCap(1000).units(), refunded);
+    return (PendingCommit) executor.run(append.program(), append.data(), meter, PAYER, o -> { });
   }
 
   @Test

@@ -7,9 +7,11 @@ import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
+import dev.capsulevm.pricing.Refunder;
 import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
+import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.vm.ProgramData;
@@ -22,22 +24,27 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** A price table, meters, host key, a settable clock and a program builder for executor tests. */
-final class ExecFixture {
-  static final SigningKey HOST = key(0x41);
-  static final Instant START = Instant.ofEpochSecond(1_800_000_000L);
+/**
+ * A price table, meters, host key and a program builder for executor tests; host's tests use it too,
+ * through vm's test-jar.
+ */
+public final class ExecFixture {
+  public static final SigningKey HOST = key(0x41);
+  public static final Instant START = Instant.ofEpochSecond(1_800_000_000L);
   /** The output envelope the tests charge with every output bound (what the host's gRPC response adds). */
   static final long ENVELOPE = 48;
 
   private ExecFixture() {}
 
-  static SigningKey key(int fill) {
+  /** A key whose seed is 32 bytes of {@code fill}. */
+  public static SigningKey key(int fill) {
     byte[] seed = new byte[32];
     Arrays.fill(seed, (byte) fill);
     return SigningKey.fromSeed(seed);
   }
 
-  static PriceTable table() {
+  /** {@link #HOST}'s table, valid for an hour from {@link #START}: every instruction costs 100 + 1 a byte. */
+  public static PriceTable table() {
     Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
     for (InstructionKind kind : InstructionKind.values()) {
       m.put(kind, InstructionPrice.of(100, 1));
@@ -48,10 +55,14 @@ final class ExecFixture {
     return new PriceTable(HOST.publicKey(), START, START.plusSeconds(3600), prices, limits);
   }
 
+  /** A meter over {@code budget} units of {@link #table()} that refunds through {@code refunder}. */
+  public static Meter meter(long budget, Refunder refunder) throws Exception {
+    return Meter.open(table(), Hash.copyOf(new byte[32]), Amount.of(budget), 100, 10, refunder);
+  }
+
   /** A meter over {@code budget} units whose refunds add up in {@code refunded}. */
-  static Meter meter(long budget, AtomicLong refunded) throws Exception {
-    return Meter.open(table(), Hash.copyOf(new byte[32]), Amount.of(budget), 100, 10,
-        amount -> refunded.addAndGet(amount.units()));
+  public static Meter meter(long budget, AtomicLong refunded) throws Exception {
+    return meter(budget, amount -> refunded.addAndGet(amount.units()));
   }
 
   static Meter meter() throws Exception {
@@ -59,46 +70,51 @@ final class ExecFixture {
   }
 
   /** Builds a program and its data. */
-  static final class Builder {
+  public static class Builder {
     private final Hash capsuleIdOrNull;
     private final ByteArrayOutputStream data = new ByteArrayOutputStream();
     private final List<Instruction> instructions = new ArrayList<>();
 
-    Builder(Hash capsuleIdOrNull) {
+    public Builder(Hash capsuleIdOrNull) {
       this.capsuleIdOrNull = capsuleIdOrNull;
     }
 
-    DataRef put(byte[] bytes) {
+    public DataRef put(byte[] bytes) {
       DataRef ref = new DataRef(data.size(), bytes.length);
       data.writeBytes(bytes);
       return ref;
     }
 
-    DataRef put(Hash hash) {
+    public DataRef put(Hash hash) {
       return put(hash.toByteArray());
     }
 
     /** How many data bytes were put so far: the offset of the next {@link #put}. */
-    int size() {
+    public int size() {
       return data.size();
     }
 
     /** The data put so far. */
-    byte[] bytes() {
+    public byte[] bytes() {
       return data.toByteArray();
     }
 
-    Builder add(Instruction instruction) {
+    public Builder add(Instruction instruction) {
       instructions.add(instruction);
       return this;
     }
 
-    Program program() {
+    public Program program() {
       return new Program(capsuleIdOrNull, instructions, data.size());
     }
 
+    /** The program as a header carries it. */
+    public byte[] encoded() {
+      return ProgramEncoding.encode(program());
+    }
+
     /** The program's data, already complete. */
-    ProgramData data() throws Exception {
+    public ProgramData data() throws Exception {
       ProgramData out = new ProgramData(data.size(), Math.max(1, data.size()));
       if (data.size() > 0) {
         out.append(data.toByteArray());
@@ -106,5 +122,4 @@ final class ExecFixture {
       return out;
     }
   }
-
 }

@@ -18,8 +18,8 @@ import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
@@ -50,6 +50,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -73,6 +74,31 @@ public abstract class ExecutorStoreContract {
 
     @Override
     void close() throws Exception;
+
+    /** A store of these parts. */
+    static Store of(CapsuleStorage storage, Ledger ledger, Supplier<Object> dump, AutoCloseable close) {
+      return new Store() {
+        @Override
+        public CapsuleStorage storage() {
+          return storage;
+        }
+
+        @Override
+        public Ledger ledger() {
+          return ledger;
+        }
+
+        @Override
+        public Object dump() {
+          return dump.get();
+        }
+
+        @Override
+        public void close() throws Exception {
+          close.close();
+        }
+      };
+    }
   }
 
   /** A fresh, empty store whose ledger reads time from {@code clock}. */

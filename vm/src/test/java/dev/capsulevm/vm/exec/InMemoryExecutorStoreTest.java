@@ -2,8 +2,6 @@ package dev.capsulevm.vm.exec;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.InMemoryLedger;
-import dev.capsulevm.pricing.Ledger;
-import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
 import java.time.Clock;
 import java.time.Duration;
@@ -14,24 +12,6 @@ class InMemoryExecutorStoreTest extends ExecutorStoreContract {
   protected Store newStore(Clock clock) {
     InMemoryLedger ledger = new InMemoryLedger(clock, Amount.ofCap(1_000_000), Duration.ofHours(1));
     InMemoryCapsuleStorage storage = new InMemoryCapsuleStorage(ledger);
-    return new Store() {
-      @Override
-      public CapsuleStorage storage() {
-        return storage;
-      }
-
-      @Override
-      public Ledger ledger() {
-        return ledger;
-      }
-
-      @Override
-      public Object dump() {
-        return storage.dump();
-      }
-
-      @Override
-      public void close() {}
-    };
+    return Store.of(storage, ledger, storage::dump, () -> { });
   }
 }
