@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /** The result of one instruction, one record per instruction kind. */
 public sealed interface Output {
@@ -39,7 +40,8 @@ public sealed interface Output {
   }
 
   /** {@code Prove}: exactly one of the two proofs is non-null. */
-  record Proof(RecordProof recordProofOrNull, SubRecordProof subRecordProofOrNull) implements Output {
+  record Proof(@Nullable RecordProof recordProofOrNull, @Nullable SubRecordProof subRecordProofOrNull)
+      implements Output {
     public Proof {
       if ((recordProofOrNull == null) == (subRecordProofOrNull == null)) {
         throw new IllegalArgumentException("exactly one proof");
@@ -48,7 +50,7 @@ public sealed interface Output {
   }
 
   /** {@code HasRecord}: whether the host holds the record, and its header when it does. */
-  record Has(boolean held, RecordHeader headerOrNull) implements Output {
+  record Has(boolean held, @Nullable RecordHeader headerOrNull) implements Output {
     public Has {
       if (held != (headerOrNull != null)) {
         throw new IllegalArgumentException("a header exactly when held");
@@ -57,7 +59,7 @@ public sealed interface Output {
   }
 
   /** {@code ReadByHash}: the record (header and signature) or null, and its sub-record count (0 when absent). */
-  record ByHash(Record recordOrNull, long subRecordCount) implements Output {}
+  record ByHash(@Nullable Record recordOrNull, long subRecordCount) implements Output {}
 
   /** {@code Heads}: the capsule's head records, sorted by hash. */
   record Heads(List<Record> heads) implements Output {
