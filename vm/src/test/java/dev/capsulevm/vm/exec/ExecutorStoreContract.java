@@ -72,7 +72,7 @@ public abstract class ExecutorStoreContract {
     Object dump();
 
     @Override
-    void close() throws Exception;
+    void close();
   }
 
   /** A fresh, empty store whose ledger reads time from {@code clock}. */
