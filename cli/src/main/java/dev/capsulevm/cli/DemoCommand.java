@@ -32,6 +32,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -51,11 +52,10 @@ final class DemoCommand implements Callable<Integer> {
       description = "Sub-records in the big record (default: ${DEFAULT-VALUE}).")
   int bigRecord;
 
-  private PrintStream out;
+  private final PrintStream out = System.out;
 
   @Override
   public Integer call() throws Exception {
-    out = System.out;
     if (bigRecord < 1) {
       System.err.println("capsulevm demo: --sub-records must be at least 1");
       return Main.EXIT_USAGE;
@@ -163,7 +163,7 @@ final class DemoCommand implements Callable<Integer> {
       prove.has(three.get(1).hash());
       ProgramResult proofs = client.run(prove.build());
       Output.Proof recordProof = (Output.Proof) proofs.output(0).output();
-      out.println("   record 1: " + recordProof.recordProofOrNull().headers().size() + " headers from the head, linked by"
+      out.println("   record 1: " + Objects.requireNonNull(recordProof.recordProofOrNull()).headers().size() + " headers from the head, linked by"
           + " hash pointers; sub-record 7: inclusion path checked against its payload; has(record 4): "
           + ((Output.Has) proofs.output(2).output()).held());
       cost(proofs);

@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The renter's local state, by default under {@code ~/.capsulevm/renter} ({@code --state} or the
@@ -53,7 +54,7 @@ final class RenterState {
   }
 
   /** The account key at {@code fileOrNull}, or the state's own, made on first use. */
-  SigningKey accountKey(Path fileOrNull) throws IOException {
+  SigningKey accountKey(@Nullable Path fileOrNull) throws IOException {
     Path file = fileOrNull != null ? fileOrNull : root.resolve("account.pem");
     if (fileOrNull == null && !Files.exists(file)) {
       Files.createDirectories(root);

@@ -47,7 +47,7 @@ public final class ProgramDecoder {
       throw new ProgramException(Reason.MALFORMED, "unknown program encoding version " + version);
     }
     int capsuleFlag = in.u8(-1, "capsule flag");
-    @Nullable Hash capsuleId;
+    Hash capsuleId;
     if (capsuleFlag == 0) {
       capsuleId = null;
     } else if (capsuleFlag == 1) {
