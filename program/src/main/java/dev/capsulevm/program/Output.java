@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -25,7 +26,11 @@ public sealed interface Output {
     }
   }
 
-  /** {@code ReadSubRecord}: the payload and its proof to the anchor. */
+  /**
+   * {@code ReadSubRecord}: the payload and its proof to the anchor. Equal when the payloads' bytes are,
+   * like the other outputs.
+   */
+  @SuppressWarnings("ArrayRecordComponent") // equals, hashCode and toString compare the payload's bytes
   record SubRecord(byte[] payload, SubRecordProof proof) implements Output {
     public SubRecord {
       Objects.requireNonNull(payload, "payload");
@@ -36,6 +41,21 @@ public sealed interface Output {
     @Override
     public byte[] payload() {
       return payload.clone();
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      return o instanceof SubRecord other && Arrays.equals(payload, other.payload) && proof.equals(other.proof);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * Arrays.hashCode(payload) + proof.hashCode();
+    }
+
+    @Override
+    public String toString() {
+      return "SubRecord[payload=" + payload.length + " bytes, proof=" + proof + "]";
     }
   }
 
