@@ -111,7 +111,10 @@ final class RenterState {
       HexFormat hex = HexFormat.of();
       List<Record> heads = new ArrayList<>();
       for (String line : lines(dir.resolve("heads"))) {
-        String[] parts = line.split(" ");
+        String[] parts = line.split(" ", -1);
+        if (parts.length != 2) {
+          throw new IOException("corrupt renter state in " + dir + ": heads line '" + line + "'");
+        }
         heads.add(Record.of(RecordHeader.parse(hex.parseHex(parts[0])),
             parts[1].equals("-") ? null : Signature.copyOf(hex.parseHex(parts[1]))));
       }
