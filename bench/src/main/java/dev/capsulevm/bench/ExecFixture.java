@@ -150,6 +150,7 @@ final class ExecFixture implements AutoCloseable {
   }
 
   /** A program and its data bytes, reused across runs (each run gets fresh {@link ProgramData}). */
+  @SuppressWarnings("ArrayRecordComponent") // never compared
   record Built(Program program, byte[] data) {
     ProgramData freshData() throws Exception {
       ProgramData out = new ProgramData(data.length, Math.max(1, data.length));

@@ -29,6 +29,7 @@ public final class ProgramData {
   private long buffered;
   private @Nullable String failure;
 
+  @SuppressWarnings("ArrayRecordComponent") // never compared: a held chunk, not a value
   private record Segment(long offset, byte[] bytes) {
     long end() {
       return offset + bytes.length;

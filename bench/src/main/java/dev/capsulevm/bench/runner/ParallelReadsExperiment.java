@@ -95,6 +95,7 @@ final class ParallelReadsExperiment implements Experiment {
     return result;
   }
 
+  @SuppressWarnings("ArrayRecordComponent") // never compared
   private record Run(long reads, long appends, long wallNanos, long[] latencies) {
     double percentile(double p) {
       if (latencies.length == 0) {

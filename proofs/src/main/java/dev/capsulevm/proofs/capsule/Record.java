@@ -15,6 +15,8 @@ import org.jspecify.annotations.Nullable;
  * A record header with its writer's signature over the record hash, or with none where the capsule's
  * heartbeat policy lets an unsigned record be vouched for by a signed descendant.
  */
+// The capsule model's own word, used by every module; java.lang.Record is only ever implied by `record`.
+@SuppressWarnings("JavaLangClash")
 public final class Record {
   private final RecordHeader header;
   private final @Nullable Signature signature;
