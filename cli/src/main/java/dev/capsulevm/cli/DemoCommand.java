@@ -14,6 +14,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
@@ -162,8 +163,8 @@ final class DemoCommand implements Callable<Integer> {
       prove.proveSubRecord(big.hash(), 7, head, kv.get(7));
       prove.has(three.get(1).hash());
       ProgramResult proofs = client.run(prove.build());
-      Output.Proof recordProof = (Output.Proof) proofs.output(0).output();
-      out.println("   record 1: " + Objects.requireNonNull(recordProof.recordProofOrNull()).headers().size() + " headers from the head, linked by"
+      RecordProof recordProof = Objects.requireNonNull(((Output.Proof) proofs.output(0).output()).recordProofOrNull());
+      out.println("   record 1: " + recordProof.headers().size() + " headers from the head, linked by"
           + " hash pointers; sub-record 7: inclusion path checked against its payload; has(record 4): "
           + ((Output.Has) proofs.output(2).output()).held());
       cost(proofs);

@@ -82,7 +82,8 @@ public final class ProgramDecoder {
     return new Program(capsuleId, instructions, dataLength);
   }
 
-  private Instruction instruction(Cursor in, int index, long dataLength, @Nullable Hash capsuleId) throws ProgramException {
+  private Instruction instruction(Cursor in, int index, long dataLength, @Nullable Hash capsuleId)
+      throws ProgramException {
     int opcode = in.u8(index, "opcode");
     InstructionKind kind = BY_CODE[opcode];
     if (kind == null) {

@@ -150,7 +150,8 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     for (Map.Entry<Hash, TreeMap<Long, List<Hash>>> touched : heightsInCommit.entrySet()) {
       Hash id = touched.getKey();
       // Every touched capsule was stored or created above.
-      capsules.put(id, new CapsuleState(Objects.requireNonNull(capsules.get(id)).metadata(), Collections.unmodifiableMap(touched.getValue()),
+      SignedMetadata metadata = Objects.requireNonNull(capsules.get(id)).metadata();
+      capsules.put(id, new CapsuleState(metadata, Collections.unmodifiableMap(touched.getValue()),
           List.copyOf(headsInCommit.get(id))));
     }
     Map<dev.capsulevm.proofs.crypto.PublicKey, Amount> after = new HashMap<>();
