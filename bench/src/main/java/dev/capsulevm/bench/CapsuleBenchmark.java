@@ -67,16 +67,16 @@ public class CapsuleBenchmark {
         creator);
     validator = new RecordValidator(metadata);
     source = new InMemoryRecordSource();
+    List<Hash> chain = new ArrayList<>();
     Hash parent = metadata.capsuleId();
     for (int i = 0; i < 10_000; i++) {
       Record record = Record.build(metadata.capsuleId(), List.of(parent), List.of(new byte[] {(byte) i}),
           i, writer, true, source);
       source.add(record.header());
-      if (i == 0) {
-        oldest = record.hash();
-      }
+      chain.add(record.hash());
       parent = record.hash();
     }
+    oldest = chain.get(0);
     head = parent;
     List<byte[]> payloads = new ArrayList<>();
     for (int i = 0; i < subRecords; i++) {

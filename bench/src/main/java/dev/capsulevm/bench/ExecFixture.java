@@ -45,6 +45,7 @@ import java.util.Random;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the executor benchmarks share: a store (in memory or LMDB in a temporary directory), an executor
@@ -70,7 +71,7 @@ final class ExecFixture implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
-  private final Path directoryOrNull;
+  private final @Nullable Path directoryOrNull;
   private final Random random = new Random(42);
   private long timestamp = 1;
 
@@ -78,7 +79,7 @@ final class ExecFixture implements AutoCloseable {
    * @param store "memory" or "lmdb"
    * @param parentDirOrNull where LMDB's temporary directory goes (null: the default temporary directory)
    */
-  ExecFixture(String store, Path parentDirOrNull) throws Exception {
+  ExecFixture(String store, @Nullable Path parentDirOrNull) throws Exception {
     Instant now = Instant.ofEpochSecond(Instant.now().getEpochSecond());
     Map<InstructionKind, InstructionPrice> perKind = new EnumMap<>(InstructionKind.class);
     for (InstructionKind kind : InstructionKind.values()) {
@@ -149,6 +150,7 @@ final class ExecFixture implements AutoCloseable {
   }
 
   /** A program and its data bytes, reused across runs (each run gets fresh {@link ProgramData}). */
+  @SuppressWarnings("ArrayRecordComponent") // never compared
   record Built(Program program, byte[] data) {
     ProgramData freshData() throws Exception {
       ProgramData out = new ProgramData(data.length, Math.max(1, data.length));

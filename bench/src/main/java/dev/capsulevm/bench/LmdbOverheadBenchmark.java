@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
@@ -67,6 +68,7 @@ public class LmdbOverheadBenchmark {
 
   /** A capsulevm store and a raw lmdbjava environment side by side, both durable. */
   @State(Scope.Thread)
+  @SuppressWarnings("NullAway.Init") // open() sets the fields; every subclass's @Setup calls it first
   public abstract static class Stores {
     @Param({"disk", "shm"})
     String fs;
@@ -136,7 +138,8 @@ public class LmdbOverheadBenchmark {
       readProgram = fixture.readProgram(1, readSubRecords);
       RecordWithBody stored;
       try (var snapshot = fixture.storage.openSnapshot(fixture.capsuleId)) {
-        stored = new RecordWithBody(snapshot.recordOrNull(target), snapshot.subRecordsOrNull(target));
+        stored = new RecordWithBody(Objects.requireNonNull(snapshot.recordOrNull(target)),
+            Objects.requireNonNull(snapshot.subRecordsOrNull(target)));
       }
       try (Txn<ByteBuffer> txn = rawEnv.txnWrite()) {
         putAll(txn, stored);

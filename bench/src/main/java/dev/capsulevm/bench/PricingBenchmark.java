@@ -26,6 +26,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -109,7 +110,7 @@ public class PricingBenchmark {
   }
 
   @Benchmark
-  public Integer hashMapLookup() {
+  public @Nullable Integer hashMapLookup() {
     next = (next + 1) & (KEYS - 1);
     return map.get(keys[next]);
   }

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.security.DigestException;
 import java.security.MessageDigest;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import net.openhft.chronicle.bytes.BytesStore;
 import net.openhft.chronicle.bytes.PointerBytesStore;
@@ -95,8 +96,8 @@ public class ZeroCopyBenchmark {
   @Setup
   public void setUp() throws Exception {
     fixture = new ExecFixture("memory", null);
-    RecordWithBody record = null;
-    for (int i = 0; i < 1000; i++) {
+    RecordWithBody record = fixture.nextRecord(1);
+    for (int i = 1; i < 1000; i++) {
       record = fixture.nextRecord(1);
     }
     capsuleId = fixture.capsuleId;
@@ -104,7 +105,7 @@ public class ZeroCopyBenchmark {
     byte[] header = record.record().header().encoded();
     byte[] value = new byte[HEADER_AT + header.length];
     value[0] = 1;
-    record.record().signatureOrNull().copyTo(value, 1);
+    Objects.requireNonNull(record.record().signatureOrNull(), "signed").copyTo(value, 1);
     System.arraycopy(header, 0, value, HEADER_AT, header.length);
     dir = Files.createTempDirectory("capsulevm-zerocopy");
     env = Env.create().setMapSize(1 << 24).setMaxDbs(1).open(dir.toFile());

@@ -3,6 +3,7 @@ package dev.capsulevm.cli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
 /** Where the local daemon's Admin service listens and how to prove the operator: the admin token. */
@@ -12,7 +13,7 @@ final class AdminArgs {
   String admin;
 
   @Option(names = "--token", paramLabel = "TOKEN", description = "The admin token.")
-  String token;
+  @Nullable String token;
 
   @Option(names = "--token-file", paramLabel = "FILE", defaultValue = "capsulevm-data/admin.token",
       description = "A file holding the admin token (default: ${DEFAULT-VALUE}, in the host's data directory).")

@@ -24,7 +24,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -160,7 +162,7 @@ final class CapsuleCommand {
     String capsule;
 
     @Option(names = "--lines", paramLabel = "FILE", description = "One sub-record per line of FILE.")
-    Path lines;
+    @Nullable Path lines;
 
     @Parameters(paramLabel = "SUB-RECORD", arity = "0..*", description = "Sub-record payloads (UTF-8).")
     List<String> payloads = new ArrayList<>();
@@ -221,10 +223,15 @@ final class CapsuleCommand {
   /** Which record: by hash or by height. */
   static final class Target {
     @Option(names = "--record", paramLabel = "HASH", description = "The record's hash (hex).")
-    String record;
+    @Nullable String record;
 
     @Option(names = "--height", paramLabel = "N", description = "The record's height.")
-    Long height;
+    @Nullable Long height;
+
+    /** The height, given exactly when the record is not (picocli enforces the group). */
+    long height() {
+      return Objects.requireNonNull(height, "--height");
+    }
   }
 
   /** The anchor for reads: the highest head the state knows, refreshed from the host when none is known. */
@@ -274,7 +281,7 @@ final class CapsuleCommand {
           if (record != null) {
             builder.readSubRecord(record, index, anchor);
           } else {
-            builder.readSubRecordAtHeight(target.height, index, anchor);
+            builder.readSubRecordAtHeight(target.height(), index, anchor);
           }
           ProgramResult result = client.run(builder.build());
           VerifiedOutput out = result.output(0);
@@ -310,7 +317,7 @@ final class CapsuleCommand {
     Target target;
 
     @Option(names = "--index", description = "Prove this sub-record instead of the record (needs --record).")
-    Long index;
+    @Nullable Long index;
 
     @Override
     public Integer call() {
@@ -326,7 +333,7 @@ final class CapsuleCommand {
           RecordHeader anchor = anchor(writer, client, state);
           ProgramBuilder builder = writer.newProgram(client);
           if (record == null) {
-            builder.proveAtHeight(target.height, anchor);
+            builder.proveAtHeight(target.height(), anchor);
           } else if (index == null) {
             builder.prove(record, anchor);
           } else {
@@ -335,9 +342,8 @@ final class CapsuleCommand {
           ProgramResult result = client.run(builder.build());
           VerifiedOutput out = result.output(0);
           Output.Proof proof = (Output.Proof) out.output();
-          RecordProof path = proof.recordProofOrNull() != null ? proof.recordProofOrNull()
-              : proof.subRecordProofOrNull().recordProof();
           SubRecordProof sub = proof.subRecordProofOrNull();
+          RecordProof path = sub != null ? sub.recordProof() : Objects.requireNonNull(proof.recordProofOrNull());
           if (args.json) {
             System.out.println(new Json().put("record", out.provenHeaderOrNull().hash().toHex())
                 .put("height", out.provenHeaderOrNull().height()).put("anchor", anchor.hash().toHex())
@@ -416,16 +422,16 @@ final class CapsuleCommand {
           ProgramBuilder builder = ProgramBuilder.withoutCapsule();
           builder.has(hash);
           ProgramResult result = client.run(builder.build());
-          Output.Has has = (Output.Has) result.output(0).output();
+          RecordHeader header = ((Output.Has) result.output(0).output()).headerOrNull();
           if (args.json) {
-            System.out.println(new Json().put("record", hash.toHex()).put("held", has.held())
-                .put("height", has.held() ? has.headerOrNull().height() : null)
-                .put("capsule", has.held() ? has.headerOrNull().capsuleId().toHex() : null)
+            System.out.println(new Json().put("record", hash.toHex()).put("held", header != null)
+                .put("height", header != null ? header.height() : null)
+                .put("capsule", header != null ? header.capsuleId().toHex() : null)
                 .put("cost", RenterArgs.cost(result)));
           } else {
-            System.out.println(has.held()
-                ? "held    record " + hash.toHex() + " (height " + has.headerOrNull().height() + " of capsule "
-                    + has.headerOrNull().capsuleId().toHex() + "), header verified"
+            System.out.println(header != null
+                ? "held    record " + hash.toHex() + " (height " + header.height() + " of capsule "
+                    + header.capsuleId().toHex() + "), header verified"
                 : "absent  the host says it does not hold " + hash.toHex());
             System.out.println(RenterArgs.costLine(result));
           }

@@ -14,6 +14,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
@@ -32,6 +33,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -52,11 +54,10 @@ final class DemoCommand implements Callable<Integer> {
       description = "Sub-records in the big record (default: ${DEFAULT-VALUE}).")
   int bigRecord;
 
-  private PrintStream out;
+  private final PrintStream out = System.out;
 
   @Override
   public Integer call() throws Exception {
-    out = System.out;
     if (bigRecord < 1) {
       System.err.println("capsulevm demo: --sub-records must be at least 1");
       return Main.EXIT_USAGE;
@@ -163,8 +164,8 @@ final class DemoCommand implements Callable<Integer> {
       prove.proveSubRecord(big.hash(), 7, head, kv.get(7));
       prove.has(three.get(1).hash());
       ProgramResult proofs = client.run(prove.build());
-      Output.Proof recordProof = (Output.Proof) proofs.output(0).output();
-      out.println("   record 1: " + recordProof.recordProofOrNull().headers().size() + " headers from the head, linked by"
+      RecordProof recordProof = Objects.requireNonNull(((Output.Proof) proofs.output(0).output()).recordProofOrNull());
+      out.println("   record 1: " + recordProof.headers().size() + " headers from the head, linked by"
           + " hash pointers; sub-record 7: inclusion path checked against its payload; has(record 4): "
           + ((Output.Has) proofs.output(2).output()).held());
       cost(proofs);

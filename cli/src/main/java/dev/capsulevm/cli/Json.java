@@ -3,12 +3,13 @@ package dev.capsulevm.cli;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /** A tiny JSON writer for {@code --json} output: objects of strings, numbers, booleans and lists. */
 final class Json {
   private final Map<String, Object> fields = new LinkedHashMap<>();
 
-  Json put(String key, Object value) {
+  Json put(String key, @Nullable Object value) {
     fields.put(key, value);
     return this;
   }
@@ -20,7 +21,7 @@ final class Json {
     return out.toString();
   }
 
-  private static void write(StringBuilder out, Object value) {
+  private static void write(StringBuilder out, @Nullable Object value) {
     if (value == null) {
       out.append("null");
     } else if (value instanceof Json j) {

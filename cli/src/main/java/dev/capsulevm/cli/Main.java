@@ -1,5 +1,6 @@
 package dev.capsulevm.cli;
 
+import java.util.Objects;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -35,7 +36,7 @@ public final class Main {
   static int run(String... args) {
     CommandLine cmd = new CommandLine(new Main());
     // HostCommand lives in the host module, which cannot depend on the renter's AdminClient.
-    cmd.getSubcommands().get("host").addSubcommand(new HostStatusCommand());
+    Objects.requireNonNull(cmd.getSubcommands().get("host"), "host").addSubcommand(new HostStatusCommand());
     cmd.setParameterExceptionHandler(Args.usageHandler(EXIT_USAGE));
     return cmd.execute(args);
   }

@@ -13,7 +13,9 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -66,14 +68,14 @@ final class MerkleCommand {
   /** The leaf of an inclusion proof: exactly one of its data or its leaf hash. */
   static final class Leaf {
     @Option(names = "--leaf", paramLabel = "HEX", required = true, description = "The leaf data.")
-    String data;
+    @Nullable String data;
 
     @Option(
         names = "--leaf-hash",
         paramLabel = "HEX",
         required = true,
         description = "The RFC 9162 leaf hash SHA-256(0x00 || data).")
-    String hash;
+    @Nullable String hash;
   }
 
   /** {@code merkle verify-inclusion}. */
@@ -114,7 +116,7 @@ final class MerkleCommand {
       Hash leafHash =
           leaf.hash != null
               ? Args.hash(spec, "--leaf-hash", leaf.hash)
-              : Merkle.leafHash(Args.hex(spec, "--leaf", leaf.data));
+              : Merkle.leafHash(Args.hex(spec, "--leaf", Objects.requireNonNull(leaf.data)));
       List<Hash> path = Args.hashes(spec, "--proof", proof);
       try {
         MerkleVerifier.verifyInclusion(leafHash, new InclusionProof(index, size, path), rootHash);

@@ -6,6 +6,7 @@ import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterOptions;
 import java.io.IOException;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
 /** Options every renter command shares: the host, the local state, the account key, JSON output. */
@@ -16,11 +17,11 @@ final class RenterArgs {
 
   @Option(names = "--state", paramLabel = "DIR",
       description = "The renter's local state (default: $CAPSULEVM_RENTER_STATE or ~/.capsulevm/renter).")
-  Path state;
+  @Nullable Path state;
 
   @Option(names = "--account-key", paramLabel = "FILE",
       description = "The account key paying for programs (default: account.pem in the state, made on first use).")
-  Path accountKey;
+  @Nullable Path accountKey;
 
   @Option(names = "--json", description = "Print one JSON object instead of readable text.")
   boolean json;

@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The renter's local state, by default under {@code ~/.capsulevm/renter} ({@code --state} or the
@@ -53,7 +54,7 @@ final class RenterState {
   }
 
   /** The account key at {@code fileOrNull}, or the state's own, made on first use. */
-  SigningKey accountKey(Path fileOrNull) throws IOException {
+  SigningKey accountKey(@Nullable Path fileOrNull) throws IOException {
     Path file = fileOrNull != null ? fileOrNull : root.resolve("account.pem");
     if (fileOrNull == null && !Files.exists(file)) {
       Files.createDirectories(root);
@@ -110,7 +111,10 @@ final class RenterState {
       HexFormat hex = HexFormat.of();
       List<Record> heads = new ArrayList<>();
       for (String line : lines(dir.resolve("heads"))) {
-        String[] parts = line.split(" ");
+        String[] parts = line.split(" ", -1);
+        if (parts.length != 2) {
+          throw new IOException("corrupt renter state in " + dir + ": heads line '" + line + "'");
+        }
         heads.add(Record.of(RecordHeader.parse(hex.parseHex(parts[0])),
             parts[1].equals("-") ? null : Signature.copyOf(hex.parseHex(parts[1]))));
       }

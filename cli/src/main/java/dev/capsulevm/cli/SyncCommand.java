@@ -9,6 +9,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -39,7 +40,7 @@ final class SyncCommand implements Callable<Integer> {
   String peer;
 
   @Option(names = "--capsule", paramLabel = "ID", description = "Only this capsule (hex); default: every capsule.")
-  String capsule;
+  @Nullable String capsule;
 
   @Option(names = "--progress", paramLabel = "MODE", defaultValue = "AUTO",
       description = "AUTO (a bar on a terminal, else lines), BAR, LINES or NONE (default: ${DEFAULT-VALUE}).")

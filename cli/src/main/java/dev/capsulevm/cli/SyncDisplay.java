@@ -1,6 +1,7 @@
 package dev.capsulevm.cli;
 
 import dev.capsulevm.renter.SyncProgress;
+import java.io.Console;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -104,7 +105,24 @@ final class SyncDisplay {
       String target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();
       return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
     } catch (Exception e) {
-      return System.console() != null;
+      return consoleIsTerminal();
+    }
+  }
+
+  /**
+   * Whether the console is a terminal: before Java 22 a console exists only then; from 22 on one always
+   * exists and {@code Console.isTerminal()} (called reflectively, this code compiles for 17) tells.
+   */
+  @SuppressWarnings("SystemConsoleNull") // checks isTerminal() too, where it exists
+  private static boolean consoleIsTerminal() {
+    Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true;
     }
   }
 }

@@ -30,6 +30,7 @@ public final class CostModel {
   private final long storagePerByteDurationUnit;
 
   /** The cost model for these prices. */
+  @SuppressWarnings("EnumOrdinal") // indexes the flattened per-kind arrays
   public CostModel(Prices prices) {
     this.prices = Objects.requireNonNull(prices, "prices");
     InstructionKind[] kinds = InstructionKind.values();
@@ -136,6 +137,7 @@ public final class CostModel {
     return Amount.add(programBase, Amount.multiply(programPerByte, programBytes));
   }
 
+  @SuppressWarnings("EnumOrdinal") // indexes the flattened per-kind arrays
   long instruction(InstructionDescriptor d) {
     int k = d.kind().ordinal();
     return Amount.add(base[k], Amount.multiply(perByte[k], d.bytesHandled()));

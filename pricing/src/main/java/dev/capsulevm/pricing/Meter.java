@@ -2,6 +2,7 @@ package dev.capsulevm.pricing;
 
 import dev.capsulevm.proofs.Hash;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The running account of one program against its budget: every charge is checked before the work it
@@ -30,7 +31,7 @@ public final class Meter {
   private long downloadBytes;
   private boolean failed;
   private volatile boolean closed;
-  private Receipt receipt;
+  private @Nullable Receipt receipt;
 
   private Meter(PriceTable table, Hash programId, long budget, long durationUnits, Refunder refunder) {
     this.model = CostModel.of(table);

@@ -42,6 +42,7 @@ public record Prices(
 
   /** The price of instructions of {@code kind}. */
   public InstructionPrice instruction(InstructionKind kind) {
-    return instructions.get(kind);
+    // The constructor priced every kind.
+    return Objects.requireNonNull(instructions.get(kind));
   }
 }

@@ -5,8 +5,10 @@ import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /** The result of one instruction, one record per instruction kind. */
 public sealed interface Output {
@@ -24,7 +26,11 @@ public sealed interface Output {
     }
   }
 
-  /** {@code ReadSubRecord}: the payload and its proof to the anchor. */
+  /**
+   * {@code ReadSubRecord}: the payload and its proof to the anchor. Equal when the payloads' bytes are,
+   * like the other outputs.
+   */
+  @SuppressWarnings("ArrayRecordComponent") // equals, hashCode and toString compare the payload's bytes
   record SubRecord(byte[] payload, SubRecordProof proof) implements Output {
     public SubRecord {
       Objects.requireNonNull(payload, "payload");
@@ -36,10 +42,26 @@ public sealed interface Output {
     public byte[] payload() {
       return payload.clone();
     }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      return o instanceof SubRecord other && Arrays.equals(payload, other.payload) && proof.equals(other.proof);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * Arrays.hashCode(payload) + proof.hashCode();
+    }
+
+    @Override
+    public String toString() {
+      return "SubRecord[payload=" + payload.length + " bytes, proof=" + proof + "]";
+    }
   }
 
   /** {@code Prove}: exactly one of the two proofs is non-null. */
-  record Proof(RecordProof recordProofOrNull, SubRecordProof subRecordProofOrNull) implements Output {
+  record Proof(@Nullable RecordProof recordProofOrNull, @Nullable SubRecordProof subRecordProofOrNull)
+      implements Output {
     public Proof {
       if ((recordProofOrNull == null) == (subRecordProofOrNull == null)) {
         throw new IllegalArgumentException("exactly one proof");
@@ -48,7 +70,7 @@ public sealed interface Output {
   }
 
   /** {@code HasRecord}: whether the host holds the record, and its header when it does. */
-  record Has(boolean held, RecordHeader headerOrNull) implements Output {
+  record Has(boolean held, @Nullable RecordHeader headerOrNull) implements Output {
     public Has {
       if (held != (headerOrNull != null)) {
         throw new IllegalArgumentException("a header exactly when held");
@@ -57,7 +79,7 @@ public sealed interface Output {
   }
 
   /** {@code ReadByHash}: the record (header and signature) or null, and its sub-record count (0 when absent). */
-  record ByHash(Record recordOrNull, long subRecordCount) implements Output {}
+  record ByHash(@Nullable Record recordOrNull, long subRecordCount) implements Output {}
 
   /** {@code Heads}: the capsule's head records, sorted by hash. */
   record Heads(List<Record> heads) implements Output {

@@ -13,6 +13,7 @@ import dev.capsulevm.proofs.merkle.InclusionProof;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The canonical bytes of an instruction's {@link Output}, as the host sends them and the renter parses
@@ -52,12 +53,13 @@ public final class OutputEncoding {
       if (p.recordProofOrNull() != null) {
         recordProof(out, p.recordProofOrNull());
       } else {
-        subRecordProof(out, p.subRecordProofOrNull());
+        subRecordProof(out, Objects.requireNonNull(p.subRecordProofOrNull()));
       }
     } else if (output instanceof Output.Has h) {
-      out.write(h.held() ? 1 : 0);
-      if (h.held()) {
-        bytes(out, h.headerOrNull().encoded());
+      RecordHeader header = h.headerOrNull();
+      out.write(header != null ? 1 : 0);
+      if (header != null) {
+        bytes(out, header.encoded());
       }
     } else if (output instanceof Output.ByHash b) {
       out.write(b.recordOrNull() == null ? 0 : 1);

@@ -3,13 +3,14 @@ package dev.capsulevm.program;
 import dev.capsulevm.proofs.Hash;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A program: the capsule it runs against (null when none is named, as for a program that only creates a
  * capsule or reads by hash), its instructions, and the length of its program data.
  */
 public final class Program {
-  private final Hash capsuleIdOrNull;
+  private final @Nullable Hash capsuleIdOrNull;
   private final List<Instruction> instructions;
   private final long dataLength;
   private final long[] lowestOffsetFrom;
@@ -18,7 +19,7 @@ public final class Program {
    * @throws IllegalArgumentException when a reference reaches past {@code dataLength}; the decoder
    *     reports the same thing as a {@link ProgramException}
    */
-  public Program(Hash capsuleIdOrNull, List<Instruction> instructions, long dataLength) {
+  public Program(@Nullable Hash capsuleIdOrNull, List<Instruction> instructions, long dataLength) {
     this.capsuleIdOrNull = capsuleIdOrNull;
     this.instructions = List.copyOf(Objects.requireNonNull(instructions, "instructions"));
     if (dataLength < 0) {
@@ -44,7 +45,7 @@ public final class Program {
   }
 
   /** The capsule the program runs against, or null. */
-  public Hash capsuleIdOrNull() {
+  public @Nullable Hash capsuleIdOrNull() {
     return capsuleIdOrNull;
   }
 
@@ -85,7 +86,7 @@ public final class Program {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof Program p && Objects.equals(capsuleIdOrNull, p.capsuleIdOrNull)
         && instructions.equals(p.instructions) && dataLength == p.dataLength;
   }

@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.Hash;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decodes and validates a program in the {@link ProgramEncoding} before anything runs. Every refusal is
@@ -81,7 +82,8 @@ public final class ProgramDecoder {
     return new Program(capsuleId, instructions, dataLength);
   }
 
-  private Instruction instruction(Cursor in, int index, long dataLength, Hash capsuleId) throws ProgramException {
+  private Instruction instruction(Cursor in, int index, long dataLength, @Nullable Hash capsuleId)
+      throws ProgramException {
     int opcode = in.u8(index, "opcode");
     InstructionKind kind = BY_CODE[opcode];
     if (kind == null) {

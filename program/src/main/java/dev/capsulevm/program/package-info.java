@@ -4,4 +4,7 @@
  * ranges of the program data, the canonical encodings of programs, appends and outputs, and the output
  * size bounds both sides charge by. Depends on {@code proofs} and {@code pricing} only.
  */
+@NullMarked
 package dev.capsulevm.program;
+
+import org.jspecify.annotations.NullMarked;

@@ -4,6 +4,7 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A 32-byte SHA-256 value. Immutable: the bytes are copied on the way in and on the way out, and
@@ -89,7 +90,7 @@ public final class Hash implements Comparable<Hash> {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof Hash other && MessageDigest.isEqual(bytes, other.bytes);
   }
 

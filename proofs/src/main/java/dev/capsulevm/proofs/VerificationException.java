@@ -1,6 +1,7 @@
 package dev.capsulevm.proofs;
 
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Something a host, a peer or a file presented failed verification. Every failure in {@code proofs}
@@ -44,12 +45,12 @@ public final class VerificationException extends Exception {
 
   private final Failure failure;
 
-  public VerificationException(Failure failure, String message) {
+  public VerificationException(Failure failure, @Nullable String message) {
     super(failure + ": " + message);
     this.failure = Objects.requireNonNull(failure, "failure");
   }
 
-  public VerificationException(Failure failure, String message, Throwable cause) {
+  public VerificationException(Failure failure, @Nullable String message, Throwable cause) {
     super(failure + ": " + message, cause);
     this.failure = Objects.requireNonNull(failure, "failure");
   }

@@ -9,6 +9,7 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A program's data as it arrives, in order, in chunks. A consumer (the executor) waits only for the
@@ -26,8 +27,9 @@ public final class ProgramData {
   private long received;
   private long releasedBefore;
   private long buffered;
-  private String failure;
+  private @Nullable String failure;
 
+  @SuppressWarnings("ArrayRecordComponent") // never compared: a held chunk, not a value
   private record Segment(long offset, byte[] bytes) {
     long end() {
       return offset + bytes.length;

@@ -66,7 +66,7 @@ public final class BenchRunner implements Callable<Integer> {
       chosen.add(e);
     }
     int steps = chosen.stream().mapToInt(e -> e.steps(quick)).sum();
-    Progress progress = new Progress(err, System.console() != null, steps);
+    Progress progress = new Progress(err, Progress.consoleIsTerminal(), steps);
     Machine machine = Machine.current();
     long start = System.nanoTime();
     for (Experiment e : chosen) {

@@ -73,18 +73,14 @@ final class EndToEndExperiment implements Experiment {
         "sub-records per second", true);
     double bestRead100 = 0;
     try (InProcessHost host = new InProcessHost(CLIENTS[CLIENTS.length - 1])) {
+      HostClient first = host.clients.get(0);
+      CapsuleWriter shared = CapsuleWriter.create(first, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e reads");
+      shared.append(first, InProcessHost.payloads(BIG_RECORD, PAYLOAD_BYTES));
       List<Client> clients = new ArrayList<>();
       for (HostClient client : host.clients) {
-        clients.add(new Client(client));
-      }
-      Client first = clients.get(0);
-      CapsuleWriter shared = CapsuleWriter.create(first.client, SigningKey.generate(), SigningKey.generate(),
-          SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e reads");
-      shared.append(first.client, InProcessHost.payloads(BIG_RECORD, PAYLOAD_BYTES));
-      for (Client c : clients) {
-        c.reads = shared;
-        c.writes = CapsuleWriter.create(c.client, SigningKey.generate(), SigningKey.generate(),
-            SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e appends");
+        clients.add(new Client(client, shared, CapsuleWriter.create(client, SigningKey.generate(),
+            SigningKey.generate(), SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e appends")));
       }
       for (Workload w : Workload.values()) {
         for (int n : CLIENTS) {
@@ -119,12 +115,14 @@ final class EndToEndExperiment implements Experiment {
   /** One renter: its client (own account), the shared capsule it reads and its own capsule to append to. */
   private static final class Client {
     final HostClient client;
-    CapsuleWriter reads;
-    CapsuleWriter writes;
+    final CapsuleWriter reads;
+    final CapsuleWriter writes;
     int next;
 
-    Client(HostClient client) {
+    Client(HostClient client, CapsuleWriter reads, CapsuleWriter writes) {
       this.client = client;
+      this.reads = reads;
+      this.writes = writes;
     }
 
     /** Runs one program of {@code w}; returns the time spent verifying. */

@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Read-only programs in parallel: throughput and latency with 1 to 16 concurrent clients, with and
@@ -94,6 +95,7 @@ final class ParallelReadsExperiment implements Experiment {
     return result;
   }
 
+  @SuppressWarnings("ArrayRecordComponent") // never compared
   private record Run(long reads, long appends, long wallNanos, long[] latencies) {
     double percentile(double p) {
       if (latencies.length == 0) {
@@ -104,7 +106,7 @@ final class ParallelReadsExperiment implements Experiment {
   }
 
   private static Run measure(List<HostClient> readers, CapsuleWriter capsule, RecordHeader anchor,
-      HostClient writerOrNull, long millis) throws Exception {
+      @Nullable HostClient writerOrNull, long millis) throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(readers.size() + 1);
     AtomicBoolean stop = new AtomicBoolean();
     AtomicLong appends = new AtomicLong();

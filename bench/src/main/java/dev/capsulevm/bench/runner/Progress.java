@@ -1,5 +1,6 @@
 package dev.capsulevm.bench.runner;
 
+import java.io.Console;
 import java.io.PrintStream;
 
 /**
@@ -13,6 +14,23 @@ final class Progress {
   private final int total;
   private final long start = System.nanoTime();
   private int done;
+
+  /**
+   * Whether the console is a terminal: before Java 22 a console exists only then; from 22 on one always
+   * exists and {@code Console.isTerminal()} (called reflectively, this code compiles for 17) tells.
+   */
+  @SuppressWarnings("SystemConsoleNull") // checks isTerminal() too, where it exists
+  static boolean consoleIsTerminal() {
+    Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true;
+    }
+  }
 
   Progress(PrintStream out, boolean terminal, int total) {
     this.out = out;

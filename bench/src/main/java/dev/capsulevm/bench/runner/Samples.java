@@ -3,13 +3,16 @@ package dev.capsulevm.bench.runner;
 import java.util.Arrays;
 
 /** Repeated measurements of one quantity, reported as a median with its spread (minimum and maximum). */
-record Samples(double[] values) {
-  Samples {
+final class Samples {
+  /** Sorted. */
+  private final double[] values;
+
+  Samples(double[] values) {
     if (values.length == 0) {
       throw new IllegalArgumentException("no samples");
     }
-    values = values.clone();
-    Arrays.sort(values);
+    this.values = values.clone();
+    Arrays.sort(this.values);
   }
 
   double median() {

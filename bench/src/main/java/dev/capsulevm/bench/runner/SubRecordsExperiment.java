@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The capsule paper's Fig. 4: the time of N operations, each writing or proving one sub-record, as the
@@ -148,7 +149,8 @@ final class SubRecordsExperiment implements Experiment {
     }
   }
 
-  private static void run(Executor executor, PriceTable table, Hash capsule, Instruction instruction, byte[] data)
+  private static void run(Executor executor, PriceTable table, @Nullable Hash capsule, Instruction instruction,
+      byte[] data)
       throws Exception {
     Program program = new Program(capsule, List.of(instruction), data.length);
     ProgramData programData = new ProgramData(data.length, data.length);

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
 import java.util.function.IntPredicate;
 
@@ -133,7 +134,7 @@ final class SyncExperiment implements Experiment {
     for (String shape : SHAPES) {
       for (double divergence : DIVERGENCE) {
         for (String method : methods) {
-          List<Run> rs = runs.get(key(shape, divergence, method));
+          List<Run> rs = runs(runs, key(shape, divergence, method));
           Samples missing = samples(rs, Run::missing);
           Samples per = samples(rs, Run::perMissing);
           Samples kib = samples(rs, x -> x.bytes() / 1024);
@@ -166,6 +167,11 @@ final class SyncExperiment implements Experiment {
     };
   }
 
+  /** The runs under {@code key}, which the experiment ran. */
+  private static List<Run> runs(Map<String, List<Run>> runs, String key) {
+    return Objects.requireNonNull(runs.get(key), key);
+  }
+
   private static void findings(Result result, Map<String, List<Run>> runs, String m, String who) {
     // 1. bytes per missing record at 0.1 and 1 percent
     double worstMedian = 0;
@@ -174,10 +180,10 @@ final class SyncExperiment implements Experiment {
     double bloomHigh = 0;
     for (String shape : SHAPES) {
       for (double d : new double[] {0.001, 0.01}) {
-        List<Run> rs = runs.get(key(shape, d, m));
+        List<Run> rs = runs(runs, key(shape, d, m));
         worstMedian = Math.max(worstMedian, samples(rs, Run::perMissing).median());
         worst = Math.max(worst, samples(rs, Run::perMissing).max());
-        double b = samples(runs.get(key(shape, d, "Bloom")), Run::perMissing).median();
+        double b = samples(runs(runs, key(shape, d, "Bloom")), Run::perMissing).median();
         bloomLow = Math.min(bloomLow, b);
         bloomHigh = Math.max(bloomHigh, b);
       }
@@ -189,8 +195,8 @@ final class SyncExperiment implements Experiment {
     // 2. 10 percent against the baseline
     double worstRatio = 0;
     for (String shape : SHAPES) {
-      List<Run> rb = runs.get(key(shape, 0.1, m));
-      List<Run> bb = runs.get(key(shape, 0.1, "Bloom"));
+      List<Run> rb = runs(runs, key(shape, 0.1, m));
+      List<Run> bb = runs(runs, key(shape, 0.1, "Bloom"));
       worstRatio = Math.max(worstRatio, samples(rb, Run::bytes).median() / samples(bb, Run::bytes).median());
     }
     result.finding(String.format("At 10 %% divergence %s spends at most %.2fx the baseline's bytes"

@@ -34,8 +34,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
 import org.lmdbjava.Env;
@@ -221,7 +223,7 @@ final class VerifiableCostExperiment implements Experiment {
           commit(executor, table, id, new Instruction.AppendRecord(new DataRef(0, append.length)), append);
         }
         double writeMillis = (System.nanoTime() - start) / 1e6;
-        RecordHeader head = built.headerOrNull(parent);
+        RecordHeader head = Objects.requireNonNull(built.headerOrNull(parent));
         start = System.nanoTime();
         ProofVerifier verifier = new ProofVerifier(null);
         for (int first = 0; first < payloads.size(); first += READS_PER_PROGRAM) {
@@ -256,7 +258,8 @@ final class VerifiableCostExperiment implements Experiment {
     return new Samples[] {new Samples(writes), new Samples(reads)};
   }
 
-  private static void commit(Executor executor, PriceTable table, Hash capsule, Instruction instruction, byte[] data)
+  private static void commit(Executor executor, PriceTable table, @Nullable Hash capsule, Instruction instruction,
+      byte[] data)
       throws Exception {
     ProgramData programData = new ProgramData(data.length, data.length);
     programData.append(data);

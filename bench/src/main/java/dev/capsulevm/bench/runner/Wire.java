@@ -8,6 +8,7 @@ import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
+import java.util.Objects;
 
 /**
  * Proofs as the renter receives them: encoded by the host and parsed back, so that verification pays for
@@ -30,13 +31,13 @@ final class Wire {
   static RecordProof parseRecordProof(byte[] bytes) throws Exception {
     Output.Proof proof = (Output.Proof) OutputEncoding.decode(
         Instruction.Prove.record(ANCHOR, new RecordSelector.ByHeight(1)), bytes);
-    return proof.recordProofOrNull();
+    return Objects.requireNonNull(proof.recordProofOrNull());
   }
 
   static SubRecordProof parseSubRecordProof(byte[] bytes, long index) throws Exception {
     Output.Proof proof = (Output.Proof) OutputEncoding.decode(
         new Instruction.Prove(ANCHOR, new RecordSelector.ByHeight(1), index), bytes);
-    return proof.subRecordProofOrNull();
+    return Objects.requireNonNull(proof.subRecordProofOrNull());
   }
 
   /** The canonical bytes of a proof's headers: its size, framing aside. */

@@ -18,6 +18,6 @@ class LmdbExecutorStoreTest extends ExecutorStoreContract {
   protected Store newStore(Clock clock) throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), 64L << 20, 64);
     LmdbLedger ledger = storage.ledger(clock, Amount.ofCap(1_000_000), Duration.ofHours(1));
-    return Store.of(storage, ledger, storage::dump, storage);
+    return Store.of(storage, ledger, storage::dump, storage::close);
   }
 }

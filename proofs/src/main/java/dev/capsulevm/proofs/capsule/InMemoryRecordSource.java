@@ -2,6 +2,7 @@ package dev.capsulevm.proofs.capsule;
 
 import dev.capsulevm.proofs.Hash;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /** A thread-safe record source in memory, for tests, tools and the renter's own records. */
 public final class InMemoryRecordSource implements RecordSource {
@@ -13,7 +14,7 @@ public final class InMemoryRecordSource implements RecordSource {
   }
 
   @Override
-  public RecordHeader headerOrNull(Hash recordHash) {
+  public @Nullable RecordHeader headerOrNull(Hash recordHash) {
     return headers.get(recordHash);
   }
 

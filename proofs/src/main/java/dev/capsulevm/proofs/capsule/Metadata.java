@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The unsigned body of a capsule's metadata: who created it, who may write, how records are signed and
@@ -228,7 +229,7 @@ public final class Metadata {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof Metadata other && java.util.Arrays.equals(encoded, other.encoded);
   }
 

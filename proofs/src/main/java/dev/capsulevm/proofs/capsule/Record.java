@@ -9,22 +9,25 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A record header with its writer's signature over the record hash, or with none where the capsule's
  * heartbeat policy lets an unsigned record be vouched for by a signed descendant.
  */
+// The capsule model's own word, used by every module; java.lang.Record is only ever implied by `record`.
+@SuppressWarnings("JavaLangClash")
 public final class Record {
   private final RecordHeader header;
-  private final Signature signature;
+  private final @Nullable Signature signature;
 
-  private Record(RecordHeader header, Signature signature) {
+  private Record(RecordHeader header, @Nullable Signature signature) {
     this.header = header;
     this.signature = signature;
   }
 
   /** A record of {@code header} with {@code signatureOrNull} (null for an unsigned record). */
-  public static Record of(RecordHeader header, Signature signatureOrNull) {
+  public static Record of(RecordHeader header, @Nullable Signature signatureOrNull) {
     return new Record(Objects.requireNonNull(header, "header"), signatureOrNull);
   }
 
@@ -48,9 +51,9 @@ public final class Record {
     if (parents.isEmpty()) {
       throw new IllegalArgumentException("a record needs at least one parent");
     }
-    Hash primary = null;
-    long primaryHeight = -1;
-    for (Hash parent : parents) {
+    Hash primary = parents.get(0);
+    long primaryHeight = heightOf(capsuleId, primary, source);
+    for (Hash parent : parents.subList(1, parents.size())) {
       long h = heightOf(capsuleId, parent, source);
       if (h > primaryHeight) {
         primary = parent;
@@ -126,7 +129,7 @@ public final class Record {
   }
 
   /** The writer's signature over the record hash, or null when the record is unsigned. */
-  public Signature signatureOrNull() {
+  public @Nullable Signature signatureOrNull() {
     return signature;
   }
 
@@ -141,7 +144,7 @@ public final class Record {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof Record other && header.equals(other.header) && Objects.equals(signature, other.signature);
   }
 

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A record's header: everything its hash covers. The record hash is {@code SHA-256(0x11 || header)},
@@ -47,7 +48,7 @@ public final class RecordHeader {
       Hash subRecordRoot,
       List<Hash> parents,
       List<Hash> skipPointers,
-      byte[] encoded) {
+      byte @Nullable [] encoded) {
     this.capsuleId = capsuleId;
     this.height = height;
     this.timestampMillis = timestampMillis;
@@ -137,7 +138,7 @@ public final class RecordHeader {
   /** A broken structural rule: which one, and what was found. */
   private record Problem(Failure failure, String message) {}
 
-  private static Problem structureProblem(
+  private static @Nullable Problem structureProblem(
       long height, long timestamp, long subRecordCount, List<Hash> parents, List<Hash> skips) {
     if (height < 1) {
       return new Problem(Failure.BAD_HEIGHT, "height must be at least 1, got " + height);
@@ -268,7 +269,7 @@ public final class RecordHeader {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof RecordHeader other && hash.equals(other.hash) && Arrays.equals(encoded, other.encoded);
   }
 

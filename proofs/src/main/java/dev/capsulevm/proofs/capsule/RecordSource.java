@@ -1,6 +1,7 @@
 package dev.capsulevm.proofs.capsule;
 
 import dev.capsulevm.proofs.Hash;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where record headers come from: the host's store, a renter's cache, or memory. Implementations must
@@ -9,5 +10,5 @@ import dev.capsulevm.proofs.Hash;
 @FunctionalInterface
 public interface RecordSource {
   /** The header of the record with {@code recordHash}, or null when this source does not hold it. */
-  RecordHeader headerOrNull(Hash recordHash);
+  @Nullable RecordHeader headerOrNull(Hash recordHash);
 }

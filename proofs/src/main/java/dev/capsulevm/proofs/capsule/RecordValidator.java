@@ -77,18 +77,19 @@ public final class RecordValidator {
   private static void requireVouched(List<RecordWithBody> append, Map<Hash, RecordHeader> staged)
       throws VerificationException {
     Set<Hash> vouched = new HashSet<>();
-    ArrayDeque<Hash> work = new ArrayDeque<>();
+    ArrayDeque<RecordHeader> work = new ArrayDeque<>();
     for (RecordWithBody item : append) {
       if (item.record().isSigned()) {
-        work.add(item.hash());
+        work.add(item.record().header());
       }
     }
     while (!work.isEmpty()) {
-      Hash next = work.poll();
-      if (vouched.add(next)) {
-        for (Hash parent : staged.get(next).parents()) {
-          if (staged.containsKey(parent)) {
-            work.add(parent);
+      RecordHeader next = work.remove();
+      if (vouched.add(next.hash())) {
+        for (Hash parent : next.parents()) {
+          RecordHeader stagedParent = staged.get(parent);
+          if (stagedParent != null) {
+            work.add(stagedParent);
           }
         }
       }

@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A record with its sub-record payloads, as an append carries it. The payload arrays are shared, not
@@ -14,14 +15,14 @@ public final class RecordWithBody {
   private final Record record;
   private final List<byte[]> payloads;
   /** Built on first use: validation needs its root, and a store keeps its levels to answer proofs. */
-  private volatile MerkleTree tree;
+  private volatile @Nullable MerkleTree tree;
 
   public RecordWithBody(Record record, List<byte[]> payloads) {
     this.record = Objects.requireNonNull(record, "record");
     this.payloads = List.copyOf(payloads);
   }
 
-  private RecordWithBody(Record record, List<byte[]> payloads, MerkleTree tree) {
+  private RecordWithBody(Record record, List<byte[]> payloads, @Nullable MerkleTree tree) {
     this(record, payloads);
     this.tree = tree;
   }

@@ -10,6 +10,7 @@ import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import java.util.Arrays;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Metadata signed by its creator: the root of a capsule. The capsule id is {@code SHA-256(0x10 ||
@@ -95,7 +96,7 @@ public final class SignedMetadata {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof SignedMetadata other && capsuleId.equals(other.capsuleId);
   }
 

@@ -1,5 +1,7 @@
 package dev.capsulevm.proofs.capsule;
 
+import org.jspecify.annotations.Nullable;
+
 /** Which records of a capsule carry a writer's signature; fixed by the metadata. */
 public enum SigningPolicy {
   /** Every record is signed by its writer. */
@@ -21,7 +23,7 @@ public enum SigningPolicy {
     return code;
   }
 
-  static SigningPolicy fromCode(int code) {
+  static @Nullable SigningPolicy fromCode(int code) {
     for (SigningPolicy policy : values()) {
       if (policy.code == code) {
         return policy;

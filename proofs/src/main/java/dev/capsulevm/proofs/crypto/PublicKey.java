@@ -7,6 +7,7 @@ import java.util.HexFormat;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.bouncycastle.math.ec.rfc8032.Ed25519;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An Ed25519 public key (RFC 8032): 32 bytes that decode to a point on the curve. The point is decoded
@@ -111,7 +112,7 @@ public final class PublicKey implements Comparable<PublicKey> {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof PublicKey other && MessageDigest.isEqual(bytes, other.bytes);
   }
 

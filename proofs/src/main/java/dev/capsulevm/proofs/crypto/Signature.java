@@ -4,6 +4,7 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /** A 64-byte Ed25519 signature. Immutable. */
 public final class Signature {
@@ -57,7 +58,7 @@ public final class Signature {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof Signature other && MessageDigest.isEqual(bytes, other.bytes);
   }
 

@@ -5,6 +5,7 @@ import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Objects;
 import org.bouncycastle.math.ec.rfc8032.Ed25519;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An Ed25519 private key: the 32-byte seed of RFC 8032 and the public key derived from it. The seed is
@@ -63,7 +64,7 @@ public final class SigningKey {
 
   /** Compares the public halves, which determine the seeds' use; never the secret itself. */
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof SigningKey other && Arrays.equals(publicBytes, other.publicBytes);
   }
 

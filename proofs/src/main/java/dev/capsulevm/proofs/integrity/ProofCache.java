@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The renter's memory of records it has already verified, least recently used first out. A proof may
@@ -36,7 +37,7 @@ public final class ProofCache {
   }
 
   /** The verified header of {@code recordHash}, or null; counts a hit or a miss. */
-  public RecordHeader getIfPresent(Hash recordHash) {
+  public @Nullable RecordHeader getIfPresent(Hash recordHash) {
     RecordHeader header;
     synchronized (entries) {
       header = entries.get(recordHash);

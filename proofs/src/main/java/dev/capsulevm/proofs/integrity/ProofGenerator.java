@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Builds record and sub-record proofs from a {@link RecordSource}. A record on the anchor's primary
@@ -35,7 +36,7 @@ public final class ProofGenerator {
     RecordHeader top = require(anchor);
     RecordHeader goal = require(target);
     List<RecordHeader> path = greedyPath(top, goal.height());
-    return new RecordProof(endsAt(path, goal) ? path : searchPath(top, goal));
+    return new RecordProof(path != null && endsAt(path, goal) ? path : searchPath(top, goal));
   }
 
   /**
@@ -44,14 +45,14 @@ public final class ProofGenerator {
    * is unknown or the target is off that chain (a proof across a merge, which {@link #recordProof} finds
    * by search).
    */
-  public RecordProof primaryChainProofOrNull(Hash anchor, Hash target) {
+  public @Nullable RecordProof primaryChainProofOrNull(Hash anchor, Hash target) {
     RecordHeader top = source.headerOrNull(anchor);
     RecordHeader goal = source.headerOrNull(target);
     if (top == null || goal == null) {
       return null;
     }
     List<RecordHeader> path = greedyPath(top, goal.height());
-    return endsAt(path, goal) ? new RecordProof(path) : null;
+    return path != null && endsAt(path, goal) ? new RecordProof(path) : null;
   }
 
   /**
@@ -59,7 +60,7 @@ public final class ProofGenerator {
    * {@code height} on its primary chain, or null when a header on the way is unknown (or the height is
    * out of range). Lets a caller that holds only some headers size a proof before asking for it.
    */
-  public RecordProof primaryChainProofToHeightOrNull(Hash anchor, long height) {
+  public @Nullable RecordProof primaryChainProofToHeightOrNull(Hash anchor, long height) {
     RecordHeader top = source.headerOrNull(anchor);
     if (top == null || height < 1 || height > top.height()) {
       return null;
@@ -69,7 +70,7 @@ public final class ProofGenerator {
   }
 
   private static boolean endsAt(List<RecordHeader> path, RecordHeader goal) {
-    return path != null && path.get(path.size() - 1).hash().equals(goal.hash());
+    return path.get(path.size() - 1).hash().equals(goal.hash());
   }
 
   /**
@@ -94,7 +95,7 @@ public final class ProofGenerator {
   }
 
   /** Jumps down the primary chain to {@code goalHeight}; null when a header on the way is unknown. */
-  private List<RecordHeader> greedyPath(RecordHeader top, long goalHeight) {
+  private @Nullable List<RecordHeader> greedyPath(RecordHeader top, long goalHeight) {
     List<RecordHeader> path = new ArrayList<>();
     RecordHeader current = top;
     path.add(current);

@@ -8,6 +8,7 @@ import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proofs.merkle.MerkleVerifier;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Verifies record and sub-record proofs against a trusted anchor and a {@link ProofCache}.
@@ -22,10 +23,10 @@ import java.util.List;
  * a record that was itself so linked; heights along the path must agree with the pointer kinds.
  */
 public final class ProofVerifier {
-  private final ProofCache cache;
+  private final @Nullable ProofCache cache;
 
   /** A verifier that remembers what it verified in {@code cacheOrNull} (null: no cache). */
-  public ProofVerifier(ProofCache cacheOrNull) {
+  public ProofVerifier(@Nullable ProofCache cacheOrNull) {
     this.cache = cacheOrNull;
   }
 
@@ -45,7 +46,7 @@ public final class ProofVerifier {
    * @param anchorOrNull the trusted record hash; null to rely on the cache alone
    * @return the proven record's header
    */
-  public RecordHeader verifyRecord(Hash anchorOrNull, Hash target, RecordProof proof)
+  public RecordHeader verifyRecord(@Nullable Hash anchorOrNull, Hash target, RecordProof proof)
       throws VerificationException {
     List<RecordHeader> headers = proof.headers();
     RecordHeader lower = headers.get(headers.size() - 1);
@@ -83,7 +84,7 @@ public final class ProofVerifier {
    * @return the header of the record that holds the sub-record
    */
   public RecordHeader verifySubRecord(
-      Hash anchorOrNull, Hash target, long index, byte[] payload, SubRecordProof proof)
+      @Nullable Hash anchorOrNull, Hash target, long index, byte[] payload, SubRecordProof proof)
       throws VerificationException {
     RecordHeader header = verifyRecord(anchorOrNull, target, proof.recordProof());
     if (proof.inclusion().index() != index) {
@@ -101,7 +102,7 @@ public final class ProofVerifier {
     return header;
   }
 
-  private boolean isTrusted(Hash anchorOrNull, Hash hash) {
+  private boolean isTrusted(@Nullable Hash anchorOrNull, Hash hash) {
     return hash.equals(anchorOrNull) || (cache != null && cache.getIfPresent(hash) != null);
   }
 

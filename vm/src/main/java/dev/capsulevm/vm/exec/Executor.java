@@ -44,6 +44,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs programs against a {@link CapsuleStorage}.
@@ -131,7 +132,7 @@ public final class Executor {
   private static final class Stop extends Exception {
     final Reason reason;
 
-    Stop(Reason reason, String message, Throwable cause) {
+    Stop(Reason reason, @Nullable String message, @Nullable Throwable cause) {
       super(message, cause);
       this.reason = reason;
     }
@@ -160,7 +161,7 @@ public final class Executor {
    * so the meter's refunder must pay into that same ledger account. Read-only and failed programs are
    * refunded through the meter's refunder.
    */
-  public Outcome run(Program program, ProgramData data, Meter meter, PublicKey refundAccountOrNull,
+  public Outcome run(Program program, ProgramData data, Meter meter, @Nullable PublicKey refundAccountOrNull,
       Consumer<InstructionOutput> consumer) throws ProgramStoppedException {
     Hash capsuleId = program.capsuleIdOrNull();
     boolean writes = !program.isReadOnly();
@@ -204,7 +205,7 @@ public final class Executor {
         consumer.accept(new InstructionOutput(index, output, charged, meter.charged().total()));
         data.releaseBefore(program.lowestOffsetReferencedFrom(index + 1));
       }
-      if (!writes) {
+      if (batch == null) { // read-only
         return new Outcome.Finished(meter.close().sign(hostKey));
       }
       List<Hash> heads = view.metadataOrNull() == null ? List.of() : view.heads();
@@ -243,8 +244,8 @@ public final class Executor {
     return writePermits.size();
   }
 
-  private ProgramStoppedException settle(Meter meter, Batch batchOrNull, Runnable releaseOrNull, Stop stop,
-      int index) {
+  private ProgramStoppedException settle(Meter meter, @Nullable Batch batchOrNull, @Nullable Runnable releaseOrNull,
+      Stop stop, int index) {
     if (batchOrNull != null) {
       batchOrNull.abort();
     }
@@ -256,7 +257,7 @@ public final class Executor {
     return new ProgramStoppedException(stop.reason, index, stop.getMessage(), receipt, stop.getCause());
   }
 
-  private Snapshot openSnapshotIfAny(Program program) throws Stop {
+  private @Nullable Snapshot openSnapshotIfAny(Program program) throws Stop {
     Hash id = program.capsuleIdOrNull();
     if (id == null || !program.needsSnapshot() || !storage.hasCapsule(id)) {
       return null;
@@ -314,18 +315,18 @@ public final class Executor {
     }
     if (instruction instanceof Instruction.AppendRecord a) {
       long heads = view.metadataOrNull() == null ? 0 : view.heads().size();
-      long count = AppendEncoding.declaredCountBound(inputs.get(a.records()));
+      long count = AppendEncoding.declaredCountBound(input(inputs, a.records()));
       return charge(instruction, in, OutputBounds.append(heads, count), in);
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
       SignedMetadata md = view.metadataOrNull();
       long payload = md == null ? 0 : md.metadata().maxSubRecordBytes();
-      long proof = proofBound(view, inputs.get(r.anchor()), r.record(), inputs, true);
+      long proof = proofBound(view, input(inputs, r.anchor()), r.record(), inputs, true);
       return charge(instruction, in, 4 + payload + proof, 0);
     }
     if (instruction instanceof Instruction.Prove p) {
       return charge(instruction, in,
-          proofBound(view, inputs.get(p.anchor()), p.target(), inputs, p.isSubRecord()), 0);
+          proofBound(view, input(inputs, p.anchor()), p.target(), inputs, p.isSubRecord()), 0);
     }
     if (instruction instanceof Instruction.HasRecord) {
       return charge(instruction, in, OutputBounds.HAS_RECORD, 0);
@@ -336,7 +337,7 @@ public final class Executor {
     long out = 4;
     if (view.metadataOrNull() != null) {
       for (Hash head : view.heads()) {
-        out += OutputBounds.head(view.headerOrNull(head));
+        out += OutputBounds.head(Objects.requireNonNull(view.headerOrNull(head), "a head is a held record"));
       }
     }
     return charge(instruction, in, out, 0);
@@ -355,7 +356,7 @@ public final class Executor {
     RecordHeader anchor = view.headerOrNull(anchorHash);
     RecordHeader targetHeader;
     if (target instanceof RecordSelector.ByHash byHash) {
-      targetHeader = view.headerOrNull(Hash.copyOf(inputs.get(byHash.hash())));
+      targetHeader = view.headerOrNull(Hash.copyOf(input(inputs, byHash.hash())));
     } else {
       List<Hash> at = view.recordsAtHeight(((RecordSelector.ByHeight) target).height());
       targetHeader = at.size() == 1 ? view.headerOrNull(at.get(0)) : null;
@@ -373,19 +374,22 @@ public final class Executor {
   }
 
 
-  private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view, Batch batch)
-      throws Stop {
+  private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view,
+      @Nullable Batch batch) throws Stop {
     if (instruction instanceof Instruction.CreateCapsule c) {
-      return createCapsule(inputs.get(c.signedMetadata()), view, batch);
+      return createCapsule(input(inputs, c.signedMetadata()), view, writable(batch));
     }
     if (instruction instanceof Instruction.AppendRecord a) {
-      return append(inputs.get(a.records()), view, batch);
+      return append(input(inputs, a.records()), view, writable(batch));
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
-      Hash anchor = Hash.copyOf(inputs.get(r.anchor()));
+      Hash anchor = Hash.copyOf(input(inputs, r.anchor()));
       Hash target = resolve(r.record(), inputs, view);
       MerkleTree tree = subRecordTree(view, target, r.index());
       byte[] payload = view.subRecordOrNull(target, r.index());
+      if (payload == null) {
+        throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + r.index());
+      }
       try {
         return new Output.SubRecord(payload, new ProofGenerator(view).subRecordProof(anchor, target, r.index(), tree));
       } catch (NoSuchElementException e) {
@@ -393,7 +397,7 @@ public final class Executor {
       }
     }
     if (instruction instanceof Instruction.Prove p) {
-      Hash anchor = Hash.copyOf(inputs.get(p.anchor()));
+      Hash anchor = Hash.copyOf(input(inputs, p.anchor()));
       Hash target = resolve(p.target(), inputs, view);
       try {
         ProofGenerator generator = new ProofGenerator(view);
@@ -407,11 +411,11 @@ public final class Executor {
       }
     }
     if (instruction instanceof Instruction.HasRecord h) {
-      RecordHeader header = storage.headerByHashOrNull(Hash.copyOf(inputs.get(h.hash())));
+      RecordHeader header = storage.headerByHashOrNull(Hash.copyOf(input(inputs, h.hash())));
       return new Output.Has(header != null, header);
     }
     if (instruction instanceof Instruction.ReadByHash b) {
-      Record record = storage.recordByHashOrNull(Hash.copyOf(inputs.get(b.hash())));
+      Record record = storage.recordByHashOrNull(Hash.copyOf(input(inputs, b.hash())));
       return new Output.ByHash(record, record == null ? 0 : record.header().subRecordCount());
     }
     requireCapsule(view);
@@ -474,7 +478,7 @@ public final class Executor {
   private static Hash resolve(RecordSelector selector, Map<DataRef, byte[]> inputs, StagedView view) throws Stop {
     requireCapsule(view);
     if (selector instanceof RecordSelector.ByHash byHash) {
-      Hash hash = Hash.copyOf(inputs.get(byHash.hash()));
+      Hash hash = Hash.copyOf(input(inputs, byHash.hash()));
       if (view.headerOrNull(hash) == null) {
         throw new Stop(Reason.NOT_FOUND, "no record " + hash);
       }
@@ -489,6 +493,23 @@ public final class Executor {
       throw new Stop(Reason.AMBIGUOUS, at.size() + " records at height " + height + "; name one by hash");
     }
     return at.get(0);
+  }
+
+  /** The bytes of {@code ref}; {@link #awaitInputs} fetched every reference of the instruction. */
+  private static byte[] input(Map<DataRef, byte[]> inputs, DataRef ref) {
+    byte[] bytes = inputs.get(ref);
+    if (bytes == null) {
+      throw new IllegalStateException("input " + ref + " was not awaited");
+    }
+    return bytes;
+  }
+
+  /** The batch of a read-write program, the only kind with write instructions. */
+  private static Batch writable(@Nullable Batch batch) {
+    if (batch == null) {
+      throw new IllegalStateException("a write instruction in a read-only program");
+    }
+    return batch;
   }
 
   /** The record's sub-record tree (kept by storage since the append), if it has sub-record {@code index}. */

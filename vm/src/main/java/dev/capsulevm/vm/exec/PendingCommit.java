@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A read-write program that ran every instruction and now waits for the renter: {@link #confirm()}
@@ -44,14 +45,14 @@ public final class PendingCommit implements Outcome {
   private final Instant deadline;
   private final List<Hash> proposedHeads;
   private final Amount costSoFar;
-  private final PublicKey refundAccountOrNull;
+  private final @Nullable PublicKey refundAccountOrNull;
   private State state = State.PENDING;
-  private ProgramStoppedException.Reason discardedAs;
-  private SignedReceipt receipt;
-  private ScheduledFuture<?> timer;
+  private ProgramStoppedException.@Nullable Reason discardedAs;
+  private @Nullable SignedReceipt receipt;
+  private @Nullable ScheduledFuture<?> timer;
 
   PendingCommit(Batch batch, Meter meter, Runnable releasePermit, SigningKey hostKey, Clock clock,
-      Instant deadline, List<Hash> proposedHeads, Amount costSoFar, PublicKey refundAccountOrNull) {
+      Instant deadline, List<Hash> proposedHeads, Amount costSoFar, @Nullable PublicKey refundAccountOrNull) {
     this.batch = batch;
     this.meter = meter;
     this.releasePermit = releasePermit;
@@ -97,14 +98,15 @@ public final class PendingCommit implements Outcome {
    */
   public synchronized SignedReceipt confirm() throws ProgramStoppedException {
     if (state == State.COMMITTED) {
-      return receipt;
+      return settledReceipt();
     }
     if (state == State.PENDING && clock.instant().isAfter(deadline)) {
       discard(ProgramStoppedException.Reason.EXPIRED);
     }
-    if (state == State.DISCARDED) {
-      throw new ProgramStoppedException(discardedAs, ProgramStoppedException.NO_INSTRUCTION,
-          "the commit was already discarded (" + discardedAs + ")", receipt, null);
+    ProgramStoppedException.Reason discarded = discardedAs;
+    if (discarded != null) {
+      throw new ProgramStoppedException(discarded, ProgramStoppedException.NO_INSTRUCTION,
+          "the commit was already discarded (" + discarded + ")", receipt, null);
     }
     Receipt settled;
     try {
@@ -142,7 +144,7 @@ public final class PendingCommit implements Outcome {
     if (state == State.PENDING) {
       discard(ProgramStoppedException.Reason.REFUSED);
     }
-    return receipt;
+    return settledReceipt();
   }
 
   /** Called by the executor's scheduler at the deadline. */
@@ -159,6 +161,14 @@ public final class PendingCommit implements Outcome {
     meter.fail();
     receipt = meter.close().sign(hostKey);
     finish();
+  }
+
+  /** The receipt of a commit that is no longer pending. */
+  private SignedReceipt settledReceipt() {
+    if (receipt == null) {
+      throw new IllegalStateException("the commit is still pending");
+    }
+    return receipt;
   }
 
   private void finish() {

@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.exec;
 
 import dev.capsulevm.pricing.SignedReceipt;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A program stopped: an instruction failed (nothing it or earlier instructions staged is kept), or its
@@ -39,10 +40,10 @@ public final class ProgramStoppedException extends Exception {
 
   private final Reason reason;
   private final int instructionIndex;
-  private final transient SignedReceipt receiptOrNull;
+  private final transient @Nullable SignedReceipt receiptOrNull;
 
-  public ProgramStoppedException(Reason reason, int instructionIndex, String message, SignedReceipt receiptOrNull,
-      Throwable cause) {
+  public ProgramStoppedException(Reason reason, int instructionIndex, @Nullable String message,
+      @Nullable SignedReceipt receiptOrNull, @Nullable Throwable cause) {
     super((instructionIndex >= 0 ? "instruction " + instructionIndex + ": " : "") + message, cause);
     this.reason = reason;
     this.instructionIndex = instructionIndex;
@@ -59,7 +60,7 @@ public final class ProgramStoppedException extends Exception {
   }
 
   /** The failed program's signed receipt, or null. */
-  public SignedReceipt receiptOrNull() {
+  public @Nullable SignedReceipt receiptOrNull() {
     return receiptOrNull;
   }
 }

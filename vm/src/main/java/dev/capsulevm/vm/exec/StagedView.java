@@ -16,28 +16,29 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The program's capsule as its instructions see it: the snapshot (null when the capsule is not stored)
  * plus the writes staged earlier in the same program. Only the running thread uses it.
  */
 final class StagedView implements RecordSource {
-  private final Hash capsuleIdOrNull;
-  private final Snapshot snapshotOrNull;
+  private final @Nullable Hash capsuleIdOrNull;
+  private final @Nullable Snapshot snapshotOrNull;
   private final Map<Hash, SignedMetadata> created = new HashMap<>();
   private final Map<Hash, RecordWithBody> staged = new LinkedHashMap<>();
 
-  StagedView(Hash capsuleIdOrNull, Snapshot snapshotOrNull) {
+  StagedView(@Nullable Hash capsuleIdOrNull, @Nullable Snapshot snapshotOrNull) {
     this.capsuleIdOrNull = capsuleIdOrNull;
     this.snapshotOrNull = snapshotOrNull;
   }
 
-  Hash capsuleIdOrNull() {
+  @Nullable Hash capsuleIdOrNull() {
     return capsuleIdOrNull;
   }
 
   /** The program capsule's metadata, stored or staged, or null. */
-  SignedMetadata metadataOrNull() {
+  @Nullable SignedMetadata metadataOrNull() {
     if (snapshotOrNull != null) {
       return snapshotOrNull.metadata();
     }
@@ -59,7 +60,7 @@ final class StagedView implements RecordSource {
   }
 
   @Override
-  public RecordHeader headerOrNull(Hash recordHash) {
+  public @Nullable RecordHeader headerOrNull(Hash recordHash) {
     RecordWithBody item = staged.get(recordHash);
     if (item != null) {
       return item.record().header();
@@ -67,7 +68,7 @@ final class StagedView implements RecordSource {
     return snapshotOrNull == null ? null : snapshotOrNull.headerOrNull(recordHash);
   }
 
-  Record recordOrNull(Hash recordHash) {
+  @Nullable Record recordOrNull(Hash recordHash) {
     RecordWithBody item = staged.get(recordHash);
     if (item != null) {
       return item.record();
@@ -76,7 +77,7 @@ final class StagedView implements RecordSource {
   }
 
   /** A copy of sub-record {@code index} of {@code recordHash}, or null. */
-  byte[] subRecordOrNull(Hash recordHash, long index) {
+  byte @Nullable [] subRecordOrNull(Hash recordHash, long index) {
     RecordWithBody item = staged.get(recordHash);
     if (item != null) {
       return index < 0 || index >= item.payloads().size() ? null : item.payloads().get((int) index).clone();
@@ -85,7 +86,7 @@ final class StagedView implements RecordSource {
   }
 
   /** The Merkle tree over {@code recordHash}'s sub-records, or null when the record is not held. */
-  MerkleTree subRecordTreeOrNull(Hash recordHash) {
+  @Nullable MerkleTree subRecordTreeOrNull(Hash recordHash) {
     RecordWithBody item = staged.get(recordHash);
     if (item != null) {
       return item.tree();

@@ -4,4 +4,7 @@
  * dev.capsulevm.vm.exec.InstructionOutput}s, and ending read-write programs with a {@link
  * dev.capsulevm.vm.exec.PendingCommit} the renter confirms or refuses.
  */
+@NullMarked
 package dev.capsulevm.vm.exec;
+
+import org.jspecify.annotations.NullMarked;

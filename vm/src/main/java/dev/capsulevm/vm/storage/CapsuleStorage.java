@@ -3,6 +3,7 @@ package dev.capsulevm.vm.storage;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import org.jspecify.annotations.Nullable;
 
 /** The storage a VM runs against. Thread-safe. */
 public interface CapsuleStorage {
@@ -20,8 +21,8 @@ public interface CapsuleStorage {
   boolean hasCapsule(Hash capsuleId);
 
   /** The committed header of record {@code recordHash} from any capsule, or null; needs no snapshot. */
-  RecordHeader headerByHashOrNull(Hash recordHash);
+  @Nullable RecordHeader headerByHashOrNull(Hash recordHash);
 
   /** The committed record (header and signature) {@code recordHash} from any capsule, or null. */
-  Record recordByHashOrNull(Hash recordHash);
+  @Nullable Record recordByHashOrNull(Hash recordHash);
 }

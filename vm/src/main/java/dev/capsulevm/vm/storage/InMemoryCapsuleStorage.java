@@ -21,6 +21,7 @@ import java.util.Objects;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Capsule storage in memory, for tests and tools. Committed state is immutable and replaced whole by
@@ -33,7 +34,7 @@ import java.util.TreeSet;
  */
 public final class InMemoryCapsuleStorage implements CapsuleStorage {
   private volatile State state = new State(Map.of(), Map.of());
-  private final InMemoryLedger ledgerOrNull;
+  private final @Nullable InMemoryLedger ledgerOrNull;
 
   /** A store that keeps no ledger: batches refuse credits. */
   public InMemoryCapsuleStorage() {
@@ -46,7 +47,15 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
   }
 
   /** The ledger credits go to, or null. */
-  public InMemoryLedger ledgerOrNull() {
+  public @Nullable InMemoryLedger ledgerOrNull() {
+    return ledgerOrNull;
+  }
+
+  /** The ledger credits go to; a batch stages credits only when there is one ({@link #newBatch}). */
+  private InMemoryLedger ledger() {
+    if (ledgerOrNull == null) {
+      throw new IllegalStateException("this store keeps no ledger");
+    }
     return ledgerOrNull;
   }
 
@@ -85,13 +94,13 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
   }
 
   @Override
-  public RecordHeader headerByHashOrNull(Hash recordHash) {
+  public @Nullable RecordHeader headerByHashOrNull(Hash recordHash) {
     Record record = recordByHashOrNull(recordHash);
     return record == null ? null : record.header();
   }
 
   @Override
-  public Record recordByHashOrNull(Hash recordHash) {
+  public @Nullable Record recordByHashOrNull(Hash recordHash) {
     Stored stored = state.records().get(recordHash);
     return stored == null ? null : stored.record();
   }
@@ -172,12 +181,14 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     void apply() throws StorageException {
       for (Map.Entry<Hash, TreeMap<Long, List<Hash>>> touched : heightsInCommit.entrySet()) {
         Hash id = touched.getKey();
-        capsules.put(id, new CapsuleState(capsules.get(id).metadata(),
-            Collections.unmodifiableMap(touched.getValue()), List.copyOf(headsInCommit.get(id))));
+        // Every touched capsule was stored or created earlier in this batch.
+        SignedMetadata metadata = Objects.requireNonNull(capsules.get(id)).metadata();
+        capsules.put(id, new CapsuleState(metadata, Collections.unmodifiableMap(touched.getValue()),
+            List.copyOf(headsInCommit.get(id))));
       }
       Map<PublicKey, Amount> after = new HashMap<>();
       for (StagedWrite.Credit credit : credits) {
-        Amount before = after.computeIfAbsent(credit.account(), ledgerOrNull::balance);
+        Amount before = after.computeIfAbsent(credit.account(), ledger()::balance);
         try {
           after.put(credit.account(), before.plus(credit.amount()));
         } catch (AmountOverflowException e) {
@@ -190,7 +201,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       // could still overflow; the store then keeps the writes and the commit throws.)
       state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
       for (StagedWrite.Credit credit : credits) {
-        ledgerOrNull.refund(credit.account(), credit.amount());
+        ledger().refund(credit.account(), credit.amount());
       }
     }
   }
@@ -236,7 +247,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       this.records = records;
     }
 
-    private Stored stored(Hash recordHash) {
+    private @Nullable Stored stored(Hash recordHash) {
       open();
       Stored stored = records.get(recordHash);
       return stored != null && stored.record().header().capsuleId().equals(capsuleId) ? stored : null;
@@ -261,25 +272,25 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     }
 
     @Override
-    public RecordHeader headerOrNull(Hash recordHash) {
+    public @Nullable RecordHeader headerOrNull(Hash recordHash) {
       Stored stored = stored(recordHash);
       return stored == null ? null : stored.record().header();
     }
 
     @Override
-    public Record recordOrNull(Hash recordHash) {
+    public @Nullable Record recordOrNull(Hash recordHash) {
       Stored stored = stored(recordHash);
       return stored == null ? null : stored.record();
     }
 
     @Override
-    public List<byte[]> subRecordsOrNull(Hash recordHash) {
+    public @Nullable List<byte[]> subRecordsOrNull(Hash recordHash) {
       Stored stored = stored(recordHash);
       return stored == null ? null : stored.payloads();
     }
 
     @Override
-    public MerkleTree subRecordTreeOrNull(Hash recordHash) {
+    public @Nullable MerkleTree subRecordTreeOrNull(Hash recordHash) {
       Stored stored = stored(recordHash);
       return stored == null ? null : stored.tree();
     }

@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A consistent read view of one capsule as it was when the snapshot was opened: later commits are never
@@ -21,19 +22,19 @@ public interface Snapshot extends RecordSource, AutoCloseable {
 
   /** The header of this capsule's record {@code recordHash}, or null. */
   @Override
-  RecordHeader headerOrNull(Hash recordHash);
+  @Nullable RecordHeader headerOrNull(Hash recordHash);
 
   /** The record (header and signature, if any) {@code recordHash} of this capsule, or null. */
-  Record recordOrNull(Hash recordHash);
+  @Nullable Record recordOrNull(Hash recordHash);
 
   /** The sub-record payloads of record {@code recordHash} in leaf order (do not modify them), or null. */
-  List<byte[]> subRecordsOrNull(Hash recordHash);
+  @Nullable List<byte[]> subRecordsOrNull(Hash recordHash);
 
   /**
    * Sub-record {@code index} of record {@code recordHash}, or null when the record is not held or has
    * no such sub-record.
    */
-  default byte[] subRecordOrNull(Hash recordHash, long index) {
+  default byte @Nullable [] subRecordOrNull(Hash recordHash, long index) {
     List<byte[]> all = subRecordsOrNull(recordHash);
     if (all == null || index < 0 || index >= all.size()) {
       return null;
@@ -45,7 +46,7 @@ public interface Snapshot extends RecordSource, AutoCloseable {
    * The Merkle tree over record {@code recordHash}'s sub-records, or null when it is not held. Stores
    * keep it from the append, so a sub-record proof does not rehash every payload of the record.
    */
-  default MerkleTree subRecordTreeOrNull(Hash recordHash) {
+  default @Nullable MerkleTree subRecordTreeOrNull(Hash recordHash) {
     List<byte[]> all = subRecordsOrNull(recordHash);
     return all == null ? null : MerkleTree.ofLeaves(all);
   }

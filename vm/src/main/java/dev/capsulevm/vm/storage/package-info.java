@@ -3,4 +3,7 @@
  * atomically, and header lookups by hash across capsules. An in-memory implementation serves tests; the
  * LMDB store implements the same interface and passes the same contract tests.
  */
+@NullMarked
 package dev.capsulevm.vm.storage;
+
+import org.jspecify.annotations.NullMarked;

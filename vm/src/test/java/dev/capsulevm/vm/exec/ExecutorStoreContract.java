@@ -73,10 +73,10 @@ public abstract class ExecutorStoreContract {
     Object dump();
 
     @Override
-    void close() throws Exception;
+    void close();
 
     /** A store of these parts. */
-    static Store of(CapsuleStorage storage, Ledger ledger, Supplier<Object> dump, AutoCloseable close) {
+    static Store of(CapsuleStorage storage, Ledger ledger, Supplier<Object> dump, Runnable close) {
       return new Store() {
         @Override
         public CapsuleStorage storage() {
@@ -94,8 +94,8 @@ public abstract class ExecutorStoreContract {
         }
 
         @Override
-        public void close() throws Exception {
-          close.close();
+        public void close() {
+          close.run();
         }
       };
     }

@@ -1,0 +1,7 @@
+/**
+ * Prices, the cost model, budgets and metering, accounts, receipts and signed withdrawals.
+ */
+@NullMarked
+package dev.capsulevm.pricing;
+
+import org.jspecify.annotations.NullMarked;
