@@ -177,8 +177,10 @@ public final class OutputEncoding {
     RecordProof recordProof = recordProof(in);
     long index = in.u64("inclusion index");
     long treeSize = in.u64("inclusion tree size");
-    if (index >= treeSize) {
-      throw malformed("inclusion index " + index + " outside a tree of " + treeSize);
+    // Compared unsigned: a u64 above 2^63 - 1 is a negative long, and no tree is that large.
+    if (treeSize < 0 || Long.compareUnsigned(index, treeSize) >= 0) {
+      throw malformed("inclusion index " + Long.toUnsignedString(index) + " outside a tree of "
+          + Long.toUnsignedString(treeSize));
     }
     return new SubRecordProof(recordProof, new InclusionProof(index, treeSize, hashes(in, "path hash")));
   }
