@@ -89,6 +89,7 @@ public final class ProgramBuilder {
    * {@code CreateCapsule}, {@code anchor} for a read or a proof, {@code lookupHash} for a {@code HasRecord}
    * or a {@code ReadByHash}; each is null for the other instructions.
    */
+  @SuppressWarnings("ArrayRecordComponent") // never compared: the builder's expectations, held in a list
   record Step(Instruction instruction, long renterBoundOrMinusOne, long estimateBound, long storageBytes,
       @Nullable Hash expectedCapsuleId, @Nullable List<Hash> expectedHeadsOrNull, @Nullable Hash anchor,
       @Nullable Hash targetHashOrNull, long targetHeight, long subRecordIndex, @Nullable Hash lookupHash,
