@@ -101,7 +101,7 @@ final class CapsuleCommand {
           CapsuleWriter writer = CapsuleWriter.create(client, creator, writerKey, policy, maxSubRecords,
               maxSubRecordBytes, description);
           state.saveNew(writer, creator);
-          ProgramResult result = writer.lastResult();
+          ProgramResult result = RenterArgs.lastResult(writer);
           if (args.json) {
             System.out.println(new Json().put("capsule", writer.capsuleId().toHex())
                 .put("writer", writerKey.publicKey().toHex()).put("policy", policy.name())
@@ -139,7 +139,7 @@ final class CapsuleCommand {
           List<RecordWithBody> records = writer.append(client, subRecords);
           state.save(writer);
           RecordHeader header = records.get(0).record().header();
-          ProgramResult result = writer.lastResult();
+          ProgramResult result = RenterArgs.lastResult(writer);
           if (args.json) {
             System.out.println(new Json().put("record", header.hash().toHex()).put("height", header.height())
                 .put("subRecords", header.subRecordCount()).put("heads", hexes(result.committedHeads()))
@@ -200,7 +200,7 @@ final class CapsuleCommand {
           RecordWithBody merge = writer.merge(client, subRecords);
           state.save(writer);
           RecordHeader header = merge.record().header();
-          ProgramResult result = writer.lastResult();
+          ProgramResult result = RenterArgs.lastResult(writer);
           if (args.json) {
             System.out.println(new Json().put("record", header.hash().toHex()).put("height", header.height())
                 .put("parents", hexes(header.parents())).put("subRecords", header.subRecordCount())
@@ -285,17 +285,18 @@ final class CapsuleCommand {
           }
           ProgramResult result = client.run(builder.build());
           VerifiedOutput out = result.output(0);
+          RecordHeader proven = Objects.requireNonNull(out.provenHeaderOrNull(), "a verified read proves its record");
           byte[] payload = out.payload();
           String text = hex ? HexFormat.of().formatHex(payload) : new String(payload, StandardCharsets.UTF_8);
           if (args.json) {
-            System.out.println(new Json().put("record", out.provenHeaderOrNull().hash().toHex())
-                .put("height", out.provenHeaderOrNull().height()).put("index", index)
+            System.out.println(new Json().put("record", proven.hash().toHex())
+                .put("height", proven.height()).put("index", index)
                 .put(hex ? "payloadHex" : "payload", text).put("anchor", anchor.hash().toHex())
                 .put("cost", RenterArgs.cost(result)));
           } else {
             System.out.println(text);
-            System.err.println("verified: sub-record " + index + " of record " + out.provenHeaderOrNull().hash().toHex()
-                + " (height " + out.provenHeaderOrNull().height() + ") against head " + anchor.hash().toHex());
+            System.err.println("verified: sub-record " + index + " of record " + proven.hash().toHex()
+                + " (height " + proven.height() + ") against head " + anchor.hash().toHex());
             System.err.println(RenterArgs.costLine(result));
           }
           return 0;
@@ -341,18 +342,19 @@ final class CapsuleCommand {
           }
           ProgramResult result = client.run(builder.build());
           VerifiedOutput out = result.output(0);
+          RecordHeader proven = Objects.requireNonNull(out.provenHeaderOrNull(), "a verified proof proves its record");
           Output.Proof proof = (Output.Proof) out.output();
           SubRecordProof sub = proof.subRecordProofOrNull();
           RecordProof path = sub != null ? sub.recordProof() : Objects.requireNonNull(proof.recordProofOrNull());
           if (args.json) {
-            System.out.println(new Json().put("record", out.provenHeaderOrNull().hash().toHex())
-                .put("height", out.provenHeaderOrNull().height()).put("anchor", anchor.hash().toHex())
+            System.out.println(new Json().put("record", proven.hash().toHex())
+                .put("height", proven.height()).put("anchor", anchor.hash().toHex())
                 .put("headers", path.headers().size())
                 .put("inclusionPathHashes", sub == null ? 0 : sub.inclusion().path().size())
                 .put("verified", true).put("cost", RenterArgs.cost(result)));
           } else {
-            System.out.println("proven  record " + out.provenHeaderOrNull().hash().toHex() + " (height "
-                + out.provenHeaderOrNull().height() + ")" + (sub == null ? "" : ", sub-record " + index)
+            System.out.println("proven  record " + proven.hash().toHex() + " (height "
+                + proven.height() + ")" + (sub == null ? "" : ", sub-record " + index)
                 + " descends from head " + anchor.hash().toHex());
             System.out.println("proof   " + path.headers().size() + " header(s)"
                 + (sub == null ? "" : " + " + sub.inclusion().path().size() + " inclusion hashes") + ", verified");
@@ -382,13 +384,14 @@ final class CapsuleCommand {
         try (HostClient client = args.connect()) {
           List<Record> heads = writer.refreshHeads(client);
           state.save(writer);
+          ProgramResult result = RenterArgs.lastResult(writer);
           if (args.json) {
             List<Object> list = new ArrayList<>();
             for (Record head : heads) {
               list.add(new Json().put("hash", head.hash().toHex()).put("height", head.header().height())
                   .put("writer", head.header().writer().toHex()));
             }
-            System.out.println(new Json().put("heads", list).put("cost", RenterArgs.cost(writer.lastResult())));
+            System.out.println(new Json().put("heads", list).put("cost", RenterArgs.cost(result)));
           } else {
             for (Record head : heads) {
               System.out.println("head    " + head.hash().toHex() + " height " + head.header().height()
@@ -397,7 +400,7 @@ final class CapsuleCommand {
             if (heads.isEmpty()) {
               System.out.println("no records yet");
             }
-            System.out.println(RenterArgs.costLine(writer.lastResult()));
+            System.out.println(RenterArgs.costLine(result));
           }
           return 0;
         }

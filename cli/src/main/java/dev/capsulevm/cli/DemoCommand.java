@@ -104,13 +104,13 @@ final class DemoCommand implements Callable<Integer> {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 4096, 256, "capsulevm demo");
       out.println("   capsule " + writer.capsuleId().toHex());
-      cost(writer.lastResult());
+      cost(RenterArgs.lastResult(writer));
 
       step("2. Append a record with one sub-record (the plain DataCapsule model), signed by the writer.");
       RecordWithBody first = writer.append(client, List.of(utf8("hello, capsule"))).get(0);
       out.println("   record " + short16(first.hash()) + " at height 1; the host proposed the new heads, the renter"
           + " checked them and only then confirmed the commit");
-      cost(writer.lastResult());
+      cost(RenterArgs.lastResult(writer));
 
       step("3. Append a record with " + bigRecord + " sub-records (a key-value snapshot): one signature covers all.");
       List<byte[]> kv = new ArrayList<>();
@@ -119,17 +119,17 @@ final class DemoCommand implements Callable<Integer> {
       }
       RecordWithBody big = writer.append(client, kv).get(0);
       out.println("   record " + short16(big.hash()) + " at height 2, Merkle root over " + bigRecord + " sub-records");
-      cost(writer.lastResult());
+      cost(RenterArgs.lastResult(writer));
 
       step("4. Append three records in one program, then ask for the heads (each head's signature is checked).");
       List<RecordWithBody> three = writer.appendRecords(client,
           List.of(List.of(utf8("a")), List.of(utf8("b")), List.of(utf8("c"))));
-      cost(writer.lastResult());
+      cost(RenterArgs.lastResult(writer));
       List<Record> heads = writer.refreshHeads(client);
       out.println("   heads: " + heads.size() + " head, " + short16(heads.get(0).hash()) + " at height "
           + heads.get(0).header().height() + ", signature valid");
-      cost(writer.lastResult());
-      RecordHeader head = writer.highestHead();
+      cost(RenterArgs.lastResult(writer));
+      RecordHeader head = Objects.requireNonNull(writer.highestHead(), "the capsule has records");
 
       int index = Math.min(123, bigRecord - 1);
       step("5. Read sub-record " + index + " of the big record: payload plus a proof from the head down to it.");
@@ -238,11 +238,12 @@ final class DemoCommand implements Callable<Integer> {
         admin.fund(account.publicKey(), Amount.ofCap(1));
       }
       try (HostClient client = HostClient.connect("127.0.0.1:" + replica.port(), account, RenterOptions.defaults())) {
+        RecordHeader head = Objects.requireNonNull(writer.highestHead(), "the capsule has records");
         ProgramBuilder read = writer.newProgram(client);
-        read.readSubRecord(big.hash(), index, writer.highestHead());
+        read.readSubRecord(big.hash(), index, head);
         VerifiedOutput v = client.run(read.build()).output(0);
         out.println("   \"" + new String(v.payload(), StandardCharsets.UTF_8) + "\" read from the replica, verified"
-            + " against head " + short16(writer.highestHead().hash()));
+            + " against head " + short16(head.hash()));
       }
     } catch (java.io.IOException e) {
       out.println("   could not start the replica: " + e.getMessage());

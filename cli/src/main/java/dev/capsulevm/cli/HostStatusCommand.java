@@ -62,7 +62,7 @@ final class HostStatusCommand implements Callable<Integer> {
       out.append("never synced");
     } else {
       out.append("last ").append(when(p.lastSessionOrNull())).append(' ')
-          .append(p.lastOutcomeOrNull() == null ? "(no outcome)" : p.lastOutcomeOrNull().name())
+          .append(p.lastOutcomeOrNull() == null ? SyncDisplay.NO_OUTCOME : p.lastOutcomeOrNull().name())
           .append(", ").append(SyncDisplay.bytes(p.lastBytes())).append(", ").append(p.lastRecords())
           .append(p.lastRecords() == 1 ? " record" : " records");
       if (p.lastErrorOrNull() != null) {

@@ -1,11 +1,13 @@
 package dev.capsulevm.cli;
 
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterOptions;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
@@ -32,6 +34,11 @@ final class RenterArgs {
 
   HostClient connect() throws IOException {
     return HostClient.connect(host, state().accountKey(accountKey), RenterOptions.defaults());
+  }
+
+  /** The result of the program {@code writer} has just run (a create, an append, a merge or a heads refresh). */
+  static ProgramResult lastResult(CapsuleWriter writer) {
+    return Objects.requireNonNull(writer.lastResult(), "the writer has run no program");
   }
 
   /** The cost part of a result, for JSON. */

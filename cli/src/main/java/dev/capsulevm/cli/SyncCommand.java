@@ -4,6 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.SyncOutcome;
 import dev.capsulevm.renter.SyncProgress;
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -63,37 +64,47 @@ final class SyncCommand implements Callable<Integer> {
       } finally {
         display.finish();
       }
-      print(sessions);
-      return sessions.stream().anyMatch(s -> s.outcomeOrNull().isProblem()) ? EXIT_SESSION_PROBLEM : 0;
+      print(System.out, sessions);
+      return sessions.stream().anyMatch(SyncDisplay::isProblem) ? EXIT_SESSION_PROBLEM : 0;
     });
   }
 
-  private void print(List<SyncProgress> sessions) {
+  /** Prints the summary: one JSON object, or a line per session and a line of totals. */
+  void print(PrintStream out, List<SyncProgress> sessions) {
     if (json) {
       List<Object> list = new ArrayList<>();
       for (SyncProgress s : sessions) {
         list.add(new Json().put("capsule", s.capsuleOrNull() == null ? null : s.capsuleOrNull().toHex())
-            .put("outcome", s.outcomeOrNull().name()).put("error", s.errorOrNull())
+            .put("outcome", s.outcomeOrNull() == null ? null : s.outcomeOrNull().name()).put("error", s.errorOrNull())
             .put("bytesSent", s.bytesSent()).put("bytesReceived", s.bytesReceived())
             .put("recordsSent", s.recordsSent()).put("recordsReceived", s.recordsReceived())
             .put("roundTrips", s.roundTrips()));
       }
-      System.out.println(new Json().put("peer", peer).put("sessions", list)
-          .put("ok", sessions.stream().noneMatch(s -> s.outcomeOrNull().isProblem())));
+      out.println(new Json().put("peer", peer).put("sessions", list)
+          .put("ok", sessions.stream().noneMatch(SyncDisplay::isProblem)));
       return;
     }
     if (sessions.isEmpty()) {
-      System.out.println("no capsules to sync with " + peer);
+      out.println("no capsules to sync with " + peer);
       return;
     }
     Map<SyncOutcome, Integer> counts = new EnumMap<>(SyncOutcome.class);
+    int withoutOutcome = 0;
     for (SyncProgress s : sessions) {
-      System.out.println(SyncDisplay.summary(s));
-      counts.merge(s.outcomeOrNull(), 1, Integer::sum);
+      out.println(SyncDisplay.summary(s));
+      SyncOutcome outcome = s.outcomeOrNull();
+      if (outcome == null) {
+        withoutOutcome++;
+      } else {
+        counts.merge(outcome, 1, Integer::sum);
+      }
     }
     List<String> parts = new ArrayList<>();
     counts.forEach((outcome, n) -> parts.add(n + " " + outcome));
-    System.out.println(sessions.size() + " session(s) with " + peer + ": " + String.join(", ", parts));
+    if (withoutOutcome > 0) {
+      parts.add(withoutOutcome + " " + SyncDisplay.NO_OUTCOME);
+    }
+    out.println(sessions.size() + " session(s) with " + peer + ": " + String.join(", ", parts));
   }
 
   /** Checks a {@code HOST:PORT} argument: a non-empty host and a port from 1 to 65535. */

@@ -1,5 +1,6 @@
 package dev.capsulevm.cli;
 
+import dev.capsulevm.renter.SyncOutcome;
 import dev.capsulevm.renter.SyncProgress;
 import java.io.Console;
 import java.io.PrintStream;
@@ -16,6 +17,8 @@ import java.util.Locale;
 final class SyncDisplay {
   private static final int BAR_WIDTH = 10;
   static final int MAX_COLUMNS = 79;
+  /** What stands for the outcome of a session whose report carries none (as {@code host status} prints it). */
+  static final String NO_OUTCOME = "(no outcome)";
 
   private final PrintStream out;
   private final boolean rewrite;
@@ -55,7 +58,8 @@ final class SyncDisplay {
 
   /** The line without its bar: session i/n, phase or outcome, bytes, records, round trips. */
   static String counters(SyncProgress p) {
-    String state = p.ended() ? p.outcomeOrNull().name() : p.phase();
+    SyncOutcome outcome = p.outcomeOrNull();
+    String state = outcome != null ? outcome.name() : p.phase();
     return (p.capsuleIndex() + 1) + "/" + p.capsuleCount() + " " + state
         + ": sent " + bytes(p.bytesSent()) + "/" + p.recordsSent() + " rec"
         + ", recv " + bytes(p.bytesReceived()) + "/" + p.recordsReceived() + " rec"
@@ -70,11 +74,22 @@ final class SyncDisplay {
 
   /** A session's summary: capsule, outcome, bytes, records, round trips, and the error if any. */
   static String summary(SyncProgress p) {
-    return (p.capsuleOrNull() == null ? "-" : p.capsuleOrNull().toHex()) + "  " + p.outcomeOrNull()
+    return (p.capsuleOrNull() == null ? "-" : p.capsuleOrNull().toHex()) + "  "
+        + (p.outcomeOrNull() == null ? NO_OUTCOME : p.outcomeOrNull().name())
         + "  sent " + bytes(p.bytesSent()) + ", received " + bytes(p.bytesReceived())
         + "; records sent " + p.recordsSent() + ", received " + p.recordsReceived()
         + "; " + p.roundTrips() + (p.roundTrips() == 1 ? " round trip" : " round trips")
         + (p.errorOrNull() == null ? "" : ": " + p.errorOrNull());
+  }
+
+  /**
+   * Whether a finished session needs an operator's look ({@link SyncOutcome#isProblem}). {@code syncNow}
+   * returns only reports that carry an outcome; one without says nothing about the replicas, so it is a
+   * problem too.
+   */
+  static boolean isProblem(SyncProgress p) {
+    SyncOutcome outcome = p.outcomeOrNull();
+    return outcome == null || outcome.isProblem();
   }
 
   /** Bytes in binary units with one decimal: {@code 512 B}, {@code 1.5 KiB}, {@code 3.0 MiB}. */

@@ -2,6 +2,7 @@ package dev.capsulevm.cli;
 
 import static dev.capsulevm.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.cli.CliTestSupport.Result;
@@ -17,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -117,6 +119,36 @@ class SyncCommandTest {
   void summary_perCapsule() {
     assertEquals(CAPSULE.toHex() + "  DIVERGED  sent 100 B, received 2.0 KiB; records sent 0, received 1; 1 round trip"
         + ": refused", SyncDisplay.summary(ended(SyncOutcome.DIVERGED, "refused")));
+  }
+
+  @Test
+  void isProblem_everyOutcomeButEqualAndConverged_andNone() {
+    assertFalse(SyncDisplay.isProblem(ended(SyncOutcome.EQUAL, null)));
+    assertFalse(SyncDisplay.isProblem(ended(SyncOutcome.CONVERGED, null)));
+    assertTrue(SyncDisplay.isProblem(ended(SyncOutcome.DIVERGED, null)));
+    assertTrue(SyncDisplay.isProblem(ended(SyncOutcome.FAILED, null)));
+    assertTrue(SyncDisplay.isProblem(ended(SyncOutcome.UNKNOWN, null)));
+    assertTrue(SyncDisplay.isProblem(running(4, 5, "records")));
+  }
+
+  @Test
+  void print_aSessionWithoutOutcome_isShownAndCountedAsNoneAndIsNotOk() {
+    SyncCommand sync = new SyncCommand();
+    sync.peer = "p:1";
+    List<SyncProgress> sessions = List.of(ended(SyncOutcome.EQUAL, null), running(4, 5, "records"));
+    ByteArrayOutputStream text = new ByteArrayOutputStream();
+    sync.print(new PrintStream(text, true, StandardCharsets.UTF_8), sessions);
+    String[] lines = text.toString(StandardCharsets.UTF_8).split("\n");
+    assertEquals(3, lines.length);
+    assertTrue(lines[1].startsWith(CAPSULE.toHex() + "  (no outcome)  sent 1.5 KiB"), lines[1]);
+    assertEquals("2 session(s) with p:1: 1 EQUAL, 1 (no outcome)", lines[2]);
+
+    sync.json = true;
+    ByteArrayOutputStream json = new ByteArrayOutputStream();
+    sync.print(new PrintStream(json, true, StandardCharsets.UTF_8), sessions);
+    String object = json.toString(StandardCharsets.UTF_8);
+    assertTrue(object.contains("\"outcome\":\"EQUAL\"") && object.contains("\"outcome\":null"), object);
+    assertTrue(object.contains("\"ok\":false"), object);
   }
 
   @Test

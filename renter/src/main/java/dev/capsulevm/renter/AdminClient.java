@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The operator's side: funding accounts, reading the host's status and running sync sessions with a
@@ -91,7 +92,7 @@ public final class AdminClient implements AutoCloseable {
    * @throws RenterException when the call fails, a report does not parse, or the stream ends while a
    *     session is still running
    */
-  public List<SyncProgress> syncNow(String peer, Hash capsuleOrNull, Consumer<SyncProgress> progress)
+  public List<SyncProgress> syncNow(String peer, @Nullable Hash capsuleOrNull, Consumer<SyncProgress> progress)
       throws RenterException {
     Objects.requireNonNull(progress, "progress");
     if (Objects.requireNonNull(peer, "peer").isBlank()) {

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A capsule writer: knows the capsule's signed metadata and its writer key, builds and signs records
@@ -88,10 +89,13 @@ public final class CapsuleWriter {
     return created;
   }
 
-  private ProgramResult lastResult;
+  private @Nullable ProgramResult lastResult;
 
-  /** The verified result of the last program this writer ran (create, append or refresh). */
-  public ProgramResult lastResult() {
+  /**
+   * The verified result of the last program this writer ran (create, append or refresh), or null when
+   * it has run none (a writer made from saved state).
+   */
+  public @Nullable ProgramResult lastResult() {
     return lastResult;
   }
 
@@ -113,7 +117,7 @@ public final class CapsuleWriter {
   }
 
   /** The highest tracked head (the usual anchor for reads), or null before the first append. */
-  public RecordHeader highestHead() {
+  public @Nullable RecordHeader highestHead() {
     RecordHeader best = null;
     for (Record head : heads.values()) {
       if (best == null || head.header().height() > best.height()) {
@@ -129,17 +133,20 @@ public final class CapsuleWriter {
   }
 
   /** A verified header by hash, or null. */
-  public RecordHeader headerOrNull(Hash hash) {
+  public @Nullable RecordHeader headerOrNull(Hash hash) {
     return known.get(hash);
   }
 
-  /** A program builder on this capsule that knows its metadata, heads and headers. */
-  public ProgramBuilder newProgram(HostClient client) {
+  /**
+   * A program builder on this capsule that knows its metadata, heads and headers: the writer's own and,
+   * when {@code clientOrNull} is given, those in its proof cache.
+   */
+  public ProgramBuilder newProgram(@Nullable HostClient clientOrNull) {
     List<RecordHeader> headHeaders = new ArrayList<>();
     heads.values().forEach(r -> headHeaders.add(r.header()));
     return new ProgramBuilder(capsuleId(), metadata, headHeaders, h -> {
       RecordHeader header = known.get(h);
-      return header != null || client == null ? header : client.proofCache().getIfPresent(h);
+      return header != null || clientOrNull == null ? header : clientOrNull.proofCache().getIfPresent(h);
     });
   }
 
@@ -202,7 +209,8 @@ public final class CapsuleWriter {
         primary = header;
       }
     }
-    int count = SkipPointers.count(primary.height() + 1);
+    // buildRecords never passes an empty list: the loop returned at the capsule id or chose a primary.
+    int count = SkipPointers.count(Objects.requireNonNull(primary).height() + 1);
     Hash at = primary.primaryParent();
     for (int j = 1; j < count; j++) {
       RecordHeader via = staged.containsKey(at) ? staged.get(at) : known.get(at);

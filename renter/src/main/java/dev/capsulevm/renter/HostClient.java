@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A renter's connection to one host: its price table (checked: signature, validity window, the renter's
@@ -46,7 +47,8 @@ public final class HostClient implements AutoCloseable {
   private final ProofCache cache;
   private final ProofVerifier verifier;
   private final SecureRandom random = new SecureRandom();
-  private PriceTable table;
+  /** The price table last accepted; null until the first is fetched. */
+  private @Nullable PriceTable table;
 
   private HostClient(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
     this.channel = channel;
@@ -171,8 +173,8 @@ public final class HostClient implements AutoCloseable {
    * Submits {@code program}, paying up to {@code budgetOrNull} (null: the estimate). {@code listenerOrNull}
    * receives each output once it verified, in the gRPC thread, before the iterator does.
    */
-  public ProgramRun submit(PreparedProgram program, Amount budgetOrNull, Consumer<VerifiedOutput> listenerOrNull)
-      throws RenterException {
+  public ProgramRun submit(PreparedProgram program, @Nullable Amount budgetOrNull,
+      @Nullable Consumer<VerifiedOutput> listenerOrNull) throws RenterException {
     PriceTable current = priceTable();
     long duration = options.durationUnits();
     ProgramShape shape = shape(program, current, duration, options.chunkSize());

@@ -1,5 +1,7 @@
 package dev.capsulevm.renter;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * The host sent something that does not verify: a proof, a signature, a head, an output larger than
  * the bound it charged for, a bound above the renter's own, a proposal, or a receipt that disagrees
@@ -26,7 +28,8 @@ public final class HostMisbehaviourException extends RenterException {
   private final Part part;
   private final int instructionIndex;
 
-  public HostMisbehaviourException(Part part, int instructionIndex, String message, Throwable cause) {
+  public HostMisbehaviourException(Part part, int instructionIndex, @Nullable String message,
+      @Nullable Throwable cause) {
     super("host misbehaviour in " + describe(part, instructionIndex) + ": " + message, cause);
     this.part = part;
     this.instructionIndex = instructionIndex;

@@ -14,7 +14,9 @@ import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proto.WireSizes;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Checks one parsed output against what the renter asked for, with the shared {@link ProofVerifier}
@@ -40,8 +42,8 @@ final class OutputVerifier {
    *
    * @return the header of the record the output proves or returns, or null
    */
-  static RecordHeader verify(ProgramBuilder.Step step, Output output, Hash capsuleIdOrNull, ProofVerifier verifier)
-      throws Bad, VerificationException {
+  static @Nullable RecordHeader verify(ProgramBuilder.Step step, Output output, @Nullable Hash capsuleIdOrNull,
+      ProofVerifier verifier) throws Bad, VerificationException {
     Instruction instruction = step.instruction();
     if (instruction instanceof Instruction.CreateCapsule) {
       Hash id = ((Output.CapsuleCreated) output).capsuleId();
@@ -64,8 +66,9 @@ final class OutputVerifier {
     }
     if (instruction instanceof Instruction.Prove p) {
       Output.Proof proof = (Output.Proof) output;
+      // The output was decoded for this instruction, which says which of the two proofs it carries.
       if (p.isSubRecord()) {
-        SubRecordProof sub = proof.subRecordProofOrNull();
+        SubRecordProof sub = Objects.requireNonNull(proof.subRecordProofOrNull());
         if (step.payloadOrNull() != null) {
           return verifySubRecord(step, sub, step.payloadOrNull(), verifier);
         }
@@ -83,14 +86,14 @@ final class OutputVerifier {
         }
         return header;
       }
-      return verifyTarget(step, proof.recordProofOrNull(), verifier);
+      return verifyTarget(step, Objects.requireNonNull(proof.recordProofOrNull()), verifier);
     }
     if (instruction instanceof Instruction.HasRecord) {
-      Output.Has has = (Output.Has) output;
-      if (has.held() && !has.headerOrNull().hash().equals(step.lookupHash())) {
-        throw new Bad("the header hashes to " + has.headerOrNull().hash() + ", asked " + step.lookupHash());
+      RecordHeader header = ((Output.Has) output).headerOrNull(); // held exactly when there is one
+      if (header != null && !header.hash().equals(step.lookupHash())) {
+        throw new Bad("the header hashes to " + header.hash() + ", asked " + step.lookupHash());
       }
-      return has.headerOrNull();
+      return header;
     }
     if (instruction instanceof Instruction.ReadByHash) {
       Output.ByHash byHash = (Output.ByHash) output;

@@ -1,6 +1,7 @@
 package dev.capsulevm.renter;
 
 import java.time.Instant;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A sync peer's last session as the host's {@code Status} reports it ({@link AdminClient#peers}).
@@ -15,14 +16,14 @@ import java.time.Instant;
  */
 public record PeerStatus(
     String address,
-    Instant lastSessionOrNull,
-    SyncOutcome lastOutcomeOrNull,
-    String lastErrorOrNull,
+    @Nullable Instant lastSessionOrNull,
+    @Nullable SyncOutcome lastOutcomeOrNull,
+    @Nullable String lastErrorOrNull,
     long lastBytes,
     long lastRecords,
     long sessions,
     long failures,
-    Instant backoffUntilOrNull) {
+    @Nullable Instant backoffUntilOrNull) {
 
   static PeerStatus from(dev.capsulevm.proto.v1.PeerStatus m) {
     return new PeerStatus(m.getAddress(), instantOrNull("last_session_epoch_millis", m.getLastSessionEpochMillis()),
@@ -32,7 +33,7 @@ public record PeerStatus(
         instantOrNull("backoff_until_epoch_millis", m.getBackoffUntilEpochMillis()));
   }
 
-  private static Instant instantOrNull(String field, long epochMillis) {
+  private static @Nullable Instant instantOrNull(String field, long epochMillis) {
     return epochMillis == 0 ? null : Instant.ofEpochMilli(SyncProgress.unsigned(field, epochMillis));
   }
 }

@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Builds a program: instructions whose inputs are (offset, length) ranges of one program data buffer,
@@ -43,10 +44,11 @@ public final class ProgramBuilder {
   /** How many heads the estimate allows for when the capsule's heads are not known. */
   public static final int UNKNOWN_HEADS_ALLOWANCE = 16;
 
-  private final Hash capsuleIdOrNull;
-  private final SignedMetadata metadataOrNull;
-  private final Function<Hash, RecordHeader> knownHeaders;
-  private TreeMap<Hash, RecordHeader> heads;
+  private final @Nullable Hash capsuleIdOrNull;
+  private final @Nullable SignedMetadata metadataOrNull;
+  private final Function<Hash, @Nullable RecordHeader> knownHeaders;
+  /** The capsule's heads as they will be after the appends so far; null when not known. */
+  private final @Nullable TreeMap<Hash, RecordHeader> heads;
   private final Map<Hash, RecordHeader> staged = new HashMap<>();
   private final ByteArrayOutputStream data = new ByteArrayOutputStream();
   private final Map<ByteBuffer, DataRef> shared = new HashMap<>();
@@ -57,19 +59,23 @@ public final class ProgramBuilder {
    *     capsules or reads by hash
    * @param metadataOrNull the capsule's signed metadata, needed for sub-record reads and appends
    * @param headsOrNull the capsule's current heads, or null when not known
-   * @param knownHeaders verified headers by hash (returns null for unknown ones)
+   * @param knownHeaders verified headers by hash (returns null for unknown ones); null when none are known
    */
-  public ProgramBuilder(Hash capsuleIdOrNull, SignedMetadata metadataOrNull, List<RecordHeader> headsOrNull,
-      Function<Hash, RecordHeader> knownHeaders) {
+  public ProgramBuilder(@Nullable Hash capsuleIdOrNull, @Nullable SignedMetadata metadataOrNull,
+      @Nullable List<RecordHeader> headsOrNull, @Nullable Function<Hash, @Nullable RecordHeader> knownHeaders) {
     this.capsuleIdOrNull = capsuleIdOrNull;
     this.metadataOrNull = metadataOrNull;
     this.knownHeaders = knownHeaders == null ? h -> null : knownHeaders;
     if (metadataOrNull != null && capsuleIdOrNull != null && !metadataOrNull.capsuleId().equals(capsuleIdOrNull)) {
       throw new IllegalArgumentException("metadata of " + metadataOrNull.capsuleId() + " given for " + capsuleIdOrNull);
     }
-    if (headsOrNull != null) {
+    if (headsOrNull == null) {
+      heads = null;
+    } else {
       heads = new TreeMap<>();
-      headsOrNull.forEach(h -> heads.put(h.hash(), h));
+      for (RecordHeader head : headsOrNull) {
+        heads.put(head.hash(), head);
+      }
     }
   }
 
@@ -78,10 +84,16 @@ public final class ProgramBuilder {
     return new ProgramBuilder(null, null, null, null);
   }
 
-  /** What the renter expects of one instruction's output. */
+  /**
+   * What the renter expects of one instruction's output. {@code expectedCapsuleId} is set for a
+   * {@code CreateCapsule}, {@code anchor} for a read or a proof, {@code lookupHash} for a {@code HasRecord}
+   * or a {@code ReadByHash}; each is null for the other instructions.
+   */
+  @SuppressWarnings("ArrayRecordComponent") // never compared: the builder's expectations, held in a list
   record Step(Instruction instruction, long renterBoundOrMinusOne, long estimateBound, long storageBytes,
-      Hash expectedCapsuleId, List<Hash> expectedHeadsOrNull, Hash anchor, Hash targetHashOrNull,
-      long targetHeight, long subRecordIndex, Hash lookupHash, SignedMetadata metadataOrNull, byte[] payloadOrNull) {
+      @Nullable Hash expectedCapsuleId, @Nullable List<Hash> expectedHeadsOrNull, @Nullable Hash anchor,
+      @Nullable Hash targetHashOrNull, long targetHeight, long subRecordIndex, @Nullable Hash lookupHash,
+      @Nullable SignedMetadata metadataOrNull, byte @Nullable [] payloadOrNull) {
 
     InstructionDescriptor estimateDescriptor() {
       return new InstructionDescriptor(instruction.kind(), instruction.inputBytes(), estimateBound, storageBytes);
@@ -153,16 +165,17 @@ public final class ProgramBuilder {
     return read(new RecordSelector.ByHeight(height), null, height, index, anchor);
   }
 
-  private int read(RecordSelector selector, Hash target, long targetHeight, long index, RecordHeader anchor) {
+  private int read(RecordSelector selector, @Nullable Hash targetOrNull, long targetHeight, long index,
+      RecordHeader anchor) {
     requireCapsule("readSubRecord");
     if (metadataOrNull == null) {
       throw new IllegalStateException("reading a sub-record needs the capsule's metadata (its sub-record size limit)");
     }
     DataRef anchorRef = data(anchor.hash().toByteArray());
-    long bound = 4 + metadataOrNull.metadata().maxSubRecordBytes() + proofBound(anchor, target, targetHeight, true)
-        + WireSizes.OUTPUT_ENVELOPE_BYTES;
+    long bound = 4 + metadataOrNull.metadata().maxSubRecordBytes()
+        + proofBound(anchor, targetOrNull, targetHeight, true) + WireSizes.OUTPUT_ENVELOPE_BYTES;
     return add(new Step(new Instruction.ReadSubRecord(selector, index, anchorRef), bound, bound, 0, null, null,
-        anchor.hash(), target, targetHeight, index, null, metadataOrNull, null));
+        anchor.hash(), targetOrNull, targetHeight, index, null, metadataOrNull, null));
   }
 
   /** {@code Prove} that record {@code target} descends from the trusted {@code anchor}. */
@@ -181,7 +194,7 @@ public final class ProgramBuilder {
   }
 
   /** {@code Prove} that {@code payload} is sub-record {@code index} of {@code target}, from {@code anchor}. */
-  public int proveSubRecord(Hash target, long index, RecordHeader anchor, byte[] payloadOrNull) {
+  public int proveSubRecord(Hash target, long index, RecordHeader anchor, byte @Nullable [] payloadOrNull) {
     if (index < 0) {
       throw new IllegalArgumentException("sub-record indexes are never negative, got " + index);
     }
@@ -193,14 +206,15 @@ public final class ProgramBuilder {
     return prove(null, height, -1, anchor, null);
   }
 
-  private int prove(Hash target, long targetHeight, long index, RecordHeader anchor, byte[] payloadOrNull) {
+  private int prove(@Nullable Hash targetOrNull, long targetHeight, long index, RecordHeader anchor,
+      byte @Nullable [] payloadOrNull) {
     requireCapsule("prove");
     DataRef anchorRef = data(anchor.hash().toByteArray());
-    RecordSelector selector = target == null ? new RecordSelector.ByHeight(targetHeight)
-        : new RecordSelector.ByHash(data(target.toByteArray()));
-    long bound = proofBound(anchor, target, targetHeight, index >= 0) + WireSizes.OUTPUT_ENVELOPE_BYTES;
+    RecordSelector selector = targetOrNull == null ? new RecordSelector.ByHeight(targetHeight)
+        : new RecordSelector.ByHash(data(targetOrNull.toByteArray()));
+    long bound = proofBound(anchor, targetOrNull, targetHeight, index >= 0) + WireSizes.OUTPUT_ENVELOPE_BYTES;
     return add(new Step(new Instruction.Prove(anchorRef, selector, index), bound, bound, 0, null, null,
-        anchor.hash(), target, targetHeight, index, null, metadataOrNull, payloadOrNull));
+        anchor.hash(), targetOrNull, targetHeight, index, null, metadataOrNull, payloadOrNull));
   }
 
   /** {@code HasRecord}: whether the host holds {@code record}, in any capsule. */
@@ -281,7 +295,7 @@ public final class ProgramBuilder {
    * otherwise, from heights alone, one header of the largest size per height and a full inclusion path.
    * The host charges at most this, so a host bound above it is misbehaviour.
    */
-  private long proofBound(RecordHeader anchor, Hash targetOrNull, long targetHeight, boolean subRecord) {
+  private long proofBound(RecordHeader anchor, @Nullable Hash targetOrNull, long targetHeight, boolean subRecord) {
     RecordSource held = h -> {
       if (h.equals(anchor.hash())) {
         return anchor;

@@ -34,11 +34,13 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One program on its {@code Execute} stream. Outputs are verified as they arrive, in the gRPC thread,
@@ -73,7 +75,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final long[] uploadedBefore;
   private final int chunkSize;
   private final CostBreakdown estimate;
-  private final Consumer<VerifiedOutput> listener;
+  private final @Nullable Consumer<VerifiedOutput> listenerOrNull;
 
   private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
   private final CompletableFuture<ProgramResult> future = new CompletableFuture<>();
@@ -81,14 +83,15 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final List<InstructionDescriptor> charged = new ArrayList<>();
   private long bytesReceived;
   private long verificationNanos;
-  private List<Hash> lastAppendHeads;
-  private List<Hash> proposedHeads;
+  private @Nullable List<Hash> lastAppendHeads;
+  private @Nullable List<Hash> proposedHeads;
   private boolean finished;
-  private StreamObserver<ExecuteRequest> out;
+  /** The request side of the call; null until {@link #start} sends the program. */
+  private @Nullable StreamObserver<ExecuteRequest> out;
 
   ProgramRun(PreparedProgram prepared, PriceTable table, ProofVerifier verifier, Amount budget, long durationUnits,
       byte[] signedWithdrawal, List<ExecuteRequest> requests, CostBreakdown estimate,
-      Consumer<VerifiedOutput> listenerOrNull) {
+      @Nullable Consumer<VerifiedOutput> listenerOrNull) {
     this.prepared = prepared;
     this.table = table;
     this.model = CostModel.of(table);
@@ -110,7 +113,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     }
     this.chunkSize = requests.size() > 1 ? requests.get(1).getData().size() : 1;
     this.estimate = estimate;
-    this.listener = listenerOrNull;
+    this.listenerOrNull = listenerOrNull;
   }
 
   /**
@@ -265,8 +268,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     VerifiedOutput verified = new VerifiedOutput(index, instruction, output, proven, bound, result.getCostSoFar(), size);
     outputs.add(verified);
     queue.add(verified);
-    if (listener != null) {
-      listener.accept(verified);
+    if (listenerOrNull != null) {
+      listenerOrNull.accept(verified);
     }
   }
 
@@ -322,7 +325,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
           "the proposal's cost is " + proposal.getCost() + " units, the renter computes " + cost);
     }
     proposedHeads = heads;
-    out.onNext(ExecuteRequest.newBuilder().setDecision(CommitDecision.newBuilder().setConfirm(true)).build());
+    // The outputs before it verified, so the host has the program, which start() sent.
+    Objects.requireNonNull(out)
+        .onNext(ExecuteRequest.newBuilder().setDecision(CommitDecision.newBuilder().setConfirm(true)).build());
   }
 
   private void end(ProgramEnd end) throws HostMisbehaviourException {
@@ -378,7 +383,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       String message = reason == ProgramFailedException.Reason.UNKNOWN
           ? "(reason " + failure.getReasonValue() + ", unknown to this SDK) " + failure.getMessage()
           : failure.getMessage();
-      finish(null, new ProgramFailedException(reason, failure.getInstruction(), message, receipt, outputs));
+      finish(new ProgramFailedException(reason, failure.getInstruction(), message, receipt, outputs));
       return;
     }
     List<Hash> expected = prepared.isReadOnly() ? List.of() : proposedHeads;
@@ -389,7 +394,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.RECEIPT, -1,
           "the committed heads are " + committed + ", the confirmed proposal was " + expected);
     }
-    finish(new ProgramResult(outputs, receipt, estimate, committed, bytesSent, bytesReceived, this::verificationNanos), null);
+    finish(new ProgramResult(outputs, receipt, estimate, committed, bytesSent, bytesReceived, this::verificationNanos));
   }
 
   /** The descriptor of a charged instruction whose output was never sent, at the bound the failure reports. */
@@ -484,32 +489,41 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
         // already closed
       }
     }
-    finish(null, e);
+    finish(e);
   }
 
-  private void finish(ProgramResult result, RenterException error) {
+  private void finish(ProgramResult result) {
     if (finished) {
       return;
     }
     finished = true;
-    if (result != null) {
-      try {
-        out.onCompleted();
-      } catch (RuntimeException ignored) {
-        // the host closed first
-      }
-      future.complete(result);
-    } else {
-      if (error instanceof ProgramFailedException) {
-        try {
-          out.onCompleted();
-        } catch (RuntimeException ignored) {
-          // the host closed first
-        }
-      }
-      future.completeExceptionally(error);
-    }
+    halfClose();
+    future.complete(result);
     queue.add(END);
+  }
+
+  private void finish(RenterException error) {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    if (error instanceof ProgramFailedException) {
+      halfClose();
+    }
+    future.completeExceptionally(error);
+    queue.add(END);
+  }
+
+  /** Ends the request side after the host's end message. */
+  private void halfClose() {
+    if (out == null) {
+      return; // start() has sent nothing
+    }
+    try {
+      out.onCompleted();
+    } catch (RuntimeException ignored) {
+      // the host closed first
+    }
   }
 
   /** Time spent so far handling (parsing and verifying) the host's messages, in the gRPC thread. */
@@ -542,7 +556,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   @Override
   public Iterator<VerifiedOutput> iterator() {
     return new Iterator<>() {
-      private Object next;
+      private @Nullable Object next;
 
       @Override
       public boolean hasNext() {
@@ -573,7 +587,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
         if (!hasNext()) {
           throw new NoSuchElementException();
         }
-        VerifiedOutput v = (VerifiedOutput) next;
+        VerifiedOutput v = (VerifiedOutput) Objects.requireNonNull(next); // hasNext() took it
         next = null;
         return v;
       }

@@ -1,5 +1,7 @@
 package dev.capsulevm.renter;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Something stopped a renter operation. Subclasses say whose fault it was: {@link HostMisbehaviourException}
  * (the host sent something that does not verify), {@link ProgramFailedException} (the host reported an
@@ -14,7 +16,7 @@ public class RenterException extends Exception {
     super(message);
   }
 
-  public RenterException(String message, Throwable cause) {
+  public RenterException(String message, @Nullable Throwable cause) {
     super(message, cause);
   }
 }

@@ -13,6 +13,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How a {@link HostClient} behaves.
@@ -26,7 +27,7 @@ import java.util.Objects;
  * @param durationUnits how long storage added by a program is paid for, unless a program says otherwise
  * @param interceptors gRPC interceptors on the host channel (tests use one to tamper with responses)
  */
-public record RenterOptions(MaxPrices maxPrices, PublicKey expectedHostKeyOrNull, Clock clock,
+public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
     List<ClientInterceptor> interceptors) {
 

@@ -1,5 +1,7 @@
 package dev.capsulevm.renter;
 
+import org.jspecify.annotations.Nullable;
+
 /** How a sync session between two hosts ended (docs/PROTOCOL.md, "Reconciliation"). */
 public enum SyncOutcome {
   /** The replicas already held the same records. */
@@ -22,7 +24,7 @@ public enum SyncOutcome {
   }
 
   /** The outcome on the wire; UNSPECIFIED is null (a session still running, or never run). */
-  static SyncOutcome fromWireOrNull(dev.capsulevm.proto.v1.SyncOutcome wire) {
+  static @Nullable SyncOutcome fromWireOrNull(dev.capsulevm.proto.v1.SyncOutcome wire) {
     return switch (wire) {
       case SYNC_OUTCOME_UNSPECIFIED -> null;
       case SYNC_OUTCOME_EQUAL -> EQUAL;

@@ -1,6 +1,7 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.proofs.Hash;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One progress report of {@link AdminClient#syncNow}: where session {@code capsuleIndex} (0-based) of
@@ -14,7 +15,7 @@ import dev.capsulevm.proofs.Hash;
  * @param errorOrNull why it failed, when the host said
  */
 public record SyncProgress(
-    Hash capsuleOrNull,
+    @Nullable Hash capsuleOrNull,
     int capsuleIndex,
     int capsuleCount,
     String phase,
@@ -23,8 +24,8 @@ public record SyncProgress(
     long recordsSent,
     long recordsReceived,
     int roundTrips,
-    SyncOutcome outcomeOrNull,
-    String errorOrNull) {
+    @Nullable SyncOutcome outcomeOrNull,
+    @Nullable String errorOrNull) {
 
   /** Whether this is the session's last report (it carries the outcome). */
   public boolean ended() {

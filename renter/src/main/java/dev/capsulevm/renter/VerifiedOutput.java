@@ -3,6 +3,7 @@ package dev.capsulevm.renter;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One instruction's output after the SDK verified it: the parsed {@link Output}, and for reads and
@@ -15,7 +16,7 @@ public record VerifiedOutput(
     int index,
     Instruction instruction,
     Output output,
-    RecordHeader provenHeaderOrNull,
+    @Nullable RecordHeader provenHeaderOrNull,
     long chargedBound,
     long costSoFar,
     int responseBytes) {

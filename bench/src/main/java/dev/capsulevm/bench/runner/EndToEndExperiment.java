@@ -9,6 +9,7 @@ import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -130,9 +131,9 @@ final class EndToEndExperiment implements Experiment {
       ProgramResult result;
       if (w.writes) {
         writes.append(client, InProcessHost.payloads(w.perProgram, PAYLOAD_BYTES));
-        result = writes.lastResult();
+        result = Objects.requireNonNull(writes.lastResult(), "the append ran");
       } else {
-        RecordHeader head = reads.highestHead();
+        RecordHeader head = Objects.requireNonNull(reads.highestHead(), "run() appended the big record");
         ProgramBuilder b = reads.newProgram(client);
         for (int i = 0; i < w.perProgram; i++) {
           b.readSubRecordAtHeight(head.height(), next++ % BIG_RECORD, head);

@@ -10,6 +10,7 @@ import dev.capsulevm.renter.PreparedProgram;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What programs cost at the host's default prices: the metered cost of typical workloads split into its
@@ -62,9 +63,9 @@ final class MeteringExperiment implements Experiment {
       row(result, "10 reads of 16 KiB sub-records", client.run(reads(large, 10)));
       progress.step(name() + ": large reads");
       chain.append(client, InProcessHost.payloads(16, 1024));
-      row(result, "append 1 record of 16 x 1 KiB", chain.lastResult());
+      row(result, "append 1 record of 16 x 1 KiB", Objects.requireNonNull(chain.lastResult(), "the append ran"));
       progress.step(name() + ": append");
-      RecordHeader head = chain.highestHead();
+      RecordHeader head = Objects.requireNonNull(chain.highestHead(), "51 appends");
       ProgramBuilder proofs = chain.newProgram(client);
       for (int h = 1; h <= 10; h++) {
         proofs.proveAtHeight(h, head);
@@ -72,7 +73,7 @@ final class MeteringExperiment implements Experiment {
       row(result, "10 record proofs from the head, heights 1-10 of 51", client.run(proofs.build()));
       progress.step(name() + ": proofs");
       ProgramBuilder mixed = small.newProgram(client);
-      RecordHeader smallHead = small.highestHead();
+      RecordHeader smallHead = Objects.requireNonNull(small.highestHead(), "one append");
       for (int i = 0; i < 5; i++) {
         mixed.readSubRecordAtHeight(smallHead.height(), i, smallHead);
       }
@@ -86,8 +87,9 @@ final class MeteringExperiment implements Experiment {
       double lastPerSubRecord = 0;
       for (int k : PER_RECORD) {
         growth.append(client, InProcessHost.payloads(k, 1024));
-        CostBreakdown cost = growth.lastResult().receipt().cost();
-        row(result, "append 1 record of " + k + " x 1 KiB", growth.lastResult());
+        ProgramResult appended = Objects.requireNonNull(growth.lastResult(), "the append ran");
+        CostBreakdown cost = appended.receipt().cost();
+        row(result, "append 1 record of " + k + " x 1 KiB", appended);
         chart.point("total", k, (double) cost.total().units() / k);
         lastPerSubRecord = (double) cost.total().units() / k;
         if (k == PER_RECORD[0]) {
@@ -117,7 +119,7 @@ final class MeteringExperiment implements Experiment {
   }
 
   private static PreparedProgram reads(CapsuleWriter capsule, int count) {
-    RecordHeader head = capsule.highestHead();
+    RecordHeader head = Objects.requireNonNull(capsule.highestHead(), "run() appended to it");
     ProgramBuilder b = capsule.newProgram(null);
     for (int i = 0; i < count; i++) {
       b.readSubRecordAtHeight(head.height(), i, head);

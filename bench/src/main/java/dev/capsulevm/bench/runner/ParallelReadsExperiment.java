@@ -9,6 +9,7 @@ import dev.capsulevm.renter.ProgramBuilder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -62,7 +63,7 @@ final class ParallelReadsExperiment implements Experiment {
       CapsuleWriter capsule = CapsuleWriter.create(writerClient, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "parallel");
       capsule.append(writerClient, InProcessHost.payloads(RECORD_SUB_RECORDS, PAYLOAD_BYTES));
-      RecordHeader anchor = capsule.highestHead();
+      RecordHeader anchor = Objects.requireNonNull(capsule.highestHead(), "one append");
       for (boolean writing : new boolean[] {false, true}) {
         for (int c = 0; c < CLIENTS.length; c++) {
           int n = CLIENTS[c];

@@ -281,7 +281,7 @@ final class VerifiableCostExperiment implements Experiment {
           writer.append(client, payloads.subList(first, Math.min(payloads.size(), first + PER_RECORD)));
         }
         double writeMillis = (System.nanoTime() - start) / 1e6;
-        RecordHeader head = writer.highestHead();
+        RecordHeader head = Objects.requireNonNull(writer.highestHead(), "the payloads are appended");
         start = System.nanoTime();
         for (int first = 0; first < payloads.size(); first += READS_PER_PROGRAM) {
           ProgramBuilder b = writer.newProgram(client);
