@@ -228,6 +228,10 @@ final class DemoCommand implements Callable<Integer> {
       Replicator.SessionResult result =
           replica.replicator().syncNow(origin, writer.capsuleId(), Replicator.ProgressListener.NONE).get(0);
       SyncSession.Progress p = result.progress();
+      if (p == null) { // the session failed before it started
+        out.println("   " + result.outcome() + ": " + result.error());
+        return false;
+      }
       out.println("   " + result.outcome() + ": " + p.recordsStored() + " records verified and stored, "
           + (p.bytesSent() + p.bytesReceived()) + " bytes both ways, " + p.roundTrips() + " round trips");
       if (!result.ok()) {

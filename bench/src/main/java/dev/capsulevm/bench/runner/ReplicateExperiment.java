@@ -4,6 +4,7 @@ import dev.capsulevm.bench.TempDirectories;
 import dev.capsulevm.host.replication.ReplicaDag;
 import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.replication.SyncOutcome;
+import dev.capsulevm.host.replication.SyncSession;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.host.store.LmdbCapsuleStorage;
@@ -22,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Random;
 
 /**
@@ -220,8 +222,10 @@ final class ReplicateExperiment implements Experiment {
     }
   }
 
+  /** Both ways' bytes of a session that passed {@link #check}: it ran, so it reports its progress. */
   private static double bytes(Replicator.SessionResult result) {
-    return result.progress().bytesSent() + result.progress().bytesReceived();
+    SyncSession.Progress p = Objects.requireNonNull(result.progress(), "a session that ended well has its progress");
+    return p.bytesSent() + p.bytesReceived();
   }
 
   private static void row(Result result, String workload, int moved, Samples millis, Samples bytes,

@@ -263,7 +263,7 @@ public final class HostCommand implements Callable<Integer> {
   /** {@code HOST:PORT} or {@code HOST:PORT@ID+ID}, comma-separated. */
   static List<Replicator.Peer> peers(String value) {
     List<Replicator.Peer> out = new ArrayList<>();
-    for (String entry : value.split(",")) {
+    for (String entry : value.split(",", -1)) {
       String e = entry.trim();
       if (e.isEmpty()) {
         continue;
@@ -275,7 +275,7 @@ public final class HostCommand implements Callable<Integer> {
       }
       Set<Hash> capsules = new HashSet<>();
       if (at >= 0) {
-        for (String id : e.substring(at + 1).split("\\+")) {
+        for (String id : e.substring(at + 1).split("\\+", -1)) {
           try {
             capsules.add(Hash.fromHex(id.trim()));
           } catch (RuntimeException bad) {

@@ -7,11 +7,12 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.vm.storage.StorageException;
 import java.util.List;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /** An empty replica of capsule {@link #root()} until {@link #open} hands it the store's. */
 abstract class DelegatingReplica implements SessionReplica {
   private final Hash capsule;
-  private SessionReplica inner;
+  private @Nullable SessionReplica inner;
 
   DelegatingReplica(Hash capsule) {
     this.capsule = capsule;
@@ -32,7 +33,7 @@ abstract class DelegatingReplica implements SessionReplica {
   }
 
   @Override
-  public List<Hash> parents(Hash id) {
+  public @Nullable List<Hash> parents(Hash id) {
     return inner == null ? null : inner.parents(id);
   }
 
@@ -71,7 +72,7 @@ abstract class DelegatingReplica implements SessionReplica {
   }
 
   @Override
-  public RecordWithBody recordOrNull(Hash id) {
+  public @Nullable RecordWithBody recordOrNull(Hash id) {
     return inner == null ? null : inner.recordOrNull(id);
   }
 

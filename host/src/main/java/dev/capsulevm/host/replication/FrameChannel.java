@@ -8,8 +8,10 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Duration;
+import java.util.Objects;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One end of a Sync stream as blocking calls, so that a session reads like the protocol: the session's
@@ -22,9 +24,10 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
 
   private final LinkedBlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
   private final Object ready = new Object();
-  private volatile CallStreamObserver<SyncFrame> out;
+  /** Bound before the session sends or takes a frame: by {@link #bind}, or by gRPC through {@link #beforeStart}. */
+  private volatile @Nullable CallStreamObserver<SyncFrame> out;
   private volatile boolean cancelled;
-  private volatile Throwable peerError;
+  private volatile @Nullable Throwable peerError;
   private long bytesReceived;
   private long bytesSent;
 
@@ -70,7 +73,7 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
   }
 
   /** The peer's next frame, or null when it ended the stream. */
-  SyncFrame take(Duration timeout) throws SyncFailure {
+  @Nullable SyncFrame take(Duration timeout) throws SyncFailure {
     Object next;
     try {
       next = inbound.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -87,7 +90,7 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
     if (next instanceof Throwable t) {
       throw ended(t);
     }
-    out.request(1);
+    out().request(1);
     SyncFrame frame = (SyncFrame) next;
     bytesReceived += frame.getSerializedSize();
     return frame;
@@ -97,7 +100,7 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
   void send(SyncFrame frame, Duration timeout) throws SyncFailure {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (ready) {
-      while (!out.isReady() && !cancelled) {
+      while (!out().isReady() && !cancelled) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           throw SyncFailure.of(Status.Code.DEADLINE_EXCEEDED, "the peer read nothing for " + timeout.toSeconds() + " s");
@@ -115,7 +118,7 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
       throw t != null ? ended(t) : SyncFailure.of(Status.Code.CANCELLED, "the session was cancelled");
     }
     try {
-      out.onNext(frame);
+      out().onNext(frame);
     } catch (StatusRuntimeException | IllegalStateException e) {
       throw new SyncFailure(Status.Code.CANCELLED, false, "could not send: " + e.getMessage(), e);
     }
@@ -124,6 +127,7 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
 
   void complete() {
     try {
+      CallStreamObserver<SyncFrame> out = out();
       out.onCompleted();
       if (out instanceof ClientCallStreamObserver<SyncFrame> client) {
         // drain what the responder sent after the outcome (a run sent ahead), so its OK can arrive
@@ -136,7 +140,7 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
 
   void fail(Status status) {
     try {
-      out.onError(status.asRuntimeException());
+      out().onError(status.asRuntimeException());
     } catch (IllegalStateException ignored) {
       // already closed
     }
@@ -154,6 +158,10 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
     Status status = Status.fromThrowable(t);
     return new SyncFailure(status.getCode(), false,
         "the session ended: " + status.getCode() + (status.getDescription() == null ? "" : ", " + status.getDescription()), t);
+  }
+
+  private CallStreamObserver<SyncFrame> out() {
+    return Objects.requireNonNull(out, "the channel is bound before the session uses it");
   }
 
   private void signalReady() {

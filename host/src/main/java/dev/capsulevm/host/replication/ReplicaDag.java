@@ -29,6 +29,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One sync session's view of one capsule held in a {@link ReplicaStore}: the stored records plus the
@@ -144,6 +145,7 @@ public final class ReplicaDag implements SessionReplica {
    * @throws StagingFullException when staging it would pass a limit; it is not staged
    * @throws StorageException when the commit is refused
    */
+  @Override
   public void offer(RecordWithBody record)
       throws InvalidPeerRecordException, StagingFullException, StorageException {
     requireOpen();
@@ -214,12 +216,13 @@ public final class ReplicaDag implements SessionReplica {
    *     and everything stays staged, so the session should end
    * @throws StorageException when the store refuses the batch; nothing is committed
    */
+  @Override
   public int flush() throws InvalidPeerRecordException, StorageException {
     requireOpen();
     recheckWaiting();
     List<Hash> readyIds = new ArrayList<>();
     for (Hash id : readyOrder) {
-      if (staged.get(id).vouched) {
+      if (stagedEntry(id).vouched) {
         readyIds.add(id);
       }
     }
@@ -230,7 +233,7 @@ public final class ReplicaDag implements SessionReplica {
     try (Snapshot held = store.openSnapshot(capsuleId)) {
       for (Hash id : readyIds) {
         if (held.headerOrNull(id) == null) {
-          fresh.add(staged.get(id).body);
+          fresh.add(stagedEntry(id).body);
         }
       }
       if (!fresh.isEmpty()) {
@@ -283,7 +286,7 @@ public final class ReplicaDag implements SessionReplica {
     work.add(id);
     while (!work.isEmpty()) {
       Hash next = work.poll();
-      Staged entry = staged.get(next);
+      Staged entry = stagedEntry(next);
       entry.ready = true;
       readyOrder.add(next);
       if (entry.body.record().isSigned()) {
@@ -357,7 +360,7 @@ public final class ReplicaDag implements SessionReplica {
   }
 
   private void unstage(Hash id) {
-    Staged entry = staged.remove(id);
+    Staged entry = Objects.requireNonNull(staged.remove(id), "only a staged record is unstaged");
     stagedBytes -= entry.bytes;
     stagedDigest.remove(id);
     if (entry.vouched) {
@@ -369,8 +372,13 @@ public final class ReplicaDag implements SessionReplica {
     }
   }
 
+  /** The entry of {@code id}, which the caller knows is staged. */
+  private Staged stagedEntry(Hash id) {
+    return Objects.requireNonNull(staged.get(id), "only staged records are made ready or committed");
+  }
+
   private static long sizeOf(RecordWithBody record) {
-    long bytes = 1 + record.record().header().encodedLength()
+    long bytes = 1L + record.record().header().encodedLength()
         + (record.record().isSigned() ? Signature.LENGTH : 0);
     for (byte[] payload : record.payloads()) {
       bytes += payload.length;
@@ -381,18 +389,21 @@ public final class ReplicaDag implements SessionReplica {
   // ---- the sending side and accounting
 
   /** Record {@code id} with its body, stored or staged, or null when this view has no such record. */
-  public RecordWithBody recordOrNull(Hash id) {
+  @Override
+  public @Nullable RecordWithBody recordOrNull(Hash id) {
     requireOpen();
     Staged entry = staged.get(id);
     return entry != null ? entry.body : store.recordWithBodyOrNull(capsuleId, id);
   }
 
   /** How many records this view has committed. */
+  @Override
   public long committed() {
     return committed;
   }
 
   /** How many records are staged now. */
+  @Override
   public int staged() {
     return staged.size();
   }
@@ -430,7 +441,7 @@ public final class ReplicaDag implements SessionReplica {
   }
 
   @Override
-  public List<Hash> parents(Hash id) {
+  public @Nullable List<Hash> parents(Hash id) {
     requireOpen();
     Staged entry = staged.get(id);
     return entry != null ? entry.parents() : store.parentsOrNull(capsuleId, id);

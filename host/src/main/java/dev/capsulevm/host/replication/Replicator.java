@@ -44,9 +44,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,6 +71,9 @@ public final class Replicator implements AutoCloseable {
   }
 
   /**
+   * How this host replicates: its peers, how often and how patiently it syncs with them, and the sessions'
+   * limits.
+   *
    * @param interval how often every configured peer is synced (zero: only on demand)
    * @param maxIncomingSessions sessions answered at once; more are refused with RESOURCE_EXHAUSTED
    * @param backoffBase the first back-off after a failure; it doubles per failure in a row
@@ -108,16 +113,20 @@ public final class Replicator implements AutoCloseable {
   }
 
   /** What the status shows of a peer. Times and the outcome are null when never. */
-  public record PeerState(String address, Instant lastSession, SyncOutcome lastOutcomeOrNull, String lastError,
-      long lastBytes, long lastRecords, long sessions, long failures, Instant backoffUntil) {}
+  public record PeerState(String address, @Nullable Instant lastSession, @Nullable SyncOutcome lastOutcomeOrNull,
+      String lastError, long lastBytes, long lastRecords, long sessions, long failures,
+      @Nullable Instant backoffUntil) {}
 
   /**
    * One session's end, for {@link #syncNow}. {@code peerLacksCapsule}: the peer answered NOT_FOUND (it
-   * does not replicate that capsule), which fails the session but is no fault of the peer's.
+   * does not replicate that capsule), which fails the session but is no fault of the peer's. The capsule
+   * is null for a session this host answered (it is not known before the first turn is read); the progress
+   * is null when the session failed before it started.
    */
-  public record SessionResult(Hash capsule, SyncOutcome outcome, String error, SyncSession.Progress progress,
-      boolean peerLacksCapsule) {
-    public SessionResult(Hash capsule, SyncOutcome outcome, String error, SyncSession.Progress progress) {
+  public record SessionResult(@Nullable Hash capsule, SyncOutcome outcome, String error,
+      SyncSession.@Nullable Progress progress, boolean peerLacksCapsule) {
+    public SessionResult(@Nullable Hash capsule, SyncOutcome outcome, String error,
+        SyncSession.@Nullable Progress progress) {
       this(capsule, outcome, error, progress, false);
     }
 
@@ -144,6 +153,8 @@ public final class Replicator implements AutoCloseable {
   private final Counter recordsStored;
   private final Gauge backedOff;
   private final java.util.concurrent.atomic.AtomicBoolean roundRunning = new java.util.concurrent.atomic.AtomicBoolean();
+  /** The rounds {@link #start} scheduled, which {@link #close} cancels; null before. */
+  private volatile @Nullable ScheduledFuture<?> rounds;
   private volatile boolean closed;
 
   public Replicator(ReplicaStore store, Settings settings, Clock clock, PrometheusRegistry registry) {
@@ -178,7 +189,7 @@ public final class Replicator implements AutoCloseable {
       return;
     }
     long every = settings.interval().toMillis();
-    timer.scheduleWithFixedDelay(() -> sessionThreads.execute(this::syncConfiguredPeers), every, every,
+    rounds = timer.scheduleWithFixedDelay(() -> sessionThreads.execute(this::syncConfiguredPeers), every, every,
         TimeUnit.MILLISECONDS);
   }
 
@@ -204,7 +215,7 @@ public final class Replicator implements AutoCloseable {
    * Syncs with {@code peer} now: capsule {@code capsuleOrNull}, or every capsule this host holds, one
    * session each, in turn. A failed session is reported and the next capsule still tried.
    */
-  public List<SessionResult> syncNow(String peer, Hash capsuleOrNull, ProgressListener progress) {
+  public List<SessionResult> syncNow(String peer, @Nullable Hash capsuleOrNull, ProgressListener progress) {
     List<Hash> capsules = capsuleOrNull != null ? List.of(capsuleOrNull) : store.capsuleIds();
     Tracker tracker = peers.computeIfAbsent(peer, Tracker::new);
     List<SessionResult> results = new ArrayList<>();
@@ -248,7 +259,7 @@ public final class Replicator implements AutoCloseable {
 
   private void syncRound() {
     for (Peer peer : settings.peers()) {
-      Tracker tracker = peers.get(peer.address());
+      Tracker tracker = Objects.requireNonNull(peers.get(peer.address()), "configured peers are tracked");
       if (closed || tracker.backedOff(clock.instant())) {
         continue;
       }
@@ -293,7 +304,7 @@ public final class Replicator implements AutoCloseable {
         log.info("sync session with {} for capsule {} failed: {}", address, capsule, f.getMessage());
       }
       count("initiator", f.misbehaved() ? "MISBEHAVED" : "FAILED", channel);
-      return new SessionResult(capsule, SyncOutcome.FAILED, f.getMessage(),
+      return new SessionResult(capsule, SyncOutcome.FAILED, String.valueOf(f.getMessage()),
           session == null ? null : session.report(), f.code() == Status.Code.NOT_FOUND);
     } catch (StorageException | RuntimeException e) {
       channel.fail(Status.CANCELLED.withDescription("the initiator failed"));
@@ -332,12 +343,16 @@ public final class Replicator implements AutoCloseable {
     for (Tracker t : initiators.values()) {
       n += t.backedOff(now) ? 1 : 0;
     }
-    backedOff.set(n);
+    backedOff.set((double) n);
   }
 
   @Override
   public void close() {
     closed = true;
+    ScheduledFuture<?> scheduled = rounds;
+    if (scheduled != null) {
+      scheduled.cancel(false);
+    }
     sessionThreads.shutdownNow();
     for (ManagedChannel channel : channels.values()) {
       channel.shutdownNow();
@@ -407,7 +422,9 @@ public final class Replicator implements AutoCloseable {
       try (ReplicaDag replica = new ReplicaDag(store, capsule, settings.staging())) {
         SyncFrame.Builder firstReply = SyncFrame.newBuilder();
         if (first.getWantMetadata()) {
-          firstReply.setMetadata(com.google.protobuf.ByteString.copyFrom(store.metadataOrNull(capsule).encoded()));
+          SignedMetadata metadata = Objects.requireNonNull(store.metadataOrNull(capsule),
+              "the replica opened, so the store holds the capsule");
+          firstReply.setMetadata(com.google.protobuf.ByteString.copyFrom(metadata.encoded()));
         }
         SyncSession session = new SyncSession(channel, replica,
             new Reconciler(replica, Reconciler.Role.RESPONDER, settings.reconcile()), settings.transport(), p -> {});
@@ -421,7 +438,7 @@ public final class Replicator implements AutoCloseable {
       if (f.misbehaved()) {
         log.warn("sync peer {} misbehaved: {}", tracker.address, f.getMessage());
         misbehaviour.labelValues(tracker.address).inc();
-        tracker.record(new SessionResult(null, SyncOutcome.FAILED, f.getMessage(), end));
+        tracker.record(new SessionResult(null, SyncOutcome.FAILED, String.valueOf(f.getMessage()), end));
       }
       count("responder", f.misbehaved() ? "MISBEHAVED" : "FAILED", channel);
       channel.fail(f.status());
@@ -519,15 +536,15 @@ public final class Replicator implements AutoCloseable {
 
   private final class Tracker {
     final String address;
-    Instant lastSession;
-    SyncOutcome lastOutcome;
+    @Nullable Instant lastSession;
+    @Nullable SyncOutcome lastOutcome;
     String lastError = "";
     long lastBytes;
     long lastRecords;
     long sessionCount;
     long failures;
     int failuresInRow;
-    Instant backoffUntil;
+    @Nullable Instant backoffUntil;
 
     Tracker(String address) {
       this.address = address;

@@ -4,6 +4,7 @@ import dev.capsulevm.host.sync.SyncDag;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.vm.storage.StorageException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a session needs of a replica beyond the DAG's edges: the records' bytes to send, and a place for
@@ -11,7 +12,7 @@ import dev.capsulevm.vm.storage.StorageException;
  */
 interface SessionReplica extends SyncDag, AutoCloseable {
   /** The record with its sub-records, stored or staged here, or null. */
-  RecordWithBody recordOrNull(Hash id);
+  @Nullable RecordWithBody recordOrNull(Hash id);
 
   /** Takes a record the peer sent (already matched to the turn's entry); verifies what it can alone. */
   void offer(RecordWithBody record) throws InvalidPeerRecordException, StagingFullException, StorageException;

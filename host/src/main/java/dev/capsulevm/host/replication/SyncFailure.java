@@ -1,6 +1,7 @@
 package dev.capsulevm.host.replication;
 
 import io.grpc.Status;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Why a session ended early. {@link #misbehaved()} marks what only a dishonest or broken peer sends (a
@@ -11,17 +12,17 @@ public final class SyncFailure extends Exception {
   private final Status.Code code;
   private final boolean misbehaved;
 
-  SyncFailure(Status.Code code, boolean misbehaved, String message, Throwable cause) {
+  SyncFailure(Status.Code code, boolean misbehaved, @Nullable String message, @Nullable Throwable cause) {
     super(message, cause);
     this.code = code;
     this.misbehaved = misbehaved;
   }
 
-  static SyncFailure misbehaviour(String message, Throwable cause) {
+  static SyncFailure misbehaviour(String message, @Nullable Throwable cause) {
     return new SyncFailure(Status.Code.INVALID_ARGUMENT, true, message, cause);
   }
 
-  static SyncFailure of(Status.Code code, String message) {
+  static SyncFailure of(Status.Code code, @Nullable String message) {
     return new SyncFailure(code, false, message, null);
   }
 

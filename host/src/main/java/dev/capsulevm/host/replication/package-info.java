@@ -6,4 +6,7 @@
  * (everything that needs no other record), staged in memory, and committed once their ancestors are
  * held and a signature vouches for them, validated exactly as a renter's append.
  */
+@NullMarked
 package dev.capsulevm.host.replication;
+
+import org.jspecify.annotations.NullMarked;

@@ -5,6 +5,7 @@ import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.vm.exec.ProgramStoppedException;
 import io.grpc.Status;
 import io.grpc.Status.Code;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Why an Execute call ends other than well, each with the one gRPC status it goes with: the host's only
@@ -90,7 +91,7 @@ enum EndReason {
     return wire;
   }
 
-  Status status(String message) {
+  Status status(@Nullable String message) {
     return Status.fromCode(code).withDescription(message);
   }
 

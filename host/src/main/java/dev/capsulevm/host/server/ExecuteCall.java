@@ -14,7 +14,9 @@ import dev.capsulevm.vm.exec.PendingCommit;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,12 +57,14 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private long startNanos;
   /** Admitted: the call holds a program slot, which its end gives back. */
   private boolean admitted;
-  private Program program;
-  private Meter meter;
-  private Upload upload;
-  private ProgramDriver driver;
-  private PendingCommit pending;
-  private volatile Abort abort;
+  // set together when the header is admitted (state RUNNING), never unset
+  private @Nullable Program program;
+  private @Nullable Meter meter;
+  private @Nullable Upload upload;
+  private @Nullable ProgramDriver driver;
+  /** Set with the state AWAIT_DECISION. */
+  private @Nullable PendingCommit pending;
+  private volatile @Nullable Abort abort;
   private boolean halfClosed;
 
   ExecuteCall(HostContext ctx, StreamObserver<ExecuteResponse> out) {
@@ -128,7 +132,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       return;
     }
     try {
-      meter.chargeUpload(size);
+      admission.meter().chargeUpload(size);
     } catch (BudgetExceededException e) {
       end(EndReason.BUDGET, -1, "budget: " + e.getMessage(), run.closeFailed());
       return;
@@ -146,8 +150,12 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     int size = request.getSerializedSize();
     ctx.metrics.bytesReceived.inc(size);
     State now;
+    Meter charged;
+    Upload data;
     synchronized (this) {
       now = abort == null ? state : State.ENDED;
+      charged = meter;
+      data = upload;
     }
     if (now == State.AWAIT_HEADER) {
       abort(EndReason.PROTOCOL, "program data before the ProgramHeader: the header comes first");
@@ -157,7 +165,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       return;
     }
     try {
-      meter.chargeUpload(size);
+      Objects.requireNonNull(charged, "a call past its header has its meter").chargeUpload(size);
     } catch (BudgetExceededException e) {
       abort(EndReason.BUDGET, "budget: " + e.getMessage() + " (this data message is not counted)");
       return;
@@ -165,27 +173,23 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       abort(EndReason.PROTOCOL, "program data after the end: the program has ended");
       return;
     }
-    upload.offer(request.getData().toByteArray());
+    Objects.requireNonNull(data, "a call past its header has its upload").offer(request.getData().toByteArray());
   }
 
   private void onDecision(boolean confirm) {
     PendingCommit commit = null;
-    EndReason problem = null;
-    String message = null;
+    ProgramDriver run = null;
+    Abort problem = null;
     synchronized (this) {
       switch (state) {
-        case AWAIT_HEADER -> {
-          problem = EndReason.PROTOCOL;
-          message = "a CommitDecision before the ProgramHeader: the header comes first";
-        }
-        case RUNNING -> {
-          problem = EndReason.DECISION_TOO_EARLY;
-          message = "a CommitDecision before a CommitProposal"
-              + (program.isReadOnly() ? " (a read-only program gets none)" : "");
-        }
+        case AWAIT_HEADER -> problem = new Abort(EndReason.PROTOCOL,
+            "a CommitDecision before the ProgramHeader: the header comes first");
+        case RUNNING -> problem = new Abort(EndReason.DECISION_TOO_EARLY, "a CommitDecision before a CommitProposal"
+            + (admittedProgram().isReadOnly() ? " (a read-only program gets none)" : ""));
         case AWAIT_DECISION -> {
           state = State.DECIDING;
           commit = pending;
+          run = driver;
         }
         default -> {
           return;
@@ -193,11 +197,12 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       }
     }
     if (problem != null) {
-      abort(problem, message);
+      abort(problem.reason(), problem.message());
       return;
     }
     responses.requestNext();
-    driver.decide(commit, confirm);
+    Objects.requireNonNull(run, "a call awaiting a decision has its driver")
+        .decide(Objects.requireNonNull(commit, "a call awaiting a decision has its pending commit"), confirm);
   }
 
   @Override
@@ -207,31 +212,25 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
 
   @Override
   public void onCompleted() {
-    EndReason reason = null;
-    String message = null;
+    Abort problem = null;
     synchronized (this) {
       halfClosed = true;
       switch (state) {
-        case AWAIT_HEADER -> {
-          reason = EndReason.PROTOCOL;
-          message = "the stream closed before a ProgramHeader";
-        }
+        case AWAIT_HEADER -> problem = new Abort(EndReason.PROTOCOL, "the stream closed before a ProgramHeader");
         case RUNNING -> {
-          if (!upload.complete()) {
-            reason = EndReason.DATA;
-            message = "the renter closed its side after " + upload.received() + " of " + program.dataLength()
-                + " bytes of program data";
+          Upload data = Objects.requireNonNull(upload, "a running call has its upload");
+          if (!data.complete()) {
+            problem = new Abort(EndReason.DATA, "the renter closed its side after " + data.received() + " of "
+                + admittedProgram().dataLength() + " bytes of program data");
           }
         }
-        case AWAIT_DECISION -> {
-          reason = EndReason.REFUSED;
-          message = "the renter closed its side without a CommitDecision; nothing was written";
-        }
+        case AWAIT_DECISION -> problem = new Abort(EndReason.REFUSED,
+            "the renter closed its side without a CommitDecision; nothing was written");
         default -> { }
       }
     }
-    if (reason != null) {
-      abort(reason, message);
+    if (problem != null) {
+      abort(problem.reason(), problem.message());
     }
   }
 
@@ -372,16 +371,16 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
 
   /** Ends a program the call's abort stopped, with the abort's reason. */
   void endAborted(int instruction, SignedReceipt receipt) {
-    Abort why = abort;
+    Abort why = Objects.requireNonNull(abort, "only an aborted call's program ends aborted");
     end(why.reason(), instruction, why.message(), receipt);
   }
 
-  void end(EndReason reason, int instruction, String message, SignedReceipt receipt) {
+  void end(EndReason reason, int instruction, @Nullable String message, SignedReceipt receipt) {
     end(reason, instruction, message, receipt, "failed");
   }
 
   /** Ends a program that failed after its budget was taken: ProgramEnd with the failure, then the status. */
-  void end(EndReason reason, int instruction, String message, SignedReceipt receipt, String outcome) {
+  void end(EndReason reason, int instruction, @Nullable String message, SignedReceipt receipt, String outcome) {
     if (!finishState()) {
       return;
     }
@@ -389,9 +388,15 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     ProgramEnd end = ProgramEnd.newBuilder()
         .setSignedReceipt(ByteString.copyFrom(receipt.encode()))
         .setFailure(Failure.newBuilder().setReason(reason.wire()).setInstruction(instruction).setMessage(text)
-            .setMaxOutputBytes(driver.unsentBound(receipt.receipt())))
+            .setMaxOutputBytes(
+                Objects.requireNonNull(driver, "a program's end comes after its start").unsentBound(receipt.receipt())))
         .build();
     sendEnd(end, reason.status(text), responses.wasCancelled() ? "cancelled" : outcome);
+  }
+
+  /** The admitted program, under this object's monitor in a state past the header. */
+  private Program admittedProgram() {
+    return Objects.requireNonNull(program, "a call past its header has its program");
   }
 
   /** Moves to ENDED once; false when another path ended the call first. */
@@ -415,7 +420,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     return true;
   }
 
-  private void sendEnd(ProgramEnd end, Status errorOrNull, String outcome) {
+  private void sendEnd(ProgramEnd end, @Nullable Status errorOrNull, String outcome) {
     ctx.metrics.programs.labelValues(outcome).inc();
     ctx.metrics.latency.observe((System.nanoTime() - startNanos) / 1e9);
     if (errorOrNull != null) {

@@ -108,7 +108,7 @@ public record HostConfig(
       throw new IllegalArgumentException("maxBufferedBytes (" + maxBufferedBytes
           + ") must hold at least one message of maxInboundMessageBytes (" + maxInboundMessageBytes + ")");
     }
-    if (priceTableValidity.getSeconds() < 2) {
+    if (priceTableValidity.toSeconds() < 2) {
       throw new IllegalArgumentException("priceTableValidity must be at least 2 seconds");
     }
   }

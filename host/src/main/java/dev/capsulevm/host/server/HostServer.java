@@ -36,6 +36,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
@@ -147,7 +148,8 @@ public final class HostServer implements AutoCloseable {
           .start();
       health.setStatus("", ServingStatus.SERVING);
       health.setStatus(HostGrpc.SERVICE_NAME, ServingStatus.SERVING);
-      scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
+      // Renews the price table ahead of the renters; stopped with the scheduler by close().
+      ScheduledFuture<?> unused = scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
       replicator.start(scheduler);
       HostServer host = new HostServer(config, hostKey, adminToken, storage, ctx, server, adminServer,
           health, scheduler, programPool, metrics, replicator);

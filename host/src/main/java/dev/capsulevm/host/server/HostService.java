@@ -11,6 +11,7 @@ import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.PriceTableResponse;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import org.jspecify.annotations.Nullable;
 
 /** The renter-facing service: price table, balances, programs. */
 final class HostService extends HostGrpc.HostImplBase {
@@ -44,7 +45,7 @@ final class HostService extends HostGrpc.HostImplBase {
   }
 
   /** The account named by {@code bytes}, or null after answering INVALID_ARGUMENT. */
-  static PublicKey account(ByteString bytes, StreamObserver<?> responses) {
+  static @Nullable PublicKey account(ByteString bytes, StreamObserver<?> responses) {
     try {
       return PublicKey.copyOf(bytes.toByteArray());
     } catch (IllegalArgumentException e) {

@@ -6,6 +6,7 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The host's Prometheus metrics, in a registry of its own (so several hosts in one process never share
@@ -29,7 +30,8 @@ final class Metrics implements AutoCloseable {
       .help("Programs admitted and not yet ended").register(registry);
   final Histogram latency = Histogram.builder().name("capsulevm_program_duration_seconds")
       .help("Time from a program's header to its end").register(registry);
-  private final HTTPServer http;
+  /** Null when the endpoint is off. */
+  private final @Nullable HTTPServer http;
 
   Metrics(String address, int port) throws IOException {
     http = port < 0 ? null : HTTPServer.builder().hostname(address).port(port).registry(registry).buildAndStart();

@@ -16,6 +16,7 @@ import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The price tables this host has signed. The current one is renewed (re-signed with a fresh window)
@@ -32,7 +33,8 @@ final class PriceTables {
   private final Map<Hash, SignedPriceTable> issued = new LinkedHashMap<>();
   private Prices prices;
   private Limits limits;
-  private SignedPriceTable current;
+  /** Null until the first table is signed. */
+  private @Nullable SignedPriceTable current;
 
   PriceTables(SigningKey hostKey, Clock clock, Duration validity, Prices prices, Limits limits) {
     this.hostKey = hostKey;
@@ -58,18 +60,18 @@ final class PriceTables {
   /** The current table, signing a new one first when the current one is past half its window. */
   synchronized SignedPriceTable current() {
     Instant now = clock.instant();
-    if (current == null || !now.isBefore(renewAt(current.table()))) {
-      sign(now);
+    SignedPriceTable table = current;
+    if (table == null || !now.isBefore(renewAt(table.table()))) {
+      table = sign(now);
     }
-    return current;
+    return table;
   }
 
   /** Replaces prices and limits and signs a table with them at once. */
   synchronized SignedPriceTable replace(Prices prices, Limits limits) {
     this.prices = prices;
     this.limits = limits;
-    sign(clock.instant());
-    return current;
+    return sign(clock.instant());
   }
 
   synchronized Prices prices() {
@@ -81,7 +83,7 @@ final class PriceTables {
   }
 
   /** A table this host issued whose window has not ended, or null with the reason in {@code why}. */
-  synchronized SignedPriceTable acceptable(Hash id, StringBuilder why) {
+  synchronized @Nullable SignedPriceTable acceptable(Hash id, StringBuilder why) {
     Instant now = clock.instant();
     prune(now);
     SignedPriceTable table = issued.get(id);
@@ -112,24 +114,30 @@ final class PriceTables {
     return table.validUntil().minus(window.minus(SKEW).dividedBy(2));
   }
 
-  private void sign(Instant now) {
+  /** Signs a table with the prices and limits, and makes it the current one. */
+  private SignedPriceTable sign(Instant now) {
     Instant from = Instant.ofEpochSecond(now.getEpochSecond()).minus(SKEW);
     Instant until = Instant.ofEpochSecond(now.getEpochSecond()).plus(validity);
-    if (current != null && !current.table().validFrom().isBefore(from)) {
+    SignedPriceTable before = current;
+    if (before != null && !before.table().validFrom().isBefore(from)) {
       // Never two tables with the same window and contents: push the start a second on.
-      from = current.table().validFrom().plusSeconds(1);
+      from = before.table().validFrom().plusSeconds(1);
       until = until.isAfter(from) ? until : from.plusSeconds(1);
     }
-    current = new PriceTable(hostKey.publicKey(), from, until, prices, limits).sign(hostKey);
-    issued.put(current.table().id(), current);
+    SignedPriceTable signed = new PriceTable(hostKey.publicKey(), from, until, prices, limits).sign(hostKey);
+    current = signed;
+    issued.put(signed.table().id(), signed);
     prune(now);
+    return signed;
   }
 
   /** Forgets tables expired for more than their whole window (kept that long to name them "expired"). */
   private void prune(Instant now) {
-    for (Iterator<SignedPriceTable> it = issued.values().iterator(); it.hasNext(); ) {
-      PriceTable t = it.next().table();
-      if (t != (current == null ? null : current.table())
+    Hash keep = current == null ? null : current.table().id();
+    for (Iterator<Map.Entry<Hash, SignedPriceTable>> it = issued.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Hash, SignedPriceTable> entry = it.next();
+      PriceTable t = entry.getValue().table();
+      if (!entry.getKey().equals(keep)
           && now.isAfter(t.validUntil().plus(Duration.between(t.validFrom(), t.validUntil())))) {
         it.remove();
       }

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import org.jspecify.annotations.Nullable;
 
 /** The operator's last prices and limits ({@code prices.bin}: a price table body), so SetPrices survives restarts. */
 final class PriceTemplateStore {
@@ -17,7 +18,7 @@ final class PriceTemplateStore {
   }
 
   /** The saved table, or null when none was saved. */
-  PriceTable loadOrNull() throws IOException {
+  @Nullable PriceTable loadOrNull() throws IOException {
     if (!Files.exists(file)) {
       return null;
     }

@@ -21,7 +21,9 @@ import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.exec.ProgramStoppedException;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,6 +77,8 @@ final class ProgramDriver {
   private volatile long memoryPartSent;
   /** The bound of an output whose response could not be paid for, or -1. */
   private volatile long unpaidBound = -1;
+  /** The call's end at the commit's deadline, which the renter's decision cancels; null before. */
+  private volatile @Nullable ScheduledFuture<?> expiry;
 
   ProgramDriver(HostContext ctx, ExecuteCall call, Responses responses, Admission.Admitted admitted, Upload upload) {
     this.ctx = ctx;
@@ -132,7 +136,7 @@ final class ProgramDriver {
     // never says anything again.
     long delay = Math.max(0, Duration.between(ctx.config.clock().instant(), commit.deadline()).toMillis()) + 20;
     try {
-      ctx.scheduler.schedule(() -> expireIfUndecided(commit), delay, TimeUnit.MILLISECONDS);
+      expiry = ctx.scheduler.schedule(() -> expireIfUndecided(commit), delay, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       // Shutting down: close() ends every call.
     }
@@ -149,6 +153,10 @@ final class ProgramDriver {
 
   /** The renter's decision on the proposal (gRPC's thread): commits and ends the call, or refuses. */
   void decide(PendingCommit commit, boolean confirm) {
+    ScheduledFuture<?> scheduled = expiry;
+    if (scheduled != null) {
+      scheduled.cancel(false); // decided: nothing left to expire
+    }
     if (!confirm) {
       call.end(EndReason.REFUSED, -1, "the renter refused the commit; nothing was written", commit.refuse(),
           "refused");

@@ -5,6 +5,7 @@ import dev.capsulevm.proto.v1.ProgramEnd;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,7 +65,7 @@ final class Responses {
   }
 
   /** Ends the stream with {@code end}, then OK, or the status {@code errorOrNull}. */
-  void end(ProgramEnd end, Status errorOrNull) {
+  void end(ProgramEnd end, @Nullable Status errorOrNull) {
     synchronized (lock) {
       if (cancelled) {
         return;

@@ -5,8 +5,10 @@ import dev.capsulevm.vm.ProgramData;
 import java.time.Duration;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The program data of one Execute call on its way in, and the inbound flow control that paces it.
@@ -26,7 +28,7 @@ final class Upload {
   private final Runnable requestNext;
   private final BiConsumer<EndReason, String> abort;
   private long received;
-  private byte[] held;
+  private byte @Nullable [] held;
   private boolean stopped;
 
   /**
@@ -104,7 +106,8 @@ final class Upload {
       requestNext.run();
     } else {
       try {
-        scheduler.schedule(this::feed, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+        // Nothing to wait for: feed() ends the call itself on every failure it knows.
+        ScheduledFuture<?> unused = scheduler.schedule(this::feed, RETRY_MILLIS, TimeUnit.MILLISECONDS);
       } catch (RejectedExecutionException e) {
         abort.accept(EndReason.UNAVAILABLE, "the host is shutting down");
       }
@@ -143,7 +146,7 @@ final class Upload {
    * The call ended or was aborted: a held chunk is dropped, retries end and a wait for the rest returns.
    * With a reason, the program data fails too, so a wait of the executor for data ends at once.
    */
-  void stop(String failureOrNull) {
+  void stop(@Nullable String failureOrNull) {
     synchronized (this) {
       stopped = true;
       held = null;

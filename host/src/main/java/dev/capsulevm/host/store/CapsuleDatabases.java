@@ -16,6 +16,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 import org.lmdbjava.CursorIterable;
 import org.lmdbjava.CursorIterable.KeyVal;
 import org.lmdbjava.Dbi;
@@ -59,7 +60,7 @@ final class CapsuleDatabases {
   }
 
   /** The parsed metadata of a capsule seen stored before, or null: needs no transaction. */
-  SignedMetadata cachedMetadataOrNull(Hash capsuleId) {
+  @Nullable SignedMetadata cachedMetadataOrNull(Hash capsuleId) {
     return metadataCache.get(capsuleId);
   }
 
@@ -116,12 +117,12 @@ final class CapsuleDatabases {
   // ---- records
 
   /** A record seen stored before, or null: needs no transaction. */
-  Record cachedRecordOrNull(Hash recordHash) {
+  @Nullable Record cachedRecordOrNull(Hash recordHash) {
     return parsedRecords.getOrNull(recordHash);
   }
 
   /** Record {@code recordHash} of any capsule, or null. */
-  Record recordOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
+  @Nullable Record recordOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
     Record cached = parsedRecords.getOrNull(recordHash);
     if (cached != null) {
       return cached;
@@ -155,7 +156,7 @@ final class CapsuleDatabases {
   }
 
   /** Record {@code recordHash} when {@code capsuleId} holds it, else null. */
-  Record recordOfOrNull(Txn<ByteBuffer> txn, Hash capsuleId, Hash recordHash) {
+  @Nullable Record recordOfOrNull(Txn<ByteBuffer> txn, Hash capsuleId, Hash recordHash) {
     if (!holds(txn, capsuleId, recordHash)) {
       return null;
     }

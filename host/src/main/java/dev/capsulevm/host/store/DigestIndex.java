@@ -82,7 +82,7 @@ final class DigestIndex {
     if (missing.isEmpty()) {
       return;
     }
-    environment.write(txn -> {
+    environment.update(txn -> {
       byte[] id = new byte[Hash.LENGTH];
       for (Hash capsuleId : missing) {
         SetDigest digest = new SetDigest();
@@ -92,7 +92,6 @@ final class DigestIndex {
         });
         put(txn, capsuleId, digest);
       }
-      return null;
     });
   }
 }

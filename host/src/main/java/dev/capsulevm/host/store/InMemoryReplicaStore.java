@@ -17,6 +17,7 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link ReplicaStore} over an {@link InMemoryCapsuleStorage}, for tests: each read answers from a
@@ -47,18 +48,18 @@ public final class InMemoryReplicaStore implements ReplicaStore {
   }
 
   @Override
-  public RecordHeader headerByHashOrNull(Hash recordHash) {
+  public @Nullable RecordHeader headerByHashOrNull(Hash recordHash) {
     return storage.headerByHashOrNull(recordHash);
   }
 
   @Override
-  public Record recordByHashOrNull(Hash recordHash) {
+  public @Nullable Record recordByHashOrNull(Hash recordHash) {
     return storage.recordByHashOrNull(recordHash);
   }
 
   @Override
-  public SignedMetadata metadataOrNull(Hash capsuleId) {
-    return read(capsuleId, null, Snapshot::metadata);
+  public @Nullable SignedMetadata metadataOrNull(Hash capsuleId) {
+    return readOrNull(capsuleId, Snapshot::metadata);
   }
 
   @Override
@@ -81,7 +82,7 @@ public final class InMemoryReplicaStore implements ReplicaStore {
   @Override
   public void forEachRecordId(Hash capsuleId, SyncDag.LimbConsumer action) {
     Objects.requireNonNull(action, "action");
-    InMemoryDag dag = read(capsuleId, null, InMemoryReplicaStore::dagOf);
+    InMemoryDag dag = readOrNull(capsuleId, InMemoryReplicaStore::dagOf);
     if (dag != null) {
       dag.forEachIdLimbs(action);
     }
@@ -94,9 +95,9 @@ public final class InMemoryReplicaStore implements ReplicaStore {
   }
 
   @Override
-  public List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
+  public @Nullable List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(recordHash, "recordHash");
-    return read(capsuleId, null, snapshot -> {
+    return readOrNull(capsuleId, snapshot -> {
       RecordHeader header = snapshot.headerOrNull(recordHash);
       return header == null ? null : header.parents();
     });
@@ -108,11 +109,12 @@ public final class InMemoryReplicaStore implements ReplicaStore {
   }
 
   @Override
-  public RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash) {
+  public @Nullable RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(recordHash, "recordHash");
-    return read(capsuleId, null, snapshot -> {
+    return readOrNull(capsuleId, snapshot -> {
       Record record = snapshot.recordOrNull(recordHash);
-      return record == null ? null : new RecordWithBody(record, snapshot.subRecordsOrNull(recordHash));
+      return record == null ? null : new RecordWithBody(record,
+          Objects.requireNonNull(snapshot.subRecordsOrNull(recordHash), "a snapshot's record has its sub-records"));
     });
   }
 
@@ -126,6 +128,15 @@ public final class InMemoryReplicaStore implements ReplicaStore {
       return read.apply(snapshot);
     } catch (StorageException unknownCapsule) {
       return absent;
+    }
+  }
+
+  /** {@code read} applied to a snapshot of the capsule, or null when it is not stored. */
+  private <T> @Nullable T readOrNull(Hash capsuleId, Function<Snapshot, @Nullable T> read) {
+    try (Snapshot snapshot = storage.openSnapshot(capsuleId)) {
+      return read.apply(snapshot);
+    } catch (StorageException unknownCapsule) {
+      return null;
     }
   }
 

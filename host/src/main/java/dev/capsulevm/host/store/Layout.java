@@ -89,7 +89,7 @@ final class Layout {
     return direct(prefix(hash, number));
   }
 
-  /** {@code capsuleId ‖ height ‖ recordHash}: a {@code heights} key. */
+  /** {@code capsuleId ‖ height ‖ recordHash}: a key of {@link #DB_HEIGHTS}. */
   static ByteBuffer key(Hash capsuleId, long height, Hash recordHash) {
     byte[] key = new byte[HEIGHT_KEY_LENGTH];
     System.arraycopy(prefix(capsuleId, height), 0, key, 0, Hash.LENGTH + Long.BYTES);

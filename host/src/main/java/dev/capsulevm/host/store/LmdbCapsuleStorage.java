@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.SortedMap;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Txn;
 
 /**
@@ -159,13 +160,13 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   }
 
   @Override
-  public RecordHeader headerByHashOrNull(Hash recordHash) {
+  public @Nullable RecordHeader headerByHashOrNull(Hash recordHash) {
     Record record = recordByHashOrNull(recordHash);
     return record == null ? null : record.header();
   }
 
   @Override
-  public Record recordByHashOrNull(Hash recordHash) {
+  public @Nullable Record recordByHashOrNull(Hash recordHash) {
     Objects.requireNonNull(recordHash, "recordHash");
     environment.ensureOpen();
     Record cached = capsules.cachedRecordOrNull(recordHash);
@@ -175,7 +176,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   // ---- ReplicaStore: each call is one short read transaction
 
   @Override
-  public SignedMetadata metadataOrNull(Hash capsuleId) {
+  public @Nullable SignedMetadata metadataOrNull(Hash capsuleId) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     SignedMetadata cached = capsules.cachedMetadataOrNull(capsuleId);
     if (cached != null) {
@@ -229,7 +230,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   }
 
   @Override
-  public List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
+  public @Nullable List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(recordHash, "recordHash");
     return environment.read(txn -> {
@@ -245,7 +246,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   }
 
   @Override
-  public RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash) {
+  public @Nullable RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash) {
     Objects.requireNonNull(capsuleId, "capsuleId");
     Objects.requireNonNull(recordHash, "recordHash");
     return environment.read(txn -> {

@@ -44,6 +44,12 @@ final class LmdbEnvironment implements AutoCloseable {
     T run(Txn<ByteBuffer> txn) throws E;
   }
 
+  /** {@link WriteWork} that returns nothing. */
+  @FunctionalInterface
+  interface WriteAction<E extends Exception> {
+    void run(Txn<ByteBuffer> txn) throws E;
+  }
+
   /** A check a snapshot's read transaction must pass before it is handed out. */
   @FunctionalInterface
   interface SnapshotCheck<E extends Exception> {
@@ -156,6 +162,14 @@ final class LmdbEnvironment implements AutoCloseable {
       }
       return writeOnce(work);
     }
+  }
+
+  /** {@link #write} for work that returns nothing. */
+  <E extends Exception> void update(WriteAction<E> work) throws E {
+    write(txn -> {
+      work.run(txn);
+      return Boolean.TRUE; // a value for write, unused
+    });
   }
 
   private <T, E extends Exception> T writeOnce(WriteWork<T, E> work) throws E {

@@ -68,7 +68,7 @@ public final class LmdbLedger implements Ledger {
   public void deposit(PublicKey account, Amount amount) throws PricingException {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
-    environment.write(txn -> {
+    environment.update(txn -> {
       long now = balance(accounts, txn, account);
       // As a difference, so no sum overflows; a refund may have lifted the balance above the maximum.
       if (amount.units() > maxBalance.units() - now) {
@@ -76,7 +76,6 @@ public final class LmdbLedger implements Ledger {
             + now + " units; depositing " + amount.units() + " exceeds the maximum " + maxBalance.units());
       }
       setBalance(accounts, txn, account, now + amount.units());
-      return null;
     });
   }
 
@@ -100,7 +99,7 @@ public final class LmdbLedger implements Ledger {
       throw new PricingException(PricingException.Reason.EXPIRY_TOO_FAR,
           "withdrawal expires at " + expiry + ", more than " + maxExpiryAhead + " after " + now);
     }
-    environment.write(txn -> {
+    environment.update(txn -> {
       prune(txn, now.getEpochSecond());
       ByteBuffer nonceKey = nonceKey(account, nonce);
       if (nonces.get(txn, nonceKey) != null) {
@@ -116,7 +115,6 @@ public final class LmdbLedger implements Ledger {
       long expirySecond = expiry.getEpochSecond();
       nonces.put(txn, nonceKey, longValue(expirySecond));
       nonceExpiry.put(txn, expiryKey(expirySecond, account, nonce), Layout.empty());
-      return null;
     });
   }
 
@@ -126,9 +124,8 @@ public final class LmdbLedger implements Ledger {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
     try {
-      environment.write(txn -> {
+      environment.update(txn -> {
         credit(environment, txn, account, amount);
-        return null;
       });
     } catch (StorageException e) {
       throw new ArithmeticException(e.getMessage());

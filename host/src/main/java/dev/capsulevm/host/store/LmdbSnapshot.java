@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Txn;
 
 /**
@@ -78,13 +79,13 @@ final class LmdbSnapshot implements Snapshot {
   }
 
   @Override
-  public RecordHeader headerOrNull(Hash recordHash) {
+  public @Nullable RecordHeader headerOrNull(Hash recordHash) {
     Record record = recordOrNull(recordHash);
     return record == null ? null : record.header();
   }
 
   @Override
-  public Record recordOrNull(Hash recordHash) {
+  public @Nullable Record recordOrNull(Hash recordHash) {
     Objects.requireNonNull(recordHash, "recordHash");
     requireOpen();
     Record cached = parsed.get(recordHash);
@@ -102,13 +103,13 @@ final class LmdbSnapshot implements Snapshot {
   }
 
   @Override
-  public List<byte[]> subRecordsOrNull(Hash recordHash) {
+  public @Nullable List<byte[]> subRecordsOrNull(Hash recordHash) {
     Record record = recordOrNull(recordHash);
     return record == null ? null : capsules.bodies(txn, record);
   }
 
   @Override
-  public byte[] subRecordOrNull(Hash recordHash, long index) {
+  public byte @Nullable [] subRecordOrNull(Hash recordHash, long index) {
     Record record = recordOrNull(recordHash);
     if (record == null || index < 0 || index >= record.header().subRecordCount()) {
       return null;
@@ -117,7 +118,7 @@ final class LmdbSnapshot implements Snapshot {
   }
 
   @Override
-  public MerkleTree subRecordTreeOrNull(Hash recordHash) {
+  public @Nullable MerkleTree subRecordTreeOrNull(Hash recordHash) {
     requireOpen();
     MerkleTree cached = keptTrees.get(recordHash);
     if (cached != null) {

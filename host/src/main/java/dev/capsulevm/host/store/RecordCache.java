@@ -4,6 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Parsed records by hash, shared by all reads of one store. A record is stored under its own hash and
@@ -21,7 +22,7 @@ final class RecordCache {
 
   private final Map<Hash, Record> records = new ConcurrentHashMap<>();
 
-  Record getOrNull(Hash recordHash) {
+  @Nullable Record getOrNull(Hash recordHash) {
     return records.get(recordHash);
   }
 

@@ -8,6 +8,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.StorageException;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The host's capsule storage as replication and the Admin service use it: the VM's seam (replication
@@ -17,7 +18,7 @@ import java.util.List;
  */
 public interface ReplicaStore extends CapsuleStorage, AutoCloseable {
   /** The capsule's signed metadata, or null when it is not stored. */
-  SignedMetadata metadataOrNull(Hash capsuleId);
+  @Nullable SignedMetadata metadataOrNull(Hash capsuleId);
 
   /** The ids of the stored capsules, sorted. */
   List<Hash> capsuleIds();
@@ -43,7 +44,7 @@ public interface ReplicaStore extends CapsuleStorage, AutoCloseable {
   boolean holdsRecord(Hash capsuleId, Hash recordHash);
 
   /** The parents of record {@code recordHash} in header order, or null when {@code capsuleId} does not hold it. */
-  List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash);
+  @Nullable List<Hash> parentsOrNull(Hash capsuleId, Hash recordHash);
 
   /** The capsule's heads, sorted; empty before its first record or when it is not stored. */
   List<Hash> heads(Hash capsuleId);
@@ -52,7 +53,7 @@ public interface ReplicaStore extends CapsuleStorage, AutoCloseable {
    * Record {@code recordHash} of capsule {@code capsuleId} with its signature and sub-records (what a
    * peer is sent), or null when the capsule does not hold it.
    */
-  RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash);
+  @Nullable RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash);
 
   /** Releases the store; only its owner (the daemon, a test) closes it, never replication. */
   @Override

@@ -5,4 +5,7 @@
  * {@link dev.capsulevm.host.store.LmdbLedger}, the ledger in the same environment. The layout is described
  * in host/README.md.
  */
+@NullMarked
 package dev.capsulevm.host.store;
+
+import org.jspecify.annotations.NullMarked;

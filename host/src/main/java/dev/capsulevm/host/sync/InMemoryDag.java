@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A replica in memory: records by id, how many stored records name each record as a parent (for the
@@ -55,7 +56,7 @@ public final class InMemoryDag implements SyncDag {
   }
 
   @Override
-  public List<Hash> parents(Hash id) {
+  public @Nullable List<Hash> parents(Hash id) {
     return records.get(id);
   }
 

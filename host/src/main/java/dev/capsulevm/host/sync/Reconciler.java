@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One side of a reconciliation session between two replicas of a capsule. Both sides run this class;
@@ -88,18 +89,21 @@ public final class Reconciler {
   private final Config config;
   private final Random random;
 
-  private byte[] initiatorNonce;
-  private byte[] responderNonce;
-  private SyncMessage.Summary peerSummary;
+  // known once the summaries are exchanged (the initiator knows its own nonce from the start)
+  private byte @Nullable [] initiatorNonce;
+  private byte @Nullable [] responderNonce;
+  private SyncMessage.@Nullable Summary peerSummary;
   private boolean started;
   private Outcome outcome = Outcome.RUNNING;
   private int turnsReceived;
 
   // rateless IBLT
-  private SessionKey ribltKey;
-  private Riblt.Encoder encoder;
-  private Riblt.Decoder decoder;
-  private SetDigest digestAtDecoder;
+  private @Nullable SessionKey ribltKey;
+  /** The responder's, once it streams. */
+  private Riblt.@Nullable Encoder encoder;
+  /** The initiator's, from the first coded symbols; {@code digestAtDecoder} is its own digest then. */
+  private Riblt.@Nullable Decoder decoder;
+  private @Nullable SetDigest digestAtDecoder;
   private boolean streaming;
   private long streamBudget;
   private long symbolsReceived;
@@ -113,7 +117,7 @@ public final class Reconciler {
   private int repairs;
   private final Set<Hash> wanted = new HashSet<>();
   private final Set<Hash> peerHas = new HashSet<>();
-  private SyncMessage.Done peerDone;
+  private SyncMessage.@Nullable Done peerDone;
   private List<Hash> peerHeads = List.of();
   private boolean headsSent;
 
@@ -176,18 +180,19 @@ public final class Reconciler {
   }
 
   /** The responder's next run of coded symbols while streaming, or null. */
-  public SyncMessage.Symbols nextBatch() {
+  public SyncMessage.@Nullable Symbols nextBatch() {
     if (!streaming) {
       return null;
     }
-    long produced = encoder.produced();
+    Riblt.Encoder stream = Objects.requireNonNull(encoder, "a responder streams from its encoder");
+    long produced = stream.produced();
     if (produced >= streamBudget) {
       streaming = false;
       return null;
     }
     long size = Math.max(config.minBatch(), (long) Math.ceil(produced * config.batchGrowth()));
     size = Math.min(size, Math.min(streamBudget - produced, config.limits().maxBatchSymbols()));
-    return toWire(encoder.produce((int) size), dag.count());
+    return toWire(stream.produce((int) size), dag.count());
   }
 
   /** Handles the peer's turn and returns this side's answer (possibly empty). */
@@ -228,15 +233,17 @@ public final class Reconciler {
         }
         long lower = Math.abs(peerSummary.count() - mine.count());
         compact = h.mode() == SyncMessage.MODE_RIBLT_COMPACT;
-        boolean riblt = h.mode() != SyncMessage.MODE_BLOOM && ribltCost(lower) <= BLOOM_PREFERENCE * bloomCost();
+        boolean riblt = h.mode() != SyncMessage.MODE_BLOOM
+            && ribltCost((double) lower) <= BLOOM_PREFERENCE * bloomCost();
         headsSent = !riblt;
         reply.add(new SyncMessage.SummaryReply(responderNonce, summary(headsSent)));
         if (riblt) {
           streamBudget = symbolBudget();
-          encoder = new Riblt.Encoder(ribltKey, dag, (int) streamBudget, compact);
+          Riblt.Encoder stream = new Riblt.Encoder(ribltKey(), dag, (int) streamBudget, compact);
+          encoder = stream;
           long first = Math.max(config.minBatch(), (long) Math.ceil(1.3 * lower));
           startStream = true;
-          reply.add(toWire(encoder.produce((int) Math.min(first, Math.min(streamBudget,
+          reply.add(toWire(stream.produce((int) Math.min(first, Math.min(streamBudget,
               config.limits().maxBatchSymbols()))), dag.count()));
         } else {
           bloomToSend = 0;
@@ -259,7 +266,7 @@ public final class Reconciler {
         }
         if (decoder == null) {
           digestAtDecoder = dag.digest();
-          decoder = new Riblt.Decoder(ribltKey, new Riblt.Encoder(ribltKey, dag, (int) symbolBudget(),
+          decoder = new Riblt.Decoder(ribltKey(), new Riblt.Encoder(ribltKey(), dag, (int) symbolBudget(),
               compact), dag);
         }
         if (s.first() != decoder.symbols()) {
@@ -274,15 +281,14 @@ public final class Reconciler {
         }
         if (decoder.add(fromWire(s, peerSummary.count()))) {
           // the full form is checked against the responder's fingerprint now, the compact one by Done
-          SetDigest theirs = compact ? null : decoder.senderDigest(digestAtDecoder);
-          if (compact || (theirs.count() == peerSummary.count()
-              && theirs.fingerprint().equals(peerSummary.fingerprint()))) {
+          if (compact || sameSet(decoder.senderDigest(
+              Objects.requireNonNull(digestAtDecoder, "taken with the decoder")), peerSummary)) {
             send.addAll(decoder.receiverOnlyIds());
             checksumsToWant = decoder.senderOnlyChecksums();
           } else {
             bloomToSend = fallBack();
           }
-        } else if (shouldFallBack()) {
+        } else if (shouldFallBack(decoder)) {
           bloomToSend = fallBack();
         }
       } else if (m instanceof SyncMessage.Bloom b) {
@@ -391,6 +397,10 @@ public final class Reconciler {
       return reply;
     }
     // initiator
+    if (peerSummary == null) {
+      // the responder's first turn starts with its summary (see SummaryReply above)
+      throw new SyncProtocolException("a turn without the responder's summary");
+    }
     if (!reply.isEmpty()) {
       return reply;
     }
@@ -437,7 +447,7 @@ public final class Reconciler {
   }
 
   /** Whether the remaining symbols, estimated from the residual counts, would cost more than Bloom filters. */
-  private boolean shouldFallBack() {
+  private boolean shouldFallBack(Riblt.Decoder decoder) {
     double estimate = decoder.estimateDifference();
     double remaining = ribltCost(estimate) - symbolsReceived * symbolBytes();
     return decoder.symbols() >= ESTIMATE_AFTER && remaining > BLOOM_PREFERENCE * bloomCost();
@@ -459,8 +469,9 @@ public final class Reconciler {
 
   /** The bytes of both sides' Bloom filters. */
   private double bloomCost() {
+    long peerCount = Objects.requireNonNull(peerSummary, "costs are weighed once the peer's summary is in").count();
     return (BloomFilter.bitsFor(dag.count(), config.bloomFalsePositiveRate())
-        + BloomFilter.bitsFor(peerSummary.count(), config.bloomFalsePositiveRate())) / 8.0;
+        + BloomFilter.bitsFor(peerCount, config.bloomFalsePositiveRate())) / 8.0;
   }
 
   private void addWant(Hash id, List<Hash> wants) {
@@ -470,11 +481,21 @@ public final class Reconciler {
   }
 
   private void deriveKeys() {
-    ribltKey = SessionKey.derive(dag.root(), initiatorNonce, responderNonce, SessionKey.PURPOSE_RIBLT, 0);
+    ribltKey = key(SessionKey.PURPOSE_RIBLT, 0);
+  }
+
+  private SessionKey ribltKey() {
+    return Objects.requireNonNull(ribltKey, "the coded symbols' key is derived with the summaries");
   }
 
   private SessionKey bloomKey(int round) {
-    return SessionKey.derive(dag.root(), initiatorNonce, responderNonce, SessionKey.PURPOSE_BLOOM, round);
+    return key(SessionKey.PURPOSE_BLOOM, round);
+  }
+
+  /** A key of this session: both nonces are known once the summaries are exchanged. */
+  private SessionKey key(int purpose, int round) {
+    return SessionKey.derive(dag.root(), Objects.requireNonNull(initiatorNonce, "the initiator's nonce"),
+        Objects.requireNonNull(responderNonce, "the responder's nonce"), purpose, round);
   }
 
   private byte[] nonce() {
@@ -491,6 +512,11 @@ public final class Reconciler {
   private List<Hash> cappedHeads() {
     List<Hash> heads = dag.heads();
     return heads.size() > config.limits().maxHeads() ? heads.subList(0, config.limits().maxHeads()) : heads;
+  }
+
+  /** Whether the decoded sender's set is the one its summary announced. */
+  private static boolean sameSet(SetDigest theirs, SyncMessage.Summary announced) {
+    return theirs.count() == announced.count() && theirs.fingerprint().equals(announced.fingerprint());
   }
 
   /** Equal fingerprints mean equal record sets, and so equal heads. */
@@ -521,7 +547,7 @@ public final class Reconciler {
     ArrayDeque<Hash> ready = new ArrayDeque<>();
     for (Hash id : ids) {
       int n = 0;
-      for (Hash p : dag.parents(id)) {
+      for (Hash p : heldParents(id)) {
         if (ids.contains(p)) {
           n++;
           childrenIn.computeIfAbsent(p, k -> new ArrayList<>(1)).add(id);
@@ -536,7 +562,7 @@ public final class Reconciler {
     List<SyncRecord> out = new ArrayList<>(ids.size());
     while (!ready.isEmpty()) {
       Hash id = ready.poll();
-      out.add(new SyncRecord(id, dag.parents(id)));
+      out.add(new SyncRecord(id, heldParents(id)));
       for (Hash c : childrenIn.getOrDefault(id, List.of())) {
         if (pending.merge(c, -1, Integer::sum) == 0) {
           pending.remove(c);
@@ -548,5 +574,10 @@ public final class Reconciler {
       throw new IllegalStateException("the DAG has a cycle");
     }
     return out;
+  }
+
+  /** The parents of a record this side sends: one it holds. */
+  private List<Hash> heldParents(Hash id) {
+    return Objects.requireNonNull(dag.parents(id), "a record sent is held here");
   }
 }

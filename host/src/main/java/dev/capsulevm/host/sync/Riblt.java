@@ -4,6 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A rateless invertible Bloom lookup table over 32-byte record ids, after Yang, Gilad and Alizadeh
@@ -53,7 +54,7 @@ public final class Riblt {
     long[] t = new long[TABLE_INDICES * TABLE_SPAN];
     for (int i = 0; i < TABLE_INDICES; i++) {
       for (int l = 0; l < TABLE_SPAN; l++) {
-        long target = i + 1 + l;
+        long target = i + 1L + l;
         long lo = 0;
         long hi = 1L << 53; // the least k with next <= target is in [lo, hi]; hi means none
         while (lo < hi) {
@@ -170,11 +171,11 @@ public final class Riblt {
     private final int n;
     private final int width;
     /** Open addressing from keyed hash to element (element + 1; 0 is empty), built on first lookup. */
-    private int[] index;
+    private int @Nullable [] index;
     private final int horizon;
     private final long[] limbs;
     private final long[] hashes;
-    /** The compact form's checks of the hashes (unused in the full form). */
+    /** The compact form's checks of the hashes (empty in the full form, which does not use them). */
     private final int[] checks;
     private final long[] states;
     private final int[] next;
@@ -202,7 +203,7 @@ public final class Riblt {
       this.width = compact ? 1 : 4;
       limbs = new long[4 * n];
       hashes = new long[n];
-      checks = compact ? new int[n] : null;
+      checks = new int[compact ? n : 0];
       states = new long[n];
       next = new int[n]; // every element starts at index 0
       int[] i = {0};

@@ -77,7 +77,7 @@ public final class SyncCodec {
       out.u8(BLOOM);
       out.u32(b.round());
       out.u8(b.probes());
-      out.u32((int) b.bits());
+      out.u32(b.bits());
       out.bytes(b.data());
     } else if (message instanceof SyncMessage.Records r) {
       out.u8(RECORDS);

@@ -3,6 +3,7 @@ package dev.capsulevm.host.sync;
 import dev.capsulevm.proofs.Hash;
 import java.util.List;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One replica's view of a capsule's DAG, the seam between reconciliation and a store: the in-memory
@@ -20,7 +21,7 @@ public interface SyncDag {
   boolean contains(Hash id);
 
   /** The record's parents, or null when it is not stored here. */
-  List<Hash> parents(Hash id);
+  @Nullable List<Hash> parents(Hash id);
 
   /** The sinks: stored records no stored record names as a parent, in ascending order. */
   List<Hash> heads();

@@ -29,9 +29,11 @@ public sealed interface SyncMessage {
   int MODE_RIBLT_COMPACT = 2;
 
   /** Initiator, first: protocol version 1, capsule, its nonce, the mode it asks for, its summary. */
+  @SuppressWarnings("ArrayRecordComponent") // never compared: messages are compared by their encoding
   record Hello(Hash capsule, byte[] nonce, int mode, Summary summary) implements SyncMessage {}
 
   /** Responder, first: its nonce and summary. */
+  @SuppressWarnings("ArrayRecordComponent") // never compared: messages are compared by their encoding
   record SummaryReply(byte[] nonce, Summary summary) implements SyncMessage {}
 
   /**
@@ -39,6 +41,7 @@ public sealed interface SyncMessage {
    * {@link Riblt#expectedCount} for the responder's record count. Width 4: sums of ids (type 0x03);
    * width 1: the compact form, sums of keyed hashes with 32-bit checksums (type 0x0A).
    */
+  @SuppressWarnings("ArrayRecordComponent") // never compared: messages are compared by their encoding
   record Symbols(long first, int width, long[] sums, long[] checksums, long[] countDeltas) implements SyncMessage {
     public int size() {
       return checksums.length;
@@ -46,6 +49,7 @@ public sealed interface SyncMessage {
   }
 
   /** A Bloom filter of the sender's records under the Bloom key of round {@code round}. */
+  @SuppressWarnings("ArrayRecordComponent") // never compared: messages are compared by their encoding
   record Bloom(int round, int probes, long bits, byte[] data) implements SyncMessage {}
 
   /** Records (in the Sync service, with their canonical bytes), parents before children. */
@@ -55,6 +59,7 @@ public sealed interface SyncMessage {
   record WantIds(List<Hash> ids) implements SyncMessage {}
 
   /** Records the sender lacks, by their keyed IBLT checksum, ascending as unsigned numbers. */
+  @SuppressWarnings("ArrayRecordComponent") // never compared: messages are compared by their encoding
   record WantChecksums(long[] checksums) implements SyncMessage {}
 
   /** The sender's heads, ascending: sent with its first Bloom filter unless its summary carried them. */

@@ -8,4 +8,7 @@
  * exchange Bloom filters and walk
  * missing parents from the heads. docs/PROTOCOL.md ("Reconciliation") gives the bytes.
  */
+@NullMarked
 package dev.capsulevm.host.sync;
+
+import org.jspecify.annotations.NullMarked;

@@ -60,7 +60,8 @@ class LyingPeerTest {
   Path dir;
 
   @ParameterizedTest
-  @ValueSource(strings = {"bad signature", "tampered sub-record", "wrong parents", "stranger", "orphan", "garbage"})
+  @ValueSource(strings = {"bad signature", "tampered sub-record", "wrong parents", "stranger", "orphan", "garbage",
+      "no summary"})
   void aLyingPeerStoresNothingAndHonestPeersStillConverge(String lie) throws Exception {
     CapsuleFixture capsule = new CapsuleFixture("lie " + lie);
     try (HostServer a = HostServer.start(Replicas.config(dir.resolve("a")).withMetricsPort(0));
@@ -211,7 +212,8 @@ class LyingPeerTest {
 
   /**
    * A Sync responder that reconciles honestly over the ids of its records (so that the honest side asks
-   * for them) and then lies in the bytes it sends, or sends garbage from the start.
+   * for them) and then lies in the bytes it sends, or sends garbage from the start, or answers the Hello
+   * without its summary.
    */
   private static final class Liar implements AutoCloseable {
     private final Server server;
@@ -266,6 +268,11 @@ class LyingPeerTest {
                       .setMore(true).build(), java.time.Duration.ofSeconds(10));
                 }
               }
+              if (lie.equals("no summary")) { // an empty first turn: no nonce, so no session keys
+                channel.send(turn(List.of()), java.time.Duration.ofSeconds(10));
+                channel.take(java.time.Duration.ofSeconds(10)); // until the honest side ends the session
+                return;
+              }
               FakeReplica replica = new FakeReplica(dag, id -> bytes.apply(byId.get(id)));
               new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.RESPONDER,
                   Reconciler.Config.DEFAULT), SyncSession.Limits.DEFAULT, p -> {}).respond(first,
@@ -288,8 +295,13 @@ class LyingPeerTest {
     }
 
     @Override
-    public void close() throws InterruptedException {
-      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    public void close() {
+      server.shutdownNow();
+      try {
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

@@ -70,7 +70,7 @@ class HostCommandTest {
     assertEquals(java.util.Set.of(dev.capsulevm.proofs.Hash.fromHex(id)), peers.get(1).capsules());
     assertEquals(Duration.ofMinutes(2), config.replication().interval());
     assertEquals(Duration.ofSeconds(3), config.replication().backoffBase());
-    for (String bad : new String[] {"nohostport", "a:1@nothex", "a:b"}) {
+    for (String bad : new String[] {"nohostport", "a:1@nothex", "a:b", "a:1@" + id + "+"}) {
       StringWriter err = new StringWriter();
       CommandLine cl = new CommandLine(new HostCommand()).setErr(new PrintWriter(err));
       assertNotEquals(0, cl.execute("--peers", bad));

@@ -1,6 +1,7 @@
 package dev.capsulevm.host.sync;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -217,6 +218,22 @@ class ReconcilerTest {
     LocalSession.Stats stats = sync(a, b, RIBLT, 3);
     assertConverged(a, b, stats);
     assertTrue(stats.fellBack(), stats::toString);
+  }
+
+  /**
+   * The responder's first turn opens with its summary. A turn without one (a lying or broken responder)
+   * is a protocol violation, not a NullPointerException deriving a Bloom key from the missing nonce.
+   */
+  @Test
+  void anInitiatorRefusesATurnWithoutTheResponderSummary() {
+    InMemoryDag a = Dags.replica(Dags.random(5, 100, 4, 0.1));
+    List<SyncMessage> empty = List.of();
+    List<SyncMessage> headsOnly = List.of(new SyncMessage.Heads(a.heads()));
+    for (List<SyncMessage> turn : List.of(empty, headsOnly)) {
+      Reconciler initiator = new Reconciler(a, Reconciler.Role.INITIATOR, COMPACT, new Random(5));
+      initiator.start();
+      assertThrows(SyncProtocolException.class, () -> initiator.receive(turn), turn::toString);
+    }
   }
 
   @ParameterizedTest(name = "{0}, cut after {1} round trips")
