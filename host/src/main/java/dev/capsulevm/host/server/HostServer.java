@@ -113,15 +113,16 @@ public final class HostServer implements AutoCloseable {
       // The ledger shares the store's LMDB environment, so a program's refund commits in the same
       // transaction as its writes.
       Ledger ledger = storage.ledger(config.clock(), limits.maxBalance(), config.withdrawalWindow());
-      PriceTables tables = new PriceTables(hostKey, config.clock(), config.priceTableValidity(), prices, limits);
+      PriceTables tables = PriceTables.keptIn(dir.resolve(PriceTables.FILE), hostKey, config.clock(),
+          config.priceTableValidity(), prices, limits);
       tables.current();
       // Admission (HostContext.admit) bounds the programs in flight, so the pool never holds more
       // threads than the concurrency limit and never queues.
       ThreadPoolExecutor programPool = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
           new SynchronousQueue<>(), threads("capsulevm-program"));
       opened.add(programPool::shutdownNow);
-      Executor executor = new Executor(storage, config.clock(), config.commitTimeout(), config.dataTimeout(), WireSizes.OUTPUT_ENVELOPE_BYTES,
-          hostKey, scheduler);
+      Executor executor = new Executor(storage, config.clock(), config.commitTimeout(), config.dataTimeout(),
+          WireSizes.OUTPUT_ENVELOPE_BYTES, hostKey, scheduler);
       Metrics metrics = new Metrics(config.metricsAddress(), config.metricsPort());
       opened.add(metrics);
       HostContext ctx = new HostContext(config, hostKey, tables, ledger,

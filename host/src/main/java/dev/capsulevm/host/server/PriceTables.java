@@ -8,13 +8,23 @@ import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
@@ -23,25 +33,58 @@ import org.jspecify.annotations.Nullable;
  * when less than half of its window is left, and every table issued stays acceptable until its own
  * window ends, so a renter that fetched a table just before a renewal or a price change is not broken.
  * Windows start {@link #SKEW} before now, for renters whose clocks are a little behind.
+ *
+ * <p>With a file ({@link #FILE} in the data directory), the issued tables are written there before a
+ * new one is handed out and read back on start, so a restart does not break renters holding a table
+ * whose window has not ended. The file is the tables' signed encodings back to back.
  */
 final class PriceTables {
   static final Duration SKEW = Duration.ofSeconds(60);
+  static final String FILE = "price-tables.bin";
 
   private final SigningKey hostKey;
   private final Clock clock;
   private final Duration validity;
   private final Map<Hash, SignedPriceTable> issued = new LinkedHashMap<>();
+  private final @Nullable Path fileOrNull;
   private Prices prices;
   private Limits limits;
   /** Null until the first table is signed. */
   private @Nullable SignedPriceTable current;
 
+  /** Tables kept in memory only. */
   PriceTables(SigningKey hostKey, Clock clock, Duration validity, Prices prices, Limits limits) {
+    this(hostKey, clock, validity, prices, limits, null);
+  }
+
+  private PriceTables(SigningKey hostKey, Clock clock, Duration validity, Prices prices, Limits limits,
+      @Nullable Path fileOrNull) {
     this.hostKey = hostKey;
     this.clock = clock;
     this.validity = validity;
     this.prices = prices;
     this.limits = limits;
+    this.fileOrNull = fileOrNull;
+  }
+
+  /**
+   * Tables kept in {@code file} too: the ones issued before (by this host key) are read back and stay
+   * acceptable until their windows end.
+   */
+  static PriceTables keptIn(Path file, SigningKey hostKey, Clock clock, Duration validity, Prices prices,
+      Limits limits) throws IOException {
+    PriceTables tables = new PriceTables(hostKey, clock, validity, prices, limits, file);
+    if (Files.exists(file)) {
+      synchronized (tables) {
+        for (SignedPriceTable table : read(file)) {
+          if (table.table().hostKey().equals(hostKey.publicKey())) {
+            tables.issued.put(table.table().id(), table);
+          }
+        }
+        tables.prune(clock.instant());
+      }
+    }
+    return tables;
   }
 
   /** The worked example's prices of docs/PROTOCOL.md: a host's defaults until the operator sets others. */
@@ -128,7 +171,42 @@ final class PriceTables {
     current = signed;
     issued.put(signed.table().id(), signed);
     prune(now);
+    if (fileOrNull != null) {
+      write(fileOrNull);
+    }
     return signed;
+  }
+
+  /** Replaces the file with every table kept, before the new one is handed out. */
+  private void write(Path file) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (SignedPriceTable table : issued.values()) {
+      out.writeBytes(table.encode());
+    }
+    Path tmp = file.resolveSibling(FILE + ".tmp");
+    try {
+      Files.write(tmp, out.toByteArray());
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not keep the issued price tables in " + file, e);
+    }
+  }
+
+  private static List<SignedPriceTable> read(Path file) throws IOException {
+    byte[] bytes = Files.readAllBytes(file);
+    if (bytes.length % SignedPriceTable.LENGTH != 0) {
+      throw new IOException(file + " is not a list of signed price tables: " + bytes.length + " bytes is not a"
+          + " multiple of " + SignedPriceTable.LENGTH);
+    }
+    List<SignedPriceTable> tables = new ArrayList<>();
+    for (int at = 0; at < bytes.length; at += SignedPriceTable.LENGTH) {
+      try {
+        tables.add(SignedPriceTable.parse(Arrays.copyOfRange(bytes, at, at + SignedPriceTable.LENGTH)));
+      } catch (VerificationException e) {
+        throw new IOException(file + " holds a table that does not parse: " + e.getMessage(), e);
+      }
+    }
+    return tables;
   }
 
   /** Forgets tables expired for more than their whole window (kept that long to name them "expired"). */
