@@ -20,6 +20,7 @@ import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.security.SecureRandom;
@@ -164,9 +165,28 @@ public final class HostClient implements AutoCloseable {
     return submit(program, null, null);
   }
 
-  /** Runs {@code program} with its estimate as the budget and waits for its verified result. */
+  /**
+   * Runs {@code program} with its estimate as the budget and waits for its verified result. When the
+   * host refuses it with FAILED_PRECONDITION before running it (the table this client held expired there,
+   * or the host no longer knows it), nothing ran and nothing was taken: the current table is fetched and
+   * the program submitted once more.
+   */
   public ProgramResult run(PreparedProgram program) throws RenterException {
-    return submit(program).result();
+    ProgramRun first = submit(program);
+    try {
+      return first.result();
+    } catch (RenterException e) {
+      if (!first.refusedBeforeRunning(Status.Code.FAILED_PRECONDITION)) {
+        throw e;
+      }
+      forgetPriceTable();
+      return submit(program).result();
+    }
+  }
+
+  /** Drops the held price table, so the next program fetches the host's current one. */
+  private synchronized void forgetPriceTable() {
+    table = null;
   }
 
   /**

@@ -86,6 +86,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private @Nullable List<Hash> lastAppendHeads;
   private @Nullable List<Hash> proposedHeads;
   private boolean finished;
+  /** The status the host refused the program with before it ran (no output, no receipt), or null. */
+  private Status.@Nullable Code refusalOrNull;
   /** The request side of the call; null until {@link #start} sends the program. */
   private @Nullable StreamObserver<ExecuteRequest> out;
 
@@ -193,6 +195,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
         synchronized (ProgramRun.this) {
           if (!finished) {
             Status status = Status.fromThrowable(t);
+            if (outputs.isEmpty()) {
+              refusalOrNull = status.getCode();
+            }
             fail(new RenterException("the host ended the program without a receipt: " + status.getCode()
                 + (status.getDescription() == null ? "" : " (" + status.getDescription() + ")")
                 + " after " + outputs.size() + " verified outputs", t));
@@ -541,6 +546,14 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     } catch (ExecutionException e) {
       throw (RenterException) e.getCause();
     }
+  }
+
+  /**
+   * Whether the host refused the program with {@code code} before running it: the call ended with that
+   * status before any output or receipt, which the host does only before it takes the budget.
+   */
+  synchronized boolean refusedBeforeRunning(Status.Code code) {
+    return refusalOrNull == code;
   }
 
   /** Completes with the verified result, or exceptionally with a {@link RenterException}. */
