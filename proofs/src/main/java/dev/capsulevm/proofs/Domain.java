@@ -26,7 +26,16 @@ public enum Domain {
   /** Price table id: the hash of a canonical price table body. */
   PRICE_TABLE_ID(0x33),
   /** Program id: the hash of a program's encoding and the withdrawal that pays for it. */
-  PROGRAM_ID(0x34);
+  PROGRAM_ID(0x34),
+  /**
+   * The first byte of every transcript entry (one output a host sent, with the instruction and inputs
+   * it answers), inside the entry's RFC 9162 leaf, so an entry cannot be taken for any other leaf data.
+   */
+  TRANSCRIPT_ENTRY(0x35),
+  /** The digest of the bytes an instruction's references point at, as a transcript entry carries it. */
+  INPUTS_DIGEST(0x36),
+  /** A host's signature over a balance statement body. */
+  BALANCE_STATEMENT_SIGNATURE(0x37);
 
   private final byte tag;
 
