@@ -30,9 +30,12 @@ public final class Cashier {
     return w.amount();
   }
 
-  /** A refunder that returns money to {@code account} in this cashier's ledger. */
+  /**
+   * A refunder that returns money to {@code account} in this cashier's ledger, recording the program as
+   * the last one settled against the account.
+   */
   public Refunder refunderFor(PublicKey account) {
     Objects.requireNonNull(account, "account");
-    return amount -> ledger.refund(account, amount);
+    return (amount, programId) -> ledger.refund(account, amount, programId);
   }
 }

@@ -1,5 +1,6 @@
 package dev.capsulevm.pricing;
 
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import java.io.ByteArrayOutputStream;
@@ -19,6 +20,7 @@ import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A thread-safe {@link Ledger} held in memory, with {@link #snapshot()} and {@link #restore} so its
@@ -29,7 +31,9 @@ import java.util.TreeMap;
  * refused, so the set of kept nonces never outgrows what can be spent within that window.
  */
 public final class InMemoryLedger implements Ledger {
-  private static final int SNAPSHOT_VERSION = 1;
+  /** Version 2 added each account's last program. */
+  private static final int SNAPSHOT_VERSION = 2;
+  private static final int ACCOUNT_BYTES = PublicKey.LENGTH + 8 + Hash.LENGTH;
 
   private record UsedNonce(PublicKey account, long nonce, long expiryEpochSecond) {}
 
@@ -42,6 +46,7 @@ public final class InMemoryLedger implements Ledger {
   // work under the lock is a few map operations, far cheaper than the signature check done before it.
   private final Object lock = new Object();
   private final Map<PublicKey, Long> balances = new HashMap<>();
+  private final Map<PublicKey, Hash> lastPrograms = new HashMap<>();
   private final Set<NonceKey> used = new HashSet<>();
   private final PriorityQueue<UsedNonce> byExpiry =
       new PriorityQueue<>(Comparator.comparingLong(UsedNonce::expiryEpochSecond));
@@ -114,10 +119,19 @@ public final class InMemoryLedger implements Ledger {
   }
 
   @Override
-  public void refund(PublicKey account, Amount amount) {
+  public void refund(PublicKey account, Amount amount, Hash programId) {
     Objects.requireNonNull(account, "account");
+    Objects.requireNonNull(programId, "programId");
     synchronized (lock) {
       balances.merge(account, amount.units(), Amount::add);
+      lastPrograms.put(account, programId);
+    }
+  }
+
+  @Override
+  public @Nullable Hash lastProgram(PublicKey account) {
+    synchronized (lock) {
+      return lastPrograms.get(account);
     }
   }
 
@@ -139,8 +153,9 @@ public final class InMemoryLedger implements Ledger {
   }
 
   /**
-   * The whole state as bytes: version (1 byte); balance count (4); per account in key order its key
-   * (32) and balance (8); used-nonce count (4); per nonce its account (32), nonce (8) and expiry (8).
+   * The whole state as bytes (docs/FORMAT.md, "Ledger snapshot"): version 2 (1 byte); account count (4);
+   * per account in key order its key (32), balance (8) and last program id (32, zeros for none);
+   * used-nonce count (4); per nonce its account (32), nonce (8) and expiry (8).
    */
   public byte[] snapshot() {
     synchronized (lock) {
@@ -154,6 +169,8 @@ public final class InMemoryLedger implements Ledger {
         for (Map.Entry<PublicKey, Long> e : sorted.entrySet()) {
           out.write(e.getKey().toByteArray());
           out.writeLong(e.getValue());
+          Hash last = lastPrograms.get(e.getKey());
+          out.write(last == null ? new byte[Hash.LENGTH] : last.toByteArray());
         }
         List<UsedNonce> nonces = new ArrayList<>(byExpiry);
         nonces.sort(Comparator.comparingLong(UsedNonce::expiryEpochSecond)
@@ -182,7 +199,7 @@ public final class InMemoryLedger implements Ledger {
         throw Codec.malformed("ledger snapshot version is not " + SNAPSHOT_VERSION);
       }
       int accounts = in.getInt();
-      if (accounts < 0 || accounts > in.remaining() / 40) {
+      if (accounts < 0 || accounts > in.remaining() / ACCOUNT_BYTES) {
         throw Codec.malformed("ledger snapshot claims " + accounts + " accounts");
       }
       for (int i = 0; i < accounts; i++) {
@@ -190,6 +207,12 @@ public final class InMemoryLedger implements Ledger {
         long balance = in.getLong();
         if (balance < 0 || ledger.balances.put(key, balance) != null) {
           throw Codec.malformed("ledger snapshot has a negative or repeated balance for " + key);
+        }
+        byte[] last = new byte[Hash.LENGTH];
+        in.get(last);
+        Hash lastProgram = Hash.copyOf(last);
+        if (!Codec.isZero(lastProgram)) {
+          ledger.lastPrograms.put(key, lastProgram);
         }
       }
       int nonces = in.getInt();

@@ -13,7 +13,9 @@ public enum InstructionKind {
   PROVE(4, 3),
   HAS_RECORD(5, 1),
   READ_BY_HASH(6, 1),
-  HEADS(7, 1);
+  HEADS(7, 1),
+  /** Returns the signed metadata of the program's capsule. */
+  METADATA(8, 1);
 
   private static final InstructionKind[] VALUES = values();
 

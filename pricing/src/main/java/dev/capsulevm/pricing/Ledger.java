@@ -1,7 +1,9 @@
 package dev.capsulevm.pricing;
 
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import java.time.Instant;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The host's balances of ephemeral accounts, each named by an Ed25519 public key; every method is
@@ -21,8 +23,16 @@ public interface Ledger {
   void withdraw(PublicKey account, Amount amount, long nonce, Instant expiry) throws PricingException;
 
   /**
-   * Gives back part of a withdrawal. Never refused: money the host took is returned even if it lifts
-   * the balance above the deposit maximum, because refusing would lose it.
+   * Gives back part of the withdrawal that paid for program {@code programId}, and records that program
+   * as the last one settled against the account, in one atomic step. Never refused: money the host took
+   * is returned even if it lifts the balance above the deposit maximum, because refusing would lose it.
    */
-  void refund(PublicKey account, Amount amount);
+  void refund(PublicKey account, Amount amount, Hash programId);
+
+  /**
+   * The id of the last program settled against the account (the last {@link #refund}), whose refund is
+   * in the balance; null when none was. A balance statement reads this before {@link #balance}, so the
+   * program it names has its refund in the balance it states (see {@link BalanceStatement#of}).
+   */
+  @Nullable Hash lastProgram(PublicKey account);
 }

@@ -1,25 +1,38 @@
 package dev.capsulevm.pricing;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.merkle.MerkleRootBuilder;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The running account of one program against its budget: every charge is checked before the work it
- * pays for happens, and {@link #close()} refunds the unspent budget exactly once.
+ * pays for happens, every output sent is added to the program's transcript, and {@link #close()}
+ * settles the receipt and refunds the unspent budget exactly once.
  *
  * <p>Every method that changes the meter is synchronized: the host charges uploads on gRPC's threads
- * while the program thread charges instructions and outputs, and {@link #fail()} and {@link #close()}
+ * while the program thread charges instructions and outputs, and {@link #fail} and {@link #close()}
  * may come from any thread, any number of times, which keeps an early failure racing a normal finish
- * from refunding twice (Sia's bug).
+ * from refunding twice (Sia's bug). The first failure is the one the receipt states: a later one (the
+ * stream breaking while the program already failed) changes nothing.
  */
 public final class Meter {
   private final CostModel model;
+  private final PublicKey hostKey;
   private final Hash programId;
   private final Hash priceTableId;
+  private final @Nullable Hash capsuleIdOrNull;
   private final long budget;
   private final long durationUnits;
   private final Refunder refunder;
+  private final Clock clock;
+  // The transcript's root in O(log n) memory; the leaves themselves are the renter's to keep.
+  private final MerkleRootBuilder transcript = new MerkleRootBuilder();
 
   private long instruction;
   private long bandwidth;
@@ -27,39 +40,48 @@ public final class Meter {
   private long storage;
   private long spent;
   private int instructionsCharged;
+  private int outputCount;
   private long uploadBytes;
   private long downloadBytes;
-  private boolean failed;
+  private Receipt.@Nullable Failed failure;
   private volatile boolean closed;
   private @Nullable Receipt receipt;
 
-  private Meter(PriceTable table, Hash programId, long budget, long durationUnits, Refunder refunder) {
+  private Meter(PriceTable table, Hash programId, @Nullable Hash capsuleIdOrNull, long budget, long durationUnits,
+      Refunder refunder, Clock clock) {
     this.model = CostModel.of(table);
+    this.hostKey = table.hostKey();
     this.priceTableId = table.id();
     this.programId = programId;
+    this.capsuleIdOrNull = capsuleIdOrNull;
     this.budget = budget;
     this.durationUnits = durationUnits;
     this.refunder = refunder;
+    this.clock = clock;
   }
 
   /**
    * Starts metering a program of {@code programBytes} paid with {@code budget}, charging the program
    * start cost. If the budget cannot cover even that, the whole budget goes back through
    * {@code refunder} before the exception is thrown, so the caller must not refund it again.
+   *
+   * @param capsuleIdOrNull the capsule the program names, or null; the receipt states it
+   * @param clock where the receipt's issuedAt comes from (read at settlement, to the millisecond)
    */
-  public static Meter open(PriceTable table, Hash programId, Amount budget, long programBytes,
-      long durationUnits, Refunder refunder) throws BudgetExceededException {
+  public static Meter open(PriceTable table, Hash programId, @Nullable Hash capsuleIdOrNull, Amount budget,
+      long programBytes, long durationUnits, Refunder refunder, Clock clock) throws BudgetExceededException {
     Objects.requireNonNull(table, "table");
     Objects.requireNonNull(programId, "programId");
     Objects.requireNonNull(budget, "budget");
     Objects.requireNonNull(refunder, "refunder");
+    Objects.requireNonNull(clock, "clock");
     if (programBytes < 0 || durationUnits < 0) {
       throw new IllegalArgumentException("programBytes and durationUnits are never negative");
     }
-    Meter meter = new Meter(table, programId, budget.units(), durationUnits, refunder);
+    Meter meter = new Meter(table, programId, capsuleIdOrNull, budget.units(), durationUnits, refunder, clock);
     long start = meter.model.program(programBytes);
     if (start > meter.budget) {
-      refunder.refund(budget);
+      refunder.refund(budget, programId);
       throw new BudgetExceededException("starting a program of " + programBytes + " bytes",
           Amount.of(start), budget);
     }
@@ -76,12 +98,26 @@ public final class Meter {
     uploadBytes = Amount.add(uploadBytes, messageBytes);
   }
 
-  /** Charges for a response message of {@code messageBytes}, before it is sent. */
-  public synchronized void chargeDownload(long messageBytes) throws BudgetExceededException {
+  /**
+   * Charges for the response message of {@code messageBytes} that carries one output, before it is
+   * sent, and adds the output's transcript leaf ({@code leaf}, the RFC 9162 leaf hash of its transcript
+   * entry) in the same step: an output that could not be paid for is neither charged nor in the
+   * transcript.
+   *
+   * @throws IllegalStateException when there would be more outputs than charged instructions (a bug)
+   */
+  public synchronized void chargeOutput(long messageBytes, Hash leaf) throws BudgetExceededException {
+    Objects.requireNonNull(leaf, "leaf");
+    if (outputCount >= instructionsCharged) {
+      throw new IllegalStateException("output " + outputCount + " answers no charged instruction ("
+          + instructionsCharged + " charged)");
+    }
     long cost = model.download(nonNegative(messageBytes));
     take(cost, "sending a message of " + messageBytes + " bytes");
     bandwidth += cost;
     downloadBytes = Amount.add(downloadBytes, messageBytes);
+    transcript.addLeafHash(leaf);
+    outputCount++;
   }
 
   /** Charges the instruction, memory and storage parts of an instruction, before it runs. */
@@ -102,12 +138,18 @@ public final class Meter {
   }
 
   /**
-   * Marks the program failed: its storage part will be refunded at {@link #close()}. Does nothing once
-   * the meter is closed, so a failure path that loses a race with the normal finish changes nothing.
+   * Marks the program failed, which the receipt states and which refunds the storage part. Only the
+   * first failure counts; later ones, and any once the meter is closed, change nothing, so a failure
+   * path that loses a race with another changes nothing either.
+   *
+   * @param instructionOrMinus1 the failing instruction's index, or -1 for a failure outside any
+   * @param reasonCode the wire {@code FailureReason} number, 1 to 255
+   * @param message why; cut to {@link Receipt#MAX_MESSAGE_BYTES} by {@link Receipt#truncateMessage}
    */
-  public synchronized void fail() {
-    if (receipt == null) {
-      failed = true;
+  public synchronized void fail(int instructionOrMinus1, int reasonCode, String message) {
+    Receipt.Failed failed = new Receipt.Failed(instructionOrMinus1, reasonCode, Receipt.truncateMessage(message));
+    if (receipt == null && failure == null) {
+      failure = failed;
     }
   }
 
@@ -122,18 +164,19 @@ public final class Meter {
   }
 
   /**
-   * Ends the program: the first call settles the final cost, refunds the rest of the budget (plus the
-   * storage part if it failed) through the refunder and returns the receipt; later calls return the same
-   * receipt and refund nothing.
+   * Ends the program: the first call settles the receipt (completed with no heads committed, or the
+   * first failure), refunds the rest of the budget (plus the storage part if it failed) through the
+   * refunder and returns the receipt; later calls return the same receipt and refund nothing.
    */
   public synchronized Receipt close() {
     if (receipt != null) {
       return receipt;
     }
+    Receipt settled = settled(Receipt.Completed.NOTHING_COMMITTED);
     closed = true;
-    receipt = settled();
-    refunder.refund(receipt.refund());
-    return receipt;
+    receipt = settled;
+    refunder.refund(settled.refund(), programId);
+    return settled;
   }
 
   /**
@@ -142,36 +185,47 @@ public final class Meter {
    */
   @FunctionalInterface
   public interface RefundSink<E extends Exception> {
-    void accept(Amount refund) throws E;
+    void accept(Amount refund, Hash programId) throws E;
   }
 
   /**
-   * Ends the program like {@link #close()}, but hands the refund to {@code sink} instead of the
-   * refunder, under this meter's lock. If the sink returns normally the meter is closed with the receipt
-   * it was given the refund of, and the refunder is never called; if the sink throws, the meter is left
-   * exactly as it was (open, nothing refunded) and the exception propagates, so the caller can still
-   * {@link #fail()} and {@link #close()} it. On a meter already closed it returns the receipt and does
-   * not call the sink. The refund is the one {@link #close()} would give now: the storage part is kept
-   * unless the program was failed.
+   * Ends a program that commits: like {@link #close()}, but the receipt states {@code committedHeads}
+   * and the refund goes to {@code sink} instead of the refunder, under this meter's lock. If the sink
+   * returns normally the meter is closed with the receipt it was given the refund of, and the refunder
+   * is never called; if the sink throws, the meter is left exactly as it was (open, nothing refunded)
+   * and the exception propagates, so the caller can still {@link #fail} and {@link #close()} it. On a
+   * meter already closed it returns the receipt and does not call the sink. The refund is the one
+   * {@link #close()} would give now: the storage part is kept unless the program was failed, and a
+   * failed program's receipt states its failure and no heads.
+   *
+   * @param committedHeads the capsule's heads after the commit, strictly ascending; empty when the
+   *     program names no capsule
+   * @throws IllegalArgumentException when the heads are not strictly ascending, or the program names no
+   *     capsule and heads are given (before the sink is called)
    */
-  public synchronized <E extends Exception> Receipt closeThrough(RefundSink<E> sink) throws E {
+  public synchronized <E extends Exception> Receipt closeThrough(List<Hash> committedHeads, RefundSink<E> sink)
+      throws E {
+    Objects.requireNonNull(committedHeads, "committedHeads");
     Objects.requireNonNull(sink, "sink");
     if (receipt != null) {
       return receipt;
     }
-    Receipt settled = settled();
-    sink.accept(settled.refund());
+    Receipt settled = settled(new Receipt.Completed(committedHeads));
+    sink.accept(settled.refund(), programId);
     closed = true;
     receipt = settled;
-    return receipt;
+    return settled;
   }
 
-  /** The receipt of the program ending now (failed or not as marked), without closing anything. */
-  private Receipt settled() {
-    CostBreakdown cost = failed ? charged().withoutStorage() : charged();
+  /** The receipt of the program ending now, without closing anything. */
+  private Receipt settled(Receipt.Completed ifCompleted) {
+    Receipt.Failed failed = failure;
+    CostBreakdown cost = failed != null ? charged().withoutStorage() : charged();
     Amount refund = Amount.of(budget).minus(cost.total());
-    return new Receipt(programId, priceTableId, Amount.of(budget), failed, instructionsCharged,
-        uploadBytes, downloadBytes, cost, refund);
+    Instant issuedAt = clock.instant().truncatedTo(ChronoUnit.MILLIS);
+    return new Receipt(hostKey, issuedAt, programId, priceTableId, capsuleIdOrNull, Amount.of(budget),
+        instructionsCharged, uploadBytes, downloadBytes, cost, refund, outputCount, transcript.root(),
+        failed != null ? failed : ifCompleted);
   }
 
   private void take(long cost, String what) throws BudgetExceededException {

@@ -19,7 +19,8 @@ import java.util.Objects;
 public record PriceTable(
     PublicKey hostKey, Instant validFrom, Instant validUntil, Prices prices, Limits limits) {
 
-  static final int VERSION = 1;
+  /** Version 2 added the METADATA instruction's prices (after HEADS, in instruction code order). */
+  static final int VERSION = 2;
   /** The length of the canonical body. */
   public static final int BODY_LENGTH =
       1 + PublicKey.LENGTH + 8 + 8 + 8 + 8 + InstructionKind.values().length * 16 + 4 * 8 + 5 * 4 + 8;

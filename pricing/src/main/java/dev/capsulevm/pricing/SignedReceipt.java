@@ -9,9 +9,6 @@ import java.util.Objects;
 
 /** A receipt with the host's Ed25519 signature over its canonical body. */
 public record SignedReceipt(Receipt receipt, Signature signature) {
-  /** The length of the canonical encoding: body, then signature. */
-  public static final int LENGTH = Receipt.BODY_LENGTH + Signature.LENGTH;
-
   public SignedReceipt {
     Objects.requireNonNull(receipt, "receipt");
     Objects.requireNonNull(signature, "signature");
@@ -19,23 +16,37 @@ public record SignedReceipt(Receipt receipt, Signature signature) {
 
   /** The canonical encoding: the body followed by the 64-byte signature. */
   public byte[] encode() {
-    byte[] out = Arrays.copyOf(receipt.body(), LENGTH);
-    signature.copyTo(out, Receipt.BODY_LENGTH);
+    byte[] body = receipt.body();
+    byte[] out = Arrays.copyOf(body, body.length + Signature.LENGTH);
+    signature.copyTo(out, body.length);
     return out;
   }
 
-  /** Parses exactly one canonical encoding; does not verify. */
+  /**
+   * Parses exactly one canonical encoding; does not verify. The body's length follows from its head
+   * count and message length, so the signature must be exactly the 64 bytes after it.
+   */
   public static SignedReceipt parse(byte[] bytes) throws VerificationException {
     Objects.requireNonNull(bytes, "bytes");
-    if (bytes.length != LENGTH) {
-      throw Codec.malformed("signed receipt is " + LENGTH + " bytes, got " + bytes.length);
+    int bodyLength = Receipt.bodyLength(bytes);
+    if (bytes.length != bodyLength + Signature.LENGTH) {
+      throw Codec.malformed("signed receipt with a body of " + bodyLength + " bytes is "
+          + (bodyLength + Signature.LENGTH) + " bytes, got " + bytes.length);
     }
-    Receipt receipt = Receipt.parseBody(Arrays.copyOf(bytes, Receipt.BODY_LENGTH));
-    return new SignedReceipt(receipt, Signature.copyOf(bytes, Receipt.BODY_LENGTH, Signature.LENGTH));
+    Receipt receipt = Receipt.parseBody(Arrays.copyOf(bytes, bodyLength));
+    return new SignedReceipt(receipt, Signature.copyOf(bytes, bodyLength, Signature.LENGTH));
   }
 
-  /** Checks the host's signature and returns the receipt. */
+  /**
+   * Checks that the receipt names {@code hostKey} as its host and that this key signed it; returns the
+   * receipt. A receipt naming another host is refused even if that host's signature is valid, so a
+   * receipt cannot be passed off as coming from a host that never issued it.
+   */
   public Receipt verify(PublicKey hostKey) throws PricingException {
+    if (!receipt.hostKey().equals(hostKey)) {
+      throw new PricingException(PricingException.Reason.WRONG_HOST,
+          "receipt for program " + receipt.programId() + " names host " + receipt.hostKey() + ", not " + hostKey);
+    }
     if (!hostKey.verify(Domain.RECEIPT_SIGNATURE, receipt.body(), signature)) {
       throw new PricingException(PricingException.Reason.BAD_SIGNATURE,
           "receipt for program " + receipt.programId() + " is not signed by host " + hostKey);

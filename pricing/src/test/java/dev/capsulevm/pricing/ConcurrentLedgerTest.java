@@ -73,20 +73,20 @@ class ConcurrentLedgerTest {
           } catch (PricingException e) {
             assertEquals(PricingException.Reason.REPLAYED_NONCE, e.reason());
           }
-          Meter meter = Meter.open(table, Fixtures.programId("p" + w.withdrawal().nonce()), budget, 200, 10,
-              cashier.refunderFor(w.withdrawal().account()));
+          Meter meter = Meter.open(table, Fixtures.programId("p" + w.withdrawal().nonce()), null, budget, 200, 10,
+              cashier.refunderFor(w.withdrawal().account()), Fixtures.CLOCK);
           int stopAfter = random.nextInt(4);
           try {
             meter.chargeUpload(1300);
             for (int i = 0; i < stopAfter; i++) {
               meter.chargeInstruction(program.instructions().get(i));
-              meter.chargeDownload(random.nextInt(65));
+              meter.chargeOutput(random.nextInt(65), Fixtures.leaf(i));
             }
           } catch (BudgetExceededException e) {
             throw new AssertionError(e);
           }
           if (stopAfter < 3) {
-            meter.fail();
+            meter.fail(stopAfter, 4, "stopped");
           }
           Receipt r = meter.close();
           meter.close(); // a second close must not refund again

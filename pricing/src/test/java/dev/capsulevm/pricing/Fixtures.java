@@ -1,33 +1,48 @@
 package dev.capsulevm.pricing;
 
+import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
-import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.merkle.Merkle;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 
-/** Fixed keys, the worked-example price table and program, and a clock tests can move. */
-final class Fixtures {
+/**
+ * Fixed keys, the worked-example price table and program, and helpers for meters and receipts. Public in
+ * pricing's test-jar: program's format examples build on the same keys and table.
+ */
+public final class Fixtures {
   private Fixtures() {}
 
-  static SigningKey key(int fill) {
+  /** The key whose Ed25519 seed is 32 bytes of {@code fill}. */
+  public static SigningKey key(int fill) {
     byte[] seed = new byte[32];
     Arrays.fill(seed, (byte) fill);
     return SigningKey.fromSeed(seed);
   }
 
-  static final SigningKey HOST = key(0x01);
-  static final SigningKey RENTER = key(0x02);
-  static final SigningKey OTHER = key(0x03);
+  /** The host of every example: seed 32 × 0x01. */
+  public static final SigningKey HOST = key(0x01);
+  /** The paying account of every example: seed 32 × 0x02. */
+  public static final SigningKey RENTER = key(0x02);
+  public static final SigningKey OTHER = key(0x03);
 
-  static final Instant VALID_FROM = Instant.ofEpochSecond(1_800_000_000L);
-  static final Instant VALID_UNTIL = VALID_FROM.plusSeconds(3600);
+  public static final Instant VALID_FROM = Instant.ofEpochSecond(1_800_000_000L);
+  public static final Instant VALID_UNTIL = VALID_FROM.plusSeconds(3600);
+  /** A fixed clock a minute into the example table's window, for receipts' issuedAt. */
+  public static final Clock CLOCK = Clock.fixed(VALID_FROM.plusSeconds(60), ZoneOffset.UTC);
 
-  static Prices examplePrices() {
+  /** The worked example's prices (docs/PROTOCOL.md, "Cost"); METADATA priced like HEADS. */
+  public static Prices examplePrices() {
     Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
     m.put(InstructionKind.CREATE_CAPSULE, InstructionPrice.of(5000, 3));
     m.put(InstructionKind.APPEND_RECORD, InstructionPrice.of(2000, 4));
@@ -36,14 +51,16 @@ final class Fixtures {
     m.put(InstructionKind.HAS_RECORD, InstructionPrice.of(100, 1));
     m.put(InstructionKind.READ_BY_HASH, InstructionPrice.of(300, 1));
     m.put(InstructionKind.HEADS, InstructionPrice.of(50, 1));
+    m.put(InstructionKind.METADATA, InstructionPrice.of(50, 1));
     return new Prices(Amount.of(1000), Amount.of(2), m, Amount.of(1), Amount.of(2), Amount.of(1), Amount.of(5));
   }
 
-  static Limits exampleLimits() {
+  public static Limits exampleLimits() {
     return new Limits(65_536, 256, 1 << 20, 64, 16, Amount.ofCap(1000));
   }
 
-  static PriceTable exampleTable() {
+  /** The example price table: host {@link #HOST}, valid for the hour from {@link #VALID_FROM}. */
+  public static PriceTable exampleTable() {
     return new PriceTable(HOST.publicKey(), VALID_FROM, VALID_UNTIL, examplePrices(), exampleLimits());
   }
 
@@ -56,16 +73,32 @@ final class Fixtures {
   }
 
   static Hash programId(String name) {
-    return Sha256.hash(Domain.RECORD, name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return Sha256.hash(Domain.RECORD, name.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** A stand-in transcript leaf for output {@code index}: the leaf hash of the bytes "output i". */
+  static Hash leaf(int index) {
+    return Merkle.leafHash(("output " + index).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** The transcript root over {@link #leaf} 0 to {@code count - 1}. */
+  static Hash transcriptRoot(int count) {
+    List<Hash> leaves = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      leaves.add(leaf(i));
+    }
+    return Merkle.rootOfLeafHashes(leaves);
   }
 
   /** Records every refund, so tests can count them. */
   static final class RecordingRefunder implements Refunder {
-    final java.util.List<Amount> refunds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<Amount> refunds = new CopyOnWriteArrayList<>();
+    final List<Hash> programs = new CopyOnWriteArrayList<>();
 
     @Override
-    public void refund(Amount amount) {
+    public void refund(Amount amount, Hash programId) {
       refunds.add(amount);
+      programs.add(programId);
     }
 
     long total() {

@@ -1,9 +1,13 @@
 package dev.capsulevm.pricing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.capsulevm.proofs.Domain;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import java.time.Clock;
@@ -52,6 +56,12 @@ public abstract class LedgerContract {
   private final SettableClock clock = new SettableClock(START);
   private final PublicKey alice = account(0x51);
   private final PublicKey bob = account(0x52);
+  private final PublicKey carol = account(0x53);
+
+  /** A program id for the tests: the hash of its number. */
+  protected static Hash program(int n) {
+    return Sha256.hash(Domain.PROGRAM_ID, new byte[] {(byte) (n >>> 24), (byte) (n >>> 16), (byte) (n >>> 8), (byte) n});
+  }
 
   private interface Call {
     void run() throws Exception;
@@ -77,11 +87,29 @@ public abstract class LedgerContract {
     ledger.deposit(alice, Amount.of(5));
     ledger.withdraw(alice, Amount.of(70_000), 1, soon());
     assertEquals(Amount.of(30_005), ledger.balance(alice));
-    ledger.refund(alice, Amount.of(1_234));
+    ledger.refund(alice, Amount.of(1_234), program(1));
     assertEquals(Amount.of(31_239), ledger.balance(alice));
     assertEquals(Amount.ZERO, ledger.balance(bob), "other accounts are untouched");
-    ledger.refund(bob, Amount.of(7));
+    ledger.refund(bob, Amount.of(7), program(2));
     assertEquals(Amount.of(7), ledger.balance(bob), "a refund may create an account");
+  }
+
+  @Test
+  void theLastProgramIsTheLastOneRefundedAndNothingElseChangesIt() throws Exception {
+    Ledger ledger = fresh();
+    assertNull(ledger.lastProgram(alice), "no program settled yet");
+    ledger.deposit(alice, Amount.of(1_000));
+    assertNull(ledger.lastProgram(alice), "a deposit settles no program");
+    ledger.withdraw(alice, Amount.of(100), 1, soon());
+    assertNull(ledger.lastProgram(alice), "a withdrawal settles no program");
+    ledger.refund(alice, Amount.of(40), program(7));
+    assertEquals(program(7), ledger.lastProgram(alice));
+    ledger.refund(alice, Amount.ZERO, program(8));
+    assertEquals(program(8), ledger.lastProgram(alice), "a program that spent its whole budget is settled too");
+    ledger.deposit(alice, Amount.of(1));
+    ledger.withdraw(alice, Amount.of(1), 2, soon());
+    assertEquals(program(8), ledger.lastProgram(alice));
+    assertNull(ledger.lastProgram(bob), "per account");
   }
 
   @Test
@@ -93,7 +121,7 @@ public abstract class LedgerContract {
     ledger.deposit(alice, Amount.of(1_000));
     assertEquals(MAX_BALANCE, ledger.balance(alice));
     assertEquals(PricingException.Reason.BALANCE_LIMIT, reasonOf(() -> ledger.deposit(alice, Amount.MAX)));
-    ledger.refund(alice, Amount.of(500));
+    ledger.refund(alice, Amount.of(500), program(3));
     assertEquals(Amount.of(1_000_500), ledger.balance(alice), "a refund lifts the balance above the maximum");
     assertEquals(PricingException.Reason.BALANCE_LIMIT, reasonOf(() -> ledger.deposit(alice, Amount.of(1))));
   }
@@ -143,11 +171,15 @@ public abstract class LedgerContract {
     Ledger ledger = fresh();
     ledger.deposit(alice, Amount.of(500));
     ledger.withdraw(alice, Amount.of(200), 77, soon());
-    ledger.refund(alice, Amount.of(50));
-    ledger.refund(bob, Amount.of(3));
+    ledger.refund(alice, Amount.of(50), program(4));
+    ledger.refund(bob, Amount.of(3), program(5));
+    ledger.deposit(carol, Amount.of(9));
     Ledger again = reopen(ledger, clock, MAX_BALANCE, WINDOW);
     assertEquals(Amount.of(350), again.balance(alice));
     assertEquals(Amount.of(3), again.balance(bob));
+    assertEquals(program(4), again.lastProgram(alice));
+    assertEquals(program(5), again.lastProgram(bob));
+    assertNull(again.lastProgram(carol), "an account with a balance but no program settled");
     assertEquals(PricingException.Reason.REPLAYED_NONCE,
         reasonOf(() -> again.withdraw(alice, Amount.of(1), 77, soon())));
     again.withdraw(alice, Amount.of(1), 78, soon());
@@ -186,7 +218,7 @@ public abstract class LedgerContract {
               reasonOf(() -> ledger.withdraw(alice, Amount.of(1), nonce, soon())));
           long spent = random.nextLong(amount + 1);
           kept.addAndGet(spent);
-          ledger.refund(alice, Amount.of(amount - spent));
+          ledger.refund(alice, Amount.of(amount - spent), program((int) nonce));
         }
         return null;
       }));

@@ -8,6 +8,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.jspecify.annotations.Nullable;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -26,14 +27,14 @@ class MeteringProperties {
 
   @Provide
   Arbitrary<Prices> prices() {
-    return Arbitraries.longs().between(0, 1000).list().ofSize(18).map(p -> {
+    return Arbitraries.longs().between(0, 1000).list().ofSize(20).map(p -> {
       Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
       int i = 2;
       for (InstructionKind kind : InstructionKind.values()) {
         m.put(kind, InstructionPrice.of(p.get(i), p.get(i + 1)));
         i += 2;
       }
-      return new Prices(Amount.of(p.get(0)), Amount.of(p.get(1)), m, Amount.of(p.get(16)), Amount.of(p.get(17)),
+      return new Prices(Amount.of(p.get(0)), Amount.of(p.get(1)), m, Amount.of(p.get(18)), Amount.of(p.get(19)),
           Amount.of(p.get(0) % 7), Amount.of(p.get(1) % 11));
     });
   }
@@ -53,7 +54,7 @@ class MeteringProperties {
   }
 
   /** What one honest run did, as both sides count it. */
-  private record Run(Receipt receipt, long bytesSent, long bytesReceived, List<Amount> refunds) {}
+  private record Run(@Nullable Receipt receipt, RenterCheck.@Nullable Observed observed, List<Amount> refunds) {}
 
   /** Runs the program on a meter, making the run's choices (sizes, failure point) from {@code seed}. */
   private static Run run(PriceTable table, ProgramShape shape, Amount budget, long seed) {
@@ -65,12 +66,14 @@ class MeteringProperties {
     boolean chargedBeforeFailing = random.nextBoolean();
     long sent = 0;
     long received = 0;
+    int outputs = 0;
     Meter meter;
     try {
-      meter = Meter.open(table, PROGRAM, budget, shape.programBytes(), shape.durationUnits(), refunder);
+      meter = Meter.open(table, PROGRAM, null, budget, shape.programBytes(), shape.durationUnits(), refunder,
+          Fixtures.CLOCK);
     } catch (BudgetExceededException e) {
       assertEquals(List.of(budget), refunder.refunds);
-      return new Run(null, 0, 0, refunder.refunds);
+      return new Run(null, null, refunder.refunds);
     }
     try {
       // The request arrives as up to four messages that add up to requestBytes.
@@ -86,25 +89,27 @@ class MeteringProperties {
       for (int i = 0; i < n; i++) {
         InstructionDescriptor d = shape.instructions().get(i);
         if (i == failAt && !chargedBeforeFailing) {
-          meter.fail();
+          meter.fail(i, 4, "not found");
           break;
         }
         meter.chargeInstruction(d);
         long response = random.nextLong(d.maxOutputBytes() + 1);
-        meter.chargeDownload(response);
+        meter.chargeOutput(response, Fixtures.leaf(i));
         received += response;
+        outputs++;
         if (i == failAt) {
-          meter.fail();
+          meter.fail(i, 3, "invalid input");
           break;
         }
       }
     } catch (BudgetExceededException e) {
       assertTrue(e.needed().exceeds(e.left()));
-      meter.fail();
+      meter.fail(-1, 2, "budget");
     }
     Receipt receipt = meter.close();
     meter.close();
-    return new Run(receipt, sent, received, refunder.refunds);
+    return new Run(receipt, new RenterCheck.Observed(sent, received, outputs, Fixtures.transcriptRoot(outputs),
+        receipt.end()), refunder.refunds);
   }
 
   @Property(tries = 1000, edgeCases = EdgeCasesMode.MIXIN)
@@ -121,8 +126,7 @@ class MeteringProperties {
     assertTrue(cost.memory().compareTo(estimate.memory()) <= 0);
     assertTrue(cost.storage().compareTo(estimate.storage()) <= 0);
     assertTrue(r.finalCost().compareTo(estimate.total()) <= 0);
-    Receipt checked = RenterCheck.check(r.sign(Fixtures.HOST), table, shape, PROGRAM, budget,
-        run.bytesSent(), run.bytesReceived());
+    Receipt checked = RenterCheck.check(r.sign(Fixtures.HOST), table, shape, PROGRAM, null, budget, run.observed());
     assertEquals(r, checked);
     assertEquals(List.of(budget.minus(r.finalCost())), run.refunds());
   }
@@ -141,6 +145,6 @@ class MeteringProperties {
     }
     Receipt r = run.receipt();
     assertEquals(budget, r.finalCost().plus(run.refunds().get(0)));
-    RenterCheck.check(r.sign(Fixtures.HOST), table, shape, PROGRAM, budget, run.bytesSent(), run.bytesReceived());
+    RenterCheck.check(r.sign(Fixtures.HOST), table, shape, PROGRAM, null, budget, run.observed());
   }
 }

@@ -22,7 +22,7 @@ class PriceTableTest {
   void roundTripsAndVerifies() throws Exception {
     byte[] bytes = signed.encode();
     assertEquals(SignedPriceTable.LENGTH, bytes.length);
-    assertEquals(301, bytes.length);
+    assertEquals(317, bytes.length);
     SignedPriceTable parsed = SignedPriceTable.parse(bytes);
     assertEquals(signed, parsed);
     assertArrayEquals(bytes, parsed.encode());
@@ -62,7 +62,7 @@ class PriceTableTest {
       VerificationException e = assertThrows(VerificationException.class, () -> SignedPriceTable.parse(bad));
       assertEquals(VerificationException.Failure.MALFORMED_ENCODING, e.failure());
     }
-    assertThrows(VerificationException.class, () -> PriceTable.parseBody(Arrays.copyOf(table.body(), 300)));
+    assertThrows(VerificationException.class, () -> PriceTable.parseBody(Arrays.copyOf(table.body(), PriceTable.BODY_LENGTH - 1)));
   }
 
   @Test
