@@ -202,6 +202,27 @@ public sealed interface Instruction {
     }
   }
 
+  /**
+   * The signed metadata of the program's capsule (staged or committed), which hashes to the capsule id,
+   * so a reader holding only the id can check it.
+   */
+  record Metadata() implements Instruction {
+    @Override
+    public InstructionKind kind() {
+      return InstructionKind.METADATA;
+    }
+
+    @Override
+    public List<DataRef> refs() {
+      return List.of();
+    }
+
+    @Override
+    public boolean needsSnapshot() {
+      return true;
+    }
+  }
+
   /** Refuses a reference that cannot hold a hash. */
   static void requireHashRef(DataRef ref) {
     Objects.requireNonNull(ref, "hash reference");

@@ -3,6 +3,7 @@ package dev.capsulevm.program;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import java.util.Arrays;
@@ -80,6 +81,16 @@ public sealed interface Output {
 
   /** {@code ReadByHash}: the record (header and signature) or null, and its sub-record count (0 when absent). */
   record ByHash(@Nullable Record recordOrNull, long subRecordCount) implements Output {}
+
+  /**
+   * {@code Metadata}: the capsule's signed metadata, already checked against its creator's signature;
+   * the reader checks that it hashes to the capsule id it asked about.
+   */
+  record Metadata(SignedMetadata signedMetadata) implements Output {
+    public Metadata {
+      Objects.requireNonNull(signedMetadata, "signedMetadata");
+    }
+  }
 
   /** {@code Heads}: the capsule's head records, sorted by hash. */
   record Heads(List<Record> heads) implements Output {

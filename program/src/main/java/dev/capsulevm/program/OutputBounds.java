@@ -1,8 +1,10 @@
 package dev.capsulevm.program;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.RecordProof;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Upper bounds on the canonical size of instruction outputs ({@link OutputEncoding}). The host charges
@@ -22,12 +24,53 @@ public final class OutputBounds {
   public static final long RECORD_OVERHEAD = 4 + 1 + 64;
   /** {@code CreateCapsule}: the capsule id. */
   public static final long CREATE_CAPSULE = Hash.LENGTH;
-  /** {@code HasRecord}: the flag, then the header's length and bytes. */
+  /**
+   * {@code HasRecord} of a record of unknown size: the flag, then the largest header's length and bytes.
+   * The host charges {@link #hasRecord} (exact); a renter that does not hold the header budgets this.
+   */
   public static final long HAS_RECORD = 1 + 4 + MAX_HEADER_BYTES;
-  /** {@code ReadByHash}: {@link #HAS_RECORD} plus the signature and the sub-record count. */
-  public static final long READ_BY_HASH = HAS_RECORD + 64 + 8;
+  /**
+   * {@code ReadByHash} of a record of unknown size: {@link #HAS_RECORD} plus the signed flag, the
+   * signature and the sub-record count. The host charges {@link #readByHash} (exact).
+   */
+  public static final long READ_BY_HASH = HAS_RECORD + 1 + 64 + 8;
+  /** The output of a {@code HasRecord} or {@code ReadByHash} for a record that is not held: its flag. */
+  public static final long ABSENT = 1;
 
   private OutputBounds() {}
+
+  /**
+   * {@code HasRecord}, exactly: the flag, then the header's length and bytes when the record is held
+   * ({@code headerOrNull} not null), the flag alone when not.
+   */
+  public static long hasRecord(@Nullable RecordHeader headerOrNull) {
+    return headerOrNull == null ? ABSENT : 1 + 4 + headerOrNull.encodedLength();
+  }
+
+  /**
+   * {@code ReadByHash}, exactly: the flag, the record (header's length and bytes, the signed flag, the
+   * signature if any) and the sub-record count when it is held ({@code recordOrNull} not null), the flag
+   * alone when not.
+   */
+  public static long readByHash(@Nullable Record recordOrNull) {
+    if (recordOrNull == null) {
+      return ABSENT;
+    }
+    long signature = recordOrNull.signatureOrNull() == null ? 0 : 64;
+    return 1 + 4 + recordOrNull.header().encodedLength() + 1 + signature + 8;
+  }
+
+  /**
+   * {@code Metadata}, exactly: the length and bytes of signed metadata of {@code signedMetadataLength}
+   * bytes. A renter that does not hold the metadata bounds its length by the price table's
+   * {@code maxRecordBytes}, which also bounds the {@code CreateCapsule} input it came from.
+   */
+  public static long metadata(long signedMetadataLength) {
+    if (signedMetadataLength < 0) {
+      throw new IllegalArgumentException("a length is never negative, got " + signedMetadataLength);
+    }
+    return 4 + signedMetadataLength;
+  }
 
   /** {@code AppendRecord}: the list of heads after the append, at most {@code heads + records} of them. */
   public static long append(long heads, long records) {

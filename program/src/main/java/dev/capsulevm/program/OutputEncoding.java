@@ -6,6 +6,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
@@ -27,6 +28,7 @@ import java.util.Objects;
  * HasRecord      u8 0 | u8 1, bytes header
  * ReadByHash     u8 0 | u8 1, record, u64 subRecordCount
  * Heads          u32 n, n x record                           (sorted by hash)
+ * Metadata       bytes signedMetadata                        (docs/FORMAT.md, "Metadata")
  *
  * record         = bytes header, u8 signed (0|1), [signature[64] when 1]
  * recordProof    = u32 n, n x bytes header                   (the instruction's anchor first)
@@ -34,7 +36,8 @@ import java.util.Objects;
  * </pre>
  *
  * Every length prefix is 4 bytes, which is what {@link OutputBounds} counts. The
- * parser is strict: a truncated field, a bad flag or a trailing byte is refused.
+ * parser is strict: a truncated field, a bad flag or a trailing byte is refused. A transcript entry
+ * carries these bytes ({@link Transcript}), so they are also what the host's receipt signs.
  */
 public final class OutputEncoding {
   private OutputEncoding() {}
@@ -67,6 +70,8 @@ public final class OutputEncoding {
         record(out, b.recordOrNull());
         u64(out, b.subRecordCount());
       }
+    } else if (output instanceof Output.Metadata m) {
+      bytes(out, m.signedMetadata().encoded());
     } else {
       List<Record> heads = ((Output.Heads) output).heads();
       u32(out, heads.size());
@@ -78,8 +83,9 @@ public final class OutputEncoding {
   }
 
   /**
-   * Parses the output of {@code instruction} from its canonical bytes. Parsing checks only the layout;
-   * the caller verifies signatures and proofs.
+   * Parses the output of {@code instruction} from its canonical bytes. Parsing checks the layout (and,
+   * for signed metadata, its creator's signature, which parsing it always does); the caller verifies the
+   * other signatures and the proofs.
    */
   public static Output decode(Instruction instruction, byte[] bytes) throws VerificationException {
     CanonicalReader in = new CanonicalReader(bytes, instruction.kind() + " output");
@@ -101,6 +107,8 @@ public final class OutputEncoding {
     } else if (instruction instanceof Instruction.ReadByHash) {
       output = flag(in, "present") ? new Output.ByHash(record(in), in.u64("sub-record count"))
           : new Output.ByHash(null, 0);
+    } else if (instruction instanceof Instruction.Metadata) {
+      output = new Output.Metadata(SignedMetadata.parse(bytes(in, "signed metadata")));
     } else {
       long n = in.u32("head count");
       List<Record> heads = new ArrayList<>();

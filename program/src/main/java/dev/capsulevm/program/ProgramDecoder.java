@@ -7,7 +7,6 @@ import dev.capsulevm.proofs.Hash;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Decodes and validates a program in the {@link ProgramEncoding} before anything runs. Every refusal is
@@ -73,7 +72,12 @@ public final class ProgramDecoder {
     }
     List<Instruction> instructions = new ArrayList<>(Math.min(count, in.remaining()));
     for (int i = 0; i < count; i++) {
-      instructions.add(instruction(in, i, dataLength, capsuleId));
+      Instruction instruction = instruction(in, i, dataLength, limits.maxRecordBytes());
+      if (instruction.needsSnapshot() && capsuleId == null) {
+        throw new ProgramException(Reason.MISSING_CAPSULE, i,
+            instruction.kind() + " reads a capsule, and the program names none");
+      }
+      instructions.add(instruction);
     }
     if (in.remaining() != 0) {
       throw new ProgramException(Reason.MALFORMED,
@@ -82,7 +86,24 @@ public final class ProgramDecoder {
     return new Program(capsuleId, instructions, dataLength);
   }
 
-  private Instruction instruction(Cursor in, int index, long dataLength, @Nullable Hash capsuleId)
+  /**
+   * One instruction from its own bytes ({@link ProgramEncoding#encodeInstruction}), as a transcript entry
+   * carries it: exactly one canonical instruction, with no program around it, so its references are
+   * checked only for sign and overflow and no limit applies.
+   *
+   * @throws ProgramException when the bytes are not exactly one instruction's encoding
+   */
+  public static Instruction decodeInstruction(byte[] encoded) throws ProgramException {
+    Objects.requireNonNull(encoded, "encoded");
+    Cursor in = new Cursor(encoded);
+    Instruction instruction = instruction(in, -1, Long.MAX_VALUE, Long.MAX_VALUE);
+    if (in.remaining() != 0) {
+      throw new ProgramException(Reason.MALFORMED, in.remaining() + " trailing bytes after the instruction");
+    }
+    return instruction;
+  }
+
+  private static Instruction instruction(Cursor in, int index, long dataLength, long maxWrittenBytes)
       throws ProgramException {
     int opcode = in.u8(index, "opcode");
     InstructionKind kind = BY_CODE[opcode];
@@ -91,8 +112,10 @@ public final class ProgramDecoder {
     }
     Instruction instruction;
     switch (kind) {
-      case CREATE_CAPSULE -> instruction = new Instruction.CreateCapsule(writtenRef(in, index, dataLength, kind));
-      case APPEND_RECORD -> instruction = new Instruction.AppendRecord(writtenRef(in, index, dataLength, kind));
+      case CREATE_CAPSULE ->
+          instruction = new Instruction.CreateCapsule(writtenRef(in, index, dataLength, kind, maxWrittenBytes));
+      case APPEND_RECORD ->
+          instruction = new Instruction.AppendRecord(writtenRef(in, index, dataLength, kind, maxWrittenBytes));
       case READ_SUB_RECORD -> {
         RecordSelector selector = selector(in, index, dataLength);
         long subIndex = in.i64(index, "sub-record index");
@@ -114,20 +137,18 @@ public final class ProgramDecoder {
       case HAS_RECORD -> instruction = new Instruction.HasRecord(hashRef(in, index, dataLength, "hash"));
       case READ_BY_HASH -> instruction = new Instruction.ReadByHash(hashRef(in, index, dataLength, "hash"));
       case HEADS -> instruction = new Instruction.Heads();
+      case METADATA -> instruction = new Instruction.Metadata();
       default -> throw new ProgramException(Reason.UNKNOWN_OPCODE, index, "unsupported opcode " + opcode);
-    }
-    if (instruction.needsSnapshot() && capsuleId == null) {
-      throw new ProgramException(Reason.MISSING_CAPSULE, index,
-          kind + " reads a capsule, and the program names none");
     }
     return instruction;
   }
 
-  private DataRef writtenRef(Cursor in, int index, long dataLength, InstructionKind kind) throws ProgramException {
+  private static DataRef writtenRef(Cursor in, int index, long dataLength, InstructionKind kind, long maxWrittenBytes)
+      throws ProgramException {
     DataRef ref = ref(in, index, dataLength, "input");
-    if (ref.length() > limits.maxRecordBytes()) {
+    if (ref.length() > maxWrittenBytes) {
       throw new ProgramException(Reason.OVER_LIMITS, index, kind + " writes " + ref.length()
-          + " bytes, maxRecordBytes is " + limits.maxRecordBytes());
+          + " bytes, maxRecordBytes is " + maxWrittenBytes);
     }
     return ref;
   }

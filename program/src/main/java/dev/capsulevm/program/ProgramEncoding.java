@@ -21,7 +21,7 @@ import java.util.Arrays;
  * CreateCapsule  ref           AppendRecord ref
  * ReadSubRecord  selector index:i64 anchor:ref
  * Prove          anchor:ref selector subRecordIndex:i64 (-1 for the record itself)
- * HasRecord ref  ReadByHash ref  Heads (no fields)
+ * HasRecord ref  ReadByHash ref  Heads (no fields)  Metadata (no fields)
  * </pre>
  *
  * {@link ProgramDecoder} accepts exactly what {@link #encode(Program)} produces.
@@ -47,24 +47,7 @@ public final class ProgramEncoding {
       out.writeLong(program.dataLength());
       out.writeInt(program.instructions().size());
       for (Instruction instruction : program.instructions()) {
-        out.writeByte(instruction.kind().code());
-        if (instruction instanceof Instruction.CreateCapsule c) {
-          ref(out, c.signedMetadata());
-        } else if (instruction instanceof Instruction.AppendRecord a) {
-          ref(out, a.records());
-        } else if (instruction instanceof Instruction.ReadSubRecord r) {
-          selector(out, r.record());
-          out.writeLong(r.index());
-          ref(out, r.anchor());
-        } else if (instruction instanceof Instruction.Prove p) {
-          ref(out, p.anchor());
-          selector(out, p.target());
-          out.writeLong(p.subRecordIndexOrNegative());
-        } else if (instruction instanceof Instruction.HasRecord h) {
-          ref(out, h.hash());
-        } else if (instruction instanceof Instruction.ReadByHash r) {
-          ref(out, r.hash());
-        }
+        write(out, instruction);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -72,6 +55,42 @@ public final class ProgramEncoding {
     return bytes.toByteArray();
   }
 
+  /**
+   * The instruction's own bytes inside the program encoding: its opcode, then its fields. A transcript
+   * entry carries exactly these bytes ({@link Transcript}); {@link ProgramDecoder#decodeInstruction}
+   * reads them back.
+   */
+  public static byte[] encodeInstruction(Instruction instruction) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      write(out, instruction);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  private static void write(DataOutputStream out, Instruction instruction) throws IOException {
+    out.writeByte(instruction.kind().code());
+    if (instruction instanceof Instruction.CreateCapsule c) {
+      ref(out, c.signedMetadata());
+    } else if (instruction instanceof Instruction.AppendRecord a) {
+      ref(out, a.records());
+    } else if (instruction instanceof Instruction.ReadSubRecord r) {
+      selector(out, r.record());
+      out.writeLong(r.index());
+      ref(out, r.anchor());
+    } else if (instruction instanceof Instruction.Prove p) {
+      ref(out, p.anchor());
+      selector(out, p.target());
+      out.writeLong(p.subRecordIndexOrNegative());
+    } else if (instruction instanceof Instruction.HasRecord h) {
+      ref(out, h.hash());
+    } else if (instruction instanceof Instruction.ReadByHash r) {
+      ref(out, r.hash());
+    }
+    // Heads and Metadata have no fields.
+  }
   /**
    * The id a receipt names: {@code SHA-256(0x34 || program encoding || signed withdrawal)}, distinct for
    * every submission because a withdrawal's nonce is never reused.

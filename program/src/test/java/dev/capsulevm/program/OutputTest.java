@@ -6,11 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -54,6 +57,46 @@ class OutputTest {
         }
       }
     }
+  }
+
+  @Test
+  void metadataRoundTripsAndItsBoundIsItsExactSize() throws Exception {
+    Output.Metadata metadata = new Output.Metadata(f.metadata);
+    byte[] encoded = OutputEncoding.encode(metadata);
+    assertEquals(OutputBounds.metadata(f.metadata.encoded().length), encoded.length);
+    assertEquals(ByteBuffer.wrap(encoded).getInt(0), f.metadata.encoded().length);
+    assertEquals(metadata, OutputEncoding.decode(new Instruction.Metadata(), encoded));
+  }
+
+  @Test
+  void metadataOutputsAreParsedStrictly() {
+    byte[] good = OutputEncoding.encode(new Output.Metadata(f.metadata));
+    byte[] badSignature = good.clone();
+    badSignature[badSignature.length - 1] ^= 1;
+    byte[] longerPrefix = good.clone();
+    longerPrefix[3]++;
+    for (byte[] bad : List.of(Arrays.copyOf(good, good.length + 1), Arrays.copyOf(good, good.length - 1),
+        Arrays.copyOf(good, 3), longerPrefix, badSignature)) {
+      assertThrows(VerificationException.class, () -> OutputEncoding.decode(new Instruction.Metadata(), bad));
+    }
+  }
+
+  @Test
+  void hasRecordAndReadByHashBoundsAreTheExactSizeHeldOrNot() {
+    Record signed = record.record();
+    Record unsigned = CapsuleFixture.unsigned(record).record();
+    RecordHeader header = signed.header();
+    assertEquals(OutputEncoding.encode(new Output.Has(true, header)).length, OutputBounds.hasRecord(header));
+    assertEquals(OutputEncoding.encode(new Output.Has(false, null)).length, OutputBounds.hasRecord(null));
+    assertEquals(1, OutputBounds.hasRecord(null));
+    assertEquals(OutputEncoding.encode(new Output.ByHash(signed, 2)).length, OutputBounds.readByHash(signed));
+    assertEquals(OutputEncoding.encode(new Output.ByHash(unsigned, 2)).length, OutputBounds.readByHash(unsigned));
+    assertEquals(OutputEncoding.encode(new Output.ByHash(null, 0)).length, OutputBounds.readByHash(null));
+    assertEquals(OutputBounds.ABSENT, OutputBounds.readByHash(null));
+    // The worst cases for a renter that does not hold the header: the same layout around the largest header.
+    long largerHeader = OutputBounds.MAX_HEADER_BYTES - header.encodedLength();
+    assertEquals(OutputBounds.HAS_RECORD, OutputBounds.hasRecord(header) + largerHeader);
+    assertEquals(OutputBounds.READ_BY_HASH, OutputBounds.readByHash(signed) + largerHeader);
   }
 
   /** A ReadSubRecord output as the Prove output with the same proof: the payload's length and bytes dropped. */

@@ -1,5 +1,6 @@
 package dev.capsulevm.program;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.capsulevm.proofs.Hash;
@@ -35,6 +36,27 @@ class ProgramDecoderProperties {
   }
 
   private static final long DATA = 4096;
+
+  @Property(tries = 1000)
+  void everyInstructionsOwnBytesDecodeBackToIt(@ForAll("instructions") Instruction instruction)
+      throws ProgramException {
+    assertEquals(instruction, ProgramDecoder.decodeInstruction(ProgramEncoding.encodeInstruction(instruction)));
+  }
+
+  @Property(tries = 2000)
+  void randomInstructionBytesOnlyEverRaiseProgramException(@ForAll @Size(max = 60) byte[] bytes) {
+    try {
+      Instruction instruction = ProgramDecoder.decodeInstruction(bytes);
+      assertArrayEquals(bytes, ProgramEncoding.encodeInstruction(instruction), "one encoding per instruction");
+    } catch (ProgramException expected) {
+      // the only allowed failure
+    }
+  }
+
+  @Provide
+  Arbitrary<Instruction> instructions() {
+    return instruction();
+  }
 
   @Property(tries = 500)
   void everyValidProgramRoundTrips(@ForAll("programs") Program program) throws ProgramException {
@@ -74,7 +96,8 @@ class ProgramDecoderProperties {
             .as(Instruction.Prove::new),
         hashRef().map(Instruction.HasRecord::new),
         hashRef().map(Instruction.ReadByHash::new),
-        Arbitraries.just(new Instruction.Heads()));
+        Arbitraries.just(new Instruction.Heads()),
+        Arbitraries.just(new Instruction.Metadata()));
   }
 
   private void decodeOrRefuse(byte[] bytes) {

@@ -1,5 +1,6 @@
 package dev.capsulevm.program;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -36,7 +37,8 @@ class ProgramDecoderTest {
         new Instruction.Prove(H0, new RecordSelector.ByHeight(2), 5),
         new Instruction.HasRecord(H1),
         new Instruction.ReadByHash(H1),
-        new Instruction.Heads()), 1164);
+        new Instruction.Heads(),
+        new Instruction.Metadata()), 1164);
   }
 
   @Test
@@ -64,11 +66,12 @@ class ProgramDecoderTest {
     List<Instruction> all = everyInstruction().instructions();
     assertEquals(List.of(InstructionKind.CREATE_CAPSULE, InstructionKind.APPEND_RECORD,
         InstructionKind.READ_SUB_RECORD, InstructionKind.READ_SUB_RECORD, InstructionKind.PROVE,
-        InstructionKind.PROVE, InstructionKind.HAS_RECORD, InstructionKind.READ_BY_HASH, InstructionKind.HEADS),
+        InstructionKind.PROVE, InstructionKind.HAS_RECORD, InstructionKind.READ_BY_HASH, InstructionKind.HEADS,
+        InstructionKind.METADATA),
         all.stream().map(Instruction::kind).toList());
-    assertEquals(List.of(true, true, false, false, false, false, false, false, false),
+    assertEquals(List.of(true, true, false, false, false, false, false, false, false, false),
         all.stream().map(Instruction::writes).toList());
-    assertEquals(List.of(false, true, true, true, true, true, false, false, true),
+    assertEquals(List.of(false, true, true, true, true, true, false, false, true, true),
         all.stream().map(Instruction::needsSnapshot).toList());
   }
 
@@ -169,6 +172,56 @@ class ProgramDecoderTest {
     byte[] heads = Arrays.copyOf(encoded, encoded.length - 16);
     ProgramException e = refused(Reason.MISSING_CAPSULE, heads);
     assertEquals(0, e.instructionIndex());
+  }
+
+  @Test
+  void refusesMetadataInAProgramWithoutCapsule() {
+    byte[] encoded = ProgramEncoding.encode(new Program(null, List.of(new Instruction.HasRecord(H0)), 32));
+    encoded[encoded.length - 17] = 8; // the opcode: Metadata, which has no fields
+    ProgramException e = refused(Reason.MISSING_CAPSULE, Arrays.copyOf(encoded, encoded.length - 16));
+    assertEquals(0, e.instructionIndex());
+    assertTrue(e.getMessage().contains("METADATA"), e.getMessage());
+  }
+
+  @Test
+  void theProgramEncodingIsItsHeaderThenEachInstructionsOwnBytes() {
+    Program program = everyInstruction();
+    byte[] encoded = ProgramEncoding.encode(program);
+    ByteBuffer expected = ByteBuffer.allocate(encoded.length);
+    expected.put((byte) 1).put((byte) 1).put(CAPSULE.toByteArray()).putLong(program.dataLength())
+        .putInt(program.instructions().size());
+    for (Instruction instruction : program.instructions()) {
+      expected.put(ProgramEncoding.encodeInstruction(instruction));
+    }
+    assertArrayEquals(expected.array(), encoded);
+    assertArrayEquals(new byte[] {8}, ProgramEncoding.encodeInstruction(new Instruction.Metadata()));
+    assertArrayEquals(new Raw().op(5).ref(32, 32).bytes(),
+        ProgramEncoding.encodeInstruction(new Instruction.HasRecord(H1)));
+  }
+
+  @Test
+  void oneInstructionDecodesFromItsOwnBytesAlone() throws ProgramException {
+    for (Instruction instruction : everyInstruction().instructions()) {
+      assertEquals(instruction, ProgramDecoder.decodeInstruction(ProgramEncoding.encodeInstruction(instruction)));
+    }
+    // No program around it: a reference may lie anywhere, and no record limit applies.
+    assertEquals(new Instruction.AppendRecord(new DataRef(1L << 40, 1L << 30)),
+        ProgramDecoder.decodeInstruction(new Raw().op(2).ref(1L << 40, 1L << 30).bytes()));
+  }
+
+  @Test
+  void oneInstructionsBytesAreRefusedWhenNotExactlyOneInstruction() {
+    for (byte[] bad : new byte[][] {
+        new byte[0],
+        {8, 0}, // trailing
+        {7, 8}, // two instructions
+        {99}, // unknown opcode
+        Arrays.copyOf(new Raw().op(5).ref(0, 32).bytes(), 16), // truncated
+        new Raw().op(5).ref(0, 31).bytes(), // not a hash reference
+        new Raw().op(2).ref(-1, 4).bytes(), // negative
+        new Raw().op(2).ref(8, Long.MAX_VALUE).bytes()}) { // past 2^63
+      assertThrows(ProgramException.class, () -> ProgramDecoder.decodeInstruction(bad), Arrays.toString(bad));
+    }
   }
 
   @Test
