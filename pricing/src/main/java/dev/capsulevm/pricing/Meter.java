@@ -169,10 +169,26 @@ public final class Meter {
    * refunder and returns the receipt; later calls return the same receipt and refund nothing.
    */
   public synchronized Receipt close() {
+    return closeWith(Receipt.Completed.NOTHING_COMMITTED);
+  }
+
+  /**
+   * Ends a program whose writes were committed outside the meter: like {@link #close()} (the refund goes
+   * through the refunder), but a completed program's receipt states {@code committedHeads}, as with
+   * {@link #closeThrough}.
+   *
+   * @throws IllegalArgumentException as {@link #closeThrough} does, before anything is settled
+   */
+  public synchronized Receipt close(List<Hash> committedHeads) {
+    Objects.requireNonNull(committedHeads, "committedHeads");
+    return closeWith(new Receipt.Completed(committedHeads));
+  }
+
+  private Receipt closeWith(Receipt.Completed ifCompleted) {
     if (receipt != null) {
       return receipt;
     }
-    Receipt settled = settled(Receipt.Completed.NOTHING_COMMITTED);
+    Receipt settled = settled(ifCompleted);
     closed = true;
     receipt = settled;
     refunder.refund(settled.refund(), programId);
