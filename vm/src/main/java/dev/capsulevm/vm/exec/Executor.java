@@ -9,9 +9,11 @@ import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.program.OutputBounds;
+import dev.capsulevm.program.OutputEncoding;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramException;
 import dev.capsulevm.program.RecordSelector;
+import dev.capsulevm.program.Transcript;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Record;
@@ -59,13 +61,18 @@ import org.jspecify.annotations.Nullable;
  * <p>Per instruction, in order: wait for its referenced bytes only, compute its {@link
  * InstructionDescriptor} (see {@link #describe}), charge the meter, execute against the program's view
  * (snapshot plus the writes staged earlier in the same program; {@code HasRecord} and {@code ReadByHash}
- * use storage's committed cross-capsule lookups instead), hand the output to the consumer and release the
- * program data below what later instructions reference.
+ * use storage's committed cross-capsule lookups instead, made once before the charge), hand the output
+ * with its canonical bytes and transcript leaf to the consumer ({@link InstructionOutput}) and release the
+ * program data below what later instructions reference. The executor does not charge outputs: the
+ * consumer charges each with {@link Meter#chargeOutput} when it sends it, so that the receipt's
+ * transcript holds exactly the outputs sent.
  *
- * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed and
- * closed (refunding the storage part), the program data is failed (waking a producer waiting for room)
- * and {@link ProgramStoppedException} is thrown carrying the signed receipt; the consumer has already
- * received every earlier output.
+ * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed (its
+ * receipt states the instruction, the reason's wire number and the exception's message, unless the meter
+ * was failed before) and closed (refunding the storage part), the program data is failed (waking a
+ * producer waiting for room) and {@link ProgramStoppedException} is thrown carrying the signed receipt;
+ * the consumer has already received every earlier output. The receipt names the capsule the meter was
+ * opened with, which must be the program's.
  */
 public final class Executor {
   private final CapsuleStorage storage;
@@ -145,8 +152,8 @@ public final class Executor {
   /**
    * Runs {@code program}, feeding each output to {@code consumer} as soon as it exists.
    *
-   * @param meter opened for this program; the executor closes it (now for a read-only program or a
-   *     failure, at the end of the commit handshake otherwise)
+   * @param meter opened for this program (naming its capsule); the executor closes it (now for a
+   *     read-only program or a failure, at the end of the commit handshake otherwise)
    * @return {@link Outcome.Finished} for a read-only program, a {@link PendingCommit} otherwise
    */
   public Outcome run(Program program, ProgramData data, Meter meter, Consumer<InstructionOutput> consumer)
@@ -195,14 +202,17 @@ public final class Executor {
       for (index = 0; index < instructions.size(); index++) {
         Instruction instruction = instructions.get(index);
         Map<DataRef, byte[]> inputs = awaitInputs(instruction, data);
-        InstructionDescriptor charged = describe(instruction, inputs, view);
+        Lookup found = lookUp(instruction, inputs);
+        InstructionDescriptor charged = describe(instruction, inputs, view, found);
         try {
           meter.chargeInstruction(charged);
         } catch (BudgetExceededException e) {
           throw new Stop(Reason.BUDGET, e.getMessage(), e);
         }
-        Output output = execute(instruction, inputs, view, batch);
-        consumer.accept(new InstructionOutput(index, output, charged, meter.charged().total()));
+        Output output = execute(instruction, inputs, view, batch, found);
+        byte[] encoded = OutputEncoding.encode(output);
+        Hash leaf = Transcript.leaf(index, instruction, refBytes(instruction, inputs), encoded);
+        consumer.accept(new InstructionOutput(index, output, encoded, leaf, charged, meter.charged().total()));
         data.releaseBefore(program.lowestOffsetReferencedFrom(index + 1));
       }
       if (batch == null) { // read-only
@@ -224,7 +234,9 @@ public final class Executor {
       throw settle(meter, batch, release, stop, index);
     } catch (RuntimeException | Error e) {
       if (!handedOver) {
-        settle(meter, batch, release, new Stop(Reason.INVALID_INPUT, "unexpected failure", e), index);
+        // A consumer that stops the program by throwing fails the meter first, with its own reason.
+        int failed = index < program.instructions().size() ? index : ProgramStoppedException.NO_INSTRUCTION;
+        settle(meter, batch, release, new Stop(Reason.INVALID_INPUT, "unexpected failure", e), failed);
       }
       throw e;
     } finally {
@@ -249,7 +261,7 @@ public final class Executor {
     if (batchOrNull != null) {
       batchOrNull.abort();
     }
-    meter.fail();
+    meter.fail(index, stop.reason.wireNumber(), ProgramStoppedException.text(index, stop.getMessage()));
     SignedReceipt receipt = meter.close().sign(hostKey);
     if (releaseOrNull != null) {
       releaseOrNull.run();
@@ -303,12 +315,20 @@ public final class Executor {
    *       per height between them ({@link OutputBounds#proofByHeights}). Plus, for a sub-record, an
    *       inclusion proof of at most ceil(log2 n) hashes for the record's n sub-records. 0 when anchor or
    *       target is unknown or ambiguous (the instruction then fails).
-   *   <li>{@code HasRecord}: a flag and the largest header; {@code ReadByHash}: that plus a signature and
-   *       a sub-record count.
+   *   <li>{@code HasRecord}, {@code ReadByHash}: exact, from a lookup of the header or record in
+   *       storage ({@link OutputBounds#hasRecord}, {@link OutputBounds#readByHash}): the real output when
+   *       the record is held, the 1-byte absent flag when it is not.
    *   <li>{@code Heads}: 4 + per current head its exact size.
+   *   <li>{@code Metadata}: exact, 4 + the length of the capsule's signed metadata; 0 when the capsule is
+   *       not held (the instruction then fails).
    * </ul>
    */
   InstructionDescriptor describe(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view) {
+    return describe(instruction, inputs, view, lookUp(instruction, inputs));
+  }
+
+  private InstructionDescriptor describe(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view,
+      Lookup found) {
     long in = instruction.inputBytes();
     if (instruction instanceof Instruction.CreateCapsule) {
       return charge(instruction, in, OutputBounds.CREATE_CAPSULE, in);
@@ -329,10 +349,14 @@ public final class Executor {
           proofBound(view, input(inputs, p.anchor()), p.target(), inputs, p.isSubRecord()), 0);
     }
     if (instruction instanceof Instruction.HasRecord) {
-      return charge(instruction, in, OutputBounds.HAS_RECORD, 0);
+      return charge(instruction, in, OutputBounds.hasRecord(found.headerOrNull()), 0);
     }
     if (instruction instanceof Instruction.ReadByHash) {
-      return charge(instruction, in, OutputBounds.READ_BY_HASH, 0);
+      return charge(instruction, in, OutputBounds.readByHash(found.recordOrNull()), 0);
+    }
+    if (instruction instanceof Instruction.Metadata) {
+      SignedMetadata md = view.metadataOrNull();
+      return charge(instruction, in, md == null ? 0 : OutputBounds.metadata(md.encoded().length), 0);
     }
     long out = 4;
     if (view.metadataOrNull() != null) {
@@ -341,6 +365,34 @@ public final class Executor {
       }
     }
     return charge(instruction, in, out, 0);
+  }
+
+  /**
+   * What a {@code HasRecord} or {@code ReadByHash} finds among the committed records, looked up once before
+   * the charge: the bound it is charged for and the output it returns come from the same lookup, even if
+   * a commit lands in between.
+   */
+  private record Lookup(@Nullable RecordHeader headerOrNull, @Nullable Record recordOrNull) {
+    static final Lookup NONE = new Lookup(null, null);
+  }
+
+  private Lookup lookUp(Instruction instruction, Map<DataRef, byte[]> inputs) {
+    if (instruction instanceof Instruction.HasRecord h) {
+      return new Lookup(storage.headerByHashOrNull(Hash.copyOf(input(inputs, h.hash()))), null);
+    }
+    if (instruction instanceof Instruction.ReadByHash b) {
+      return new Lookup(null, storage.recordByHashOrNull(Hash.copyOf(input(inputs, b.hash()))));
+    }
+    return Lookup.NONE;
+  }
+
+  /** The bytes each of the instruction's references points at, in the order its encoding lists them. */
+  private static List<byte[]> refBytes(Instruction instruction, Map<DataRef, byte[]> inputs) {
+    List<byte[]> out = new ArrayList<>(instruction.refs().size());
+    for (DataRef ref : instruction.refs()) {
+      out.add(input(inputs, ref));
+    }
+    return out;
   }
 
   /** The descriptor of {@code instruction}, its output bound widened by the transport's envelope. */
@@ -375,7 +427,7 @@ public final class Executor {
 
 
   private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view,
-      @Nullable Batch batch) throws Stop {
+      @Nullable Batch batch, Lookup found) throws Stop {
     if (instruction instanceof Instruction.CreateCapsule c) {
       return createCapsule(input(inputs, c.signedMetadata()), view, writable(batch));
     }
@@ -410,13 +462,16 @@ public final class Executor {
         throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
       }
     }
-    if (instruction instanceof Instruction.HasRecord h) {
-      RecordHeader header = storage.headerByHashOrNull(Hash.copyOf(input(inputs, h.hash())));
+    if (instruction instanceof Instruction.HasRecord) {
+      RecordHeader header = found.headerOrNull();
       return new Output.Has(header != null, header);
     }
-    if (instruction instanceof Instruction.ReadByHash b) {
-      Record record = storage.recordByHashOrNull(Hash.copyOf(input(inputs, b.hash())));
+    if (instruction instanceof Instruction.ReadByHash) {
+      Record record = found.recordOrNull();
       return new Output.ByHash(record, record == null ? 0 : record.header().subRecordCount());
+    }
+    if (instruction instanceof Instruction.Metadata) {
+      return new Output.Metadata(requireCapsule(view));
     }
     requireCapsule(view);
     List<Record> heads = new ArrayList<>();

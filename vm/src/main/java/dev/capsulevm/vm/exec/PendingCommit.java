@@ -32,6 +32,12 @@ import org.jspecify.annotations.Nullable;
  * through the meter's refunder. Without a refund account the refund goes through the refunder after the
  * commit (a crash between the two keeps the records and loses the refund).
  *
+ * <p>Receipt: a committed program's receipt states the proposed heads ({@link #proposedHeads()}); a
+ * discarded one states the failure (no instruction, the reason's wire number and the message of the
+ * {@link ProgramStoppedException} that {@link #confirm()} throws), unless the meter was failed earlier,
+ * for example by the host ending the call for a reason of its own: the first failure is the one the
+ * receipt states.
+ *
  * <p>Thread-safe: the first of confirm, refuse and expiry wins; later calls change nothing.
  */
 public final class PendingCommit implements Outcome {
@@ -48,6 +54,7 @@ public final class PendingCommit implements Outcome {
   private final @Nullable PublicKey refundAccountOrNull;
   private State state = State.PENDING;
   private ProgramStoppedException.@Nullable Reason discardedAs;
+  private String discardMessage = "";
   private @Nullable SignedReceipt receipt;
   private @Nullable ScheduledFuture<?> timer;
 
@@ -101,12 +108,12 @@ public final class PendingCommit implements Outcome {
       return settledReceipt();
     }
     if (state == State.PENDING && clock.instant().isAfter(deadline)) {
-      discard(ProgramStoppedException.Reason.EXPIRED);
+      discard(ProgramStoppedException.Reason.EXPIRED, expiredMessage());
     }
     ProgramStoppedException.Reason discarded = discardedAs;
     if (discarded != null) {
-      throw new ProgramStoppedException(discarded, ProgramStoppedException.NO_INSTRUCTION,
-          "the commit was already discarded (" + discarded + ")", receipt, null);
+      throw new ProgramStoppedException(discarded, ProgramStoppedException.NO_INSTRUCTION, discardMessage,
+          receipt, null);
     }
     Receipt settled;
     try {
@@ -114,19 +121,19 @@ public final class PendingCommit implements Outcome {
         batch.commit();
         settled = null;
       } else {
-        settled = meter.closeThrough(refund -> {
-          batch.credit(refundAccountOrNull, refund);
+        settled = meter.closeThrough(proposedHeads, (refund, programId) -> {
+          batch.credit(refundAccountOrNull, refund, programId);
           batch.commit();
         });
       }
     } catch (StorageException | RuntimeException e) {
       // Nothing of the batch was applied (the refund credit included); the meter is still open.
-      discard(ProgramStoppedException.Reason.STORAGE);
+      discard(ProgramStoppedException.Reason.STORAGE, "storage refused the commit: " + e.getMessage());
       throw new ProgramStoppedException(ProgramStoppedException.Reason.STORAGE,
-          ProgramStoppedException.NO_INSTRUCTION, "storage refused the commit: " + e.getMessage(), receipt, e);
+          ProgramStoppedException.NO_INSTRUCTION, discardMessage, receipt, e);
     }
     state = State.COMMITTED;
-    receipt = (settled != null ? settled : meter.close()).sign(hostKey);
+    receipt = (settled != null ? settled : meter.close(proposedHeads)).sign(hostKey);
     finish();
     return receipt;
   }
@@ -142,7 +149,7 @@ public final class PendingCommit implements Outcome {
       throw new IllegalStateException("already committed");
     }
     if (state == State.PENDING) {
-      discard(ProgramStoppedException.Reason.REFUSED);
+      discard(ProgramStoppedException.Reason.REFUSED, "the renter refused the commit; nothing was written");
     }
     return settledReceipt();
   }
@@ -150,15 +157,21 @@ public final class PendingCommit implements Outcome {
   /** Called by the executor's scheduler at the deadline. */
   synchronized void expire() {
     if (state == State.PENDING) {
-      discard(ProgramStoppedException.Reason.EXPIRED);
+      discard(ProgramStoppedException.Reason.EXPIRED, expiredMessage());
     }
   }
 
-  private void discard(ProgramStoppedException.Reason why) {
+  private String expiredMessage() {
+    return "the commit was already discarded (EXPIRED): not confirmed by its deadline " + deadline
+        + "; nothing was written";
+  }
+
+  private void discard(ProgramStoppedException.Reason why, String message) {
     state = State.DISCARDED;
     discardedAs = why;
+    discardMessage = message;
     batch.abort();
-    meter.fail();
+    meter.fail(ProgramStoppedException.NO_INSTRUCTION, why.wireNumber(), message);
     receipt = meter.close().sign(hostKey);
     finish();
   }

@@ -16,23 +16,37 @@ public final class ProgramStoppedException extends Exception {
   /** Why the program stopped. */
   public enum Reason {
     /** The program data did not arrive, broke its buffer limit or was failed by its producer. */
-    DATA,
+    DATA(1),
     /** The budget could not pay for the instruction; it did not run. */
-    BUDGET,
+    BUDGET(2),
     /** An input did not parse or did not validate (metadata, records, signatures, parents). */
-    INVALID_INPUT,
+    INVALID_INPUT(3),
     /** A named capsule, record, sub-record or anchor is not held, or the target is not below the anchor. */
-    NOT_FOUND,
+    NOT_FOUND(4),
     /** A height names several records (a fork). */
-    AMBIGUOUS,
+    AMBIGUOUS(5),
     /** Storage refused the staged writes. */
-    STORAGE,
+    STORAGE(6),
     /** The renter refused the pending commit. */
-    REFUSED,
+    REFUSED(7),
     /** The pending commit was not confirmed within the commit timeout. */
-    EXPIRED,
+    EXPIRED(8),
     /** The running thread was interrupted. */
-    INTERRUPTED
+    INTERRUPTED(9);
+
+    private final int wireNumber;
+
+    Reason(int wireNumber) {
+      this.wireNumber = wireNumber;
+    }
+
+    /**
+     * The reason's number in host.proto's {@code FailureReason} (1 to 9 are the executor's), which the
+     * receipt states ({@link dev.capsulevm.pricing.Receipt.Failed#reason()}).
+     */
+    public int wireNumber() {
+      return wireNumber;
+    }
   }
 
   /** The index used when no single instruction failed (the commit handshake). */
@@ -44,10 +58,18 @@ public final class ProgramStoppedException extends Exception {
 
   public ProgramStoppedException(Reason reason, int instructionIndex, @Nullable String message,
       @Nullable SignedReceipt receiptOrNull, @Nullable Throwable cause) {
-    super((instructionIndex >= 0 ? "instruction " + instructionIndex + ": " : "") + message, cause);
+    super(text(instructionIndex, message), cause);
     this.reason = reason;
     this.instructionIndex = instructionIndex;
     this.receiptOrNull = receiptOrNull;
+  }
+
+  /**
+   * The exception's message for a failure of {@code instructionIndex} said by {@code message}: also the
+   * failure message the receipt states, so the two always agree.
+   */
+  static String text(int instructionIndex, @Nullable String message) {
+    return (instructionIndex >= 0 ? "instruction " + instructionIndex + ": " : "") + message;
   }
 
   public Reason reason() {

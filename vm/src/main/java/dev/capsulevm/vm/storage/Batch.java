@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.storage;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
@@ -20,13 +21,14 @@ public interface Batch extends AutoCloseable {
 
   /**
    * Stages a credit of {@code amount} to {@code account} in the store's ledger, applied in the same
-   * atomic commit as the records (the refund of a read-write program, so that a crash can never keep
-   * the records and lose the refund, or the reverse). Like a ledger refund, a credit is never refused
-   * for the balance it reaches.
+   * atomic commit as the records: the refund of read-write program {@code programId}, so that a crash can
+   * never keep the records and lose the refund, or the reverse. Like a ledger refund
+   * ({@link dev.capsulevm.pricing.Ledger#refund}), it also records the program as the last one settled
+   * against the account, and is never refused for the balance it reaches.
    *
    * @throws StorageException NO_LEDGER when this store keeps no ledger
    */
-  void credit(PublicKey account, Amount amount) throws StorageException;
+  void credit(PublicKey account, Amount amount, Hash programId) throws StorageException;
 
   /** Applies every staged write at once, or throws and applies none. Closes the batch. */
   void commit() throws StorageException;

@@ -173,8 +173,8 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
 
     /** Kept for the end: a credit is applied only after every other write of the batch was checked. */
     @Override
-    public void credit(PublicKey account, Amount amount) {
-      credits.add(new StagedWrite.Credit(account, amount));
+    public void credit(PublicKey account, Amount amount, Hash programId) {
+      credits.add(new StagedWrite.Credit(account, amount, programId));
     }
 
     /** Checks the credits, then replaces the state and pays them. */
@@ -201,7 +201,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       // could still overflow; the store then keeps the writes and the commit throws.)
       state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
       for (StagedWrite.Credit credit : credits) {
-        ledger().refund(credit.account(), credit.amount());
+        ledger().refund(credit.account(), credit.amount(), credit.programId());
       }
     }
   }

@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.storage;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -68,9 +69,9 @@ public final class StagedBatch implements Batch {
   }
 
   @Override
-  public void credit(PublicKey account, Amount amount) throws StorageException {
+  public void credit(PublicKey account, Amount amount, Hash programId) throws StorageException {
     requireOpen();
-    StagedWrite.Credit credit = new StagedWrite.Credit(account, amount);
+    StagedWrite.Credit credit = new StagedWrite.Credit(account, amount, programId);
     if (!keepsLedger) {
       throw new StorageException(Reason.NO_LEDGER, "this store keeps no ledger to credit " + amount.units()
           + " units to " + account);

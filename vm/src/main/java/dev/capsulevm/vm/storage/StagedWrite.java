@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.storage;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -19,7 +20,7 @@ public sealed interface StagedWrite {
 
     void putRecord(RecordWithBody record) throws StorageException;
 
-    void credit(PublicKey account, Amount amount) throws StorageException;
+    void credit(PublicKey account, Amount amount, Hash programId) throws StorageException;
   }
 
   /** Hands this write to the method of {@code target} for its kind. */
@@ -49,16 +50,17 @@ public sealed interface StagedWrite {
     }
   }
 
-  /** A credit to an account of the store's ledger. */
-  record Credit(PublicKey account, Amount amount) implements StagedWrite {
+  /** A credit to an account of the store's ledger: program {@code programId}'s refund. */
+  record Credit(PublicKey account, Amount amount, Hash programId) implements StagedWrite {
     public Credit {
       Objects.requireNonNull(account, "account");
       Objects.requireNonNull(amount, "amount");
+      Objects.requireNonNull(programId, "programId");
     }
 
     @Override
     public void applyTo(Target target) throws StorageException {
-      target.credit(account, amount);
+      target.credit(account, amount, programId);
     }
   }
 }

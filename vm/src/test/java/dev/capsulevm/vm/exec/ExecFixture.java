@@ -15,14 +15,19 @@ import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.vm.ProgramData;
+import dev.capsulevm.proofs.Sha256;
 import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A price table, meters, host key and a program builder for executor tests; host's tests use it too,
@@ -31,6 +36,12 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ExecFixture {
   public static final SigningKey HOST = key(0x41);
   public static final Instant START = Instant.ofEpochSecond(1_800_000_000L);
+  /** The clock the fixture's meters read when they settle. */
+  public static final Clock CLOCK = Clock.fixed(START, ZoneOffset.UTC);
+  /** The program id the fixture's meters name (and their refunds record). */
+  public static final Hash PROGRAM_ID = Sha256.untagged("exec-fixture-program".getBytes(StandardCharsets.UTF_8));
+  /** The budget of {@link Builder#meter()}. */
+  public static final long BUDGET = Amount.ofCap(1000).units();
   /** The output envelope the tests charge with every output bound (what the host's gRPC response adds). */
   static final long ENVELOPE = 48;
 
@@ -55,28 +66,42 @@ public final class ExecFixture {
     return new PriceTable(HOST.publicKey(), START, START.plusSeconds(3600), prices, limits);
   }
 
-  /** A meter over {@code budget} units of {@link #table()} that refunds through {@code refunder}. */
-  public static Meter meter(long budget, Refunder refunder) throws Exception {
-    return Meter.open(table(), Hash.copyOf(new byte[32]), Amount.of(budget), 100, 10, refunder);
-  }
-
-  /** A meter over {@code budget} units whose refunds add up in {@code refunded}. */
-  public static Meter meter(long budget, AtomicLong refunded) throws Exception {
-    return meter(budget, amount -> refunded.addAndGet(amount.units()));
-  }
-
-  static Meter meter() throws Exception {
-    return meter(Amount.ofCap(1000).units(), new AtomicLong());
+  /**
+   * A meter for a program naming {@code capsuleIdOrNull} (the receipt states it), over {@code budget} units
+   * of {@link #table()}, that refunds through {@code refunder}; its receipts are issued at {@link #START}.
+   */
+  public static Meter meter(@Nullable Hash capsuleIdOrNull, long budget, Refunder refunder) throws Exception {
+    return Meter.open(table(), PROGRAM_ID, capsuleIdOrNull, Amount.of(budget), 100, 10, refunder, CLOCK);
   }
 
   /** Builds a program and its data. */
   public static class Builder {
-    private final Hash capsuleIdOrNull;
+    private final @Nullable Hash capsuleIdOrNull;
     private final ByteArrayOutputStream data = new ByteArrayOutputStream();
     private final List<Instruction> instructions = new ArrayList<>();
 
-    public Builder(Hash capsuleIdOrNull) {
+    public Builder(@Nullable Hash capsuleIdOrNull) {
       this.capsuleIdOrNull = capsuleIdOrNull;
+    }
+
+    /** A meter for this program over {@link #BUDGET} units, whose refunds go nowhere. */
+    public Meter meter() throws Exception {
+      return meter(BUDGET, new AtomicLong());
+    }
+
+    /** A meter for this program over {@link #BUDGET} units, whose refunds add up in {@code refunded}. */
+    public Meter meter(AtomicLong refunded) throws Exception {
+      return meter(BUDGET, refunded);
+    }
+
+    /** A meter for this program over {@code budget} units, whose refunds add up in {@code refunded}. */
+    public Meter meter(long budget, AtomicLong refunded) throws Exception {
+      return meter(budget, (amount, programId) -> refunded.addAndGet(amount.units()));
+    }
+
+    /** A meter for this program over {@code budget} units that refunds through {@code refunder}. */
+    public Meter meter(long budget, Refunder refunder) throws Exception {
+      return ExecFixture.meter(capsuleIdOrNull, budget, refunder);
     }
 
     public DataRef put(byte[] bytes) {

@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.BudgetExceededException;
+import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.pricing.SignedReceipt;
@@ -17,7 +19,10 @@ import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
+import dev.capsulevm.program.OutputEncoding;
+import dev.capsulevm.program.Program;
 import dev.capsulevm.program.RecordSelector;
+import dev.capsulevm.program.Transcript;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
@@ -29,6 +34,7 @@ import dev.capsulevm.vm.storage.Snapshot;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -98,6 +104,37 @@ public abstract class ExecutorContract {
     return receipt.verify(ExecFixture.HOST.publicKey());
   }
 
+  /**
+   * The stopped program's receipt, after checking that it states the failure the exception reports: the
+   * instruction, the reason's wire number and the message, so the host can send the one as the other.
+   */
+  static Receipt failedReceipt(ProgramStoppedException e) throws Exception {
+    SignedReceipt signed = e.receiptOrNull();
+    assertNotNull(signed, "a stopped program's receipt");
+    Receipt receipt = signed.verify(ExecFixture.HOST.publicKey());
+    assertTrue(receipt.failed());
+    assertEquals(e.instructionIndex(), receipt.failedInstruction(), "failed instruction");
+    assertEquals(e.reason().wireNumber(), receipt.failureReason(), "failure reason");
+    assertEquals(e.getMessage(), receipt.failureMessage(), "failure message");
+    assertEquals(List.of(), receipt.committedHeads());
+    return receipt;
+  }
+
+  /** Checks each output's canonical bytes and transcript leaf against the instruction it answers. */
+  private static void assertTranscriptLeaves(Program program, List<InstructionOutput> outputs, byte[] data) {
+    for (InstructionOutput o : outputs) {
+      byte[] encoded = OutputEncoding.encode(o.output());
+      assertArrayEquals(encoded, o.encodedOutput(), "output " + o.index());
+      Instruction instruction = program.instructions().get(o.index());
+      List<byte[]> inputs = new ArrayList<>();
+      for (DataRef ref : instruction.refs()) {
+        inputs.add(Arrays.copyOfRange(data, (int) ref.offset(), (int) (ref.offset() + ref.length())));
+      }
+      assertEquals(Transcript.leaf(o.index(), instruction, inputs, encoded), o.transcriptLeaf(), "leaf " + o.index());
+      assertTrue(encoded.length + ExecFixture.ENVELOPE <= o.charged().maxOutputBytes(), "bound " + o.index());
+    }
+  }
+
   @Test
   void createsAppendsReadsAndProvesWithVerifiableOutputs() throws Exception {
     CapsuleFixture f = new CapsuleFixture("exec-full");
@@ -115,7 +152,7 @@ public abstract class ExecutorContract {
         .add(new Instruction.Prove(anchor, new RecordSelector.ByHash(r1Hash), 1))
         .add(new Instruction.Heads());
     List<InstructionOutput> outputs = new ArrayList<>();
-    Outcome outcome = executor.run(b.program(), b.data(), ExecFixture.meter(), outputs::add);
+    Outcome outcome = executor.run(b.program(), b.data(), b.meter(), outputs::add);
     PendingCommit pending = assertInstanceOf(PendingCommit.class, outcome);
     assertFalse(storage.hasCapsule(f.id()), "nothing is visible before confirm");
     assertEquals(List.of(r3.hash()), pending.proposedHeads());
@@ -143,10 +180,14 @@ public abstract class ExecutorContract {
     verifier.verifySubRecord(r3.hash(), r1.hash(), 1, r1.payloads().get(1), subProof.subRecordProofOrNull());
 
     assertEquals(List.of(r3.record()), ((Output.Heads) outputs.get(6).output()).heads());
+    assertTranscriptLeaves(b.program(), outputs, b.bytes());
 
     Receipt receipt = verified(pending.confirm());
     assertFalse(receipt.failed());
     assertEquals(7, receipt.instructionsCharged());
+    assertEquals(f.id(), receipt.capsuleIdOrNull(), "the receipt names the program's capsule");
+    assertEquals(List.of(r3.hash()), receipt.committedHeads(), "the receipt states the heads committed");
+    assertEquals(0, receipt.outputCount(), "the executor charges no output: its consumer does, as it sends");
     assertEquals(List.of(r3.hash()), committedHeads(f.id()));
     assertEquals(receipt, verified(pending.confirm()), "confirm again returns the same receipt");
   }
@@ -168,21 +209,22 @@ public abstract class ExecutorContract {
     AtomicLong refunded = new AtomicLong();
     long budget = Amount.ofCap(1000).units();
     ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
-        () -> executor.run(b.program(), b.data(), ExecFixture.meter(budget, refunded), outputs::add));
+        () -> executor.run(b.program(), b.data(), b.meter(budget, refunded), outputs::add));
     assertEquals(Reason.INVALID_INPUT, e.reason());
     assertEquals(2, e.instructionIndex());
     assertEquals(2, outputs.size());
     assertEquals(List.of(r2.record()), ((Output.Heads) outputs.get(1).output()).heads());
     assertEquals(List.of(r1.hash()), committedHeads(f.id()));
-    Receipt receipt = verified(e.receiptOrNull());
-    assertTrue(receipt.failed());
+    Receipt receipt = failedReceipt(e);
+    assertEquals(3, receipt.failureReason(), "INVALID_INPUT is FailureReason 3");
+    assertTrue(receipt.failureMessage().startsWith("instruction 2: "), receipt.failureMessage());
     assertEquals(budget, refunded.get() + receipt.finalCost().units());
     assertEquals(Amount.ZERO, receipt.cost().storage(), "the storage part is refunded");
 
     // The write permit was released: the next read-write program runs and commits.
     ExecFixture.Builder again = new ExecFixture.Builder(f.id());
     again.add(new Instruction.AppendRecord(again.put(AppendEncoding.encode(List.of(r2)))));
-    PendingCommit pending = (PendingCommit) executor.run(again.program(), again.data(), ExecFixture.meter(), o -> { });
+    PendingCommit pending = (PendingCommit) executor.run(again.program(), again.data(), again.meter(), o -> { });
     pending.confirm();
     assertEquals(List.of(r2.hash()), committedHeads(f.id()));
   }
@@ -190,7 +232,7 @@ public abstract class ExecutorContract {
   private PendingCommit appendPending(Executor on, CapsuleFixture f, RecordWithBody record) throws Exception {
     ExecFixture.Builder b = new ExecFixture.Builder(f.id());
     b.add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(record)))));
-    return (PendingCommit) on.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+    return (PendingCommit) on.run(b.program(), b.data(), b.meter(), o -> { });
   }
 
   @Test
@@ -202,7 +244,10 @@ public abstract class ExecutorContract {
     Receipt receipt = verified(pending.refuse());
     assertTrue(receipt.failed());
     assertFalse(pending.isPending());
-    assertEquals(Reason.REFUSED, assertThrows(ProgramStoppedException.class, pending::confirm).reason());
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class, pending::confirm);
+    assertEquals(Reason.REFUSED, e.reason());
+    assertEquals(receipt, failedReceipt(e));
+    assertEquals(ProgramStoppedException.NO_INSTRUCTION, receipt.failedInstruction());
     assertEquals(List.of(r1.hash()), committedHeads(f.id()));
   }
 
@@ -215,7 +260,7 @@ public abstract class ExecutorContract {
     clock.advance(Duration.ofHours(2));
     ProgramStoppedException e = assertThrows(ProgramStoppedException.class, pending::confirm);
     assertEquals(Reason.EXPIRED, e.reason());
-    assertTrue(verified(e.receiptOrNull()).failed());
+    assertEquals(8, failedReceipt(e).failureReason(), "EXPIRED is FailureReason 8");
     assertEquals(List.of(r1.hash()), committedHeads(f.id()));
   }
 
@@ -231,7 +276,9 @@ public abstract class ExecutorContract {
     // Blocks on the capsule's write permit until the scheduler discards the first commit.
     PendingCommit second = appendPending(quick, f, r2);
     assertFalse(first.isPending());
-    assertEquals(Reason.EXPIRED, assertThrows(ProgramStoppedException.class, first::confirm).reason());
+    ProgramStoppedException expired = assertThrows(ProgramStoppedException.class, first::confirm);
+    assertEquals(Reason.EXPIRED, expired.reason());
+    failedReceipt(expired);
     second.refuse();
     assertEquals(List.of(r1.hash()), committedHeads(f.id()));
   }
@@ -247,19 +294,18 @@ public abstract class ExecutorContract {
     List<InstructionOutput> probe = new ArrayList<>();
     Executor other = new Executor(newStorage(), clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.ENVELOPE,
         ExecFixture.HOST, scheduler);
-    ((PendingCommit) other.run(b.program(), b.data(), ExecFixture.meter(), probe::add)).refuse();
+    ((PendingCommit) other.run(b.program(), b.data(), b.meter(), probe::add)).refuse();
     long budget = probe.get(0).costSoFar().units() + 1;
 
     List<InstructionOutput> outputs = new ArrayList<>();
     AtomicLong refunded = new AtomicLong();
     ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
-        () -> executor.run(b.program(), b.data(), ExecFixture.meter(budget, refunded), outputs::add));
+        () -> executor.run(b.program(), b.data(), b.meter(budget, refunded), outputs::add));
     assertEquals(Reason.BUDGET, e.reason());
     assertEquals(1, e.instructionIndex());
     assertEquals(1, outputs.size());
     assertFalse(storage.hasCapsule(f.id()), "the staged creation is discarded");
-    Receipt receipt = verified(e.receiptOrNull());
-    assertTrue(receipt.failed());
+    Receipt receipt = failedReceipt(e);
     assertEquals(1, receipt.instructionsCharged());
     assertEquals(budget, refunded.get() + receipt.finalCost().units());
   }
@@ -276,7 +322,7 @@ public abstract class ExecutorContract {
     w.add(new Instruction.AppendRecord(w.put(AppendEncoding.encode(List.of(r2)))));
     CompletableFuture<Outcome> writer = CompletableFuture.supplyAsync(() -> {
       try {
-        return executor.run(w.program(), w.data(), ExecFixture.meter(), o -> {
+        return executor.run(w.program(), w.data(), w.meter(), o -> {
           writerStaged.countDown();
           await(readersDone);
         });
@@ -293,7 +339,7 @@ public abstract class ExecutorContract {
     CompletableFuture<List<InstructionOutput>> firstReader = CompletableFuture.supplyAsync(() -> {
       List<InstructionOutput> seen = new ArrayList<>();
       try {
-        executor.run(r.program(), r.data(), ExecFixture.meter(), o -> {
+        executor.run(r.program(), r.data(), r.meter(), o -> {
           seen.add(o);
           await(secondDone);
         });
@@ -303,7 +349,7 @@ public abstract class ExecutorContract {
       return seen;
     });
     List<InstructionOutput> second = new ArrayList<>();
-    Outcome secondOutcome = executor.run(r.program(), r.data(), ExecFixture.meter(), second::add);
+    Outcome secondOutcome = executor.run(r.program(), r.data(), r.meter(), second::add);
     secondDone.countDown();
     assertInstanceOf(Outcome.Finished.class, secondOutcome);
     assertEquals(List.of(r1.record()), ((Output.Heads) second.get(0).output()).heads());
@@ -313,7 +359,7 @@ public abstract class ExecutorContract {
     readersDone.countDown();
     ((PendingCommit) writer.get(30, TimeUnit.SECONDS)).confirm();
     List<InstructionOutput> after = new ArrayList<>();
-    executor.run(r.program(), r.data(), ExecFixture.meter(), after::add);
+    executor.run(r.program(), r.data(), r.meter(), after::add);
     assertEquals(List.of(r2.record()), ((Output.Heads) after.get(0).output()).heads());
   }
 
@@ -343,8 +389,21 @@ public abstract class ExecutorContract {
         .add(new Instruction.ReadByHash(b.put(rc.hash())))
         .add(new Instruction.ReadByHash(unknown));
     List<InstructionOutput> outputs = new ArrayList<>();
-    Outcome outcome = executor.run(b.program(), b.data(), ExecFixture.meter(), outputs::add);
-    assertFalse(verified(((Outcome.Finished) outcome).receipt()).failed());
+    Outcome outcome = executor.run(b.program(), b.data(), b.meter(), outputs::add);
+    Receipt receipt = verified(((Outcome.Finished) outcome).receipt());
+    assertFalse(receipt.failed());
+    assertNull(receipt.capsuleIdOrNull());
+    assertTranscriptLeaves(b.program(), outputs, b.bytes());
+    // Charged exactly: the real output of a held record, the absent flag alone for one not held.
+    for (InstructionOutput o : outputs) {
+      assertEquals(o.encodedOutput().length + ExecFixture.ENVELOPE, o.charged().maxOutputBytes(), "output " + o.index());
+    }
+    assertEquals(1 + 4 + ra.record().header().encodedLength() + ExecFixture.ENVELOPE,
+        outputs.get(0).charged().maxOutputBytes());
+    assertEquals(1 + ExecFixture.ENVELOPE, outputs.get(1).charged().maxOutputBytes());
+    assertEquals(1 + 4 + rc.record().header().encodedLength() + 1 + 64 + 8 + ExecFixture.ENVELOPE,
+        outputs.get(2).charged().maxOutputBytes());
+    assertEquals(1 + ExecFixture.ENVELOPE, outputs.get(3).charged().maxOutputBytes());
     assertEquals(new Output.Has(true, ra.record().header()), outputs.get(0).output());
     assertEquals(new Output.Has(false, null), outputs.get(1).output());
     assertEquals(new Output.ByHash(rc.record(), 3), outputs.get(2).output());
@@ -363,9 +422,9 @@ public abstract class ExecutorContract {
     ExecFixture.Builder b = new ExecFixture.Builder(f.id());
     b.add(Instruction.Prove.record(b.put(left.hash()), new RecordSelector.ByHeight(2)));
     ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
-        () -> executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { }));
+        () -> executor.run(b.program(), b.data(), b.meter(), o -> { }));
     assertEquals(Reason.AMBIGUOUS, e.reason());
-    assertNotNull(e.receiptOrNull());
+    failedReceipt(e);
   }
 
   @Test
@@ -379,10 +438,11 @@ public abstract class ExecutorContract {
     List<InstructionOutput> outputs = new ArrayList<>();
     data.fail("the renter went away");
     ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
-        () -> executor.run(b.program(), data, ExecFixture.meter(), outputs::add));
+        () -> executor.run(b.program(), data, b.meter(), outputs::add));
     assertEquals(Reason.DATA, e.reason());
     assertEquals(1, e.instructionIndex());
     assertEquals(1, outputs.size());
+    failedReceipt(e);
   }
 
   @Test
@@ -400,7 +460,7 @@ public abstract class ExecutorContract {
     List<InstructionOutput> outputs = new java.util.concurrent.CopyOnWriteArrayList<>();
     CompletableFuture<Outcome> run = CompletableFuture.supplyAsync(() -> {
       try {
-        return executor.run(b.program(), data, ExecFixture.meter(), o -> {
+        return executor.run(b.program(), data, b.meter(), o -> {
           outputs.add(o);
           firstOutput.countDown();
         });
@@ -421,15 +481,81 @@ public abstract class ExecutorContract {
     ExecFixture.Builder b = new ExecFixture.Builder(null);
     b.add(new Instruction.CreateCapsule(b.put(f.metadata.encoded())));
     // Programs naming no capsule take no permit, so both creations stage; storage refuses the second.
-    PendingCommit first = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
-    PendingCommit second = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+    PendingCommit first = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), o -> { });
+    PendingCommit second = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), o -> { });
     assertFalse(verified(first.confirm()).failed());
     ProgramStoppedException e = assertThrows(ProgramStoppedException.class, second::confirm);
     assertEquals(Reason.STORAGE, e.reason());
-    Receipt receipt = verified(e.receiptOrNull());
-    assertTrue(receipt.failed());
+    Receipt receipt = failedReceipt(e);
     assertEquals(Amount.ZERO, receipt.cost().storage());
     assertTrue(storage.hasCapsule(f.id()));
     assertEquals(List.of(), committedHeads(f.id()));
+  }
+
+  @Test
+  void aConsumerChargingEachOutputAsItSendsItGetsTheirTranscriptInTheReceipt() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("exec-transcript");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 2);
+    RecordWithBody r2 = f.record(r1.hash(), "two");
+    commit(f, r1, r2);
+    ExecFixture.Builder b = new ExecFixture.Builder(f.id());
+    DataRef anchor = b.put(r2.hash());
+    b.add(new Instruction.Heads())
+        .add(new Instruction.Metadata())
+        .add(new Instruction.HasRecord(b.put(r1.hash())))
+        .add(Instruction.Prove.record(anchor, new RecordSelector.ByHeight(1)));
+    Meter meter = b.meter();
+    Transcript seen = new Transcript();
+    Outcome outcome = executor.run(b.program(), b.data(), meter, o -> {
+      try {
+        meter.chargeOutput(o.encodedOutput().length + ExecFixture.ENVELOPE, o.transcriptLeaf());
+      } catch (BudgetExceededException e) {
+        throw new AssertionError(e);
+      }
+      seen.add(o.transcriptLeaf());
+    });
+    Receipt receipt = verified(((Outcome.Finished) outcome).receipt());
+    assertEquals(4, receipt.outputCount());
+    assertEquals(seen.root(), receipt.transcriptRoot());
+    assertEquals(f.id(), receipt.capsuleIdOrNull());
+    assertEquals(List.of(), receipt.committedHeads(), "a read-only program commits nothing");
+  }
+
+  @Test
+  void metadataReturnsTheCapsulesSignedMetadataCommittedOrStagedAndIsChargedExactly() throws Exception {
+    CapsuleFixture held = new CapsuleFixture("exec-metadata-held");
+    commit(held);
+    ExecFixture.Builder b = new ExecFixture.Builder(held.id());
+    b.add(new Instruction.Metadata());
+    List<InstructionOutput> outputs = new ArrayList<>();
+    assertInstanceOf(Outcome.Finished.class, executor.run(b.program(), b.data(), b.meter(), outputs::add));
+    Output.Metadata out = (Output.Metadata) outputs.get(0).output();
+    assertArrayEquals(held.metadata.encoded(), out.signedMetadata().encoded());
+    assertEquals(4 + held.metadata.encoded().length + ExecFixture.ENVELOPE, outputs.get(0).charged().maxOutputBytes());
+    assertEquals(outputs.get(0).encodedOutput().length + ExecFixture.ENVELOPE, outputs.get(0).charged().maxOutputBytes());
+    assertTranscriptLeaves(b.program(), outputs, b.bytes());
+
+    // A capsule created earlier in the same program: its staged metadata.
+    CapsuleFixture fresh = new CapsuleFixture("exec-metadata-staged");
+    ExecFixture.Builder create = new ExecFixture.Builder(fresh.id());
+    create.add(new Instruction.CreateCapsule(create.put(fresh.metadata.encoded()))).add(new Instruction.Metadata());
+    List<InstructionOutput> staged = new ArrayList<>();
+    PendingCommit pending = (PendingCommit) executor.run(create.program(), create.data(), create.meter(), staged::add);
+    assertArrayEquals(fresh.metadata.encoded(), ((Output.Metadata) staged.get(1).output()).signedMetadata().encoded());
+    pending.refuse();
+  }
+
+  @Test
+  void metadataOfACapsuleNotHeldIsNotFoundAndItsReceiptSaysSo() throws Exception {
+    CapsuleFixture absent = new CapsuleFixture("exec-metadata-absent");
+    ExecFixture.Builder b = new ExecFixture.Builder(absent.id());
+    b.add(new Instruction.Metadata());
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
+        () -> executor.run(b.program(), b.data(), b.meter(), o -> { }));
+    assertEquals(Reason.NOT_FOUND, e.reason());
+    assertEquals(0, e.instructionIndex());
+    Receipt receipt = failedReceipt(e);
+    assertEquals(4, receipt.failureReason(), "NOT_FOUND is FailureReason 4");
+    assertEquals(absent.id(), receipt.capsuleIdOrNull());
   }
 }

@@ -152,10 +152,6 @@ public abstract class ExecutorStoreContract {
     return b.put(AppendEncoding.encode(List.of(records)));
   }
 
-  private static Meter meter(AtomicLong refunded) throws Exception {
-    return ExecFixture.meter(Amount.ofCap(1000).units(), refunded);
-  }
-
   /** Runs {@code b} expecting a failure; its refund goes to a counter, never to the store's ledger. */
   private ProgramStoppedException fails(ExecFixture.Builder b, ProgramData data, Meter meter) {
     return fails(b, data, meter, o -> { });
@@ -186,7 +182,7 @@ public abstract class ExecutorStoreContract {
     World() throws Exception {
       commit(f, r1, left, right);
       commit(other, o1);
-      store.ledger().refund(PAYER, Amount.of(1234));
+      store.ledger().refund(PAYER, Amount.of(1234), ExecFixture.PROGRAM_ID);
     }
   }
 
@@ -256,7 +252,7 @@ public abstract class ExecutorStoreContract {
           default -> throw new AssertionError(kind);
         }
         String where = kind + " at instruction " + k;
-        Meter meter = ExecFixture.meter(budget, refunded);
+        Meter meter = b.meter(budget, refunded);
         ProgramStoppedException e = fails(b, data != null ? data : b.data(), meter, consumer);
         Reason expected = switch (kind) {
           case BAD_SIGNATURE -> Reason.INVALID_INPUT;
@@ -264,8 +260,7 @@ public abstract class ExecutorStoreContract {
         };
         assertEquals(expected, e.reason(), where + ": " + e.getMessage());
         assertEquals(k, e.instructionIndex(), where);
-        Receipt receipt = e.receiptOrNull().verify(ExecFixture.HOST.publicKey());
-        assertTrue(receipt.failed(), where);
+        Receipt receipt = ExecutorContract.failedReceipt(e);
         assertEquals(budget, refunded.get() + receipt.finalCost().units(), where + ": refunded exactly once");
         assertEquals(before, store.dump(), where + " left the store changed");
       }
@@ -273,7 +268,7 @@ public abstract class ExecutorStoreContract {
     // The capsule's write permit was released every time: a valid program still commits.
     ExecFixture.Builder b = new ExecFixture.Builder(w.f.id());
     prefix.forEach(p -> p.accept(b));
-    ((PendingCommit) executor.run(b.program(), b.data(), meter(new AtomicLong()), o -> { })).confirm();
+    ((PendingCommit) executor.run(b.program(), b.data(), b.meter(), o -> { })).confirm();
     assertEquals(List.of(w.next.hash()), committedHeads(w.f.id()));
     assertTrue(storage.hasCapsule(w.fresh.id()));
   }
@@ -281,9 +276,9 @@ public abstract class ExecutorStoreContract {
   /** What the instructions already in {@code b} cost, learned by running them and refusing the commit. */
   private long costOfPrefix(ExecFixture.Builder b, int k) throws Exception {
     if (k == 0) {
-      return meter(new AtomicLong()).charged().total().units();
+      return b.meter().charged().total().units();
     }
-    Outcome outcome = executor.run(b.program(), b.data(), meter(new AtomicLong()), o -> { });
+    Outcome outcome = executor.run(b.program(), b.data(), b.meter(), o -> { });
     if (outcome instanceof PendingCommit pending) {
       Amount cost = pending.costSoFar();
       pending.refuse();
@@ -298,11 +293,11 @@ public abstract class ExecutorStoreContract {
     Object before = store.dump();
     ExecFixture.Builder b = new ExecFixture.Builder(w.f.id());
     validPrefix(w).forEach(p -> p.accept(b));
-    PendingCommit refused = (PendingCommit) executor.run(b.program(), b.data(), meter(new AtomicLong()), PAYER,
+    PendingCommit refused = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), PAYER,
         o -> { });
     refused.refuse();
     assertEquals(before, store.dump(), "a refused commit changes nothing, the ledger included");
-    PendingCommit late = (PendingCommit) executor.run(b.program(), b.data(), meter(new AtomicLong()), PAYER,
+    PendingCommit late = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), PAYER,
         o -> { });
     clock.advance(Duration.ofHours(2));
     assertEquals(Reason.EXPIRED, assertThrows(ProgramStoppedException.class, late::confirm).reason());
@@ -421,9 +416,10 @@ public abstract class ExecutorStoreContract {
       }
       c.bad().accept(b);
       AtomicLong refunded = new AtomicLong();
-      ProgramStoppedException e = fails(b, b.data(), meter(refunded));
+      ProgramStoppedException e = fails(b, b.data(), b.meter(refunded));
       assertEquals(c.reason(), e.reason(), c.name() + ": " + e.getMessage());
       assertEquals(index, e.instructionIndex(), c.name());
+      ExecutorContract.failedReceipt(e);
       assertTrue(e.getMessage().contains(c.fragment()), c.name() + ": " + e.getMessage());
       if (c.failureOrNull() != null) {
         VerificationException cause = assertInstanceOf(VerificationException.class, e.getCause(), c.name());
@@ -448,7 +444,7 @@ public abstract class ExecutorStoreContract {
         .add(new Instruction.Heads());
     CompletableFuture<Outcome> writer = CompletableFuture.supplyAsync(() -> {
       try {
-        return executor.run(wb.program(), wb.data(), meter(new AtomicLong()), o -> {
+        return executor.run(wb.program(), wb.data(), wb.meter(), o -> {
           if (o.index() == 1) {
             writerMidway.countDown();
             awaitLatch(release);
@@ -474,7 +470,7 @@ public abstract class ExecutorStoreContract {
       for (int i = 0; i < 8; i++) {
         readers.add(pool.submit(() -> {
           List<InstructionOutput> seen = new ArrayList<>();
-          assertInstanceOf(Outcome.Finished.class, executor.run(rb.program(), rb.data(), meter(new AtomicLong()),
+          assertInstanceOf(Outcome.Finished.class, executor.run(rb.program(), rb.data(), rb.meter(),
               seen::add));
           return seen;
         }));
@@ -514,7 +510,7 @@ public abstract class ExecutorStoreContract {
         for (RecordWithBody r : chain) {
           ExecFixture.Builder b = new ExecFixture.Builder(f.id());
           b.add(new Instruction.AppendRecord(append(b, r)));
-          ((PendingCommit) executor.run(b.program(), b.data(), meter(new AtomicLong()), o -> { })).confirm();
+          ((PendingCommit) executor.run(b.program(), b.data(), b.meter(), o -> { })).confirm();
         }
       } catch (Exception e) {
         throw new IllegalStateException(e);
@@ -525,7 +521,7 @@ public abstract class ExecutorStoreContract {
     int reads = 0;
     while (!writer.isDone() || reads < 5) {
       List<InstructionOutput> seen = new ArrayList<>();
-      executor.run(rb.program(), rb.data(), meter(new AtomicLong()), o -> {
+      executor.run(rb.program(), rb.data(), rb.meter(), o -> {
         seen.add(o);
         Thread.yield();
       });
@@ -570,7 +566,7 @@ public abstract class ExecutorStoreContract {
               RecordWithBody record = c.record(parents, "t" + seed + "-" + i, 1 + random.nextInt(3));
               ExecFixture.Builder b = new ExecFixture.Builder(c.id());
               b.add(new Instruction.AppendRecord(append(b, record))).add(new Instruction.Heads());
-              ((PendingCommit) executor.run(b.program(), b.data(), meter(new AtomicLong()), o -> { })).confirm();
+              ((PendingCommit) executor.run(b.program(), b.data(), b.meter(), o -> { })).confirm();
               expected.get(c.id()).add(record.hash());
               appended.incrementAndGet();
             }
@@ -647,7 +643,7 @@ public abstract class ExecutorStoreContract {
     AtomicLong refunded = new AtomicLong();
     ExecFixture.Builder b = new ExecFixture.Builder(w.f.id());
     validPrefix(w).forEach(p -> p.accept(b));
-    PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), meter(refunded), PAYER, o -> { });
+    PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), b.meter(refunded), PAYER, o -> { });
     assertEquals(balance, store.ledger().balance(PAYER).units(), "nothing is credited before the commit");
     Receipt receipt = pending.confirm().verify(ExecFixture.HOST.publicKey());
     assertFalse(receipt.failed());
@@ -667,11 +663,11 @@ public abstract class ExecutorStoreContract {
     Ledger ledger = store.ledger();
     AtomicLong viaRefunder = new AtomicLong();
     long budget = Amount.ofCap(1000).units();
-    Meter first = ExecFixture.meter(budget, new AtomicLong());
+    Meter first = b.meter(budget, new AtomicLong());
     // The second program's refunder pays the same ledger account, as a host wires it.
-    Meter second = Meter.open(ExecFixture.table(), Hash.copyOf(new byte[32]), Amount.of(budget), 100, 10, amount -> {
+    Meter second = b.meter(budget, (amount, programId) -> {
       viaRefunder.addAndGet(amount.units());
-      ledger.refund(PAYER, amount);
+      ledger.refund(PAYER, amount, programId);
     });
     PendingCommit one = (PendingCommit) executor.run(b.program(), b.data(), first, PAYER, o -> { });
     PendingCommit two = (PendingCommit) executor.run(b.program(), b.data(), second, PAYER, o -> { });
@@ -697,7 +693,7 @@ public abstract class ExecutorStoreContract {
     Object before = store.dump();
     try (Batch batch = storage.newBatch()) {
       batch.putRecord(w.merge);
-      batch.credit(PAYER, Amount.of(500));
+      batch.credit(PAYER, Amount.of(500), ExecFixture.PROGRAM_ID);
       batch.putRecord(orphan);
       StorageException e = assertThrows(StorageException.class, batch::commit);
       assertEquals(StorageException.Reason.MISSING_PARENT, e.reason());
@@ -705,14 +701,14 @@ public abstract class ExecutorStoreContract {
     assertEquals(before, store.dump(), "neither the record nor the credit was applied");
     try (Batch batch = storage.newBatch()) {
       batch.putRecord(w.merge);
-      batch.credit(PAYER, Amount.of(500));
-      batch.credit(PAYER, Amount.of(25));
+      batch.credit(PAYER, Amount.of(500), ExecFixture.PROGRAM_ID);
+      batch.credit(PAYER, Amount.of(25), ExecFixture.PROGRAM_ID);
       batch.commit();
     }
     assertEquals(balance + 525, store.ledger().balance(PAYER).units());
     assertEquals(List.of(w.merge.hash()), committedHeads(w.f.id()));
     try (Batch batch = storage.newBatch()) {
-      batch.credit(PAYER, Amount.MAX);
+      batch.credit(PAYER, Amount.MAX, ExecFixture.PROGRAM_ID);
       assertEquals(StorageException.Reason.BALANCE_OVERFLOW,
           assertThrows(StorageException.class, batch::commit).reason());
     }

@@ -46,20 +46,21 @@ class OutputEncodingTest {
         .add(new Instruction.Prove(anchor, new RecordSelector.ByHash(r1Hash), 3))
         .add(new Instruction.HasRecord(unknown))
         .add(new Instruction.ReadByHash(unknown))
-        .add(new Instruction.Heads());
+        .add(new Instruction.Heads())
+        .add(new Instruction.Metadata());
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     try {
       InMemoryCapsuleStorage storage = new InMemoryCapsuleStorage();
       Executor executor = new Executor(storage, new SettableClock(ExecFixture.START), Duration.ofMinutes(1),
           Duration.ofSeconds(5), ExecFixture.ENVELOPE, ExecFixture.HOST, scheduler);
       List<InstructionOutput> outputs = new ArrayList<>();
-      ((PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), outputs::add)).confirm();
+      ((PendingCommit) executor.run(b.program(), b.data(), b.meter(), outputs::add)).confirm();
       // Committed now, so the cross-capsule lookups find r1.
       ExecFixture.Builder lookups = new ExecFixture.Builder(null);
       DataRef held = lookups.put(r1.hash());
       lookups.add(new Instruction.HasRecord(held)).add(new Instruction.ReadByHash(held));
       List<InstructionOutput> more = new ArrayList<>();
-      executor.run(lookups.program(), lookups.data(), ExecFixture.meter(), more::add);
+      executor.run(lookups.program(), lookups.data(), lookups.meter(), more::add);
       outputs.addAll(more);
       List<Instruction> all = new ArrayList<>(b.program().instructions());
       all.addAll(lookups.program().instructions());
@@ -74,7 +75,7 @@ class OutputEncodingTest {
   void everyOutputKindRoundTripsExactly() throws Exception {
     Program[] program = new Program[1];
     List<InstructionOutput> outputs = runEveryKind(program);
-    assertEquals(10, outputs.size());
+    assertEquals(11, outputs.size());
     for (int i = 0; i < outputs.size(); i++) {
       Instruction instruction = program[0].instructions().get(i);
       byte[] encoded = OutputEncoding.encode(outputs.get(i).output());
@@ -83,7 +84,7 @@ class OutputEncodingTest {
       assertArrayEquals(encoded, OutputEncoding.encode(decoded), "output " + i + " re-encodes identically");
     }
     Output.Has held = assertInstanceOf(Output.Has.class,
-        OutputEncoding.decode(program[0].instructions().get(8), OutputEncoding.encode(outputs.get(8).output())));
+        OutputEncoding.decode(program[0].instructions().get(9), OutputEncoding.encode(outputs.get(9).output())));
     assertTrue(held.held());
   }
 
@@ -137,6 +138,10 @@ class OutputEncodingTest {
         assertTrue(actual <= bound, "output " + i + ": " + actual + " bytes > bound " + bound);
         if (instruction instanceof Instruction.Prove prove && !prove.isSubRecord()) {
           assertEquals(actual, bound, "a record proof along the primary chain is charged its exact size");
+        }
+        if (instruction instanceof Instruction.HasRecord || instruction instanceof Instruction.ReadByHash
+            || instruction instanceof Instruction.Metadata || instruction instanceof Instruction.Heads) {
+          assertEquals(actual, bound, "output " + i + " (" + instruction.kind() + ") is charged its exact size");
         }
       }
     } finally {

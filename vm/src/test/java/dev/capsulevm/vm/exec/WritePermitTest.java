@@ -58,7 +58,7 @@ class WritePermitTest {
       RecordWithBody r2 = f.record(r1.hash(), "two");
       ExecFixture.Builder b = on(f);
       b.add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r2)))));
-      PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> { });
+      PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), o -> { });
       assertEquals(1, executor.writePermitEntries(), "held while the commit is pending");
       if (i % 2 == 0) {
         pending.confirm();
@@ -69,7 +69,7 @@ class WritePermitTest {
       ExecFixture.Builder bad = on(f);
       bad.add(new Instruction.AppendRecord(bad.put(new byte[] {0, 0, 0, 0})));
       assertEquals(Reason.INVALID_INPUT, assertThrows(ProgramStoppedException.class,
-          () -> executor.run(bad.program(), bad.data(), ExecFixture.meter(), o -> { })).reason());
+          () -> executor.run(bad.program(), bad.data(), bad.meter(), o -> { })).reason());
       assertEquals(0, executor.writePermitEntries(), "dropped after a failure");
     }
   }
@@ -104,7 +104,7 @@ class WritePermitTest {
             RecordWithBody r = f.record(headsNow, "t" + thread + "-" + i, 1);
             ExecFixture.Builder b = on(f);
             b.add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(List.of(r)))));
-            PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), ExecFixture.meter(), o -> {
+            PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), o -> {
               most.accumulateAndGet(inside.incrementAndGet(), Math::max);
               Thread.yield();
             });

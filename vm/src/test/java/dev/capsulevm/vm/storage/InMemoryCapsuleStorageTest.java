@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ class InMemoryCapsuleStorageTest extends CapsuleStorageContract {
     try (Batch batch = storage.newBatch()) {
       batch.createCapsule(f.metadata);
       StorageException e = assertThrows(StorageException.class,
-          () -> batch.credit(SigningKey.fromSeed(new byte[32]).publicKey(), Amount.of(1)));
+          () -> batch.credit(SigningKey.fromSeed(new byte[32]).publicKey(), Amount.of(1), Hash.copyOf(new byte[32])));
       assertEquals(StorageException.Reason.NO_LEDGER, e.reason());
     }
     assertFalse(storage.hasCapsule(f.id()));
