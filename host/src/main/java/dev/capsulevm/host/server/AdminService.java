@@ -70,8 +70,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
       return;
     }
     log.info("funded {} with {} units", account, request.getAmount());
-    responses.onNext(BalanceResponse.newBuilder().setAccount(request.getAccount())
-        .setBalance(ctx.ledger.balance(account).units()).build());
+    responses.onNext(HostService.balanceResponse(ctx, account));
     responses.onCompleted();
   }
 

@@ -127,17 +127,19 @@ final class Admission {
       return new Refused(EndReason.of(e.reason()), "header: signed_withdrawal: " + e.getMessage());
     }
     PublicKey account = withdrawal.withdrawal().account();
+    Hash programId = ProgramEncoding.programId(programBytes, withdrawalBytes);
     // Checked after the signature verified, so nobody can spend another account's tokens.
     if (!rate.tryAcquire(account)) {
-      ledger.refund(account, budget);
+      ledger.refund(account, budget, programId);
       return new Refused(EndReason.RATE_EXCEEDED, "account " + account + " starts programs faster than "
           + config.programsPerSecondPerAccount() + " per second (burst " + config.programBurstPerAccount()
           + "); the whole budget was returned (the withdrawal's nonce is used); retry later");
     }
-    Hash programId = ProgramEncoding.programId(programBytes, withdrawalBytes);
     Meter meter;
     try {
-      meter = Meter.open(table, programId, budget, programBytes.length, durationUnits, cashier.refunderFor(account));
+      // The receipt names the program's capsule and is dated by the host's clock.
+      meter = Meter.open(table, programId, program.capsuleIdOrNull(), budget, programBytes.length, durationUnits,
+          cashier.refunderFor(account), config.clock());
     } catch (BudgetExceededException e) {
       // Meter.open refunded the whole budget already.
       return new Refused(EndReason.BUDGET_BELOW_START, "budget: " + e.getMessage());

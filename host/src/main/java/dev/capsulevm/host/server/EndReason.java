@@ -110,6 +110,19 @@ enum EndReason {
     };
   }
 
+  /**
+   * The settled reason whose wire number is {@code number} (a receipt's failure reason): the first listed
+   * with it (DATA for 1, PROTOCOL for 10), INTERNAL for a number this host never states.
+   */
+  static EndReason ofWire(int number) {
+    for (EndReason reason : values()) {
+      if (reason.wire != FailureReason.FAILURE_REASON_UNSPECIFIED && reason.wire.getNumber() == number) {
+        return reason;
+      }
+    }
+    return INTERNAL;
+  }
+
   /** Why pricing refused a payment (nothing was taken). */
   static EndReason of(PricingException.Reason reason) {
     return switch (reason) {

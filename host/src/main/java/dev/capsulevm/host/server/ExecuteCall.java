@@ -3,6 +3,7 @@ package dev.capsulevm.host.server;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
@@ -13,7 +14,6 @@ import dev.capsulevm.proto.v1.ProgramEnd;
 import dev.capsulevm.vm.exec.PendingCommit;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * cancellation arrives on gRPC's executor at any time, and shutdown on the closing thread. State changes
  * happen under this object's monitor, and nobody waits while holding it: the worker waits for the stream
  * in the driver and for data in the upload, each on its own monitor, which this call may take while
- * holding its own, never the reverse. Sends are serialized by {@link Responses}.
+ * holding its own, never the reverse; an abort also fails the program's meter under it, whose monitor is
+ * never held while taking this one. Sends are serialized by {@link Responses}.
  *
  * <p>Metering. Every request message carrying the header or data is charged on arrival (gRPC's thread),
  * every InstructionResult before it is sent and every instruction before it runs (the worker). The
@@ -128,19 +129,21 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     if (!started) {
       // The call ended while admission ran (shutdown, cancellation): give back the slot and the budget.
       ctx.release();
-      run.closeFailed();
+      Abort why = abort;
+      run.closeFailed(why != null ? why.reason() : EndReason.UNAVAILABLE, -1,
+          why != null ? why.message() : "the call ended before its program started");
       return;
     }
     try {
       admission.meter().chargeUpload(size);
     } catch (BudgetExceededException e) {
-      end(EndReason.BUDGET, -1, "budget: " + e.getMessage(), run.closeFailed());
+      end(EndReason.BUDGET, run.closeFailed(EndReason.BUDGET, -1, "budget: " + e.getMessage()));
       return;
     }
     try {
       ctx.programPool.execute(run::run);
     } catch (RejectedExecutionException e) {
-      end(EndReason.UNAVAILABLE, -1, "the host is shutting down", run.closeFailed());
+      end(EndReason.UNAVAILABLE, run.closeFailed(EndReason.UNAVAILABLE, -1, "the host is shutting down"));
       return;
     }
     responses.requestNext();
@@ -263,7 +266,10 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   /**
    * Stops the call for a reason outside its program. Before the header it ends with the status alone; a
    * running program fails at its next step (its data is failed, so a wait for data ends at once); a
-   * pending commit is refused here. The first abort wins; once the call ended, nothing happens.
+   * pending commit is refused here. Either way the program's meter is failed first, with no instruction
+   * and this reason and message, so the receipt states them unless the program had failed already. A
+   * commit being decided is left to its decision. The first abort wins; once the call ended, nothing
+   * happens.
    */
   void abort(EndReason reason, String message) {
     boolean refuseCall = false;
@@ -275,7 +281,6 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       if (state == State.ENDED || abort != null) {
         return;
       }
-      abort = new Abort(reason, message);
       switch (state) {
         case AWAIT_HEADER -> refuseCall = true;
         case RUNNING -> running = true;
@@ -285,8 +290,13 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         }
         default -> { }
       }
-      data = upload;
       run = driver;
+      if ((running || refuse != null) && run != null) {
+        // Before the abort is visible: the worker may settle the meter as soon as it sees it.
+        run.fail(reason, message);
+      }
+      abort = new Abort(reason, message);
+      data = upload;
     }
     if (data != null) {
       data.stop(running ? message : null);
@@ -297,7 +307,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     if (refuseCall) {
       reject(reason, message);
     } else if (refuse != null) {
-      end(reason, -1, message, refuse.refuse());
+      end(reason, refuse.refuse());
     }
   }
 
@@ -320,7 +330,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       }
       state = State.DECIDING;
     }
-    end(why.reason(), -1, why.message(), commit.refuse());
+    end(why.reason(), Objects.requireNonNull(driver, "a running call has its driver")
+        .refuse(commit, why.reason(), why.message()));
     return false;
   }
 
@@ -352,46 +363,68 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     responses.refuse(reason.status(message));
   }
 
+  /** Ends a read-only program that completed: ProgramEnd with its receipt, then OK. */
   void endFinished(SignedReceipt receipt) {
-    if (finishState()) {
-      sendEnd(ProgramEnd.newBuilder().setSignedReceipt(ByteString.copyFrom(receipt.encode())).build(), null,
-          "finished");
-    }
+    settle(null, receipt, "finished");
   }
 
-  void endCommitted(SignedReceipt receipt, List<Hash> heads) {
-    if (finishState()) {
-      ProgramEnd.Builder end = ProgramEnd.newBuilder().setSignedReceipt(ByteString.copyFrom(receipt.encode()));
-      for (Hash head : heads) {
-        end.addCommittedHeads(ByteString.copyFrom(head.toByteArray()));
-      }
-      sendEnd(end.build(), null, "committed");
-    }
+  /** Ends a read-write program that committed: ProgramEnd with its receipt and the heads it states, then OK. */
+  void endCommitted(SignedReceipt receipt) {
+    settle(null, receipt, "committed");
   }
 
-  /** Ends a program the call's abort stopped, with the abort's reason. */
-  void endAborted(int instruction, SignedReceipt receipt) {
+  /** Ends a program the call's abort stopped, with the abort's reason (which its meter was failed with). */
+  void endAborted(SignedReceipt receipt) {
     Abort why = Objects.requireNonNull(abort, "only an aborted call's program ends aborted");
-    end(why.reason(), instruction, why.message(), receipt);
+    end(why.reason(), receipt);
   }
 
-  void end(EndReason reason, int instruction, @Nullable String message, SignedReceipt receipt) {
-    end(reason, instruction, message, receipt, "failed");
+  /** Ends a program the call's abort stopped before anything settled its meter. */
+  void endAborted() {
+    Abort why = Objects.requireNonNull(abort, "only an aborted call's program ends aborted");
+    end(why.reason(), Objects.requireNonNull(driver, "a running call has its driver")
+        .closeFailed(why.reason(), -1, why.message()));
   }
 
-  /** Ends a program that failed after its budget was taken: ProgramEnd with the failure, then the status. */
-  void end(EndReason reason, int instruction, @Nullable String message, SignedReceipt receipt, String outcome) {
+  /** Ends a program that failed after its budget was taken (see {@link #settle}). */
+  void end(EndReason reason, SignedReceipt receipt) {
+    settle(reason, receipt, "failed");
+  }
+
+  void end(EndReason reason, SignedReceipt receipt, String outcome) {
+    settle(reason, receipt, outcome);
+  }
+
+  /**
+   * Ends a program after its budget was taken, as its receipt says: ProgramEnd with the receipt and, for
+   * a failed program, the {@code Failure} its receipt states (instruction, reason, message; the receipt
+   * is the one source of them, so the renter can compare the two), then the status. The status is
+   * {@code reason}'s when it has the receipt's failure reason, else the status of the receipt's own reason
+   * (the program failed for another reason first). A completed program ends with its committed heads and
+   * OK whatever {@code reason} says: its meter settled first.
+   */
+  private void settle(@Nullable EndReason reason, SignedReceipt signed, String outcome) {
     if (!finishState()) {
       return;
     }
-    String text = message == null ? reason.code().name() : message;
-    ProgramEnd end = ProgramEnd.newBuilder()
-        .setSignedReceipt(ByteString.copyFrom(receipt.encode()))
-        .setFailure(Failure.newBuilder().setReason(reason.wire()).setInstruction(instruction).setMessage(text)
-            .setMaxOutputBytes(
-                Objects.requireNonNull(driver, "a program's end comes after its start").unsentBound(receipt.receipt())))
-        .build();
-    sendEnd(end, reason.status(text), responses.wasCancelled() ? "cancelled" : outcome);
+    Receipt receipt = signed.receipt();
+    ProgramEnd.Builder end = ProgramEnd.newBuilder().setSignedReceipt(ByteString.copyFrom(signed.encode()));
+    String label = responses.wasCancelled() ? "cancelled" : outcome;
+    if (!(receipt.end() instanceof Receipt.Failed failed)) {
+      for (Hash head : receipt.committedHeads()) {
+        end.addCommittedHeads(ByteString.copyFrom(head.toByteArray()));
+      }
+      sendEnd(end.build(), null, label);
+      return;
+    }
+    EndReason stated = reason != null && reason.wire().getNumber() == failed.reason() ? reason
+        : EndReason.ofWire(failed.reason());
+    end.setFailure(Failure.newBuilder()
+        .setReasonValue(failed.reason())
+        .setInstruction(failed.instruction())
+        .setMessage(failed.message())
+        .setMaxOutputBytes(Objects.requireNonNull(driver, "a program's end comes after its start").unsentBound(receipt)));
+    sendEnd(end.build(), stated.status(failed.message()), label);
   }
 
   /** The admitted program, under this object's monitor in a state past the header. */

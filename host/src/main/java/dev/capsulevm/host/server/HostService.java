@@ -1,6 +1,8 @@
 package dev.capsulevm.host.server;
 
 import com.google.protobuf.ByteString;
+import dev.capsulevm.pricing.BalanceStatement;
+import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.BalanceRequest;
 import dev.capsulevm.proto.v1.BalanceResponse;
@@ -13,7 +15,7 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import org.jspecify.annotations.Nullable;
 
-/** The renter-facing service: price table, balances, programs. */
+/** The renter-facing service: price table, balances (signed statements), programs. */
 final class HostService extends HostGrpc.HostImplBase {
   private final HostContext ctx;
 
@@ -34,9 +36,22 @@ final class HostService extends HostGrpc.HostImplBase {
     if (account == null) {
       return;
     }
-    responses.onNext(BalanceResponse.newBuilder().setAccount(request.getAccount())
-        .setBalance(ctx.ledger.balance(account).units()).build());
+    responses.onNext(balanceResponse(ctx, account));
     responses.onCompleted();
+  }
+
+  /**
+   * The account's balance as the host signs it now ({@link BalanceStatement#of}): the statement, and its
+   * account and balance in fields 1 and 2 for readers that do not check it.
+   */
+  static BalanceResponse balanceResponse(HostContext ctx, PublicKey account) {
+    SignedBalanceStatement signed =
+        BalanceStatement.of(ctx.ledger, account, ctx.hostKey.publicKey(), ctx.config.clock()).sign(ctx.hostKey);
+    return BalanceResponse.newBuilder()
+        .setAccount(ByteString.copyFrom(account.toByteArray()))
+        .setBalance(signed.statement().balance().units())
+        .setSignedStatement(ByteString.copyFrom(signed.encode()))
+        .build();
   }
 
   @Override

@@ -27,6 +27,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The price tables this host has signed. The current one is renewed (re-signed with a fresh window)
@@ -36,11 +38,18 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>With a file ({@link #FILE} in the data directory), the issued tables are written there before a
  * new one is handed out and read back on start, so a restart does not break renters holding a table
- * whose window has not ended. The file is the tables' signed encodings back to back.
+ * whose window has not ended. The file is the tables' signed encodings back to back. A file of version 1
+ * tables (written by a host from before METADATA prices) is ignored, with one line in the log: those
+ * tables are no longer accepted, and a renter holding one is refused with FAILED_PRECONDITION and fetches
+ * the current table.
  */
 final class PriceTables {
   static final Duration SKEW = Duration.ofSeconds(60);
   static final String FILE = "price-tables.bin";
+  private static final Logger log = LoggerFactory.getLogger(PriceTables.class);
+  /** The version of the tables an older host kept, and their signed length (no METADATA prices: 16 bytes less). */
+  private static final int OLD_VERSION = 1;
+  private static final int OLD_LENGTH = SignedPriceTable.LENGTH - 16;
 
   private final SigningKey hostKey;
   private final Clock clock;
@@ -97,6 +106,7 @@ final class PriceTables {
     m.put(InstructionKind.HAS_RECORD, InstructionPrice.of(100, 1));
     m.put(InstructionKind.READ_BY_HASH, InstructionPrice.of(300, 1));
     m.put(InstructionKind.HEADS, InstructionPrice.of(50, 1));
+    m.put(InstructionKind.METADATA, InstructionPrice.of(50, 1)); // like HEADS: one small lookup
     return new Prices(Amount.of(1000), Amount.of(2), m, Amount.of(1), Amount.of(2), Amount.of(1), Amount.of(5));
   }
 
@@ -194,6 +204,11 @@ final class PriceTables {
 
   private static List<SignedPriceTable> read(Path file) throws IOException {
     byte[] bytes = Files.readAllBytes(file);
+    if (isOld(bytes)) {
+      log.info("{} holds price tables of version {} issued by an older host; they are no longer accepted"
+          + " (renters holding one fetch the current table)", file, OLD_VERSION);
+      return List.of();
+    }
     if (bytes.length % SignedPriceTable.LENGTH != 0) {
       throw new IOException(file + " is not a list of signed price tables: " + bytes.length + " bytes is not a"
           + " multiple of " + SignedPriceTable.LENGTH);
@@ -207,6 +222,19 @@ final class PriceTables {
       }
     }
     return tables;
+  }
+
+  /** Whether {@code bytes} are version 1 tables back to back, as an older host wrote them. */
+  private static boolean isOld(byte[] bytes) {
+    if (bytes.length == 0 || bytes.length % OLD_LENGTH != 0) {
+      return false;
+    }
+    for (int at = 0; at < bytes.length; at += OLD_LENGTH) {
+      if (bytes[at] != OLD_VERSION) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Forgets tables expired for more than their whole window (kept that long to name them "expired"). */

@@ -8,7 +8,6 @@ import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Instruction;
-import dev.capsulevm.program.OutputEncoding;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -37,8 +36,14 @@ import org.slf4j.LoggerFactory;
  * {@code sendTimeout} for a slow renter, after which the program fails. The last output also waits for
  * the rest of the declared data, at most {@code dataTimeout}, so the receipt counts every data message.
  *
- * <p>Metering: every InstructionResult is charged at its serialized size before it is sent, and the
- * executor charges every instruction before it runs, both on the worker; uploads are charged by the call.
+ * <p>Metering: every InstructionResult is charged at its serialized size, with its output's transcript
+ * leaf, once the stream is ready for it and right before it is sent ({@link Meter#chargeOutput}), so the
+ * receipt's transcript holds exactly the outputs sent; the executor charges every instruction before it
+ * runs, both on the worker; uploads are charged by the call.
+ *
+ * <p>Failures: whoever decides why the program fails states it in the meter ({@link Meter#fail}) before
+ * anything can settle it, and the first failure is the one the receipt states; the call builds the
+ * renter's {@code Failure} from the receipt ({@link ExecuteCall#end}), so the two always agree.
  */
 final class ProgramDriver {
   private static final Logger log = LoggerFactory.getLogger(ProgramDriver.class);
@@ -102,30 +107,30 @@ final class ProgramDriver {
       }
       outcome = ctx.executor.run(program, upload.data(), meter, account, this::deliver);
     } catch (ProgramStoppedException e) {
-      SignedReceipt receipt = e.receiptOrNull() != null ? e.receiptOrNull() : closeFailed();
+      EndReason reason = EndReason.of(e.reason());
+      SignedReceipt stopped = e.receiptOrNull();
+      SignedReceipt receipt = stopped != null ? stopped
+          : closeFailed(reason, e.instructionIndex(), String.valueOf(e.getMessage()));
       if (call.aborted()) {
-        call.endAborted(e.instructionIndex(), receipt);
+        call.endAborted(receipt);
       } else {
-        call.end(EndReason.of(e.reason()), e.instructionIndex(), e.getMessage(), receipt);
+        call.end(reason, receipt);
       }
       return;
     } catch (OutputUnpaid e) {
-      call.end(EndReason.BUDGET, e.index, e.getMessage(), closeFailed());
+      call.end(EndReason.BUDGET, closeFailed(EndReason.BUDGET, e.index, String.valueOf(e.getMessage())));
       return;
     } catch (CallAborted e) {
-      call.endAborted(-1, closeFailed());
+      call.endAborted();
       return;
     } catch (RuntimeException | Error e) {
       log.error("program failed unexpectedly", e);
-      call.end(EndReason.INTERNAL, -1, "the host failed running the program: " + e, closeFailed());
+      call.end(EndReason.INTERNAL, closeFailed(EndReason.INTERNAL, -1, internalFailure(e)));
       return;
     }
     if (outcome instanceof Outcome.Finished finished) {
-      if (call.aborted()) {
-        call.endAborted(-1, finished.receipt());
-      } else {
-        call.endFinished(finished.receipt());
-      }
+      // Completed, even if the call was aborted since: its meter closed first, and its receipt says so.
+      call.endFinished(finished.receipt());
       return;
     }
     PendingCommit commit = (PendingCommit) outcome;
@@ -158,30 +163,49 @@ final class ProgramDriver {
       scheduled.cancel(false); // decided: nothing left to expire
     }
     if (!confirm) {
-      call.end(EndReason.REFUSED, -1, "the renter refused the commit; nothing was written", commit.refuse(),
-          "refused");
+      // The commit's own failure: REFUSED, "the renter refused the commit; nothing was written".
+      call.end(EndReason.REFUSED, commit.refuse(), "refused");
       return;
     }
     try {
-      SignedReceipt receipt = commit.confirm();
-      call.endCommitted(receipt, commit.proposedHeads());
+      call.endCommitted(commit.confirm());
     } catch (ProgramStoppedException e) {
-      SignedReceipt receipt = e.receiptOrNull() != null ? e.receiptOrNull() : meter.close().sign(ctx.hostKey);
-      call.end(EndReason.of(e.reason()), e.instructionIndex(), e.getMessage(), receipt);
+      EndReason reason = EndReason.of(e.reason());
+      SignedReceipt stopped = e.receiptOrNull();
+      call.end(reason, stopped != null ? stopped
+          : closeFailed(reason, e.instructionIndex(), String.valueOf(e.getMessage())));
     }
   }
 
   private void expireIfUndecided(PendingCommit commit) {
     if (call.takeDecision()) {
-      call.end(EndReason.EXPIRED, -1, "no CommitDecision within " + ctx.config.commitTimeout()
-          + "; nothing was written", commit.refuse());
+      call.end(EndReason.EXPIRED, refuse(commit, EndReason.EXPIRED, "no CommitDecision within "
+          + ctx.config.commitTimeout() + "; nothing was written"));
     }
   }
 
-  /** Closes the meter of a program that stopped; every later close returns the same receipt. */
-  SignedReceipt closeFailed() {
-    meter.fail();
+  /**
+   * Fails the program for {@code reason} (unless it failed already: the first failure stands) and closes
+   * its meter; every later close returns the same receipt.
+   */
+  SignedReceipt closeFailed(EndReason reason, int instruction, String message) {
+    meter.fail(instruction, reason.wire().getNumber(), message);
     return meter.close().sign(ctx.hostKey);
+  }
+
+  /** Refuses a pending commit for {@code reason}, which its receipt states unless the program failed already. */
+  SignedReceipt refuse(PendingCommit commit, EndReason reason, String message) {
+    meter.fail(ProgramStoppedException.NO_INSTRUCTION, reason.wire().getNumber(), message);
+    return commit.refuse();
+  }
+
+  /** States in the meter why the call stops the program, before anything can settle it. */
+  void fail(EndReason reason, String message) {
+    meter.fail(ProgramStoppedException.NO_INSTRUCTION, reason.wire().getNumber(), message);
+  }
+
+  private static String internalFailure(Throwable e) {
+    return "the host failed running the program: " + e;
   }
 
   /** Wakes the worker waiting for the stream: it became ready, or the call was aborted. */
@@ -191,26 +215,45 @@ final class ProgramDriver {
     }
   }
 
-  /** The executor's consumer: meters, then sends one output (worker). */
+  /**
+   * The executor's consumer (worker): waits for the stream, charges the output with its transcript leaf,
+   * sends it. The executor fails the meter of a program whose consumer throws, with its own reason unless
+   * the meter failed before: so every way this stops the program states its reason in the meter first.
+   */
   private void deliver(InstructionOutput output) {
+    try {
+      sendOutput(output);
+    } catch (CallAborted | OutputUnpaid e) {
+      throw e; // the abort, or the charge below, failed the meter already
+    } catch (RuntimeException | Error e) {
+      fail(EndReason.INTERNAL, internalFailure(e));
+      throw e;
+    }
+  }
+
+  private void sendOutput(InstructionOutput output) {
     checkNotAborted();
     InstructionResult result = InstructionResult.newBuilder()
         .setIndex(output.index())
         .setCostSoFar(output.costSoFar().units())
-        .setOutput(ByteString.copyFrom(OutputEncoding.encode(output.output())))
+        .setOutput(ByteString.copyFrom(output.encodedOutput()))
         .setMaxOutputBytes(output.charged().maxOutputBytes())
         .build();
     ExecuteResponse response = ExecuteResponse.newBuilder().setResult(result).build();
     int size = response.getSerializedSize();
+    // Charged only once the stream takes it: an output the renter never reads is neither charged nor in
+    // the transcript (the call fails SLOW_RENTER instead).
+    awaitReady();
     try {
-      meter.chargeDownload(size);
+      meter.chargeOutput(size, output.transcriptLeaf());
     } catch (BudgetExceededException e) {
       unpaidBound = output.charged().maxOutputBytes();
-      throw new OutputUnpaid(output.index(), "budget: the output of instruction " + output.index()
-          + " could not be paid for: " + e.getMessage());
+      String message = "budget: the output of instruction " + output.index() + " could not be paid for: "
+          + e.getMessage();
+      meter.fail(output.index(), EndReason.BUDGET.wire().getNumber(), message);
+      throw new OutputUnpaid(output.index(), message);
     }
     ctx.metrics.instructions.labelValues(output.charged().kind().name()).inc();
-    awaitReady();
     send(response);
     delivered = output.index() + 1;
     instructionPartSent = meter.charged().instruction().units();

@@ -295,8 +295,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     }
 
     @Override
-    public void credit(PublicKey account, Amount amount) throws StorageException {
-      LmdbLedger.credit(environment, txn, account, amount);
+    public void credit(PublicKey account, Amount amount, Hash programId) throws StorageException {
+      LmdbLedger.credit(environment, txn, account, amount, programId);
     }
   }
 

@@ -4,6 +4,7 @@ import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.AmountOverflowException;
 import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.vm.storage.StorageException.Reason;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.Txn;
@@ -25,7 +27,9 @@ import org.lmdbjava.Txn;
  * transaction for everything but {@link #balance}), serialized with the store's commits and as durable as
  * they are, so balances and nonces survive a restart and a crash.
  *
- * <p>Layout (host/README.md): {@code accounts} maps the account key (32) to its balance (u64 big-endian);
+ * <p>Layout (host/README.md): {@code accounts} maps the account key (32) to its balance (u64 big-endian)
+ * followed, once a program has been settled against the account, by that last program's id (32): 8 or
+ * 40 bytes, so a value written before the last program was kept (8 bytes) reads as "none";
  * {@code nonces} maps account (32) ‖ nonce (u64) to the withdrawal's expiry (epoch second, u64);
  * {@code nonce-expiry} holds the same nonces under expiry (u64) ‖ account (32) ‖ nonce (u64), so a
  * withdrawal first drops, in the same transaction, every nonce whose withdrawal has expired.
@@ -34,7 +38,7 @@ import org.lmdbjava.Txn;
  * committed in the same transaction as the program's records.
  */
 public final class LmdbLedger implements Ledger {
-  /** Balance (u64) by account public key (32). */
+  /** Balance (u64), then the last program settled against the account (32) if any, by account public key (32). */
   static final String DB_ACCOUNTS = "accounts";
   /** Used nonces: withdrawal expiry (epoch second, u64) by account (32), nonce (u64). */
   static final String DB_NONCES = "nonces";
@@ -69,20 +73,27 @@ public final class LmdbLedger implements Ledger {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
     environment.update(txn -> {
-      long now = balance(accounts, txn, account);
+      Entry entry = entry(accounts, txn, account);
+      long now = entry.balance();
       // As a difference, so no sum overflows; a refund may have lifted the balance above the maximum.
       if (amount.units() > maxBalance.units() - now) {
         throw new PricingException(PricingException.Reason.BALANCE_LIMIT, "account " + account + " holds "
             + now + " units; depositing " + amount.units() + " exceeds the maximum " + maxBalance.units());
       }
-      setBalance(accounts, txn, account, now + amount.units());
+      put(accounts, txn, account, new Entry(now + amount.units(), entry.lastProgramOrNull()));
     });
   }
 
   @Override
   public Amount balance(PublicKey account) {
     Objects.requireNonNull(account, "account");
-    return Amount.of(environment.read(txn -> balance(accounts, txn, account)));
+    return Amount.of(environment.read(txn -> entry(accounts, txn, account).balance()));
+  }
+
+  @Override
+  public @Nullable Hash lastProgram(PublicKey account) {
+    Objects.requireNonNull(account, "account");
+    return environment.read(txn -> entry(accounts, txn, account).lastProgramOrNull());
   }
 
   @Override
@@ -106,12 +117,13 @@ public final class LmdbLedger implements Ledger {
         throw new PricingException(PricingException.Reason.REPLAYED_NONCE,
             "account " + account + " already used nonce " + nonce);
       }
-      long balance = balance(accounts, txn, account);
+      Entry entry = entry(accounts, txn, account);
+      long balance = entry.balance();
       if (amount.units() > balance) {
         throw new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + account
             + " holds " + balance + " units, the withdrawal asks for " + amount.units());
       }
-      setBalance(accounts, txn, account, balance - amount.units());
+      put(accounts, txn, account, new Entry(balance - amount.units(), entry.lastProgramOrNull()));
       long expirySecond = expiry.getEpochSecond();
       nonces.put(txn, nonceKey, longValue(expirySecond));
       nonceExpiry.put(txn, expiryKey(expirySecond, account, nonce), Layout.empty());
@@ -120,12 +132,13 @@ public final class LmdbLedger implements Ledger {
 
   /** Never refused for the balance it reaches; only an overflow of the balance (2^63 units) throws. */
   @Override
-  public void refund(PublicKey account, Amount amount) {
+  public void refund(PublicKey account, Amount amount, Hash programId) {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
+    Objects.requireNonNull(programId, "programId");
     try {
       environment.update(txn -> {
-        credit(environment, txn, account, amount);
+        credit(environment, txn, account, amount, programId);
       });
     } catch (StorageException e) {
       throw new ArithmeticException(e.getMessage());
@@ -159,13 +172,14 @@ public final class LmdbLedger implements Ledger {
   }
 
   /**
-   * Adds {@code amount} to {@code account} inside {@code txn}, a write transaction of {@code environment}:
-   * a refund, and a batch's credit committed with its records. Refused only if the balance would overflow.
+   * Adds program {@code programId}'s refund {@code amount} to {@code account} inside {@code txn}, a write
+   * transaction of {@code environment}, and records the program as the account's last: a refund, and a
+   * batch's credit committed with its records. Refused only if the balance would overflow.
    */
-  static void credit(LmdbEnvironment environment, Txn<ByteBuffer> txn, PublicKey account, Amount amount)
-      throws StorageException {
+  static void credit(LmdbEnvironment environment, Txn<ByteBuffer> txn, PublicKey account, Amount amount,
+      Hash programId) throws StorageException {
     Dbi<ByteBuffer> accounts = environment.dbi(DB_ACCOUNTS);
-    long before = balance(accounts, txn, account);
+    long before = entry(accounts, txn, account).balance();
     long after;
     try {
       after = Amount.of(before).plus(amount).units();
@@ -173,29 +187,50 @@ public final class LmdbLedger implements Ledger {
       throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + amount.units() + " units to "
           + account + " overflows its balance of " + before);
     }
-    setBalance(accounts, txn, account, after);
+    put(accounts, txn, account, new Entry(after, programId));
   }
 
-  /** The balance of {@code account} as of {@code txn}, zero for an account never seen. */
-  private static long balance(Dbi<ByteBuffer> accounts, Txn<ByteBuffer> txn, PublicKey account) {
+  /** An account's value: its balance and the last program settled against it, or null for none. */
+  private record Entry(long balance, @Nullable Hash lastProgramOrNull) {
+    static final Entry NEW = new Entry(0, null);
+  }
+
+  /**
+   * The entry of {@code account} as of {@code txn}: zero and no program for an account never seen; no
+   * program for a value of 8 bytes (a balance alone, as a host kept it before it recorded programs).
+   */
+  private static Entry entry(Dbi<ByteBuffer> accounts, Txn<ByteBuffer> txn, PublicKey account) {
     ByteBuffer stored = accounts.get(txn, accountKey(account));
     if (stored == null) {
-      return 0;
+      return Entry.NEW;
     }
-    if (stored.remaining() != Long.BYTES) {
+    if (stored.remaining() != Long.BYTES && stored.remaining() != Long.BYTES + Hash.LENGTH) {
       throw new StorageCorruptionException("database " + DB_ACCOUNTS + ", key " + account.toHex()
-          + ": value is " + stored.remaining() + " bytes, not a balance");
+          + ": value is " + stored.remaining() + " bytes, neither a balance (8) nor a balance and a program (40)");
     }
-    long balance = stored.duplicate().getLong();
+    ByteBuffer value = stored.duplicate();
+    long balance = value.getLong();
     if (balance < 0) {
       throw new StorageCorruptionException("database " + DB_ACCOUNTS + ", key " + account.toHex()
           + ": negative balance " + balance);
     }
-    return balance;
+    if (!value.hasRemaining()) {
+      return new Entry(balance, null);
+    }
+    byte[] program = new byte[Hash.LENGTH];
+    value.get(program);
+    return new Entry(balance, Hash.copyOf(program));
   }
 
-  private static void setBalance(Dbi<ByteBuffer> accounts, Txn<ByteBuffer> txn, PublicKey account, long balance) {
-    accounts.put(txn, accountKey(account), longValue(balance));
+  /** Writes the balance alone while the account has no last program, the balance and the program after. */
+  private static void put(Dbi<ByteBuffer> accounts, Txn<ByteBuffer> txn, PublicKey account, Entry entry) {
+    Hash program = entry.lastProgramOrNull();
+    ByteBuffer value = ByteBuffer.allocateDirect(Long.BYTES + (program == null ? 0 : Hash.LENGTH));
+    value.putLong(entry.balance());
+    if (program != null) {
+      value.put(program.toByteArray());
+    }
+    accounts.put(txn, accountKey(account), value.flip());
   }
 
   private static ByteBuffer accountKey(PublicKey account) {

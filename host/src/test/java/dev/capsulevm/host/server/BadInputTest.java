@@ -34,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bad input through raw stubs: each gets its documented status (docs/PROTOCOL.md, "Errors"), the
- * budget is refunded as documented, and the host keeps serving.
+ * budget is refunded as documented, and the host keeps serving. Every failure after the budget was taken
+ * ends with a {@code Failure} that says exactly what the signed receipt says ({@link TestHost#failure}).
  */
 class BadInputTest {
   static final long BUDGET = 50_000_000;
@@ -81,6 +82,11 @@ class BadInputTest {
     p.add(new Instruction.HasRecord(p.put(r1.hash())));
     p.add(new Instruction.Heads());
     return p;
+  }
+
+  /** The receipt of a run that failed, checked to state what its Failure and status say. */
+  Receipt failure(Run run) throws Exception {
+    return TestHost.failure(run.end(), run.status(), table.hostKey());
   }
 
   /** Sends a header alone and returns the status the host ends with (no budget was taken). */
@@ -174,7 +180,8 @@ class BadInputTest {
     assertEquals(FailureReason.FAILURE_REASON_NOT_FOUND, run.end().getEnd().getFailure().getReason());
     assertEquals(0, run.end().getEnd().getFailure().getInstruction());
     Receipt r = TestHost.check(run, p, table, BUDGET, w);
-    assertTrue(r.failed());
+    assertEquals(r, failure(run));
+    assertEquals(Hash.copyOf(other), r.capsuleIdOrNull());
     assertEquals(before - r.finalCost().units(), t.balance(account));
   }
 
@@ -190,8 +197,9 @@ class BadInputTest {
     Run run = TestHost.finish(s, true);
     assertEquals(Status.Code.INVALID_ARGUMENT, run.status().getCode());
     assertTrue(run.status().getDescription().contains("over the declared length"), run.status().getDescription());
-    Receipt r = run.receipt().receipt();
-    assertTrue(r.failed());
+    Receipt r = failure(run);
+    assertEquals(FailureReason.FAILURE_REASON_PROTOCOL.getNumber(), r.failureReason());
+    assertEquals(Receipt.NO_INSTRUCTION, r.failedInstruction(), "the stream's failure, not an instruction's");
     assertEquals(before - r.finalCost().units(), t.balance(account));
   }
 
@@ -212,8 +220,8 @@ class BadInputTest {
     Status status = s.status();
     assertEquals(Status.Code.INVALID_ARGUMENT, status.getCode());
     assertTrue(status.getDescription().contains("after the end"), status.getDescription());
-    Receipt r = new Run(List.of(), null, end, status, 0, 0).receipt().receipt();
-    assertTrue(r.failed());
+    Receipt r = TestHost.failure(end, status, table.hostKey());
+    assertEquals(FailureReason.FAILURE_REASON_PROTOCOL.getNumber(), r.failureReason());
     assertEquals(before - r.finalCost().units(), t.balance(account));
   }
 
@@ -228,6 +236,7 @@ class BadInputTest {
     Run run = TestHost.finish(s, true);
     assertEquals(Status.Code.INVALID_ARGUMENT, run.status().getCode());
     assertTrue(run.status().getDescription().contains("second ProgramHeader"), run.status().getDescription());
+    assertEquals(FailureReason.FAILURE_REASON_PROTOCOL.getNumber(), failure(run).failureReason());
     assertEquals(before - run.receipt().receipt().finalCost().units(), t.balance(account));
   }
 
@@ -241,7 +250,8 @@ class BadInputTest {
     assertEquals(Status.Code.FAILED_PRECONDITION, run.status().getCode());
     assertTrue(run.status().getDescription().contains("CommitDecision before a CommitProposal"),
         run.status().getDescription());
-    assertTrue(run.receipt().receipt().failed());
+    assertEquals(FailureReason.FAILURE_REASON_PROTOCOL.getNumber(), failure(run).failureReason(),
+        "FAILED_PRECONDITION goes with PROTOCOL for this one");
   }
 
   @Test
@@ -302,5 +312,89 @@ class BadInputTest {
     assertEquals(Status.Code.UNAUTHENTICATED, wrong.getStatus().getCode());
     assertEquals(t.host.hostKey(), dev.capsulevm.proofs.crypto.PublicKey.copyOf(
         t.admin.status(StatusRequest.getDefaultInstance()).getHostKey().toByteArray()));
+  }
+
+  @Test
+  void anInputThatDoesNotValidateIsTheFailedInstructionOfTheReceipt() throws Exception {
+    RecordWithBody stray = f.record(r1.hash(), "never-sent");
+    RecordWithBody orphan = f.record(stray.hash(), "orphan");
+    ProgramBuilder p = new ProgramBuilder(f.id());
+    p.add(new Instruction.Heads());
+    p.add(new Instruction.AppendRecord(p.put(AppendEncoding.encode(List.of(orphan)))));
+    byte[] w = TestHost.withdrawal(account, table, BUDGET);
+    Stream s = t.open();
+    s.send(TestHost.header(p.encoded(), table, w, 1));
+    s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
+    Run run = TestHost.finish(s, true);
+    assertEquals(Status.Code.INVALID_ARGUMENT, run.status().getCode(), run.status().toString());
+    Receipt r = failure(run);
+    assertEquals(1, r.failedInstruction());
+    assertEquals(FailureReason.FAILURE_REASON_INVALID_INPUT.getNumber(), r.failureReason());
+    assertTrue(r.failureMessage().startsWith("instruction 1: "), r.failureMessage());
+    assertEquals(1, r.outputCount(), "the Heads output was sent");
+    assertEquals(r, TestHost.check(run, p, table, BUDGET, w));
+  }
+
+  @Test
+  void closingWithoutADecisionRefusesTheCommitAndTheReceiptSaysWhy() throws Exception {
+    CapsuleFixture g = new CapsuleFixture("no-decision");
+    ProgramBuilder p = new ProgramBuilder(g.id());
+    p.add(new Instruction.CreateCapsule(p.put(g.metadata.encoded())));
+    Stream s = t.open();
+    s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
+    s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
+    assertTrue(s.response().hasResult());
+    assertTrue(s.response().hasProposal());
+    s.requests.onCompleted();
+    ExecuteResponse end = s.response();
+    Status status = s.status();
+    assertEquals(Status.Code.ABORTED, status.getCode(), status.toString());
+    Receipt r = TestHost.failure(end, status, table.hostKey());
+    assertEquals(FailureReason.FAILURE_REASON_REFUSED.getNumber(), r.failureReason());
+    assertEquals(Receipt.NO_INSTRUCTION, r.failedInstruction());
+    assertTrue(r.failureMessage().contains("without a CommitDecision"), r.failureMessage());
+    assertEquals(g.id(), r.capsuleIdOrNull());
+  }
+
+  @Test
+  void dataThatStopsAfterTheLastInstructionIsLateAsTheReceiptSays() throws Exception {
+    ProgramBuilder p = new ProgramBuilder(f.id());
+    p.add(new Instruction.HasRecord(p.put(r1.hash())));
+    p.put(new byte[16]); // declared, never sent
+    Stream s = t.open();
+    s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
+    s.send(TestHost.data(p.bytes(), 0, 32));
+    Run run = TestHost.finish(s, true);
+    // The data timeout (2 s here) runs out after the output: DATA, with the status of a late arrival.
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, run.status().getCode(), run.status().toString());
+    Receipt r = failure(run);
+    assertEquals(FailureReason.FAILURE_REASON_DATA.getNumber(), r.failureReason());
+    assertEquals(Receipt.NO_INSTRUCTION, r.failedInstruction());
+    assertEquals(1, r.outputCount());
+  }
+
+  @Test
+  void aBudgetThatCannotPayAnInstructionNamesItInTheReceipt() throws Exception {
+    ProgramBuilder p = headsProgram();
+    // Enough for the start, the messages and instruction 0, not for its output: learned from a full run.
+    byte[] full = TestHost.withdrawal(account, table, BUDGET);
+    Stream first = t.open();
+    first.send(TestHost.header(p.encoded(), table, full, 1));
+    first.send(TestHost.data(p.bytes(), 0, p.bytes().length));
+    Run complete = TestHost.finish(first, true);
+    long budget = complete.results().get(0).getResult().getCostSoFar() + 10;
+    byte[] w = TestHost.withdrawal(account, table, budget);
+    Stream s = t.open();
+    s.send(TestHost.header(p.encoded(), table, w, 1));
+    s.send(TestHost.data(p.bytes(), 0, p.bytes().length));
+    Run run = TestHost.finish(s, true);
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, run.status().getCode(), run.status().toString());
+    Receipt r = failure(run);
+    assertEquals(FailureReason.FAILURE_REASON_BUDGET.getNumber(), r.failureReason());
+    assertEquals(0, r.failedInstruction(), "instruction 0's output could not be paid for");
+    assertEquals(0, r.outputCount());
+    assertEquals(complete.results().get(0).getResult().getMaxOutputBytes(),
+        run.end().getEnd().getFailure().getMaxOutputBytes(), "the bound it was charged for");
+    assertEquals(r, TestHost.check(run, p, table, budget, w));
   }
 }

@@ -280,8 +280,8 @@ class ExecuteEndToEndTest {
     Run refused = t.run(create, table, account, BUDGET, 1 << 20, false);
     assertEquals(Status.Code.ABORTED, refused.status().getCode());
     assertEquals(FailureReason.FAILURE_REASON_REFUSED, refused.end().getEnd().getFailure().getReason());
-    Receipt r = refused.receipt().receipt();
-    assertTrue(r.failed());
+    Receipt r = TestHost.failure(refused.end(), refused.status(), table.hostKey());
+    assertEquals(Receipt.NO_INSTRUCTION, r.failedInstruction());
     assertTrue(r.cost().storage().isZero());
     assertEquals(before - r.finalCost().units(), t.balance(account));
     // Nothing was created: the capsule can be created now.

@@ -23,6 +23,7 @@ import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.FailureReason;
 import dev.capsulevm.proto.v1.SetPricesRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
@@ -99,7 +100,8 @@ class LimitsAndLifecycleTest {
       assertEquals(FailureReason.FAILURE_REASON_BUDGET, run.end().getEnd().getFailure().getReason());
       assertTrue(run.results().size() >= 1 && run.results().size() < 5, "stopped mid-program");
       Receipt r = TestHost.check(run, p, table, enoughForTwo, w);
-      assertTrue(r.failed());
+      assertEquals(r, TestHost.failure(run.end(), run.status(), table.hostKey()));
+      assertEquals(run.results().size(), r.outputCount());
       assertEquals(before - r.finalCost().units(), t.balance(account), "exactly the unspent budget came back");
       assertFalse(r.refund().isZero());
     }
@@ -128,6 +130,9 @@ class LimitsAndLifecycleTest {
       assertEquals(full.results().get(0).getResult().getMaxOutputBytes(),
           run.end().getEnd().getFailure().getMaxOutputBytes());
       Receipt r = TestHost.check(run, p, table, budget, w);
+      assertEquals(r, TestHost.failure(run.end(), run.status(), table.hostKey()));
+      assertEquals(0, r.failedInstruction(), "the instruction whose output could not be paid for");
+      assertEquals(0, r.outputCount());
       assertEquals(1, r.instructionsCharged());
       assertEquals(before - r.finalCost().units(), t.balance(account));
     }
@@ -329,6 +334,11 @@ class LimitsAndLifecycleTest {
       Object end = s.next();
       Status status = end instanceof Status st ? st : s.status();
       assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+      if (end instanceof ExecuteResponse response) {
+        Receipt r = TestHost.failure(response, status, table.hostKey());
+        assertEquals(FailureReason.FAILURE_REASON_UNAVAILABLE.getNumber(), r.failureReason());
+        assertEquals(Receipt.NO_INSTRUCTION, r.failedInstruction());
+      }
     } finally {
       t.close();
     }

@@ -199,7 +199,7 @@ class ProtocolExamplesTest {
           Duration.ofSeconds(10), ENVELOPE, ExecFixture.HOST, scheduler);
       ProgramBuilder a = exampleA(c);
       List<InstructionOutput> outA = new ArrayList<>();
-      Outcome outcome = executor.run(a.program(), a.data(), ExecFixture.meter(BUDGET, new AtomicLong()), outA::add);
+      Outcome outcome = executor.run(a.program(), a.data(), a.meter(BUDGET, new AtomicLong()), outA::add);
       assertInstanceOf(PendingCommit.class, outcome).confirm();
       assertEquals(List.of(
           descriptor(InstructionKind.CREATE_CAPSULE, 158, 80, 158),
@@ -212,13 +212,13 @@ class ProtocolExamplesTest {
       ProgramBuilder b = exampleB(c);
       assertEquals(96, b.bytes().length);
       List<InstructionOutput> outB = new ArrayList<>();
-      executor.run(b.program(), b.data(), ExecFixture.meter(BUDGET, new AtomicLong()), outB::add);
+      executor.run(b.program(), b.data(), b.meter(BUDGET, new AtomicLong()), outB::add);
       assertEquals(List.of(
           descriptor(InstructionKind.READ_SUB_RECORD, 64, 66_173, 0),
           descriptor(InstructionKind.PROVE, 64, 549, 0),
           descriptor(InstructionKind.PROVE, 32, 394, 0),
-          descriptor(InstructionKind.HAS_RECORD, 32, 16_492, 0),
-          descriptor(InstructionKind.READ_BY_HASH, 32, 16_564, 0),
+          descriptor(InstructionKind.HAS_RECORD, 32, 204, 0),
+          descriptor(InstructionKind.READ_BY_HASH, 32, 49, 0),
           descriptor(InstructionKind.HEADS, 0, 304, 0)),
           outB.stream().map(InstructionOutput::charged).toList());
       assertEquals(224, b.program().instructions().stream().mapToLong(Instruction::inputBytes).sum());
@@ -241,8 +241,11 @@ class ProtocolExamplesTest {
       assertEquals(346, toHeight3);
       assertEquals(4 + (4 + 183) + (4 + 151), 346);
       assertEquals(toHeight3 + ENVELOPE, 394);
-      assertEquals(OutputBounds.HAS_RECORD + ENVELOPE, 16_492);
-      assertEquals(OutputBounds.READ_BY_HASH + ENVELOPE, 16_564);
+      // HasRecord and ReadByHash are charged exactly: record 1's header (held), the absent flag for u.
+      assertEquals(OutputBounds.hasRecord(c.header(1)) + ENVELOPE, 204);
+      assertEquals(1 + 4 + 151 + 48, 204);
+      assertEquals(OutputBounds.readByHash(null) + ENVELOPE, 49);
+      assertEquals(1 + 48, 49);
       assertEquals(4 + OutputBounds.head(c.header(4)) + ENVELOPE, 304);
       assertEquals(4 + (183 + 69) + 48, 304);
 
@@ -285,8 +288,8 @@ class ProtocolExamplesTest {
     assertEquals(32, OutputBounds.CREATE_CAPSULE);
     assertEquals(16_444, OutputBounds.HAS_RECORD);
     assertEquals(1 + 4 + 16_439, 16_444);
-    assertEquals(16_516, OutputBounds.READ_BY_HASH);
-    assertEquals(16_444 + 64 + 8, 16_516);
+    assertEquals(16_517, OutputBounds.READ_BY_HASH);
+    assertEquals(16_444 + 1 + 64 + 8, 16_517);
     // Had record 1 been off record 4's primary chain: one largest header per height.
     assertEquals(65_776, OutputBounds.proofByHeights(4, 1, false, 0));
     assertEquals(4 + 4 * (4 + 16_439), 65_776);
@@ -351,27 +354,27 @@ class ProtocolExamplesTest {
 
       Run read = run(t, exampleB(c), table, account);
       assertEquals(Status.Code.OK, read.status().getCode(), () -> read.status().toString());
-      assertEquals(List.of(66_173L, 549L, 394L, 16_492L, 16_564L, 304L),
+      assertEquals(List.of(66_173L, 549L, 394L, 204L, 49L, 304L),
           read.results().stream().map(r -> r.getResult().getMaxOutputBytes()).toList());
       long responses = read.results().stream().mapToLong(ExecuteResponse::getSerializedSize).sum();
       long results = read.results().stream().mapToLong(r -> r.getResult().getSerializedSize()).sum();
       Receipt receipt = read.receipt().verify(table.hostKey());
       assertEquals(responses, receipt.downloadBytes());
-      assertEquals(1_939, receipt.downloadBytes());
-      assertEquals(1_922, results);
+      assertEquals(1_936, receipt.downloadBytes());
+      assertEquals(1_919, results);
       // Each message adds its field tag and a length of 2 bytes, or of 1 byte below 128 (message 4).
-      assertEquals(List.of(604, 516, 361, 172, 15, 271),
+      assertEquals(List.of(604, 516, 361, 171, 13, 271),
           read.results().stream().map(ExecuteResponse::getSerializedSize).toList());
-      assertEquals(1_939 - 1_922, 5 * 3 + 2);
+      assertEquals(1_936 - 1_919, 5 * 3 + 2);
 
       // Instruction 4's message: ReadByHash of u, not found.
       ExecuteResponse notFound = read.results().get(4);
-      assertEquals("0a0d080410b8f50c1a010020b48101", HexFormat.of().formatHex(notFound.toByteArray()));
-      assertEquals(15, notFound.getSerializedSize());
-      assertEquals(13, notFound.getResult().getSerializedSize());
-      assertEquals(2 + 4 + 3 + 4, 13);
-      assertEquals(1 + 1 + 13, 15);
-      assertEquals(211_640, notFound.getResult().getCostSoFar());
+      assertEquals(146_032, notFound.getResult().getCostSoFar());
+      assertEquals("0a0b080410f0f4081a01002031", HexFormat.of().formatHex(notFound.toByteArray()));
+      assertEquals(13, notFound.getSerializedSize());
+      assertEquals(11, notFound.getResult().getSerializedSize());
+      assertEquals(2 + 4 + 3 + 2, 11);
+      assertEquals(1 + 1 + 11, 13);
     }
   }
 
@@ -444,11 +447,11 @@ class ProtocolExamplesTest {
             "docs/PROTOCOL.md names " + method.getName() + " next to its example");
       }
     }
-    for (String figure : List.of("**80**", "**180**", "**66,173**", "**549**", "**394**", "**16,492**",
-        "**16,564**", "**304**", "224 bytes charged for 96 bytes", "**5,705**", "**171,150**",
-        "0a 0d ", "   08 04 ", "   10 b8 f5 0c ", "   1a 01 00 ", "   20 b4 81 01 ",
-        "`downloadBytes` = 1,939", "1,922", "604, 516, 361, 172, 15 and 271", "**5,275**", "**10,238**",
-        "= 65,776", "= 10,231 bytes", "= 2,068", "= 1,044", "= 16,439", "= 16,444", "= 16,516")) {
+    for (String figure : List.of("**80**", "**180**", "**66,173**", "**549**", "**394**", "**204**",
+        "**49**", "**304**", "224 bytes charged for 96 bytes", "**5,705**", "**171,150**",
+        "0a 0b ", "   08 04 ", "   10 f0 f4 08 ", "   1a 01 00 ", "   20 31 ", "146,032",
+        "`downloadBytes` = 1,936", "1,919", "604, 516, 361, 171, 13 and 271", "**5,275**", "**10,238**",
+        "= 65,776", "= 10,231 bytes", "= 2,068", "= 1,044", "= 16,439", "= 16,444", "= 16,517")) {
       assertTrue(text.contains(figure), () -> "docs/PROTOCOL.md prints " + figure);
     }
   }

@@ -7,23 +7,29 @@ import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.ProgramShape;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.RenterCheck;
+import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.pricing.Withdrawal;
+import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
+import dev.capsulevm.program.Transcript;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.KeyFile;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.BalanceRequest;
 import dev.capsulevm.proto.v1.CommitDecision;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.Failure;
 import dev.capsulevm.proto.v1.FundRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.ProgramEnd;
 import dev.capsulevm.proto.v1.ProgramHeader;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.vm.exec.ExecFixture;
@@ -38,6 +44,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
@@ -104,6 +111,12 @@ public final class TestHost implements AutoCloseable {
   long balance(SigningKey account) {
     return blocking.getBalance(BalanceRequest.newBuilder()
         .setAccount(ByteString.copyFrom(account.publicKey().toByteArray())).build()).getBalance();
+  }
+
+  /** The account's balance statement as GetBalance returns it (parsed, not verified). */
+  SignedBalanceStatement statement(SigningKey account) throws Exception {
+    return SignedBalanceStatement.parse(blocking.getBalance(BalanceRequest.newBuilder()
+        .setAccount(ByteString.copyFrom(account.publicKey().toByteArray())).build()).getSignedStatement().toByteArray());
   }
 
   /** Programs that ended, however they ended (the Admin service's count). */
@@ -259,7 +272,11 @@ public final class TestHost implements AutoCloseable {
     }
   }
 
-  /** Checks the receipt against the renter's own figures, as the SDK does. */
+  /**
+   * Checks the receipt against the renter's own figures, as the SDK does: the costs, the transcript of the
+   * outputs it received (computed here from the instructions, the program data and the output bytes) and
+   * the end the ProgramEnd states (its {@code Failure}, or the heads it proposed and committed).
+   */
   static Receipt check(Run run, ProgramBuilder program, PriceTable table, long budget, byte[] withdrawal)
       throws Exception {
     List<InstructionDescriptor> shape = new ArrayList<>();
@@ -272,8 +289,92 @@ public final class TestHost implements AutoCloseable {
       shape.add(new InstructionDescriptor(in.kind(), in.inputBytes(), maxOut, in.writes() ? in.inputBytes() : 0));
     }
     ProgramShape ps = new ProgramShape(program.encoded().length, run.sent(), 10, shape);
+    Transcript seen = transcript(run, program);
+    RenterCheck.Observed observed =
+        new RenterCheck.Observed(run.sent(), run.received(), seen.size(), seen.root(), end(run));
     return RenterCheck.check(run.receipt(), table, ps, ProgramEncoding.programId(program.encoded(), withdrawal),
-        Amount.of(budget), run.sent(), run.received());
+        p.capsuleIdOrNull(), Amount.of(budget), observed);
+  }
+
+  /**
+   * The renter's own transcript of the outputs it received: each output's entry from the instruction it
+   * answers, the bytes that instruction's references point at in the program data, and the output's bytes.
+   */
+  static Transcript transcript(Run run, ProgramBuilder program) {
+    Program p = program.program();
+    byte[] data = program.bytes();
+    Transcript seen = new Transcript();
+    for (ExecuteResponse r : run.results()) {
+      int index = r.getResult().getIndex();
+      Instruction instruction = p.instructions().get(index);
+      List<byte[]> inputs = new ArrayList<>();
+      for (DataRef ref : instruction.refs()) {
+        inputs.add(Arrays.copyOfRange(data, (int) ref.offset(), (int) (ref.offset() + ref.length())));
+      }
+      seen.add(Transcript.leaf(index, instruction, inputs, r.getResult().getOutput().toByteArray()));
+    }
+    return seen;
+  }
+
+  /**
+   * The verified receipt of a program that failed, after checking that the ProgramEnd's {@code Failure}
+   * states exactly what its receipt states (instruction, reason number, message), that the status carries
+   * the same message and goes with that reason ({@link EndReason}), and that no head is listed as committed.
+   */
+  static Receipt failure(ExecuteResponse end, Status status, PublicKey hostKey) throws Exception {
+    Receipt receipt = SignedReceipt.parse(end.getEnd().getSignedReceipt().toByteArray()).verify(hostKey);
+    if (!end.getEnd().hasFailure() || !receipt.failed()) {
+      throw new AssertionError("a failed program's end: " + end + ", receipt " + receipt);
+    }
+    Failure f = end.getEnd().getFailure();
+    Receipt.Failed stated = new Receipt.Failed(f.getInstruction(), f.getReasonValue(), f.getMessage());
+    if (!stated.equals(receipt.end())) {
+      throw new AssertionError("Failure " + stated + " but the receipt states " + receipt.end());
+    }
+    if (!f.getMessage().equals(status.getDescription())) {
+      throw new AssertionError("status says " + status.getDescription() + ", the Failure " + f.getMessage());
+    }
+    if (EndReason.ofWire(f.getReasonValue()).wire() != f.getReason()
+        || !codesOf(f.getReasonValue()).contains(status.getCode())) {
+      throw new AssertionError("status " + status.getCode() + " does not go with reason " + f.getReason());
+    }
+    if (end.getEnd().getCommittedHeadsCount() != 0) {
+      throw new AssertionError("a failed program lists committed heads");
+    }
+    return receipt;
+  }
+
+  /** The statuses a failure reason goes with (docs/PROTOCOL.md, "Failure reasons"). */
+  private static List<Status.Code> codesOf(int reason) {
+    List<Status.Code> codes = new ArrayList<>();
+    for (EndReason r : EndReason.values()) {
+      if (r.wire().getNumber() == reason) {
+        codes.add(r.code());
+      }
+    }
+    return codes;
+  }
+
+  /**
+   * How the program ended as the renter was told: the ProgramEnd's {@code Failure}, or the heads it was
+   * proposed and confirmed (none without a proposal), which the ProgramEnd must list as committed.
+   */
+  static Receipt.End end(Run run) {
+    ProgramEnd end = run.end().getEnd();
+    if (end.hasFailure()) {
+      Failure f = end.getFailure();
+      return new Receipt.Failed(f.getInstruction(), f.getReasonValue(), f.getMessage());
+    }
+    List<Hash> proposed = new ArrayList<>();
+    if (run.proposal() != null) {
+      run.proposal().getProposal().getHeadsList().forEach(h -> proposed.add(Hash.copyOf(h.toByteArray())));
+    }
+    List<Hash> committed = new ArrayList<>();
+    end.getCommittedHeadsList().forEach(h -> committed.add(Hash.copyOf(h.toByteArray())));
+    if (!committed.equals(proposed)) {
+      throw new AssertionError("ProgramEnd lists heads " + committed + ", the proposal " + proposed);
+    }
+    return new Receipt.Completed(proposed);
   }
 
   /** vm's program builder under the name host's tests use. */

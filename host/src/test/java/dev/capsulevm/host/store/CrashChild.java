@@ -117,7 +117,8 @@ public final class CrashChild {
       if (throughExecutor(group)) {
         ExecFixture.Builder append = new ExecFixture.Builder(CAPSULE.id());
         append.add(new Instruction.AppendRecord(append.put(AppendEncoding.encode(records))));
-        Meter meter = ExecFixture.meter(Amount.ofCap(10).units(), amount -> ledger.refund(FAILURE_ACCOUNT, amount));
+        Meter meter = append.meter(Amount.ofCap(10).units(),
+            (amount, programId) -> ledger.refund(FAILURE_ACCOUNT, amount, programId));
         PendingCommit pending =
             (PendingCommit) executor.run(append.program(), append.data(), meter, groupAccount(group), o -> { });
         report(COMMITTING + group);
@@ -127,7 +128,7 @@ public final class CrashChild {
           for (RecordWithBody record : records) {
             batch.putRecord(record);
           }
-          batch.credit(BATCH_ACCOUNT, Amount.of(batchCredit(group)));
+          batch.credit(BATCH_ACCOUNT, Amount.of(batchCredit(group)), ExecFixture.PROGRAM_ID);
           report(COMMITTING + group);
           batch.commit();
         }

@@ -55,7 +55,7 @@ class LmdbLedgerAndDurabilityTest {
         try (Batch batch = storage.newBatch()) {
           batch.createCapsule(f.metadata);
           batch.putRecord(r1);
-          batch.credit(PAYER, Amount.of(42));
+          batch.credit(PAYER, Amount.of(42), ExecFixture.PROGRAM_ID);
           batch.commit();
         }
         storage.sync();
@@ -109,7 +109,7 @@ class LmdbLedgerAndDurabilityTest {
       throws Exception {
     ExecFixture.Builder append = new ExecFixture.Builder(f.id());
     append.add(new Instruction.AppendRecord(append.put(AppendEncoding.encode(List.of(record)))));
-    Meter meter = ExecFixture.meter(Amount.ofCap(1000).units(), refunded);
+    Meter meter = append.meter(Amount.ofCap(1000).units(), refunded);
     return (PendingCommit) executor.run(append.program(), append.data(), meter, PAYER, o -> { });
   }
 
@@ -165,7 +165,7 @@ class LmdbLedgerAndDurabilityTest {
       ledger.deposit(PAYER, Amount.of(1000));
       try (Batch batch = storage.newBatch()) {
         batch.createCapsule(f.metadata);
-        batch.credit(PAYER, Amount.of(7));
+        batch.credit(PAYER, Amount.of(7), ExecFixture.PROGRAM_ID);
         batch.commit();
       }
       assertEquals(Amount.of(1007), ledger.balance(PAYER), "a credit may lift a balance above the maximum");
