@@ -13,6 +13,7 @@ import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
 import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Permissions;
@@ -32,6 +33,7 @@ import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
 import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -54,6 +56,8 @@ import org.jspecify.annotations.Nullable;
  */
 final class ExecFixture implements AutoCloseable {
   static final int PAYLOAD_BYTES = 1024;
+  /** The program id the fixture's meters name: receipts are not looked at here. */
+  static final Hash PROGRAM_ID = Sha256.untagged("bench-exec-fixture".getBytes(StandardCharsets.UTF_8));
 
   final SigningKey host = SigningKey.generate();
   final SigningKey creator = SigningKey.generate();
@@ -145,8 +149,10 @@ final class ExecFixture implements AutoCloseable {
     }
   }
 
+  /** A meter for a program on the fixture's capsule; refunds go nowhere. */
   Meter meter(long programBytes) throws Exception {
-    return Meter.open(table, capsuleId, Amount.ofCap(1_000_000), programBytes, 10, amount -> { });
+    return Meter.open(table, PROGRAM_ID, capsuleId, Amount.ofCap(1_000_000), programBytes, 10,
+        (amount, programId) -> { }, Clock.systemUTC());
   }
 
   /** A program and its data bytes, reused across runs (each run gets fresh {@link ProgramData}). */

@@ -80,7 +80,7 @@ public class PricingBenchmark {
     tableId = table.id();
     hostKey = host.publicKey();
     // A budget no benchmark run can exhaust: each charge costs a few hundred units.
-    meter = Meter.open(table, tableId, Amount.MAX, 200, 10, amount -> {});
+    meter = Meter.open(table, tableId, null, Amount.MAX, 200, 10, (amount, programId) -> { }, Clock.systemUTC());
     hasRecord = new InstructionDescriptor(InstructionKind.HAS_RECORD, 32, 1, 0);
 
     map = new HashMap<>();

@@ -155,7 +155,7 @@ final class SubRecordsExperiment implements Experiment {
     Program program = new Program(capsule, List.of(instruction), data.length);
     ProgramData programData = new ProgramData(data.length, data.length);
     programData.append(data);
-    PendingCommit pending = (PendingCommit) executor.run(program, programData, Workload.meter(table, 64),
+    PendingCommit pending = (PendingCommit) executor.run(program, programData, Workload.meter(table, capsule, 64),
         output -> { });
     pending.confirm();
   }

@@ -238,7 +238,7 @@ final class VerifiableCostExperiment implements Experiment {
           Program program = new Program(id, instructions, data.size());
           ProgramData programData = new ProgramData(data.size(), data.size());
           programData.append(data.toByteArray());
-          executor.run(program, programData, Workload.meter(table, 64), outputs::add);
+          executor.run(program, programData, Workload.meter(table, id, 64), outputs::add);
           for (int i = 0; i < outputs.size(); i++) {
             int index = first + i;
             Output.SubRecord out = (Output.SubRecord) outputs.get(i).output();
@@ -264,7 +264,7 @@ final class VerifiableCostExperiment implements Experiment {
     ProgramData programData = new ProgramData(data.length, data.length);
     programData.append(data);
     ((PendingCommit) executor.run(new Program(capsule, List.of(instruction), data.length), programData,
-        Workload.meter(table, 64), output -> { })).confirm();
+        Workload.meter(table, capsule, 64), output -> { })).confirm();
   }
 
   /** Writes and reads through the gRPC host with the renter SDK verifying every answer. */

@@ -8,6 +8,7 @@ import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
 import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Permissions;
@@ -17,6 +18,8 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.merkle.MerkleTree;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,6 +27,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.jspecify.annotations.Nullable;
 
 /** Fixed keys, capsules, price tables and record chains shared by the experiments. */
 final class Workload {
@@ -32,6 +36,8 @@ final class Workload {
   static final SigningKey WRITER = key(0x53);
   static final Instant START = Instant.parse("2026-01-01T00:00:00Z");
   static final long MAX_SUB_RECORDS = 1024;
+  /** The program id the experiments' meters name: receipts are not looked at here. */
+  static final Hash PROGRAM_ID = Sha256.untagged("bench-workload".getBytes(StandardCharsets.UTF_8));
 
   private Workload() {}
 
@@ -58,8 +64,10 @@ final class Workload {
     return new PriceTable(HOST.publicKey(), START, START.plusSeconds(365L * 24 * 3600), prices, limits);
   }
 
-  static Meter meter(PriceTable table, long programBytes) throws Exception {
-    return Meter.open(table, Hash.copyOf(new byte[32]), Amount.ofCap(1_000_000), programBytes, 1, amount -> { });
+  /** A meter for a program naming {@code capsuleIdOrNull} (its receipt states it); refunds go nowhere. */
+  static Meter meter(PriceTable table, @Nullable Hash capsuleIdOrNull, long programBytes) throws Exception {
+    return Meter.open(table, PROGRAM_ID, capsuleIdOrNull, Amount.ofCap(1_000_000), programBytes, 1,
+        (amount, programId) -> { }, Clock.systemUTC());
   }
 
   static List<byte[]> payloads(int count, int size, Random random) {
