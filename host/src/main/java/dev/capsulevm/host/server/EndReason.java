@@ -91,6 +91,14 @@ enum EndReason {
     return wire;
   }
 
+  /**
+   * The failure reason a receipt states for this end: its wire number; INTERNAL's for a refusal, which
+   * holds no budget and so never settles a meter (a bug if it ever does).
+   */
+  int receiptReason() {
+    return (wire == FailureReason.FAILURE_REASON_UNSPECIFIED ? INTERNAL.wire : wire).getNumber();
+  }
+
   Status status(@Nullable String message) {
     return Status.fromCode(code).withDescription(message);
   }

@@ -189,19 +189,19 @@ final class ProgramDriver {
    * its meter; every later close returns the same receipt.
    */
   SignedReceipt closeFailed(EndReason reason, int instruction, String message) {
-    meter.fail(instruction, reason.wire().getNumber(), message);
+    meter.fail(instruction, reason.receiptReason(), message);
     return meter.close().sign(ctx.hostKey);
   }
 
   /** Refuses a pending commit for {@code reason}, which its receipt states unless the program failed already. */
   SignedReceipt refuse(PendingCommit commit, EndReason reason, String message) {
-    meter.fail(ProgramStoppedException.NO_INSTRUCTION, reason.wire().getNumber(), message);
+    meter.fail(ProgramStoppedException.NO_INSTRUCTION, reason.receiptReason(), message);
     return commit.refuse();
   }
 
   /** States in the meter why the call stops the program, before anything can settle it. */
   void fail(EndReason reason, String message) {
-    meter.fail(ProgramStoppedException.NO_INSTRUCTION, reason.wire().getNumber(), message);
+    meter.fail(ProgramStoppedException.NO_INSTRUCTION, reason.receiptReason(), message);
   }
 
   private static String internalFailure(Throwable e) {
@@ -250,7 +250,7 @@ final class ProgramDriver {
       unpaidBound = output.charged().maxOutputBytes();
       String message = "budget: the output of instruction " + output.index() + " could not be paid for: "
           + e.getMessage();
-      meter.fail(output.index(), EndReason.BUDGET.wire().getNumber(), message);
+      meter.fail(output.index(), EndReason.BUDGET.receiptReason(), message);
       throw new OutputUnpaid(output.index(), message);
     }
     ctx.metrics.instructions.labelValues(output.charged().kind().name()).inc();
