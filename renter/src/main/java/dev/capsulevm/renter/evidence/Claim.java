@@ -2,10 +2,8 @@ package dev.capsulevm.renter.evidence;
 
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Transcript;
-import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.merkle.InclusionProof;
-import dev.capsulevm.proofs.merkle.MerkleTree;
-import java.util.ArrayList;
+import dev.capsulevm.proofs.merkle.Merkle;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -48,9 +46,9 @@ public sealed interface Claim {
      * entry per output, in order), with its inclusion path.
      */
     public static Entry of(SignedReceipt receipt, List<byte[]> transcript, int index, byte[] inputs) {
-      List<Hash> leaves = new ArrayList<>();
-      transcript.forEach(e -> leaves.add(Transcript.leafOfEntry(e)));
-      return new Entry(receipt, transcript.get(index), inputs, MerkleTree.ofLeafHashes(leaves).inclusionProof(index));
+      Transcript leaves = new Transcript();
+      transcript.forEach(e -> leaves.add(Merkle.leafHash(e)));
+      return new Entry(receipt, transcript.get(index), inputs, leaves.inclusionProof(index));
     }
 
     @Override

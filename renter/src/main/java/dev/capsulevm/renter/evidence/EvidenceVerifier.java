@@ -2,12 +2,9 @@ package dev.capsulevm.renter.evidence;
 
 import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.Receipt;
-import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.program.OutputEncoding;
-import dev.capsulevm.program.ProgramDecoder;
-import dev.capsulevm.program.ProgramException;
 import dev.capsulevm.program.Transcript;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
@@ -16,7 +13,6 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.merkle.MerkleVerifier;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -178,39 +174,17 @@ public final class EvidenceVerifier {
   private record Opened(Instruction instruction, List<byte[]> inputs, Output output) {}
 
   private static Opened open(Claim.Entry claim, Receipt receipt, String which) throws EvidenceException {
-    byte[] entry = claim.entry();
     try {
-      MerkleVerifier.verifyInclusion(Transcript.leafOfEntry(entry), claim.path(), receipt.transcriptRoot());
+      Transcript.Entry entry = Transcript.parseEntry(claim.entry());
+      try {
+        MerkleVerifier.verifyInclusion(entry.leaf(), claim.path(), receipt.transcriptRoot());
+      } catch (VerificationException e) {
+        throw new EvidenceException(which + ": the entry is not in the receipt's transcript: " + e.getMessage(), e);
+      }
+      List<byte[]> inputs = entry.inputs(claim.inputs());
+      return new Opened(entry.instruction(), inputs, OutputEncoding.decode(entry.instruction(), entry.output()));
     } catch (VerificationException e) {
-      throw new EvidenceException(which + ": the entry is not in the receipt's transcript: " + e.getMessage(), e);
+      throw new EvidenceException(which + ": " + e.getMessage(), e);
     }
-    try {
-      Transcript.ParsedEntry parsed = Transcript.parseEntry(entry);
-      Instruction instruction = ProgramDecoder.decodeInstruction(parsed.instruction());
-      List<byte[]> inputs = split(claim.inputs(), instruction, which);
-      if (!Transcript.inputsDigest(inputs).equals(parsed.inputsDigest())) {
-        throw new EvidenceException(which + ": the inputs do not hash to the entry's inputs digest");
-      }
-      return new Opened(instruction, inputs, OutputEncoding.decode(instruction, parsed.output()));
-    } catch (VerificationException | ProgramException e) {
-      throw new EvidenceException(which + ": the entry does not parse: " + e.getMessage(), e);
-    }
-  }
-
-  /** Splits the concatenated inputs by the lengths of the instruction's refs. */
-  private static List<byte[]> split(byte[] inputs, Instruction instruction, String which) throws EvidenceException {
-    List<byte[]> out = new ArrayList<>();
-    int at = 0;
-    for (DataRef ref : instruction.refs()) {
-      if (ref.length() > inputs.length - at) {
-        throw new EvidenceException(which + ": the inputs are shorter than the instruction's references");
-      }
-      out.add(Arrays.copyOfRange(inputs, at, at + (int) ref.length()));
-      at += (int) ref.length();
-    }
-    if (at != inputs.length) {
-      throw new EvidenceException(which + ": " + (inputs.length - at) + " input bytes beyond the instruction's references");
-    }
-    return out;
   }
 }
