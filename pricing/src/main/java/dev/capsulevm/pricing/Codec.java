@@ -65,8 +65,9 @@ final class Codec {
   }
 
   /**
-   * Reads a fixed-length pricing object on top of the shared {@link CanonicalReader}: the length is
-   * checked up front, and the typed readers add pricing's rules (no top bit set, versions, instants).
+   * Reads a pricing object on top of the shared {@link CanonicalReader}: a fixed length is checked up
+   * front (a receipt's by {@link #finish()}), and the typed readers add pricing's rules (no top bit set,
+   * versions, instants).
    */
   static final class Reader {
     private final CanonicalReader in;
@@ -83,10 +84,6 @@ final class Codec {
     Reader(byte[] bytes, String what) {
       this.in = new CanonicalReader(bytes, what);
       this.what = what;
-    }
-
-    int u8() throws VerificationException {
-      return in.u8("a byte");
     }
 
     int u8(String field) throws VerificationException {

@@ -66,6 +66,16 @@ class PriceTableTest {
   }
 
   @Test
+  void aVersion1TableIsRefused() {
+    byte[] body = table.body();
+    body[0] = 1; // version 1 had no METADATA prices; its body was 16 bytes shorter
+    assertEquals(VerificationException.Failure.MALFORMED_ENCODING,
+        assertThrows(VerificationException.class, () -> PriceTable.parseBody(body)).failure());
+    assertEquals(VerificationException.Failure.MALFORMED_ENCODING,
+        assertThrows(VerificationException.class, () -> PriceTable.parseBody(Arrays.copyOf(body, 237))).failure());
+  }
+
+  @Test
   void flippingAnyByteFailsVerification() {
     Tamper.everyByteBreaks(signed.encode(), bytes -> SignedPriceTable.parse(bytes).verify(clock));
   }

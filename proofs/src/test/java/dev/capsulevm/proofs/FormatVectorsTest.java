@@ -101,12 +101,20 @@ class FormatVectorsTest {
     assertTrue(Files.exists(doc), "docs/FORMAT.md is part of the project");
     Map<String, String> documented = new LinkedHashMap<>();
     for (String line : Files.readAllLines(doc)) {
-      if (line.startsWith("vector ")) {
+      if (line.startsWith("vector ") && !ownedByProgram(line.substring(7))) {
         int eq = line.indexOf(" = ");
         documented.put(line.substring(7, eq).trim(), line.substring(eq + 3).trim());
       }
     }
     assertEquals(compute(), documented);
+  }
+
+  /**
+   * The receipt and transcript examples ({@code completed.*}, {@code failed.*}) need programs, so
+   * program's FormatExamplesTest recomputes them.
+   */
+  private static boolean ownedByProgram(String name) {
+    return name.startsWith("completed.") || name.startsWith("failed.");
   }
 
   public static void main(String[] args) throws Exception {
