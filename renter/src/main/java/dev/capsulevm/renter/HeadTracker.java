@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The newest heads of one capsule that a renter verified, each with the host-signed claim that vouched
@@ -21,11 +22,13 @@ import java.util.TreeMap;
  * kept and the update says so. Not thread-safe.
  */
 public final class HeadTracker {
-  /** A verified head and the signed claim (a receipt and what it signed) that the host held it. */
-  public record VouchedHead(Record head, Claim claim) {
+  /**
+   * A verified head and the signed claim (a receipt and what it signed) that the host held it; null for a
+   * head kept from before receipts carried claims, whose loss is reported without evidence.
+   */
+  public record VouchedHead(Record head, @Nullable Claim claimOrNull) {
     public VouchedHead {
       Objects.requireNonNull(head, "head");
-      Objects.requireNonNull(claim, "claim");
     }
 
     public Hash hash() {
@@ -127,15 +130,21 @@ public final class HeadTracker {
       // Every head is lower: the tracked record lies under none of them. The Heads claim says so itself
       // when the heads came from one Heads output (an entry); committed heads are shown by a denial below.
       VouchedHead any = newHeads.isEmpty() ? null : newHeads.iterator().next();
-      if (any != null && any.claim() instanceof Claim.Entry) {
-        throw new RollbackException(new Evidence(Evidence.Kind.ROLLBACK, capsuleId, tracked.head().header(),
-            tracked.claim(), any.claim()));
+      Claim held = tracked.claimOrNull();
+      if (held != null && any != null && any.claimOrNull() instanceof Claim.Entry heads) {
+        throw new RollbackException(new Evidence(Evidence.Kind.ROLLBACK, capsuleId, tracked.head().header(), held,
+            heads));
       }
     }
     Held held = prober.has(tracked.hash());
     if (!held.held()) {
+      Claim vouched = tracked.claimOrNull();
+      if (vouched == null) {
+        throw new HostMisbehaviourException(HostMisbehaviourException.Part.OUTPUT, 0, "the host denies holding record "
+            + tracked.hash() + ", which this renter verified as a head (kept without its receipt, so no evidence)");
+      }
       throw new RollbackException(new Evidence(Evidence.Kind.DENIED_RECORD, capsuleId, tracked.head().header(),
-          tracked.claim(), held.claim()));
+          vouched, held.claim()));
     }
     higher.sort(Comparator.comparingLong(VouchedHead::height).reversed());
     for (VouchedHead n : higher) {

@@ -2,8 +2,14 @@ package dev.capsulevm.renter.evidence;
 
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Transcript;
+import dev.capsulevm.proofs.CanonicalReader;
+import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.merkle.InclusionProof;
 import dev.capsulevm.proofs.merkle.Merkle;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -17,6 +23,29 @@ import org.jspecify.annotations.Nullable;
 public sealed interface Claim {
   /** The signed receipt the claim rests on. */
   SignedReceipt receipt();
+
+  /** The claim's canonical bytes (docs/FORMAT.md, "Evidence"), as a renter keeps it beside a tracked head. */
+  default byte[] encoded() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      ClaimCodec.write(this, out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  /** Parses exactly one claim's canonical bytes; does not verify it. */
+  static Claim parse(byte[] bytes) throws EvidenceException {
+    CanonicalReader in = new CanonicalReader(bytes, "claim");
+    try {
+      Claim claim = ClaimCodec.read(in);
+      in.end();
+      return claim;
+    } catch (VerificationException e) {
+      throw new EvidenceException("the claim does not parse: " + e.getMessage(), e);
+    }
+  }
 
   /** The receipt's committed heads contain the record. */
   record CommittedHeads(SignedReceipt receipt) implements Claim {
