@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       AccountCommand.class,
       SyncCommand.class,
       DemoCommand.class,
+      EvidenceCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main {
