@@ -414,10 +414,13 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the receipt charges " + c
           + " instructions; the renter received " + outputs.size() + " outputs of " + n);
     }
+    long reported = failed ? end.getFailure().getMaxOutputBytes() : 0;
     if (c == outputs.size() + 1) {
-      long reported = failed ? end.getFailure().getMaxOutputBytes() : 0;
       descriptors.add(reported > 0 ? reportedFailedInstruction(reported, outputs.size())
           : failedInstruction(claimed, outputs.size()));
+    } else if (reported != 0) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, "the failure reports an output bound of " + reported
+          + " bytes, but every charged instruction sent its output");
     }
     long uploadCounted = bytesSent;
     if (failed && claimed.uploadBytes() < bytesSent) {
