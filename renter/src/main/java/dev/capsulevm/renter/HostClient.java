@@ -152,8 +152,11 @@ public final class HostClient implements AutoCloseable {
   }
 
   /**
-   * The program's cost estimate (an upper bound on its final cost) at the current table, from its shape:
-   * the exact request messages it will send and the renter's own output bounds.
+   * The program's cost estimate at the current table, from its shape: the exact request messages it will
+   * send and the renter's expected output bounds (exact where it holds what an output is made of, else
+   * the documented allowances of {@link ProgramBuilder}), each response as large as its bound. It is an
+   * upper bound on the final cost whenever the expected bounds are exact; it is the budget unless the
+   * caller gives one.
    */
   public CostBreakdown estimate(PreparedProgram program) throws RenterException {
     return estimate(program, priceTable(), options.durationUnits());

@@ -175,7 +175,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     return programId;
   }
 
-  /** The renter's estimate, an upper bound on the final cost. */
+  /** The renter's estimate ({@link HostClient#estimate}). */
   public CostBreakdown estimate() {
     return estimate;
   }
