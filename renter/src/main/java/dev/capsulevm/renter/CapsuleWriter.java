@@ -27,11 +27,15 @@ import org.jspecify.annotations.Nullable;
  * says), and tracks the capsule's heads and the headers the next records' skip pointers need.
  *
  * <p>The tracked heads are the writer's view: they come from its own committed appends and from
- * {@link #refreshHeads}. An append expects the host to leave exactly the heads this writer computes, so
- * when another writer may have appended since, call {@link #refreshHeads} first; otherwise the
- * disagreement is reported as host misbehaviour and nothing is committed. Where the capsule has
- * forked (replicas that took different appends, reconciled), {@link #merge} joins the heads again.
- * Not thread-safe.
+ * {@link #refreshHeads}. An append expects the host to leave exactly the heads this writer computes.
+ * When another writer appended since, the host's answer lists those heads too: the renter refuses that
+ * commit, checks them with a verified {@code Heads} program ({@link AppendConflictException}), and this
+ * writer adopts them, rebuilds its records on them and appends again, up to
+ * {@link RenterOptions#appendRetries()} times. Any other disagreement is host misbehaviour and nothing is
+ * committed. When the host commits a write and then misbehaves in its end, the writer adopts the
+ * verified heads before {@link WriteCommittedException} reaches the caller, so its heads stay true.
+ * Where the capsule has forked (replicas that took different appends, reconciled), {@link #merge} joins
+ * the heads again. Not thread-safe.
  */
 public final class CapsuleWriter {
   /** How many verified headers the writer keeps for building skip pointers. */
@@ -228,24 +232,53 @@ public final class CapsuleWriter {
 
   /**
    * Appends {@code bodies} as records in one program (one {@code AppendRecord} instruction), fetching
-   * (by hash, self-certifying) any header the skip pointers need, and adopts the committed heads.
+   * (by hash, self-certifying) any header the skip pointers need, and adopts the committed heads. After an
+   * append conflict it adopts the verified heads and appends again, records rebuilt on them, at most
+   * {@link RenterOptions#appendRetries()} times; so it does when the host stops the append for its budget
+   * (the host's bound counts its heads, more than this writer knew of). The records returned are the
+   * ones committed.
+   *
+   * @throws AppendConflictException when the retries ran out; the writer holds the latest verified heads
+   * @throws WriteCommittedException the write is committed but the host misbehaved in its end; the writer
+   *     holds the verified heads
    */
   public List<RecordWithBody> appendRecords(HostClient client, List<List<byte[]>> bodies) throws RenterException {
-    List<RecordWithBody> records;
+    for (int attempt = 0; ; attempt++) {
+      boolean last = attempt >= client.options().appendRetries();
+      List<RecordWithBody> records = buildRecords(client, bodies);
+      ProgramBuilder builder = newProgram(client);
+      int append = builder.append(records);
+      try {
+        ProgramResult result = client.run(builder.build());
+        committed(records, result.committedHeads());
+        lastResult = result;
+        return records;
+      } catch (AppendConflictException e) {
+        adoptHeads(e.currentHeads());
+        if (last) {
+          throw e;
+        }
+      } catch (WriteCommittedException e) {
+        records.forEach(r -> known.put(r.hash(), r.record().header()));
+        adoptHeads(e.committedHeads());
+        throw e;
+      } catch (ProgramFailedException e) {
+        if (last || e.reason() != ProgramFailedException.Reason.BUDGET || e.instructionIndex() != append) {
+          throw e;
+        }
+        refreshHeads(client);
+      }
+    }
+  }
+
+  private List<RecordWithBody> buildRecords(HostClient client, List<List<byte[]>> bodies) throws RenterException {
     while (true) {
       try {
-        records = buildRecords(bodies, client.options().clock().millis());
-        break;
+        return buildRecords(bodies, client.options().clock().millis());
       } catch (MissingHeaderException e) {
         fetchHeader(client, e.hash());
       }
     }
-    ProgramBuilder builder = newProgram(client);
-    builder.append(records);
-    ProgramResult result = client.run(builder.build());
-    committed(records, result.committedHeads());
-    lastResult = result;
-    return records;
   }
 
   /**
@@ -256,9 +289,9 @@ public final class CapsuleWriter {
    * (the smallest hash among equal heights) and the other heads follow in ascending hash order. With a
    * single head this is an ordinary append.
    *
-   * <p>The append expects the host to leave the merge record as the only head, so a write by anyone
-   * else between the two programs fails that check as it does for {@link #append}, and nothing is
-   * committed; call again to merge that write too.
+   * <p>The append expects the host to leave the merge record as the only head; a write by anyone else
+   * between the two programs is an append conflict, after which the record is rebuilt on the heads then
+   * verified (merging that write too), as for {@link #append}.
    *
    * @return the merge record, whose header's parents are the heads it merged
    * @throws RenterException also when there are more heads than one record may name ({@value
@@ -289,17 +322,25 @@ public final class CapsuleWriter {
     }
   }
 
-  /** Runs a {@code Heads} program and adopts the verified, writer-signed heads it returns. */
+  /**
+   * Runs a {@code Heads} program and adopts the verified, writer-signed heads it returns (the estimate
+   * sizes them as the heads this writer tracks).
+   */
   public List<Record> refreshHeads(HostClient client) throws RenterException {
-    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, null, null);
+    List<RecordHeader> tracked = new ArrayList<>();
+    heads.values().forEach(r -> tracked.add(r.header()));
+    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, tracked, null);
     builder.heads();
     ProgramResult result = client.run(builder.build());
-    heads.clear();
-    for (Record head : ((Output.Heads) result.output(0).output()).heads()) {
-      addHead(head);
-    }
+    adoptHeads(((Output.Heads) result.output(0).output()).heads());
     lastResult = result;
     return heads();
+  }
+
+  /** Replaces the tracked heads by {@code verified} (heads a verified program returned). */
+  private void adoptHeads(List<Record> verified) {
+    heads.clear();
+    verified.forEach(this::addHead);
   }
 
   private void addHead(Record head) {
@@ -308,7 +349,7 @@ public final class CapsuleWriter {
   }
 
   private void fetchHeader(HostClient client, Hash hash) throws RenterException {
-    ProgramBuilder builder = ProgramBuilder.withoutCapsule();
+    ProgramBuilder builder = newProgram(client);
     builder.readByHash(hash);
     ProgramResult result = client.run(builder.build());
     RecordHeader header = result.output(0).provenHeaderOrNull();

@@ -2,20 +2,26 @@ package dev.capsulevm.renter;
 
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.BalanceStatement;
 import dev.capsulevm.pricing.CostBreakdown;
 import dev.capsulevm.pricing.CostModel;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.ProgramShape;
+import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.pricing.Withdrawal;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.ProofCache;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.proto.v1.BalanceRequest;
+import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
@@ -26,15 +32,18 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
  * A renter's connection to one host: its price table (checked: signature, validity window, the renter's
- * maximum prices), program submission paid by signed withdrawals from the renter's account key, and
- * the proof cache shared by every program of this client. Thread-safe; programs may run concurrently.
+ * maximum prices), program submission paid by signed withdrawals from the renter's account key, the
+ * proof cache shared by every program of this client, the verified metadata of the capsules it read,
+ * and signed balance statements. Thread-safe; programs may run concurrently.
  */
 public final class HostClient implements AutoCloseable {
   /** Refetch the price table when less than this much of its validity is left. */
@@ -48,6 +57,8 @@ public final class HostClient implements AutoCloseable {
   private final ProofCache cache;
   private final ProofVerifier verifier;
   private final SecureRandom random = new SecureRandom();
+  /** Signed metadata verified against its capsule id, by id: immutable, so never refetched. */
+  private final Map<Hash, SignedMetadata> metadata = new ConcurrentHashMap<>();
   /** The price table last accepted; null until the first is fetched. */
   private @Nullable PriceTable table;
 
@@ -110,7 +121,11 @@ public final class HostClient implements AutoCloseable {
     return table;
   }
 
-  /** Parses and checks a signed price table against {@code options}. */
+  /**
+   * Parses and checks a signed price table against {@code options}. A table that does not parse, is not
+   * signed by the key it names or names another host than expected is forged: misbehaviour. One outside
+   * its window by the renter's clock, or above the renter's maximum prices, is refused.
+   */
   static PriceTable checkTable(byte[] bytes, RenterOptions options) throws RenterException {
     PriceTable checked;
     try {
@@ -119,6 +134,9 @@ public final class HostClient implements AutoCloseable {
       throw new HostMisbehaviourException(HostMisbehaviourException.Part.PRICE_TABLE, -1,
           "the price table does not parse: " + e.getMessage(), e);
     } catch (PricingException e) {
+      if (e.reason() == PricingException.Reason.BAD_SIGNATURE) {
+        throw new HostMisbehaviourException(HostMisbehaviourException.Part.PRICE_TABLE, -1, e.getMessage(), e);
+      }
       throw new PriceTableRefusedException(e);
     }
     if (options.expectedHostKeyOrNull() != null && !checked.hostKey().equals(options.expectedHostKeyOrNull())) {
@@ -134,8 +152,11 @@ public final class HostClient implements AutoCloseable {
   }
 
   /**
-   * The program's cost estimate (an upper bound on its final cost) at the current table, from its shape:
-   * the exact request messages it will send and the renter's own output bounds.
+   * The program's cost estimate at the current table, from its shape: the exact request messages it will
+   * send and the renter's expected output bounds (exact where it holds what an output is made of, else
+   * the documented allowances of {@link ProgramBuilder}), each response as large as its bound. It is an
+   * upper bound on the final cost whenever the expected bounds are exact; it is the budget unless the
+   * caller gives one.
    */
   public CostBreakdown estimate(PreparedProgram program) throws RenterException {
     return estimate(program, priceTable(), options.durationUnits());
@@ -166,13 +187,42 @@ public final class HostClient implements AutoCloseable {
   }
 
   /**
-   * Runs {@code program} with its estimate as the budget and waits for its verified result. When the
-   * host refuses it with FAILED_PRECONDITION before running it (the table this client held expired there,
-   * or the host no longer knows it), nothing ran and nothing was taken: the current table is fetched and
-   * the program submitted once more.
+   * Runs {@code program} with its estimate as the budget and waits for its verified result
+   * ({@link ProgramRun#result()}: the verdicts of a write are settled there). Two retries, each once:
+   * <ul>
+   *   <li>when the host refuses it with FAILED_PRECONDITION before running it (the table this client held
+   *       expired there, or the host no longer knows it), nothing ran and nothing was taken: the current
+   *       table is fetched and the program submitted once more;
+   *   <li>when the host stops a read-only program with BUDGET at an instruction by which some expected
+   *       output bound was below its ceiling (an honest host charged more than the estimate allowed), it
+   *       is submitted once more with the ceiling budget; the failed attempt cost what its verified
+   *       receipt says.
+   * </ul>
    */
   public ProgramResult run(PreparedProgram program) throws RenterException {
-    ProgramRun first = submit(program);
+    try {
+      return runRefetchingTable(program, null);
+    } catch (ProgramFailedException e) {
+      PriceTable current = priceTable();
+      if (!program.isReadOnly() || e.reason() != ProgramFailedException.Reason.BUDGET
+          || !program.mayExceedEstimate(e.instructionIndex(), current.limits())) {
+        throw e;
+      }
+      return runRefetchingTable(program, ceiling(program, current));
+    }
+  }
+
+  /**
+   * Runs {@code program} paying up to {@code budget} and waits for its verified result; refetches the
+   * table once like {@link #run(PreparedProgram)}, but never raises the caller's budget.
+   */
+  public ProgramResult run(PreparedProgram program, Amount budget) throws RenterException {
+    return runRefetchingTable(program, Objects.requireNonNull(budget, "budget"));
+  }
+
+  private ProgramResult runRefetchingTable(PreparedProgram program, @Nullable Amount budgetOrNull)
+      throws RenterException {
+    ProgramRun first = submit(program, budgetOrNull, null);
     try {
       return first.result();
     } catch (RenterException e) {
@@ -180,8 +230,22 @@ public final class HostClient implements AutoCloseable {
         throw e;
       }
       forgetPriceTable();
-      return submit(program).result();
+      return submit(program, budgetOrNull, null).result();
     }
+  }
+
+  /**
+   * What {@code program} costs at most when every output is as large as its ceiling: the budget of the
+   * retry after a BUDGET failure.
+   */
+  public Amount ceiling(PreparedProgram program) throws RenterException {
+    return ceiling(program, priceTable());
+  }
+
+  private Amount ceiling(PreparedProgram program, PriceTable table) {
+    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize());
+    return CostModel.of(table).estimate(new ProgramShape(expected.programBytes(), expected.requestBytes(),
+        expected.durationUnits(), program.ceilingDescriptors(table.limits()))).total();
   }
 
   /** Drops the held price table, so the next program fetches the host's current one. */
@@ -212,25 +276,95 @@ public final class HostClient implements AutoCloseable {
     List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), withdrawalBytes, duration,
         options.chunkSize());
     ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, withdrawalBytes, requests, estimate,
-        listenerOrNull);
+        listenerOrNull, this, options.clock());
     run.start(async.execute(run.responses()));
     return run;
   }
 
-  /** This renter's balance at the host. */
-  public Amount balance() throws RenterException {
-    return balance(accountKey.publicKey());
+  /**
+   * The signed metadata of capsule {@code capsuleId}, verified: it hashes to the id and carries its
+   * creator's signature. Fetched once per client with a {@code Metadata} program; a reader needs nothing
+   * but the id. Throws {@link ProgramFailedException} (NOT_FOUND) when the host does not hold the capsule.
+   */
+  public SignedMetadata metadata(Hash capsuleId) throws RenterException {
+    SignedMetadata known = metadata.get(Objects.requireNonNull(capsuleId, "capsuleId"));
+    if (known != null) {
+      return known;
+    }
+    ProgramBuilder builder = new ProgramBuilder(capsuleId, null, null, null);
+    builder.metadata();
+    // The run verified that it hashes to the id; so does whatever is already cached, so either will do.
+    SignedMetadata fetched = ((Output.Metadata) run(builder.build()).output(0).output()).signedMetadata();
+    SignedMetadata previous = metadata.putIfAbsent(capsuleId, fetched);
+    return previous != null ? previous : fetched;
   }
 
-  /** An account's balance at the host. */
+  /**
+   * A builder for a program on capsule {@code capsuleId} that holds its verified metadata (fetched if
+   * this client does not hold it yet) and knows the headers in this client's proof cache.
+   */
+  public ProgramBuilder newProgram(Hash capsuleId) throws RenterException {
+    return new ProgramBuilder(capsuleId, metadata(capsuleId), null, cache::getIfPresent);
+  }
+
+  /** This renter's balance at the host: the amount of its verified {@link #balanceStatement()}. */
+  public Amount balance() throws RenterException {
+    return balanceStatement().statement().balance();
+  }
+
+  /** An account's balance at the host: the amount of its verified {@link #balanceStatement(PublicKey)}. */
   public Amount balance(PublicKey account) throws RenterException {
+    return balanceStatement(account).statement().balance();
+  }
+
+  /** This renter's balance statement, verified ({@link #balanceStatement(PublicKey)}). */
+  public SignedBalanceStatement balanceStatement() throws RenterException {
+    return balanceStatement(accountKey.publicKey());
+  }
+
+  /**
+   * The host's signed statement of {@code account}'s balance, verified: signed by the host key the price
+   * table names, about {@code account}, issued within {@link ProgramRun#CLOCK_TOLERANCE} of the renter's
+   * clock, and the reply's unsigned fields (account, balance) equal to it. Anything else is
+   * {@link HostMisbehaviourException} ({@link HostMisbehaviourException.Part#BALANCE}).
+   */
+  public SignedBalanceStatement balanceStatement(PublicKey account) throws RenterException {
+    PublicKey hostKey = priceTable().hostKey();
+    BalanceResponse response;
+    Instant asked = options.clock().instant();
     try {
-      return Amount.of(blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
-          .getBalance(BalanceRequest.newBuilder().setAccount(ByteString.copyFrom(account.toByteArray())).build())
-          .getBalance());
+      response = blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
+          .getBalance(BalanceRequest.newBuilder().setAccount(ByteString.copyFrom(account.toByteArray())).build());
     } catch (StatusRuntimeException e) {
       throw new RenterException("cannot read the balance: " + e.getStatus(), e);
     }
+    SignedBalanceStatement signed;
+    BalanceStatement statement;
+    try {
+      signed = SignedBalanceStatement.parse(response.getSignedStatement().toByteArray());
+      statement = signed.verify(hostKey);
+    } catch (VerificationException | PricingException e) {
+      throw balanceMisbehaviour(e.getMessage(), e);
+    }
+    if (!statement.account().equals(account)) {
+      throw balanceMisbehaviour("the statement is about account " + statement.account() + ", asked " + account, null);
+    }
+    Instant earliest = asked.minus(ProgramRun.CLOCK_TOLERANCE);
+    Instant latest = options.clock().instant().plus(ProgramRun.CLOCK_TOLERANCE);
+    if (statement.issuedAt().isBefore(earliest) || statement.issuedAt().isAfter(latest)) {
+      throw balanceMisbehaviour("the statement was issued at " + statement.issuedAt() + ", the renter's clock says "
+          + asked + " (at most " + ProgramRun.CLOCK_TOLERANCE + " apart)", null);
+    }
+    if (!response.getAccount().equals(ByteString.copyFrom(account.toByteArray()))
+        || response.getBalance() != statement.balance().units()) {
+      throw balanceMisbehaviour("the reply's unsigned fields (account, balance " + response.getBalance()
+          + ") disagree with its signed statement (balance " + statement.balance().units() + ")", null);
+    }
+    return signed;
+  }
+
+  private static HostMisbehaviourException balanceMisbehaviour(@Nullable String message, @Nullable Throwable cause) {
+    return new HostMisbehaviourException(HostMisbehaviourException.Part.BALANCE, -1, message, cause);
   }
 
   @Override

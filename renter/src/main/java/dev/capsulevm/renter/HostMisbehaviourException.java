@@ -4,9 +4,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The host sent something that does not verify: a proof, a signature, a head, an output larger than
- * the bound it charged for, a bound above the renter's own, a proposal, or a receipt that disagrees
- * with the renter's recomputation. The SDK cancels the stream before throwing, so a write program that
- * ends this way is never confirmed. {@link #part()} and {@link #instructionIndex()} say where.
+ * the bound it charged for, a bound above the renter's own, a proposal, a receipt that disagrees
+ * with the renter's recomputation or with what it saw, a forged price table or balance statement. The
+ * SDK cancels the stream before throwing, so a write program that ends this way was never confirmed (a
+ * write whose end fails verification after the renter confirmed it, and which is in the capsule, is a
+ * {@link WriteCommittedException} instead). {@link #part()} and {@link #instructionIndex()} say where.
  */
 public final class HostMisbehaviourException extends RenterException {
   private static final long serialVersionUID = 1L;
@@ -21,8 +23,10 @@ public final class HostMisbehaviourException extends RenterException {
     RECEIPT,
     /** The order or kind of the messages on the stream. */
     STREAM,
-    /** The price table. */
-    PRICE_TABLE
+    /** The price table: its signature, or a host key other than the expected one. */
+    PRICE_TABLE,
+    /** A balance statement ({@code GetBalance}): its signature, host, account, time or echoed fields. */
+    BALANCE
   }
 
   private final Part part;
@@ -46,6 +50,7 @@ public final class HostMisbehaviourException extends RenterException {
       case RECEIPT -> "the receipt";
       case STREAM -> "the stream" + (index >= 0 ? " at output " + index : "");
       case PRICE_TABLE -> "the price table";
+      case BALANCE -> "the balance statement";
     };
   }
 

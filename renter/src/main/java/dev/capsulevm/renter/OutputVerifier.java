@@ -12,6 +12,7 @@ import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proto.WireSizes;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
@@ -38,12 +39,32 @@ final class OutputVerifier {
   }
 
   /**
+   * An {@code AppendRecord} output whose heads are the ones the renter expects plus others: what an
+   * honest host answers when another writer appended since the renter last saw the heads. The renter
+   * does not commit, and checks with a verified {@code Heads} program that the others are real.
+   */
+  static final class Conflict extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final transient List<Hash> extraHeads;
+
+    Conflict(List<Hash> extraHeads) {
+      super("the append leaves heads " + extraHeads + " the renter does not know besides its own");
+      this.extraHeads = List.copyOf(extraHeads);
+    }
+
+    List<Hash> extraHeads() {
+      return extraHeads;
+    }
+  }
+
+  /**
    * Verifies {@code output} of {@code step} in a program on {@code capsuleIdOrNull}.
    *
    * @return the header of the record the output proves or returns, or null
+   * @throws Conflict for an append conflict: the output is otherwise what an honest host sends
    */
   static @Nullable RecordHeader verify(ProgramBuilder.Step step, Output output, @Nullable Hash capsuleIdOrNull,
-      ProofVerifier verifier) throws Bad, VerificationException {
+      ProofVerifier verifier) throws Bad, VerificationException, Conflict {
     Instruction instruction = step.instruction();
     if (instruction instanceof Instruction.CreateCapsule) {
       Hash id = ((Output.CapsuleCreated) output).capsuleId();
@@ -55,8 +76,14 @@ final class OutputVerifier {
     if (instruction instanceof Instruction.AppendRecord) {
       List<Hash> heads = ((Output.Appended) output).proposedHeads();
       requireSortedDistinct(heads, "proposed heads");
-      if (step.expectedHeadsOrNull() != null && !heads.equals(step.expectedHeadsOrNull())) {
-        throw new Bad("the proposed heads are " + heads + ", the renter expects " + step.expectedHeadsOrNull());
+      List<Hash> expected = step.expectedHeadsOrNull();
+      if (expected != null && !heads.equals(expected)) {
+        if (!heads.containsAll(expected)) {
+          throw new Bad("the proposed heads are " + heads + ", the renter expects " + expected);
+        }
+        List<Hash> extra = new ArrayList<>(heads);
+        extra.removeAll(expected);
+        throw new Conflict(extra);
       }
       return null;
     }
@@ -110,14 +137,35 @@ final class OutputVerifier {
       if (record.isSigned() && !record.hasValidSignature()) {
         throw new Bad("the signature of " + record.hash() + " does not verify under its writer");
       }
+      // The builder holds the metadata of the capsule the program names (readByHash requires it); a
+      // record of another capsule is checked against its hash and its own writer key only.
+      SignedMetadata metadata = step.metadataOrNull();
+      if (metadata != null && record.header().capsuleId().equals(metadata.capsuleId()) && record.isSigned()
+          && !metadata.metadata().mayAppend(record.header().writer())) {
+        throw new Bad("record " + record.hash() + " is signed by " + record.header().writer()
+            + ", not a writer of the capsule");
+      }
       if (byHash.subRecordCount() != record.header().subRecordCount()) {
         throw new Bad("the sub-record count is " + byHash.subRecordCount() + ", the header says "
             + record.header().subRecordCount());
       }
       return record.header();
     }
+    if (instruction instanceof Instruction.Metadata) {
+      // Parsing checked the creator's signature; the bytes must be the capsule's, whose id is their hash.
+      SignedMetadata metadata = ((Output.Metadata) output).signedMetadata();
+      if (!metadata.capsuleId().equals(capsuleIdOrNull)) {
+        throw new Bad("the metadata hashes to " + metadata.capsuleId() + ", not to the capsule id " + capsuleIdOrNull);
+      }
+      return null;
+    }
     List<Record> heads = ((Output.Heads) output).heads();
+    // A head becomes a trusted anchor, so it is accepted only from a writer the metadata names: the builder
+    // refuses a Heads instruction without the metadata.
     SignedMetadata metadata = step.metadataOrNull();
+    if (metadata == null) {
+      throw new IllegalStateException("a Heads step without the capsule's metadata");
+    }
     Hash previous = null;
     for (Record head : heads) {
       RecordHeader header = head.header();
@@ -134,7 +182,7 @@ final class OutputVerifier {
       if (!head.hasValidSignature()) {
         throw new Bad("the signature of head " + head.hash() + " does not verify under writer " + header.writer());
       }
-      if (metadata != null && !metadata.metadata().mayAppend(header.writer())) {
+      if (!metadata.metadata().mayAppend(header.writer())) {
         throw new Bad("head " + head.hash() + " is by " + header.writer() + ", not a writer of the capsule");
       }
     }
@@ -144,18 +192,35 @@ final class OutputVerifier {
   }
 
   /**
-   * The renter's upper bound on an output that it can only work out once it sees the output: a
-   * {@code Heads} bound is exact given the heads returned; an {@code AppendRecord} bound counts the
-   * heads before the append as at most the heads after, minus the new tips, plus the parents the append
-   * consumed. -1 when the step's own bound applies.
+   * The renter's upper bound on an output that it can only work out once it sees the output: the
+   * {@code Heads}, {@code HasRecord}, {@code ReadByHash} and {@code Metadata} bounds are exact given the
+   * output (the host charges what it returns); an {@code AppendRecord} bound counts the heads of the
+   * host's view before the append as at most the heads after, minus the appended records among them,
+   * plus the parents outside the append that it can have consumed. -1 when the step's own bound applies.
    */
   static long boundFromOutput(ProgramBuilder.Step step, Output output) {
+    long envelope = WireSizes.OUTPUT_ENVELOPE_BYTES;
     if (output instanceof Output.Heads h) {
       long out = 4;
       for (Record head : h.heads()) {
         out += OutputBounds.head(head.header());
       }
-      return out + WireSizes.OUTPUT_ENVELOPE_BYTES;
+      return out + envelope;
+    }
+    if (output instanceof Output.Has has) {
+      return OutputBounds.hasRecord(has.headerOrNull()) + envelope;
+    }
+    if (output instanceof Output.ByHash byHash) {
+      return OutputBounds.readByHash(byHash.recordOrNull()) + envelope;
+    }
+    if (output instanceof Output.Metadata m) {
+      return OutputBounds.metadata(m.signedMetadata().encoded().length) + envelope;
+    }
+    ProgramBuilder.Appended appended = step.appendedOrNull();
+    if (output instanceof Output.Appended after && appended != null) {
+      long tips = appended.records().stream().filter(after.proposedHeads()::contains).count();
+      long before = Math.max(0, after.proposedHeads().size() - tips) + appended.externalParents();
+      return OutputBounds.append(before, appended.records().size()) + envelope;
     }
     return -1;
   }

@@ -1,8 +1,11 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.InstructionDescriptor;
+import dev.capsulevm.pricing.Limits;
+import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Program;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** A program ready to send: its model, canonical encoding, program data and the renter's expectations. */
@@ -48,11 +51,42 @@ public final class PreparedProgram {
     return steps;
   }
 
-  /** Per instruction, what the estimate charges it for (the renter's own output bounds). */
+  /** The bytes each reference of instruction {@code index} points at, in the order its encoding lists them. */
+  List<byte[]> inputs(int index) {
+    List<byte[]> out = new ArrayList<>();
+    for (DataRef ref : steps.get(index).instruction().refs()) {
+      out.add(Arrays.copyOfRange(data, (int) ref.offset(), (int) ref.end()));
+    }
+    return out;
+  }
+
+  /** Per instruction, what the estimate charges it for (the renter's expected output bounds). */
   public List<InstructionDescriptor> estimateDescriptors() {
     List<InstructionDescriptor> out = new ArrayList<>();
     steps.forEach(s -> out.add(s.estimateDescriptor()));
     return out;
+  }
+
+  /** Per instruction, what the retry budget pays for (the ceiling output bounds under {@code limits}). */
+  List<InstructionDescriptor> ceilingDescriptors(Limits limits) {
+    List<InstructionDescriptor> out = new ArrayList<>();
+    steps.forEach(s -> out.add(s.ceilingDescriptor(limits)));
+    return out;
+  }
+
+  /**
+   * Whether an honest host may have charged more than the estimate allowed by instruction {@code index}
+   * (every instruction for -1): some instruction up to it has an expected bound below its ceiling.
+   */
+  boolean mayExceedEstimate(int index, Limits limits) {
+    int last = index < 0 || index >= steps.size() ? steps.size() - 1 : index;
+    for (int i = 0; i <= last; i++) {
+      ProgramBuilder.Step step = steps.get(i);
+      if (step.bounds().expected() < step.ceiling(limits)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   public boolean isReadOnly() {

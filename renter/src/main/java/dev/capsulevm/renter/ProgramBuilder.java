@@ -1,6 +1,7 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.InstructionDescriptor;
+import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
@@ -20,8 +21,12 @@ import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -31,18 +36,32 @@ import org.jspecify.annotations.Nullable;
  * laid out in instruction order, identical inputs stored once and shared. Each method returns the
  * instruction's index, which is the index of its output.
  *
- * <p>The builder also works out, per instruction, the renter's own upper bound on its output (the rules
- * of the host's, from {@link OutputBounds}) and what the output must say (the
- * capsule id a create yields, the heads an append leaves, the record a read proves). It needs to know
- * for that: the capsule's signed metadata (sub-record size limit, writers), the capsule's current heads
- * when known, and the headers it already verified (trusted anchors, cached records). Where it does not
- * know enough to bound an output (the heads of a capsule whose heads it has not seen), the estimate uses
- * an allowance of {@link #UNKNOWN_HEADS_ALLOWANCE} heads and the host's bound is only checked against
- * the output it actually sent.
+ * <p>The builder also works out, per instruction, what the output must say (the capsule id a create
+ * yields, the heads an append leaves, the record a read proves) and three bounds on it ({@link Bounds}):
+ * the <b>expected</b> bound the estimate uses, exact whenever the builder holds what the output is made
+ * of and otherwise a documented allowance; the <b>limit</b>, the most an honest host may charge, which
+ * the host's {@code max_output_bytes} is checked against; and the <b>ceiling</b>, what the budget of
+ * {@link HostClient#run}'s one retry pays for. It needs for that: the capsule's signed metadata (who may
+ * write, the sub-record size limit), the capsule's heads when known, and the headers it already verified
+ * (trusted anchors, cached records). Without the metadata it cannot check who signed a head or a
+ * record, so {@link #heads()}, {@link #readByHash} and the reads need it; {@link HostClient#metadata}
+ * fetches and verifies it from the capsule id alone.
  */
 public final class ProgramBuilder {
-  /** How many heads the estimate allows for when the capsule's heads are not known. */
-  public static final int UNKNOWN_HEADS_ALLOWANCE = 16;
+  /**
+   * The allowance for a record header the builder does not hold: one parent and 4 skip pointers (119
+   * fixed bytes + 5 × 32), the header of a record at a height below 32 that merges nothing.
+   */
+  public static final long UNKNOWN_HEADER_BYTES = 119 + 5 * Hash.LENGTH;
+  /** The allowance for signed metadata the builder does not hold (a description and a few writers). */
+  public static final long UNKNOWN_METADATA_BYTES = 1024;
+  /**
+   * How many heads of the largest size the ceiling of a {@code Heads} instruction pays for. An honest host
+   * may hold more: the ceiling is a retry budget, not a limit.
+   */
+  public static final int HEADS_CEILING = 16;
+
+  private static final long ENVELOPE = WireSizes.OUTPUT_ENVELOPE_BYTES;
 
   private final @Nullable Hash capsuleIdOrNull;
   private final @Nullable SignedMetadata metadataOrNull;
@@ -57,8 +76,10 @@ public final class ProgramBuilder {
   /**
    * @param capsuleIdOrNull the capsule the program runs against; null for a program that only creates
    *     capsules or reads by hash
-   * @param metadataOrNull the capsule's signed metadata, needed for sub-record reads and appends
-   * @param headsOrNull the capsule's current heads, or null when not known
+   * @param metadataOrNull the capsule's signed metadata, needed for heads, reads and writer checks
+   * @param headsOrNull the capsule's current heads as the renter knows them, or null when not known: an
+   *     append is expected to leave exactly the heads they imply, and the estimate sizes a {@code Heads}
+   *     output by them
    * @param knownHeaders verified headers by hash (returns null for unknown ones); null when none are known
    */
   public ProgramBuilder(@Nullable Hash capsuleIdOrNull, @Nullable SignedMetadata metadataOrNull,
@@ -66,7 +87,7 @@ public final class ProgramBuilder {
     this.capsuleIdOrNull = capsuleIdOrNull;
     this.metadataOrNull = metadataOrNull;
     this.knownHeaders = knownHeaders == null ? h -> null : knownHeaders;
-    if (metadataOrNull != null && capsuleIdOrNull != null && !metadataOrNull.capsuleId().equals(capsuleIdOrNull)) {
+    if (metadataOrNull != null && !metadataOrNull.capsuleId().equals(capsuleIdOrNull)) {
       throw new IllegalArgumentException("metadata of " + metadataOrNull.capsuleId() + " given for " + capsuleIdOrNull);
     }
     if (headsOrNull == null) {
@@ -84,19 +105,80 @@ public final class ProgramBuilder {
     return new ProgramBuilder(null, null, null, null);
   }
 
+  /** A builder for a program on capsule {@code capsuleId}, whose verified {@code metadata} the caller holds. */
+  public static ProgramBuilder forCapsule(Hash capsuleId, SignedMetadata metadata) {
+    return new ProgramBuilder(Objects.requireNonNull(capsuleId, "capsuleId"),
+        Objects.requireNonNull(metadata, "metadata"), null, null);
+  }
+
+  /**
+   * The renter's bounds on one output, each counting the response envelope
+   * ({@link WireSizes#OUTPUT_ENVELOPE_BYTES}).
+   *
+   * @param expected what the estimate charges: exact when the renter holds what the output is made of,
+   *     else an allowance
+   * @param limitOrMinusOne the most an honest host may charge, known before the output: a larger
+   *     {@code max_output_bytes} is misbehaviour; -1 when it depends on what the host holds (heads, an
+   *     append's heads) or on the price table (metadata the renter does not hold), see {@link Step#limit}
+   * @param ceilingOrMinusOne what the retry budget pays for; -1 for the limit, or the expected bound
+   *     when there is no limit either
+   */
+  record Bounds(long expected, long limitOrMinusOne, long ceilingOrMinusOne) {
+    static Bounds exact(long bound) {
+      return new Bounds(bound, bound, bound);
+    }
+  }
+
+  /**
+   * An {@code AppendRecord}'s records: the hashes it appends, in order, and how many distinct parents
+   * outside the append they name (the most heads of the host's view the append can consume).
+   */
+  record Appended(List<Hash> records, int externalParents) {
+    Appended {
+      records = List.copyOf(records);
+    }
+  }
+
   /**
    * What the renter expects of one instruction's output. {@code expectedCapsuleId} is set for a
    * {@code CreateCapsule}, {@code anchor} for a read or a proof, {@code lookupHash} for a {@code HasRecord}
-   * or a {@code ReadByHash}; each is null for the other instructions.
+   * or a {@code ReadByHash}, {@code appendedOrNull} for an {@code AppendRecord}; each is null for the other
+   * instructions. {@code metadataOrNull} is the program's capsule's metadata when the builder holds it.
    */
   @SuppressWarnings("ArrayRecordComponent") // never compared: the builder's expectations, held in a list
-  record Step(Instruction instruction, long renterBoundOrMinusOne, long estimateBound, long storageBytes,
+  record Step(Instruction instruction, Bounds bounds, long storageBytes,
       @Nullable Hash expectedCapsuleId, @Nullable List<Hash> expectedHeadsOrNull, @Nullable Hash anchor,
       @Nullable Hash targetHashOrNull, long targetHeight, long subRecordIndex, @Nullable Hash lookupHash,
-      @Nullable SignedMetadata metadataOrNull, byte @Nullable [] payloadOrNull) {
+      @Nullable SignedMetadata metadataOrNull, byte @Nullable [] payloadOrNull, @Nullable Appended appendedOrNull) {
+
+    /** The most an honest host may charge before the output is seen; -1 when the renter cannot tell. */
+    long limit(Limits limits) {
+      if (bounds.limitOrMinusOne() >= 0) {
+        return bounds.limitOrMinusOne();
+      }
+      if (instruction instanceof Instruction.Metadata) {
+        // Metadata is a CreateCapsule input, which the table bounds by maxRecordBytes.
+        return OutputBounds.metadata(limits.maxRecordBytes()) + ENVELOPE;
+      }
+      return -1;
+    }
+
+    /** The bound the retry budget pays for: never below the expected one. */
+    long ceiling(Limits limits) {
+      long ceiling = bounds.ceilingOrMinusOne() >= 0 ? bounds.ceilingOrMinusOne() : limit(limits);
+      return Math.max(ceiling, bounds.expected());
+    }
 
     InstructionDescriptor estimateDescriptor() {
-      return new InstructionDescriptor(instruction.kind(), instruction.inputBytes(), estimateBound, storageBytes);
+      return descriptor(bounds.expected());
+    }
+
+    InstructionDescriptor ceilingDescriptor(Limits limits) {
+      return descriptor(ceiling(limits));
+    }
+
+    InstructionDescriptor descriptor(long bound) {
+      return new InstructionDescriptor(instruction.kind(), instruction.inputBytes(), bound, storageBytes);
     }
   }
 
@@ -116,14 +198,15 @@ public final class ProgramBuilder {
   /** {@code CreateCapsule}: stores {@code metadata}; the output must be its capsule id. */
   public int createCapsule(SignedMetadata metadata) {
     DataRef ref = data(metadata.encoded());
-    long bound = OutputBounds.CREATE_CAPSULE + WireSizes.OUTPUT_ENVELOPE_BYTES;
-    return add(new Step(new Instruction.CreateCapsule(ref), bound, bound, ref.length(), metadata.capsuleId(),
-        null, null, null, 0, -1, null, metadata, null));
+    return add(new Step(new Instruction.CreateCapsule(ref), Bounds.exact(OutputBounds.CREATE_CAPSULE + ENVELOPE),
+        ref.length(), metadata.capsuleId(), null, null, null, 0, -1, null, metadata, null, null));
   }
 
   /**
    * {@code AppendRecord}: validates and stages {@code records} (in order; each may follow earlier
-   * ones). When the heads are known the output must be exactly the heads they leave.
+   * ones). When the heads are known the output must be exactly the heads they leave, or those plus heads
+   * another writer added meanwhile (an append conflict, which the renter refuses to commit and then
+   * checks: {@link AppendConflictException}).
    */
   public int append(List<RecordWithBody> records) {
     requireCapsule("append");
@@ -131,12 +214,22 @@ public final class ProgramBuilder {
       throw new IllegalArgumentException("an append holds at least one record");
     }
     DataRef ref = data(AppendEncoding.encode(records));
+    Set<Hash> appended = new LinkedHashSet<>();
+    Set<Hash> externalParents = new HashSet<>();
+    for (RecordWithBody item : records) {
+      for (Hash parent : item.record().header().parents()) {
+        if (!appended.contains(parent)) {
+          externalParents.add(parent);
+        }
+      }
+      appended.add(item.hash());
+    }
     List<Hash> expected = null;
-    long bound;
-    long estimate;
+    // The host's bound counts the heads of its view before the append, which only it knows: the expected
+    // bound takes the heads the renter knows (or one), and the output itself bounds the host's figure.
+    long known;
     if (heads != null) {
-      bound = OutputBounds.append(heads.size(), records.size()) + WireSizes.OUTPUT_ENVELOPE_BYTES;
-      estimate = bound;
+      known = heads.size();
       for (RecordWithBody item : records) {
         for (Hash parent : item.record().header().parents()) {
           heads.remove(parent);
@@ -145,14 +238,15 @@ public final class ProgramBuilder {
       }
       expected = List.copyOf(heads.keySet());
     } else {
-      bound = -1;
-      estimate = OutputBounds.append(UNKNOWN_HEADS_ALLOWANCE, records.size()) + WireSizes.OUTPUT_ENVELOPE_BYTES;
+      known = 1;
     }
     for (RecordWithBody item : records) {
       staged.put(item.hash(), item.record().header());
     }
-    return add(new Step(new Instruction.AppendRecord(ref), bound, estimate, ref.length(), null, expected,
-        null, null, 0, -1, null, metadataOrNull, null));
+    long bound = OutputBounds.append(known, records.size()) + ENVELOPE;
+    return add(new Step(new Instruction.AppendRecord(ref), new Bounds(bound, -1, -1), ref.length(), null, expected,
+        null, null, 0, -1, null, metadataOrNull, null,
+        new Appended(List.copyOf(appended), externalParents.size())));
   }
 
   /** {@code ReadSubRecord} of the record {@code target}, proven from the trusted {@code anchor}. */
@@ -168,14 +262,14 @@ public final class ProgramBuilder {
   private int read(RecordSelector selector, @Nullable Hash targetOrNull, long targetHeight, long index,
       RecordHeader anchor) {
     requireCapsule("readSubRecord");
-    if (metadataOrNull == null) {
-      throw new IllegalStateException("reading a sub-record needs the capsule's metadata (its sub-record size limit)");
-    }
+    SignedMetadata metadata = requireMetadata("reading a sub-record (its size limit)");
     DataRef anchorRef = data(anchor.hash().toByteArray());
-    long bound = 4 + metadataOrNull.metadata().maxSubRecordBytes()
-        + proofBound(anchor, targetOrNull, targetHeight, true) + WireSizes.OUTPUT_ENVELOPE_BYTES;
-    return add(new Step(new Instruction.ReadSubRecord(selector, index, anchorRef), bound, bound, 0, null, null,
-        anchor.hash(), targetOrNull, targetHeight, index, null, metadataOrNull, null));
+    Bounds proof = proofBounds(anchor, targetOrNull, targetHeight, true);
+    long payload = 4 + metadata.metadata().maxSubRecordBytes();
+    Bounds bounds = new Bounds(payload + proof.expected() + ENVELOPE, payload + proof.limitOrMinusOne() + ENVELOPE,
+        -1);
+    return add(new Step(new Instruction.ReadSubRecord(selector, index, anchorRef), bounds, 0, null, null,
+        anchor.hash(), targetOrNull, targetHeight, index, null, metadata, null, null));
   }
 
   /** {@code Prove} that record {@code target} descends from the trusted {@code anchor}. */
@@ -212,44 +306,78 @@ public final class ProgramBuilder {
     DataRef anchorRef = data(anchor.hash().toByteArray());
     RecordSelector selector = targetOrNull == null ? new RecordSelector.ByHeight(targetHeight)
         : new RecordSelector.ByHash(data(targetOrNull.toByteArray()));
-    long bound = proofBound(anchor, targetOrNull, targetHeight, index >= 0) + WireSizes.OUTPUT_ENVELOPE_BYTES;
-    return add(new Step(new Instruction.Prove(anchorRef, selector, index), bound, bound, 0, null, null,
-        anchor.hash(), targetOrNull, targetHeight, index, null, metadataOrNull, payloadOrNull));
+    Bounds proof = proofBounds(anchor, targetOrNull, targetHeight, index >= 0);
+    Bounds bounds = new Bounds(proof.expected() + ENVELOPE, proof.limitOrMinusOne() + ENVELOPE, -1);
+    return add(new Step(new Instruction.Prove(anchorRef, selector, index), bounds, 0, null, null,
+        anchor.hash(), targetOrNull, targetHeight, index, null, metadataOrNull, payloadOrNull, null));
   }
 
-  /** {@code HasRecord}: whether the host holds {@code record}, in any capsule. */
+  /**
+   * {@code HasRecord}: whether the host holds {@code record}, in any capsule. The host charges the exact
+   * answer; the renter's bounds are exact when it holds the header.
+   */
   public int has(Hash record) {
-    long bound = OutputBounds.HAS_RECORD + WireSizes.OUTPUT_ENVELOPE_BYTES;
-    return add(new Step(new Instruction.HasRecord(data(record.toByteArray())), bound, bound, 0, null, null, null,
-        null, 0, -1, record, metadataOrNull, null));
+    RecordHeader known = headerOrNull(record);
+    Bounds bounds = known != null ? Bounds.exact(OutputBounds.hasRecord(known) + ENVELOPE)
+        : new Bounds(1 + 4 + UNKNOWN_HEADER_BYTES + ENVELOPE, OutputBounds.HAS_RECORD + ENVELOPE, -1);
+    return add(new Step(new Instruction.HasRecord(data(record.toByteArray())), bounds, 0, null, null, null,
+        null, 0, -1, record, metadataOrNull, null, null));
   }
 
-  /** {@code ReadByHash}: the record {@code record} (header and signature), from any capsule. */
+  /**
+   * {@code ReadByHash}: the record {@code record} (header and signature), from any capsule. A signature
+   * always verifies under the header's writer; in a program on a capsule (which then needs the
+   * capsule's metadata) a record of that capsule must also be by one of its writers. A program that
+   * names no capsule cannot say who may write a record: name the record's capsule to have that checked.
+   */
   public int readByHash(Hash record) {
-    long bound = OutputBounds.READ_BY_HASH + WireSizes.OUTPUT_ENVELOPE_BYTES;
-    return add(new Step(new Instruction.ReadByHash(data(record.toByteArray())), bound, bound, 0, null, null, null,
-        null, 0, -1, record, metadataOrNull, null));
+    if (capsuleIdOrNull != null) {
+      requireMetadata("reading a record by hash in a program on a capsule (who may sign it)");
+    }
+    RecordHeader known = headerOrNull(record);
+    // Exact but for the signature, counted whenever the renter holds only the header.
+    Bounds bounds = known != null
+        ? Bounds.exact(1 + 4 + known.encodedLength() + 1 + 64 + 8 + ENVELOPE)
+        : new Bounds(1 + 4 + UNKNOWN_HEADER_BYTES + 1 + 64 + 8 + ENVELOPE, OutputBounds.READ_BY_HASH + ENVELOPE, -1);
+    return add(new Step(new Instruction.ReadByHash(data(record.toByteArray())), bounds, 0, null, null, null,
+        null, 0, -1, record, metadataOrNull, null, null));
   }
 
-  /** {@code Heads}: the capsule's current heads, each checked to be signed by a writer. */
+  /**
+   * {@code Heads}: the capsule's current heads, each checked to be signed by a writer of the capsule,
+   * which needs its metadata: a head is never accepted without that check.
+   *
+   * @throws IllegalStateException when the builder does not hold the capsule's metadata
+   */
   public int heads() {
     requireCapsule("heads");
-    long bound;
-    long estimate;
-    if (heads != null) {
-      long out = 4;
+    SignedMetadata metadata = requireMetadata("checking that each head is signed by a writer");
+    long expected = 4;
+    if (heads != null && !heads.isEmpty()) {
       for (RecordHeader head : heads.values()) {
-        out += OutputBounds.head(head);
+        expected += OutputBounds.head(head);
       }
-      bound = out + WireSizes.OUTPUT_ENVELOPE_BYTES;
-      estimate = bound;
     } else {
-      bound = -1;
-      estimate = 4 + UNKNOWN_HEADS_ALLOWANCE * (OutputBounds.MAX_HEADER_BYTES + OutputBounds.RECORD_OVERHEAD)
-          + WireSizes.OUTPUT_ENVELOPE_BYTES;
+      expected += UNKNOWN_HEADER_BYTES + OutputBounds.RECORD_OVERHEAD;
     }
-    return add(new Step(new Instruction.Heads(), bound, estimate, 0, null, null, null, null, 0, -1, null,
-        metadataOrNull, null));
+    long ceiling = 4 + HEADS_CEILING * (OutputBounds.MAX_HEADER_BYTES + OutputBounds.RECORD_OVERHEAD) + ENVELOPE;
+    return add(new Step(new Instruction.Heads(), new Bounds(expected + ENVELOPE, -1, ceiling), 0, null, null, null,
+        null, 0, -1, null, metadata, null, null));
+  }
+
+  /**
+   * {@code Metadata}: the capsule's signed metadata, which must hash to the capsule id (and carry its
+   * creator's signature). The host charges its exact size; the renter's expected bound is exact when it
+   * holds the metadata, else {@link #UNKNOWN_METADATA_BYTES}, and its limit is then the price table's
+   * {@code maxRecordBytes}.
+   */
+  public int metadata() {
+    requireCapsule("metadata");
+    Bounds bounds = metadataOrNull != null
+        ? Bounds.exact(OutputBounds.metadata(metadataOrNull.encoded().length) + ENVELOPE)
+        : new Bounds(OutputBounds.metadata(UNKNOWN_METADATA_BYTES) + ENVELOPE, -1, -1);
+    return add(new Step(new Instruction.Metadata(), bounds, 0, null, null, null, null, 0, -1, null, metadataOrNull,
+        null, null));
   }
 
   /** The number of instructions so far. */
@@ -280,34 +408,52 @@ public final class ProgramBuilder {
     }
   }
 
+  private SignedMetadata requireMetadata(String what) {
+    if (metadataOrNull == null) {
+      throw new IllegalStateException(what + " needs the capsule's metadata (HostClient.metadata fetches it)");
+    }
+    return metadataOrNull;
+  }
+
+  /** A header the builder holds: staged by this program, or verified earlier; null when unknown. */
+  private @Nullable RecordHeader headerOrNull(Hash hash) {
+    RecordHeader header = staged.get(hash);
+    return header != null ? header : knownHeaders.apply(hash);
+  }
+
   /** The target's height when the renter knows its header, else 1 (the worst case for the bound). */
   private long heightOf(Hash target) {
-    RecordHeader header = staged.get(target);
-    if (header == null) {
-      header = knownHeaders.apply(target);
-    }
+    RecordHeader header = headerOrNull(target);
     return header == null ? 1 : header.height();
   }
 
   /**
-   * The proof part of the renter's own output bound. When the renter holds every header on the anchor's
-   * primary chain down to the target, it is the exact size the host charges ({@link OutputBounds#proof});
-   * otherwise, from heights alone, one header of the largest size per height and a full inclusion path.
-   * The host charges at most this, so a host bound above it is misbehaviour.
+   * The proof part of the bounds (no envelope). When the renter holds every header on the anchor's
+   * primary chain down to the target, all three are the exact size the host charges
+   * ({@link OutputBounds#proof}). Otherwise the limit is from heights alone, one header of the largest
+   * size per height and a full inclusion path, and the expected bound allows
+   * {@code min(2·ceil(log2(anchor height)) + 1, heights spanned)} headers of
+   * {@link #UNKNOWN_HEADER_BYTES} (a skip-pointer path) and, for a sub-record, the inclusion path of the
+   * largest tree the metadata allows.
    */
-  private long proofBound(RecordHeader anchor, @Nullable Hash targetOrNull, long targetHeight, boolean subRecord) {
-    RecordSource held = h -> {
-      if (h.equals(anchor.hash())) {
-        return anchor;
-      }
-      RecordHeader header = staged.get(h);
-      return header != null ? header : knownHeaders.apply(h);
-    };
+  private Bounds proofBounds(RecordHeader anchor, @Nullable Hash targetOrNull, long targetHeight, boolean subRecord) {
+    RecordSource held = h -> h.equals(anchor.hash()) ? anchor : headerOrNull(h);
     RecordProof path = new ProofGenerator(held).primaryChainProofToHeightOrNull(anchor.hash(), targetHeight);
     if (path != null && (targetOrNull == null || path.target().hash().equals(targetOrNull))) {
-      return OutputBounds.proof(path, subRecord);
+      return Bounds.exact(OutputBounds.proof(path, subRecord));
     }
-    return proofBound(anchor, targetHeight, subRecord);
+    long limit = proofBound(anchor, targetHeight, subRecord);
+    if (targetHeight < 1 || targetHeight > anchor.height()) {
+      return Bounds.exact(limit); // the host cannot place it either: 0, and the instruction fails
+    }
+    long span = anchor.height() - targetHeight + 1;
+    long log2 = 64L - Long.numberOfLeadingZeros(anchor.height() - 1);
+    long headers = Math.min(span, 2 * log2 + 1);
+    long inclusion = !subRecord ? 0
+        : metadataOrNull != null ? OutputBounds.inclusion(metadataOrNull.metadata().maxSubRecords())
+        : OutputBounds.MAX_INCLUSION_BYTES;
+    long expected = Math.min(limit, 4 + headers * (4 + UNKNOWN_HEADER_BYTES) + inclusion);
+    return new Bounds(expected, limit, -1);
   }
 
   /** The proof bound from heights alone: one header of the largest size per height and a full inclusion path. */

@@ -2,22 +2,111 @@ package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.CostBreakdown;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.proofs.Hash;
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+import java.util.function.LongSupplier;
 
 /**
  * A program that ran to its end with everything verified: every output, the commit (for a write) and
- * the host-signed receipt, which equals the renter's own recomputation to the unit.
- *
- * @param estimate the renter's estimate before sending (an upper bound on the final cost)
- * @param committedHeads the capsule's heads after a committed write (empty for a read-only program)
- * @param verification the time spent verifying, read once the program ended
+ * the host-signed receipt, which equals the renter's own recomputation to the unit and signs the
+ * renter's transcript of the outputs. The receipt with one transcript entry and its inputs is what an
+ * evidence file holds of a host's answer.
  */
-public record ProgramResult(List<VerifiedOutput> outputs, Receipt receipt, CostBreakdown estimate,
-    List<Hash> committedHeads, long bytesSent, long bytesReceived, java.util.function.LongSupplier verification) {
-  public ProgramResult {
-    outputs = List.copyOf(outputs);
-    committedHeads = List.copyOf(committedHeads);
+public final class ProgramResult {
+  private final PreparedProgram program;
+  private final List<VerifiedOutput> outputs;
+  private final SignedReceipt signedReceipt;
+  private final List<byte[]> transcriptEntries;
+  private final CostBreakdown estimate;
+  private final List<Hash> committedHeads;
+  private final long bytesSent;
+  private final long bytesReceived;
+  private final LongSupplier verification;
+
+  ProgramResult(PreparedProgram program, List<VerifiedOutput> outputs, SignedReceipt signedReceipt,
+      List<byte[]> transcriptEntries, CostBreakdown estimate, List<Hash> committedHeads, long bytesSent,
+      long bytesReceived, LongSupplier verification) {
+    this.program = Objects.requireNonNull(program, "program");
+    this.outputs = List.copyOf(outputs);
+    this.signedReceipt = Objects.requireNonNull(signedReceipt, "signedReceipt");
+    List<byte[]> entries = new ArrayList<>();
+    transcriptEntries.forEach(e -> entries.add(e.clone()));
+    this.transcriptEntries = List.copyOf(entries);
+    this.estimate = Objects.requireNonNull(estimate, "estimate");
+    this.committedHeads = List.copyOf(committedHeads);
+    this.bytesSent = bytesSent;
+    this.bytesReceived = bytesReceived;
+    this.verification = Objects.requireNonNull(verification, "verification");
+  }
+
+  /** The program that ran, as it was sent. */
+  public PreparedProgram program() {
+    return program;
+  }
+
+  /** Every output, verified, in instruction order. */
+  public List<VerifiedOutput> outputs() {
+    return outputs;
+  }
+
+  /** The output of instruction {@code index}. */
+  public VerifiedOutput output(int index) {
+    return outputs.get(index);
+  }
+
+  /** The verified receipt. */
+  public Receipt receipt() {
+    return signedReceipt.receipt();
+  }
+
+  /** The verified receipt with the host's signature: what a third party can check. */
+  public SignedReceipt signedReceipt() {
+    return signedReceipt;
+  }
+
+  /**
+   * The renter's transcript entry of each output, in order (docs/FORMAT.md, "Transcript"): the receipt's
+   * transcript root is the RFC 9162 root over them. Copies.
+   */
+  public List<byte[]> transcriptEntries() {
+    List<byte[]> out = new ArrayList<>();
+    transcriptEntries.forEach(e -> out.add(e.clone()));
+    return out;
+  }
+
+  /**
+   * The bytes the references of instruction {@code outputIndex} point at, concatenated in the order its
+   * encoding lists them: what hashes to the inputs digest of its transcript entry.
+   */
+  public byte[] inputsOf(int outputIndex) {
+    Objects.checkIndex(outputIndex, outputs.size());
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    program.inputs(outputIndex).forEach(out::writeBytes);
+    return out.toByteArray();
+  }
+
+  /** The renter's estimate before sending: its budget unless the caller gave one. */
+  public CostBreakdown estimate() {
+    return estimate;
+  }
+
+  /** The capsule's heads after a committed write (empty for a read-only program). */
+  public List<Hash> committedHeads() {
+    return committedHeads;
+  }
+
+  /** The serialized size of every request message the renter sent. */
+  public long bytesSent() {
+    return bytesSent;
+  }
+
+  /** The serialized size of every output's response message the renter received. */
+  public long bytesReceived() {
+    return bytesReceived;
   }
 
   /** Time the renter spent parsing and verifying the host's messages (outputs, proposal, receipt), in ns. */
@@ -25,8 +114,8 @@ public record ProgramResult(List<VerifiedOutput> outputs, Receipt receipt, CostB
     return verification.getAsLong();
   }
 
-  /** The output of instruction {@code index}. */
-  public VerifiedOutput output(int index) {
-    return outputs.get(index);
+  @Override
+  public String toString() {
+    return "ProgramResult[" + outputs.size() + " outputs, " + receipt() + "]";
   }
 }

@@ -15,10 +15,12 @@ import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.program.OutputEncoding;
+import dev.capsulevm.program.Transcript;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proto.v1.CommitDecision;
 import dev.capsulevm.proto.v1.CommitProposal;
 import dev.capsulevm.proto.v1.ExecuteRequest;
@@ -30,6 +32,9 @@ import dev.capsulevm.proto.v1.ProgramHeader;
 import dev.capsulevm.renter.HostMisbehaviourException.Part;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -37,6 +42,7 @@ import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
@@ -49,18 +55,27 @@ import org.jspecify.annotations.Nullable;
  * {@link #completion()} asynchronous).
  *
  * <p>What is checked, per output: its index; the serialized size of its response message against the
- * bound the host charged for ({@code max_output_bytes}); that bound against the renter's own bound
- * where the renter can compute one; the output's bytes (strict parse), proofs against the anchor and
- * the shared proof cache, signatures, the heads an append leaves; {@code cost_so_far} against the exact
- * range the renter computes (the only unknown is how much program data the host had received when it
- * reported). A read-write program is confirmed only once every output verified and the proposal's heads
- * and cost are exactly what the renter computes. At the end: the receipt's signature and every field
- * of it against {@link RenterCheck}, the committed heads, and whether the failure report agrees with
- * the receipt. Any failed check cancels the stream (so a write is never confirmed) and ends the run
- * with {@link HostMisbehaviourException}.
+ * bound the host charged for ({@code max_output_bytes}); that bound against the renter's limit where it
+ * has one and against the bound the output itself implies; the output's bytes (strict parse), proofs
+ * against the anchor and the shared proof cache, signatures and writers, the heads an append leaves;
+ * {@code cost_so_far} against the exact range the renter computes (the only unknown is how much program
+ * data the host had received when it reported). Each verified output enters the renter's own transcript
+ * (docs/FORMAT.md, "Transcript"). A read-write program is confirmed only once every output verified and
+ * the proposal's heads and cost are exactly what the renter computes. At the end: the receipt's
+ * signature, host, capsule and time, and every field of it against {@link RenterCheck}: the costs, the
+ * transcript root and output count, and the end (the failure the {@code ProgramEnd} reports, itself
+ * consistent with the outputs received, or the confirmed heads). Any failed check cancels the stream
+ * (so a write is never confirmed) and ends the run with {@link HostMisbehaviourException}.
+ *
+ * <p>Two ends need a look at the capsule afterwards, which {@link #result()} and {@link #completion()}
+ * take (never the gRPC thread): a write the renter confirmed whose end then fails verification
+ * ({@link WriteCommittedException} when its records are in the capsule), and an append that met heads
+ * another writer added ({@link AppendConflictException} once they check out).
  */
 public final class ProgramRun implements Iterable<VerifiedOutput> {
   private static final Object END = new Object();
+  /** How far a receipt's issuedAt may lie outside the program's run by the renter's clock. */
+  static final Duration CLOCK_TOLERANCE = Duration.ofMinutes(5);
 
   private final PreparedProgram prepared;
   private final PriceTable table;
@@ -76,24 +91,38 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final int chunkSize;
   private final CostBreakdown estimate;
   private final @Nullable Consumer<VerifiedOutput> listenerOrNull;
+  /** Runs the follow-up programs some ends need; null only in tests that drive a run by hand. */
+  private final @Nullable HostClient clientOrNull;
+  private final Clock clock;
+  private final Instant submittedAt;
 
   private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
   private final CompletableFuture<ProgramResult> future = new CompletableFuture<>();
   private final List<VerifiedOutput> outputs = new ArrayList<>();
   private final List<InstructionDescriptor> charged = new ArrayList<>();
+  private final Transcript transcript = new Transcript();
+  private final List<byte[]> entries = new ArrayList<>();
   private long bytesReceived;
   private long verificationNanos;
   private @Nullable List<Hash> lastAppendHeads;
   private @Nullable List<Hash> proposedHeads;
+  /** The heads of the proposal the renter confirmed; null until it confirms one. */
+  private @Nullable List<Hash> confirmedHeadsOrNull;
+  /** An append that met heads the renter does not know: the renter refuses the commit. */
+  private OutputVerifier.@Nullable Conflict conflictOrNull;
+  private int conflictIndex = -1;
   private boolean finished;
   /** The status the host refused the program with before it ran (no output, no receipt), or null. */
   private Status.@Nullable Code refusalOrNull;
   /** The request side of the call; null until {@link #start} sends the program. */
   private @Nullable StreamObserver<ExecuteRequest> out;
+  /** The verdict once the follow-up (if any) ran: what {@link #result()} throws. Guarded by itself. */
+  private final Object followUpLock = new Object();
+  private @Nullable RenterException followedUpOrNull;
 
   ProgramRun(PreparedProgram prepared, PriceTable table, ProofVerifier verifier, Amount budget, long durationUnits,
       byte[] signedWithdrawal, List<ExecuteRequest> requests, CostBreakdown estimate,
-      @Nullable Consumer<VerifiedOutput> listenerOrNull) {
+      @Nullable Consumer<VerifiedOutput> listenerOrNull, @Nullable HostClient clientOrNull, Clock clock) {
     this.prepared = prepared;
     this.table = table;
     this.model = CostModel.of(table);
@@ -116,6 +145,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     this.chunkSize = requests.size() > 1 ? requests.get(1).getData().size() : 1;
     this.estimate = estimate;
     this.listenerOrNull = listenerOrNull;
+    this.clientOrNull = clientOrNull;
+    this.clock = clock;
+    this.submittedAt = clock.instant();
   }
 
   /**
@@ -143,7 +175,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     return programId;
   }
 
-  /** The renter's estimate, an upper bound on the final cost. */
+  /** The renter's estimate ({@link HostClient#estimate}). */
   public CostBreakdown estimate() {
     return estimate;
   }
@@ -182,7 +214,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
           try {
             handle(response);
             verificationNanos += System.nanoTime() - started;
-          } catch (HostMisbehaviourException e) {
+          } catch (HostMisbehaviourException | UnresolvedConflict e) {
             cancel(e);
           } catch (RuntimeException e) {
             cancel(new HostMisbehaviourException(Part.STREAM, outputs.size(), "unexpected: " + e, e));
@@ -216,7 +248,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     };
   }
 
-  private void handle(ExecuteResponse response) throws HostMisbehaviourException {
+  private void handle(ExecuteResponse response) throws HostMisbehaviourException, UnresolvedConflict {
     switch (response.getKindCase()) {
       case RESULT -> result(response);
       case PROPOSAL -> proposal(response.getProposal());
@@ -225,10 +257,10 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     }
   }
 
-  private void result(ExecuteResponse response) throws HostMisbehaviourException {
+  private void result(ExecuteResponse response) throws HostMisbehaviourException, UnresolvedConflict {
     List<ProgramBuilder.Step> steps = prepared.steps();
     int index = outputs.size();
-    if (proposedHeads != null || index >= steps.size()) {
+    if (proposedHeads != null || index >= steps.size() || conflictOrNull != null) {
       throw new HostMisbehaviourException(Part.STREAM, index, "an output after the last instruction or the proposal");
     }
     InstructionResult result = response.getResult();
@@ -242,20 +274,27 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.OUTPUT, index,
           "the response is " + size + " bytes, more than the " + bound + " bytes the host charged for");
     }
-    if (step.renterBoundOrMinusOne() >= 0 && bound > step.renterBoundOrMinusOne()) {
+    long limit = step.limit(table.limits());
+    if (limit >= 0 && bound > limit) {
       throw new HostMisbehaviourException(Part.OUTPUT, index, "the host charged for an output bound of " + bound
-          + " bytes, the renter's bound is " + step.renterBoundOrMinusOne());
+          + " bytes, the renter's limit is " + limit);
     }
+    byte[] outputBytes = result.getOutput().toByteArray();
     Output output;
-    RecordHeader proven;
+    RecordHeader proven = null;
     try {
-      output = OutputEncoding.decode(step.instruction(), result.getOutput().toByteArray());
+      output = OutputEncoding.decode(step.instruction(), outputBytes);
       long derived = OutputVerifier.boundFromOutput(step, output);
       if (derived >= 0 && bound > derived) {
         throw new OutputVerifier.Bad("the host charged for an output bound of " + bound
             + " bytes, the output it sent implies " + derived);
       }
-      proven = OutputVerifier.verify(step, output, prepared.program().capsuleIdOrNull(), verifier);
+      try {
+        proven = OutputVerifier.verify(step, output, prepared.program().capsuleIdOrNull(), verifier);
+      } catch (OutputVerifier.Conflict e) {
+        conflictOrNull = e;
+        conflictIndex = index;
+      }
     } catch (VerificationException e) {
       throw new HostMisbehaviourException(Part.OUTPUT, index, e.getMessage(), e);
     } catch (OutputVerifier.Bad e) {
@@ -270,11 +309,20 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     if (output instanceof Output.Appended appended) {
       lastAppendHeads = appended.proposedHeads();
     }
-    VerifiedOutput verified = new VerifiedOutput(index, instruction, output, proven, bound, result.getCostSoFar(), size);
+    byte[] entry = Transcript.entry(index, instruction, prepared.inputs(index), outputBytes);
+    entries.add(entry);
+    transcript.add(Merkle.leafHash(entry));
+    VerifiedOutput verified = new VerifiedOutput(index, instruction, output, proven, bound, result.getCostSoFar(), size,
+        outputBytes);
     outputs.add(verified);
     queue.add(verified);
     if (listenerOrNull != null) {
       listenerOrNull.accept(verified);
+    }
+    OutputVerifier.Conflict conflict = conflictOrNull;
+    if (conflict != null && index < steps.size() - 1) {
+      // Later outputs would answer for heads the renter does not know: stop here (nothing is committed).
+      throw new UnresolvedConflict(index, conflict.extraHeads(), null);
     }
   }
 
@@ -330,9 +378,14 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
           "the proposal's cost is " + proposal.getCost() + " units, the renter computes " + cost);
     }
     proposedHeads = heads;
+    // An append conflict is refused, which ends the program with a receipt; anything else verified.
+    boolean confirm = conflictOrNull == null;
+    if (confirm) {
+      confirmedHeadsOrNull = heads;
+    }
     // The outputs before it verified, so the host has the program, which start() sent.
     Objects.requireNonNull(out)
-        .onNext(ExecuteRequest.newBuilder().setDecision(CommitDecision.newBuilder().setConfirm(true)).build());
+        .onNext(ExecuteRequest.newBuilder().setDecision(CommitDecision.newBuilder().setConfirm(confirm)).build());
   }
 
   private void end(ProgramEnd end) throws HostMisbehaviourException {
@@ -349,16 +402,25 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the end reports " + (failed ? "a" : "no")
           + " failure, the receipt says failed=" + claimed.failed());
     }
+    Receipt.End expectedEnd = failed ? reportedFailure(end.getFailure()) : completedEnd();
+    List<Hash> committed = hashes(end.getCommittedHeadsList(), Part.RECEIPT);
+    if (!committed.equals(expectedEnd instanceof Receipt.Completed c ? c.committedHeads() : List.of())) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, failed ? "a failed program reports committed heads "
+          + committed : "the committed heads are " + committed + ", the confirmed proposal was " + proposedHeads);
+    }
     List<InstructionDescriptor> descriptors = new ArrayList<>(charged);
     int c = claimed.instructionsCharged();
     if (c < outputs.size() || c > Math.min(n, outputs.size() + 1) || (!failed && c != n)) {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the receipt charges " + c
           + " instructions; the renter received " + outputs.size() + " outputs of " + n);
     }
+    long reported = failed ? end.getFailure().getMaxOutputBytes() : 0;
     if (c == outputs.size() + 1) {
-      long reported = failed ? end.getFailure().getMaxOutputBytes() : 0;
       descriptors.add(reported > 0 ? reportedFailedInstruction(reported, outputs.size())
           : failedInstruction(claimed, outputs.size()));
+    } else if (reported != 0) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, "the failure reports an output bound of " + reported
+          + " bytes, but every charged instruction sent its output");
     }
     long uploadCounted = bytesSent;
     if (failed && claimed.uploadBytes() < bytesSent) {
@@ -374,40 +436,87 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     }
     Receipt receipt;
     try {
-      receipt = RenterCheck.check(signed, table, shape(descriptors), programId, budget, uploadCounted, bytesReceived);
+      receipt = RenterCheck.check(signed, table, shape(descriptors), programId, prepared.program().capsuleIdOrNull(),
+          budget, new RenterCheck.Observed(uploadCounted, bytesReceived, outputs.size(), transcript.root(),
+              expectedEnd));
     } catch (PricingException e) {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, e.reason() + ": " + e.getMessage(), e);
     }
-    List<Hash> committed = hashes(end.getCommittedHeadsList(), Part.RECEIPT);
-    if (failed) {
-      if (!committed.isEmpty()) {
-        throw new HostMisbehaviourException(Part.RECEIPT, -1, "a failed program reports committed heads");
-      }
-      Failure failure = end.getFailure();
-      ProgramFailedException.Reason reason = ProgramFailedException.Reason.fromWire(failure.getReason());
-      String message = reason == ProgramFailedException.Reason.UNKNOWN
-          ? "(reason " + failure.getReasonValue() + ", unknown to this SDK) " + failure.getMessage()
-          : failure.getMessage();
-      finish(new ProgramFailedException(reason, failure.getInstruction(), message, receipt, outputs));
+    Instant earliest = submittedAt.minus(CLOCK_TOLERANCE);
+    Instant latest = clock.instant().plus(CLOCK_TOLERANCE);
+    if (receipt.issuedAt().isBefore(earliest) || receipt.issuedAt().isAfter(latest)) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, "the receipt was issued at " + receipt.issuedAt()
+          + ", outside the program's run by the renter's clock (" + earliest + " to " + latest + ")");
+    }
+    OutputVerifier.Conflict conflict = conflictOrNull;
+    if (conflict != null) {
+      finish(new UnresolvedConflict(conflictIndex, conflict.extraHeads(), receipt));
       return;
     }
-    List<Hash> expected = prepared.isReadOnly() ? List.of() : proposedHeads;
-    if (expected == null) {
-      throw new HostMisbehaviourException(Part.STREAM, -1, "a read-write program ended without a proposal");
+    if (expectedEnd instanceof Receipt.Failed f) {
+      ProgramFailedException.Reason reason = ProgramFailedException.Reason.fromWire(end.getFailure().getReason());
+      String message = reason == ProgramFailedException.Reason.UNKNOWN
+          ? "(reason " + f.reason() + ", unknown to this SDK) " + f.message()
+          : f.message();
+      finish(new ProgramFailedException(reason, f.instruction(), message, receipt, outputs));
+      return;
     }
-    if (!committed.equals(expected)) {
-      throw new HostMisbehaviourException(Part.RECEIPT, -1,
-          "the committed heads are " + committed + ", the confirmed proposal was " + expected);
+    finish(new ProgramResult(prepared, outputs, signed, entries, estimate, committed, bytesSent, bytesReceived,
+        this::verificationNanos));
+  }
+
+  /**
+   * The failure a {@code ProgramEnd} reports, which the receipt must state exactly, after checking that it
+   * can be true of what the renter saw: a reason (1 to 255, as the receipt carries it), a message a receipt
+   * can carry, and a failing instruction that is the next one after the outputs received (so still in the
+   * program), or -1 for a failure outside any instruction; never one already answered.
+   */
+  private Receipt.Failed reportedFailure(Failure failure) throws HostMisbehaviourException {
+    int n = prepared.steps().size();
+    int instruction = failure.getInstruction();
+    int next = outputs.size();
+    if (instruction != Receipt.NO_INSTRUCTION && (instruction != next || next >= n)) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, "the failure names instruction " + instruction
+          + ", but the renter received " + next + " outputs of " + n + " (only "
+          + (next < n ? next + " or " : "") + "-1 can fail now)");
     }
-    finish(new ProgramResult(outputs, receipt, estimate, committed, bytesSent, bytesReceived, this::verificationNanos));
+    try {
+      return new Receipt.Failed(instruction, failure.getReasonValue(), failure.getMessage());
+    } catch (IllegalArgumentException e) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, "the failure cannot be stated in a receipt: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * How a program that completed must end: with the heads of the proposal the renter confirmed (none for a
+   * read-only program). A host that completes a program whose commit the renter refused, or that was
+   * never proposed, misbehaves.
+   */
+  private Receipt.Completed completedEnd() throws HostMisbehaviourException {
+    if (prepared.isReadOnly()) {
+      return Receipt.Completed.NOTHING_COMMITTED;
+    }
+    List<Hash> confirmed = confirmedHeadsOrNull;
+    if (confirmed == null) {
+      throw new HostMisbehaviourException(proposedHeads == null ? Part.STREAM : Part.RECEIPT, -1,
+          proposedHeads == null ? "a read-write program ended without a proposal"
+              : "the host reports a commit the renter refused");
+    }
+    try {
+      return new Receipt.Completed(confirmed);
+    } catch (IllegalArgumentException e) {
+      throw new HostMisbehaviourException(Part.PROPOSAL, -1, e.getMessage(), e);
+    }
   }
 
   /** The descriptor of a charged instruction whose output was never sent, at the bound the failure reports. */
   private InstructionDescriptor reportedFailedInstruction(long bound, int index) throws HostMisbehaviourException {
     ProgramBuilder.Step step = prepared.steps().get(index);
-    if (step.renterBoundOrMinusOne() >= 0 && bound > step.renterBoundOrMinusOne()) {
+    long limit = step.limit(table.limits());
+    if (limit >= 0 && bound > limit) {
       throw new HostMisbehaviourException(Part.RECEIPT, index, "the failure reports an output bound of " + bound
-          + " bytes for instruction " + index + ", the renter's bound is " + step.renterBoundOrMinusOne());
+          + " bytes for instruction " + index + ", the renter's limit is " + limit);
     }
     Instruction instruction = step.instruction();
     return new InstructionDescriptor(instruction.kind(), instruction.inputBytes(), bound, step.storageBytes());
@@ -421,6 +530,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
    */
   private InstructionDescriptor failedInstruction(Receipt receipt, int index) throws HostMisbehaviourException {
     ProgramBuilder.Step step = prepared.steps().get(index);
+    long limit = step.limit(table.limits());
     Instruction instruction = step.instruction();
     long in = instruction.inputBytes();
     InstructionPrice price = table.prices().instruction(instruction.kind());
@@ -440,13 +550,12 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       long rest = receipt.cost().memory().units() - memoryBefore.units();
       handled = rest >= 0 && rest % memory == 0 ? rest / memory : -1;
     } else {
-      handled = in + Math.max(0, step.renterBoundOrMinusOne());
+      handled = in + Math.max(0, limit); // the bound changes no figure
     }
     long bound = handled - in;
-    if (handled < 0 || bound < 0 || (step.renterBoundOrMinusOne() >= 0 && bound > step.renterBoundOrMinusOne())) {
+    if (handled < 0 || bound < 0 || (limit >= 0 && bound > limit)) {
       throw new HostMisbehaviourException(Part.RECEIPT, index, "the receipt charges the failed instruction "
-          + index + " for an impossible output bound (" + bound + " bytes; the renter's bound is "
-          + step.renterBoundOrMinusOne() + ")");
+          + index + " for an impossible output bound (" + bound + " bytes; the renter's limit is " + limit + ")");
     }
     return new InstructionDescriptor(instruction.kind(), in, bound, step.storageBytes());
   }
@@ -475,15 +584,16 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     return hashes;
   }
 
-  private void cancel(HostMisbehaviourException e) {
-    if (out != null) {
+  /** Cancels the call at once (the host then commits nothing) and ends the run with {@code e}. */
+  private void cancel(RenterException e) {
+    if (out != null && !finished) {
       try {
         out.onError(Status.CANCELLED.withDescription("the renter refuses: " + e.getMessage()).asRuntimeException());
       } catch (RuntimeException ignored) {
         // the call is gone already
       }
     }
-    fail(e);
+    finish(e);
   }
 
   private void fail(RenterException e) {
@@ -512,8 +622,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       return;
     }
     finished = true;
-    if (error instanceof ProgramFailedException) {
-      halfClose();
+    if (error instanceof ProgramFailedException
+        || (error instanceof UnresolvedConflict conflict && conflict.receiptOrNull() != null)) {
+      halfClose(); // the host ended the program
     }
     future.completeExceptionally(error);
     queue.add(END);
@@ -536,7 +647,14 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     return verificationNanos;
   }
 
-  /** Blocks until the program ends; returns its verified result. */
+  /**
+   * Blocks until the program ends; returns its verified result. When its end needs a look at the capsule
+   * (a confirmed write whose end failed verification, an append conflict), this runs the verified
+   * programs that settle it first, in the calling thread, once.
+   *
+   * @throws WriteCommittedException the write is in the capsule, but the host misbehaved in its end
+   * @throws AppendConflictException another writer appended first; nothing was committed
+   */
   public ProgramResult result() throws RenterException {
     try {
       return future.get();
@@ -544,7 +662,34 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       Thread.currentThread().interrupt();
       throw new RenterException("interrupted waiting for the program", e);
     } catch (ExecutionException e) {
-      throw (RenterException) e.getCause();
+      throw followUp((RenterException) Objects.requireNonNull(e.getCause()));
+    }
+  }
+
+  /** Whether {@code error} leaves something to settle with follow-up programs. */
+  private boolean needsFollowUp(Throwable error) {
+    return clientOrNull != null && (error instanceof UnresolvedConflict
+        || (error instanceof HostMisbehaviourException && confirmedHeads() != null));
+  }
+
+  private synchronized @Nullable List<Hash> confirmedHeads() {
+    return confirmedHeadsOrNull;
+  }
+
+  /** The verdict on {@code error}, running the follow-up programs once. */
+  private RenterException followUp(RenterException error) {
+    if (!needsFollowUp(error)) {
+      return error;
+    }
+    synchronized (followUpLock) {
+      if (followedUpOrNull == null) {
+        HostClient client = Objects.requireNonNull(clientOrNull); // needsFollowUp checked it
+        followedUpOrNull = error instanceof UnresolvedConflict conflict
+            ? WriteVerdicts.afterConflict(client, prepared, conflict)
+            : WriteVerdicts.afterBadEnd(client, prepared, Objects.requireNonNull(confirmedHeads()),
+                (HostMisbehaviourException) error);
+      }
+      return followedUpOrNull;
     }
   }
 
@@ -556,9 +701,19 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     return refusalOrNull == code;
   }
 
-  /** Completes with the verified result, or exceptionally with a {@link RenterException}. */
+  /**
+   * Completes with the verified result, or exceptionally with the {@link RenterException}
+   * {@link #result()} throws; a follow-up runs in the common pool, never in the gRPC thread.
+   */
   public CompletableFuture<ProgramResult> completion() {
-    return future.thenApply(r -> r);
+    return future.exceptionallyCompose(error -> {
+      if (!needsFollowUp(error)) {
+        return CompletableFuture.failedFuture(error);
+      }
+      return CompletableFuture.supplyAsync(() -> {
+        throw new CompletionException(followUp((RenterException) error));
+      });
+    });
   }
 
   /**

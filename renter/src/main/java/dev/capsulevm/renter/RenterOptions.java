@@ -26,17 +26,23 @@ import org.jspecify.annotations.Nullable;
  * @param proofCacheCapacity records the shared proof cache keeps
  * @param durationUnits how long storage added by a program is paid for, unless a program says otherwise
  * @param interceptors gRPC interceptors on the host channel (tests use one to tamper with responses)
+ * @param appendRetries how many times {@link CapsuleWriter} appends again after an append conflict
+ *     (another writer appended first), each time on the heads it then verified
  */
 public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
-    List<ClientInterceptor> interceptors) {
+    List<ClientInterceptor> interceptors, int appendRetries) {
+  /** {@link #appendRetries()} of {@link #defaults()}. */
+  public static final int DEFAULT_APPEND_RETRIES = 3;
+
 
   public RenterOptions {
     Objects.requireNonNull(maxPrices, "maxPrices");
     Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(withdrawalLifetime, "withdrawalLifetime");
-    if (chunkSize < 1 || proofCacheCapacity < 1 || durationUnits < 0) {
-      throw new IllegalArgumentException("chunkSize and proofCacheCapacity are positive, durationUnits not negative");
+    if (chunkSize < 1 || proofCacheCapacity < 1 || durationUnits < 0 || appendRetries < 0) {
+      throw new IllegalArgumentException(
+          "chunkSize and proofCacheCapacity are positive, durationUnits and appendRetries not negative");
     }
     interceptors = List.copyOf(interceptors);
   }
@@ -54,29 +60,42 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     return new MaxPrices(new Prices(Amount.of(1_000_000), perByte, instructions, perByte, perByte, perByte, perByte));
   }
 
-  /** The defaults: {@link #defaultMaxPrices()}, system clock, 60 s withdrawals, 64 KiB chunks. */
+  /**
+   * The defaults: {@link #defaultMaxPrices()}, system clock, 60 s withdrawals, 64 KiB chunks, 3 append
+   * retries.
+   */
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
-        100_000, 1, List.of());
+        100_000, 1, List.of(), DEFAULT_APPEND_RETRIES);
   }
 
   public RenterOptions withMaxPrices(MaxPrices max) {
     return new RenterOptions(max, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors);
+        durationUnits, interceptors, appendRetries);
   }
 
   public RenterOptions withInterceptors(List<ClientInterceptor> list) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, list);
+        proofCacheCapacity, durationUnits, list, appendRetries);
   }
 
   public RenterOptions withChunkSize(int size) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, size, proofCacheCapacity,
-        durationUnits, interceptors);
+        durationUnits, interceptors, appendRetries);
   }
 
   public RenterOptions withExpectedHostKey(PublicKey key) {
     return new RenterOptions(maxPrices, key, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors);
+        durationUnits, interceptors, appendRetries);
+  }
+
+  public RenterOptions withAppendRetries(int retries) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, retries);
+  }
+
+  public RenterOptions withClock(Clock newClock) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, newClock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries);
   }
 }

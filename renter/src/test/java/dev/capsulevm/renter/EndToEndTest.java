@@ -113,6 +113,42 @@ class EndToEndTest {
     }
   }
 
+  /**
+   * Issue 13, finding 6, against the host: for every instruction kind, the estimate (the budget) is within
+   * 1.2x of the metered cost when the renter holds what the output is made of (a writer's own capsule).
+   */
+  @Test
+  void everyKindIsEstimatedWithinTwentyPercentOfTheMeteredCost() throws Exception {
+    try (HostClient client = fundedClient(host, 1000)) {
+      Map<InstructionKind, Double> ratios = new EnumMap<>(InstructionKind.class);
+      CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 64, 256, "estimates");
+      ratios.put(InstructionKind.CREATE_CAPSULE, ratio(writer.lastResult()));
+      RecordWithBody first = writer.append(client, subRecords("e", 10)).get(0);
+      writer.append(client, subRecords("f", 3));
+      ratios.put(InstructionKind.APPEND_RECORD, ratio(writer.lastResult()));
+      RecordHeader head = writer.highestHead();
+      Map<InstructionKind, java.util.function.Consumer<ProgramBuilder>> reads = new EnumMap<>(InstructionKind.class);
+      reads.put(InstructionKind.READ_SUB_RECORD, b -> b.readSubRecord(first.hash(), 3, head));
+      reads.put(InstructionKind.PROVE, b -> b.prove(first.hash(), head));
+      reads.put(InstructionKind.HAS_RECORD, b -> b.has(first.hash()));
+      reads.put(InstructionKind.READ_BY_HASH, b -> b.readByHash(first.hash()));
+      reads.put(InstructionKind.HEADS, ProgramBuilder::heads);
+      reads.put(InstructionKind.METADATA, ProgramBuilder::metadata);
+      for (Map.Entry<InstructionKind, java.util.function.Consumer<ProgramBuilder>> read : reads.entrySet()) {
+        ProgramBuilder b = writer.newProgram(client);
+        read.getValue().accept(b);
+        ratios.put(read.getKey(), ratio(client.run(b.build())));
+      }
+      assertEquals(InstructionKind.values().length, ratios.size());
+      ratios.forEach((kind, ratio) -> assertTrue(ratio <= 1.2, kind + ": estimate / metered = " + ratio));
+    }
+  }
+
+  private static double ratio(ProgramResult r) {
+    return (double) r.estimate().total().units() / r.receipt().finalCost().units();
+  }
+
   @Test
   void heartbeatAppendOfSeveralRecordsAndReadsOfTheUnsignedOnes() throws Exception {
     try (HostClient client = fundedClient(host, 1000)) {

@@ -95,15 +95,22 @@ class ProgramBuilderTest {
     b.prove(Hash.copyOf(new byte[32]), record.record().header());
     PreparedProgram p = b.build();
     long envelope = WireSizes.OUTPUT_ENVELOPE_BYTES;
-    assertEquals(4 + 32 + envelope, p.steps().get(0).renterBoundOrMinusOne());
+    Limits limits = table().limits();
+    // The append's expected bound counts the heads the builder knows (none); the host's figure counts the
+    // heads of its view, which only the output bounds: no limit before it.
+    assertEquals(4 + 32 + envelope, p.steps().get(0).bounds().expected());
+    assertEquals(-1, p.steps().get(0).limit(limits));
     assertEquals(List.of(record.hash()), p.steps().get(0).expectedHeadsOrNull());
-    assertEquals(4 + record.record().header().encodedLength() + 69 + envelope, p.steps().get(1).renterBoundOrMinusOne());
+    // Heads: exact for the heads the builder knows, checked against the output itself.
+    assertEquals(4 + record.record().header().encodedLength() + 69 + envelope, p.steps().get(1).bounds().expected());
+    assertEquals(-1, p.steps().get(1).limit(limits));
     // The renter holds the path (the record is its own anchor): the exact proof, and an inclusion proof
     // in a tree of one leaf (index, size, an empty path).
-    assertEquals(4 + 256 + 4 + (4 + record.record().header().encodedLength()) + (8 + 8 + 4) + envelope,
-        p.steps().get(2).renterBoundOrMinusOne());
+    long read = 4 + 256 + 4 + (4 + record.record().header().encodedLength()) + (8 + 8 + 4) + envelope;
+    assertEquals(read, p.steps().get(2).limit(limits));
+    assertEquals(read, p.steps().get(2).bounds().expected());
     // A target the renter cannot place: from heights alone, one largest header per height.
-    assertEquals(4 + (4 + OutputBounds.MAX_HEADER_BYTES) + envelope, p.steps().get(3).renterBoundOrMinusOne());
+    assertEquals(4 + (4 + OutputBounds.MAX_HEADER_BYTES) + envelope, p.steps().get(3).limit(limits));
   }
 
   @Test
@@ -121,6 +128,18 @@ class ProgramBuilderTest {
     assertEquals(CostModel.of(table).estimate(new ProgramShape(p.encodedLength(), bytes, 3, p.estimateDescriptors())),
         estimate);
     assertEquals(5L * metadata.encoded().length * 3, estimate.storage().units());
+  }
+
+  @Test
+  void headsAndSignatureChecksNeedTheMetadata() {
+    ProgramBuilder idOnly = new ProgramBuilder(metadata.capsuleId(), null, null, null);
+    assertThrows(IllegalStateException.class, idOnly::heads);
+    assertThrows(IllegalStateException.class, () -> idOnly.readByHash(Hash.copyOf(new byte[32])));
+    idOnly.metadata();
+    idOnly.has(Hash.copyOf(new byte[32]));
+    assertThrows(IllegalArgumentException.class,
+        () -> ProgramBuilder.forCapsule(Hash.copyOf(new byte[32]), metadata));
+    assertThrows(IllegalStateException.class, () -> ProgramBuilder.withoutCapsule().metadata());
   }
 
   @Test

@@ -1,7 +1,9 @@
 package dev.capsulevm.renter;
 
+import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.PriceTableResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -11,11 +13,13 @@ import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 
 /**
- * A man in the middle between renter and host: a client interceptor that hands every response message
- * of an {@code Execute} call, with its position on the stream, to a mutation, and passes on what the
- * mutation returns. Counts the messages it actually changed.
+ * A man in the middle between renter and host: a client interceptor that hands every reply of the Host
+ * service to a mutation and passes on what the mutation returns: each response message of an
+ * {@code Execute} call with its position on the stream, each {@code GetBalance} and each
+ * {@code GetPriceTable} reply. Counts the messages it actually changed.
  */
 final class Tamper implements ClientInterceptor {
   interface Mutation {
@@ -24,36 +28,65 @@ final class Tamper implements ClientInterceptor {
   }
 
   private volatile Mutation mutation;
+  private volatile UnaryOperator<BalanceResponse> balance;
+  private volatile UnaryOperator<PriceTableResponse> priceTable;
   final AtomicInteger changed = new AtomicInteger();
+  /** Execute calls started through this interceptor. */
+  final AtomicInteger executeCalls = new AtomicInteger();
 
   void set(Mutation m) {
     changed.set(0);
     mutation = m;
   }
 
+  void setBalance(UnaryOperator<BalanceResponse> m) {
+    changed.set(0);
+    balance = m;
+  }
+
+  void setPriceTable(UnaryOperator<PriceTableResponse> m) {
+    changed.set(0);
+    priceTable = m;
+  }
+
   void clear() {
     mutation = null;
+    balance = null;
+    priceTable = null;
   }
 
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
       CallOptions options, Channel next) {
     ClientCall<ReqT, RespT> call = next.newCall(method, options);
-    if (!method.getFullMethodName().equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+    String name = method.getFullMethodName();
+    UnaryOperator<Object> change;
+    if (name.equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+      executeCalls.incrementAndGet();
+      Mutation m = mutation;
+      if (m == null) {
+        return call;
+      }
+      AtomicInteger position = new AtomicInteger();
+      change = message -> m.apply(position.getAndIncrement(), (ExecuteResponse) message);
+    } else if (name.equals(HostGrpc.getGetBalanceMethod().getFullMethodName()) && balance != null) {
+      UnaryOperator<BalanceResponse> m = balance;
+      change = message -> m.apply((BalanceResponse) message);
+    } else if (name.equals(HostGrpc.getGetPriceTableMethod().getFullMethodName()) && priceTable != null) {
+      UnaryOperator<PriceTableResponse> m = priceTable;
+      change = message -> m.apply((PriceTableResponse) message);
+    } else {
       return call;
     }
-    Mutation m = mutation;
     return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
       @Override
       public void start(Listener<RespT> listener, Metadata headers) {
-        AtomicInteger position = new AtomicInteger();
         super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
           @Override
           @SuppressWarnings("unchecked")
           public void onMessage(RespT message) {
-            ExecuteResponse original = (ExecuteResponse) message;
-            ExecuteResponse out = m == null ? original : m.apply(position.getAndIncrement(), original);
-            if (!out.equals(original)) {
+            Object out = change.apply(message);
+            if (!out.equals(message)) {
               changed.incrementAndGet();
             }
             super.onMessage((RespT) out);

@@ -13,6 +13,7 @@ import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.CostBreakdown;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
@@ -20,6 +21,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.Failure;
 import dev.capsulevm.proto.v1.FailureReason;
@@ -27,6 +29,7 @@ import dev.capsulevm.proto.v1.InstructionResult;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterAll;
@@ -36,10 +39,14 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A man in the middle changes the host's answers (every byte position class: payload data, proof
- * headers and hashes, record headers, signatures, index, cost_so_far, max_output_bytes, proposals,
- * receipt bytes, re-signed receipts off by one unit, committed heads): every change must end in
- * {@link HostMisbehaviourException}, and a write tampered before its decision is never committed.
+ * A man in the middle changes the host's answers: it flips bits in every bytes field and adds 1 to every
+ * integer field of every host reply (outputs: payload data, proof headers and hashes, record headers,
+ * signatures, metadata; index, cost_so_far, max_output_bytes; proposals; receipts, also re-signed by the
+ * host's own key with one field changed; committed heads; every Failure field; balance statements and
+ * the balance reply; the price table). Every change must end in {@link HostMisbehaviourException}, or be
+ * shown harmless with the reason; a write tampered before its decision is never committed, and one
+ * tampered after it is reported as committed ({@link WriteCommittedException}) with the writer's heads
+ * kept true.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TamperingTest {
@@ -71,7 +78,7 @@ class TamperingTest {
     host.close();
   }
 
-  /** Nine read instructions, one per output kind; the first references program data (exact costs). */
+  /** Ten read instructions, one per output kind; the first references program data (exact costs). */
   private PreparedProgram reads() {
     RecordHeader head = writer.highestHead();
     ProgramBuilder b = writer.newProgram(client);
@@ -84,8 +91,11 @@ class TamperingTest {
     b.heads();
     b.has(Hash.copyOf(new byte[32]));
     b.readByHash(Hash.copyOf(new byte[32]));
+    b.metadata();
     return b.build();
   }
+
+  private static final int READS = 10;
 
   private static ByteString flip(ByteString bytes, int position, int mask) {
     byte[] copy = bytes.toByteArray();
@@ -142,9 +152,9 @@ class TamperingTest {
   @Test
   void everyOutputByteOfEveryKindIsCaught() throws Exception {
     List<ExecuteResponse> honest = recordHonest(reads());
-    assertEquals(10, honest.size(), "nine outputs and the end");
+    assertEquals(READS + 1, honest.size(), "ten outputs and the end");
     int cases = 0;
-    for (int m = 0; m < 9; m++) {
+    for (int m = 0; m < READS; m++) {
       ByteString output = honest.get(m).getResult().getOutput();
       for (int p : positions(output.size(), 32)) {
         int position = p;
@@ -153,12 +163,12 @@ class TamperingTest {
         cases++;
       }
     }
-    assertTrue(cases > 150, "cases: " + cases);
+    assertTrue(cases > 170, "cases: " + cases);
   }
 
   @Test
   void everyResultFieldIsCaught() {
-    for (int m = 0; m < 9; m++) {
+    for (int m = 0; m < READS; m++) {
       expectCaught("cost_so_far + 1 at " + m, this::reads, m,
           onResult(r -> r.toBuilder().setCostSoFar(r.getCostSoFar() + 1).build()));
       expectCaught("cost_so_far - 1 at " + m, this::reads, m,
@@ -169,7 +179,8 @@ class TamperingTest {
           onResult(r -> r.toBuilder().setMaxOutputBytes(r.getMaxOutputBytes() - 1).build()));
       expectCaught("max_output_bytes = 1 at " + m, this::reads, m,
           onResult(r -> r.toBuilder().setMaxOutputBytes(1).build()));
-      expectCaught("index at " + m, this::reads, m, onResult(r -> r.toBuilder().setIndex(r.getIndex() + 1).build()));
+      expectCaught("index + 1 at " + m, this::reads, m,
+          onResult(r -> r.toBuilder().setIndex(r.getIndex() + 1).build()));
     }
     expectCaught("an output dropped", this::reads, 3, r -> ExecuteResponse.newBuilder().setResult(
         InstructionResult.getDefaultInstance()).build());
@@ -178,42 +189,94 @@ class TamperingTest {
   @Test
   void everyReceiptByteAndEveryEndFieldIsCaught() throws Exception {
     List<ExecuteResponse> honest = recordHonest(reads());
-    ExecuteResponse end = honest.get(9);
+    ExecuteResponse end = honest.get(READS);
     ByteString receipt = end.getEnd().getSignedReceipt();
-    for (int p : positions(receipt.size(), 64)) {
-      expectCaught("receipt byte " + p, this::reads, 9, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
-          .setSignedReceipt(flip(r.getEnd().getSignedReceipt(), p, 0x01))).build());
+    for (int p = 0; p < receipt.size(); p++) {
+      int position = p;
+      expectCaught("receipt byte " + p, this::reads, READS, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
+          .setSignedReceipt(flip(r.getEnd().getSignedReceipt(), position, 0x01))).build());
     }
-    expectCaught("committed heads on a read", this::reads, 9, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
+    expectCaught("committed heads on a read", this::reads, READS, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
         .addCommittedHeads(ByteString.copyFrom(new byte[32]))).build());
-    expectCaught("a failure with a successful receipt", this::reads, 9, r -> r.toBuilder().setEnd(r.getEnd()
-        .toBuilder().setFailure(Failure.newBuilder().setReason(FailureReason.FAILURE_REASON_NOT_FOUND).setInstruction(3)))
-        .build());
+    expectCaught("a failure with a successful receipt", this::reads, READS, r -> r.toBuilder().setEnd(r.getEnd()
+        .toBuilder().setFailure(Failure.newBuilder().setReason(FailureReason.FAILURE_REASON_NOT_FOUND)
+            .setInstruction(3))).build());
   }
 
-  /** The host's own key signs a receipt one unit off in each part: the recomputation catches it. */
+  /** A copy of {@code c} with each integer field given, for forging receipts the host then signs. */
+  private static Receipt receipt(Receipt c, java.time.Instant issuedAt, Amount budget, int charged, long up,
+      long down, CostBreakdown cost, Amount refund, int outputs, Receipt.End end) {
+    return new Receipt(c.hostKey(), issuedAt, c.programId(), c.priceTableId(), c.capsuleIdOrNull(), budget, charged,
+        up, down, cost, refund, outputs, c.transcriptRoot(), end);
+  }
+
+  /**
+   * The host's own key signs a receipt with 1 added to one integer field (and whatever else keeps the
+   * receipt well-formed): the renter's recomputation catches each. Adding 1 ms to issuedAt is harmless:
+   * the renter requires only that the time lies within its clock's window of the run.
+   */
   @Test
-  void aReceiptOffByOneUnitIsCaughtEvenWhenSignedByTheHost() {
+  void aReceiptWithAnyIntegerOffByOneIsCaughtEvenWhenSignedByTheHost() {
+    Amount one = Amount.of(1);
+    List<String> names = new ArrayList<>();
+    List<UnaryOperator<Receipt>> changes = new ArrayList<>();
     for (int part = 0; part < 4; part++) {
       int which = part;
-      expectCaught("re-signed receipt, part " + part + " + 1", this::reads, 9, r -> {
-        try {
-          Receipt c = SignedReceipt.parse(r.getEnd().getSignedReceipt().toByteArray()).receipt();
-          CostBreakdown k = c.cost();
-          Amount one = Amount.of(1);
-          CostBreakdown changed = new CostBreakdown(
-              which == 0 ? k.instruction().plus(one) : k.instruction(),
-              which == 1 ? k.bandwidth().plus(one) : k.bandwidth(),
-              which == 2 ? k.memory().plus(one) : k.memory(),
-              which == 3 ? k.storage().plus(one) : k.storage());
-          Receipt forged = new Receipt(c.programId(), c.priceTableId(), c.budget(), c.failed(),
-              c.instructionsCharged(), c.uploadBytes(), c.downloadBytes(), changed, c.refund().minus(one));
-          return r.toBuilder().setEnd(r.getEnd().toBuilder()
-              .setSignedReceipt(ByteString.copyFrom(forged.sign(hostKey).encode()))).build();
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
+      names.add("cost part " + part + " + 1");
+      changes.add(c -> {
+        CostBreakdown k = c.cost();
+        CostBreakdown changed = new CostBreakdown(
+            which == 0 ? k.instruction().plus(one) : k.instruction(),
+            which == 1 ? k.bandwidth().plus(one) : k.bandwidth(),
+            which == 2 ? k.memory().plus(one) : k.memory(),
+            which == 3 ? k.storage().plus(one) : k.storage());
+        return receipt(c, c.issuedAt(), c.budget(), c.instructionsCharged(), c.uploadBytes(), c.downloadBytes(),
+            changed, c.refund().minus(one), c.outputCount(), c.end());
       });
+    }
+    names.add("budget + 1 (refund + 1)");
+    changes.add(c -> receipt(c, c.issuedAt(), c.budget().plus(one), c.instructionsCharged(), c.uploadBytes(),
+        c.downloadBytes(), c.cost(), c.refund().plus(one), c.outputCount(), c.end()));
+    names.add("instructionsCharged + 1");
+    changes.add(c -> receipt(c, c.issuedAt(), c.budget(), c.instructionsCharged() + 1, c.uploadBytes(),
+        c.downloadBytes(), c.cost(), c.refund(), c.outputCount(), c.end()));
+    names.add("uploadBytes + 1");
+    changes.add(c -> receipt(c, c.issuedAt(), c.budget(), c.instructionsCharged(), c.uploadBytes() + 1,
+        c.downloadBytes(), c.cost(), c.refund(), c.outputCount(), c.end()));
+    names.add("downloadBytes + 1");
+    changes.add(c -> receipt(c, c.issuedAt(), c.budget(), c.instructionsCharged(), c.uploadBytes(),
+        c.downloadBytes() + 1, c.cost(), c.refund(), c.outputCount(), c.end()));
+    names.add("outputCount + 1 (instructionsCharged + 1)");
+    changes.add(c -> receipt(c, c.issuedAt(), c.budget(), c.instructionsCharged() + 1, c.uploadBytes(),
+        c.downloadBytes(), c.cost(), c.refund(), c.outputCount() + 1, c.end()));
+    names.add("failedInstruction and failureReason + 1 (a failure)");
+    changes.add(c -> receipt(c, c.issuedAt(), c.budget(), c.instructionsCharged(), c.uploadBytes(),
+        c.downloadBytes(), c.cost().withoutStorage(), c.refund().plus(c.cost().storage()), c.outputCount(),
+        new Receipt.Failed(0, 1, "")));
+    for (int i = 0; i < names.size(); i++) {
+      UnaryOperator<Receipt> change = changes.get(i);
+      expectCaught("re-signed receipt, " + names.get(i), this::reads, READS, r -> resigned(r, change));
+    }
+    tamper.set((position, r) -> r.hasEnd() ? resigned(r, c -> receipt(c, c.issuedAt().plusMillis(1), c.budget(),
+        c.instructionsCharged(), c.uploadBytes(), c.downloadBytes(), c.cost(), c.refund(), c.outputCount(),
+        c.end())) : r);
+    try {
+      client.run(reads());
+      assertTrue(tamper.changed.get() > 0);
+    } catch (RenterException e) {
+      fail("issuedAt + 1 ms is within the window: " + e);
+    } finally {
+      tamper.clear();
+    }
+  }
+
+  private ExecuteResponse resigned(ExecuteResponse r, UnaryOperator<Receipt> change) {
+    try {
+      Receipt c = SignedReceipt.parse(r.getEnd().getSignedReceipt().toByteArray()).receipt();
+      return r.toBuilder().setEnd(r.getEnd().toBuilder()
+          .setSignedReceipt(ByteString.copyFrom(change.apply(c).sign(hostKey).encode()))).build();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
     }
   }
 
@@ -243,26 +306,47 @@ class TamperingTest {
     return b.build();
   }
 
-  /** A failed program's end reports the bound of the instruction that failed; changing it is caught. */
+  /**
+   * A failed program's end: 1 added to (or a bit flipped in) each field of its Failure is caught, since
+   * the receipt states the instruction, the reason and the message, and the bound enters its costs.
+   */
   @Test
-  void aFailedProgramsReportedBoundIsChecked() {
+  void everyFailureFieldIsCaught() {
     ProgramFailedException honest = assertThrows(ProgramFailedException.class, () -> client.run(failingRead()));
     assertEquals(2, honest.receipt().instructionsCharged());
-    for (long delta : new long[] {1, -1}) {
-      expectCaught("failure bound " + delta, this::failingRead, 1, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
-          .setFailure(r.getEnd().getFailure().toBuilder()
-              .setMaxOutputBytes(r.getEnd().getFailure().getMaxOutputBytes() + delta))).build());
+    assertEquals(1, honest.receipt().failedInstruction());
+    List<UnaryOperator<Failure>> changes = List.of(
+        f -> f.toBuilder().setInstruction(f.getInstruction() + 1).build(),
+        f -> f.toBuilder().setInstruction(f.getInstruction() - 1).build(),
+        f -> f.toBuilder().setReasonValue(f.getReasonValue() + 1).build(),
+        f -> f.toBuilder().setMessage(f.getMessage() + " ").build(),
+        f -> f.toBuilder().setMessage(flip(ByteString.copyFromUtf8(f.getMessage()), 0, 0x01).toStringUtf8()).build(),
+        f -> f.toBuilder().setMaxOutputBytes(f.getMaxOutputBytes() + 1).build(),
+        f -> f.toBuilder().setMaxOutputBytes(f.getMaxOutputBytes() - 1).build());
+    for (int i = 0; i < changes.size(); i++) {
+      UnaryOperator<Failure> change = changes.get(i);
+      expectCaught("failure field change " + i, this::failingRead, 1, r -> r.toBuilder().setEnd(r.getEnd()
+          .toBuilder().setFailure(change.apply(r.getEnd().getFailure()))).build());
     }
   }
 
   /**
-   * A reason from a newer host is UNKNOWN to this SDK, and the failure is still an honest one: the
-   * receipt was verified like any other, so the reason alone is not misbehaviour.
+   * A reason from a newer host is UNKNOWN to this SDK, and the failure is still an honest one when the
+   * signed receipt states the same reason: the SDK relies on nothing the reason says. (The reason alone
+   * changed is caught: the receipt states it.)
    */
   @Test
   void anUnknownFailureReasonIsReportedAsUnknownWithItsVerifiedReceipt() {
-    tamper.set((position, r) -> r.hasEnd() ? r.toBuilder().setEnd(r.getEnd().toBuilder()
-        .setFailure(r.getEnd().getFailure().toBuilder().setReasonValue(99))).build() : r);
+    tamper.set((position, r) -> {
+      if (!r.hasEnd()) {
+        return r;
+      }
+      ExecuteResponse resigned = resigned(r, c -> receipt(c, c.issuedAt(), c.budget(), c.instructionsCharged(),
+          c.uploadBytes(), c.downloadBytes(), c.cost(), c.refund(), c.outputCount(),
+          new Receipt.Failed(c.failedInstruction(), 99, c.failureMessage())));
+      return resigned.toBuilder().setEnd(resigned.getEnd().toBuilder()
+          .setFailure(resigned.getEnd().getFailure().toBuilder().setReasonValue(99))).build();
+    });
     try {
       ProgramFailedException e = assertThrows(ProgramFailedException.class, () -> client.run(failingRead()));
       assertEquals(ProgramFailedException.Reason.UNKNOWN, e.reason());
@@ -272,6 +356,51 @@ class TamperingTest {
       assertTrue(tamper.changed.get() > 0);
     } finally {
       tamper.clear();
+    }
+  }
+
+  /** Every bit of the balance statement, and 1 added to the reply's balance, or its account changed. */
+  @Test
+  void everyBalanceReplyFieldIsCaught() throws Exception {
+    Amount honest = client.balance();
+    List<UnaryOperator<BalanceResponse>> changes = new ArrayList<>();
+    changes.add(r -> r.toBuilder().setBalance(r.getBalance() + 1).build());
+    changes.add(r -> r.toBuilder().setAccount(flip(r.getAccount(), 31, 0x01)).build());
+    changes.add(r -> r.toBuilder().clearSignedStatement().build());
+    for (int p = 0; p < SignedBalanceStatement.LENGTH; p++) {
+      int position = p;
+      changes.add(r -> r.toBuilder().setSignedStatement(flip(r.getSignedStatement(), position, 0x01)).build());
+    }
+    for (int i = 0; i < changes.size(); i++) {
+      tamper.setBalance(changes.get(i));
+      try {
+        HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, client::balance,
+            "balance change " + i);
+        assertEquals(HostMisbehaviourException.Part.BALANCE, e.part());
+        assertTrue(tamper.changed.get() > 0);
+      } finally {
+        tamper.clear();
+      }
+    }
+    assertEquals(honest, client.balance());
+  }
+
+  /** Every bit of the signed price table: a forged table is misbehaviour (a fresh client fetches it). */
+  @Test
+  void everyPriceTableBitIsCaught() throws Exception {
+    int length = dev.capsulevm.pricing.SignedPriceTable.LENGTH;
+    for (int p = 0; p < length; p++) {
+      int position = p;
+      tamper.setPriceTable(r -> r.toBuilder().setSignedPriceTable(flip(r.getSignedPriceTable(), position, 0x01))
+          .build());
+      try (HostClient fresh = HostClient.connect(host.address(), SigningKey.generate(),
+          RenterOptions.defaults().withInterceptors(List.of(tamper)))) {
+        HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, fresh::priceTable,
+            "price table byte " + p);
+        assertEquals(HostMisbehaviourException.Part.PRICE_TABLE, e.part());
+      } finally {
+        tamper.clear();
+      }
     }
   }
 
@@ -329,9 +458,67 @@ class TamperingTest {
         fail(names.get(i) + ": the tampered write was committed");
       }
     }
-    // Tampering after the decision (the committed heads) is still caught, though the write happened.
-    expectCaught("committed heads", write, 3, r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
-        .setCommittedHeads(0, flip(r.getEnd().getCommittedHeads(0), 0, 0x01))).build());
+    // Tampering after the decision (the committed heads) is still caught, and the write is committed.
+    tamper.set((position, r) -> position == 3 ? r.toBuilder().setEnd(r.getEnd().toBuilder()
+        .setCommittedHeads(0, flip(r.getEnd().getCommittedHeads(0), 0, 0x01))).build() : r);
+    try {
+      WriteCommittedException e = assertThrows(WriteCommittedException.class, () -> client.run(write.get()));
+      assertEquals(HostMisbehaviourException.Part.RECEIPT, e.misbehaviour().part());
+      assertEquals(1, e.committedHeads().size());
+    } finally {
+      tamper.clear();
+    }
     writer.refreshHeads(client);
+  }
+
+  /**
+   * Issue 13, finding 4: a ProgramEnd tampered after the renter confirmed was "misbehaviour, nothing
+   * confirmed" although the host had committed the write, and the writer kept stale heads, so its next
+   * append through an honest host failed too. Now: the write is reported committed (checked with a
+   * verified Heads program), the misbehaviour named, the writer's heads are the capsule's, and its next
+   * append succeeds.
+   */
+  @Test
+  void aTamperedEndAfterTheConfirmIsACommittedWriteAndTheWriterStaysTrue() throws Exception {
+    CapsuleWriter w = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+        SigningPolicy.EVERY_RECORD, 64, 64, "after the confirm");
+    w.append(client, List.of(utf8("first")));
+    List<UnaryOperator<ExecuteResponse>> changes = new ArrayList<>();
+    for (int p : new int[] {0, 1, 40, 100, 140, 200, 247, 260, -64, -1}) {
+      changes.add(r -> {
+        ByteString receipt = r.getEnd().getSignedReceipt();
+        int position = p >= 0 ? Math.min(p, receipt.size() - 1) : receipt.size() + p;
+        return r.toBuilder().setEnd(r.getEnd().toBuilder().setSignedReceipt(flip(receipt, position, 0x01))).build();
+      });
+    }
+    changes.add(r -> r.toBuilder().setEnd(r.getEnd().toBuilder()
+        .setCommittedHeads(0, flip(r.getEnd().getCommittedHeads(0), 31, 0x01))).build());
+    changes.add(r -> r.toBuilder().setEnd(r.getEnd().toBuilder().clearCommittedHeads()).build());
+    changes.add(r -> r.toBuilder().setEnd(r.getEnd().toBuilder().setFailure(Failure.newBuilder()
+        .setReason(FailureReason.FAILURE_REASON_STORAGE).setInstruction(-1).setMessage("storage"))).build());
+    changes.add(r -> r.toBuilder().setEnd(r.getEnd().toBuilder().clearSignedReceipt()).build());
+    for (int i = 0; i < changes.size(); i++) {
+      UnaryOperator<ExecuteResponse> change = changes.get(i);
+      // Only the append's end: the verified programs that settle it run through the same channel.
+      AtomicBoolean once = new AtomicBoolean();
+      tamper.set((position, r) -> r.hasEnd() && once.compareAndSet(false, true) ? change.apply(r) : r);
+      List<Hash> appended;
+      try {
+        WriteCommittedException e = assertThrows(WriteCommittedException.class,
+            () -> w.append(client, List.of(utf8("tampered")))), "end change " + i);
+        assertTrue(e.getMessage().startsWith("the write is committed"), e.getMessage());
+        appended = e.committedHeads().stream().map(Record::hash).toList();
+      } finally {
+        tamper.clear();
+      }
+      assertEquals(appended, w.heads().stream().map(Record::hash).toList(), "the writer adopted the heads");
+      ProgramBuilder check = new ProgramBuilder(w.capsuleId(), w.metadata(), null, null);
+      check.heads();
+      assertEquals(appended, ((dev.capsulevm.program.Output.Heads) client.run(check.build()).output(0).output())
+          .heads().stream().map(Record::hash).toList(), "the host's heads");
+      // The next append, through the honest host, succeeds on the writer's true heads.
+      RecordWithBody next = w.append(client, List.of(utf8("next " + i))).get(0);
+      assertEquals(List.of(next.hash()), w.heads().stream().map(Record::hash).toList());
+    }
   }
 }
