@@ -9,14 +9,18 @@ import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
+import dev.capsulevm.renter.AppendConflictException;
+import dev.capsulevm.renter.CapsuleReader;
 import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.HeadTracker;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.HostMisbehaviourException;
 import dev.capsulevm.renter.ProgramBuilder;
-import dev.capsulevm.renter.ProgramFailedException;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterException;
+import dev.capsulevm.renter.RollbackException;
 import dev.capsulevm.renter.VerifiedOutput;
+import dev.capsulevm.renter.WriteCommittedException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -50,23 +54,43 @@ import picocli.CommandLine.Spec;
       CapsuleCommand.Has.class
     })
 final class CapsuleCommand {
-  /** Exit code when the host's answer did not verify. */
+  /** Exit code when the host's answer did not verify (nothing was confirmed). */
   static final int EXIT_MISBEHAVIOUR = 3;
+  /** Exit code when a write is committed but the host's end or receipt of it did not verify. */
+  static final int EXIT_COMMITTED_MISBEHAVIOUR = 5;
+  /** Exit code when other writers kept appending first, through every retry. */
+  static final int EXIT_APPEND_CONFLICT = 6;
+  /** Exit code when the host rolled a capsule back (its evidence is written). */
+  static final int EXIT_ROLLBACK = 7;
 
   interface Body {
     int run() throws RenterException, IOException;
   }
 
-  /** Runs {@code body}, mapping failures to messages and exit codes (1 failure, 3 host misbehaviour). */
+  /**
+   * Runs {@code body}, mapping failures to one message and an exit code each: 1 a failure (the host's
+   * honest refusal, a transport error, a local problem), 3 host misbehaviour, 5 a committed write whose
+   * end did not verify, 6 an append conflict that outlasted the retries, 7 a rollback with evidence.
+   */
   static int guarded(Body body) {
     try {
       return body.run();
+    } catch (RollbackException e) {
+      System.err.println("HOST MISBEHAVIOUR (rollback): " + e.getMessage());
+      Path file = e.fileOrNull();
+      if (file != null) {
+        System.err.println("evidence: " + file + " (check it with: capsulevm evidence verify " + file + ")");
+      }
+      return EXIT_ROLLBACK;
+    } catch (WriteCommittedException e) {
+      System.err.println("COMMITTED, BUT HOST MISBEHAVIOUR: " + e.getMessage());
+      return EXIT_COMMITTED_MISBEHAVIOUR;
+    } catch (AppendConflictException e) {
+      System.err.println("capsulevm: " + e.getMessage());
+      return EXIT_APPEND_CONFLICT;
     } catch (HostMisbehaviourException e) {
       System.err.println("HOST MISBEHAVIOUR: " + e.getMessage());
       return EXIT_MISBEHAVIOUR;
-    } catch (ProgramFailedException e) {
-      System.err.println("capsulevm: " + e.getMessage());
-      return 1;
     } catch (RenterException | IOException e) {
       System.err.println("capsulevm: " + e.getMessage());
       return 1;
@@ -234,19 +258,38 @@ final class CapsuleCommand {
     }
   }
 
-  /** The anchor for reads: the highest head the state knows, refreshed from the host when none is known. */
-  static RecordHeader anchor(CapsuleWriter writer, HostClient client, RenterState state)
-      throws RenterException, IOException {
-    if (writer.highestHead() == null) {
-      writer.refreshHeads(client);
-      state.save(writer);
+  /**
+   * The capsule as this state sees it, ready to read: as its writer when the state holds the writer key,
+   * otherwise as a reader that may start from the id alone (the metadata is fetched and checked against
+   * it). The anchor is the highest head the state knows, refreshed from the host when it knows none.
+   */
+  record View(ProgramBuilder builder, RecordHeader anchor) {
+    static View of(RenterState state, HostClient client, Hash id) throws RenterException, IOException {
+      RecordHeader anchor;
+      ProgramBuilder builder;
+      if (state.writes(id)) {
+        CapsuleWriter writer = state.load(id);
+        if (writer.highestHead() == null) {
+          writer.refreshHeads(client);
+          state.save(writer);
+        }
+        anchor = writer.highestHead();
+        builder = writer.newProgram(client);
+      } else {
+        CapsuleReader reader = state.reader(client, id);
+        if (reader.highestHead() == null) {
+          reader.refreshHeads();
+        }
+        state.save(reader);
+        anchor = reader.highestHead();
+        builder = reader.newProgram();
+      }
+      if (anchor == null) {
+        throw new RenterException("the capsule has no records yet");
+      }
+      client.verifier().trust(anchor);
+      return new View(builder, anchor);
     }
-    RecordHeader anchor = writer.highestHead();
-    if (anchor == null) {
-      throw new RenterException("the capsule has no records yet");
-    }
-    client.verifier().trust(anchor);
-    return anchor;
   }
 
   @Command(name = "read", mixinStandardHelpOptions = true,
@@ -273,11 +316,10 @@ final class CapsuleCommand {
       Args.nonNegative(spec, "--index", index);
       Hash record = target.record == null ? null : Args.hash(spec, "--record", target.record);
       return guarded(() -> {
-        RenterState state = args.state();
-        CapsuleWriter writer = state.load(id);
         try (HostClient client = args.connect()) {
-          RecordHeader anchor = anchor(writer, client, state);
-          ProgramBuilder builder = writer.newProgram(client);
+          View view = View.of(args.state(), client, id);
+          RecordHeader anchor = view.anchor();
+          ProgramBuilder builder = view.builder();
           if (record != null) {
             builder.readSubRecord(record, index, anchor);
           } else {
@@ -328,11 +370,10 @@ final class CapsuleCommand {
         throw Args.usage(spec, "--index needs --record");
       }
       return guarded(() -> {
-        RenterState state = args.state();
-        CapsuleWriter writer = state.load(id);
         try (HostClient client = args.connect()) {
-          RecordHeader anchor = anchor(writer, client, state);
-          ProgramBuilder builder = writer.newProgram(client);
+          View view = View.of(args.state(), client, id);
+          RecordHeader anchor = view.anchor();
+          ProgramBuilder builder = view.builder();
           if (record == null) {
             builder.proveAtHeight(target.height(), anchor);
           } else if (index == null) {
@@ -346,18 +387,23 @@ final class CapsuleCommand {
           Output.Proof proof = (Output.Proof) out.output();
           SubRecordProof sub = proof.subRecordProofOrNull();
           RecordProof path = sub != null ? sub.recordProof() : Objects.requireNonNull(proof.recordProofOrNull());
+          // Without the payload an inclusion path's hashes cannot be checked (its index, tree size and
+          // length can): say so rather than call it verified.
+          String inclusion = sub == null ? "" : ", and an inclusion path of " + sub.inclusion().path().size()
+              + " hashes for sub-record " + index + " whose hashes cannot be checked without the payload"
+              + " (capsule read checks them)";
           if (args.json) {
             System.out.println(new Json().put("record", proven.hash().toHex())
                 .put("height", proven.height()).put("anchor", anchor.hash().toHex())
                 .put("headers", path.headers().size())
+                .put("recordProofVerified", true)
                 .put("inclusionPathHashes", sub == null ? 0 : sub.inclusion().path().size())
-                .put("verified", true).put("cost", RenterArgs.cost(result)));
+                .put("inclusionPathVerified", sub == null ? null : false)
+                .put("cost", RenterArgs.cost(result)));
           } else {
             System.out.println("proven  record " + proven.hash().toHex() + " (height "
-                + proven.height() + ")" + (sub == null ? "" : ", sub-record " + index)
-                + " descends from head " + anchor.hash().toHex());
-            System.out.println("proof   " + path.headers().size() + " header(s)"
-                + (sub == null ? "" : " + " + sub.inclusion().path().size() + " inclusion hashes") + ", verified");
+                + proven.height() + ") descends from head " + anchor.hash().toHex());
+            System.out.println("proof   " + path.headers().size() + " header(s), verified" + inclusion);
             System.out.println(RenterArgs.costLine(result));
           }
           return 0;
@@ -380,18 +426,29 @@ final class CapsuleCommand {
       Hash id = Args.hash(spec, "--capsule", capsule);
       return guarded(() -> {
         RenterState state = args.state();
-        CapsuleWriter writer = state.load(id);
         try (HostClient client = args.connect()) {
-          List<Record> heads = writer.refreshHeads(client);
-          state.save(writer);
-          ProgramResult result = RenterArgs.lastResult(writer);
+          List<Record> heads;
+          ProgramResult result;
+          if (state.writes(id)) {
+            CapsuleWriter writer = state.load(id);
+            heads = writer.refreshHeads(client);
+            state.save(writer);
+            result = RenterArgs.lastResult(writer);
+          } else {
+            CapsuleReader reader = state.reader(client, id);
+            HeadTracker.Update update = reader.refreshHeads();
+            state.save(reader);
+            heads = update.heads();
+            result = Objects.requireNonNull(reader.lastResult(), "the reader ran its Heads program");
+          }
           if (args.json) {
             List<Object> list = new ArrayList<>();
             for (Record head : heads) {
               list.add(new Json().put("hash", head.hash().toHex()).put("height", head.header().height())
                   .put("writer", head.header().writer().toHex()));
             }
-            System.out.println(new Json().put("heads", list).put("cost", RenterArgs.cost(result)));
+            System.out.println(new Json().put("heads", list).put("forked", heads.size() > 1)
+                .put("cost", RenterArgs.cost(result)));
           } else {
             for (Record head : heads) {
               System.out.println("head    " + head.hash().toHex() + " height " + head.header().height()
@@ -399,6 +456,10 @@ final class CapsuleCommand {
             }
             if (heads.isEmpty()) {
               System.out.println("no records yet");
+            }
+            if (heads.size() > 1) {
+              System.out.println("fork    " + heads.size() + " heads on separate branches; a writer joins them with"
+                  + " capsule merge");
             }
             System.out.println(RenterArgs.costLine(result));
           }

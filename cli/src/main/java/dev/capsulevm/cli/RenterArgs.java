@@ -1,14 +1,17 @@
 package dev.capsulevm.cli;
 
+import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterOptions;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 /** Options every renter command shares: the host, the local state, the account key, JSON output. */
@@ -28,12 +31,44 @@ final class RenterArgs {
   @Option(names = "--json", description = "Print one JSON object instead of readable text.")
   boolean json;
 
+  @Option(names = "--budget", paramLabel = "CAP", converter = BudgetConverter.class,
+      description = "Pay at most this much per program (CAP, up to 6 decimals, e.g. 0.05) instead of its estimate.")
+  @Nullable Amount budget;
+
   RenterState state() {
     return new RenterState(state != null ? state : RenterState.defaultRoot());
   }
 
+  /**
+   * A client of {@code --host} paying from the account key, writing the evidence of any rollback it
+   * catches under the state's {@code evidence/}, and paying {@code --budget} per program when given.
+   */
   HostClient connect() throws IOException {
-    return HostClient.connect(host, state().accountKey(accountKey), RenterOptions.defaults());
+    RenterState state = state();
+    RenterOptions options = RenterOptions.defaults().withEvidenceDirectory(state.evidenceDir());
+    if (budget != null) {
+      options = options.withBudget(budget);
+    }
+    return HostClient.connect(host, state.accountKey(accountKey), options);
+  }
+
+  /** {@code --budget}: CAP as a decimal of at most 6 places (1 CAP = 1,000,000 units), above 0. */
+  static final class BudgetConverter implements CommandLine.ITypeConverter<Amount> {
+    @Override
+    public Amount convert(String text) {
+      BigDecimal units;
+      try {
+        units = new BigDecimal(text.strip()).movePointRight(6);
+      } catch (NumberFormatException e) {
+        throw new CommandLine.TypeConversionException("'" + text + "' is not an amount of CAP (e.g. 0.05)");
+      }
+      if (units.signum() <= 0 || units.stripTrailingZeros().scale() > 0
+          || units.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
+        throw new CommandLine.TypeConversionException(
+            "'" + text + "' is not a positive amount of CAP with at most 6 decimals");
+      }
+      return Amount.of(units.longValueExact());
+    }
   }
 
   /** The result of the program {@code writer} has just run (a create, an append, a merge or a heads refresh). */

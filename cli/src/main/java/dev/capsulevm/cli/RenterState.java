@@ -8,8 +8,15 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.KeyFile;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.renter.CapsuleReader;
 import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.HeadTracker;
+import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.RenterException;
+import dev.capsulevm.renter.evidence.Claim;
+import dev.capsulevm.renter.evidence.EvidenceException;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -25,14 +32,18 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>
  * account.pem                      the account key that signs withdrawals (made on first use)
- * capsules/ID/metadata             the capsule's signed metadata (canonical bytes)
+ * capsules/ID/metadata             the capsule's signed metadata (canonical bytes), checked against ID
  * capsules/ID/creator.pem          the creator key (only for capsules made here)
- * capsules/ID/writer.pem           the writer key
- * capsules/ID/heads                the verified heads: per line, header hex and signature hex
+ * capsules/ID/writer.pem           the writer key (only for capsules this renter writes)
+ * capsules/ID/heads                the newest verified heads: per line, header hex, signature hex (or -)
+ *                                  and, for a reader, the claim that vouched for it (docs/FORMAT.md,
+ *                                  "Evidence") in hex, or - when none was kept
  * capsules/ID/headers              verified headers the next records' skip pointers need, hex per line
+ * evidence/                        evidence files of hosts caught rolling a capsule back
  * </pre>
  *
- * Files are rewritten whole through a temporary file and a rename, so a crash leaves the old state.
+ * A capsule known only by its id (a reader's) has just metadata and heads. Files are rewritten whole
+ * through a temporary file and a rename, so a crash leaves the old state.
  */
 final class RenterState {
   private final Path root;
@@ -87,19 +98,22 @@ final class RenterState {
   /** Saves the writer's heads and known headers. */
   void save(CapsuleWriter writer) throws IOException {
     Path dir = capsuleDir(writer.capsuleId());
-    HexFormat hex = HexFormat.of();
-    StringBuilder heads = new StringBuilder();
+    List<HeadTracker.VouchedHead> heads = new ArrayList<>();
     for (Record head : writer.heads()) {
-      heads.append(hex.formatHex(head.header().encoded())).append(' ')
-          .append(head.signatureOrNull() == null ? "-" : hex.formatHex(head.signatureOrNull().toByteArray()))
-          .append('\n');
+      heads.add(new HeadTracker.VouchedHead(head, writer.claimOrNull(head.hash())));
     }
-    write(dir.resolve("heads"), heads.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    writeHeads(dir, heads);
+    HexFormat hex = HexFormat.of();
     StringBuilder headers = new StringBuilder();
     for (RecordHeader header : writer.knownHeaders()) {
       headers.append(hex.formatHex(header.encoded())).append('\n');
     }
-    write(dir.resolve("headers"), headers.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    write(dir.resolve("headers"), headers.toString().getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /** Whether this state holds the writer key of capsule {@code id}. */
+  boolean writes(Hash id) {
+    return Files.exists(capsuleDir(id).resolve("writer.pem"));
   }
 
   /** The writer of a capsule this state knows. */
@@ -108,27 +122,88 @@ final class RenterState {
     try {
       SignedMetadata metadata = SignedMetadata.parse(Files.readAllBytes(dir.resolve("metadata")), id);
       SigningKey writer = KeyFile.read(dir.resolve("writer.pem"));
-      HexFormat hex = HexFormat.of();
       List<Record> heads = new ArrayList<>();
-      for (String line : lines(dir.resolve("heads"))) {
-        String[] parts = line.split(" ", -1);
-        if (parts.length != 2) {
-          throw new IOException("corrupt renter state in " + dir + ": heads line '" + line + "'");
-        }
-        heads.add(Record.of(RecordHeader.parse(hex.parseHex(parts[0])),
-            parts[1].equals("-") ? null : Signature.copyOf(hex.parseHex(parts[1]))));
-      }
+      trackedHeads(id).forEach(v -> heads.add(v.head()));
       List<RecordHeader> headers = new ArrayList<>();
       for (String line : lines(dir.resolve("headers"))) {
-        headers.add(RecordHeader.parse(hex.parseHex(line)));
+        headers.add(RecordHeader.parse(HexFormat.of().parseHex(line)));
       }
-      return new CapsuleWriter(metadata, writer, heads, headers);
-    } catch (VerificationException e) {
+      CapsuleWriter loaded = new CapsuleWriter(metadata, writer, heads, headers);
+      loaded.restoreClaims(trackedHeads(id));
+      return loaded;
+    } catch (VerificationException | IllegalArgumentException e) {
       throw new IOException("corrupt renter state in " + dir + ": " + e.getMessage(), e);
     } catch (NoSuchFileException e) {
       throw new IOException("capsule " + id + " is not in the renter state " + root
           + " (create it here, or pass --state)", e);
     }
+  }
+
+  /**
+   * A reader of capsule {@code id}: from the metadata and heads this state holds, or, for a capsule it
+   * has never seen, from the id alone (the metadata is fetched from the host and checked against it).
+   */
+  CapsuleReader reader(HostClient client, Hash id) throws IOException, RenterException {
+    Path file = capsuleDir(id).resolve("metadata");
+    SignedMetadata metadata = null;
+    if (Files.exists(file)) {
+      try {
+        metadata = SignedMetadata.parse(Files.readAllBytes(file), id);
+      } catch (VerificationException e) {
+        throw new IOException("corrupt renter state in " + file + ": " + e.getMessage(), e);
+      }
+    }
+    return CapsuleReader.open(client, id, metadata, trackedHeads(id));
+  }
+
+  /** Where evidence of a host's rollback goes (the client's evidence directory). */
+  Path evidenceDir() {
+    return root.resolve("evidence");
+  }
+
+  /** Saves a reader's metadata and tracked heads, with the claims that vouch for them. */
+  void save(CapsuleReader reader) throws IOException {
+    Path dir = capsuleDir(reader.capsuleId());
+    Files.createDirectories(dir);
+    if (!Files.exists(dir.resolve("metadata"))) {
+      write(dir.resolve("metadata"), reader.metadata().encoded());
+    }
+    writeHeads(dir, reader.trackedHeads());
+  }
+
+  /** The heads saved for capsule {@code id}, with their claims where kept. */
+  List<HeadTracker.VouchedHead> trackedHeads(Hash id) throws IOException {
+    Path dir = capsuleDir(id);
+    HexFormat hex = HexFormat.of();
+    List<HeadTracker.VouchedHead> out = new ArrayList<>();
+    for (String line : lines(dir.resolve("heads"))) {
+      String[] parts = line.split(" ", -1);
+      if (parts.length != 2 && parts.length != 3) {
+        throw new IOException("corrupt renter state in " + dir + ": heads line '" + line + "'");
+      }
+      try {
+        Record head = Record.of(RecordHeader.parse(hex.parseHex(parts[0])),
+            parts[1].equals("-") ? null : Signature.copyOf(hex.parseHex(parts[1])));
+        Claim claim = parts.length == 3 && !parts[2].equals("-") ? Claim.parse(hex.parseHex(parts[2])) : null;
+        out.add(new HeadTracker.VouchedHead(head, claim));
+      } catch (VerificationException | EvidenceException | IllegalArgumentException e) {
+        throw new IOException("corrupt renter state in " + dir + ": heads line '" + line + "': " + e.getMessage(), e);
+      }
+    }
+    return out;
+  }
+
+  private static void writeHeads(Path dir, List<HeadTracker.VouchedHead> heads) throws IOException {
+    HexFormat hex = HexFormat.of();
+    StringBuilder out = new StringBuilder();
+    for (HeadTracker.VouchedHead v : heads) {
+      Record head = v.head();
+      Claim claim = v.claimOrNull();
+      out.append(hex.formatHex(head.header().encoded())).append(' ')
+          .append(head.signatureOrNull() == null ? "-" : hex.formatHex(head.signatureOrNull().toByteArray()))
+          .append(' ').append(claim == null ? "-" : hex.formatHex(claim.encoded())).append('\n');
+    }
+    write(dir.resolve("heads"), out.toString().getBytes(StandardCharsets.US_ASCII));
   }
 
   private static List<String> lines(Path file) throws IOException {

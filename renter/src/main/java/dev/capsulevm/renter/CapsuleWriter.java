@@ -11,6 +11,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.renter.evidence.Claim;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -44,6 +45,8 @@ public final class CapsuleWriter {
   private final SignedMetadata metadata;
   private final SigningKey writerKey;
   private final TreeMap<Hash, Record> heads = new TreeMap<>();
+  /** Per tracked head, the host-signed claim that vouched for it (its commit's receipt, or a Heads output). */
+  private final Map<Hash, Claim> claims = new HashMap<>();
   private final Map<Hash, RecordHeader> known = new LinkedHashMap<>(16, 0.75f, true) {
     private static final long serialVersionUID = 1L;
 
@@ -251,6 +254,8 @@ public final class CapsuleWriter {
       try {
         ProgramResult result = client.run(builder.build());
         committed(records, result.committedHeads());
+        Claim claim = new Claim.CommittedHeads(result.signedReceipt());
+        heads.keySet().forEach(h -> claims.put(h, claim));
         lastResult = result;
         return records;
       } catch (AppendConflictException e) {
@@ -320,11 +325,15 @@ public final class CapsuleWriter {
         heads.put(head, record);
       }
     }
+    claims.keySet().retainAll(heads.keySet());
   }
 
   /**
-   * Runs a {@code Heads} program and adopts the verified, writer-signed heads it returns (the estimate
-   * sizes them as the heads this writer tracks).
+   * Runs a {@code Heads} program and moves to the verified, writer-signed heads it returns (the estimate
+   * sizes them as the heads this writer tracks), as {@link HeadTracker#advance} allows: every head this
+   * writer tracked must be among them or proven below one, so a host that rolled the capsule back is
+   * caught ({@link RollbackException}, its evidence written to the client's evidence directory) instead of
+   * the next append forking the capsule unnoticed.
    */
   public List<Record> refreshHeads(HostClient client) throws RenterException {
     List<RecordHeader> tracked = new ArrayList<>();
@@ -332,14 +341,46 @@ public final class CapsuleWriter {
     ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, tracked, null);
     builder.heads();
     ProgramResult result = client.run(builder.build());
+    Claim claim = HostProber.claimOfOutput(result, 0);
+    List<HeadTracker.VouchedHead> fresh = new ArrayList<>();
+    for (Record head : ((Output.Heads) result.output(0).output()).heads()) {
+      fresh.add(new HeadTracker.VouchedHead(head, claim));
+    }
+    List<HeadTracker.VouchedHead> before = new ArrayList<>();
+    heads.values().forEach(r -> before.add(new HeadTracker.VouchedHead(r, claims.get(r.hash()))));
+    try {
+      new HeadTracker(capsuleId(), before).advance(fresh, new HostProber(client, metadata));
+    } catch (RollbackException e) {
+      throw e.writtenUnder(client.options().evidenceDirOrNull(), client.options().clock().millis());
+    }
     adoptHeads(((Output.Heads) result.output(0).output()).heads());
+    heads.keySet().forEach(h -> claims.put(h, claim));
     lastResult = result;
     return heads();
+  }
+
+  /**
+   * Restores the claims saved beside this writer's heads (a writer made from saved state), so that a
+   * rollback of those heads is caught with evidence; claims of heads it does not track are ignored.
+   */
+  public void restoreClaims(Collection<HeadTracker.VouchedHead> saved) {
+    for (HeadTracker.VouchedHead v : saved) {
+      Claim claim = v.claimOrNull();
+      if (claim != null && heads.containsKey(v.hash())) {
+        claims.put(v.hash(), claim);
+      }
+    }
+  }
+
+  /** The host-signed claim that vouched for tracked head {@code head}, or null when none is held. */
+  public @Nullable Claim claimOrNull(Hash head) {
+    return heads.containsKey(head) ? claims.get(head) : null;
   }
 
   /** Replaces the tracked heads by {@code verified} (heads a verified program returned). */
   private void adoptHeads(List<Record> verified) {
     heads.clear();
+    claims.clear();
     verified.forEach(this::addHead);
   }
 

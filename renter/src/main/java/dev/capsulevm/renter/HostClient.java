@@ -200,6 +200,10 @@ public final class HostClient implements AutoCloseable {
    * </ul>
    */
   public ProgramResult run(PreparedProgram program) throws RenterException {
+    Amount fixed = options.budgetOrNull();
+    if (fixed != null) {
+      return run(program, fixed);
+    }
     try {
       return runRefetchingTable(program, null);
     } catch (ProgramFailedException e) {

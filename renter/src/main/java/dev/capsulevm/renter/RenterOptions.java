@@ -7,6 +7,7 @@ import dev.capsulevm.pricing.MaxPrices;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import io.grpc.ClientInterceptor;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumMap;
@@ -28,10 +29,15 @@ import org.jspecify.annotations.Nullable;
  * @param interceptors gRPC interceptors on the host channel (tests use one to tamper with responses)
  * @param appendRetries how many times {@link CapsuleWriter} appends again after an append conflict
  *     (another writer appended first), each time on the heads it then verified
+ * @param budgetOrNull the budget of every program {@link HostClient#run(PreparedProgram)} runs, instead of
+ *     its estimate (and no retry at the ceiling); null for the estimate
+ * @param evidenceDirOrNull where {@link CapsuleReader} and {@link CapsuleWriter} write the evidence of a
+ *     rollback they catch ({@link RollbackException}); null to only throw it
  */
 public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
-    List<ClientInterceptor> interceptors, int appendRetries) {
+    List<ClientInterceptor> interceptors, int appendRetries, @Nullable Amount budgetOrNull,
+    @Nullable Path evidenceDirOrNull) {
   /** {@link #appendRetries()} of {@link #defaults()}. */
   public static final int DEFAULT_APPEND_RETRIES = 3;
 
@@ -66,36 +72,48 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
    */
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
-        100_000, 1, List.of(), DEFAULT_APPEND_RETRIES);
+        100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null);
   }
 
   public RenterOptions withMaxPrices(MaxPrices max) {
     return new RenterOptions(max, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
   }
 
   public RenterOptions withInterceptors(List<ClientInterceptor> list) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, list, appendRetries);
+        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull);
   }
 
   public RenterOptions withChunkSize(int size) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, size, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
   }
 
   public RenterOptions withExpectedHostKey(PublicKey key) {
     return new RenterOptions(maxPrices, key, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
   }
 
   public RenterOptions withAppendRetries(int retries) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, retries);
+        proofCacheCapacity, durationUnits, interceptors, retries, budgetOrNull, evidenceDirOrNull);
   }
 
   public RenterOptions withClock(Clock newClock) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, newClock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
+  }
+
+  /** Every program run through {@link HostClient#run(PreparedProgram)} is paid with {@code budget}. */
+  public RenterOptions withBudget(Amount budget) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull);
+  }
+
+  /** Evidence of a rollback is written under {@code dir}. */
+  public RenterOptions withEvidenceDirectory(Path dir) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir);
   }
 }

@@ -1,7 +1,10 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.renter.evidence.Evidence;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -30,11 +33,25 @@ public final class RollbackException extends RenterException {
     this.fileOrNull = fileOrNull;
   }
 
-  /** The same rollback, saying where its evidence was written. */
-  RollbackException writtenTo(Path file) {
-    RollbackException e = new RollbackException(evidence, file);
-    e.setStackTrace(getStackTrace());
-    return e;
+  /**
+   * Writes the evidence to a new file under {@code dirOrNull} and returns the same rollback naming it; with
+   * no directory, returns this one.
+   */
+  RollbackException writtenUnder(@Nullable Path dirOrNull, long nowMillis) throws RenterException {
+    if (dirOrNull == null) {
+      return this;
+    }
+    Path file = dirOrNull.resolve("evidence-" + evidence.capsuleId().toHex().substring(0, 16) + "-"
+        + evidence.record().hash().toHex().substring(0, 16) + "-" + nowMillis + ".cvmevid");
+    try {
+      Files.createDirectories(dirOrNull);
+      Files.write(file, evidence.encode(), StandardOpenOption.CREATE_NEW);
+    } catch (IOException e) {
+      throw new RenterException(getMessage() + "; writing its evidence to " + file + " failed: " + e.getMessage(), e);
+    }
+    RollbackException written = new RollbackException(evidence, file);
+    written.setStackTrace(getStackTrace());
+    return written;
   }
 
   public Evidence evidence() {
