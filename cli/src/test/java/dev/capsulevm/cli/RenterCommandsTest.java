@@ -90,7 +90,10 @@ class RenterCommandsTest {
     assertTrue(prove.out().contains("verified"), prove.out());
     Result proveSub = cli("capsule", "prove", "--capsule", capsule, "--record", record2, "--index", "0", "--json");
     assertEquals(0, proveSub.exitCode(), proveSub.err());
-    assertEquals("true", field(proveSub.out(), "verified"));
+    assertEquals("true", field(proveSub.out(), "recordProofVerified"));
+    assertEquals("false", field(proveSub.out(), "inclusionPathVerified"));
+    Result proveSubText = cli("capsule", "prove", "--capsule", capsule, "--record", record2, "--index", "0");
+    assertTrue(proveSubText.out().contains("cannot be checked without the payload"), proveSubText.out());
 
     Result heads = cli("capsule", "heads", "--capsule", capsule, "--json");
     assertEquals(0, heads.exitCode(), heads.err());
