@@ -184,11 +184,16 @@ class RenterCommandsTest {
   }
 
 
+  /** A capsule neither the state nor the host holds: the reader's metadata fetch is refused, NOT_FOUND. */
   @Test
   void anUnknownCapsuleAndAMissingSubRecordExitOne() {
-    Result r = cli("capsule", "heads", "--capsule", "11".repeat(32));
-    assertEquals(1, r.exitCode());
-    assertTrue(r.err().contains("not in the renter state"), r.err());
+    String[] own = {"--host", "127.0.0.1:" + host.port(), "--state", dir.resolve("renter-unknown").toString()};
+    Result fund = run(concat(new String[] {"account", "fund", "--amount", "1000000", "--admin",
+        "127.0.0.1:" + host.adminPort(), "--token", host.adminToken()}, own));
+    assertEquals(0, fund.exitCode(), fund.err());
+    Result r = run(concat(new String[] {"capsule", "heads", "--capsule", "11".repeat(32)}, own));
+    assertEquals(1, r.exitCode(), r.err());
+    assertTrue(r.err().contains("NOT_FOUND"), r.err());
     assertEquals(2, cli("capsule", "read", "--capsule", "zz").exitCode());
   }
 }
