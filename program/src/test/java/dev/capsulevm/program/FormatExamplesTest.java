@@ -136,13 +136,13 @@ class FormatExamplesTest {
         completedReceipt)));
     e.fragments.put("completed receipt encoding", FormatDocument.hexBlock(completedSigned.encode()));
 
-    // Program 2 fails: HasRecord(record 4), which the host does not hold, then ReadSubRecord of it.
+    // Program 2 fails: HasRecord(record 4), which the host does not hold, then Prove of it from itself.
     clock.set(Instant.ofEpochMilli(1_800_000_062_250L));
     byte[] data = record4.toByteArray();
     DataRef r4 = new DataRef(0, Hash.LENGTH);
     Instruction has = new Instruction.HasRecord(r4);
-    Instruction read = new Instruction.ReadSubRecord(new RecordSelector.ByHash(r4), 0, r4);
-    Program failing = new Program(capsule, List.of(has, read), data.length);
+    Instruction prove = new Instruction.Prove(r4, new RecordSelector.ByHash(r4), -1);
+    Program failing = new Program(capsule, List.of(has, prove), data.length);
     byte[] failingEncoding = ProgramEncoding.encode(failing);
     SignedWithdrawal pay2 = withdrawal(table, 10_000, 2);
     Hash failingId = ProgramEncoding.programId(failingEncoding, pay2.encode());
@@ -160,8 +160,10 @@ class FormatExamplesTest {
     byte[] entry = Transcript.entry(0, has, List.of(data), absent);
     Hash absentLeaf = Transcript.leaf(0, has, List.of(data), absent);
     meter.chargeOutput(absent.length + ENVELOPE, absentLeaf);
-    // ReadSubRecord fails before it is charged: the host finds no record to bound its output by.
-    meter.fail(1, NOT_FOUND, "no record " + record4);
+    // As vm's Executor does it: Prove is charged for its inputs (the shared reference once per use) and an
+    // output bound of 0 (the host holds neither anchor nor target) plus the envelope, then fails.
+    meter.chargeInstruction(new InstructionDescriptor(InstructionKind.PROVE, 2L * Hash.LENGTH, BOUND_ENVELOPE, 0));
+    meter.fail(1, NOT_FOUND, "instruction 1: no record " + record4);
     Receipt failedReceipt = meter.close();
     SignedReceipt failedSigned = failedReceipt.sign(host);
     e.vectors.put("failed.entry0.inputs-digest", Transcript.inputsDigest(List.of(data)).toHex());
