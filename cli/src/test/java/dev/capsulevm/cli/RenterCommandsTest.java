@@ -184,6 +184,35 @@ class RenterCommandsTest {
   }
 
 
+  /**
+   * A reader with an empty state (only a funded account) and nothing but the capsule id: the metadata
+   * comes from the host (checked against the id), then the heads, then a verified read; the state then
+   * holds the metadata and the heads with the receipt claims that vouched for them.
+   */
+  @Test
+  void aReaderStartsFromTheCapsuleIdAlone() throws Exception {
+    String capsule = fundAndCreate();
+    Result append = cliOwn("capsule", "append", "--capsule", capsule, "for readers", "--json");
+    assertEquals(0, append.exitCode(), append.err());
+    String record = field(append.out(), "record");
+    Path readerState = dir.resolve("renter-reader");
+    String[] own = {"--host", "127.0.0.1:" + host.port(), "--state", readerState.toString()};
+    assertEquals(0, run(concat(new String[] {"account", "fund", "--amount", "1000000", "--admin",
+        "127.0.0.1:" + host.adminPort(), "--token", host.adminToken()}, own)).exitCode());
+    Result read = run(concat(new String[] {"capsule", "read", "--capsule", capsule, "--record", record}, own));
+    assertEquals(0, read.exitCode(), read.err());
+    assertEquals("for readers", read.line());
+    Path saved = readerState.resolve("capsules").resolve(capsule);
+    assertTrue(Files.exists(saved.resolve("metadata")));
+    String heads = Files.readString(saved.resolve("heads")).strip();
+    assertEquals(3, heads.split(" ").length, heads);
+    assertTrue(!heads.endsWith(" -"), "the head's claim is kept: " + heads);
+    Result again = run(concat(new String[] {"capsule", "heads", "--capsule", capsule, "--json"}, own));
+    assertEquals(0, again.exitCode(), again.err());
+    assertEquals(record, field(again.out(), "hash"));
+    assertEquals("false", field(again.out(), "forked"));
+  }
+
   /** A capsule neither the state nor the host holds: the reader's metadata fetch is refused, NOT_FOUND. */
   @Test
   void anUnknownCapsuleAndAMissingSubRecordExitOne() {
