@@ -505,7 +505,7 @@ class TamperingTest {
       List<Hash> appended;
       try {
         WriteCommittedException e = assertThrows(WriteCommittedException.class,
-            () -> w.append(client, List.of(utf8("tampered")))), "end change " + i);
+            () -> w.append(client, List.of(utf8("tampered"))), "end change " + i);
         assertTrue(e.getMessage().startsWith("the write is committed"), e.getMessage());
         appended = e.committedHeads().stream().map(Record::hash).toList();
       } finally {
