@@ -62,6 +62,7 @@ public final class ProgramBuilder {
   public static final int HEADS_CEILING = 16;
 
   private static final long ENVELOPE = WireSizes.OUTPUT_ENVELOPE_BYTES;
+  private static final Hash NO_CAPSULE = Hash.copyOf(new byte[Hash.LENGTH]);
 
   private final @Nullable Hash capsuleIdOrNull;
   private final @Nullable SignedMetadata metadataOrNull;
@@ -84,6 +85,10 @@ public final class ProgramBuilder {
    */
   public ProgramBuilder(@Nullable Hash capsuleIdOrNull, @Nullable SignedMetadata metadataOrNull,
       @Nullable List<RecordHeader> headsOrNull, @Nullable Function<Hash, @Nullable RecordHeader> knownHeaders) {
+    if (capsuleIdOrNull != null && capsuleIdOrNull.equals(NO_CAPSULE)) {
+      // No metadata hashes to it, and a receipt states it as "no capsule": such a program proves nothing.
+      throw new IllegalArgumentException("32 zero bytes name no capsule");
+    }
     this.capsuleIdOrNull = capsuleIdOrNull;
     this.metadataOrNull = metadataOrNull;
     this.knownHeaders = knownHeaders == null ? h -> null : knownHeaders;

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.server.TestHost;
+import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
@@ -63,12 +64,15 @@ class MergeTest {
     return new CapsuleWriter(writer.metadata(), writer.writerKey(), writer.heads(), writer.knownHeaders());
   }
 
-  /** Appends {@code body} on {@code stale}'s view without expecting any heads: the host forks. */
+  /**
+   * Appends {@code body} on {@code stale}'s view without expecting any heads: the host forks. Such a
+   * program budgets one head of the host's view (the host charges for all of them), so it names a budget.
+   */
   private RecordWithBody forkFrom(CapsuleWriter stale, List<byte[]> body) throws Exception {
     List<RecordWithBody> records = stale.buildRecords(List.of(body), client.options().clock().millis());
     ProgramBuilder b = new ProgramBuilder(stale.capsuleId(), stale.metadata(), null, stale::headerOrNull);
     b.append(records);
-    ProgramResult result = client.run(b.build());
+    ProgramResult result = client.run(b.build(), Amount.ofCap(1));
     assertTrue(result.committedHeads().contains(records.get(0).hash()), result.committedHeads().toString());
     return records.get(0);
   }

@@ -138,8 +138,10 @@ class ProgramBuilderTest {
     idOnly.metadata();
     idOnly.has(Hash.copyOf(new byte[32]));
     assertThrows(IllegalArgumentException.class,
-        () -> ProgramBuilder.forCapsule(Hash.copyOf(new byte[32]), metadata));
+        () -> ProgramBuilder.forCapsule(first(List.of(new byte[] {1})).hash(), metadata), "another capsule's");
     assertThrows(IllegalStateException.class, () -> ProgramBuilder.withoutCapsule().metadata());
+    assertThrows(IllegalArgumentException.class,
+        () -> new ProgramBuilder(Hash.copyOf(new byte[32]), null, null, null), "32 zero bytes name no capsule");
   }
 
   @Test

@@ -110,8 +110,9 @@ class ReaderTest {
       } finally {
         tamper.clear();
       }
-      ProgramFailedException e = assertThrows(ProgramFailedException.class,
-          () -> reader.metadata(Hash.copyOf(new byte[32])));
+      Hash unknown = CapsuleWriter.newMetadata(SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 1, 1, "never created", 1).capsuleId();
+      ProgramFailedException e = assertThrows(ProgramFailedException.class, () -> reader.metadata(unknown));
       assertEquals(ProgramFailedException.Reason.NOT_FOUND, e.reason());
     }
   }

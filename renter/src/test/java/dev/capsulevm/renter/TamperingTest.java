@@ -435,15 +435,20 @@ class TamperingTest {
       messages.add(m);
       names.add("write max_output_bytes " + m);
       changes.add(onResult(r -> r.toBuilder().setMaxOutputBytes(r.getMaxOutputBytes() + 1).build()));
+      messages.add(m);
+      names.add("write index " + m);
+      changes.add(onResult(r -> r.toBuilder().setIndex(r.getIndex() + 1).build()));
     }
     messages.add(2);
     names.add("proposal heads");
     changes.add(r -> r.toBuilder().setProposal(r.getProposal().toBuilder()
         .setHeads(0, flip(r.getProposal().getHeads(0), 31, 0x01))).build());
-    messages.add(2);
-    names.add("proposal cost");
-    changes.add(r -> r.toBuilder().setProposal(r.getProposal().toBuilder().setCost(r.getProposal().getCost() - 1))
-        .build());
+    for (long delta : new long[] {-1, 1}) {
+      messages.add(2);
+      names.add("proposal cost " + delta);
+      changes.add(r -> r.toBuilder().setProposal(r.getProposal().toBuilder()
+          .setCost(r.getProposal().getCost() + delta)).build());
+    }
     messages.add(2);
     names.add("proposal with an extra head");
     changes.add(r -> r.toBuilder().setProposal(r.getProposal().toBuilder().addHeads(ByteString.copyFrom(new byte[32])))
