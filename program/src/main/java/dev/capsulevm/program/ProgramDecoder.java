@@ -5,6 +5,7 @@ import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.program.ProgramException.Reason;
 import dev.capsulevm.proofs.Hash;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -50,7 +51,12 @@ public final class ProgramDecoder {
     if (capsuleFlag == 0) {
       capsuleId = null;
     } else if (capsuleFlag == 1) {
-      capsuleId = Hash.copyOf(in.bytes(-1, Hash.LENGTH, "capsule id"), 0, Hash.LENGTH);
+      byte[] id = in.bytes(-1, Hash.LENGTH, "capsule id");
+      if (Arrays.equals(id, new byte[Hash.LENGTH])) {
+        // A receipt states "no capsule" as 32 zero bytes, so no program may name them as its capsule.
+        throw new ProgramException(Reason.MALFORMED, "the capsule id is 32 zero bytes, which no capsule has");
+      }
+      capsuleId = Hash.copyOf(id, 0, Hash.LENGTH);
     } else {
       throw new ProgramException(Reason.MALFORMED, "capsule flag must be 0 or 1, got " + capsuleFlag);
     }

@@ -229,6 +229,11 @@ class ProgramDecoderTest {
     refused(Reason.MALFORMED, new byte[0]);
     refused(Reason.MALFORMED, new byte[] {2, 0});
     refused(Reason.MALFORMED, new byte[] {1, 2});
+    // 32 zero bytes as the capsule: a receipt could not tell it from "no capsule"
+    byte[] zeroCapsule = new byte[1 + 1 + 32 + 8 + 4];
+    zeroCapsule[0] = 1;
+    zeroCapsule[1] = 1;
+    refused(Reason.MALFORMED, zeroCapsule);
     refused(Reason.MALFORMED, new Raw().header(0, 1).bytes());
     refused(Reason.MALFORMED, new Raw().header(0, 0).u8(0).bytes());
     refused(Reason.MALFORMED, new Raw().header(-1, 0).bytes());
