@@ -2,15 +2,13 @@ package dev.capsulevm.renter;
 
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Fixtures;
 import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.CostBreakdown;
 import dev.capsulevm.pricing.InstructionDescriptor;
-import dev.capsulevm.pricing.InstructionKind;
-import dev.capsulevm.pricing.InstructionPrice;
 import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
-import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.pricing.SignedWithdrawal;
@@ -38,9 +36,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.UnaryOperator;
 
 /**
@@ -60,22 +56,8 @@ final class ScriptedHost {
   final ProofCache cache = new ProofCache(10_000);
   final ProofVerifier verifier = new ProofVerifier(cache);
 
-  /** The worked example's prices (a host's defaults), METADATA priced like HEADS. */
-  static Prices prices() {
-    Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
-    m.put(InstructionKind.CREATE_CAPSULE, InstructionPrice.of(5000, 3));
-    m.put(InstructionKind.APPEND_RECORD, InstructionPrice.of(2000, 4));
-    m.put(InstructionKind.READ_SUB_RECORD, InstructionPrice.of(500, 1));
-    m.put(InstructionKind.PROVE, InstructionPrice.of(800, 2));
-    m.put(InstructionKind.HAS_RECORD, InstructionPrice.of(100, 1));
-    m.put(InstructionKind.READ_BY_HASH, InstructionPrice.of(300, 1));
-    m.put(InstructionKind.HEADS, InstructionPrice.of(50, 1));
-    m.put(InstructionKind.METADATA, InstructionPrice.of(50, 1));
-    return new Prices(Amount.of(1000), Amount.of(2), m, Amount.of(1), Amount.of(2), Amount.of(1), Amount.of(5));
-  }
-
   static PriceTable table(SigningKey hostKey) {
-    return new PriceTable(hostKey.publicKey(), NOW.minusSeconds(3600), NOW.plusSeconds(3600), prices(),
+    return new PriceTable(hostKey.publicKey(), NOW.minusSeconds(3600), NOW.plusSeconds(3600), Fixtures.examplePrices(),
         new Limits(1 << 20, 1000, 1 << 20, 10_000, 16, Amount.ofCap(1_000_000)));
   }
 
