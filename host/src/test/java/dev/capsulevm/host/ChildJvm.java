@@ -78,6 +78,11 @@ public final class ChildJvm implements AutoCloseable {
     return line.get();
   }
 
+  /** The child's process id. */
+  public long pid() {
+    return process.pid();
+  }
+
   /** Kills the child with SIGKILL and waits for it to go; returns its exit code (137 on Linux). */
   public int kill() throws InterruptedException {
     process.destroyForcibly();

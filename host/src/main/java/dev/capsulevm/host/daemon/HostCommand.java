@@ -1,6 +1,7 @@
 package dev.capsulevm.host.daemon;
 
 import dev.capsulevm.host.replication.Replicator;
+import dev.capsulevm.host.server.DataDirectoryInUseException;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.proofs.Hash;
@@ -32,8 +33,13 @@ import picocli.CommandLine.Spec;
  * keys are the long option names without the dashes, e.g. {@code port=7420}), then the flags.
  */
 @Command(name = "host", mixinStandardHelpOptions = true,
-    description = "Runs a capsulevm host (Host and Admin gRPC services, metrics) until SIGINT/SIGTERM.")
+    description = "Runs a capsulevm host (Host and Admin gRPC services, metrics) until SIGINT/SIGTERM.",
+    footer = "Exits " + HostCommand.EXIT_DATA_DIR_IN_USE + " at once, changing nothing, when another host holds the"
+        + " data directory (its lock file host.lock names that host's pid).")
 public final class HostCommand implements Callable<Integer> {
+  /** Exit code when another host holds the data directory's lock (nothing was changed). */
+  public static final int EXIT_DATA_DIR_IN_USE = 5;
+
   @Spec
   CommandSpec spec;
 
@@ -148,7 +154,15 @@ public final class HostCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
     PrintWriter out = spec.commandLine().getOut();
-    HostServer server = HostServer.start(config);
+    HostServer server;
+    try {
+      server = HostServer.start(config);
+    } catch (DataDirectoryInUseException e) {
+      PrintWriter err = spec.commandLine().getErr();
+      err.println("capsulevm host: " + e.getMessage());
+      err.flush();
+      return EXIT_DATA_DIR_IN_USE;
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       server.close();

@@ -58,6 +58,7 @@ public final class HostServer implements AutoCloseable {
   public static final String STORE_DIRECTORY = "store";
 
   private final HostConfig config;
+  private final DataDirectory data;
   private final SigningKey hostKey;
   private final String adminToken;
   private final ReplicaStore storage;
@@ -71,10 +72,11 @@ public final class HostServer implements AutoCloseable {
   private final Replicator replicator;
   private boolean closed;
 
-  private HostServer(HostConfig config, SigningKey hostKey, String adminToken, ReplicaStore storage,
-      HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
+  private HostServer(HostConfig config, DataDirectory data, SigningKey hostKey, String adminToken,
+      ReplicaStore storage, HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
       ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics, Replicator replicator) {
     this.config = config;
+    this.data = data;
     this.hostKey = hostKey;
     this.adminToken = adminToken;
     this.storage = storage;
@@ -89,20 +91,37 @@ public final class HostServer implements AutoCloseable {
   }
 
   /**
-   * Opens the store and the ledger in the data directory, makes or loads the host key and the admin
-   * token, signs a price table, binds the Host, Admin and metrics endpoints, and returns when serving.
+   * Takes the data directory's lock (a second host on the same directory is refused with {@link
+   * DataDirectoryInUseException}, nothing changed), opens the store and the ledger in it, makes or loads
+   * the host key and the admin token, signs a price table, binds the Host, Admin and metrics endpoints,
+   * and returns when serving. A start that fails (a port in use, say) removes what it made in the
+   * directory (a new host key, admin token, store, price tables) and releases the lock.
    */
   public static HostServer start(HostConfig config) throws IOException {
+    DataDirectory data = DataDirectory.lock(config.dataDirectory());
+    try {
+      return start(config, data);
+    } catch (IOException | RuntimeException e) {
+      data.abandon(e);
+      throw e;
+    }
+  }
+
+  private static HostServer start(HostConfig config, DataDirectory data) throws IOException {
     Path dir = config.dataDirectory();
-    Files.createDirectories(dir);
-    SigningKey hostKey = loadOrCreateKey(dir.resolve(HOST_KEY_FILE));
-    String adminToken = loadOrCreateToken(dir.resolve(ADMIN_TOKEN_FILE));
+    Path keyFile = data.made(HOST_KEY_FILE);
+    Path tokenFile = data.made(ADMIN_TOKEN_FILE);
+    Path storeDirectory = data.made(STORE_DIRECTORY);
+    data.made(PriceTables.FILE);
+    SigningKey hostKey = loadOrCreateKey(keyFile);
+    String adminToken = loadOrCreateToken(tokenFile);
     List<AutoCloseable> opened = new ArrayList<>();
     try {
       ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, threads("capsulevm-timer"));
       scheduler.setRemoveOnCancelPolicy(true);
       opened.add(scheduler::shutdownNow);
-      LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve(STORE_DIRECTORY));
+      DataDirectory.createPrivateDirectories(storeDirectory);
+      LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(storeDirectory);
       opened.add(storage);
       PriceTemplateStore templates = new PriceTemplateStore(dir);
       PriceTable saved = templates.loadOrNull();
@@ -152,7 +171,7 @@ public final class HostServer implements AutoCloseable {
       // Renews the price table ahead of the renters; stopped with the scheduler by close().
       ScheduledFuture<?> unused = scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
       replicator.start(scheduler);
-      HostServer host = new HostServer(config, hostKey, adminToken, storage, ctx, server, adminServer,
+      HostServer host = new HostServer(config, data, hostKey, adminToken, storage, ctx, server, adminServer,
           health, scheduler, programPool, metrics, replicator);
       log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}", hostKey.publicKey(),
           config.address(), server.getPort(), config.adminAddress(), adminServer.getPort(),
@@ -310,7 +329,11 @@ public final class HostServer implements AutoCloseable {
     } catch (RuntimeException e) {
       log.error("could not close the store", e);
     }
-    metrics.close();
+    try {
+      metrics.close();
+    } finally {
+      data.close(); // the directory is free for the next host
+    }
     log.info("host stopped");
   }
 

@@ -195,7 +195,7 @@ final class PriceTables {
     }
     Path tmp = file.resolveSibling(FILE + ".tmp");
     try {
-      Files.write(tmp, out.toByteArray());
+      DataDirectory.writePrivate(tmp, out.toByteArray());
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new UncheckedIOException("could not keep the issued price tables in " + file, e);

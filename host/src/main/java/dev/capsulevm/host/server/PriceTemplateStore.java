@@ -64,7 +64,7 @@ final class PriceTemplateStore {
 
   void save(PriceTable table) throws IOException {
     Path tmp = file.resolveSibling(FILE + ".tmp");
-    Files.write(tmp, table.body());
+    DataDirectory.writePrivate(tmp, table.body());
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
   }
 }

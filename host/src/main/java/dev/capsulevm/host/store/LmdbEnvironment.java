@@ -38,6 +38,9 @@ import org.lmdbjava.Txn;
  * handed to another thread.
  */
 final class LmdbEnvironment implements AutoCloseable {
+  /** {@code data.mdb} and {@code lock.mdb} are made readable and writable by their owner only (0600). */
+  private static final int FILE_MODE = 0600;
+
   /** Work done inside one write transaction; it may run twice (after the map grew), so it must be repeatable. */
   @FunctionalInterface
   interface WriteWork<T, E extends Exception> {
@@ -105,7 +108,7 @@ final class LmdbEnvironment implements AutoCloseable {
         .setMapSize(mapSize)
         .setMaxDbs(databases.size() + 7) // spare slots: a later version may add databases
         .setMaxReaders(maxReaders)
-        .open(directory.toFile(), flags.toArray(new EnvFlags[0]));
+        .open(directory.toFile(), FILE_MODE, flags.toArray(new EnvFlags[0]));
     try {
       Map<String, Dbi<ByteBuffer>> byName = new LinkedHashMap<>();
       for (String name : databases) {
