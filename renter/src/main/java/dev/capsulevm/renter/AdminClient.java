@@ -15,6 +15,7 @@ import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -34,23 +35,36 @@ public final class AdminClient implements AutoCloseable {
 
   private final ManagedChannel channel;
   private final AdminGrpc.AdminBlockingStub stub;
+  private final Duration callDeadline;
 
-  private AdminClient(ManagedChannel channel, String token) {
+  private AdminClient(ManagedChannel channel, String token, Duration callDeadline) {
     this.channel = channel;
+    this.callDeadline = callDeadline;
     Metadata headers = new Metadata();
     headers.put(AUTHORIZATION, "Bearer " + token);
     this.stub = AdminGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
   }
 
-  /** Connects to the admin endpoint at {@code address} ("host:port") with {@code token}. */
+  /**
+   * Connects to the admin endpoint at {@code address} ("host:port") with {@code token}; {@code fund} and
+   * {@code status} wait at most {@link RenterOptions.Deadlines#DEFAULT}'s call deadline (10 s).
+   */
   public static AdminClient connect(String address, String token) {
-    return new AdminClient(NettyChannelBuilder.forTarget(address).usePlaintext().build(), token);
+    return connect(address, token, RenterOptions.Deadlines.DEFAULT.call());
+  }
+
+  /** Connects like {@link #connect(String, String)}, each unary call waiting at most {@code callDeadline}. */
+  public static AdminClient connect(String address, String token, Duration callDeadline) {
+    if (callDeadline.isNegative() || callDeadline.isZero()) {
+      throw new IllegalArgumentException("the call deadline is positive: " + callDeadline);
+    }
+    return new AdminClient(NettyChannelBuilder.forTarget(address).usePlaintext().build(), token, callDeadline);
   }
 
   /** Adds {@code amount} to {@code account}; returns the new balance. */
   public Amount fund(PublicKey account, Amount amount) throws RenterException {
     try {
-      return Amount.of(stub.withDeadlineAfter(10, TimeUnit.SECONDS).fund(FundRequest.newBuilder()
+      return Amount.of(stub.withDeadlineAfter(callDeadline.toNanos(), TimeUnit.NANOSECONDS).fund(FundRequest.newBuilder()
           .setAccount(ByteString.copyFrom(account.toByteArray())).setAmount(amount.units()).build()).getBalance());
     } catch (StatusRuntimeException e) {
       throw new RenterException("funding failed: " + e.getStatus(), e);
@@ -60,7 +74,7 @@ public final class AdminClient implements AutoCloseable {
   /** The host's key, version, counters and current price table. */
   public StatusResponse status() throws RenterException {
     try {
-      return stub.withDeadlineAfter(10, TimeUnit.SECONDS).status(StatusRequest.getDefaultInstance());
+      return stub.withDeadlineAfter(callDeadline.toNanos(), TimeUnit.NANOSECONDS).status(StatusRequest.getDefaultInstance());
     } catch (StatusRuntimeException e) {
       throw new RenterException("status failed: " + e.getStatus(), e);
     }

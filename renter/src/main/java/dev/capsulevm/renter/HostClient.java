@@ -25,6 +25,7 @@ import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -35,8 +36,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -110,13 +113,9 @@ public final class HostClient implements AutoCloseable {
     if (table != null && now.plusSeconds(TABLE_MARGIN_SECONDS).isBefore(table.validUntil())) {
       return table;
     }
-    byte[] bytes;
-    try {
-      bytes = blocking.withDeadlineAfter(10, TimeUnit.SECONDS).getPriceTable(GetPriceTableRequest.getDefaultInstance())
-          .getSignedPriceTable().toByteArray();
-    } catch (StatusRuntimeException e) {
-      throw new RenterException("cannot fetch the price table: " + e.getStatus(), e);
-    }
+    byte[] bytes = unary("cannot fetch the price table", () -> blocking.withDeadlineAfter(callDeadlineNanos(),
+        TimeUnit.NANOSECONDS).getPriceTable(GetPriceTableRequest.getDefaultInstance()).getSignedPriceTable()
+        .toByteArray());
     table = checkTable(bytes, options);
     return table;
   }
@@ -188,8 +187,11 @@ public final class HostClient implements AutoCloseable {
 
   /**
    * Runs {@code program} with its estimate as the budget and waits for its verified result
-   * ({@link ProgramRun#result()}: the verdicts of a write are settled there). Two retries, each once:
+   * ({@link ProgramRun#result()}: the verdicts of a write are settled there). Retries:
    * <ul>
+   *   <li>when the host refuses it with RESOURCE_EXHAUSTED or UNAVAILABLE before running it (no output,
+   *       no end: nothing was confirmed or taken), it is submitted again after a back-off, at most
+   *       {@link RenterOptions.Retries#max()} times ({@link RenterOptions#retries()});
    *   <li>when the host refuses it with FAILED_PRECONDITION before running it (the table this client held
    *       expired there, or the host no longer knows it), nothing ran and nothing was taken: the current
    *       table is fetched and the program submitted once more;
@@ -198,6 +200,8 @@ public final class HostClient implements AutoCloseable {
    *       is submitted once more with the ceiling budget; the failed attempt cost what its verified
    *       receipt says.
    * </ul>
+   * A program that passes its deadline or idle timeout ({@link RenterOptions#deadlines()}) ends with
+   * {@link DeadlineExceededException} and is not retried.
    */
   public ProgramResult run(PreparedProgram program) throws RenterException {
     Amount fixed = options.budgetOrNull();
@@ -218,23 +222,77 @@ public final class HostClient implements AutoCloseable {
 
   /**
    * Runs {@code program} paying up to {@code budget} and waits for its verified result; refetches the
-   * table once like {@link #run(PreparedProgram)}, but never raises the caller's budget.
+   * table once and retries refusals like {@link #run(PreparedProgram)}, but never raises the caller's budget.
    */
   public ProgramResult run(PreparedProgram program, Amount budget) throws RenterException {
     return runRefetchingTable(program, Objects.requireNonNull(budget, "budget"));
   }
 
+  /**
+   * Submits {@code program} until it runs: once more with a fresh table after a FAILED_PRECONDITION
+   * refusal, and up to {@link RenterOptions.Retries#max()} more times, after a back-off, after a
+   * RESOURCE_EXHAUSTED or UNAVAILABLE refusal. Only refusals before anything ran are retried (the call
+   * ended with that status before any output or end, so the renter confirmed nothing and the host took
+   * nothing); any other end, a deadline included, is the caller's.
+   */
   private ProgramResult runRefetchingTable(PreparedProgram program, @Nullable Amount budgetOrNull)
       throws RenterException {
-    ProgramRun first = submit(program, budgetOrNull, null);
-    try {
-      return first.result();
-    } catch (RenterException e) {
-      if (!first.refusedBeforeRunning(Status.Code.FAILED_PRECONDITION)) {
-        throw e;
+    boolean refetched = false;
+    int retried = 0;
+    while (true) {
+      ProgramRun run = submit(program, budgetOrNull, null);
+      try {
+        return run.result();
+      } catch (RenterException e) {
+        if (!refetched && run.refusedBeforeRunning(Status.Code.FAILED_PRECONDITION)) {
+          refetched = true;
+          forgetPriceTable();
+        } else if (retried < options.retries().max() && (run.refusedBeforeRunning(Status.Code.RESOURCE_EXHAUSTED)
+            || run.refusedBeforeRunning(Status.Code.UNAVAILABLE))) {
+          backOff(retried++, e);
+        } else {
+          throw e;
+        }
       }
-      forgetPriceTable();
-      return submit(program, budgetOrNull, null).result();
+    }
+  }
+
+  /** A unary call, retried like a refused program; a deadline it passed is {@link DeadlineExceededException}. */
+  private <T> T unary(String what, Supplier<T> call) throws RenterException {
+    int retried = 0;
+    while (true) {
+      try {
+        return call.get();
+      } catch (StatusRuntimeException e) {
+        Status.Code code = e.getStatus().getCode();
+        if (code == Status.Code.DEADLINE_EXCEEDED) {
+          throw new DeadlineExceededException(DeadlineExceededException.Kind.CALL, options.deadlines().call(),
+              what + ": no answer within the call deadline of " + options.deadlines().call() + " (" + e.getStatus()
+                  + ")", e);
+        }
+        if (retried >= options.retries().max()
+            || (code != Status.Code.RESOURCE_EXHAUSTED && code != Status.Code.UNAVAILABLE)) {
+          throw new RenterException(what + ": " + e.getStatus()
+              + (retried == 0 ? "" : " (after " + retried + " retries)"), e);
+        }
+        backOff(retried++, e);
+      }
+    }
+  }
+
+  private long callDeadlineNanos() {
+    return options.deadlines().call().toNanos();
+  }
+
+  /** Waits before retry {@code attempt} (from 0) of a call refused with {@code refusal}. */
+  private void backOff(int attempt, Exception refusal) throws RenterException {
+    try {
+      options.scheduler().sleep(options.retries().backoff(attempt, ThreadLocalRandom.current().nextDouble()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      RenterException interrupted = new RenterException("interrupted waiting to retry after: " + refusal.getMessage(), e);
+      interrupted.addSuppressed(refusal);
+      throw interrupted;
     }
   }
 
@@ -259,7 +317,10 @@ public final class HostClient implements AutoCloseable {
 
   /**
    * Submits {@code program}, paying up to {@code budgetOrNull} (null: the estimate). {@code listenerOrNull}
-   * receives each output once it verified, in the gRPC thread, before the iterator does.
+   * receives each output once it verified, in the gRPC thread, before the iterator does. Not retried:
+   * the caller holds the run. The call is cancelled, ending the run with {@link DeadlineExceededException},
+   * when it passes {@link RenterOptions.Deadlines#program()} or the host sends nothing for
+   * {@link RenterOptions.Deadlines#idle()}.
    */
   public ProgramRun submit(PreparedProgram program, @Nullable Amount budgetOrNull,
       @Nullable Consumer<VerifiedOutput> listenerOrNull) throws RenterException {
@@ -281,7 +342,10 @@ public final class HostClient implements AutoCloseable {
         options.chunkSize());
     ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, withdrawalBytes, requests, estimate,
         listenerOrNull, this, options.clock());
-    run.start(async.execute(run.responses()));
+    RenterOptions.Deadlines deadlines = options.deadlines();
+    Deadline deadline = Deadline.after(deadlines.program().toNanos(), TimeUnit.NANOSECONDS);
+    run.limit(deadline, deadlines.program(), options.scheduler(), deadlines.idle());
+    run.start(async.withDeadline(deadline).execute(run.responses()));
     return run;
   }
 
@@ -334,14 +398,10 @@ public final class HostClient implements AutoCloseable {
    */
   public SignedBalanceStatement balanceStatement(PublicKey account) throws RenterException {
     PublicKey hostKey = priceTable().hostKey();
-    BalanceResponse response;
     Instant asked = options.clock().instant();
-    try {
-      response = blocking.withDeadlineAfter(10, TimeUnit.SECONDS)
-          .getBalance(BalanceRequest.newBuilder().setAccount(ByteString.copyFrom(account.toByteArray())).build());
-    } catch (StatusRuntimeException e) {
-      throw new RenterException("cannot read the balance: " + e.getStatus(), e);
-    }
+    BalanceRequest request = BalanceRequest.newBuilder().setAccount(ByteString.copyFrom(account.toByteArray())).build();
+    BalanceResponse response = unary("cannot read the balance",
+        () -> blocking.withDeadlineAfter(callDeadlineNanos(), TimeUnit.NANOSECONDS).getBalance(request));
     SignedBalanceStatement signed;
     BalanceStatement statement;
     try {

@@ -30,6 +30,7 @@ import dev.capsulevm.proto.v1.InstructionResult;
 import dev.capsulevm.proto.v1.ProgramEnd;
 import dev.capsulevm.proto.v1.ProgramHeader;
 import dev.capsulevm.renter.HostMisbehaviourException.Part;
+import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
@@ -45,6 +46,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -76,6 +78,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private static final Object END = new Object();
   /** How far a receipt's issuedAt may lie outside the program's run by the renter's clock. */
   static final Duration CLOCK_TOLERANCE = Duration.ofMinutes(5);
+  /** A DEADLINE_EXCEEDED this close to the call's deadline is that deadline ({@link #deadlinePassed()}). */
+  private static final long DEADLINE_SLACK_MILLIS = 1_000;
 
   private final PreparedProgram prepared;
   private final PriceTable table;
@@ -116,6 +120,16 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private Status.@Nullable Code refusalOrNull;
   /** The request side of the call; null until {@link #start} sends the program. */
   private @Nullable StreamObserver<ExecuteRequest> out;
+  /** The gRPC deadline of the call and the duration it was set from; null when none was set. */
+  private @Nullable Deadline deadlineOrNull;
+  private Duration programDeadline = Duration.ZERO;
+  /** Times the host's silence; null when there is no idle timeout. */
+  private @Nullable Scheduler idleSchedulerOrNull;
+  private Duration idleTimeout = Duration.ZERO;
+  /** Cancels the pending idle timer; null when none is pending. */
+  private @Nullable Runnable idleTimerOrNull;
+  /** Bumped whenever the idle timer is re-armed, so a timer that fires late for an older one does nothing. */
+  private long idleGeneration;
   /** The verdict once the follow-up (if any) ran: what {@link #result()} throws. Guarded by itself. */
   private final Object followUpLock = new Object();
   private @Nullable RenterException followedUpOrNull;
@@ -189,9 +203,26 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     return bytesSent;
   }
 
+  /**
+   * The time limits of the call, set before {@link #start}: {@code deadline} is the call's gRPC deadline
+   * (from {@code programDeadline}); with a positive {@code idle}, the call is cancelled when the host sends
+   * nothing for that long, timed by {@code scheduler}.
+   */
+  synchronized void limit(Deadline deadline, Duration programDeadline, Scheduler scheduler, Duration idle) {
+    this.deadlineOrNull = deadline;
+    this.programDeadline = programDeadline;
+    if (!idle.isZero()) {
+      this.idleSchedulerOrNull = scheduler;
+      this.idleTimeout = idle;
+    }
+  }
+
   /** Sends the program on {@code call}, whose responses must be fed to {@link #responses()}. */
   void start(StreamObserver<ExecuteRequest> call) {
-    this.out = call;
+    synchronized (this) {
+      this.out = call;
+      armIdleTimer();
+    }
     try {
       for (ExecuteRequest request : requests) {
         call.onNext(request);
@@ -211,6 +242,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
             return;
           }
           long started = System.nanoTime();
+          armIdleTimer();
           try {
             handle(response);
             verificationNanos += System.nanoTime() - started;
@@ -230,6 +262,11 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
             if (outputs.isEmpty()) {
               refusalOrNull = status.getCode();
             }
+            if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && deadlinePassed()) {
+              fail(timedOut(DeadlineExceededException.Kind.PROGRAM, programDeadline,
+                  "the program did not end within its deadline of " + programDeadline, t));
+              return;
+            }
             fail(new RenterException("the host ended the program without a receipt: " + status.getCode()
                 + (status.getDescription() == null ? "" : " (" + status.getDescription() + ")")
                 + " after " + outputs.size() + " verified outputs", t));
@@ -246,6 +283,52 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
         }
       }
     };
+  }
+
+  /**
+   * Whether the call's own deadline is (all but) reached: the host may end the call with
+   * DEADLINE_EXCEEDED a little before the renter's timer does, as it counts from the call's arrival.
+   */
+  private boolean deadlinePassed() {
+    Deadline deadline = deadlineOrNull;
+    return deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) < DEADLINE_SLACK_MILLIS;
+  }
+
+  /** (Re)starts the idle timer, if there is one and the run is not over. Called holding the lock. */
+  private void armIdleTimer() {
+    Scheduler scheduler = idleSchedulerOrNull;
+    if (scheduler == null || finished) {
+      return;
+    }
+    cancelIdleTimer();
+    long generation = ++idleGeneration;
+    idleTimerOrNull = scheduler.schedule(idleTimeout, () -> idleTimerFired(generation));
+  }
+
+  private void cancelIdleTimer() {
+    Runnable timer = idleTimerOrNull;
+    idleTimerOrNull = null;
+    if (timer != null) {
+      timer.run();
+    }
+  }
+
+  /** The host sent nothing for the idle timeout: cancel the call (a write is then never confirmed). */
+  private synchronized void idleTimerFired(long generation) {
+    if (finished || generation != idleGeneration) {
+      return;
+    }
+    idleTimerOrNull = null;
+    fail(timedOut(DeadlineExceededException.Kind.IDLE, idleTimeout, "the host sent nothing for " + idleTimeout
+        + " (the idle timeout)", null));
+  }
+
+  private DeadlineExceededException timedOut(DeadlineExceededException.Kind kind, Duration limit, String what,
+      @Nullable Throwable cause) {
+    return new DeadlineExceededException(kind, limit, what + "; the renter cancelled the call after "
+        + outputs.size() + " verified outputs" + (confirmedHeadsOrNull != null
+            ? ", after it had confirmed the commit (the write may be in the capsule)"
+            : (prepared.isReadOnly() ? "" : "; nothing was committed")), cause);
   }
 
   private void handle(ExecuteResponse response) throws HostMisbehaviourException, UnresolvedConflict {
@@ -612,6 +695,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       return;
     }
     finished = true;
+    cancelIdleTimer();
     halfClose();
     future.complete(result);
     queue.add(END);
@@ -622,6 +706,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       return;
     }
     finished = true;
+    cancelIdleTimer();
     if (error instanceof ProgramFailedException
         || (error instanceof UnresolvedConflict conflict && conflict.receiptOrNull() != null)) {
       halfClose(); // the host ended the program

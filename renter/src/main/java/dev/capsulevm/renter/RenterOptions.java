@@ -33,13 +33,82 @@ import org.jspecify.annotations.Nullable;
  *     its estimate (and no retry at the ceiling); null for the estimate
  * @param evidenceDirOrNull where {@link CapsuleReader} and {@link CapsuleWriter} write the evidence of a
  *     rollback they catch ({@link RollbackException}); null to only throw it
+ * @param deadlines how long a call, a program, and a host's silence during a program may last
+ * @param retries how often, and after what waits, a call the host refused before anything ran is sent again
+ * @param scheduler how the SDK waits (back-off) and times out (idle timers)
  */
 public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
     List<ClientInterceptor> interceptors, int appendRetries, @Nullable Amount budgetOrNull,
-    @Nullable Path evidenceDirOrNull) {
+    @Nullable Path evidenceDirOrNull, Deadlines deadlines, Retries retries, Scheduler scheduler) {
   /** {@link #appendRetries()} of {@link #defaults()}. */
   public static final int DEFAULT_APPEND_RETRIES = 3;
+
+  /**
+   * How long the renter waits for the host before it cancels a call ({@link DeadlineExceededException}).
+   *
+   * @param call the deadline of each unary call ({@code GetPriceTable}, {@code GetBalance})
+   * @param program the deadline of a whole program (its {@code Execute} call), sent to the host as the
+   *     call's gRPC deadline
+   * @param idle the longest the host may send nothing on an {@code Execute} call (counted from the
+   *     submission, then from each message it sends); the time before its first message includes the
+   *     upload of the program's data. {@link Duration#ZERO} for none.
+   */
+  public record Deadlines(Duration call, Duration program, Duration idle) {
+    /** {@link #defaults()}: 10 s per unary call, 10 minutes per program, 60 s idle. */
+    public static final Deadlines DEFAULT = new Deadlines(Duration.ofSeconds(10), Duration.ofMinutes(10),
+        Duration.ofSeconds(60));
+
+    public Deadlines {
+      Objects.requireNonNull(call, "call");
+      Objects.requireNonNull(program, "program");
+      Objects.requireNonNull(idle, "idle");
+      if (call.isNegative() || call.isZero() || program.isNegative() || program.isZero() || idle.isNegative()) {
+        throw new IllegalArgumentException("the call and program deadlines are positive, the idle timeout not "
+            + "negative (zero: none)");
+      }
+    }
+  }
+
+  /**
+   * Bounded retries with exponential back-off, for a call the host refused with RESOURCE_EXHAUSTED or
+   * UNAVAILABLE before anything ran: a unary call, or a program refused before any output or end (so
+   * nothing was confirmed and nothing taken). Attempt {@code k} (from 0) waits
+   * {@code b = min(initialBackoff × 2^k, maxBackoff)} shortened by up to {@code jitter × b} at random,
+   * through {@link RenterOptions#scheduler()}.
+   *
+   * @param max how many times a refused call is sent again (0: never)
+   * @param initialBackoff the wait before the first retry
+   * @param maxBackoff the longest wait
+   * @param jitter the fraction, 0 to 1, of each wait that is random (0: exactly the doubling)
+   */
+  public record Retries(int max, Duration initialBackoff, Duration maxBackoff, double jitter) {
+    /** {@link #defaults()}: 3 retries, 100 ms doubling up to 5 s, each wait between half and all of it. */
+    public static final Retries DEFAULT = new Retries(3, Duration.ofMillis(100), Duration.ofSeconds(5), 0.5);
+    /** No retry. */
+    public static final Retries NONE = new Retries(0, Duration.ZERO, Duration.ZERO, 0);
+
+    public Retries {
+      Objects.requireNonNull(initialBackoff, "initialBackoff");
+      Objects.requireNonNull(maxBackoff, "maxBackoff");
+      if (max < 0 || initialBackoff.isNegative() || maxBackoff.compareTo(initialBackoff) < 0
+          || !(jitter >= 0 && jitter <= 1)) {
+        throw new IllegalArgumentException("max is not negative, 0 <= initialBackoff <= maxBackoff, jitter in [0, 1]");
+      }
+    }
+
+    /** The wait before retry {@code attempt} (from 0), {@code random} in [0, 1). */
+    public Duration backoff(int attempt, double random) {
+      long initial = initialBackoff.toNanos();
+      long cap = maxBackoff.toNanos();
+      long base = initial;
+      for (int i = 0; i < attempt && base < cap; i++) {
+        base = base > cap / 2 ? cap : base * 2;
+      }
+      base = Math.min(base, cap);
+      return Duration.ofNanos(base - (long) (base * jitter * random));
+    }
+  }
 
 
   public RenterOptions {
@@ -51,6 +120,9 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
           "chunkSize and proofCacheCapacity are positive, durationUnits and appendRetries not negative");
     }
     interceptors = List.copyOf(interceptors);
+    Objects.requireNonNull(deadlines, "deadlines");
+    Objects.requireNonNull(retries, "retries");
+    Objects.requireNonNull(scheduler, "scheduler");
   }
 
   /**
@@ -68,52 +140,88 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
 
   /**
    * The defaults: {@link #defaultMaxPrices()}, system clock, 60 s withdrawals, 64 KiB chunks, 3 append
-   * retries.
+   * retries, {@link Deadlines#DEFAULT}, {@link Retries#DEFAULT}, {@link Scheduler#system()}.
    */
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
-        100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null);
+        100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null, Deadlines.DEFAULT, Retries.DEFAULT,
+        Scheduler.system());
   }
 
   public RenterOptions withMaxPrices(MaxPrices max) {
     return new RenterOptions(max, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
   }
 
   public RenterOptions withInterceptors(List<ClientInterceptor> list) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull);
+        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
   }
 
   public RenterOptions withChunkSize(int size) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, size, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
   }
 
   public RenterOptions withExpectedHostKey(PublicKey key) {
     return new RenterOptions(maxPrices, key, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
   }
 
-  public RenterOptions withAppendRetries(int retries) {
+  public RenterOptions withAppendRetries(int times) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, retries, budgetOrNull, evidenceDirOrNull);
+        proofCacheCapacity, durationUnits, interceptors, times, budgetOrNull, evidenceDirOrNull, deadlines, retries,
+        scheduler);
   }
 
   public RenterOptions withClock(Clock newClock) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, newClock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
   }
 
   /** Every program run through {@link HostClient#run(PreparedProgram)} is paid with {@code budget}. */
   public RenterOptions withBudget(Amount budget) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler);
   }
 
   /** Evidence of a rollback is written under {@code dir}. */
   public RenterOptions withEvidenceDirectory(Path dir) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler);
+  }
+
+  public RenterOptions withDeadlines(Deadlines newDeadlines) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, newDeadlines,
+        retries, scheduler);
+  }
+
+  /** Each unary call waits at most {@code deadline}. */
+  public RenterOptions withCallDeadline(Duration deadline) {
+    return withDeadlines(new Deadlines(deadline, deadlines.program(), deadlines.idle()));
+  }
+
+  /** Each program waits at most {@code deadline} in all. */
+  public RenterOptions withProgramDeadline(Duration deadline) {
+    return withDeadlines(new Deadlines(deadlines.call(), deadline, deadlines.idle()));
+  }
+
+  /** A program is cancelled when the host sends nothing for {@code timeout} (zero: never). */
+  public RenterOptions withIdleTimeout(Duration timeout) {
+    return withDeadlines(new Deadlines(deadlines.call(), deadlines.program(), timeout));
+  }
+
+  public RenterOptions withRetries(Retries newRetries) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        newRetries, scheduler);
+  }
+
+  /** Back-off waits and idle timers go through {@code newScheduler} (tests: a fake one). */
+  public RenterOptions withScheduler(Scheduler newScheduler) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        retries, newScheduler);
   }
 }
