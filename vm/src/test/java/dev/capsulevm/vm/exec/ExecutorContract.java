@@ -11,6 +11,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.BudgetExceededException;
+import dev.capsulevm.pricing.CostModel;
+import dev.capsulevm.pricing.InstructionDescriptor;
+import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SettableClock;
@@ -557,5 +560,40 @@ public abstract class ExecutorContract {
     Receipt receipt = failedReceipt(e);
     assertEquals(4, receipt.failureReason(), "NOT_FOUND is FailureReason 4");
     assertEquals(absent.id(), receipt.capsuleIdOrNull());
+  }
+
+  /**
+   * docs/FORMAT.md's failed receipt example as the executor runs it: a HasRecord of a record the host
+   * does not hold answers "absent" with a bound of 1 + envelope; a Prove of that record from itself is
+   * charged for its two 32-byte references and a bound of 0 + envelope, then fails NOT_FOUND naming it.
+   */
+  @Test
+  void aProofOfARecordNotHeldIsChargedThenNotFoundAsTheFormatExampleSays() throws Exception {
+    CapsuleFixture held = new CapsuleFixture("exec-format-failed-example");
+    commit(held);
+    Hash missing = new CapsuleFixture("a record this host does not hold").id();
+    ExecFixture.Builder b = new ExecFixture.Builder(held.id());
+    DataRef ref = b.put(missing);
+    b.add(new Instruction.HasRecord(ref)).add(new Instruction.Prove(ref, new RecordSelector.ByHash(ref), -1));
+    List<InstructionOutput> outputs = new ArrayList<>();
+    ProgramStoppedException e = assertThrows(ProgramStoppedException.class,
+        () -> executor.run(b.program(), b.data(), b.meter(), outputs::add));
+    InstructionDescriptor has = new InstructionDescriptor(InstructionKind.HAS_RECORD, Hash.LENGTH,
+        1 + ExecFixture.ENVELOPE, 0);
+    InstructionDescriptor prove = new InstructionDescriptor(InstructionKind.PROVE, 2L * Hash.LENGTH,
+        ExecFixture.ENVELOPE, 0);
+    assertEquals(1, outputs.size());
+    assertEquals(has, outputs.get(0).charged());
+    assertEquals(Reason.NOT_FOUND, e.reason());
+    assertEquals(1, e.instructionIndex());
+    Receipt receipt = failedReceipt(e);
+    assertEquals(2, receipt.instructionsCharged());
+    assertEquals(4, receipt.failureReason());
+    assertEquals("instruction 1: no record " + missing, receipt.failureMessage());
+    CostModel model = CostModel.of(ExecFixture.table());
+    // ExecFixture's meters charge the start of a 100-byte program.
+    assertEquals(model.programCost(100).plus(model.instructionCost(has)).plus(model.instructionCost(prove)),
+        receipt.cost().instruction());
+    assertEquals(model.memoryCost(has).plus(model.memoryCost(prove)), receipt.cost().memory());
   }
 }
