@@ -1,11 +1,8 @@
 package dev.capsulevm.renter;
 
-import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
-import dev.capsulevm.renter.evidence.Claim;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -97,15 +94,6 @@ public final class CapsuleReader {
     builder.heads();
     ProgramResult result = client.run(builder.build());
     lastResult = result;
-    Claim claim = HostProber.claimOfOutput(result, 0);
-    List<HeadTracker.VouchedHead> heads = new ArrayList<>();
-    for (Record head : ((Output.Heads) result.output(0).output()).heads()) {
-      heads.add(new HeadTracker.VouchedHead(head, claim));
-    }
-    try {
-      return tracker.advance(heads, new HostProber(client, metadata));
-    } catch (RollbackException e) {
-      throw e.writtenUnder(client.options().evidenceDirOrNull(), client.options().clock().millis());
-    }
+    return new HostProber(client, metadata).advance(tracker, HostProber.vouchedHeads(result));
   }
 }

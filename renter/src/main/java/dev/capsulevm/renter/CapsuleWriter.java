@@ -1,6 +1,5 @@
 package dev.capsulevm.renter;
 
-import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Permissions;
@@ -341,20 +340,12 @@ public final class CapsuleWriter {
     ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, tracked, null);
     builder.heads();
     ProgramResult result = client.run(builder.build());
-    Claim claim = HostProber.claimOfOutput(result, 0);
-    List<HeadTracker.VouchedHead> fresh = new ArrayList<>();
-    for (Record head : ((Output.Heads) result.output(0).output()).heads()) {
-      fresh.add(new HeadTracker.VouchedHead(head, claim));
-    }
+    List<HeadTracker.VouchedHead> fresh = HostProber.vouchedHeads(result);
     List<HeadTracker.VouchedHead> before = new ArrayList<>();
     heads.values().forEach(r -> before.add(new HeadTracker.VouchedHead(r, claims.get(r.hash()))));
-    try {
-      new HeadTracker(capsuleId(), before).advance(fresh, new HostProber(client, metadata));
-    } catch (RollbackException e) {
-      throw e.writtenUnder(client.options().evidenceDirOrNull(), client.options().clock().millis());
-    }
-    adoptHeads(((Output.Heads) result.output(0).output()).heads());
-    heads.keySet().forEach(h -> claims.put(h, claim));
+    new HostProber(client, metadata).advance(new HeadTracker(capsuleId(), before), fresh);
+    adoptHeads(fresh.stream().map(HeadTracker.VouchedHead::head).toList());
+    fresh.forEach(v -> claims.put(v.hash(), Objects.requireNonNull(v.claimOrNull())));
     lastResult = result;
     return heads();
   }

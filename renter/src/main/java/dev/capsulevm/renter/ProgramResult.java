@@ -3,7 +3,10 @@ package dev.capsulevm.renter;
 import dev.capsulevm.pricing.CostBreakdown;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
+import dev.capsulevm.program.Transcript;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.merkle.InclusionProof;
+import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +23,8 @@ public final class ProgramResult {
   private final PreparedProgram program;
   private final List<VerifiedOutput> outputs;
   private final SignedReceipt signedReceipt;
-  private final List<byte[]> transcriptEntries;
+  /** The leaf of each output's transcript entry, in order: what the receipt's transcript root is over. */
+  private final List<Hash> transcriptLeaves;
   private final CostBreakdown estimate;
   private final List<Hash> committedHeads;
   private final long bytesSent;
@@ -28,14 +32,12 @@ public final class ProgramResult {
   private final LongSupplier verification;
 
   ProgramResult(PreparedProgram program, List<VerifiedOutput> outputs, SignedReceipt signedReceipt,
-      List<byte[]> transcriptEntries, CostBreakdown estimate, List<Hash> committedHeads, long bytesSent,
+      List<Hash> transcriptLeaves, CostBreakdown estimate, List<Hash> committedHeads, long bytesSent,
       long bytesReceived, LongSupplier verification) {
     this.program = Objects.requireNonNull(program, "program");
     this.outputs = List.copyOf(outputs);
     this.signedReceipt = Objects.requireNonNull(signedReceipt, "signedReceipt");
-    List<byte[]> entries = new ArrayList<>();
-    transcriptEntries.forEach(e -> entries.add(e.clone()));
-    this.transcriptEntries = List.copyOf(entries);
+    this.transcriptLeaves = List.copyOf(transcriptLeaves);
     this.estimate = Objects.requireNonNull(estimate, "estimate");
     this.committedHeads = List.copyOf(committedHeads);
     this.bytesSent = bytesSent;
@@ -70,12 +72,26 @@ public final class ProgramResult {
 
   /**
    * The renter's transcript entry of each output, in order (docs/FORMAT.md, "Transcript"): the receipt's
-   * transcript root is the RFC 9162 root over them. Copies.
+   * transcript root is the RFC 9162 root over them. Made from the program and the outputs on each call.
    */
   public List<byte[]> transcriptEntries() {
     List<byte[]> out = new ArrayList<>();
-    transcriptEntries.forEach(e -> out.add(e.clone()));
+    for (int i = 0; i < outputs.size(); i++) {
+      out.add(transcriptEntry(i));
+    }
     return out;
+  }
+
+  /** The renter's transcript entry of output {@code outputIndex} (docs/FORMAT.md, "Transcript"). */
+  public byte[] transcriptEntry(int outputIndex) {
+    VerifiedOutput out = outputs.get(outputIndex);
+    return Transcript.entry(out.index(), out.instruction(), program.inputs(out.index()), out.outputBytes());
+  }
+
+  /** The RFC 9162 inclusion proof of output {@code outputIndex}'s entry in the receipt's transcript. */
+  public InclusionProof transcriptInclusion(int outputIndex) {
+    Objects.checkIndex(outputIndex, transcriptLeaves.size());
+    return MerkleTree.ofLeafHashes(transcriptLeaves).inclusionProof(outputIndex);
   }
 
   /**

@@ -20,7 +20,6 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
-import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proto.v1.CommitDecision;
 import dev.capsulevm.proto.v1.CommitProposal;
 import dev.capsulevm.proto.v1.ExecuteRequest;
@@ -105,7 +104,6 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final List<VerifiedOutput> outputs = new ArrayList<>();
   private final List<InstructionDescriptor> charged = new ArrayList<>();
   private final Transcript transcript = new Transcript();
-  private final List<byte[]> entries = new ArrayList<>();
   private long bytesReceived;
   private long verificationNanos;
   private @Nullable List<Hash> lastAppendHeads;
@@ -392,9 +390,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     if (output instanceof Output.Appended appended) {
       lastAppendHeads = appended.proposedHeads();
     }
-    byte[] entry = Transcript.entry(index, instruction, prepared.inputs(index), outputBytes);
-    entries.add(entry);
-    transcript.add(Merkle.leafHash(entry));
+    transcript.add(Transcript.leaf(index, instruction, prepared.inputs(index), outputBytes));
     VerifiedOutput verified = new VerifiedOutput(index, instruction, output, proven, bound, result.getCostSoFar(), size,
         outputBytes);
     outputs.add(verified);
@@ -544,7 +540,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       finish(new ProgramFailedException(reason, f.instruction(), message, receipt, outputs));
       return;
     }
-    finish(new ProgramResult(prepared, outputs, signed, entries, estimate, committed, bytesSent, bytesReceived,
+    finish(new ProgramResult(prepared, outputs, signed, transcript.leaves(), estimate, committed, bytesSent, bytesReceived,
         this::verificationNanos));
   }
 
