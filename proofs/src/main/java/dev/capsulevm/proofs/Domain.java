@@ -35,7 +35,11 @@ public enum Domain {
   /** The digest of the bytes an instruction's references point at, as a transcript entry carries it. */
   INPUTS_DIGEST(0x36),
   /** A host's signature over a balance statement body. */
-  BALANCE_STATEMENT_SIGNATURE(0x37);
+  BALANCE_STATEMENT_SIGNATURE(0x37),
+  /** The first byte of every member entry, the leaf data of a member state's RFC 9162 tree. */
+  MEMBER_ENTRY(0x40),
+  /** Member root: the hash of a member state's retention policy and entries root. */
+  MEMBER_ROOT(0x41);
 
   private final byte tag;
 
