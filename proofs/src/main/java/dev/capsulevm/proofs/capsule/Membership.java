@@ -64,6 +64,11 @@ public final class Membership {
     this.genesis = MemberState.genesis(metadata.metadata());
   }
 
+  /** The capsule whose members these are. */
+  public Hash capsuleId() {
+    return capsuleId;
+  }
+
   /** The state at the capsule's genesis: the creator and the metadata's writers. */
   public MemberState genesis() {
     return genesis;
