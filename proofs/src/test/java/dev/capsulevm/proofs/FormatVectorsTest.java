@@ -171,10 +171,12 @@ class FormatVectorsTest {
 
   /**
    * The receipt and transcript examples ({@code completed.*}, {@code failed.*}) need programs, so
-   * program's FormatExamplesTest recomputes them; renter's EvidenceFormatTest recomputes {@code evidence.*}.
+   * program's FormatExamplesTest recomputes them; renter's EvidenceFormatTest recomputes {@code evidence.*};
+   * members.MembersFormatTest recomputes {@code members.*}.
    */
   private static boolean ownedElsewhere(String name) {
-    return name.startsWith("completed.") || name.startsWith("failed.") || name.startsWith("evidence.");
+    return name.startsWith("completed.") || name.startsWith("failed.") || name.startsWith("evidence.")
+        || name.startsWith("members.");
   }
 
   public static void main(String[] args) throws Exception {
