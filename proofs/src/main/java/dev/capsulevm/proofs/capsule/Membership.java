@@ -141,7 +141,11 @@ public final class Membership {
     return op;
   }
 
-  /** The member state before a record whose auth parents are {@code authParents}: genesis when empty. */
+  /**
+   * The member state before a record whose auth parents are {@code authParents}: genesis when empty.
+   *
+   * @throws IllegalStateException when {@code changelog} lacks a membership record at or below them
+   */
   public MemberState stateBefore(List<Hash> authParents, Changelog changelog) {
     return resolutionBefore(authParents, changelog).state();
   }
@@ -158,14 +162,37 @@ public final class Membership {
         return cached;
       }
     }
-    for (Hash hash : frontier) {
-      requireOp(changelog, hash);
-    }
-    Resolution resolution = Resolver.resolve(genesis, creator, Changelog.closure(changelog, frontier));
+    List<Op> closure = Changelog.closure(changelog, frontier);
+    requireComplete(frontier, closure);
+    Resolution resolution = Resolver.resolve(genesis, creator, closure);
     synchronized (resolutions) {
       resolutions.put(frontier, resolution);
     }
     return resolution;
+  }
+
+  /**
+   * Refuses a closure the changelog could not complete: a resolution over missing records would be
+   * wrong, and cached.
+   */
+  private static void requireComplete(List<Hash> frontier, List<Op> closure) {
+    Set<Hash> present = new HashSet<>();
+    for (Op op : closure) {
+      present.add(op.hash());
+    }
+    for (Hash hash : frontier) {
+      if (!present.contains(hash)) {
+        throw new IllegalStateException("the changelog lacks membership record " + hash);
+      }
+    }
+    for (Op op : closure) {
+      for (Hash parent : op.authParents()) {
+        if (!present.contains(parent)) {
+          throw new IllegalStateException(
+              "the changelog lacks membership record " + parent + ", an auth parent of " + op.hash());
+        }
+      }
+    }
   }
 
   /**

@@ -280,4 +280,19 @@ class RecordValidatorV2Test {
         new ArrayList<>(), 1, WRITER, true, RecordKind.DATA, old.source, h -> null, old.metadata));
     assertEquals(null, old.validator.membershipOrNull());
   }
+
+  @Test
+  void incompleteChangelog_isTheCallersError() throws Exception {
+    RecordWithBody base = capsule.appendOne(capsule.data(WRITER, List.of(capsule.id()), "base"));
+    RecordWithBody m1 = capsule.appendOne(capsule.change(CREATOR, List.of(base.hash()), setMember(STRANGER, 1)));
+    RecordWithBody m2 = capsule.appendOne(capsule.change(CREATOR, List.of(m1.hash()), setMember(STRANGER, 3)));
+    RecordWithBody next = capsule.data(WRITER, List.of(m2.hash()), "next");
+    Membership fresh = new Membership(capsule.metadata);
+    assertThrows(IllegalStateException.class, () -> fresh.stateBefore(List.of(m2.hash()), h -> null));
+    assertThrows(IllegalStateException.class,
+        () -> fresh.stateBefore(List.of(m2.hash()), h -> h.equals(m2.hash()) ? capsule.ops.get(h) : null));
+    assertThrows(IllegalStateException.class,
+        () -> new RecordValidator(capsule.metadata).validateAppend(List.of(next), capsule.source));
+    assertEquals(3, fresh.stateBefore(List.of(m2.hash()), capsule.changelog).bitsOf(STRANGER.publicKey()));
+  }
 }
