@@ -44,7 +44,8 @@ public final class Rights {
       if (target.equals(creator)) {
         return Need.NEVER;
       }
-      if (target.equals(author) && set.bits() == 0) {
+      // A member may leave; a non-member's "leave" would be a change by someone with no right at all.
+      if (target.equals(author) && set.bits() == 0 && state.bitsOf(author) != 0) {
         return Need.NOTHING;
       }
       int touched = state.bitsOf(target) | set.bits();

@@ -42,7 +42,7 @@ class RightsTest {
     "reader, reader, 0x00, -",
     "admin, admin, 0x00, -",
     "super, super, 0x00, -",
-    "outsider, outsider, 0x00, -",
+    "outsider, outsider, 0x00, is not a member and may not change members (needs admin)",
     // superadmin bits: only the creator
     "creator, outsider, 0x33, -",
     "creator, super, 0x13, -",
