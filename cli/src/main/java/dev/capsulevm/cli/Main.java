@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       KeysCommand.class,
       dev.capsulevm.host.daemon.HostCommand.class,
       CapsuleCommand.class,
+      MemberCommand.class,
       AccountCommand.class,
       SyncCommand.class,
       DemoCommand.class,
