@@ -329,7 +329,7 @@ public final class CapsuleWriter {
         adoptHeads(e.committedHeads());
         throw e;
       } catch (ProgramFailedException e) {
-        if (isWriterNotAllowed(e)) {
+        if (e.reason() == ProgramFailedException.Reason.WRITER_NOT_ALLOWED) {
           throw new NotAllowedException(writerKey.publicKey(), null, "key " + writerKey.publicKey().toHex()
               + " may not " + (changeOrNull == null ? "append to" : "change the members of") + " capsule "
               + capsuleId() + ": the host refuses it: " + e.failureMessage(), e);
@@ -340,11 +340,6 @@ public final class CapsuleWriter {
         refreshHeads(client);
       }
     }
-  }
-
-  // TODO(renter14): Reason.WRITER_NOT_ALLOWED once host14 adds it
-  private static boolean isWriterNotAllowed(ProgramFailedException e) {
-    return e.reason().name().equals("WRITER_NOT_ALLOWED");
   }
 
   private List<RecordWithBody> buildRecords(HostClient client, List<List<byte[]>> bodies,
