@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -88,7 +89,9 @@ public final class CapsuleReader {
   public ProgramBuilder newProgram() {
     List<RecordHeader> heads = new ArrayList<>();
     tracker.heads().forEach(v -> heads.add(v.head().header()));
-    return new ProgramBuilder(capsuleId(), metadata, heads, h -> client.proofCache().getIfPresent(h));
+    Function<Hash, @Nullable RecordHeader> headers = h -> client.proofCache().getIfPresent(h);
+    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, heads, headers);
+    return log == null ? builder : builder.withMemberStates(log.memberStates(headers));
   }
 
   /**

@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -178,10 +179,12 @@ public final class CapsuleWriter {
   public ProgramBuilder newProgram(@Nullable HostClient clientOrNull) {
     List<RecordHeader> headHeaders = new ArrayList<>();
     heads.values().forEach(r -> headHeaders.add(r.header()));
-    return new ProgramBuilder(capsuleId(), metadata, headHeaders, h -> {
+    Function<Hash, @Nullable RecordHeader> headers = h -> {
       RecordHeader header = known.get(h);
       return header != null || clientOrNull == null ? header : clientOrNull.proofCache().getIfPresent(h);
-    });
+    };
+    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, headHeaders, headers);
+    return log == null ? builder : builder.withMemberStates(log.memberStates(headers));
   }
 
   /**
@@ -350,6 +353,7 @@ public final class CapsuleWriter {
       log.fetchBelow(client, tops);
       log.checkHeads(client, tops);
     }
+    boolean refreshed = false;
     while (true) {
       try {
         List<RecordWithBody> records = buildRecords(bodies, client.options().clock().millis(), kind);
@@ -357,6 +361,14 @@ public final class CapsuleWriter {
         return records;
       } catch (MissingHeaderException e) {
         fetchHeader(client, e.hash());
+      } catch (NotAllowedException e) {
+        // This writer's heads may predate the change that lets it write (a member's first append starts
+        // from no heads at all): judge again on the newest verified heads, once.
+        if (refreshed) {
+          throw e;
+        }
+        refreshHeads(client);
+        refreshed = true;
       }
     }
   }

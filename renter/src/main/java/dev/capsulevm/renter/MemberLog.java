@@ -11,6 +11,7 @@ import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.integrity.MemberStates;
 import dev.capsulevm.proofs.members.Changelog;
 import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.members.Op;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -237,6 +239,24 @@ final class MemberLog implements Changelog {
       return "is by a writer without the right: " + e.getMessage();
     }
     return null;
+  }
+
+  /**
+   * The member state before each version-2 record whose header {@code headers} gives and whose membership
+   * records this log holds (null otherwise): what a {@link ProgramBuilder} sizes a proof's writer entry by.
+   */
+  MemberStates memberStates(Function<Hash, @Nullable RecordHeader> headers) {
+    return hash -> {
+      RecordHeader header = headers.apply(hash);
+      if (header == null || header.version() == RecordHeader.VERSION) {
+        return null;
+      }
+      try {
+        return membership.stateBefore(header.authParents(), this);
+      } catch (IllegalStateException e) {
+        return null; // a membership record below it is not held
+      }
+    };
   }
 
   /**
