@@ -147,6 +147,7 @@ public abstract class MembersContract {
   void aMemberAddedByAnAdminAppends() throws Exception {
     RecordWithBody admin = withAdmin();
     RecordWithBody added = set(ADMIN, admin, NEWCOMER, Rights.READ | Rights.ADD);
+    capsule.hold(List.of(added)); // the renter builds the next record on it before sending both
     RecordWithBody first = data(NEWCOMER, added, "newcomer's first");
     append(added, first); // the change counts for the record after it in the same append
     RecordWithBody second = data(NEWCOMER, first, "newcomer's second");
@@ -225,7 +226,9 @@ public abstract class MembersContract {
   void proofsOfVersion2RecordsCarryAWriterEntryThatVerifies() throws Exception {
     RecordWithBody admin = withAdmin();
     RecordWithBody added = set(ADMIN, admin, NEWCOMER, Rights.READ | Rights.ADD);
+    capsule.hold(List.of(added));
     RecordWithBody first = data(NEWCOMER, added, "newcomer's first");
+    capsule.hold(List.of(first));
     RecordWithBody second = data(NEWCOMER, first, "newcomer's second");
     append(added, first, second);
 
