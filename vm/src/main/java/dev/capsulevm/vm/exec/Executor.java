@@ -70,6 +70,12 @@ import org.jspecify.annotations.Nullable;
  * consumer charges each with {@link Meter#chargeOutput} when it sends it, so that the receipt's
  * transcript holds exactly the outputs sent.
  *
+ * <p>Members: an append to a version-2 capsule passes the objective rule (each record's writer held the
+ * right in the state before it) and then the live check against the members the host holds now
+ * ({@link CapsuleMembers#checkLive}); either refusal stops the program with {@link
+ * Reason#WRITER_NOT_ALLOWED}. Proofs of version-2 records carry the writer's member entry. Both use the
+ * capsule's {@link CapsuleMembers}, kept between programs.
+ *
  * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed (its
  * receipt states the instruction, the reason's wire number and the exception's message, unless the meter
  * was failed before) and closed (refunding the storage part), the program data is failed (waking a
@@ -527,7 +533,9 @@ public final class Executor {
       records = AppendEncoding.parse(input);
       Changelog changelog = capsule.changelog(view, view::changeBodyOrNull);
       capsule.validator(verifySignatures).validateAppend(records, view, changelog);
-      capsule.checkLive(records, view.membershipRecords(), changelog);
+      if (capsule.membershipOrNull() != null) { // a version-1 capsule has no members to list
+        capsule.checkLive(records, view.membershipRecords(), changelog);
+      }
     } catch (VerificationException e) {
       // A version-1 capsule's fixed writers refuse a stranger as invalid input, as they always did.
       boolean byMembers = capsule.membershipOrNull() != null && e.failure() == Failure.WRITER_NOT_ALLOWED;
