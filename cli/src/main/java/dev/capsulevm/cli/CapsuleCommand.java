@@ -21,6 +21,7 @@ import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.RollbackException;
 import dev.capsulevm.renter.VerifiedOutput;
 import dev.capsulevm.renter.WriteCommittedException;
+import dev.capsulevm.renter.access.AccessException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -51,7 +52,9 @@ import picocli.CommandLine.Spec;
       CapsuleCommand.Read.class,
       CapsuleCommand.Prove.class,
       CapsuleCommand.Heads.class,
-      CapsuleCommand.Has.class
+      CapsuleCommand.Has.class,
+      CapsuleAccessCommand.Share.class,
+      CapsuleAccessCommand.Open.class
     })
 final class CapsuleCommand {
   /** Exit code when the host's answer did not verify (nothing was confirmed). */
@@ -62,15 +65,18 @@ final class CapsuleCommand {
   static final int EXIT_APPEND_CONFLICT = 6;
   /** Exit code when the host rolled a capsule back (its evidence is written). */
   static final int EXIT_ROLLBACK = 7;
+  /** Exit code when an access string or member card was refused (malformed, damaged, not for this renter or capsule). */
+  static final int EXIT_ACCESS_REFUSED = 8;
 
   interface Body {
-    int run() throws RenterException, IOException;
+    int run() throws RenterException, IOException, AccessException;
   }
 
   /**
    * Runs {@code body}, mapping failures to one message and an exit code each: 1 a failure (the host's
    * honest refusal, a transport error, a local problem), 3 host misbehaviour, 5 a committed write whose
-   * end did not verify, 6 an append conflict that outlasted the retries, 7 a rollback with evidence.
+   * end did not verify, 6 an append conflict that outlasted the retries, 7 a rollback with evidence, 8 an
+   * access string or member card refused.
    */
   static int guarded(Body body) {
     try {
@@ -94,6 +100,9 @@ final class CapsuleCommand {
     } catch (RenterException | IOException e) {
       System.err.println("capsulevm: " + e.getMessage());
       return 1;
+    } catch (AccessException e) {
+      System.err.println("capsulevm: " + e.getMessage());
+      return EXIT_ACCESS_REFUSED;
     }
   }
 
@@ -125,6 +134,7 @@ final class CapsuleCommand {
           CapsuleWriter writer = CapsuleWriter.create(client, creator, writerKey, policy, maxSubRecords,
               maxSubRecordBytes, description);
           state.saveNew(writer, creator);
+          state.saveHosts(writer.capsuleId(), List.of(args.hostOrDefault()));
           ProgramResult result = RenterArgs.lastResult(writer);
           if (args.json) {
             System.out.println(new Json().put("capsule", writer.capsuleId().toHex())
@@ -159,7 +169,7 @@ final class CapsuleCommand {
         }
         RenterState state = args.state();
         CapsuleWriter writer = state.load(id);
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           List<RecordWithBody> records = writer.append(client, subRecords);
           state.save(writer);
           RecordHeader header = records.get(0).record().header();
@@ -220,7 +230,7 @@ final class CapsuleCommand {
         List<byte[]> subRecords = record.subRecords();
         RenterState state = args.state();
         CapsuleWriter writer = state.load(id);
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           RecordWithBody merge = writer.merge(client, subRecords);
           state.save(writer);
           RecordHeader header = merge.record().header();
@@ -316,7 +326,7 @@ final class CapsuleCommand {
       Args.nonNegative(spec, "--index", index);
       Hash record = target.record == null ? null : Args.hash(spec, "--record", target.record);
       return guarded(() -> {
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           View view = View.of(args.state(), client, id);
           RecordHeader anchor = view.anchor();
           ProgramBuilder builder = view.builder();
@@ -370,7 +380,7 @@ final class CapsuleCommand {
         throw Args.usage(spec, "--index needs --record");
       }
       return guarded(() -> {
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           View view = View.of(args.state(), client, id);
           RecordHeader anchor = view.anchor();
           ProgramBuilder builder = view.builder();
@@ -426,7 +436,7 @@ final class CapsuleCommand {
       Hash id = Args.hash(spec, "--capsule", capsule);
       return guarded(() -> {
         RenterState state = args.state();
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           List<Record> heads;
           ProgramResult result;
           if (state.writes(id)) {

@@ -35,7 +35,11 @@ public enum Domain {
   /** The digest of the bytes an instruction's references point at, as a transcript entry carries it. */
   INPUTS_DIGEST(0x36),
   /** A host's signature over a balance statement body. */
-  BALANCE_STATEMENT_SIGNATURE(0x37);
+  BALANCE_STATEMENT_SIGNATURE(0x37),
+  /** An access string's checksum: the first 4 bytes of {@code H(0x50 || access body)}. */
+  ACCESS_CHECKSUM(0x50),
+  /** A member's signature binding its X25519 encryption key to its Ed25519 identity (member card). */
+  MEMBER_CARD_SIGNATURE(0x51);
 
   private final byte tag;
 
