@@ -77,7 +77,7 @@ final class CapsuleAccessCommand {
         try {
           text = card == null ? access.toString() : access.seal(card);
         } catch (IllegalArgumentException e) {
-          throw new AccessException(e.getMessage(), e);
+          throw new AccessException(String.valueOf(e.getMessage()), e);
         }
         if (json) {
           System.out.println(new Json().put("access", text).put("capsule", id.toHex())
