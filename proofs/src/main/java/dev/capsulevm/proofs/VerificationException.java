@@ -17,7 +17,10 @@ public final class VerificationException extends Exception {
     BAD_SIGNATURE,
     /** A signature is required by the capsule's policy but absent. */
     MISSING_SIGNATURE,
-    /** The signer is not a writer with permission to append under the capsule's metadata. */
+    /**
+     * The writer lacks the right for its record: under version-1 metadata, it is not a writer with add;
+     * under version 2, it does not hold the right in the member state before the record.
+     */
     WRITER_NOT_ALLOWED,
     /** The sub-records do not hash to the header's sub-record root, or their count differs. */
     SUB_RECORD_ROOT_MISMATCH,
@@ -40,7 +43,14 @@ public final class VerificationException extends Exception {
     /** An RFC 9162 inclusion proof that does not hold. */
     BAD_INCLUSION_PROOF,
     /** An RFC 9162 consistency proof that does not hold. */
-    BAD_CONSISTENCY_PROOF
+    BAD_CONSISTENCY_PROOF,
+    /** A version-2 header whose auth parents are out of order or not the ones its parents imply. */
+    BAD_AUTH_PARENTS,
+    /**
+     * A version-2 header whose member root is not the root of the member state before the record, or a
+     * member entry proof that does not lead to it.
+     */
+    BAD_MEMBER_ROOT
   }
 
   private final Failure failure;

@@ -13,6 +13,8 @@ class DomainTest {
     assertEquals(0x35, Domain.TRANSCRIPT_ENTRY.tag());
     assertEquals(0x36, Domain.INPUTS_DIGEST.tag());
     assertEquals(0x37, Domain.BALANCE_STATEMENT_SIGNATURE.tag());
+    assertEquals(0x40, Domain.MEMBER_ENTRY.tag());
+    assertEquals(0x41, Domain.MEMBER_ROOT.tag());
   }
 
   @Test

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
+import dev.capsulevm.proofs.capsule.Membership;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Permissions;
 import dev.capsulevm.proofs.capsule.Record;
@@ -12,9 +14,14 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.RecordValidator;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.integrity.MemberStates;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.MemberState;
+import dev.capsulevm.proofs.members.Op;
 import dev.capsulevm.proofs.merkle.InclusionProof;
 import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proofs.merkle.MerkleTree;
@@ -82,7 +89,60 @@ class FormatVectorsTest {
     new ProofVerifier(null).verifyRecord(records[4].hash(), records[1].hash(), proof);
     v.put("proof(anchor record4, target record1).header-hashes",
         proof.headers().stream().map(h -> h.hash().toHex()).collect(Collectors.joining(",")));
+    version2(v, creator, writer);
     return v;
+  }
+
+  /**
+   * The version-2 examples: a capsule of version-2 metadata with the same keys; record 1 is the writer's
+   * data, record 2 the creator's membership record that gives the writer admin, record 3 the writer's
+   * data after it.
+   */
+  private static void version2(Map<String, String> v, SigningKey creator, SigningKey writer) throws Exception {
+    HexFormat hex = HexFormat.of();
+    Metadata body = Metadata.createV2(
+        creator.publicKey(), TIME, SigningPolicy.EVERY_RECORD, 1024, 65536,
+        Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD), "example v2");
+    SignedMetadata metadata = SignedMetadata.sign(body, creator);
+    Hash id = metadata.capsuleId();
+    v.put("v2.metadata.body", hex.formatHex(body.encoded()));
+    v.put("v2.metadata.signature", metadata.signature().toHex());
+    v.put("v2.capsule.id", id.toHex());
+    v.put("v2.genesis.member-root", MemberState.genesis(body).root().toHex());
+
+    InMemoryRecordSource source = new InMemoryRecordSource();
+    Map<Hash, Op> ops = new LinkedHashMap<>();
+    Changelog changelog = ops::get;
+    RecordValidator validator = new RecordValidator(metadata);
+    MemberChange change = new MemberChange.SetMember(writer.publicKey(), Permissions.READ | Permissions.ADD | Permissions.ADMIN);
+    Record[] records = new Record[4];
+    Hash parent = id;
+    for (int height = 1; height <= 3; height++) {
+      boolean membership = height == 2;
+      List<byte[]> payloads = List.of(membership ? change.encode() : bytes("record " + height));
+      Record record = Record.buildV2(id, List.of(parent), payloads, TIME + height, membership ? creator : writer, true,
+          membership ? RecordKind.MEMBERSHIP : RecordKind.DATA, source, changelog, metadata);
+      validator.validateAppend(List.of(new RecordWithBody(record, payloads)), source, changelog);
+      source.add(record.header());
+      if (membership) {
+        ops.put(record.hash(), Membership.opOf(record.header(), change));
+      }
+      records[height] = record;
+      parent = record.hash();
+    }
+    v.put("v2.record2.change", hex.formatHex(change.encode()));
+    for (int height = 1; height <= 3; height++) {
+      v.put("v2.record" + height + ".header", hex.formatHex(records[height].header().encoded()));
+      v.put("v2.record" + height + ".hash", records[height].hash().toHex());
+    }
+    v.put("v2.record2.signature", records[2].signatureOrNull().toHex());
+    Membership members = validator.membershipOrNull();
+    MemberStates states = hash -> members.stateBefore(source.headerOrNull(hash).authParents(), changelog);
+    RecordProof proof = new ProofGenerator(source, states).recordProof(records[3].hash(), records[1].hash());
+    new ProofVerifier(null).verifyRecord(records[3].hash(), records[1].hash(), proof);
+    v.put("v2.proof(anchor record3, target record1).header-hashes",
+        proof.headers().stream().map(h -> h.hash().toHex()).collect(Collectors.joining(",")));
+    v.put("v2.proof(anchor record3, target record1).writer-entry", hex.formatHex(proof.writerEntryOrNull().encode()));
   }
 
   private static SigningKey seeded(int fill) {
@@ -111,12 +171,13 @@ class FormatVectorsTest {
 
   /**
    * The receipt and transcript examples ({@code completed.*}, {@code failed.*}) need programs, so
-   * program's FormatExamplesTest recomputes them; renter's EvidenceFormatTest recomputes {@code evidence.*},
-   * its AccessFormatTest {@code access.*} and {@code member-card.*}.
+   * program's FormatExamplesTest recomputes them; renter's EvidenceFormatTest recomputes {@code evidence.*}
+   * and its AccessFormatTest {@code access.*} and {@code member-card.*}; members.MembersFormatTest
+   * recomputes {@code members.*}.
    */
   private static boolean ownedElsewhere(String name) {
     return name.startsWith("completed.") || name.startsWith("failed.") || name.startsWith("evidence.")
-        || name.startsWith("access.") || name.startsWith("member-card.");
+        || name.startsWith("members.") || name.startsWith("access.") || name.startsWith("member-card.");
   }
 
   public static void main(String[] args) throws Exception {

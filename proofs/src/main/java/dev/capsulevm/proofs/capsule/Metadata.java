@@ -20,13 +20,16 @@ import org.jspecify.annotations.Nullable;
  * the limits every record obeys. Immutable; its canonical bytes are laid out in docs/FORMAT.md.
  */
 public final class Metadata {
-  /** The format version this class writes and reads. */
+  /** Version 1: writers fixed by the metadata, what {@link #create} writes. */
   public static final int VERSION = 1;
+  /** Version 2: writers are the genesis members, changed by membership records; {@link #createV2}. */
+  public static final int VERSION_2 = 2;
   /** Longest description, in UTF-8 bytes. */
   public static final int MAX_DESCRIPTION_BYTES = 0xffff;
   /** Most writers the metadata can list. */
   public static final int MAX_WRITERS = 0xffff;
 
+  private final int version;
   private final PublicKey creator;
   private final long createdAtMillis;
   private final SigningPolicy signingPolicy;
@@ -37,6 +40,7 @@ public final class Metadata {
   private final byte[] encoded;
 
   private Metadata(
+      int version,
       PublicKey creator,
       long createdAtMillis,
       SigningPolicy signingPolicy,
@@ -44,6 +48,7 @@ public final class Metadata {
       long maxSubRecordBytes,
       SortedMap<PublicKey, Integer> writers,
       String description) {
+    this.version = version;
     this.creator = creator;
     this.createdAtMillis = createdAtMillis;
     this.signingPolicy = signingPolicy;
@@ -55,7 +60,7 @@ public final class Metadata {
   }
 
   /**
-   * Metadata with these fields.
+   * Version-1 metadata with these fields: the writers are fixed for the capsule's life.
    *
    * @param writers each writer's key and its {@link Permissions} bits; appending needs {@link
    *     Permissions#ADD}
@@ -64,6 +69,41 @@ public final class Metadata {
    * @throws IllegalArgumentException naming the field that is out of range
    */
   public static Metadata create(
+      PublicKey creator,
+      long createdAtMillis,
+      SigningPolicy signingPolicy,
+      long maxSubRecords,
+      long maxSubRecordBytes,
+      Map<PublicKey, Integer> writers,
+      String description) {
+    return create(
+        VERSION, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, writers, description);
+  }
+
+  /**
+   * Version-2 metadata: {@code writers} are the genesis members besides the creator, who is a member
+   * by definition (read, add, admin and superadmin) and must not be listed. Membership records change
+   * the members afterwards (docs/FORMAT.md, "Members").
+   *
+   * @param writers each genesis member's key and its {@link Permissions} bits: non-zero, without
+   *     {@link Permissions#SUPERADMIN} (only the creator holds it at genesis)
+   * @throws IllegalArgumentException naming the field that is out of range or the writer that breaks a
+   *     version-2 rule
+   */
+  public static Metadata createV2(
+      PublicKey creator,
+      long createdAtMillis,
+      SigningPolicy signingPolicy,
+      long maxSubRecords,
+      long maxSubRecordBytes,
+      Map<PublicKey, Integer> writers,
+      String description) {
+    return create(
+        VERSION_2, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, writers, description);
+  }
+
+  private static Metadata create(
+      int version,
       PublicKey creator,
       long createdAtMillis,
       SigningPolicy signingPolicy,
@@ -90,24 +130,43 @@ public final class Metadata {
     }
     TreeMap<PublicKey, Integer> sorted = new TreeMap<>();
     for (Map.Entry<PublicKey, Integer> writer : writers.entrySet()) {
+      PublicKey key = Objects.requireNonNull(writer.getKey(), "writer");
       int bits = Objects.requireNonNull(writer.getValue(), "permissions");
       if ((bits & ~Permissions.ALL) != 0) {
         throw new IllegalArgumentException(
-            "unknown permission bits " + Integer.toBinaryString(bits) + " for " + writer.getKey());
+            "unknown permission bits " + Integer.toBinaryString(bits) + " for " + key);
       }
-      sorted.put(Objects.requireNonNull(writer.getKey(), "writer"), bits);
+      String problem = version == VERSION_2 ? v2WriterProblem(creator, key, bits) : null;
+      if (problem != null) {
+        throw new IllegalArgumentException(problem);
+      }
+      sorted.put(key, bits);
     }
     if (description.getBytes(StandardCharsets.UTF_8).length > MAX_DESCRIPTION_BYTES) {
       throw new IllegalArgumentException("description longer than " + MAX_DESCRIPTION_BYTES + " bytes");
     }
     return new Metadata(
-        creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, sorted, description);
+        version, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, sorted, description);
+  }
+
+  /** What a version-2 writer entry breaks, or null. */
+  private static @Nullable String v2WriterProblem(PublicKey creator, PublicKey writer, int bits) {
+    if (writer.equals(creator)) {
+      return "the creator is a member by definition and is not listed as a writer";
+    }
+    if (bits == 0) {
+      return "writer " + writer + " has no permission bits (a version-2 writer is a member, whose bits are non-zero)";
+    }
+    if (Permissions.has(bits, Permissions.SUPERADMIN)) {
+      return "writer " + writer + " holds superadmin, which only the creator holds at genesis";
+    }
+    return null;
   }
 
   /** Parses canonical metadata bytes, rejecting every non-canonical form. */
   static Metadata decode(CanonicalReader in) throws VerificationException {
     int version = in.u8("version");
-    if (version != VERSION) {
+    if (version != VERSION && version != VERSION_2) {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown metadata version " + version);
     }
     PublicKey creator = in.publicKey("creator");
@@ -139,6 +198,10 @@ public final class Metadata {
         throw new VerificationException(
             Failure.MALFORMED_ENCODING, "writer " + i + " has unknown permission bits " + bits);
       }
+      String problem = version == VERSION_2 ? v2WriterProblem(creator, key, bits) : null;
+      if (problem != null) {
+        throw new VerificationException(Failure.MALFORMED_ENCODING, "writer " + i + ": " + problem);
+      }
       writers.put(key, bits);
       previous = key;
     }
@@ -157,7 +220,7 @@ public final class Metadata {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "description is not valid UTF-8");
     }
     return new Metadata(
-        creator, createdAt, policy, maxSubRecords, maxSubRecordBytes, writers, description);
+        version, creator, createdAt, policy, maxSubRecords, maxSubRecordBytes, writers, description);
   }
 
   private byte[] encode() {
@@ -165,7 +228,7 @@ public final class Metadata {
     int textLength = text.length;
     ByteBuffer out =
         ByteBuffer.allocate(1 + 32 + 8 + 1 + 4 + 4 + 2 + writers.size() * 33 + 2 + textLength);
-    out.put((byte) VERSION);
+    out.put((byte) version);
     out.put(creator.toByteArray());
     out.putLong(createdAtMillis);
     out.put((byte) signingPolicy.code());
@@ -191,6 +254,11 @@ public final class Metadata {
     return encoded;
   }
 
+  /** The format version: {@link #VERSION} (1) or {@link #VERSION_2}; a capsule's records use the same. */
+  public int version() {
+    return version;
+  }
+
   public PublicKey creator() {
     return creator;
   }
@@ -213,12 +281,19 @@ public final class Metadata {
     return maxSubRecordBytes;
   }
 
-  /** Writers and their permission bits, in canonical (ascending key) order. */
+  /**
+   * Writers and their permission bits, in canonical (ascending key) order. In version 2 these are the
+   * genesis members besides the creator; membership records change them afterwards.
+   */
   public SortedMap<PublicKey, Integer> writers() {
     return writers;
   }
 
-  /** Whether {@code writer} may append records. */
+  /**
+   * Whether {@code writer} may append records to a version-1 capsule. For version 2 this answers for
+   * the genesis state only (listed writers, not the creator); who may append later depends on the
+   * membership records before a record ({@link Membership}).
+   */
   public boolean mayAppend(PublicKey writer) {
     Integer bits = writers.get(writer);
     return bits != null && Permissions.has(bits, Permissions.ADD);
@@ -240,6 +315,6 @@ public final class Metadata {
 
   @Override
   public String toString() {
-    return "Metadata[creator=" + creator + ", policy=" + signingPolicy + ", writers=" + writers.size() + "]";
+    return "Metadata[v" + version + " creator=" + creator + ", policy=" + signingPolicy + ", writers=" + writers.size() + "]";
   }
 }

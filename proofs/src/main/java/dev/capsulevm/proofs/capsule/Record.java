@@ -2,8 +2,11 @@ package dev.capsulevm.proofs.capsule;
 
 import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.merkle.Merkle;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -32,8 +35,8 @@ public final class Record {
   }
 
   /**
-   * Builds the next record of a capsule: computes the height, orders the parents canonically (a
-   * highest parent first), fills in the skip pointers from {@code source} and signs the record hash.
+   * Builds the next record of a version-1 capsule: computes the height, orders the parents canonically
+   * (a highest parent first), fills in the skip pointers from {@code source} and signs the record hash.
    *
    * @param parents the records this one follows; the capsule id for the first record
    * @param payloads the sub-records, in order (not copied: the caller must not change them)
@@ -48,6 +51,105 @@ public final class Record {
       SigningKey writer,
       boolean sign,
       RecordSource source) {
+    Layout layout = layout(capsuleId, parents, source);
+    RecordHeader header =
+        RecordHeader.create(
+            capsuleId,
+            layout.height(),
+            timestampMillis,
+            writer.publicKey(),
+            payloads.size(),
+            Merkle.root(payloads),
+            layout.parents(),
+            layout.skips());
+    return new Record(header, sign ? writer.sign(Domain.RECORD_SIGNATURE, header.hash().toByteArray()) : null);
+  }
+
+  /**
+   * Builds the next record of a version-2 capsule as {@link #build} does, and computes its auth parents
+   * and member root (the root of the state before it) with a fresh {@link Membership}.
+   *
+   * @param kind {@link RecordKind#MEMBERSHIP} for a record whose one payload is a change body
+   * @param changelog every membership record below {@code parents}
+   * @param metadata the capsule's version-2 metadata
+   * @throws IllegalArgumentException when a parent or a skip target is not in {@code source}, the metadata
+   *     is not version 2, or a membership record is unsigned, holds other than one payload or the payload
+   *     is not a change body
+   */
+  public static Record buildV2(
+      Hash capsuleId,
+      List<Hash> parents,
+      List<byte[]> payloads,
+      long timestampMillis,
+      SigningKey writer,
+      boolean sign,
+      RecordKind kind,
+      RecordSource source,
+      Changelog changelog,
+      SignedMetadata metadata) {
+    if (!metadata.capsuleId().equals(capsuleId)) {
+      throw new IllegalArgumentException("the metadata is capsule " + metadata.capsuleId() + "'s, not " + capsuleId + "'s");
+    }
+    return buildV2(parents, payloads, timestampMillis, writer, sign, kind, source, changelog, new Membership(metadata));
+  }
+
+  /**
+   * {@link #buildV2(Hash, List, List, long, SigningKey, boolean, RecordKind, RecordSource, Changelog,
+   * SignedMetadata)} with the capsule's {@link Membership}, whose cache the caller keeps across records.
+   */
+  public static Record buildV2(
+      List<Hash> parents,
+      List<byte[]> payloads,
+      long timestampMillis,
+      SigningKey writer,
+      boolean sign,
+      RecordKind kind,
+      RecordSource source,
+      Changelog changelog,
+      Membership membership) {
+    Objects.requireNonNull(kind, "kind");
+    if (kind == RecordKind.MEMBERSHIP) {
+      if (!sign) {
+        throw new IllegalArgumentException("a membership record is always signed");
+      }
+      if (payloads.size() != 1) {
+        throw new IllegalArgumentException("a membership record holds exactly 1 sub-record, got " + payloads.size());
+      }
+      try {
+        MemberChange.parse(payloads.get(0));
+      } catch (VerificationException e) {
+        throw new IllegalArgumentException("a membership record's sub-record is a change body: " + e.getMessage(), e);
+      }
+    }
+    Hash capsuleId = membership.capsuleId();
+    Layout layout = layout(capsuleId, parents, source);
+    List<Hash> authParents = membership.authParentsFor(layout.parents(), source, changelog);
+    if (authParents.size() > RecordHeader.MAX_AUTH_PARENTS) {
+      throw new IllegalArgumentException(
+          "the parents have " + authParents.size() + " latest membership records, more than "
+              + RecordHeader.MAX_AUTH_PARENTS + " auth parents; merge fewer branches");
+    }
+    Hash memberRoot = membership.stateBefore(authParents, changelog).root();
+    RecordHeader header =
+        RecordHeader.createV2(
+            capsuleId,
+            layout.height(),
+            timestampMillis,
+            writer.publicKey(),
+            kind,
+            payloads.size(),
+            Merkle.root(payloads),
+            memberRoot,
+            authParents,
+            layout.parents(),
+            layout.skips());
+    return new Record(header, sign ? writer.sign(Domain.RECORD_SIGNATURE, header.hash().toByteArray()) : null);
+  }
+
+  /** Height, canonically ordered parents and skip pointers of a record after {@code parents}. */
+  private record Layout(long height, List<Hash> parents, List<Hash> skips) {}
+
+  private static Layout layout(Hash capsuleId, List<Hash> parents, RecordSource source) {
     if (parents.isEmpty()) {
       throw new IllegalArgumentException("a record needs at least one parent");
     }
@@ -65,18 +167,7 @@ public final class Record {
     Hash first = primary;
     parents.stream().filter(p -> !p.equals(first)).distinct().sorted(Comparator.naturalOrder()).forEach(ordered::add);
     long height = primaryHeight + 1;
-    List<Hash> skips = expectedSkipPointers(height, primary, source);
-    RecordHeader header =
-        RecordHeader.create(
-            capsuleId,
-            height,
-            timestampMillis,
-            writer.publicKey(),
-            payloads.size(),
-            Merkle.root(payloads),
-            ordered,
-            skips);
-    return new Record(header, sign ? writer.sign(Domain.RECORD_SIGNATURE, header.hash().toByteArray()) : null);
+    return new Layout(height, ordered, expectedSkipPointers(height, primary, source));
   }
 
   private static long heightOf(Hash capsuleId, Hash parent, RecordSource source) {

@@ -19,15 +19,29 @@ import org.jspecify.annotations.Nullable;
  * and the header holds the root of the record's sub-records, so a signature over the hash binds the
  * body too. Immutable; the layout is in docs/FORMAT.md.
  *
+ * <p>Version 1 (capsules of version-1 metadata) and version 2 (version-2 metadata) differ in three
+ * fields version 2 adds after the writer and around the sub-records: the record's {@link RecordKind},
+ * the member root of the state before the record, and its auth parents (the latest membership records
+ * below it). A header's version must equal its capsule's metadata version, which {@link
+ * RecordValidator} checks.
+ *
  * <p>Structure is checked here (counts, order, lengths); whether the pointers point where the rules say
  * needs the capsule's other records and is checked by {@link RecordValidator}.
  */
 public final class RecordHeader {
-  /** The format version this class writes and reads. */
+  /** Version 1: no kind, member root or auth parents; what {@link #create} writes. */
   public static final int VERSION = 1;
+  /** Version 2: kind, member root and auth parents; what {@link #createV2} writes. */
+  public static final int VERSION_2 = 2;
   /** Most parents a record can name. */
   public static final int MAX_PARENTS = 255;
+  /** Most auth parents a version-2 record can name. */
+  public static final int MAX_AUTH_PARENTS = 255;
 
+  private final int version;
+  private final RecordKind kind;
+  private final @Nullable Hash memberRoot;
+  private final List<Hash> authParents;
   private final Hash capsuleId;
   private final long height;
   private final long timestampMillis;
@@ -40,15 +54,23 @@ public final class RecordHeader {
   private final Hash hash;
 
   private RecordHeader(
+      int version,
       Hash capsuleId,
       long height,
       long timestampMillis,
       PublicKey writer,
+      RecordKind kind,
       long subRecordCount,
       Hash subRecordRoot,
+      @Nullable Hash memberRoot,
+      List<Hash> authParents,
       List<Hash> parents,
       List<Hash> skipPointers,
       byte @Nullable [] encoded) {
+    this.version = version;
+    this.kind = kind;
+    this.memberRoot = memberRoot;
+    this.authParents = authParents;
     this.capsuleId = capsuleId;
     this.height = height;
     this.timestampMillis = timestampMillis;
@@ -62,7 +84,7 @@ public final class RecordHeader {
   }
 
   /**
-   * A header with these fields.
+   * A version-1 header with these fields.
    *
    * @param parents the primary parent (height - 1) first, then any others in ascending order
    * @param skipPointers as {@link SkipPointers} prescribes for {@code height}
@@ -82,12 +104,50 @@ public final class RecordHeader {
     Objects.requireNonNull(subRecordRoot, "subRecordRoot");
     List<Hash> parentList = List.copyOf(parents);
     List<Hash> skipList = List.copyOf(skipPointers);
-    Problem problem = structureProblem(height, timestampMillis, subRecordCount, parentList, skipList);
+    Problem problem = structureProblem(height, timestampMillis, subRecordCount, List.of(), parentList, skipList);
     if (problem != null) {
       throw new IllegalArgumentException(problem.message());
     }
-    return new RecordHeader(
-        capsuleId, height, timestampMillis, writer, subRecordCount, subRecordRoot, parentList, skipList, null);
+    return new RecordHeader(VERSION, capsuleId, height, timestampMillis, writer, RecordKind.DATA,
+        subRecordCount, subRecordRoot, null, List.of(), parentList, skipList, null);
+  }
+
+  /**
+   * A version-2 header with these fields. {@link Record#buildV2} computes the member root and the auth
+   * parents; this only lays them out.
+   *
+   * @param memberRoot the root of the member state before this record
+   * @param authParents the latest membership records below this one, strictly ascending, at most 255
+   * @param parents the primary parent (height - 1) first, then any others in ascending order
+   * @param skipPointers as {@link SkipPointers} prescribes for {@code height}
+   * @throws IllegalArgumentException naming the field that breaks the header's structure
+   */
+  public static RecordHeader createV2(
+      Hash capsuleId,
+      long height,
+      long timestampMillis,
+      PublicKey writer,
+      RecordKind kind,
+      long subRecordCount,
+      Hash subRecordRoot,
+      Hash memberRoot,
+      List<Hash> authParents,
+      List<Hash> parents,
+      List<Hash> skipPointers) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(writer, "writer");
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(subRecordRoot, "subRecordRoot");
+    Objects.requireNonNull(memberRoot, "memberRoot");
+    List<Hash> authList = List.copyOf(authParents);
+    List<Hash> parentList = List.copyOf(parents);
+    List<Hash> skipList = List.copyOf(skipPointers);
+    Problem problem = structureProblem(height, timestampMillis, subRecordCount, authList, parentList, skipList);
+    if (problem != null) {
+      throw new IllegalArgumentException(problem.message());
+    }
+    return new RecordHeader(VERSION_2, capsuleId, height, timestampMillis, writer, kind,
+        subRecordCount, subRecordRoot, memberRoot, authList, parentList, skipList, null);
   }
 
   /**
@@ -99,15 +159,33 @@ public final class RecordHeader {
     Objects.requireNonNull(encoded, "encoded");
     CanonicalReader in = new CanonicalReader(encoded, "record header");
     int version = in.u8("version");
-    if (version != VERSION) {
+    if (version != VERSION && version != VERSION_2) {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown record header version " + version);
     }
     Hash capsuleId = in.hash("capsule id");
     long height = in.u64("height");
     long timestamp = in.u64("timestamp");
     PublicKey writer = in.publicKey("writer");
+    RecordKind kind = RecordKind.DATA;
+    if (version == VERSION_2) {
+      int kindCode = in.u8("kind");
+      RecordKind known = RecordKind.fromCode(kindCode);
+      if (known == null) {
+        throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown record kind " + kindCode);
+      }
+      kind = known;
+    }
     long subRecordCount = in.u32("sub-record count");
     Hash subRecordRoot = in.hash("sub-record root");
+    Hash memberRoot = null;
+    List<Hash> authParents = new ArrayList<>();
+    if (version == VERSION_2) {
+      memberRoot = in.hash("member root");
+      int authCount = in.u8("auth parent count");
+      for (int i = 0; i < authCount; i++) {
+        authParents.add(in.hash("auth parent " + i));
+      }
+    }
     int parentCount = in.u8("parent count");
     List<Hash> parents = new ArrayList<>(parentCount);
     for (int i = 0; i < parentCount; i++) {
@@ -119,17 +197,21 @@ public final class RecordHeader {
       skips.add(in.hash("skip pointer " + i));
     }
     in.end();
-    Problem problem = structureProblem(height, timestamp, subRecordCount, parents, skips);
+    Problem problem = structureProblem(height, timestamp, subRecordCount, authParents, parents, skips);
     if (problem != null) {
       throw new VerificationException(problem.failure(), problem.message());
     }
     return new RecordHeader(
+        version,
         capsuleId,
         height,
         timestamp,
         writer,
+        kind,
         subRecordCount,
         subRecordRoot,
+        memberRoot,
+        List.copyOf(authParents),
         List.copyOf(parents),
         List.copyOf(skips),
         encoded.clone());
@@ -139,7 +221,8 @@ public final class RecordHeader {
   private record Problem(Failure failure, String message) {}
 
   private static @Nullable Problem structureProblem(
-      long height, long timestamp, long subRecordCount, List<Hash> parents, List<Hash> skips) {
+      long height, long timestamp, long subRecordCount, List<Hash> authParents, List<Hash> parents,
+      List<Hash> skips) {
     if (height < 1) {
       return new Problem(Failure.BAD_HEIGHT, "height must be at least 1, got " + height);
     }
@@ -148,6 +231,16 @@ public final class RecordHeader {
     }
     if (subRecordCount < 0 || subRecordCount > 0xffffffffL) {
       return new Problem(Failure.MALFORMED_ENCODING, "sub-record count out of range: " + subRecordCount);
+    }
+    if (authParents.size() > MAX_AUTH_PARENTS) {
+      return new Problem(
+          Failure.BAD_PARENTS, "a record names at most " + MAX_AUTH_PARENTS + " auth parents, got " + authParents.size());
+    }
+    for (int i = 1; i < authParents.size(); i++) {
+      if (authParents.get(i - 1).compareTo(authParents.get(i)) >= 0) {
+        return new Problem(
+            Failure.BAD_AUTH_PARENTS, "auth parents must be distinct and ascending; auth parent " + i + " is not");
+      }
     }
     if (parents.isEmpty() || parents.size() > MAX_PARENTS) {
       return new Problem(
@@ -174,15 +267,24 @@ public final class RecordHeader {
   }
 
   private byte[] encode() {
-    ByteBuffer out =
-        ByteBuffer.allocate(1 + 32 + 8 + 8 + 32 + 4 + 32 + 1 + 32 * parents.size() + 1 + 32 * skipPointers.size());
-    out.put((byte) VERSION);
+    int v2Fields = memberRoot == null ? 0 : 1 + 32 + 1 + 32 * authParents.size();
+    ByteBuffer out = ByteBuffer.allocate(
+        1 + 32 + 8 + 8 + 32 + 4 + 32 + v2Fields + 1 + 32 * parents.size() + 1 + 32 * skipPointers.size());
+    out.put((byte) version);
     out.put(capsuleId.toByteArray());
     out.putLong(height);
     out.putLong(timestampMillis);
     out.put(writer.toByteArray());
+    if (memberRoot != null) {
+      out.put((byte) kind.code());
+    }
     out.putInt((int) subRecordCount);
     out.put(subRecordRoot.toByteArray());
+    if (memberRoot != null) {
+      out.put(memberRoot.toByteArray());
+      out.put((byte) authParents.size());
+      authParents.forEach(a -> out.put(a.toByteArray()));
+    }
     out.put((byte) parents.size());
     parents.forEach(p -> out.put(p.toByteArray()));
     out.put((byte) skipPointers.size());
@@ -203,6 +305,29 @@ public final class RecordHeader {
   /** The canonical length in bytes. */
   public int encodedLength() {
     return encoded.length;
+  }
+
+  /** {@link #VERSION} (1) or {@link #VERSION_2}: the version of the capsule's metadata. */
+  public int version() {
+    return version;
+  }
+
+  /** What the record holds; {@link RecordKind#DATA} for every version-1 record. */
+  public RecordKind kind() {
+    return kind;
+  }
+
+  /** The root of the member state before this record; null for version 1. */
+  public @Nullable Hash memberRootOrNull() {
+    return memberRoot;
+  }
+
+  /**
+   * The latest membership records below this one (none of them below another), strictly ascending;
+   * empty for version 1 and for a record with no membership record below it.
+   */
+  public List<Hash> authParents() {
+    return authParents;
   }
 
   public Hash capsuleId() {
@@ -280,6 +405,7 @@ public final class RecordHeader {
 
   @Override
   public String toString() {
-    return "RecordHeader[" + hash + " height=" + height + "]";
+    return "RecordHeader[" + hash + " v" + version + " height=" + height
+        + (kind == RecordKind.MEMBERSHIP ? " membership]" : "]");
   }
 }

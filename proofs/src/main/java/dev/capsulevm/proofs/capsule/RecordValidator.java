@@ -3,21 +3,35 @@ package dev.capsulevm.proofs.capsule;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
-import dev.capsulevm.proofs.merkle.Merkle;
+import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.Op;
+import dev.capsulevm.proofs.members.Resolution;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Checks records against their capsule's metadata and the records already held, exactly as a host
  * checks an append from a renter or a record from a peer. Each broken rule has its own {@link Failure}.
+ *
+ * <p>A version-2 capsule's records are also checked against its members: the header's auth parents
+ * and member root must be the ones its parents imply, and its writer must hold the right for it in the
+ * state before it (the objective rule: concurrent records on an older branch are judged by their own
+ * past). That needs the capsule's membership records, which the caller passes as a {@link Changelog};
+ * the methods without one use an empty changelog, which is right for version 1 and for a version-2
+ * capsule with no membership record yet.
  */
 public final class RecordValidator {
+  private static final Changelog NO_OPS = hash -> null;
+
   private final SignedMetadata metadata;
   private final boolean verifySignatures;
+  private final @Nullable Membership membership;
 
   public RecordValidator(SignedMetadata metadata) {
     this(metadata, true);
@@ -26,6 +40,12 @@ public final class RecordValidator {
   private RecordValidator(SignedMetadata metadata, boolean verifySignatures) {
     this.metadata = metadata;
     this.verifySignatures = verifySignatures;
+    this.membership = metadata.metadata().version() == Metadata.VERSION_2 ? new Membership(metadata) : null;
+  }
+
+  /** The capsule's membership (its cache is shared by every check); null for a version-1 capsule. */
+  public @Nullable Membership membershipOrNull() {
+    return membership;
   }
 
   /**
@@ -39,14 +59,26 @@ public final class RecordValidator {
   }
 
   /**
+   * {@link #validateAppend(List, RecordSource, Changelog)} with no membership records held: for
+   * version-1 capsules, and version-2 capsules that have none yet.
+   */
+  public void validateAppend(List<RecordWithBody> append, RecordSource held) throws VerificationException {
+    validateAppend(append, held, NO_OPS);
+  }
+
+  /**
    * Validates the records of one append, in order: each may name earlier ones of the same append as
    * parents. Under {@link SigningPolicy#EVERY_RECORD} every record must be signed; under {@link
    * SigningPolicy#HEARTBEAT} the last must be, and every unsigned one must be an ancestor, within the
-   * append, of a signed one, so that a signature vouches for it.
+   * append, of a signed one, so that a signature vouches for it. A membership record is always signed,
+   * and counts for the records after it in the same append.
    *
    * @param held the capsule's records before this append
+   * @param heldOps the capsule's membership records before this append (unused for version 1)
+   * @throws IllegalStateException when {@code heldOps} lacks a membership record {@code held} names
    */
-  public void validateAppend(List<RecordWithBody> append, RecordSource held) throws VerificationException {
+  public void validateAppend(List<RecordWithBody> append, RecordSource held, Changelog heldOps)
+      throws VerificationException {
     if (append.isEmpty()) {
       throw new VerificationException(Failure.BAD_PARENTS, "an append holds at least one record");
     }
@@ -55,12 +87,18 @@ public final class RecordValidator {
       RecordHeader header = staged.get(hash);
       return header != null ? header : held.headerOrNull(hash);
     };
+    Map<Hash, Op> stagedOps = new HashMap<>();
+    Changelog ops = hash -> {
+      Op op = stagedOps.get(hash);
+      return op != null ? op : heldOps.opOrNull(hash);
+    };
     boolean everyRecord = metadata.metadata().signingPolicy() == SigningPolicy.EVERY_RECORD;
     for (int i = 0; i < append.size(); i++) {
       RecordWithBody item = append.get(i);
       boolean last = i == append.size() - 1;
+      MemberChange change;
       try {
-        validate(item, view, everyRecord || last);
+        change = check(item, view, ops, everyRecord || last);
       } catch (VerificationException e) {
         throw new VerificationException(e.failure(), "record " + i + " of the append: " + e.getMessage(), e);
       }
@@ -68,6 +106,9 @@ public final class RecordValidator {
         throw new VerificationException(Failure.BAD_PARENTS, "record " + i + " repeats " + item.hash());
       }
       staged.put(item.hash(), item.record().header());
+      if (change != null) {
+        stagedOps.put(item.hash(), Membership.opOf(item.record().header(), change));
+      }
     }
     if (!everyRecord) {
       requireVouched(append, staged);
@@ -104,16 +145,66 @@ public final class RecordValidator {
   }
 
   /**
-   * Validates one record whose parents {@code held} holds.
-   *
-   * @param signatureRequired whether an unsigned record is refused
+   * {@link #validate(RecordWithBody, RecordSource, Changelog, boolean)} with no membership records held.
    */
   public void validate(RecordWithBody item, RecordSource held, boolean signatureRequired)
       throws VerificationException {
-    checkDetached(item, signatureRequired);
+    validate(item, held, NO_OPS, signatureRequired);
+  }
+
+  /**
+   * Validates one record whose parents {@code held} holds.
+   *
+   * @param heldOps the capsule's membership records below the record (unused for version 1)
+   * @param signatureRequired whether an unsigned record is refused (a membership record always is)
+   * @return the change the record makes when it is a membership record, else null
+   * @throws IllegalStateException when {@code heldOps} lacks a membership record {@code held} names
+   */
+  public @Nullable MemberChange validate(
+      RecordWithBody item, RecordSource held, Changelog heldOps, boolean signatureRequired)
+      throws VerificationException {
+    return check(item, held, heldOps, signatureRequired);
+  }
+
+  private @Nullable MemberChange check(
+      RecordWithBody item, RecordSource held, Changelog heldOps, boolean signatureRequired)
+      throws VerificationException {
+    MemberChange change = checkDetached(item, signatureRequired);
     RecordHeader header = item.record().header();
     checkParents(header, held, metadata.capsuleId());
     checkSkipPointers(header, held);
+    if (membership != null) {
+      checkMembers(membership, header, change, held, heldOps);
+    }
+    return change;
+  }
+
+  /**
+   * The auth parents and member root must be what the parents imply, and the writer must hold the
+   * right for the record in the state before it.
+   */
+  private static void checkMembers(
+      Membership membership, RecordHeader header, @Nullable MemberChange change, RecordSource held,
+      Changelog heldOps) throws VerificationException {
+    List<Hash> expected = membership.authParentsFor(header.parents(), held, heldOps);
+    if (expected.size() > RecordHeader.MAX_AUTH_PARENTS) {
+      throw new VerificationException(
+          Failure.BAD_PARENTS,
+          "the parents have " + expected.size() + " latest membership records, more than "
+              + RecordHeader.MAX_AUTH_PARENTS + " auth parents");
+    }
+    if (!expected.equals(header.authParents())) {
+      throw new VerificationException(
+          Failure.BAD_AUTH_PARENTS, "auth parents are " + header.authParents() + ", the parents imply " + expected);
+    }
+    Resolution before = membership.resolutionBefore(expected, heldOps);
+    Hash root = before.state().root();
+    if (!root.equals(header.memberRootOrNull())) {
+      throw new VerificationException(
+          Failure.BAD_MEMBER_ROOT,
+          "member root is " + header.memberRootOrNull() + ", the state before the record has root " + root);
+    }
+    membership.check(header, change, heldOps);
   }
 
   /**
@@ -126,7 +217,14 @@ public final class RecordValidator {
     checkDetached(item, metadata.metadata().signingPolicy() == SigningPolicy.EVERY_RECORD);
   }
 
-  private void checkDetached(RecordWithBody item, boolean signatureRequired) throws VerificationException {
+  /**
+   * Every rule that needs no other record. In a version-2 capsule that includes the kind's rules but not
+   * the writer's right, which depends on the membership records below.
+   *
+   * @return the change of a membership record, else null
+   */
+  private @Nullable MemberChange checkDetached(RecordWithBody item, boolean signatureRequired)
+      throws VerificationException {
     Metadata rules = metadata.metadata();
     Record record = item.record();
     RecordHeader header = record.header();
@@ -135,9 +233,20 @@ public final class RecordValidator {
       throw new VerificationException(
           Failure.WRONG_CAPSULE, "record names capsule " + header.capsuleId() + ", expected " + capsuleId);
     }
-    if (!rules.mayAppend(header.writer())) {
+    if (header.version() != rules.version()) {
+      throw new VerificationException(
+          Failure.MALFORMED_ENCODING,
+          "capsule format " + rules.version() + " takes record headers of version " + rules.version()
+              + ", got version " + header.version());
+    }
+    boolean membershipRecord = header.kind() == RecordKind.MEMBERSHIP;
+    if (rules.version() == Metadata.VERSION && !rules.mayAppend(header.writer())) {
       throw new VerificationException(
           Failure.WRITER_NOT_ALLOWED, "writer " + header.writer() + " may not append to " + capsuleId);
+    }
+    if (membershipRecord && !record.isSigned()) {
+      throw new VerificationException(
+          Failure.MISSING_SIGNATURE, "membership record " + header.hash() + " is unsigned; membership records always are");
     }
     if (record.isSigned()) {
       if (verifySignatures && !record.hasValidSignature()) {
@@ -148,6 +257,20 @@ public final class RecordValidator {
       throw new VerificationException(Failure.MISSING_SIGNATURE, "record " + header.hash() + " is unsigned");
     }
     checkBody(header, item, rules);
+    if (!membershipRecord) {
+      return null;
+    }
+    if (item.payloads().size() != 1) {
+      throw new VerificationException(
+          Failure.MALFORMED_ENCODING,
+          "a membership record holds exactly 1 sub-record, " + header.hash() + " holds " + item.payloads().size());
+    }
+    try {
+      return MemberChange.parse(item.payloads().get(0));
+    } catch (VerificationException e) {
+      throw new VerificationException(
+          Failure.MALFORMED_ENCODING, "membership record " + header.hash() + ": " + e.getMessage(), e);
+    }
   }
 
   private static void checkBody(RecordHeader header, RecordWithBody item, Metadata rules)

@@ -4,6 +4,8 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.SkipPointers;
+import dev.capsulevm.proofs.members.MemberEntryProof;
+import dev.capsulevm.proofs.members.MemberState;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -12,18 +14,28 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Builds record and sub-record proofs from a {@link RecordSource}. A record on the anchor's primary
  * chain is reached greedily through skip pointers in O(log(distance)) headers; a record on a merged
- * branch is reached by a breadth-first search over all pointers, which finds a shortest path.
+ * branch is reached by a breadth-first search over all pointers, which finds a shortest path. The proof
+ * of a version-2 record carries its writer's entry in the state before it, from {@link MemberStates}.
  */
 public final class ProofGenerator {
   private final RecordSource source;
+  private final MemberStates memberStates;
 
+  /** A generator for version-1 capsules: its proofs carry no member entry. */
   public ProofGenerator(RecordSource source) {
-    this.source = source;
+    this(source, MemberStates.NONE);
+  }
+
+  /** A generator whose proofs of version-2 records carry the writer's entry from {@code memberStates}. */
+  public ProofGenerator(RecordSource source, MemberStates memberStates) {
+    this.source = Objects.requireNonNull(source, "source");
+    this.memberStates = Objects.requireNonNull(memberStates, "memberStates");
   }
 
   /**
@@ -31,12 +43,33 @@ public final class ProofGenerator {
    *
    * @throws NoSuchElementException when either record is unknown or {@code target} is not an ancestor
    *     of {@code anchor} (or the anchor itself)
+   * @throws IllegalStateException when the target is a version-2 record whose writer's entry the
+   *     generator's {@link MemberStates} cannot give
    */
   public RecordProof recordProof(Hash anchor, Hash target) {
     RecordHeader top = require(anchor);
     RecordHeader goal = require(target);
     List<RecordHeader> path = greedyPath(top, goal.height());
-    return new RecordProof(path != null && endsAt(path, goal) ? path : searchPath(top, goal));
+    return withEntry(path != null && endsAt(path, goal) ? path : searchPath(top, goal));
+  }
+
+  /** The proof of {@code path}, with the writer's member entry when the target is version 2. */
+  private RecordProof withEntry(List<RecordHeader> path) {
+    RecordHeader target = path.get(path.size() - 1);
+    if (target.version() == RecordHeader.VERSION) {
+      return new RecordProof(path);
+    }
+    MemberState before = memberStates.stateBeforeOrNull(target.hash());
+    if (before == null) {
+      throw new IllegalStateException(
+          "no member state before version-2 record " + target.hash() + " to prove its writer's entry");
+    }
+    MemberEntryProof entry = before.entryProofOrNull(target.writer());
+    if (entry == null) {
+      throw new IllegalStateException(
+          "writer " + target.writer() + " of " + target.hash() + " is not a member in the state before it");
+    }
+    return new RecordProof(path, entry);
   }
 
   /**
@@ -44,6 +77,8 @@ public final class ProofGenerator {
    * chain of first parents, where skip pointers lead): O(log distance) lookups. Null when either record
    * is unknown or the target is off that chain (a proof across a merge, which {@link #recordProof} finds
    * by search).
+   *
+   * @throws IllegalStateException as {@link #recordProof} does for a version-2 target
    */
   public @Nullable RecordProof primaryChainProofOrNull(Hash anchor, Hash target) {
     RecordHeader top = source.headerOrNull(anchor);
@@ -52,13 +87,15 @@ public final class ProofGenerator {
       return null;
     }
     List<RecordHeader> path = greedyPath(top, goal.height());
-    return path != null && endsAt(path, goal) ? new RecordProof(path) : null;
+    return path != null && endsAt(path, goal) ? withEntry(path) : null;
   }
 
   /**
    * The path {@link #primaryChainProofOrNull} walks from {@code anchor} down to the record at
    * {@code height} on its primary chain, or null when a header on the way is unknown (or the height is
-   * out of range). Lets a caller that holds only some headers size a proof before asking for it.
+   * out of range). Lets a caller that holds only some headers size a proof before asking for it. A
+   * version-2 target's writer entry is included when {@link MemberStates} knows the state before it,
+   * and left out otherwise (the proof then does not verify, and is an entry short of its size).
    */
   public @Nullable RecordProof primaryChainProofToHeightOrNull(Hash anchor, long height) {
     RecordHeader top = source.headerOrNull(anchor);
@@ -66,7 +103,12 @@ public final class ProofGenerator {
       return null;
     }
     List<RecordHeader> path = greedyPath(top, height);
-    return path == null ? null : new RecordProof(path);
+    if (path == null) {
+      return null;
+    }
+    RecordHeader target = path.get(path.size() - 1);
+    MemberState before = target.version() == RecordHeader.VERSION ? null : memberStates.stateBeforeOrNull(target.hash());
+    return new RecordProof(path, before == null ? null : before.entryProofOrNull(target.writer()));
   }
 
   private static boolean endsAt(List<RecordHeader> path, RecordHeader goal) {

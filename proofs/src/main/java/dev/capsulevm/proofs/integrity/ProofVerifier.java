@@ -4,7 +4,10 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.SkipPointers;
+import dev.capsulevm.proofs.members.MemberEntryProof;
+import dev.capsulevm.proofs.members.Rights;
 import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proofs.merkle.MerkleVerifier;
 import java.util.List;
@@ -20,7 +23,10 @@ import org.jspecify.annotations.Nullable;
  * is added to the cache.
  *
  * <p>Security: a proof passes only if the proven header is linked by hash pointers to the anchor or to
- * a record that was itself so linked; heights along the path must agree with the pointer kinds.
+ * a record that was itself so linked; heights along the path must agree with the pointer kinds. A
+ * version-2 record's proof must also show its writer's entry in the header's member root, with add for
+ * a data record and any bits for a membership record: the header says who the members were before it,
+ * and the entry shows the writer was one of them with the right.
  */
 public final class ProofVerifier {
   private final @Nullable ProofCache cache;
@@ -54,6 +60,7 @@ public final class ProofVerifier {
       throw new VerificationException(
           Failure.WRONG_TARGET, "the proof ends at " + lower.hash() + ", not at " + target);
     }
+    checkWriterEntry(lower, proof.writerEntryOrNull());
     int trustedAt = -1;
     for (int i = headers.size() - 1; i >= 0; i--) {
       RecordHeader current = headers.get(i);
@@ -100,6 +107,33 @@ public final class ProofVerifier {
     }
     MerkleVerifier.verifyInclusion(Merkle.leafHash(payload), proof.inclusion(), header.subRecordRoot());
     return header;
+  }
+
+  /** A version-2 target's writer held the right for it in the state its header's member root names. */
+  private static void checkWriterEntry(RecordHeader target, @Nullable MemberEntryProof entry)
+      throws VerificationException {
+    Hash memberRoot = target.memberRootOrNull();
+    if (memberRoot == null) {
+      if (entry != null) {
+        throw new VerificationException(
+            Failure.MALFORMED_ENCODING, "a proof of version-1 record " + target.hash() + " carries a member entry");
+      }
+      return;
+    }
+    if (entry == null) {
+      throw new VerificationException(
+          Failure.BAD_MEMBER_ROOT,
+          "the proof of version-2 record " + target.hash() + " lacks its writer's entry in the member root");
+    }
+    int bits = entry.verify(target.writer(), memberRoot);
+    boolean allowed = target.kind() == RecordKind.DATA ? (bits & Rights.ADD) != 0 : bits != 0;
+    if (!allowed) {
+      throw new VerificationException(
+          Failure.WRITER_NOT_ALLOWED,
+          "writer " + target.writer() + " of " + target.hash() + " held bits " + String.format("0x%02x", bits)
+              + " before it, without the right for a " + target.kind().name().toLowerCase(java.util.Locale.ROOT)
+              + " record");
+    }
   }
 
   private boolean isTrusted(@Nullable Hash anchorOrNull, Hash hash) {

@@ -23,9 +23,24 @@ public final class MerkleVerifier {
    */
   public static void verifyInclusion(Hash leafHash, InclusionProof proof, Hash root)
       throws VerificationException {
+    Objects.requireNonNull(root, "root");
+    Hash computed = inclusionRoot(leafHash, proof);
+    if (!root.equals(computed)) {
+      throw new VerificationException(
+          Failure.BAD_INCLUSION_PROOF, "computed root " + computed.toHex() + " vs expected " + root.toHex());
+    }
+  }
+
+  /**
+   * The root that {@code proof} leads to from {@code leafHash}: for objects that commit to a tree's
+   * root inside a larger hash, so the expected root itself is not known in advance.
+   *
+   * @throws VerificationException with {@link Failure#BAD_INCLUSION_PROOF} when the index is not below
+   *     the tree size or the path has the wrong length for them
+   */
+  public static Hash inclusionRoot(Hash leafHash, InclusionProof proof) throws VerificationException {
     Objects.requireNonNull(leafHash, "leafHash");
     Objects.requireNonNull(proof, "proof");
-    Objects.requireNonNull(root, "root");
     long index = proof.index();
     long size = proof.treeSize();
     List<Hash> path = proof.path();
@@ -61,11 +76,7 @@ public final class MerkleVerifier {
       fn >>>= 1;
       sn >>>= 1;
     }
-    if (!root.contentEquals(r, 0)) {
-      throw new VerificationException(
-          Failure.BAD_INCLUSION_PROOF,
-          "computed root " + Hash.copyOf(r).toHex() + " vs expected " + root.toHex());
-    }
+    return Hash.copyOf(r);
   }
 
   /**

@@ -1,0 +1,10 @@
+/**
+ * Members and permissions of a version-2 capsule (docs/FORMAT.md, "Members"): the change bodies that
+ * membership records carry, the member state and its root, the proof of one member's entry, the rights
+ * rules, and the resolver that turns any set of membership records into one state, the same in every
+ * arrival order.
+ */
+@NullMarked
+package dev.capsulevm.proofs.members;
+
+import org.jspecify.annotations.NullMarked;
