@@ -70,10 +70,12 @@ public final class SelfSignedCertificate {
       KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
       generator.initialize(new ECGenParameterSpec("secp256r1"), new SecureRandom());
       KeyPair pair = generator.generateKeyPair();
-      X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, names.get(0))
-          .addRDN(BCStyle.O, "capsulevm test network").build();
-      Instant now = clock.instant();
       BigInteger serial = new BigInteger(127, new SecureRandom()).add(BigInteger.ONE);
+      // A subject of its own (the serial in it), so that trust stores and path builders holding several
+      // such certificates never take one for the issuer of another.
+      X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, names.get(0))
+          .addRDN(BCStyle.O, "capsulevm test network").addRDN(BCStyle.SERIALNUMBER, serial.toString(16)).build();
+      Instant now = clock.instant();
       JcaX509ExtensionUtils extensions = new JcaX509ExtensionUtils();
       X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(subject, serial,
           Date.from(now.minus(BACKDATE)), Date.from(now.plus(validity)), subject, pair.getPublic())
@@ -84,7 +86,9 @@ public final class SelfSignedCertificate {
           .addExtension(Extension.subjectAlternativeName, false,
               new GeneralNames(alternatives.toArray(new GeneralName[0])))
           .addExtension(Extension.subjectKeyIdentifier, false,
-              extensions.createSubjectKeyIdentifier(pair.getPublic()));
+              extensions.createSubjectKeyIdentifier(pair.getPublic()))
+          .addExtension(Extension.authorityKeyIdentifier, false,
+              extensions.createAuthorityKeyIdentifier(pair.getPublic()));
       X509Certificate certificate = new JcaX509CertificateConverter().getCertificate(
           builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(pair.getPrivate())));
       return TlsIdentity.of(pair.getPrivate(), List.of(certificate));
@@ -95,7 +99,10 @@ public final class SelfSignedCertificate {
 
   private static GeneralName generalName(String name) {
     String n = name.strip();
-    if (IPV4.matcher(n).matches() || n.contains(":")) {
+    if (n.matches("[0-9.]+") || n.contains(":")) {
+      if (!n.contains(":") && !IPV4.matcher(n).matches()) {
+        throw new IllegalArgumentException("not an IP address: '" + name + "'");
+      }
       try {
         return new GeneralName(GeneralName.iPAddress, n);
       } catch (IllegalArgumentException e) {

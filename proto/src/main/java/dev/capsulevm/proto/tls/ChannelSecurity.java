@@ -154,9 +154,10 @@ public final class ChannelSecurity {
 
   /**
    * Why a call failed in the TLS handshake, in one line, when it did ({@code t} a gRPC status exception
-   * or any of its causes): the deepest message under the first {@link SSLException} in the chain, such as
-   * "the host's certificate ... matches no pinned certificate" or "unable to find valid certification
-   * path to requested target". Null when no TLS failure is in the chain.
+   * or any of its causes): the certificate check that failed (such as "... matches no pinned
+   * certificate", "PKIX path building failed: ... unable to find valid certification path to requested
+   * target", "No subject alternative names matching IP address ... found"), or that the other side
+   * does not speak TLS. Null when no TLS failure is in the chain.
    */
   public static @Nullable String handshakeFailure(Throwable t) {
     Throwable ssl = null;
@@ -168,14 +169,25 @@ public final class ChannelSecurity {
     if (ssl == null) {
       return null;
     }
-    String reason = ssl.getMessage();
-    for (Throwable c = ssl.getCause(); c != null; c = c.getCause()) {
-      if (c.getMessage() != null && !c.getMessage().isBlank()) {
+    String own = String.valueOf(ssl.getMessage());
+    if (own.startsWith("not an SSL/TLS record")) { // Netty's NotSslRecordException: a plaintext server
+      return "TLS handshake failed: the other side does not speak TLS (a plaintext port?)";
+    }
+    String reason = null;
+    for (Throwable c = ssl.getCause(); c != null && reason == null; c = c.getCause()) {
+      if (c instanceof CertificateException && c.getMessage() != null) {
         reason = c.getMessage();
       }
     }
-    String line = reason == null ? ssl.getClass().getSimpleName() : reason.strip().replaceAll("\\s*\\R\\s*", " ");
-    return "TLS handshake failed: " + line;
+    if (reason == null) {
+      reason = own;
+      for (Throwable c = ssl.getCause(); c != null; c = c.getCause()) {
+        if (c.getMessage() != null && !c.getMessage().isBlank()) {
+          reason = c.getMessage();
+        }
+      }
+    }
+    return "TLS handshake failed: " + reason.strip().replaceAll("\\s*\\R\\s*", " ");
   }
 
   /** "plaintext", "TLS (CA file ca.pem)", "TLS (pinned ...)" or "TLS (the JVM's trust store)". */
