@@ -201,12 +201,12 @@ public final class HostCommand implements Callable<Integer> {
     out.println("  host key     " + server.hostKey().toHex());
     out.println("  admin        " + config.adminAddress() + ":" + server.adminPort()
         + " (token in " + dir.resolve(HostServer.ADMIN_TOKEN_FILE) + ")");
-    out.println("  metrics      " + (server.metricsPort() < 0 ? "off"
-        : "http://" + config.metricsAddress() + ":" + server.metricsPort() + "/metrics"));
-    out.println("  data         " + dir);
     TlsIdentity tls = config.tlsOrNull();
+    out.println("  metrics      " + (server.metricsPort() < 0 ? "off"
+        : (tls == null ? "http://" : "https://") + config.metricsAddress() + ":" + server.metricsPort() + "/metrics"));
+    out.println("  data         " + dir);
     out.println("  tls          " + (tls == null ? "off (plaintext)"
-        : "on every port: " + tls.certificate().getSubjectX500Principal().getName() + ", SHA-256 " + tls.pin()));
+        : "on every port, " + tls));
     out.println("Stop with Ctrl-C (SIGINT) or SIGTERM.");
     out.flush();
     stopped.await();

@@ -74,7 +74,8 @@ public final class SelfSignedCertificate {
       // A subject of its own (the serial in it), so that trust stores and path builders holding several
       // such certificates never take one for the issuer of another.
       X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, names.get(0))
-          .addRDN(BCStyle.O, "capsulevm test network").addRDN(BCStyle.SERIALNUMBER, serial.toString(16)).build();
+          .addRDN(BCStyle.OU, "self-signed " + serial.toString(16)).addRDN(BCStyle.O, "capsulevm test network")
+          .build();
       Instant now = clock.instant();
       JcaX509ExtensionUtils extensions = new JcaX509ExtensionUtils();
       X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(subject, serial,
