@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Options every renter command shares: the host, the local state, the account key, JSON output. */
@@ -36,6 +37,8 @@ final class RenterArgs {
       description = "The account key paying for programs (default: account.pem in the state, made on first use).")
   @Nullable Path accountKey;
 
+  @Mixin ClientTlsArgs tls;
+
   @Option(names = "--json", description = "Print one JSON object instead of readable text.")
   boolean json;
 
@@ -48,7 +51,8 @@ final class RenterArgs {
   }
 
   /**
-   * A client of {@code --host} paying from the account key, writing the evidence of any rollback it
+   * A client of {@code --host} (over TLS as {@code --tls-ca}/{@code --tls-pin}/{@code --tls} say) paying
+   * from the account key, writing the evidence of any rollback it
    * catches under the state's {@code evidence/}, and paying {@code --budget} per program when given.
    */
   HostClient connect() throws IOException {
@@ -66,8 +70,9 @@ final class RenterArgs {
     return HostClient.connect(address, state.accountKey(accountKey), options(state));
   }
 
-  RenterOptions options(RenterState state) {
-    RenterOptions options = RenterOptions.defaults().withEvidenceDirectory(state.evidenceDir());
+  RenterOptions options(RenterState state) throws IOException {
+    RenterOptions options = RenterOptions.defaults().withEvidenceDirectory(state.evidenceDir())
+        .withSecurity(tls.security());
     return budget != null ? options.withBudget(budget) : options;
   }
 
