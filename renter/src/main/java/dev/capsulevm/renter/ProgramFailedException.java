@@ -43,6 +43,11 @@ public final class ProgramFailedException extends RenterException {
     /** A bug in the host. */
     INTERNAL,
     /**
+     * A record's writer lacks the right for it among the capsule's members (the message names the key,
+     * and the membership record that took the right away when there is one).
+     */
+    WRITER_NOT_ALLOWED,
+    /**
      * A reason this SDK does not know (a newer host's), or none. The failure is still backed by the
      * verified receipt, and the message says what the host meant.
      */
@@ -65,6 +70,7 @@ public final class ProgramFailedException extends RenterException {
         case FAILURE_REASON_UNAVAILABLE -> UNAVAILABLE;
         case FAILURE_REASON_SLOW_RENTER -> SLOW_RENTER;
         case FAILURE_REASON_INTERNAL -> INTERNAL;
+        case FAILURE_REASON_WRITER_NOT_ALLOWED -> WRITER_NOT_ALLOWED;
         case FAILURE_REASON_UNSPECIFIED, UNRECOGNIZED -> UNKNOWN;
       };
     }

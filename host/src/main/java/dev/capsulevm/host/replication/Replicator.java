@@ -11,6 +11,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.SyncFrame;
 import dev.capsulevm.proto.v1.SyncGrpc;
+import dev.capsulevm.vm.members.MemberCache;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.StorageException;
 import io.grpc.Context;
@@ -158,6 +159,8 @@ public final class Replicator implements AutoCloseable {
     return t;
   });
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  /** The validators and parsed membership records of the capsules replicated lately, shared by sessions. */
+  private final MemberCache members = new MemberCache();
   private final Map<String, Tracker> peers = new ConcurrentHashMap<>();
   private final Map<String, Tracker> initiators = new ConcurrentHashMap<>();
   private final Counter sessions;
@@ -295,7 +298,7 @@ public final class Replicator implements AutoCloseable {
     SessionReplica replica = null;
     SyncSession session = null;
     try {
-      replica = held ? new ReplicaDag(store, capsule, settings.staging()) : new NewReplica(capsule);
+      replica = held ? new ReplicaDag(store, capsule, settings.staging(), members) : new NewReplica(capsule);
       SessionReplica opened = replica;
       session = new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.INITIATOR,
           settings.reconcile()), settings.transport(), progress);
@@ -432,7 +435,7 @@ public final class Replicator implements AutoCloseable {
       if (!store.hasCapsule(capsule)) {
         throw SyncFailure.of(Status.Code.NOT_FOUND, "capsule " + capsule + " is not held here");
       }
-      try (ReplicaDag replica = new ReplicaDag(store, capsule, settings.staging())) {
+      try (ReplicaDag replica = new ReplicaDag(store, capsule, settings.staging(), members)) {
         SyncFrame.Builder firstReply = SyncFrame.newBuilder();
         if (first.getWantMetadata()) {
           SignedMetadata metadata = Objects.requireNonNull(store.metadataOrNull(capsule),
@@ -531,13 +534,13 @@ public final class Replicator implements AutoCloseable {
             batch.commit();
           }
         }
-        open(new ReplicaDag(store, capsule, settings.staging()));
+        open(new ReplicaDag(store, capsule, settings.staging(), members));
       } catch (StorageException e) {
         if (e.reason() != StorageException.Reason.CAPSULE_EXISTS) {
           throw new SyncFailure(Status.Code.INTERNAL, false, "could not create capsule " + capsule, e);
         }
         try {
-          open(new ReplicaDag(store, capsule, settings.staging()));
+          open(new ReplicaDag(store, capsule, settings.staging(), members));
         } catch (StorageException again) {
           throw new SyncFailure(Status.Code.INTERNAL, false, "could not open capsule " + capsule, again);
         }
