@@ -35,7 +35,7 @@ final class AccountCommand {
       return CapsuleCommand.guarded(() -> {
         String secret = adminArgs.token();
         SigningKey key = args.state().accountKey(args.accountKey);
-        try (AdminClient client = AdminClient.connect(adminArgs.admin, secret)) {
+        try (AdminClient client = adminArgs.connect(secret, args.tls)) {
           Amount balance = client.fund(key.publicKey(), Amount.of(amount));
           if (args.json) {
             System.out.println(new Json().put("account", key.publicKey().toHex()).put("balanceUnits", balance.units()));

@@ -1,5 +1,7 @@
 package dev.capsulevm.cli;
 
+import dev.capsulevm.renter.AdminClient;
+import dev.capsulevm.renter.RenterOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +20,11 @@ final class AdminArgs {
   @Option(names = "--token-file", paramLabel = "FILE", defaultValue = "capsulevm-data/admin.token",
       description = "A file holding the admin token (default: ${DEFAULT-VALUE}, in the host's data directory).")
   Path tokenFile;
+
+  /** A client of {@code --admin} with {@code token}, over TLS as {@code tls} says. */
+  AdminClient connect(String token, ClientTlsArgs tls) throws IOException {
+    return AdminClient.connect(admin, token, RenterOptions.Deadlines.DEFAULT.call(), tls.security());
+  }
 
   /** The token given, else the token file's content. */
   String token() throws IOException {

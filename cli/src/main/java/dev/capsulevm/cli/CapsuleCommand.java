@@ -22,6 +22,7 @@ import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.RollbackException;
 import dev.capsulevm.renter.VerifiedOutput;
 import dev.capsulevm.renter.WriteCommittedException;
+import dev.capsulevm.renter.access.AccessException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -52,7 +53,9 @@ import picocli.CommandLine.Spec;
       CapsuleCommand.Read.class,
       CapsuleCommand.Prove.class,
       CapsuleCommand.Heads.class,
-      CapsuleCommand.Has.class
+      CapsuleCommand.Has.class,
+      CapsuleAccessCommand.Share.class,
+      CapsuleAccessCommand.Open.class
     })
 final class CapsuleCommand {
   /** Exit code when the host's answer did not verify (nothing was confirmed). */
@@ -63,18 +66,20 @@ final class CapsuleCommand {
   static final int EXIT_APPEND_CONFLICT = 6;
   /** Exit code when the host rolled a capsule back (its evidence is written). */
   static final int EXIT_ROLLBACK = 7;
+  /** Exit code when an access string or member card was refused (malformed, damaged, not for this renter or capsule). */
+  static final int EXIT_ACCESS_REFUSED = 8;
   /** Exit code when the key may not make the write (not a member, removed, or without the right). */
-  static final int EXIT_NOT_ALLOWED = 8;
+  static final int EXIT_NOT_ALLOWED = 9;
 
   interface Body {
-    int run() throws RenterException, IOException;
+    int run() throws RenterException, IOException, AccessException;
   }
 
   /**
    * Runs {@code body}, mapping failures to one message and an exit code each: 1 a failure (the host's
    * honest refusal, a transport error, a local problem), 3 host misbehaviour, 5 a committed write whose
-   * end did not verify, 6 an append conflict that outlasted the retries, 7 a rollback with evidence, 8 a
-   * write the key may not make (nothing was committed).
+   * end did not verify, 6 an append conflict that outlasted the retries, 7 a rollback with evidence, 8 an
+   * access string or member card refused, 9 a write the key may not make (nothing was committed).
    */
   static int guarded(Body body) {
     try {
@@ -101,6 +106,9 @@ final class CapsuleCommand {
     } catch (RenterException | IOException e) {
       System.err.println("capsulevm: " + e.getMessage());
       return 1;
+    } catch (AccessException e) {
+      System.err.println("capsulevm: " + e.getMessage());
+      return EXIT_ACCESS_REFUSED;
     }
   }
 
@@ -133,6 +141,7 @@ final class CapsuleCommand {
           CapsuleWriter writer = CapsuleWriter.create(client, creator, writerKey, policy, maxSubRecords,
               maxSubRecordBytes, description);
           state.saveNew(writer, creator);
+          state.saveHosts(writer.capsuleId(), List.of(args.hostOrDefault()));
           ProgramResult result = RenterArgs.lastResult(writer);
           if (args.json) {
             System.out.println(new Json().put("capsule", writer.capsuleId().toHex())
@@ -167,7 +176,7 @@ final class CapsuleCommand {
           throw Args.usage(spec, "give at least one sub-record (arguments or --lines FILE)");
         }
         RenterState state = args.state();
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           CapsuleWriter writer = writerFor(state, client, id, args);
           List<RecordWithBody> records = writer.append(client, subRecords);
           state.save(writer);
@@ -238,7 +247,7 @@ final class CapsuleCommand {
       return guarded(() -> {
         List<byte[]> subRecords = record.subRecords();
         RenterState state = args.state();
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           CapsuleWriter writer = writerFor(state, client, id, args);
           RecordWithBody merge = writer.merge(client, subRecords);
           state.save(writer);
@@ -335,7 +344,7 @@ final class CapsuleCommand {
       Args.nonNegative(spec, "--index", index);
       Hash record = target.record == null ? null : Args.hash(spec, "--record", target.record);
       return guarded(() -> {
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           View view = View.of(args.state(), client, id);
           RecordHeader anchor = view.anchor();
           ProgramBuilder builder = view.builder();
@@ -389,7 +398,7 @@ final class CapsuleCommand {
         throw Args.usage(spec, "--index needs --record");
       }
       return guarded(() -> {
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           View view = View.of(args.state(), client, id);
           RecordHeader anchor = view.anchor();
           ProgramBuilder builder = view.builder();
@@ -445,7 +454,7 @@ final class CapsuleCommand {
       Hash id = Args.hash(spec, "--capsule", capsule);
       return guarded(() -> {
         RenterState state = args.state();
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           List<Record> heads;
           ProgramResult result;
           if (state.writes(id)) {

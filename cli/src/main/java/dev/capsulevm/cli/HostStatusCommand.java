@@ -23,13 +23,15 @@ import picocli.CommandLine.Option;
 final class HostStatusCommand implements Callable<Integer> {
   @Mixin AdminArgs adminArgs;
 
+  @Mixin ClientTlsArgs tls;
+
   @Option(names = "--json", description = "Print one JSON object instead of readable text.")
   boolean json;
 
   @Override
   public Integer call() {
     return CapsuleCommand.guarded(() -> {
-      try (AdminClient admin = AdminClient.connect(adminArgs.admin, adminArgs.token())) {
+      try (AdminClient admin = adminArgs.connect(adminArgs.token(), tls)) {
         StatusResponse status = admin.status();
         List<PeerStatus> peers = AdminClient.peers(status);
         String key = HexFormat.of().formatHex(status.getHostKey().toByteArray());

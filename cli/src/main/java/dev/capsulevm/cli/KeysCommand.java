@@ -2,13 +2,17 @@ package dev.capsulevm.cli;
 
 import dev.capsulevm.proofs.crypto.KeyFile;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.renter.access.EncryptionKey;
+import dev.capsulevm.renter.access.MemberCard;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.HexFormat;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -17,9 +21,10 @@ import picocli.CommandLine.Spec;
 /** {@code capsulevm keys}: Ed25519 key files. */
 @Command(
     name = "keys",
+    aliases = "key",
     mixinStandardHelpOptions = true,
-    description = "Ed25519 signing keys (PEM PKCS#8 files).",
-    subcommands = {KeysCommand.Generate.class, KeysCommand.Public.class})
+    description = "Ed25519 signing keys (PEM PKCS#8 files), and this renter's member card.",
+    subcommands = {KeysCommand.Generate.class, KeysCommand.Public.class, KeysCommand.Card.class})
 final class KeysCommand {
   /** {@code keys generate --out FILE}. */
   @Command(
@@ -73,6 +78,43 @@ final class KeysCommand {
       }
       System.out.println(key.publicKey().toHex());
       return 0;
+    }
+  }
+
+  /** {@code key card}: the renter's member card. */
+  @Command(
+      name = "card",
+      mixinStandardHelpOptions = true,
+      description = "Prints this renter's member card (cvm-member1:...): its identity (the account key) and its"
+          + " X25519 encryption key, signed. Hand it to whoever shares a capsule with you (capsule share --to)."
+          + " Makes encryption.key in the state on first use.")
+  static final class Card implements Callable<Integer> {
+    @Option(names = "--state", paramLabel = "DIR",
+        description = "The renter's local state (default: $CAPSULEVM_RENTER_STATE or ~/.capsulevm/renter).")
+    @Nullable Path state;
+
+    @Option(names = "--account-key", paramLabel = "FILE",
+        description = "The identity key (default: account.pem in the state, made on first use).")
+    @Nullable Path accountKey;
+
+    @Option(names = "--json", description = "Print one JSON object instead of readable text.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      return CapsuleCommand.guarded(() -> {
+        RenterState renter = new RenterState(state != null ? state : RenterState.defaultRoot());
+        SigningKey identity = renter.accountKey(accountKey);
+        EncryptionKey key = renter.encryptionKey();
+        MemberCard card = MemberCard.create(identity, key);
+        if (json) {
+          System.out.println(new Json().put("card", card.toString()).put("identity", identity.publicKey().toHex())
+              .put("encryptionKey", HexFormat.of().formatHex(key.publicKey())));
+        } else {
+          System.out.println(card);
+        }
+        return 0;
+      });
     }
   }
 }

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
       VersionCommand.class,
       MerkleCommand.class,
       KeysCommand.class,
+      TlsCommand.class,
       dev.capsulevm.host.daemon.HostCommand.class,
       CapsuleCommand.class,
       MemberCommand.class,

@@ -15,6 +15,8 @@ import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterException;
+import dev.capsulevm.renter.access.AccessException;
+import dev.capsulevm.renter.access.MemberCard;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,7 +59,8 @@ final class MemberCommand {
     String capsule;
 
     @Option(names = "--key", required = true, paramLabel = "KEY",
-        description = "The member's public key: 64 hex digits (its identity: 'keys public' of its account key).")
+        description = "The member: its member card (cvm-member1:..., from 'key card') or its identity key in 64 hex"
+            + " digits ('keys public' of its account.pem).")
     String key;
   }
 
@@ -86,10 +89,15 @@ final class MemberCommand {
     return out;
   }
 
-  /** A member's key: 64 hex digits. */
-  static PublicKey key(CommandSpec spec, String text) {
-    if (text.startsWith("cvm-member1:")) {
-      throw Args.usage(spec, "--key: member cards are not read here yet; give the member's key as 64 hex digits");
+  /**
+   * A member's key: its member card ({@code cvm-member1:...}, checked: its signature by the identity it
+   * names) or 64 hex digits.
+   *
+   * @throws AccessException for a card that does not parse or verify
+   */
+  static PublicKey key(CommandSpec spec, String text) throws AccessException {
+    if (text.strip().startsWith(MemberCard.PREFIX)) {
+      return MemberCard.parse(text).identity();
     }
     byte[] bytes = Args.hex(spec, "--key", text);
     if (bytes.length != PublicKey.LENGTH) {
@@ -104,7 +112,7 @@ final class MemberCommand {
    */
   static int change(RenterArgs args, Hash id, PublicKey member, int bits) throws RenterException, IOException {
     RenterState state = args.state();
-    try (HostClient client = args.connect()) {
+    try (HostClient client = args.connect(id)) {
       SigningKey signer = state.memberKey(id, args.accountKey);
       CapsuleWriter writer = state.writer(client, id, signer);
       requireVersion2(writer.metadata());
@@ -150,12 +158,11 @@ final class MemberCommand {
     @Override
     public Integer call() {
       Hash id = Args.hash(spec, "--capsule", target.capsule);
-      PublicKey member = key(spec, target.key);
       int bits = bits(spec, perm);
       if (bits == 0) {
         throw Args.usage(spec, "--perm names no permission; 'member remove' removes a member");
       }
-      return CapsuleCommand.guarded(() -> change(args, id, member, bits));
+      return CapsuleCommand.guarded(() -> change(args, id, key(spec, target.key), bits));
     }
   }
 
@@ -169,8 +176,7 @@ final class MemberCommand {
     @Override
     public Integer call() {
       Hash id = Args.hash(spec, "--capsule", target.capsule);
-      PublicKey member = key(spec, target.key);
-      return CapsuleCommand.guarded(() -> change(args, id, member, 0));
+      return CapsuleCommand.guarded(() -> change(args, id, key(spec, target.key), 0));
     }
   }
 
@@ -189,7 +195,7 @@ final class MemberCommand {
       Hash id = Args.hash(spec, "--capsule", capsule);
       return CapsuleCommand.guarded(() -> {
         RenterState state = args.state();
-        try (HostClient client = args.connect()) {
+        try (HostClient client = args.connect(id)) {
           CapsuleMembers members;
           ProgramResult result;
           SignedMetadata metadata;

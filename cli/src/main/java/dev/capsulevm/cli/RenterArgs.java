@@ -1,24 +1,33 @@
 package dev.capsulevm.cli;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramResult;
+import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.RenterOptions;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Options every renter command shares: the host, the local state, the account key, JSON output. */
 final class RenterArgs {
-  @Option(names = "--host", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:7420",
-      description = "The host to talk to (default: ${DEFAULT-VALUE}).")
-  String host;
+  /** The host a command talks to when neither {@code --host} nor the state names one. */
+  static final String DEFAULT_HOST = "127.0.0.1:7420";
+
+  @Option(names = "--host", paramLabel = "HOST:PORT",
+      description = "The host to talk to (default: the first of the capsule's saved hosts that answers, else "
+          + DEFAULT_HOST + ").")
+  @Nullable String host;
 
   @Option(names = "--state", paramLabel = "DIR",
       description = "The renter's local state (default: $CAPSULEVM_RENTER_STATE or ~/.capsulevm/renter).")
@@ -27,6 +36,8 @@ final class RenterArgs {
   @Option(names = "--account-key", paramLabel = "FILE",
       description = "The account key paying for programs (default: account.pem in the state, made on first use).")
   @Nullable Path accountKey;
+
+  @Mixin ClientTlsArgs tls;
 
   @Option(names = "--json", description = "Print one JSON object instead of readable text.")
   boolean json;
@@ -40,16 +51,59 @@ final class RenterArgs {
   }
 
   /**
-   * A client of {@code --host} paying from the account key, writing the evidence of any rollback it
+   * A client of {@code --host} (over TLS as {@code --tls-ca}/{@code --tls-pin}/{@code --tls} say) paying
+   * from the account key, writing the evidence of any rollback it
    * catches under the state's {@code evidence/}, and paying {@code --budget} per program when given.
    */
   HostClient connect() throws IOException {
+    return connectTo(hostOrDefault());
+  }
+
+  /** {@code --host}, else {@value #DEFAULT_HOST}. */
+  String hostOrDefault() {
+    return host != null ? host : DEFAULT_HOST;
+  }
+
+  /** A client of {@code address}, as {@link #connect()} makes them. */
+  HostClient connectTo(String address) throws IOException {
     RenterState state = state();
-    RenterOptions options = RenterOptions.defaults().withEvidenceDirectory(state.evidenceDir());
-    if (budget != null) {
-      options = options.withBudget(budget);
+    return HostClient.connect(address, state.accountKey(accountKey), options(state));
+  }
+
+  RenterOptions options(RenterState state) throws IOException {
+    RenterOptions options = RenterOptions.defaults().withEvidenceDirectory(state.evidenceDir())
+        .withSecurity(tls.security());
+    return budget != null ? options.withBudget(budget) : options;
+  }
+
+  /**
+   * A client for capsule {@code id}: of {@code --host} when given; else of the first of the hosts the
+   * state saved for the capsule (at create, or from an access string) that answers, a host that does not
+   * being named on standard error; else of {@value #DEFAULT_HOST}.
+   *
+   * @throws RenterException naming each saved host's failure when none answers
+   */
+  HostClient connect(Hash id) throws IOException, RenterException {
+    List<String> saved = host == null ? state().hosts(id) : List.of();
+    if (saved.isEmpty()) {
+      return connect();
     }
-    return HostClient.connect(host, state.accountKey(accountKey), options);
+    List<String> failures = new ArrayList<>();
+    for (String address : saved) {
+      HostClient client = connectTo(address);
+      try {
+        // The price table is what any program asks for first, and the client keeps it: the probe is free.
+        client.priceTable();
+        if (!failures.isEmpty()) {
+          System.err.println("capsulevm: using " + address + "; " + String.join("; ", failures));
+        }
+        return client;
+      } catch (RenterException e) {
+        client.close();
+        failures.add(address + " did not answer (" + e.getMessage() + ")");
+      }
+    }
+    throw new RenterException("no saved host of capsule " + id.toHex() + " answered: " + String.join("; ", failures));
   }
 
   /** {@code --budget}: CAP as a decimal of at most 6 places (1 CAP = 1,000,000 units), above 0. */

@@ -15,6 +15,7 @@ import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HeadTracker;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.RenterException;
+import dev.capsulevm.renter.access.EncryptionKey;
 import dev.capsulevm.renter.evidence.Claim;
 import dev.capsulevm.renter.evidence.EvidenceException;
 import java.io.IOException;
@@ -34,8 +35,13 @@ import org.jspecify.annotations.Nullable;
  * {@code CAPSULEVM_RENTER_STATE} environment variable choose another directory):
  *
  * <pre>
- * account.pem                      the account key that signs withdrawals (made on first use)
+ * account.pem                      the account key that signs withdrawals (made on first use); also the
+ *                                  renter's identity, the Ed25519 key of its member card
+ * encryption.key                   the X25519 key access strings are sealed to (PKCS#8 PEM, mode 0600;
+ *                                  made by the first `key card`)
  * capsules/ID/metadata             the capsule's signed metadata (canonical bytes), checked against ID
+ * capsules/ID/hosts                the hosts that hold the capsule, "host:port" per line, in the order
+ *                                  commands without --host try them (from create, or an access string)
  * capsules/ID/creator.pem          the creator key (only for capsules made here)
  * capsules/ID/writer.pem           the writer key (only for capsules this renter writes)
  * capsules/ID/heads                the newest verified heads: per line, header hex, signature hex (or -)
@@ -77,6 +83,23 @@ final class RenterState {
       KeyFile.write(SigningKey.generate(), file);
     }
     return KeyFile.read(file);
+  }
+
+  /** The X25519 key of this renter's member card, or null before the first {@link #encryptionKey()}. */
+  @Nullable EncryptionKey encryptionKeyOrNull() throws IOException {
+    Path file = root.resolve("encryption.key");
+    return Files.exists(file) ? EncryptionKey.read(file) : null;
+  }
+
+  /** The X25519 key of this renter's member card, made on first use. */
+  EncryptionKey encryptionKey() throws IOException {
+    EncryptionKey key = encryptionKeyOrNull();
+    if (key == null) {
+      Files.createDirectories(root);
+      key = EncryptionKey.generate();
+      key.write(root.resolve("encryption.key"));
+    }
+    return key;
   }
 
   Path capsuleDir(Hash id) {
@@ -121,6 +144,41 @@ final class RenterState {
     writeChangelog(dir, writer.membershipRecords());
   }
 
+  /** The hosts saved for capsule {@code id}, in order; empty when none are. */
+  List<String> hosts(Hash id) throws IOException {
+    return lines(capsuleDir(id).resolve("hosts"));
+  }
+
+  /** Saves the hosts of capsule {@code id}, replacing those saved before. */
+  void saveHosts(Hash id, List<String> hosts) throws IOException {
+    Path dir = capsuleDir(id);
+    Files.createDirectories(dir);
+    write(dir.resolve("hosts"), (String.join("\n", hosts) + "\n").getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** The metadata this state holds for capsule {@code id} (checked against it), or null. */
+  @Nullable SignedMetadata metadataOrNull(Hash id) throws IOException {
+    Path file = capsuleDir(id).resolve("metadata");
+    if (!Files.exists(file)) {
+      return null;
+    }
+    try {
+      return SignedMetadata.parse(Files.readAllBytes(file), id);
+    } catch (VerificationException e) {
+      throw new IOException("corrupt renter state in " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Saves a capsule opened from an access string: its verified metadata and its hosts. */
+  void saveOpened(SignedMetadata metadata, List<String> hosts) throws IOException {
+    Path dir = capsuleDir(metadata.capsuleId());
+    Files.createDirectories(dir);
+    if (!Files.exists(dir.resolve("metadata"))) {
+      write(dir.resolve("metadata"), metadata.encoded());
+    }
+    saveHosts(metadata.capsuleId(), hosts);
+  }
+
   /** Whether this state holds the writer key of capsule {@code id}. */
   boolean writes(Hash id) {
     return Files.exists(capsuleDir(id).resolve("writer.pem"));
@@ -147,13 +205,8 @@ final class RenterState {
    * metadata, fetched from the host and checked against the id.
    */
   CapsuleWriter writer(HostClient client, Hash id, SigningKey key) throws IOException, RenterException {
-    Path file = capsuleDir(id).resolve("metadata");
-    SignedMetadata metadata;
-    try {
-      metadata = Files.exists(file) ? SignedMetadata.parse(Files.readAllBytes(file), id) : client.metadata(id);
-    } catch (VerificationException e) {
-      throw new IOException("corrupt renter state in " + file + ": " + e.getMessage(), e);
-    }
+    SignedMetadata held = metadataOrNull(id);
+    SignedMetadata metadata = held != null ? held : client.metadata(id);
     if (metadata.metadata().version() == Metadata.VERSION && !metadata.metadata().mayAppend(key.publicKey())) {
       throw new RenterException("key " + key.publicKey().toHex() + " is not a writer of capsule " + id
           + ", whose writers are fixed in its version-1 metadata");
@@ -204,16 +257,7 @@ final class RenterState {
    * has never seen, from the id alone (the metadata is fetched from the host and checked against it).
    */
   CapsuleReader reader(HostClient client, Hash id) throws IOException, RenterException {
-    Path file = capsuleDir(id).resolve("metadata");
-    SignedMetadata metadata = null;
-    if (Files.exists(file)) {
-      try {
-        metadata = SignedMetadata.parse(Files.readAllBytes(file), id);
-      } catch (VerificationException e) {
-        throw new IOException("corrupt renter state in " + file + ": " + e.getMessage(), e);
-      }
-    }
-    CapsuleReader reader = CapsuleReader.open(client, id, metadata, trackedHeads(id));
+    CapsuleReader reader = CapsuleReader.open(client, id, metadataOrNull(id), trackedHeads(id));
     try {
       reader.restoreMembershipRecords(changelog(capsuleDir(id)));
     } catch (IllegalArgumentException e) {

@@ -37,6 +37,8 @@ final class SyncCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
   @Mixin AdminArgs adminArgs;
 
+  @Mixin ClientTlsArgs tls;
+
   @Option(names = "--peer", required = true, paramLabel = "HOST:PORT", description = "The peer's public address.")
   String peer;
 
@@ -59,7 +61,7 @@ final class SyncCommand implements Callable<Integer> {
       boolean rewrite = progress == Progress.BAR || (progress == Progress.AUTO && SyncDisplay.stderrIsTerminal());
       SyncDisplay display = new SyncDisplay(System.err, rewrite);
       List<SyncProgress> sessions;
-      try (AdminClient admin = AdminClient.connect(adminArgs.admin, token)) {
+      try (AdminClient admin = adminArgs.connect(token, tls)) {
         sessions = admin.syncNow(peer, id, progress == Progress.NONE ? p -> { } : display::progress);
       } finally {
         display.finish();

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.TestInstance;
 
 /**
  * The README's walk, against a real host in-process: create a capsule, add a member, the member appends
- * from its own state, remove it, its next append is refused (exit 8, naming the key and the removal).
+ * from its own state, remove it, its next append is refused (exit 9, naming the key and the removal).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MemberCommandsTest {
@@ -63,10 +63,13 @@ class MemberCommandsTest {
     String bob = run("keys", "public", "--in", dir.resolve("bob/account.pem").toString()).line();
 
     Result bobEarly = as("bob", "capsule", "append", "--capsule", capsule, "too early");
-    assertEquals(8, bobEarly.exitCode(), bobEarly.err());
+    assertEquals(9, bobEarly.exitCode(), bobEarly.err());
     assertTrue(bobEarly.err().contains(bob) && bobEarly.err().contains("is not a member"), bobEarly.err());
 
-    Result add = as("alice", "member", "add", "--capsule", capsule, "--key", bob, "--perm", "read,add", "--json");
+    // Alice adds Bob by his member card (its signature by his identity is checked); removes him by hex key.
+    String card = run("key", "card", "--state", dir.resolve("bob").toString()).line();
+    assertTrue(card.startsWith("cvm-member1:"), card);
+    Result add = as("alice", "member", "add", "--capsule", capsule, "--key", card, "--perm", "read,add", "--json");
     assertEquals(0, add.exitCode(), add.err());
     String granted = field(add.out(), "record");
 
@@ -87,7 +90,7 @@ class MemberCommandsTest {
     String removal = field(remove.out(), "record");
 
     Result refused = as("bob", "capsule", "append", "--capsule", capsule, "after removal");
-    assertEquals(8, refused.exitCode(), refused.err());
+    assertEquals(9, refused.exitCode(), refused.err());
     assertEquals(1, refused.err().strip().lines().count(), refused.err());
     assertTrue(refused.err().contains(bob) && refused.err().contains(removal), refused.err());
 
@@ -107,5 +110,8 @@ class MemberCommandsTest {
     Result key = as("carol", "member", "remove", "--capsule", capsule, "--key", "22".repeat(31));
     assertEquals(2, key.exitCode());
     assertTrue(key.err().contains("64 hex digits"), key.err());
+    Result card = as("carol", "member", "remove", "--capsule", capsule, "--key", "cvm-member1:AAAA");
+    assertEquals(8, card.exitCode(), card.err());
+    assertTrue(card.err().contains("member card"), card.err());
   }
 }

@@ -39,7 +39,11 @@ public enum Domain {
   /** The first byte of every member entry, the leaf data of a member state's RFC 9162 tree. */
   MEMBER_ENTRY(0x40),
   /** Member root: the hash of a member state's retention policy and entries root. */
-  MEMBER_ROOT(0x41);
+  MEMBER_ROOT(0x41),
+  /** An access string's checksum: the first 4 bytes of {@code H(0x50 || access body)}. */
+  ACCESS_CHECKSUM(0x50),
+  /** A member's signature binding its X25519 encryption key to its Ed25519 identity (member card). */
+  MEMBER_CARD_SIGNATURE(0x51);
 
   private final byte tag;
 

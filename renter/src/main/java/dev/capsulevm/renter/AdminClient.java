@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.FundRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
@@ -55,10 +56,19 @@ public final class AdminClient implements AutoCloseable {
 
   /** Connects like {@link #connect(String, String)}, each unary call waiting at most {@code callDeadline}. */
   public static AdminClient connect(String address, String token, Duration callDeadline) {
+    return connect(address, token, callDeadline, ChannelSecurity.plaintext());
+  }
+
+  /**
+   * Connects like {@link #connect(String, String, Duration)} over {@code security}: TLS verifying the
+   * host's certificate (required when the admin port is not on loopback), or plaintext.
+   */
+  public static AdminClient connect(String address, String token, Duration callDeadline, ChannelSecurity security) {
     if (callDeadline.isNegative() || callDeadline.isZero()) {
       throw new IllegalArgumentException("the call deadline is positive: " + callDeadline);
     }
-    return new AdminClient(NettyChannelBuilder.forTarget(address).usePlaintext().build(), token, callDeadline);
+    return new AdminClient(NettyChannelBuilder.forTarget(address, security.credentials()).build(), token,
+        callDeadline);
   }
 
   /** Adds {@code amount} to {@code account}; returns the new balance. */
@@ -67,7 +77,7 @@ public final class AdminClient implements AutoCloseable {
       return Amount.of(stub.withDeadlineAfter(callDeadline.toNanos(), TimeUnit.NANOSECONDS).fund(FundRequest.newBuilder()
           .setAccount(ByteString.copyFrom(account.toByteArray())).setAmount(amount.units()).build()).getBalance());
     } catch (StatusRuntimeException e) {
-      throw new RenterException("funding failed: " + e.getStatus(), e);
+      throw new RenterException("funding failed: " + Channels.describe(e), e);
     }
   }
 
@@ -76,7 +86,7 @@ public final class AdminClient implements AutoCloseable {
     try {
       return stub.withDeadlineAfter(callDeadline.toNanos(), TimeUnit.NANOSECONDS).status(StatusRequest.getDefaultInstance());
     } catch (StatusRuntimeException e) {
-      throw new RenterException("status failed: " + e.getStatus(), e);
+      throw new RenterException("status failed: " + Channels.describe(e), e);
     }
   }
 
@@ -137,7 +147,7 @@ public final class AdminClient implements AutoCloseable {
         last = report;
       }
     } catch (StatusRuntimeException e) {
-      throw new RenterException("sync with " + peer + " failed: " + e.getStatus(), e);
+      throw new RenterException("sync with " + peer + " failed: " + Channels.describe(e), e);
     } finally {
       context.detach(previous);
       context.cancel(null);

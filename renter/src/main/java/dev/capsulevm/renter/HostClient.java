@@ -20,6 +20,7 @@ import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.ProofCache;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.BalanceRequest;
 import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
@@ -75,10 +76,13 @@ public final class HostClient implements AutoCloseable {
     this.verifier = new ProofVerifier(cache);
   }
 
-  /** Connects (plaintext gRPC) to the host at {@code address} ("host:port"), paying from {@code accountKey}. */
+  /**
+   * Connects to the host at {@code address} ("host:port"), paying from {@code accountKey}, over
+   * {@link RenterOptions#security()}: plaintext by default, or TLS verifying the host's certificate (a
+   * certificate refused fails the first call with a {@link RenterException} saying why, never retried).
+   */
   public static HostClient connect(String address, SigningKey accountKey, RenterOptions options) {
-    ManagedChannel channel = NettyChannelBuilder.forTarget(address)
-        .usePlaintext()
+    ManagedChannel channel = NettyChannelBuilder.forTarget(address, options.security().credentials())
         .maxInboundMessageSize(64 << 20)
         .intercept(options.interceptors())
         .build();
@@ -265,14 +269,18 @@ public final class HostClient implements AutoCloseable {
         return call.get();
       } catch (StatusRuntimeException e) {
         Status.Code code = e.getStatus().getCode();
+        String tls = ChannelSecurity.handshakeFailure(e);
+        if (tls != null) {
+          throw new RenterException(what + ": " + tls, e); // a certificate refused now is refused on retry
+        }
         if (code == Status.Code.DEADLINE_EXCEEDED) {
           throw new DeadlineExceededException(DeadlineExceededException.Kind.CALL, options.deadlines().call(),
-              what + ": no answer within the call deadline of " + options.deadlines().call() + " (" + e.getStatus()
-                  + ")", e);
+              what + ": no answer within the call deadline of " + options.deadlines().call() + " ("
+                  + Channels.describe(e) + ")", e);
         }
         if (retried >= options.retries().max()
             || (code != Status.Code.RESOURCE_EXHAUSTED && code != Status.Code.UNAVAILABLE)) {
-          throw new RenterException(what + ": " + e.getStatus()
+          throw new RenterException(what + ": " + Channels.describe(e)
               + (retried == 0 ? "" : " (after " + retried + " retries)"), e);
         }
         backOff(retried++, e);

@@ -20,6 +20,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
+import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.CommitDecision;
 import dev.capsulevm.proto.v1.CommitProposal;
 import dev.capsulevm.proto.v1.ExecuteRequest;
@@ -257,6 +258,11 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
         synchronized (ProgramRun.this) {
           if (!finished) {
             Status status = Status.fromThrowable(t);
+            String tls = ChannelSecurity.handshakeFailure(t);
+            if (tls != null) { // not a refusal to retry: the host's certificate is refused again
+              fail(new RenterException("the program could not reach the host: " + tls, t));
+              return;
+            }
             if (outputs.isEmpty()) {
               refusalOrNull = status.getCode();
             }

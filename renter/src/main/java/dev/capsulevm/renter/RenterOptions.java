@@ -6,6 +6,7 @@ import dev.capsulevm.pricing.InstructionPrice;
 import dev.capsulevm.pricing.MaxPrices;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proto.tls.ChannelSecurity;
 import io.grpc.ClientInterceptor;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -36,11 +37,14 @@ import org.jspecify.annotations.Nullable;
  * @param deadlines how long a call, a program, and a host's silence during a program may last
  * @param retries how often, and after what waits, a call the host refused before anything ran is sent again
  * @param scheduler how the SDK waits (back-off) and times out (idle timers)
+ * @param security how the host's port is reached: plaintext (the default, for a host on loopback) or TLS
+ *     verifying the host's certificate against a CA file or pins ({@link ChannelSecurity})
  */
 public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
     List<ClientInterceptor> interceptors, int appendRetries, @Nullable Amount budgetOrNull,
-    @Nullable Path evidenceDirOrNull, Deadlines deadlines, Retries retries, Scheduler scheduler) {
+    @Nullable Path evidenceDirOrNull, Deadlines deadlines, Retries retries, Scheduler scheduler,
+    ChannelSecurity security) {
   /** {@link #appendRetries()} of {@link #defaults()}. */
   public static final int DEFAULT_APPEND_RETRIES = 3;
 
@@ -123,6 +127,7 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     Objects.requireNonNull(deadlines, "deadlines");
     Objects.requireNonNull(retries, "retries");
     Objects.requireNonNull(scheduler, "scheduler");
+    Objects.requireNonNull(security, "security");
   }
 
   /**
@@ -140,61 +145,61 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
 
   /**
    * The defaults: {@link #defaultMaxPrices()}, system clock, 60 s withdrawals, 64 KiB chunks, 3 append
-   * retries, {@link Deadlines#DEFAULT}, {@link Retries#DEFAULT}, {@link Scheduler#system()}.
+   * retries, {@link Deadlines#DEFAULT}, {@link Retries#DEFAULT}, {@link Scheduler#system()}, plaintext.
    */
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
         100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null, Deadlines.DEFAULT, Retries.DEFAULT,
-        Scheduler.system());
+        Scheduler.system(), ChannelSecurity.plaintext());
   }
 
   public RenterOptions withMaxPrices(MaxPrices max) {
     return new RenterOptions(max, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
   }
 
   public RenterOptions withInterceptors(List<ClientInterceptor> list) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
+        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
   }
 
   public RenterOptions withChunkSize(int size) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, size, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
   }
 
   public RenterOptions withExpectedHostKey(PublicKey key) {
     return new RenterOptions(maxPrices, key, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
   }
 
   public RenterOptions withAppendRetries(int times) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, times, budgetOrNull, evidenceDirOrNull, deadlines, retries,
-        scheduler);
+        scheduler, security);
   }
 
   public RenterOptions withClock(Clock newClock) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, newClock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
   }
 
   /** Every program run through {@link HostClient#run(PreparedProgram)} is paid with {@code budget}. */
   public RenterOptions withBudget(Amount budget) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler, security);
   }
 
   /** Evidence of a rollback is written under {@code dir}. */
   public RenterOptions withEvidenceDirectory(Path dir) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler, security);
   }
 
   public RenterOptions withDeadlines(Deadlines newDeadlines) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, newDeadlines,
-        retries, scheduler);
+        retries, scheduler, security);
   }
 
   /** Each unary call waits at most {@code deadline}. */
@@ -215,13 +220,20 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withRetries(Retries newRetries) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        newRetries, scheduler);
+        newRetries, scheduler, security);
   }
 
   /** Back-off waits and idle timers go through {@code newScheduler} (tests: a fake one). */
   public RenterOptions withScheduler(Scheduler newScheduler) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, newScheduler);
+        retries, newScheduler, security);
+  }
+
+  /** The host is reached with {@code newSecurity} (TLS against a CA file or pins, or plaintext). */
+  public RenterOptions withSecurity(ChannelSecurity newSecurity) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        retries, scheduler, newSecurity);
   }
 }

@@ -4,7 +4,11 @@ import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.server.DataDirectoryInUseException;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.host.server.InsecureAdminException;
+import dev.capsulevm.host.tls.TlsIdentity;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proto.tls.CertificatePin;
+import dev.capsulevm.proto.tls.ChannelSecurity;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -20,6 +24,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -30,15 +35,21 @@ import picocli.CommandLine.Spec;
  * {@code capsulevm host}: runs a host until SIGINT or SIGTERM. Works with no flags (data in
  * {@code ./capsulevm-data}, Host on 127.0.0.1:7420, Admin on 127.0.0.1:7421, metrics on
  * 127.0.0.1:7422). Settings come from the defaults, then {@code --config FILE} (a properties file whose
- * keys are the long option names without the dashes, e.g. {@code port=7420}), then the flags.
+ * keys are the long option names without the dashes, e.g. {@code port=7420}), then the flags. With
+ * {@code --tls-cert} and {@code --tls-key} every port (Host, Admin, metrics) speaks TLS; without them the
+ * Admin service stays on loopback ({@link #EXIT_INSECURE_ADMIN} otherwise).
  */
 @Command(name = "host", mixinStandardHelpOptions = true,
     description = "Runs a capsulevm host (Host and Admin gRPC services, metrics) until SIGINT/SIGTERM.",
-    footer = "Exits " + HostCommand.EXIT_DATA_DIR_IN_USE + " at once, changing nothing, when another host holds the"
-        + " data directory (its lock file host.lock names that host's pid).")
+    footer = {"Exits " + HostCommand.EXIT_DATA_DIR_IN_USE + " at once, changing nothing, when another host holds the"
+        + " data directory (its lock file host.lock names that host's pid).",
+        "Exits " + HostCommand.EXIT_INSECURE_ADMIN + " at once, changing nothing, when the admin address is not"
+        + " loopback and the host has no TLS certificate (--tls-cert, --tls-key)."})
 public final class HostCommand implements Callable<Integer> {
   /** Exit code when another host holds the data directory's lock (nothing was changed). */
   public static final int EXIT_DATA_DIR_IN_USE = 5;
+  /** Exit code when the Admin service would listen beyond loopback without TLS (nothing was changed). */
+  public static final int EXIT_INSECURE_ADMIN = 6;
 
   @Spec
   CommandSpec spec;
@@ -132,13 +143,30 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--sync-backoff-max", description = "Longest back-off (default PT10M).")
   String syncBackoffMax;
 
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM certificate chain (this host's first) that every"
+      + " port presents in TLS; with --tls-key (default: none, plaintext).")
+  String tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM private key of --tls-cert (PKCS#8 or OpenSSL's"
+      + " EC/RSA form, unencrypted).")
+  String tlsKey;
+
+  @Option(names = "--peer-tls-ca", paramLabel = "FILE", description = "Reach sync peers over TLS, trusting the PEM"
+      + " certificates in FILE (a CA's, or the peers' self-signed ones) (default: plaintext).")
+  String peerTlsCa;
+
+  @Option(names = "--peer-tls-pin", paramLabel = "SHA256[,SHA256...]", description = "Reach sync peers over TLS,"
+      + " accepting only certificates with these SHA-256 fingerprints (default: plaintext).")
+  String peerTlsPin;
+
   /** Every settable key, as in the config file. */
   static final Set<String> KEYS = Set.of("data-dir", "address", "port", "admin-address", "admin-port",
       "metrics-address", "metrics-port", "max-inbound-message-bytes", "max-concurrent-programs",
       "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
       "price-table-validity", "withdrawal-window", "commit-timeout", "data-timeout", "send-timeout",
-      "shutdown-grace", "peers", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max");
+      "shutdown-grace", "peers", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max",
+      "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin");
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
   public static void main(String[] args) {
@@ -158,10 +186,9 @@ public final class HostCommand implements Callable<Integer> {
     try {
       server = HostServer.start(config);
     } catch (DataDirectoryInUseException e) {
-      PrintWriter err = spec.commandLine().getErr();
-      err.println("capsulevm host: " + e.getMessage());
-      err.flush();
-      return EXIT_DATA_DIR_IN_USE;
+      return fail(e, EXIT_DATA_DIR_IN_USE);
+    } catch (InsecureAdminException e) {
+      return fail(e, EXIT_INSECURE_ADMIN);
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
@@ -174,13 +201,23 @@ public final class HostCommand implements Callable<Integer> {
     out.println("  host key     " + server.hostKey().toHex());
     out.println("  admin        " + config.adminAddress() + ":" + server.adminPort()
         + " (token in " + dir.resolve(HostServer.ADMIN_TOKEN_FILE) + ")");
+    TlsIdentity tls = config.tlsOrNull();
     out.println("  metrics      " + (server.metricsPort() < 0 ? "off"
-        : "http://" + config.metricsAddress() + ":" + server.metricsPort() + "/metrics"));
+        : (tls == null ? "http://" : "https://") + config.metricsAddress() + ":" + server.metricsPort() + "/metrics"));
     out.println("  data         " + dir);
+    out.println("  tls          " + (tls == null ? "off (plaintext)"
+        : "on every port, " + tls));
     out.println("Stop with Ctrl-C (SIGINT) or SIGTERM.");
     out.flush();
     stopped.await();
     return 0;
+  }
+
+  private int fail(Exception e, int exitCode) {
+    PrintWriter err = spec.commandLine().getErr();
+    err.println("capsulevm host: " + e.getMessage());
+    err.flush();
+    return exitCode;
   }
 
   /** The configuration: defaults, then the config file, then the flags. */
@@ -228,6 +265,10 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "sync-sessions", syncSessions);
     flag(settings, "sync-backoff", syncBackoff);
     flag(settings, "sync-backoff-max", syncBackoffMax);
+    flag(settings, "tls-cert", tlsCert);
+    flag(settings, "tls-key", tlsKey);
+    flag(settings, "peer-tls-ca", peerTlsCa);
+    flag(settings, "peer-tls-pin", peerTlsPin);
     return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
   }
 
@@ -237,8 +278,8 @@ public final class HostCommand implements Callable<Integer> {
     }
   }
 
-  /** {@code base} with the settings applied; a bad value names its key. */
-  static HostConfig apply(HostConfig base, Map<String, String> s) {
+  /** {@code base} with the settings applied; a bad value names its key, an unreadable file its path. */
+  static HostConfig apply(HostConfig base, Map<String, String> s) throws IOException {
     return new HostConfig(
         base.dataDirectory(),
         s.getOrDefault("address", base.address()),
@@ -264,14 +305,52 @@ public final class HostCommand implements Callable<Integer> {
         duration(s, "send-timeout", base.sendTimeout()),
         duration(s, "shutdown-grace", base.shutdownGrace()),
         base.clock(),
-        replication(base.replication(), s));
+        replication(base.replication(), s),
+        tls(base.tlsOrNull(), s));
   }
 
-  private static Replicator.Settings replication(Replicator.Settings base, Map<String, String> s) {
+  private static @Nullable TlsIdentity tls(@Nullable TlsIdentity base, Map<String, String> s) throws IOException {
+    String cert = s.get("tls-cert");
+    String key = s.get("tls-key");
+    if (cert == null && key == null) {
+      return base;
+    }
+    if (cert == null || key == null) {
+      throw new IllegalArgumentException("tls-cert and tls-key go together: give both or neither");
+    }
+    return TlsIdentity.load(Path.of(cert), Path.of(key));
+  }
+
+  private static ChannelSecurity peerSecurity(ChannelSecurity base, Map<String, String> s) throws IOException {
+    String ca = s.get("peer-tls-ca");
+    String pins = s.get("peer-tls-pin");
+    if (ca != null && pins != null) {
+      throw new IllegalArgumentException("peer-tls-ca and peer-tls-pin: give one of them, not both");
+    }
+    if (ca != null) {
+      return ChannelSecurity.trustingCa(Path.of(ca));
+    }
+    if (pins != null) {
+      List<CertificatePin> list = new ArrayList<>();
+      for (String pin : pins.split(",", -1)) {
+        try {
+          list.add(CertificatePin.parse(pin));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("peer-tls-pin: " + e.getMessage(), e);
+        }
+      }
+      return ChannelSecurity.pinning(list);
+    }
+    return base;
+  }
+
+  private static Replicator.Settings replication(Replicator.Settings base, Map<String, String> s)
+      throws IOException {
     List<Replicator.Peer> peers = s.containsKey("peers") ? peers(s.get("peers")) : base.peers();
     return new Replicator.Settings(peers, duration(s, "sync-interval", base.interval()),
         integer(s, "sync-sessions", base.maxIncomingSessions()), duration(s, "sync-backoff", base.backoffBase()),
-        duration(s, "sync-backoff-max", base.backoffMax()), base.reconcile(), base.transport(), base.staging());
+        duration(s, "sync-backoff-max", base.backoffMax()), base.reconcile(), base.transport(), base.staging(),
+        peerSecurity(base.peerSecurity(), s));
   }
 
   /** {@code HOST:PORT} or {@code HOST:PORT@ID+ID}, comma-separated. */

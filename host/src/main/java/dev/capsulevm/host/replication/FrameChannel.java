@@ -1,5 +1,6 @@
 package dev.capsulevm.host.replication;
 
+import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.SyncFrame;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -156,6 +157,10 @@ final class FrameChannel implements ClientResponseObserver<SyncFrame, SyncFrame>
 
   private static SyncFailure ended(Throwable t) {
     Status status = Status.fromThrowable(t);
+    String tls = ChannelSecurity.handshakeFailure(t);
+    if (tls != null) {
+      return new SyncFailure(status.getCode(), false, "the session ended: " + status.getCode() + ", " + tls, t);
+    }
     return new SyncFailure(status.getCode(), false,
         "the session ended: " + status.getCode() + (status.getDescription() == null ? "" : ", " + status.getDescription()), t);
   }

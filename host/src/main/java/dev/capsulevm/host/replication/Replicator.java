@@ -8,6 +8,7 @@ import dev.capsulevm.host.sync.SyncProtocolException;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.SyncFrame;
 import dev.capsulevm.proto.v1.SyncGrpc;
 import dev.capsulevm.vm.members.MemberCache;
@@ -72,44 +73,56 @@ public final class Replicator implements AutoCloseable {
   }
 
   /**
-   * How this host replicates: its peers, how often and how patiently it syncs with them, and the sessions'
-   * limits.
+   * How this host replicates: its peers, how often and how patiently it syncs with them, the sessions'
+   * limits, and how it verifies the peers it dials.
    *
    * @param interval how often every configured peer is synced (zero: only on demand)
    * @param maxIncomingSessions sessions answered at once; more are refused with RESOURCE_EXHAUSTED
    * @param backoffBase the first back-off after a failure; it doubles per failure in a row
    * @param backoffMax the longest back-off
+   * @param peerSecurity how sessions this host opens reach their peers: plaintext (the default) or TLS
+   *     verifying each peer's certificate (a CA file or pins)
    */
   public record Settings(List<Peer> peers, Duration interval, int maxIncomingSessions, Duration backoffBase,
-      Duration backoffMax, Reconciler.Config reconcile, SyncSession.Limits transport, ReplicaDag.Limits staging) {
+      Duration backoffMax, Reconciler.Config reconcile, SyncSession.Limits transport, ReplicaDag.Limits staging,
+      ChannelSecurity peerSecurity) {
     public Settings {
       peers = List.copyOf(peers);
       if (maxIncomingSessions < 1) {
         throw new IllegalArgumentException("maxIncomingSessions must be positive");
       }
+      Objects.requireNonNull(peerSecurity, "peerSecurity");
     }
 
     public static Settings defaults(List<Peer> peers) {
       return new Settings(peers, Duration.ofSeconds(30), 2, Duration.ofSeconds(5), Duration.ofMinutes(10),
-          Reconciler.Config.DEFAULT, SyncSession.Limits.DEFAULT, ReplicaDag.Limits.DEFAULT);
+          Reconciler.Config.DEFAULT, SyncSession.Limits.DEFAULT, ReplicaDag.Limits.DEFAULT, ChannelSecurity.plaintext());
     }
 
     public Settings withInterval(Duration value) {
-      return new Settings(peers, value, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport, staging);
+      return new Settings(peers, value, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport, staging,
+          peerSecurity);
     }
 
     public Settings withBackoff(Duration base, Duration max) {
-      return new Settings(peers, interval, maxIncomingSessions, base, max, reconcile, transport, staging);
+      return new Settings(peers, interval, maxIncomingSessions, base, max, reconcile, transport, staging,
+          peerSecurity);
     }
 
     public Settings withPeers(List<Peer> value) {
       return new Settings(value, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          staging);
+          staging, peerSecurity);
     }
 
     public Settings withStaging(ReplicaDag.Limits value) {
       return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          value);
+          value, peerSecurity);
+    }
+
+    /** Sessions this host opens reach their peers with {@code value}. */
+    public Settings withPeerSecurity(ChannelSecurity value) {
+      return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
+          staging, value);
     }
   }
 
@@ -327,7 +340,7 @@ public final class Replicator implements AutoCloseable {
   }
 
   private ManagedChannel channelFor(String address) {
-    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
+    return channels.computeIfAbsent(address, a -> NettyChannelBuilder.forTarget(a, settings.peerSecurity().credentials())
         .maxInboundMessageSize(settings.transport().chunkBytes() + (1 << 20)).build());
   }
 

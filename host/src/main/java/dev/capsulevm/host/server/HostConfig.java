@@ -1,11 +1,13 @@
 package dev.capsulevm.host.server;
 
 import dev.capsulevm.host.replication.Replicator;
+import dev.capsulevm.host.tls.TlsIdentity;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Everything a host daemon is configured with. {@link #defaults(Path)} works with no further settings;
@@ -39,7 +41,9 @@ import java.util.Objects;
  * @param shutdownGrace how long {@link HostServer#close()} lets in-flight programs finish
  * @param clock the host's clock (tests move it)
  * @param replication the sync peers, their interval, back-off and session limits (no peers by default;
- *     the Sync service always answers)
+ *     the Sync service always answers), and how this host verifies the peers it dials
+ * @param tlsOrNull the certificate and key every port (Host, Admin, metrics) presents in TLS; null for
+ *     plaintext, which {@link HostServer#start} allows for the Admin service on loopback only
  */
 public record HostConfig(
     Path dataDirectory,
@@ -66,7 +70,8 @@ public record HostConfig(
     Duration sendTimeout,
     Duration shutdownGrace,
     Clock clock,
-    Replicator.Settings replication) {
+    Replicator.Settings replication,
+    @Nullable TlsIdentity tlsOrNull) {
 
   public static final int DEFAULT_PORT = 7420;
   public static final int DEFAULT_ADMIN_PORT = 7421;
@@ -146,7 +151,8 @@ public record HostConfig(
         Duration.ofSeconds(30), // sendTimeout
         Duration.ofSeconds(10), // shutdownGrace
         Clock.systemUTC(),
-        Replicator.Settings.defaults(List.of()));
+        Replicator.Settings.defaults(List.of()),
+        null); // plaintext
   }
 
   /**
@@ -158,7 +164,7 @@ public record HostConfig(
         port == 0 && metricsPort > 0 ? 0 : metricsPort, maxInboundMessageBytes, maxConcurrentPrograms,
         maxProgramBytes, maxInstructions, maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits,
         maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
-        withdrawalWindow, commitTimeout, dataTimeout, sendTimeout, shutdownGrace, clock, replication);
+        withdrawalWindow, commitTimeout, dataTimeout, sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy whose metrics endpoint listens on {@code metricsPort} (0 = ephemeral, negative = off). */
@@ -167,7 +173,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication);
+        shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these timeouts. */
@@ -177,7 +183,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication);
+        shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these program limits. */
@@ -187,7 +193,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication);
+        shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these message and program-data buffer limits. */
@@ -196,7 +202,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication);
+        shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with this per-account rate (programs per second, burst). */
@@ -205,7 +211,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication);
+        shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy reading time from {@code clock} with price tables valid for {@code priceTableValidity}. */
@@ -214,7 +220,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication);
+        shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these replication settings. */
@@ -223,6 +229,24 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
         maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication);
+        shutdownGrace, clock, replication, tlsOrNull);
+  }
+
+  /** A copy serving TLS with {@code tls} on every port, or plaintext when null. */
+  public HostConfig withTls(@Nullable TlsIdentity tls) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock, replication, tls);
+  }
+
+  /** A copy whose Host, Admin and metrics endpoints bind to these addresses. */
+  public HostConfig withAddresses(String address, String adminAddress, String metricsAddress) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
+        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
+        shutdownGrace, clock, replication, tlsOrNull);
   }
 }

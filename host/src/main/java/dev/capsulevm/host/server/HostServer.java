@@ -13,16 +13,23 @@ import dev.capsulevm.proofs.crypto.KeyFile;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.WireSizes;
+import dev.capsulevm.host.tls.TlsIdentity;
+import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.vm.exec.Executor;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,9 +54,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running host: the LMDB store and the ledger in the data directory, the Host service (with gRPC
- * health checking and server reflection), the Admin service (token-protected, loopback by default) and
- * the Prometheus endpoint.
+ * A running host: the LMDB store and the ledger in the data directory, the Host and Sync services, the
+ * Admin service (token-protected, loopback by default) and the Prometheus endpoint; each gRPC port with
+ * health checking and server reflection, and every port over TLS when the configuration has a
+ * certificate.
  */
 public final class HostServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HostServer.class);
@@ -65,7 +73,8 @@ public final class HostServer implements AutoCloseable {
   private final HostContext ctx;
   private final Server server;
   private final Server adminServer;
-  private final HealthStatusManager health;
+  /** The health services of the Host port and of the Admin port. */
+  private final List<HealthStatusManager> health;
   private final ScheduledExecutorService scheduler;
   private final ExecutorService programPool;
   private final Metrics metrics;
@@ -73,7 +82,7 @@ public final class HostServer implements AutoCloseable {
   private boolean closed;
 
   private HostServer(HostConfig config, DataDirectory data, SigningKey hostKey, String adminToken,
-      ReplicaStore storage, HostContext ctx, Server server, Server adminServer, HealthStatusManager health,
+      ReplicaStore storage, HostContext ctx, Server server, Server adminServer, List<HealthStatusManager> health,
       ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics, Replicator replicator) {
     this.config = config;
     this.data = data;
@@ -95,9 +104,11 @@ public final class HostServer implements AutoCloseable {
    * DataDirectoryInUseException}, nothing changed), opens the store and the ledger in it, makes or loads
    * the host key and the admin token, signs a price table, binds the Host, Admin and metrics endpoints,
    * and returns when serving. A start that fails (a port in use, say) removes what it made in the
-   * directory (a new host key, admin token, store, price tables) and releases the lock.
+   * directory (a new host key, admin token, store, price tables) and releases the lock. An Admin service
+   * configured on a non-loopback address without TLS is refused first ({@link InsecureAdminException}).
    */
   public static HostServer start(HostConfig config) throws IOException {
+    refuseExposedAdmin(config);
     DataDirectory data = DataDirectory.lock(config.dataDirectory());
     try {
       return start(config, data);
@@ -142,40 +153,55 @@ public final class HostServer implements AutoCloseable {
       opened.add(programPool::shutdownNow);
       Executor executor = new Executor(storage, config.clock(), config.commitTimeout(), config.dataTimeout(),
           WireSizes.OUTPUT_ENVELOPE_BYTES, hostKey, scheduler);
-      Metrics metrics = new Metrics(config.metricsAddress(), config.metricsPort());
+      TlsIdentity tls = config.tlsOrNull();
+      Metrics metrics = new Metrics(config.metricsAddress(), config.metricsPort(), tls == null ? null : tls.sslContext());
       opened.add(metrics);
       HostContext ctx = new HostContext(config, hostKey, tables, ledger,
           new Cashier(ledger, hostKey.publicKey(), config.clock()), executor, programPool, scheduler,
           new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), metrics);
       Replicator replicator = new Replicator(storage, config.replication(), config.clock(), metrics.registry);
       opened.add(replicator);
+      // Every port speaks TLS when the host has a certificate; each has its own health service naming
+      // what that port serves, and reflection (v1 and v1alpha).
+      ServerCredentials credentials = tls == null ? InsecureServerCredentials.create() : tls.serverCredentials();
       HealthStatusManager health = new HealthStatusManager();
-      Server server = NettyServerBuilder.forAddress(new InetSocketAddress(config.address(), config.port()))
+      ServerServiceDefinition sync = replicator.service();
+      Server server = withReflection(NettyServerBuilder
+          .forAddress(new InetSocketAddress(config.address(), config.port()), credentials)
           .maxInboundMessageSize(config.maxInboundMessageBytes())
           .addService(new HostService(ctx))
-          .addService(replicator.service())
-          .addService(health.getHealthService())
-          .addService(ProtoReflectionServiceV1.newInstance())
+          .addService(sync)
+          .addService(health.getHealthService()))
           .build()
           .start();
       opened.add(() -> server.shutdownNow());
-      Server adminServer = NettyServerBuilder
-          .forAddress(new InetSocketAddress(config.adminAddress(), config.adminPort()))
+      HealthStatusManager adminHealth = new HealthStatusManager();
+      Server adminServer = withReflection(NettyServerBuilder
+          .forAddress(new InetSocketAddress(config.adminAddress(), config.adminPort()), credentials)
           .maxInboundMessageSize(config.maxInboundMessageBytes())
           .addService(ServerInterceptors.intercept(new AdminService(ctx, templates, storage, replicator),
               new AdminService.TokenCheck(adminToken)))
+          .addService(adminHealth.getHealthService()))
           .build()
           .start();
-      health.setStatus("", ServingStatus.SERVING);
-      health.setStatus(HostGrpc.SERVICE_NAME, ServingStatus.SERVING);
+      opened.add(() -> adminServer.shutdownNow());
+      for (String service : List.of("", HostGrpc.SERVICE_NAME, sync.getServiceDescriptor().getName())) {
+        health.setStatus(service, ServingStatus.SERVING);
+      }
+      adminHealth.setStatus("", ServingStatus.SERVING);
+      adminHealth.setStatus(AdminGrpc.SERVICE_NAME, ServingStatus.SERVING);
       // Renews the price table ahead of the renters; stopped with the scheduler by close().
       ScheduledFuture<?> unused = scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
       replicator.start(scheduler);
       HostServer host = new HostServer(config, data, hostKey, adminToken, storage, ctx, server, adminServer,
-          health, scheduler, programPool, metrics, replicator);
-      log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}", hostKey.publicKey(),
+          List.of(health, adminHealth), scheduler, programPool, metrics, replicator);
+      log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}, {}", hostKey.publicKey(),
           config.address(), server.getPort(), config.adminAddress(), adminServer.getPort(),
-          metrics.port() < 0 ? "off" : config.metricsAddress() + ":" + metrics.port(), dir);
+          metrics.port() < 0 ? "off" : config.metricsAddress() + ":" + metrics.port(), dir,
+          tls == null ? "plaintext" : tls);
+      if (!config.replication().peers().isEmpty()) {
+        log.info("sync sessions reach their peers over {}", config.replication().peerSecurity());
+      }
       return host;
     } catch (IOException | RuntimeException e) {
       for (int i = opened.size() - 1; i >= 0; i--) {
@@ -187,6 +213,32 @@ public final class HostServer implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /**
+   * Refuses an Admin service on an address that is not loopback (a wildcard address included) unless the
+   * host has TLS: its bearer token would cross the network in the clear.
+   */
+  static void refuseExposedAdmin(HostConfig config) throws InsecureAdminException {
+    if (config.tlsOrNull() != null) {
+      return;
+    }
+    InetAddress address;
+    try {
+      address = InetAddress.getByName(config.adminAddress());
+    } catch (UnknownHostException e) {
+      return; // binding fails with its own message
+    }
+    if (!address.isLoopbackAddress()) {
+      throw new InsecureAdminException(config.adminAddress());
+    }
+  }
+
+  /** Server reflection, both versions clients still ask for (grpcurl, Postman, older tools: v1alpha). */
+  @SuppressWarnings("deprecation") // ProtoReflectionService answers v1alpha, which grpc-java deprecates
+  private static NettyServerBuilder withReflection(NettyServerBuilder builder) {
+    return builder.addService(ProtoReflectionServiceV1.newInstance())
+        .addService(io.grpc.protobuf.services.ProtoReflectionService.newInstance());
   }
 
   private static ThreadFactory threads(String prefix) {
@@ -291,7 +343,7 @@ public final class HostServer implements AutoCloseable {
     }
     closed = true;
     log.info("host shutting down");
-    health.enterTerminalState();
+    health.forEach(HealthStatusManager::enterTerminalState);
     ctx.closing = true;
     // Sync sessions are cut at once: each only ever added verified records, and the next one resumes.
     replicator.close();

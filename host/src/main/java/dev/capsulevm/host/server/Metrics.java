@@ -1,16 +1,18 @@
 package dev.capsulevm.host.server;
 
+import com.sun.net.httpserver.HttpsConfigurator;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
+import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The host's Prometheus metrics, in a registry of its own (so several hosts in one process never share
- * counters), served over HTTP at {@code /metrics} when a port is configured. Names are listed in
+ * counters), served over HTTP (HTTPS when the host has TLS) at {@code /metrics} when a port is configured. Names are listed in
  * host/README.md, section "Daemon".
  */
 final class Metrics implements AutoCloseable {
@@ -33,8 +35,17 @@ final class Metrics implements AutoCloseable {
   /** Null when the endpoint is off. */
   private final @Nullable HTTPServer http;
 
-  Metrics(String address, int port) throws IOException {
-    http = port < 0 ? null : HTTPServer.builder().hostname(address).port(port).registry(registry).buildAndStart();
+  /** Serves over HTTPS with {@code tlsOrNull} when given. */
+  Metrics(String address, int port, @Nullable SSLContext tlsOrNull) throws IOException {
+    if (port < 0) {
+      http = null;
+      return;
+    }
+    HTTPServer.Builder builder = HTTPServer.builder().hostname(address).port(port).registry(registry);
+    if (tlsOrNull != null) {
+      builder.httpsConfigurator(new HttpsConfigurator(tlsOrNull));
+    }
+    http = builder.buildAndStart();
   }
 
   /** The HTTP port, or -1 when the endpoint is off. */

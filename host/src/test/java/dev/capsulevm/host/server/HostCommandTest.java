@@ -1,6 +1,7 @@
 package dev.capsulevm.host.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -75,6 +76,43 @@ class HostCommandTest {
       CommandLine cl = new CommandLine(new HostCommand()).setErr(new PrintWriter(err));
       assertNotEquals(0, cl.execute("--peers", bad));
       assertTrue(err.toString().contains("peers"), err.toString());
+    }
+  }
+
+  @Test
+  void tlsFilesAndPeerTrustComeFromTheConfigFileOrFlagsAndProblemsAreNamed() throws Exception {
+    var identity = TestTls.loopbackIdentity();
+    Path cert = dir.resolve("cert.pem");
+    Path key = dir.resolve("key.pem");
+    identity.write(cert, key);
+    Path file = dir.resolve("tls.properties");
+    Files.writeString(file, "tls-cert=" + cert.toString().replace("\\", "/") + "\ntls-key="
+        + key.toString().replace("\\", "/") + "\npeer-tls-pin=" + identity.pin() + "\n");
+    HostCommand command = new HostCommand();
+    new CommandLine(command).parseArgs("--config", file.toString());
+    HostConfig config = invokeConfig(command);
+    assertEquals(identity.certificate(), java.util.Objects.requireNonNull(config.tlsOrNull()).certificate());
+    assertEquals(java.util.List.of(identity.pin()), config.replication().peerSecurity().pins());
+
+    HostCommand caFlag = new HostCommand();
+    new CommandLine(caFlag).parseArgs("--peer-tls-ca", cert.toString());
+    assertTrue(invokeConfig(caFlag).replication().peerSecurity().isTls());
+    assertEquals(null, invokeConfig(caFlag).tlsOrNull(), "no certificate: plaintext");
+
+    String[][] bad = {
+        {"--tls-cert", cert.toString()},
+        {"--tls-cert", cert.toString(), "--tls-key", dir.resolve("missing.pem").toString()},
+        {"--tls-cert", key.toString(), "--tls-key", key.toString()},
+        {"--peer-tls-pin", "abcd"},
+        {"--peer-tls-ca", cert.toString(), "--peer-tls-pin", identity.pin().toString()},
+    };
+    String[] named = {"tls-cert and tls-key", "missing.pem", "key.pem", "peer-tls-pin", "peer-tls-ca and peer-tls-pin"};
+    for (int i = 0; i < bad.length; i++) {
+      StringWriter err = new StringWriter();
+      CommandLine cl = new CommandLine(new HostCommand()).setErr(new PrintWriter(err));
+      assertNotEquals(0, cl.execute(bad[i]));
+      assertTrue(err.toString().contains(named[i]), err.toString());
+      assertFalse(err.toString().contains("\tat "), err.toString());
     }
   }
 
