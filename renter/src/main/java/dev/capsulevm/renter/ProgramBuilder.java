@@ -383,7 +383,9 @@ public final class ProgramBuilder {
     long expected = 4;
     if (heads != null && !heads.isEmpty()) {
       for (RecordHeader head : heads.values()) {
-        expected += OutputBounds.head(head);
+        // A version-2 head without auth parents is followed, once members change, by heads with one: room
+        // for it keeps the first Heads after a change from stopping for its budget (and a retry).
+        expected += OutputBounds.head(head) + (isVersion2() && head.authParents().isEmpty() ? Hash.LENGTH : 0);
       }
     } else {
       expected += unknownHeaderBytes() + OutputBounds.RECORD_OVERHEAD;
