@@ -1,5 +1,6 @@
 package dev.capsulevm.renter;
 
+import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Metadata;
@@ -21,6 +22,8 @@ import dev.capsulevm.proofs.members.Resolution;
 import dev.capsulevm.proofs.members.RetentionPolicy;
 import dev.capsulevm.proofs.members.Rights;
 import dev.capsulevm.renter.evidence.Claim;
+import io.grpc.Status;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -55,7 +58,17 @@ import org.jspecify.annotations.Nullable;
  * it holds them all, so a capsule without membership changes costs no extra program), checks each head's
  * member root and writer against them, builds records with their auth parents and member root, and refuses
  * locally a write its own view already forbids ({@link NotAllowedException}). Version-1 capsules keep their
- * fixed writers. Not thread-safe.
+ * fixed writers.
+ *
+ * <p><b>Pipelined appends.</b> {@link #submitAppend} sends an append without waiting for it: its records
+ * build on the last pending append's last record (or on the heads when none is pending), so several append
+ * programs are in flight for the capsule at once, and the host runs them one after the other (it holds one
+ * write permit per capsule). Each {@link PendingAppend} is settled in submission order: committed, or
+ * failed with its own reason, or, when the append it builds on was not committed,
+ * {@link AppendDependencyException} naming that one (nothing of it was written: its parent is not in the
+ * capsule). The heads move only as appends settle. The synchronous operations ({@link #appendRecords},
+ * {@link #refreshHeads}, {@link #merge}, member changes) refuse to run while appends are pending:
+ * {@link #awaitAppends} settles them. Not thread-safe: submit and settle from one thread.
  */
 public final class CapsuleWriter {
   /** How many verified headers the writer keeps for building skip pointers. */
@@ -68,6 +81,11 @@ public final class CapsuleWriter {
   private final TreeMap<Hash, Record> heads = new TreeMap<>();
   /** Per tracked head, the host-signed claim that vouched for it (its commit's receipt, or a Heads output). */
   private final Map<Hash, Claim> claims = new HashMap<>();
+  /** Pipelined appends submitted and not yet settled, oldest first. */
+  private final ArrayDeque<PendingAppend> pipeline = new ArrayDeque<>();
+  /** The headers of the records of {@link #pipeline}: built here, not yet committed. */
+  private final Map<Hash, RecordHeader> pendingHeaders = new HashMap<>();
+  private long submitted;
   private final Map<Hash, RecordHeader> known = new LinkedHashMap<>(16, 0.75f, true) {
     private static final long serialVersionUID = 1L;
 
@@ -177,10 +195,16 @@ public final class CapsuleWriter {
    * when {@code clientOrNull} is given, those in its proof cache.
    */
   public ProgramBuilder newProgram(@Nullable HostClient clientOrNull) {
-    List<RecordHeader> headHeaders = new ArrayList<>();
-    heads.values().forEach(r -> headHeaders.add(r.header()));
+    return newProgramOn(clientOrNull, headHeaders());
+  }
+
+  /** {@link #newProgram} expecting {@code headHeaders} as the capsule's heads (a pipeline's tip). */
+  private ProgramBuilder newProgramOn(@Nullable HostClient clientOrNull, List<RecordHeader> headHeaders) {
     Function<Hash, @Nullable RecordHeader> headers = h -> {
       RecordHeader header = known.get(h);
+      if (header == null) {
+        header = pendingHeaders.get(h);
+      }
       return header != null || clientOrNull == null ? header : clientOrNull.proofCache().getIfPresent(h);
     };
     ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, headHeaders, headers);
@@ -207,11 +231,17 @@ public final class CapsuleWriter {
    */
   private List<RecordWithBody> buildRecords(List<List<byte[]>> bodies, long timestampMillis, RecordKind kind)
       throws MissingHeaderException {
+    return buildOn(heads, bodies, timestampMillis, kind);
+  }
+
+  /** Builds the records of one append on {@code base} (the heads, or the pipeline's tip). */
+  private List<RecordWithBody> buildOn(Map<Hash, Record> base, List<List<byte[]>> bodies, long timestampMillis,
+      RecordKind kind) throws MissingHeaderException {
     if (bodies.isEmpty()) {
       throw new IllegalArgumentException("an append holds at least one record");
     }
     Map<Hash, RecordHeader> staged = new HashMap<>();
-    List<Hash> parents = heads.isEmpty() ? List.of(capsuleId()) : List.copyOf(heads.keySet());
+    List<Hash> parents = base.isEmpty() ? List.of(capsuleId()) : List.copyOf(base.keySet());
     boolean everyRecord = metadata.metadata().signingPolicy() == SigningPolicy.EVERY_RECORD;
     List<RecordWithBody> out = new ArrayList<>();
     for (int i = 0; i < bodies.size(); i++) {
@@ -219,11 +249,8 @@ public final class CapsuleWriter {
       boolean sign = everyRecord || i == bodies.size() - 1;
       List<byte[]> payloads = bodies.get(i);
       RecordSource source = h -> {
-        RecordHeader header = staged.get(h);
-        if (header == null) {
-          header = known.get(h);
-        }
-        Record head = header == null ? heads.get(h) : null;
+        RecordHeader header = headerFor(h, staged);
+        Record head = header == null ? base.get(h) : null;
         return head != null ? head.header() : header;
       };
       Record record = log == null
@@ -251,13 +278,22 @@ public final class CapsuleWriter {
     }
   }
 
+  /** A header this writer holds: staged in the append being built, verified, or built for a pending append. */
+  private @Nullable RecordHeader headerFor(Hash hash, Map<Hash, RecordHeader> staged) {
+    RecordHeader header = staged.get(hash);
+    if (header == null) {
+      header = known.get(hash);
+    }
+    return header != null ? header : pendingHeaders.get(hash);
+  }
+
   private void requireSkipHeaders(List<Hash> parents, Map<Hash, RecordHeader> staged) throws MissingHeaderException {
     RecordHeader primary = null;
     for (Hash parent : parents) {
       if (parent.equals(capsuleId())) {
         return;
       }
-      RecordHeader header = staged.containsKey(parent) ? staged.get(parent) : known.get(parent);
+      RecordHeader header = headerFor(parent, staged);
       if (header == null) {
         throw new MissingHeaderException(parent);
       }
@@ -269,7 +305,7 @@ public final class CapsuleWriter {
     int count = SkipPointers.count(Objects.requireNonNull(primary).height() + 1);
     Hash at = primary.primaryParent();
     for (int j = 1; j < count; j++) {
-      RecordHeader via = staged.containsKey(at) ? staged.get(at) : known.get(at);
+      RecordHeader via = headerFor(at, staged);
       if (via == null) {
         throw new MissingHeaderException(at);
       }
@@ -307,6 +343,7 @@ public final class CapsuleWriter {
    */
   private List<RecordWithBody> appendRecords(HostClient client, List<List<byte[]>> bodies,
       @Nullable MemberChange changeOrNull) throws RenterException {
+    requireNoPendingAppends(changeOrNull == null ? "append" : "change the members");
     for (int attempt = 0; ; attempt++) {
       boolean last = attempt >= client.options().appendRetries();
       List<RecordWithBody> records = buildRecords(client, bodies, changeOrNull);
@@ -333,15 +370,198 @@ public final class CapsuleWriter {
         throw e;
       } catch (ProgramFailedException e) {
         if (e.reason() == ProgramFailedException.Reason.WRITER_NOT_ALLOWED) {
-          throw new NotAllowedException(writerKey.publicKey(), null, "key " + writerKey.publicKey().toHex()
-              + " may not " + (changeOrNull == null ? "append to" : "change the members of") + " capsule "
-              + capsuleId() + ": the host refuses it: " + e.failureMessage(), e);
+          throw notAllowedOr(e, changeOrNull);
         }
         if (last || e.reason() != ProgramFailedException.Reason.BUDGET || e.instructionIndex() != append) {
           throw e;
         }
         refreshHeads(client);
       }
+    }
+  }
+
+  /**
+   * Submits {@code bodies} as data records in one append program and returns at once, without waiting for
+   * the host: the records build on the last pending append's last record, or on the heads when none is
+   * pending (then, for a version-2 capsule, the membership records below them are fetched first, as
+   * {@link #appendRecords} does). The budget is the program's estimate.
+   *
+   * <p>Keep the number pending below the host's concurrency limit (its price table's limits): each one
+   * holds a program slot at the host while it waits for the capsule's write permit. A conflict with
+   * another writer is not retried here: that append fails with {@link AppendConflictException} (the writer
+   * adopts the verified heads) and the ones after it with {@link AppendDependencyException}.
+   *
+   * @throws NotAllowedException this writer's key may not append, by its own view (nothing was sent)
+   */
+  public PendingAppend submitAppend(HostClient client, List<List<byte[]>> bodies) throws RenterException {
+    return submitAppend(client, bodies, null);
+  }
+
+  /**
+   * {@link #submitAppend(HostClient, List)} paying at most {@code budgetOrNull} for the program (null: the
+   * estimate, or {@link RenterOptions#budgetOrNull()} when set).
+   */
+  public PendingAppend submitAppend(HostClient client, List<List<byte[]>> bodies, @Nullable Amount budgetOrNull)
+      throws RenterException {
+    PendingAppend tip = pipeline.peekLast();
+    List<RecordWithBody> records;
+    List<RecordHeader> expectedHeads;
+    if (tip == null) {
+      records = buildRecords(client, bodies, null);
+      expectedHeads = headHeaders();
+    } else {
+      RecordWithBody last = tip.records().get(tip.records().size() - 1);
+      Map<Hash, Record> base = Map.of(last.hash(), last.record());
+      records = buildOnTip(client, base, bodies);
+      expectedHeads = List.of(last.record().header());
+    }
+    ProgramBuilder builder = newProgramOn(client, expectedHeads);
+    builder.append(records);
+    PreparedProgram program = builder.build();
+    Amount budget = budgetOrNull != null ? budgetOrNull : client.options().budgetOrNull();
+    ProgramRun run = null;
+    RenterException refused = null;
+    try {
+      run = client.submit(program, budget, null);
+    } catch (RenterException e) {
+      refused = e; // settled like the host's refusal: it ran nothing, and the ones after it depend on it
+    }
+    PendingAppend pending = new PendingAppend(this, ++submitted, records, tip, client, program, budget, run, refused);
+    records.forEach(r -> pendingHeaders.put(r.hash(), r.record().header()));
+    pipeline.addLast(pending);
+    return pending;
+  }
+
+  /** How many submitted appends are not settled yet. */
+  public int pendingAppends() {
+    return pipeline.size();
+  }
+
+  /**
+   * Settles every pending append, in order (each keeps its outcome: {@link PendingAppend#result}), and
+   * throws the first failure among them, if any.
+   */
+  public void awaitAppends() throws RenterException {
+    PendingAppend newest = pipeline.peekLast();
+    if (newest == null) {
+      return;
+    }
+    List<PendingAppend> settling = List.copyOf(pipeline);
+    settleThrough(newest);
+    for (PendingAppend p : settling) {
+      RenterException failure = p.failureOrNull();
+      if (failure != null) {
+        throw failure;
+      }
+    }
+  }
+
+  /** Settles the pending appends up to and including {@code target}, oldest first. */
+  void settleThrough(PendingAppend target) {
+    while (!target.isSettled()) {
+      settle(pipeline.removeFirst());
+    }
+  }
+
+  /**
+   * Settles one pipelined append, the oldest pending. Its own program's end is always awaited, whatever
+   * happened before it: only the host's verified answer says whether its records are in the capsule (an
+   * append after one whose commit is unknown may still commit).
+   */
+  private void settle(PendingAppend p) {
+    p.records().forEach(r -> pendingHeaders.remove(r.hash()));
+    ProgramRun run = p.runOrNull;
+    RenterException own = p.submitFailureOrNull;
+    ProgramResult result = null;
+    if (run != null) {
+      try {
+        result = run.result();
+      } catch (RenterException e) {
+        own = e;
+      }
+    }
+    PendingAppend before = p.dependsOnOrNull();
+    boolean brokenBefore = before != null && !before.isCommitted();
+    if (result == null && !brokenBefore && mayResubmit(run, own, before)) {
+      // Refused before it ran (busy host, stale table), or it reached the host's write permit before the
+      // append it builds on had committed: that one is in now, so this one is sent again, once.
+      try {
+        result = p.budgetOrNull != null ? p.client.run(p.program, p.budgetOrNull) : p.client.run(p.program);
+        own = null;
+      } catch (RenterException e) {
+        own = e;
+      }
+    }
+    if (result != null) {
+      committed(p.records(), result.committedHeads());
+      Claim claim = new Claim.CommittedHeads(result.signedReceipt());
+      heads.keySet().forEach(h -> claims.put(h, claim));
+      lastResult = result;
+      p.settle(true, result, null);
+      return;
+    }
+    RenterException failure = Objects.requireNonNull(own, "an append without a result failed");
+    if (before != null && brokenBefore) {
+      p.settle(false, null, new AppendDependencyException(p, before, before.failure(), failure));
+    } else if (failure instanceof WriteCommittedException e) {
+      p.records().forEach(r -> known.put(r.hash(), r.record().header()));
+      adoptHeads(e.committedHeads());
+      p.settle(true, null, e);
+    } else {
+      if (failure instanceof AppendConflictException e) {
+        adoptHeads(e.currentHeads());
+      }
+      p.settle(false, null, notAllowedOr(failure, null));
+    }
+  }
+
+  /**
+   * Whether a pipelined append that did not commit is sent again: when the host refused it before running
+   * it (it ran nothing), or when it failed its append as input or not-found while the append it builds on
+   * was pending (it reached the host first; that one committed since). Once: a second failure is its own.
+   */
+  private static boolean mayResubmit(@Nullable ProgramRun run, @Nullable RenterException own,
+      @Nullable PendingAppend before) {
+    if (run == null) {
+      return !(own instanceof PriceTableRefusedException); // nothing was sent
+    }
+    if (run.refusedBeforeRunning(Status.Code.RESOURCE_EXHAUSTED) || run.refusedBeforeRunning(Status.Code.UNAVAILABLE)
+        || run.refusedBeforeRunning(Status.Code.FAILED_PRECONDITION)) {
+      return true;
+    }
+    return before != null && own instanceof ProgramFailedException f
+        && (f.reason() == ProgramFailedException.Reason.INVALID_INPUT
+            || f.reason() == ProgramFailedException.Reason.NOT_FOUND);
+  }
+
+  /** The host's {@code WRITER_NOT_ALLOWED} as {@link NotAllowedException}; any other failure as it is. */
+  private RenterException notAllowedOr(RenterException failure, @Nullable MemberChange changeOrNull) {
+    if (failure instanceof ProgramFailedException e && e.reason() == ProgramFailedException.Reason.WRITER_NOT_ALLOWED) {
+      return new NotAllowedException(writerKey.publicKey(), null, "key " + writerKey.publicKey().toHex()
+          + " may not " + (changeOrNull == null ? "append to" : "change the members of") + " capsule "
+          + capsuleId() + ": the host refuses it: " + e.failureMessage(), e);
+    }
+    return failure;
+  }
+
+  /** Builds a pipelined append's records on the pipeline's tip, fetching skip-pointer headers it lacks. */
+  private List<RecordWithBody> buildOnTip(HostClient client, Map<Hash, Record> base, List<List<byte[]>> bodies)
+      throws RenterException {
+    while (true) {
+      try {
+        List<RecordWithBody> records = buildOn(base, bodies, client.options().clock().millis(), RecordKind.DATA);
+        checkAllowed(records.get(0).record().header(), null);
+        return records;
+      } catch (MissingHeaderException e) {
+        fetchHeader(client, e.hash());
+      }
+    }
+  }
+
+  private void requireNoPendingAppends(String what) {
+    if (!pipeline.isEmpty()) {
+      throw new IllegalStateException("cannot " + what + " while " + pipeline.size()
+          + " pipelined append(s) are pending: settle them first (awaitAppends)");
     }
   }
 
@@ -541,6 +761,7 @@ public final class CapsuleWriter {
    * the next append forking the capsule unnoticed.
    */
   public List<Record> refreshHeads(HostClient client) throws RenterException {
+    requireNoPendingAppends("refresh the heads");
     List<RecordHeader> tracked = new ArrayList<>();
     heads.values().forEach(r -> tracked.add(r.header()));
     ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, tracked, null);

@@ -1,0 +1,192 @@
+package dev.capsulevm.renter;
+
+import static dev.capsulevm.renter.Accounts.fundedClient;
+import static dev.capsulevm.renter.EndToEndTest.subRecords;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.capsulevm.host.server.TestHost;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@link CapsuleWriter#submitAppend}: several appends in flight for one capsule, against a real host. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PipelinedAppendTest {
+  private static final int MAX_SUB_RECORD_BYTES = 64;
+  /**
+   * Pays for starting a one-record append program at TestHost's prices (about 1,100 units) but not for its
+   * append; the test checks that the program failed at the append for its budget.
+   */
+  private static final long START_UNITS = 1500;
+  @TempDir static Path dir;
+  private TestHost host;
+  private HostClient client;
+
+  @BeforeAll
+  void start() throws Exception {
+    host = new TestHost(TestHost.config(dir));
+    client = fundedClient(host, 1000);
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    client.close();
+    host.close();
+  }
+
+  private CapsuleWriter newCapsule(SigningPolicy policy) throws RenterException {
+    return CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(), policy, 64,
+        MAX_SUB_RECORD_BYTES, "pipeline");
+  }
+
+  private static List<List<byte[]>> one(String text) {
+    return List.of(subRecords(text, 1));
+  }
+
+  /** What a fresh reader of the capsule finds: its heads, verified. */
+  private List<Record> headsSeenByAnotherWriter(CapsuleWriter writer) throws RenterException {
+    CapsuleWriter other = new CapsuleWriter(writer.metadata(), writer.writerKey(), List.of(), List.of());
+    return other.refreshHeads(client);
+  }
+
+  private boolean held(CapsuleWriter writer, Hash record) throws RenterException {
+    ProgramBuilder b = writer.newProgram(client);
+    int has = b.has(record);
+    return ((Output.Has) client.run(b.build()).output(has).output()).held();
+  }
+
+  @Test
+  void appendsInFlightTogetherCommitInOrderAsOneChain() throws Exception {
+    CapsuleWriter writer = newCapsule(SigningPolicy.HEARTBEAT);
+    writer.append(client, subRecords("before", 1));
+    List<PendingAppend> pending = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      pending.add(writer.submitAppend(client, i % 3 == 0 ? List.of(subRecords("p" + i, 1), subRecords("q" + i, 2))
+          : one("p" + i)));
+    }
+    assertEquals(12, writer.pendingAppends(), "every append was sent before any was settled");
+
+    // settling the last settles every earlier one, oldest first
+    List<RecordWithBody> last = pending.get(11).result();
+    assertEquals(0, writer.pendingAppends());
+    Hash parent = Objects.requireNonNull(writer.highestHead()).hash();
+    long height = 1;
+    Hash previous = null;
+    for (PendingAppend p : pending) {
+      assertTrue(p.isSettled() && p.isCommitted(), p.toString());
+      assertNull(p.failureOrNull());
+      assertTrue(Objects.requireNonNull(p.programResultOrNull()).committedHeads().contains(p.lastRecord()));
+      RecordHeader first = p.records().get(0).record().header();
+      if (previous != null) {
+        assertEquals(List.of(previous), first.parents(), "chained on the previous pending append's last record");
+      }
+      for (RecordWithBody r : p.records()) {
+        assertEquals(++height, r.record().header().height());
+      }
+      previous = p.lastRecord();
+    }
+    assertEquals(pending.get(11).lastRecord(), parent);
+    assertEquals(last, pending.get(11).records());
+    assertEquals(List.of(parent), headsSeenByAnotherWriter(writer).stream().map(Record::hash).toList());
+
+    // and the writer goes on appending the ordinary way
+    RecordWithBody next = writer.append(client, subRecords("after", 1)).get(0);
+    assertEquals(List.of(parent), next.record().header().parents());
+  }
+
+  @Test
+  void aFailureInTheMiddleFailsTheAppendsBuiltOnItAndAppliesNothingOfThem() throws Exception {
+    CapsuleWriter writer = newCapsule(SigningPolicy.HEARTBEAT);
+    PendingAppend a = writer.submitAppend(client, one("a"));
+    // b's budget pays for starting the program, not for its append
+    PendingAppend b = writer.submitAppend(client, one("b"), Amount.of(START_UNITS));
+    PendingAppend c = writer.submitAppend(client, one("c"));
+    PendingAppend d = writer.submitAppend(client, one("d"));
+
+    AppendDependencyException dOutcome = assertThrows(AppendDependencyException.class, d::result);
+    assertEquals(List.of(a.records()), List.of(a.result()));
+    ProgramFailedException bOutcome = assertThrows(ProgramFailedException.class, b::result);
+    assertEquals(ProgramFailedException.Reason.BUDGET, bOutcome.reason());
+    assertEquals(0, bOutcome.instructionIndex(), "b ran, and stopped at its append");
+    AppendDependencyException cOutcome = assertThrows(AppendDependencyException.class, c::result);
+
+    assertEquals(c.sequence(), cOutcome.sequence());
+    assertEquals(b.sequence(), cOutcome.dependedOn());
+    assertEquals(b.lastRecord(), cOutcome.dependedOnRecord());
+    assertSame(bOutcome, cOutcome.getCause());
+    assertTrue(cOutcome.getMessage().contains("append #" + b.sequence()), cOutcome.getMessage());
+    assertEquals(c.sequence(), dOutcome.dependedOn());
+    assertEquals(c.lastRecord(), dOutcome.dependedOnRecord());
+    assertFalse(b.isCommitted() || c.isCommitted() || d.isCommitted());
+
+    // nothing of b, c or d is in the capsule; the writer's head is a's record, as the host's is
+    for (PendingAppend p : List.of(b, c, d)) {
+      assertFalse(held(writer, p.lastRecord()), p.toString());
+    }
+    assertEquals(List.of(a.lastRecord()), writer.heads().stream().map(Record::hash).toList());
+    assertEquals(List.of(a.lastRecord()), headsSeenByAnotherWriter(writer).stream().map(Record::hash).toList());
+
+    // a new pipeline builds on what committed
+    PendingAppend e = writer.submitAppend(client, one("e"));
+    assertEquals(List.of(a.lastRecord()), e.records().get(0).record().header().parents());
+    e.result();
+    assertTrue(e.isCommitted());
+  }
+
+  @Test
+  void aHostRefusalInTheMiddleIsThatAppendsOwnOutcome() throws Exception {
+    CapsuleWriter writer = newCapsule(SigningPolicy.EVERY_RECORD);
+    PendingAppend a = writer.submitAppend(client, one("a"));
+    // the capsule's metadata allows sub-records of at most 64 bytes: the host refuses this record
+    PendingAppend tooBig = writer.submitAppend(client, List.of(List.of(new byte[MAX_SUB_RECORD_BYTES + 1])));
+    PendingAppend after = writer.submitAppend(client, one("after"));
+
+    RenterException first = assertThrows(RenterException.class, writer::awaitAppends);
+    assertEquals(0, writer.pendingAppends());
+    assertTrue(a.isCommitted());
+    ProgramFailedException refused = assertInstanceOf(ProgramFailedException.class, tooBig.failureOrNull());
+    assertSame(refused, first, "awaitAppends throws the first failure");
+    assertEquals(ProgramFailedException.Reason.INVALID_INPUT, refused.reason());
+    AppendDependencyException dependent = assertInstanceOf(AppendDependencyException.class, after.failureOrNull());
+    assertEquals(tooBig.sequence(), dependent.dependedOn());
+    assertFalse(held(writer, tooBig.lastRecord()));
+    assertFalse(held(writer, after.lastRecord()));
+    assertEquals(List.of(a.lastRecord()), headsSeenByAnotherWriter(writer).stream().map(Record::hash).toList());
+  }
+
+  @Test
+  void synchronousOperationsWaitForThePipelineToBeSettled() throws Exception {
+    CapsuleWriter writer = newCapsule(SigningPolicy.HEARTBEAT);
+    PendingAppend a = writer.submitAppend(client, one("a"));
+    IllegalStateException refused = assertThrows(IllegalStateException.class,
+        () -> writer.append(client, subRecords("sync", 1)));
+    assertTrue(refused.getMessage().contains("1 pipelined append(s) are pending"), refused.getMessage());
+    assertThrows(IllegalStateException.class, () -> writer.refreshHeads(client));
+    assertFalse(a.isSettled(), "a refused operation settles nothing");
+
+    writer.awaitAppends();
+    assertTrue(a.isCommitted());
+    writer.append(client, subRecords("sync", 1));
+    assertEquals(2, Objects.requireNonNull(writer.highestHead()).height());
+  }
+}
