@@ -60,10 +60,10 @@ import org.jspecify.annotations.Nullable;
  * locally a write its own view already forbids ({@link NotAllowedException}). Version-1 capsules keep their
  * fixed writers.
  *
- * <p><b>Pipelined appends.</b> {@link #submitAppend} sends an append without waiting for it: its records
- * build on the last pending append's last record (or on the heads when none is pending), so several append
- * programs are in flight for the capsule at once, and the host runs them one after the other (it holds one
- * write permit per capsule). Each {@link PendingAppend} is settled in submission order: committed, or
+ * <p><b>Pipelined appends.</b> {@link #submitAppend} builds and signs an append without waiting for the
+ * ones before it: its records build on the last pending append's last record (or on the heads when none
+ * is pending), and its program is sent as soon as that append holds the capsule at the host (its append
+ * output verified), so it waits there and runs right after it. Each {@link PendingAppend} is settled in submission order: committed, or
  * failed with its own reason, or, when the append it builds on was not committed,
  * {@link AppendDependencyException} naming that one (nothing of it was written: its parent is not in the
  * capsule). The heads move only as appends settle. The synchronous operations ({@link #appendRecords},
@@ -381,13 +381,15 @@ public final class CapsuleWriter {
   }
 
   /**
-   * Submits {@code bodies} as data records in one append program and returns at once, without waiting for
+   * Builds and signs {@code bodies} as data records of one append program and returns without waiting for
    * the host: the records build on the last pending append's last record, or on the heads when none is
    * pending (then, for a version-2 capsule, the membership records below them are fetched first, as
-   * {@link #appendRecords} does). The budget is the program's estimate.
+   * {@link #appendRecords} does). The program is sent now when no append is pending, else as soon as the
+   * previous one holds the capsule at the host (see {@link PendingAppend}). The budget is the program's
+   * estimate.
    *
-   * <p>Keep the number pending below the host's concurrency limit (its price table's limits): each one
-   * holds a program slot at the host while it waits for the capsule's write permit. A conflict with
+   * <p>The caller bounds how many are pending (settling the oldest with {@link PendingAppend#result}): the
+   * records of each are held until it settles. A conflict with
    * another writer is not retried here: that append fails with {@link AppendConflictException} (the writer
    * adopts the verified heads) and the ones after it with {@link AppendDependencyException}.
    *
@@ -419,16 +421,14 @@ public final class CapsuleWriter {
     builder.append(records);
     PreparedProgram program = builder.build();
     Amount budget = budgetOrNull != null ? budgetOrNull : client.options().budgetOrNull();
-    ProgramRun run = null;
-    RenterException refused = null;
-    try {
-      run = client.submit(program, budget, null);
-    } catch (RenterException e) {
-      refused = e; // settled like the host's refusal: it ran nothing, and the ones after it depend on it
-    }
-    PendingAppend pending = new PendingAppend(this, ++submitted, records, tip, client, program, budget, run, refused);
+    PendingAppend pending = new PendingAppend(this, ++submitted, records, tip, client, program, budget);
     records.forEach(r -> pendingHeaders.put(r.hash(), r.record().header()));
     pipeline.addLast(pending);
+    if (tip == null) {
+      pending.send();
+    } else {
+      tip.follow(pending);
+    }
     return pending;
   }
 
@@ -464,14 +464,14 @@ public final class CapsuleWriter {
   }
 
   /**
-   * Settles one pipelined append, the oldest pending. Its own program's end is always awaited, whatever
-   * happened before it: only the host's verified answer says whether its records are in the capsule (an
-   * append after one whose commit is unknown may still commit).
+   * Settles one pipelined append, the oldest pending. Its own program's end is always awaited when it was
+   * sent, whatever happened before it: only the host's verified answer says whether its records are in the
+   * capsule (after an append whose commit is unknown, the next one may still commit).
    */
   private void settle(PendingAppend p) {
     p.records().forEach(r -> pendingHeaders.remove(r.hash()));
-    ProgramRun run = p.runOrNull;
-    RenterException own = p.submitFailureOrNull;
+    ProgramRun run = p.started.join();
+    RenterException own = null;
     ProgramResult result = null;
     if (run != null) {
       try {
@@ -479,12 +479,14 @@ public final class CapsuleWriter {
       } catch (RenterException e) {
         own = e;
       }
+    } else {
+      own = p.submitFailureOrNull(); // null when it was held back
     }
     PendingAppend before = p.dependsOnOrNull();
     boolean brokenBefore = before != null && !before.isCommitted();
-    if (result == null && !brokenBefore && mayResubmit(run, own, before)) {
-      // Refused before it ran (busy host, stale table), or it reached the host's write permit before the
-      // append it builds on had committed: that one is in now, so this one is sent again, once.
+    if (result == null && !brokenBefore && ranNothing(run, own)) {
+      // Refused before it ran (a busy host, a stale table), not sent, or held back behind an append that
+      // has committed since: nothing of it reached the capsule, so it runs now, in this thread.
       try {
         result = p.budgetOrNull != null ? p.client.run(p.program, p.budgetOrNull) : p.client.run(p.program);
         own = null;
@@ -498,16 +500,14 @@ public final class CapsuleWriter {
       heads.keySet().forEach(h -> claims.put(h, claim));
       lastResult = result;
       p.settle(true, result, null);
-      return;
-    }
-    RenterException failure = Objects.requireNonNull(own, "an append without a result failed");
-    if (before != null && brokenBefore) {
-      p.settle(false, null, new AppendDependencyException(p, before, before.failure(), failure));
-    } else if (failure instanceof WriteCommittedException e) {
+    } else if (before != null && brokenBefore) {
+      p.settle(false, null, new AppendDependencyException(p, before, before.failure(), own));
+    } else if (own instanceof WriteCommittedException e) {
       p.records().forEach(r -> known.put(r.hash(), r.record().header()));
       adoptHeads(e.committedHeads());
       p.settle(true, null, e);
     } else {
+      RenterException failure = Objects.requireNonNull(own, "an append that ran and did not commit failed");
       if (failure instanceof AppendConflictException e) {
         adoptHeads(e.currentHeads());
       }
@@ -516,22 +516,16 @@ public final class CapsuleWriter {
   }
 
   /**
-   * Whether a pipelined append that did not commit is sent again: when the host refused it before running
-   * it (it ran nothing), or when it failed its append as input or not-found while the append it builds on
-   * was pending (it reached the host first; that one committed since). Once: a second failure is its own.
+   * Whether a pipelined append that did not commit ran nothing at the host: it was refused before running
+   * (the host takes nothing then), or never sent (submitting failed other than for the price table, or it
+   * was held back).
    */
-  private static boolean mayResubmit(@Nullable ProgramRun run, @Nullable RenterException own,
-      @Nullable PendingAppend before) {
+  private static boolean ranNothing(@Nullable ProgramRun run, @Nullable RenterException own) {
     if (run == null) {
-      return !(own instanceof PriceTableRefusedException); // nothing was sent
+      return !(own instanceof PriceTableRefusedException);
     }
-    if (run.refusedBeforeRunning(Status.Code.RESOURCE_EXHAUSTED) || run.refusedBeforeRunning(Status.Code.UNAVAILABLE)
-        || run.refusedBeforeRunning(Status.Code.FAILED_PRECONDITION)) {
-      return true;
-    }
-    return before != null && own instanceof ProgramFailedException f
-        && (f.reason() == ProgramFailedException.Reason.INVALID_INPUT
-            || f.reason() == ProgramFailedException.Reason.NOT_FOUND);
+    return run.refusedBeforeRunning(Status.Code.RESOURCE_EXHAUSTED) || run.refusedBeforeRunning(Status.Code.UNAVAILABLE)
+        || run.refusedBeforeRunning(Status.Code.FAILED_PRECONDITION);
   }
 
   /** The host's {@code WRITER_NOT_ALLOWED} as {@link NotAllowedException}; any other failure as it is. */

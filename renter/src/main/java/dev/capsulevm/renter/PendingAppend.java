@@ -5,14 +5,17 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
- * An append {@link CapsuleWriter#submitAppend submitted} without waiting for it: its program runs at the
- * host while the writer builds and sends the next ones, each chained on this one's last record. Its
- * outcome is settled in submission order (settling it settles every earlier one first), from the thread
- * that uses the writer: committed, or failed with the reason the host or the renter gave, or, when the
- * append it builds on was not committed, {@link AppendDependencyException} naming that one.
+ * An append {@link CapsuleWriter#submitAppend submitted} without waiting for it: its records are built and
+ * signed at once, chained on the previous pending append's last record, and its program is sent as soon
+ * as that append holds the capsule at the host (its append output arrived and verified), so it waits there
+ * while the previous one is confirmed and committed. Its outcome is settled in submission order (settling
+ * it settles every earlier one first), from the thread that uses the writer: committed, or failed with the
+ * reason the host or the renter gave, or, when the append it builds on was not committed,
+ * {@link AppendDependencyException} naming that one.
  */
 public final class PendingAppend {
   private final CapsuleWriter writer;
@@ -22,10 +25,20 @@ public final class PendingAppend {
   final HostClient client;
   final PreparedProgram program;
   final @Nullable Amount budgetOrNull;
-  /** The program's run, or null when submitting it failed (then {@link #submitFailureOrNull} says why). */
-  final @Nullable ProgramRun runOrNull;
-  final @Nullable RenterException submitFailureOrNull;
+  /**
+   * The program's run once sent; null when it was not sent: submitting failed ({@link #submitFailureOrNull})
+   * or the append before it ended without reaching its append, so it was held back (its parent would be
+   * missing).
+   */
+  final CompletableFuture<@Nullable ProgramRun> started = new CompletableFuture<>();
 
+  // Written from gRPC and pool threads; guarded by this.
+  private @Nullable RenterException submitFailureOrNull;
+  private @Nullable PendingAppend successorOrNull;
+  private boolean holdsCapsule;
+  private boolean ended;
+
+  // The caller's thread only.
   private boolean settled;
   private boolean committed;
   private @Nullable ProgramResult resultOrNull;
@@ -33,7 +46,7 @@ public final class PendingAppend {
 
   PendingAppend(CapsuleWriter writer, long sequence, List<RecordWithBody> records,
       @Nullable PendingAppend predecessorOrNull, HostClient client, PreparedProgram program,
-      @Nullable Amount budgetOrNull, @Nullable ProgramRun runOrNull, @Nullable RenterException submitFailureOrNull) {
+      @Nullable Amount budgetOrNull) {
     this.writer = writer;
     this.sequence = sequence;
     this.records = List.copyOf(records);
@@ -41,8 +54,6 @@ public final class PendingAppend {
     this.client = client;
     this.program = program;
     this.budgetOrNull = budgetOrNull;
-    this.runOrNull = runOrNull;
-    this.submitFailureOrNull = submitFailureOrNull;
   }
 
   /** This append's number among the writer's submitted appends, from 1. */
@@ -102,6 +113,86 @@ public final class PendingAppend {
   /** Why this append failed, once settled; null when it committed cleanly or is not settled. */
   public @Nullable RenterException failureOrNull() {
     return failureOrNull;
+  }
+
+  /** Sends this append's program now; its successor is sent once this one holds the capsule. */
+  void send() {
+    ProgramRun run;
+    try {
+      run = client.submit(program, budgetOrNull, output -> reachedAppend());
+    } catch (RenterException | RuntimeException e) {
+      // settled like a refusal before running: nothing was sent, so it runs again when settled
+      synchronized (this) {
+        submitFailureOrNull = e instanceof RenterException r ? r
+            : new RenterException("submitting " + this + " failed: " + e, e);
+      }
+      started.complete(null);
+      ended();
+      return;
+    }
+    started.complete(run);
+    var unused = run.completion().whenComplete((result, error) -> ended());
+  }
+
+  /** Sends {@code next} (the append built on this one) once this one holds the capsule, or holds it back. */
+  void follow(PendingAppend next) {
+    boolean sendNow;
+    boolean holdBack;
+    synchronized (this) {
+      sendNow = holdsCapsule;
+      holdBack = !holdsCapsule && ended;
+      if (!sendNow && !holdBack) {
+        successorOrNull = next;
+      }
+    }
+    if (sendNow) {
+      next.send();
+    } else if (holdBack) {
+      next.holdBack();
+    }
+  }
+
+  /**
+   * This program's append output verified (in the gRPC thread): the host holds the capsule's write permit
+   * for it, so the next append, sent now, runs after it commits or aborts. Sent from the common pool: a
+   * submit may fetch a price table, which must not block the gRPC thread.
+   */
+  private void reachedAppend() {
+    PendingAppend next;
+    synchronized (this) {
+      if (holdsCapsule) {
+        return;
+      }
+      holdsCapsule = true;
+      next = successorOrNull;
+      successorOrNull = null;
+    }
+    if (next != null) {
+      var unused = CompletableFuture.runAsync(next::send); // send() completes next.started whatever happens
+    }
+  }
+
+  /** This program ended (or was never sent); a successor still waiting is held back. */
+  private void ended() {
+    PendingAppend next;
+    synchronized (this) {
+      ended = true;
+      next = holdsCapsule ? null : successorOrNull;
+      successorOrNull = null;
+    }
+    if (next != null) {
+      next.holdBack();
+    }
+  }
+
+  /** Not sent: the append before it ended without reaching its append. */
+  private void holdBack() {
+    started.complete(null);
+    ended();
+  }
+
+  synchronized @Nullable RenterException submitFailureOrNull() {
+    return submitFailureOrNull;
   }
 
   void settle(boolean committed, @Nullable ProgramResult resultOrNull, @Nullable RenterException failureOrNull) {

@@ -33,11 +33,6 @@ import org.junit.jupiter.api.io.TempDir;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class PipelinedAppendTest {
   private static final int MAX_SUB_RECORD_BYTES = 64;
-  /**
-   * Pays for starting a one-record append program at TestHost's prices (about 1,100 units) but not for its
-   * append; the test checks that the program failed at the append for its budget.
-   */
-  private static final long START_UNITS = 1500;
   @TempDir static Path dir;
   private TestHost host;
   private HostClient client;
@@ -118,16 +113,16 @@ class PipelinedAppendTest {
   void aFailureInTheMiddleFailsTheAppendsBuiltOnItAndAppliesNothingOfThem() throws Exception {
     CapsuleWriter writer = newCapsule(SigningPolicy.HEARTBEAT);
     PendingAppend a = writer.submitAppend(client, one("a"));
-    // b's budget pays for starting the program, not for its append
-    PendingAppend b = writer.submitAppend(client, one("b"), Amount.of(START_UNITS));
+    // the capsule's metadata allows sub-records of at most 64 bytes: the host refuses b's record
+    PendingAppend b = writer.submitAppend(client, List.of(List.of(new byte[MAX_SUB_RECORD_BYTES + 1])));
     PendingAppend c = writer.submitAppend(client, one("c"));
     PendingAppend d = writer.submitAppend(client, one("d"));
 
     AppendDependencyException dOutcome = assertThrows(AppendDependencyException.class, d::result);
     assertEquals(List.of(a.records()), List.of(a.result()));
     ProgramFailedException bOutcome = assertThrows(ProgramFailedException.class, b::result);
-    assertEquals(ProgramFailedException.Reason.BUDGET, bOutcome.reason());
-    assertEquals(0, bOutcome.instructionIndex(), "b ran, and stopped at its append");
+    assertEquals(ProgramFailedException.Reason.INVALID_INPUT, bOutcome.reason());
+    assertEquals(0, bOutcome.instructionIndex(), "b ran, and the host refused its append");
     AppendDependencyException cOutcome = assertThrows(AppendDependencyException.class, c::result);
 
     assertEquals(c.sequence(), cOutcome.sequence());
@@ -154,24 +149,27 @@ class PipelinedAppendTest {
   }
 
   @Test
-  void aHostRefusalInTheMiddleIsThatAppendsOwnOutcome() throws Exception {
-    CapsuleWriter writer = newCapsule(SigningPolicy.EVERY_RECORD);
-    PendingAppend a = writer.submitAppend(client, one("a"));
-    // the capsule's metadata allows sub-records of at most 64 bytes: the host refuses this record
-    PendingAppend tooBig = writer.submitAppend(client, List.of(List.of(new byte[MAX_SUB_RECORD_BYTES + 1])));
-    PendingAppend after = writer.submitAppend(client, one("after"));
+  void anAppendRefusedBeforeItRanHoldsBackTheOnesBuiltOnIt() throws Exception {
+    SigningKey account = SigningKey.generate();
+    Accounts.fund(host, account, 1000);
+    FakeScheduler scheduler = new FakeScheduler(); // the SDK's back-offs before retrying a refusal, not waited
+    try (HostClient patient = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withScheduler(scheduler))) {
+      CapsuleWriter writer = CapsuleWriter.create(patient, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.HEARTBEAT, 64, MAX_SUB_RECORD_BYTES, "held back");
+      PendingAppend a = writer.submitAppend(patient, one("a"));
+      PendingAppend b = writer.submitAppend(patient, one("b"), Amount.of(1)); // the host refuses to start it
+      PendingAppend c = writer.submitAppend(patient, one("c"));
 
-    RenterException first = assertThrows(RenterException.class, writer::awaitAppends);
-    assertEquals(0, writer.pendingAppends());
-    assertTrue(a.isCommitted());
-    ProgramFailedException refused = assertInstanceOf(ProgramFailedException.class, tooBig.failureOrNull());
-    assertSame(refused, first, "awaitAppends throws the first failure");
-    assertEquals(ProgramFailedException.Reason.INVALID_INPUT, refused.reason());
-    AppendDependencyException dependent = assertInstanceOf(AppendDependencyException.class, after.failureOrNull());
-    assertEquals(tooBig.sequence(), dependent.dependedOn());
-    assertFalse(held(writer, tooBig.lastRecord()));
-    assertFalse(held(writer, after.lastRecord()));
-    assertEquals(List.of(a.lastRecord()), headsSeenByAnotherWriter(writer).stream().map(Record::hash).toList());
+      RenterException first = assertThrows(RenterException.class, writer::awaitAppends);
+      assertTrue(a.isCommitted());
+      assertSame(b.failureOrNull(), first);
+      assertTrue(first.getMessage().contains("BUDGET_EXCEEDED"), first.getMessage());
+      AppendDependencyException held = assertInstanceOf(AppendDependencyException.class, c.failureOrNull());
+      assertEquals(b.sequence(), held.dependedOn());
+      assertEquals(0, held.getSuppressed().length, "c was never sent: the host had nothing to refuse");
+      assertEquals(List.of(a.lastRecord()), writer.heads().stream().map(Record::hash).toList());
+    }
   }
 
   @Test
