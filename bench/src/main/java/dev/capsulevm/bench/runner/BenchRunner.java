@@ -25,7 +25,7 @@ public final class BenchRunner implements Callable<Integer> {
   static {
     for (Experiment e : List.of(new SubRecordsExperiment(), new ProofCacheExperiment(), new ProofSizeExperiment(),
         new VerifiableCostExperiment(), new EndToEndExperiment(), new ParallelReadsExperiment(),
-        new MeteringExperiment(), new SyncExperiment(), new ReplicateExperiment())) {
+        new MeteringExperiment(), new SyncExperiment(), new ReplicateExperiment(), new VsHypercoreExperiment())) {
       EXPERIMENTS.put(e.name(), e);
     }
   }
@@ -72,7 +72,7 @@ public final class BenchRunner implements Callable<Integer> {
     for (Experiment e : chosen) {
       Result result = e.run(quick, progress);
       String command = properties(e.name()) + "bin/capsulevm bench " + e.name() + (quick ? " --quick" : "");
-      Report.write(out, e.name() + (quick ? "-quick" : ""), result, machine, command);
+      Report.write(out.resolve(e.directory()), e.name() + (quick ? "-quick" : ""), result, machine, command);
     }
     System.out.printf("%d experiment(s) in %.0f s; results in %s%n", chosen.size(),
         (System.nanoTime() - start) / 1e9, out);

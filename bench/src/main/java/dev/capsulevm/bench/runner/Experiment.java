@@ -5,6 +5,11 @@ interface Experiment {
   /** The name on the command line and of the result files. */
   String name();
 
+  /** The folder under the runner's {@code --out} its files go to; empty for the folder itself. */
+  default String directory() {
+    return "";
+  }
+
   /** A one-line description for the listing. */
   String title();
 

@@ -36,6 +36,9 @@ final class Report {
     for (int i = 0; i < result.charts.size(); i++) {
       md.append("![").append(result.charts.get(i).title).append("](").append(png(name, i)).append(")\n\n");
     }
+    for (String image : result.images.keySet()) {
+      md.append("![").append(result.title).append("](").append(image).append(")\n\n");
+    }
     List<List<String>> table = result.table;
     if (!table.isEmpty()) {
       md.append(line(table.get(0)));
@@ -56,6 +59,9 @@ final class Report {
     md.append("- Machine: ").append(machine.describe()).append("\n");
     md.append("- Command: `").append(command).append("`\n");
     Files.writeString(directory.resolve(name + ".md"), md.toString(), StandardCharsets.UTF_8);
+    for (Map.Entry<String, String> image : result.images.entrySet()) {
+      Files.writeString(directory.resolve(image.getKey()), image.getValue(), StandardCharsets.UTF_8);
+    }
     for (int i = 0; i < result.charts.size(); i++) {
       ChartUtils.saveChartAsPNG(directory.resolve(png(name, i)).toFile(), chart(result.charts.get(i)), 900, 560);
     }

@@ -15,6 +15,8 @@ final class Result {
   final List<List<String>> table = new ArrayList<>();
   final List<Chart> charts = new ArrayList<>();
   final List<String> findings = new ArrayList<>();
+  /** Extra files the report writes beside the table, by name (an SVG chart), each shown as an image. */
+  final Map<String, String> images = new LinkedHashMap<>();
 
   Result(String title, String method) {
     this.title = title;
@@ -62,6 +64,12 @@ final class Result {
     Chart chart = new Chart(chartTitle, x, logX, y, logY);
     charts.add(chart);
     return chart;
+  }
+
+  /** Adds an image the experiment drew itself (SVG text), written as {@code fileName} and shown in the table's page. */
+  Result image(String fileName, String svg) {
+    images.put(fileName, svg);
+    return this;
   }
 
   Result finding(String text) {

@@ -40,6 +40,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
@@ -108,17 +109,30 @@ public final class HostServer implements AutoCloseable {
    * configured on a non-loopback address without TLS is refused first ({@link InsecureAdminException}).
    */
   public static HostServer start(HostConfig config) throws IOException {
+    return start(config, LmdbCapsuleStorage.Durability.SYNC);
+  }
+
+  /**
+   * {@link #start(HostConfig)} with the store's commits reaching the disk as {@code durability} says. For
+   * benchmarks that compare at equal durability with systems that do not sync ({@code bench vs-hypercore} runs
+   * {@link LmdbCapsuleStorage.Durability#NO_SYNC} beside the default): an unsynced host loses nothing when
+   * its process dies, but may lose recent commits, ledger included, when the machine does. Not offered by
+   * the daemon on purpose.
+   */
+  public static HostServer start(HostConfig config, LmdbCapsuleStorage.Durability durability) throws IOException {
+    Objects.requireNonNull(durability, "durability");
     refuseExposedAdmin(config);
     DataDirectory data = DataDirectory.lock(config.dataDirectory());
     try {
-      return start(config, data);
+      return start(config, data, durability);
     } catch (IOException | RuntimeException e) {
       data.abandon(e);
       throw e;
     }
   }
 
-  private static HostServer start(HostConfig config, DataDirectory data) throws IOException {
+  private static HostServer start(HostConfig config, DataDirectory data, LmdbCapsuleStorage.Durability durability)
+      throws IOException {
     Path dir = config.dataDirectory();
     Path keyFile = data.made(HOST_KEY_FILE);
     Path tokenFile = data.made(ADMIN_TOKEN_FILE);
@@ -132,7 +146,8 @@ public final class HostServer implements AutoCloseable {
       scheduler.setRemoveOnCancelPolicy(true);
       opened.add(scheduler::shutdownNow);
       DataDirectory.createPrivateDirectories(storeDirectory);
-      LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(storeDirectory);
+      LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(storeDirectory, LmdbCapsuleStorage.DEFAULT_MAP_SIZE,
+          LmdbCapsuleStorage.DEFAULT_MAX_MAP_SIZE, LmdbCapsuleStorage.DEFAULT_MAX_READERS, durability);
       opened.add(storage);
       PriceTemplateStore templates = new PriceTemplateStore(dir);
       PriceTable saved = templates.loadOrNull();
