@@ -7,6 +7,7 @@ import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.host.server.InsecureAdminException;
 import dev.capsulevm.host.tls.TlsIdentity;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.tls.CertificatePin;
 import dev.capsulevm.proto.tls.ChannelSecurity;
 import java.io.IOException;
@@ -127,9 +128,15 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--shutdown-grace", description = "Time in-flight programs get at shutdown (default PT10S).")
   String shutdownGrace;
 
-  @Option(names = "--peers", description = "Sync peers, comma-separated: HOST:PORT syncs every capsule held here,"
-      + " HOST:PORT@ID+ID only those capsules (hex ids) (default none).")
+  @Option(names = "--peers", paramLabel = "[KEY@]HOST:PORT[@ID+ID][,...]", description = "Sync peers,"
+      + " comma-separated: HOST:PORT syncs every capsule held here, HOST:PORT@ID+ID only those capsules (hex ids);"
+      + " KEY@ before either pins the peer's host key (hex): a peer proving another key is refused (default none).")
   String peers;
+
+  @Option(names = "--sync-allow", paramLabel = "ID=KEY+KEY[,...]", description = "Only the peers with these host"
+      + " keys may sync capsule ID with this host, either way; capsules not listed sync with any peer (default"
+      + " none listed).")
+  String syncAllow;
 
   @Option(names = "--sync-interval", description = "How often every peer is synced, 0 = only on demand (default PT30S).")
   String syncInterval;
@@ -165,7 +172,7 @@ public final class HostCommand implements Callable<Integer> {
       "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
       "price-table-validity", "withdrawal-window", "commit-timeout", "data-timeout", "send-timeout",
-      "shutdown-grace", "peers", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max",
+      "shutdown-grace", "peers", "sync-allow", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max",
       "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin");
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
@@ -261,6 +268,7 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "send-timeout", sendTimeout);
     flag(settings, "shutdown-grace", shutdownGrace);
     flag(settings, "peers", peers);
+    flag(settings, "sync-allow", syncAllow);
     flag(settings, "sync-interval", syncInterval);
     flag(settings, "sync-sessions", syncSessions);
     flag(settings, "sync-backoff", syncBackoff);
@@ -347,36 +355,56 @@ public final class HostCommand implements Callable<Integer> {
   private static Replicator.Settings replication(Replicator.Settings base, Map<String, String> s)
       throws IOException {
     List<Replicator.Peer> peers = s.containsKey("peers") ? peers(s.get("peers")) : base.peers();
+    Map<Hash, Set<PublicKey>> allowed = s.containsKey("sync-allow") ? allowedPeers(s.get("sync-allow"))
+        : base.allowedPeers();
     return new Replicator.Settings(peers, duration(s, "sync-interval", base.interval()),
         integer(s, "sync-sessions", base.maxIncomingSessions()), duration(s, "sync-backoff", base.backoffBase()),
         duration(s, "sync-backoff-max", base.backoffMax()), base.reconcile(), base.transport(), base.staging(),
-        peerSecurity(base.peerSecurity(), s));
+        peerSecurity(base.peerSecurity(), s), allowed);
   }
 
-  /** {@code HOST:PORT} or {@code HOST:PORT@ID+ID}, comma-separated. */
-  static List<Replicator.Peer> peers(String value) {
-    List<Replicator.Peer> out = new ArrayList<>();
+  /** {@code ID=KEY+KEY}, comma-separated: capsule ids and host keys in hex. */
+  static Map<Hash, Set<PublicKey>> allowedPeers(String value) {
+    Map<Hash, Set<PublicKey>> out = new HashMap<>();
     for (String entry : value.split(",", -1)) {
       String e = entry.trim();
       if (e.isEmpty()) {
         continue;
       }
-      int at = e.indexOf('@');
-      String address = at < 0 ? e : e.substring(0, at);
-      if (!address.matches("[^:@\\s]+:[0-9]{1,5}")) {
-        throw new IllegalArgumentException("peers: not HOST:PORT: " + address);
+      int eq = e.indexOf('=');
+      if (eq < 0) {
+        throw new IllegalArgumentException("sync-allow: not ID=KEY+KEY: " + e);
       }
-      Set<Hash> capsules = new HashSet<>();
-      if (at >= 0) {
-        for (String id : e.substring(at + 1).split("\\+", -1)) {
-          try {
-            capsules.add(Hash.fromHex(id.trim()));
-          } catch (RuntimeException bad) {
-            throw new IllegalArgumentException("peers: not a capsule id (64 hex digits): " + id);
-          }
+      Hash capsule;
+      try {
+        capsule = Hash.fromHex(e.substring(0, eq).trim());
+      } catch (RuntimeException bad) {
+        throw new IllegalArgumentException("sync-allow: not a capsule id (64 hex digits): " + e.substring(0, eq));
+      }
+      Set<PublicKey> keys = out.computeIfAbsent(capsule, c -> new HashSet<>());
+      for (String key : e.substring(eq + 1).split("\\+", -1)) {
+        try {
+          keys.add(PublicKey.fromHex(key.trim()));
+        } catch (RuntimeException bad) {
+          throw new IllegalArgumentException("sync-allow: not a host key (64 hex digits): " + key);
         }
       }
-      out.add(new Replicator.Peer(address, capsules));
+    }
+    return out;
+  }
+
+  /** {@code [KEY@]HOST:PORT[@ID+ID]}, comma-separated ({@link Replicator.Peer#parse}). */
+  static List<Replicator.Peer> peers(String value) {
+    List<Replicator.Peer> out = new ArrayList<>();
+    for (String entry : value.split(",", -1)) {
+      if (entry.isBlank()) {
+        continue;
+      }
+      try {
+        out.add(Replicator.Peer.parse(entry));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("peers: " + e.getMessage(), e);
+      }
     }
     return out;
   }

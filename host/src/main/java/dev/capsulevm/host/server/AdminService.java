@@ -117,6 +117,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
       responses.onError(Status.INVALID_ARGUMENT.withDescription("peer must be host:port").asRuntimeException());
       return;
     }
+    try {
+      Replicator.Peer.parse(request.getPeer());
+    } catch (IllegalArgumentException e) {
+      responses.onError(Status.INVALID_ARGUMENT.withDescription("peer must be [KEY@]HOST:PORT: " + e.getMessage())
+          .asRuntimeException());
+      return;
+    }
     Hash only = capsule;
     Thread worker = new Thread(() -> {
       try {

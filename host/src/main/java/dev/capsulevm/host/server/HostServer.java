@@ -159,7 +159,8 @@ public final class HostServer implements AutoCloseable {
       HostContext ctx = new HostContext(config, hostKey, tables, ledger,
           new Cashier(ledger, hostKey.publicKey(), config.clock()), executor, programPool, scheduler,
           new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), metrics);
-      Replicator replicator = new Replicator(storage, config.replication(), config.clock(), metrics.registry);
+      Replicator replicator = new Replicator(storage, hostKey, config.replication(), config.clock(),
+          metrics.registry);
       opened.add(replicator);
       // Every port speaks TLS when the host has a certificate; each has its own health service naming
       // what that port serves, and reflection (v1 and v1alpha).
