@@ -80,6 +80,51 @@ class HostCommandTest {
   }
 
   @Test
+  void peersMayPinAHostKeyAndSyncAllowListsKeysPerCapsule() throws Exception {
+    String id = "ab".repeat(32);
+    dev.capsulevm.proofs.crypto.PublicKey key = dev.capsulevm.proofs.crypto.SigningKey.generate().publicKey();
+    dev.capsulevm.proofs.crypto.PublicKey other = dev.capsulevm.proofs.crypto.SigningKey.generate().publicKey();
+    HostCommand command = new HostCommand();
+    new CommandLine(command).parseArgs("--peers", key.toHex() + "@10.0.0.1:7420, " + key.toHex()
+        + "@peer.example:7420@" + id + ", 10.0.0.2:7420@" + id,
+        "--sync-allow", id + "=" + key.toHex() + "+" + other.toHex());
+    HostConfig config = invokeConfig(command);
+    var peers = config.replication().peers();
+    assertEquals(3, peers.size());
+    assertEquals("10.0.0.1:7420", peers.get(0).address());
+    assertEquals(key, peers.get(0).key());
+    assertTrue(peers.get(0).capsules().isEmpty());
+    assertEquals("peer.example:7420", peers.get(1).address());
+    assertEquals(key, peers.get(1).key());
+    assertEquals(java.util.Set.of(dev.capsulevm.proofs.Hash.fromHex(id)), peers.get(1).capsules());
+    assertEquals(null, peers.get(2).key(), "HOST:PORT@ID keeps its meaning");
+    assertEquals(java.util.Set.of(dev.capsulevm.proofs.Hash.fromHex(id)), peers.get(2).capsules());
+    dev.capsulevm.proofs.Hash capsule = dev.capsulevm.proofs.Hash.fromHex(id);
+    assertEquals(java.util.Set.of(key, other), config.replication().allowedPeers().get(capsule));
+    assertTrue(config.replication().mayPull(capsule, other));
+    assertFalse(config.replication().mayPull(capsule,
+        dev.capsulevm.proofs.crypto.SigningKey.generate().publicKey()));
+    assertTrue(config.replication().mayPull(dev.capsulevm.proofs.Hash.fromHex("cd".repeat(32)), other),
+        "a capsule not listed syncs with anyone");
+
+    String[][] bad = {
+        {"--peers", "zz@a:1"},
+        {"--peers", key.toHex() + "@a:1@" + id + "@b:2"},
+        {"--sync-allow", id},
+        {"--sync-allow", "nothex=" + key.toHex()},
+        {"--sync-allow", id + "=" + key.toHex() + "+zz"},
+    };
+    String[] named = {"peers: not a host key", "peers: one @ too many", "sync-allow: not ID=KEY+KEY",
+        "sync-allow: not a capsule id", "sync-allow: not a host key"};
+    for (int i = 0; i < bad.length; i++) {
+      StringWriter err = new StringWriter();
+      CommandLine cl = new CommandLine(new HostCommand()).setErr(new PrintWriter(err));
+      assertNotEquals(0, cl.execute(bad[i]));
+      assertTrue(err.toString().contains(named[i]), err.toString());
+    }
+  }
+
+  @Test
   void tlsFilesAndPeerTrustComeFromTheConfigFileOrFlagsAndProblemsAreNamed() throws Exception {
     var identity = TestTls.loopbackIdentity();
     Path cert = dir.resolve("cert.pem");
