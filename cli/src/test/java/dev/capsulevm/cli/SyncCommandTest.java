@@ -221,6 +221,6 @@ class SyncCommandTest {
   void sync_help_listsTheExitCodes() {
     Result r = run("sync", "--help");
     assertEquals(0, r.exitCode());
-    assertTrue(r.out().contains("4   a session FAILED or DIVERGED"), r.out());
+    assertTrue(r.out().contains("4   a session FAILED, DIVERGED or REFUSED"), r.out());
   }
 }
