@@ -4,6 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.members.MemberEntryProof;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,10 +15,16 @@ import org.jspecify.annotations.Nullable;
  */
 public final class OutputBounds {
   /**
-   * The largest encoded record header: 119 fixed bytes plus at most 255 parents and 255 skip pointers
-   * of 32 bytes each.
+   * The largest encoded record header, of either version: a version-2 header's 153 fixed bytes (a
+   * version-1 header has 119) plus at most 255 auth parents, 255 parents and 255 skip pointers of 32
+   * bytes each.
    */
-  public static final long MAX_HEADER_BYTES = 119 + 2L * 255 * 32;
+  public static final long MAX_HEADER_BYTES = 153 + 3L * 255 * 32;
+  /**
+   * The largest member entry proof a record proof carries for its version-2 target: 19 fixed bytes and
+   * an inclusion path of at most 32 hashes (a member state holds fewer than 2^32 entries).
+   */
+  public static final long MAX_MEMBER_ENTRY_BYTES = 19 + 32L * 32;
   /** The largest encoded inclusion proof: index, tree size, path length and 64 path hashes. */
   public static final long MAX_INCLUSION_BYTES = 8 + 8 + 4 + 64L * 32;
   /** What an encoded record adds to its header: the header's length prefix, the signed flag, a signature. */
@@ -84,23 +91,36 @@ public final class OutputBounds {
 
   /**
    * The encoded size of a proof along {@code path}, with, for a sub-record, the largest inclusion proof
-   * in the target's tree: what a proof along the anchor's primary chain is charged.
+   * in the target's tree: what a proof along the anchor's primary chain is charged. The writer's member
+   * entry counts at its exact size when the path carries it (the host always knows it), at
+   * {@link #MAX_MEMBER_ENTRY_BYTES} for a version-2 target without it (a renter that does not know the
+   * member state), and 0 for a version-1 target; its 4-byte length is always there.
    */
   public static long proof(RecordProof path, boolean subRecord) {
     long bytes = 4;
     for (RecordHeader header : path.headers()) {
       bytes += 4 + header.encodedLength();
     }
-    return bytes + (subRecord ? inclusion(path.target().subRecordCount()) : 0);
+    return bytes + 4 + memberEntry(path) + (subRecord ? inclusion(path.target().subRecordCount()) : 0);
+  }
+
+  /** The bytes of {@code path}'s writer entry, or its bound when a version-2 target's entry is absent. */
+  private static long memberEntry(RecordProof path) {
+    MemberEntryProof entry = path.writerEntryOrNull();
+    if (entry != null) {
+      return entry.encode().length;
+    }
+    return path.target().version() == RecordHeader.VERSION ? 0 : MAX_MEMBER_ENTRY_BYTES;
   }
 
   /**
    * A proof bound from heights alone: a proof never holds more than one header per height, each at most
-   * {@link #MAX_HEADER_BYTES}; for a sub-record, plus {@code inclusionBytes}.
+   * {@link #MAX_HEADER_BYTES}, then a writer entry of at most {@link #MAX_MEMBER_ENTRY_BYTES} (the target's
+   * version is not known here); for a sub-record, plus {@code inclusionBytes}.
    */
   public static long proofByHeights(long anchorHeight, long targetHeight, boolean subRecord, long inclusionBytes) {
     long headers = anchorHeight - targetHeight + 1;
-    return 4 + headers * (4 + MAX_HEADER_BYTES) + (subRecord ? inclusionBytes : 0);
+    return 4 + headers * (4 + MAX_HEADER_BYTES) + 4 + MAX_MEMBER_ENTRY_BYTES + (subRecord ? inclusionBytes : 0);
   }
 
   /** An RFC 9162 inclusion proof in a tree of {@code size} leaves: index, size, count, at most ceil(log2 size) hashes. */

@@ -10,6 +10,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
+import dev.capsulevm.proofs.members.MemberEntryProof;
 import dev.capsulevm.proofs.merkle.InclusionProof;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
@@ -31,7 +32,8 @@ import java.util.Objects;
  * Metadata       bytes signedMetadata                        (docs/FORMAT.md, "Metadata")
  *
  * record         = bytes header, u8 signed (0|1), [signature[64] when 1]
- * recordProof    = u32 n, n x bytes header                   (the instruction's anchor first)
+ * recordProof    = u32 n, n x bytes header, bytes writerEntry (the instruction's anchor first; the
+ *                  writer's member entry of a version-2 target, empty for version 1)
  * subRecordProof = recordProof, u64 index, u64 treeSize, u32 m, m x hash[32]
  * </pre>
  *
@@ -126,6 +128,8 @@ public final class OutputEncoding {
     for (RecordHeader header : proof.headers()) {
       bytes(out, header.encoded());
     }
+    MemberEntryProof entry = proof.writerEntryOrNull();
+    bytes(out, entry == null ? new byte[0] : entry.encode());
   }
 
   private static void subRecordProof(ByteArrayOutputStream out, SubRecordProof proof) {
@@ -178,7 +182,17 @@ public final class OutputEncoding {
     for (long i = 0; i < n; i++) {
       headers.add(RecordHeader.parse(bytes(in, "proof header " + i)));
     }
-    return new RecordProof(headers);
+    long entryLength = in.u32("writer entry length");
+    if (entryLength == 0) {
+      return new RecordProof(headers); // a version-2 target without its entry fails verification
+    }
+    if (headers.get(headers.size() - 1).version() == RecordHeader.VERSION) {
+      throw malformed("a proof of a version-1 record carries no writer entry");
+    }
+    if (entryLength > OutputBounds.MAX_MEMBER_ENTRY_BYTES) {
+      throw malformed("a writer entry of " + entryLength + " bytes, more than " + OutputBounds.MAX_MEMBER_ENTRY_BYTES);
+    }
+    return new RecordProof(headers, MemberEntryProof.parse(in.bytes((int) entryLength, "writer entry")));
   }
 
   private static SubRecordProof subRecordProof(CanonicalReader in) throws VerificationException {

@@ -9,6 +9,10 @@ import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.capsule.TestCapsule;
+import dev.capsulevm.proofs.capsule.V2Capsule;
+import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import java.nio.ByteBuffer;
@@ -97,6 +101,43 @@ class OutputTest {
     long largerHeader = OutputBounds.MAX_HEADER_BYTES - header.encodedLength();
     assertEquals(OutputBounds.HAS_RECORD, OutputBounds.hasRecord(header) + largerHeader);
     assertEquals(OutputBounds.READ_BY_HASH, OutputBounds.readByHash(signed) + largerHeader);
+  }
+
+  @Test
+  void aRecordProofCarriesItsWritersEntryAfterTheHeadersAndItsBoundIsItsSize() throws Exception {
+    V2Capsule capsule = new V2Capsule(SigningPolicy.EVERY_RECORD);
+    RecordWithBody first = capsule.appendOne(capsule.data(TestCapsule.WRITER, List.of(capsule.id()), "one"));
+    RecordWithBody second = capsule.appendOne(capsule.data(TestCapsule.CREATOR, List.of(first.hash()), "two"));
+    RecordProof v2 = new ProofGenerator(capsule.source, capsule.memberStates()).recordProof(second.hash(), first.hash());
+    Instruction prove = new Instruction.Prove(new DataRef(0, 32), new RecordSelector.ByHeight(1), -1);
+    byte[] encoded = OutputEncoding.encode(new Output.Proof(v2, null));
+    byte[] entry = v2.writerEntryOrNull().encode();
+    assertEquals(OutputBounds.proof(v2, false), encoded.length);
+    assertEquals(entry.length, ByteBuffer.wrap(encoded).getInt(encoded.length - entry.length - 4));
+    assertEquals(new Output.Proof(v2, null), OutputEncoding.decode(prove, encoded));
+    // Without the entry (a renter that does not know the member state) the bound allows the largest one.
+    RecordProof bare = new RecordProof(v2.headers());
+    assertEquals(OutputBounds.proof(v2, false) - entry.length + OutputBounds.MAX_MEMBER_ENTRY_BYTES,
+        OutputBounds.proof(bare, false));
+    assertEquals(OutputEncoding.encode(new Output.Proof(bare, null)).length + OutputBounds.MAX_MEMBER_ENTRY_BYTES,
+        OutputBounds.proof(bare, false));
+    assertEquals(new Output.Proof(bare, null), OutputEncoding.decode(prove, OutputEncoding.encode(new Output.Proof(bare, null))));
+
+    // A version-1 proof ends with an empty entry: its length, 0.
+    RecordProof v1 = new RecordProof(List.of(record.record().header()));
+    byte[] v1Encoded = OutputEncoding.encode(new Output.Proof(v1, null));
+    assertEquals(OutputBounds.proof(v1, false), v1Encoded.length);
+    assertEquals(0, ByteBuffer.wrap(v1Encoded).getInt(v1Encoded.length - 4));
+    // An entry after a version-1 target, or one longer than any valid entry, is refused.
+    byte[] v1WithEntry = new byte[v1Encoded.length + entry.length];
+    System.arraycopy(v1Encoded, 0, v1WithEntry, 0, v1Encoded.length);
+    System.arraycopy(entry, 0, v1WithEntry, v1Encoded.length, entry.length);
+    ByteBuffer.wrap(v1WithEntry).putInt(v1Encoded.length - 4, entry.length);
+    assertThrows(VerificationException.class, () -> OutputEncoding.decode(prove, v1WithEntry));
+    byte[] tooLong = encoded.clone();
+    ByteBuffer.wrap(tooLong).putInt(encoded.length - entry.length - 4, (int) OutputBounds.MAX_MEMBER_ENTRY_BYTES + 1);
+    assertThrows(VerificationException.class, () -> OutputEncoding.decode(prove, tooLong));
+    assertThrows(VerificationException.class, () -> OutputEncoding.decode(prove, Arrays.copyOf(encoded, encoded.length - 1)));
   }
 
   /** A ReadSubRecord output as the Prove output with the same proof: the payload's length and bytes dropped. */

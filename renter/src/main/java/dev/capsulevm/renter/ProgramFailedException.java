@@ -43,6 +43,11 @@ public final class ProgramFailedException extends RenterException {
     /** A bug in the host. */
     INTERNAL,
     /**
+     * A record's writer lacks the right for it among the capsule's members (the message names the key,
+     * and the membership record that took the right away when there is one).
+     */
+    WRITER_NOT_ALLOWED,
+    /**
      * A reason this SDK does not know (a newer host's), or none. The failure is still backed by the
      * verified receipt, and the message says what the host meant.
      */
@@ -65,6 +70,7 @@ public final class ProgramFailedException extends RenterException {
         case FAILURE_REASON_UNAVAILABLE -> UNAVAILABLE;
         case FAILURE_REASON_SLOW_RENTER -> SLOW_RENTER;
         case FAILURE_REASON_INTERNAL -> INTERNAL;
+        case FAILURE_REASON_WRITER_NOT_ALLOWED -> WRITER_NOT_ALLOWED;
         case FAILURE_REASON_UNSPECIFIED, UNRECOGNIZED -> UNKNOWN;
       };
     }
@@ -72,6 +78,7 @@ public final class ProgramFailedException extends RenterException {
 
   private final Reason reason;
   private final int instructionIndex;
+  private final String failureMessage;
   private final transient Receipt receipt;
   private final transient List<VerifiedOutput> outputs;
 
@@ -82,6 +89,7 @@ public final class ProgramFailedException extends RenterException {
         + receipt.refund().units() + " units");
     this.reason = reason;
     this.instructionIndex = instructionIndex;
+    this.failureMessage = message;
     this.receipt = receipt;
     this.outputs = List.copyOf(outputs);
   }
@@ -89,6 +97,11 @@ public final class ProgramFailedException extends RenterException {
   /** Why the host says the program failed. */
   public Reason reason() {
     return reason;
+  }
+
+  /** The host's message for the failure, as its receipt signs it (without the SDK's cost summary). */
+  public String failureMessage() {
+    return failureMessage;
   }
 
   /** The failing instruction, or -1 when none (the commit handshake). */

@@ -12,10 +12,10 @@ import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
 import dev.capsulevm.proofs.capsule.Record;
-import dev.capsulevm.proofs.capsule.RecordValidator;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.vm.members.CapsuleMembers;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import java.nio.file.Files;
@@ -133,11 +133,11 @@ final class ReplicateExperiment implements Experiment {
               batch.createCapsule(metadata);
               batch.commit();
             }
-            RecordValidator validator = new RecordValidator(metadata);
+            CapsuleMembers members = new CapsuleMembers(metadata);
             for (int i = 0; i < records.size(); i += localBatch) {
               List<RecordWithBody> part = records.subList(i, Math.min(records.size(), i + localBatch));
               try (var snapshot = store.openSnapshot(metadata.capsuleId())) {
-                validator.validateAppend(part, snapshot);
+                members.validator(true).validateAppend(part, snapshot, members.changelog(snapshot));
               }
               try (Batch batch = store.newBatch()) {
                 for (RecordWithBody r : part) {

@@ -6,12 +6,18 @@ import dev.capsulevm.host.sync.SyncDag;
 import dev.capsulevm.host.sync.SyncRecord;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.Membership;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordValidator;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.Signature;
+import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.Op;
+import dev.capsulevm.vm.members.CapsuleMembers;
+import dev.capsulevm.vm.members.MemberCache;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
@@ -98,6 +104,8 @@ public final class ReplicaDag implements SessionReplica {
    * each record's signature covers its hash, which cannot change while it waits.
    */
   private final RecordValidator appendValidator;
+  /** The capsule's validators and parsed membership records, shared with other sessions. */
+  private final CapsuleMembers members;
 
   private final Map<Hash, Staged> staged = new HashMap<>();
   /** How many staged records name each hash as a parent: what is not a head. */
@@ -122,6 +130,17 @@ public final class ReplicaDag implements SessionReplica {
    * @throws StorageException UNKNOWN_CAPSULE when the store does not hold the capsule
    */
   public ReplicaDag(ReplicaStore store, Hash capsuleId, Limits limits) throws StorageException {
+    this(store, capsuleId, limits, new MemberCache(1));
+  }
+
+  /**
+   * A view of capsule {@code capsuleId} in {@code store} for one session, taking the capsule's
+   * validators and parsed membership records from {@code members} (a replicator's, shared by its
+   * sessions).
+   *
+   * @throws StorageException UNKNOWN_CAPSULE when the store does not hold the capsule
+   */
+  public ReplicaDag(ReplicaStore store, Hash capsuleId, Limits limits, MemberCache members) throws StorageException {
     this.store = Objects.requireNonNull(store, "store");
     this.capsuleId = Objects.requireNonNull(capsuleId, "capsuleId");
     this.limits = Objects.requireNonNull(limits, "limits");
@@ -129,8 +148,9 @@ public final class ReplicaDag implements SessionReplica {
     if (held == null) {
       throw new StorageException(Reason.UNKNOWN_CAPSULE, "no capsule " + capsuleId.toHex());
     }
-    this.validator = new RecordValidator(held);
-    this.appendValidator = RecordValidator.withoutSignatureVerification(held);
+    this.members = members.of(held);
+    this.validator = this.members.validator(true);
+    this.appendValidator = this.members.validator(false);
   }
 
   // ---- staging and committing
@@ -237,10 +257,13 @@ public final class ReplicaDag implements SessionReplica {
         }
       }
       if (!fresh.isEmpty()) {
+        // The objective rule only: each record is judged by the members before it. In topological order,
+        // so a membership record of the batch counts for the records after it.
+        Changelog changelog = members.changelog(held);
         try {
-          appendValidator.validateAppend(fresh, held);
+          appendValidator.validateAppend(fresh, held, changelog);
         } catch (VerificationException e) {
-          throw refusal(fresh, held, e);
+          throw refusal(fresh, held, changelog, e);
         }
       }
     }
@@ -261,16 +284,24 @@ public final class ReplicaDag implements SessionReplica {
   }
 
   /** The record that made {@code failure} happen, found by validating the append one record at a time. */
-  private InvalidPeerRecordException refusal(List<RecordWithBody> append, RecordSource held,
+  private InvalidPeerRecordException refusal(List<RecordWithBody> append, RecordSource held, Changelog heldOps,
       VerificationException failure) {
     Map<Hash, RecordHeader> before = new HashMap<>();
     RecordSource view = hash -> {
       RecordHeader header = before.get(hash);
       return header != null ? header : held.headerOrNull(hash);
     };
+    Map<Hash, Op> opsBefore = new HashMap<>();
+    Changelog ops = hash -> {
+      Op op = opsBefore.get(hash);
+      return op != null ? op : heldOps.opOrNull(hash);
+    };
     for (RecordWithBody item : append) {
       try {
-        validator.validate(item, view, false);
+        MemberChange change = validator.validate(item, view, ops, false);
+        if (change != null) {
+          opsBefore.put(item.hash(), Membership.opOf(item.record().header(), change));
+        }
       } catch (VerificationException e) {
         return new InvalidPeerRecordException(item.hash(), e);
       }

@@ -13,6 +13,7 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.SyncFrame;
 import dev.capsulevm.proto.v1.SyncGrpc;
+import dev.capsulevm.vm.members.MemberCache;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.StorageException;
 import io.grpc.Context;
@@ -243,6 +244,8 @@ public final class Replicator implements AutoCloseable {
     return t;
   });
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  /** The validators and parsed membership records of the capsules replicated lately, shared by sessions. */
+  private final MemberCache members = new MemberCache();
   private final Map<String, Tracker> peers = new ConcurrentHashMap<>();
   /** Initiators that misbehaved, by the host key they proved. */
   private final Map<PublicKey, Tracker> initiators = new ConcurrentHashMap<>();
@@ -429,7 +432,7 @@ public final class Replicator implements AutoCloseable {
         log.info("refused a sync session: {}", why);
         return refuse(channel, capsule, why, true, peerKey);
       }
-      replica = held ? new ReplicaDag(store, capsule, settings.staging()) : new NewReplica(capsule);
+      replica = held ? new ReplicaDag(store, capsule, settings.staging(), members) : new NewReplica(capsule);
       SessionReplica opened = replica;
       session = new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.INITIATOR,
           settings.reconcile()), settings.transport(), progress);
@@ -604,7 +607,7 @@ public final class Replicator implements AutoCloseable {
       if (!store.hasCapsule(capsule)) {
         throw SyncFailure.of(Status.Code.NOT_FOUND, "capsule " + capsule + " is not held here");
       }
-      try (ReplicaDag replica = new ReplicaDag(store, capsule, settings.staging())) {
+      try (ReplicaDag replica = new ReplicaDag(store, capsule, settings.staging(), members)) {
         SyncFrame.Builder firstReply = SyncFrame.newBuilder();
         if (first.getWantMetadata()) {
           SignedMetadata metadata = Objects.requireNonNull(store.metadataOrNull(capsule),
@@ -720,13 +723,13 @@ public final class Replicator implements AutoCloseable {
             batch.commit();
           }
         }
-        open(new ReplicaDag(store, capsule, settings.staging()));
+        open(new ReplicaDag(store, capsule, settings.staging(), members));
       } catch (StorageException e) {
         if (e.reason() != StorageException.Reason.CAPSULE_EXISTS) {
           throw new SyncFailure(Status.Code.INTERNAL, false, "could not create capsule " + capsule, e);
         }
         try {
-          open(new ReplicaDag(store, capsule, settings.staging()));
+          open(new ReplicaDag(store, capsule, settings.staging(), members));
         } catch (StorageException again) {
           throw new SyncFailure(Status.Code.INTERNAL, false, "could not open capsule " + capsule, again);
         }

@@ -68,7 +68,9 @@ enum EndReason {
   /** The renter did not read the outputs within {@code sendTimeout}. */
   SLOW_RENTER(Code.DEADLINE_EXCEEDED, FailureReason.FAILURE_REASON_SLOW_RENTER),
   /** A bug in the host. */
-  INTERNAL(Code.INTERNAL, FailureReason.FAILURE_REASON_INTERNAL);
+  INTERNAL(Code.INTERNAL, FailureReason.FAILURE_REASON_INTERNAL),
+  /** A record's writer lacks the right for it among a version-2 capsule's members. */
+  WRITER_NOT_ALLOWED(Code.PERMISSION_DENIED, FailureReason.FAILURE_REASON_WRITER_NOT_ALLOWED);
 
   private final Code code;
   private final FailureReason wire;
@@ -115,6 +117,7 @@ enum EndReason {
       case REFUSED -> REFUSED;
       case EXPIRED -> EXPIRED;
       case INTERRUPTED -> INTERRUPTED;
+      case WRITER_NOT_ALLOWED -> WRITER_NOT_ALLOWED;
     };
   }
 

@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.merkle.MerkleTree;
@@ -25,9 +26,9 @@ import org.lmdbjava.Txn;
 
 /**
  * The capsule databases ({@code metadata}, {@code records}, {@code bodies}, {@code trees},
- * {@code heights}, {@code heads}, {@code record-capsule}), read and written inside a transaction the
- * caller holds. Reads work in place on LMDB's memory, which is valid only inside the transaction, and
- * copy out only what they return. A value that does not parse, or a missing value another database
+ * {@code heights}, {@code heads}, {@code record-capsule}, {@code member-records}), read and written
+ * inside a transaction the caller holds. Reads work in place on LMDB's memory, which is valid only
+ * inside the transaction, and copy out only what they return. A value that does not parse, or a missing value another database
  * promises, throws {@link StorageCorruptionException} naming the database and the key. Thread-safe (the
  * caches are shared by all transactions).
  */
@@ -39,6 +40,7 @@ final class CapsuleDatabases {
   private final Dbi<ByteBuffer> heights;
   private final Dbi<ByteBuffer> heads;
   private final Dbi<ByteBuffer> recordCapsule;
+  private final Dbi<ByteBuffer> memberRecords;
   /** Metadata never changes once stored, so parsed (signature-checked) copies are kept. */
   private final Map<Hash, SignedMetadata> metadataCache = new ConcurrentHashMap<>();
   private final RecordCache parsedRecords = new RecordCache();
@@ -51,6 +53,7 @@ final class CapsuleDatabases {
     heights = environment.dbi(Layout.DB_HEIGHTS);
     heads = environment.dbi(Layout.DB_HEADS);
     recordCapsule = environment.dbi(Layout.DB_RECORD_CAPSULE);
+    memberRecords = environment.dbi(Layout.DB_MEMBER_RECORDS);
   }
 
   // ---- capsules
@@ -222,6 +225,11 @@ final class CapsuleDatabases {
     return hashesUnder(txn, heads, Layout.DB_HEADS, capsuleId.toByteArray());
   }
 
+  /** The capsule's membership records, sorted; empty for a version-1 capsule. */
+  List<Hash> membershipRecords(Txn<ByteBuffer> txn, Hash capsuleId) {
+    return hashesUnder(txn, memberRecords, Layout.DB_MEMBER_RECORDS, capsuleId.toByteArray());
+  }
+
   /** The capsule's records at {@code height}, sorted. */
   List<Hash> recordsAtHeight(Txn<ByteBuffer> txn, Hash capsuleId, long height) {
     return hashesUnder(txn, heights, Layout.DB_HEIGHTS, Layout.prefix(capsuleId, height));
@@ -310,6 +318,9 @@ final class CapsuleDatabases {
       heads.delete(txn, Layout.key(id, parent));
     }
     heads.put(txn, Layout.key(id, hash), Layout.empty());
+    if (header.kind() == RecordKind.MEMBERSHIP) {
+      memberRecords.put(txn, Layout.key(id, hash), Layout.empty());
+    }
     return true;
   }
 }

@@ -37,9 +37,15 @@ final class Layout {
   static final String DB_RECORD_CAPSULE = "record-capsule";
   /** Each capsule's set digest by capsule id (32): sum (32) then count (u64); see {@link DigestIndex}. */
   static final String DB_DIGESTS = "digests";
+  /**
+   * Empty values under capsule id (32), record hash (32): the capsule's membership records (version-2
+   * records of kind membership), written with the record. A store from before this database has it
+   * empty, which is right: it held no version-2 capsule with membership records.
+   */
+  static final String DB_MEMBER_RECORDS = "member-records";
   /** The capsule databases, in the order the store opens them. */
   static final List<String> DATABASES = List.of(DB_METADATA, DB_RECORDS, DB_BODIES, DB_TREES, DB_HEIGHTS,
-      DB_HEADS, DB_RECORD_CAPSULE, DB_DIGESTS);
+      DB_HEADS, DB_RECORD_CAPSULE, DB_DIGESTS, DB_MEMBER_RECORDS);
 
   /** The length of a {@code heights} key. */
   static final int HEIGHT_KEY_LENGTH = Hash.LENGTH + Long.BYTES + Hash.LENGTH;

@@ -148,6 +148,12 @@ final class LmdbSnapshot implements Snapshot {
   }
 
   @Override
+  public List<Hash> membershipRecords() {
+    requireOpen();
+    return capsules.membershipRecords(txn, capsuleId);
+  }
+
+  @Override
   public void close() {
     if (closed) {
       return;

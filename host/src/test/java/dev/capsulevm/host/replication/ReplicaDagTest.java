@@ -26,6 +26,9 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.SkipPointers;
+import dev.capsulevm.proofs.capsule.TestCapsule;
+import dev.capsulevm.proofs.capsule.V2Capsule;
+import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.vm.storage.Batch;
@@ -693,5 +696,98 @@ class ReplicaDagTest {
         assertEquals(Reconciler.Outcome.EQUAL, session(a, b, config), "a second session finds nothing to do");
       }
     }
+  }
+
+  // ---- version-2 capsules: the objective rule, with the batch's membership records counted in order
+
+  /** A version-2 capsule stored with {@code records} (built and validated on the capsule's side). */
+  private V2Capsule storedV2(RecordWithBody... records) throws StorageException {
+    return storedV2(new V2Capsule(SigningPolicy.EVERY_RECORD), records);
+  }
+
+  private V2Capsule storedV2(V2Capsule v, RecordWithBody... records) throws StorageException {
+    try (Batch batch = store.newBatch()) {
+      if (!store.hasCapsule(v.id())) {
+        batch.createCapsule(v.metadata);
+      }
+      for (RecordWithBody r : records) {
+        batch.putRecord(r);
+      }
+      batch.commit();
+    }
+    return v;
+  }
+
+  private ReplicaDag dag(V2Capsule v) throws StorageException {
+    ReplicaDag dag = new ReplicaDag(store, v.id(), MANUAL);
+    dags.add(dag);
+    return dag;
+  }
+
+  private List<Hash> membershipRecords(V2Capsule v) throws StorageException {
+    try (var snapshot = store.openSnapshot(v.id())) {
+      return snapshot.membershipRecords();
+    }
+  }
+
+  private static MemberChange setMember(SigningKey member, int bits) {
+    return new MemberChange.SetMember(member.publicKey(), bits);
+  }
+
+  @Test
+  void v2_aReplicaLearnsTheBatchsChangesBeforeJudgingTheRecordsAfterThem() throws Exception {
+    V2Capsule v = new V2Capsule(SigningPolicy.EVERY_RECORD);
+    RecordWithBody r1 = v.appendOne(v.data(TestCapsule.WRITER, List.of(v.id()), "one"));
+    storedV2(v, r1);
+    // The peer holds more: a newcomer added, its record, then the writer removed.
+    RecordWithBody added = v.appendOne(v.change(TestCapsule.CREATOR, List.of(r1.hash()),
+        setMember(TestCapsule.STRANGER, Permissions.READ | Permissions.ADD)));
+    RecordWithBody byNewcomer = v.appendOne(v.data(TestCapsule.STRANGER, List.of(added.hash()), "newcomer"));
+    RecordWithBody removed = v.appendOne(v.change(TestCapsule.CREATOR, List.of(byNewcomer.hash()),
+        setMember(TestCapsule.WRITER, 0)));
+    ReplicaDag dag = dag(v);
+    for (RecordWithBody r : List.of(removed, byNewcomer, added)) { // children first: staged until ready
+      dag.offer(r);
+    }
+    assertEquals(3, dag.flush());
+    assertTrue(store.holdsRecord(v.id(), byNewcomer.hash()));
+    List<Hash> expected = new ArrayList<>(List.of(added.hash(), removed.hash()));
+    Collections.sort(expected);
+    assertEquals(expected, membershipRecords(v));
+  }
+
+  @Test
+  void v2_aPeersRecordWhoseWriterLackedTheRightIsRefusedAsInvalid() throws Exception {
+    V2Capsule v = new V2Capsule(SigningPolicy.EVERY_RECORD);
+    RecordWithBody r1 = v.appendOne(v.data(TestCapsule.WRITER, List.of(v.id()), "one"));
+    RecordWithBody removed = v.appendOne(v.change(TestCapsule.CREATOR, List.of(r1.hash()),
+        setMember(TestCapsule.WRITER, 0)));
+    storedV2(v, r1, removed);
+    Object before = dump();
+    for (RecordWithBody bad : List.of(v.data(TestCapsule.WRITER, List.of(removed.hash()), "after removal"),
+        v.data(TestCapsule.STRANGER, List.of(r1.hash()), "stranger"),
+        v.change(TestCapsule.WRITER, List.of(r1.hash()), setMember(TestCapsule.STRANGER, Permissions.READ)))) {
+      ReplicaDag dag = dag(v);
+      dag.offer(bad); // the right depends on the records below: only a flush can tell
+      InvalidPeerRecordException e = assertThrows(InvalidPeerRecordException.class, dag::flush);
+      assertEquals(bad.hash(), e.record());
+      assertEquals(Failure.WRITER_NOT_ALLOWED, e.failure());
+      assertTrue(e.getMessage().contains(bad.record().header().writer().toHex()), e.getMessage());
+      assertEquals(before, dump());
+    }
+  }
+
+  @Test
+  void v2_aRecordOnABranchOlderThanARemovalIsValidFromAPeer() throws Exception {
+    V2Capsule v = new V2Capsule(SigningPolicy.EVERY_RECORD);
+    RecordWithBody r1 = v.appendOne(v.data(TestCapsule.WRITER, List.of(v.id()), "one"));
+    RecordWithBody removed = v.appendOne(v.change(TestCapsule.CREATOR, List.of(r1.hash()),
+        setMember(TestCapsule.WRITER, 0)));
+    RecordWithBody beside = v.appendOne(v.data(TestCapsule.WRITER, List.of(r1.hash()), "beside the removal"));
+    storedV2(v, r1, removed);
+    ReplicaDag dag = dag(v);
+    dag.offer(beside);
+    assertEquals(1, dag.flush(), "judged by its own past, where the writer still held add");
+    assertEquals(List.of(beside.hash(), removed.hash()).stream().sorted().toList(), store.heads(v.id()));
   }
 }

@@ -10,6 +10,8 @@ import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.vm.members.CapsuleMembers;
 import dev.capsulevm.vm.storage.Batch;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,20 +39,29 @@ final class Replicas {
   }
 
   static void create(HostServer host, CapsuleFixture capsule) throws Exception {
+    create(host, capsule.metadata);
+  }
+
+  static void create(HostServer host, SignedMetadata metadata) throws Exception {
     try (Batch batch = host.storage().newBatch()) {
-      batch.createCapsule(capsule.metadata);
+      batch.createCapsule(metadata);
       batch.commit();
     }
   }
 
-  /** Stores records (parents first) as a renter's append would leave them, validated as one. */
+  /**
+   * Stores records (parents first) as a renter's append would leave them, validated as one by the rule
+   * every replica applies (the writer's right before each record), without a live append's check
+   * against the host's current members.
+   */
   static void put(HostServer host, List<RecordWithBody> records) throws Exception {
     if (records.isEmpty()) {
       return;
     }
     Hash capsule = records.get(0).record().header().capsuleId();
     try (var snapshot = host.storage().openSnapshot(capsule)) {
-      new dev.capsulevm.proofs.capsule.RecordValidator(snapshot.metadata()).validateAppend(records, snapshot);
+      CapsuleMembers members = new CapsuleMembers(snapshot.metadata());
+      members.validator(true).validateAppend(records, snapshot, members.changelog(snapshot));
     }
     try (Batch batch = host.storage().newBatch()) {
       for (RecordWithBody record : records) {

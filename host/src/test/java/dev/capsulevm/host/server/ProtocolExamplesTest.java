@@ -214,9 +214,9 @@ class ProtocolExamplesTest {
       List<InstructionOutput> outB = new ArrayList<>();
       executor.run(b.program(), b.data(), b.meter(BUDGET, new AtomicLong()), outB::add);
       assertEquals(List.of(
-          descriptor(InstructionKind.READ_SUB_RECORD, 64, 66_173, 0),
-          descriptor(InstructionKind.PROVE, 64, 549, 0),
-          descriptor(InstructionKind.PROVE, 32, 394, 0),
+          descriptor(InstructionKind.READ_SUB_RECORD, 64, 66_177, 0),
+          descriptor(InstructionKind.PROVE, 64, 553, 0),
+          descriptor(InstructionKind.PROVE, 32, 398, 0),
           descriptor(InstructionKind.HAS_RECORD, 32, 204, 0),
           descriptor(InstructionKind.READ_BY_HASH, 32, 49, 0),
           descriptor(InstructionKind.HEADS, 0, 304, 0)),
@@ -227,20 +227,20 @@ class ProtocolExamplesTest {
       ProofGenerator paths = new ProofGenerator(c.headers);
       long toRecord1 = OutputBounds.proof(
           paths.primaryChainProofOrNull(c.record(4).hash(), c.record(1).hash()), false);
-      assertEquals(501, toRecord1);
-      assertEquals(4 + (4 + 183) + (4 + 151) + (4 + 151), 501);
+      assertEquals(505, toRecord1);
+      assertEquals(4 + (4 + 183) + (4 + 151) + (4 + 151) + 4, 505); // + the empty writer entry's length
       assertEquals(List.of(c.header(4), c.header(2), c.header(1)),
           paths.recordProof(c.record(4).hash(), c.record(1).hash()).headers());
       assertEquals(84, OutputBounds.inclusion(3));
       assertEquals(8 + 8 + 4 + 2 * 32, 84);
-      assertEquals(4 + 65_536 + 501 + 84 + 48, 66_173);
+      assertEquals(4 + 65_536 + 505 + 84 + 48, 66_177);
       assertEquals(4 + c.metadata.metadata().maxSubRecordBytes() + OutputBounds.proof(
-          paths.primaryChainProofOrNull(c.record(4).hash(), c.record(1).hash()), true) + ENVELOPE, 66_173);
-      assertEquals(toRecord1 + ENVELOPE, 549);
+          paths.primaryChainProofOrNull(c.record(4).hash(), c.record(1).hash()), true) + ENVELOPE, 66_177);
+      assertEquals(toRecord1 + ENVELOPE, 553);
       long toHeight3 = OutputBounds.proof(paths.primaryChainProofOrNull(c.record(4).hash(), c.record(3).hash()), false);
-      assertEquals(346, toHeight3);
-      assertEquals(4 + (4 + 183) + (4 + 151), 346);
-      assertEquals(toHeight3 + ENVELOPE, 394);
+      assertEquals(350, toHeight3);
+      assertEquals(4 + (4 + 183) + (4 + 151) + 4, 350);
+      assertEquals(toHeight3 + ENVELOPE, 398);
       // HasRecord and ReadByHash are charged exactly: record 1's header (held), the absent flag for u.
       assertEquals(OutputBounds.hasRecord(c.header(1)) + ENVELOPE, 204);
       assertEquals(1 + 4 + 151 + 48, 204);
@@ -263,8 +263,10 @@ class ProtocolExamplesTest {
 
   @Test
   void outputBoundConstants() {
-    assertEquals(16_439, OutputBounds.MAX_HEADER_BYTES);
-    assertEquals(119 + 255 * 32 + 255 * 32, 16_439);
+    assertEquals(24_633, OutputBounds.MAX_HEADER_BYTES);
+    assertEquals(153 + 3 * 255 * 32, 24_633);
+    assertEquals(1_043, OutputBounds.MAX_MEMBER_ENTRY_BYTES);
+    assertEquals(19 + 32 * 32, 1_043);
     // The skip rule allows at most 61 skip pointers, so no valid header reaches the bound: the largest
     // is 119 + 32 * (255 + 61) bytes. A height's count depends only on its trailing zeros and on whether
     // it is a power of two, so heights 2^z and 3 * 2^z (below 2^63) cover every case.
@@ -279,6 +281,7 @@ class ProtocolExamplesTest {
     }
     assertEquals(61, mostSkips);
     assertEquals(10_231, 119 + 32 * (255 + 61));
+    assertEquals(18_425, 153 + 32 * (255 + 255 + 61));
     assertEquals(2_068, OutputBounds.MAX_INCLUSION_BYTES);
     assertEquals(8 + 8 + 4 + 64 * 32, 2_068);
     assertEquals(1_044, OutputBounds.inclusion(0xFFFF_FFFFL));
@@ -286,13 +289,13 @@ class ProtocolExamplesTest {
     assertEquals(20, OutputBounds.inclusion(1));
     assertEquals(69, OutputBounds.RECORD_OVERHEAD);
     assertEquals(32, OutputBounds.CREATE_CAPSULE);
-    assertEquals(16_444, OutputBounds.HAS_RECORD);
-    assertEquals(1 + 4 + 16_439, 16_444);
-    assertEquals(16_517, OutputBounds.READ_BY_HASH);
-    assertEquals(16_444 + 1 + 64 + 8, 16_517);
-    // Had record 1 been off record 4's primary chain: one largest header per height.
-    assertEquals(65_776, OutputBounds.proofByHeights(4, 1, false, 0));
-    assertEquals(4 + 4 * (4 + 16_439), 65_776);
+    assertEquals(24_638, OutputBounds.HAS_RECORD);
+    assertEquals(1 + 4 + 24_633, 24_638);
+    assertEquals(24_711, OutputBounds.READ_BY_HASH);
+    assertEquals(24_638 + 1 + 64 + 8, 24_711);
+    // Had record 1 been off record 4's primary chain: one largest header per height, the largest entry.
+    assertEquals(99_599, OutputBounds.proofByHeights(4, 1, false, 0));
+    assertEquals(4 + 4 * (4 + 24_633) + 4 + 1_043, 99_599);
 
     // The envelope: the widest each field of an ExecuteResponse carrying an InstructionResult can be.
     int index = CodedOutputStream.computeUInt32Size(1, -1);
@@ -354,23 +357,23 @@ class ProtocolExamplesTest {
 
       Run read = run(t, exampleB(c), table, account);
       assertEquals(Status.Code.OK, read.status().getCode(), () -> read.status().toString());
-      assertEquals(List.of(66_173L, 549L, 394L, 204L, 49L, 304L),
+      assertEquals(List.of(66_177L, 553L, 398L, 204L, 49L, 304L),
           read.results().stream().map(r -> r.getResult().getMaxOutputBytes()).toList());
       long responses = read.results().stream().mapToLong(ExecuteResponse::getSerializedSize).sum();
       long results = read.results().stream().mapToLong(r -> r.getResult().getSerializedSize()).sum();
       Receipt receipt = read.receipt().verify(table.hostKey());
       assertEquals(responses, receipt.downloadBytes());
-      assertEquals(1_936, receipt.downloadBytes());
-      assertEquals(1_919, results);
+      assertEquals(1_948, receipt.downloadBytes());
+      assertEquals(1_931, results);
       // Each message adds its field tag and a length of 2 bytes, or of 1 byte below 128 (message 4).
-      assertEquals(List.of(604, 516, 361, 171, 13, 271),
+      assertEquals(List.of(608, 520, 365, 171, 13, 271),
           read.results().stream().map(ExecuteResponse::getSerializedSize).toList());
-      assertEquals(1_936 - 1_919, 5 * 3 + 2);
+      assertEquals(1_948 - 1_931, 5 * 3 + 2);
 
       // Instruction 4's message: ReadByHash of u, not found.
       ExecuteResponse notFound = read.results().get(4);
-      assertEquals(146_032, notFound.getResult().getCostSoFar());
-      assertEquals("0a0b080410f0f4081a01002031", HexFormat.of().formatHex(notFound.toByteArray()));
+      assertEquals(146_104, notFound.getResult().getCostSoFar());
+      assertEquals("0a0b080410b8f5081a01002031", HexFormat.of().formatHex(notFound.toByteArray()));
       assertEquals(13, notFound.getSerializedSize());
       assertEquals(11, notFound.getResult().getSerializedSize());
       assertEquals(2 + 4 + 3 + 2, 11);
@@ -401,7 +404,7 @@ class ProtocolExamplesTest {
       s.send(anchorOnly);
       ExecuteResponse first = s.response();
       assertEquals(0, first.getResult().getIndex());
-      assertEquals(394, first.getResult().getMaxOutputBytes());
+      assertEquals(398, first.getResult().getMaxOutputBytes());
       s.requests.cancel("the renter stops", null);
       long after = Await.value("the cancelled program is settled", () -> t.balance(account),
           balance -> balance != before - BUDGET);
@@ -411,26 +414,26 @@ class ProtocolExamplesTest {
       assertEquals(185, SignedWithdrawal.LENGTH);
       assertEquals(3 + (2 + 122) + (2 + 32) + (3 + 185) + 2, 351);
       assertEquals(34, anchorOnly.getSerializedSize());
-      assertEquals(358, first.getSerializedSize());
-      assertEquals(3 + 3 + (3 + 346) + 3, 358);
+      assertEquals(362, first.getSerializedSize());
+      assertEquals(3 + 3 + (3 + 350) + 3, 362);
       CostModel model = CostModel.of(table);
-      InstructionDescriptor proveHeight3 = descriptor(InstructionKind.PROVE, 32, 394, 0);
-      InstructionDescriptor proveRecord1 = descriptor(InstructionKind.PROVE, 64, 549, 0);
+      InstructionDescriptor proveHeight3 = descriptor(InstructionKind.PROVE, 32, 398, 0);
+      InstructionDescriptor proveRecord1 = descriptor(InstructionKind.PROVE, 64, 553, 0);
       ProgramShape shape = new ProgramShape(122, 351 + 34, 1, List.of(proveHeight3, proveRecord1));
-      long least = model.finalCost(shape, 1, 351 + 34, 358, true).total().units();
-      long most = model.finalCost(shape, 2, 351 + 34, 358 + 549, true).total().units();
+      long least = model.finalCost(shape, 1, 351 + 34, 362, true).total().units();
+      long most = model.finalCost(shape, 2, 351 + 34, 362 + 553, true).total().units();
       assertEquals(1_244, model.programCost(122).units());
       assertEquals(1_000 + 2 * 122, 1_244);
-      assertEquals(1_652, model.instructionCost(proveHeight3).units());
-      assertEquals(1_278, model.memoryCost(proveHeight3).units());
-      assertEquals(1_244 + 1_652 + 1_278 + (351 + 34) + 2 * 358, 5_275);
-      assertEquals(5_275, least);
-      assertEquals(2_026, model.instructionCost(proveRecord1).units());
-      assertEquals(1_839, model.memoryCost(proveRecord1).units());
-      assertEquals(5_275 + 2_026 + 1_839 + 2 * 549, 10_238);
-      assertEquals(10_238, most);
+      assertEquals(1_660, model.instructionCost(proveHeight3).units());
+      assertEquals(1_290, model.memoryCost(proveHeight3).units());
+      assertEquals(1_244 + 1_660 + 1_290 + (351 + 34) + 2 * 362, 5_303);
+      assertEquals(5_303, least);
+      assertEquals(2_034, model.instructionCost(proveRecord1).units());
+      assertEquals(1_851, model.memoryCost(proveRecord1).units());
+      assertEquals(5_303 + 2_034 + 1_851 + 2 * 553, 10_294);
+      assertEquals(10_294, most);
       // The host was waiting for t when the cancellation came, so it charged the least.
-      assertEquals(5_275, before - after);
+      assertEquals(5_303, before - after);
     }
   }
 
@@ -447,11 +450,12 @@ class ProtocolExamplesTest {
             "docs/PROTOCOL.md names " + method.getName() + " next to its example");
       }
     }
-    for (String figure : List.of("**80**", "**180**", "**66,173**", "**549**", "**394**", "**204**",
+    for (String figure : List.of("**80**", "**180**", "**66,177**", "**553**", "**398**", "**204**",
         "**49**", "**304**", "224 bytes charged for 96 bytes", "**5,705**", "**171,150**",
-        "0a 0b ", "   08 04 ", "   10 f0 f4 08 ", "   1a 01 00 ", "   20 31 ", "146,032",
-        "`downloadBytes` = 1,936", "1,919", "604, 516, 361, 171, 13 and 271", "**5,275**", "**10,238**",
-        "= 65,776", "= 10,231 bytes", "= 2,068", "= 1,044", "= 16,439", "= 16,444", "= 16,517")) {
+        "0a 0b ", "   08 04 ", "   10 b8 f5 08 ", "   1a 01 00 ", "   20 31 ", "146,104",
+        "`downloadBytes` = 1,948", "1,931", "608, 520, 365, 171, 13 and 271", "**5,303**", "**10,294**",
+        "= 99,599", "= 10,231 bytes", "= 18,425", "= 2,068", "= 1,044", "= 24,633", "= 1,043", "= 24,638",
+        "= 24,711")) {
       assertTrue(text.contains(figure), () -> "docs/PROTOCOL.md prints " + figure);
     }
   }

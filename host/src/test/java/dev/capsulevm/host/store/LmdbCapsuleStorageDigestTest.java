@@ -7,6 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.capsule.TestCapsule;
+import dev.capsulevm.proofs.capsule.V2Capsule;
+import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.Rights;
+import dev.capsulevm.vm.storage.Batch;
+import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -114,6 +121,42 @@ class LmdbCapsuleStorageDigestTest extends ReplicaStoreContract {
     assertEquals(before, reopened.dump());
     assertEquals(digestOf(records), reopened.digest(capsule.id()));
     assertEquals(digestOf(others), reopened.digest(other.id()));
+  }
+
+  @Test
+  void open_storeWithoutMemberRecordsDatabase_opensWithNoMembershipRecords() throws Exception {
+    LmdbCapsuleStorage storage = open();
+    commit(storage, capsule);
+    List<RecordWithBody> records = records(capsule, 3);
+    commit(storage, records.toArray());
+    SortedMap<String, SortedMap<String, String>> before = storage.dump();
+    storage.close();
+    // A store from before the index: the database was never created.
+    withRawEnvironment(env -> {
+      Dbi<ByteBuffer> members = env.openDbi(Layout.DB_MEMBER_RECORDS);
+      try (Txn<ByteBuffer> txn = env.txnWrite()) {
+        members.drop(txn, true);
+        txn.commit();
+      }
+    });
+
+    LmdbCapsuleStorage reopened = open();
+    assertEquals(before, reopened.dump(), "created empty, and nothing else changed");
+    try (Snapshot snapshot = reopened.openSnapshot(capsule.id())) {
+      assertEquals(List.of(), snapshot.membershipRecords());
+    }
+    // A version-2 capsule stored afterwards is indexed.
+    V2Capsule v2 = new V2Capsule(SigningPolicy.EVERY_RECORD);
+    RecordWithBody change = v2.appendOne(v2.change(TestCapsule.CREATOR, List.of(v2.id()),
+        new MemberChange.SetMember(TestCapsule.STRANGER.publicKey(), Rights.ADD)));
+    try (Batch batch = reopened.newBatch()) {
+      batch.createCapsule(v2.metadata);
+      batch.putRecord(change);
+      batch.commit();
+    }
+    try (Snapshot snapshot = reopened.openSnapshot(v2.id())) {
+      assertEquals(List.of(change.hash()), snapshot.membershipRecords());
+    }
   }
 
   @Test

@@ -16,9 +16,9 @@ import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.program.Transcript;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
-import dev.capsulevm.proofs.capsule.RecordValidator;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -26,9 +26,12 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
+import dev.capsulevm.proofs.members.Changelog;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
+import dev.capsulevm.vm.members.CapsuleMembers;
+import dev.capsulevm.vm.members.MemberCache;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -67,6 +70,12 @@ import org.jspecify.annotations.Nullable;
  * consumer charges each with {@link Meter#chargeOutput} when it sends it, so that the receipt's
  * transcript holds exactly the outputs sent.
  *
+ * <p>Members: an append to a version-2 capsule passes the objective rule (each record's writer held the
+ * right in the state before it) and then the live check against the members the host holds now
+ * ({@link CapsuleMembers#checkLive}); either refusal stops the program with {@link
+ * Reason#WRITER_NOT_ALLOWED}. Proofs of version-2 records carry the writer's member entry. Both use the
+ * capsule's {@link CapsuleMembers}, kept between programs.
+ *
  * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed (its
  * receipt states the instruction, the reason's wire number and the exception's message, unless the meter
  * was failed before) and closed (refunding the storage part), the program data is failed (waking a
@@ -83,6 +92,8 @@ public final class Executor {
   private final ScheduledExecutorService scheduler;
   private final boolean verifySignatures;
   private final long outputEnvelopeBytes;
+  /** Per capsule, its validators and parsed membership records, kept between programs. */
+  private final MemberCache members = new MemberCache();
   /** Per capsule, the write permit and how many programs hold it or wait for it; dropped when none do. */
   private final Map<Hash, WritePermit> writePermits = new ConcurrentHashMap<>();
 
@@ -402,7 +413,7 @@ public final class Executor {
         storageBytes);
   }
 
-  private static long proofBound(StagedView view, byte[] anchorBytes, RecordSelector target,
+  private long proofBound(StagedView view, byte[] anchorBytes, RecordSelector target,
       Map<DataRef, byte[]> inputs, boolean subRecord) {
     Hash anchorHash = Hash.copyOf(anchorBytes);
     RecordHeader anchor = view.headerOrNull(anchorHash);
@@ -417,7 +428,7 @@ public final class Executor {
       return 0;
     }
     // On the anchor's primary chain the proof is the generator's greedy path: charge its exact size.
-    RecordProof path = new ProofGenerator(view).primaryChainProofOrNull(anchorHash, targetHeader.hash());
+    RecordProof path = proofs(view).primaryChainProofOrNull(anchorHash, targetHeader.hash());
     if (path != null) {
       return OutputBounds.proof(path, subRecord);
     }
@@ -443,7 +454,7 @@ public final class Executor {
         throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + r.index());
       }
       try {
-        return new Output.SubRecord(payload, new ProofGenerator(view).subRecordProof(anchor, target, r.index(), tree));
+        return new Output.SubRecord(payload, proofs(view).subRecordProof(anchor, target, r.index(), tree));
       } catch (NoSuchElementException e) {
         throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
       }
@@ -452,7 +463,7 @@ public final class Executor {
       Hash anchor = Hash.copyOf(input(inputs, p.anchor()));
       Hash target = resolve(p.target(), inputs, view);
       try {
-        ProofGenerator generator = new ProofGenerator(view);
+        ProofGenerator generator = proofs(view);
         if (p.isSubRecord()) {
           MerkleTree tree = subRecordTree(view, target, p.subRecordIndexOrNegative());
           return new Output.Proof(null, generator.subRecordProof(anchor, target, p.subRecordIndexOrNegative(), tree));
@@ -481,6 +492,19 @@ public final class Executor {
     return new Output.Heads(heads);
   }
 
+  /**
+   * A proof generator over the view; its proofs of a version-2 record carry the writer's entry in the
+   * state before the record.
+   */
+  private ProofGenerator proofs(StagedView view) {
+    SignedMetadata metadata = view.metadataOrNull();
+    if (metadata == null) {
+      return new ProofGenerator(view);
+    }
+    CapsuleMembers capsule = members.of(metadata);
+    return new ProofGenerator(view, capsule.memberStates(view, capsule.changelog(view, view::changeBodyOrNull)));
+  }
+
   private Output createCapsule(byte[] input, StagedView view, Batch batch) throws Stop {
     SignedMetadata metadata;
     try {
@@ -503,13 +527,19 @@ public final class Executor {
 
   private Output append(byte[] input, StagedView view, Batch batch) throws Stop {
     SignedMetadata metadata = requireCapsule(view);
+    CapsuleMembers capsule = members.of(metadata);
     List<RecordWithBody> records;
     try {
       records = AppendEncoding.parse(input);
-      (verifySignatures ? new RecordValidator(metadata) : RecordValidator.withoutSignatureVerification(metadata))
-          .validateAppend(records, view);
+      Changelog changelog = capsule.changelog(view, view::changeBodyOrNull);
+      capsule.validator(verifySignatures).validateAppend(records, view, changelog);
+      if (capsule.membershipOrNull() != null) { // a version-1 capsule has no members to list
+        capsule.checkLive(records, view.membershipRecords(), changelog);
+      }
     } catch (VerificationException e) {
-      throw new Stop(Reason.INVALID_INPUT, e.getMessage(), e);
+      // A version-1 capsule's fixed writers refuse a stranger as invalid input, as they always did.
+      boolean byMembers = capsule.membershipOrNull() != null && e.failure() == Failure.WRITER_NOT_ALLOWED;
+      throw new Stop(byMembers ? Reason.WRITER_NOT_ALLOWED : Reason.INVALID_INPUT, e.getMessage(), e);
     }
     try {
       for (RecordWithBody record : records) {

@@ -32,7 +32,12 @@ public final class ProgramStoppedException extends Exception {
     /** The pending commit was not confirmed within the commit timeout. */
     EXPIRED(8),
     /** The running thread was interrupted. */
-    INTERRUPTED(9);
+    INTERRUPTED(9),
+    /**
+     * A record's writer lacks the right for it among a version-2 capsule's members: in the state before
+     * the record, or in the capsule's current members as the host holds them (docs/FORMAT.md, "Members").
+     */
+    WRITER_NOT_ALLOWED(15);
 
     private final int wireNumber;
 
@@ -41,7 +46,7 @@ public final class ProgramStoppedException extends Exception {
     }
 
     /**
-     * The reason's number in host.proto's {@code FailureReason} (1 to 9 are the executor's), which the
+     * The reason's number in host.proto's {@code FailureReason} (1 to 9 and 15 are the executor's), which the
      * receipt states ({@link dev.capsulevm.pricing.Receipt.Failed#reason()}).
      */
     public int wireNumber() {

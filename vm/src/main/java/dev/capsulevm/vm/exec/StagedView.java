@@ -3,6 +3,7 @@ package dev.capsulevm.vm.exec;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.merkle.MerkleTree;
@@ -92,6 +93,25 @@ final class StagedView implements RecordSource {
       return item.tree();
     }
     return snapshotOrNull == null ? null : snapshotOrNull.subRecordTreeOrNull(recordHash);
+  }
+
+  /** Sub-record 0 of {@code recordHash}: a membership record's change body. */
+  byte @Nullable [] changeBodyOrNull(Hash recordHash) {
+    return subRecordOrNull(recordHash, 0);
+  }
+
+  /** The capsule's membership records: the snapshot's and the staged ones. */
+  List<Hash> membershipRecords() {
+    List<Hash> out = new ArrayList<>();
+    if (snapshotOrNull != null) {
+      out.addAll(snapshotOrNull.membershipRecords());
+    }
+    for (RecordWithBody item : staged.values()) {
+      if (item.record().header().kind() == RecordKind.MEMBERSHIP) {
+        out.add(item.hash());
+      }
+    }
+    return out;
   }
 
   List<Hash> recordsAtHeight(long height) {

@@ -6,6 +6,7 @@ import dev.capsulevm.pricing.InMemoryLedger;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -63,7 +64,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
   private record Stored(Record record, List<byte[]> payloads, MerkleTree tree) {}
 
   private record CapsuleState(
-      SignedMetadata metadata, Map<Long, List<Hash>> byHeight, List<Hash> heads) {}
+      SignedMetadata metadata, Map<Long, List<Hash>> byHeight, List<Hash> heads, List<Hash> membership) {}
 
   private record State(Map<Hash, CapsuleState> capsules, Map<Hash, Stored> records) {}
 
@@ -123,6 +124,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     private final List<StagedWrite.Credit> credits = new ArrayList<>();
     private final Map<Hash, TreeMap<Long, List<Hash>>> heightsInCommit = new HashMap<>();
     private final Map<Hash, TreeSet<Hash>> headsInCommit = new HashMap<>();
+    private final Map<Hash, TreeSet<Hash>> membershipInCommit = new HashMap<>();
 
     Commit(State before) {
       capsules = new HashMap<>(before.capsules());
@@ -135,7 +137,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       if (capsules.containsKey(id)) {
         throw new StorageException(Reason.CAPSULE_EXISTS, "capsule " + id.toHex() + " is already stored");
       }
-      capsules.put(id, new CapsuleState(metadata, Map.of(), List.of()));
+      capsules.put(id, new CapsuleState(metadata, Map.of(), List.of(), List.of()));
     }
 
     @Override
@@ -169,6 +171,10 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       TreeSet<Hash> heads = headsInCommit.computeIfAbsent(id, k -> new TreeSet<>(capsule.heads()));
       header.parents().forEach(heads::remove);
       heads.add(item.hash());
+      TreeSet<Hash> membership = membershipInCommit.computeIfAbsent(id, k -> new TreeSet<>(capsule.membership()));
+      if (header.kind() == RecordKind.MEMBERSHIP) {
+        membership.add(item.hash());
+      }
     }
 
     /** Kept for the end: a credit is applied only after every other write of the batch was checked. */
@@ -184,7 +190,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
         // Every touched capsule was stored or created earlier in this batch.
         SignedMetadata metadata = Objects.requireNonNull(capsules.get(id)).metadata();
         capsules.put(id, new CapsuleState(metadata, Collections.unmodifiableMap(touched.getValue()),
-            List.copyOf(headsInCommit.get(id))));
+            List.copyOf(headsInCommit.get(id)), List.copyOf(membershipInCommit.get(id))));
       }
       Map<PublicKey, Amount> after = new HashMap<>();
       for (StagedWrite.Credit credit : credits) {
@@ -220,6 +226,9 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       capsule.byHeight().forEach((height, hashes) ->
           out.put("heights/" + id.toHex() + "/" + height, hashes.toString()));
       out.put("heads/" + id.toHex(), capsule.heads().toString());
+      if (!capsule.membership().isEmpty()) {
+        out.put("membership/" + id.toHex(), capsule.membership().toString());
+      }
     });
     at.records().forEach((hash, stored) -> {
       Record record = stored.record();
@@ -305,6 +314,12 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     public List<Hash> heads() {
       open();
       return capsule.heads();
+    }
+
+    @Override
+    public List<Hash> membershipRecords() {
+      open();
+      return capsule.membership();
     }
 
     @Override

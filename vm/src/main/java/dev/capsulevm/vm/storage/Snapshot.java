@@ -57,6 +57,14 @@ public interface Snapshot extends RecordSource, AutoCloseable {
   /** The current heads, sorted: records no other record names as parent. Empty before the first record. */
   List<Hash> heads();
 
+  /**
+   * The hashes of this capsule's membership records (version-2 records of kind
+   * {@link dev.capsulevm.proofs.capsule.RecordKind#MEMBERSHIP}), sorted; empty for a version-1 capsule.
+   * Stores keep them in an index written with each record, so the executor can resolve the capsule's
+   * current members without walking its records.
+   */
+  List<Hash> membershipRecords();
+
   @Override
   void close();
 }

@@ -11,6 +11,11 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.capsule.TestCapsule;
+import dev.capsulevm.proofs.capsule.V2Capsule;
+import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.Rights;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.vm.storage.StorageException.Reason;
@@ -238,5 +243,36 @@ public abstract class CapsuleStorageContract {
     s.close();
     assertThrows(IllegalStateException.class, s::heads);
     assertThrows(IllegalStateException.class, () -> s.headerOrNull(capsule.id()));
+  }
+
+  @Test
+  void membershipRecordsAreIndexedPerCapsuleWithTheirRecords() throws Exception {
+    RecordWithBody v1 = capsule.record(capsule.id(), "one");
+    commit(capsule, v1);
+    V2Capsule members = new V2Capsule(SigningPolicy.EVERY_RECORD);
+    RecordWithBody r1 = members.appendOne(members.data(TestCapsule.WRITER, List.of(members.id()), "one"));
+    RecordWithBody m1 = members.appendOne(members.change(TestCapsule.CREATOR, List.of(r1.hash()),
+        new MemberChange.SetMember(TestCapsule.STRANGER.publicKey(), Rights.READ | Rights.ADD)));
+    RecordWithBody r2 = members.appendOne(members.data(TestCapsule.STRANGER, List.of(m1.hash()), "two"));
+    RecordWithBody m2 = members.appendOne(members.change(TestCapsule.CREATOR, List.of(r2.hash()),
+        new MemberChange.SetMember(TestCapsule.READER.publicKey(), 0)));
+    try (Batch batch = storage.newBatch()) {
+      batch.createCapsule(members.metadata);
+      batch.putRecord(r1);
+      batch.putRecord(m1);
+      batch.putRecord(r2);
+      batch.commit();
+    }
+    try (Snapshot before = storage.openSnapshot(members.id())) {
+      assertEquals(List.of(m1.hash()), before.membershipRecords());
+      commit(m2, m2); // a record stored twice is indexed once
+      assertEquals(List.of(m1.hash()), before.membershipRecords(), "a snapshot never sees later commits");
+    }
+    try (Snapshot after = storage.openSnapshot(members.id())) {
+      assertEquals(sorted(m1.hash(), m2.hash()), after.membershipRecords());
+    }
+    try (Snapshot other = storage.openSnapshot(capsule.id())) {
+      assertEquals(List.of(), other.membershipRecords(), "a version-1 capsule has none");
+    }
   }
 }
