@@ -85,6 +85,13 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--max-concurrent-programs", description = "Programs in flight at once (default 64).")
   String maxConcurrentPrograms;
 
+  @Option(names = "--max-programs-per-account", description = "Programs of one account in flight at once (default 8).")
+  String maxProgramsPerAccount;
+
+  @Option(names = "--reserved-share", description = "Share of the program slots kept for accounts running none,"
+      + " 0 to below 1 (default 0.25).")
+  String reservedShare;
+
   @Option(names = "--max-program-bytes", description = "Program encoding plus data (default 64 MiB).")
   String maxProgramBytes;
 
@@ -118,7 +125,12 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--commit-timeout", description = "Wait for a CommitDecision (default PT30S).")
   String commitTimeout;
 
-  @Option(names = "--data-timeout", description = "Wait for referenced program data (default PT30S).")
+  @Option(names = "--first-data-timeout", description = "Wait for an admitted program's first data message;"
+      + " then DEADLINE_EXCEEDED and its slot is free (default PT5S).")
+  String firstDataTimeout;
+
+  @Option(names = "--data-timeout", description = "Wait for each later data message and for referenced program"
+      + " data (default PT30S).")
   String dataTimeout;
 
   @Option(names = "--send-timeout", description = "Wait for a slow renter to read (default PT30S).")
@@ -162,9 +174,9 @@ public final class HostCommand implements Callable<Integer> {
   /** Every settable key, as in the config file. */
   static final Set<String> KEYS = Set.of("data-dir", "address", "port", "admin-address", "admin-port",
       "metrics-address", "metrics-port", "max-inbound-message-bytes", "max-concurrent-programs",
-      "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
+      "max-programs-per-account", "reserved-share", "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
-      "price-table-validity", "withdrawal-window", "commit-timeout", "data-timeout", "send-timeout",
+      "price-table-validity", "withdrawal-window", "commit-timeout", "first-data-timeout", "data-timeout", "send-timeout",
       "shutdown-grace", "peers", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max",
       "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin");
 
@@ -246,6 +258,8 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "metrics-port", metricsPort);
     flag(settings, "max-inbound-message-bytes", maxInboundMessageBytes);
     flag(settings, "max-concurrent-programs", maxConcurrentPrograms);
+    flag(settings, "max-programs-per-account", maxProgramsPerAccount);
+    flag(settings, "reserved-share", reservedShare);
     flag(settings, "max-program-bytes", maxProgramBytes);
     flag(settings, "max-instructions", maxInstructions);
     flag(settings, "max-record-bytes", maxRecordBytes);
@@ -257,6 +271,7 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "price-table-validity", priceTableValidity);
     flag(settings, "withdrawal-window", withdrawalWindow);
     flag(settings, "commit-timeout", commitTimeout);
+    flag(settings, "first-data-timeout", firstDataTimeout);
     flag(settings, "data-timeout", dataTimeout);
     flag(settings, "send-timeout", sendTimeout);
     flag(settings, "shutdown-grace", shutdownGrace);
@@ -290,6 +305,8 @@ public final class HostCommand implements Callable<Integer> {
         integer(s, "metrics-port", base.metricsPort()),
         integer(s, "max-inbound-message-bytes", base.maxInboundMessageBytes()),
         integer(s, "max-concurrent-programs", base.maxConcurrentPrograms()),
+        integer(s, "max-programs-per-account", base.maxProgramsPerAccount()),
+        decimal(s, "reserved-share", base.reservedShare()),
         integer(s, "max-program-bytes", base.maxProgramBytes()),
         integer(s, "max-instructions", base.maxInstructions()),
         integer(s, "max-record-bytes", base.maxRecordBytes()),
@@ -301,6 +318,7 @@ public final class HostCommand implements Callable<Integer> {
         duration(s, "price-table-validity", base.priceTableValidity()),
         duration(s, "withdrawal-window", base.withdrawalWindow()),
         duration(s, "commit-timeout", base.commitTimeout()),
+        duration(s, "first-data-timeout", base.firstDataTimeout()),
         duration(s, "data-timeout", base.dataTimeout()),
         duration(s, "send-timeout", base.sendTimeout()),
         duration(s, "shutdown-grace", base.shutdownGrace()),

@@ -82,7 +82,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         .setSignedPriceTable(ByteString.copyFrom(ctx.tables.current().encode()))
         .setCapsules(storage.capsuleCount())
         .setProgramsRun(ctx.programsRun.get())
-        .setProgramsRunning(ctx.running.get())
+        .setProgramsRunning(ctx.slots.running())
         .setUptimeSeconds(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - ctx.startedNanos))
         .addAllPeers(replicator.peers().stream().map(AdminService::peerStatus).toList())
         .build());

@@ -7,6 +7,7 @@ import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.Failure;
@@ -56,8 +57,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private final Responses responses;
   private State state = State.AWAIT_HEADER;
   private long startNanos;
-  /** Admitted: the call holds a program slot, which its end gives back. */
-  private boolean admitted;
+  /** The account whose program slot the call holds (admitted), which its end gives back; null before. */
+  private @Nullable PublicKey slotHolder;
   // set together when the header is admitted (state RUNNING), never unset
   private @Nullable Program program;
   private @Nullable Meter meter;
@@ -112,13 +113,13 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     }
     Admission.Admitted admission = (Admission.Admitted) decision;
     Upload data = new Upload(admission.program().dataLength(), ctx.config.maxBufferedBytes(), ctx.scheduler,
-        responses::requestNext, this::abort);
+        responses::requestNext, this::abort, Upload.Deadlines.of(ctx.config), System::nanoTime);
     ProgramDriver run = new ProgramDriver(ctx, this, responses, admission, data);
     boolean started;
     synchronized (this) {
       started = state == State.AWAIT_HEADER;
       if (started) {
-        admitted = true;
+        slotHolder = admission.account();
         program = admission.program();
         meter = admission.meter();
         upload = data;
@@ -128,7 +129,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     }
     if (!started) {
       // The call ended while admission ran (shutdown, cancellation): give back the slot and the budget.
-      ctx.release();
+      ctx.release(admission.account());
       Abort why = abort;
       run.closeFailed(why != null ? why.reason() : EndReason.UNAVAILABLE, -1,
           why != null ? why.message() : "the call ended before its program started");
@@ -146,6 +147,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       end(EndReason.UNAVAILABLE, run.closeFailed(EndReason.UNAVAILABLE, -1, "the host is shutting down"));
       return;
     }
+    // From here on a renter that sends no data gives its slot back within firstDataTimeout.
+    data.watch();
     responses.requestNext();
   }
 
@@ -446,8 +449,12 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       data.stop(null);
     }
     ctx.calls.remove(this);
-    if (admitted) {
-      ctx.release();
+    PublicKey holder;
+    synchronized (this) {
+      holder = slotHolder;
+    }
+    if (holder != null) {
+      ctx.release(holder);
     }
     ctx.programsRun.incrementAndGet();
     return true;
