@@ -171,6 +171,13 @@ public final class HostCommand implements Callable<Integer> {
       + " accepting only certificates with these SHA-256 fingerprints (default: plaintext).")
   String peerTlsPin;
 
+  @Option(names = "--log-level", paramLabel = "LEVEL", description = "trace, debug, info, warn, error or off"
+      + " (default info); debug also shows stack traces and each program.")
+  String logLevel;
+
+  /** The log level the flags or the config file asked for, or null; set by {@link #config()}. */
+  private @Nullable String chosenLogLevel;
+
   /** Every settable key, as in the config file. */
   static final Set<String> KEYS = Set.of("data-dir", "address", "port", "admin-address", "admin-port",
       "metrics-address", "metrics-port", "max-inbound-message-bytes", "max-concurrent-programs",
@@ -178,7 +185,7 @@ public final class HostCommand implements Callable<Integer> {
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
       "price-table-validity", "withdrawal-window", "commit-timeout", "first-data-timeout", "data-timeout", "send-timeout",
       "shutdown-grace", "peers", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max",
-      "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin");
+      "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin", "log-level");
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
   public static void main(String[] args) {
@@ -193,6 +200,8 @@ public final class HostCommand implements Callable<Integer> {
     } catch (IllegalArgumentException | IOException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
+    // Before the host makes its first logger: slf4j-simple reads its level once.
+    Logging.configure(chosenLogLevel);
     PrintWriter out = spec.commandLine().getOut();
     HostServer server;
     try {
@@ -284,6 +293,9 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "tls-key", tlsKey);
     flag(settings, "peer-tls-ca", peerTlsCa);
     flag(settings, "peer-tls-pin", peerTlsPin);
+    flag(settings, "log-level", logLevel);
+    String level = settings.get("log-level");
+    chosenLogLevel = level == null ? null : Logging.parseLevel(level);
     return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
   }
 

@@ -20,6 +20,7 @@ import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * One Execute stream: the renter's messages in order, the call's state, and its end. The header goes to
@@ -362,7 +363,13 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     ctx.calls.remove(this);
     ctx.metrics.programs.labelValues("rejected").inc();
     ctx.metrics.errors.labelValues(reason.code().name()).inc();
-    log.debug("Execute refused: {} {}", reason.code(), message);
+    if (reason == EndReason.CANCELLED) {
+      // The renter went away before its header: nothing refused, nothing for the operator.
+      log.debug("Execute cancelled before its header");
+    } else {
+      ctx.metrics.refusals.labelValues(reason.name()).inc();
+      ctx.events.log(Level.INFO, reason.name(), "Execute refused, " + reason.code() + ": " + message);
+    }
     responses.refuse(reason.status(message));
   }
 
@@ -422,6 +429,16 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     }
     EndReason stated = reason != null && reason.wire().getNumber() == failed.reason() ? reason
         : EndReason.ofWire(failed.reason());
+    if (stated.code() == Status.Code.DEADLINE_EXCEEDED) {
+      // A renter that stalls, never decides or never reads: the operator sees it once per reason.
+      PublicKey holder;
+      synchronized (this) {
+        holder = slotHolder;
+      }
+      ctx.metrics.timeouts.labelValues(stated.name()).inc();
+      ctx.events.log(Level.INFO, stated.name(), "program of account " + holder + " timed out, "
+          + stated.code() + ": " + failed.message());
+    }
     end.setFailure(Failure.newBuilder()
         .setReasonValue(failed.reason())
         .setInstruction(failed.instruction())

@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import org.slf4j.LoggerFactory;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** What the services share: one per {@link HostServer}. */
@@ -27,6 +28,9 @@ final class HostContext {
   final AtomicLong programsRun = new AtomicLong();
   final long startedNanos = System.nanoTime();
   volatile boolean closing;
+  /** Refusals, timeouts and wrong admin tokens, at most one line per reason per 10 s. */
+  final LogLimiter events = new LogLimiter(LoggerFactory.getLogger("dev.capsulevm.host.events"),
+      LogLimiter.INTERVAL, System::nanoTime);
 
   HostContext(HostConfig config, SigningKey hostKey, PriceTables tables, Ledger ledger, Cashier cashier,
       Executor executor, ExecutorService programPool, ScheduledExecutorService scheduler, RateLimiter rate,

@@ -363,15 +363,31 @@ class LimitsAndLifecycleTest {
       req.onCompleted();
       assertTrue(services.contains("capsulevm.v1.Host"), services);
 
+      // A wrong admin token and a refused program are counted (and logged, rate-limited).
+      assertEquals(Status.Code.UNAUTHENTICATED, org.junit.jupiter.api.Assertions.assertThrows(
+          io.grpc.StatusRuntimeException.class, () -> dev.capsulevm.proto.v1.AdminGrpc.newBlockingStub(t.adminChannel)
+              .withInterceptors(TestHost.bearer("not-the-token")).status(StatusRequest.getDefaultInstance()))
+          .getStatus().getCode());
+      byte[] once = TestHost.withdrawal(account, table, BUDGET);
+      assertEquals(Status.Code.OK, t.run(p, table, account, BUDGET, 1024, true, once).status().getCode());
+      assertEquals(Status.Code.ALREADY_EXISTS, t.run(p, table, account, BUDGET, 1024, true, once).status().getCode());
+
       HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
           URI.create("http://127.0.0.1:" + t.host.metricsPort() + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, metrics.statusCode());
       String body = metrics.body();
-      assertTrue(body.contains("capsulevm_programs_total{outcome=\"finished\"} 2.0"), body);
-      assertTrue(body.contains("capsulevm_instructions_total{kind=\"HAS_RECORD\"} 2.0"), body);
+      assertTrue(body.contains("capsulevm_programs_total{outcome=\"finished\"} 3.0"), body);
+      assertTrue(body.contains("capsulevm_instructions_total{kind=\"HAS_RECORD\"} 3.0"), body);
       assertTrue(body.contains("capsulevm_program_duration_seconds_count"), body);
       assertTrue(body.contains("capsulevm_execute_received_bytes_total"), body);
+      assertTrue(body.contains("capsulevm_programs_refused_total{reason=\"PAYMENT_REPLAYED\"} 1.0"), body);
+      assertTrue(body.contains("capsulevm_admin_unauthenticated_total 1.0"), body);
+      // The JVM's and the process's metrics, and the build.
+      assertTrue(body.contains("jvm_memory_used_bytes{area=\"heap\"}"), body);
+      assertTrue(body.contains("jvm_threads_current"), body);
+      assertTrue(body.contains("process_cpu_seconds_total"), body);
+      assertTrue(body.contains("capsulevm_build_info{java_version=\"" + Runtime.version() + "\",version=\""), body);
     }
   }
 
