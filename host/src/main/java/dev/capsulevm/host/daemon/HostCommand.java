@@ -86,6 +86,13 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--max-concurrent-programs", description = "Programs in flight at once (default 64).")
   String maxConcurrentPrograms;
 
+  @Option(names = "--max-programs-per-account", description = "Programs of one account in flight at once (default 8).")
+  String maxProgramsPerAccount;
+
+  @Option(names = "--reserved-share", description = "Share of the program slots kept for accounts running none,"
+      + " 0 to below 1 (default 0.25).")
+  String reservedShare;
+
   @Option(names = "--max-program-bytes", description = "Program encoding plus data (default 64 MiB).")
   String maxProgramBytes;
 
@@ -119,7 +126,12 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--commit-timeout", description = "Wait for a CommitDecision (default PT30S).")
   String commitTimeout;
 
-  @Option(names = "--data-timeout", description = "Wait for referenced program data (default PT30S).")
+  @Option(names = "--first-data-timeout", description = "Wait for an admitted program's first data message;"
+      + " then DEADLINE_EXCEEDED and its slot is free (default PT5S).")
+  String firstDataTimeout;
+
+  @Option(names = "--data-timeout", description = "Wait for each later data message and for referenced program"
+      + " data (default PT30S).")
   String dataTimeout;
 
   @Option(names = "--send-timeout", description = "Wait for a slow renter to read (default PT30S).")
@@ -166,14 +178,21 @@ public final class HostCommand implements Callable<Integer> {
       + " accepting only certificates with these SHA-256 fingerprints (default: plaintext).")
   String peerTlsPin;
 
+  @Option(names = "--log-level", paramLabel = "LEVEL", description = "trace, debug, info, warn, error or off"
+      + " (default info); debug also shows stack traces and each program.")
+  String logLevel;
+
+  /** The log level the flags or the config file asked for, or null; set by {@link #config()}. */
+  private @Nullable String chosenLogLevel;
+
   /** Every settable key, as in the config file. */
   static final Set<String> KEYS = Set.of("data-dir", "address", "port", "admin-address", "admin-port",
       "metrics-address", "metrics-port", "max-inbound-message-bytes", "max-concurrent-programs",
-      "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
+      "max-programs-per-account", "reserved-share", "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
-      "price-table-validity", "withdrawal-window", "commit-timeout", "data-timeout", "send-timeout",
-      "shutdown-grace", "peers", "sync-allow", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max",
-      "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin");
+      "price-table-validity", "withdrawal-window", "commit-timeout", "first-data-timeout", "data-timeout",
+      "send-timeout", "shutdown-grace", "peers", "sync-allow", "sync-interval", "sync-sessions", "sync-backoff",
+      "sync-backoff-max", "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin", "log-level");
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
   public static void main(String[] args) {
@@ -188,6 +207,8 @@ public final class HostCommand implements Callable<Integer> {
     } catch (IllegalArgumentException | IOException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
+    // Before the host makes its first logger: slf4j-simple reads its level once.
+    Logging.configure(chosenLogLevel);
     PrintWriter out = spec.commandLine().getOut();
     HostServer server;
     try {
@@ -253,6 +274,8 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "metrics-port", metricsPort);
     flag(settings, "max-inbound-message-bytes", maxInboundMessageBytes);
     flag(settings, "max-concurrent-programs", maxConcurrentPrograms);
+    flag(settings, "max-programs-per-account", maxProgramsPerAccount);
+    flag(settings, "reserved-share", reservedShare);
     flag(settings, "max-program-bytes", maxProgramBytes);
     flag(settings, "max-instructions", maxInstructions);
     flag(settings, "max-record-bytes", maxRecordBytes);
@@ -264,6 +287,7 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "price-table-validity", priceTableValidity);
     flag(settings, "withdrawal-window", withdrawalWindow);
     flag(settings, "commit-timeout", commitTimeout);
+    flag(settings, "first-data-timeout", firstDataTimeout);
     flag(settings, "data-timeout", dataTimeout);
     flag(settings, "send-timeout", sendTimeout);
     flag(settings, "shutdown-grace", shutdownGrace);
@@ -277,6 +301,9 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "tls-key", tlsKey);
     flag(settings, "peer-tls-ca", peerTlsCa);
     flag(settings, "peer-tls-pin", peerTlsPin);
+    flag(settings, "log-level", logLevel);
+    String level = settings.get("log-level");
+    chosenLogLevel = level == null ? null : Logging.parseLevel(level);
     return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
   }
 
@@ -298,6 +325,8 @@ public final class HostCommand implements Callable<Integer> {
         integer(s, "metrics-port", base.metricsPort()),
         integer(s, "max-inbound-message-bytes", base.maxInboundMessageBytes()),
         integer(s, "max-concurrent-programs", base.maxConcurrentPrograms()),
+        integer(s, "max-programs-per-account", base.maxProgramsPerAccount()),
+        decimal(s, "reserved-share", base.reservedShare()),
         integer(s, "max-program-bytes", base.maxProgramBytes()),
         integer(s, "max-instructions", base.maxInstructions()),
         integer(s, "max-record-bytes", base.maxRecordBytes()),
@@ -309,6 +338,7 @@ public final class HostCommand implements Callable<Integer> {
         duration(s, "price-table-validity", base.priceTableValidity()),
         duration(s, "withdrawal-window", base.withdrawalWindow()),
         duration(s, "commit-timeout", base.commitTimeout()),
+        duration(s, "first-data-timeout", base.firstDataTimeout()),
         duration(s, "data-timeout", base.dataTimeout()),
         duration(s, "send-timeout", base.sendTimeout()),
         duration(s, "shutdown-grace", base.shutdownGrace()),

@@ -181,7 +181,7 @@ public final class HostServer implements AutoCloseable {
           .forAddress(new InetSocketAddress(config.adminAddress(), config.adminPort()), credentials)
           .maxInboundMessageSize(config.maxInboundMessageBytes())
           .addService(ServerInterceptors.intercept(new AdminService(ctx, templates, storage, replicator),
-              new AdminService.TokenCheck(adminToken)))
+              new AdminService.TokenCheck(adminToken, ctx.events, metrics.adminRefused::inc)))
           .addService(adminHealth.getHealthService()))
           .build()
           .start();

@@ -24,15 +24,20 @@ class HostCommandTest {
   void flagsOverrideTheConfigFileWhichOverridesDefaults() throws Exception {
     Path file = dir.resolve("host.properties");
     Files.writeString(file, "port=9000\nadmin-port=9001\ncommit-timeout=PT5S\nmax-concurrent-programs=3\n"
+        + "max-programs-per-account=2\nreserved-share=0\nfirst-data-timeout=PT1S\n"
         + "data-dir=" + dir.resolve("data").toString().replace("\\", "/") + "\n");
     HostCommand command = new HostCommand();
-    new CommandLine(command).parseArgs("--config", file.toString(), "--port", "9100", "--data-timeout", "7");
+    new CommandLine(command).parseArgs("--config", file.toString(), "--port", "9100", "--data-timeout", "7",
+        "--first-data-timeout", "PT0.5S", "--log-level", "WARN");
     HostConfig config = invokeConfig(command);
     assertEquals(9100, config.port());
     assertEquals(9001, config.adminPort());
     assertEquals(Duration.ofSeconds(5), config.commitTimeout());
     assertEquals(Duration.ofSeconds(7), config.dataTimeout());
     assertEquals(3, config.maxConcurrentPrograms());
+    assertEquals(2, config.maxProgramsPerAccount());
+    assertEquals(0.0, config.reservedShare());
+    assertEquals(Duration.ofMillis(500), config.firstDataTimeout());
     assertEquals(dir.resolve("data"), config.dataDirectory());
     assertEquals("127.0.0.1", config.address());
   }
@@ -55,6 +60,12 @@ class HostCommandTest {
     CommandLine cl2 = new CommandLine(new HostCommand()).setErr(new PrintWriter(err2));
     assertNotEquals(0, cl2.execute("--port", "seventy"));
     assertTrue(err2.toString().contains("port"), err2.toString());
+    StringWriter err3 = new StringWriter();
+    CommandLine cl3 = new CommandLine(new HostCommand()).setErr(new PrintWriter(err3));
+    assertEquals(2, cl3.execute("--log-level", "loud", "--data-dir", dir.resolve("never").toString()));
+    assertTrue(err3.toString().contains("log-level: not one of trace, debug, info, warn, error, off: loud"),
+        err3.toString());
+    assertFalse(Files.exists(dir.resolve("never")), "nothing was started");
   }
 
   @Test
