@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
       "0:every session ended EQUAL or CONVERGED",
       "1:the call failed (host unreachable, wrong token, ...)",
       "2:bad arguments",
-      "4:a session FAILED or DIVERGED, or ended UNKNOWN (an outcome of a newer host)"})
+      "4:a session FAILED, DIVERGED or REFUSED, or ended UNKNOWN (an outcome of a newer host)"})
 final class SyncCommand implements Callable<Integer> {
   /** Exit code when the call worked but a session failed or left the replicas different. */
   static final int EXIT_SESSION_PROBLEM = 4;
@@ -39,7 +39,8 @@ final class SyncCommand implements Callable<Integer> {
 
   @Mixin ClientTlsArgs tls;
 
-  @Option(names = "--peer", required = true, paramLabel = "HOST:PORT", description = "The peer's public address.")
+  @Option(names = "--peer", required = true, paramLabel = "[KEY@]HOST:PORT", description = "The peer's public address;"
+      + " KEY@ (its host key, hex) makes the host refuse a peer that proves another key.")
   String peer;
 
   @Option(names = "--capsule", paramLabel = "ID", description = "Only this capsule (hex); default: every capsule.")
@@ -54,7 +55,7 @@ final class SyncCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    address(spec, "--peer", peer);
+    peer(spec, peer);
     Hash id = capsule == null ? null : Args.hash(spec, "--capsule", capsule);
     return CapsuleCommand.guarded(() -> {
       String token = adminArgs.token();
@@ -107,6 +108,21 @@ final class SyncCommand implements Callable<Integer> {
       parts.add(withoutOutcome + " " + SyncDisplay.NO_OUTCOME);
     }
     out.println(sessions.size() + " session(s) with " + peer + ": " + String.join(", ", parts));
+  }
+
+  /** Checks a {@code [KEY@]HOST:PORT} argument: a host key in hex, then an address as {@link #address}. */
+  static String peer(CommandSpec spec, String text) {
+    int at = text.indexOf('@');
+    if (at >= 0) {
+      try {
+        dev.capsulevm.proofs.crypto.PublicKey.fromHex(text.substring(0, at));
+      } catch (IllegalArgumentException e) {
+        throw Args.usage(spec, "--peer: expected KEY@HOST:PORT with a host key of 64 hex digits, got '"
+            + text.substring(0, at) + "'");
+      }
+    }
+    address(spec, "--peer", text.substring(at + 1));
+    return text;
   }
 
   /** Checks a {@code HOST:PORT} argument: a non-empty host and a port from 1 to 65535. */

@@ -127,6 +127,7 @@ class SyncCommandTest {
     assertFalse(SyncDisplay.isProblem(ended(SyncOutcome.CONVERGED, null)));
     assertTrue(SyncDisplay.isProblem(ended(SyncOutcome.DIVERGED, null)));
     assertTrue(SyncDisplay.isProblem(ended(SyncOutcome.FAILED, null)));
+    assertTrue(SyncDisplay.isProblem(ended(SyncOutcome.REFUSED, null)));
     assertTrue(SyncDisplay.isProblem(ended(SyncOutcome.UNKNOWN, null)));
     assertTrue(SyncDisplay.isProblem(running(4, 5, "records")));
   }
@@ -176,7 +177,9 @@ class SyncCommandTest {
         {"sync", "--peer", "h:65536"},
         {"sync", "--peer", "h:1", "--capsule", "zz"},
         {"sync", "--peer", "h:1", "--capsule", "00"},
-        {"sync", "--peer", "h:1", "--progress", "SOMETIMES"}}) {
+        {"sync", "--peer", "h:1", "--progress", "SOMETIMES"},
+        {"sync", "--peer", "nothex@h:1"},
+        {"sync", "--peer", "ab".repeat(32) + "@h:port"}}) {
       Result r = run(args);
       assertEquals(2, r.exitCode(), String.join(" ", args) + ": " + r.err());
       assertTrue(r.err().startsWith("error: "), r.err());
@@ -218,6 +221,6 @@ class SyncCommandTest {
   void sync_help_listsTheExitCodes() {
     Result r = run("sync", "--help");
     assertEquals(0, r.exitCode());
-    assertTrue(r.out().contains("4   a session FAILED or DIVERGED"), r.out());
+    assertTrue(r.out().contains("4   a session FAILED, DIVERGED or REFUSED"), r.out());
   }
 }

@@ -43,7 +43,9 @@ public enum Domain {
   /** An access string's checksum: the first 4 bytes of {@code H(0x50 || access body)}. */
   ACCESS_CHECKSUM(0x50),
   /** A member's signature binding its X25519 encryption key to its Ed25519 identity (member card). */
-  MEMBER_CARD_SIGNATURE(0x51);
+  MEMBER_CARD_SIGNATURE(0x51),
+  /** A host's signature over a sync session's challenge: its proof of its host key to the peer. */
+  SYNC_PEER_PROOF(0x60);
 
   private final byte tag;
 

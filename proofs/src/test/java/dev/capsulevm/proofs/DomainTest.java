@@ -15,6 +15,7 @@ class DomainTest {
     assertEquals(0x37, Domain.BALANCE_STATEMENT_SIGNATURE.tag());
     assertEquals(0x40, Domain.MEMBER_ENTRY.tag());
     assertEquals(0x41, Domain.MEMBER_ROOT.tag());
+    assertEquals(0x60, Domain.SYNC_PEER_PROOF.tag());
   }
 
   @Test

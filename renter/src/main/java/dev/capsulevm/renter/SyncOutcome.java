@@ -13,6 +13,11 @@ public enum SyncOutcome {
   /** The session broke off (transport, timeout, or a peer that misbehaved). */
   FAILED,
   /**
+   * A host refused the other's host key before any record moved: not the key pinned for that peer, or
+   * not allowed to sync the capsule by an allow list.
+   */
+  REFUSED,
+  /**
    * An outcome this SDK does not know: a newer host's. Counted as a problem, since nothing says the
    * replicas now agree; the report's error and counters are still the host's.
    */
@@ -31,6 +36,7 @@ public enum SyncOutcome {
       case SYNC_OUTCOME_CONVERGED -> CONVERGED;
       case SYNC_OUTCOME_DIVERGED -> DIVERGED;
       case SYNC_OUTCOME_FAILED -> FAILED;
+      case SYNC_OUTCOME_REFUSED -> REFUSED;
       case UNRECOGNIZED -> UNKNOWN;
     };
   }

@@ -25,7 +25,8 @@ public final class BenchRunner implements Callable<Integer> {
   static {
     for (Experiment e : List.of(new SubRecordsExperiment(), new ProofCacheExperiment(), new ProofSizeExperiment(),
         new VerifiableCostExperiment(), new EndToEndExperiment(), new ParallelReadsExperiment(),
-        new MeteringExperiment(), new SyncExperiment(), new ReplicateExperiment(), new VsHypercoreExperiment())) {
+        new MeteringExperiment(), new SyncExperiment(), new ReplicateExperiment(), new SlotHoldExperiment(),
+        new VsHypercoreExperiment())) {
       EXPERIMENTS.put(e.name(), e);
     }
   }

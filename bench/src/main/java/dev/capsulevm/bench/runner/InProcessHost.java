@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * A host on ephemeral loopback ports in a temporary data directory (LMDB, synced commits, as the daemon
@@ -21,17 +22,37 @@ final class InProcessHost implements AutoCloseable {
   private final Path dir;
   private final HostServer host;
   final List<HostClient> clients = new ArrayList<>();
+  /** The account key of each client, in the same order. */
+  final List<SigningKey> accounts = new ArrayList<>();
 
   InProcessHost(int clientCount) throws Exception {
+    this(clientCount, UnaryOperator.identity());
+  }
+
+  /** A host whose default configuration {@code tune} changes. */
+  InProcessHost(int clientCount, UnaryOperator<HostConfig> tune) throws Exception {
     dir = Files.createTempDirectory("capsulevm-bench");
-    host = HostServer.start(HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1));
+    host = HostServer.start(tune.apply(HostConfig.defaults(dir).withPorts(0, 0).withMetricsPort(-1)));
     try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
       for (int i = 0; i < clientCount; i++) {
         SigningKey account = SigningKey.generate();
         admin.fund(account.publicKey(), Amount.ofCap(1_000_000));
-        clients.add(HostClient.connect("127.0.0.1:" + host.port(), account, RenterOptions.defaults()));
+        accounts.add(account);
+        clients.add(HostClient.connect(address(), account, RenterOptions.defaults()));
       }
     }
+  }
+
+  /** Programs the host runs now (its Admin status). */
+  long programsRunning() throws Exception {
+    try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
+      return admin.status().getProgramsRunning();
+    }
+  }
+
+  /** The Host service's address. */
+  String address() {
+    return "127.0.0.1:" + host.port();
   }
 
   @Override

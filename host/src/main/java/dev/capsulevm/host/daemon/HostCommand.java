@@ -7,6 +7,7 @@ import dev.capsulevm.host.server.HostServer;
 import dev.capsulevm.host.server.InsecureAdminException;
 import dev.capsulevm.host.tls.TlsIdentity;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.tls.CertificatePin;
 import dev.capsulevm.proto.tls.ChannelSecurity;
 import java.io.IOException;
@@ -85,6 +86,13 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--max-concurrent-programs", description = "Programs in flight at once (default 64).")
   String maxConcurrentPrograms;
 
+  @Option(names = "--max-programs-per-account", description = "Programs of one account in flight at once (default 8).")
+  String maxProgramsPerAccount;
+
+  @Option(names = "--reserved-share", description = "Share of the program slots kept for accounts running none,"
+      + " 0 to below 1 (default 0.25).")
+  String reservedShare;
+
   @Option(names = "--max-program-bytes", description = "Program encoding plus data (default 64 MiB).")
   String maxProgramBytes;
 
@@ -118,7 +126,12 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--commit-timeout", description = "Wait for a CommitDecision (default PT30S).")
   String commitTimeout;
 
-  @Option(names = "--data-timeout", description = "Wait for referenced program data (default PT30S).")
+  @Option(names = "--first-data-timeout", description = "Wait for an admitted program's first data message;"
+      + " then DEADLINE_EXCEEDED and its slot is free (default PT5S).")
+  String firstDataTimeout;
+
+  @Option(names = "--data-timeout", description = "Wait for each later data message and for referenced program"
+      + " data (default PT30S).")
   String dataTimeout;
 
   @Option(names = "--send-timeout", description = "Wait for a slow renter to read (default PT30S).")
@@ -127,9 +140,15 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--shutdown-grace", description = "Time in-flight programs get at shutdown (default PT10S).")
   String shutdownGrace;
 
-  @Option(names = "--peers", description = "Sync peers, comma-separated: HOST:PORT syncs every capsule held here,"
-      + " HOST:PORT@ID+ID only those capsules (hex ids) (default none).")
+  @Option(names = "--peers", paramLabel = "[KEY@]HOST:PORT[@ID+ID][,...]", description = "Sync peers,"
+      + " comma-separated: HOST:PORT syncs every capsule held here, HOST:PORT@ID+ID only those capsules (hex ids);"
+      + " KEY@ before either pins the peer's host key (hex): a peer proving another key is refused (default none).")
   String peers;
+
+  @Option(names = "--sync-allow", paramLabel = "ID=KEY+KEY[,...]", description = "Only the peers with these host"
+      + " keys may sync capsule ID with this host, either way; capsules not listed sync with any peer (default"
+      + " none listed).")
+  String syncAllow;
 
   @Option(names = "--sync-interval", description = "How often every peer is synced, 0 = only on demand (default PT30S).")
   String syncInterval;
@@ -159,14 +178,21 @@ public final class HostCommand implements Callable<Integer> {
       + " accepting only certificates with these SHA-256 fingerprints (default: plaintext).")
   String peerTlsPin;
 
+  @Option(names = "--log-level", paramLabel = "LEVEL", description = "trace, debug, info, warn, error or off"
+      + " (default info); debug also shows stack traces and each program.")
+  String logLevel;
+
+  /** The log level the flags or the config file asked for, or null; set by {@link #config()}. */
+  private @Nullable String chosenLogLevel;
+
   /** Every settable key, as in the config file. */
   static final Set<String> KEYS = Set.of("data-dir", "address", "port", "admin-address", "admin-port",
       "metrics-address", "metrics-port", "max-inbound-message-bytes", "max-concurrent-programs",
-      "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
+      "max-programs-per-account", "reserved-share", "max-program-bytes", "max-instructions", "max-record-bytes", "max-sub-records-per-record",
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
-      "price-table-validity", "withdrawal-window", "commit-timeout", "data-timeout", "send-timeout",
-      "shutdown-grace", "peers", "sync-interval", "sync-sessions", "sync-backoff", "sync-backoff-max",
-      "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin");
+      "price-table-validity", "withdrawal-window", "commit-timeout", "first-data-timeout", "data-timeout",
+      "send-timeout", "shutdown-grace", "peers", "sync-allow", "sync-interval", "sync-sessions", "sync-backoff",
+      "sync-backoff-max", "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin", "log-level");
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
   public static void main(String[] args) {
@@ -181,6 +207,8 @@ public final class HostCommand implements Callable<Integer> {
     } catch (IllegalArgumentException | IOException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
+    // Before the host makes its first logger: slf4j-simple reads its level once.
+    Logging.configure(chosenLogLevel);
     PrintWriter out = spec.commandLine().getOut();
     HostServer server;
     try {
@@ -246,6 +274,8 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "metrics-port", metricsPort);
     flag(settings, "max-inbound-message-bytes", maxInboundMessageBytes);
     flag(settings, "max-concurrent-programs", maxConcurrentPrograms);
+    flag(settings, "max-programs-per-account", maxProgramsPerAccount);
+    flag(settings, "reserved-share", reservedShare);
     flag(settings, "max-program-bytes", maxProgramBytes);
     flag(settings, "max-instructions", maxInstructions);
     flag(settings, "max-record-bytes", maxRecordBytes);
@@ -257,10 +287,12 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "price-table-validity", priceTableValidity);
     flag(settings, "withdrawal-window", withdrawalWindow);
     flag(settings, "commit-timeout", commitTimeout);
+    flag(settings, "first-data-timeout", firstDataTimeout);
     flag(settings, "data-timeout", dataTimeout);
     flag(settings, "send-timeout", sendTimeout);
     flag(settings, "shutdown-grace", shutdownGrace);
     flag(settings, "peers", peers);
+    flag(settings, "sync-allow", syncAllow);
     flag(settings, "sync-interval", syncInterval);
     flag(settings, "sync-sessions", syncSessions);
     flag(settings, "sync-backoff", syncBackoff);
@@ -269,6 +301,9 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "tls-key", tlsKey);
     flag(settings, "peer-tls-ca", peerTlsCa);
     flag(settings, "peer-tls-pin", peerTlsPin);
+    flag(settings, "log-level", logLevel);
+    String level = settings.get("log-level");
+    chosenLogLevel = level == null ? null : Logging.parseLevel(level);
     return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
   }
 
@@ -290,6 +325,8 @@ public final class HostCommand implements Callable<Integer> {
         integer(s, "metrics-port", base.metricsPort()),
         integer(s, "max-inbound-message-bytes", base.maxInboundMessageBytes()),
         integer(s, "max-concurrent-programs", base.maxConcurrentPrograms()),
+        integer(s, "max-programs-per-account", base.maxProgramsPerAccount()),
+        decimal(s, "reserved-share", base.reservedShare()),
         integer(s, "max-program-bytes", base.maxProgramBytes()),
         integer(s, "max-instructions", base.maxInstructions()),
         integer(s, "max-record-bytes", base.maxRecordBytes()),
@@ -301,6 +338,7 @@ public final class HostCommand implements Callable<Integer> {
         duration(s, "price-table-validity", base.priceTableValidity()),
         duration(s, "withdrawal-window", base.withdrawalWindow()),
         duration(s, "commit-timeout", base.commitTimeout()),
+        duration(s, "first-data-timeout", base.firstDataTimeout()),
         duration(s, "data-timeout", base.dataTimeout()),
         duration(s, "send-timeout", base.sendTimeout()),
         duration(s, "shutdown-grace", base.shutdownGrace()),
@@ -347,36 +385,56 @@ public final class HostCommand implements Callable<Integer> {
   private static Replicator.Settings replication(Replicator.Settings base, Map<String, String> s)
       throws IOException {
     List<Replicator.Peer> peers = s.containsKey("peers") ? peers(s.get("peers")) : base.peers();
+    Map<Hash, Set<PublicKey>> allowed = s.containsKey("sync-allow") ? allowedPeers(s.get("sync-allow"))
+        : base.allowedPeers();
     return new Replicator.Settings(peers, duration(s, "sync-interval", base.interval()),
         integer(s, "sync-sessions", base.maxIncomingSessions()), duration(s, "sync-backoff", base.backoffBase()),
         duration(s, "sync-backoff-max", base.backoffMax()), base.reconcile(), base.transport(), base.staging(),
-        peerSecurity(base.peerSecurity(), s));
+        peerSecurity(base.peerSecurity(), s), allowed);
   }
 
-  /** {@code HOST:PORT} or {@code HOST:PORT@ID+ID}, comma-separated. */
-  static List<Replicator.Peer> peers(String value) {
-    List<Replicator.Peer> out = new ArrayList<>();
+  /** {@code ID=KEY+KEY}, comma-separated: capsule ids and host keys in hex. */
+  static Map<Hash, Set<PublicKey>> allowedPeers(String value) {
+    Map<Hash, Set<PublicKey>> out = new HashMap<>();
     for (String entry : value.split(",", -1)) {
       String e = entry.trim();
       if (e.isEmpty()) {
         continue;
       }
-      int at = e.indexOf('@');
-      String address = at < 0 ? e : e.substring(0, at);
-      if (!address.matches("[^:@\\s]+:[0-9]{1,5}")) {
-        throw new IllegalArgumentException("peers: not HOST:PORT: " + address);
+      int eq = e.indexOf('=');
+      if (eq < 0) {
+        throw new IllegalArgumentException("sync-allow: not ID=KEY+KEY: " + e);
       }
-      Set<Hash> capsules = new HashSet<>();
-      if (at >= 0) {
-        for (String id : e.substring(at + 1).split("\\+", -1)) {
-          try {
-            capsules.add(Hash.fromHex(id.trim()));
-          } catch (RuntimeException bad) {
-            throw new IllegalArgumentException("peers: not a capsule id (64 hex digits): " + id);
-          }
+      Hash capsule;
+      try {
+        capsule = Hash.fromHex(e.substring(0, eq).trim());
+      } catch (RuntimeException bad) {
+        throw new IllegalArgumentException("sync-allow: not a capsule id (64 hex digits): " + e.substring(0, eq));
+      }
+      Set<PublicKey> keys = out.computeIfAbsent(capsule, c -> new HashSet<>());
+      for (String key : e.substring(eq + 1).split("\\+", -1)) {
+        try {
+          keys.add(PublicKey.fromHex(key.trim()));
+        } catch (RuntimeException bad) {
+          throw new IllegalArgumentException("sync-allow: not a host key (64 hex digits): " + key);
         }
       }
-      out.add(new Replicator.Peer(address, capsules));
+    }
+    return out;
+  }
+
+  /** {@code [KEY@]HOST:PORT[@ID+ID]}, comma-separated ({@link Replicator.Peer#parse}). */
+  static List<Replicator.Peer> peers(String value) {
+    List<Replicator.Peer> out = new ArrayList<>();
+    for (String entry : value.split(",", -1)) {
+      if (entry.isBlank()) {
+        continue;
+      }
+      try {
+        out.add(Replicator.Peer.parse(entry));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("peers: " + e.getMessage(), e);
+      }
     }
     return out;
   }

@@ -8,6 +8,8 @@ import dev.capsulevm.host.sync.SyncProtocolException;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.SyncFrame;
 import dev.capsulevm.proto.v1.SyncGrpc;
@@ -41,6 +43,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.HashSet;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -57,18 +60,70 @@ import org.slf4j.LoggerFactory;
 /**
  * A host's replication: the Sync service that answers peers' sessions, sessions this host opens (on a
  * schedule, to its configured peers, or at once through {@link #syncNow}), and what it remembers of each
- * peer. A peer that misbehaves (a malformed turn, an invalid record) is logged, counted and backed off,
- * exponentially, whichever side it was on; so is one that fails, more gently.
+ * peer. Every session opens with both hosts proving their host keys ({@link PeerHandshake}); a peer
+ * whose key is not the one pinned for it, or that the allow list does not let pull the capsule, is
+ * refused. A peer that misbehaves (a malformed turn, an invalid record) is logged, counted and backed
+ * off, exponentially, whichever side it was on; so is one that fails, more gently. Peers that answer
+ * sessions are remembered by the address configured for them, peers that open them by their host key.
  */
 public final class Replicator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Replicator.class);
   private static final Context.Key<String> REMOTE = Context.key("capsulevm-sync-remote");
+  /** Initiators remembered at most (by key): beyond it, those no longer backed off are forgotten. */
+  private static final int MAX_TRACKED_INITIATORS = 4096;
 
-  /** A peer to sync with: every capsule this host holds when {@code capsules} is empty. */
-  public record Peer(String address, Set<Hash> capsules) {
+  /**
+   * A peer to sync with: every capsule this host holds when {@code capsules} is empty; when {@code key}
+   * is set, only a peer proving that host key is synced with (anything else is refused).
+   */
+  public record Peer(String address, Set<Hash> capsules, @Nullable PublicKey key) {
     public Peer {
       Objects.requireNonNull(address, "address");
       capsules = Set.copyOf(capsules);
+    }
+
+    public Peer(String address, Set<Hash> capsules) {
+      this(address, capsules, null);
+    }
+
+    /**
+     * One peer as the {@code --peers} option gives it: {@code [KEY@]HOST:PORT[@ID+ID...]}, where KEY is
+     * the peer's host key (64 hex digits) and the IDs capsule ids (64 hex digits each). A key has no
+     * colon and an address always has one, so {@code HOST:PORT@ID} keeps its meaning.
+     *
+     * @throws IllegalArgumentException naming the part that is wrong
+     */
+    public static Peer parse(String entry) {
+      String[] parts = entry.trim().split("@", -1);
+      int at = 0;
+      PublicKey key = null;
+      if (!parts[0].contains(":") && parts.length > 1) {
+        try {
+          key = PublicKey.fromHex(parts[0].trim());
+        } catch (RuntimeException e) {
+          throw new IllegalArgumentException("not a host key (64 hex digits) before HOST:PORT: " + parts[0], e);
+        }
+        at = 1;
+      }
+      String address = parts[at].trim();
+      if (!address.matches("[^:@\\s]+:[0-9]{1,5}")) {
+        throw new IllegalArgumentException("not HOST:PORT: " + address);
+      }
+      if (parts.length > at + 2) {
+        throw new IllegalArgumentException("one @ too many in " + entry.trim()
+            + " (KEY@HOST:PORT@ID+ID at most)");
+      }
+      Set<Hash> capsules = new HashSet<>();
+      if (parts.length == at + 2) {
+        for (String id : parts[at + 1].split("\\+", -1)) {
+          try {
+            capsules.add(Hash.fromHex(id.trim()));
+          } catch (RuntimeException bad) {
+            throw new IllegalArgumentException("not a capsule id (64 hex digits): " + id, bad);
+          }
+        }
+      }
+      return new Peer(address, capsules, key);
     }
   }
 
@@ -82,16 +137,28 @@ public final class Replicator implements AutoCloseable {
    * @param backoffMax the longest back-off
    * @param peerSecurity how sessions this host opens reach their peers: plaintext (the default) or TLS
    *     verifying each peer's certificate (a CA file or pins)
+   * @param allowedPeers per capsule, the host keys of the only peers that may sync it with this host
+   *     (either side); a capsule not listed is synced with any peer
    */
   public record Settings(List<Peer> peers, Duration interval, int maxIncomingSessions, Duration backoffBase,
       Duration backoffMax, Reconciler.Config reconcile, SyncSession.Limits transport, ReplicaDag.Limits staging,
-      ChannelSecurity peerSecurity) {
+      ChannelSecurity peerSecurity, Map<Hash, Set<PublicKey>> allowedPeers) {
     public Settings {
       peers = List.copyOf(peers);
       if (maxIncomingSessions < 1) {
         throw new IllegalArgumentException("maxIncomingSessions must be positive");
       }
       Objects.requireNonNull(peerSecurity, "peerSecurity");
+      Map<Hash, Set<PublicKey>> copy = new java.util.HashMap<>();
+      allowedPeers.forEach((capsule, keys) -> copy.put(capsule, Set.copyOf(keys)));
+      allowedPeers = Map.copyOf(copy);
+    }
+
+    public Settings(List<Peer> peers, Duration interval, int maxIncomingSessions, Duration backoffBase,
+        Duration backoffMax, Reconciler.Config reconcile, SyncSession.Limits transport, ReplicaDag.Limits staging,
+        ChannelSecurity peerSecurity) {
+      this(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport, staging, peerSecurity,
+          Map.of());
     }
 
     public static Settings defaults(List<Peer> peers) {
@@ -101,47 +168,64 @@ public final class Replicator implements AutoCloseable {
 
     public Settings withInterval(Duration value) {
       return new Settings(peers, value, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport, staging,
-          peerSecurity);
+          peerSecurity, allowedPeers);
     }
 
     public Settings withBackoff(Duration base, Duration max) {
       return new Settings(peers, interval, maxIncomingSessions, base, max, reconcile, transport, staging,
-          peerSecurity);
+          peerSecurity, allowedPeers);
     }
 
     public Settings withPeers(List<Peer> value) {
       return new Settings(value, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          staging, peerSecurity);
+          staging, peerSecurity, allowedPeers);
     }
 
     public Settings withStaging(ReplicaDag.Limits value) {
       return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          value, peerSecurity);
+          value, peerSecurity, allowedPeers);
     }
 
     /** Sessions this host opens reach their peers with {@code value}. */
     public Settings withPeerSecurity(ChannelSecurity value) {
       return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          staging, value);
+          staging, value, allowedPeers);
+    }
+
+    /** Only the listed peers' keys may sync the listed capsules with this host. */
+    public Settings withAllowedPeers(Map<Hash, Set<PublicKey>> value) {
+      return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
+          staging, peerSecurity, value);
+    }
+
+    /** Whether the peer with host key {@code key} may sync {@code capsule} with this host. */
+    public boolean mayPull(Hash capsule, PublicKey key) {
+      Set<PublicKey> allowed = allowedPeers.get(capsule);
+      return allowed == null || allowed.contains(key);
     }
   }
 
-  /** What the status shows of a peer. Times and the outcome are null when never. */
+  /**
+   * What the status shows of a peer. Times and the outcome are null when never; the key is the host key
+   * the peer last proved (null before it ever did).
+   */
   public record PeerState(String address, @Nullable Instant lastSession, @Nullable SyncOutcome lastOutcomeOrNull,
       String lastError, long lastBytes, long lastRecords, long sessions, long failures,
-      @Nullable Instant backoffUntil) {}
+      @Nullable Instant backoffUntil, @Nullable PublicKey key) {}
 
   /**
-   * One session's end, for {@link #syncNow}. {@code peerLacksCapsule}: the peer answered NOT_FOUND (it
-   * does not replicate that capsule), which fails the session but is no fault of the peer's. The capsule
-   * is null for a session this host answered (it is not known before the first turn is read); the progress
-   * is null when the session failed before it started.
+   * One session's end, for {@link #syncNow}. {@code capsuleSkipped}: the session could not run for this
+   * capsule, through no fault of the peer's: it does not replicate the capsule (it answered NOT_FOUND),
+   * or an allow list keeps the capsule from it (REFUSED); the peer is not backed off and the next
+   * capsule is tried. The capsule is null for a session this host answered (it is not known before the
+   * first turn is read); the progress is null when the session failed before it started; the peer's key
+   * is null when it never proved one.
    */
   public record SessionResult(@Nullable Hash capsule, SyncOutcome outcome, String error,
-      SyncSession.@Nullable Progress progress, boolean peerLacksCapsule) {
+      SyncSession.@Nullable Progress progress, boolean capsuleSkipped, @Nullable PublicKey peerKey) {
     public SessionResult(@Nullable Hash capsule, SyncOutcome outcome, String error,
         SyncSession.@Nullable Progress progress) {
-      this(capsule, outcome, error, progress, false);
+      this(capsule, outcome, error, progress, false, null);
     }
 
     public boolean ok() {
@@ -150,6 +234,7 @@ public final class Replicator implements AutoCloseable {
   }
 
   private final ReplicaStore store;
+  private final SigningKey hostKey;
   private final Settings settings;
   private final Clock clock;
   private final Semaphore incoming;
@@ -162,7 +247,8 @@ public final class Replicator implements AutoCloseable {
   /** The validators and parsed membership records of the capsules replicated lately, shared by sessions. */
   private final MemberCache members = new MemberCache();
   private final Map<String, Tracker> peers = new ConcurrentHashMap<>();
-  private final Map<String, Tracker> initiators = new ConcurrentHashMap<>();
+  /** Initiators that misbehaved, by the host key they proved. */
+  private final Map<PublicKey, Tracker> initiators = new ConcurrentHashMap<>();
   private final Counter sessions;
   private final Counter misbehaviour;
   private final Counter bytes;
@@ -173,8 +259,11 @@ public final class Replicator implements AutoCloseable {
   private volatile @Nullable ScheduledFuture<?> rounds;
   private volatile boolean closed;
 
-  public Replicator(ReplicaStore store, Settings settings, Clock clock, PrometheusRegistry registry) {
+  /** A replicator whose sessions prove {@code hostKey} to their peers. */
+  public Replicator(ReplicaStore store, SigningKey hostKey, Settings settings, Clock clock,
+      PrometheusRegistry registry) {
     this.store = Objects.requireNonNull(store, "store");
+    this.hostKey = Objects.requireNonNull(hostKey, "hostKey");
     this.settings = Objects.requireNonNull(settings, "settings");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.incoming = new Semaphore(settings.maxIncomingSessions());
@@ -184,7 +273,9 @@ public final class Replicator implements AutoCloseable {
     sessions = Counter.builder().name("capsulevm_sync_sessions").help("Sync sessions by role and outcome")
         .labelNames("role", "outcome").register(registry);
     misbehaviour = Counter.builder().name("capsulevm_sync_misbehaviour")
-        .help("Sessions ended because the peer sent something invalid, by peer").labelNames("peer")
+        .help("Sessions ended because the peer sent something invalid, by peer host key (the address of a"
+            + " peer this host dialled that never proved one, \"unauthenticated\" for an initiator that did not)")
+        .labelNames("peer")
         .register(registry);
     bytes = Counter.builder().name("capsulevm_sync_bytes").help("Sync stream bytes, by direction")
         .labelNames("direction").register(registry);
@@ -210,7 +301,7 @@ public final class Replicator implements AutoCloseable {
   }
 
   /**
-   * Every peer configured or synced with, by address, and ("from" their IP address) peers whose sessions
+   * Every peer configured or synced with, by address, and ("from" their host key) peers whose sessions
    * this host answered and found invalid.
    */
   public List<PeerState> peers() {
@@ -229,21 +320,41 @@ public final class Replicator implements AutoCloseable {
 
   /**
    * Syncs with {@code peer} now: capsule {@code capsuleOrNull}, or every capsule this host holds, one
-   * session each, in turn. A failed session is reported and the next capsule still tried.
+   * session each, in turn. A failed session is reported and the next capsule still tried. The peer is
+   * {@code HOST:PORT}, whose pinned key (if it is a configured peer with one) it must prove, or
+   * {@code KEY@HOST:PORT}, which pins KEY for these sessions.
+   *
+   * @throws IllegalArgumentException when {@code peer} is neither form
    */
   public List<SessionResult> syncNow(String peer, @Nullable Hash capsuleOrNull, ProgressListener progress) {
+    Peer parsed = Peer.parse(peer);
+    if (!parsed.capsules().isEmpty()) {
+      throw new IllegalArgumentException("give the capsule apart, not as @ID: " + peer);
+    }
+    String address = parsed.address();
+    PublicKey pin = parsed.key() != null ? parsed.key() : configuredPin(address);
     List<Hash> capsules = capsuleOrNull != null ? List.of(capsuleOrNull) : store.capsuleIds();
-    Tracker tracker = peers.computeIfAbsent(peer, Tracker::new);
+    Tracker tracker = peers.computeIfAbsent(address, Tracker::new);
     List<SessionResult> results = new ArrayList<>();
     for (int i = 0; i < capsules.size() && !closed; i++) {
       int index = i;
       Hash capsule = capsules.get(i);
-      SessionResult result = initiate(peer, capsule, p -> progress.progress(capsule, index, capsules.size(), p));
+      SessionResult result = initiate(address, pin, capsule,
+          p -> progress.progress(capsule, index, capsules.size(), p));
       tracker.record(result);
       results.add(result);
       progress.ended(capsule, index, capsules.size(), result);
     }
     return results;
+  }
+
+  private @Nullable PublicKey configuredPin(String address) {
+    for (Peer peer : settings.peers()) {
+      if (peer.address().equals(address) && peer.key() != null) {
+        return peer.key();
+      }
+    }
+    return null;
   }
 
   /** Hears a {@link #syncNow} run: each session's progress, then its end. */
@@ -281,9 +392,9 @@ public final class Replicator implements AutoCloseable {
       }
       List<Hash> capsules = peer.capsules().isEmpty() ? store.capsuleIds() : List.copyOf(peer.capsules());
       for (Hash capsule : capsules) {
-        SessionResult result = initiate(peer.address(), capsule, p -> {});
+        SessionResult result = initiate(peer.address(), peer.key(), capsule, p -> {});
         tracker.record(result);
-        if (!result.ok() && !result.peerLacksCapsule()) {
+        if (!result.ok() && !result.capsuleSkipped()) {
           break; // backed off: the rest waits for the next round
         }
       }
@@ -291,37 +402,67 @@ public final class Replicator implements AutoCloseable {
     updateBackedOff();
   }
 
-  /** Opens a session with {@code address} for {@code capsule} and runs it to its end. */
-  SessionResult initiate(String address, Hash capsule, Consumer<SyncSession.Progress> progress) {
+  /**
+   * Opens a session with {@code address} for {@code capsule} and runs it to its end: first the peer
+   * proof (the peer must prove {@code pinned} when it is set, and be allowed the capsule), then the
+   * reconciliation.
+   */
+  SessionResult initiate(String address, @Nullable PublicKey pinned, Hash capsule,
+      Consumer<SyncSession.Progress> progress) {
     FrameChannel channel = new FrameChannel();
     boolean held = store.hasCapsule(capsule);
     SessionReplica replica = null;
     SyncSession session = null;
+    PublicKey peerKey = null;
     try {
+      SyncGrpc.newStub(channelFor(address)).session(channel);
+      PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(hostKey, capsule);
+      channel.send(handshake.opening(), settings.transport().frameTimeout());
+      PeerHandshake.Proven proven = handshake.answer(channel, settings.transport().frameTimeout());
+      peerKey = proven.peer();
+      if (pinned != null && !pinned.equals(peerKey)) {
+        String why = "peer " + address + " presented host key " + peerKey.toHex() + ", not its pinned key "
+            + pinned.toHex();
+        log.warn("refused sync peer: {}", why);
+        return refuse(channel, capsule, why, false, peerKey);
+      }
+      if (!settings.mayPull(capsule, peerKey)) {
+        String why = "host key " + peerKey.toHex() + " (peer " + address + ") may not sync capsule " + capsule
+            + " with this host (its allow list)";
+        log.info("refused a sync session: {}", why);
+        return refuse(channel, capsule, why, true, peerKey);
+      }
       replica = held ? new ReplicaDag(store, capsule, settings.staging(), members) : new NewReplica(capsule);
       SessionReplica opened = replica;
       session = new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.INITIATOR,
           settings.reconcile()), settings.transport(), progress);
-      SyncGrpc.newStub(channelFor(address)).session(channel);
-      SyncSession.Progress end = session.initiate(SyncFrame.newBuilder().setWantMetadata(!held), frame -> {
-        if (opened instanceof NewReplica fresh) {
-          fresh.create(frame);
-        }
-      });
+      SyncSession.Progress end = session.initiate(
+          SyncFrame.newBuilder().setWantMetadata(!held).setProof(proven.signature()), frame -> {
+            if (opened instanceof NewReplica fresh) {
+              fresh.create(frame);
+            }
+          });
       count("initiator", end.outcome().name(), channel);
       recordsStored.inc(end.recordsStored());
-      return new SessionResult(capsule, SyncOutcome.of(end.outcome()), "", end);
+      return new SessionResult(capsule, SyncOutcome.of(end.outcome()), "", end, false, peerKey);
     } catch (SyncFailure f) {
       channel.fail(Status.CANCELLED.withDescription(f.getMessage()));
+      if (f.code() == Status.Code.PERMISSION_DENIED) {
+        log.info("sync peer {} refused a session for capsule {}: {}", address, capsule, f.getMessage());
+        count("initiator", SyncOutcome.REFUSED.name(), channel);
+        return new SessionResult(capsule, SyncOutcome.REFUSED, String.valueOf(f.getMessage()), null, true, peerKey);
+      }
+      String peer = peerKey != null ? peerKey.toHex() : address;
       if (f.misbehaved()) {
-        log.warn("sync peer {} misbehaved in a session for capsule {}: {}", address, capsule, f.getMessage());
-        misbehaviour.labelValues(address).inc();
+        log.warn("sync peer {} ({}) misbehaved in a session for capsule {}: {}", address,
+            peerKey != null ? peerKey.toHex() : "no host key proven", capsule, f.getMessage());
+        misbehaviour.labelValues(peer).inc();
       } else {
         log.info("sync session with {} for capsule {} failed: {}", address, capsule, f.getMessage());
       }
       count("initiator", f.misbehaved() ? "MISBEHAVED" : "FAILED", channel);
       return new SessionResult(capsule, SyncOutcome.FAILED, String.valueOf(f.getMessage()),
-          session == null ? null : session.report(), f.code() == Status.Code.NOT_FOUND);
+          session == null ? null : session.report(), f.code() == Status.Code.NOT_FOUND, peerKey);
     } catch (StorageException | RuntimeException e) {
       channel.fail(Status.CANCELLED.withDescription("the initiator failed"));
       if (closed) {
@@ -331,12 +472,20 @@ public final class Replicator implements AutoCloseable {
       }
       count("initiator", "FAILED", channel);
       return new SessionResult(capsule, SyncOutcome.FAILED, String.valueOf(e.getMessage()), session == null ? null
-          : session.report());
+          : session.report(), false, peerKey);
     } finally {
       if (replica != null) {
         replica.close();
       }
     }
+  }
+
+  /** Ends a session this host refuses after the peer proof, before anything of the capsule was sent. */
+  private SessionResult refuse(FrameChannel channel, Hash capsule, String why, boolean capsuleSkipped,
+      PublicKey peerKey) {
+    channel.fail(Status.CANCELLED.withDescription("refused: " + why));
+    count("initiator", SyncOutcome.REFUSED.name(), channel);
+    return new SessionResult(capsule, SyncOutcome.REFUSED, why, null, capsuleSkipped, peerKey);
   }
 
   private ManagedChannel channelFor(String address) {
@@ -390,15 +539,8 @@ public final class Replicator implements AutoCloseable {
     public StreamObserver<SyncFrame> session(StreamObserver<SyncFrame> responses) {
       ServerCallStreamObserver<SyncFrame> call = (ServerCallStreamObserver<SyncFrame>) responses;
       String remote = REMOTE.get();
-      Tracker tracker = initiators.computeIfAbsent(remote, Tracker::new);
-      Instant now = clock.instant();
       if (closed) {
         call.onError(Status.UNAVAILABLE.withDescription("the host is shutting down").asRuntimeException());
-        return new Discard();
-      }
-      if (tracker.backedOff(now)) {
-        call.onError(Status.RESOURCE_EXHAUSTED.withDescription("sessions from " + remote + " are refused until "
-            + tracker.backoffUntil + " after an invalid session").asRuntimeException());
         return new Discard();
       }
       if (!incoming.tryAcquire()) {
@@ -411,7 +553,7 @@ public final class Replicator implements AutoCloseable {
       try {
         sessionThreads.execute(() -> {
           try {
-            respond(channel, tracker);
+            respond(channel, remote);
           } finally {
             incoming.release();
           }
@@ -424,14 +566,44 @@ public final class Replicator implements AutoCloseable {
     }
   }
 
-  private void respond(FrameChannel channel, Tracker tracker) {
+  /**
+   * Answers one session from {@code remote} (an IP address, for the logs only): the peer proof, then the
+   * checks on the proven key (back-off, allow list), then the reconciliation. What an initiator does
+   * before it has proved its key is refused but held against no one: its key is only claimed.
+   */
+  private void respond(FrameChannel channel, String remote) {
     SyncSession.Progress end = null;
+    PublicKey initiator = null; // set once proven
     try {
-      SyncFrame first = channel.take(settings.transport().frameTimeout());
-      if (first == null) {
+      Duration timeout = settings.transport().frameTimeout();
+      SyncFrame opening = channel.take(timeout);
+      if (opening == null) {
         return;
       }
+      PeerHandshake.Opening claim = PeerHandshake.Opening.parse(opening);
+      SyncFrame first = claim.answer(hostKey, channel, timeout);
+      if (first == null) {
+        count("responder", "FAILED", channel); // the initiator refused this host's key
+        return;
+      }
+      initiator = claim.initiator();
+      Tracker known = initiators.get(initiator);
+      Instant now = clock.instant();
+      if (known != null && known.backedOff(now)) {
+        throw SyncFailure.of(Status.Code.RESOURCE_EXHAUSTED, "sessions from host key " + initiator.toHex()
+            + " are refused until " + known.backoffUntilOrNull() + " after an invalid session");
+      }
       Hash capsule = capsuleOf(first);
+      if (!capsule.equals(claim.capsule())) {
+        throw SyncFailure.misbehaviour("the Hello names capsule " + capsule + ", the peer proof " + claim.capsule(),
+            null);
+      }
+      if (!settings.mayPull(capsule, initiator)) {
+        log.info("refused a sync session for capsule {} to host key {} from {}: not in the capsule's allow list",
+            capsule, initiator.toHex(), remote);
+        throw SyncFailure.of(Status.Code.PERMISSION_DENIED, "host key " + initiator.toHex()
+            + " may not sync capsule " + capsule + " with this host");
+      }
       if (!store.hasCapsule(capsule)) {
         throw SyncFailure.of(Status.Code.NOT_FOUND, "capsule " + capsule + " is not held here");
       }
@@ -449,22 +621,39 @@ public final class Replicator implements AutoCloseable {
         recordsStored.inc(end.recordsStored());
       }
       count("responder", "ENDED", channel);
-      tracker.answeredWell();
-    } catch (SyncFailure f) {
-      if (f.misbehaved()) {
-        log.warn("sync peer {} misbehaved: {}", tracker.address, f.getMessage());
-        misbehaviour.labelValues(tracker.address).inc();
-        tracker.record(new SessionResult(null, SyncOutcome.FAILED, String.valueOf(f.getMessage()), end));
+      if (known != null) {
+        known.answeredWell();
       }
-      count("responder", f.misbehaved() ? "MISBEHAVED" : "FAILED", channel);
+    } catch (SyncFailure f) {
+      if (f.misbehaved() && initiator != null) {
+        log.warn("sync peer with host key {} (from {}) misbehaved: {}", initiator.toHex(), remote, f.getMessage());
+        misbehaviour.labelValues(initiator.toHex()).inc();
+        trackInitiator(initiator).record(new SessionResult(null, SyncOutcome.FAILED, String.valueOf(f.getMessage()),
+            end, false, initiator));
+      } else if (f.misbehaved()) {
+        log.warn("an initiator from {} that proved no host key was refused: {}", remote, f.getMessage());
+        misbehaviour.labelValues("unauthenticated").inc();
+      }
+      String outcome = f.code() == Status.Code.PERMISSION_DENIED ? SyncOutcome.REFUSED.name()
+          : f.misbehaved() ? "MISBEHAVED" : "FAILED";
+      count("responder", outcome, channel);
       channel.fail(f.status());
     } catch (StorageException | RuntimeException e) {
-      log.error("answering a sync session from {} failed", tracker.address, e);
+      log.error("answering a sync session from {} failed", remote, e);
       count("responder", "FAILED", channel);
       channel.fail(Status.INTERNAL.withDescription("the responder failed: " + e.getMessage()));
     } finally {
       updateBackedOff();
     }
+  }
+
+  /** The tracker of an initiator that misbehaved; at the cap, those no longer backed off are forgotten first. */
+  private Tracker trackInitiator(PublicKey key) {
+    if (initiators.size() >= MAX_TRACKED_INITIATORS && !initiators.containsKey(key)) {
+      Instant now = clock.instant();
+      initiators.values().removeIf(t -> !t.backedOff(now));
+    }
+    return initiators.computeIfAbsent(key, k -> new Tracker(k.toHex()));
   }
 
   /** The capsule the initiator's first turn (a Hello, complete in its first frame) names. */
@@ -561,6 +750,7 @@ public final class Replicator implements AutoCloseable {
     long failures;
     int failuresInRow;
     @Nullable Instant backoffUntil;
+    @Nullable PublicKey key;
 
     Tracker(String address) {
       this.address = address;
@@ -574,8 +764,11 @@ public final class Replicator implements AutoCloseable {
       lastBytes = p == null ? 0 : p.bytesSent() + p.bytesReceived();
       lastRecords = p == null ? 0 : p.recordsReceived() + p.recordsSent();
       sessionCount++;
-      if (result.peerLacksCapsule()) {
-        return; // not a fault: the peer does not replicate this capsule
+      if (result.peerKey() != null) {
+        key = result.peerKey();
+      }
+      if (result.capsuleSkipped()) {
+        return; // not a fault: the peer does not replicate this capsule, or may not have it
       }
       if (!result.ok()) {
         failures++;
@@ -595,13 +788,17 @@ public final class Replicator implements AutoCloseable {
       backoffUntil = null;
     }
 
+    synchronized @Nullable Instant backoffUntilOrNull() {
+      return backoffUntil;
+    }
+
     synchronized boolean backedOff(Instant now) {
       return backoffUntil != null && now.isBefore(backoffUntil);
     }
 
     synchronized PeerState state() {
       return new PeerState(address, lastSession, lastOutcome, lastError, lastBytes, lastRecords, sessionCount,
-          failures, backoffUntil);
+          failures, backoffUntil, key);
     }
   }
 }

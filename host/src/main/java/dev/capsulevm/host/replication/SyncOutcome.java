@@ -10,8 +10,13 @@ public enum SyncOutcome {
   CONVERGED,
   /** The session ended with the sets still different (a peer withheld records, or sent orphans). */
   DIVERGED,
-  /** The session broke off: transport, timeout, a refusal, or a peer that misbehaved. */
-  FAILED;
+  /** The session broke off: transport, timeout, a busy or backed-off peer, or a peer that misbehaved. */
+  FAILED,
+  /**
+   * A side refused the other's host key before any record moved: the peer presented another key than
+   * the one pinned for it, or one side's allow list does not let the other pull the capsule.
+   */
+  REFUSED;
 
   /** Whether the replicas are known to hold the same set now. */
   public boolean ok() {
@@ -25,6 +30,7 @@ public enum SyncOutcome {
       case CONVERGED -> dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_CONVERGED;
       case DIVERGED -> dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_DIVERGED;
       case FAILED -> dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_FAILED;
+      case REFUSED -> dev.capsulevm.proto.v1.SyncOutcome.SYNC_OUTCOME_REFUSED;
     };
   }
 

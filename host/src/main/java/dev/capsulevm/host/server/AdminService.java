@@ -22,6 +22,7 @@ import dev.capsulevm.proto.v1.StatusResponse;
 import dev.capsulevm.proto.v1.SyncNowRequest;
 import dev.capsulevm.proto.v1.SyncOutcome;
 import dev.capsulevm.proto.v1.SyncProgress;
+import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -34,6 +35,7 @@ import java.security.MessageDigest;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /** The operator's service: funding, status, prices, sync. Every call must carry the admin token. */
 final class AdminService extends AdminGrpc.AdminImplBase {
@@ -82,7 +84,7 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         .setSignedPriceTable(ByteString.copyFrom(ctx.tables.current().encode()))
         .setCapsules(storage.capsuleCount())
         .setProgramsRun(ctx.programsRun.get())
-        .setProgramsRunning(ctx.running.get())
+        .setProgramsRunning(ctx.slots.running())
         .setUptimeSeconds(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - ctx.startedNanos))
         .addAllPeers(replicator.peers().stream().map(AdminService::peerStatus).toList())
         .build());
@@ -115,6 +117,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     }
     if (request.getPeer().isBlank()) {
       responses.onError(Status.INVALID_ARGUMENT.withDescription("peer must be host:port").asRuntimeException());
+      return;
+    }
+    try {
+      Replicator.Peer.parse(request.getPeer());
+    } catch (IllegalArgumentException e) {
+      responses.onError(Status.INVALID_ARGUMENT.withDescription("peer must be [KEY@]HOST:PORT: " + e.getMessage())
+          .asRuntimeException());
       return;
     }
     Hash only = capsule;
@@ -178,9 +187,17 @@ final class AdminService extends AdminGrpc.AdminImplBase {
     static final Metadata.Key<String> AUTHORIZATION =
         Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private final byte[] expected;
+    private final LogLimiter events;
+    private final Runnable count;
 
-    TokenCheck(String token) {
+    /**
+     * @param events where a refused call is logged (rate-limited)
+     * @param count counts a refused call (the metric)
+     */
+    TokenCheck(String token, LogLimiter events, Runnable count) {
       this.expected = ("Bearer " + token).getBytes(StandardCharsets.US_ASCII);
+      this.events = events;
+      this.count = count;
     }
 
     @Override
@@ -188,9 +205,13 @@ final class AdminService extends AdminGrpc.AdminImplBase {
         ServerCallHandler<Q, R> next) {
       String given = headers.get(AUTHORIZATION);
       if (given == null || !MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.US_ASCII))) {
-        call.close(Status.UNAUTHENTICATED.withDescription(given == null
+        String why = given == null
             ? "the Admin service needs the metadata header authorization: Bearer <token of admin.token>"
-            : "wrong admin token"), new Metadata());
+            : "wrong admin token";
+        count.run();
+        events.log(Level.WARN, "admin token", call.getMethodDescriptor().getFullMethodName() + " from "
+            + call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR) + " refused, UNAUTHENTICATED: " + why);
+        call.close(Status.UNAUTHENTICATED.withDescription(why), new Metadata());
         return new ServerCall.Listener<>() { };
       }
       return next.startCall(call, headers);

@@ -23,28 +23,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Everything the host decides about a program from its header, before it runs: the price table, the
- * program's encoding and limits, the withdrawal, a program slot, the account's rate and the program's
- * start charge, in the order docs/PROTOCOL.md ("The Execute stream", step 1) gives. It knows nothing of
- * gRPC: the decision is a value, so each refusal can be tested by calling {@link #decide} directly.
+ * program's encoding and limits, a free slot on the host, the withdrawal, the account's slot ({@link
+ * ProgramSlots}: its cap and its fair share), the account's rate and the program's start charge, in the
+ * order docs/PROTOCOL.md ("The Execute stream", step 1) gives. It knows nothing of gRPC: the decision is
+ * a value, so each refusal can be tested by calling {@link #decide} directly.
  *
- * <p>An admitted program holds a slot and its budget, in a meter opened with the start charged; from then
- * on every end of its call settles that meter exactly once. A refused one holds nothing: whatever
+ * <p>An admitted program holds its account's slot and its budget, in a meter opened with the start
+ * charged; from then on every end of its call settles that meter exactly once and gives the slot back. A refused one holds nothing: whatever
  * admission took on the way (a slot, the budget) it gave back before answering.
  */
 final class Admission {
   private static final Logger log = LoggerFactory.getLogger(Admission.class);
 
-  /** The host's count of programs in flight, of which admission takes one. */
-  interface Slots {
-    /** Takes a slot if fewer than {@code limit} are taken. */
-    boolean admit(int limit);
-
-    void release();
-  }
-
   sealed interface Decision permits Admitted, Refused {}
 
-  /** The program may run: it holds a slot, and its budget in {@code meter}. */
+  /** The program may run: it holds a slot of {@code account}, and its budget in {@code meter}. */
   record Admitted(Program program, PriceTable table, PublicKey account, Meter meter) implements Decision {}
 
   /** The program may not run, and why; nothing is held. */
@@ -55,10 +48,10 @@ final class Admission {
   private final Ledger ledger;
   private final RateLimiter rate;
   private final HostConfig config;
-  private final Slots slots;
+  private final ProgramSlots slots;
   private final BooleanSupplier closing;
 
-  Admission(PriceTables tables, Cashier cashier, Ledger ledger, RateLimiter rate, HostConfig config, Slots slots,
+  Admission(PriceTables tables, Cashier cashier, Ledger ledger, RateLimiter rate, HostConfig config, ProgramSlots slots,
       BooleanSupplier closing) {
     this.tables = tables;
     this.cashier = cashier;
@@ -105,20 +98,34 @@ final class Admission {
     }
     // The current table's limit, not the header's: an operator lowering it takes effect at once.
     int limit = tables.limits().maxConcurrentPrograms();
-    if (!slots.admit(limit)) {
-      return new Refused(EndReason.BUSY, "the host runs " + limit + " programs, its maxConcurrentPrograms;"
-          + " retry later");
+    // Checked for the claimed account before any signature is verified or the ledger touched, so a
+    // flood of refused headers costs the host little; checked again when the slot is taken below.
+    PublicKey claimed = withdrawal.withdrawal().account();
+    ProgramSlots.Grant grant = slots.check(claimed, limit, config.maxProgramsPerAccount());
+    if (grant != ProgramSlots.Grant.TAKEN) {
+      return refusal(grant, claimed, limit, "; nothing was taken");
     }
-    Decision decision = pay(table, tableId, program, programBytes, withdrawal, withdrawalBytes, durationUnits);
-    if (decision instanceof Refused) {
-      slots.release();
-    }
-    return decision;
+    return pay(table, tableId, program, programBytes, withdrawal, withdrawalBytes, durationUnits, limit);
   }
 
-  /** Takes the budget and opens the meter, for a program holding a slot. */
+  /** Why {@code account} gets no slot, then {@code taken} (what happened to its payment). */
+  private Refused refusal(ProgramSlots.Grant grant, PublicKey account, int limit, String taken) {
+    return switch (grant) {
+      case ACCOUNT_FULL -> new Refused(EndReason.ACCOUNT_BUSY, "account " + account + " runs "
+          + config.maxProgramsPerAccount() + " programs, the host's maxProgramsPerAccount" + taken
+          + "; retry when one of them ends");
+      case RESERVED -> new Refused(EndReason.BUSY, "the host runs " + slots.running() + " of its " + limit
+          + " programs (maxConcurrentPrograms) and keeps the last " + slots.reserve(limit)
+          + " for accounts running none; account " + account + " runs " + slots.running(account) + taken
+          + "; retry later");
+      default -> new Refused(EndReason.BUSY, "the host runs " + limit + " programs, its maxConcurrentPrograms"
+          + taken + "; retry later");
+    };
+  }
+
+  /** Takes the budget, then the account's slot, and opens the meter; a refusal gives back both. */
   private Decision pay(PriceTable table, Hash tableId, Program program, byte[] programBytes,
-      SignedWithdrawal withdrawal, byte[] withdrawalBytes, long durationUnits) {
+      SignedWithdrawal withdrawal, byte[] withdrawalBytes, long durationUnits, int limit) {
     Amount budget;
     try {
       // Verifies the withdrawal (host, table, expiry, signature) once, then takes the budget atomically.
@@ -128,8 +135,15 @@ final class Admission {
     }
     PublicKey account = withdrawal.withdrawal().account();
     Hash programId = ProgramEncoding.programId(programBytes, withdrawalBytes);
-    // Checked after the signature verified, so nobody can spend another account's tokens.
+    // Both checked after the signature verified, so nobody can spend another account's slots or tokens.
+    ProgramSlots.Grant grant = slots.take(account, limit, config.maxProgramsPerAccount());
+    if (grant != ProgramSlots.Grant.TAKEN) {
+      // Another program of the host took the slot since the check above.
+      ledger.refund(account, budget, programId);
+      return refusal(grant, account, limit, "; the whole budget was returned (the withdrawal's nonce is used)");
+    }
     if (!rate.tryAcquire(account)) {
+      slots.release(account);
       ledger.refund(account, budget, programId);
       return new Refused(EndReason.RATE_EXCEEDED, "account " + account + " starts programs faster than "
           + config.programsPerSecondPerAccount() + " per second (burst " + config.programBurstPerAccount()
@@ -142,6 +156,7 @@ final class Admission {
           cashier.refunderFor(account), config.clock());
     } catch (BudgetExceededException e) {
       // Meter.open refunded the whole budget already.
+      slots.release(account);
       return new Refused(EndReason.BUDGET_BELOW_START, "budget: " + e.getMessage());
     }
     log.debug("program {} from {}: {} instructions, {} data bytes, budget {}", programId, account,

@@ -26,8 +26,13 @@ enum EndReason {
   PRICE_TABLE_UNACCEPTABLE(Code.FAILED_PRECONDITION),
   /** The host is shutting down. */
   SHUTTING_DOWN(Code.UNAVAILABLE),
-  /** The host runs its {@code maxConcurrentPrograms} already. */
+  /**
+   * The host runs its {@code maxConcurrentPrograms} already, or only the slots it keeps for accounts
+   * running nothing are free and this account runs something.
+   */
   BUSY(Code.RESOURCE_EXHAUSTED),
+  /** The account runs the host's {@code maxProgramsPerAccount} already; the budget went back at once. */
+  ACCOUNT_BUSY(Code.RESOURCE_EXHAUSTED),
   /** The account starts programs faster than its rate; the budget went back at once. */
   RATE_EXCEEDED(Code.RESOURCE_EXHAUSTED),
   /** The budget cannot pay the program's start; it went back at once. */
@@ -45,7 +50,11 @@ enum EndReason {
 
   /** Program data missing, malformed, or over the buffer limit; or the renter closed before sending it all. */
   DATA(Code.INVALID_ARGUMENT, FailureReason.FAILURE_REASON_DATA),
-  /** The rest of the program data did not arrive within {@code dataTimeout} after the last instruction. */
+  /**
+   * The renter stalled its upload: no data message within {@code firstDataTimeout} of the header or
+   * {@code dataTimeout} of the previous one while the host waited for it, or an instruction's data not
+   * within {@code dataTimeout}.
+   */
   DATA_LATE(Code.DEADLINE_EXCEEDED, FailureReason.FAILURE_REASON_DATA),
   /** The budget cannot pay a message, an instruction or an output. */
   BUDGET(Code.RESOURCE_EXHAUSTED, FailureReason.FAILURE_REASON_BUDGET),

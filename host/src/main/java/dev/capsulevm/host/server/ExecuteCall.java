@@ -7,6 +7,7 @@ import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.Failure;
@@ -19,6 +20,7 @@ import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * One Execute stream: the renter's messages in order, the call's state, and its end. The header goes to
@@ -56,8 +58,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private final Responses responses;
   private State state = State.AWAIT_HEADER;
   private long startNanos;
-  /** Admitted: the call holds a program slot, which its end gives back. */
-  private boolean admitted;
+  /** The account whose program slot the call holds (admitted), which its end gives back; null before. */
+  private @Nullable PublicKey slotHolder;
   // set together when the header is admitted (state RUNNING), never unset
   private @Nullable Program program;
   private @Nullable Meter meter;
@@ -112,13 +114,13 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     }
     Admission.Admitted admission = (Admission.Admitted) decision;
     Upload data = new Upload(admission.program().dataLength(), ctx.config.maxBufferedBytes(), ctx.scheduler,
-        responses::requestNext, this::abort);
+        responses::requestNext, this::abort, Upload.Deadlines.of(ctx.config), System::nanoTime);
     ProgramDriver run = new ProgramDriver(ctx, this, responses, admission, data);
     boolean started;
     synchronized (this) {
       started = state == State.AWAIT_HEADER;
       if (started) {
-        admitted = true;
+        slotHolder = admission.account();
         program = admission.program();
         meter = admission.meter();
         upload = data;
@@ -128,7 +130,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     }
     if (!started) {
       // The call ended while admission ran (shutdown, cancellation): give back the slot and the budget.
-      ctx.release();
+      ctx.release(admission.account());
       Abort why = abort;
       run.closeFailed(why != null ? why.reason() : EndReason.UNAVAILABLE, -1,
           why != null ? why.message() : "the call ended before its program started");
@@ -146,6 +148,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       end(EndReason.UNAVAILABLE, run.closeFailed(EndReason.UNAVAILABLE, -1, "the host is shutting down"));
       return;
     }
+    // From here on a renter that sends no data gives its slot back within firstDataTimeout.
+    data.watch();
     responses.requestNext();
   }
 
@@ -359,7 +363,13 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     ctx.calls.remove(this);
     ctx.metrics.programs.labelValues("rejected").inc();
     ctx.metrics.errors.labelValues(reason.code().name()).inc();
-    log.debug("Execute refused: {} {}", reason.code(), message);
+    if (reason == EndReason.CANCELLED) {
+      // The renter went away before its header: nothing refused, nothing for the operator.
+      log.debug("Execute cancelled before its header");
+    } else {
+      ctx.metrics.refusals.labelValues(reason.name()).inc();
+      ctx.events.log(Level.INFO, reason.name(), "Execute refused, " + reason.code() + ": " + message);
+    }
     responses.refuse(reason.status(message));
   }
 
@@ -419,6 +429,16 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
     }
     EndReason stated = reason != null && reason.wire().getNumber() == failed.reason() ? reason
         : EndReason.ofWire(failed.reason());
+    if (stated.code() == Status.Code.DEADLINE_EXCEEDED) {
+      // A renter that stalls, never decides or never reads: the operator sees it once per reason.
+      PublicKey holder;
+      synchronized (this) {
+        holder = slotHolder;
+      }
+      ctx.metrics.timeouts.labelValues(stated.name()).inc();
+      ctx.events.log(Level.INFO, stated.name(), "program of account " + holder + " timed out, "
+          + stated.code() + ": " + failed.message());
+    }
     end.setFailure(Failure.newBuilder()
         .setReasonValue(failed.reason())
         .setInstruction(failed.instruction())
@@ -446,8 +466,12 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       data.stop(null);
     }
     ctx.calls.remove(this);
-    if (admitted) {
-      ctx.release();
+    PublicKey holder;
+    synchronized (this) {
+      holder = slotHolder;
+    }
+    if (holder != null) {
+      ctx.release(holder);
     }
     ctx.programsRun.incrementAndGet();
     return true;

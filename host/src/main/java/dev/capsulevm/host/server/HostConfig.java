@@ -24,6 +24,11 @@ import org.jspecify.annotations.Nullable;
  * @param maxInboundMessageBytes the largest request message accepted on any RPC
  * @param maxConcurrentPrograms programs running or awaiting a commit decision at once; beyond it
  *     Execute answers RESOURCE_EXHAUSTED (also published in the price table's limits)
+ * @param maxProgramsPerAccount programs of one account running or awaiting a decision at once; beyond it
+ *     Execute answers RESOURCE_EXHAUSTED naming it (a host setting, not in the price table)
+ * @param reservedShare the share of {@code maxConcurrentPrograms} (rounded down) kept for accounts that
+ *     run no program: an account running one may not take the last ones (docs/PROTOCOL.md, "Admission");
+ *     0 to below 1
  * @param maxProgramBytes published limit: program encoding plus its data
  * @param maxInstructions published limit
  * @param maxRecordBytes published limit: the input of one CREATE_CAPSULE or APPEND_RECORD
@@ -36,7 +41,11 @@ import org.jspecify.annotations.Nullable;
  *     less than half of the current one's window is left, and older ones stay accepted until they expire
  * @param withdrawalWindow how far ahead a withdrawal's expiry may lie (and so how long nonces are kept)
  * @param commitTimeout how long a read-write program waits for the renter's CommitDecision
- * @param dataTimeout how long an instruction waits for the program data it references
+ * @param firstDataTimeout how long an admitted program's renter may take to send its first data message;
+ *     then the program ends DEADLINE_EXCEEDED and its slot is free (short: holding a slot costs nothing
+ *     else until data arrives)
+ * @param dataTimeout how long the host waits for each later data message, and an instruction for the
+ *     program data it references
  * @param sendTimeout how long the host waits for a slow renter to accept the next response
  * @param shutdownGrace how long {@link HostServer#close()} lets in-flight programs finish
  * @param clock the host's clock (tests move it)
@@ -55,6 +64,8 @@ public record HostConfig(
     int metricsPort,
     int maxInboundMessageBytes,
     int maxConcurrentPrograms,
+    int maxProgramsPerAccount,
+    double reservedShare,
     int maxProgramBytes,
     int maxInstructions,
     int maxRecordBytes,
@@ -66,6 +77,7 @@ public record HostConfig(
     Duration priceTableValidity,
     Duration withdrawalWindow,
     Duration commitTimeout,
+    Duration firstDataTimeout,
     Duration dataTimeout,
     Duration sendTimeout,
     Duration shutdownGrace,
@@ -85,6 +97,7 @@ public record HostConfig(
     Objects.requireNonNull(priceTableValidity, "priceTableValidity");
     Objects.requireNonNull(withdrawalWindow, "withdrawalWindow");
     Objects.requireNonNull(commitTimeout, "commitTimeout");
+    Objects.requireNonNull(firstDataTimeout, "firstDataTimeout");
     Objects.requireNonNull(dataTimeout, "dataTimeout");
     Objects.requireNonNull(sendTimeout, "sendTimeout");
     Objects.requireNonNull(shutdownGrace, "shutdownGrace");
@@ -97,6 +110,7 @@ public record HostConfig(
     }
     positive("maxInboundMessageBytes", maxInboundMessageBytes);
     positive("maxConcurrentPrograms", maxConcurrentPrograms);
+    positive("maxProgramsPerAccount", maxProgramsPerAccount);
     positive("maxProgramBytes", maxProgramBytes);
     positive("maxInstructions", maxInstructions);
     positive("maxRecordBytes", maxRecordBytes);
@@ -112,6 +126,13 @@ public record HostConfig(
     if (maxBufferedBytes < maxInboundMessageBytes) {
       throw new IllegalArgumentException("maxBufferedBytes (" + maxBufferedBytes
           + ") must hold at least one message of maxInboundMessageBytes (" + maxInboundMessageBytes + ")");
+    }
+    if (!(reservedShare >= 0 && reservedShare < 1)) {
+      throw new IllegalArgumentException("reservedShare must be at least 0 and below 1, got " + reservedShare);
+    }
+    if (firstDataTimeout.isNegative() || firstDataTimeout.isZero() || dataTimeout.isNegative()
+        || dataTimeout.isZero()) {
+      throw new IllegalArgumentException("firstDataTimeout and dataTimeout must be positive");
     }
     if (priceTableValidity.toSeconds() < 2) {
       throw new IllegalArgumentException("priceTableValidity must be at least 2 seconds");
@@ -136,6 +157,8 @@ public record HostConfig(
         "127.0.0.1", DEFAULT_METRICS_PORT,
         8 << 20, // maxInboundMessageBytes
         64, // maxConcurrentPrograms
+        8, // maxProgramsPerAccount: eight accounts fill the host
+        0.25, // reservedShare: the last 16 slots of 64
         64 << 20, // maxProgramBytes
         100_000, // maxInstructions
         16 << 20, // maxRecordBytes
@@ -147,6 +170,7 @@ public record HostConfig(
         Duration.ofHours(1), // priceTableValidity
         Duration.ofHours(1), // withdrawalWindow
         Duration.ofSeconds(30), // commitTimeout
+        Duration.ofSeconds(5), // firstDataTimeout
         Duration.ofSeconds(30), // dataTimeout
         Duration.ofSeconds(30), // sendTimeout
         Duration.ofSeconds(10), // shutdownGrace
@@ -162,91 +186,104 @@ public record HostConfig(
   public HostConfig withPorts(int port, int adminPort) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress,
         port == 0 && metricsPort > 0 ? 0 : metricsPort, maxInboundMessageBytes, maxConcurrentPrograms,
-        maxProgramBytes, maxInstructions, maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits,
-        maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
-        withdrawalWindow, commitTimeout, dataTimeout, sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions, maxRecordBytes, maxSubRecordsPerRecord,
+        maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
+        withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout, sendTimeout, shutdownGrace, clock,
+        replication, tlsOrNull);
   }
 
   /** A copy whose metrics endpoint listens on {@code metricsPort} (0 = ephemeral, negative = off). */
   public HostConfig withMetricsPort(int metricsPort) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+  }
+
+  /**
+   * A copy with this per-account cap, share of slots kept for accounts running none and first-data
+   * timeout (docs/PROTOCOL.md, "Admission").
+   */
+  public HostConfig withAdmission(int maxProgramsPerAccount, double reservedShare, Duration firstDataTimeout) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these timeouts. */
   public HostConfig withTimeouts(Duration commitTimeout, Duration dataTimeout, Duration sendTimeout,
       Duration shutdownGrace) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these program limits. */
   public HostConfig withLimits(int maxConcurrentPrograms, int maxProgramBytes, int maxInstructions,
       int maxRecordBytes) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these message and program-data buffer limits. */
   public HostConfig withBuffers(int maxInboundMessageBytes, int maxBufferedBytes) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with this per-account rate (programs per second, burst). */
   public HostConfig withRate(double programsPerSecondPerAccount, int programBurstPerAccount) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy reading time from {@code clock} with price tables valid for {@code priceTableValidity}. */
   public HostConfig withClock(Clock clock, Duration priceTableValidity) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these replication settings. */
   public HostConfig withReplication(Replicator.Settings replication) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy serving TLS with {@code tls} on every port, or plaintext when null. */
   public HostConfig withTls(@Nullable TlsIdentity tls) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tls);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tls);
   }
 
   /** A copy whose Host, Admin and metrics endpoints bind to these addresses. */
   public HostConfig withAddresses(String address, String adminAddress, String metricsAddress) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
-        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramBytes, maxInstructions, maxRecordBytes,
-        maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
-        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, dataTimeout, sendTimeout,
-        shutdownGrace, clock, replication, tlsOrNull);
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 }

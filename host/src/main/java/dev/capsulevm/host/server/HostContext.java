@@ -8,11 +8,12 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.atomic.AtomicInteger;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import org.slf4j.LoggerFactory;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** What the services share: one per {@link HostServer}. */
-final class HostContext implements Admission.Slots {
+final class HostContext {
   final HostConfig config;
   final SigningKey hostKey;
   final PriceTables tables;
@@ -23,10 +24,13 @@ final class HostContext implements Admission.Slots {
   final Metrics metrics;
   final Admission admission;
   final Set<ExecuteCall> calls = ConcurrentHashMap.newKeySet();
-  final AtomicInteger running = new AtomicInteger();
+  final ProgramSlots slots;
   final AtomicLong programsRun = new AtomicLong();
   final long startedNanos = System.nanoTime();
   volatile boolean closing;
+  /** Refusals, timeouts and wrong admin tokens, at most one line per reason per 10 s. */
+  final LogLimiter events = new LogLimiter(LoggerFactory.getLogger("dev.capsulevm.host.events"),
+      LogLimiter.INTERVAL, System::nanoTime);
 
   HostContext(HostConfig config, SigningKey hostKey, PriceTables tables, Ledger ledger, Cashier cashier,
       Executor executor, ExecutorService programPool, ScheduledExecutorService scheduler, RateLimiter rate,
@@ -39,27 +43,12 @@ final class HostContext implements Admission.Slots {
     this.programPool = programPool;
     this.scheduler = scheduler;
     this.metrics = metrics;
-    this.admission = new Admission(tables, cashier, ledger, rate, config, this, () -> closing);
+    this.slots = new ProgramSlots(config.reservedShare(), metrics.running::set);
+    this.admission = new Admission(tables, cashier, ledger, rate, config, slots, () -> closing);
   }
 
-  /** Admits one more program if fewer than {@code limit} are admitted. */
-  @Override
-  public boolean admit(int limit) {
-    while (true) {
-      int now = running.get();
-      if (now >= limit) {
-        return false;
-      }
-      if (running.compareAndSet(now, now + 1)) {
-        metrics.running.inc();
-        return true;
-      }
-    }
-  }
-
-  @Override
-  public void release() {
-    running.decrementAndGet();
-    metrics.running.dec();
+  /** Gives back the slot of an admitted program of {@code account} when its call ends. */
+  void release(PublicKey account) {
+    slots.release(account);
   }
 }

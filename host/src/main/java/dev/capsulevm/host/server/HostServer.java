@@ -174,7 +174,8 @@ public final class HostServer implements AutoCloseable {
       HostContext ctx = new HostContext(config, hostKey, tables, ledger,
           new Cashier(ledger, hostKey.publicKey(), config.clock()), executor, programPool, scheduler,
           new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), metrics);
-      Replicator replicator = new Replicator(storage, config.replication(), config.clock(), metrics.registry);
+      Replicator replicator = new Replicator(storage, hostKey, config.replication(), config.clock(),
+          metrics.registry);
       opened.add(replicator);
       // Every port speaks TLS when the host has a certificate; each has its own health service naming
       // what that port serves, and reflection (v1 and v1alpha).
@@ -195,7 +196,7 @@ public final class HostServer implements AutoCloseable {
           .forAddress(new InetSocketAddress(config.adminAddress(), config.adminPort()), credentials)
           .maxInboundMessageSize(config.maxInboundMessageBytes())
           .addService(ServerInterceptors.intercept(new AdminService(ctx, templates, storage, replicator),
-              new AdminService.TokenCheck(adminToken)))
+              new AdminService.TokenCheck(adminToken, ctx.events, metrics.adminRefused::inc)))
           .addService(adminHealth.getHealthService()))
           .build()
           .start();

@@ -4,9 +4,13 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.core.metrics.Info;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
+import java.io.InputStream;
+import java.util.Properties;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 
@@ -28,6 +32,13 @@ final class Metrics implements AutoCloseable {
       .help("Serialized bytes of response messages sent on Execute streams").register(registry);
   final Counter errors = Counter.builder().name("capsulevm_errors")
       .help("Calls ended with an error status, by status code").labelNames("status").register(registry);
+  final Counter refusals = Counter.builder().name("capsulevm_programs_refused")
+      .help("Programs refused at admission (nothing taken), by reason").labelNames("reason").register(registry);
+  final Counter timeouts = Counter.builder().name("capsulevm_programs_timed_out")
+      .help("Programs ended DEADLINE_EXCEEDED, by reason: DATA_LATE, EXPIRED, SLOW_RENTER")
+      .labelNames("reason").register(registry);
+  final Counter adminRefused = Counter.builder().name("capsulevm_admin_unauthenticated")
+      .help("Admin calls refused for a missing or wrong token").register(registry);
   final Gauge running = Gauge.builder().name("capsulevm_programs_running")
       .help("Programs admitted and not yet ended").register(registry);
   final Histogram latency = Histogram.builder().name("capsulevm_program_duration_seconds")
@@ -37,6 +48,13 @@ final class Metrics implements AutoCloseable {
 
   /** Serves over HTTPS with {@code tlsOrNull} when given. */
   Metrics(String address, int port, @Nullable SSLContext tlsOrNull) throws IOException {
+    // The JVM's and the process's own (jvm_memory_*, jvm_gc_*, jvm_threads_*, process_cpu_seconds_total,
+    // process_resident_memory_bytes, ...), from the Prometheus library's standard binders.
+    JvmMetrics.builder().register(registry);
+    Info buildInfo = Info.builder().name("capsulevm_build_info")
+        .help("The host's build: its version and the Java runtime it runs on").labelNames("version", "java_version")
+        .register(registry);
+    buildInfo.setLabelValues(version(), Runtime.version().toString());
     if (port < 0) {
       http = null;
       return;
@@ -46,6 +64,20 @@ final class Metrics implements AutoCloseable {
       builder.httpsConfigurator(new HttpsConfigurator(tlsOrNull));
     }
     http = builder.buildAndStart();
+  }
+
+  /** This build's version (the Maven project's, filtered into build.properties), or "development". */
+  static String version() {
+    Properties properties = new Properties();
+    try (InputStream in = Metrics.class.getResourceAsStream("build.properties")) {
+      if (in != null) {
+        properties.load(in);
+      }
+    } catch (IOException e) {
+      // An unreadable resource names no version.
+    }
+    String version = properties.getProperty("version", "");
+    return version.isEmpty() || version.startsWith("${") ? "development" : version;
   }
 
   /** The HTTP port, or -1 when the endpoint is off. */

@@ -9,6 +9,7 @@ import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
+import dev.capsulevm.program.ProgramException;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.CommitProposal;
@@ -107,7 +108,7 @@ final class ProgramDriver {
       }
       outcome = ctx.executor.run(program, upload.data(), meter, account, this::deliver);
     } catch (ProgramStoppedException e) {
-      EndReason reason = EndReason.of(e.reason());
+      EndReason reason = dataLate(e) ? EndReason.DATA_LATE : EndReason.of(e.reason());
       SignedReceipt stopped = e.receiptOrNull();
       SignedReceipt receipt = stopped != null ? stopped
           : closeFailed(reason, e.instructionIndex(), String.valueOf(e.getMessage()));
@@ -202,6 +203,17 @@ final class ProgramDriver {
   /** States in the meter why the call stops the program, before anything can settle it. */
   void fail(EndReason reason, String message) {
     meter.fail(ProgramStoppedException.NO_INSTRUCTION, reason.receiptReason(), message);
+  }
+
+  /**
+   * Whether the executor stopped the program because an instruction's data did not arrive within
+   * {@code dataTimeout} (a stall, DEADLINE_EXCEEDED like the upload's own watch) rather than because
+   * the data was wrong; the receipt states DATA either way.
+   */
+  private boolean dataLate(ProgramStoppedException e) {
+    return e.reason() == ProgramStoppedException.Reason.DATA
+        && e.getCause() instanceof ProgramException cause && cause.reason() == ProgramException.Reason.DATA_UNAVAILABLE
+        && !upload.complete();
   }
 
   private static String internalFailure(Throwable e) {

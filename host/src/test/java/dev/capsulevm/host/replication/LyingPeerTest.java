@@ -93,8 +93,9 @@ class LyingPeerTest {
             java.net.URI.create("http://127.0.0.1:" + a.metricsPort() + "/metrics")).build(),
             java.net.http.HttpResponse.BodyHandlers.ofString()).body();
         boolean invalid = !lie.equals("orphan"); // an orphan is a failure to converge, not an invalid record
-        assertEquals(invalid, metrics.contains("capsulevm_sync_misbehaviour_total{peer=\"" + liar.address() + "\"} 1.0"),
-            metrics);
+        assertEquals(invalid, metrics.contains("capsulevm_sync_misbehaviour_total{peer=\"" + liar.key().toHex()
+            + "\"} 1.0"), metrics);
+        assertEquals(liar.key(), state.key(), "the liar proved its key before it lied");
       }
       Replicator.SessionResult healed = sync(a, c, capsule.id());
       assertEquals(SyncOutcome.CONVERGED, healed.outcome(), healed.error());
@@ -102,10 +103,13 @@ class LyingPeerTest {
     }
   }
 
+  /**
+   * Garbage from an initiator that proved no key is refused and held against no one: c's sessions come
+   * from the same loopback address and are still answered.
+   */
   @Test
-  void garbageFromAnInitiatorIsRefusedAndTheHostKeepsServing() throws Exception {
+  void garbageBeforeAProofIsRefusedAndBacksOffNobody() throws Exception {
     CapsuleFixture capsule = new CapsuleFixture("garbage in");
-    // a's back-offs run on a clock the test moves, so it never waits for one to pass.
     SettableClock clock = new SettableClock(Instant.now());
     try (HostServer a = HostServer.start(Replicas.config(dir.resolve("a")).withClock(clock, Duration.ofHours(1)));
         HostServer c = Replicas.start(dir.resolve("c"))) {
@@ -123,21 +127,80 @@ class LyingPeerTest {
         requests.onNext(SyncFrame.newBuilder().setTurnBytes(junk.length).setTurn(ByteString.copyFrom(junk)).build());
         Throwable error = answers.awaitError();
         assertTrue(error instanceof StatusRuntimeException s
-            && s.getStatus().getCode() == io.grpc.Status.Code.INVALID_ARGUMENT, String.valueOf(error));
+            && s.getStatus().getCode() == io.grpc.Status.Code.INVALID_ARGUMENT
+            && String.valueOf(s.getStatus().getDescription()).contains("proof"), String.valueOf(error));
       } finally {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
       assertEquals(before, dump(a));
-      // c's sessions come from the loopback address the garbage came from, so a refuses them while that
-      // address is backed off; the session a opens still converges, and c's own succeed after the back-off
-      Replicator.SessionResult refused = sync(c, a, capsule.id());
-      assertEquals(SyncOutcome.FAILED, refused.outcome());
-      assertTrue(refused.error().contains("RESOURCE_EXHAUSTED"), refused.error());
-      Replicator.SessionResult result = sync(a, c, capsule.id());
-      assertEquals(SyncOutcome.CONVERGED, result.outcome(), result.error());
+      assertTrue(a.replicator().peers().isEmpty(), "nobody is backed off: " + a.replicator().peers());
+      Replicator.SessionResult answered = sync(c, a, capsule.id());
+      assertEquals(SyncOutcome.CONVERGED, answered.outcome(), answered.error());
       assertConverged(capsule.id(), a, c);
+    }
+  }
+
+  /**
+   * Three peers behind one address (loopback): the one that proves its key and then sends garbage is
+   * backed off by that key; the two honest ones are answered throughout, and the liar again once its
+   * back-off has passed on a's clock.
+   */
+  @Test
+  void backOffIsPerHostKeyNotPerAddress() throws Exception {
+    CapsuleFixture capsule = new CapsuleFixture("per key");
+    SettableClock clock = new SettableClock(Instant.now());
+    try (HostServer a = HostServer.start(Replicas.config(dir.resolve("a")).withClock(clock, Duration.ofHours(1))
+            .withMetricsPort(0));
+        HostServer b = Replicas.start(dir.resolve("b"));
+        HostServer c = Replicas.start(dir.resolve("c"))) {
+      create(a, capsule);
+      put(a, chain(capsule, capsule.id(), 20, "r", 1));
+      dev.capsulevm.proofs.crypto.SigningKey liar = dev.capsulevm.proofs.crypto.SigningKey.generate();
+      assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, garbageAfterProof(a, liar, capsule.id()).code());
+      Replicator.PeerState state = a.replicator().peers().stream()
+          .filter(p -> p.address().equals(liar.publicKey().toHex())).findFirst().orElseThrow();
+      assertNotNull(state.backoffUntil(), "the liar's key is backed off");
+      assertEquals(1, a.replicator().peers().size(), "only the liar is remembered: " + a.replicator().peers());
+      SyncFailure refused = garbageAfterProof(a, liar, capsule.id());
+      assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, refused.code(), refused.getMessage());
+      assertTrue(refused.getMessage().contains(liar.publicKey().toHex()), refused.getMessage());
+
+      for (HostServer honest : List.of(b, c)) {
+        Replicator.SessionResult pulled = sync(honest, a, capsule.id());
+        assertEquals(SyncOutcome.CONVERGED, pulled.outcome(), pulled.error());
+      }
+      assertConverged(capsule.id(), a, b, c);
+      String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create("http://127.0.0.1:" + a.metricsPort() + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+      assertTrue(metrics.contains("capsulevm_sync_misbehaviour_total{peer=\"" + liar.publicKey().toHex() + "\"} 1.0"),
+          metrics);
+
       clock.advance(Replicas.config(dir).replication().backoffMax().plusSeconds(1));
-      assertEquals(SyncOutcome.EQUAL, sync(c, a, capsule.id()).outcome());
+      assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, garbageAfterProof(a, liar, capsule.id()).code(),
+          "past its back-off the liar is answered (and refused for its garbage) again");
+    }
+  }
+
+  /** Opens a session with {@code host} as {@code key}, proves it, then sends a turn of garbage; returns how it ended. */
+  private static SyncFailure garbageAfterProof(HostServer host, dev.capsulevm.proofs.crypto.SigningKey key,
+      Hash capsule) throws Exception {
+    ManagedChannel channel = ManagedChannelBuilder.forTarget(Replicas.address(host)).usePlaintext().build();
+    try {
+      java.time.Duration wait = java.time.Duration.ofSeconds(10);
+      FrameChannel frames = new FrameChannel();
+      SyncGrpc.newStub(channel).session(frames);
+      PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(key, capsule);
+      frames.send(handshake.opening(), wait);
+      PeerHandshake.Proven proven = handshake.answer(frames, wait);
+      assertEquals(host.hostKey(), proven.peer());
+      byte[] junk = new byte[4096];
+      new Random(7).nextBytes(junk);
+      frames.send(SyncFrame.newBuilder().setProof(proven.signature()).setTurnBytes(junk.length)
+          .setTurn(ByteString.copyFrom(junk)).build(), wait);
+      return assertThrows(SyncFailure.class, () -> frames.take(wait));
+    } finally {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 
@@ -160,7 +223,11 @@ class LyingPeerTest {
         FrameChannel frames = new FrameChannel();
         SyncGrpc.newStub(channel).session(frames);
         java.time.Duration wait = java.time.Duration.ofSeconds(10);
-        frames.send(turn(initiator.start()), wait);
+        PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(
+            dev.capsulevm.proofs.crypto.SigningKey.generate(), capsule.id());
+        frames.send(handshake.opening(), wait);
+        PeerHandshake.Proven proven = handshake.answer(frames, wait);
+        frames.send(turn(initiator.start()).toBuilder().setProof(proven.signature()).build(), wait);
         assertTrue(dev.capsulevm.host.sync.SyncCodec.decodeTurn(frames.take(wait).getTurn().toByteArray(),
             dev.capsulevm.host.sync.SyncLimits.DEFAULT).get(1) instanceof dev.capsulevm.host.sync.SyncMessage.Symbols,
             "the responder streams coded symbols");
@@ -217,6 +284,7 @@ class LyingPeerTest {
    */
   private static final class Liar implements AutoCloseable {
     private final Server server;
+    private final dev.capsulevm.proofs.crypto.SigningKey key = dev.capsulevm.proofs.crypto.SigningKey.generate();
 
     Liar(CapsuleFixture capsule, List<RecordWithBody> records, String lie) throws Exception {
       Map<Hash, RecordWithBody> byId = new HashMap<>();
@@ -258,7 +326,12 @@ class LyingPeerTest {
           channel.bind(call);
           Thread t = new Thread(() -> {
             try {
-              SyncFrame first = channel.take(java.time.Duration.ofSeconds(10));
+              // it proves its key honestly: the lies come after
+              SyncFrame first = PeerHandshake.Opening.parse(channel.take(java.time.Duration.ofSeconds(10)))
+                  .answer(key, channel, java.time.Duration.ofSeconds(10));
+              if (first == null) {
+                return;
+              }
               if (lie.equals("garbage")) {
                 Random random = new Random(1);
                 while (true) { // endless: until the honest side cuts the stream
@@ -292,6 +365,10 @@ class LyingPeerTest {
 
     String address() {
       return "127.0.0.1:" + server.getPort();
+    }
+
+    dev.capsulevm.proofs.crypto.PublicKey key() {
+      return key.publicKey();
     }
 
     @Override

@@ -40,7 +40,7 @@ class AdmissionTest {
   private final PriceTables tables = new PriceTables(hostKey, clock, Duration.ofHours(1), PriceTables.defaultPrices(),
       new Limits(1 << 20, 100, 1 << 20, 1000, MAX_PROGRAMS, Amount.of(1L << 40)));
   private final HostConfig config = HostConfig.defaults(Path.of("unused")).withRate(0.001, 2);
-  private final Slots slots = new Slots();
+  private final ProgramSlots slots = new ProgramSlots(0.25, n -> { });
   private boolean closing;
   private final Admission admission = new Admission(tables, new Cashier(ledger, hostKey.publicKey(), clock), ledger,
       new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), config, slots,
@@ -48,25 +48,6 @@ class AdmissionTest {
   private final byte[] program = ProgramEncoding.encode(
       new Program(null, List.of(new Instruction.HasRecord(new DataRef(0, 32))), 32));
   private long nonce;
-
-  /** The count of programs in flight. */
-  private static final class Slots implements Admission.Slots {
-    int taken;
-
-    @Override
-    public boolean admit(int limit) {
-      if (taken >= limit) {
-        return false;
-      }
-      taken++;
-      return true;
-    }
-
-    @Override
-    public void release() {
-      taken--;
-    }
-  }
 
   AdmissionTest() throws Exception {
     ledger.deposit(account.publicKey(), Amount.of(DEPOSIT));
@@ -103,11 +84,11 @@ class AdmissionTest {
   /** Refused for {@code reason}, with a message naming {@code named}, and holding nothing. */
   private Admission.Refused refused(ProgramHeader.Builder header, EndReason reason, String named) {
     long before = balance();
-    int taken = slots.taken;
+    int taken = slots.running();
     Admission.Refused refused = assertInstanceOf(Admission.Refused.class, admission.decide(header.build()));
     assertEquals(reason, refused.reason(), refused.message());
     assertTrue(refused.message().contains(named), refused.message());
-    assertEquals(taken, slots.taken, "a refused program holds no slot");
+    assertEquals(taken, slots.running(), "a refused program holds no slot");
     assertEquals(before, balance(), "a refused program holds no budget");
     return refused;
   }
@@ -115,7 +96,8 @@ class AdmissionTest {
   @Test
   void admitted_holdsASlotAndItsBudgetInAMeterWithTheStartCharged() {
     Admission.Admitted admitted = assertInstanceOf(Admission.Admitted.class, admission.decide(header().build()));
-    assertEquals(1, slots.taken);
+    assertEquals(1, slots.running());
+    assertEquals(1, slots.running(account.publicKey()));
     assertEquals(DEPOSIT - BUDGET, balance());
     assertEquals(account.publicKey(), admitted.account());
     assertEquals(table(), admitted.table());
@@ -147,7 +129,9 @@ class AdmissionTest {
 
   @Test
   void aFullHost_refusesBeforeTakingTheBudget() {
-    slots.taken = MAX_PROGRAMS;
+    for (int i = 0; i < MAX_PROGRAMS; i++) {
+      assertEquals(ProgramSlots.Grant.TAKEN, slots.take(SigningKey.generate().publicKey(), MAX_PROGRAMS, 1));
+    }
     refused(header(), EndReason.BUSY, "maxConcurrentPrograms");
   }
 
@@ -170,10 +154,25 @@ class AdmissionTest {
   }
 
   @Test
+  void anAccountAtItsCap_isRefusedBeforeItsBudgetIsTaken_andTheCapNamed() {
+    HostConfig capped = config.withAdmission(1, 0.25, Duration.ofSeconds(5));
+    Admission oneEach = new Admission(tables, new Cashier(ledger, hostKey.publicKey(), clock), ledger,
+        new RateLimiter(100, 100), capped, slots, () -> false);
+    assertInstanceOf(Admission.Admitted.class, oneEach.decide(header().build()));
+    long before = balance();
+    Admission.Refused refused = assertInstanceOf(Admission.Refused.class, oneEach.decide(header().build()));
+    assertEquals(EndReason.ACCOUNT_BUSY, refused.reason());
+    assertTrue(refused.message().contains("runs 1 programs, the host's maxProgramsPerAccount; nothing was taken"),
+        refused.message());
+    assertEquals(before, balance());
+    assertEquals(1, slots.running(account.publicKey()));
+  }
+
+  @Test
   void anAccountOverItsRate_getsItsWholeBudgetBack() {
     for (int i = 0; i < config.programBurstPerAccount(); i++) {
       assertInstanceOf(Admission.Admitted.class, admission.decide(header().build()));
-      slots.release();
+      slots.release(account.publicKey());
     }
     SignedWithdrawal third = withdrawal(account, BUDGET).sign(account);
     refused(header(third), EndReason.RATE_EXCEEDED, "faster than 0.001 per second (burst 2)");

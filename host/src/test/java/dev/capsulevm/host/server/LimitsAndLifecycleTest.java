@@ -195,6 +195,96 @@ class LimitsAndLifecycleTest {
     }
   }
 
+  /**
+   * The slot-hold attack, once: a program whose renter sends its header and nothing else ends with
+   * DEADLINE_EXCEEDED after firstDataTimeout (settled: failure DATA, the rest of the budget back) and
+   * its slot is free again, while the stream itself stays open.
+   */
+  @Test
+  void aHeaderWithoutDataGivesItsSlotBackAfterFirstDataTimeout() throws Exception {
+    HostConfig config = TestHost.config(dir).withLimits(1, 64 << 20, 1000, 16 << 20)
+        .withAdmission(8, 0.25, Duration.ofMillis(300));
+    try (TestHost t = new TestHost(config)) {
+      SigningKey account = SigningKey.generate();
+      t.fund(account, 1_000_000_000L);
+      PriceTable table = t.table().table();
+      ProgramBuilder p = new ProgramBuilder(null);
+      p.add(new Instruction.HasRecord(p.put(new byte[32])));
+      long before = t.balance(account);
+      byte[] w = TestHost.withdrawal(account, table, BUDGET);
+      Stream holding = t.open();
+      holding.send(TestHost.header(p.encoded(), table, w, 1));
+      ExecuteResponse end = holding.response();
+      Status status = holding.status();
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
+      assertTrue(status.getDescription().contains("firstDataTimeout"), status.getDescription());
+      Receipt r = TestHost.failure(end, status, table.hostKey());
+      assertEquals(FailureReason.FAILURE_REASON_DATA.getNumber(), r.failureReason());
+      assertEquals(before - r.finalCost().units(), t.balance(account), "the rest of the budget came back");
+      // The one slot is free: the next program runs.
+      assertEquals(Status.Code.OK, t.run(p, table, account, BUDGET, 1024, true).status().getCode());
+    }
+  }
+
+  /**
+   * An upload that stops midway ends with DEADLINE_EXCEEDED after dataTimeout, as gRPC's convention has
+   * it for a peer that stops sending (not INVALID_ARGUMENT: nothing it sent was wrong).
+   */
+  @Test
+  void anUploadThatStallsMidwayIsDeadlineExceeded() throws Exception {
+    HostConfig config = TestHost.config(dir).withTimeouts(Duration.ofSeconds(30), Duration.ofMillis(300),
+        Duration.ofSeconds(30), Duration.ofSeconds(2));
+    try (TestHost t = new TestHost(config)) {
+      SigningKey account = SigningKey.generate();
+      t.fund(account, 1_000_000_000L);
+      PriceTable table = t.table().table();
+      ProgramBuilder p = new ProgramBuilder(null);
+      p.add(new Instruction.HasRecord(p.put(new byte[32])));
+      Stream s = t.open();
+      s.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
+      s.send(TestHost.data(p.bytes(), 0, 10));
+      ExecuteResponse end = s.response();
+      Status status = s.status();
+      assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
+      // The upload's watch or the instruction waiting for its bytes, whichever sees it first: both name the
+      // timeout.
+      assertTrue(status.getDescription().contains("PT0.3S"), status.getDescription());
+      assertEquals(FailureReason.FAILURE_REASON_DATA.getNumber(),
+          TestHost.failure(end, status, table.hostKey()).failureReason());
+    }
+  }
+
+  @Test
+  void perAccountCapIsResourceExhaustedNamingIt_andLeavesOtherAccountsAlone() throws Exception {
+    HostConfig config = TestHost.config(dir).withAdmission(1, 0.25, Duration.ofSeconds(30));
+    try (TestHost t = new TestHost(config)) {
+      SigningKey account = SigningKey.generate();
+      t.fund(account, 1_000_000_000L);
+      PriceTable table = t.table().table();
+      CapsuleFixture f = new CapsuleFixture("per-account");
+      ProgramBuilder p = new ProgramBuilder(null);
+      p.add(new Instruction.CreateCapsule(p.put(f.metadata.encoded())));
+      Stream holding = t.open();
+      holding.send(TestHost.header(p.encoded(), table, TestHost.withdrawal(account, table, BUDGET), 1));
+      holding.send(TestHost.data(p.bytes(), 0, p.bytes().length));
+      assertTrue(holding.response().hasResult());
+      assertTrue(holding.response().hasProposal());
+      long before = t.balance(account);
+      ProgramBuilder read = new ProgramBuilder(null);
+      read.add(new Instruction.HasRecord(read.put(new byte[32])));
+      Run refused = t.run(read, table, account, BUDGET, 1024, true);
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, refused.status().getCode());
+      assertTrue(refused.status().getDescription().contains("runs 1 programs, the host's maxProgramsPerAccount"),
+          refused.status().getDescription());
+      assertEquals(before, t.balance(account), "the whole budget went back");
+      SigningKey other = SigningKey.generate();
+      t.fund(other, 1_000_000_000L);
+      assertEquals(Status.Code.OK, t.run(read, table, other, BUDGET, 1024, true).status().getCode());
+      holding.send(TestHost.decision(true));
+      assertEquals(Status.Code.OK, holding.status().getCode());
+    }
+  }
+
   @Test
   void perAccountRateIsResourceExhausted() throws Exception {
     // A token comes back every 1,000 s: none does during the test, however slow the machine.
@@ -273,15 +363,31 @@ class LimitsAndLifecycleTest {
       req.onCompleted();
       assertTrue(services.contains("capsulevm.v1.Host"), services);
 
+      // A wrong admin token and a refused program are counted (and logged, rate-limited).
+      assertEquals(Status.Code.UNAUTHENTICATED, org.junit.jupiter.api.Assertions.assertThrows(
+          io.grpc.StatusRuntimeException.class, () -> dev.capsulevm.proto.v1.AdminGrpc.newBlockingStub(t.adminChannel)
+              .withInterceptors(TestHost.bearer("not-the-token")).status(StatusRequest.getDefaultInstance()))
+          .getStatus().getCode());
+      byte[] once = TestHost.withdrawal(account, table, BUDGET);
+      assertEquals(Status.Code.OK, t.run(p, table, account, BUDGET, 1024, true, once).status().getCode());
+      assertEquals(Status.Code.ALREADY_EXISTS, t.run(p, table, account, BUDGET, 1024, true, once).status().getCode());
+
       HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
           URI.create("http://127.0.0.1:" + t.host.metricsPort() + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, metrics.statusCode());
       String body = metrics.body();
-      assertTrue(body.contains("capsulevm_programs_total{outcome=\"finished\"} 2.0"), body);
-      assertTrue(body.contains("capsulevm_instructions_total{kind=\"HAS_RECORD\"} 2.0"), body);
+      assertTrue(body.contains("capsulevm_programs_total{outcome=\"finished\"} 3.0"), body);
+      assertTrue(body.contains("capsulevm_instructions_total{kind=\"HAS_RECORD\"} 3.0"), body);
       assertTrue(body.contains("capsulevm_program_duration_seconds_count"), body);
       assertTrue(body.contains("capsulevm_execute_received_bytes_total"), body);
+      assertTrue(body.contains("capsulevm_programs_refused_total{reason=\"PAYMENT_REPLAYED\"} 1.0"), body);
+      assertTrue(body.contains("capsulevm_admin_unauthenticated_total 1.0"), body);
+      // The JVM's and the process's metrics, and the build.
+      assertTrue(body.contains("jvm_memory_used_bytes{area=\"heap\"}"), body);
+      assertTrue(body.contains("jvm_threads_current"), body);
+      assertTrue(body.contains("process_cpu_seconds_total"), body);
+      assertTrue(body.contains("capsulevm_build_info{java_version=\"" + Runtime.version() + "\",version=\""), body);
     }
   }
 

@@ -241,8 +241,14 @@ public final class TestHost implements AutoCloseable {
    */
   Run run(ProgramBuilder program, PriceTable table, SigningKey account, long budget, int chunk, boolean confirm)
       throws Exception {
+    return run(program, table, account, budget, chunk, confirm, withdrawal(account, table, budget));
+  }
+
+  /** {@link #run} paying with this signed withdrawal (to replay one, say). */
+  Run run(ProgramBuilder program, PriceTable table, SigningKey account, long budget, int chunk, boolean confirm,
+      byte[] signedWithdrawal) throws Exception {
     Stream s = open();
-    s.send(header(program.encoded(), table, withdrawal(account, table, budget), 10));
+    s.send(header(program.encoded(), table, signedWithdrawal, 10));
     byte[] d = program.bytes();
     for (int at = 0; at < d.length; at += chunk) {
       s.send(data(d, at, Math.min(d.length, at + chunk)));
