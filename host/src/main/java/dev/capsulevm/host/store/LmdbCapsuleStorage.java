@@ -14,6 +14,7 @@ import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StagedBatch;
 import dev.capsulevm.vm.storage.StagedWrite;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StoragePayment;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -251,7 +252,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     Objects.requireNonNull(recordHash, "recordHash");
     return environment.read(txn -> {
       Record record = capsules.recordOfOrNull(txn, capsuleId, recordHash);
-      return record == null ? null : new RecordWithBody(record, capsules.bodies(txn, record));
+      return record == null ? null : capsules.withBody(txn, record);
     });
   }
 
@@ -288,9 +289,19 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
 
     /** A record the store holds already returns before the digest, so concurrent commits count it once. */
     @Override
-    public void putRecord(RecordWithBody record) throws StorageException {
-      if (capsules.put(txn, record)) {
+    public void putRecord(RecordWithBody record, @Nullable StoragePayment paymentOrNull) throws StorageException {
+      if (capsules.put(txn, record, paymentOrNull)) {
         digests.add(txn, record.record().header().capsuleId(), record.hash());
+      }
+    }
+
+    /** The credit goes with the drop: a record already dropped credits nothing again. */
+    @Override
+    public void dropPayloads(StagedWrite.DropPayloads drop) throws StorageException {
+      CapsuleDatabases.Dropped done = capsules.drop(txn, drop.capsuleId(), drop.recordHash(), drop.witness());
+      PublicKey account = drop.creditAccountOrNull();
+      if (done.now() && account != null && drop.credit().units() != 0) {
+        LmdbLedger.creditStorage(environment, txn, account, drop.credit());
       }
     }
 

@@ -19,6 +19,7 @@ import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -36,6 +37,7 @@ import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StoragePayment;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -220,7 +222,7 @@ public final class Executor {
         } catch (BudgetExceededException e) {
           throw new Stop(Reason.BUDGET, e.getMessage(), e);
         }
-        Output output = execute(instruction, inputs, view, batch, found);
+        Output output = execute(instruction, inputs, view, batch, found, payer(meter, refundAccountOrNull));
         byte[] encoded = OutputEncoding.encode(output);
         Hash leaf = Transcript.leaf(index, instruction, refBytes(instruction, inputs), encoded);
         consumer.accept(new InstructionOutput(index, output, encoded, leaf, charged, meter.charged().total()));
@@ -437,13 +439,33 @@ public final class Executor {
   }
 
 
+  /**
+   * What the records a program appends are paid with, kept beside them so that dropping their payloads
+   * under a retention policy credits the unused storage back: only with a refund account, the ledger
+   * account that paid (a program without one is paid from outside the store's ledger).
+   */
+  private @Nullable Payer payer(Meter meter, @Nullable PublicKey refundAccountOrNull) {
+    return refundAccountOrNull == null ? null
+        : new Payer(refundAccountOrNull, meter.durationUnits(), meter.storagePerByteDurationUnit().units());
+  }
+
+  private record Payer(PublicKey account, long durationUnits, long pricePerByteUnit) {
+    StoragePayment paymentFor(RecordWithBody record, long nowMillis) {
+      long bytes = 0;
+      for (byte[] payload : record.payloads()) {
+        bytes += payload.length;
+      }
+      return new StoragePayment(account, durationUnits, pricePerByteUnit, nowMillis, bytes);
+    }
+  }
+
   private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view,
-      @Nullable Batch batch, Lookup found) throws Stop {
+      @Nullable Batch batch, Lookup found, @Nullable Payer payer) throws Stop {
     if (instruction instanceof Instruction.CreateCapsule c) {
       return createCapsule(input(inputs, c.signedMetadata()), view, writable(batch));
     }
     if (instruction instanceof Instruction.AppendRecord a) {
-      return append(input(inputs, a.records()), view, writable(batch));
+      return append(input(inputs, a.records()), view, writable(batch), payer);
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
       Hash anchor = Hash.copyOf(input(inputs, r.anchor()));
@@ -525,7 +547,7 @@ public final class Executor {
     return new Output.CapsuleCreated(id);
   }
 
-  private Output append(byte[] input, StagedView view, Batch batch) throws Stop {
+  private Output append(byte[] input, StagedView view, Batch batch, @Nullable Payer payer) throws Stop {
     SignedMetadata metadata = requireCapsule(view);
     CapsuleMembers capsule = members.of(metadata);
     List<RecordWithBody> records;
@@ -542,8 +564,11 @@ public final class Executor {
       throw new Stop(byMembers ? Reason.WRITER_NOT_ALLOWED : Reason.INVALID_INPUT, e.getMessage(), e);
     }
     try {
+      long now = clock.millis();
       for (RecordWithBody record : records) {
-        batch.putRecord(record);
+        // Only data records can be dropped, so only theirs is a payment worth keeping.
+        boolean droppable = record.record().header().kind() == RecordKind.DATA && !record.payloads().isEmpty();
+        batch.putRecord(record, payer != null && droppable ? payer.paymentFor(record, now) : null);
       }
     } catch (StorageException e) {
       throw new Stop(Reason.STORAGE, e.getMessage(), e);
