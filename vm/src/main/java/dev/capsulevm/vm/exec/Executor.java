@@ -28,6 +28,7 @@ import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.MemberState;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
@@ -354,8 +355,16 @@ public final class Executor {
     if (instruction instanceof Instruction.ReadSubRecord r) {
       SignedMetadata md = view.metadataOrNull();
       long payload = md == null ? 0 : md.metadata().maxSubRecordBytes();
-      long proof = proofBound(view, input(inputs, r.anchor()), r.record(), inputs, true);
-      return charge(instruction, in, 4 + payload + proof, 0);
+      byte[] anchorBytes = input(inputs, r.anchor());
+      long proof = proofBound(view, anchorBytes, r.record(), inputs, true);
+      Hash target = targetOrNull(r.record(), inputs, view);
+      Hash anchor = Hash.copyOf(anchorBytes);
+      Hash witness = target == null ? null : dropWitnessOrNull(view, anchor, target);
+      if (witness != null) {
+        return charge(instruction, in, OutputBounds.readDroppedSubRecord(proof, witnessProofBound(view, anchor, witness)),
+            0);
+      }
+      return charge(instruction, in, OutputBounds.readSubRecord(payload, proof), 0);
     }
     if (instruction instanceof Instruction.Prove p) {
       return charge(instruction, in,
@@ -472,10 +481,10 @@ public final class Executor {
       Hash target = resolve(r.record(), inputs, view);
       MerkleTree tree = subRecordTree(view, target, r.index());
       byte[] payload = view.subRecordOrNull(target, r.index());
-      if (payload == null) {
-        throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + r.index());
-      }
       try {
+        if (payload == null) {
+          return dropped(view, anchor, target, r.index(), tree);
+        }
         return new Output.SubRecord(payload, proofs(view).subRecordProof(anchor, target, r.index(), tree));
       } catch (NoSuchElementException e) {
         throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
@@ -512,6 +521,79 @@ public final class Executor {
       heads.add(view.recordOrNull(head));
     }
     return new Output.Heads(heads);
+  }
+
+  /**
+   * The answer to a read of a sub-record whose payload was dropped: its leaf hash and proof, and the
+   * witness's proof from the same anchor ({@link #dropWitnessOrNull}).
+   *
+   * @throws Stop NOT_FOUND when the payload is not held and not dropped either, or dropped under a
+   *     witness the anchor does not reach and the anchor does not let it go itself
+   */
+  private Output dropped(StagedView view, Hash anchor, Hash target, long index, MerkleTree tree) throws Stop {
+    Hash stored = view.droppedWitnessOrNull(target);
+    if (stored == null) {
+      throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + index);
+    }
+    Hash witness = dropWitnessOrNull(view, anchor, target);
+    if (witness == null) {
+      throw new Stop(Reason.NOT_FOUND, "sub-record " + index + " of record " + target
+          + " was dropped under the capsule's retention policy (witness " + stored + "), which anchor " + anchor
+          + " does not reach: read it from a newer head");
+    }
+    ProofGenerator generator = proofs(view);
+    return new Output.SubRecordDropped(tree.leafHash(index), generator.subRecordProof(anchor, target, index, tree),
+        generator.recordProof(anchor, witness));
+  }
+
+  /**
+   * The witness a read of dropped record {@code target} from {@code anchor} carries, or null when the
+   * record holds its payloads or no witness can be proven from the anchor: the anchor itself when the
+   * policy before it lets the record go (its proof is one header), else the witness the record was
+   * dropped under when the anchor reaches it.
+   */
+  private @Nullable Hash dropWitnessOrNull(StagedView view, Hash anchor, Hash target) {
+    Hash stored = view.droppedWitnessOrNull(target);
+    RecordHeader anchorHeader = view.headerOrNull(anchor);
+    RecordHeader targetHeader = view.headerOrNull(target);
+    SignedMetadata metadata = view.metadataOrNull();
+    if (stored == null || anchorHeader == null || targetHeader == null || metadata == null) {
+      return null;
+    }
+    CapsuleMembers capsule = members.of(metadata);
+    MemberState beforeAnchor = capsule.memberStates(view, capsule.changelog(view, view::changeBodyOrNull))
+        .stateBeforeOrNull(anchor);
+    if (beforeAnchor != null && beforeAnchor.retention().letsDrop(targetHeader.height(), targetHeader.timestampMillis(),
+        anchorHeader.height(), anchorHeader.timestampMillis())) {
+      return anchor;
+    }
+    try {
+      proofs(view).recordProof(anchor, stored);
+      return stored;
+    } catch (NoSuchElementException e) {
+      return null;
+    }
+  }
+
+  /** The size of the witness's proof from the anchor: exact on the anchor's primary chain, else by heights. */
+  private long witnessProofBound(StagedView view, Hash anchor, Hash witness) {
+    RecordProof path = proofs(view).primaryChainProofOrNull(anchor, witness);
+    if (path != null) {
+      return OutputBounds.proof(path, false);
+    }
+    RecordHeader top = Objects.requireNonNull(view.headerOrNull(anchor), "a witness's anchor is held");
+    RecordHeader low = Objects.requireNonNull(view.headerOrNull(witness), "a witness is held");
+    return OutputBounds.proofByHeights(top.height(), low.height(), false, 0);
+  }
+
+  /** The record {@code selector} names in the view, or null when it names none or several. */
+  private static @Nullable Hash targetOrNull(RecordSelector selector, Map<DataRef, byte[]> inputs, StagedView view) {
+    if (selector instanceof RecordSelector.ByHash byHash) {
+      Hash hash = Hash.copyOf(input(inputs, byHash.hash()));
+      return view.headerOrNull(hash) == null ? null : hash;
+    }
+    List<Hash> at = view.recordsAtHeight(((RecordSelector.ByHeight) selector).height());
+    return at.size() == 1 ? at.get(0) : null;
   }
 
   /**
