@@ -15,6 +15,7 @@ import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HeadTracker;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.HostMisbehaviourException;
+import dev.capsulevm.renter.NotAllowedException;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterException;
@@ -67,6 +68,8 @@ final class CapsuleCommand {
   static final int EXIT_ROLLBACK = 7;
   /** Exit code when an access string or member card was refused (malformed, damaged, not for this renter or capsule). */
   static final int EXIT_ACCESS_REFUSED = 8;
+  /** Exit code when the key may not make the write (not a member, removed, or without the right). */
+  static final int EXIT_NOT_ALLOWED = 9;
 
   interface Body {
     int run() throws RenterException, IOException, AccessException;
@@ -76,7 +79,7 @@ final class CapsuleCommand {
    * Runs {@code body}, mapping failures to one message and an exit code each: 1 a failure (the host's
    * honest refusal, a transport error, a local problem), 3 host misbehaviour, 5 a committed write whose
    * end did not verify, 6 an append conflict that outlasted the retries, 7 a rollback with evidence, 8 an
-   * access string or member card refused.
+   * access string or member card refused, 9 a write the key may not make (nothing was committed).
    */
   static int guarded(Body body) {
     try {
@@ -94,6 +97,9 @@ final class CapsuleCommand {
     } catch (AppendConflictException e) {
       System.err.println("capsulevm: " + e.getMessage());
       return EXIT_APPEND_CONFLICT;
+    } catch (NotAllowedException e) {
+      System.err.println("capsulevm: not allowed: " + e.getMessage());
+      return EXIT_NOT_ALLOWED;
     } catch (HostMisbehaviourException e) {
       System.err.println("HOST MISBEHAVIOUR: " + e.getMessage());
       return EXIT_MISBEHAVIOUR;
@@ -107,7 +113,8 @@ final class CapsuleCommand {
   }
 
   @Command(name = "create", mixinStandardHelpOptions = true,
-      description = "Create a capsule: new creator and writer keys are kept in the local state.")
+      description = "Create a capsule (format version 2: members can be added and removed, see 'member'): new"
+          + " creator and writer keys are kept in the local state.")
   static final class Create implements Callable<Integer> {
     @Mixin RenterArgs args;
 
@@ -152,7 +159,8 @@ final class CapsuleCommand {
   }
 
   @Command(name = "append", mixinStandardHelpOptions = true,
-      description = "Append one record whose sub-records are the arguments (or the lines of --lines FILE).")
+      description = "Append one record whose sub-records are the arguments (or the lines of --lines FILE), signed by"
+          + " the capsule's writer key in this state, or else by this renter's own key (the account key) as a member.")
   static final class Append implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin RenterArgs args;
@@ -168,8 +176,8 @@ final class CapsuleCommand {
           throw Args.usage(spec, "give at least one sub-record (arguments or --lines FILE)");
         }
         RenterState state = args.state();
-        CapsuleWriter writer = state.load(id);
         try (HostClient client = args.connect(id)) {
+          CapsuleWriter writer = writerFor(state, client, id, args);
           List<RecordWithBody> records = writer.append(client, subRecords);
           state.save(writer);
           RecordHeader header = records.get(0).record().header();
@@ -188,6 +196,16 @@ final class CapsuleCommand {
         }
       });
     }
+  }
+
+  /**
+   * The writer this state appends to capsule {@code id} as: with the capsule's writer key when it holds one
+   * (a capsule made here), else with its own identity (the account key), as a member of a version-2
+   * capsule appends.
+   */
+  static CapsuleWriter writerFor(RenterState state, HostClient client, Hash id, RenterArgs args)
+      throws IOException, RenterException {
+    return state.writes(id) ? state.load(id) : state.writer(client, id, state.appendKey(id, args.accountKey));
   }
 
   /** What a new record holds: the capsule, and its sub-records as arguments or lines of a file. */
@@ -229,8 +247,8 @@ final class CapsuleCommand {
       return guarded(() -> {
         List<byte[]> subRecords = record.subRecords();
         RenterState state = args.state();
-        CapsuleWriter writer = state.load(id);
         try (HostClient client = args.connect(id)) {
+          CapsuleWriter writer = writerFor(state, client, id, args);
           RecordWithBody merge = writer.merge(client, subRecords);
           state.save(writer);
           RecordHeader header = merge.record().header();

@@ -15,10 +15,13 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.integrity.RecordProof;
+import dev.capsulevm.proofs.members.Rights;
 import dev.capsulevm.renter.AdminClient;
+import dev.capsulevm.renter.CapsuleMembers;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.HostMisbehaviourException;
+import dev.capsulevm.renter.NotAllowedException;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.ProgramRun;
@@ -45,7 +48,7 @@ import picocli.CommandLine.Option;
  * account, creates a capsule, appends records (one holding 1,000 sub-records), reads and proves them
  * with every answer verified, prints each program's cost and refund, shows a tampered answer and a
  * tampered write being caught, then has a second host pull the capsule in one sync session and reads
- * from it.
+ * from it; last, a member is added, appends with its own key, is removed and refused.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Run a host in-process and walk a renter through the product, every answer verified.")
@@ -101,7 +104,8 @@ final class DemoCommand implements Callable<Integer> {
       out.println();
 
       step("1. Create a capsule (its id is the hash of its signed metadata; the host's answer must be that hash).");
-      CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+      SigningKey creatorKey = SigningKey.generate();
+      CapsuleWriter writer = CapsuleWriter.create(client, creatorKey, SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 4096, 256, "capsulevm demo");
       out.println("   capsule " + writer.capsuleId().toHex());
       cost(RenterArgs.lastResult(writer));
@@ -205,6 +209,9 @@ final class DemoCommand implements Callable<Integer> {
       if (!replicate(address, dir, account, writer, big, index)) {
         return 1;
       }
+      if (!members(client, writer, creatorKey)) {
+        return 1;
+      }
 
       out.println();
       Amount left = client.balance();
@@ -256,6 +263,43 @@ final class DemoCommand implements Callable<Integer> {
     return true;
   }
 
+
+  /**
+   * Step 11: the creator adds a member with a signed membership record, the member appends with its own
+   * key, the members are listed (verified from the signed records), and after its removal the member's
+   * next append is refused, naming the removal.
+   */
+  private boolean members(HostClient client, CapsuleWriter writer, SigningKey creatorKey) throws RenterException {
+    step("11. Members: the creator adds a member (a signed membership record in the capsule), the member appends"
+        + " with its own key, then the creator removes it and its next append is refused.");
+    writer.refreshHeads(client);
+    CapsuleWriter creator = new CapsuleWriter(writer.metadata(), creatorKey, writer.heads(), writer.knownHeaders());
+    SigningKey memberKey = SigningKey.generate();
+    RecordWithBody added = creator.addMember(client, memberKey.publicKey(), Rights.READ | Rights.ADD);
+    out.println("   member " + short16(memberKey.publicKey()) + " added with read,add by record " + short16(added.hash()));
+    cost(RenterArgs.lastResult(creator));
+    CapsuleWriter member = new CapsuleWriter(writer.metadata(), memberKey, List.of(), List.of());
+    RecordWithBody byMember = member.append(client, List.of(utf8("written by the member"))).get(0);
+    out.println("   the member appended record " + short16(byMember.hash()) + " at height "
+        + byMember.record().header().height() + " (it first learned the heads and the membership records, verified)");
+    CapsuleMembers members = creator.members(client);
+    out.println("   members as of the newest head, verified: " + members.members().size() + " (the creator, the"
+        + " metadata's writer, the member with " + String.join(",", MemberCommand.names(members.bitsOf(memberKey.publicKey()))) + ")");
+    RecordWithBody removal = creator.removeMember(client, memberKey.publicKey());
+    out.println("   removed by record " + short16(removal.hash()));
+    try {
+      member.append(client, List.of(utf8("never committed")));
+      out.println("   NOT REFUSED");
+      return false;
+    } catch (NotAllowedException e) {
+      out.println("   refused: " + e.getMessage());
+    }
+    return true;
+  }
+
+  private static String short16(dev.capsulevm.proofs.crypto.PublicKey key) {
+    return key.toHex().substring(0, 16) + "...";
+  }
 
   private void step(String text) {
     out.println(text);

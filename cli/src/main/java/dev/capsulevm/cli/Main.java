@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       TlsCommand.class,
       dev.capsulevm.host.daemon.HostCommand.class,
       CapsuleCommand.class,
+      MemberCommand.class,
       AccountCommand.class,
       SyncCommand.class,
       DemoCommand.class,

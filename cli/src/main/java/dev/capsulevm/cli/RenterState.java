@@ -2,8 +2,10 @@ package dev.capsulevm.cli;
 
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.KeyFile;
 import dev.capsulevm.proofs.crypto.Signature;
@@ -25,6 +27,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -45,6 +48,8 @@ import org.jspecify.annotations.Nullable;
  *                                  and, for a reader, the claim that vouched for it (docs/FORMAT.md,
  *                                  "Evidence") in hex, or - when none was kept
  * capsules/ID/headers              verified headers the next records' skip pointers need, hex per line
+ * capsules/ID/changelog            the verified membership records of a version-2 capsule, per line:
+ *                                  header hex, signature hex, change body hex (checked again on load)
  * evidence/                        evidence files of hosts caught rolling a capsule back
  * </pre>
  *
@@ -118,9 +123,13 @@ final class RenterState {
     save(writer);
   }
 
-  /** Saves the writer's heads and known headers. */
+  /** Saves the writer's heads, known headers and membership records (and the metadata, for a member's first write). */
   void save(CapsuleWriter writer) throws IOException {
     Path dir = capsuleDir(writer.capsuleId());
+    Files.createDirectories(dir);
+    if (!Files.exists(dir.resolve("metadata"))) {
+      write(dir.resolve("metadata"), writer.metadata().encoded());
+    }
     List<HeadTracker.VouchedHead> heads = new ArrayList<>();
     for (Record head : writer.heads()) {
       heads.add(new HeadTracker.VouchedHead(head, writer.claimOrNull(head.hash())));
@@ -132,6 +141,7 @@ final class RenterState {
       headers.append(hex.formatHex(header.encoded())).append('\n');
     }
     write(dir.resolve("headers"), headers.toString().getBytes(StandardCharsets.US_ASCII));
+    writeChangelog(dir, writer.membershipRecords());
   }
 
   /** The hosts saved for capsule {@code id}, in order; empty when none are. */
@@ -174,22 +184,13 @@ final class RenterState {
     return Files.exists(capsuleDir(id).resolve("writer.pem"));
   }
 
-  /** The writer of a capsule this state knows. */
+  /** The writer of a capsule this state knows, signing with its writer key. */
   CapsuleWriter load(Hash id) throws IOException {
     Path dir = capsuleDir(id);
     try {
-      SignedMetadata metadata = SignedMetadata.parse(Files.readAllBytes(dir.resolve("metadata")), id);
-      SigningKey writer = KeyFile.read(dir.resolve("writer.pem"));
-      List<Record> heads = new ArrayList<>();
-      trackedHeads(id).forEach(v -> heads.add(v.head()));
-      List<RecordHeader> headers = new ArrayList<>();
-      for (String line : lines(dir.resolve("headers"))) {
-        headers.add(RecordHeader.parse(HexFormat.of().parseHex(line)));
-      }
-      CapsuleWriter loaded = new CapsuleWriter(metadata, writer, heads, headers);
-      loaded.restoreClaims(trackedHeads(id));
-      return loaded;
-    } catch (VerificationException | IllegalArgumentException e) {
+      return load(id, SignedMetadata.parse(Files.readAllBytes(dir.resolve("metadata")), id),
+          KeyFile.read(dir.resolve("writer.pem")));
+    } catch (VerificationException e) {
       throw new IOException("corrupt renter state in " + dir + ": " + e.getMessage(), e);
     } catch (NoSuchFileException e) {
       throw new IOException("capsule " + id + " is not in the renter state " + root
@@ -198,11 +199,71 @@ final class RenterState {
   }
 
   /**
+   * A writer of capsule {@code id} signing with {@code key}: a member of a version-2 capsule writes with its
+   * own key (the state's identity, the account key, unless it holds the capsule's writer key), from the
+   * heads, headers and membership records this state saved; a capsule it has not seen starts from the
+   * metadata, fetched from the host and checked against the id.
+   */
+  CapsuleWriter writer(HostClient client, Hash id, SigningKey key) throws IOException, RenterException {
+    SignedMetadata held = metadataOrNull(id);
+    SignedMetadata metadata = held != null ? held : client.metadata(id);
+    if (metadata.metadata().version() == Metadata.VERSION && !metadata.metadata().mayAppend(key.publicKey())) {
+      throw new RenterException("key " + key.publicKey().toHex() + " is not a writer of capsule " + id
+          + ", whose writers are fixed in its version-1 metadata");
+    }
+    return load(id, metadata, key);
+  }
+
+  /**
+   * The key this state signs membership changes of capsule {@code id} with: the creator key when it made
+   * the capsule, else its writer key, else its identity ({@code identityOrNull}, default the account key).
+   */
+  SigningKey memberKey(Hash id, @Nullable Path identityOrNull) throws IOException {
+    Path dir = capsuleDir(id);
+    for (String name : List.of("creator.pem", "writer.pem")) {
+      if (Files.exists(dir.resolve(name))) {
+        return KeyFile.read(dir.resolve(name));
+      }
+    }
+    return accountKey(identityOrNull);
+  }
+
+  /** The key this state appends to capsule {@code id} with: its writer key, else its identity. */
+  SigningKey appendKey(Hash id, @Nullable Path identityOrNull) throws IOException {
+    Path file = capsuleDir(id).resolve("writer.pem");
+    return Files.exists(file) ? KeyFile.read(file) : accountKey(identityOrNull);
+  }
+
+  private CapsuleWriter load(Hash id, SignedMetadata metadata, SigningKey key) throws IOException {
+    Path dir = capsuleDir(id);
+    try {
+      List<Record> heads = new ArrayList<>();
+      trackedHeads(id).forEach(v -> heads.add(v.head()));
+      List<RecordHeader> headers = new ArrayList<>();
+      for (String line : lines(dir.resolve("headers"))) {
+        headers.add(RecordHeader.parse(HexFormat.of().parseHex(line)));
+      }
+      CapsuleWriter loaded = new CapsuleWriter(metadata, key, heads, headers);
+      loaded.restoreClaims(trackedHeads(id));
+      loaded.restoreMembershipRecords(changelog(dir));
+      return loaded;
+    } catch (VerificationException | IllegalArgumentException e) {
+      throw new IOException("corrupt renter state in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
    * A reader of capsule {@code id}: from the metadata and heads this state holds, or, for a capsule it
    * has never seen, from the id alone (the metadata is fetched from the host and checked against it).
    */
   CapsuleReader reader(HostClient client, Hash id) throws IOException, RenterException {
-    return CapsuleReader.open(client, id, metadataOrNull(id), trackedHeads(id));
+    CapsuleReader reader = CapsuleReader.open(client, id, metadataOrNull(id), trackedHeads(id));
+    try {
+      reader.restoreMembershipRecords(changelog(capsuleDir(id)));
+    } catch (IllegalArgumentException e) {
+      throw new IOException("corrupt renter state in " + capsuleDir(id) + ": " + e.getMessage(), e);
+    }
+    return reader;
   }
 
   /** Where evidence of a host's rollback goes (the client's evidence directory). */
@@ -218,6 +279,41 @@ final class RenterState {
       write(dir.resolve("metadata"), reader.metadata().encoded());
     }
     writeHeads(dir, reader.trackedHeads());
+    writeChangelog(dir, reader.membershipRecords());
+  }
+
+  /** The membership records saved in {@code dir}, parsed (the SDK checks them again when restoring them). */
+  private static List<RecordWithBody> changelog(Path dir) throws IOException {
+    HexFormat hex = HexFormat.of();
+    List<RecordWithBody> out = new ArrayList<>();
+    for (String line : lines(dir.resolve("changelog"))) {
+      String[] parts = line.split(" ", -1);
+      try {
+        if (parts.length != 3) {
+          throw new IllegalArgumentException("3 fields expected");
+        }
+        Record record = Record.of(RecordHeader.parse(hex.parseHex(parts[0])), Signature.copyOf(hex.parseHex(parts[1])));
+        out.add(new RecordWithBody(record, List.of(hex.parseHex(parts[2]))));
+      } catch (VerificationException | IllegalArgumentException e) {
+        throw new IOException("corrupt renter state in " + dir + ": changelog line '" + line + "': " + e.getMessage(), e);
+      }
+    }
+    return out;
+  }
+
+  private static void writeChangelog(Path dir, List<RecordWithBody> records) throws IOException {
+    if (records.isEmpty() && !Files.exists(dir.resolve("changelog"))) {
+      return;
+    }
+    HexFormat hex = HexFormat.of();
+    StringBuilder out = new StringBuilder();
+    for (RecordWithBody item : records) {
+      Signature signature = Objects.requireNonNull(item.record().signatureOrNull(), "a membership record is signed");
+      out.append(hex.formatHex(item.record().header().encoded())).append(' ')
+          .append(hex.formatHex(signature.toByteArray())).append(' ')
+          .append(hex.formatHex(item.payloads().get(0))).append('\n');
+    }
+    write(dir.resolve("changelog"), out.toString().getBytes(StandardCharsets.US_ASCII));
   }
 
   /** The heads saved for capsule {@code id}, with their claims where kept. */

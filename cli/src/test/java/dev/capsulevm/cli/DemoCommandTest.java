@@ -18,7 +18,9 @@ class DemoCommandTest {
     assertTrue(r.out().contains("heads on the host are unchanged: true"), r.out());
     assertTrue(r.out().contains("CONVERGED: 5 records verified and stored"), r.out());
     assertTrue(r.out().contains("\"key-123=value-123\" read from the replica, verified"), r.out());
-    assertTrue(!r.out().contains("NOT DETECTED"), r.out());
+    assertTrue(r.out().contains("the member appended record"), r.out());
+    assertTrue(r.out().contains("refused: key ") && r.out().contains("took its bits away"), r.out());
+    assertTrue(!r.out().contains("NOT DETECTED") && !r.out().contains("NOT REFUSED"), r.out());
   }
 
   @Test

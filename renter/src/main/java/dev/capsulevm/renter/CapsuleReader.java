@@ -2,11 +2,13 @@ package dev.capsulevm.renter;
 
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,17 +16,24 @@ import org.jspecify.annotations.Nullable;
  * (self-certifying: it hashes to the id) and keeps the newest heads it verified in a {@link HeadTracker},
  * so a host that later rolls the capsule back is caught, with its evidence written to the client's evidence
  * directory ({@link RenterOptions#evidenceDirOrNull()}) when it has one.
+ *
+ * <p>For a version-2 capsule a head is accepted only once its writer is shown to have held the right for
+ * it: the reader fetches the membership records below the heads it does not hold (verified, see {@link
+ * CapsuleWriter}) and checks each head's member root and writer against them; {@link #members()} says who
+ * holds what as of the heads.
  */
 public final class CapsuleReader {
   private final HostClient client;
   private final SignedMetadata metadata;
   private final HeadTracker tracker;
+  private final @Nullable MemberLog log;
   private @Nullable ProgramResult lastResult;
 
   private CapsuleReader(HostClient client, SignedMetadata metadata, HeadTracker tracker) {
     this.client = client;
     this.metadata = metadata;
     this.tracker = tracker;
+    this.log = MemberLog.forCapsule(metadata);
   }
 
   /**
@@ -80,7 +89,9 @@ public final class CapsuleReader {
   public ProgramBuilder newProgram() {
     List<RecordHeader> heads = new ArrayList<>();
     tracker.heads().forEach(v -> heads.add(v.head().header()));
-    return new ProgramBuilder(capsuleId(), metadata, heads, h -> client.proofCache().getIfPresent(h));
+    Function<Hash, @Nullable RecordHeader> headers = h -> client.proofCache().getIfPresent(h);
+    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, heads, headers);
+    return log == null ? builder : builder.withMemberStates(log.memberStates(headers));
   }
 
   /**
@@ -94,6 +105,46 @@ public final class CapsuleReader {
     builder.heads();
     ProgramResult result = client.run(builder.build());
     lastResult = result;
-    return new HostProber(client, metadata).advance(tracker, HostProber.vouchedHeads(result));
+    List<HeadTracker.VouchedHead> fresh = HostProber.vouchedHeads(result);
+    if (log != null) {
+      List<RecordHeader> headers = new ArrayList<>();
+      fresh.forEach(v -> headers.add(v.head().header()));
+      log.fetchBelow(client, headers);
+      log.checkHeads(client, headers);
+    }
+    return new HostProber(client, metadata).advance(tracker, fresh);
+  }
+
+  /**
+   * The members as of the capsule's newest heads: refreshes them ({@link #refreshHeads}), then resolves
+   * the verified membership records at or below them.
+   *
+   * @throws IllegalStateException for a version-1 capsule, whose writers are fixed in its metadata
+   */
+  public CapsuleMembers members() throws RenterException {
+    MemberLog held = log;
+    if (held == null) {
+      throw new IllegalStateException("capsule " + capsuleId() + " has version-1 metadata: its writers are fixed");
+    }
+    refreshHeads();
+    List<RecordHeader> heads = new ArrayList<>();
+    tracker.heads().forEach(v -> heads.add(v.head().header()));
+    return CapsuleWriter.membersOf(capsuleId(), held, heads);
+  }
+
+  /** The verified membership records this reader holds (what a renter saves); empty for version 1. */
+  public List<RecordWithBody> membershipRecords() {
+    return log == null ? List.of() : log.records();
+  }
+
+  /**
+   * Restores membership records saved earlier, each checked again.
+   *
+   * @throws IllegalArgumentException naming a record that fails the check
+   */
+  public void restoreMembershipRecords(Collection<RecordWithBody> saved) {
+    if (log != null) {
+      saved.forEach(log::add);
+    }
   }
 }

@@ -1,15 +1,25 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Permissions;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
+import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.SkipPointers;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.Op;
+import dev.capsulevm.proofs.members.Resolution;
+import dev.capsulevm.proofs.members.RetentionPolicy;
+import dev.capsulevm.proofs.members.Rights;
 import dev.capsulevm.renter.evidence.Claim;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -19,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -35,7 +46,16 @@ import org.jspecify.annotations.Nullable;
  * committed. When the host commits a write and then misbehaves in its end, the writer adopts the
  * verified heads before {@link WriteCommittedException} reaches the caller, so its heads stay true.
  * Where the capsule has forked (replicas that took different appends, reconciled), {@link #merge} joins
- * the heads again. Not thread-safe.
+ * the heads again.
+ *
+ * <p>A new capsule is version 2 (docs/FORMAT.md, "Members"): its creator is a member by definition, and
+ * membership records ({@link #setMember}, {@link #removeMember}, {@link #setRetention}) change who may do
+ * what. Before building records the writer makes sure it holds every membership record below its heads
+ * ({@code ReadByHash} and {@code ReadSubRecord} of each one it lacks, verified, batched by level; none when
+ * it holds them all, so a capsule without membership changes costs no extra program), checks each head's
+ * member root and writer against them, builds records with their auth parents and member root, and refuses
+ * locally a write its own view already forbids ({@link NotAllowedException}). Version-1 capsules keep their
+ * fixed writers. Not thread-safe.
  */
 public final class CapsuleWriter {
   /** How many verified headers the writer keeps for building skip pointers. */
@@ -43,6 +63,8 @@ public final class CapsuleWriter {
 
   private final SignedMetadata metadata;
   private final SigningKey writerKey;
+  /** The verified membership records of a version-2 capsule; null for version 1. */
+  private final @Nullable MemberLog log;
   private final TreeMap<Hash, Record> heads = new TreeMap<>();
   /** Per tracked head, the host-signed claim that vouched for it (its commit's receipt, or a Heads output). */
   private final Map<Hash, Claim> claims = new HashMap<>();
@@ -65,18 +87,25 @@ public final class CapsuleWriter {
       Collection<RecordHeader> knownHeaders) {
     this.metadata = Objects.requireNonNull(metadata, "metadata");
     this.writerKey = Objects.requireNonNull(writerKey, "writerKey");
-    if (!metadata.metadata().mayAppend(writerKey.publicKey())) {
+    this.log = MemberLog.forCapsule(metadata);
+    // In version 2 who may append depends on the membership records: checked before every append.
+    if (log == null && !metadata.metadata().mayAppend(writerKey.publicKey())) {
       throw new IllegalArgumentException("key " + writerKey.publicKey() + " may not append to " + metadata.capsuleId());
     }
     knownHeaders.forEach(h -> known.put(h.hash(), h));
     heads.forEach(this::addHead);
   }
 
-  /** New signed metadata naming {@code writer} with read and add permissions. */
+  /**
+   * New signed version-2 metadata. The creator is a member by definition (it holds every right) and is not
+   * listed; a {@code writer} other than the creator is listed with read and add.
+   */
   public static SignedMetadata newMetadata(SigningKey creator, SigningKey writer, SigningPolicy policy,
       long maxSubRecords, long maxSubRecordBytes, String description, long createdAtMillis) {
-    return SignedMetadata.sign(Metadata.create(creator.publicKey(), createdAtMillis, policy, maxSubRecords,
-        maxSubRecordBytes, Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD), description), creator);
+    Map<PublicKey, Integer> writers = writer.publicKey().equals(creator.publicKey()) ? Map.of()
+        : Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD);
+    return SignedMetadata.sign(Metadata.createV2(creator.publicKey(), createdAtMillis, policy, maxSubRecords,
+        maxSubRecordBytes, writers, description), creator);
   }
 
   /**
@@ -150,10 +179,12 @@ public final class CapsuleWriter {
   public ProgramBuilder newProgram(@Nullable HostClient clientOrNull) {
     List<RecordHeader> headHeaders = new ArrayList<>();
     heads.values().forEach(r -> headHeaders.add(r.header()));
-    return new ProgramBuilder(capsuleId(), metadata, headHeaders, h -> {
+    Function<Hash, @Nullable RecordHeader> headers = h -> {
       RecordHeader header = known.get(h);
       return header != null || clientOrNull == null ? header : clientOrNull.proofCache().getIfPresent(h);
-    });
+    };
+    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, headHeaders, headers);
+    return log == null ? builder : builder.withMemberStates(log.memberStates(headers));
   }
 
   /**
@@ -163,6 +194,18 @@ public final class CapsuleWriter {
    * @throws MissingHeaderException when a skip pointer needs a header this writer does not hold
    */
   public List<RecordWithBody> buildRecords(List<List<byte[]>> bodies, long timestampMillis)
+      throws MissingHeaderException {
+    return buildRecords(bodies, timestampMillis, RecordKind.DATA);
+  }
+
+  /**
+   * {@link #buildRecords(List, long)} of records of {@code kind}; a version-2 capsule's records carry auth
+   * parents and the member root, which needs every membership record below the heads (held or fetched:
+   * {@link #appendRecords} fetches them).
+   *
+   * @throws IllegalStateException when a version-2 writer lacks a membership record below its heads
+   */
+  private List<RecordWithBody> buildRecords(List<List<byte[]>> bodies, long timestampMillis, RecordKind kind)
       throws MissingHeaderException {
     if (bodies.isEmpty()) {
       throw new IllegalArgumentException("an append holds at least one record");
@@ -175,10 +218,17 @@ public final class CapsuleWriter {
       requireSkipHeaders(parents, staged);
       boolean sign = everyRecord || i == bodies.size() - 1;
       List<byte[]> payloads = bodies.get(i);
-      Record record = Record.build(capsuleId(), parents, payloads, timestampMillis, writerKey, sign, h -> {
+      RecordSource source = h -> {
         RecordHeader header = staged.get(h);
-        return header != null ? header : known.get(h);
-      });
+        if (header == null) {
+          header = known.get(h);
+        }
+        Record head = header == null ? heads.get(h) : null;
+        return head != null ? head.header() : header;
+      };
+      Record record = log == null
+          ? Record.build(capsuleId(), parents, payloads, timestampMillis, writerKey, sign, source)
+          : Record.buildV2(parents, payloads, timestampMillis, writerKey, sign, kind, source, log, log.membership());
       staged.put(record.hash(), record.header());
       out.add(new RecordWithBody(record, payloads));
       parents = List.of(record.hash());
@@ -245,14 +295,29 @@ public final class CapsuleWriter {
    *     holds the verified heads
    */
   public List<RecordWithBody> appendRecords(HostClient client, List<List<byte[]>> bodies) throws RenterException {
+    return appendRecords(client, bodies, null);
+  }
+
+  /**
+   * Appends {@code bodies} as data records, or, when {@code changeOrNull} is given, one membership record
+   * making that change.
+   *
+   * @throws NotAllowedException when this writer's key may not make the write, by its own verified view
+   *     of the members or by the host's ({@code WRITER_NOT_ALLOWED}); nothing was committed
+   */
+  private List<RecordWithBody> appendRecords(HostClient client, List<List<byte[]>> bodies,
+      @Nullable MemberChange changeOrNull) throws RenterException {
     for (int attempt = 0; ; attempt++) {
       boolean last = attempt >= client.options().appendRetries();
-      List<RecordWithBody> records = buildRecords(client, bodies);
+      List<RecordWithBody> records = buildRecords(client, bodies, changeOrNull);
       ProgramBuilder builder = newProgram(client);
       int append = builder.append(records);
       try {
         ProgramResult result = client.run(builder.build());
         committed(records, result.committedHeads());
+        if (changeOrNull != null) {
+          Objects.requireNonNull(log).add(records.get(0));
+        }
         Claim claim = new Claim.CommittedHeads(result.signedReceipt());
         heads.keySet().forEach(h -> claims.put(h, claim));
         lastResult = result;
@@ -267,6 +332,11 @@ public final class CapsuleWriter {
         adoptHeads(e.committedHeads());
         throw e;
       } catch (ProgramFailedException e) {
+        if (e.reason() == ProgramFailedException.Reason.WRITER_NOT_ALLOWED) {
+          throw new NotAllowedException(writerKey.publicKey(), null, "key " + writerKey.publicKey().toHex()
+              + " may not " + (changeOrNull == null ? "append to" : "change the members of") + " capsule "
+              + capsuleId() + ": the host refuses it: " + e.failureMessage(), e);
+        }
         if (last || e.reason() != ProgramFailedException.Reason.BUDGET || e.instructionIndex() != append) {
           throw e;
         }
@@ -275,13 +345,149 @@ public final class CapsuleWriter {
     }
   }
 
-  private List<RecordWithBody> buildRecords(HostClient client, List<List<byte[]>> bodies) throws RenterException {
+  private List<RecordWithBody> buildRecords(HostClient client, List<List<byte[]>> bodies,
+      @Nullable MemberChange changeOrNull) throws RenterException {
+    RecordKind kind = changeOrNull == null ? RecordKind.DATA : RecordKind.MEMBERSHIP;
+    if (log != null) {
+      List<RecordHeader> tops = headHeaders();
+      log.fetchBelow(client, tops);
+      log.checkHeads(client, tops);
+    }
+    boolean refreshed = false;
     while (true) {
       try {
-        return buildRecords(bodies, client.options().clock().millis());
+        List<RecordWithBody> records = buildRecords(bodies, client.options().clock().millis(), kind);
+        checkAllowed(records.get(0).record().header(), changeOrNull);
+        return records;
       } catch (MissingHeaderException e) {
         fetchHeader(client, e.hash());
+      } catch (NotAllowedException e) {
+        // This writer's heads may predate the change that lets it write (a member's first append starts
+        // from no heads at all): judge again on the newest verified heads, once.
+        if (refreshed) {
+          throw e;
+        }
+        refreshHeads(client);
+        refreshed = true;
       }
+    }
+  }
+
+  /**
+   * Refuses, before anything is sent, a record this writer's key may not write in the state before it (the
+   * records of one append share that state: only a membership record changes it, and it travels alone).
+   */
+  private void checkAllowed(RecordHeader first, @Nullable MemberChange changeOrNull) throws NotAllowedException {
+    MemberLog held = log;
+    if (held == null) {
+      return;
+    }
+    try {
+      held.membership().check(first, changeOrNull, held);
+    } catch (VerificationException e) {
+      Resolution before = held.membership().resolutionBefore(first.authParents(), held);
+      throw new NotAllowedException(writerKey.publicKey(), before.removedByOrNull(writerKey.publicKey()),
+          e.getMessage() + " in capsule " + capsuleId(), e);
+    }
+  }
+
+  private List<RecordHeader> headHeaders() {
+    List<RecordHeader> out = new ArrayList<>();
+    heads.values().forEach(r -> out.add(r.header()));
+    return out;
+  }
+
+  /**
+   * Sets {@code member}'s permission bits ({@link Rights#READ}, {@link Rights#ADD}, {@link Rights#ADMIN},
+   * {@link Rights#SUPERADMIN}; 0 removes it) with a signed membership record, which the host validates like
+   * any record. Who may: docs/FORMAT.md, "Members" (admins change plain members, superadmins change admins,
+   * only the creator changes superadmins, and the creator cannot be changed).
+   *
+   * @return the membership record, committed
+   * @throws NotAllowedException when this writer's key may not make the change (by its view or the host's)
+   * @throws IllegalStateException for a version-1 capsule, whose writers are fixed
+   */
+  public RecordWithBody setMember(HostClient client, PublicKey member, int bits) throws RenterException {
+    return change(client, new MemberChange.SetMember(member, bits));
+  }
+
+  /**
+   * Adds {@code member} with {@code bits} (non-zero); for a member already there it sets its bits.
+   *
+   * @see #setMember
+   */
+  public RecordWithBody addMember(HostClient client, PublicKey member, int bits) throws RenterException {
+    if (bits == 0) {
+      throw new IllegalArgumentException("a member is added with some bits; removeMember removes one");
+    }
+    return setMember(client, member, bits);
+  }
+
+  /** Removes {@code member} (its bits become 0): its later appends are refused. @see #setMember */
+  public RecordWithBody removeMember(HostClient client, PublicKey member) throws RenterException {
+    return setMember(client, member, 0);
+  }
+
+  /** Sets the capsule's retention policy (needs superadmin). @see #setMember */
+  public RecordWithBody setRetention(HostClient client, RetentionPolicy policy) throws RenterException {
+    return change(client, new MemberChange.SetRetention(policy));
+  }
+
+  private RecordWithBody change(HostClient client, MemberChange change) throws RenterException {
+    if (log == null) {
+      throw new IllegalStateException("capsule " + capsuleId() + " has version-1 metadata: its writers are fixed");
+    }
+    return appendRecords(client, List.of(List.of(change.encode())), change).get(0);
+  }
+
+  /**
+   * The members as of the capsule's newest heads: refreshes the heads (verified, as {@link #refreshHeads}),
+   * then resolves the verified membership records at or below them.
+   *
+   * @throws IllegalStateException for a version-1 capsule, whose writers are fixed in its metadata
+   */
+  public CapsuleMembers members(HostClient client) throws RenterException {
+    if (log == null) {
+      throw new IllegalStateException("capsule " + capsuleId() + " has version-1 metadata: its writers are fixed");
+    }
+    refreshHeads(client);
+    return membersOf(capsuleId(), log, headHeaders());
+  }
+
+  /** The members over {@code heads}, whose membership records {@code log} holds. */
+  static CapsuleMembers membersOf(Hash capsuleId, MemberLog log, List<RecordHeader> heads) {
+    Resolution resolution = log.resolutionAfter(heads);
+    List<Hash> hashes = new ArrayList<>();
+    heads.forEach(h -> hashes.add(h.hash()));
+    hashes.sort(null);
+    List<Hash> frontier = new ArrayList<>();
+    heads.forEach(h -> {
+      frontier.addAll(h.authParents());
+      if (h.kind() == RecordKind.MEMBERSHIP) {
+        frontier.add(h.hash());
+      }
+    });
+    List<Op> closure = Changelog.closure(log, frontier);
+    return new CapsuleMembers(capsuleId, hashes, resolution, closure);
+  }
+
+  /**
+   * The membership records this writer holds, verified (what a renter saves, for {@link
+   * #restoreMembershipRecords}); empty for a version-1 capsule.
+   */
+  public List<RecordWithBody> membershipRecords() {
+    return log == null ? List.of() : log.records();
+  }
+
+  /**
+   * Restores membership records saved earlier, each checked again (of this capsule, signed, its change
+   * body under its sub-record root), so they are not fetched again.
+   *
+   * @throws IllegalArgumentException naming a record that fails the check
+   */
+  public void restoreMembershipRecords(Collection<RecordWithBody> saved) {
+    if (log != null) {
+      saved.forEach(log::add);
     }
   }
 
@@ -341,6 +547,12 @@ public final class CapsuleWriter {
     builder.heads();
     ProgramResult result = client.run(builder.build());
     List<HeadTracker.VouchedHead> fresh = HostProber.vouchedHeads(result);
+    if (log != null) {
+      List<RecordHeader> freshHeaders = new ArrayList<>();
+      fresh.forEach(v -> freshHeaders.add(v.head().header()));
+      log.fetchBelow(client, freshHeaders);
+      log.checkHeads(client, freshHeaders);
+    }
     List<HeadTracker.VouchedHead> before = new ArrayList<>();
     heads.values().forEach(r -> before.add(new HeadTracker.VouchedHead(r, claims.get(r.hash()))));
     new HostProber(client, metadata).advance(new HeadTracker(capsuleId(), before), fresh);

@@ -5,9 +5,13 @@ import dev.capsulevm.program.Output;
 import dev.capsulevm.program.OutputBounds;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
+import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.members.MemberState;
+import dev.capsulevm.proofs.members.Rights;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
@@ -141,9 +145,12 @@ final class OutputVerifier {
         throw new Bad("the signature of " + record.hash() + " does not verify under its writer");
       }
       // The builder holds the metadata of the capsule the program names (readByHash requires it); a
-      // record of another capsule is checked against its hash and its own writer key only.
+      // record of another capsule is checked against its hash and its own writer key only. In a version-2
+      // capsule who may write depends on the membership records: a record read by hash is not checked
+      // for it here (the SDK's member log resolves the membership records it reads this way).
       SignedMetadata metadata = step.metadataOrNull();
-      if (metadata != null && record.header().capsuleId().equals(metadata.capsuleId()) && record.isSigned()
+      if (metadata != null && metadata.metadata().version() == Metadata.VERSION
+          && record.header().capsuleId().equals(metadata.capsuleId()) && record.isSigned()
           && !metadata.metadata().mayAppend(record.header().writer())) {
         throw new Bad("record " + record.hash() + " is signed by " + record.header().writer()
             + ", not a writer of the capsule");
@@ -170,6 +177,7 @@ final class OutputVerifier {
       throw new IllegalStateException("a Heads step without the capsule's metadata");
     }
     Hash previous = null;
+    List<RecordHeader> trusted = new ArrayList<>();
     for (Record head : heads) {
       RecordHeader header = head.header();
       if (previous != null && previous.compareTo(head.hash()) >= 0) {
@@ -185,13 +193,50 @@ final class OutputVerifier {
       if (!head.hasValidSignature()) {
         throw new Bad("the signature of head " + head.hash() + " does not verify under writer " + header.writer());
       }
-      if (!metadata.metadata().mayAppend(header.writer())) {
-        throw new Bad("head " + head.hash() + " is by " + header.writer() + ", not a writer of the capsule");
+      if (checkWriter(metadata, header)) {
+        trusted.add(header);
       }
     }
     // Signed by a writer: these become trusted anchors for later proofs.
-    heads.forEach(h -> verifier.trust(h.header()));
+    trusted.forEach(verifier::trust);
     return null;
+  }
+
+  /**
+   * Whether the head's writer may write it, as far as the metadata tells: in version 1, a writer the
+   * metadata names; in version 2, a head without auth parents was written in the genesis state, so its
+   * member root must be that state's and its writer must hold the right there. A version-2 head with auth
+   * parents depends on membership records the output does not carry: it is not trusted here (false), and
+   * the SDK's readers and writers check it against the verified records ({@code MemberLog.checkHeads})
+   * before they accept it.
+   *
+   * @throws Bad for a head whose writer may not write it
+   */
+  private static boolean checkWriter(SignedMetadata metadata, RecordHeader header) throws Bad {
+    Metadata m = metadata.metadata();
+    if (m.version() == Metadata.VERSION) {
+      if (!m.mayAppend(header.writer())) {
+        throw new Bad("head " + header.hash() + " is by " + header.writer() + ", not a writer of the capsule");
+      }
+      return true;
+    }
+    if (header.version() != m.version()) {
+      throw new Bad("head " + header.hash() + " is a version-" + header.version() + " record of a version-"
+          + m.version() + " capsule");
+    }
+    if (!header.authParents().isEmpty()) {
+      return false;
+    }
+    MemberState genesis = MemberState.genesis(m);
+    if (!genesis.root().equals(header.memberRootOrNull())) {
+      throw new Bad("head " + header.hash() + " has no auth parents, but its member root is not the genesis state's");
+    }
+    int bits = genesis.bitsOf(header.writer());
+    if (header.kind() == RecordKind.DATA ? !Rights.mayWrite(genesis, header.writer()) : bits == 0) {
+      throw new Bad("head " + header.hash() + " is by " + header.writer() + ", not a writer of the capsule (bits "
+          + String.format("0x%02x", bits) + " at genesis)");
+    }
+    return true;
   }
 
   /**

@@ -10,10 +10,12 @@ import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Metadata;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.integrity.MemberStates;
 import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proto.WireSizes;
@@ -53,6 +55,16 @@ public final class ProgramBuilder {
    * fixed bytes + 5 × 32), the header of a record at a height below 32 that merges nothing.
    */
   public static final long UNKNOWN_HEADER_BYTES = 119 + 5 * Hash.LENGTH;
+  /**
+   * The same allowance in a version-2 capsule, whose headers add a member root and an auth-parent count
+   * (no auth parent): 153 fixed bytes + 5 × 32.
+   */
+  public static final long UNKNOWN_HEADER_BYTES_V2 = 153 + 5 * Hash.LENGTH;
+  /**
+   * The allowance for the writer's member entry in the proof of a version-2 record whose member state the
+   * builder does not know: 19 fixed bytes and a path of 4 hashes (a state of up to 16 members).
+   */
+  public static final long UNKNOWN_MEMBER_ENTRY_BYTES = 19 + 4 * Hash.LENGTH;
   /** The allowance for signed metadata the builder does not hold (a description and a few writers). */
   public static final long UNKNOWN_METADATA_BYTES = 1024;
   /**
@@ -67,6 +79,8 @@ public final class ProgramBuilder {
   private final @Nullable Hash capsuleIdOrNull;
   private final @Nullable SignedMetadata metadataOrNull;
   private final Function<Hash, @Nullable RecordHeader> knownHeaders;
+  /** The member state before known version-2 records, for exact proof bounds; none by default. */
+  private MemberStates memberStates = MemberStates.NONE;
   /** The capsule's heads as they will be after the appends so far; null when not known. */
   private final @Nullable TreeMap<Hash, RecordHeader> heads;
   private final Map<Hash, RecordHeader> staged = new HashMap<>();
@@ -103,6 +117,15 @@ public final class ProgramBuilder {
         heads.put(head.hash(), head);
       }
     }
+  }
+
+  /**
+   * Lets the builder size the writer's member entry of a proof exactly: {@code states} answers the member
+   * state before a version-2 record (null when unknown, then an allowance applies).
+   */
+  ProgramBuilder withMemberStates(MemberStates states) {
+    this.memberStates = Objects.requireNonNull(states, "states");
+    return this;
   }
 
   /** A builder for a program that names no capsule (creating capsules, reading by hash). */
@@ -345,7 +368,7 @@ public final class ProgramBuilder {
   public int has(Hash record) {
     RecordHeader known = headerOrNull(record);
     Bounds bounds = known != null ? Bounds.exact(OutputBounds.hasRecord(known) + ENVELOPE)
-        : new Bounds(1 + 4 + UNKNOWN_HEADER_BYTES + ENVELOPE, OutputBounds.HAS_RECORD + ENVELOPE, -1);
+        : new Bounds(1 + 4 + unknownHeaderBytes() + ENVELOPE, OutputBounds.HAS_RECORD + ENVELOPE, -1);
     return add(new Step(new Instruction.HasRecord(data(record.toByteArray())), bounds, 0, null, null, null,
         null, 0, -1, record, metadataOrNull, null, null));
   }
@@ -364,7 +387,7 @@ public final class ProgramBuilder {
     // Exact but for the signature, counted whenever the renter holds only the header.
     Bounds bounds = known != null
         ? Bounds.exact(1 + 4 + known.encodedLength() + 1 + 64 + 8 + ENVELOPE)
-        : new Bounds(1 + 4 + UNKNOWN_HEADER_BYTES + 1 + 64 + 8 + ENVELOPE, OutputBounds.READ_BY_HASH + ENVELOPE, -1);
+        : new Bounds(1 + 4 + unknownHeaderBytes() + 1 + 64 + 8 + ENVELOPE, OutputBounds.READ_BY_HASH + ENVELOPE, -1);
     return add(new Step(new Instruction.ReadByHash(data(record.toByteArray())), bounds, 0, null, null, null,
         null, 0, -1, record, metadataOrNull, null, null));
   }
@@ -381,10 +404,12 @@ public final class ProgramBuilder {
     long expected = 4;
     if (heads != null && !heads.isEmpty()) {
       for (RecordHeader head : heads.values()) {
-        expected += OutputBounds.head(head);
+        // A version-2 head without auth parents is followed, once members change, by heads with one: room
+        // for it keeps the first Heads after a change from stopping for its budget (and a retry).
+        expected += OutputBounds.head(head) + (isVersion2() && head.authParents().isEmpty() ? Hash.LENGTH : 0);
       }
     } else {
-      expected += UNKNOWN_HEADER_BYTES + OutputBounds.RECORD_OVERHEAD;
+      expected += unknownHeaderBytes() + OutputBounds.RECORD_OVERHEAD;
     }
     long ceiling = 4 + HEADS_CEILING * (OutputBounds.MAX_HEADER_BYTES + OutputBounds.RECORD_OVERHEAD) + ENVELOPE;
     return add(new Step(new Instruction.Heads(), new Bounds(expected + ENVELOPE, -1, ceiling), 0, null, null, null,
@@ -447,6 +472,16 @@ public final class ProgramBuilder {
     return header != null ? header : knownHeaders.apply(hash);
   }
 
+  /** Whether the program's capsule is version 2 (known from its metadata; a capsule made now is). */
+  private boolean isVersion2() {
+    return metadataOrNull != null && metadataOrNull.metadata().version() == Metadata.VERSION_2;
+  }
+
+  /** {@link #UNKNOWN_HEADER_BYTES}, or {@link #UNKNOWN_HEADER_BYTES_V2} in a version-2 capsule. */
+  private long unknownHeaderBytes() {
+    return isVersion2() ? UNKNOWN_HEADER_BYTES_V2 : UNKNOWN_HEADER_BYTES;
+  }
+
   /** The target's height when the renter knows its header, else 1 (the worst case for the bound). */
   private long heightOf(Hash target) {
     RecordHeader header = headerOrNull(target);
@@ -464,7 +499,13 @@ public final class ProgramBuilder {
    */
   private Bounds proofBounds(RecordHeader anchor, @Nullable Hash targetOrNull, long targetHeight, boolean subRecord) {
     RecordSource held = h -> h.equals(anchor.hash()) ? anchor : headerOrNull(h);
-    RecordProof path = new ProofGenerator(held).primaryChainProofToHeightOrNull(anchor.hash(), targetHeight);
+    RecordProof path;
+    try {
+      path = new ProofGenerator(held, memberStates).primaryChainProofToHeightOrNull(anchor.hash(), targetHeight);
+    } catch (IllegalStateException e) {
+      // A version-2 target whose member state the builder does not know: OutputBounds counts the entry's bound.
+      path = new ProofGenerator(held).primaryChainProofToHeightOrNull(anchor.hash(), targetHeight);
+    }
     if (path != null && (targetOrNull == null || path.target().hash().equals(targetOrNull))) {
       return Bounds.exact(OutputBounds.proof(path, subRecord));
     }
@@ -478,7 +519,8 @@ public final class ProgramBuilder {
     long inclusion = !subRecord ? 0
         : metadataOrNull != null ? OutputBounds.inclusion(metadataOrNull.metadata().maxSubRecords())
         : OutputBounds.MAX_INCLUSION_BYTES;
-    long expected = Math.min(limit, 4 + headers * (4 + UNKNOWN_HEADER_BYTES) + inclusion);
+    long entry = 4 + (isVersion2() ? UNKNOWN_MEMBER_ENTRY_BYTES : 0);
+    long expected = Math.min(limit, 4 + headers * (4 + unknownHeaderBytes()) + entry + inclusion);
     return new Bounds(expected, limit, -1);
   }
 

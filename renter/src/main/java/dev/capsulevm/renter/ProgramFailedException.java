@@ -78,6 +78,7 @@ public final class ProgramFailedException extends RenterException {
 
   private final Reason reason;
   private final int instructionIndex;
+  private final String failureMessage;
   private final transient Receipt receipt;
   private final transient List<VerifiedOutput> outputs;
 
@@ -88,6 +89,7 @@ public final class ProgramFailedException extends RenterException {
         + receipt.refund().units() + " units");
     this.reason = reason;
     this.instructionIndex = instructionIndex;
+    this.failureMessage = message;
     this.receipt = receipt;
     this.outputs = List.copyOf(outputs);
   }
@@ -95,6 +97,11 @@ public final class ProgramFailedException extends RenterException {
   /** Why the host says the program failed. */
   public Reason reason() {
     return reason;
+  }
+
+  /** The host's message for the failure, as its receipt signs it (without the SDK's cost summary). */
+  public String failureMessage() {
+    return failureMessage;
   }
 
   /** The failing instruction, or -1 when none (the commit handshake). */

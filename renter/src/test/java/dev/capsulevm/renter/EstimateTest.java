@@ -147,13 +147,14 @@ class EstimateTest {
     assertEquals(4 + 1024 + ENVELOPE, metadata.bounds().expected());
     assertEquals(4 + host.table.limits().maxRecordBytes() + ENVELOPE, metadata.limit(host.table.limits()));
 
-    // A proof to a target the renter cannot place: 2·ceil(log2(anchor height)) + 1 ordinary headers.
+    // A proof to a target the renter cannot place: 2·ceil(log2(anchor height)) + 1 ordinary headers, and
+    // the writer entry's 4-byte length (an empty entry: the capsule is version 1).
     RecordHeader tall = r3.record().header();
     ProgramBuilder proof = ProgramBuilder.forCapsule(capsule.id(), capsule.metadata);
     proof.prove(unknown, tall);
     ProgramBuilder.Step step = proof.build().steps().get(0);
     long headers = Math.min(tall.height(), 2 * 2 + 1);
-    assertEquals(4 + headers * (4 + 279) + ENVELOPE, step.bounds().expected());
+    assertEquals(4 + headers * (4 + 279) + 4 + ENVELOPE, step.bounds().expected());
     assertEquals(ProgramBuilder.proofBound(tall, 1, false) + ENVELOPE, step.limit(host.table.limits()));
   }
 

@@ -21,6 +21,8 @@ import dev.capsulevm.program.OutputBounds;
 import dev.capsulevm.program.ProgramDecoder;
 import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Metadata;
+import dev.capsulevm.proofs.capsule.Permissions;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
@@ -38,8 +40,10 @@ import org.junit.jupiter.api.Test;
 class ProgramBuilderTest {
   private final SigningKey creator = SigningKey.generate();
   private final SigningKey writer = SigningKey.generate();
-  private final SignedMetadata metadata =
-      CapsuleWriter.newMetadata(creator, writer, SigningPolicy.EVERY_RECORD, 1000, 256, "test", 1);
+  /** Version 1: the records here are built by hand with version-1 headers. */
+  private final SignedMetadata metadata = SignedMetadata.sign(Metadata.create(creator.publicKey(), 1,
+      SigningPolicy.EVERY_RECORD, 1000, 256, Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD), "test"),
+      creator);
 
   static PriceTable table() {
     Map<InstructionKind, InstructionPrice> m = new EnumMap<>(InstructionKind.class);
@@ -106,11 +110,13 @@ class ProgramBuilderTest {
     assertEquals(-1, p.steps().get(1).limit(limits));
     // The renter holds the path (the record is its own anchor): the exact proof, and an inclusion proof
     // in a tree of one leaf (index, size, an empty path).
-    long read = 4 + 256 + 4 + (4 + record.record().header().encodedLength()) + (8 + 8 + 4) + envelope;
+    // The proof's writer entry is empty for a version-1 record: its 4-byte length only.
+    long read = 4 + 256 + 4 + (4 + record.record().header().encodedLength()) + 4 + (8 + 8 + 4) + envelope;
     assertEquals(read, p.steps().get(2).limit(limits));
     assertEquals(read, p.steps().get(2).bounds().expected());
     // A target the renter cannot place: from heights alone, one largest header per height.
-    assertEquals(4 + (4 + OutputBounds.MAX_HEADER_BYTES) + envelope, p.steps().get(3).limit(limits));
+    assertEquals(4 + (4 + OutputBounds.MAX_HEADER_BYTES) + 4 + OutputBounds.MAX_MEMBER_ENTRY_BYTES + envelope,
+        p.steps().get(3).limit(limits));
   }
 
   @Test

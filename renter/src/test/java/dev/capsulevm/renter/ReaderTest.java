@@ -14,6 +14,8 @@ import dev.capsulevm.program.Output;
 import dev.capsulevm.program.OutputEncoding;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordKind;
+import dev.capsulevm.proofs.members.Changelog;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
@@ -78,8 +80,8 @@ class ReaderTest {
     Record real = writer.heads().get(0);
     RecordHeader h = real.header();
     // Same parents, height and sizes: only the writer differs, so only the writer check can catch it.
-    Record forged = Record.build(h.capsuleId(), h.parents(), subRecords("forged", 3), h.timestampMillis(),
-        SigningKey.generate(), true, writer::headerOrNull);
+    Record forged = Record.buildV2(h.capsuleId(), h.parents(), subRecords("forged", 3), h.timestampMillis(),
+        SigningKey.generate(), true, RecordKind.DATA, writer::headerOrNull, Changelog.of(List.of()), writer.metadata());
     assertEquals(h.encodedLength(), forged.header().encodedLength());
     try (HostClient reader = fundedClient(host, 100, tamper)) {
       reader.metadata(writer.capsuleId());

@@ -1,6 +1,8 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.Metadata;
+import dev.capsulevm.proofs.capsule.Permissions;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
@@ -18,8 +20,10 @@ import java.util.Map;
 final class TestCapsule {
   final SigningKey creator = SigningKey.generate();
   final SigningKey writerKey = SigningKey.generate();
-  final SignedMetadata metadata =
-      CapsuleWriter.newMetadata(creator, writerKey, SigningPolicy.EVERY_RECORD, 1000, 256, "scripted", 1);
+  /** Version 1: these tests script proofs without member entries (members have their own tests). */
+  final SignedMetadata metadata = SignedMetadata.sign(Metadata.create(creator.publicKey(), 1,
+      SigningPolicy.EVERY_RECORD, 1000, 256, Map.of(writerKey.publicKey(), Permissions.READ | Permissions.ADD),
+      "scripted"), creator);
   final CapsuleWriter writer = new CapsuleWriter(metadata, writerKey, List.of(), List.of());
   final Map<Hash, RecordWithBody> records = new LinkedHashMap<>();
 

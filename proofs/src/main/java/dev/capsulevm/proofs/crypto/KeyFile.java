@@ -32,19 +32,7 @@ public final class KeyFile {
 
   /** The PEM text of {@code key}. */
   public static String toPem(SigningKey key) {
-    try {
-      // Version 1 PKCS#8 without the optional public key: the exact form openssl writes.
-      PrivateKeyInfo info =
-          new PrivateKeyInfo(
-              new AlgorithmIdentifier(ID_ED25519), new DEROctetString(key.seed()));
-      StringWriter out = new StringWriter();
-      try (PemWriter pem = new PemWriter(out)) {
-        pem.writeObject(new PemObject(PEM_TYPE, info.getEncoded()));
-      }
-      return out.toString();
-    } catch (IOException e) {
-      throw new IllegalStateException("encoding an Ed25519 key failed", e);
-    }
+    return pkcs8Pem(ID_ED25519, key.seed());
   }
 
   /**
@@ -53,6 +41,35 @@ public final class KeyFile {
    * @throws IllegalArgumentException naming what is wrong when it is not such a key
    */
   public static SigningKey fromPem(String pem) {
+    if (!(parsePkcs8Pem(pem) instanceof Ed25519PrivateKeyParameters ed25519)) {
+      throw new IllegalArgumentException("not an Ed25519 key");
+    }
+    return SigningKey.fromSeed(ed25519.getEncoded());
+  }
+
+  /**
+   * The PEM text of a private key of the RFC 8410 algorithm {@code algorithm} with raw bytes {@code
+   * privateKey}: version 1 PKCS#8 without the optional public key, the exact form openssl writes.
+   */
+  public static String pkcs8Pem(ASN1ObjectIdentifier algorithm, byte[] privateKey) {
+    try {
+      PrivateKeyInfo info = new PrivateKeyInfo(new AlgorithmIdentifier(algorithm), new DEROctetString(privateKey));
+      StringWriter out = new StringWriter();
+      try (PemWriter pem = new PemWriter(out)) {
+        pem.writeObject(new PemObject(PEM_TYPE, info.getEncoded()));
+      }
+      return out.toString();
+    } catch (IOException e) {
+      throw new IllegalStateException("encoding a " + algorithm + " key failed", e);
+    }
+  }
+
+  /**
+   * The private key in PEM text holding one PKCS#8 block, of whatever algorithm; callers check the type.
+   *
+   * @throws IllegalArgumentException naming what is wrong when it is no such block
+   */
+  public static AsymmetricKeyParameter parsePkcs8Pem(String pem) {
     PemObject object;
     try (PemReader reader = new PemReader(new StringReader(pem))) {
       object = reader.readPemObject();
@@ -62,17 +79,11 @@ public final class KeyFile {
     if (object == null || !PEM_TYPE.equals(object.getType())) {
       throw new IllegalArgumentException("not a PEM \"" + PEM_TYPE + "\" block");
     }
-    AsymmetricKeyParameter parameters;
     try {
-      parameters = PrivateKeyFactory.createKey(object.getContent());
+      return PrivateKeyFactory.createKey(object.getContent());
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException("malformed PKCS#8 private key: " + e.getMessage(), e);
     }
-    if (!(parameters instanceof Ed25519PrivateKeyParameters ed25519)) {
-      throw new IllegalArgumentException(
-          "not an Ed25519 key: " + parameters.getClass().getSimpleName());
-    }
-    return SigningKey.fromSeed(ed25519.getEncoded());
   }
 
   /**
@@ -82,13 +93,22 @@ public final class KeyFile {
    * @throws FileAlreadyExistsException if {@code file} exists
    */
   public static void write(SigningKey key, Path file) throws IOException {
-    byte[] pem = toPem(key).getBytes(StandardCharsets.US_ASCII);
+    writeOwnerOnly(toPem(key), file);
+  }
+
+  /**
+   * Writes {@code pem} to a new file readable only by its owner (where the file system has POSIX
+   * permissions); never overwrites.
+   *
+   * @throws FileAlreadyExistsException if {@code file} exists
+   */
+  public static void writeOwnerOnly(String pem, Path file) throws IOException {
     if (file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
       Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     } else {
       Files.createFile(file);
     }
-    Files.write(file, pem);
+    Files.write(file, pem.getBytes(StandardCharsets.US_ASCII));
   }
 
   /** Reads a key written by {@link #write} or by {@code openssl genpkey -algorithm ed25519}. */

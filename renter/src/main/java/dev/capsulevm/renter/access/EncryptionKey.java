@@ -1,29 +1,19 @@
 package dev.capsulevm.renter.access;
 
+import dev.capsulevm.proofs.crypto.KeyFile;
 import java.io.IOException;
-import java.io.StringReader;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.Objects;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
-import org.bouncycastle.asn1.DEROctetString;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
 import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
 import org.bouncycastle.crypto.generators.X25519KeyPairGenerator;
-import org.bouncycastle.crypto.params.AsymmetricKeyParameter;
 import org.bouncycastle.crypto.params.X25519KeyGenerationParameters;
 import org.bouncycastle.crypto.params.X25519PrivateKeyParameters;
 import org.bouncycastle.crypto.params.X25519PublicKeyParameters;
-import org.bouncycastle.crypto.util.PrivateKeyFactory;
-import org.bouncycastle.util.io.pem.PemObject;
-import org.bouncycastle.util.io.pem.PemReader;
-import org.bouncycastle.util.io.pem.PemWriter;
 
 /**
  * A member's X25519 key (RFC 7748), the key access strings are sealed to. Its file form is PEM-armoured
@@ -34,7 +24,6 @@ public final class EncryptionKey {
   /** The length of a private or public X25519 key. */
   public static final int LENGTH = X25519PrivateKeyParameters.KEY_SIZE;
 
-  private static final String PEM_TYPE = "PRIVATE KEY";
   /** id-X25519, RFC 8410 section 3. */
   private static final ASN1ObjectIdentifier ID_X25519 = new ASN1ObjectIdentifier("1.3.101.110");
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -75,18 +64,7 @@ public final class EncryptionKey {
 
   /** The PEM text of this key. */
   public String toPem() {
-    try {
-      // Version 1 PKCS#8 without the optional public key: the form openssl writes.
-      PrivateKeyInfo info = new PrivateKeyInfo(new AlgorithmIdentifier(ID_X25519),
-          new DEROctetString(privateKey.getEncoded()));
-      StringWriter out = new StringWriter();
-      try (PemWriter pem = new PemWriter(out)) {
-        pem.writeObject(new PemObject(PEM_TYPE, info.getEncoded()));
-      }
-      return out.toString();
-    } catch (IOException e) {
-      throw new IllegalStateException("encoding an X25519 key failed", e);
-    }
+    return KeyFile.pkcs8Pem(ID_X25519, privateKey.getEncoded());
   }
 
   /**
@@ -95,23 +73,8 @@ public final class EncryptionKey {
    * @throws IllegalArgumentException naming what is wrong when it is not such a key
    */
   public static EncryptionKey fromPem(String pem) {
-    PemObject object;
-    try (PemReader reader = new PemReader(new StringReader(pem))) {
-      object = reader.readPemObject();
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("not a PEM key file: " + e.getMessage(), e);
-    }
-    if (object == null || !PEM_TYPE.equals(object.getType())) {
-      throw new IllegalArgumentException("not a PEM \"" + PEM_TYPE + "\" block");
-    }
-    AsymmetricKeyParameter parameters;
-    try {
-      parameters = PrivateKeyFactory.createKey(object.getContent());
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("malformed PKCS#8 private key: " + e.getMessage(), e);
-    }
-    if (!(parameters instanceof X25519PrivateKeyParameters x25519)) {
-      throw new IllegalArgumentException("not an X25519 key: " + parameters.getClass().getSimpleName());
+    if (!(KeyFile.parsePkcs8Pem(pem) instanceof X25519PrivateKeyParameters x25519)) {
+      throw new IllegalArgumentException("not an X25519 key");
     }
     return new EncryptionKey(x25519);
   }
@@ -123,13 +86,7 @@ public final class EncryptionKey {
    * @throws FileAlreadyExistsException if {@code file} exists
    */
   public void write(Path file) throws IOException {
-    byte[] pem = toPem().getBytes(StandardCharsets.US_ASCII);
-    if (file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    } else {
-      Files.createFile(file);
-    }
-    Files.write(file, pem);
+    KeyFile.writeOwnerOnly(toPem(), file);
   }
 
   /** Reads a key written by {@link #write} or by {@code openssl genpkey -algorithm x25519}. */
