@@ -25,7 +25,7 @@ public final class BenchRunner implements Callable<Integer> {
   static {
     for (Experiment e : List.of(new SubRecordsExperiment(), new ProofCacheExperiment(), new ProofSizeExperiment(),
         new VerifiableCostExperiment(), new EndToEndExperiment(), new ParallelReadsExperiment(),
-        new MeteringExperiment(), new SyncExperiment(), new ReplicateExperiment())) {
+        new MeteringExperiment(), new SyncExperiment(), new ReplicateExperiment(), new RetentionExperiment())) {
       EXPERIMENTS.put(e.name(), e);
     }
   }
