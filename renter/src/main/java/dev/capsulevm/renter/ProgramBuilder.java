@@ -300,11 +300,12 @@ public final class ProgramBuilder {
 
   /**
    * The bounds of a {@code ReadSubRecord} with {@code proof} the sub-record proof's bounds. A held
-   * payload's output is {@link OutputBounds#readSubRecord}. In a version-2 capsule the payload may have
-   * been dropped under the retention policy, whose answer ({@link OutputBounds#readDroppedSubRecord})
-   * carries a witness's proof from the anchor: usually the anchor itself (its header and writer entry),
-   * which the expected bound and the retry ceiling allow for; at most, a witness no lower than the target,
-   * one header of the largest size per height between it and the anchor, which the limit allows for.
+   * payload's output is {@link OutputBounds#readSubRecord}, which the expected bound assumes. In a
+   * version-2 capsule the payload may have been dropped under the retention policy, whose answer
+   * ({@link OutputBounds#readDroppedSubRecord}) carries a witness's proof from the anchor: usually the
+   * anchor itself (its header and writer entry), which the retry ceiling allows for; at most, a witness no
+   * lower than the target, one header of the largest size per height between it and the anchor, which the
+   * limit allows for.
    */
   private static Bounds readBounds(SignedMetadata metadata, RecordHeader anchor, long targetHeight, Bounds proof) {
     long maxPayload = metadata.metadata().maxSubRecordBytes();
@@ -316,7 +317,6 @@ public final class ProgramBuilder {
     long byAnchor = 4 + (4 + anchor.encodedLength()) + 4 + OutputBounds.MAX_MEMBER_ENTRY_BYTES;
     long byWitness = Math.max(byAnchor, OutputBounds.proofByHeights(anchor.height(), targetHeight, false, 0));
     long ceiling = Math.max(limit, OutputBounds.readDroppedSubRecord(proof.limitOrMinusOne(), byAnchor));
-    expected = Math.max(expected, OutputBounds.readDroppedSubRecord(proof.expected(), byAnchor));
     limit = Math.max(limit, OutputBounds.readDroppedSubRecord(proof.limitOrMinusOne(), byWitness));
     return new Bounds(expected + ENVELOPE, limit + ENVELOPE, Math.max(ceiling, expected) + ENVELOPE);
   }
