@@ -15,6 +15,7 @@ import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HeadTracker;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.HostMisbehaviourException;
+import dev.capsulevm.renter.DroppedSubRecord;
 import dev.capsulevm.renter.NotAllowedException;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
@@ -55,7 +56,8 @@ import picocli.CommandLine.Spec;
       CapsuleCommand.Heads.class,
       CapsuleCommand.Has.class,
       CapsuleAccessCommand.Share.class,
-      CapsuleAccessCommand.Open.class
+      CapsuleAccessCommand.Open.class,
+      CapsuleRetentionCommand.class
     })
 final class CapsuleCommand {
   /** Exit code when the host's answer did not verify (nothing was confirmed). */
@@ -70,6 +72,11 @@ final class CapsuleCommand {
   static final int EXIT_ACCESS_REFUSED = 8;
   /** Exit code when the key may not make the write (not a member, removed, or without the right). */
   static final int EXIT_NOT_ALLOWED = 9;
+  /**
+   * {@code capsule read}: the host answered, verifiably, that the sub-record's payload was dropped under
+   * the capsule's retention policy (a failed read, like any other: exit 1).
+   */
+  static final int EXIT_DROPPED = 1;
 
   interface Body {
     int run() throws RenterException, IOException, AccessException;
@@ -356,6 +363,21 @@ final class CapsuleCommand {
           ProgramResult result = client.run(builder.build());
           VerifiedOutput out = result.output(0);
           RecordHeader proven = Objects.requireNonNull(out.provenHeaderOrNull(), "a verified read proves its record");
+          if (out.isDropped()) {
+            // Verified: the leaf hash is in the record, and the witness and its policy let the payload go.
+            DroppedSubRecord dropped = out.dropped();
+            if (args.json) {
+              System.out.println(new Json().put("record", proven.hash().toHex()).put("height", proven.height())
+                  .put("index", index).put("dropped", true).put("leafHash", dropped.leafHash().toHex())
+                  .put("witness", dropped.witness().hash().toHex())
+                  .put("retention", DroppedSubRecord.describe(dropped.policy())).put("anchor", anchor.hash().toHex())
+                  .put("cost", RenterArgs.cost(result)));
+            } else {
+              System.out.println("dropped: " + dropped.describe());
+              System.err.println(RenterArgs.costLine(result));
+            }
+            return EXIT_DROPPED;
+          }
           byte[] payload = out.payload();
           String text = hex ? HexFormat.of().formatHex(payload) : new String(payload, StandardCharsets.UTF_8);
           if (args.json) {

@@ -128,6 +128,19 @@ public final class InMemoryLedger implements Ledger {
     }
   }
 
+  /**
+   * Adds {@code amount} to the account without naming a program (its last program stays): storage the
+   * host gives back when it drops payloads under a retention policy. Never refused for the balance it
+   * reaches, like a refund.
+   */
+  public void credit(PublicKey account, Amount amount) {
+    Objects.requireNonNull(account, "account");
+    Objects.requireNonNull(amount, "amount");
+    synchronized (lock) {
+      balances.merge(account, amount.units(), Amount::add);
+    }
+  }
+
   @Override
   public @Nullable Hash lastProgram(PublicKey account) {
     synchronized (lock) {

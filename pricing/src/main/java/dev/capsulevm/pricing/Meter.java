@@ -90,6 +90,16 @@ public final class Meter {
     return meter;
   }
 
+  /** How many duration units the program's added storage is paid for. */
+  public long durationUnits() {
+    return durationUnits;
+  }
+
+  /** The price table's {@code storagePerByteDurationUnit}, at which the program's storage is charged. */
+  public Amount storagePerByteDurationUnit() {
+    return model.prices().storagePerByteDurationUnit();
+  }
+
   /** Charges for a request message of {@code messageBytes} received on the program's stream. */
   public synchronized void chargeUpload(long messageBytes) throws BudgetExceededException {
     long cost = model.upload(nonNegative(messageBytes));

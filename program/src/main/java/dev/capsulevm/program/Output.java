@@ -60,6 +60,20 @@ public sealed interface Output {
     }
   }
 
+  /**
+   * {@code ReadSubRecord} of a sub-record whose payload the host dropped under the capsule's retention
+   * policy (docs/PROTOCOL.md, "Retention"): the sub-record's leaf hash ({@code H(0x00 || payload)}) with
+   * its proof to the anchor, and the proof, from the same anchor, of the witness: a record of the capsule
+   * whose writer entry carries the policy that lets the payload go, and whose height or timestamp does.
+   */
+  record SubRecordDropped(Hash leafHash, SubRecordProof proof, RecordProof witnessProof) implements Output {
+    public SubRecordDropped {
+      Objects.requireNonNull(leafHash, "leafHash");
+      Objects.requireNonNull(proof, "proof");
+      Objects.requireNonNull(witnessProof, "witnessProof");
+    }
+  }
+
   /** {@code Prove}: exactly one of the two proofs is non-null. */
   record Proof(@Nullable RecordProof recordProofOrNull, @Nullable SubRecordProof subRecordProofOrNull)
       implements Output {

@@ -123,6 +123,22 @@ public final class OutputBounds {
     return 4 + headers * (4 + MAX_HEADER_BYTES) + 4 + MAX_MEMBER_ENTRY_BYTES + (subRecord ? inclusionBytes : 0);
   }
 
+  /**
+   * {@code ReadSubRecord} of a held sub-record: the flag, the payload's length and at most
+   * {@code maxSubRecordBytes} bytes, and the sub-record proof of {@code proofBytes}.
+   */
+  public static long readSubRecord(long maxSubRecordBytes, long proofBytes) {
+    return 1 + 4 + maxSubRecordBytes + proofBytes;
+  }
+
+  /**
+   * {@code ReadSubRecord} of a dropped sub-record: the flag, the leaf hash, the sub-record proof of
+   * {@code proofBytes} and the witness's record proof of {@code witnessProofBytes}.
+   */
+  public static long readDroppedSubRecord(long proofBytes, long witnessProofBytes) {
+    return 1 + Hash.LENGTH + proofBytes + witnessProofBytes;
+  }
+
   /** An RFC 9162 inclusion proof in a tree of {@code size} leaves: index, size, count, at most ceil(log2 size) hashes. */
   public static long inclusion(long size) {
     int pathLength = size <= 1 ? 0 : 64 - Long.numberOfLeadingZeros(size - 1);

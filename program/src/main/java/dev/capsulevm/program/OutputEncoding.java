@@ -24,7 +24,9 @@ import java.util.Objects;
  * <pre>
  * CreateCapsule  capsuleId[32]
  * AppendRecord   u32 n, n x head[32]                         (sorted)
- * ReadSubRecord  bytes payload, subRecordProof
+ * ReadSubRecord  u8 0, bytes payload, subRecordProof            held
+ *              | u8 1, leafHash[32], subRecordProof,         dropped under the retention policy: the
+ *                recordProof                                 witness's proof from the same anchor
  * Prove          recordProof | subRecordProof                (the instruction says which)
  * HasRecord      u8 0 | u8 1, bytes header
  * ReadByHash     u8 0 | u8 1, record, u64 subRecordCount
@@ -52,8 +54,14 @@ public final class OutputEncoding {
     } else if (output instanceof Output.Appended a) {
       hashes(out, a.proposedHeads());
     } else if (output instanceof Output.SubRecord s) {
+      out.write(0);
       bytes(out, s.payload());
       subRecordProof(out, s.proof());
+    } else if (output instanceof Output.SubRecordDropped d) {
+      out.write(1);
+      out.writeBytes(d.leafHash().toByteArray());
+      subRecordProof(out, d.proof());
+      recordProof(out, d.witnessProof());
     } else if (output instanceof Output.Proof p) {
       if (p.recordProofOrNull() != null) {
         recordProof(out, p.recordProofOrNull());
@@ -97,8 +105,14 @@ public final class OutputEncoding {
     } else if (instruction instanceof Instruction.AppendRecord) {
       output = new Output.Appended(hashes(in, "head"));
     } else if (instruction instanceof Instruction.ReadSubRecord) {
-      byte[] payload = bytes(in, "payload");
-      output = new Output.SubRecord(payload, subRecordProof(in));
+      if (flag(in, "dropped")) {
+        Hash leafHash = in.hash("leaf hash");
+        SubRecordProof proof = subRecordProof(in);
+        output = new Output.SubRecordDropped(leafHash, proof, recordProof(in));
+      } else {
+        byte[] payload = bytes(in, "payload");
+        output = new Output.SubRecord(payload, subRecordProof(in));
+      }
     } else if (instruction instanceof Instruction.Prove p) {
       output = p.isSubRecord()
           ? new Output.Proof(null, subRecordProof(in))

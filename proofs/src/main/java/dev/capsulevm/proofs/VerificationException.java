@@ -50,7 +50,12 @@ public final class VerificationException extends Exception {
      * A version-2 header whose member root is not the root of the member state before the record, or a
      * member entry proof that does not lead to it.
      */
-    BAD_MEMBER_ROOT
+    BAD_MEMBER_ROOT,
+    /**
+     * A claim that a sub-record was dropped under the capsule's retention policy that the witness does
+     * not support: no policy, a witness not high or late enough, or a membership record.
+     */
+    NOT_DROPPABLE
   }
 
   private final Failure failure;

@@ -92,6 +92,9 @@ final class OutputVerifier {
       return null;
     }
     if (instruction instanceof Instruction.ReadSubRecord) {
+      if (output instanceof Output.SubRecordDropped dropped) {
+        return verifyDropped(step, dropped, verifier);
+      }
       Output.SubRecord read = (Output.SubRecord) output;
       return verifySubRecord(step, read.proof(), read.payload(), verifier);
     }
@@ -291,6 +294,22 @@ final class OutputVerifier {
     Hash target = targetOf(step, proof.recordProof());
     requireWholePath(step, proof.recordProof(), target);
     RecordHeader header = verifier.verifySubRecord(step.anchor(), target, step.subRecordIndex(), payload, proof);
+    checkHeight(step, header);
+    return header;
+  }
+
+  /**
+   * A "dropped under the retention policy" answer: the leaf hash's proof and the witness's proof both
+   * start at the anchor and are linked throughout, and the witness and the policy before it let the
+   * record's payloads go ({@link ProofVerifier#verifyDropped}); otherwise the host invented it.
+   */
+  private static RecordHeader verifyDropped(ProgramBuilder.Step step, Output.SubRecordDropped dropped,
+      ProofVerifier verifier) throws Bad, VerificationException {
+    Hash target = targetOf(step, dropped.proof().recordProof());
+    requireWholePath(step, dropped.proof().recordProof(), target);
+    requireWholePath(step, dropped.witnessProof(), dropped.witnessProof().target().hash());
+    RecordHeader header = verifier.verifyDropped(step.anchor(), target, step.subRecordIndex(), dropped.leafHash(),
+        dropped.proof(), dropped.witnessProof()).record();
     checkHeight(step, header);
     return header;
   }

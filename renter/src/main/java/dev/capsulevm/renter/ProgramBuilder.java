@@ -293,11 +293,32 @@ public final class ProgramBuilder {
     SignedMetadata metadata = requireMetadata("reading a sub-record (its size limit)");
     DataRef anchorRef = data(anchor.hash().toByteArray());
     Bounds proof = proofBounds(anchor, targetOrNull, targetHeight, true);
-    long payload = 4 + metadata.metadata().maxSubRecordBytes();
-    Bounds bounds = new Bounds(payload + proof.expected() + ENVELOPE, payload + proof.limitOrMinusOne() + ENVELOPE,
-        -1);
+    Bounds bounds = readBounds(metadata, anchor, targetHeight, proof);
     return add(new Step(new Instruction.ReadSubRecord(selector, index, anchorRef), bounds, 0, null, null,
         anchor.hash(), targetOrNull, targetHeight, index, null, metadata, null, null));
+  }
+
+  /**
+   * The bounds of a {@code ReadSubRecord} with {@code proof} the sub-record proof's bounds. A held
+   * payload's output is {@link OutputBounds#readSubRecord}, which the expected bound assumes. In a
+   * version-2 capsule the payload may have been dropped under the retention policy, whose answer
+   * ({@link OutputBounds#readDroppedSubRecord}) carries a witness's proof from the anchor: usually the
+   * anchor itself (its header and writer entry), which the retry ceiling allows for; at most, a witness no
+   * lower than the target, one header of the largest size per height between it and the anchor, which the
+   * limit allows for.
+   */
+  private static Bounds readBounds(SignedMetadata metadata, RecordHeader anchor, long targetHeight, Bounds proof) {
+    long maxPayload = metadata.metadata().maxSubRecordBytes();
+    long expected = OutputBounds.readSubRecord(maxPayload, proof.expected());
+    long limit = OutputBounds.readSubRecord(maxPayload, proof.limitOrMinusOne());
+    if (metadata.metadata().version() == 1) {
+      return new Bounds(expected + ENVELOPE, limit + ENVELOPE, -1);
+    }
+    long byAnchor = 4 + (4 + anchor.encodedLength()) + 4 + OutputBounds.MAX_MEMBER_ENTRY_BYTES;
+    long byWitness = Math.max(byAnchor, OutputBounds.proofByHeights(anchor.height(), targetHeight, false, 0));
+    long ceiling = Math.max(limit, OutputBounds.readDroppedSubRecord(proof.limitOrMinusOne(), byAnchor));
+    limit = Math.max(limit, OutputBounds.readDroppedSubRecord(proof.limitOrMinusOne(), byWitness));
+    return new Bounds(expected + ENVELOPE, limit + ENVELOPE, Math.max(ceiling, expected) + ENVELOPE);
   }
 
   /** {@code Prove} that record {@code target} descends from the trusted {@code anchor}. */

@@ -3,6 +3,7 @@ package dev.capsulevm.renter;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.members.MemberEntryProof;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -37,11 +38,40 @@ public record VerifiedOutput(
     return outputBytes.clone();
   }
 
-  /** The payload of a {@code ReadSubRecord} output. */
+  /**
+   * The payload of a {@code ReadSubRecord} output.
+   *
+   * @throws SubRecordDroppedException when the host answered, verifiably, that the payload was dropped
+   *     under the capsule's retention policy ({@link #isDropped()})
+   */
   public byte[] payload() {
     if (output instanceof Output.SubRecord s) {
       return s.payload();
     }
+    if (output instanceof Output.SubRecordDropped) {
+      throw new SubRecordDroppedException(dropped());
+    }
     throw new IllegalStateException("output " + index + " is a " + instruction.kind() + ", not a sub-record read");
+  }
+
+  /** Whether this is a {@code ReadSubRecord} answer that the payload was dropped under the retention policy. */
+  public boolean isDropped() {
+    return output instanceof Output.SubRecordDropped;
+  }
+
+  /**
+   * What a verified "dropped" answer says: the record, the leaf hash, the witness and the policy.
+   *
+   * @throws IllegalStateException when this output is not one ({@link #isDropped()})
+   */
+  public DroppedSubRecord dropped() {
+    if (!(output instanceof Output.SubRecordDropped d) || provenHeaderOrNull == null
+        || !(instruction instanceof Instruction.ReadSubRecord read)) {
+      throw new IllegalStateException("output " + index + " is not a dropped sub-record");
+    }
+    MemberEntryProof entry = Objects.requireNonNull(d.witnessProof().writerEntryOrNull(),
+        "a verified witness carries its writer's entry");
+    return new DroppedSubRecord(provenHeaderOrNull, read.index(), d.leafHash(), d.witnessProof().target(),
+        entry.retention());
   }
 }

@@ -111,7 +111,8 @@ class ProgramBuilderTest {
     // The renter holds the path (the record is its own anchor): the exact proof, and an inclusion proof
     // in a tree of one leaf (index, size, an empty path).
     // The proof's writer entry is empty for a version-1 record: its 4-byte length only.
-    long read = 4 + 256 + 4 + (4 + record.record().header().encodedLength()) + 4 + (8 + 8 + 4) + envelope;
+    // The held flag leads: a version-1 capsule has no retention, so nothing else can come.
+    long read = 1 + 4 + 256 + 4 + (4 + record.record().header().encodedLength()) + 4 + (8 + 8 + 4) + envelope;
     assertEquals(read, p.steps().get(2).limit(limits));
     assertEquals(read, p.steps().get(2).bounds().expected());
     // A target the renter cannot place: from heights alone, one largest header per height.

@@ -4,6 +4,7 @@ import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.server.DataDirectoryInUseException;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.vm.retention.Retention;
 import dev.capsulevm.host.server.InsecureAdminException;
 import dev.capsulevm.host.tls.TlsIdentity;
 import dev.capsulevm.proofs.Hash;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -123,6 +125,10 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--withdrawal-window", description = "Furthest withdrawal expiry (default PT1H).")
   String withdrawalWindow;
 
+  @Option(names = "--storage-duration-unit", description = "How long one duration unit of paid storage lasts;"
+      + " dropping payloads under a retention policy credits the units not yet begun back (default P30D).")
+  String storageDurationUnit;
+
   @Option(names = "--commit-timeout", description = "Wait for a CommitDecision (default PT30S).")
   String commitTimeout;
 
@@ -192,7 +198,8 @@ public final class HostCommand implements Callable<Integer> {
       "max-balance-units", "max-buffered-bytes", "programs-per-second", "program-burst",
       "price-table-validity", "withdrawal-window", "commit-timeout", "first-data-timeout", "data-timeout",
       "send-timeout", "shutdown-grace", "peers", "sync-allow", "sync-interval", "sync-sessions", "sync-backoff",
-      "sync-backoff-max", "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin", "log-level");
+      "sync-backoff-max", "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin", "log-level",
+      "storage-duration-unit");
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
   public static void main(String[] args) {
@@ -212,7 +219,7 @@ public final class HostCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     HostServer server;
     try {
-      server = HostServer.start(config);
+      server = HostServer.start(config, retention);
     } catch (DataDirectoryInUseException e) {
       return fail(e, EXIT_DATA_DIR_IN_USE);
     } catch (InsecureAdminException e) {
@@ -249,6 +256,9 @@ public final class HostCommand implements Callable<Integer> {
   }
 
   /** The configuration: defaults, then the config file, then the flags. */
+  /** Retention's settings, set by {@link #config()} from the same flags and file. */
+  private Retention.Settings retention = Retention.Settings.DEFAULT;
+
   HostConfig config() throws IOException {
     Map<String, String> settings = new HashMap<>();
     if (configFile != null) {
@@ -304,7 +314,19 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "log-level", logLevel);
     String level = settings.get("log-level");
     chosenLogLevel = level == null ? null : Logging.parseLevel(level);
+    flag(settings, "storage-duration-unit", storageDurationUnit);
+    retention = retention(settings);
     return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
+  }
+
+  /** Retention's settings: the defaults with the duration unit's length from {@code storage-duration-unit}. */
+  static Retention.Settings retention(Map<String, String> s) {
+    Retention.Settings base = Retention.Settings.DEFAULT;
+    Duration unit = duration(s, "storage-duration-unit", Objects.requireNonNull(base.durationUnitOrNull()));
+    if (unit.toMillis() < 1) {
+      throw new IllegalArgumentException("storage-duration-unit: a duration unit lasts at least 1 ms, got " + unit);
+    }
+    return new Retention.Settings(base.maxDropsPerRun(), base.maxExaminedPerRun(), unit);
   }
 
   private static void flag(Map<String, String> settings, String key, String value) {

@@ -8,6 +8,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.capsule.Membership;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordValidator;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
@@ -16,6 +17,7 @@ import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.members.Changelog;
 import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.members.Op;
+import dev.capsulevm.proofs.members.RetentionPolicy;
 import dev.capsulevm.vm.members.CapsuleMembers;
 import dev.capsulevm.vm.members.MemberCache;
 import dev.capsulevm.vm.storage.Batch;
@@ -246,6 +248,7 @@ public final class ReplicaDag implements SessionReplica {
         readyIds.add(id);
       }
     }
+    readyIds = witnessed(readyIds);
     if (readyIds.isEmpty()) {
       return 0;
     }
@@ -265,6 +268,7 @@ public final class ReplicaDag implements SessionReplica {
         } catch (VerificationException e) {
           throw refusal(fresh, held, changelog, e);
         }
+        checkWitnesses(fresh, held, changelog);
       }
     }
     // The snapshot is closed before committing: the store grows its map only while none is open.
@@ -281,6 +285,95 @@ public final class ReplicaDag implements SessionReplica {
     }
     committed += fresh.size();
     return fresh.size();
+  }
+
+  /**
+   * The ready records that can be committed now, in order: a dropped record waits, with every staged
+   * record above it, until its witness is stored or among them (a witness usually descends from the
+   * record, so it comes later in the same session).
+   */
+  private List<Hash> witnessed(List<Hash> readyIds) {
+    Set<Hash> ok = new LinkedHashSet<>(readyIds);
+    boolean changed = true;
+    while (changed) {
+      changed = false;
+      for (Hash id : readyIds) {
+        if (!ok.contains(id)) {
+          continue;
+        }
+        Staged entry = stagedEntry(id);
+        Hash witness = entry.body.witnessOrNull();
+        boolean waits = witness != null && !ok.contains(witness) && !store.holdsRecord(capsuleId, witness);
+        for (Hash parent : entry.parents()) {
+          waits |= staged.containsKey(parent) && !ok.contains(parent);
+        }
+        if (waits) {
+          ok.remove(id);
+          changed = true;
+        }
+      }
+    }
+    return new ArrayList<>(ok);
+  }
+
+  /**
+   * Each dropped record of {@code fresh} names a witness (held, or in {@code fresh}) whose member state's
+   * retention policy lets its payloads go ({@link RetentionPolicy#letsDrop}); otherwise the peer dropped
+   * payloads it had to keep, and the record is refused.
+   */
+  private void checkWitnesses(List<RecordWithBody> fresh, Snapshot held, Changelog heldOps)
+      throws InvalidPeerRecordException {
+    Map<Hash, RecordHeader> freshHeaders = new HashMap<>();
+    Map<Hash, Op> freshOps = new HashMap<>();
+    boolean any = false;
+    for (RecordWithBody item : fresh) {
+      RecordHeader header = item.record().header();
+      freshHeaders.put(item.hash(), header);
+      any |= item.isDropped();
+      if (header.kind() == RecordKind.MEMBERSHIP) {
+        try {
+          freshOps.put(item.hash(), Membership.opOf(header, MemberChange.parse(item.payloads().get(0))));
+        } catch (VerificationException e) {
+          throw new InvalidPeerRecordException(item.hash(), e); // validation parsed it already
+        }
+      }
+    }
+    Membership membership = members.membershipOrNull();
+    if (!any) {
+      return;
+    }
+    RecordSource view = hash -> {
+      RecordHeader header = freshHeaders.get(hash);
+      return header != null ? header : held.headerOrNull(hash);
+    };
+    Changelog ops = hash -> {
+      Op op = freshOps.get(hash);
+      return op != null ? op : heldOps.opOrNull(hash);
+    };
+    for (RecordWithBody item : fresh) {
+      Hash witnessHash = item.witnessOrNull();
+      if (witnessHash == null) {
+        continue;
+      }
+      RecordHeader record = item.record().header();
+      RecordHeader witness = view.headerOrNull(witnessHash);
+      String refusal;
+      if (membership == null) {
+        refusal = "a version-1 capsule has no retention policy";
+      } else if (witness == null) {
+        refusal = "its witness " + witnessHash + " is not held"; // witnessed() let it through only when it is
+      } else {
+        RetentionPolicy policy = membership.stateBefore(witness.authParents(), ops).retention();
+        refusal = policy.letsDrop(record.height(), record.timestampMillis(), witness.height(),
+            witness.timestampMillis()) ? null
+            : "the retention policy before its witness " + witnessHash + " (height " + witness.height() + ") is "
+                + policy + ", which keeps it (height " + record.height() + ")";
+      }
+      if (refusal != null) {
+        throw new InvalidPeerRecordException(item.hash(), new VerificationException(
+            VerificationException.Failure.NOT_DROPPABLE, "record " + item.hash() + " arrived dropped, but " + refusal));
+      }
+    }
   }
 
   /** The record that made {@code failure} happen, found by validating the append one record at a time. */
@@ -411,6 +504,9 @@ public final class ReplicaDag implements SessionReplica {
   private static long sizeOf(RecordWithBody record) {
     long bytes = 1L + record.record().header().encodedLength()
         + (record.record().isSigned() ? Signature.LENGTH : 0);
+    if (record.isDropped()) {
+      return bytes + (long) Hash.LENGTH * (record.subRecordCount() + 1); // the leaf hashes and the witness
+    }
     for (byte[] payload : record.payloads()) {
       bytes += payload.length;
     }

@@ -17,6 +17,8 @@ import dev.capsulevm.host.tls.TlsIdentity;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.vm.exec.Executor;
+import dev.capsulevm.vm.members.MemberCache;
+import dev.capsulevm.vm.retention.Retention;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
@@ -80,11 +82,13 @@ public final class HostServer implements AutoCloseable {
   private final ExecutorService programPool;
   private final Metrics metrics;
   private final Replicator replicator;
+  private final RetentionRunner retention;
   private boolean closed;
 
   private HostServer(HostConfig config, DataDirectory data, SigningKey hostKey, String adminToken,
       ReplicaStore storage, HostContext ctx, Server server, Server adminServer, List<HealthStatusManager> health,
-      ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics, Replicator replicator) {
+      ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics, Replicator replicator,
+      RetentionRunner retention) {
     this.config = config;
     this.data = data;
     this.hostKey = hostKey;
@@ -98,6 +102,7 @@ public final class HostServer implements AutoCloseable {
     this.programPool = programPool;
     this.metrics = metrics;
     this.replicator = replicator;
+    this.retention = retention;
   }
 
   /**
@@ -109,7 +114,7 @@ public final class HostServer implements AutoCloseable {
    * configured on a non-loopback address without TLS is refused first ({@link InsecureAdminException}).
    */
   public static HostServer start(HostConfig config) throws IOException {
-    return start(config, LmdbCapsuleStorage.Durability.SYNC);
+    return start(config, Retention.Settings.DEFAULT, LmdbCapsuleStorage.Durability.SYNC);
   }
 
   /**
@@ -120,18 +125,33 @@ public final class HostServer implements AutoCloseable {
    * the daemon on purpose.
    */
   public static HostServer start(HostConfig config, LmdbCapsuleStorage.Durability durability) throws IOException {
+    return start(config, Retention.Settings.DEFAULT, durability);
+  }
+
+  /**
+   * Starts a host like {@link #start(HostConfig)} whose retention (docs/PROTOCOL.md, "Retention") runs
+   * after commits with {@code retention}'s bounds and duration-unit length.
+   */
+  public static HostServer start(HostConfig config, Retention.Settings retention) throws IOException {
+    return start(config, retention, LmdbCapsuleStorage.Durability.SYNC);
+  }
+
+  private static HostServer start(
+      HostConfig config, Retention.Settings retention, LmdbCapsuleStorage.Durability durability) throws IOException {
     Objects.requireNonNull(durability, "durability");
     refuseExposedAdmin(config);
     DataDirectory data = DataDirectory.lock(config.dataDirectory());
     try {
-      return start(config, data, durability);
+      return start(config, retention, data, durability);
     } catch (IOException | RuntimeException e) {
       data.abandon(e);
       throw e;
     }
   }
 
-  private static HostServer start(HostConfig config, DataDirectory data, LmdbCapsuleStorage.Durability durability)
+  private static HostServer start(
+      HostConfig config, Retention.Settings retentionSettings, DataDirectory data,
+      LmdbCapsuleStorage.Durability durability)
       throws IOException {
     Path dir = config.dataDirectory();
     Path keyFile = data.made(HOST_KEY_FILE);
@@ -177,6 +197,11 @@ public final class HostServer implements AutoCloseable {
       Replicator replicator = new Replicator(storage, hostKey, config.replication(), config.clock(),
           metrics.registry);
       opened.add(replicator);
+      // Runs after every commit that stores records, a program's or a sync session's.
+      RetentionRunner retention = new RetentionRunner(
+          new Retention(storage, new MemberCache(), config.clock(), retentionSettings));
+      opened.add(retention);
+      storage.onRecordsCommitted(retention::recordsCommitted);
       // Every port speaks TLS when the host has a certificate; each has its own health service naming
       // what that port serves, and reflection (v1 and v1alpha).
       ServerCredentials credentials = tls == null ? InsecureServerCredentials.create() : tls.serverCredentials();
@@ -210,7 +235,7 @@ public final class HostServer implements AutoCloseable {
       ScheduledFuture<?> unused = scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
       replicator.start(scheduler);
       HostServer host = new HostServer(config, data, hostKey, adminToken, storage, ctx, server, adminServer,
-          List.of(health, adminHealth), scheduler, programPool, metrics, replicator);
+          List.of(health, adminHealth), scheduler, programPool, metrics, replicator, retention);
       log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}, {}", hostKey.publicKey(),
           config.address(), server.getPort(), config.adminAddress(), adminServer.getPort(),
           metrics.port() < 0 ? "off" : config.metricsAddress() + ":" + metrics.port(), dir,
@@ -345,6 +370,11 @@ public final class HostServer implements AutoCloseable {
     return replicator;
   }
 
+  /** The host's retention: what runs after commits, and what a test runs by hand. */
+  public Retention retention() {
+    return retention.retention();
+  }
+
   /**
    * Graceful shutdown: health turns NOT_SERVING, sync sessions are cut (each only added verified records,
    * and the next one resumes), new programs are refused (UNAVAILABLE); programs in flight get {@code
@@ -392,6 +422,7 @@ public final class HostServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     scheduler.shutdownNow();
+    retention.close();
     try {
       storage.close();
     } catch (RuntimeException e) {

@@ -10,6 +10,7 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StoragePayment;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -26,7 +27,8 @@ import org.lmdbjava.Txn;
 
 /**
  * The capsule databases ({@code metadata}, {@code records}, {@code bodies}, {@code trees},
- * {@code heights}, {@code heads}, {@code record-capsule}, {@code member-records}), read and written
+ * {@code heights}, {@code heads}, {@code record-capsule}, {@code member-records}, {@code dropped},
+ * {@code payments}), read and written
  * inside a transaction the caller holds. Reads work in place on LMDB's memory, which is valid only
  * inside the transaction, and copy out only what they return. A value that does not parse, or a missing value another database
  * promises, throws {@link StorageCorruptionException} naming the database and the key. Thread-safe (the
@@ -41,6 +43,8 @@ final class CapsuleDatabases {
   private final Dbi<ByteBuffer> heads;
   private final Dbi<ByteBuffer> recordCapsule;
   private final Dbi<ByteBuffer> memberRecords;
+  private final Dbi<ByteBuffer> dropped;
+  private final Dbi<ByteBuffer> payments;
   /** Metadata never changes once stored, so parsed (signature-checked) copies are kept. */
   private final Map<Hash, SignedMetadata> metadataCache = new ConcurrentHashMap<>();
   private final RecordCache parsedRecords = new RecordCache();
@@ -54,6 +58,8 @@ final class CapsuleDatabases {
     heads = environment.dbi(Layout.DB_HEADS);
     recordCapsule = environment.dbi(Layout.DB_RECORD_CAPSULE);
     memberRecords = environment.dbi(Layout.DB_MEMBER_RECORDS);
+    dropped = environment.dbi(Layout.DB_DROPPED);
+    payments = environment.dbi(Layout.DB_PAYMENTS);
   }
 
   // ---- capsules
@@ -187,6 +193,39 @@ final class CapsuleDatabases {
     return Layout.copyOut(stored);
   }
 
+  /** The witness of a held record whose payloads were dropped, or null when it holds them. */
+  @Nullable Hash droppedWitnessOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
+    ByteBuffer stored = dropped.get(txn, Layout.readKey(recordHash));
+    if (stored == null) {
+      return null;
+    }
+    checkLength(stored, Hash.LENGTH, Layout.DB_DROPPED);
+    return Hash.copyOf(Layout.copyOut(stored));
+  }
+
+  /** What a held record's storage was paid with, or null. */
+  @Nullable StoragePayment paymentOrNull(Txn<ByteBuffer> txn, Hash recordHash) {
+    ByteBuffer stored = payments.get(txn, Layout.readKey(recordHash));
+    if (stored == null) {
+      return null;
+    }
+    try {
+      return StoragePayment.parse(Layout.copyOut(stored));
+    } catch (IllegalArgumentException e) {
+      throw StorageCorruptionException.unparsable(Layout.DB_PAYMENTS, recordHash.toByteArray(), e);
+    }
+  }
+
+  /**
+   * A held record as a peer is sent it: with its payloads, or dropped (its kept tree's leaf hashes and
+   * its witness).
+   */
+  RecordWithBody withBody(Txn<ByteBuffer> txn, Record record) {
+    Hash witness = droppedWitnessOrNull(txn, record.hash());
+    return witness == null ? new RecordWithBody(record, bodies(txn, record))
+        : RecordWithBody.dropped(record, tree(txn, record), witness);
+  }
+
   /** Every sub-record of a held record, in leaf order. */
   List<byte[]> bodies(Txn<ByteBuffer> txn, Record record) {
     long count = record.header().subRecordCount();
@@ -289,7 +328,8 @@ final class CapsuleDatabases {
    * @return whether the record was new to the store
    * @throws StorageException UNKNOWN_CAPSULE or MISSING_PARENT
    */
-  boolean put(Txn<ByteBuffer> txn, RecordWithBody item) throws StorageException {
+  boolean put(Txn<ByteBuffer> txn, RecordWithBody item, @Nullable StoragePayment paymentOrNull)
+      throws StorageException {
     Hash hash = item.hash();
     RecordHeader header = item.record().header();
     Hash id = header.capsuleId();
@@ -312,6 +352,12 @@ final class CapsuleDatabases {
     for (int i = 0; i < payloads.size(); i++) {
       bodies.put(txn, Layout.key(hash, i), Layout.direct(payloads.get(i)));
     }
+    Hash witness = item.witnessOrNull();
+    if (witness != null) {
+      dropped.put(txn, Layout.key(hash), Layout.key(witness));
+    } else if (paymentOrNull != null) {
+      payments.put(txn, Layout.key(hash), Layout.direct(paymentOrNull.encode()));
+    }
     trees.put(txn, Layout.key(hash), Layout.direct(item.tree().encodedLevels()));
     heights.put(txn, Layout.key(id, header.height(), hash), Layout.empty());
     for (Hash parent : header.parents()) {
@@ -322,5 +368,41 @@ final class CapsuleDatabases {
       memberRecords.put(txn, Layout.key(id, hash), Layout.empty());
     }
     return true;
+  }
+
+  /**
+   * Drops a held data record's payloads: deletes its bodies and payment, and names its witness; the
+   * record, its tree and its index entries stay (LMDB reuses the freed pages for later writes).
+   *
+   * @return what its storage was paid with when this call dropped them (null when not paid for); the
+   *     record itself when it was already dropped, which changes nothing
+   * @throws StorageException UNKNOWN_RECORD or NOT_DROPPABLE
+   */
+  Dropped drop(Txn<ByteBuffer> txn, Hash capsuleId, Hash recordHash, Hash witness) throws StorageException {
+    Record record = recordOfOrNull(txn, capsuleId, recordHash);
+    if (record == null) {
+      throw new StorageException(Reason.UNKNOWN_RECORD, "capsule " + capsuleId.toHex() + " holds no record "
+          + recordHash.toHex() + " to drop the payloads of");
+    }
+    if (record.header().kind() != RecordKind.DATA) {
+      throw new StorageException(Reason.NOT_DROPPABLE, "record " + recordHash.toHex()
+          + " is a membership record, whose payload is never dropped");
+    }
+    if (dropped.get(txn, Layout.readKey(recordHash)) != null) {
+      return Dropped.ALREADY;
+    }
+    StoragePayment payment = paymentOrNull(txn, recordHash);
+    long count = record.header().subRecordCount();
+    for (long i = 0; i < count; i++) {
+      bodies.delete(txn, Layout.key(recordHash, i));
+    }
+    payments.delete(txn, Layout.key(recordHash));
+    dropped.put(txn, Layout.key(recordHash), Layout.key(witness));
+    return new Dropped(true, payment);
+  }
+
+  /** What {@link #drop} did. */
+  record Dropped(boolean now, @Nullable StoragePayment paymentOrNull) {
+    static final Dropped ALREADY = new Dropped(false, null);
   }
 }

@@ -113,7 +113,15 @@ public final class InMemoryReplicaStore implements ReplicaStore {
     Objects.requireNonNull(recordHash, "recordHash");
     return readOrNull(capsuleId, snapshot -> {
       Record record = snapshot.recordOrNull(recordHash);
-      return record == null ? null : new RecordWithBody(record,
+      if (record == null) {
+        return null;
+      }
+      Hash witness = snapshot.droppedWitnessOrNull(recordHash);
+      if (witness != null) {
+        return RecordWithBody.dropped(record,
+            Objects.requireNonNull(snapshot.subRecordTreeOrNull(recordHash), "a held record has its tree"), witness);
+      }
+      return new RecordWithBody(record,
           Objects.requireNonNull(snapshot.subRecordsOrNull(recordHash), "a snapshot's record has its sub-records"));
     });
   }

@@ -43,9 +43,20 @@ final class Layout {
    * empty, which is right: it held no version-2 capsule with membership records.
    */
   static final String DB_MEMBER_RECORDS = "member-records";
+  /**
+   * The witness (32) by record hash (32) of each record whose payloads were dropped under its capsule's
+   * retention policy: its {@code bodies} are deleted, its {@code records} and {@code trees} values kept.
+   */
+  static final String DB_DROPPED = "dropped";
+  /**
+   * What a record's storage was paid with, by record hash (32): {@code StoragePayment.encode()} (payer,
+   * duration units, price, paid at, payload bytes), written with a record a renter's program appended
+   * and deleted when its payloads are dropped (the unused part is credited then).
+   */
+  static final String DB_PAYMENTS = "payments";
   /** The capsule databases, in the order the store opens them. */
   static final List<String> DATABASES = List.of(DB_METADATA, DB_RECORDS, DB_BODIES, DB_TREES, DB_HEIGHTS,
-      DB_HEADS, DB_RECORD_CAPSULE, DB_DIGESTS, DB_MEMBER_RECORDS);
+      DB_HEADS, DB_RECORD_CAPSULE, DB_DIGESTS, DB_MEMBER_RECORDS, DB_DROPPED, DB_PAYMENTS);
 
   /** The length of a {@code heights} key. */
   static final int HEIGHT_KEY_LENGTH = Hash.LENGTH + Long.BYTES + Hash.LENGTH;

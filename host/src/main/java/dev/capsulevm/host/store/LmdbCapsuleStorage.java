@@ -14,6 +14,7 @@ import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StagedBatch;
 import dev.capsulevm.vm.storage.StagedWrite;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StoragePayment;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -21,9 +22,12 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.function.BiConsumer;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Txn;
@@ -79,6 +83,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   private final LmdbEnvironment environment;
   private final CapsuleDatabases capsules;
   private final DigestIndex digests;
+  /** Told, after each commit that stored records, each capsule's lowest new height; null: nobody listens. */
+  private volatile @Nullable BiConsumer<Hash, Long> recordsCommitted;
 
   private LmdbCapsuleStorage(LmdbEnvironment environment) {
     this.environment = environment;
@@ -251,22 +257,34 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     Objects.requireNonNull(recordHash, "recordHash");
     return environment.read(txn -> {
       Record record = capsules.recordOfOrNull(txn, capsuleId, recordHash);
-      return record == null ? null : new RecordWithBody(record, capsules.bodies(txn, record));
+      return record == null ? null : capsules.withBody(txn, record);
     });
   }
 
   // ---- commits
 
+  /**
+   * After each commit that stores new records, calls {@code listener} once per capsule with the lowest
+   * height among them (the host's retention runs after commits); replaces any listener set before.
+   */
+  public void onRecordsCommitted(@Nullable BiConsumer<Hash, Long> listener) {
+    this.recordsCommitted = listener;
+  }
+
   /** Applies a batch's writes in one write transaction (see {@link LmdbEnvironment#write}). */
   private void apply(List<StagedWrite> writes) throws StorageException {
-    List<SignedMetadata> created = environment.write(txn -> {
+    Commit done = environment.write(txn -> {
       Commit commit = new Commit(txn);
       for (StagedWrite write : writes) {
         write.applyTo(commit);
       }
-      return commit.created;
+      return commit;
     });
-    created.forEach(capsules::created);
+    done.created.forEach(capsules::created);
+    BiConsumer<Hash, Long> listener = recordsCommitted;
+    if (listener != null) {
+      done.lowestNewHeight.forEach(listener);
+    }
   }
 
   /** A batch's writes inside its write transaction: the records, the heads, the digests and the credits. */
@@ -274,6 +292,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     private final Txn<ByteBuffer> txn;
     /** Kept parsed once the transaction commits. */
     final List<SignedMetadata> created = new ArrayList<>();
+    /** Per capsule that got new records, the lowest height among them. */
+    final Map<Hash, Long> lowestNewHeight = new HashMap<>();
 
     Commit(Txn<ByteBuffer> txn) {
       this.txn = txn;
@@ -288,9 +308,20 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
 
     /** A record the store holds already returns before the digest, so concurrent commits count it once. */
     @Override
-    public void putRecord(RecordWithBody record) throws StorageException {
-      if (capsules.put(txn, record)) {
+    public void putRecord(RecordWithBody record, @Nullable StoragePayment paymentOrNull) throws StorageException {
+      if (capsules.put(txn, record, paymentOrNull)) {
         digests.add(txn, record.record().header().capsuleId(), record.hash());
+        lowestNewHeight.merge(record.record().header().capsuleId(), record.record().header().height(), Math::min);
+      }
+    }
+
+    /** The credit goes with the drop: a record already dropped credits nothing again. */
+    @Override
+    public void dropPayloads(StagedWrite.DropPayloads drop) throws StorageException {
+      CapsuleDatabases.Dropped done = capsules.drop(txn, drop.capsuleId(), drop.recordHash(), drop.witness());
+      PublicKey account = drop.creditAccountOrNull();
+      if (done.now() && account != null && drop.credit().units() != 0) {
+        LmdbLedger.creditStorage(environment, txn, account, drop.credit());
       }
     }
 

@@ -190,6 +190,25 @@ public final class LmdbLedger implements Ledger {
     put(accounts, txn, account, new Entry(after, programId));
   }
 
+  /**
+   * Adds {@code amount} to {@code account} inside {@code txn} without naming a program (the account's
+   * last program stays): storage given back when payloads are dropped under a retention policy.
+   * Refused only if the balance would overflow.
+   */
+  static void creditStorage(LmdbEnvironment environment, Txn<ByteBuffer> txn, PublicKey account, Amount amount)
+      throws StorageException {
+    Dbi<ByteBuffer> accounts = environment.dbi(DB_ACCOUNTS);
+    Entry entry = entry(accounts, txn, account);
+    long after;
+    try {
+      after = Amount.of(entry.balance()).plus(amount).units();
+    } catch (AmountOverflowException e) {
+      throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + amount.units() + " units to "
+          + account + " overflows its balance of " + entry.balance());
+    }
+    put(accounts, txn, account, new Entry(after, entry.lastProgramOrNull()));
+  }
+
   /** An account's value: its balance and the last program settled against it, or null for none. */
   private record Entry(long balance, @Nullable Hash lastProgramOrNull) {
     static final Entry NEW = new Entry(0, null);

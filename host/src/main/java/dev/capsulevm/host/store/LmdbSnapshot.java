@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StoragePayment;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
@@ -105,16 +106,28 @@ final class LmdbSnapshot implements Snapshot {
   @Override
   public @Nullable List<byte[]> subRecordsOrNull(Hash recordHash) {
     Record record = recordOrNull(recordHash);
-    return record == null ? null : capsules.bodies(txn, record);
+    return record == null || capsules.droppedWitnessOrNull(txn, recordHash) != null ? null
+        : capsules.bodies(txn, record);
   }
 
   @Override
   public byte @Nullable [] subRecordOrNull(Hash recordHash, long index) {
     Record record = recordOrNull(recordHash);
-    if (record == null || index < 0 || index >= record.header().subRecordCount()) {
+    if (record == null || index < 0 || index >= record.header().subRecordCount()
+        || capsules.droppedWitnessOrNull(txn, recordHash) != null) {
       return null;
     }
     return capsules.body(txn, recordHash, index);
+  }
+
+  @Override
+  public @Nullable Hash droppedWitnessOrNull(Hash recordHash) {
+    return recordOrNull(recordHash) == null ? null : capsules.droppedWitnessOrNull(txn, recordHash);
+  }
+
+  @Override
+  public @Nullable StoragePayment paymentOrNull(Hash recordHash) {
+    return recordOrNull(recordHash) == null ? null : capsules.paymentOrNull(txn, recordHash);
   }
 
   @Override

@@ -214,7 +214,7 @@ class ProtocolExamplesTest {
       List<InstructionOutput> outB = new ArrayList<>();
       executor.run(b.program(), b.data(), b.meter(BUDGET, new AtomicLong()), outB::add);
       assertEquals(List.of(
-          descriptor(InstructionKind.READ_SUB_RECORD, 64, 66_177, 0),
+          descriptor(InstructionKind.READ_SUB_RECORD, 64, 66_178, 0),
           descriptor(InstructionKind.PROVE, 64, 553, 0),
           descriptor(InstructionKind.PROVE, 32, 398, 0),
           descriptor(InstructionKind.HAS_RECORD, 32, 204, 0),
@@ -233,9 +233,9 @@ class ProtocolExamplesTest {
           paths.recordProof(c.record(4).hash(), c.record(1).hash()).headers());
       assertEquals(84, OutputBounds.inclusion(3));
       assertEquals(8 + 8 + 4 + 2 * 32, 84);
-      assertEquals(4 + 65_536 + 505 + 84 + 48, 66_177);
-      assertEquals(4 + c.metadata.metadata().maxSubRecordBytes() + OutputBounds.proof(
-          paths.primaryChainProofOrNull(c.record(4).hash(), c.record(1).hash()), true) + ENVELOPE, 66_177);
+      assertEquals(1 + 4 + 65_536 + 505 + 84 + 48, 66_178); // the held flag, the payload's length and bytes
+      assertEquals(OutputBounds.readSubRecord(c.metadata.metadata().maxSubRecordBytes(), OutputBounds.proof(
+          paths.primaryChainProofOrNull(c.record(4).hash(), c.record(1).hash()), true)) + ENVELOPE, 66_178);
       assertEquals(toRecord1 + ENVELOPE, 553);
       long toHeight3 = OutputBounds.proof(paths.primaryChainProofOrNull(c.record(4).hash(), c.record(3).hash()), false);
       assertEquals(350, toHeight3);
@@ -357,23 +357,23 @@ class ProtocolExamplesTest {
 
       Run read = run(t, exampleB(c), table, account);
       assertEquals(Status.Code.OK, read.status().getCode(), () -> read.status().toString());
-      assertEquals(List.of(66_177L, 553L, 398L, 204L, 49L, 304L),
+      assertEquals(List.of(66_178L, 553L, 398L, 204L, 49L, 304L),
           read.results().stream().map(r -> r.getResult().getMaxOutputBytes()).toList());
       long responses = read.results().stream().mapToLong(ExecuteResponse::getSerializedSize).sum();
       long results = read.results().stream().mapToLong(r -> r.getResult().getSerializedSize()).sum();
       Receipt receipt = read.receipt().verify(table.hostKey());
       assertEquals(responses, receipt.downloadBytes());
-      assertEquals(1_948, receipt.downloadBytes());
-      assertEquals(1_931, results);
+      assertEquals(1_949, receipt.downloadBytes());
+      assertEquals(1_932, results);
       // Each message adds its field tag and a length of 2 bytes, or of 1 byte below 128 (message 4).
-      assertEquals(List.of(608, 520, 365, 171, 13, 271),
+      assertEquals(List.of(609, 520, 365, 171, 13, 271),
           read.results().stream().map(ExecuteResponse::getSerializedSize).toList());
-      assertEquals(1_948 - 1_931, 5 * 3 + 2);
+      assertEquals(1_949 - 1_932, 5 * 3 + 2);
 
       // Instruction 4's message: ReadByHash of u, not found.
       ExecuteResponse notFound = read.results().get(4);
-      assertEquals(146_104, notFound.getResult().getCostSoFar());
-      assertEquals("0a0b080410b8f5081a01002031", HexFormat.of().formatHex(notFound.toByteArray()));
+      assertEquals(146_108, notFound.getResult().getCostSoFar());
+      assertEquals("0a0b080410bcf5081a01002031", HexFormat.of().formatHex(notFound.toByteArray()));
       assertEquals(13, notFound.getSerializedSize());
       assertEquals(11, notFound.getResult().getSerializedSize());
       assertEquals(2 + 4 + 3 + 2, 11);
@@ -450,10 +450,10 @@ class ProtocolExamplesTest {
             "docs/PROTOCOL.md names " + method.getName() + " next to its example");
       }
     }
-    for (String figure : List.of("**80**", "**180**", "**66,177**", "**553**", "**398**", "**204**",
+    for (String figure : List.of("**80**", "**180**", "**66,178**", "**553**", "**398**", "**204**",
         "**49**", "**304**", "224 bytes charged for 96 bytes", "**5,705**", "**171,150**",
-        "0a 0b ", "   08 04 ", "   10 b8 f5 08 ", "   1a 01 00 ", "   20 31 ", "146,104",
-        "`downloadBytes` = 1,948", "1,931", "608, 520, 365, 171, 13 and 271", "**5,303**", "**10,294**",
+        "0a 0b ", "   08 04 ", "   10 bc f5 08 ", "   1a 01 00 ", "   20 31 ", "146,108",
+        "`downloadBytes` = 1,949", "1,932", "609, 520, 365, 171, 13 and 271", "**5,303**", "**10,294**",
         "= 99,599", "= 10,231 bytes", "= 18,425", "= 2,068", "= 1,044", "= 24,633", "= 1,043", "= 24,638",
         "= 24,711")) {
       assertTrue(text.contains(figure), () -> "docs/PROTOCOL.md prints " + figure);

@@ -275,6 +275,10 @@ public final class RecordValidator {
 
   private static void checkBody(RecordHeader header, RecordWithBody item, Metadata rules)
       throws VerificationException {
+    if (item.isDropped()) {
+      checkDroppedBody(header, item, rules);
+      return;
+    }
     List<byte[]> payloads = item.payloads();
     if (payloads.size() > rules.maxSubRecords()) {
       throw new VerificationException(
@@ -299,6 +303,37 @@ public final class RecordValidator {
       throw new VerificationException(
           Failure.SUB_RECORD_ROOT_MISMATCH,
           "sub-records hash to " + root + ", header says " + header.subRecordRoot());
+    }
+  }
+
+  /**
+   * A dropped record (replication's form): a data record whose leaf hashes hash to the header's
+   * sub-record root; whether its witness lets the payloads go is the replica's check, which needs the
+   * witness's member state.
+   */
+  private static void checkDroppedBody(RecordHeader header, RecordWithBody item, Metadata rules)
+      throws VerificationException {
+    if (rules.version() == Metadata.VERSION) {
+      throw new VerificationException(Failure.MALFORMED_ENCODING, "record " + header.hash()
+          + " arrived without its payloads, but a version-1 capsule has no retention policy to drop them under");
+    }
+    if (header.kind() != RecordKind.DATA) {
+      throw new VerificationException(Failure.MALFORMED_ENCODING,
+          "membership record " + header.hash() + " arrived without its payload: a membership record is never dropped");
+    }
+    long count = item.subRecordCount();
+    if (count > rules.maxSubRecords()) {
+      throw new VerificationException(
+          Failure.LIMIT_EXCEEDED, count + " sub-records, the capsule allows " + rules.maxSubRecords());
+    }
+    if (header.subRecordCount() != count) {
+      throw new VerificationException(Failure.SUB_RECORD_ROOT_MISMATCH,
+          "header counts " + header.subRecordCount() + " sub-records, the dropped body has " + count + " leaf hashes");
+    }
+    Hash root = item.tree().root();
+    if (!root.equals(header.subRecordRoot())) {
+      throw new VerificationException(Failure.SUB_RECORD_ROOT_MISMATCH,
+          "the dropped body's leaf hashes hash to " + root + ", header says " + header.subRecordRoot());
     }
   }
 

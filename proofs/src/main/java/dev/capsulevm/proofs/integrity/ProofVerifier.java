@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.members.MemberEntryProof;
+import dev.capsulevm.proofs.members.RetentionPolicy;
 import dev.capsulevm.proofs.members.Rights;
 import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proofs.merkle.MerkleVerifier;
@@ -93,6 +94,18 @@ public final class ProofVerifier {
   public RecordHeader verifySubRecord(
       @Nullable Hash anchorOrNull, Hash target, long index, byte[] payload, SubRecordProof proof)
       throws VerificationException {
+    return verifySubRecordLeaf(anchorOrNull, target, index, Merkle.leafHash(payload), proof);
+  }
+
+  /**
+   * Verifies that the sub-record whose leaf hash is {@code leafHash} ({@code H(0x00 || payload)}) is
+   * sub-record {@code index} of record {@code target} under {@code anchor}.
+   *
+   * @return the header of the record that holds the sub-record
+   */
+  public RecordHeader verifySubRecordLeaf(
+      @Nullable Hash anchorOrNull, Hash target, long index, Hash leafHash, SubRecordProof proof)
+      throws VerificationException {
     RecordHeader header = verifyRecord(anchorOrNull, target, proof.recordProof());
     if (proof.inclusion().index() != index) {
       throw new VerificationException(
@@ -105,9 +118,50 @@ public final class ProofVerifier {
           "the inclusion proof is for " + proof.inclusion().treeSize() + " sub-records, the record has "
               + header.subRecordCount());
     }
-    MerkleVerifier.verifyInclusion(Merkle.leafHash(payload), proof.inclusion(), header.subRecordRoot());
+    MerkleVerifier.verifyInclusion(leafHash, proof.inclusion(), header.subRecordRoot());
     return header;
   }
+
+  /**
+   * Verifies a host's answer that sub-record {@code index} of record {@code target} was dropped under
+   * the capsule's retention policy (docs/PROTOCOL.md, "Retention"): {@code proof} proves the sub-record's
+   * leaf hash in the target under {@code anchor}; {@code witnessProof} proves a record X of the capsule
+   * under the same anchor, with X's writer entry, which carries the retention policy P of the state
+   * before X; the target must be a data record and P must let X drop it
+   * ({@link RetentionPolicy#letsDrop}). Headers alone decide it: no clock is involved.
+   *
+   * @return the target's and the witness's headers and the policy
+   * @throws VerificationException {@link Failure#NOT_DROPPABLE} when the witness and policy do not let
+   *     the sub-record go, or any failure of the two proofs
+   */
+  public Dropped verifyDropped(@Nullable Hash anchorOrNull, Hash target, long index, Hash leafHash,
+      SubRecordProof proof, RecordProof witnessProof) throws VerificationException {
+    RecordHeader header = verifySubRecordLeaf(anchorOrNull, target, index, leafHash, proof);
+    RecordHeader witness = verifyRecord(anchorOrNull, witnessProof.target().hash(), witnessProof);
+    if (header.kind() != RecordKind.DATA) {
+      throw new VerificationException(Failure.NOT_DROPPABLE,
+          "record " + target + " is a membership record, whose payload is never dropped");
+    }
+    MemberEntryProof entry = witnessProof.writerEntryOrNull();
+    if (entry == null) { // verifyRecord refused a version-2 witness without its entry
+      throw new VerificationException(Failure.NOT_DROPPABLE,
+          "witness " + witness.hash() + " is a version-1 record: its capsule has no retention policy");
+    }
+    RetentionPolicy policy = entry.retention();
+    if (!policy.letsDrop(header.height(), header.timestampMillis(), witness.height(), witness.timestampMillis())) {
+      throw new VerificationException(Failure.NOT_DROPPABLE, "the retention policy before witness "
+          + witness.hash() + " (height " + witness.height() + ", " + witness.timestampMillis() + " ms) is "
+          + policy + ", which keeps record " + target + " (height " + header.height() + ", "
+          + header.timestampMillis() + " ms)");
+    }
+    return new Dropped(header, witness, policy);
+  }
+
+  /**
+   * A verified "dropped" answer: the record whose sub-record was dropped, the witness that let it go,
+   * and the retention policy before the witness.
+   */
+  public record Dropped(RecordHeader record, RecordHeader witness, RetentionPolicy policy) {}
 
   /** A version-2 target's writer held the right for it in the state its header's member root names. */
   private static void checkWriterEntry(RecordHeader target, @Nullable MemberEntryProof entry)

@@ -70,6 +70,29 @@ public record RetentionPolicy(Mode mode, long value) {
     return new RetentionPolicy(Mode.KEEP_MILLIS, millis);
   }
 
+  /**
+   * Whether this policy, as the state before a witness record X holds it, lets a host drop the payloads
+   * of a data record R (docs/PROTOCOL.md, "Retention"): X is at least as high as R and, keeping heights,
+   * {@code X.height >= R.height + N}; keeping milliseconds, {@code X.timestamp >= R.timestamp + D}.
+   * Never under {@link #NONE}. Headers alone decide it, so a reader checks a host's "dropped" without a
+   * clock. (Whether R is a data record is the caller's check.)
+   */
+  public boolean letsDrop(long recordHeight, long recordTimestampMillis, long witnessHeight,
+      long witnessTimestampMillis) {
+    if (mode == Mode.NONE || witnessHeight < recordHeight) {
+      return false;
+    }
+    if (mode == Mode.KEEP_HEIGHTS) {
+      return witnessHeight - recordHeight >= value; // heights are positive: no overflow
+    }
+    if (witnessTimestampMillis < recordTimestampMillis) {
+      return false;
+    }
+    long elapsed = witnessTimestampMillis - recordTimestampMillis;
+    // A difference past 2^63 - 1 wraps negative; it is then longer than any value.
+    return elapsed < 0 || elapsed >= value;
+  }
+
   /** Why {@code value} does not suit {@code mode}, or null when it does. */
   static @Nullable String problemOrNull(Mode mode, long value) {
     if (value < 0) {

@@ -34,6 +34,16 @@ public final class V2Capsule {
     validator = new RecordValidator(metadata);
   }
 
+  /** Moves the timestamp the next record gets forward by {@code millis} (each record adds 1 anyway). */
+  public void advanceClock(long millis) {
+    clock += millis;
+  }
+
+  /** The timestamp the next record gets. */
+  public long nextTimestamp() {
+    return clock;
+  }
+
   public Hash id() {
     return metadata.capsuleId();
   }

@@ -19,6 +19,7 @@ import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -27,6 +28,7 @@ import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.MemberState;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
@@ -36,6 +38,7 @@ import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.vm.storage.StoragePayment;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -220,7 +223,7 @@ public final class Executor {
         } catch (BudgetExceededException e) {
           throw new Stop(Reason.BUDGET, e.getMessage(), e);
         }
-        Output output = execute(instruction, inputs, view, batch, found);
+        Output output = execute(instruction, inputs, view, batch, found, payer(meter, refundAccountOrNull));
         byte[] encoded = OutputEncoding.encode(output);
         Hash leaf = Transcript.leaf(index, instruction, refBytes(instruction, inputs), encoded);
         consumer.accept(new InstructionOutput(index, output, encoded, leaf, charged, meter.charged().total()));
@@ -352,8 +355,16 @@ public final class Executor {
     if (instruction instanceof Instruction.ReadSubRecord r) {
       SignedMetadata md = view.metadataOrNull();
       long payload = md == null ? 0 : md.metadata().maxSubRecordBytes();
-      long proof = proofBound(view, input(inputs, r.anchor()), r.record(), inputs, true);
-      return charge(instruction, in, 4 + payload + proof, 0);
+      byte[] anchorBytes = input(inputs, r.anchor());
+      long proof = proofBound(view, anchorBytes, r.record(), inputs, true);
+      Hash target = targetOrNull(r.record(), inputs, view);
+      Hash anchor = Hash.copyOf(anchorBytes);
+      Hash witness = target == null ? null : dropWitnessOrNull(view, anchor, target);
+      if (witness != null) {
+        return charge(instruction, in, OutputBounds.readDroppedSubRecord(proof, witnessProofBound(view, anchor, witness)),
+            0);
+      }
+      return charge(instruction, in, OutputBounds.readSubRecord(payload, proof), 0);
     }
     if (instruction instanceof Instruction.Prove p) {
       return charge(instruction, in,
@@ -437,23 +448,43 @@ public final class Executor {
   }
 
 
+  /**
+   * What the records a program appends are paid with, kept beside them so that dropping their payloads
+   * under a retention policy credits the unused storage back: only with a refund account, the ledger
+   * account that paid (a program without one is paid from outside the store's ledger).
+   */
+  private @Nullable Payer payer(Meter meter, @Nullable PublicKey refundAccountOrNull) {
+    return refundAccountOrNull == null ? null
+        : new Payer(refundAccountOrNull, meter.durationUnits(), meter.storagePerByteDurationUnit().units());
+  }
+
+  private record Payer(PublicKey account, long durationUnits, long pricePerByteUnit) {
+    StoragePayment paymentFor(RecordWithBody record, long nowMillis) {
+      long bytes = 0;
+      for (byte[] payload : record.payloads()) {
+        bytes += payload.length;
+      }
+      return new StoragePayment(account, durationUnits, pricePerByteUnit, nowMillis, bytes);
+    }
+  }
+
   private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view,
-      @Nullable Batch batch, Lookup found) throws Stop {
+      @Nullable Batch batch, Lookup found, @Nullable Payer payer) throws Stop {
     if (instruction instanceof Instruction.CreateCapsule c) {
       return createCapsule(input(inputs, c.signedMetadata()), view, writable(batch));
     }
     if (instruction instanceof Instruction.AppendRecord a) {
-      return append(input(inputs, a.records()), view, writable(batch));
+      return append(input(inputs, a.records()), view, writable(batch), payer);
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
       Hash anchor = Hash.copyOf(input(inputs, r.anchor()));
       Hash target = resolve(r.record(), inputs, view);
       MerkleTree tree = subRecordTree(view, target, r.index());
       byte[] payload = view.subRecordOrNull(target, r.index());
-      if (payload == null) {
-        throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + r.index());
-      }
       try {
+        if (payload == null) {
+          return dropped(view, anchor, target, r.index(), tree);
+        }
         return new Output.SubRecord(payload, proofs(view).subRecordProof(anchor, target, r.index(), tree));
       } catch (NoSuchElementException e) {
         throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
@@ -493,6 +524,79 @@ public final class Executor {
   }
 
   /**
+   * The answer to a read of a sub-record whose payload was dropped: its leaf hash and proof, and the
+   * witness's proof from the same anchor ({@link #dropWitnessOrNull}).
+   *
+   * @throws Stop NOT_FOUND when the payload is not held and not dropped either, or dropped under a
+   *     witness the anchor does not reach and the anchor does not let it go itself
+   */
+  private Output dropped(StagedView view, Hash anchor, Hash target, long index, MerkleTree tree) throws Stop {
+    Hash stored = view.droppedWitnessOrNull(target);
+    if (stored == null) {
+      throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + index);
+    }
+    Hash witness = dropWitnessOrNull(view, anchor, target);
+    if (witness == null) {
+      throw new Stop(Reason.NOT_FOUND, "sub-record " + index + " of record " + target
+          + " was dropped under the capsule's retention policy (witness " + stored + "), which anchor " + anchor
+          + " does not reach: read it from a newer head");
+    }
+    ProofGenerator generator = proofs(view);
+    return new Output.SubRecordDropped(tree.leafHash(index), generator.subRecordProof(anchor, target, index, tree),
+        generator.recordProof(anchor, witness));
+  }
+
+  /**
+   * The witness a read of dropped record {@code target} from {@code anchor} carries, or null when the
+   * record holds its payloads or no witness can be proven from the anchor: the anchor itself when the
+   * policy before it lets the record go (its proof is one header), else the witness the record was
+   * dropped under when the anchor reaches it.
+   */
+  private @Nullable Hash dropWitnessOrNull(StagedView view, Hash anchor, Hash target) {
+    Hash stored = view.droppedWitnessOrNull(target);
+    RecordHeader anchorHeader = view.headerOrNull(anchor);
+    RecordHeader targetHeader = view.headerOrNull(target);
+    SignedMetadata metadata = view.metadataOrNull();
+    if (stored == null || anchorHeader == null || targetHeader == null || metadata == null) {
+      return null;
+    }
+    CapsuleMembers capsule = members.of(metadata);
+    MemberState beforeAnchor = capsule.memberStates(view, capsule.changelog(view, view::changeBodyOrNull))
+        .stateBeforeOrNull(anchor);
+    if (beforeAnchor != null && beforeAnchor.retention().letsDrop(targetHeader.height(), targetHeader.timestampMillis(),
+        anchorHeader.height(), anchorHeader.timestampMillis())) {
+      return anchor;
+    }
+    try {
+      proofs(view).recordProof(anchor, stored);
+      return stored;
+    } catch (NoSuchElementException e) {
+      return null;
+    }
+  }
+
+  /** The size of the witness's proof from the anchor: exact on the anchor's primary chain, else by heights. */
+  private long witnessProofBound(StagedView view, Hash anchor, Hash witness) {
+    RecordProof path = proofs(view).primaryChainProofOrNull(anchor, witness);
+    if (path != null) {
+      return OutputBounds.proof(path, false);
+    }
+    RecordHeader top = Objects.requireNonNull(view.headerOrNull(anchor), "a witness's anchor is held");
+    RecordHeader low = Objects.requireNonNull(view.headerOrNull(witness), "a witness is held");
+    return OutputBounds.proofByHeights(top.height(), low.height(), false, 0);
+  }
+
+  /** The record {@code selector} names in the view, or null when it names none or several. */
+  private static @Nullable Hash targetOrNull(RecordSelector selector, Map<DataRef, byte[]> inputs, StagedView view) {
+    if (selector instanceof RecordSelector.ByHash byHash) {
+      Hash hash = Hash.copyOf(input(inputs, byHash.hash()));
+      return view.headerOrNull(hash) == null ? null : hash;
+    }
+    List<Hash> at = view.recordsAtHeight(((RecordSelector.ByHeight) selector).height());
+    return at.size() == 1 ? at.get(0) : null;
+  }
+
+  /**
    * A proof generator over the view; its proofs of a version-2 record carry the writer's entry in the
    * state before the record.
    */
@@ -525,7 +629,7 @@ public final class Executor {
     return new Output.CapsuleCreated(id);
   }
 
-  private Output append(byte[] input, StagedView view, Batch batch) throws Stop {
+  private Output append(byte[] input, StagedView view, Batch batch, @Nullable Payer payer) throws Stop {
     SignedMetadata metadata = requireCapsule(view);
     CapsuleMembers capsule = members.of(metadata);
     List<RecordWithBody> records;
@@ -542,8 +646,11 @@ public final class Executor {
       throw new Stop(byMembers ? Reason.WRITER_NOT_ALLOWED : Reason.INVALID_INPUT, e.getMessage(), e);
     }
     try {
+      long now = clock.millis();
       for (RecordWithBody record : records) {
-        batch.putRecord(record);
+        // Only data records can be dropped, so only theirs is a payment worth keeping.
+        boolean droppable = record.record().header().kind() == RecordKind.DATA && !record.payloads().isEmpty();
+        batch.putRecord(record, payer != null && droppable ? payer.paymentFor(record, now) : null);
       }
     } catch (StorageException e) {
       throw new Stop(Reason.STORAGE, e.getMessage(), e);

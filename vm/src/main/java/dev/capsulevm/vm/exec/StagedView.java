@@ -95,6 +95,17 @@ final class StagedView implements RecordSource {
     return snapshotOrNull == null ? null : snapshotOrNull.subRecordTreeOrNull(recordHash);
   }
 
+  /**
+   * The witness under which {@code recordHash}'s payloads were dropped, or null (a record the program
+   * staged holds its payloads).
+   */
+  @Nullable Hash droppedWitnessOrNull(Hash recordHash) {
+    if (staged.containsKey(recordHash)) {
+      return null;
+    }
+    return snapshotOrNull == null ? null : snapshotOrNull.droppedWitnessOrNull(recordHash);
+  }
+
   /** Sub-record 0 of {@code recordHash}: a membership record's change body. */
   byte @Nullable [] changeBodyOrNull(Hash recordHash) {
     return subRecordOrNull(recordHash, 0);

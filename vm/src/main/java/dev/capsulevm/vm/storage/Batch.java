@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes staged for one atomic commit: after {@link #commit()} every staged write is visible to new
@@ -16,8 +17,34 @@ public interface Batch extends AutoCloseable {
   /** Stages the creation of the capsule {@code metadata} describes. */
   void createCapsule(SignedMetadata metadata) throws StorageException;
 
-  /** Stages a record with its sub-records; storing a record already held changes nothing. */
-  void putRecord(RecordWithBody record) throws StorageException;
+  /**
+   * Stages a record with its sub-records; storing a record already held changes nothing. A
+   * {@linkplain RecordWithBody#isDropped() dropped} record (replication's form) is stored dropped: its
+   * header, signature, sub-record tree and witness, no payloads.
+   */
+  default void putRecord(RecordWithBody record) throws StorageException {
+    putRecord(record, null);
+  }
+
+  /**
+   * Stages a record like {@link #putRecord(RecordWithBody)}, keeping {@code paymentOrNull} (what its
+   * storage was paid with) beside it when it is new to the store.
+   */
+  void putRecord(RecordWithBody record, @Nullable StoragePayment paymentOrNull) throws StorageException;
+
+  /**
+   * Stages dropping the payloads of data record {@code recordHash} of capsule {@code capsuleId} under
+   * the retention policy, naming {@code witness} (the record that lets them go; the caller checked the
+   * rule). The store keeps the header, the signature and the sub-record tree (leaf hashes included),
+   * deletes the payloads and the record's {@link StoragePayment}, and credits {@code credit} to
+   * {@code creditAccountOrNull} in the store's ledger, without naming a program, in the same commit. A
+   * record already dropped changes nothing and credits nothing.
+   *
+   * @throws StorageException NO_LEDGER for a non-zero credit on a store that keeps no ledger; at commit
+   *     UNKNOWN_RECORD when the capsule does not hold the record, NOT_DROPPABLE for a membership record
+   */
+  void dropPayloads(Hash capsuleId, Hash recordHash, Hash witness, @Nullable PublicKey creditAccountOrNull,
+      Amount credit) throws StorageException;
 
   /**
    * Stages a credit of {@code amount} to {@code account} in the store's ledger, applied in the same

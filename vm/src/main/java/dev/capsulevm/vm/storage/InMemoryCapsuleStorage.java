@@ -60,8 +60,12 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     return ledgerOrNull;
   }
 
-  /** A committed record, its payloads and the Merkle tree over them (kept so proofs need no rehashing). */
-  private record Stored(Record record, List<byte[]> payloads, MerkleTree tree) {}
+  /**
+   * A committed record, its payloads and the Merkle tree over them (kept so proofs need no rehashing);
+   * once dropped, no payloads and the witness; what its storage was paid with while it holds them.
+   */
+  private record Stored(Record record, List<byte[]> payloads, MerkleTree tree, @Nullable Hash witnessOrNull,
+      @Nullable StoragePayment paymentOrNull) {}
 
   private record CapsuleState(
       SignedMetadata metadata, Map<Long, List<Hash>> byHeight, List<Hash> heads, List<Hash> membership) {}
@@ -122,6 +126,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     private final Map<Hash, CapsuleState> capsules;
     private final Map<Hash, Stored> records;
     private final List<StagedWrite.Credit> credits = new ArrayList<>();
+    private final Map<PublicKey, Amount> storageCredits = new HashMap<>();
     private final Map<Hash, TreeMap<Long, List<Hash>>> heightsInCommit = new HashMap<>();
     private final Map<Hash, TreeSet<Hash>> headsInCommit = new HashMap<>();
     private final Map<Hash, TreeSet<Hash>> membershipInCommit = new HashMap<>();
@@ -141,7 +146,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     }
 
     @Override
-    public void putRecord(RecordWithBody item) throws StorageException {
+    public void putRecord(RecordWithBody item, @Nullable StoragePayment paymentOrNull) throws StorageException {
       RecordHeader header = item.record().header();
       Hash id = header.capsuleId();
       CapsuleState capsule = capsules.get(id);
@@ -160,7 +165,8 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
               + parent.toHex() + ", which capsule " + id.toHex() + " does not hold");
         }
       }
-      records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads()), item.tree()));
+      records.put(item.hash(), new Stored(item.record(), List.copyOf(item.payloads()), item.tree(), item.witnessOrNull(),
+          item.isDropped() ? null : paymentOrNull));
       // Each capsule's indexes are copied once per commit (copy-on-write keeps open snapshots intact),
       // not once per record, so a commit of n records into a capsule of m costs O(m + n log m).
       TreeMap<Long, List<Hash>> byHeight =
@@ -174,6 +180,33 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       TreeSet<Hash> membership = membershipInCommit.computeIfAbsent(id, k -> new TreeSet<>(capsule.membership()));
       if (header.kind() == RecordKind.MEMBERSHIP) {
         membership.add(item.hash());
+      }
+    }
+
+    @Override
+    public void dropPayloads(StagedWrite.DropPayloads drop) throws StorageException {
+      Stored stored = records.get(drop.recordHash());
+      if (stored == null || !stored.record().header().capsuleId().equals(drop.capsuleId())) {
+        throw new StorageException(Reason.UNKNOWN_RECORD, "capsule " + drop.capsuleId().toHex()
+            + " holds no record " + drop.recordHash().toHex() + " to drop the payloads of");
+      }
+      if (stored.record().header().kind() != RecordKind.DATA) {
+        throw new StorageException(Reason.NOT_DROPPABLE, "record " + drop.recordHash().toHex()
+            + " is a membership record, whose payload is never dropped");
+      }
+      if (stored.witnessOrNull() != null) {
+        return;
+      }
+      records.put(drop.recordHash(), new Stored(stored.record(), List.of(), stored.tree(), drop.witness(), null));
+      PublicKey account = drop.creditAccountOrNull();
+      if (account != null && drop.credit().units() != 0) {
+        Amount before = storageCredits.getOrDefault(account, Amount.of(0));
+        try {
+          storageCredits.put(account, before.plus(drop.credit()));
+        } catch (AmountOverflowException e) {
+          throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + drop.credit().units() + " units to "
+              + account + " overflows");
+        }
       }
     }
 
@@ -194,13 +227,10 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       }
       Map<PublicKey, Amount> after = new HashMap<>();
       for (StagedWrite.Credit credit : credits) {
-        Amount before = after.computeIfAbsent(credit.account(), ledger()::balance);
-        try {
-          after.put(credit.account(), before.plus(credit.amount()));
-        } catch (AmountOverflowException e) {
-          throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + credit.amount().units()
-              + " units to " + credit.account() + " overflows its balance of " + before.units());
-        }
+        addChecked(after, credit.account(), credit.amount());
+      }
+      for (Map.Entry<PublicKey, Amount> credit : storageCredits.entrySet()) {
+        addChecked(after, credit.getKey(), credit.getValue());
       }
       // Nothing below fails in practice: refunds are never refused and overflow was ruled out above. (Only
       // a refund made directly on the ledger between the check and here, lifting a balance to 2^63 units,
@@ -209,6 +239,18 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       for (StagedWrite.Credit credit : credits) {
         ledger().refund(credit.account(), credit.amount(), credit.programId());
       }
+      storageCredits.forEach((account, amount) -> ledger().credit(account, amount));
+    }
+  }
+
+  /** Adds {@code amount} to {@code account}'s balance after the credits so far, refusing an overflow. */
+  private void addChecked(Map<PublicKey, Amount> after, PublicKey account, Amount amount) throws StorageException {
+    Amount before = after.computeIfAbsent(account, ledger()::balance);
+    try {
+      after.put(account, before.plus(amount));
+    } catch (AmountOverflowException e) {
+      throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + amount.units() + " units to " + account
+          + " overflows its balance of " + before.units());
     }
   }
 
@@ -236,6 +278,12 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
           + (record.signatureOrNull() == null ? "-" : record.signatureOrNull().toString()));
       for (int i = 0; i < stored.payloads().size(); i++) {
         out.put("bodies/" + hash.toHex() + "/" + i, hex.formatHex(stored.payloads().get(i)));
+      }
+      if (stored.witnessOrNull() != null) {
+        out.put("dropped/" + hash.toHex(), stored.witnessOrNull().toHex());
+      }
+      if (stored.paymentOrNull() != null) {
+        out.put("payments/" + hash.toHex(), hex.formatHex(stored.paymentOrNull().encode()));
       }
     });
     if (ledgerOrNull != null) {
@@ -295,7 +343,19 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
     @Override
     public @Nullable List<byte[]> subRecordsOrNull(Hash recordHash) {
       Stored stored = stored(recordHash);
-      return stored == null ? null : stored.payloads();
+      return stored == null || stored.witnessOrNull() != null ? null : stored.payloads();
+    }
+
+    @Override
+    public @Nullable Hash droppedWitnessOrNull(Hash recordHash) {
+      Stored stored = stored(recordHash);
+      return stored == null ? null : stored.witnessOrNull();
+    }
+
+    @Override
+    public @Nullable StoragePayment paymentOrNull(Hash recordHash) {
+      Stored stored = stored(recordHash);
+      return stored == null ? null : stored.paymentOrNull();
     }
 
     @Override

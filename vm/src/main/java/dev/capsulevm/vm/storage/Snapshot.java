@@ -27,12 +27,15 @@ public interface Snapshot extends RecordSource, AutoCloseable {
   /** The record (header and signature, if any) {@code recordHash} of this capsule, or null. */
   @Nullable Record recordOrNull(Hash recordHash);
 
-  /** The sub-record payloads of record {@code recordHash} in leaf order (do not modify them), or null. */
+  /**
+   * The sub-record payloads of record {@code recordHash} in leaf order (do not modify them), or null when
+   * the record is not held or its payloads were dropped ({@link #droppedWitnessOrNull}).
+   */
   @Nullable List<byte[]> subRecordsOrNull(Hash recordHash);
 
   /**
-   * Sub-record {@code index} of record {@code recordHash}, or null when the record is not held or has
-   * no such sub-record.
+   * Sub-record {@code index} of record {@code recordHash}, or null when the record is not held, has
+   * no such sub-record, or its payloads were dropped.
    */
   default byte @Nullable [] subRecordOrNull(Hash recordHash, long index) {
     List<byte[]> all = subRecordsOrNull(recordHash);
@@ -44,7 +47,8 @@ public interface Snapshot extends RecordSource, AutoCloseable {
 
   /**
    * The Merkle tree over record {@code recordHash}'s sub-records, or null when it is not held. Stores
-   * keep it from the append, so a sub-record proof does not rehash every payload of the record.
+   * keep it from the append, so a sub-record proof does not rehash every payload of the record, and keep
+   * it when the payloads are dropped, so an inclusion path of a dropped sub-record's leaf hash remains.
    */
   default @Nullable MerkleTree subRecordTreeOrNull(Hash recordHash) {
     List<byte[]> all = subRecordsOrNull(recordHash);
@@ -64,6 +68,19 @@ public interface Snapshot extends RecordSource, AutoCloseable {
    * current members without walking its records.
    */
   List<Hash> membershipRecords();
+
+  /**
+   * When the payloads of record {@code recordHash} were dropped under the capsule's retention policy,
+   * the witness: the record of the capsule whose height or timestamp let them go
+   * (docs/PROTOCOL.md, "Retention"). Null when the record is not held or holds its payloads.
+   */
+  @Nullable Hash droppedWitnessOrNull(Hash recordHash);
+
+  /**
+   * What the storage of record {@code recordHash} was paid with, when a renter's program appended it
+   * here and its payloads are still held; null otherwise (replicated records, dropped ones).
+   */
+  @Nullable StoragePayment paymentOrNull(Hash recordHash);
 
   @Override
   void close();

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link Batch} every store uses: it keeps the staged writes in order, as {@link StagedWrite}s (a
@@ -57,15 +58,31 @@ public final class StagedBatch implements Batch {
    * @throws IllegalArgumentException when the body's sub-record count differs from the header's
    */
   @Override
-  public void putRecord(RecordWithBody record) throws StorageException {
+  public void putRecord(RecordWithBody record, @Nullable StoragePayment paymentOrNull) throws StorageException {
     requireOpen();
     Objects.requireNonNull(record, "record");
     long count = record.record().header().subRecordCount();
-    if (count != record.payloads().size()) {
+    if (count != record.subRecordCount()) {
       throw new IllegalArgumentException("record " + record.hash().toHex() + " declares " + count
-          + " sub-records but carries " + record.payloads().size());
+          + " sub-records but carries " + record.subRecordCount());
     }
-    writes.add(new StagedWrite.PutRecord(record.withCopiedPayloads()));
+    if (record.isDropped() && paymentOrNull != null) {
+      throw new IllegalArgumentException("record " + record.hash().toHex() + " arrives dropped: nothing to pay for");
+    }
+    writes.add(new StagedWrite.PutRecord(record.withCopiedPayloads(), paymentOrNull));
+  }
+
+  @Override
+  public void dropPayloads(Hash capsuleId, Hash recordHash, Hash witness, @Nullable PublicKey creditAccountOrNull,
+      Amount credit) throws StorageException {
+    requireOpen();
+    StagedWrite.DropPayloads drop = new StagedWrite.DropPayloads(capsuleId, recordHash, witness, creditAccountOrNull,
+        credit);
+    if (!keepsLedger && credit.units() != 0) {
+      throw new StorageException(Reason.NO_LEDGER, "this store keeps no ledger to credit " + credit.units()
+          + " units to " + creditAccountOrNull);
+    }
+    writes.add(drop);
   }
 
   @Override

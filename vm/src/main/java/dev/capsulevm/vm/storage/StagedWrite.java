@@ -6,6 +6,7 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One write a {@link StagedBatch} holds until its commit. A store applies a batch's writes in the order
@@ -18,7 +19,9 @@ public sealed interface StagedWrite {
   interface Target {
     void createCapsule(SignedMetadata metadata) throws StorageException;
 
-    void putRecord(RecordWithBody record) throws StorageException;
+    void putRecord(RecordWithBody record, @Nullable StoragePayment paymentOrNull) throws StorageException;
+
+    void dropPayloads(DropPayloads drop) throws StorageException;
 
     void credit(PublicKey account, Amount amount, Hash programId) throws StorageException;
   }
@@ -38,15 +41,40 @@ public sealed interface StagedWrite {
     }
   }
 
-  /** A record with its sub-records (the batch keeps its own copies of the payloads). */
-  record PutRecord(RecordWithBody record) implements StagedWrite {
+  /**
+   * A record with its sub-records (the batch keeps its own copies of the payloads), and what its storage
+   * was paid with when a renter's program appends it.
+   */
+  record PutRecord(RecordWithBody record, @Nullable StoragePayment paymentOrNull) implements StagedWrite {
     public PutRecord {
       Objects.requireNonNull(record, "record");
     }
 
     @Override
     public void applyTo(Target target) throws StorageException {
-      target.putRecord(record);
+      target.putRecord(record, paymentOrNull);
+    }
+  }
+
+  /**
+   * Dropping a data record's payloads under the retention policy, naming the witness that lets them go,
+   * and crediting the unused storage to the payer ({@link Batch#dropPayloads}).
+   */
+  record DropPayloads(Hash capsuleId, Hash recordHash, Hash witness, @Nullable PublicKey creditAccountOrNull,
+      Amount credit) implements StagedWrite {
+    public DropPayloads {
+      Objects.requireNonNull(capsuleId, "capsuleId");
+      Objects.requireNonNull(recordHash, "recordHash");
+      Objects.requireNonNull(witness, "witness");
+      Objects.requireNonNull(credit, "credit");
+      if (creditAccountOrNull == null && credit.units() != 0) {
+        throw new IllegalArgumentException("a credit of " + credit.units() + " units names no account");
+      }
+    }
+
+    @Override
+    public void applyTo(Target target) throws StorageException {
+      target.dropPayloads(this);
     }
   }
 

@@ -17,7 +17,11 @@ public final class StorageException extends Exception {
     /** A credit was staged on a store that keeps no ledger. */
     NO_LEDGER,
     /** A credit would overflow the account's balance. */
-    BALANCE_OVERFLOW
+    BALANCE_OVERFLOW,
+    /** A drop names a record the capsule does not hold. */
+    UNKNOWN_RECORD,
+    /** A drop names a record whose payloads are never dropped (a membership record). */
+    NOT_DROPPABLE
   }
 
   private final Reason reason;

@@ -64,7 +64,7 @@ import org.junit.jupiter.api.Test;
  */
 public abstract class ExecutorStoreContract {
   /** A store under test: its storage, the ledger its batches credit, and a dump of every stored byte. */
-  protected interface Store extends AutoCloseable {
+  public interface Store extends AutoCloseable {
     CapsuleStorage storage();
 
     Ledger ledger();
