@@ -1,6 +1,5 @@
 package dev.capsulevm.cli;
 
-import static dev.capsulevm.cli.CliTestSupport.concat;
 import static dev.capsulevm.cli.CliTestSupport.field;
 import static dev.capsulevm.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,12 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.cli.CliTestSupport.Result;
-import dev.capsulevm.host.server.HostServer;
-import dev.capsulevm.host.server.TestHost;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,32 +19,24 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MemberCommandsTest {
-  private Path dir;
-  private HostServer host;
+  private RenterStatesOnHost renters;
 
   @BeforeAll
   void start() throws Exception {
-    dir = Files.createTempDirectory("capsulevm-member-test");
-    host = HostServer.start(TestHost.config(dir.resolve("host")));
+    renters = new RenterStatesOnHost("capsulevm-member-test");
   }
 
   @AfterAll
   void stop() throws Exception {
-    host.close();
-    try (Stream<Path> walk = Files.walk(dir)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    renters.close();
   }
 
-  /** The CLI on the state {@code who}. */
   private Result as(String who, String... args) {
-    return run(concat(args, "--host", "127.0.0.1:" + host.port(), "--state", dir.resolve(who).toString()));
+    return renters.as(who, args);
   }
 
   private void fund(String who) {
-    Result fund = as(who, "account", "fund", "--amount", "500000000", "--admin", "127.0.0.1:" + host.adminPort(),
-        "--token", host.adminToken(), "--json");
-    assertEquals(0, fund.exitCode(), fund.err());
+    renters.fund(who);
   }
 
   @Test
@@ -60,14 +46,14 @@ class MemberCommandsTest {
     String capsule = field(as("alice", "capsule", "create", "--json").out(), "capsule");
     assertEquals(0, as("alice", "capsule", "append", "--capsule", capsule, "from alice").exitCode());
     // Bob's identity is his account key.
-    String bob = run("keys", "public", "--in", dir.resolve("bob/account.pem").toString()).line();
+    String bob = run("keys", "public", "--in", renters.state("bob").resolve("account.pem").toString()).line();
 
     Result bobEarly = as("bob", "capsule", "append", "--capsule", capsule, "too early");
     assertEquals(9, bobEarly.exitCode(), bobEarly.err());
     assertTrue(bobEarly.err().contains(bob) && bobEarly.err().contains("is not a member"), bobEarly.err());
 
     // Alice adds Bob by his member card (its signature by his identity is checked); removes him by hex key.
-    String card = run("key", "card", "--state", dir.resolve("bob").toString()).line();
+    String card = run("key", "card", "--state", renters.state("bob").toString()).line();
     assertTrue(card.startsWith("cvm-member1:"), card);
     Result add = as("alice", "member", "add", "--capsule", capsule, "--key", card, "--perm", "read,add", "--json");
     assertEquals(0, add.exitCode(), add.err());
@@ -75,7 +61,7 @@ class MemberCommandsTest {
 
     Result bobAppend = as("bob", "capsule", "append", "--capsule", capsule, "from bob", "--json");
     assertEquals(0, bobAppend.exitCode(), bobAppend.err());
-    assertTrue(Files.exists(dir.resolve("bob/capsules/" + capsule + "/changelog")), "bob keeps the membership records");
+    assertTrue(Files.exists(renters.state("bob").resolve("capsules/" + capsule + "/changelog")), "bob keeps the membership records");
 
     Result list = as("alice", "member", "list", "--capsule", capsule, "--json");
     assertEquals(0, list.exitCode(), list.err());

@@ -1,19 +1,12 @@
 package dev.capsulevm.cli;
 
-import static dev.capsulevm.cli.CliTestSupport.concat;
 import static dev.capsulevm.cli.CliTestSupport.field;
 import static dev.capsulevm.cli.CliTestSupport.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.cli.CliTestSupport.Result;
-import dev.capsulevm.host.server.HostServer;
-import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.proofs.Hash;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,31 +19,24 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RetentionCommandsTest {
-  private Path dir;
-  private HostServer host;
+  private RenterStatesOnHost renters;
 
   @BeforeAll
   void start() throws Exception {
-    dir = Files.createTempDirectory("capsulevm-retention-test");
-    host = HostServer.start(TestHost.config(dir.resolve("host")));
+    renters = new RenterStatesOnHost("capsulevm-retention-test");
   }
 
   @AfterAll
   void stop() throws Exception {
-    host.close();
-    try (Stream<Path> walk = Files.walk(dir)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    renters.close();
   }
 
   private Result as(String who, String... args) {
-    return run(concat(args, "--host", "127.0.0.1:" + host.port(), "--state", dir.resolve(who).toString()));
+    return renters.as(who, args);
   }
 
   private void fund(String who) {
-    Result fund = as(who, "account", "fund", "--amount", "500000000", "--admin", "127.0.0.1:" + host.adminPort(),
-        "--token", host.adminToken(), "--json");
-    assertEquals(0, fund.exitCode(), fund.err());
+    renters.fund(who);
   }
 
   @Test
@@ -68,7 +54,7 @@ class RetentionCommandsTest {
     }
     // The host runs retention after each commit on its own thread; a run by hand waits for it and finds
     // whatever is left (nothing, or what that run had not reached yet).
-    host.retention().run(Hash.fromHex(capsule));
+    renters.host.retention().run(Hash.fromHex(capsule));
 
     Result dropped = as("alice", "capsule", "read", "--capsule", capsule, "--height", "1");
     assertEquals(1, dropped.exitCode(), dropped.err());
@@ -90,7 +76,7 @@ class RetentionCommandsTest {
     fund("carol");
     fund("dave");
     String capsule = field(as("carol", "capsule", "create", "--json").out(), "capsule");
-    String card = run("key", "card", "--state", dir.resolve("dave").toString()).line();
+    String card = run("key", "card", "--state", renters.state("dave").toString()).line();
     assertEquals(0, as("carol", "member", "add", "--capsule", capsule, "--key", card, "--perm", "read,add,admin")
         .exitCode());
     Result refused = as("dave", "capsule", "retention", "--capsule", capsule, "--keep-millis", "60000");
