@@ -101,7 +101,7 @@ class MetadataV3Test {
         Failure.BAD_KEYSTORE, "has no entry for reader " + READER.publicKey().toHex());
     assertRefused(signedV3Bytes(KeystoreFixture.rotate(epoch("g"), List.of(), CREATOR, WRITER, READER, ADDER).encode()),
         Failure.BAD_KEYSTORE, ADDER.publicKey().toHex() + ", who is not a genesis reader");
-    assertRefused(signedV3Bytes(withForgedCard().encode()), Failure.BAD_KEYSTORE, "card signature does not verify");
+    assertRefused(signedV3Bytes(withForgedCard().encode()), Failure.BAD_KEYSTORE, "card signature that does not verify");
     byte[] good = GENESIS.encode();
     assertRefused(signedV3Bytes(Arrays.copyOf(good, good.length - 1)), Failure.MALFORMED_ENCODING, "keystore entry");
     byte[] trailing = Arrays.copyOf(SignedMetadata.sign(v3(GENESIS), CREATOR).encoded(), signedV3Bytes(good).length + 1);
