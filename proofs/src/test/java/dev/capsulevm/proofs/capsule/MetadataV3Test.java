@@ -103,7 +103,9 @@ class MetadataV3Test {
         Failure.BAD_KEYSTORE, ADDER.publicKey().toHex() + ", who is not a genesis reader");
     assertRefused(signedV3Bytes(withForgedCard().encode()), Failure.BAD_KEYSTORE, "card signature that does not verify");
     byte[] good = GENESIS.encode();
-    assertRefused(signedV3Bytes(Arrays.copyOf(good, good.length - 1)), Failure.MALFORMED_ENCODING, "keystore entry");
+    byte[] whole = signedV3Bytes(good);
+    assertRefused(Arrays.copyOf(whole, whole.length - 64 - 10), Failure.MALFORMED_ENCODING,
+        "ends inside keystore entry 2 wrapped secret");
     byte[] trailing = Arrays.copyOf(SignedMetadata.sign(v3(GENESIS), CREATOR).encoded(), signedV3Bytes(good).length + 1);
     assertRefused(trailing, Failure.MALFORMED_ENCODING, "trailing bytes");
   }
