@@ -59,8 +59,9 @@ public final class RecordValidator {
   }
 
   /**
-   * A validator that checks every rule but the Ed25519 verification of signatures (a signature must still
-   * be present where the policy requires one). For records whose signatures were verified already:
+   * A validator that checks every rule but the Ed25519 verification of signatures, the records' and the
+   * keystore blocks' card signatures (a record signature must still be present where the policy requires
+   * one). For records whose signatures were verified already:
    * replication's {@code ReplicaDag} checks each record from a peer with {@link #validateDetached} as it
    * arrives, then validates the completed batch with this. Also measures what signature checks cost.
    */
