@@ -7,6 +7,7 @@ import dev.capsulevm.proofs.members.Keystore;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.Objects;
 import javax.security.auth.Destroyable;
 import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
@@ -15,6 +16,7 @@ import org.bouncycastle.crypto.hpke.HPKE;
 import org.bouncycastle.crypto.hpke.HPKEContext;
 import org.bouncycastle.crypto.hpke.HPKEContextWithEncapsulation;
 import org.bouncycastle.crypto.params.X25519PrivateKeyParameters;
+import org.bouncycastle.crypto.params.X25519PublicKeyParameters;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -141,17 +143,17 @@ public final class EpochSecret implements Destroyable {
     Objects.requireNonNull(epochKey, "epochKey");
     Objects.requireNonNull(memberKey, "memberKey");
     String what = "keystore entry of member " + entry.member().toHex();
-    byte[] mine = memberKey.generatePublicKey().getEncoded();
+    X25519PublicKeyParameters publicKey = memberKey.generatePublicKey();
+    byte[] mine = publicKey.getEncoded();
     if (!MessageDigest.isEqual(mine, entry.x25519())) {
       throw new DecryptionException(DecryptionException.Reason.NOT_FOR_YOU, what + " for epoch " + epochKey.toHex()
-          + " is wrapped for the x25519 key "
-          + hex(entry.x25519()) + ", not for yours (" + hex(mine) + ")");
+          + " is wrapped for the x25519 key " + hex(entry.x25519()) + ", not for yours (" + hex(mine) + ")");
     }
     HPKE hpke = Suite.hpke();
     byte[] secret;
     try {
       HPKEContext context = hpke.setupBaseR(entry.enc(),
-          new AsymmetricCipherKeyPair(memberKey.generatePublicKey(), memberKey), wrapInfo(epochKey, entry.member()));
+          new AsymmetricCipherKeyPair(publicKey, memberKey), wrapInfo(epochKey, entry.member()));
       secret = context.open(new byte[0], entry.wrapped());
     } catch (InvalidCipherTextException | RuntimeException e) {
       throw new DecryptionException(DecryptionException.Reason.DOES_NOT_DECRYPT, what + " for epoch "
@@ -252,6 +254,6 @@ public final class EpochSecret implements Destroyable {
   }
 
   private static String hex(byte[] bytes) {
-    return java.util.HexFormat.of().formatHex(bytes);
+    return HexFormat.of().formatHex(bytes);
   }
 }
