@@ -191,19 +191,30 @@ public final class CapsuleReader {
 
   /**
    * Reads sub-record {@code index} of record {@code record}, proven from the highest tracked head (the heads
-   * refreshed first when none is tracked), and returns its {@linkplain #plaintext plaintext}.
+   * refreshed first when none is tracked, or when the record is not below them), and returns its
+   * {@linkplain #plaintext plaintext}.
    */
   public byte[] read(Hash record, long index) throws RenterException {
     if (highestHead() == null) {
       refreshHeads();
     }
-    RecordHeader anchor = highestHead();
-    if (anchor == null) {
-      throw new RenterException("capsule " + capsuleId() + " has no records yet");
+    for (boolean refreshed = false; ; refreshed = true) {
+      RecordHeader anchor = highestHead();
+      if (anchor == null) {
+        throw new RenterException("capsule " + capsuleId() + " has no records yet");
+      }
+      ProgramBuilder builder = newProgram();
+      builder.readSubRecord(record, index, anchor);
+      try {
+        return plaintext(client.run(builder.build()).output(0));
+      } catch (ProgramFailedException e) {
+        // The record may lie above the tracked heads: refresh them and try once more.
+        if (refreshed || e.reason() != ProgramFailedException.Reason.NOT_FOUND) {
+          throw e;
+        }
+        refreshHeads();
+      }
     }
-    ProgramBuilder builder = newProgram();
-    builder.readSubRecord(record, index, anchor);
-    return plaintext(client.run(builder.build()).output(0));
   }
 
   /** The verified membership records this reader holds (what a renter saves); empty for version 1. */

@@ -452,6 +452,13 @@ public final class CapsuleWriter {
     Keystore block = keystoreFor(draft, change);
     List<byte[]> stored = new ArrayList<>(payloads);
     if (block != null) {
+      long limit = metadata.metadata().maxSubRecordBytes();
+      if (block.encodedLength() > limit) {
+        throw new IllegalArgumentException("the keystore block this change needs wraps epoch " + block.epochKey()
+            + " for " + block.entries().size() + " reader(s): " + block.encodedLength() + " bytes, over capsule "
+            + capsuleId() + "'s limit of " + limit + " bytes per sub-record (37 bytes and 208 per reader; a"
+            + " private capsule for more readers needs a larger max sub-record bytes)");
+      }
       stored.add(block.encode());
     }
     Record record = draft.build(stored, timestampMillis, writerKey, true, RecordKind.MEMBERSHIP, null, null);
@@ -506,12 +513,15 @@ public final class CapsuleWriter {
         entries.add(secret.wrapFor(reader, card.x25519(), card.signature()));
       }
       List<Keystore.PreviousLink> links = new ArrayList<>();
+      long room = (metadata.metadata().maxSubRecordBytes() - 37 - (long) Keystore.ENTRY_LENGTH * entries.size())
+          / Keystore.LINK_LENGTH;
       if (keyring != null) {
         List<EpochKey> newestFirst = new ArrayList<>(epochs.all());
         Collections.reverse(newestFirst);
         Set<EpochKey> reachable = new HashSet<>();
         for (EpochKey older : newestFirst) {
-          if (links.size() == Keystore.MAX_PREVIOUS || reachable.contains(older)) {
+          // The block is a sub-record: its links stop where the capsule's size limit would be passed.
+          if (links.size() >= Math.min(Keystore.MAX_PREVIOUS, room) || reachable.contains(older)) {
             continue;
           }
           EpochSecret olderSecret = keyring.secretOrNull(older, blocks);
@@ -1061,21 +1071,32 @@ public final class CapsuleWriter {
 
   /**
    * Reads sub-record {@code index} of record {@code record}, proven from this writer's highest head (its
-   * heads refreshed first when it knows none), and returns its {@linkplain #plaintext plaintext}.
+   * heads refreshed first when it knows none, or when the record is not below them), and returns its
+   * {@linkplain #plaintext plaintext}.
    */
   public byte[] read(HostClient client, Hash record, long index) throws RenterException {
     if (highestHead() == null) {
       refreshHeads(client);
     }
-    RecordHeader anchor = highestHead();
-    if (anchor == null) {
-      throw new RenterException("capsule " + capsuleId() + " has no records yet");
+    for (boolean refreshed = false; ; refreshed = true) {
+      RecordHeader anchor = highestHead();
+      if (anchor == null) {
+        throw new RenterException("capsule " + capsuleId() + " has no records yet");
+      }
+      ProgramBuilder builder = newProgram(client);
+      builder.readSubRecord(record, index, anchor);
+      try {
+        ProgramResult result = client.run(builder.build());
+        lastResult = result;
+        return plaintext(client, result.output(0));
+      } catch (ProgramFailedException e) {
+        // The record may lie above the heads this writer knows: refresh them and try once more.
+        if (refreshed || e.reason() != ProgramFailedException.Reason.NOT_FOUND) {
+          throw e;
+        }
+        refreshHeads(client);
+      }
     }
-    ProgramBuilder builder = newProgram(client);
-    builder.readSubRecord(record, index, anchor);
-    ProgramResult result = client.run(builder.build());
-    lastResult = result;
-    return plaintext(client, result.output(0));
   }
 
   /**
