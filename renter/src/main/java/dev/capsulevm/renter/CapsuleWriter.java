@@ -909,12 +909,17 @@ public final class CapsuleWriter {
         refreshHeads(client);
         refreshed = true;
       } catch (NoUsableEpochException e) {
-        // Every epoch is held by a former reader: a reader starts a fresh one, then writes under it.
-        if (rekeyed || !e.writerReads()) {
+        // Every epoch is held by a former reader. A reader may have rekeyed above these heads: look once;
+        // then a reader starts a fresh epoch itself, and writes under it.
+        if (!refreshed) {
+          refreshHeads(client);
+          refreshed = true;
+        } else if (rekeyed || !e.writerReads()) {
           throw e;
+        } else {
+          rekeyed = true;
+          rekey(client);
         }
-        rekeyed = true;
-        rekey(client);
       }
     }
   }
