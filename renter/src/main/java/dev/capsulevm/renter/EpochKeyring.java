@@ -16,6 +16,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -35,11 +36,27 @@ import org.jspecify.annotations.Nullable;
  * {@code toString} or an exception message. Thread-safe.
  */
 final class EpochKeyring {
+  /** How many records' data keys are kept. */
+  private static final int CACHED_CIPHERS = 16;
+
   private final Hash capsuleId;
   private final @Nullable EncryptionKey keyOrNull;
   private final byte @Nullable [] publicKeyOrNull;
   private final Set<PublicKey> identities;
   private final Map<EpochKey, EpochSecret> secrets = new ConcurrentHashMap<>();
+  /**
+   * The data keys of the records read last, by record hash: reading a record's sub-records one by one
+   * takes one HPKE set-up (an X25519 agreement), not one per sub-record. Guarded by itself.
+   */
+  private final Map<Hash, RecordCipher> ciphers = new LinkedHashMap<>(16, 0.75f, true) {
+    private static final long serialVersionUID = 1L;
+
+    // An evicted cipher is left to the garbage collector, not destroyed: another thread may be using it.
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Hash, RecordCipher> eldest) {
+      return size() > CACHED_CIPHERS;
+    }
+  };
 
   /**
    * @param keyOrNull this renter's X25519 key; null for a renter without one, which opens nothing
@@ -110,31 +127,36 @@ final class EpochKeyring {
     if (header.kind() != RecordKind.DATA || epoch == null || enc == null) {
       throw new IllegalArgumentException("record " + header.hash() + " is not a data record of a private capsule");
     }
-    EpochSecret secret = secret(epoch, blocks, header);
     RecordCipher cipher;
-    try {
-      cipher = RecordCipher.forReader(secret, enc, header.capsuleId(), header.writer(), header.height());
-    } catch (DecryptionException e) {
-      throw new DecryptionFailedException("cannot decrypt record " + header.hash().toHex() + ": " + e.getMessage(), e);
+    synchronized (ciphers) {
+      cipher = ciphers.get(header.hash());
     }
-    try {
-      List<byte[]> out = new ArrayList<>(payloads.size());
-      for (int i = 0; i < payloads.size(); i++) {
-        long index = firstIndex + i;
-        if (index > Integer.MAX_VALUE) {
-          throw new IllegalArgumentException("sub-record index " + index + " is beyond what the cipher numbers");
-        }
-        try {
-          out.add(cipher.open((int) index, payloads.get(i)));
-        } catch (DecryptionException e) {
-          throw new DecryptionFailedException("cannot decrypt sub-record " + index + " of record "
-              + header.hash().toHex() + ": " + e.getMessage(), e);
-        }
+    if (cipher == null) {
+      EpochSecret secret = secret(epoch, blocks, header);
+      try {
+        cipher = RecordCipher.forReader(secret, enc, header.capsuleId(), header.writer(), header.height());
+      } catch (DecryptionException e) {
+        throw new DecryptionFailedException("cannot decrypt record " + header.hash().toHex() + ": " + e.getMessage(), e);
       }
-      return out;
-    } finally {
-      cipher.destroy();
     }
+    List<byte[]> out = new ArrayList<>(payloads.size());
+    for (int i = 0; i < payloads.size(); i++) {
+      long index = firstIndex + i;
+      if (index > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException("sub-record index " + index + " is beyond what the cipher numbers");
+      }
+      try {
+        out.add(cipher.open((int) index, payloads.get(i)));
+      } catch (DecryptionException e) {
+        throw new DecryptionFailedException("cannot decrypt sub-record " + index + " of record "
+            + header.hash().toHex() + ": " + e.getMessage(), e);
+      }
+    }
+    // Kept only once a payload opened with it: the header (hashed, so its enc and epoch) is the cache key.
+    synchronized (ciphers) {
+      ciphers.putIfAbsent(header.hash(), cipher);
+    }
+    return out;
   }
 
   /**
