@@ -135,6 +135,9 @@ final class MemberCommand {
       } catch (IllegalArgumentException e) {
         // A private capsule's new reader named by its identity alone: its card carries the key to wrap to.
         throw Args.usage(spec, "--key: " + e.getMessage() + "; pass its card (its 'capsulevm key card')");
+      } catch (IllegalStateException e) {
+        // A keystore block over the capsule's sub-record limit: nothing was sent.
+        throw new RenterException(String.valueOf(e.getMessage()), e);
       }
       state.save(writer);
       printChange(args, writer, record, signer, member.key(), bits);

@@ -454,7 +454,7 @@ public final class CapsuleWriter {
     if (block != null) {
       long limit = metadata.metadata().maxSubRecordBytes();
       if (block.encodedLength() > limit) {
-        throw new IllegalArgumentException("the keystore block this change needs wraps epoch " + block.epochKey()
+        throw new IllegalStateException("the keystore block this change needs wraps epoch " + block.epochKey()
             + " for " + block.entries().size() + " reader(s): " + block.encodedLength() + " bytes, over capsule "
             + capsuleId() + "'s limit of " + limit + " bytes per sub-record (37 bytes and 208 per reader; a"
             + " private capsule for more readers needs a larger max sub-record bytes)");
@@ -509,7 +509,7 @@ public final class CapsuleWriter {
     try {
       List<Keystore.Entry> entries = new ArrayList<>();
       for (PublicKey reader : Epochs.readersOf(after)) {
-          Card card = cardOf(reader, newCardOrNull, blocks);
+        Card card = cardOf(reader, newCardOrNull, blocks);
         entries.add(secret.wrapFor(reader, card.x25519(), card.signature()));
       }
       List<Keystore.PreviousLink> links = new ArrayList<>();
@@ -964,6 +964,8 @@ public final class CapsuleWriter {
    * @throws IllegalStateException for a version-1 capsule, whose writers are fixed
    * @throws IllegalArgumentException in a private capsule, when the change gives read to a member without it
    *     (its card is needed)
+   * @throws IllegalStateException in a private capsule, when the keystore block the change needs does not fit
+   *     the capsule's max sub-record bytes (208 bytes per reader)
    */
   public RecordWithBody setMember(HostClient client, PublicKey member, int bits) throws RenterException {
     return change(client, new Change(new MemberChange.SetMember(member, bits), null));

@@ -233,6 +233,16 @@ class EpochKeyringTest {
   }
 
   @Test
+  void anEpochNoBlockNamesIsMissing() {
+    EpochSecret unknown = EpochSecret.generate(RANDOM);
+    Sealed sealed = seal(unknown);
+    MissingEpochKeyException e = assertThrows(MissingEpochKeyException.class,
+        () -> bob.keyring(capsule).open(sealed.header(), 0, List.of(sealed.payload()), List.of(genesis, rotation)));
+    assertEquals(unknown.epochKey(), e.epochKey());
+    assertTrue(e.getMessage().contains("no keystore block this renter holds names that epoch"), e.getMessage());
+  }
+
+  @Test
   void identitiesAloneDoNotOpen() {
     // A renter without an X25519 key opens nothing, and says so.
     Sealed sealed = seal(first);
