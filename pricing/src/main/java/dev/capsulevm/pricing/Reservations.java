@@ -76,6 +76,7 @@ public final class Reservations {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
     Objects.requireNonNull(expiry, "expiry");
+    PriceTable.wholeSeconds("expiry", expiry); // as a withdrawal carries it, and a settlement keeps it
     Instant now = clock.instant();
     if (!now.isBefore(expiry)) {
       throw new PricingException(PricingException.Reason.EXPIRED,

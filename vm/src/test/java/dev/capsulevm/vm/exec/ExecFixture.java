@@ -96,7 +96,8 @@ public final class ExecFixture {
    * a meter of {@link Builder#meter()}.
    */
   public static Reservation payer(Reservations holds, Clock clock, PublicKey account) throws Exception {
-    return holds.reserve(account, Amount.of(BUDGET), NONCES.incrementAndGet(), clock.instant().plusSeconds(3600));
+    return holds.reserve(account, Amount.of(BUDGET), NONCES.incrementAndGet(),
+        clock.instant().plusSeconds(3600).truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
   }
 
   /** Builds a program and its data. */
