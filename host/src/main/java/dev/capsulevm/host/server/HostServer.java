@@ -383,7 +383,7 @@ public final class HostServer implements AutoCloseable {
    * Graceful shutdown: health turns NOT_SERVING, sync sessions are cut (each only added verified records,
    * and the next one resumes), new programs are refused (UNAVAILABLE); programs in flight get {@code
    * shutdownGrace} to finish (a pending commit to be decided); whatever is still running then is aborted
-   * atomically (its staged writes discarded, its budget refunded, the renter told UNAVAILABLE); then the
+   * atomically (its staged writes discarded, its cost settled, the renter told UNAVAILABLE); then the
    * servers stop and the store (with the ledger) is closed.
    */
   @Override
