@@ -237,7 +237,7 @@ public final class RecordValidator {
         }
         epochs.checkDataRecord(epochKey);
       } else {
-        epochs.checkMembershipRecord(op.change(), op.keystoreOrNull());
+        epochs.checkMembershipRecord(op);
       }
     }
   }

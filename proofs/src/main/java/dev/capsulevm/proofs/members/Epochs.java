@@ -31,14 +31,15 @@ import org.jspecify.annotations.Nullable;
  *       creation order (genesis, then resolution order).
  *   <li>The <b>holders</b> of an epoch key are the members of every entry that wraps it, in the genesis
  *       block and in every record of the closure, effective or void (a void record's wraps were still
- *       published), plus the holders of every key whose rotate block links to it (a previous link gives
- *       whoever holds the newer secret the older one).
+ *       published); the author of every rotate block that starts it (it made the secret, whether or not
+ *       it wrapped it for itself); and the holders of every key whose rotate block links to it (a previous
+ *       link gives whoever holds the newer secret the older one).
  *   <li>An epoch is <b>usable</b> at R when every holder is a reader in the state before R.
  *   <li>The <b>current</b> epoch is the usable epoch created last; none when none is usable.
  * </ul>
  *
  * <p>It also holds the two rules a validator applies with them: {@link #checkDataRecord} (a data record
- * is written under the current epoch) and {@link #checkMembershipRecord} (a membership record carries the
+ * is written under the current epoch) and {@link #checkMembershipRecord(Op)} (a membership record carries the
  * keystore block its change needs, with the right entries). Immutable.
  */
 public final class Epochs {
@@ -46,7 +47,7 @@ public final class Epochs {
   private final Resolution resolution;
   private final List<EpochKey> all;
   private final Map<EpochKey, @Nullable Hash> createdBy;
-  /** Members of the entries that wrap each key directly, over every block. */
+  /** Members of the entries that wrap each key directly, over every block, and the authors of its rotate blocks. */
   private final Map<EpochKey, SortedSet<PublicKey>> wrappedFor;
   /** For each key, the keys whose rotate blocks link to it (newer epochs that seal it). */
   private final Map<EpochKey, Set<EpochKey>> linkedFrom;
@@ -99,12 +100,18 @@ public final class Epochs {
     SortedMap<Hash, Op> byHash = Resolver.byHash(closure);
     List<Keystore> blocks = new ArrayList<>();
     blocks.add(genesis);
+    Map<EpochKey, SortedSet<PublicKey>> wrappedFor = new HashMap<>();
     for (Op op : byHash.values()) {
-      if (op.keystoreOrNull() != null) {
-        blocks.add(op.keystoreOrNull());
+      Keystore block = op.keystoreOrNull();
+      if (block != null) {
+        blocks.add(block);
+        if (block.type() == Keystore.Type.ROTATE) {
+          // The author made the secret: it holds the epoch even when it wrapped it for others only (an
+          // admin without read), so its removal taints the epoch like any holder's.
+          wrappedFor.computeIfAbsent(block.epochKey(), k -> new TreeSet<>()).add(op.author());
+        }
       }
     }
-    Map<EpochKey, SortedSet<PublicKey>> wrappedFor = new HashMap<>();
     Map<EpochKey, Set<EpochKey>> linksTo = new HashMap<>();
     Map<EpochKey, Set<EpochKey>> linkedFrom = new HashMap<>();
     Set<EpochKey> named = new HashSet<>();
@@ -188,8 +195,9 @@ public final class Epochs {
   }
 
   /**
-   * Who holds {@code key}'s secret: the members of every entry wrapping it, and of every entry wrapping a
-   * key that links to it, directly or through other links. Empty for a key no block names.
+   * Who holds {@code key}'s secret: the members of every entry wrapping it and the authors of its rotate
+   * blocks, and the same for every key that links to it, directly or through other links. Empty for a
+   * key no block names.
    */
   public SortedSet<PublicKey> holders(EpochKey key) {
     Objects.requireNonNull(key, "key");
@@ -263,12 +271,15 @@ public final class Epochs {
   }
 
   /**
-   * The keystore rules for a membership record of a private capsule, whose author holds the right for
-   * {@code change} (checked before). With S the state before the record and S' = S with the change
-   * applied as requested:
+   * The keystore rules for a membership record of a private capsule by {@code author}, who holds the
+   * right for {@code change} (checked before). With S the state before the record and S' = S with the
+   * change applied as requested:
    *
    * <ul>
-   *   <li>a change that takes read from a member who had it in S, and a rekey, carry a rotate block;
+   *   <li>a change that takes read from a member who had it in S, other than the author itself, and a
+   *       rekey, carry a rotate block (a member that takes its own read away, by leaving or demoting
+   *       itself, needs none: any epoch it would start, it would hold; the epochs it held become
+   *       unusable, and a reader rekeys);
    *   <li>a set-member that gives read to a member without it in S carries a rotate block, or a forward
    *       block of the current epoch with an entry for that member;
    *   <li>otherwise a block is optional.
@@ -281,8 +292,9 @@ public final class Epochs {
    * @param blockOrNull the record's sub-record 1, null when it has none
    * @throws VerificationException {@link Failure#BAD_KEYSTORE} naming what is wrong
    */
-  public void checkMembershipRecord(MemberChange change, @Nullable Keystore blockOrNull)
+  public void checkMembershipRecord(PublicKey author, MemberChange change, @Nullable Keystore blockOrNull)
       throws VerificationException {
+    Objects.requireNonNull(author, "author");
     Objects.requireNonNull(change, "change");
     MemberState after = before;
     boolean needsRotation = change instanceof MemberChange.Rekey;
@@ -290,7 +302,7 @@ public final class Epochs {
     if (change instanceof MemberChange.SetMember set) {
       boolean readBefore = (before.bitsOf(set.member()) & Rights.READ) != 0;
       boolean readAfter = (set.bits() & Rights.READ) != 0;
-      needsRotation = readBefore && !readAfter;
+      needsRotation = readBefore && !readAfter && !set.member().equals(author);
       newReader = !readBefore && readAfter ? set.member() : null;
       after = before.withMember(set.member(), set.bits());
     }
@@ -322,6 +334,11 @@ public final class Epochs {
       throw badKeystore("the change gives read to " + newReader.toHex()
           + ", but the forward block has no entry for it");
     }
+  }
+
+  /** {@link #checkMembershipRecord(PublicKey, MemberChange, Keystore)} for a membership record's op. */
+  public void checkMembershipRecord(Op op) throws VerificationException {
+    checkMembershipRecord(op.author(), op.change(), op.keystoreOrNull());
   }
 
   private void checkRotate(Keystore block, MemberState after) throws VerificationException {

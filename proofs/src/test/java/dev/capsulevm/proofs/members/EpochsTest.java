@@ -116,7 +116,7 @@ class EpochsTest {
     assertTrue(none.getMessage().contains("no epoch is usable: a member must rekey"), none.getMessage());
 
     EpochKey fresh = epoch("after rekey");
-    epochs.checkMembershipRecord(new MemberChange.Rekey(), rotate(fresh, List.of(E0), CREATOR, WRITER, ADMIN, READER));
+    epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.Rekey(), rotate(fresh, List.of(E0), CREATOR, WRITER, ADMIN, READER));
     Op rekey = op("rekey", WRITER, new MemberChange.Rekey(), rotate(fresh, List.of(E0), CREATOR, WRITER, ADMIN, READER),
         admit, demote);
     assertEquals(fresh, at(List.of(admit, demote, rekey)).currentOrNull());
@@ -139,11 +139,11 @@ class EpochsTest {
       assertBad(Failure.BAD_EPOCH, "no epoch is usable", () -> merged.checkDataRecord(key));
     }
     assertBad(Failure.BAD_KEYSTORE, "nothing can be forwarded",
-        () -> merged.checkMembershipRecord(set(NEWBIE, 0x01), forward(ea, NEWBIE)));
+        () -> merged.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x01), forward(ea, NEWBIE)));
 
     EpochKey em = epoch("m");
     Keystore rekeyBlock = rotate(em, List.of(ea, eb), CREATOR, ADMIN);
-    merged.checkMembershipRecord(new MemberChange.Rekey(), rekeyBlock);
+    merged.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.Rekey(), rekeyBlock);
     Op rekey = op("rekey at the merge", ADMIN, new MemberChange.Rekey(), rekeyBlock, a, b);
     Epochs after = at(List.of(a, b, rekey));
     assertEquals(em, after.currentOrNull());
@@ -187,46 +187,46 @@ class EpochsTest {
   @Test
   void givingRead_needsARotationOrAForwardWithTheNewReader_addWithoutReadNeedsNoWrap() throws VerificationException {
     Epochs epochs = at(List.of());
-    epochs.checkMembershipRecord(set(NEWBIE, 0x02), null);
-    epochs.checkMembershipRecord(set(WRITER, 0x01), null); // keeps read
-    epochs.checkMembershipRecord(new MemberChange.SetRetention(RetentionPolicy.keepHeights(5)), null);
+    epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x02), null);
+    epochs.checkMembershipRecord(CREATOR.publicKey(), set(WRITER, 0x01), null); // keeps read
+    epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.SetRetention(RetentionPolicy.keepHeights(5)), null);
     assertBad(Failure.BAD_KEYSTORE, "gives read to " + NEWBIE.publicKey().toHex(),
-        () -> epochs.checkMembershipRecord(set(NEWBIE, 0x03), null));
-    epochs.checkMembershipRecord(set(NEWBIE, 0x03), forward(E0, NEWBIE));
-    epochs.checkMembershipRecord(set(NEWBIE, 0x03), rotate(epoch("1"), List.of(E0), CREATOR, WRITER, ADMIN, READER, NEWBIE));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x03), null));
+    epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x03), forward(E0, NEWBIE));
+    epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x03), rotate(epoch("1"), List.of(E0), CREATOR, WRITER, ADMIN, READER, NEWBIE));
     assertBad(Failure.BAD_KEYSTORE, "has no entry for it",
-        () -> epochs.checkMembershipRecord(set(NEWBIE, 0x03), forward(E0, READER)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x03), forward(E0, READER)));
     // An optional block is still checked.
-    epochs.checkMembershipRecord(set(NEWBIE, 0x02), forward(E0, READER));
+    epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x02), forward(E0, READER));
     assertBad(Failure.BAD_KEYSTORE, "who is not a reader after the record",
-        () -> epochs.checkMembershipRecord(set(NEWBIE, 0x02), forward(E0, NEWBIE)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x02), forward(E0, NEWBIE)));
   }
 
   @Test
   void takingRead_andRekey_needARotationForTheReadersAfter() throws VerificationException {
     Epochs epochs = at(List.of());
     EpochKey e1 = epoch("1");
-    epochs.checkMembershipRecord(set(READER, 0), rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN));
-    epochs.checkMembershipRecord(set(WRITER, 0x02), rotate(e1, List.of(), CREATOR, ADMIN, READER));
+    epochs.checkMembershipRecord(CREATOR.publicKey(), set(READER, 0), rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN));
+    epochs.checkMembershipRecord(CREATOR.publicKey(), set(WRITER, 0x02), rotate(e1, List.of(), CREATOR, ADMIN, READER));
     assertBad(Failure.BAD_KEYSTORE, "takes read from " + READER.publicKey().toHex(),
-        () -> epochs.checkMembershipRecord(set(READER, 0), null));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(READER, 0), null));
     assertBad(Failure.BAD_KEYSTORE, "not a forward block",
-        () -> epochs.checkMembershipRecord(set(READER, 0), forward(E0, CREATOR)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(READER, 0), forward(E0, CREATOR)));
     assertBad(Failure.BAD_KEYSTORE, "a rekey carries a rotate keystore block",
-        () -> epochs.checkMembershipRecord(new MemberChange.Rekey(), null));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.Rekey(), null));
     assertBad(Failure.BAD_KEYSTORE, "not a forward block",
-        () -> epochs.checkMembershipRecord(new MemberChange.Rekey(), forward(E0, CREATOR)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.Rekey(), forward(E0, CREATOR)));
     assertBad(Failure.BAD_KEYSTORE, "no entry for reader " + ADMIN.publicKey().toHex(),
-        () -> epochs.checkMembershipRecord(set(READER, 0), rotate(e1, List.of(E0), CREATOR, WRITER)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(READER, 0), rotate(e1, List.of(E0), CREATOR, WRITER)));
     assertBad(Failure.BAD_KEYSTORE, "for " + READER.publicKey().toHex() + ", who is not a reader after the record",
-        () -> epochs.checkMembershipRecord(set(READER, 0), rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN, READER)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(READER, 0), rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN, READER)));
     assertBad(Failure.BAD_KEYSTORE, "a new epoch needs a fresh key",
-        () -> epochs.checkMembershipRecord(new MemberChange.Rekey(), rotate(E0, List.of(), CREATOR, WRITER, ADMIN, READER)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.Rekey(), rotate(E0, List.of(), CREATOR, WRITER, ADMIN, READER)));
     assertBad(Failure.BAD_KEYSTORE, "which no keystore block below the record names",
-        () -> epochs.checkMembershipRecord(new MemberChange.Rekey(),
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.Rekey(),
             rotate(e1, List.of(epoch("unknown")), CREATOR, WRITER, ADMIN, READER)));
     // Optional rotation with a retention change: entries are the readers.
-    epochs.checkMembershipRecord(new MemberChange.SetRetention(RetentionPolicy.NONE),
+    epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.SetRetention(RetentionPolicy.NONE),
         rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN, READER));
   }
 
@@ -236,9 +236,9 @@ class EpochsTest {
     Op removal = op("remove reader", CREATOR, set(READER, 0), rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN));
     Epochs epochs = at(List.of(removal));
     assertBad(Failure.BAD_KEYSTORE, "the current epoch is " + e1.toHex(),
-        () -> epochs.checkMembershipRecord(set(NEWBIE, 0x01), forward(E0, NEWBIE)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), set(NEWBIE, 0x01), forward(E0, NEWBIE)));
     assertBad(Failure.BAD_KEYSTORE, "fresh key",
-        () -> epochs.checkMembershipRecord(new MemberChange.Rekey(), rotate(e1, List.of(), CREATOR, WRITER, ADMIN)));
+        () -> epochs.checkMembershipRecord(CREATOR.publicKey(), new MemberChange.Rekey(), rotate(e1, List.of(), CREATOR, WRITER, ADMIN)));
   }
 
   @Test
@@ -274,6 +274,58 @@ class EpochsTest {
     Op removeReader = op("remove reader", CREATOR, set(READER, 0), null);
     Resolution concurrent = Resolver.resolve(GENESIS, CREATOR.publicKey(), List.of(rekey, removeReader));
     assertTrue(concurrent.voided().contains(rekey.hash()), concurrent.toString());
+  }
+
+  @Test
+  void rotationByAnAdminWithoutRead_isHeldByItsAuthor_soNobodyCanUseIt_untilAReaderRekeys()
+      throws VerificationException {
+    // OTHER may change plain members but cannot read. It removes the reader and rotates for the readers
+    // left: it made the new secret, so it holds the new epoch, and it is no reader.
+    Op grant = op("grant admin without read", CREATOR, set(OTHER, 0x12), null);
+    EpochKey e1 = epoch("1");
+    Op removal = op("admin without read removes reader", OTHER, set(READER, 0),
+        rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN), grant);
+    Epochs epochs = at(List.of(grant, removal));
+    assertEquals(List.of(E0, e1), epochs.all());
+    assertTrue(epochs.holders(e1).contains(OTHER.publicKey()), "the author of a rotation holds its epoch");
+    assertFalse(epochs.isUsable(e1));
+    assertNull(epochs.currentOrNull());
+    String why = epochs.unusableReasonOrNull(e1);
+    assertTrue(why.contains(OTHER.publicKey().toHex() + ", who is not a reader"), why);
+    assertBad(Failure.BAD_EPOCH, "no epoch is usable: a member must rekey", () -> epochs.checkDataRecord(e1));
+
+    EpochKey e2 = epoch("2");
+    Keystore rekeyBlock = rotate(e2, List.of(e1), CREATOR, WRITER, ADMIN);
+    epochs.checkMembershipRecord(WRITER.publicKey(), new MemberChange.Rekey(), rekeyBlock);
+    Op rekey = op("writer rekeys", WRITER, new MemberChange.Rekey(), rekeyBlock, removal);
+    Epochs after = at(List.of(grant, removal, rekey));
+    assertEquals(e2, after.currentOrNull());
+    after.checkDataRecord(e2);
+  }
+
+  @Test
+  void aMemberTakingItsOwnReadAway_needsNoRotation_andLeavesNoUsableEpoch_untilARekey()
+      throws VerificationException {
+    Epochs genesis = at(List.of());
+    genesis.checkMembershipRecord(READER.publicKey(), set(READER, 0), null); // leaving
+    genesis.checkMembershipRecord(ADMIN.publicKey(), set(ADMIN, 0x12), null); // demoting itself below read
+    assertBad(Failure.BAD_KEYSTORE, "takes read from " + READER.publicKey().toHex(),
+        () -> genesis.checkMembershipRecord(ADMIN.publicKey(), set(READER, 0), null));
+    // A block a leaver carries anyway is still checked.
+    assertBad(Failure.BAD_KEYSTORE, "who is not a reader after the record",
+        () -> genesis.checkMembershipRecord(READER.publicKey(), set(READER, 0), forward(E0, READER)));
+
+    Op leave = op("reader leaves", READER, set(READER, 0), null);
+    Epochs epochs = at(List.of(leave));
+    assertFalse(epochs.isUsable(E0));
+    assertNull(epochs.currentOrNull());
+    assertBad(Failure.BAD_EPOCH, "no epoch is usable: a member must rekey", () -> epochs.checkDataRecord(E0));
+
+    EpochKey e1 = epoch("1");
+    Keystore rekeyBlock = rotate(e1, List.of(E0), CREATOR, WRITER, ADMIN);
+    epochs.checkMembershipRecord(ADMIN.publicKey(), new MemberChange.Rekey(), rekeyBlock);
+    Op rekey = op("admin rekeys", ADMIN, new MemberChange.Rekey(), rekeyBlock, leave);
+    assertEquals(e1, at(List.of(leave, rekey)).currentOrNull());
   }
 
   private static void assertBad(Failure failure, String reason, Executable check) {

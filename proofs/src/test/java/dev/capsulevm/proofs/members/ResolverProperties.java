@@ -326,6 +326,7 @@ class ResolverProperties {
       if (block != null) {
         assertTrue(epochs.holders(block.epochKey()).containsAll(block.members()), "every wrap counts, void or not");
         if (block.type() == Keystore.Type.ROTATE) { // its key is fresh: an epoch exactly when the record is effective
+          assertTrue(epochs.holders(block.epochKey()).contains(op.author()), "a rotation's author holds its epoch");
           assertEquals(r.isEffective(op.hash()), epochs.isEpoch(block.epochKey()));
           assertEquals(r.isEffective(op.hash()) ? op.hash() : null, epochs.createdByOrNull(block.epochKey()));
         }
