@@ -1,5 +1,6 @@
 package dev.capsulevm.cli;
 
+import dev.capsulevm.host.daemon.OneLine;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.RenterOptions;
 import java.io.IOException;
@@ -28,6 +29,13 @@ final class AdminArgs {
 
   /** The token given, else the token file's content. */
   String token() throws IOException {
-    return token != null ? token : Files.readString(tokenFile).strip();
+    if (token != null) {
+      return token;
+    }
+    try {
+      return Files.readString(tokenFile).strip();
+    } catch (IOException e) {
+      throw new IOException("cannot read the admin token (--token-file, or give --token): " + OneLine.of(e), e);
+    }
   }
 }

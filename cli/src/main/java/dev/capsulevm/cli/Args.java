@@ -48,6 +48,14 @@ final class Args {
     return out;
   }
 
+  /** {@code value} when it is {@code min} to {@code max}; otherwise a usage error naming the option. */
+  static long inRange(CommandSpec spec, String what, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw usage(spec, what + " must be " + min + " to " + max + ", got " + value);
+    }
+    return value;
+  }
+
   static long nonNegative(CommandSpec spec, String what, long value) {
     if (value < 0) {
       throw usage(spec, what + " must not be negative, got " + value);
@@ -68,6 +76,9 @@ final class Args {
       CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
       err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
       err.flush();
+      if (List.of(args).contains("--json")) {
+        Failures.printJson("usage", exitCode, message.startsWith("Error: ") ? message.substring(7) : message);
+      }
       return exitCode;
     };
   }

@@ -77,6 +77,8 @@ final class CapsuleCommand {
    * the capsule's retention policy (a failed read, like any other: exit 1).
    */
   static final int EXIT_DROPPED = 1;
+  /** The largest limit a capsule's metadata holds (an unsigned 32-bit field). */
+  private static final long MAX_U32 = 0xFFFF_FFFFL;
 
   interface Body {
     int run() throws RenterException, IOException, AccessException;
@@ -92,30 +94,20 @@ final class CapsuleCommand {
     try {
       return body.run();
     } catch (RollbackException e) {
-      System.err.println("HOST MISBEHAVIOUR (rollback): " + e.getMessage());
-      Path file = e.fileOrNull();
-      if (file != null) {
-        System.err.println("evidence: " + file + " (check it with: capsulevm evidence verify " + file + ")");
-      }
-      return EXIT_ROLLBACK;
+      return Failures.report(EXIT_ROLLBACK, "rollback", "HOST MISBEHAVIOUR (rollback): ", e, e.fileOrNull());
     } catch (WriteCommittedException e) {
-      System.err.println("COMMITTED, BUT HOST MISBEHAVIOUR: " + e.getMessage());
-      return EXIT_COMMITTED_MISBEHAVIOUR;
+      return Failures.report(EXIT_COMMITTED_MISBEHAVIOUR, "committed-misbehaviour",
+          "COMMITTED, BUT HOST MISBEHAVIOUR: ", e, null);
     } catch (AppendConflictException e) {
-      System.err.println("capsulevm: " + e.getMessage());
-      return EXIT_APPEND_CONFLICT;
+      return Failures.report(EXIT_APPEND_CONFLICT, "append-conflict", "capsulevm: ", e, null);
     } catch (NotAllowedException e) {
-      System.err.println("capsulevm: not allowed: " + e.getMessage());
-      return EXIT_NOT_ALLOWED;
+      return Failures.report(EXIT_NOT_ALLOWED, "not-allowed", "capsulevm: not allowed: ", e, null);
     } catch (HostMisbehaviourException e) {
-      System.err.println("HOST MISBEHAVIOUR: " + e.getMessage());
-      return EXIT_MISBEHAVIOUR;
+      return Failures.report(EXIT_MISBEHAVIOUR, "host-misbehaviour", "HOST MISBEHAVIOUR: ", e, null);
     } catch (RenterException | IOException e) {
-      System.err.println("capsulevm: " + e.getMessage());
-      return 1;
+      return Failures.report(Failures.EXIT_FAILED, "failed", "capsulevm: ", e, null);
     } catch (AccessException e) {
-      System.err.println("capsulevm: " + e.getMessage());
-      return EXIT_ACCESS_REFUSED;
+      return Failures.report(EXIT_ACCESS_REFUSED, "access-refused", "capsulevm: ", e, null);
     }
   }
 
@@ -123,6 +115,7 @@ final class CapsuleCommand {
       description = "Create a capsule (format version 2: members can be added and removed, see 'member'): new"
           + " creator and writer keys are kept in the local state.")
   static final class Create implements Callable<Integer> {
+    @Spec CommandSpec spec;
     @Mixin RenterArgs args;
 
     @Option(names = "--policy", defaultValue = "EVERY_RECORD",
@@ -140,6 +133,8 @@ final class CapsuleCommand {
 
     @Override
     public Integer call() {
+      Args.inRange(spec, "--max-sub-records", maxSubRecords, 1, MAX_U32);
+      Args.inRange(spec, "--max-sub-record-bytes", maxSubRecordBytes, 0, MAX_U32);
       return guarded(() -> {
         RenterState state = args.state();
         SigningKey creator = SigningKey.generate();

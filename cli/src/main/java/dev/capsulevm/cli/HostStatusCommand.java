@@ -57,9 +57,12 @@ final class HostStatusCommand implements Callable<Integer> {
     });
   }
 
-  /** One peer: {@code peer ADDR  last WHEN OUTCOME, BYTES, N records; S sessions, F failed[; backoff until T]}. */
+  /** One peer: {@code peer ADDR  [key KEY  ]last WHEN OUTCOME, BYTES, N records; S sessions, F failed[; backoff until T]}. */
   static String line(PeerStatus p) {
     StringBuilder out = new StringBuilder("peer     ").append(p.address()).append("  ");
+    if (p.keyOrNull() != null) {
+      out.append("key ").append(p.keyOrNull().toHex()).append("  ");
+    }
     if (p.lastSessionOrNull() == null) {
       out.append("never synced");
     } else {
@@ -80,7 +83,7 @@ final class HostStatusCommand implements Callable<Integer> {
   }
 
   static Json json(PeerStatus p) {
-    return new Json().put("address", p.address())
+    return new Json().put("address", p.address()).put("key", p.keyOrNull() == null ? null : p.keyOrNull().toHex())
         .put("lastSession", p.lastSessionOrNull() == null ? null : p.lastSessionOrNull().toString())
         .put("lastOutcome", p.lastOutcomeOrNull() == null ? null : p.lastOutcomeOrNull().name())
         .put("lastError", p.lastErrorOrNull()).put("lastBytes", p.lastBytes()).put("lastRecords", p.lastRecords())

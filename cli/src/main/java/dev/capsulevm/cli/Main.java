@@ -1,8 +1,13 @@
 package dev.capsulevm.cli;
 
+import dev.capsulevm.host.daemon.HostCommand;
+import dev.capsulevm.host.daemon.Logging;
 import java.util.Objects;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
 
 /** The {@code capsulevm} command: one picocli subcommand per job. */
 @Command(
@@ -26,7 +31,11 @@ import picocli.CommandLine.Command;
     })
 public final class Main {
   /** Exit code for bad arguments, as picocli uses it. */
-  static final int EXIT_USAGE = 2;
+  static final int EXIT_USAGE = Failures.EXIT_USAGE;
+
+  @Option(names = "--verbose", scope = ScopeType.INHERIT,
+      description = "On failure, print the stack trace too; show the libraries' warnings (e.g. gRPC's).")
+  boolean verbose;
 
   public static void main(String[] args) {
     System.exit(run(args));
@@ -41,6 +50,37 @@ public final class Main {
     // HostCommand lives in the host module, which cannot depend on the renter's AdminClient.
     Objects.requireNonNull(cmd.getSubcommands().get("host"), "host").addSubcommand(new HostStatusCommand());
     cmd.setParameterExceptionHandler(Args.usageHandler(EXIT_USAGE));
+    cmd.setExecutionStrategy(Main::execute);
+    cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> Failures.unexpected(e));
     return cmd.execute(args);
+  }
+
+  /**
+   * Runs the chosen command after setting the failure output ({@code --json}, {@code --verbose}) and,
+   * for every command but the daemon (which has {@code --log-level}), quieting the libraries' own
+   * logging: gRPC logs a name-resolution failure as a warning with a stack trace, and the command
+   * already reports it in one line.
+   */
+  private static int execute(ParseResult parsed) {
+    boolean verbose = matched(parsed, "--verbose");
+    Failures.configure(matched(parsed, "--json"), verbose);
+    ParseResult leaf = parsed;
+    while (leaf.subcommand() != null) {
+      leaf = leaf.subcommand();
+    }
+    if (!(leaf.commandSpec().userObject() instanceof HostCommand)) {
+      Logging.configure(verbose ? "warn" : "error");
+    }
+    return new CommandLine.RunLast().execute(parsed);
+  }
+
+  /** Whether {@code option} was given to the command or to any of its subcommands. */
+  private static boolean matched(ParseResult parsed, String option) {
+    for (ParseResult p = parsed; p != null; p = p.subcommand()) {
+      if (p.hasMatchedOption(option)) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -155,14 +155,17 @@ class SyncCommandTest {
   @Test
   void peerLine_neverSyncedAndBackedOff() {
     assertEquals("peer     a:1  never synced; 0 sessions, 0 failed",
-        HostStatusCommand.line(new PeerStatus("a:1", null, null, null, 0, 0, 0, 0, null)));
+        HostStatusCommand.line(new PeerStatus("a:1", null, null, null, 0, 0, 0, 0, null, null)));
     assertEquals("peer     b:2  last 2023-11-14T22:13:20Z FAILED, 4.0 KiB, 1 record (timeout); 7 sessions, 3 failed;"
         + " backoff until 2023-11-14T22:14:20Z", HostStatusCommand.line(new PeerStatus("b:2",
             Instant.ofEpochMilli(1_700_000_000_123L), SyncOutcome.FAILED, "timeout", 4096, 1, 7, 3,
-            Instant.ofEpochMilli(1_700_000_060_000L))));
-    assertEquals("{\"address\":\"a:1\",\"lastSession\":null,\"lastOutcome\":null,\"lastError\":null,\"lastBytes\":0,"
+            Instant.ofEpochMilli(1_700_000_060_000L), null)));
+    dev.capsulevm.proofs.crypto.PublicKey key = dev.capsulevm.proofs.crypto.SigningKey.generate().publicKey();
+    assertEquals("peer     c:3  key " + key.toHex() + "  never synced; 0 sessions, 0 failed",
+        HostStatusCommand.line(new PeerStatus("c:3", null, null, null, 0, 0, 0, 0, null, key)));
+    assertEquals("{\"address\":\"a:1\",\"key\":null,\"lastSession\":null,\"lastOutcome\":null,\"lastError\":null,\"lastBytes\":0,"
         + "\"lastRecords\":0,\"sessions\":0,\"failures\":0,\"backoffUntil\":null}",
-        HostStatusCommand.json(new PeerStatus("a:1", null, null, null, 0, 0, 0, 0, null)).toString());
+        HostStatusCommand.json(new PeerStatus("a:1", null, null, null, 0, 0, 0, 0, null, null)).toString());
   }
 
   @Test

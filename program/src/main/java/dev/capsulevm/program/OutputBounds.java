@@ -15,9 +15,10 @@ import org.jspecify.annotations.Nullable;
  */
 public final class OutputBounds {
   /**
-   * The largest encoded record header, of either version: a version-2 header's 153 fixed bytes (a
+   * The largest encoded valid record header, of any version: a version-2 header's 153 fixed bytes (a
    * version-1 header has 119) plus at most 255 auth parents, 255 parents and 255 skip pointers of 32
-   * bytes each.
+   * bytes each. A version-3 data header has 217 fixed bytes, but the skip rule allows at most 61 skip
+   * pointers, so no valid header of any version is longer than 217 + 32 × (255 + 255 + 61) = 18,489.
    */
   public static final long MAX_HEADER_BYTES = 153 + 3L * 255 * 32;
   /**

@@ -55,7 +55,18 @@ public final class VerificationException extends Exception {
      * A claim that a sub-record was dropped under the capsule's retention policy that the witness does
      * not support: no policy, a witness not high or late enough, or a membership record.
      */
-    NOT_DROPPABLE
+    NOT_DROPPABLE,
+    /**
+     * A data record of a private capsule written under another epoch than the current one at it, or when
+     * no epoch is usable (docs/FORMAT.md, "Members", "Epochs").
+     */
+    BAD_EPOCH,
+    /**
+     * A keystore block that breaks a rule of a private capsule: a card signature that does not verify,
+     * entries that are not the readers they must be, a missing rotation, a forward of another epoch than
+     * the current one, an epoch key already used (docs/FORMAT.md, "Members", "Keystore rules").
+     */
+    BAD_KEYSTORE
   }
 
   private final Failure failure;

@@ -19,6 +19,8 @@ import dev.capsulevm.proofs.integrity.ProofGenerator;
 import dev.capsulevm.proofs.integrity.ProofVerifier;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.EpochKey;
+import dev.capsulevm.proofs.members.Keystore;
 import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.members.MemberState;
 import dev.capsulevm.proofs.members.Op;
@@ -34,6 +36,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.bouncycastle.crypto.params.X25519PrivateKeyParameters;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -90,7 +93,65 @@ class FormatVectorsTest {
     v.put("proof(anchor record4, target record1).header-hashes",
         proof.headers().stream().map(h -> h.hash().toHex()).collect(Collectors.joining(",")));
     version2(v, creator, writer);
+    version3(v, creator, writer);
     return v;
+  }
+
+  /**
+   * The version-3 (private capsule) examples: metadata with the genesis keystore block, and the writer's
+   * first data record. The cards are real (the writer's is the access-string example's, X25519 key of 32
+   * bytes 0x03; the creator's X25519 key is 32 bytes 0x05); the epoch key, the encs and the wrapped
+   * secrets are stand-ins, since opening them is the renter's ("Private capsules: encryption").
+   */
+  private static void version3(Map<String, String> v, SigningKey creator, SigningKey writer) throws Exception {
+    HexFormat hex = HexFormat.of();
+    EpochKey epoch = EpochKey.copyOf(filled(0xe7));
+    Keystore genesis = Keystore.rotate(epoch, List.of(), List.of(card(creator, 0x05), card(writer, 0x03)));
+    Metadata body = Metadata.createV3(
+        creator.publicKey(), TIME, SigningPolicy.EVERY_RECORD, 1024, 65536,
+        Map.of(writer.publicKey(), Permissions.READ | Permissions.ADD), "example v3", genesis);
+    SignedMetadata metadata = SignedMetadata.sign(body, creator);
+    Hash id = metadata.capsuleId();
+    v.put("v3.x25519.creator.public", hex.formatHex(x25519Public(0x05)));
+    v.put("v3.genesis.card-signature(creator)", genesis.entries().get(1).cardSignature().toHex());
+    v.put("v3.genesis.keystore", hex.formatHex(genesis.encode()));
+    v.put("v3.metadata.body", hex.formatHex(body.encoded()));
+    v.put("v3.metadata.signature", metadata.signature().toHex());
+    v.put("v3.capsule.id", id.toHex());
+
+    InMemoryRecordSource source = new InMemoryRecordSource();
+    Changelog changelog = hash -> null;
+    RecordValidator validator = new RecordValidator(metadata);
+    List<byte[]> payloads = List.of(bytes("record 1"));
+    Record record = Record.buildV3(List.of(id), payloads, TIME + 1, writer, true, RecordKind.DATA, epoch,
+        filled(0xec), source, changelog, validator.membershipOrNull());
+    validator.validateAppend(List.of(new RecordWithBody(record, payloads)), source, changelog);
+    v.put("v3.record1.header", hex.formatHex(record.header().encoded()));
+    v.put("v3.record1.hash", record.hash().toHex());
+  }
+
+  /** {@code member}'s keystore entry with its real card for the X25519 key of 32 bytes {@code x25519Fill}. */
+  private static Keystore.Entry card(SigningKey member, int x25519Fill) {
+    byte[] x25519 = x25519Public(x25519Fill);
+    byte[] signed = new byte[64];
+    member.publicKey().copyTo(signed, 0);
+    System.arraycopy(x25519, 0, signed, 32, 32);
+    return new Keystore.Entry(member.publicKey(), x25519, member.sign(Domain.MEMBER_CARD_SIGNATURE, signed),
+        filled(0xe0), filled(0xee, 48));
+  }
+
+  private static byte[] x25519Public(int fill) {
+    return new X25519PrivateKeyParameters(filled(fill)).generatePublicKey().getEncoded();
+  }
+
+  private static byte[] filled(int fill) {
+    return filled(fill, 32);
+  }
+
+  private static byte[] filled(int fill, int length) {
+    byte[] out = new byte[length];
+    Arrays.fill(out, (byte) fill);
+    return out;
   }
 
   /**
@@ -173,12 +234,12 @@ class FormatVectorsTest {
    * The receipt and transcript examples ({@code completed.*}, {@code failed.*}) need programs, so
    * program's FormatExamplesTest recomputes them; renter's EvidenceFormatTest recomputes {@code evidence.*}
    * and its AccessFormatTest {@code access.*} and {@code member-card.*}; members.MembersFormatTest
-   * recomputes {@code members.*}; host's replication.PeerProofFormatTest {@code sync-proof.*}; program's RetentionFormatTest {@code retention.*}.
+   * recomputes {@code members.*}; privacy.PrivacyFormatTest {@code privacy.*}; host's replication.PeerProofFormatTest {@code sync-proof.*}; program's RetentionFormatTest {@code retention.*}.
    */
   private static boolean ownedElsewhere(String name) {
     return name.startsWith("completed.") || name.startsWith("failed.") || name.startsWith("evidence.")
         || name.startsWith("members.") || name.startsWith("access.") || name.startsWith("member-card.")
-        || name.startsWith("sync-proof.")
+        || name.startsWith("sync-proof.") || name.startsWith("privacy.")
         || name.startsWith("retention.");
   }
 

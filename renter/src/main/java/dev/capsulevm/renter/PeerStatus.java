@@ -1,5 +1,6 @@
 package dev.capsulevm.renter;
 
+import dev.capsulevm.proofs.crypto.PublicKey;
 import java.time.Instant;
 import org.jspecify.annotations.Nullable;
 
@@ -13,6 +14,7 @@ import org.jspecify.annotations.Nullable;
  * @param lastRecords the records it moved, both ways
  * @param failures sessions that failed or found the peer misbehaving, of {@code sessions}
  * @param backoffUntilOrNull the host does not contact the peer before this; null when not backed off
+ * @param keyOrNull the host key the peer last proved in a session; null when it never proved one
  */
 public record PeerStatus(
     String address,
@@ -23,14 +25,16 @@ public record PeerStatus(
     long lastRecords,
     long sessions,
     long failures,
-    @Nullable Instant backoffUntilOrNull) {
+    @Nullable Instant backoffUntilOrNull,
+    @Nullable PublicKey keyOrNull) {
 
   static PeerStatus from(dev.capsulevm.proto.v1.PeerStatus m) {
     return new PeerStatus(m.getAddress(), instantOrNull("last_session_epoch_millis", m.getLastSessionEpochMillis()),
         SyncOutcome.fromWireOrNull(m.getLastOutcome()), m.getLastError().isEmpty() ? null : m.getLastError(),
         SyncProgress.unsigned("last_bytes", m.getLastBytes()), SyncProgress.unsigned("last_records", m.getLastRecords()),
         SyncProgress.unsigned("sessions", m.getSessions()), SyncProgress.unsigned("failures", m.getFailures()),
-        instantOrNull("backoff_until_epoch_millis", m.getBackoffUntilEpochMillis()));
+        instantOrNull("backoff_until_epoch_millis", m.getBackoffUntilEpochMillis()),
+        m.getKey().isEmpty() ? null : PublicKey.copyOf(m.getKey().toByteArray()));
   }
 
   private static @Nullable Instant instantOrNull(String field, long epochMillis) {

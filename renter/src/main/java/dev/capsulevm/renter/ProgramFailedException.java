@@ -48,6 +48,11 @@ public final class ProgramFailedException extends RenterException {
      */
     WRITER_NOT_ALLOWED,
     /**
+     * A private capsule's data record is written under an epoch that is not the current one at it, or that
+     * a membership record the host holds retired (the message names it): refresh the heads and rebuild.
+     */
+    STALE_EPOCH,
+    /**
      * A reason this SDK does not know (a newer host's), or none. The failure is still backed by the
      * verified receipt, and the message says what the host meant.
      */
@@ -71,6 +76,7 @@ public final class ProgramFailedException extends RenterException {
         case FAILURE_REASON_SLOW_RENTER -> SLOW_RENTER;
         case FAILURE_REASON_INTERNAL -> INTERNAL;
         case FAILURE_REASON_WRITER_NOT_ALLOWED -> WRITER_NOT_ALLOWED;
+        case FAILURE_REASON_STALE_EPOCH -> STALE_EPOCH;
         case FAILURE_REASON_UNSPECIFIED, UNRECOGNIZED -> UNKNOWN;
       };
     }

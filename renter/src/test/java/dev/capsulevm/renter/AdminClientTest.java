@@ -205,18 +205,26 @@ class AdminClientTest {
     assertTrue(cancelled.await(5, TimeUnit.SECONDS), "the host saw the cancellation");
   }
 
+  private static final dev.capsulevm.proofs.crypto.PublicKey PEER_KEY =
+      dev.capsulevm.proofs.crypto.SigningKey.generate().publicKey();
+
   @Test
   void peers_fromStatus_zeroTimesAreAbsent() throws Exception {
     StatusResponse status = StatusResponse.newBuilder()
         .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("a:1").setLastSessionEpochMillis(1_700_000_000_000L)
             .setLastOutcome(SYNC_OUTCOME_DIVERGED).setLastError("refused").setLastBytes(4096).setLastRecords(12).setSessions(5)
-            .setFailures(2).setBackoffUntilEpochMillis(1_700_000_060_000L))
+            .setFailures(2).setBackoffUntilEpochMillis(1_700_000_060_000L)
+            .setKey(com.google.protobuf.ByteString.copyFrom(PEER_KEY.toByteArray())))
         .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("b:2"))
         .build();
     List<PeerStatus> peers = AdminClient.peers(status);
     assertEquals(new PeerStatus("a:1", Instant.ofEpochMilli(1_700_000_000_000L), SyncOutcome.DIVERGED, "refused",
-        4096, 12, 5, 2, Instant.ofEpochMilli(1_700_000_060_000L)), peers.get(0));
-    assertEquals(new PeerStatus("b:2", null, null, null, 0, 0, 0, 0, null), peers.get(1));
+        4096, 12, 5, 2, Instant.ofEpochMilli(1_700_000_060_000L), PEER_KEY), peers.get(0));
+    assertEquals(new PeerStatus("b:2", null, null, null, 0, 0, 0, 0, null, null), peers.get(1));
+    // A key that is not an Ed25519 point is a malformed status.
+    assertThrows(RenterException.class, () -> AdminClient.peers(StatusResponse.newBuilder()
+        .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("e:5")
+            .setKey(com.google.protobuf.ByteString.copyFrom(new byte[31]))).build()));
     assertThrows(RenterException.class, () -> AdminClient.peers(StatusResponse.newBuilder()
         .addPeers(dev.capsulevm.proto.v1.PeerStatus.newBuilder().setAddress("c:3").setLastBytes(-1)).build()));
     // An outcome from a newer host is UNKNOWN to this SDK, and counts as a problem.

@@ -47,12 +47,16 @@ import picocli.CommandLine.Spec;
     footer = {"Exits " + HostCommand.EXIT_DATA_DIR_IN_USE + " at once, changing nothing, when another host holds the"
         + " data directory (its lock file host.lock names that host's pid).",
         "Exits " + HostCommand.EXIT_INSECURE_ADMIN + " at once, changing nothing, when the admin address is not"
-        + " loopback and the host has no TLS certificate (--tls-cert, --tls-key)."})
+        + " loopback and the host has no TLS certificate (--tls-cert, --tls-key).",
+        "Exits " + HostCommand.EXIT_START_FAILED + " with one line when it cannot start otherwise (a port in use, an"
+        + " unreadable key), removing what it made; 2 for a bad option or config file."})
 public final class HostCommand implements Callable<Integer> {
   /** Exit code when another host holds the data directory's lock (nothing was changed). */
   public static final int EXIT_DATA_DIR_IN_USE = 5;
   /** Exit code when the Admin service would listen beyond loopback without TLS (nothing was changed). */
   public static final int EXIT_INSECURE_ADMIN = 6;
+  /** Exit code when the host could not start for another reason (a port in use, an unreadable file). */
+  public static final int EXIT_START_FAILED = 1;
 
   @Spec
   CommandSpec spec;
@@ -217,7 +221,7 @@ public final class HostCommand implements Callable<Integer> {
     try {
       config = config();
     } catch (IllegalArgumentException | IOException e) {
-      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+      throw new ParameterException(spec.commandLine(), OneLine.of(e), e);
     }
     // Before the host makes its first logger: slf4j-simple reads its level once.
     Logging.configure(chosenLogLevel);
@@ -229,6 +233,9 @@ public final class HostCommand implements Callable<Integer> {
       return fail(e, EXIT_DATA_DIR_IN_USE);
     } catch (InsecureAdminException e) {
       return fail(e, EXIT_INSECURE_ADMIN);
+    } catch (IOException e) {
+      // A port in use, an unreadable key or certificate: nothing was left behind (HostServer cleans up).
+      return fail(e, EXIT_START_FAILED);
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
@@ -255,21 +262,23 @@ public final class HostCommand implements Callable<Integer> {
 
   private int fail(Exception e, int exitCode) {
     PrintWriter err = spec.commandLine().getErr();
-    err.println("capsulevm host: " + e.getMessage());
+    err.println("capsulevm host: " + OneLine.of(e));
     err.flush();
     return exitCode;
   }
 
-  /** The configuration: defaults, then the config file, then the flags. */
   /** Retention's settings, set by {@link #config()} from the same flags and file. */
   private Retention.Settings retention = Retention.Settings.DEFAULT;
 
+  /** The configuration: defaults, then the config file, then the flags. */
   HostConfig config() throws IOException {
     Map<String, String> settings = new HashMap<>();
     if (configFile != null) {
       Properties props = new Properties();
       try (InputStream in = Files.newInputStream(configFile)) {
         props.load(in);
+      } catch (IOException e) {
+        throw new IOException("cannot read the config file: " + OneLine.of(e), e);
       }
       Set<String> unknown = new HashSet<>(props.stringPropertyNames());
       unknown.removeAll(KEYS);

@@ -15,7 +15,6 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.members.Changelog;
-import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.members.Op;
 import dev.capsulevm.proofs.members.RetentionPolicy;
 import dev.capsulevm.vm.members.CapsuleMembers;
@@ -332,7 +331,8 @@ public final class ReplicaDag implements SessionReplica {
       any |= item.isDropped();
       if (header.kind() == RecordKind.MEMBERSHIP) {
         try {
-          freshOps.put(item.hash(), Membership.opOf(header, MemberChange.parse(item.payloads().get(0))));
+          // With its keystore block: the membership's caches key resolutions and epochs by frontier only.
+          freshOps.put(item.hash(), Membership.opOf(item));
         } catch (VerificationException e) {
           throw new InvalidPeerRecordException(item.hash(), e); // validation parsed it already
         }
@@ -391,9 +391,9 @@ public final class ReplicaDag implements SessionReplica {
     };
     for (RecordWithBody item : append) {
       try {
-        MemberChange change = validator.validate(item, view, ops, false);
-        if (change != null) {
-          opsBefore.put(item.hash(), Membership.opOf(item.record().header(), change));
+        Op op = validator.validateOp(item, view, ops, false);
+        if (op != null) {
+          opsBefore.put(item.hash(), op);
         }
       } catch (VerificationException e) {
         return new InvalidPeerRecordException(item.hash(), e);

@@ -92,7 +92,11 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   }
 
   private static PeerStatus peerStatus(Replicator.PeerState p) {
-    return PeerStatus.newBuilder().setAddress(p.address())
+    PeerStatus.Builder status = PeerStatus.newBuilder();
+    if (p.key() != null) {
+      status.setKey(ByteString.copyFrom(p.key().toByteArray()));
+    }
+    return status.setAddress(p.address())
         .setLastSessionEpochMillis(p.lastSession() == null ? 0 : p.lastSession().toEpochMilli())
         .setLastOutcome(p.lastOutcomeOrNull() == null ? SyncOutcome.SYNC_OUTCOME_UNSPECIFIED : p.lastOutcomeOrNull().wire())
         .setLastError(p.lastError()).setLastBytes(p.lastBytes())

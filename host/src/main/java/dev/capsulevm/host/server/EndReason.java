@@ -91,7 +91,12 @@ enum EndReason {
   /** A bug in the host. */
   INTERNAL(Code.INTERNAL, FailureReason.FAILURE_REASON_INTERNAL),
   /** A record's writer lacks the right for it among a version-2 capsule's members. */
-  WRITER_NOT_ALLOWED(Code.PERMISSION_DENIED, FailureReason.FAILURE_REASON_WRITER_NOT_ALLOWED);
+  WRITER_NOT_ALLOWED(Code.PERMISSION_DENIED, FailureReason.FAILURE_REASON_WRITER_NOT_ALLOWED),
+  /**
+   * A private capsule's data record is written under an epoch that is not the current one at it, or that a
+   * membership record the host holds retired: the writer refreshes its heads and rebuilds.
+   */
+  STALE_EPOCH(Code.FAILED_PRECONDITION, FailureReason.FAILURE_REASON_STALE_EPOCH);
 
   private final Code code;
   private final FailureReason wire;
@@ -139,6 +144,7 @@ enum EndReason {
       case EXPIRED -> EXPIRED;
       case INTERRUPTED -> INTERRUPTED;
       case WRITER_NOT_ALLOWED -> WRITER_NOT_ALLOWED;
+      case STALE_EPOCH -> STALE_EPOCH;
     };
   }
 

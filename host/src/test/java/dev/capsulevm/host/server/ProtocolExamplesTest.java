@@ -282,6 +282,7 @@ class ProtocolExamplesTest {
     assertEquals(61, mostSkips);
     assertEquals(10_231, 119 + 32 * (255 + 61));
     assertEquals(18_425, 153 + 32 * (255 + 255 + 61));
+    assertEquals(18_489, 217 + 32 * (255 + 255 + 61)); // a version-3 data header: epoch key and enc
     assertEquals(2_068, OutputBounds.MAX_INCLUSION_BYTES);
     assertEquals(8 + 8 + 4 + 64 * 32, 2_068);
     assertEquals(1_044, OutputBounds.inclusion(0xFFFF_FFFFL));
@@ -455,7 +456,7 @@ class ProtocolExamplesTest {
         "**49**", "**304**", "224 bytes charged for 96 bytes", "**5,705**", "**171,150**",
         "0a 0b ", "   08 04 ", "   10 bc f5 08 ", "   1a 01 00 ", "   20 31 ", "146,108",
         "`downloadBytes` = 1,949", "1,932", "609, 520, 365, 171, 13 and 271", "**5,303**", "**10,294**",
-        "= 99,599", "= 10,231 bytes", "= 18,425", "= 2,068", "= 1,044", "= 24,633", "= 1,043", "= 24,638",
+        "= 99,599", "= 10,231 bytes", "= 18,425", "= 18,489", "= 2,068", "= 1,044", "= 24,633", "= 1,043", "= 24,638",
         "= 24,711")) {
       assertTrue(text.contains(figure), () -> "docs/PROTOCOL.md prints " + figure);
     }

@@ -5,6 +5,8 @@ import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.Epochs;
+import dev.capsulevm.proofs.members.Keystore;
 import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.members.MemberState;
 import dev.capsulevm.proofs.members.Op;
@@ -22,11 +24,11 @@ import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The members of one version-2 capsule as its records see them (docs/FORMAT.md, "Members"): which
- * membership records lie below a record (its auth parents), the member state before it, and whether its
- * writer held the right for it there. The state before a record depends only on its auth parents (its
- * frontier), so resolutions are cached by frontier: the records between two membership changes share
- * one. Thread-safe.
+ * The members of one version-2 or version-3 capsule as its records see them (docs/FORMAT.md, "Members"):
+ * which membership records lie below a record (its auth parents), the member state before it, whether its
+ * writer held the right for it there, and for a private (version-3) capsule the {@link Epochs} at it. The
+ * state before a record depends only on its auth parents (its frontier), so resolutions and epochs are
+ * cached by frontier: the records between two membership changes share them. Thread-safe.
  *
  * <p>The membership records themselves come from a {@link Changelog} the caller keeps (a host: every
  * membership record it holds for the capsule, plus those staged by the append under validation).
@@ -38,23 +40,27 @@ public final class Membership {
   private final Hash capsuleId;
   private final PublicKey creator;
   private final MemberState genesis;
-  private final Map<List<Hash>, Resolution> resolutions =
+  private final @Nullable Keystore genesisKeystore;
+  private final Map<List<Hash>, Before> befores =
       new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<List<Hash>, Resolution> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<List<Hash>, Before> eldest) {
           return size() > CACHED_FRONTIERS;
         }
       };
 
+  /** What a frontier resolves to: the resolution and, in a private capsule, the epochs. */
+  private record Before(Resolution resolution, @Nullable Epochs epochs) {}
+
   /**
    * The membership of the capsule {@code metadata} roots.
    *
-   * @throws IllegalArgumentException when the metadata is not version 2 (version-1 capsules have fixed
+   * @throws IllegalArgumentException when the metadata is version 1 (version-1 capsules have fixed
    *     writers and no members)
    */
   public Membership(SignedMetadata metadata) {
     Objects.requireNonNull(metadata, "metadata");
-    if (metadata.metadata().version() != Metadata.VERSION_2) {
+    if (!metadata.metadata().hasMembers()) {
       throw new IllegalArgumentException(
           "capsule " + metadata.capsuleId() + " has version-" + metadata.metadata().version()
               + " metadata, which has no members");
@@ -62,6 +68,12 @@ public final class Membership {
     this.capsuleId = metadata.capsuleId();
     this.creator = metadata.metadata().creator();
     this.genesis = MemberState.genesis(metadata.metadata());
+    this.genesisKeystore = metadata.metadata().genesisKeystoreOrNull();
+  }
+
+  /** Whether the capsule is private (version 3): its records have epochs. */
+  public boolean isPrivate() {
+    return genesisKeystore != null;
   }
 
   /** The capsule whose members these are. */
@@ -155,9 +167,28 @@ public final class Membership {
    * before a record with these auth parents, and it names the records that took rights away.
    */
   public Resolution resolutionBefore(List<Hash> authParents, Changelog changelog) {
+    return before(authParents, changelog).resolution();
+  }
+
+  /**
+   * The epochs at a record whose auth parents are {@code authParents} (docs/FORMAT.md, "Members",
+   * "Epochs"): which epochs exist, which are usable, and the current one.
+   *
+   * @throws IllegalStateException when the capsule is not private, or {@code changelog} lacks a
+   *     membership record at or below them
+   */
+  public Epochs epochsBefore(List<Hash> authParents, Changelog changelog) {
+    Epochs epochs = before(authParents, changelog).epochs();
+    if (epochs == null) {
+      throw new IllegalStateException("capsule " + capsuleId + " is not private: its records have no epochs");
+    }
+    return epochs;
+  }
+
+  private Before before(List<Hash> authParents, Changelog changelog) {
     List<Hash> frontier = List.copyOf(authParents);
-    synchronized (resolutions) {
-      Resolution cached = resolutions.get(frontier);
+    synchronized (befores) {
+      Before cached = befores.get(frontier);
       if (cached != null) {
         return cached;
       }
@@ -165,10 +196,12 @@ public final class Membership {
     List<Op> closure = Changelog.closure(changelog, frontier);
     requireComplete(frontier, closure);
     Resolution resolution = Resolver.resolve(genesis, creator, closure);
-    synchronized (resolutions) {
-      resolutions.put(frontier, resolution);
+    Epochs epochs = genesisKeystore == null ? null : Epochs.at(genesisKeystore, closure, resolution);
+    Before before = new Before(resolution, epochs);
+    synchronized (befores) {
+      befores.put(frontier, before);
     }
-    return resolution;
+    return before;
   }
 
   /**
@@ -230,11 +263,44 @@ public final class Membership {
     return state;
   }
 
-  /** The op a membership record makes, for a {@link Changelog}. */
+  /** The op a membership record without a keystore block makes, for a {@link Changelog}. */
   public static Op opOf(RecordHeader header, MemberChange change) {
+    return opOf(header, change, null);
+  }
+
+  /**
+   * The op a membership record makes, for a {@link Changelog}.
+   *
+   * @param keystoreOrNull the record's keystore block (sub-record 1 in a private capsule), or null
+   */
+  public static Op opOf(RecordHeader header, MemberChange change, @Nullable Keystore keystoreOrNull) {
     if (header.kind() != RecordKind.MEMBERSHIP) {
       throw new IllegalArgumentException(header.hash() + " is not a membership record");
     }
-    return new Op(header.hash(), header.height(), header.authParents(), header.writer(), change);
+    return new Op(header.hash(), header.height(), header.authParents(), header.writer(), change, keystoreOrNull);
+  }
+
+  /**
+   * The op of a membership record with its body: the change (sub-record 0) and the keystore block
+   * (sub-record 1, when there is one), parsed. Checks only their encodings; {@link RecordValidator}
+   * checks the rest.
+   *
+   * @throws IllegalArgumentException when {@code item} is not a membership record, or was dropped
+   * @throws VerificationException {@link Failure#MALFORMED_ENCODING} when a sub-record does not parse or
+   *     there are not 1 or 2 of them
+   */
+  public static Op opOf(RecordWithBody item) throws VerificationException {
+    RecordHeader header = item.record().header();
+    if (header.kind() != RecordKind.MEMBERSHIP || item.isDropped()) {
+      throw new IllegalArgumentException(header.hash() + " is not a membership record with its body");
+    }
+    List<byte[]> payloads = item.payloads();
+    if (payloads.isEmpty() || payloads.size() > 2) {
+      throw new VerificationException(Failure.MALFORMED_ENCODING,
+          "membership record " + header.hash() + " holds " + payloads.size() + " sub-records, not 1 or 2");
+    }
+    MemberChange change = MemberChange.parse(payloads.get(0));
+    Keystore keystore = payloads.size() == 2 ? Keystore.parse(payloads.get(1)) : null;
+    return opOf(header, change, keystore);
   }
 }

@@ -4,6 +4,8 @@ import dev.capsulevm.proofs.CanonicalReader;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.members.Keystore;
+import dev.capsulevm.proofs.members.Rights;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -12,18 +14,26 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The unsigned body of a capsule's metadata: who created it, who may write, how records are signed and
- * the limits every record obeys. Immutable; its canonical bytes are laid out in docs/FORMAT.md.
+ * the limits every record obeys, and for a private capsule (version 3) the genesis keystore block.
+ * Immutable; its canonical bytes are laid out in docs/FORMAT.md.
  */
 public final class Metadata {
   /** Version 1: writers fixed by the metadata, what {@link #create} writes. */
   public static final int VERSION = 1;
   /** Version 2: writers are the genesis members, changed by membership records; {@link #createV2}. */
   public static final int VERSION_2 = 2;
+  /**
+   * Version 3: a private capsule, version 2 with the genesis keystore block after the description;
+   * {@link #createV3}.
+   */
+  public static final int VERSION_3 = 3;
   /** Longest description, in UTF-8 bytes. */
   public static final int MAX_DESCRIPTION_BYTES = 0xffff;
   /** Most writers the metadata can list. */
@@ -37,6 +47,7 @@ public final class Metadata {
   private final long maxSubRecordBytes;
   private final SortedMap<PublicKey, Integer> writers;
   private final String description;
+  private final @Nullable Keystore genesisKeystore;
   private final byte[] encoded;
 
   private Metadata(
@@ -47,7 +58,8 @@ public final class Metadata {
       long maxSubRecords,
       long maxSubRecordBytes,
       SortedMap<PublicKey, Integer> writers,
-      String description) {
+      String description,
+      @Nullable Keystore genesisKeystore) {
     this.version = version;
     this.creator = creator;
     this.createdAtMillis = createdAtMillis;
@@ -56,6 +68,7 @@ public final class Metadata {
     this.maxSubRecordBytes = maxSubRecordBytes;
     this.writers = Collections.unmodifiableSortedMap(writers);
     this.description = description;
+    this.genesisKeystore = genesisKeystore;
     this.encoded = encode();
   }
 
@@ -77,7 +90,8 @@ public final class Metadata {
       Map<PublicKey, Integer> writers,
       String description) {
     return create(
-        VERSION, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, writers, description);
+        VERSION, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, writers, description,
+        null);
   }
 
   /**
@@ -99,7 +113,32 @@ public final class Metadata {
       Map<PublicKey, Integer> writers,
       String description) {
     return create(
-        VERSION_2, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, writers, description);
+        VERSION_2, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, writers, description,
+        null);
+  }
+
+  /**
+   * Version-3 metadata, a private capsule: version 2's fields and rules, and the genesis keystore block,
+   * which starts the first epoch (docs/FORMAT.md, "Metadata", "Keystore block").
+   *
+   * @param genesisKeystore a rotate block without previous epochs whose entries are exactly the readers
+   *     (bit read) of the genesis state, the creator included, each with a card signature that verifies
+   * @throws IllegalArgumentException naming the field or writer that breaks a rule, or what is wrong
+   *     with the keystore block
+   */
+  public static Metadata createV3(
+      PublicKey creator,
+      long createdAtMillis,
+      SigningPolicy signingPolicy,
+      long maxSubRecords,
+      long maxSubRecordBytes,
+      Map<PublicKey, Integer> writers,
+      String description,
+      Keystore genesisKeystore) {
+    Objects.requireNonNull(genesisKeystore, "genesisKeystore");
+    return create(
+        VERSION_3, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, writers, description,
+        genesisKeystore);
   }
 
   private static Metadata create(
@@ -110,7 +149,8 @@ public final class Metadata {
       long maxSubRecords,
       long maxSubRecordBytes,
       Map<PublicKey, Integer> writers,
-      String description) {
+      String description,
+      @Nullable Keystore genesisKeystore) {
     Objects.requireNonNull(creator, "creator");
     Objects.requireNonNull(signingPolicy, "signingPolicy");
     Objects.requireNonNull(writers, "writers");
@@ -136,7 +176,7 @@ public final class Metadata {
         throw new IllegalArgumentException(
             "unknown permission bits " + Integer.toBinaryString(bits) + " for " + key);
       }
-      String problem = version == VERSION_2 ? v2WriterProblem(creator, key, bits) : null;
+      String problem = version >= VERSION_2 ? v2WriterProblem(creator, key, bits) : null;
       if (problem != null) {
         throw new IllegalArgumentException(problem);
       }
@@ -145,8 +185,60 @@ public final class Metadata {
     if (description.getBytes(StandardCharsets.UTF_8).length > MAX_DESCRIPTION_BYTES) {
       throw new IllegalArgumentException("description longer than " + MAX_DESCRIPTION_BYTES + " bytes");
     }
+    if (genesisKeystore != null) {
+      Problem problem = genesisKeystoreProblem(creator, sorted, genesisKeystore);
+      if (problem != null) {
+        throw new IllegalArgumentException(problem.message());
+      }
+    }
     return new Metadata(
-        version, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, sorted, description);
+        version, creator, createdAtMillis, signingPolicy, maxSubRecords, maxSubRecordBytes, sorted, description,
+        genesisKeystore);
+  }
+
+  /** A broken rule of the genesis keystore block: which failure, and what was found. */
+  private record Problem(Failure failure, String message) {}
+
+  /**
+   * What breaks the genesis keystore block's rules, or null: a rotate block without previous epochs
+   * (MALFORMED_ENCODING), whose entries are exactly the genesis readers and whose cards verify
+   * (BAD_KEYSTORE).
+   */
+  private static @Nullable Problem genesisKeystoreProblem(
+      PublicKey creator, SortedMap<PublicKey, Integer> writers, Keystore keystore) {
+    if (keystore.type() != Keystore.Type.ROTATE) {
+      return new Problem(Failure.MALFORMED_ENCODING, "the genesis keystore block is a rotate block, got a forward block");
+    }
+    if (!keystore.previous().isEmpty()) {
+      return new Problem(Failure.MALFORMED_ENCODING,
+          "the genesis keystore block links no previous epoch, got " + keystore.previous().size());
+    }
+    SortedSet<PublicKey> readers = new TreeSet<>();
+    readers.add(creator);
+    writers.forEach((key, bits) -> {
+      if ((bits & Rights.READ) != 0) {
+        readers.add(key);
+      }
+    });
+    SortedSet<PublicKey> wrapped = keystore.members();
+    if (!wrapped.equals(readers)) {
+      TreeSet<PublicKey> missing = new TreeSet<>(readers);
+      missing.removeAll(wrapped);
+      TreeSet<PublicKey> extra = new TreeSet<>(wrapped);
+      extra.removeAll(readers);
+      return new Problem(Failure.BAD_KEYSTORE,
+          "the genesis keystore block must wrap the first epoch for exactly the genesis readers (the creator and"
+              + " every writer with read)"
+              + (missing.isEmpty() ? "" : "; it has no entry for reader " + missing.first().toHex())
+              + (extra.isEmpty() ? "" : "; it wraps for " + extra.first().toHex() + ", who is not a genesis reader"));
+    }
+    for (Keystore.Entry entry : keystore.entries()) {
+      if (!entry.cardVerifies()) {
+        return new Problem(Failure.BAD_KEYSTORE, "the genesis keystore entry for " + entry.member().toHex()
+            + " has a card signature that does not verify (its x25519 key is not bound to that member)");
+      }
+    }
+    return null;
   }
 
   /** What a version-2 writer entry breaks, or null. */
@@ -166,7 +258,7 @@ public final class Metadata {
   /** Parses canonical metadata bytes, rejecting every non-canonical form. */
   static Metadata decode(CanonicalReader in) throws VerificationException {
     int version = in.u8("version");
-    if (version != VERSION && version != VERSION_2) {
+    if (version != VERSION && version != VERSION_2 && version != VERSION_3) {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown metadata version " + version);
     }
     PublicKey creator = in.publicKey("creator");
@@ -198,7 +290,7 @@ public final class Metadata {
         throw new VerificationException(
             Failure.MALFORMED_ENCODING, "writer " + i + " has unknown permission bits " + bits);
       }
-      String problem = version == VERSION_2 ? v2WriterProblem(creator, key, bits) : null;
+      String problem = version >= VERSION_2 ? v2WriterProblem(creator, key, bits) : null;
       if (problem != null) {
         throw new VerificationException(Failure.MALFORMED_ENCODING, "writer " + i + ": " + problem);
       }
@@ -219,15 +311,24 @@ public final class Metadata {
     } catch (CharacterCodingException e) {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "description is not valid UTF-8");
     }
+    Keystore genesisKeystore = null;
+    if (version == VERSION_3) {
+      genesisKeystore = Keystore.read(in);
+      Problem problem = genesisKeystoreProblem(creator, writers, genesisKeystore);
+      if (problem != null) {
+        throw new VerificationException(problem.failure(), problem.message());
+      }
+    }
     return new Metadata(
-        version, creator, createdAt, policy, maxSubRecords, maxSubRecordBytes, writers, description);
+        version, creator, createdAt, policy, maxSubRecords, maxSubRecordBytes, writers, description, genesisKeystore);
   }
 
   private byte[] encode() {
     byte[] text = description.getBytes(StandardCharsets.UTF_8);
     int textLength = text.length;
-    ByteBuffer out =
-        ByteBuffer.allocate(1 + 32 + 8 + 1 + 4 + 4 + 2 + writers.size() * 33 + 2 + textLength);
+    byte[] keystore = genesisKeystore == null ? new byte[0] : genesisKeystore.encode();
+    ByteBuffer out = ByteBuffer.allocate(
+        1 + 32 + 8 + 1 + 4 + 4 + 2 + writers.size() * 33 + 2 + textLength + keystore.length);
     out.put((byte) version);
     out.put(creator.toByteArray());
     out.putLong(createdAtMillis);
@@ -242,6 +343,7 @@ public final class Metadata {
         });
     out.putShort((short) textLength);
     out.put(text, 0, textLength);
+    out.put(keystore);
     return out.array();
   }
 
@@ -254,9 +356,27 @@ public final class Metadata {
     return encoded;
   }
 
-  /** The format version: {@link #VERSION} (1) or {@link #VERSION_2}; a capsule's records use the same. */
+  /**
+   * The format version: {@link #VERSION} (1), {@link #VERSION_2} or {@link #VERSION_3}; a capsule's records
+   * use the same.
+   */
   public int version() {
     return version;
+  }
+
+  /** Whether membership records govern the writers: versions 2 and 3. */
+  public boolean hasMembers() {
+    return version >= VERSION_2;
+  }
+
+  /** Whether the capsule is private (version 3): its data payloads are encrypted under epochs. */
+  public boolean isPrivate() {
+    return version == VERSION_3;
+  }
+
+  /** The genesis keystore block, which starts the first epoch; null unless {@link #isPrivate()}. */
+  public @Nullable Keystore genesisKeystoreOrNull() {
+    return genesisKeystore;
   }
 
   public PublicKey creator() {

@@ -6,7 +6,11 @@ import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.EpochKey;
+import dev.capsulevm.proofs.members.Epochs;
+import dev.capsulevm.proofs.members.Keystore;
 import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.MemberState;
 import dev.capsulevm.proofs.merkle.Merkle;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -107,20 +111,55 @@ public final class Record {
       RecordSource source,
       Changelog changelog,
       Membership membership) {
-    Objects.requireNonNull(kind, "kind");
-    if (kind == RecordKind.MEMBERSHIP) {
-      if (!sign) {
-        throw new IllegalArgumentException("a membership record is always signed");
-      }
-      if (payloads.size() != 1) {
-        throw new IllegalArgumentException("a membership record holds exactly 1 sub-record, got " + payloads.size());
-      }
-      try {
-        MemberChange.parse(payloads.get(0));
-      } catch (VerificationException e) {
-        throw new IllegalArgumentException("a membership record's sub-record is a change body: " + e.getMessage(), e);
-      }
+    if (membership.isPrivate()) {
+      throw new IllegalArgumentException("capsule " + membership.capsuleId() + " is private: build with buildV3");
     }
+    return draft(parents, source, changelog, membership).build(payloads, timestampMillis, writer, sign, kind, null, null);
+  }
+
+  /**
+   * Builds the next record of a private (version-3) capsule as {@link #buildV2} does, with the epoch key
+   * and enc of a data record. A writer that needs the height or the current epoch before it encrypts
+   * the payloads uses {@link #draft} and {@link Draft#build} instead.
+   *
+   * @param epochKeyOrNull a data record's epoch (the current one, {@link Draft#currentEpochOrNull}); null
+   *     for a membership record
+   * @param encOrNull a data record's 32-byte HPKE enc; null for a membership record
+   * @throws IllegalArgumentException as {@link #buildV2}, when the capsule is not private, when a
+   *     membership record holds other than 1 or 2 payloads (a change body, then a keystore block), or
+   *     when the epoch key and enc do not suit the kind
+   */
+  public static Record buildV3(
+      List<Hash> parents,
+      List<byte[]> payloads,
+      long timestampMillis,
+      SigningKey writer,
+      boolean sign,
+      RecordKind kind,
+      @Nullable EpochKey epochKeyOrNull,
+      byte @Nullable [] encOrNull,
+      RecordSource source,
+      Changelog changelog,
+      Membership membership) {
+    if (!membership.isPrivate()) {
+      throw new IllegalArgumentException("capsule " + membership.capsuleId() + " is not private: build with buildV2");
+    }
+    return draft(parents, source, changelog, membership)
+        .build(payloads, timestampMillis, writer, sign, kind, epochKeyOrNull, encOrNull);
+  }
+
+  /**
+   * What the next record of a version-2 or version-3 capsule after {@code parents} will be, before its
+   * payloads exist: its height, parents, skip pointers, auth parents, the state before it and (private
+   * capsules) the epochs at it. A private capsule's writer reads the height and the current epoch from it
+   * to encrypt the payloads, then calls {@link Draft#build}.
+   *
+   * @throws IllegalArgumentException when a parent or a skip target is not in {@code source}, or the
+   *     parents have more than 255 latest membership records
+   * @throws IllegalStateException when {@code changelog} lacks a membership record below the parents
+   */
+  public static Draft draft(List<Hash> parents, RecordSource source, Changelog changelog, Membership membership) {
+    Objects.requireNonNull(membership, "membership");
     Hash capsuleId = membership.capsuleId();
     Layout layout = layout(capsuleId, parents, source);
     List<Hash> authParents = membership.authParentsFor(layout.parents(), source, changelog);
@@ -129,21 +168,119 @@ public final class Record {
           "the parents have " + authParents.size() + " latest membership records, more than "
               + RecordHeader.MAX_AUTH_PARENTS + " auth parents; merge fewer branches");
     }
-    Hash memberRoot = membership.stateBefore(authParents, changelog).root();
-    RecordHeader header =
-        RecordHeader.createV2(
-            capsuleId,
-            layout.height(),
-            timestampMillis,
-            writer.publicKey(),
-            kind,
-            payloads.size(),
-            Merkle.root(payloads),
-            memberRoot,
-            authParents,
-            layout.parents(),
-            layout.skips());
-    return new Record(header, sign ? writer.sign(Domain.RECORD_SIGNATURE, header.hash().toByteArray()) : null);
+    MemberState before = membership.stateBefore(authParents, changelog);
+    Epochs epochs = membership.isPrivate() ? membership.epochsBefore(authParents, changelog) : null;
+    return new Draft(capsuleId, layout, authParents, before, epochs);
+  }
+
+  /** A record of a version-2 or version-3 capsule laid out before its payloads: see {@link #draft}. */
+  public static final class Draft {
+    private final Hash capsuleId;
+    private final Layout layout;
+    private final List<Hash> authParents;
+    private final MemberState before;
+    private final @Nullable Epochs epochs;
+
+    private Draft(Hash capsuleId, Layout layout, List<Hash> authParents, MemberState before, @Nullable Epochs epochs) {
+      this.capsuleId = capsuleId;
+      this.layout = layout;
+      this.authParents = authParents;
+      this.before = before;
+      this.epochs = epochs;
+    }
+
+    /** The record's height: 1 + its highest parent's. */
+    public long height() {
+      return layout.height();
+    }
+
+    /** The parents in header order: the primary (highest) first, the others ascending. */
+    public List<Hash> parents() {
+      return layout.parents();
+    }
+
+    /** The auth parents the record carries. */
+    public List<Hash> authParents() {
+      return authParents;
+    }
+
+    /** The member state before the record; its root is the header's member root. */
+    public MemberState stateBefore() {
+      return before;
+    }
+
+    /** The epochs at the record; null unless the capsule is private. */
+    public @Nullable Epochs epochsOrNull() {
+      return epochs;
+    }
+
+    /** The epoch a data record must be written under; null when none is usable or not private. */
+    public @Nullable EpochKey currentEpochOrNull() {
+      return epochs == null ? null : epochs.currentOrNull();
+    }
+
+    /**
+     * The record with these payloads: a version-2 header when the capsule is not private, else version 3.
+     *
+     * @param epochKeyOrNull a private capsule's data record's epoch; null otherwise
+     * @param encOrNull a private capsule's data record's 32-byte HPKE enc; null otherwise
+     * @throws IllegalArgumentException when a membership record is unsigned, holds other payloads than a
+     *     change body (and, in a private capsule, a keystore block), or the epoch key and enc do not suit
+     *     the capsule and kind
+     */
+    public Record build(
+        List<byte[]> payloads,
+        long timestampMillis,
+        SigningKey writer,
+        boolean sign,
+        RecordKind kind,
+        @Nullable EpochKey epochKeyOrNull,
+        byte @Nullable [] encOrNull) {
+      Objects.requireNonNull(kind, "kind");
+      boolean isPrivate = epochs != null;
+      if (kind == RecordKind.MEMBERSHIP) {
+        checkMembershipPayloads(payloads, sign, isPrivate);
+      }
+      RecordHeader header;
+      if (isPrivate) {
+        header = RecordHeader.createV3(capsuleId, layout.height(), timestampMillis, writer.publicKey(), kind,
+            payloads.size(), Merkle.root(payloads), before.root(), epochKeyOrNull, encOrNull, authParents,
+            layout.parents(), layout.skips());
+      } else {
+        if (epochKeyOrNull != null || encOrNull != null) {
+          throw new IllegalArgumentException("capsule " + capsuleId + " is not private: its records carry no epoch");
+        }
+        header = RecordHeader.createV2(capsuleId, layout.height(), timestampMillis, writer.publicKey(), kind,
+            payloads.size(), Merkle.root(payloads), before.root(), authParents, layout.parents(), layout.skips());
+      }
+      return new Record(header, sign ? writer.sign(Domain.RECORD_SIGNATURE, header.hash().toByteArray()) : null);
+    }
+  }
+
+  private static void checkMembershipPayloads(List<byte[]> payloads, boolean sign, boolean isPrivate) {
+    if (!sign) {
+      throw new IllegalArgumentException("a membership record is always signed");
+    }
+    int most = isPrivate ? 2 : 1;
+    if (payloads.isEmpty() || payloads.size() > most) {
+      throw new IllegalArgumentException("a membership record holds " + (isPrivate ? "1 or 2 sub-records" : "exactly 1 sub-record")
+          + ", got " + payloads.size());
+    }
+    try {
+      MemberChange change = MemberChange.parse(payloads.get(0));
+      if (change instanceof MemberChange.Rekey && !isPrivate) {
+        throw new IllegalArgumentException("rekey is for private capsules");
+      }
+    } catch (VerificationException e) {
+      throw new IllegalArgumentException("a membership record's sub-record is a change body: " + e.getMessage(), e);
+    }
+    if (payloads.size() == 2) {
+      try {
+        Keystore.parse(payloads.get(1));
+      } catch (VerificationException e) {
+        throw new IllegalArgumentException("a membership record's sub-record 1 is a keystore block: " + e.getMessage(), e);
+      }
+    }
   }
 
   /** Height, canonically ordered parents and skip pointers of a record after {@code parents}. */

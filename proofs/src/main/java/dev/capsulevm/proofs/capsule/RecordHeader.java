@@ -7,6 +7,8 @@ import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.members.EpochKey;
+import dev.capsulevm.proofs.members.Keystore;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,8 +24,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Version 1 (capsules of version-1 metadata) and version 2 (version-2 metadata) differ in three
  * fields version 2 adds after the writer and around the sub-records: the record's {@link RecordKind},
  * the member root of the state before the record, and its auth parents (the latest membership records
- * below it). A header's version must equal its capsule's metadata version, which {@link
- * RecordValidator} checks.
+ * below it). Version 3 (private capsules) is version 2 where a data record also carries, after the member
+ * root, the epoch key its payloads are encrypted under and the HPKE {@code enc} of its data key. A
+ * header's version must equal its capsule's metadata version, which {@link RecordValidator} checks.
  *
  * <p>Structure is checked here (counts, order, lengths); whether the pointers point where the rules say
  * needs the capsule's other records and is checked by {@link RecordValidator}.
@@ -33,6 +36,8 @@ public final class RecordHeader {
   public static final int VERSION = 1;
   /** Version 2: kind, member root and auth parents; what {@link #createV2} writes. */
   public static final int VERSION_2 = 2;
+  /** Version 3: version 2, and a data record's epoch key and enc; what {@link #createV3} writes. */
+  public static final int VERSION_3 = 3;
   /** Most parents a record can name. */
   public static final int MAX_PARENTS = 255;
   /** Most auth parents a version-2 record can name. */
@@ -41,6 +46,8 @@ public final class RecordHeader {
   private final int version;
   private final RecordKind kind;
   private final @Nullable Hash memberRoot;
+  private final @Nullable EpochKey epochKey;
+  private final byte @Nullable [] enc;
   private final List<Hash> authParents;
   private final Hash capsuleId;
   private final long height;
@@ -63,6 +70,8 @@ public final class RecordHeader {
       long subRecordCount,
       Hash subRecordRoot,
       @Nullable Hash memberRoot,
+      @Nullable EpochKey epochKey,
+      byte @Nullable [] enc,
       List<Hash> authParents,
       List<Hash> parents,
       List<Hash> skipPointers,
@@ -70,6 +79,8 @@ public final class RecordHeader {
     this.version = version;
     this.kind = kind;
     this.memberRoot = memberRoot;
+    this.epochKey = epochKey;
+    this.enc = enc;
     this.authParents = authParents;
     this.capsuleId = capsuleId;
     this.height = height;
@@ -109,7 +120,7 @@ public final class RecordHeader {
       throw new IllegalArgumentException(problem.message());
     }
     return new RecordHeader(VERSION, capsuleId, height, timestampMillis, writer, RecordKind.DATA,
-        subRecordCount, subRecordRoot, null, List.of(), parentList, skipList, null);
+        subRecordCount, subRecordRoot, null, null, null, List.of(), parentList, skipList, null);
   }
 
   /**
@@ -147,7 +158,56 @@ public final class RecordHeader {
       throw new IllegalArgumentException(problem.message());
     }
     return new RecordHeader(VERSION_2, capsuleId, height, timestampMillis, writer, kind,
-        subRecordCount, subRecordRoot, memberRoot, authList, parentList, skipList, null);
+        subRecordCount, subRecordRoot, memberRoot, null, null, authList, parentList, skipList, null);
+  }
+
+  /**
+   * A version-3 header (a private capsule's): {@link #createV2}'s fields, and for a data record the
+   * epoch key its payloads are encrypted under and the HPKE encapsulated key of its data key.
+   *
+   * @param epochKeyOrNull the epoch a data record is written under; null for a membership record
+   * @param encOrNull the 32-byte HPKE {@code enc} of a data record; null for a membership record
+   * @throws IllegalArgumentException naming the field that breaks the header's structure, or when the
+   *     epoch key and enc are given for a membership record or missing for a data record
+   */
+  public static RecordHeader createV3(
+      Hash capsuleId,
+      long height,
+      long timestampMillis,
+      PublicKey writer,
+      RecordKind kind,
+      long subRecordCount,
+      Hash subRecordRoot,
+      Hash memberRoot,
+      @Nullable EpochKey epochKeyOrNull,
+      byte @Nullable [] encOrNull,
+      List<Hash> authParents,
+      List<Hash> parents,
+      List<Hash> skipPointers) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(writer, "writer");
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(subRecordRoot, "subRecordRoot");
+    Objects.requireNonNull(memberRoot, "memberRoot");
+    boolean data = kind == RecordKind.DATA;
+    if (data != (epochKeyOrNull != null) || data != (encOrNull != null)) {
+      throw new IllegalArgumentException(data
+          ? "a data record of a private capsule carries its epoch key and enc"
+          : "a membership record carries no epoch key or enc");
+    }
+    if (encOrNull != null && encOrNull.length != Keystore.ENC_LENGTH) {
+      throw new IllegalArgumentException("enc is " + Keystore.ENC_LENGTH + " bytes, got " + encOrNull.length);
+    }
+    List<Hash> authList = List.copyOf(authParents);
+    List<Hash> parentList = List.copyOf(parents);
+    List<Hash> skipList = List.copyOf(skipPointers);
+    Problem problem = structureProblem(height, timestampMillis, subRecordCount, authList, parentList, skipList);
+    if (problem != null) {
+      throw new IllegalArgumentException(problem.message());
+    }
+    return new RecordHeader(VERSION_3, capsuleId, height, timestampMillis, writer, kind,
+        subRecordCount, subRecordRoot, memberRoot, epochKeyOrNull, encOrNull == null ? null : encOrNull.clone(),
+        authList, parentList, skipList, null);
   }
 
   /**
@@ -159,15 +219,16 @@ public final class RecordHeader {
     Objects.requireNonNull(encoded, "encoded");
     CanonicalReader in = new CanonicalReader(encoded, "record header");
     int version = in.u8("version");
-    if (version != VERSION && version != VERSION_2) {
+    if (version != VERSION && version != VERSION_2 && version != VERSION_3) {
       throw new VerificationException(Failure.MALFORMED_ENCODING, "unknown record header version " + version);
     }
+    boolean members = version >= VERSION_2;
     Hash capsuleId = in.hash("capsule id");
     long height = in.u64("height");
     long timestamp = in.u64("timestamp");
     PublicKey writer = in.publicKey("writer");
     RecordKind kind = RecordKind.DATA;
-    if (version == VERSION_2) {
+    if (members) {
       int kindCode = in.u8("kind");
       RecordKind known = RecordKind.fromCode(kindCode);
       if (known == null) {
@@ -178,9 +239,15 @@ public final class RecordHeader {
     long subRecordCount = in.u32("sub-record count");
     Hash subRecordRoot = in.hash("sub-record root");
     Hash memberRoot = null;
+    EpochKey epochKey = null;
+    byte[] enc = null;
     List<Hash> authParents = new ArrayList<>();
-    if (version == VERSION_2) {
+    if (members) {
       memberRoot = in.hash("member root");
+      if (version == VERSION_3 && kind == RecordKind.DATA) {
+        epochKey = EpochKey.copyOf(in.bytes(EpochKey.LENGTH, "epoch key"));
+        enc = in.bytes(Keystore.ENC_LENGTH, "enc");
+      }
       int authCount = in.u8("auth parent count");
       for (int i = 0; i < authCount; i++) {
         authParents.add(in.hash("auth parent " + i));
@@ -211,6 +278,8 @@ public final class RecordHeader {
         subRecordCount,
         subRecordRoot,
         memberRoot,
+        epochKey,
+        enc,
         List.copyOf(authParents),
         List.copyOf(parents),
         List.copyOf(skips),
@@ -268,8 +337,9 @@ public final class RecordHeader {
 
   private byte[] encode() {
     int v2Fields = memberRoot == null ? 0 : 1 + 32 + 1 + 32 * authParents.size();
+    int v3Fields = epochKey == null ? 0 : EpochKey.LENGTH + Keystore.ENC_LENGTH;
     ByteBuffer out = ByteBuffer.allocate(
-        1 + 32 + 8 + 8 + 32 + 4 + 32 + v2Fields + 1 + 32 * parents.size() + 1 + 32 * skipPointers.size());
+        1 + 32 + 8 + 8 + 32 + 4 + 32 + v2Fields + v3Fields + 1 + 32 * parents.size() + 1 + 32 * skipPointers.size());
     out.put((byte) version);
     out.put(capsuleId.toByteArray());
     out.putLong(height);
@@ -282,6 +352,9 @@ public final class RecordHeader {
     out.put(subRecordRoot.toByteArray());
     if (memberRoot != null) {
       out.put(memberRoot.toByteArray());
+      if (epochKey != null && enc != null) {
+        out.put(epochKey.toByteArray()).put(enc);
+      }
       out.put((byte) authParents.size());
       authParents.forEach(a -> out.put(a.toByteArray()));
     }
@@ -307,9 +380,22 @@ public final class RecordHeader {
     return encoded.length;
   }
 
-  /** {@link #VERSION} (1) or {@link #VERSION_2}: the version of the capsule's metadata. */
+  /** {@link #VERSION} (1), {@link #VERSION_2} or {@link #VERSION_3}: the version of the capsule's metadata. */
   public int version() {
     return version;
+  }
+
+  /** The epoch a version-3 data record's payloads are encrypted under; null for every other record. */
+  public @Nullable EpochKey epochKeyOrNull() {
+    return epochKey;
+  }
+
+  /**
+   * The HPKE encapsulated key (32 bytes, a copy) of a version-3 data record's data key; null for every
+   * other record.
+   */
+  public byte @Nullable [] encOrNull() {
+    return enc == null ? null : enc.clone();
   }
 
   /** What the record holds; {@link RecordKind#DATA} for every version-1 record. */
@@ -317,7 +403,7 @@ public final class RecordHeader {
     return kind;
   }
 
-  /** The root of the member state before this record; null for version 1. */
+  /** The root of the member state before this record; null for version 1 (versions 2 and 3 carry it). */
   public @Nullable Hash memberRootOrNull() {
     return memberRoot;
   }

@@ -4,6 +4,9 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.EpochKey;
+import dev.capsulevm.proofs.members.Epochs;
+import dev.capsulevm.proofs.members.Keystore;
 import dev.capsulevm.proofs.members.MemberChange;
 import dev.capsulevm.proofs.members.Op;
 import dev.capsulevm.proofs.members.Resolution;
@@ -25,6 +28,11 @@ import org.jspecify.annotations.Nullable;
  * past). That needs the capsule's membership records, which the caller passes as a {@link Changelog};
  * the methods without one use an empty changelog, which is right for version 1 and for a version-2
  * capsule with no membership record yet.
+ *
+ * <p>A private (version-3) capsule's records are also checked against its epochs ({@link Epochs}): a
+ * data record must be written under the current epoch at it ({@link Failure#BAD_EPOCH}), and a membership
+ * record must carry the keystore block its change needs, with the right entries ({@link
+ * Failure#BAD_KEYSTORE}). Both rules are objective, like the writer's right.
  */
 public final class RecordValidator {
   private static final Changelog NO_OPS = hash -> null;
@@ -40,17 +48,20 @@ public final class RecordValidator {
   private RecordValidator(SignedMetadata metadata, boolean verifySignatures) {
     this.metadata = metadata;
     this.verifySignatures = verifySignatures;
-    this.membership = metadata.metadata().version() == Metadata.VERSION_2 ? new Membership(metadata) : null;
+    this.membership = metadata.metadata().hasMembers() ? new Membership(metadata) : null;
   }
 
-  /** The capsule's membership (its cache is shared by every check); null for a version-1 capsule. */
+  /**
+   * The capsule's membership (its cache is shared by every check); null for a version-1 capsule.
+   */
   public @Nullable Membership membershipOrNull() {
     return membership;
   }
 
   /**
-   * A validator that checks every rule but the Ed25519 verification of signatures (a signature must still
-   * be present where the policy requires one). For records whose signatures were verified already:
+   * A validator that checks every rule but the Ed25519 verification of signatures, the records' and the
+   * keystore blocks' card signatures (a record signature must still be present where the policy requires
+   * one). For records whose signatures were verified already:
    * replication's {@code ReplicaDag} checks each record from a peer with {@link #validateDetached} as it
    * arrives, then validates the completed batch with this. Also measures what signature checks cost.
    */
@@ -96,9 +107,9 @@ public final class RecordValidator {
     for (int i = 0; i < append.size(); i++) {
       RecordWithBody item = append.get(i);
       boolean last = i == append.size() - 1;
-      MemberChange change;
+      Op op;
       try {
-        change = check(item, view, ops, everyRecord || last);
+        op = check(item, view, ops, everyRecord || last);
       } catch (VerificationException e) {
         throw new VerificationException(e.failure(), "record " + i + " of the append: " + e.getMessage(), e);
       }
@@ -106,8 +117,8 @@ public final class RecordValidator {
         throw new VerificationException(Failure.BAD_PARENTS, "record " + i + " repeats " + item.hash());
       }
       staged.put(item.hash(), item.record().header());
-      if (change != null) {
-        stagedOps.put(item.hash(), Membership.opOf(item.record().header(), change));
+      if (op != null) {
+        stagedOps.put(item.hash(), op);
       }
     }
     if (!everyRecord) {
@@ -163,28 +174,40 @@ public final class RecordValidator {
   public @Nullable MemberChange validate(
       RecordWithBody item, RecordSource held, Changelog heldOps, boolean signatureRequired)
       throws VerificationException {
+    Op op = check(item, held, heldOps, signatureRequired);
+    return op == null ? null : op.change();
+  }
+
+  /**
+   * {@link #validate(RecordWithBody, RecordSource, Changelog, boolean)}, returning the membership
+   * record's op (its change and, in a private capsule, its keystore block) for the caller's {@link
+   * Changelog}; null for a data record.
+   */
+  public @Nullable Op validateOp(
+      RecordWithBody item, RecordSource held, Changelog heldOps, boolean signatureRequired)
+      throws VerificationException {
     return check(item, held, heldOps, signatureRequired);
   }
 
-  private @Nullable MemberChange check(
+  private @Nullable Op check(
       RecordWithBody item, RecordSource held, Changelog heldOps, boolean signatureRequired)
       throws VerificationException {
-    MemberChange change = checkDetached(item, signatureRequired);
+    Op op = checkDetached(item, signatureRequired);
     RecordHeader header = item.record().header();
     checkParents(header, held, metadata.capsuleId());
     checkSkipPointers(header, held);
     if (membership != null) {
-      checkMembers(membership, header, change, held, heldOps);
+      checkMembers(membership, header, op, held, heldOps);
     }
-    return change;
+    return op;
   }
 
   /**
    * The auth parents and member root must be what the parents imply, and the writer must hold the
-   * right for the record in the state before it.
+   * right for the record in the state before it; in a private capsule, the epoch rules hold.
    */
   private static void checkMembers(
-      Membership membership, RecordHeader header, @Nullable MemberChange change, RecordSource held,
+      Membership membership, RecordHeader header, @Nullable Op op, RecordSource held,
       Changelog heldOps) throws VerificationException {
     List<Hash> expected = membership.authParentsFor(header.parents(), held, heldOps);
     if (expected.size() > RecordHeader.MAX_AUTH_PARENTS) {
@@ -204,7 +227,19 @@ public final class RecordValidator {
           Failure.BAD_MEMBER_ROOT,
           "member root is " + header.memberRootOrNull() + ", the state before the record has root " + root);
     }
-    membership.check(header, change, heldOps);
+    membership.check(header, op == null ? null : op.change(), heldOps);
+    if (membership.isPrivate()) {
+      Epochs epochs = membership.epochsBefore(expected, heldOps);
+      if (op == null) {
+        EpochKey epochKey = header.epochKeyOrNull();
+        if (epochKey == null) { // a version-3 header of a data record always carries one
+          throw new VerificationException(Failure.MALFORMED_ENCODING, "data record " + header.hash() + " carries no epoch key");
+        }
+        epochs.checkDataRecord(epochKey);
+      } else {
+        epochs.checkMembershipRecord(op);
+      }
+    }
   }
 
   /**
@@ -218,12 +253,13 @@ public final class RecordValidator {
   }
 
   /**
-   * Every rule that needs no other record. In a version-2 capsule that includes the kind's rules but not
-   * the writer's right, which depends on the membership records below.
+   * Every rule that needs no other record. In a version-2 or 3 capsule that includes the kind's rules
+   * (and a keystore block's encoding and card signatures) but not the writer's right or the epoch rules,
+   * which depend on the membership records below.
    *
-   * @return the change of a membership record, else null
+   * @return the op of a membership record, else null
    */
-  private @Nullable MemberChange checkDetached(RecordWithBody item, boolean signatureRequired)
+  private @Nullable Op checkDetached(RecordWithBody item, boolean signatureRequired)
       throws VerificationException {
     Metadata rules = metadata.metadata();
     Record record = item.record();
@@ -260,17 +296,37 @@ public final class RecordValidator {
     if (!membershipRecord) {
       return null;
     }
-    if (item.payloads().size() != 1) {
+    int count = item.payloads().size();
+    if (rules.isPrivate() ? count < 1 || count > 2 : count != 1) {
       throw new VerificationException(
           Failure.MALFORMED_ENCODING,
-          "a membership record holds exactly 1 sub-record, " + header.hash() + " holds " + item.payloads().size());
+          "a membership record holds " + (rules.isPrivate() ? "1 or 2 sub-records (a change, then a keystore block)"
+              : "exactly 1 sub-record") + ", " + header.hash() + " holds " + count);
     }
+    MemberChange change;
+    Keystore keystore = null;
     try {
-      return MemberChange.parse(item.payloads().get(0));
+      change = MemberChange.parse(item.payloads().get(0));
+      if (count == 2) {
+        keystore = Keystore.parse(item.payloads().get(1));
+      }
     } catch (VerificationException e) {
       throw new VerificationException(
           Failure.MALFORMED_ENCODING, "membership record " + header.hash() + ": " + e.getMessage(), e);
     }
+    if (change instanceof MemberChange.Rekey && !rules.isPrivate()) {
+      throw new VerificationException(
+          Failure.MALFORMED_ENCODING, "membership record " + header.hash() + ": rekey is for private capsules");
+    }
+    if (keystore != null && verifySignatures) {
+      try {
+        keystore.verifyCards();
+      } catch (VerificationException e) {
+        throw new VerificationException(
+            e.failure(), "membership record " + header.hash() + ": " + e.getMessage(), e);
+      }
+    }
+    return Membership.opOf(header, change, keystore);
   }
 
   private static void checkBody(RecordHeader header, RecordWithBody item, Metadata rules)

@@ -8,6 +8,7 @@ import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.VerificationException.Failure;
 import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.members.Keystore;
 import java.util.Arrays;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -48,7 +49,8 @@ public final class SignedMetadata {
   /**
    * Parses signed metadata and checks the creator's signature.
    *
-   * @throws VerificationException MALFORMED_ENCODING or BAD_SIGNATURE
+   * @throws VerificationException MALFORMED_ENCODING or BAD_SIGNATURE; BAD_KEYSTORE for a private capsule's
+   *     genesis keystore block whose entries are not the genesis readers or whose cards do not verify
    */
   public static SignedMetadata parse(byte[] encoded) throws VerificationException {
     Objects.requireNonNull(encoded, "encoded");
@@ -79,6 +81,16 @@ public final class SignedMetadata {
 
   public Metadata metadata() {
     return metadata;
+  }
+
+  /** Whether the capsule is private (metadata version 3). */
+  public boolean isPrivate() {
+    return metadata.isPrivate();
+  }
+
+  /** The genesis keystore block of a private capsule; null otherwise. */
+  public @Nullable Keystore genesisKeystoreOrNull() {
+    return metadata.genesisKeystoreOrNull();
   }
 
   public Signature signature() {

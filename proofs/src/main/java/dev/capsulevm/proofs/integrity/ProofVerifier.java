@@ -25,7 +25,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Security: a proof passes only if the proven header is linked by hash pointers to the anchor or to
  * a record that was itself so linked; heights along the path must agree with the pointer kinds. A
- * version-2 record's proof must also show its writer's entry in the header's member root, with add for
+ * version-2 or version-3 record's proof must also show its writer's entry in the header's member root, with add for
  * a data record and any bits for a membership record: the header says who the members were before it,
  * and the entry shows the writer was one of them with the right.
  */
@@ -163,7 +163,7 @@ public final class ProofVerifier {
    */
   public record Dropped(RecordHeader record, RecordHeader witness, RetentionPolicy policy) {}
 
-  /** A version-2 target's writer held the right for it in the state its header's member root names. */
+  /** A version-2 or 3 target's writer held the right for it in the state its header's member root names. */
   private static void checkWriterEntry(RecordHeader target, @Nullable MemberEntryProof entry)
       throws VerificationException {
     Hash memberRoot = target.memberRootOrNull();

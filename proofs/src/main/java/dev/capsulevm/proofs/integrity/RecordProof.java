@@ -14,7 +14,7 @@ import org.jspecify.annotations.Nullable;
  * record the verifier has cached); each next one is named by a parent or skip pointer of the one
  * before; the last is the proven record.
  *
- * <p>When the proven header is version 2, the proof also carries its writer's entry in the header's
+ * <p>When the proven header is version 2 or 3, the proof also carries its writer's entry in the header's
  * member root ({@link #writerEntryOrNull}), which shows the writer held the right for the record; a
  * version-1 proof carries none.
  */

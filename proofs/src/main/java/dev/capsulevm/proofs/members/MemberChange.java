@@ -9,15 +9,18 @@ import java.util.Objects;
 
 /**
  * The change a membership record makes: sub-record 0 of the record, laid out in docs/FORMAT.md
- * ("Members"). Either sets one member's permission bits (0 removes it) or sets the retention policy.
+ * ("Members"). Sets one member's permission bits (0 removes it), sets the retention policy, or (private
+ * capsules only) starts a new epoch without changing any member.
  */
-public sealed interface MemberChange permits MemberChange.SetMember, MemberChange.SetRetention {
+public sealed interface MemberChange permits MemberChange.SetMember, MemberChange.SetRetention, MemberChange.Rekey {
   /** The change body version this code reads and writes. */
   int VERSION = 1;
   /** Type byte of {@link SetMember}. */
   int TYPE_SET_MEMBER = 1;
   /** Type byte of {@link SetRetention}. */
   int TYPE_SET_RETENTION = 2;
+  /** Type byte of {@link Rekey}. */
+  int TYPE_REKEY = 3;
 
   /**
    * Sets {@code member}'s bits to {@code bits}, a subset of {@link Rights#ALL} (read, add, admin,
@@ -56,6 +59,17 @@ public sealed interface MemberChange permits MemberChange.SetMember, MemberChang
     }
   }
 
+  /**
+   * Starts a new epoch of a private capsule without changing any member: the record carries a rotate
+   * keystore block. The author must hold read. Refused in capsules that are not private.
+   */
+  record Rekey() implements MemberChange {
+    @Override
+    public byte[] encode() {
+      return new byte[] {(byte) VERSION, (byte) TYPE_REKEY};
+    }
+  }
+
   /** The canonical change body. */
   byte[] encode();
 
@@ -86,9 +100,11 @@ public sealed interface MemberChange permits MemberChange.SetMember, MemberChang
       change = new SetMember(member, bits);
     } else if (type == TYPE_SET_RETENTION) {
       change = new SetRetention(RetentionPolicy.read(in));
+    } else if (type == TYPE_REKEY) {
+      change = new Rekey();
     } else {
       throw new VerificationException(
-          Failure.MALFORMED_ENCODING, "unknown member change type " + type + " (expected 1 or 2)");
+          Failure.MALFORMED_ENCODING, "unknown member change type " + type + " (expected 1, 2 or 3)");
     }
     in.end();
     return change;

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
@@ -40,7 +41,8 @@ public final class Resolver {
       Comparator.comparingLong(Op::height)
           .thenComparing(Op::author)
           .thenComparing(op -> op.change().encode(), Arrays::compareUnsigned)
-          .thenComparing(Op::authParents, Resolver::compareLists);
+          .thenComparing(Op::authParents, Resolver::compareLists)
+          .thenComparing(Resolver::keystoreBytes, Arrays::compareUnsigned);
 
   private Resolver() {}
 
@@ -52,14 +54,27 @@ public final class Resolver {
     Objects.requireNonNull(genesis, "genesis");
     Objects.requireNonNull(creator, "creator");
     Objects.requireNonNull(ops, "ops");
+    List<Op> order = new ArrayList<>(byHash(ops).values());
+    order.sort(Op.ORDER);
+    return new Run(genesis, creator, order).resolve();
+  }
+
+  /**
+   * {@code ops} by hash; of inputs that claim one hash (which no real record can produce), the one chosen
+   * by content alone, so that nothing depends on the input order.
+   */
+  static SortedMap<Hash, Op> byHash(Collection<Op> ops) {
     TreeMap<Hash, Op> byHash = new TreeMap<>();
     for (Op op : ops) {
       Objects.requireNonNull(op, "op");
       byHash.merge(op.hash(), op, (a, b) -> SAME_HASH_TIEBREAK.compare(a, b) <= 0 ? a : b);
     }
-    List<Op> order = new ArrayList<>(byHash.values());
-    order.sort(Op.ORDER);
-    return new Run(genesis, creator, order).resolve();
+    return byHash;
+  }
+
+  private static byte[] keystoreBytes(Op op) {
+    Keystore keystore = op.keystoreOrNull();
+    return keystore == null ? new byte[0] : keystore.encode();
   }
 
   private static int compareLists(List<Hash> a, List<Hash> b) {
@@ -162,6 +177,9 @@ public final class Resolver {
         if (op.change() instanceof MemberChange.SetRetention retention) {
           state = state.withRetention(retention.policy());
           continue;
+        }
+        if (op.change() instanceof MemberChange.Rekey) {
+          continue; // changes no member; its epoch is Epochs' business
         }
         MemberChange.SetMember set = (MemberChange.SetMember) op.change();
         PublicKey target = set.member();

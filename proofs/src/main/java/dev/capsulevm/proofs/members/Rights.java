@@ -7,7 +7,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * Who may do what in a member state (docs/FORMAT.md, "Members"). A data record needs {@link #ADD}; a
  * set-member change needs a level that depends on the target and on the old and new bits; a set-retention
- * change needs {@link #SUPERADMIN}. Every refusal is one line naming the key, its bits and what it lacks.
+ * change needs {@link #SUPERADMIN}; a rekey needs {@link #READ}. Every refusal is one line naming the key, its bits and what it lacks.
  */
 public final class Rights {
   /** May read. */
@@ -25,6 +25,8 @@ public final class Rights {
   enum Need {
     /** A member leaving: anybody may. */
     NOTHING,
+    /** Read (a rekey: whoever reads may start a new epoch). */
+    READ,
     /** Admin or superadmin. */
     ADMIN,
     /** Superadmin. */
@@ -57,6 +59,9 @@ public final class Rights {
       }
       return Need.ADMIN;
     }
+    if (change instanceof MemberChange.Rekey) {
+      return Need.READ;
+    }
     return Need.SUPERADMIN;
   }
 
@@ -64,6 +69,7 @@ public final class Rights {
   static boolean meets(Need need, int bits, PublicKey author, PublicKey creator) {
     return switch (need) {
       case NOTHING -> true;
+      case READ -> (bits & READ) != 0;
       case ADMIN -> (bits & (ADMIN | SUPERADMIN)) != 0;
       case SUPERADMIN -> (bits & SUPERADMIN) != 0;
       case CREATOR -> author.equals(creator);
@@ -94,6 +100,7 @@ public final class Rights {
       case SUPERADMIN ->
           who + (retention ? " and may not set retention (needs superadmin)" : " and may not change admins (needs superadmin)");
       case ADMIN -> who + " and may not change members (needs admin)";
+      case READ -> who + " and may not rekey (needs read)";
       case NOTHING -> throw new AssertionError("a change that needs nothing is never refused");
     };
   }

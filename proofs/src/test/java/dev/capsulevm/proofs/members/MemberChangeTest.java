@@ -46,6 +46,13 @@ class MemberChangeTest {
         HEX.formatHex(new MemberChange.SetRetention(RetentionPolicy.keepHeights(100)).encode()));
   }
 
+  @Test
+  void rekey_roundTrips() throws VerificationException {
+    MemberChange rekey = new MemberChange.Rekey();
+    assertEquals("0103", HEX.formatHex(rekey.encode()));
+    assertEquals(rekey, MemberChange.parse(HEX.parseHex("0103")));
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource({
     "empty, '', ends inside version",
@@ -53,7 +60,8 @@ class MemberChangeTest {
     "version 0, 0001, unknown member change version 0",
     "version 2, 0201, unknown member change version 2",
     "type 0, 0100, unknown member change type 0",
-    "type 3, 0103, unknown member change type 3",
+    "type 4, 0104, unknown member change type 4",
+    "rekey trailing, 010300, trailing bytes",
     "short key, 0101aabb, ends inside member key",
     "retention short value, 010201000000, ends inside retention value",
     "retention mode 3, 0102030000000000000001, unknown retention mode 3",

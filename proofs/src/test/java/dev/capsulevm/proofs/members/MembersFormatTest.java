@@ -37,6 +37,7 @@ class MembersFormatTest {
     v.put("members.change(remove reader)", hex.formatHex(new MemberChange.SetMember(reader, 0x00).encode()));
     v.put("members.change(keep 1000 heights)",
         hex.formatHex(new MemberChange.SetRetention(RetentionPolicy.keepHeights(1000)).encode()));
+    v.put("members.change(rekey)", hex.formatHex(new MemberChange.Rekey().encode()));
 
     MemberState state = MemberState.genesis(creator, Map.of(admin, 0x13, writer, 0x03));
     v.put("members.genesis.entries",

@@ -9,6 +9,7 @@ import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.crypto.Signature;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -228,6 +229,109 @@ class ResolverProperties {
     Resolution r = Resolver.resolve(h.genesis(), CREATOR, ops);
     assertTrue(r.isEffective(grant.hash()) && r.isEffective(removal.hash()));
     assertEquals(grantBits & removalBits, r.state().bitsOf(target));
+  }
+
+  /**
+   * {@code ops} with keystore blocks and some rekeys: about half carry a block, a rotation of a fresh key
+   * (linking some earlier keys) or a forward of an earlier key, wrapped for random keys. Cards are not
+   * signed: {@link Epochs} never checks them.
+   */
+  private static List<Op> withKeystores(List<Op> ops, Random random) {
+    List<EpochKey> named = new ArrayList<>(List.of(KeystoreFixture.epoch("genesis")));
+    List<Op> out = new ArrayList<>();
+    for (Op op : ops) {
+      MemberChange change = random.nextInt(8) == 0 ? new MemberChange.Rekey() : op.change();
+      Keystore block = null;
+      if (random.nextBoolean()) {
+        List<Keystore.Entry> entries = new ArrayList<>();
+        for (PublicKey key : KEYS) {
+          if (entries.isEmpty() || random.nextInt(3) > 0) {
+            entries.add(new Keystore.Entry(key, new byte[32], Signature.copyOf(new byte[64]), new byte[32], new byte[48]));
+          }
+        }
+        if (random.nextInt(3) > 0) {
+          EpochKey fresh = KeystoreFixture.epoch("k" + random.nextLong());
+          List<Keystore.PreviousLink> links = new ArrayList<>();
+          for (EpochKey previous : Set.copyOf(named)) {
+            if (random.nextInt(3) == 0) {
+              links.add(KeystoreFixture.link(previous));
+            }
+          }
+          block = Keystore.rotate(fresh, links, entries);
+          named.add(fresh);
+        } else {
+          block = Keystore.forward(named.get(random.nextInt(named.size())), entries);
+        }
+      }
+      out.add(new Op(op.hash(), op.height(), op.authParents(), op.author(), change, block));
+    }
+    return out;
+  }
+
+  private static Keystore genesisBlock(MemberState genesis) {
+    List<Keystore.Entry> entries = new ArrayList<>();
+    genesis.members().forEach((key, bits) -> {
+      if ((bits & Rights.READ) != 0) {
+        entries.add(new Keystore.Entry(key, new byte[32], Signature.copyOf(new byte[64]), new byte[32], new byte[48]));
+      }
+    });
+    return Keystore.rotate(KeystoreFixture.epoch("genesis"), List.of(), entries);
+  }
+
+  @Property(tries = 300)
+  void epochs_anyInputOrder_giveTheSameEpochs(@ForAll long seed) {
+    Random random = new Random(seed);
+    History h = randomHistory(random, false);
+    List<Op> ops = withKeystores(h.ops(), random);
+    Keystore genesis = genesisBlock(h.genesis());
+    Epochs first = Epochs.at(genesis, ops, Resolver.resolve(h.genesis(), CREATOR, ops));
+    Set<EpochKey> keys = new HashSet<>(first.all());
+    ops.forEach(op -> {
+      if (op.keystoreOrNull() != null) {
+        keys.add(op.keystoreOrNull().epochKey());
+      }
+    });
+    for (int i = 0; i < 3; i++) {
+      List<Op> shuffled = new ArrayList<>(ops);
+      Collections.shuffle(shuffled, random);
+      Epochs again = Epochs.at(genesis, shuffled, Resolver.resolve(h.genesis(), CREATOR, shuffled));
+      assertEquals(first.all(), again.all());
+      assertEquals(first.currentOrNull(), again.currentOrNull());
+      for (EpochKey key : keys) {
+        assertEquals(first.holders(key), again.holders(key));
+        assertEquals(first.isUsable(key), again.isUsable(key));
+      }
+    }
+  }
+
+  /** Usable means exactly: an epoch, every holder of which (through links too) is a reader. */
+  @Property(tries = 300)
+  void epochs_usableExactlyWhenEveryHolderReads_currentIsTheLastUsable(@ForAll long seed) {
+    Random random = new Random(seed);
+    History h = randomHistory(random, false);
+    List<Op> ops = withKeystores(h.ops(), random);
+    Resolution r = Resolver.resolve(h.genesis(), CREATOR, ops);
+    Epochs epochs = Epochs.at(genesisBlock(h.genesis()), ops, r);
+    EpochKey last = null;
+    for (EpochKey key : epochs.all()) {
+      boolean allRead = epochs.holders(key).stream().allMatch(k -> (r.state().bitsOf(k) & Rights.READ) != 0);
+      assertEquals(allRead, epochs.isUsable(key), key.toHex());
+      if (allRead) {
+        last = key;
+      }
+    }
+    assertEquals(last, epochs.currentOrNull());
+    for (Op op : ops) {
+      Keystore block = op.keystoreOrNull();
+      if (block != null) {
+        assertTrue(epochs.holders(block.epochKey()).containsAll(block.members()), "every wrap counts, void or not");
+        if (block.type() == Keystore.Type.ROTATE) { // its key is fresh: an epoch exactly when the record is effective
+          assertTrue(epochs.holders(block.epochKey()).contains(op.author()), "a rotation's author holds its epoch");
+          assertEquals(r.isEffective(op.hash()), epochs.isEpoch(block.epochKey()));
+          assertEquals(r.isEffective(op.hash()) ? op.hash() : null, epochs.createdByOrNull(block.epochKey()));
+        }
+      }
+    }
   }
 
   /** Auth-parent reachability, computed independently of the resolver. */

@@ -90,6 +90,15 @@ class RightsTest {
   }
 
   @Test
+  void rekey_needsRead() {
+    MemberChange rekey = new MemberChange.Rekey();
+    assertNull(Rights.check(STATE, CREATOR, READER, rekey));
+    assertNull(Rights.check(STATE, CREATOR, ADMIN2, rekey));
+    assertEquals("key " + OUTSIDER.toHex() + " holds bits 0x12 and may not rekey (needs read)",
+        Rights.check(STATE.withMember(OUTSIDER, 0x12), CREATOR, OUTSIDER, rekey));
+  }
+
+  @Test
   void write_needsAdd() {
     assertTrue(Rights.mayWrite(STATE, WRITER));
     assertTrue(Rights.mayWrite(STATE, CREATOR));

@@ -74,10 +74,12 @@ import org.jspecify.annotations.Nullable;
  * consumer charges each with {@link Meter#chargeOutput} when it sends it, so that the receipt's
  * transcript holds exactly the outputs sent.
  *
- * <p>Members: an append to a version-2 capsule passes the objective rule (each record's writer held the
- * right in the state before it) and then the live check against the members the host holds now
- * ({@link CapsuleMembers#checkLive}); either refusal stops the program with {@link
- * Reason#WRITER_NOT_ALLOWED}. Proofs of version-2 records carry the writer's member entry. Both use the
+ * <p>Members: an append to a version-2 or version-3 capsule passes the objective rule (each record's
+ * writer held the right in the state before it; in a private capsule, each data record is written under
+ * the current epoch at it) and then the live check against the members the host holds now ({@link
+ * CapsuleMembers#checkLive}: the writer's right, and a data record's epoch still usable). A refused writer
+ * stops the program with {@link Reason#WRITER_NOT_ALLOWED}, a refused epoch with {@link
+ * Reason#STALE_EPOCH}. Proofs of version-2 and 3 records carry the writer's member entry. Both use the
  * capsule's {@link CapsuleMembers}, kept between programs.
  *
  * <p>A failing instruction stops the program: the staged batch is aborted, the meter is failed (its
@@ -563,7 +565,7 @@ public final class Executor {
       return null;
     }
     CapsuleMembers capsule = members.of(metadata);
-    MemberState beforeAnchor = capsule.memberStates(view, capsule.changelog(view, view::changeBodyOrNull))
+    MemberState beforeAnchor = capsule.memberStates(view, capsule.changelog(view, view::subRecordOrNull))
         .stateBeforeOrNull(anchor);
     if (beforeAnchor != null && beforeAnchor.retention().letsDrop(targetHeader.height(), targetHeader.timestampMillis(),
         anchorHeader.height(), anchorHeader.timestampMillis())) {
@@ -608,7 +610,7 @@ public final class Executor {
       return new ProofGenerator(view);
     }
     CapsuleMembers capsule = members.of(metadata);
-    return new ProofGenerator(view, capsule.memberStates(view, capsule.changelog(view, view::changeBodyOrNull)));
+    return new ProofGenerator(view, capsule.memberStates(view, capsule.changelog(view, view::subRecordOrNull)));
   }
 
   private Output createCapsule(byte[] input, StagedView view, Batch batch) throws Stop {
@@ -637,15 +639,13 @@ public final class Executor {
     List<RecordWithBody> records;
     try {
       records = AppendEncoding.parse(input);
-      Changelog changelog = capsule.changelog(view, view::changeBodyOrNull);
+      Changelog changelog = capsule.changelog(view, view::subRecordOrNull);
       capsule.validator(verifySignatures).validateAppend(records, view, changelog);
       if (capsule.membershipOrNull() != null) { // a version-1 capsule has no members to list
         capsule.checkLive(records, view.membershipRecords(), changelog);
       }
     } catch (VerificationException e) {
-      // A version-1 capsule's fixed writers refuse a stranger as invalid input, as they always did.
-      boolean byMembers = capsule.membershipOrNull() != null && e.failure() == Failure.WRITER_NOT_ALLOWED;
-      throw new Stop(byMembers ? Reason.WRITER_NOT_ALLOWED : Reason.INVALID_INPUT, e.getMessage(), e);
+      throw new Stop(refusalReason(capsule, e.failure()), e.getMessage(), e);
     }
     try {
       long now = clock.millis();
@@ -659,6 +659,23 @@ public final class Executor {
     }
     view.stageRecords(records);
     return new Output.Appended(view.heads());
+  }
+
+  /**
+   * The reason an append refused by validation stops with: a writer refused by the members is {@link
+   * Reason#WRITER_NOT_ALLOWED} (a version-1 capsule's fixed writers refuse a stranger as invalid input, as
+   * they always did); a private capsule's record under an epoch that is not the current one at it, or not
+   * usable among the current members, is {@link Reason#STALE_EPOCH}; anything else is invalid input.
+   */
+  private static Reason refusalReason(CapsuleMembers capsule, Failure failure) {
+    if (capsule.membershipOrNull() == null) {
+      return Reason.INVALID_INPUT;
+    }
+    return switch (failure) {
+      case WRITER_NOT_ALLOWED -> Reason.WRITER_NOT_ALLOWED;
+      case BAD_EPOCH -> Reason.STALE_EPOCH;
+      default -> Reason.INVALID_INPUT;
+    };
   }
 
   private static SignedMetadata requireCapsule(StagedView view) throws Stop {

@@ -34,10 +34,16 @@ public final class ProgramStoppedException extends Exception {
     /** The running thread was interrupted. */
     INTERRUPTED(9),
     /**
-     * A record's writer lacks the right for it among a version-2 capsule's members: in the state before
+     * A record's writer lacks the right for it among a version-2 or 3 capsule's members: in the state before
      * the record, or in the capsule's current members as the host holds them (docs/FORMAT.md, "Members").
      */
-    WRITER_NOT_ALLOWED(15);
+    WRITER_NOT_ALLOWED(15),
+    /**
+     * A data record of a private capsule is written under an epoch it may not use: not the current epoch
+     * at it (the objective {@code BAD_EPOCH} rule), or retired by a membership record the host holds (the
+     * live check; docs/FORMAT.md, "Members", "Epochs"). The writer refreshes its heads and rebuilds.
+     */
+    STALE_EPOCH(16);
 
     private final int wireNumber;
 
@@ -46,7 +52,7 @@ public final class ProgramStoppedException extends Exception {
     }
 
     /**
-     * The reason's number in host.proto's {@code FailureReason} (1 to 9 and 15 are the executor's), which the
+     * The reason's number in host.proto's {@code FailureReason} (1 to 9, 15 and 16 are the executor's), which the
      * receipt states ({@link dev.capsulevm.pricing.Receipt.Failed#reason()}).
      */
     public int wireNumber() {

@@ -106,11 +106,6 @@ final class StagedView implements RecordSource {
     return snapshotOrNull == null ? null : snapshotOrNull.droppedWitnessOrNull(recordHash);
   }
 
-  /** Sub-record 0 of {@code recordHash}: a membership record's change body. */
-  byte @Nullable [] changeBodyOrNull(Hash recordHash) {
-    return subRecordOrNull(recordHash, 0);
-  }
-
   /** The capsule's membership records: the snapshot's and the staged ones. */
   List<Hash> membershipRecords() {
     List<Hash> out = new ArrayList<>();

@@ -62,10 +62,11 @@ public interface Snapshot extends RecordSource, AutoCloseable {
   List<Hash> heads();
 
   /**
-   * The hashes of this capsule's membership records (version-2 records of kind
+   * The hashes of this capsule's membership records (version-2 and 3 records of kind
    * {@link dev.capsulevm.proofs.capsule.RecordKind#MEMBERSHIP}), sorted; empty for a version-1 capsule.
    * Stores keep them in an index written with each record, so the executor can resolve the capsule's
-   * current members without walking its records.
+   * current members without walking its records. Their sub-records (the change and, in a private
+   * capsule, the keystore block) are never dropped, so {@link #subRecordOrNull} always has them.
    */
   List<Hash> membershipRecords();
 
