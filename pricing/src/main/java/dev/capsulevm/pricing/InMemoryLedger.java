@@ -8,61 +8,62 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.PriorityQueue;
-import java.util.Set;
 import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
  * A thread-safe {@link Ledger} held in memory, with {@link #snapshot()} and {@link #restore} so its
- * balances and used nonces survive a restart.
+ * balances and settlements survive a restart.
  *
- * <p>Replay protection with bounded memory: a nonce is kept until its withdrawal expires, withdrawals
- * that have expired are refused anyway, and expiries further ahead than {@code maxExpiryAhead} are
- * refused, so the set of kept nonces never outgrows what can be spent within that window.
+ * <p>Replay protection with bounded memory: a settled withdrawal's nonce is kept until the withdrawal
+ * expires; expired withdrawals are refused anyway ({@link Reservations}), and expiries further ahead than
+ * the host's window are refused, so the nonces kept never outgrow what can be spent within that window.
  */
 public final class InMemoryLedger implements Ledger {
-  /** Version 2 added each account's last program. */
-  private static final int SNAPSHOT_VERSION = 2;
+  /** Version 2 added each account's last program; version 3 each settlement's program id and cost. */
+  private static final int SNAPSHOT_VERSION = 3;
   private static final int ACCOUNT_BYTES = PublicKey.LENGTH + 8 + Hash.LENGTH;
+  private static final int NONCE_BYTES_V2 = PublicKey.LENGTH + 8 + 8;
+  private static final int NONCE_BYTES = NONCE_BYTES_V2 + Hash.LENGTH + 8;
 
-  private record UsedNonce(PublicKey account, long nonce, long expiryEpochSecond) {}
+  /** A used nonce: its settlement, or only its expiry for one restored from a version 2 snapshot. */
+  private record UsedNonce(PublicKey account, long nonce, long expiryEpochSecond, @Nullable Hash programIdOrNull,
+      long cost) {
+    @Nullable Settlement settlementOrNull() {
+      Hash program = programIdOrNull;
+      return program == null ? null
+          : new Settlement(account, nonce, Instant.ofEpochSecond(expiryEpochSecond), program, Amount.of(cost));
+    }
+  }
 
   private record NonceKey(PublicKey account, long nonce) {}
 
   private final Clock clock;
   private final Amount maxBalance;
-  private final Duration maxExpiryAhead;
-  // One lock for everything: a withdrawal must check the nonce and the balance as one step, and the
-  // work under the lock is a few map operations, far cheaper than the signature check done before it.
+  // One lock for everything: a settlement must check the nonce and the balance as one step, and the work
+  // under the lock is a few map operations.
   private final Object lock = new Object();
   private final Map<PublicKey, Long> balances = new HashMap<>();
   private final Map<PublicKey, Hash> lastPrograms = new HashMap<>();
-  private final Set<NonceKey> used = new HashSet<>();
+  private final Map<NonceKey, UsedNonce> used = new HashMap<>();
   private final PriorityQueue<UsedNonce> byExpiry =
       new PriorityQueue<>(Comparator.comparingLong(UsedNonce::expiryEpochSecond));
 
   /**
-   * An empty ledger that reads time from {@code clock}, refuses deposits above {@code maxBalance}
-   * (the price table's {@link Limits#maxBalance()}) and withdrawals expiring more than
-   * {@code maxExpiryAhead} from now.
+   * An empty ledger that reads time from {@code clock} (nonces are forgotten once their withdrawal has
+   * expired) and refuses deposits above {@code maxBalance} (the price table's {@link Limits#maxBalance()}).
    */
-  public InMemoryLedger(Clock clock, Amount maxBalance, Duration maxExpiryAhead) {
+  public InMemoryLedger(Clock clock, Amount maxBalance) {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.maxBalance = Objects.requireNonNull(maxBalance, "maxBalance");
-    this.maxExpiryAhead = Objects.requireNonNull(maxExpiryAhead, "maxExpiryAhead");
-    if (maxExpiryAhead.isNegative()) {
-      throw new IllegalArgumentException("maxExpiryAhead is never negative, got " + maxExpiryAhead);
-    }
   }
 
   @Override
@@ -70,7 +71,7 @@ public final class InMemoryLedger implements Ledger {
     Objects.requireNonNull(account, "account");
     synchronized (lock) {
       long now = balances.getOrDefault(account, 0L);
-      // Compared as a difference so that no sum can overflow; a refund may have lifted now above the maximum.
+      // Compared as a difference so that no sum can overflow; a credit may have lifted now above the maximum.
       if (amount.units() > maxBalance.units() - now) {
         throw new PricingException(PricingException.Reason.BALANCE_LIMIT, "account " + account + " holds "
             + now + " units; depositing " + amount.units() + " exceeds the maximum " + maxBalance.units());
@@ -88,50 +89,71 @@ public final class InMemoryLedger implements Ledger {
   }
 
   @Override
-  public void withdraw(PublicKey account, Amount amount, long nonce, Instant expiry) throws PricingException {
-    Objects.requireNonNull(account, "account");
-    Objects.requireNonNull(amount, "amount");
-    Instant now = clock.instant();
-    if (!now.isBefore(expiry)) {
-      throw new PricingException(PricingException.Reason.EXPIRED,
-          "withdrawal expired at " + expiry + ", now is " + now);
-    }
-    if (expiry.isAfter(now.plus(maxExpiryAhead))) {
-      throw new PricingException(PricingException.Reason.EXPIRY_TOO_FAR,
-          "withdrawal expires at " + expiry + ", more than " + maxExpiryAhead + " after " + now);
-    }
+  public void settle(Settlement settlement) throws PricingException {
+    settleAll(List.of(settlement));
+  }
+
+  /**
+   * Settles every one of {@code settlements} or, when any is refused ({@link #settle}'s reasons, counting
+   * the ones before it in the list), none: a store commits a batch's settlements with it this way.
+   */
+  public void settleAll(List<Settlement> settlements) throws PricingException {
     synchronized (lock) {
-      prune(now);
-      NonceKey key = new NonceKey(account, nonce);
-      if (used.contains(key)) {
-        throw new PricingException(PricingException.Reason.REPLAYED_NONCE,
-            "account " + account + " already used nonce " + nonce);
+      prune(clock.instant());
+      Map<PublicKey, Long> after = new HashMap<>();
+      java.util.Set<NonceKey> taken = new java.util.HashSet<>();
+      for (Settlement s : settlements) {
+        NonceKey key = new NonceKey(s.account(), s.nonce());
+        if (used.containsKey(key) || !taken.add(key)) {
+          throw new PricingException(PricingException.Reason.REPLAYED_NONCE,
+              "account " + s.account() + " already used nonce " + s.nonce());
+        }
+        long balance = after.computeIfAbsent(s.account(), a -> balances.getOrDefault(a, 0L));
+        if (s.cost().units() > balance) {
+          throw new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + s.account()
+              + " holds " + balance + " units, the program " + s.programId() + " cost " + s.cost().units());
+        }
+        after.put(s.account(), balance - s.cost().units());
       }
-      long balance = balances.getOrDefault(account, 0L);
-      if (amount.units() > balance) {
-        throw new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + account
-            + " holds " + balance + " units, the withdrawal asks for " + amount.units());
+      balances.putAll(after);
+      for (Settlement s : settlements) {
+        UsedNonce entry = new UsedNonce(s.account(), s.nonce(), s.expiry().getEpochSecond(), s.programId(),
+            s.cost().units());
+        used.put(new NonceKey(s.account(), s.nonce()), entry);
+        byExpiry.add(entry);
+        lastPrograms.put(s.account(), s.programId());
       }
-      balances.put(account, balance - amount.units());
-      used.add(key);
-      byExpiry.add(new UsedNonce(account, nonce, expiry.getEpochSecond()));
     }
   }
 
   @Override
-  public void refund(PublicKey account, Amount amount, Hash programId) {
-    Objects.requireNonNull(account, "account");
-    Objects.requireNonNull(programId, "programId");
+  public boolean nonceUsed(PublicKey account, long nonce) {
     synchronized (lock) {
-      balances.merge(account, amount.units(), Amount::add);
-      lastPrograms.put(account, programId);
+      prune(clock.instant());
+      return used.containsKey(new NonceKey(account, nonce));
+    }
+  }
+
+  @Override
+  public List<Settlement> settlements(PublicKey account) {
+    synchronized (lock) {
+      prune(clock.instant());
+      List<Settlement> out = new ArrayList<>();
+      for (UsedNonce n : used.values()) {
+        Settlement s = n.account().equals(account) ? n.settlementOrNull() : null;
+        if (s != null) {
+          out.add(s);
+        }
+      }
+      out.sort(Comparator.comparingLong(Settlement::nonce));
+      return out;
     }
   }
 
   /**
    * Adds {@code amount} to the account without naming a program (its last program stays): storage the
    * host gives back when it drops payloads under a retention policy. Never refused for the balance it
-   * reaches, like a refund.
+   * reaches: the host owes it.
    */
   public void credit(PublicKey account, Amount amount) {
     Objects.requireNonNull(account, "account");
@@ -166,9 +188,10 @@ public final class InMemoryLedger implements Ledger {
   }
 
   /**
-   * The whole state as bytes (docs/FORMAT.md, "Ledger snapshot"): version 2 (1 byte); account count (4);
+   * The whole state as bytes (docs/FORMAT.md, "Ledger snapshot"): version 3 (1 byte); account count (4);
    * per account in key order its key (32), balance (8) and last program id (32, zeros for none);
-   * used-nonce count (4); per nonce its account (32), nonce (8) and expiry (8).
+   * used-nonce count (4); per nonce its account (32), nonce (8), expiry (8), program id (32, zeros when
+   * unknown) and cost (8). Budgets held for programs in flight are not part of it: a restart drops them.
    */
   public byte[] snapshot() {
     synchronized (lock) {
@@ -178,6 +201,9 @@ public final class InMemoryLedger implements Ledger {
         DataOutputStream out = new DataOutputStream(bytes);
         out.writeByte(SNAPSHOT_VERSION);
         TreeMap<PublicKey, Long> sorted = new TreeMap<>(balances);
+        for (PublicKey withProgram : lastPrograms.keySet()) {
+          sorted.putIfAbsent(withProgram, 0L);
+        }
         out.writeInt(sorted.size());
         for (Map.Entry<PublicKey, Long> e : sorted.entrySet()) {
           out.write(e.getKey().toByteArray());
@@ -193,6 +219,9 @@ public final class InMemoryLedger implements Ledger {
           out.write(n.account().toByteArray());
           out.writeLong(n.nonce());
           out.writeLong(n.expiryEpochSecond());
+          Hash program = n.programIdOrNull();
+          out.write(program == null ? new byte[Hash.LENGTH] : program.toByteArray());
+          out.writeLong(n.cost());
         }
         out.flush();
         return bytes.toByteArray();
@@ -202,14 +231,17 @@ public final class InMemoryLedger implements Ledger {
     }
   }
 
-  /** A ledger holding the state of {@code snapshot}, with the given clock and limits. */
-  public static InMemoryLedger restore(byte[] snapshot, Clock clock, Amount maxBalance, Duration maxExpiryAhead)
-      throws VerificationException {
-    InMemoryLedger ledger = new InMemoryLedger(clock, maxBalance, maxExpiryAhead);
+  /**
+   * A ledger holding the state of {@code snapshot} (version 3, or version 2, whose nonces name no program),
+   * with the given clock and maximum balance.
+   */
+  public static InMemoryLedger restore(byte[] snapshot, Clock clock, Amount maxBalance) throws VerificationException {
+    InMemoryLedger ledger = new InMemoryLedger(clock, maxBalance);
     ByteBuffer in = ByteBuffer.wrap(snapshot);
     try {
-      if ((in.get() & 0xff) != SNAPSHOT_VERSION) {
-        throw Codec.malformed("ledger snapshot version is not " + SNAPSHOT_VERSION);
+      int version = in.get() & 0xff;
+      if (version != SNAPSHOT_VERSION && version != 2) {
+        throw Codec.malformed("ledger snapshot version is " + version + ", not 2 or " + SNAPSHOT_VERSION);
       }
       int accounts = in.getInt();
       if (accounts < 0 || accounts > in.remaining() / ACCOUNT_BYTES) {
@@ -221,25 +253,30 @@ public final class InMemoryLedger implements Ledger {
         if (balance < 0 || ledger.balances.put(key, balance) != null) {
           throw Codec.malformed("ledger snapshot has a negative or repeated balance for " + key);
         }
-        byte[] last = new byte[Hash.LENGTH];
-        in.get(last);
-        Hash lastProgram = Hash.copyOf(last);
-        if (!Codec.isZero(lastProgram)) {
+        Hash lastProgram = readHashOrNull(in);
+        if (lastProgram != null) {
           ledger.lastPrograms.put(key, lastProgram);
         }
       }
       int nonces = in.getInt();
-      if (nonces < 0 || nonces > in.remaining() / 48) {
+      int nonceBytes = version == 2 ? NONCE_BYTES_V2 : NONCE_BYTES;
+      if (nonces < 0 || nonces > in.remaining() / nonceBytes) {
         throw Codec.malformed("ledger snapshot claims " + nonces + " nonces");
       }
       for (int i = 0; i < nonces; i++) {
         PublicKey key = readKey(in);
         long nonce = in.getLong();
         long expiry = in.getLong();
-        if (!ledger.used.add(new NonceKey(key, nonce))) {
+        Hash program = version == 2 ? null : readHashOrNull(in);
+        long cost = version == 2 ? 0 : in.getLong();
+        if (cost < 0) {
+          throw Codec.malformed("ledger snapshot has a negative cost for nonce " + nonce + " of " + key);
+        }
+        UsedNonce entry = new UsedNonce(key, nonce, expiry, program, cost);
+        if (ledger.used.put(new NonceKey(key, nonce), entry) != null) {
           throw Codec.malformed("ledger snapshot repeats nonce " + nonce + " of " + key);
         }
-        ledger.byExpiry.add(new UsedNonce(key, nonce, expiry));
+        ledger.byExpiry.add(entry);
       }
       if (in.hasRemaining()) {
         throw Codec.malformed("ledger snapshot has " + in.remaining() + " trailing bytes");
@@ -248,6 +285,13 @@ public final class InMemoryLedger implements Ledger {
       throw Codec.malformed("ledger snapshot is truncated");
     }
     return ledger;
+  }
+
+  private static @Nullable Hash readHashOrNull(ByteBuffer in) {
+    byte[] bytes = new byte[Hash.LENGTH];
+    in.get(bytes);
+    Hash hash = Hash.copyOf(bytes);
+    return Codec.isZero(hash) ? null : hash;
   }
 
   private static PublicKey readKey(ByteBuffer in) throws VerificationException {

@@ -2,37 +2,50 @@ package dev.capsulevm.pricing;
 
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
-import java.time.Instant;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The host's balances of ephemeral accounts, each named by an Ed25519 public key; every method is
- * atomic, so concurrent programs paid from one account can neither overdraw it nor lose a unit.
+ * The host's durable book of ephemeral accounts, each named by an Ed25519 public key: committed balances,
+ * the settlements of programs paid by withdrawals (each charge once, under its nonce) and each account's
+ * last settled program. Every method is atomic.
+ *
+ * <p>Nothing here is taken when a program starts: {@link Reservations} holds its budget in memory, and
+ * the ledger learns of the program only when it ends, as one {@link Settlement} of its final cost. So a
+ * host that dies with programs in flight has taken nothing for them.
  */
 public interface Ledger {
   /** Adds {@code amount} to the account; refused if the balance would exceed the maximum. */
   void deposit(PublicKey account, Amount amount) throws PricingException;
 
-  /** The account's balance, zero for an account never seen. */
+  /**
+   * The account's committed balance, zero for an account never seen: deposits and credits less the costs
+   * of the programs settled. Budgets held for programs in flight are not taken from it (they are
+   * {@link Reservations}'s).
+   */
   Amount balance(PublicKey account);
 
   /**
-   * Takes {@code amount} from the account if it holds that much and {@code nonce} was never used by
-   * it, remembering the nonce until {@code expiry}; refused if the withdrawal has already expired.
+   * Records that a program ended, in one atomic step: takes its cost from the account, marks the nonce
+   * used until the withdrawal's expiry and makes the program the account's last. Refused, changing
+   * nothing, when the nonce is used ({@code REPLAYED_NONCE}) or the balance is below the cost
+   * ({@code INSUFFICIENT_BALANCE}); a host that reserved the budget first never meets either.
    */
-  void withdraw(PublicKey account, Amount amount, long nonce, Instant expiry) throws PricingException;
+  void settle(Settlement settlement) throws PricingException;
+
+  /** Whether {@code nonce} of {@code account} is used by a settlement whose withdrawal has not expired. */
+  boolean nonceUsed(PublicKey account, long nonce);
 
   /**
-   * Gives back part of the withdrawal that paid for program {@code programId}, and records that program
-   * as the last one settled against the account, in one atomic step. Never refused: money the host took
-   * is returned even if it lifts the balance above the deposit maximum, because refusing would lose it.
+   * The account's settlements still remembered (their withdrawals have not expired), in nonce order: what
+   * an audit compares with the receipts it holds.
    */
-  void refund(PublicKey account, Amount amount, Hash programId);
+  List<Settlement> settlements(PublicKey account);
 
   /**
-   * The id of the last program settled against the account (the last {@link #refund}), whose refund is
-   * in the balance; null when none was. A balance statement reads this before {@link #balance}, so the
-   * program it names has its refund in the balance it states (see {@link BalanceStatement#of}).
+   * The id of the last program settled against the account, whose cost is in the balance; null when none
+   * was. A balance statement reads this before {@link #balance}, so the program it names has its cost in
+   * the balance it states (see {@link BalanceStatement#of}).
    */
   @Nullable Hash lastProgram(PublicKey account);
 }

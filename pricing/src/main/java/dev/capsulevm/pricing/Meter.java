@@ -62,8 +62,8 @@ public final class Meter {
 
   /**
    * Starts metering a program of {@code programBytes} paid with {@code budget}, charging the program
-   * start cost. If the budget cannot cover even that, the whole budget goes back through
-   * {@code refunder} before the exception is thrown, so the caller must not refund it again.
+   * start cost. If the budget cannot cover even that, no meter exists and the refunder is never called:
+   * the caller gives the whole budget back itself (a host releases its {@link Reservation}).
    *
    * @param capsuleIdOrNull the capsule the program names, or null; the receipt states it
    * @param clock where the receipt's issuedAt comes from (read at settlement, to the millisecond)
@@ -81,7 +81,6 @@ public final class Meter {
     Meter meter = new Meter(table, programId, capsuleIdOrNull, budget.units(), durationUnits, refunder, clock);
     long start = meter.model.program(programBytes);
     if (start > meter.budget) {
-      refunder.refund(budget, programId);
       throw new BudgetExceededException("starting a program of " + programBytes + " bytes",
           Amount.of(start), budget);
     }

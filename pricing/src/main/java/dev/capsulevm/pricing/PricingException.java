@@ -23,8 +23,13 @@ public class PricingException extends Exception {
     WRONG_HOST,
     /** A withdrawal names a different price table than the one in force. */
     WRONG_PRICE_TABLE,
-    /** The account holds less than the withdrawal asks for. */
+    /** The account holds less than the withdrawal asks for, counting what it holds for programs in flight. */
     INSUFFICIENT_BALANCE,
+    /**
+     * The host already holds as much as it risks for programs whose charge is not written yet
+     * ({@link Reservations}); retry once some end.
+     */
+    UNCOMMITTED_RISK,
     /** The withdrawal's nonce was already used by this account. */
     REPLAYED_NONCE,
     /** A deposit would take the account above the host's maximum balance. */

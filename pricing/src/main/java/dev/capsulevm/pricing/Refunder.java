@@ -2,13 +2,16 @@ package dev.capsulevm.pricing;
 
 import dev.capsulevm.proofs.Hash;
 
-/** Where a {@link Meter} returns the unspent part of a budget, typically the paying account's ledger entry. */
+/**
+ * Where a {@link Meter} hands the unspent part of a budget when the program ends. A host's refunder
+ * ({@link Reservations#refunderFor}) writes the program's {@link Settlement} (the budget less this refund)
+ * and gives the budget's hold back; nothing was taken before, so nothing is paid back.
+ */
 @FunctionalInterface
 public interface Refunder {
   /**
-   * Credits {@code amount} back for program {@code programId} (the meter's, so that a ledger can name the
-   * last program settled against the account); called at most once per program, and not at all when
-   * the refund went through {@link Meter#closeThrough}'s sink.
+   * Settles program {@code programId}, which gives back {@code amount} of its budget; called at most once
+   * per program, and not at all when the program settled through {@link Meter#closeThrough}'s sink.
    */
   void refund(Amount amount, Hash programId);
 }

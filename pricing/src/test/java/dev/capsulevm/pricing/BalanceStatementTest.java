@@ -10,7 +10,6 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import java.nio.ByteBuffer;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Arrays;
@@ -115,18 +114,19 @@ class BalanceStatementTest {
   @Test
   void aStatementOfALedgerNamesItsLastProgramAndBalance() throws Exception {
     SettableClock clock = new SettableClock(Fixtures.VALID_FROM.plusNanos(1_500_000));
-    InMemoryLedger ledger = new InMemoryLedger(clock, Amount.ofCap(1), Duration.ofMinutes(10));
+    InMemoryLedger ledger = new InMemoryLedger(clock, Amount.ofCap(1));
     ledger.deposit(Fixtures.RENTER.publicKey(), Amount.of(500));
     BalanceStatement before = BalanceStatement.of(ledger, Fixtures.RENTER.publicKey(), Fixtures.HOST.publicKey(),
         clock);
     assertNull(before.lastProgramIdOrNull());
     assertEquals(Amount.of(500), before.balance());
     assertEquals(Fixtures.VALID_FROM.plusMillis(1), before.issuedAt());
-    ledger.refund(Fixtures.RENTER.publicKey(), Amount.of(20), program);
+    ledger.settle(new Settlement(Fixtures.RENTER.publicKey(), 1, Fixtures.VALID_FROM.plusSeconds(60), program,
+        Amount.of(20)));
     BalanceStatement after = BalanceStatement.of(ledger, Fixtures.RENTER.publicKey(), Fixtures.HOST.publicKey(),
         Clock.fixed(AT, ZoneOffset.UTC));
     assertEquals(program, after.lastProgramIdOrNull());
-    assertEquals(Amount.of(520), after.balance());
+    assertEquals(Amount.of(480), after.balance());
   }
 
   private interface Parse {

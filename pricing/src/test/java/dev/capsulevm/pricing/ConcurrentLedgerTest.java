@@ -16,7 +16,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** Many programs paid from one account at once: no overdraft, no lost unit, no double refund. */
+/** Many programs paid from one account at once: no overdraft, no lost unit, no program settled twice. */
 class ConcurrentLedgerTest {
   @Test
   void balancesAndSpendingAreConserved() throws Exception {
@@ -25,8 +25,9 @@ class ConcurrentLedgerTest {
     PublicKey host = Fixtures.HOST.publicKey();
     PublicKey account = Fixtures.RENTER.publicKey();
     SettableClock clock = new SettableClock(Fixtures.VALID_FROM.plusSeconds(1));
-    InMemoryLedger ledger = new InMemoryLedger(clock, table.limits().maxBalance(), Duration.ofHours(1));
-    Cashier cashier = new Cashier(ledger, host, clock);
+    InMemoryLedger ledger = new InMemoryLedger(clock, table.limits().maxBalance());
+    Reservations holds = new Reservations(ledger, clock, Duration.ofHours(1), Amount.MAX);
+    Cashier cashier = new Cashier(holds, host, clock);
     long initial = 3_000_000;
     ledger.deposit(account, Amount.of(initial));
     ProgramShape program = Fixtures.exampleProgram();
@@ -57,9 +58,9 @@ class ConcurrentLedgerTest {
         go.await();
         SplittableRandom random = new SplittableRandom(seed);
         for (SignedWithdrawal w : mine) {
-          Amount budget;
+          Reservation held;
           try {
-            budget = cashier.accept(w, tableId);
+            held = cashier.accept(w, tableId);
           } catch (PricingException e) {
             assertEquals(PricingException.Reason.INSUFFICIENT_BALANCE, e.reason());
             refused.incrementAndGet();
@@ -73,8 +74,8 @@ class ConcurrentLedgerTest {
           } catch (PricingException e) {
             assertEquals(PricingException.Reason.REPLAYED_NONCE, e.reason());
           }
-          Meter meter = Meter.open(table, Fixtures.programId("p" + w.withdrawal().nonce()), null, budget, 200, 10,
-              cashier.refunderFor(w.withdrawal().account()), Fixtures.CLOCK);
+          Meter meter = Meter.open(table, Fixtures.programId("p" + w.withdrawal().nonce()), null, held.amount(), 200,
+              10, cashier.refunderFor(held), Fixtures.CLOCK);
           int stopAfter = random.nextInt(4);
           try {
             meter.chargeUpload(1300);
@@ -89,7 +90,10 @@ class ConcurrentLedgerTest {
             meter.fail(stopAfter, 4, "stopped");
           }
           Receipt r = meter.close();
-          meter.close(); // a second close must not refund again
+          meter.close(); // a second close must not settle again
+          if (!held.isCommitted()) {
+            throw new AssertionError("not settled", held.failureOrNull());
+          }
           spent.addAndGet(r.finalCost().units());
         }
         return null;
@@ -103,6 +107,8 @@ class ConcurrentLedgerTest {
     long balance = ledger.balance(account).units();
     assertTrue(balance >= 0);
     assertEquals(initial, balance + spent.get(), "every unit is either still in the account or was spent");
+    assertEquals(Amount.ZERO, holds.held(), "every hold was given back");
+    assertEquals(paid.get(), ledger.settlements(account).size(), "one settlement per program");
     assertEquals(threads * perThread, paid.get() + refused.get());
     assertTrue(paid.get() > 0);
   }

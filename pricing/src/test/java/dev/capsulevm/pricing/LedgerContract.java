@@ -1,7 +1,9 @@
 package dev.capsulevm.pricing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,25 +27,26 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /**
- * What every {@link Ledger} does (the semantics of {@link InMemoryLedger}): balances, a maximum balance
- * that refunds may exceed, withdrawals refused when short, expired, too far ahead or replayed, nonces
- * remembered until their withdrawal expires, and atomic operations under concurrency. An implementation's
- * test extends this class; a durable one also overrides {@link #reopen} so that the state must survive it.
- * Published in pricing's test-jar.
+ * What every {@link Ledger} does (the semantics of {@link InMemoryLedger}), alone and behind
+ * {@link Reservations}: balances, a maximum balance on deposits, settlements refused when replayed or
+ * short, nonces remembered until their withdrawal expires, budgets held in memory and charged once,
+ * nothing taken for a program in flight when the ledger is reopened, and atomic operations under
+ * concurrency. An implementation's test extends this class; a durable one also overrides {@link #reopen}
+ * so that the state must survive it. Published in pricing's test-jar.
  */
 public abstract class LedgerContract {
   protected static final Amount MAX_BALANCE = Amount.of(1_000_000);
   protected static final Duration WINDOW = Duration.ofMinutes(10);
   protected static final Instant START = Instant.ofEpochSecond(1_800_000_000L);
 
-  /** A fresh, empty ledger reading time from {@code clock}, with the given maximum and window. */
-  protected abstract Ledger newLedger(Clock clock, Amount maxBalance, Duration maxExpiryAhead) throws Exception;
+  /** A fresh, empty ledger reading time from {@code clock}, with the given maximum balance. */
+  protected abstract Ledger newLedger(Clock clock, Amount maxBalance) throws Exception;
 
   /**
    * The same ledger after a restart (closed and opened again from where it keeps its state), or the
    * ledger itself for one that keeps nothing.
    */
-  protected Ledger reopen(Ledger ledger, Clock clock, Amount maxBalance, Duration maxExpiryAhead) throws Exception {
+  protected Ledger reopen(Ledger ledger, Clock clock, Amount maxBalance) throws Exception {
     return ledger;
   }
 
@@ -72,48 +75,53 @@ public abstract class LedgerContract {
   }
 
   private Ledger fresh() throws Exception {
-    return newLedger(clock, MAX_BALANCE, WINDOW);
+    return newLedger(clock, MAX_BALANCE);
+  }
+
+  private Reservations holds(Ledger ledger, long maxUncommitted) {
+    return new Reservations(ledger, clock, WINDOW, Amount.of(maxUncommitted));
   }
 
   private Instant soon() {
     return clock.instant().plusSeconds(300);
   }
 
+  private Settlement settlement(PublicKey account, long nonce, long cost, int program) {
+    return new Settlement(account, nonce, soon(), program(program), Amount.of(cost));
+  }
+
+  // ---- the durable ledger
+
   @Test
-  void depositsWithdrawalsAndRefundsMoveBalances() throws Exception {
+  void depositsAndSettlementsMoveBalances() throws Exception {
     Ledger ledger = fresh();
     assertEquals(Amount.ZERO, ledger.balance(alice), "an account never seen holds nothing");
     ledger.deposit(alice, Amount.of(100_000));
     ledger.deposit(alice, Amount.of(5));
-    ledger.withdraw(alice, Amount.of(70_000), 1, soon());
-    assertEquals(Amount.of(30_005), ledger.balance(alice));
-    ledger.refund(alice, Amount.of(1_234), program(1));
+    ledger.settle(settlement(alice, 1, 68_766, 1));
     assertEquals(Amount.of(31_239), ledger.balance(alice));
     assertEquals(Amount.ZERO, ledger.balance(bob), "other accounts are untouched");
-    ledger.refund(bob, Amount.of(7), program(2));
-    assertEquals(Amount.of(7), ledger.balance(bob), "a refund may create an account");
+    assertEquals(List.of(settlement(alice, 1, 68_766, 1)), ledger.settlements(alice), "the settlement is listed");
+    assertEquals(List.of(), ledger.settlements(bob));
   }
 
   @Test
-  void theLastProgramIsTheLastOneRefundedAndNothingElseChangesIt() throws Exception {
+  void theLastProgramIsTheLastOneSettledAndNothingElseChangesIt() throws Exception {
     Ledger ledger = fresh();
     assertNull(ledger.lastProgram(alice), "no program settled yet");
     ledger.deposit(alice, Amount.of(1_000));
     assertNull(ledger.lastProgram(alice), "a deposit settles no program");
-    ledger.withdraw(alice, Amount.of(100), 1, soon());
-    assertNull(ledger.lastProgram(alice), "a withdrawal settles no program");
-    ledger.refund(alice, Amount.of(40), program(7));
+    ledger.settle(settlement(alice, 1, 60, 7));
     assertEquals(program(7), ledger.lastProgram(alice));
-    ledger.refund(alice, Amount.ZERO, program(8));
-    assertEquals(program(8), ledger.lastProgram(alice), "a program that spent its whole budget is settled too");
+    ledger.settle(settlement(alice, 2, 0, 8));
+    assertEquals(program(8), ledger.lastProgram(alice), "a program that cost nothing is settled too");
     ledger.deposit(alice, Amount.of(1));
-    ledger.withdraw(alice, Amount.of(1), 2, soon());
     assertEquals(program(8), ledger.lastProgram(alice));
     assertNull(ledger.lastProgram(bob), "per account");
   }
 
   @Test
-  void theMaximumBalanceRefusesDepositsButNeverRefunds() throws Exception {
+  void theMaximumBalanceRefusesDeposits() throws Exception {
     Ledger ledger = fresh();
     ledger.deposit(alice, Amount.of(999_000));
     assertEquals(PricingException.Reason.BALANCE_LIMIT, reasonOf(() -> ledger.deposit(alice, Amount.of(1_001))));
@@ -121,32 +129,24 @@ public abstract class LedgerContract {
     ledger.deposit(alice, Amount.of(1_000));
     assertEquals(MAX_BALANCE, ledger.balance(alice));
     assertEquals(PricingException.Reason.BALANCE_LIMIT, reasonOf(() -> ledger.deposit(alice, Amount.MAX)));
-    ledger.refund(alice, Amount.of(500), program(3));
-    assertEquals(Amount.of(1_000_500), ledger.balance(alice), "a refund lifts the balance above the maximum");
-    assertEquals(PricingException.Reason.BALANCE_LIMIT, reasonOf(() -> ledger.deposit(alice, Amount.of(1))));
   }
 
   @Test
-  void withdrawalsAreRefusedWhenShortExpiredTooFarOrReplayed() throws Exception {
+  void aSettlementIsRefusedWhenReplayedOrShortAndChangesNothing() throws Exception {
     Ledger ledger = fresh();
     ledger.deposit(alice, Amount.of(100));
     assertEquals(PricingException.Reason.INSUFFICIENT_BALANCE,
-        reasonOf(() -> ledger.withdraw(alice, Amount.of(101), 1, soon())));
-    assertEquals(PricingException.Reason.EXPIRED,
-        reasonOf(() -> ledger.withdraw(alice, Amount.of(1), 2, clock.instant())));
-    assertEquals(PricingException.Reason.EXPIRY_TOO_FAR,
-        reasonOf(() -> ledger.withdraw(alice, Amount.of(1), 3, clock.instant().plus(WINDOW).plusSeconds(1))));
-    assertEquals(Amount.of(100), ledger.balance(alice), "refusals take nothing");
-    // A refused withdrawal does not use its nonce.
-    ledger.withdraw(alice, Amount.of(10), 1, soon());
-    assertEquals(PricingException.Reason.REPLAYED_NONCE,
-        reasonOf(() -> ledger.withdraw(alice, Amount.of(10), 1, soon())));
-    assertEquals(PricingException.Reason.REPLAYED_NONCE,
-        reasonOf(() -> ledger.withdraw(alice, Amount.of(1), 1, soon().plusSeconds(1))));
+        reasonOf(() -> ledger.settle(settlement(alice, 1, 101, 1))));
+    assertFalse(ledger.nonceUsed(alice, 1), "a refused settlement does not use its nonce");
+    ledger.settle(settlement(alice, 1, 10, 1));
+    assertTrue(ledger.nonceUsed(alice, 1));
+    assertEquals(PricingException.Reason.REPLAYED_NONCE, reasonOf(() -> ledger.settle(settlement(alice, 1, 1, 2))));
     assertEquals(Amount.of(90), ledger.balance(alice));
+    assertEquals(program(1), ledger.lastProgram(alice), "the refused one is not the last program");
     // Nonces are per account.
     ledger.deposit(bob, Amount.of(10));
-    ledger.withdraw(bob, Amount.of(10), 1, soon());
+    assertFalse(ledger.nonceUsed(bob, 1));
+    ledger.settle(settlement(bob, 1, 10, 3));
     assertEquals(Amount.ZERO, ledger.balance(bob));
   }
 
@@ -155,42 +155,162 @@ public abstract class LedgerContract {
     Ledger ledger = fresh();
     ledger.deposit(alice, Amount.of(100));
     Instant expiry = clock.instant().plusSeconds(60);
-    ledger.withdraw(alice, Amount.of(1), 9, expiry);
+    ledger.settle(new Settlement(alice, 9, expiry, program(1), Amount.of(1)));
     clock.advance(Duration.ofSeconds(59));
-    assertEquals(PricingException.Reason.REPLAYED_NONCE,
-        reasonOf(() -> ledger.withdraw(alice, Amount.of(1), 9, clock.instant().plusSeconds(60))));
+    assertTrue(ledger.nonceUsed(alice, 9));
+    assertEquals(1, ledger.settlements(alice).size());
     clock.advance(Duration.ofSeconds(1));
-    // The first withdrawal has expired, so it could not be replayed anyway; its nonce is free again.
-    assertEquals(PricingException.Reason.EXPIRED, reasonOf(() -> ledger.withdraw(alice, Amount.of(1), 9, expiry)));
-    ledger.withdraw(alice, Amount.of(1), 9, clock.instant().plusSeconds(60));
+    // The withdrawal has expired, so it could not be presented again anyway; its nonce is forgotten.
+    assertFalse(ledger.nonceUsed(alice, 9));
+    assertEquals(List.of(), ledger.settlements(alice));
+    ledger.settle(new Settlement(alice, 9, clock.instant().plusSeconds(60), program(2), Amount.of(1)));
     assertEquals(Amount.of(98), ledger.balance(alice));
   }
 
   @Test
-  void balancesAndNoncesSurviveAReopen() throws Exception {
+  void balancesSettlementsAndNoncesSurviveAReopen() throws Exception {
     Ledger ledger = fresh();
     ledger.deposit(alice, Amount.of(500));
-    ledger.withdraw(alice, Amount.of(200), 77, soon());
-    ledger.refund(alice, Amount.of(50), program(4));
-    ledger.refund(bob, Amount.of(3), program(5));
+    ledger.settle(settlement(alice, 77, 150, 4));
+    ledger.deposit(bob, Amount.of(3));
+    ledger.settle(settlement(bob, 5, 0, 5));
     ledger.deposit(carol, Amount.of(9));
-    Ledger again = reopen(ledger, clock, MAX_BALANCE, WINDOW);
+    Ledger again = reopen(ledger, clock, MAX_BALANCE);
     assertEquals(Amount.of(350), again.balance(alice));
     assertEquals(Amount.of(3), again.balance(bob));
     assertEquals(program(4), again.lastProgram(alice));
     assertEquals(program(5), again.lastProgram(bob));
     assertNull(again.lastProgram(carol), "an account with a balance but no program settled");
-    assertEquals(PricingException.Reason.REPLAYED_NONCE,
-        reasonOf(() -> again.withdraw(alice, Amount.of(1), 77, soon())));
-    again.withdraw(alice, Amount.of(1), 78, soon());
+    assertEquals(List.of(settlement(alice, 77, 150, 4)), again.settlements(alice));
+    assertEquals(PricingException.Reason.REPLAYED_NONCE, reasonOf(() -> again.settle(settlement(alice, 77, 1, 6))));
+    again.settle(settlement(alice, 78, 1, 6));
     assertEquals(Amount.of(349), again.balance(alice));
   }
 
+  // ---- behind reservations
+
   @Test
-  void concurrentWithdrawalsAndRefundsNeitherOverdrawNorLoseAUnit() throws Exception {
+  void aReservationHoldsTheBudgetInMemoryAndOnlyTheCostIsWritten() throws Exception {
+    Ledger ledger = fresh();
+    ledger.deposit(alice, Amount.of(100_000));
+    Reservations holds = holds(ledger, 1_000_000);
+    Reservation r = holds.reserve(alice, Amount.of(70_000), 1, soon());
+    assertEquals(Amount.of(100_000), ledger.balance(alice), "nothing is written at admission");
+    assertEquals(Amount.of(30_000), holds.spendable(alice));
+    assertEquals(Amount.of(70_000), holds.held(alice));
+    assertEquals(Amount.of(70_000), holds.held());
+    assertFalse(ledger.nonceUsed(alice, 1), "the nonce is held in memory, not written");
+    holds.refunderFor(r).refund(Amount.of(3_234), program(1));
+    assertTrue(r.isCommitted());
+    assertEquals(Amount.of(33_234), ledger.balance(alice), "the cost, 66,766, and nothing else is taken");
+    assertEquals(List.of(new Settlement(alice, 1, r.expiry(), program(1), Amount.of(66_766))),
+        ledger.settlements(alice));
+    assertEquals(program(1), ledger.lastProgram(alice));
+    assertEquals(Amount.ZERO, holds.held(), "the hold is given back");
+    assertEquals(Amount.of(33_234), holds.spendable(alice));
+    assertEquals(0, holds.count());
+  }
+
+  @Test
+  void aReleasedReservationTakesNothingAndFreesItsNonce() throws Exception {
+    Ledger ledger = fresh();
+    ledger.deposit(alice, Amount.of(100));
+    Reservations holds = holds(ledger, 1_000_000);
+    Reservation r = holds.reserve(alice, Amount.of(100), 1, soon());
+    assertEquals(PricingException.Reason.INSUFFICIENT_BALANCE,
+        reasonOf(() -> holds.reserve(alice, Amount.of(1), 2, soon())), "the held budget is not spendable twice");
+    r.release();
+    r.release(); // once only
+    assertEquals(Amount.of(100), holds.spendable(alice));
+    assertEquals(Amount.of(100), ledger.balance(alice));
+    assertNull(ledger.lastProgram(alice), "a released reservation settles no program");
+    assertThrows(IllegalStateException.class, r::committed, "a released hold cannot be committed");
+    Reservation again = holds.reserve(alice, Amount.of(100), 1, soon());
+    assertTrue(again.isHeld(), "the nonce of a released reservation is free again");
+  }
+
+  @Test
+  void reservationsAreRefusedWhenExpiredTooFarReplayedShortOrOverTheRisk() throws Exception {
+    Ledger ledger = fresh();
+    ledger.deposit(alice, Amount.of(400));
+    ledger.deposit(bob, Amount.of(1_000));
+    Reservations holds = holds(ledger, 500);
+    assertEquals(PricingException.Reason.EXPIRED,
+        reasonOf(() -> holds.reserve(alice, Amount.of(1), 1, clock.instant())));
+    assertEquals(PricingException.Reason.EXPIRY_TOO_FAR,
+        reasonOf(() -> holds.reserve(alice, Amount.of(1), 1, clock.instant().plus(WINDOW).plusSeconds(1))));
+    assertEquals(PricingException.Reason.LIMIT_EXCEEDED,
+        reasonOf(() -> holds.reserve(alice, Amount.of(501), 1, soon())), "a budget above the risk never fits");
+    Reservation first = holds.reserve(alice, Amount.of(300), 1, soon());
+    assertEquals(PricingException.Reason.REPLAYED_NONCE,
+        reasonOf(() -> holds.reserve(alice, Amount.of(1), 1, soon())), "a nonce in flight");
+    PricingException risk = assertThrows(PricingException.class, () -> holds.reserve(bob, Amount.of(201), 1, soon()));
+    assertEquals(PricingException.Reason.UNCOMMITTED_RISK, risk.reason());
+    assertTrue(risk.getMessage().contains("maxUncommittedRisk of 500 units"), risk.getMessage());
+    Reservation second = holds.reserve(bob, Amount.of(200), 1, soon());
+    assertEquals(Amount.of(500), holds.held());
+    holds.refunderFor(first).refund(Amount.of(100), program(1));
+    assertEquals(PricingException.Reason.REPLAYED_NONCE,
+        reasonOf(() -> holds.reserve(alice, Amount.of(1), 1, soon())), "a nonce settled");
+    assertEquals(Amount.of(200), ledger.balance(alice));
+    assertEquals(PricingException.Reason.INSUFFICIENT_BALANCE,
+        reasonOf(() -> holds.reserve(alice, Amount.of(201), 2, soon())));
+    holds.reserve(alice, Amount.of(200), 2, soon());
+    second.release();
+    assertEquals(Amount.of(200), holds.held(), "refusals hold nothing");
+  }
+
+  @Test
+  void aProgramInFlightAtARestartTakesNothingAndASettledOneIsNotChargedTwice() throws Exception {
+    Ledger ledger = fresh();
+    ledger.deposit(alice, Amount.of(10_000));
+    Reservations holds = holds(ledger, 1_000_000);
+    Reservation settled = holds.reserve(alice, Amount.of(1_000), 1, soon());
+    holds.refunderFor(settled).refund(Amount.of(400), program(1));
+    Reservation inFlight = holds.reserve(alice, Amount.of(5_000), 2, soon());
+    assertTrue(inFlight.isHeld());
+    // The host dies: its memory, the hold of the program in flight with it, is gone.
+    Ledger again = reopen(ledger, clock, MAX_BALANCE);
+    Reservations after = holds(again, 1_000_000);
+    assertEquals(Amount.of(9_400), again.balance(alice), "only the settled program's cost was taken");
+    assertEquals(Amount.of(9_400), after.spendable(alice));
+    assertEquals(List.of(new Settlement(alice, 1, settled.expiry(), program(1), Amount.of(600))),
+        again.settlements(alice));
+    assertEquals(PricingException.Reason.REPLAYED_NONCE,
+        reasonOf(() -> after.reserve(alice, Amount.of(1), 1, soon())), "a settled withdrawal stays spent");
+    // The withdrawal of the program in flight was never charged, so it may pay once, now.
+    Reservation retried = after.reserve(alice, Amount.of(5_000), 2, soon());
+    after.refunderFor(retried).refund(Amount.of(4_000), program(2));
+    assertEquals(Amount.of(8_400), again.balance(alice));
+    assertEquals(PricingException.Reason.REPLAYED_NONCE,
+        reasonOf(() -> after.reserve(alice, Amount.of(1), 2, soon())));
+  }
+
+  @Test
+  void aSettlementTheLedgerRefusesReleasesTheHoldAndSaysWhy() throws Exception {
+    Ledger ledger = fresh();
+    ledger.deposit(alice, Amount.of(100));
+    Reservations holds = holds(ledger, 1_000_000);
+    Reservation r = holds.reserve(alice, Amount.of(100), 1, soon());
+    // Someone settles the nonce behind the reservations' back: the refunder's settlement is refused.
+    ledger.settle(settlement(alice, 1, 10, 9));
+    holds.refunderFor(r).refund(Amount.of(50), program(1));
+    assertFalse(r.isCommitted());
+    assertFalse(r.isHeld());
+    PricingException why = (PricingException) r.failureOrNull();
+    assertEquals(PricingException.Reason.REPLAYED_NONCE, why.reason());
+    assertEquals(Amount.ZERO, holds.held());
+    assertEquals(Amount.of(90), ledger.balance(alice), "only the other settlement was taken");
+    assertThrows(IllegalArgumentException.class, () -> r.settlement(Amount.of(101), program(1)),
+        "a refund above the budget has no settlement");
+  }
+
+  @Test
+  void concurrentProgramsNeitherOverdrawNorLoseAUnitNorPayTwice() throws Exception {
     Ledger ledger = fresh();
     long initial = 50_000;
     ledger.deposit(alice, Amount.of(initial));
+    Reservations holds = holds(ledger, 20_000);
     int threads = 4;
     int perThread = 40;
     AtomicLong kept = new AtomicLong();
@@ -206,19 +326,25 @@ public abstract class LedgerContract {
         for (int i = 0; i < perThread; i++) {
           long nonce = (long) thread * perThread + i;
           long amount = 500 + random.nextInt(1000);
+          Reservation r;
           try {
-            ledger.withdraw(alice, Amount.of(amount), nonce, soon());
+            r = holds.reserve(alice, Amount.of(amount), nonce, soon());
           } catch (PricingException e) {
-            assertEquals(PricingException.Reason.INSUFFICIENT_BALANCE, e.reason());
+            assertTrue(e.reason() == PricingException.Reason.INSUFFICIENT_BALANCE
+                || e.reason() == PricingException.Reason.UNCOMMITTED_RISK, e.getMessage());
             continue;
           }
           paid.incrementAndGet();
-          // Every nonce is used twice: the replay must never pay.
+          // Every nonce is presented twice: the replay must never pay.
           assertEquals(PricingException.Reason.REPLAYED_NONCE,
-              reasonOf(() -> ledger.withdraw(alice, Amount.of(1), nonce, soon())));
+              reasonOf(() -> holds.reserve(alice, Amount.of(1), nonce, soon())));
           long spent = random.nextLong(amount + 1);
+          Refunder refunder = holds.refunderFor(r);
+          refunder.refund(Amount.of(amount - spent), program((int) nonce));
+          assertTrue(r.isCommitted());
           kept.addAndGet(spent);
-          ledger.refund(alice, Amount.of(amount - spent), program((int) nonce));
+          assertEquals(PricingException.Reason.REPLAYED_NONCE,
+              reasonOf(() -> holds.reserve(alice, Amount.of(1), nonce, soon())));
         }
         return null;
       }));
@@ -230,5 +356,13 @@ public abstract class LedgerContract {
     pool.shutdown();
     assertTrue(paid.get() > 0);
     assertEquals(initial, ledger.balance(alice).units() + kept.get(), "every unit is in the account or was spent");
+    assertEquals(Amount.ZERO, holds.held());
+    assertEquals(paid.get(), ledger.settlements(alice).size());
+    long charged = 0;
+    for (Settlement s : ledger.settlements(alice)) {
+      charged += s.cost().units();
+    }
+    assertEquals(kept.get(), charged, "the settlements explain every unit spent");
+    assertSame(ledger, holds.ledger());
   }
 }

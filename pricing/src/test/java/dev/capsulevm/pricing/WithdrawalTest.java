@@ -21,13 +21,24 @@ class WithdrawalTest {
   private final PublicKey account = Fixtures.RENTER.publicKey();
   private final SettableClock clock = new SettableClock(Fixtures.VALID_FROM.plusSeconds(60));
   private InMemoryLedger ledger;
+  private Reservations holds;
   private Cashier cashier;
 
   @BeforeEach
   void fund() throws Exception {
-    ledger = new InMemoryLedger(clock, table.limits().maxBalance(), WINDOW);
-    cashier = new Cashier(ledger, host, clock);
+    ledger = new InMemoryLedger(clock, table.limits().maxBalance());
+    holds = new Reservations(ledger, clock, WINDOW, Amount.MAX);
+    cashier = new Cashier(holds, host, clock);
     ledger.deposit(account, Amount.of(100_000));
+  }
+
+  /** Accepts {@code w} and settles its program at once for {@code cost}. */
+  private void pay(SignedWithdrawal w, long cost) throws Exception {
+    Reservation r = cashier.accept(w, tableId);
+    cashier.refunderFor(r).refund(r.amount().minus(Amount.of(cost)), Fixtures.programId("p" + r.nonce()));
+    if (!r.isCommitted()) {
+      throw new AssertionError("not settled", r.failureOrNull());
+    }
   }
 
   private SignedWithdrawal withdrawal(long amount, long nonce, Instant expiry) {
@@ -53,8 +64,10 @@ class WithdrawalTest {
     assertEquals(185, bytes.length);
     assertEquals(w, SignedWithdrawal.parse(bytes));
     assertArrayEquals(bytes, SignedWithdrawal.parse(bytes).encode());
-    assertEquals(Amount.of(70_000), cashier.accept(w, tableId));
-    assertEquals(Amount.of(30_000), ledger.balance(account));
+    Reservation held = cashier.accept(w, tableId);
+    assertEquals(Amount.of(70_000), held.amount());
+    assertEquals(Amount.of(30_000), holds.spendable(account));
+    assertEquals(Amount.of(100_000), ledger.balance(account), "held, not taken");
   }
 
   @Test
@@ -93,22 +106,23 @@ class WithdrawalTest {
   @Test
   void replayIsRefusedAlsoAfterARestart() throws Exception {
     SignedWithdrawal w = withdrawal(10, 42, soon());
-    cashier.accept(w, tableId);
+    pay(w, 10);
     assertEquals(PricingException.Reason.REPLAYED_NONCE, reasonOf(() -> cashier.accept(w, tableId)));
     byte[] snapshot = ledger.snapshot();
-    InMemoryLedger restarted = InMemoryLedger.restore(snapshot, clock, table.limits().maxBalance(), WINDOW);
+    InMemoryLedger restarted = InMemoryLedger.restore(snapshot, clock, table.limits().maxBalance());
     assertArrayEquals(snapshot, restarted.snapshot());
     assertEquals(ledger.balance(account), restarted.balance(account));
-    Cashier afterRestart = new Cashier(restarted, host, clock);
+    Cashier afterRestart = new Cashier(new Reservations(restarted, clock, WINDOW, Amount.MAX), host, clock);
     assertEquals(PricingException.Reason.REPLAYED_NONCE, reasonOf(() -> afterRestart.accept(w, tableId)));
-    afterRestart.accept(withdrawal(10, 43, soon()), tableId);
+    Reservation r = afterRestart.accept(withdrawal(10, 43, soon()), tableId);
+    afterRestart.refunderFor(r).refund(Amount.ZERO, Fixtures.programId("p43"));
     assertEquals(Amount.of(100_000 - 20), restarted.balance(account));
   }
 
   @Test
   void noncesArePrunedOnceTheirWithdrawalsExpire() throws Exception {
     for (int i = 0; i < 100; i++) {
-      cashier.accept(withdrawal(1, i, clock.instant().plusSeconds(10 + i)), tableId);
+      pay(withdrawal(1, i, clock.instant().plusSeconds(10 + i)), 1);
     }
     assertEquals(100, ledger.usedNonceCount());
     clock.advance(Duration.ofSeconds(60));
@@ -133,8 +147,8 @@ class WithdrawalTest {
         () -> SignedWithdrawal.parse(Arrays.copyOf(good, good.length + 1))).failure());
     byte[] snapshot = ledger.snapshot();
     assertThrows(VerificationException.class, () -> InMemoryLedger.restore(
-        Arrays.copyOf(snapshot, snapshot.length + 1), clock, Amount.MAX, WINDOW));
+        Arrays.copyOf(snapshot, snapshot.length + 1), clock, Amount.MAX));
     assertThrows(VerificationException.class, () -> InMemoryLedger.restore(
-        Arrays.copyOf(snapshot, snapshot.length - 1), clock, Amount.MAX, WINDOW));
+        Arrays.copyOf(snapshot, snapshot.length - 1), clock, Amount.MAX));
   }
 }

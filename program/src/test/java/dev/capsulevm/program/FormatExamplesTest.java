@@ -8,6 +8,8 @@ import dev.capsulevm.pricing.BalanceStatement;
 import dev.capsulevm.pricing.Fixtures;
 import dev.capsulevm.pricing.FormatDocument;
 import dev.capsulevm.pricing.InMemoryLedger;
+import dev.capsulevm.pricing.Reservation;
+import dev.capsulevm.pricing.Reservations;
 import dev.capsulevm.pricing.InstructionDescriptor;
 import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.Meter;
@@ -93,7 +95,8 @@ class FormatExamplesTest {
 
     // The account: 1 CAP deposited; both programs are paid from it and settled into it.
     SettableClock clock = new SettableClock(Instant.ofEpochMilli(1_800_000_061_500L));
-    InMemoryLedger ledger = new InMemoryLedger(clock, table.limits().maxBalance(), Duration.ofHours(1));
+    InMemoryLedger ledger = new InMemoryLedger(clock, table.limits().maxBalance());
+    Reservations holds = new Reservations(ledger, clock, Duration.ofHours(1), Amount.MAX);
     ledger.deposit(account.publicKey(), Amount.ofCap(1));
 
     // Program 1 completes: Metadata, then AppendRecord of record 1, committed.
@@ -110,9 +113,9 @@ class FormatExamplesTest {
     e.vectors.put("completed.program-id", completedId.toHex());
     e.fragments.put("withdrawal example paying program 1", FormatDocument.hexBlock(pay1.encode()));
 
-    ledger.withdraw(account.publicKey(), pay1.withdrawal().amount(), 1, pay1.withdrawal().expiry());
+    Reservation held1 = holds.reserve(account.publicKey(), pay1.withdrawal().amount(), 1, pay1.withdrawal().expiry());
     Meter meter = Meter.open(table, completedId, capsule, Amount.of(70_000), completedEncoding.length, 10,
-        (amount, program) -> ledger.refund(account.publicKey(), amount, program), clock);
+        holds.refunderFor(held1), clock);
     meter.chargeUpload(completedEncoding.length + SignedWithdrawal.LENGTH + appendInput.length + REQUEST_ENVELOPES);
     byte[] metadataOutput = OutputEncoding.encode(new Output.Metadata(metadata));
     meter.chargeInstruction(new InstructionDescriptor(InstructionKind.METADATA, 0,
@@ -125,7 +128,7 @@ class FormatExamplesTest {
     Hash leaf1 = Transcript.leaf(1, append, List.of(appendInput), appendOutput);
     meter.chargeOutput(appendOutput.length + ENVELOPE, leaf1);
     Receipt completedReceipt = meter.closeThrough(List.of(record1),
-        (amount, program) -> ledger.refund(account.publicKey(), amount, program));
+        (amount, program) -> holds.refunderFor(held1).refund(amount, program));
     SignedReceipt completedSigned = completedReceipt.sign(host);
     entryVectors(e, "completed.entry0", metadataInstruction, List.of(), metadataOutput, leaf0);
     entryVectors(e, "completed.entry1", append, List.of(appendInput), appendOutput, leaf1);
@@ -150,9 +153,9 @@ class FormatExamplesTest {
     e.vectors.put("failed.program", hex.formatHex(failingEncoding));
     e.vectors.put("failed.program-id", failingId.toHex());
 
-    ledger.withdraw(account.publicKey(), pay2.withdrawal().amount(), 2, pay2.withdrawal().expiry());
+    Reservation held2 = holds.reserve(account.publicKey(), pay2.withdrawal().amount(), 2, pay2.withdrawal().expiry());
     meter = Meter.open(table, failingId, capsule, Amount.of(10_000), failingEncoding.length, 10,
-        (amount, program) -> ledger.refund(account.publicKey(), amount, program), clock);
+        holds.refunderFor(held2), clock);
     meter.chargeUpload(failingEncoding.length + SignedWithdrawal.LENGTH + data.length + REQUEST_ENVELOPES);
     meter.chargeInstruction(new InstructionDescriptor(InstructionKind.HAS_RECORD, Hash.LENGTH,
         OutputBounds.hasRecord(null) + BOUND_ENVELOPE, 0));

@@ -512,7 +512,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       // A program that failed before all its data was charged (its budget ran out on a data message, or
       // it stopped) counts only the messages charged: a prefix of what was sent, holding at least the
       // bytes every charged instruction referenced.
-      int needed = messagesNeeded(Math.max(0, c - 1));
+      // With no instruction charged no data was needed: the header alone may be all that was charged.
+      int needed = c == 0 ? 0 : messagesNeeded(c - 1);
       for (int k = needed; k < uploadedBefore.length; k++) {
         if (uploadedBefore[k] == claimed.uploadBytes()) {
           uploadCounted = claimed.uploadBytes();

@@ -249,6 +249,32 @@ class EndToEndTest {
   }
 
   @Test
+  void aBudgetThatRunsOutOnTheFirstDataMessageEndsWithAReceiptTheRenterAccepts() throws Exception {
+    try (HostClient client = fundedClient(host, 1000)) {
+      CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 64, 2048, "budget-upload");
+      ProgramBuilder b = writer.newProgram(client);
+      List<byte[]> big = new java.util.ArrayList<>();
+      for (int i = 0; i < 32; i++) {
+        big.add(new byte[200]);
+      }
+      b.append(writer.buildRecords(List.of(big), 1));
+      PreparedProgram p = b.build();
+      // Enough for the start and the header (the program, the withdrawal and a few fields), far too little
+      // for the first data message: no instruction is ever charged.
+      long programBytes = p.encoded().length;
+      Amount budget = Amount.of(1000 + 2 * programBytes + programBytes + 1000);
+      Amount before = client.balance();
+      ProgramFailedException e = assertThrows(ProgramFailedException.class,
+          () -> client.submit(p, budget, null).result());
+      assertEquals(ProgramFailedException.Reason.BUDGET, e.reason());
+      assertEquals(0, e.receipt().instructionsCharged());
+      assertTrue(e.receipt().uploadBytes() < p.dataLength(), "the refused data message is not counted");
+      assertEquals(before.units() - e.receipt().finalCost().units(), client.balance().units());
+    }
+  }
+
+  @Test
   void programDataInManySmallChunksWhileOutputsArrive() throws Exception {
     SigningKey account = SigningKey.generate();
     fund(host, account, 1000);

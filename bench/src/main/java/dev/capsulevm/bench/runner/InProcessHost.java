@@ -3,6 +3,7 @@ package dev.capsulevm.bench.runner;
 import dev.capsulevm.bench.TempDirectories;
 import dev.capsulevm.host.server.HostConfig;
 import dev.capsulevm.host.server.HostServer;
+import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.renter.AdminClient;
@@ -48,6 +49,14 @@ final class InProcessHost implements AutoCloseable {
     try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
       return admin.status().getProgramsRunning();
     }
+  }
+
+  /**
+   * The write transactions the host's store has committed for batches so far (records and settlements,
+   * group-committed): compared with the programs run, what group commit saves.
+   */
+  long transactions() {
+    return ((LmdbCapsuleStorage) host.storage()).commitCounts()[0];
   }
 
   /** The Host service's address. */

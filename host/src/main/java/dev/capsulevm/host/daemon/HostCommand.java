@@ -114,6 +114,11 @@ public final class HostCommand implements Callable<Integer> {
   @Option(names = "--max-balance-units", description = "Most an account may hold (default 10^12 units).")
   String maxBalanceUnits;
 
+  @Option(names = "--max-uncommitted-risk-units", description = "Most the budgets of programs in flight may add up"
+      + " to, held in memory until each program's cost is written; beyond it Execute answers RESOURCE_EXHAUSTED"
+      + " (default 10^10 units: 10,000 CAP).")
+  String maxUncommittedRiskUnits;
+
   @Option(names = "--max-buffered-bytes", description = "Program data held per program (default 16 MiB).")
   String maxBufferedBytes;
 
@@ -300,6 +305,7 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "max-record-bytes", maxRecordBytes);
     flag(settings, "max-sub-records-per-record", maxSubRecordsPerRecord);
     flag(settings, "max-balance-units", maxBalanceUnits);
+    flag(settings, "max-uncommitted-risk-units", maxUncommittedRiskUnits);
     flag(settings, "max-buffered-bytes", maxBufferedBytes);
     flag(settings, "programs-per-second", programsPerSecond);
     flag(settings, "program-burst", programBurst);
@@ -363,6 +369,7 @@ public final class HostCommand implements Callable<Integer> {
         integer(s, "max-record-bytes", base.maxRecordBytes()),
         integer(s, "max-sub-records-per-record", base.maxSubRecordsPerRecord()),
         longValue(s, "max-balance-units", base.maxBalanceUnits()),
+        longValue(s, "max-uncommitted-risk-units", base.maxUncommittedRiskUnits()),
         integer(s, "max-buffered-bytes", base.maxBufferedBytes()),
         decimal(s, "programs-per-second", base.programsPerSecondPerAccount()),
         integer(s, "program-burst", base.programBurstPerAccount()),

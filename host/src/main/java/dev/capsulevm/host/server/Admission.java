@@ -3,10 +3,10 @@ package dev.capsulevm.host.server;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.Cashier;
-import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.pricing.Reservation;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.program.Program;
@@ -28,34 +28,38 @@ import org.slf4j.LoggerFactory;
  * order docs/PROTOCOL.md ("The Execute stream", step 1) gives. It knows nothing of gRPC: the decision is
  * a value, so each refusal can be tested by calling {@link #decide} directly.
  *
- * <p>An admitted program holds its account's slot and its budget, in a meter opened with the start
- * charged; from then on every end of its call settles that meter exactly once and gives the slot back. A refused one holds nothing: whatever
- * admission took on the way (a slot, the budget) it gave back before answering.
+ * <p>An admitted program holds its account's slot and its budget ({@link Reservation}: held in memory,
+ * nothing written), in a meter opened with the start charged; from then on every end of its call settles
+ * that meter exactly once (writing the program's cost) and gives the slot back. A refused one holds
+ * nothing: whatever admission took on the way (a slot, the budget's hold) it gave back before answering,
+ * and nothing was written, so the withdrawal was not charged.
  */
 final class Admission {
   private static final Logger log = LoggerFactory.getLogger(Admission.class);
 
   sealed interface Decision permits Admitted, Refused {}
 
-  /** The program may run: it holds a slot of {@code account}, and its budget in {@code meter}. */
-  record Admitted(Program program, PriceTable table, PublicKey account, Meter meter) implements Decision {}
+  /**
+   * The program may run: it holds a slot of {@code account}, its budget ({@code payment}, held until the
+   * program settles) and a {@code meter} over that budget.
+   */
+  record Admitted(Program program, PriceTable table, PublicKey account, Reservation payment, Meter meter)
+      implements Decision {}
 
   /** The program may not run, and why; nothing is held. */
   record Refused(EndReason reason, String message) implements Decision {}
 
   private final PriceTables tables;
   private final Cashier cashier;
-  private final Ledger ledger;
   private final RateLimiter rate;
   private final HostConfig config;
   private final ProgramSlots slots;
   private final BooleanSupplier closing;
 
-  Admission(PriceTables tables, Cashier cashier, Ledger ledger, RateLimiter rate, HostConfig config, ProgramSlots slots,
+  Admission(PriceTables tables, Cashier cashier, RateLimiter rate, HostConfig config, ProgramSlots slots,
       BooleanSupplier closing) {
     this.tables = tables;
     this.cashier = cashier;
-    this.ledger = ledger;
     this.rate = rate;
     this.config = config;
     this.slots = slots;
@@ -123,44 +127,46 @@ final class Admission {
     };
   }
 
-  /** Takes the budget, then the account's slot, and opens the meter; a refusal gives back both. */
+  /** Holds the budget, then takes the account's slot, and opens the meter; a refusal gives back both. */
   private Decision pay(PriceTable table, Hash tableId, Program program, byte[] programBytes,
       SignedWithdrawal withdrawal, byte[] withdrawalBytes, long durationUnits, int limit) {
-    Amount budget;
+    Reservation payment;
     try {
-      // Verifies the withdrawal (host, table, expiry, signature) once, then takes the budget atomically.
-      budget = cashier.accept(withdrawal, tableId);
+      // Verifies the withdrawal (host, table, expiry, signature) once, then holds the budget atomically:
+      // in memory only, so nothing is written until the program ends.
+      payment = cashier.accept(withdrawal, tableId);
     } catch (PricingException e) {
       return new Refused(EndReason.of(e.reason()), "header: signed_withdrawal: " + e.getMessage());
     }
-    PublicKey account = withdrawal.withdrawal().account();
+    PublicKey account = payment.account();
     Hash programId = ProgramEncoding.programId(programBytes, withdrawalBytes);
     // Both checked after the signature verified, so nobody can spend another account's slots or tokens.
     ProgramSlots.Grant grant = slots.take(account, limit, config.maxProgramsPerAccount());
     if (grant != ProgramSlots.Grant.TAKEN) {
       // Another program of the host took the slot since the check above.
-      ledger.refund(account, budget, programId);
-      return refusal(grant, account, limit, "; the whole budget was returned (the withdrawal's nonce is used)");
+      payment.release();
+      return refusal(grant, account, limit, "; nothing was taken");
     }
     if (!rate.tryAcquire(account)) {
       slots.release(account);
-      ledger.refund(account, budget, programId);
+      payment.release();
       return new Refused(EndReason.RATE_EXCEEDED, "account " + account + " starts programs faster than "
           + config.programsPerSecondPerAccount() + " per second (burst " + config.programBurstPerAccount()
-          + "); the whole budget was returned (the withdrawal's nonce is used); retry later");
+          + "); nothing was taken; retry later");
     }
     Meter meter;
     try {
-      // The receipt names the program's capsule and is dated by the host's clock.
-      meter = Meter.open(table, programId, program.capsuleIdOrNull(), budget, programBytes.length, durationUnits,
-          cashier.refunderFor(account), config.clock());
+      // The receipt names the program's capsule and is dated by the host's clock; the program's end settles
+      // its cost in the ledger (in the same transaction as its records) before the receipt leaves.
+      meter = Meter.open(table, programId, program.capsuleIdOrNull(), payment.amount(), programBytes.length,
+          durationUnits, cashier.refunderFor(payment), config.clock());
     } catch (BudgetExceededException e) {
-      // Meter.open refunded the whole budget already.
       slots.release(account);
-      return new Refused(EndReason.BUDGET_BELOW_START, "budget: " + e.getMessage());
+      payment.release();
+      return new Refused(EndReason.BUDGET_BELOW_START, "budget: " + e.getMessage() + "; nothing was taken");
     }
     log.debug("program {} from {}: {} instructions, {} data bytes, budget {}", programId, account,
-        program.instructions().size(), program.dataLength(), budget);
-    return new Admitted(program, table, account, meter);
+        program.instructions().size(), program.dataLength(), payment.amount());
+    return new Admitted(program, table, account, payment, meter);
   }
 }

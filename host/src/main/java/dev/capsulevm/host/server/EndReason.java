@@ -31,12 +31,17 @@ enum EndReason {
    * running nothing are free and this account runs something.
    */
   BUSY(Code.RESOURCE_EXHAUSTED),
-  /** The account runs the host's {@code maxProgramsPerAccount} already; the budget went back at once. */
+  /** The account runs the host's {@code maxProgramsPerAccount} already; the budget's hold went back at once. */
   ACCOUNT_BUSY(Code.RESOURCE_EXHAUSTED),
-  /** The account starts programs faster than its rate; the budget went back at once. */
+  /** The account starts programs faster than its rate; the budget's hold went back at once. */
   RATE_EXCEEDED(Code.RESOURCE_EXHAUSTED),
-  /** The budget cannot pay the program's start; it went back at once. */
+  /** The budget cannot pay the program's start; its hold went back at once. */
   BUDGET_BELOW_START(Code.RESOURCE_EXHAUSTED),
+  /**
+   * The budgets the host holds for programs whose charge is not written yet would pass its
+   * {@code maxUncommittedRisk}; retry once some end.
+   */
+  RISK_FULL(Code.RESOURCE_EXHAUSTED),
   /** A payment for another host or table, expiring too far ahead, or over a limit. */
   PAYMENT_INVALID(Code.INVALID_ARGUMENT),
   /** A payment whose signature does not verify. */
@@ -45,6 +50,13 @@ enum EndReason {
   PAYMENT_UNPAYABLE(Code.FAILED_PRECONDITION),
   /** A withdrawal whose nonce was used. */
   PAYMENT_REPLAYED(Code.ALREADY_EXISTS),
+  /**
+   * The program ended but the host could not write its charge (the store refused or failed the
+   * settlement): nothing was charged, and no receipt is sent, since a receipt states a charge the ledger
+   * holds. The status alone, like a refusal,
+   * though it comes at the end.
+   */
+  UNSETTLED(Code.UNAVAILABLE),
 
   // ---- failures: settled once admitted
 
@@ -156,6 +168,7 @@ enum EndReason {
       case EXPIRED, NOT_YET_VALID, INSUFFICIENT_BALANCE, BALANCE_LIMIT -> PAYMENT_UNPAYABLE;
       case REPLAYED_NONCE -> PAYMENT_REPLAYED;
       case BUDGET_EXCEEDED -> BUDGET_BELOW_START;
+      case UNCOMMITTED_RISK -> RISK_FULL;
       case EXPIRY_TOO_FAR, WRONG_HOST, WRONG_PRICE_TABLE, LIMIT_EXCEEDED, PRICE_ABOVE_MAXIMUM, RECEIPT_MISMATCH ->
           PAYMENT_INVALID;
     };

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.Reservation;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
@@ -63,6 +64,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   // set together when the header is admitted (state RUNNING), never unset
   private @Nullable Program program;
   private @Nullable Meter meter;
+  /** The program's budget held; its settlement must be written before the receipt is sent. */
+  private @Nullable Reservation payment;
   private @Nullable Upload upload;
   private @Nullable ProgramDriver driver;
   /** Set with the state AWAIT_DECISION. */
@@ -123,6 +126,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         slotHolder = admission.account();
         program = admission.program();
         meter = admission.meter();
+        payment = admission.payment();
         upload = data;
         driver = run;
         state = State.RUNNING;
@@ -415,6 +419,23 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
    */
   private void settle(@Nullable EndReason reason, SignedReceipt signed, String outcome) {
     if (!finishState()) {
+      return;
+    }
+    Reservation paid;
+    synchronized (this) {
+      paid = payment;
+    }
+    if (paid != null && !paid.isCommitted()) {
+      // Every receipt sent is in the ledger: one whose charge could not be written is not sent. Nothing was
+      // charged (the hold was released), so the renter pays nothing for this program.
+      Exception why = paid.failureOrNull();
+      log.error("the charge of a program of account {} could not be written; nothing was charged, no receipt sent",
+          paid.account(), why);
+      String message = "the host could not write the program's charge (" + (why == null ? "unknown" : why.getMessage())
+          + "); nothing was charged and no receipt exists; retry later";
+      ctx.metrics.programs.labelValues("unsettled").inc();
+      ctx.metrics.errors.labelValues(EndReason.UNSETTLED.code().name()).inc();
+      responses.refuse(EndReason.UNSETTLED.status(message));
       return;
     }
     Receipt receipt = signed.receipt();

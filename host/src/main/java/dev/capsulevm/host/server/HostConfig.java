@@ -34,6 +34,10 @@ import org.jspecify.annotations.Nullable;
  * @param maxRecordBytes published limit: the input of one CREATE_CAPSULE or APPEND_RECORD
  * @param maxSubRecordsPerRecord published limit
  * @param maxBalanceUnits published limit: the most an account may hold after a deposit
+ * @param maxUncommittedRiskUnits the most the budgets of programs in flight may add up to: a program's
+ *     budget is held in memory and only its cost is written, when it ends, so this is what the host may
+ *     have worked for unpaid should it die; a withdrawal beyond it is refused RESOURCE_EXHAUSTED
+ *     (docs/PROTOCOL.md, "Metering")
  * @param maxBufferedBytes the most program data held for one program at once (flow control beyond it)
  * @param programsPerSecondPerAccount the steady rate of programs one account may start
  * @param programBurstPerAccount how many programs one account may start at once after idling
@@ -71,6 +75,7 @@ public record HostConfig(
     int maxRecordBytes,
     int maxSubRecordsPerRecord,
     long maxBalanceUnits,
+    long maxUncommittedRiskUnits,
     int maxBufferedBytes,
     double programsPerSecondPerAccount,
     int programBurstPerAccount,
@@ -88,6 +93,8 @@ public record HostConfig(
   public static final int DEFAULT_PORT = 7420;
   public static final int DEFAULT_ADMIN_PORT = 7421;
   public static final int DEFAULT_METRICS_PORT = 7422;
+  /** 10,000 CAP: the budgets of many of the largest programs at once; an operator who risks less lowers it. */
+  public static final long DEFAULT_MAX_UNCOMMITTED_RISK_UNITS = 10_000L * 1_000_000L;
 
   public HostConfig {
     Objects.requireNonNull(dataDirectory, "dataDirectory");
@@ -119,6 +126,9 @@ public record HostConfig(
     positive("programBurstPerAccount", programBurstPerAccount);
     if (maxBalanceUnits <= 0) {
       throw new IllegalArgumentException("maxBalanceUnits must be positive, got " + maxBalanceUnits);
+    }
+    if (maxUncommittedRiskUnits <= 0) {
+      throw new IllegalArgumentException("maxUncommittedRiskUnits must be positive, got " + maxUncommittedRiskUnits);
     }
     if (!(programsPerSecondPerAccount > 0)) {
       throw new IllegalArgumentException("programsPerSecondPerAccount must be positive");
@@ -164,6 +174,7 @@ public record HostConfig(
         16 << 20, // maxRecordBytes
         1 << 16, // maxSubRecordsPerRecord
         1_000_000L * 1_000_000L, // maxBalanceUnits: 1,000,000 CAP
+        DEFAULT_MAX_UNCOMMITTED_RISK_UNITS,
         16 << 20, // maxBufferedBytes
         500.0, // programsPerSecondPerAccount
         1000, // programBurstPerAccount
@@ -187,7 +198,7 @@ public record HostConfig(
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress,
         port == 0 && metricsPort > 0 ? 0 : metricsPort, maxInboundMessageBytes, maxConcurrentPrograms,
         maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions, maxRecordBytes, maxSubRecordsPerRecord,
-        maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
+        maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
         withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout, sendTimeout, shutdownGrace, clock,
         replication, tlsOrNull);
   }
@@ -196,7 +207,7 @@ public record HostConfig(
   public HostConfig withMetricsPort(int metricsPort) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
@@ -208,7 +219,7 @@ public record HostConfig(
   public HostConfig withAdmission(int maxProgramsPerAccount, double reservedShare, Duration firstDataTimeout) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
@@ -218,7 +229,7 @@ public record HostConfig(
       Duration shutdownGrace) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
@@ -228,16 +239,28 @@ public record HostConfig(
       int maxRecordBytes) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+  }
+
+  /**
+   * A copy whose budgets of programs in flight may add up to at most {@code maxUncommittedRiskUnits}
+   * (docs/PROTOCOL.md, "Metering").
+   */
+  public HostConfig withMaxUncommittedRisk(long maxUncommittedRiskUnits) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes,
+        programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout,
+        firstDataTimeout, dataTimeout, sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
 
   /** A copy with these message and program-data buffer limits. */
   public HostConfig withBuffers(int maxInboundMessageBytes, int maxBufferedBytes) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
@@ -246,7 +269,7 @@ public record HostConfig(
   public HostConfig withRate(double programsPerSecondPerAccount, int programBurstPerAccount) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
@@ -255,7 +278,7 @@ public record HostConfig(
   public HostConfig withClock(Clock clock, Duration priceTableValidity) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
@@ -264,7 +287,7 @@ public record HostConfig(
   public HostConfig withReplication(Replicator.Settings replication) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }
@@ -273,7 +296,7 @@ public record HostConfig(
   public HostConfig withTls(@Nullable TlsIdentity tls) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tls);
   }
@@ -282,7 +305,7 @@ public record HostConfig(
   public HostConfig withAddresses(String address, String adminAddress, String metricsAddress) {
     return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
-        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
         sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
   }

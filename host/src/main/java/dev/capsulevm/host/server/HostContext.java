@@ -2,6 +2,7 @@ package dev.capsulevm.host.server;
 
 import dev.capsulevm.pricing.Cashier;
 import dev.capsulevm.pricing.Ledger;
+import dev.capsulevm.pricing.Reservations;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.vm.exec.Executor;
 import java.util.Set;
@@ -18,6 +19,8 @@ final class HostContext {
   final SigningKey hostKey;
   final PriceTables tables;
   final Ledger ledger;
+  /** The budgets of programs in flight, held in front of the ledger. */
+  final Reservations reservations;
   final Executor executor;
   final ExecutorService programPool;
   final ScheduledExecutorService scheduler;
@@ -32,19 +35,20 @@ final class HostContext {
   final LogLimiter events = new LogLimiter(LoggerFactory.getLogger("dev.capsulevm.host.events"),
       LogLimiter.INTERVAL, System::nanoTime);
 
-  HostContext(HostConfig config, SigningKey hostKey, PriceTables tables, Ledger ledger, Cashier cashier,
-      Executor executor, ExecutorService programPool, ScheduledExecutorService scheduler, RateLimiter rate,
+  HostContext(HostConfig config, SigningKey hostKey, PriceTables tables, Cashier cashier, Executor executor, ExecutorService programPool, ScheduledExecutorService scheduler, RateLimiter rate,
       Metrics metrics) {
     this.config = config;
     this.hostKey = hostKey;
     this.tables = tables;
-    this.ledger = ledger;
+    this.reservations = cashier.reservations();
+    this.ledger = reservations.ledger();
     this.executor = executor;
     this.programPool = programPool;
     this.scheduler = scheduler;
     this.metrics = metrics;
     this.slots = new ProgramSlots(config.reservedShare(), metrics.running::set);
-    this.admission = new Admission(tables, cashier, ledger, rate, config, slots, () -> closing);
+    metrics.uncommittedBudget(() -> reservations.held().units());
+    this.admission = new Admission(tables, cashier, rate, config, slots, () -> closing);
   }
 
   /** Gives back the slot of an admitted program of {@code account} when its call ends. */

@@ -6,6 +6,7 @@ import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Cashier;
 import dev.capsulevm.pricing.Ledger;
+import dev.capsulevm.pricing.Reservations;
 import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
@@ -175,9 +176,12 @@ public final class HostServer implements AutoCloseable {
       Limits limits = saved != null ? saved.limits()
           : new Limits(config.maxProgramBytes(), config.maxInstructions(), config.maxRecordBytes(),
               config.maxSubRecordsPerRecord(), config.maxConcurrentPrograms(), Amount.of(config.maxBalanceUnits()));
-      // The ledger shares the store's LMDB environment, so a program's refund commits in the same
-      // transaction as its writes.
-      Ledger ledger = storage.ledger(config.clock(), limits.maxBalance(), config.withdrawalWindow());
+      // The ledger shares the store's LMDB environment, so a program's charge commits in the same
+      // transaction as its writes; budgets of programs in flight are held in memory in front of it, at
+      // most maxUncommittedRisk of them.
+      Ledger ledger = storage.ledger(config.clock(), limits.maxBalance());
+      Reservations reservations = new Reservations(ledger, config.clock(), config.withdrawalWindow(),
+          Amount.of(config.maxUncommittedRiskUnits()));
       PriceTables tables = PriceTables.keptIn(dir.resolve(PriceTables.FILE), hostKey, config.clock(),
           config.priceTableValidity(), prices, limits);
       tables.current();
@@ -191,8 +195,8 @@ public final class HostServer implements AutoCloseable {
       TlsIdentity tls = config.tlsOrNull();
       Metrics metrics = new Metrics(config.metricsAddress(), config.metricsPort(), tls == null ? null : tls.sslContext());
       opened.add(metrics);
-      HostContext ctx = new HostContext(config, hostKey, tables, ledger,
-          new Cashier(ledger, hostKey.publicKey(), config.clock()), executor, programPool, scheduler,
+      HostContext ctx = new HostContext(config, hostKey, tables,
+          new Cashier(reservations, hostKey.publicKey(), config.clock()), executor, programPool, scheduler,
           new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), metrics);
       Replicator replicator = new Replicator(storage, hostKey, config.replication(), config.clock(),
           metrics.registry);
@@ -379,7 +383,7 @@ public final class HostServer implements AutoCloseable {
    * Graceful shutdown: health turns NOT_SERVING, sync sessions are cut (each only added verified records,
    * and the next one resumes), new programs are refused (UNAVAILABLE); programs in flight get {@code
    * shutdownGrace} to finish (a pending commit to be decided); whatever is still running then is aborted
-   * atomically (its staged writes discarded, its budget refunded, the renter told UNAVAILABLE); then the
+   * atomically (its staged writes discarded, its cost settled, the renter told UNAVAILABLE); then the
    * servers stop and the store (with the ledger) is closed.
    */
   @Override

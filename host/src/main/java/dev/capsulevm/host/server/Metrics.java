@@ -3,6 +3,7 @@ package dev.capsulevm.host.server;
 import com.sun.net.httpserver.HttpsConfigurator;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.core.metrics.Info;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
@@ -11,6 +12,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Properties;
+import java.util.function.DoubleSupplier;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 
@@ -78,6 +80,16 @@ final class Metrics implements AutoCloseable {
     }
     String version = properties.getProperty("version", "");
     return version.isEmpty() || version.startsWith("${") ? "development" : version;
+  }
+
+  /**
+   * Registers {@code capsulevm_uncommitted_budget_units}: the budgets held for programs whose charge is not
+   * written yet ({@code held}), against the host's maxUncommittedRisk.
+   */
+  void uncommittedBudget(DoubleSupplier held) {
+    GaugeWithCallback.builder().name("capsulevm_uncommitted_budget_units")
+        .help("Budgets held in memory for programs in flight, whose charge is not written yet (units)")
+        .callback(callback -> callback.call(held.getAsDouble())).register(registry);
   }
 
   /** The HTTP port, or -1 when the endpoint is off. */

@@ -6,12 +6,12 @@ import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.Reservation;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramException;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.CommitProposal;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.InstructionResult;
@@ -71,8 +71,8 @@ final class ProgramDriver {
   private final Responses responses;
   private final Program program;
   private final PriceTable table;
-  /** The paying account: a committed program's refund is credited to it in the commit's transaction. */
-  private final PublicKey account;
+  /** The program's budget held: a committed program's charge is settled in the commit's transaction. */
+  private final Reservation payment;
   private final Meter meter;
   private final Upload upload;
   /** Where the worker waits for the stream to become ready; held only around that wait. */
@@ -92,7 +92,7 @@ final class ProgramDriver {
     this.responses = responses;
     this.program = admitted.program();
     this.table = admitted.table();
-    this.account = admitted.account();
+    this.payment = admitted.payment();
     this.meter = admitted.meter();
     this.upload = upload;
     this.instructionPartSent = meter.charged().instruction().units();
@@ -106,7 +106,7 @@ final class ProgramDriver {
       if (program.instructions().isEmpty()) {
         awaitDataComplete();
       }
-      outcome = ctx.executor.run(program, upload.data(), meter, account, this::deliver);
+      outcome = ctx.executor.run(program, upload.data(), meter, payment, this::deliver);
     } catch (ProgramStoppedException e) {
       EndReason reason = dataLate(e) ? EndReason.DATA_LATE : EndReason.of(e.reason());
       SignedReceipt stopped = e.receiptOrNull();

@@ -3,6 +3,7 @@ package dev.capsulevm.host.store;
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.host.sync.SyncDag;
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
@@ -20,7 +21,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -83,6 +83,9 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   private final LmdbEnvironment environment;
   private final CapsuleDatabases capsules;
   private final DigestIndex digests;
+  private final GroupCommits groups;
+  /** The clock settlements prune expired nonces by: the ledger's ({@link #ledger}). */
+  private volatile Clock ledgerClock = Clock.systemUTC();
   /** Told, after each commit that stored records, each capsule's lowest new height; null: nobody listens. */
   private volatile @Nullable BiConsumer<Hash, Long> recordsCommitted;
 
@@ -90,6 +93,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     this.environment = environment;
     this.capsules = new CapsuleDatabases(environment);
     this.digests = new DigestIndex(environment);
+    this.groups = new GroupCommits(environment, this::applyIn);
   }
 
   /**
@@ -271,32 +275,54 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     this.recordsCommitted = listener;
   }
 
-  /** Applies a batch's writes in one write transaction (see {@link LmdbEnvironment#write}). */
+  /**
+   * Commits a batch's writes atomically, group-committed with the batches of other threads waiting at the
+   * same moment ({@link GroupCommits}): one write transaction, one sync, for all of them.
+   */
   private void apply(List<StagedWrite> writes) throws StorageException {
-    Commit done = environment.write(txn -> {
-      Commit commit = new Commit(txn);
-      for (StagedWrite write : writes) {
-        write.applyTo(commit);
-      }
-      return commit;
-    });
-    done.created.forEach(capsules::created);
-    BiConsumer<Hash, Long> listener = recordsCommitted;
-    if (listener != null) {
-      done.lowestNewHeight.forEach(listener);
-    }
+    groups.commit(writes);
   }
 
-  /** A batch's writes inside its write transaction: the records, the heads, the digests and the credits. */
+  /** Applies one batch's writes inside {@code txn}; returns what to tell once that transaction committed. */
+  private Runnable applyIn(Txn<ByteBuffer> txn, List<StagedWrite> writes) throws StorageException {
+    Commit commit = new Commit(txn, ledgerClock.instant().getEpochSecond());
+    for (StagedWrite write : writes) {
+      write.applyTo(commit);
+    }
+    return () -> {
+      commit.created.forEach(capsules::created);
+      BiConsumer<Hash, Long> listener = recordsCommitted;
+      if (listener != null) {
+        commit.lowestNewHeight.forEach(listener);
+      }
+    };
+  }
+
+  /**
+   * Write transactions committed by this store's batches so far, and the batches they held (more batches
+   * than transactions: group commit at work).
+   */
+  public long[] commitCounts() {
+    return groups.counts();
+  }
+
+  /** How many batches wait to be committed now. */
+  int waitingCommits() {
+    return groups.waiting();
+  }
+
+  /** A batch's writes inside its write transaction: the records, the heads, the digests and the settlements. */
   private final class Commit implements StagedWrite.Target {
     private final Txn<ByteBuffer> txn;
+    private final long nowSecond;
     /** Kept parsed once the transaction commits. */
     final List<SignedMetadata> created = new ArrayList<>();
     /** Per capsule that got new records, the lowest height among them. */
     final Map<Hash, Long> lowestNewHeight = new HashMap<>();
 
-    Commit(Txn<ByteBuffer> txn) {
+    Commit(Txn<ByteBuffer> txn, long nowSecond) {
       this.txn = txn;
+      this.nowSecond = nowSecond;
     }
 
     @Override
@@ -326,8 +352,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     }
 
     @Override
-    public void credit(PublicKey account, Amount amount, Hash programId) throws StorageException {
-      LmdbLedger.credit(environment, txn, account, amount, programId);
+    public void settle(Settlement settlement) throws StorageException {
+      LmdbLedger.settle(environment, txn, settlement, nowSecond);
     }
   }
 
@@ -336,14 +362,16 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   /**
    * A {@link dev.capsulevm.pricing.Ledger} kept in this store's environment (databases {@code accounts},
    * {@code nonces} and {@code nonce-expiry}), so its state is as durable as the records and a batch's
-   * credits land in it atomically with the batch's writes. Every call on it is one transaction.
+   * settlements land in it atomically with the batch's writes. Its settlements are batches of this store,
+   * group-committed with the others; from now on every batch's settlement prunes expired nonces by
+   * {@code clock}.
    *
    * @param maxBalance deposits above it are refused (the price table's maximum balance)
-   * @param maxExpiryAhead withdrawals expiring further ahead than this are refused
    */
-  public LmdbLedger ledger(Clock clock, Amount maxBalance, Duration maxExpiryAhead) {
+  public LmdbLedger ledger(Clock clock, Amount maxBalance) {
     environment.ensureOpen();
-    return new LmdbLedger(environment, clock, maxBalance, maxExpiryAhead);
+    ledgerClock = clock;
+    return new LmdbLedger(environment, this::apply, clock, maxBalance);
   }
 
   /** Forces every commit so far to disk (useful with {@link Durability#NO_SYNC}). */

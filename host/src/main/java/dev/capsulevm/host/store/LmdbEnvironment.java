@@ -192,8 +192,16 @@ final class LmdbEnvironment implements AutoCloseable {
     }
   }
 
+  /**
+   * A transaction nested in {@code parent}, a write transaction of {@link #write}: its writes join the
+   * parent's when it commits and vanish when it is closed without committing, leaving the parent usable.
+   */
+  Txn<ByteBuffer> child(Txn<ByteBuffer> parent) {
+    return env.txn(parent);
+  }
+
   /** Doubles the map (capped at the maximum) if it may grow now; whether it grew. */
-  private boolean grow() {
+  boolean grow() {
     lifecycle.writeLock().lock();
     try {
       ensureOpen();

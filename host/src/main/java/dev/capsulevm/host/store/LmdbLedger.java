@@ -4,68 +4,72 @@ import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.AmountOverflowException;
 import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.vm.storage.StagedBatch;
+import dev.capsulevm.vm.storage.StagedWrite;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.nio.ByteBuffer;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.Dbi;
+import org.lmdbjava.CursorIterable;
+import org.lmdbjava.CursorIterable.KeyVal;
+import org.lmdbjava.KeyRange;
 import org.lmdbjava.Txn;
 
 /**
  * The {@link Ledger} of pricing's accounts in the LMDB environment of an {@link LmdbCapsuleStorage}
  * (obtained from {@link LmdbCapsuleStorage#ledger}); it owns the ledger's databases. It has the semantics
- * of {@link dev.capsulevm.pricing.InMemoryLedger}: balances, a maximum that deposits respect and refunds may
- * exceed, nonces remembered until their withdrawal expires. Every call is one transaction (a write
- * transaction for everything but {@link #balance}), serialized with the store's commits and as durable as
- * they are, so balances and nonces survive a restart and a crash.
+ * of {@link dev.capsulevm.pricing.InMemoryLedger}: balances, a maximum that deposits respect, each
+ * program's settlement remembered under its withdrawal's nonce until the withdrawal expires. A
+ * {@link #settle} is a batch of the store ({@link dev.capsulevm.vm.storage.Batch#settle}), so it is
+ * group-committed with the other programs ending at the same moment; a deposit is a transaction of its
+ * own; reads are read transactions. Everything is as durable as the store's commits.
  *
  * <p>Layout (host/README.md): {@code accounts} maps the account key (32) to its balance (u64 big-endian)
  * followed, once a program has been settled against the account, by that last program's id (32): 8 or
  * 40 bytes, so a value written before the last program was kept (8 bytes) reads as "none";
- * {@code nonces} maps account (32) ‖ nonce (u64) to the withdrawal's expiry (epoch second, u64);
- * {@code nonce-expiry} holds the same nonces under expiry (u64) ‖ account (32) ‖ nonce (u64), so a
- * withdrawal first drops, in the same transaction, every nonce whose withdrawal has expired.
- *
- * <p>A program's refund can also arrive through a batch ({@link dev.capsulevm.vm.storage.Batch#credit}),
- * committed in the same transaction as the program's records.
+ * {@code nonces} maps account (32) ‖ nonce (u64) to the withdrawal's expiry (epoch second, u64), the
+ * program id (32) and its cost (u64): 48 bytes (a host before settlements wrote the expiry alone, 8
+ * bytes: a used nonce with no settlement); {@code nonce-expiry} holds the same nonces under expiry (u64)
+ * ‖ account (32) ‖ nonce (u64), so a settlement first drops, in the same transaction, every nonce whose
+ * withdrawal has expired.
  */
 public final class LmdbLedger implements Ledger {
   /** Balance (u64), then the last program settled against the account (32) if any, by account public key (32). */
   static final String DB_ACCOUNTS = "accounts";
-  /** Used nonces: withdrawal expiry (epoch second, u64) by account (32), nonce (u64). */
+  /** Settled nonces: expiry (u64), program id (32), cost (u64) by account (32), nonce (u64). */
   static final String DB_NONCES = "nonces";
   /** The same nonces in expiry order, for pruning: empty values under expiry (u64), account (32), nonce (u64). */
   static final String DB_NONCE_EXPIRY = "nonce-expiry";
   /** The ledger's databases, in the order the store opens them. */
   static final List<String> DATABASES = List.of(DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
+  /** A settled nonce's value: expiry, program id, cost. */
+  private static final int SETTLED_BYTES = Long.BYTES + Hash.LENGTH + Long.BYTES;
 
   private final LmdbEnvironment environment;
+  private final StagedBatch.Applier commits;
   private final Dbi<ByteBuffer> accounts;
   private final Dbi<ByteBuffer> nonces;
-  private final Dbi<ByteBuffer> nonceExpiry;
   private final Clock clock;
   private final Amount maxBalance;
-  private final Duration maxExpiryAhead;
 
-  LmdbLedger(LmdbEnvironment environment, Clock clock, Amount maxBalance, Duration maxExpiryAhead) {
+  /** A ledger over {@code environment} whose settlements are committed by {@code commits} (the store's batches). */
+  LmdbLedger(LmdbEnvironment environment, StagedBatch.Applier commits, Clock clock, Amount maxBalance) {
     this.environment = Objects.requireNonNull(environment, "environment");
+    this.commits = Objects.requireNonNull(commits, "commits");
     this.accounts = environment.dbi(DB_ACCOUNTS);
     this.nonces = environment.dbi(DB_NONCES);
-    this.nonceExpiry = environment.dbi(DB_NONCE_EXPIRY);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.maxBalance = Objects.requireNonNull(maxBalance, "maxBalance");
-    this.maxExpiryAhead = Objects.requireNonNull(maxExpiryAhead, "maxExpiryAhead");
-    if (maxExpiryAhead.isNegative()) {
-      throw new IllegalArgumentException("maxExpiryAhead is never negative, got " + maxExpiryAhead);
-    }
   }
 
   @Override
@@ -75,7 +79,7 @@ public final class LmdbLedger implements Ledger {
     environment.update(txn -> {
       Entry entry = entry(accounts, txn, account);
       long now = entry.balance();
-      // As a difference, so no sum overflows; a refund may have lifted the balance above the maximum.
+      // As a difference, so no sum overflows; a credit may have lifted the balance above the maximum.
       if (amount.units() > maxBalance.units() - now) {
         throw new PricingException(PricingException.Reason.BALANCE_LIMIT, "account " + account + " holds "
             + now + " units; depositing " + amount.units() + " exceeds the maximum " + maxBalance.units());
@@ -96,67 +100,78 @@ public final class LmdbLedger implements Ledger {
     return environment.read(txn -> entry(accounts, txn, account).lastProgramOrNull());
   }
 
+  /**
+   * {@inheritDoc} One batch of the store holding the settlement alone, committed with whatever other
+   * batches are waiting (one synced transaction for all of them).
+   */
   @Override
-  public void withdraw(PublicKey account, Amount amount, long nonce, Instant expiry) throws PricingException {
+  public void settle(Settlement settlement) throws PricingException {
+    Objects.requireNonNull(settlement, "settlement");
+    try {
+      commits.apply(List.of(new StagedWrite.Settle(settlement)));
+    } catch (StorageException e) {
+      if (e.reason() == Reason.SETTLEMENT_REFUSED) {
+        String why = String.valueOf(e.getMessage());
+        throw new PricingException(why.startsWith(PricingException.Reason.REPLAYED_NONCE.name())
+            ? PricingException.Reason.REPLAYED_NONCE : PricingException.Reason.INSUFFICIENT_BALANCE, why);
+      }
+      throw new IllegalStateException("the settlement of program " + settlement.programId() + " was not written: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** {@inheritDoc} A nonce whose withdrawal has expired counts as unused: it can never be presented again. */
+  @Override
+  public boolean nonceUsed(PublicKey account, long nonce) {
     Objects.requireNonNull(account, "account");
-    Objects.requireNonNull(amount, "amount");
-    Objects.requireNonNull(expiry, "expiry");
-    Instant now = clock.instant();
-    if (!now.isBefore(expiry)) {
-      throw new PricingException(PricingException.Reason.EXPIRED,
-          "withdrawal expired at " + expiry + ", now is " + now);
-    }
-    if (expiry.isAfter(now.plus(maxExpiryAhead))) {
-      throw new PricingException(PricingException.Reason.EXPIRY_TOO_FAR,
-          "withdrawal expires at " + expiry + ", more than " + maxExpiryAhead + " after " + now);
-    }
-    environment.update(txn -> {
-      prune(txn, now.getEpochSecond());
-      ByteBuffer nonceKey = nonceKey(account, nonce);
-      if (nonces.get(txn, nonceKey) != null) {
-        throw new PricingException(PricingException.Reason.REPLAYED_NONCE,
-            "account " + account + " already used nonce " + nonce);
-      }
-      Entry entry = entry(accounts, txn, account);
-      long balance = entry.balance();
-      if (amount.units() > balance) {
-        throw new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + account
-            + " holds " + balance + " units, the withdrawal asks for " + amount.units());
-      }
-      put(accounts, txn, account, new Entry(balance - amount.units(), entry.lastProgramOrNull()));
-      long expirySecond = expiry.getEpochSecond();
-      nonces.put(txn, nonceKey, longValue(expirySecond));
-      nonceExpiry.put(txn, expiryKey(expirySecond, account, nonce), Layout.empty());
+    long nowSecond = clock.instant().getEpochSecond();
+    return environment.read(txn -> {
+      ByteBuffer value = nonces.get(txn, nonceKey(account, nonce));
+      return value != null && value.getLong(value.position()) > nowSecond;
     });
   }
 
-  /** Never refused for the balance it reaches; only an overflow of the balance (2^63 units) throws. */
   @Override
-  public void refund(PublicKey account, Amount amount, Hash programId) {
+  public List<Settlement> settlements(PublicKey account) {
     Objects.requireNonNull(account, "account");
-    Objects.requireNonNull(amount, "amount");
-    Objects.requireNonNull(programId, "programId");
-    try {
-      environment.update(txn -> {
-        credit(environment, txn, account, amount, programId);
-      });
-    } catch (StorageException e) {
-      throw new ArithmeticException(e.getMessage());
-    }
+    long nowSecond = clock.instant().getEpochSecond();
+    byte[] prefix = account.toByteArray();
+    return environment.read(txn -> {
+      List<Settlement> out = new ArrayList<>();
+      try (CursorIterable<ByteBuffer> cursor = nonces.iterate(txn, KeyRange.atLeast(Layout.direct(prefix)))) {
+        for (KeyVal<ByteBuffer> entry : cursor) {
+          if (!Layout.startsWith(entry.key(), prefix)) {
+            break;
+          }
+          long nonce = entry.key().getLong(entry.key().position() + PublicKey.LENGTH);
+          ByteBuffer value = entry.val().duplicate();
+          long expiry = value.getLong();
+          if (value.remaining() != Hash.LENGTH + Long.BYTES || expiry <= nowSecond) {
+            continue; // a nonce used before settlements were kept, or one already expired
+          }
+          byte[] program = new byte[Hash.LENGTH];
+          value.get(program);
+          out.add(new Settlement(account, nonce, Instant.ofEpochSecond(expiry), Hash.copyOf(program),
+              Amount.of(value.getLong())));
+        }
+      }
+      return out;
+    });
   }
 
   /** How many used nonces are kept now, after dropping those whose withdrawals have expired. */
   public long usedNonceCount() {
     long nowSecond = clock.instant().getEpochSecond();
     return environment.write(txn -> {
-      prune(txn, nowSecond);
+      prune(environment, txn, nowSecond);
       return nonces.stat(txn).entries;
     });
   }
 
   /** Drops every nonce whose withdrawal expired at or before {@code nowSecond}: it is refused as expired. */
-  private void prune(Txn<ByteBuffer> txn, long nowSecond) {
-    try (Cursor<ByteBuffer> cursor = nonceExpiry.openCursor(txn)) {
+  private static void prune(LmdbEnvironment environment, Txn<ByteBuffer> txn, long nowSecond) {
+    Dbi<ByteBuffer> nonces = environment.dbi(DB_NONCES);
+    try (Cursor<ByteBuffer> cursor = environment.dbi(DB_NONCE_EXPIRY).openCursor(txn)) {
       while (cursor.first()) {
         ByteBuffer key = cursor.key().duplicate();
         long expirySecond = key.getLong();
@@ -172,22 +187,36 @@ public final class LmdbLedger implements Ledger {
   }
 
   /**
-   * Adds program {@code programId}'s refund {@code amount} to {@code account} inside {@code txn}, a write
-   * transaction of {@code environment}, and records the program as the account's last: a refund, and a
-   * batch's credit committed with its records. Refused only if the balance would overflow.
+   * Writes {@code settlement} inside {@code txn}, a write transaction of {@code environment}: first drops
+   * the nonces expired by {@code nowSecond}, then refuses (SETTLEMENT_REFUSED, naming the rule as
+   * pricing's reason does) a nonce still used or a cost above the balance, else takes the cost, keeps
+   * the nonce with its program and cost until the withdrawal's expiry and makes the program the
+   * account's last.
    */
-  static void credit(LmdbEnvironment environment, Txn<ByteBuffer> txn, PublicKey account, Amount amount,
-      Hash programId) throws StorageException {
+  static void settle(LmdbEnvironment environment, Txn<ByteBuffer> txn, Settlement settlement, long nowSecond)
+      throws StorageException {
+    prune(environment, txn, nowSecond);
     Dbi<ByteBuffer> accounts = environment.dbi(DB_ACCOUNTS);
-    long before = entry(accounts, txn, account).balance();
-    long after;
-    try {
-      after = Amount.of(before).plus(amount).units();
-    } catch (AmountOverflowException e) {
-      throw new StorageException(Reason.BALANCE_OVERFLOW, "crediting " + amount.units() + " units to "
-          + account + " overflows its balance of " + before);
+    Dbi<ByteBuffer> nonces = environment.dbi(DB_NONCES);
+    PublicKey account = settlement.account();
+    ByteBuffer nonceKey = nonceKey(account, settlement.nonce());
+    if (nonces.get(txn, nonceKey) != null) {
+      throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.REPLAYED_NONCE + ": account "
+          + account + " already used nonce " + settlement.nonce());
     }
-    put(accounts, txn, account, new Entry(after, programId));
+    Entry entry = entry(accounts, txn, account);
+    long cost = settlement.cost().units();
+    if (cost > entry.balance()) {
+      throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.INSUFFICIENT_BALANCE
+          + ": account " + account + " holds " + entry.balance() + " units, program " + settlement.programId()
+          + " cost " + cost);
+    }
+    put(accounts, txn, account, new Entry(entry.balance() - cost, settlement.programId()));
+    long expirySecond = settlement.expiry().getEpochSecond();
+    ByteBuffer value = ByteBuffer.allocateDirect(SETTLED_BYTES);
+    value.putLong(expirySecond).put(settlement.programId().toByteArray()).putLong(cost).flip();
+    nonces.put(txn, nonceKey, value);
+    environment.dbi(DB_NONCE_EXPIRY).put(txn, expiryKey(expirySecond, account, settlement.nonce()), Layout.empty());
   }
 
   /**
@@ -266,11 +295,5 @@ public final class LmdbLedger implements Ledger {
     ByteBuffer key = ByteBuffer.allocateDirect(Long.BYTES + PublicKey.LENGTH + Long.BYTES);
     key.putLong(expirySecond).put(account.toByteArray()).putLong(nonce).flip();
     return key;
-  }
-
-  private static ByteBuffer longValue(long value) {
-    ByteBuffer out = ByteBuffer.allocateDirect(Long.BYTES);
-    out.putLong(value).flip();
-    return out;
   }
 }

@@ -10,6 +10,7 @@ import dev.capsulevm.pricing.Cashier;
 import dev.capsulevm.pricing.InMemoryLedger;
 import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.Reservations;
 import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.pricing.Withdrawal;
@@ -36,13 +37,14 @@ class AdmissionTest {
   private final SettableClock clock = new SettableClock(Instant.parse("2030-01-01T00:00:00Z"));
   private final SigningKey hostKey = SigningKey.generate();
   private final SigningKey account = SigningKey.generate();
-  private final InMemoryLedger ledger = new InMemoryLedger(clock, Amount.of(1L << 40), Duration.ofHours(1));
+  private final InMemoryLedger ledger = new InMemoryLedger(clock, Amount.of(1L << 40));
+  private final Reservations holds = new Reservations(ledger, clock, Duration.ofHours(1), Amount.of(1L << 40));
   private final PriceTables tables = new PriceTables(hostKey, clock, Duration.ofHours(1), PriceTables.defaultPrices(),
       new Limits(1 << 20, 100, 1 << 20, 1000, MAX_PROGRAMS, Amount.of(1L << 40)));
   private final HostConfig config = HostConfig.defaults(Path.of("unused")).withRate(0.001, 2);
   private final ProgramSlots slots = new ProgramSlots(0.25, n -> { });
   private boolean closing;
-  private final Admission admission = new Admission(tables, new Cashier(ledger, hostKey.publicKey(), clock), ledger,
+  private final Admission admission = new Admission(tables, new Cashier(holds, hostKey.publicKey(), clock),
       new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), config, slots,
       () -> closing);
   private final byte[] program = ProgramEncoding.encode(
@@ -77,8 +79,9 @@ class AdmissionTest {
     return header(withdrawal(account, BUDGET).sign(account));
   }
 
+  /** What the account may still spend: its balance less the budgets held for its programs. */
   private long balance() {
-    return ledger.balance(account.publicKey()).units();
+    return holds.spendable(account.publicKey()).units();
   }
 
   /** Refused for {@code reason}, with a message naming {@code named}, and holding nothing. */
@@ -99,6 +102,9 @@ class AdmissionTest {
     assertEquals(1, slots.running());
     assertEquals(1, slots.running(account.publicKey()));
     assertEquals(DEPOSIT - BUDGET, balance());
+    assertEquals(DEPOSIT, ledger.balance(account.publicKey()).units(), "held in memory, nothing written");
+    assertEquals(Amount.of(BUDGET), admitted.payment().amount());
+    assertTrue(admitted.payment().isHeld());
     assertEquals(account.publicKey(), admitted.account());
     assertEquals(table(), admitted.table());
     assertEquals(1, admitted.program().instructions().size());
@@ -156,7 +162,7 @@ class AdmissionTest {
   @Test
   void anAccountAtItsCap_isRefusedBeforeItsBudgetIsTaken_andTheCapNamed() {
     HostConfig capped = config.withAdmission(1, 0.25, Duration.ofSeconds(5));
-    Admission oneEach = new Admission(tables, new Cashier(ledger, hostKey.publicKey(), clock), ledger,
+    Admission oneEach = new Admission(tables, new Cashier(holds, hostKey.publicKey(), clock),
         new RateLimiter(100, 100), capped, slots, () -> false);
     assertInstanceOf(Admission.Admitted.class, oneEach.decide(header().build()));
     long before = balance();
@@ -171,18 +177,42 @@ class AdmissionTest {
   @Test
   void anAccountOverItsRate_getsItsWholeBudgetBack() {
     for (int i = 0; i < config.programBurstPerAccount(); i++) {
-      assertInstanceOf(Admission.Admitted.class, admission.decide(header().build()));
+      assertInstanceOf(Admission.Admitted.class, admission.decide(header().build())).payment().release();
       slots.release(account.publicKey());
     }
     SignedWithdrawal third = withdrawal(account, BUDGET).sign(account);
-    refused(header(third), EndReason.RATE_EXCEEDED, "faster than 0.001 per second (burst 2)");
-    // The nonce stays used.
-    refused(header(third), EndReason.PAYMENT_REPLAYED, "REPLAYED_NONCE");
+    refused(header(third), EndReason.RATE_EXCEEDED, "faster than 0.001 per second (burst 2); nothing was taken");
+    // Nothing was written, so the withdrawal was never charged: presented again, it meets the rate again,
+    // not a replay.
+    refused(header(third), EndReason.RATE_EXCEEDED, "faster than 0.001 per second");
+    assertEquals(0, holds.count(), "no hold is left behind");
+  }
+
+  @Test
+  void theUncommittedRisk_boundsTheBudgetsHeld_andNamesItsLimit() {
+    Reservations small = new Reservations(ledger, clock, Duration.ofHours(1), Amount.of(BUDGET + BUDGET / 2));
+    Admission bounded = new Admission(tables, new Cashier(small, hostKey.publicKey(), clock),
+        new RateLimiter(100, 100), config, slots, () -> false);
+    Admission.Admitted first = assertInstanceOf(Admission.Admitted.class, bounded.decide(header().build()));
+    Admission.Refused full = assertInstanceOf(Admission.Refused.class, bounded.decide(header().build()));
+    assertEquals(EndReason.RISK_FULL, full.reason());
+    assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, full.reason().code());
+    assertTrue(full.message().contains("maxUncommittedRisk of 1500000 units; retry when programs end"), full.message());
+    Admission.Refused never = assertInstanceOf(Admission.Refused.class,
+        bounded.decide(header(withdrawal(account, 2 * BUDGET).sign(account)).build()));
+    assertEquals(EndReason.PAYMENT_INVALID, never.reason());
+    assertTrue(never.message().contains("LIMIT_EXCEEDED") && never.message().contains("withdraw less"),
+        never.message());
+    assertEquals(1, slots.running(), "the refusals hold no slot");
+    first.payment().release();
+    slots.release(account.publicKey());
+    assertInstanceOf(Admission.Admitted.class, bounded.decide(header().build()));
   }
 
   @Test
   void aBudgetBelowTheStart_goesBackWhole() {
-    refused(header(withdrawal(account, 1).sign(account)), EndReason.BUDGET_BELOW_START, "budget:");
+    refused(header(withdrawal(account, 1).sign(account)), EndReason.BUDGET_BELOW_START, "nothing was taken");
+    assertEquals(0, holds.count());
   }
 
   @Test

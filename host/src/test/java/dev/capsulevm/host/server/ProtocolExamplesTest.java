@@ -407,8 +407,9 @@ class ProtocolExamplesTest {
       assertEquals(0, first.getResult().getIndex());
       assertEquals(398, first.getResult().getMaxOutputBytes());
       s.requests.cancel("the renter stops", null);
+      // The budget was only held: the balance moves once, when the program settles, by its cost.
       long after = Await.value("the cancelled program is settled", () -> t.balance(account),
-          balance -> balance != before - BUDGET);
+          balance -> balance != before);
 
       // What the renter recomputes from what it sent and received.
       assertEquals(351, header.getSerializedSize());

@@ -119,6 +119,11 @@ public final class TestHost implements AutoCloseable {
         .setAccount(ByteString.copyFrom(account.publicKey().toByteArray())).build()).getSignedStatement().toByteArray());
   }
 
+  /** Programs admitted and not ended (the Admin service's count). */
+  long programsRunning() {
+    return admin.status(StatusRequest.getDefaultInstance()).getProgramsRunning();
+  }
+
   /** Programs that ended, however they ended (the Admin service's count). */
   long programsRun() {
     return admin.status(StatusRequest.getDefaultInstance()).getProgramsRun();

@@ -2,9 +2,14 @@ package dev.capsulevm.host.store;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.Reservation;
+import dev.capsulevm.pricing.Reservations;
 import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.Instruction;
+import dev.capsulevm.program.ProgramEncoding;
+import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.Sha256;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
@@ -14,14 +19,18 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.WireSizes;
 import dev.capsulevm.vm.exec.ExecFixture;
 import dev.capsulevm.vm.exec.Executor;
+import dev.capsulevm.vm.exec.Outcome;
 import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -31,32 +40,48 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
- * The process {@link CrashSafetyTest} kills: it commits groups of records to one capsule in a loop, each
- * group with a ledger credit, until it is killed. Group {@code g} holds {@code 1 + g % 3} chained records
- * whose first sub-record reads {@code "g/j/size/path"}. Even groups run through the {@link Executor} with
- * refund account {@link #groupAccount}(g), so the refund is credited in the commit; odd groups are one
- * batch with a credit of {@link #batchCredit}(g) to {@link #BATCH_ACCOUNT}. Every run continues after the
- * group of the capsule's head. It reports on standard output as it goes: {@link #COMMITTING} g just before
- * group g's commit, {@link #COMMITTED} g once it returned. Argument: the store directory.
+ * The process {@link CrashSafetyTest} kills: it commits groups of records to one capsule in a loop while
+ * {@link #READERS} threads run read-only programs on it, every program paid as a host pays: its budget
+ * held in memory ({@link Reservations}), its cost settled once when it ends, group-committed with the
+ * others. Group {@code g} holds {@code 1 + g % 3} chained records whose first sub-record reads
+ * {@code "g/j/size/path"}. Even groups run through the {@link Executor}, their settlement committed with
+ * the records; odd groups are one batch with a settlement of {@link #batchCost}(g). Groups are paid from
+ * {@link #account}(0), reader {@code r} from account {@code r}; each account is funded with {@link #FUND}
+ * once. Every run continues after the group of the capsule's head.
+ *
+ * <p>It reports on standard output as it goes: {@link #HELD} account nonce program-id before a program's
+ * budget can be settled, {@link #SETTLED} account nonce cost once its settlement is durable (the moment a
+ * host sends the receipt), {@link #COMMITTING} g just before group g's commit, {@link #COMMITTED} g once it
+ * returned. Argument: the store directory.
  */
 public final class CrashChild {
   static final CapsuleFixture CAPSULE = new CapsuleFixture("crash-safety");
-  static final PublicKey BATCH_ACCOUNT = ExecFixture.key(0x71).publicKey();
-  /** Where a refund that does not go through a commit would go (never, unless a commit fails). */
-  static final PublicKey FAILURE_ACCOUNT = ExecFixture.key(0x72).publicKey();
   static final long MAP_SIZE = 256L << 20;
   static final String COMMITTING = "committing ";
   static final String COMMITTED = "committed ";
+  static final String HELD = "held ";
+  static final String SETTLED = "settled ";
+  /** Threads running read-only programs beside the writer. */
+  static final int READERS = 3;
+  /** What each account is funded with, once. */
+  static final long FUND = Amount.ofCap(100_000).units();
+  static final Amount MAX_BALANCE = Amount.ofCap(1_000_000);
 
   private CrashChild() {}
 
-  static PublicKey groupAccount(long group) {
+  /** The paying account {@code index}: 0 pays the groups, 1 to {@link #READERS} the readers. */
+  static PublicKey account(int index) {
     byte[] seed = new byte[32];
-    ByteBuffer.wrap(seed).putLong(group).putInt(0x6772);
+    ByteBuffer.wrap(seed).putInt(index).putInt(0x6d6f6e);
     return SigningKey.fromSeed(seed).publicKey();
   }
 
-  static long batchCredit(long group) {
+  /** The program id group {@code g} is settled under, however many runs it takes. */
+  static Hash groupProgram(long group) {
+    return Sha256.hash(Domain.PROGRAM_ID, ("group " + group).getBytes(StandardCharsets.UTF_8));
+  }
+
+  static long batchCost(long group) {
     return 1000 + group;
   }
 
@@ -80,16 +105,30 @@ public final class CrashChild {
 
   public static void main(String[] args) throws Exception {
     Path dir = Path.of(args[0]);
+    Clock clock = Clock.systemUTC();
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir, MAP_SIZE, 64);
-    LmdbLedger ledger = storage.ledger(Clock.systemUTC(), Amount.ofCap(1_000_000), Duration.ofHours(1));
+    LmdbLedger ledger = storage.ledger(clock, MAX_BALANCE);
+    Reservations holds = new Reservations(ledger, clock, Duration.ofHours(2), Amount.MAX);
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-    Executor executor = new Executor(storage, Clock.systemUTC(), Duration.ofHours(1), Duration.ofSeconds(10),
+    Executor executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10),
         WireSizes.OUTPUT_ENVELOPE_BYTES, ExecFixture.HOST, scheduler);
     if (!storage.hasCapsule(CAPSULE.id())) {
       try (Batch batch = storage.newBatch()) {
         batch.createCapsule(CAPSULE.metadata);
         batch.commit();
       }
+    }
+    for (int a = 0; a <= READERS; a++) {
+      if (ledger.balance(account(a)).isZero() && ledger.settlements(account(a)).isEmpty()) {
+        ledger.deposit(account(a), Amount.of(FUND));
+      }
+    }
+    SecureRandom random = new SecureRandom();
+    for (int r = 1; r <= READERS; r++) {
+      int reader = r;
+      Thread thread = new Thread(() -> read(reader, holds, executor, clock, random), "reader-" + r);
+      thread.setDaemon(true);
+      thread.start();
     }
     while (true) {
       long group;
@@ -114,30 +153,72 @@ public final class CrashChild {
           parent = record.hash();
         }
       }
+      Reservation payment = hold(holds, 0, random, clock, groupProgram(group));
       if (throughExecutor(group)) {
         ExecFixture.Builder append = new ExecFixture.Builder(CAPSULE.id());
         append.add(new Instruction.AppendRecord(append.put(AppendEncoding.encode(records))));
-        Meter meter = append.meter(Amount.ofCap(10).units(),
-            (amount, programId) -> ledger.refund(FAILURE_ACCOUNT, amount, programId));
+        Meter meter = Meter.open(ExecFixture.table(), groupProgram(group), CAPSULE.id(), payment.amount(), 100, 10,
+            holds.refunderFor(payment), clock);
         PendingCommit pending =
-            (PendingCommit) executor.run(append.program(), append.data(), meter, groupAccount(group), o -> { });
+            (PendingCommit) executor.run(append.program(), append.data(), meter, payment, o -> { });
         report(COMMITTING + group);
-        pending.confirm();
+        long cost = pending.confirm().receipt().finalCost().units();
+        report(SETTLED + "0 " + payment.nonce() + " " + cost);
       } else {
         try (Batch batch = storage.newBatch()) {
           for (RecordWithBody record : records) {
             batch.putRecord(record);
           }
-          batch.credit(BATCH_ACCOUNT, Amount.of(batchCredit(group)), ExecFixture.PROGRAM_ID);
+          batch.settle(payment.settlement(payment.amount().minus(Amount.of(batchCost(group))), groupProgram(group)));
           report(COMMITTING + group);
           batch.commit();
         }
+        payment.committed();
+        report(SETTLED + "0 " + payment.nonce() + " " + batchCost(group));
       }
       report(COMMITTED + group);
     }
   }
 
-  private static void report(String line) {
+  /** Holds a budget of account {@code a} for program {@code program} under a fresh nonce, and says so first. */
+  private static Reservation hold(Reservations holds, int a, SecureRandom random, Clock clock, Hash program)
+      throws Exception {
+    long nonce = random.nextLong() & Long.MAX_VALUE;
+    Instant expiry = clock.instant().plus(Duration.ofHours(1)).truncatedTo(ChronoUnit.SECONDS);
+    // Reported before anything can settle it, so every settlement the parent finds names a program it saw.
+    report(HELD + a + " " + nonce + " " + program.toHex());
+    return holds.reserve(account(a), Amount.of(ExecFixture.BUDGET), nonce, expiry);
+  }
+
+  /** Reader {@code r}: read-only programs in a loop, each settled (group-committed) before it counts. */
+  private static void read(int r, Reservations holds, Executor executor, Clock clock, SecureRandom random) {
+    try {
+      while (true) {
+        ExecFixture.Builder heads = new ExecFixture.Builder(CAPSULE.id());
+        heads.add(new Instruction.Heads());
+        // Unique per run like a real program id (which covers the withdrawal): the encoding and 16 random bytes.
+        byte[] encoding = ProgramEncoding.encode(heads.program());
+        byte[] unique = Arrays.copyOf(encoding, encoding.length + 16);
+        byte[] salt = new byte[16];
+        random.nextBytes(salt);
+        System.arraycopy(salt, 0, unique, encoding.length, 16);
+        Hash program = Sha256.hash(Domain.PROGRAM_ID, unique);
+        Reservation payment = hold(holds, r, random, clock, program);
+        Meter meter = Meter.open(ExecFixture.table(), program, CAPSULE.id(), payment.amount(), 100, 10,
+            holds.refunderFor(payment), clock);
+        Outcome.Finished done = (Outcome.Finished) executor.run(heads.program(), heads.data(), meter, payment, o -> { });
+        if (!payment.isCommitted()) {
+          throw new IllegalStateException("a read's settlement was not written", payment.failureOrNull());
+        }
+        report(SETTLED + r + " " + payment.nonce() + " " + done.receipt().receipt().finalCost().units());
+      }
+    } catch (Exception | Error e) {
+      e.printStackTrace();
+      System.exit(3);
+    }
+  }
+
+  private static synchronized void report(String line) {
     System.out.println(line);
     System.out.flush();
   }

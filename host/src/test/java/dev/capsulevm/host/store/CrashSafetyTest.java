@@ -2,22 +2,24 @@ package dev.capsulevm.host.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.ChildJvm;
 import dev.capsulevm.host.sync.SetDigest;
-import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.merkle.Merkle;
+import dev.capsulevm.vm.exec.ExecFixture;
 import dev.capsulevm.vm.exec.ExecutorStoreContract;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -33,14 +35,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Crash safety: {@link CrashChild} commits groups of records with their ledger credits in a loop and is
- * killed with SIGKILL ({@link Process#destroyForcibly()} on Linux) at seeded random points of its own
- * progress: just as it starts committing a group, or just after it acknowledged one. After each kill the
+ * Crash safety: {@link CrashChild} commits groups of records in a loop while reader threads run programs,
+ * every program paid as a host pays (budget held in memory, cost settled once at its end, group-committed),
+ * and is killed with SIGKILL ({@link Process#destroyForcibly()} on Linux) at seeded random points of its
+ * own progress: just as it starts committing a group, or just after it acknowledged one. After each kill the
  * store is reopened and checked whole: every group the child acknowledged is there, every record verifies
  * (header hash = key, signature, sub-record root, parents held in its capsule), every index agrees with
  * the records, every head is a stored record without children, and every group is there completely with
- * its credit or not at all. The kill points come from what the child reports, never from a length of
- * time, so a slow machine changes where inside its work the child dies, not what the test proves.
+ * its settlement or not at all. And the ledger: every settlement the child acknowledged (a receipt a host
+ * would have sent) is there with its cost; every settlement there is a program the child held a budget
+ * for; every account's balance is its funding less exactly those settlements' costs, so no program in
+ * flight at the kill took anything. The kill points come from what the child reports, never from a length
+ * of time, so a slow machine changes where inside its work the child dies, not what the test proves.
  */
 class CrashSafetyTest {
   private static final int KILLS = Integer.getInteger("capsulevm.crash.kills", 22);
@@ -48,8 +54,19 @@ class CrashSafetyTest {
 
   @TempDir Path dir;
 
+  /** A program the child held a budget for: its account and program id. */
+  private record Held(int account, Hash program) {}
+
+  /** What the child reported over every run: budgets held by nonce, settlements acknowledged by nonce. */
+  private final Map<Long, Held> held = new HashMap<>();
+  private final Map<Long, Long> acknowledged = new HashMap<>();
+  /** Across the kills: programs in flight (held, never settled: nothing taken), settled but not acknowledged. */
+  private long inFlightAtKills;
+  private long unitsHeldAtKills;
+  private long settledUnacknowledged;
+
   @Test
-  void aStoreKilledAtRandomMomentsReopensWithNothingHalfApplied() throws Exception {
+  void aStoreKilledAtRandomMomentsReopensWithNothingHalfAppliedAndTheLedgerExact() throws Exception {
     Path store = dir.resolve("store");
     SplittableRandom random = new SplittableRandom(20261124L);
     long groups = 0;
@@ -58,26 +75,48 @@ class CrashSafetyTest {
       // kill races the commit's writes) or once a group is acknowledged (the next one is being built).
       long target = groups + random.nextInt(20);
       String killAt = (random.nextBoolean() ? CrashChild.COMMITTING : CrashChild.COMMITTED) + target;
-      long acknowledged = groups - 1;
+      long acknowledgedGroup = groups - 1;
+      Map<Long, Held> heldThisRun = new HashMap<>();
       try (ChildJvm child = ChildJvm.start(dir.resolve("child.log"), 128, CrashChild.class, store.toString())) {
         for (String line = child.nextLine(); !line.equals(killAt); line = child.nextLine()) {
           if (line.startsWith(CrashChild.COMMITTED)) {
-            acknowledged = Long.parseLong(line.substring(CrashChild.COMMITTED.length()));
+            acknowledgedGroup = Long.parseLong(line.substring(CrashChild.COMMITTED.length()));
           }
+          record(line, heldThisRun);
         }
         assertEquals(137, child.kill(), "killed by SIGKILL");
+        // What it wrote before it died: the budgets it held, the settlements it acknowledged.
+        for (String line : child.rest()) {
+          record(line, heldThisRun);
+        }
       }
       if (killAt.startsWith(CrashChild.COMMITTED)) {
-        acknowledged = target;
+        acknowledgedGroup = target;
       }
-      groups = verify(store);
-      assertTrue(groups > acknowledged, "nothing acknowledged is lost: group " + acknowledged + " of " + groups);
+      groups = verify(store, heldThisRun);
+      assertTrue(groups > acknowledgedGroup, "nothing acknowledged is lost: group " + acknowledgedGroup + " of " + groups);
     }
-    System.out.println("crash safety: " + KILLS + " kills, " + groups + " groups committed");
+    System.out.println("crash safety: " + KILLS + " kills, " + groups + " groups committed; " + acknowledged.size()
+        + " programs acknowledged, every one in the ledger with its cost; " + settledUnacknowledged
+        + " settled but killed before acknowledging (in the ledger, each a program the child held); "
+        + inFlightAtKills + " in flight at a kill, holding " + unitsHeldAtKills
+        + " units, of which the ledger took nothing");
+  }
+
+  /** Keeps a line of the child's: a budget held, a settlement acknowledged (a line cut by the kill is not one). */
+  private void record(String line, Map<Long, Held> heldThisRun) {
+    String[] f = line.split(" ");
+    if (line.startsWith(CrashChild.HELD) && f.length == 4 && f[3].length() == 2 * Hash.LENGTH) {
+      Held h = new Held(Integer.parseInt(f[1]), Hash.copyOf(HEX.parseHex(f[3])));
+      held.put(Long.parseLong(f[2]), h);
+      heldThisRun.put(Long.parseLong(f[2]), h);
+    } else if (line.startsWith(CrashChild.SETTLED) && f.length == 4 && line.endsWith(f[3])) {
+      acknowledged.put(Long.parseLong(f[2]), Long.parseLong(f[3]));
+    }
   }
 
   /** Checks the whole store; returns how many groups it holds. */
-  private static long verify(Path path) throws Exception {
+  private long verify(Path path, Map<Long, Held> heldThisRun) throws Exception {
     try (LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(path, CrashChild.MAP_SIZE, 64)) {
       SortedMap<String, SortedMap<String, String>> dump = storage.dump();
       assertEquals(new TreeSet<>(LmdbCapsuleStorage.DATABASES), dump.keySet(), "exactly the store's databases");
@@ -137,30 +176,64 @@ class CrashSafetyTest {
       assertEquals(digest, storage.digest(capsule), "the digest moved with exactly the records committed");
       ExecutorStoreContract.assertConsistent(storage, capsule, records.keySet());
 
-      // groups: complete with their credit, or absent with none
+      // groups: complete with their settlement, or absent with none
       Map<Long, Integer> sizes = new TreeMap<>();
       groupOf.values().forEach(g -> sizes.merge(g, 1, Integer::sum));
       long groups = sizes.size();
-      LmdbLedger ledger = storage.ledger(Clock.systemUTC(), Amount.ofCap(1_000_000), Duration.ofHours(1));
-      long batchCredits = 0;
+      LmdbLedger ledger = storage.ledger(Clock.systemUTC(), CrashChild.MAX_BALANCE);
+      Map<Hash, Settlement> byProgram = new HashMap<>();
+      for (Settlement s : ledger.settlements(CrashChild.account(0))) {
+        assertNull(byProgram.put(s.programId(), s), "one settlement per group: " + s);
+      }
       for (long g = 0; g < groups; g++) {
         assertEquals(CrashChild.groupSize(g), sizes.getOrDefault(g, 0), "group " + g + " is whole");
-        if (CrashChild.throughExecutor(g)) {
-          assertTrue(ledger.balance(CrashChild.groupAccount(g)).units() > 0, "group " + g + " got its refund");
-        } else {
-          batchCredits += CrashChild.batchCredit(g);
+        Settlement paid = byProgram.get(CrashChild.groupProgram(g));
+        assertNotNull(paid, "group " + g + " is settled with its records");
+        if (!CrashChild.throughExecutor(g)) {
+          assertEquals(CrashChild.batchCost(g), paid.cost().units(), "group " + g + "'s charge");
         }
       }
       for (long g = groups; g < groups + 2; g++) {
-        assertEquals(Amount.ZERO, ledger.balance(CrashChild.groupAccount(g)), "no refund for absent group " + g);
+        assertNull(byProgram.get(CrashChild.groupProgram(g)), "no settlement for absent group " + g);
       }
-      assertEquals(batchCredits, ledger.balance(CrashChild.BATCH_ACCOUNT).units(), "batch credits match the groups");
-      assertEquals(Amount.ZERO, ledger.balance(CrashChild.FAILURE_ACCOUNT), "no commit failed");
-      Set<String> credited = new TreeSet<>();
-      for (long g = 0; g < groups; g++) {
-        credited.add((CrashChild.throughExecutor(g) ? CrashChild.groupAccount(g) : CrashChild.BATCH_ACCOUNT).toHex());
+
+      // the ledger: exact for every account
+      Set<String> funded = new TreeSet<>();
+      Set<Long> settledNonces = new HashSet<>();
+      for (int a = 0; a <= CrashChild.READERS; a++) {
+        PublicKey account = CrashChild.account(a);
+        long charged = 0;
+        for (Settlement s : ledger.settlements(account)) {
+          Held h = held.get(s.nonce());
+          assertNotNull(h, "settlement " + s + " is a program the child held a budget for");
+          assertEquals(new Held(a, s.programId()), h, "settlement " + s + " names the program held");
+          charged += s.cost().units();
+          settledNonces.add(s.nonce());
+        }
+        long balance = ledger.balance(account).units();
+        if (balance + charged != 0) {
+          funded.add(account.toHex());
+          assertEquals(CrashChild.FUND, balance + charged,
+              "account " + a + ": balance = funded - the costs settled, so no program in flight took anything");
+        }
       }
-      assertEquals(credited, dump.get(LmdbLedger.DB_ACCOUNTS).keySet(), "exactly the accounts credited");
+      assertEquals(funded, dump.get(LmdbLedger.DB_ACCOUNTS).keySet(), "exactly the accounts funded");
+      for (Map.Entry<Long, Long> ack : acknowledged.entrySet()) {
+        Held h = held.get(ack.getKey());
+        assertNotNull(h, "an acknowledged program was held");
+        Settlement s = ledger.settlements(CrashChild.account(h.account())).stream()
+            .filter(x -> x.nonce() == ack.getKey()).findFirst().orElse(null);
+        assertNotNull(s, "acknowledged settlement of nonce " + ack.getKey() + " is in the ledger");
+        assertEquals(ack.getValue().longValue(), s.cost().units(), "with the cost acknowledged");
+      }
+      for (Map.Entry<Long, Held> h : heldThisRun.entrySet()) {
+        if (!settledNonces.contains(h.getKey())) {
+          inFlightAtKills++;
+          unitsHeldAtKills += ExecFixture.BUDGET;
+        } else if (!acknowledged.containsKey(h.getKey())) {
+          settledUnacknowledged++;
+        }
+      }
       return groups;
     }
   }

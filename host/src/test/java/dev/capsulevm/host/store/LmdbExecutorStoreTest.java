@@ -4,7 +4,6 @@ import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.vm.exec.ExecutorStoreContract;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -17,7 +16,7 @@ class LmdbExecutorStoreTest extends ExecutorStoreContract {
   @Override
   protected Store newStore(Clock clock) throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), 64L << 20, 64);
-    LmdbLedger ledger = storage.ledger(clock, Amount.ofCap(1_000_000), Duration.ofHours(1));
+    LmdbLedger ledger = storage.ledger(clock, Amount.ofCap(1_000_000));
     return Store.of(storage, ledger, storage::dump, storage::close);
   }
 }

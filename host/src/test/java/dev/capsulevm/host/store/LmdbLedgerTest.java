@@ -2,15 +2,20 @@ package dev.capsulevm.host.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.LedgerContract;
+import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -33,15 +38,15 @@ class LmdbLedgerTest extends LedgerContract {
   }
 
   @Override
-  protected Ledger newLedger(Clock clock, Amount maxBalance, Duration maxExpiryAhead) throws Exception {
-    return openStore().ledger(clock, maxBalance, maxExpiryAhead);
+  protected Ledger newLedger(Clock clock, Amount maxBalance) throws Exception {
+    return openStore().ledger(clock, maxBalance);
   }
 
   @Override
-  protected Ledger reopen(Ledger ledger, Clock clock, Amount maxBalance, Duration maxExpiryAhead) throws Exception {
+  protected Ledger reopen(Ledger ledger, Clock clock, Amount maxBalance) throws Exception {
     opened.forEach(LmdbCapsuleStorage::close);
     opened.clear();
-    return openStore().ledger(clock, maxBalance, maxExpiryAhead);
+    return openStore().ledger(clock, maxBalance);
   }
 
   @AfterEach
@@ -50,7 +55,7 @@ class LmdbLedgerTest extends LedgerContract {
   }
 
   @Test
-  void aBalanceKeptByAnOlderHostReadsAsNoLastProgramAndGainsOneWithTheNextRefund() throws Exception {
+  void anAccountAndANonceKeptByAnOlderHostReadAsNoLastProgramAndNoSettlement() throws Exception {
     PublicKey old = account(0x61);
     openStore();
     opened.forEach(LmdbCapsuleStorage::close);
@@ -58,15 +63,24 @@ class LmdbLedgerTest extends LedgerContract {
     // An older host kept the balance alone: 8 bytes.
     try (Env<ByteBuffer> env = Env.create().setMapSize(16L << 20).setMaxDbs(32).open(dir.resolve("ledger").toFile())) {
       Dbi<ByteBuffer> accounts = env.openDbi(LmdbLedger.DB_ACCOUNTS);
+      Dbi<ByteBuffer> nonces = env.openDbi(LmdbLedger.DB_NONCES);
       try (Txn<ByteBuffer> txn = env.txnWrite()) {
         accounts.put(txn, direct(old.toByteArray()), direct(ByteBuffer.allocate(8).putLong(700).array()));
+        // and used nonce 5 at its withdrawal, keeping the expiry alone: 8 bytes.
+        nonces.put(txn, direct(ByteBuffer.allocate(40).put(old.toByteArray()).putLong(5)
+            .array()), direct(ByteBuffer.allocate(8).putLong(Instant.now().plusSeconds(600).getEpochSecond()).array()));
         txn.commit();
       }
     }
     LmdbCapsuleStorage store = openStore();
-    Ledger ledger = store.ledger(Clock.systemUTC(), Amount.of(1_000_000), Duration.ofMinutes(10));
+    Ledger ledger = store.ledger(Clock.systemUTC(), Amount.of(1_000_000));
     assertEquals(Amount.of(700), ledger.balance(old));
     assertNull(ledger.lastProgram(old), "an 8-byte value names no program");
+    assertTrue(ledger.nonceUsed(old, 5), "an 8-byte nonce is used");
+    assertEquals(List.of(), ledger.settlements(old), "but names no settlement");
+    assertEquals(PricingException.Reason.REPLAYED_NONCE, assertThrows(PricingException.class,
+        () -> ledger.settle(new Settlement(old, 5, Instant.now().plusSeconds(60).truncatedTo(ChronoUnit.SECONDS),
+            program(6), Amount.of(1)))).reason());
 
     ledger.deposit(old, Amount.of(300));
     assertEquals(Amount.of(1000), ledger.balance(old));
@@ -74,11 +88,16 @@ class LmdbLedgerTest extends LedgerContract {
     assertEquals("00000000000003e8", store.dump().get(LmdbLedger.DB_ACCOUNTS).get(old.toHex()),
         "without a program the value stays a balance alone");
 
-    ledger.refund(old, Amount.of(5), program(7));
-    assertEquals(Amount.of(1005), ledger.balance(old));
+    Instant expiry = Instant.now().plusSeconds(60).truncatedTo(ChronoUnit.SECONDS);
+    ledger.settle(new Settlement(old, 6, expiry, program(7), Amount.of(5)));
+    assertEquals(Amount.of(995), ledger.balance(old));
     assertEquals(program(7), ledger.lastProgram(old));
-    assertEquals("00000000000003ed" + HexFormat.of().formatHex(program(7).toByteArray()),
+    assertEquals("00000000000003e3" + HexFormat.of().formatHex(program(7).toByteArray()),
         store.dump().get(LmdbLedger.DB_ACCOUNTS).get(old.toHex()), "the balance, then the last program");
+    assertEquals(HexFormat.of().formatHex(ByteBuffer.allocate(48).putLong(expiry.getEpochSecond())
+        .put(program(7).toByteArray()).putLong(5).array()),
+        store.dump().get(LmdbLedger.DB_NONCES).get(old.toHex() + "0000000000000006"),
+        "a settled nonce keeps its expiry, program and cost");
   }
 
   private static ByteBuffer direct(byte[] bytes) {

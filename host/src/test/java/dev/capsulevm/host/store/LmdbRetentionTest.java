@@ -5,7 +5,6 @@ import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.vm.exec.ExecutorStoreContract;
 import dev.capsulevm.vm.exec.RetentionContract;
 import java.nio.file.Path;
-import java.time.Duration;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Retention over LMDB: dropped payloads leave {@code bodies}, the witness lands in {@code dropped}. */
@@ -15,7 +14,7 @@ class LmdbRetentionTest extends RetentionContract {
   @Override
   protected ExecutorStoreContract.Store newStore(SettableClock clock) throws Exception {
     LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(dir.resolve("store"), 64L << 20, 64);
-    LmdbLedger ledger = storage.ledger(clock, Amount.ofCap(1_000_000), Duration.ofHours(1));
+    LmdbLedger ledger = storage.ledger(clock, Amount.ofCap(1_000_000));
     return ExecutorStoreContract.Store.of(storage, ledger, storage::dump, storage::close);
   }
 }

@@ -3,6 +3,7 @@ package dev.capsulevm.vm.exec;
 import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.InstructionDescriptor;
 import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.Reservation;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.DataRef;
@@ -178,13 +179,14 @@ public final class Executor {
   }
 
   /**
-   * Runs {@code program} like {@link #run(Program, ProgramData, Meter, Consumer)}; when it is read-write
-   * and {@code refundAccountOrNull} is given, its confirmed commit credits the program's refund to that
-   * account of the storage's ledger in the same atomic commit as its writes (see {@link PendingCommit}),
-   * so the meter's refunder must pay into that same ledger account. Read-only and failed programs are
-   * refunded through the meter's refunder.
+   * Runs {@code program} like {@link #run(Program, ProgramData, Meter, Consumer)}, paid by {@code payerOrNull}:
+   * when it is read-write and has a payer, its confirmed commit writes the program's settlement (its cost,
+   * its withdrawal's nonce) to the storage's ledger in the same atomic commit as its writes (see {@link
+   * PendingCommit}), and the records it appends keep the payer's account as the one their storage was paid
+   * from. Read-only and failed programs settle through the meter's refunder, which must therefore settle
+   * the same reservation ({@link dev.capsulevm.pricing.Reservations#refunderFor}).
    */
-  public Outcome run(Program program, ProgramData data, Meter meter, @Nullable PublicKey refundAccountOrNull,
+  public Outcome run(Program program, ProgramData data, Meter meter, @Nullable Reservation payerOrNull,
       Consumer<InstructionOutput> consumer) throws ProgramStoppedException {
     Hash capsuleId = program.capsuleIdOrNull();
     boolean writes = !program.isReadOnly();
@@ -225,7 +227,7 @@ public final class Executor {
         } catch (BudgetExceededException e) {
           throw new Stop(Reason.BUDGET, e.getMessage(), e);
         }
-        Output output = execute(instruction, inputs, view, batch, found, payer(meter, refundAccountOrNull));
+        Output output = execute(instruction, inputs, view, batch, found, payer(meter, payerOrNull));
         byte[] encoded = OutputEncoding.encode(output);
         Hash leaf = Transcript.leaf(index, instruction, refBytes(instruction, inputs), encoded);
         consumer.accept(new InstructionOutput(index, output, encoded, leaf, charged, meter.charged().total()));
@@ -236,7 +238,7 @@ public final class Executor {
       }
       List<Hash> heads = view.metadataOrNull() == null ? List.of() : view.heads();
       PendingCommit pending = new PendingCommit(batch, meter, release, hostKey, clock,
-          clock.instant().plus(commitTimeout), heads, meter.charged().total(), refundAccountOrNull);
+          clock.instant().plus(commitTimeout), heads, meter.charged().total(), payerOrNull);
       handedOver = true;
       try {
         pending.setTimer(scheduler.schedule(pending::expire, commitTimeout.toNanos(), TimeUnit.NANOSECONDS));
@@ -452,12 +454,12 @@ public final class Executor {
 
   /**
    * What the records a program appends are paid with, kept beside them so that dropping their payloads
-   * under a retention policy credits the unused storage back: only with a refund account, the ledger
-   * account that paid (a program without one is paid from outside the store's ledger).
+   * under a retention policy credits the unused storage back: only with a payer, whose account in the
+   * store's ledger paid (a program without one is paid from outside the store's ledger).
    */
-  private @Nullable Payer payer(Meter meter, @Nullable PublicKey refundAccountOrNull) {
-    return refundAccountOrNull == null ? null
-        : new Payer(refundAccountOrNull, meter.durationUnits(), meter.storagePerByteDurationUnit().units());
+  private @Nullable Payer payer(Meter meter, @Nullable Reservation payerOrNull) {
+    return payerOrNull == null ? null
+        : new Payer(payerOrNull.account(), meter.durationUnits(), meter.storagePerByteDurationUnit().units());
   }
 
   private record Payer(PublicKey account, long durationUnits, long pricePerByteUnit) {

@@ -2,10 +2,10 @@ package dev.capsulevm.vm.exec;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.Reservation;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.StorageException;
@@ -24,13 +24,14 @@ import org.jspecify.annotations.Nullable;
  * releases the permit when the renter never answers), and {@link #confirm()} itself checks the clock, so
  * a confirmation that arrives after the deadline is refused even if the timer has not fired yet.
  *
- * <p>Refund: when the program was run with a refund account ({@link Executor#run(dev.capsulevm.program.Program,
- * dev.capsulevm.vm.ProgramData, Meter, PublicKey, java.util.function.Consumer)}), {@link #confirm()} stages
- * the program's refund as a credit to that account in the batch, so the store commits the records and the
- * refund in one transaction, and the meter's refunder is never called ({@link Meter#closeThrough}). If the
- * commit fails, nothing of it is applied, the program counts as failed and its (larger) refund goes
- * through the meter's refunder. Without a refund account the refund goes through the refunder after the
- * commit (a crash between the two keeps the records and loses the refund).
+ * <p>Settlement: when the program was run with a payer ({@link Executor#run(dev.capsulevm.program.Program,
+ * dev.capsulevm.vm.ProgramData, Meter, Reservation, java.util.function.Consumer)}), {@link #confirm()} stages
+ * the program's {@link dev.capsulevm.pricing.Settlement} (its cost, its withdrawal's nonce) in the batch, so
+ * the store commits the records and the charge in one transaction, and the meter's refunder is never called
+ * ({@link Meter#closeThrough}); once that commit returns, the payer's hold is given back
+ * ({@link Reservation#committed()}). If the commit fails, nothing of it is applied, the program counts as
+ * failed and its (smaller) charge goes through the meter's refunder. Without a payer the refund goes
+ * through the refunder after the commit (a crash between the two keeps the records and loses the refund).
  *
  * <p>Receipt: a committed program's receipt states the proposed heads ({@link #proposedHeads()}); a
  * discarded one states the failure (no instruction, the reason's wire number and the message of the
@@ -51,7 +52,7 @@ public final class PendingCommit implements Outcome {
   private final Instant deadline;
   private final List<Hash> proposedHeads;
   private final Amount costSoFar;
-  private final @Nullable PublicKey refundAccountOrNull;
+  private final @Nullable Reservation payerOrNull;
   private State state = State.PENDING;
   private ProgramStoppedException.@Nullable Reason discardedAs;
   private String discardMessage = "";
@@ -59,7 +60,7 @@ public final class PendingCommit implements Outcome {
   private @Nullable ScheduledFuture<?> timer;
 
   PendingCommit(Batch batch, Meter meter, Runnable releasePermit, SigningKey hostKey, Clock clock,
-      Instant deadline, List<Hash> proposedHeads, Amount costSoFar, @Nullable PublicKey refundAccountOrNull) {
+      Instant deadline, List<Hash> proposedHeads, Amount costSoFar, @Nullable Reservation payerOrNull) {
     this.batch = batch;
     this.meter = meter;
     this.releasePermit = releasePermit;
@@ -68,7 +69,7 @@ public final class PendingCommit implements Outcome {
     this.deadline = deadline;
     this.proposedHeads = List.copyOf(proposedHeads);
     this.costSoFar = costSoFar;
-    this.refundAccountOrNull = refundAccountOrNull;
+    this.payerOrNull = payerOrNull;
   }
 
   synchronized void setTimer(ScheduledFuture<?> timer) {
@@ -100,8 +101,8 @@ public final class PendingCommit implements Outcome {
    *
    * @return the program's signed receipt
    * @throws ProgramStoppedException EXPIRED or REFUSED when already discarded (or past the deadline),
-   *     STORAGE when storage refuses or fails the batch (nothing is applied, no refund credit either;
-   *     the program counts as failed and its refund, storage part included, goes through the refunder)
+   *     STORAGE when storage refuses or fails the batch (nothing is applied, no settlement either; the
+   *     program counts as failed and settles, its storage part refunded, through the refunder)
    */
   public synchronized SignedReceipt confirm() throws ProgramStoppedException {
     if (state == State.COMMITTED) {
@@ -116,21 +117,25 @@ public final class PendingCommit implements Outcome {
           receipt, null);
     }
     Receipt settled;
+    Reservation payer = payerOrNull;
     try {
-      if (refundAccountOrNull == null) {
+      if (payer == null) {
         batch.commit();
         settled = null;
       } else {
         settled = meter.closeThrough(proposedHeads, (refund, programId) -> {
-          batch.credit(refundAccountOrNull, refund, programId);
+          batch.settle(payer.settlement(refund, programId));
           batch.commit();
         });
       }
     } catch (StorageException | RuntimeException e) {
-      // Nothing of the batch was applied (the refund credit included); the meter is still open.
+      // Nothing of the batch was applied (the settlement included); the meter is still open.
       discard(ProgramStoppedException.Reason.STORAGE, "storage refused the commit: " + e.getMessage());
       throw new ProgramStoppedException(ProgramStoppedException.Reason.STORAGE,
           ProgramStoppedException.NO_INSTRUCTION, discardMessage, receipt, e);
+    }
+    if (payer != null) {
+      payer.committed(); // the charge is durable: the hold is given back
     }
     state = State.COMMITTED;
     receipt = (settled != null ? settled : meter.close(proposedHeads)).sign(hostKey);

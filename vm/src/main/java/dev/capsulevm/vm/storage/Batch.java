@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.storage;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.crypto.PublicKey;
@@ -47,15 +48,15 @@ public interface Batch extends AutoCloseable {
       Amount credit) throws StorageException;
 
   /**
-   * Stages a credit of {@code amount} to {@code account} in the store's ledger, applied in the same
-   * atomic commit as the records: the refund of read-write program {@code programId}, so that a crash can
-   * never keep the records and lose the refund, or the reverse. Like a ledger refund
-   * ({@link dev.capsulevm.pricing.Ledger#refund}), it also records the program as the last one settled
-   * against the account, and is never refused for the balance it reaches.
+   * Stages the settlement of a program paid by a withdrawal, applied in the same atomic commit as the
+   * records: the program's cost, taken from the account of the store's ledger, its withdrawal's nonce,
+   * used from then on, and its id as the account's last program ({@link dev.capsulevm.pricing.Ledger#settle}).
+   * A crash can never keep the records and lose the charge, or the reverse.
    *
-   * @throws StorageException NO_LEDGER when this store keeps no ledger
+   * @throws StorageException NO_LEDGER when this store keeps no ledger; at commit SETTLEMENT_REFUSED when
+   *     the ledger refuses it (the nonce is used, the balance is short)
    */
-  void credit(PublicKey account, Amount amount, Hash programId) throws StorageException;
+  void settle(Settlement settlement) throws StorageException;
 
   /** Applies every staged write at once, or throws and applies none. Closes the batch. */
   void commit() throws StorageException;

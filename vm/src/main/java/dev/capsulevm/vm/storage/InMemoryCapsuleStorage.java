@@ -3,6 +3,8 @@ package dev.capsulevm.vm.storage;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.AmountOverflowException;
 import dev.capsulevm.pricing.InMemoryLedger;
+import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
@@ -29,30 +31,30 @@ import org.jspecify.annotations.Nullable;
  * each commit (copy-on-write, O(stored records) per commit), so a snapshot keeps the state it opened
  * with and never sees a later commit. Commits are serialized.
  *
- * <p>Constructed with an {@link InMemoryLedger}, it applies a batch's {@link Batch#credit credits} to
- * that ledger under the commit lock, after every other write of the batch was checked, so a refused
- * batch credits nothing and a committed one credits everything it staged.
+ * <p>Constructed with an {@link InMemoryLedger}, it applies a batch's {@link Batch#settle settlements}
+ * (and the storage credits of its drops) to that ledger under the commit lock, after every other write
+ * of the batch was checked, so a refused batch settles nothing and a committed one everything it staged.
  */
 public final class InMemoryCapsuleStorage implements CapsuleStorage {
   private volatile State state = new State(Map.of(), Map.of());
   private final @Nullable InMemoryLedger ledgerOrNull;
 
-  /** A store that keeps no ledger: batches refuse credits. */
+  /** A store that keeps no ledger: batches refuse settlements and credits. */
   public InMemoryCapsuleStorage() {
     this.ledgerOrNull = null;
   }
 
-  /** A store whose batches credit {@code ledger} atomically with their writes. */
+  /** A store whose batches settle in and credit {@code ledger} atomically with their writes. */
   public InMemoryCapsuleStorage(InMemoryLedger ledger) {
     this.ledgerOrNull = Objects.requireNonNull(ledger, "ledger");
   }
 
-  /** The ledger credits go to, or null. */
+  /** The ledger settlements and credits go to, or null. */
   public @Nullable InMemoryLedger ledgerOrNull() {
     return ledgerOrNull;
   }
 
-  /** The ledger credits go to; a batch stages credits only when there is one ({@link #newBatch}). */
+  /** The ledger settlements go to; a batch stages them only when there is one ({@link #newBatch}). */
   private InMemoryLedger ledger() {
     if (ledgerOrNull == null) {
       throw new IllegalStateException("this store keeps no ledger");
@@ -125,7 +127,7 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
   private final class Commit implements StagedWrite.Target {
     private final Map<Hash, CapsuleState> capsules;
     private final Map<Hash, Stored> records;
-    private final List<StagedWrite.Credit> credits = new ArrayList<>();
+    private final List<Settlement> settlements = new ArrayList<>();
     private final Map<PublicKey, Amount> storageCredits = new HashMap<>();
     private final Map<Hash, TreeMap<Long, List<Hash>>> heightsInCommit = new HashMap<>();
     private final Map<Hash, TreeSet<Hash>> headsInCommit = new HashMap<>();
@@ -210,13 +212,13 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
       }
     }
 
-    /** Kept for the end: a credit is applied only after every other write of the batch was checked. */
+    /** Kept for the end: a settlement is applied only after every other write of the batch was checked. */
     @Override
-    public void credit(PublicKey account, Amount amount, Hash programId) {
-      credits.add(new StagedWrite.Credit(account, amount, programId));
+    public void settle(Settlement settlement) {
+      settlements.add(settlement);
     }
 
-    /** Checks the credits, then replaces the state and pays them. */
+    /** Checks the storage credits, settles, then replaces the state and pays the credits. */
     void apply() throws StorageException {
       for (Map.Entry<Hash, TreeMap<Long, List<Hash>>> touched : heightsInCommit.entrySet()) {
         Hash id = touched.getKey();
@@ -226,19 +228,19 @@ public final class InMemoryCapsuleStorage implements CapsuleStorage {
             List.copyOf(headsInCommit.get(id)), List.copyOf(membershipInCommit.get(id))));
       }
       Map<PublicKey, Amount> after = new HashMap<>();
-      for (StagedWrite.Credit credit : credits) {
-        addChecked(after, credit.account(), credit.amount());
-      }
       for (Map.Entry<PublicKey, Amount> credit : storageCredits.entrySet()) {
         addChecked(after, credit.getKey(), credit.getValue());
       }
-      // Nothing below fails in practice: refunds are never refused and overflow was ruled out above. (Only
-      // a refund made directly on the ledger between the check and here, lifting a balance to 2^63 units,
-      // could still overflow; the store then keeps the writes and the commit throws.)
-      state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
-      for (StagedWrite.Credit credit : credits) {
-        ledger().refund(credit.account(), credit.amount(), credit.programId());
+      if (!settlements.isEmpty()) {
+        try {
+          // All or none, before anything else is applied: a refused settlement leaves the store as it was.
+          ledger().settleAll(settlements);
+        } catch (PricingException e) {
+          throw new StorageException(Reason.SETTLEMENT_REFUSED, String.valueOf(e.getMessage()));
+        }
       }
+      // Nothing below fails: settlements only lower balances, and the credits' overflow was ruled out above.
+      state = new State(Collections.unmodifiableMap(capsules), Collections.unmodifiableMap(records));
       storageCredits.forEach((account, amount) -> ledger().credit(account, amount));
     }
   }

@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.storage;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
@@ -29,12 +30,12 @@ public final class StagedBatch implements Batch {
   private final List<StagedWrite> writes = new ArrayList<>();
   private boolean closed;
 
-  /** A batch for a store that keeps no ledger: {@link #credit} is refused. */
+  /** A batch for a store that keeps no ledger: {@link #settle} is refused. */
   public StagedBatch(Applier applier) {
     this(applier, false);
   }
 
-  /** A batch whose store applies {@link StagedWrite.Credit}s when {@code keepsLedger}. */
+  /** A batch whose store applies {@link StagedWrite.Settle}s when {@code keepsLedger}. */
   public StagedBatch(Applier applier, boolean keepsLedger) {
     this.applier = Objects.requireNonNull(applier, "applier");
     this.keepsLedger = keepsLedger;
@@ -86,14 +87,14 @@ public final class StagedBatch implements Batch {
   }
 
   @Override
-  public void credit(PublicKey account, Amount amount, Hash programId) throws StorageException {
+  public void settle(Settlement settlement) throws StorageException {
     requireOpen();
-    StagedWrite.Credit credit = new StagedWrite.Credit(account, amount, programId);
+    StagedWrite.Settle settle = new StagedWrite.Settle(settlement);
     if (!keepsLedger) {
-      throw new StorageException(Reason.NO_LEDGER, "this store keeps no ledger to credit " + amount.units()
-          + " units to " + account);
+      throw new StorageException(Reason.NO_LEDGER, "this store keeps no ledger to settle program "
+          + settlement.programId() + " of " + settlement.account());
     }
-    writes.add(credit);
+    writes.add(settle);
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.storage;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
@@ -23,7 +24,7 @@ public sealed interface StagedWrite {
 
     void dropPayloads(DropPayloads drop) throws StorageException;
 
-    void credit(PublicKey account, Amount amount, Hash programId) throws StorageException;
+    void settle(Settlement settlement) throws StorageException;
   }
 
   /** Hands this write to the method of {@code target} for its kind. */
@@ -78,17 +79,18 @@ public sealed interface StagedWrite {
     }
   }
 
-  /** A credit to an account of the store's ledger: program {@code programId}'s refund. */
-  record Credit(PublicKey account, Amount amount, Hash programId) implements StagedWrite {
-    public Credit {
-      Objects.requireNonNull(account, "account");
-      Objects.requireNonNull(amount, "amount");
-      Objects.requireNonNull(programId, "programId");
+  /**
+   * The end of a program paid by a withdrawal, written to the store's ledger: its cost, its nonce and its
+   * id as the account's last program ({@link Batch#settle}).
+   */
+  record Settle(Settlement settlement) implements StagedWrite {
+    public Settle {
+      Objects.requireNonNull(settlement, "settlement");
     }
 
     @Override
     public void applyTo(Target target) throws StorageException {
-      target.credit(account, amount, programId);
+      target.settle(settlement);
     }
   }
 }

@@ -14,8 +14,10 @@ public final class StorageException extends Exception {
     MISSING_PARENT,
     /** The batch was already committed or aborted. */
     BATCH_CLOSED,
-    /** A credit was staged on a store that keeps no ledger. */
+    /** A credit or settlement was staged on a store that keeps no ledger. */
     NO_LEDGER,
+    /** The ledger refused a settlement: its withdrawal's nonce is used, or the account cannot pay its cost. */
+    SETTLEMENT_REFUSED,
     /** A credit would overflow the account's balance. */
     BALANCE_OVERFLOW,
     /** A drop names a record the capsule does not hold. */

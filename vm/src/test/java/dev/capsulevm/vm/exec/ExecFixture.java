@@ -3,22 +3,27 @@ package dev.capsulevm.vm.exec;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.InstructionKind;
 import dev.capsulevm.pricing.InstructionPrice;
+import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.pricing.Refunder;
+import dev.capsulevm.pricing.Reservation;
+import dev.capsulevm.pricing.Reservations;
 import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.proofs.Sha256;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -72,6 +77,27 @@ public final class ExecFixture {
    */
   public static Meter meter(@Nullable Hash capsuleIdOrNull, long budget, Refunder refunder) throws Exception {
     return Meter.open(table(), PROGRAM_ID, capsuleIdOrNull, Amount.of(budget), 100, 10, refunder, CLOCK);
+  }
+
+  /** Nonces for {@link #payer}: unique within a JVM, so no two test programs share a withdrawal. */
+  private static final AtomicLong NONCES = new AtomicLong();
+
+  /**
+   * Holds in front of {@code ledger} as a host keeps them: withdrawals may expire up to a day ahead, and
+   * the host risks any amount.
+   */
+  public static Reservations holds(Ledger ledger, Clock clock) {
+    return new Reservations(ledger, clock, Duration.ofDays(1), Amount.MAX);
+  }
+
+  /**
+   * A program's budget of {@link #BUDGET} held from {@code account} (which must hold that much) under a
+   * fresh nonce, its withdrawal expiring an hour after {@code clock}'s now: the payer of a program run with
+   * a meter of {@link Builder#meter()}.
+   */
+  public static Reservation payer(Reservations holds, Clock clock, PublicKey account) throws Exception {
+    return holds.reserve(account, Amount.of(BUDGET), NONCES.incrementAndGet(),
+        clock.instant().plusSeconds(3600).truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
   }
 
   /** Builds a program and its data. */

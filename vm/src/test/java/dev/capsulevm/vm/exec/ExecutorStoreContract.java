@@ -11,6 +11,9 @@ import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.Reservation;
+import dev.capsulevm.pricing.Reservations;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.DataRef;
@@ -107,6 +110,7 @@ public abstract class ExecutorStoreContract {
   private static final PublicKey PAYER = ExecFixture.key(0x61).publicKey();
 
   private Store store;
+  private Reservations holds;
   private CapsuleStorage storage;
   private ScheduledExecutorService scheduler;
   private SettableClock clock;
@@ -116,6 +120,7 @@ public abstract class ExecutorStoreContract {
   void setUp() throws Exception {
     clock = new SettableClock(ExecFixture.START);
     store = newStore(clock);
+    holds = ExecFixture.holds(store.ledger(), clock);
     storage = store.storage();
     scheduler = Executors.newSingleThreadScheduledExecutor();
     executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.ENVELOPE, ExecFixture.HOST, scheduler);
@@ -140,6 +145,11 @@ public abstract class ExecutorStoreContract {
       }
       batch.commit();
     }
+  }
+
+  /** A budget of {@link ExecFixture#BUDGET} held from {@link #PAYER}. */
+  private Reservation payer() throws Exception {
+    return ExecFixture.payer(holds, clock, PAYER);
   }
 
   private List<Hash> committedHeads(Hash capsuleId) throws Exception {
@@ -182,7 +192,7 @@ public abstract class ExecutorStoreContract {
     World() throws Exception {
       commit(f, r1, left, right);
       commit(other, o1);
-      store.ledger().refund(PAYER, Amount.of(1234), ExecFixture.PROGRAM_ID);
+      store.ledger().deposit(PAYER, Amount.ofCap(100_000));
     }
   }
 
@@ -293,11 +303,11 @@ public abstract class ExecutorStoreContract {
     Object before = store.dump();
     ExecFixture.Builder b = new ExecFixture.Builder(w.f.id());
     validPrefix(w).forEach(p -> p.accept(b));
-    PendingCommit refused = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), PAYER,
+    PendingCommit refused = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), payer(),
         o -> { });
     refused.refuse();
     assertEquals(before, store.dump(), "a refused commit changes nothing, the ledger included");
-    PendingCommit late = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), PAYER,
+    PendingCommit late = (PendingCommit) executor.run(b.program(), b.data(), b.meter(), payer(),
         o -> { });
     clock.advance(Duration.ofHours(2));
     assertEquals(Reason.EXPIRED, assertThrows(ProgramStoppedException.class, late::confirm).reason());
@@ -634,85 +644,106 @@ public abstract class ExecutorStoreContract {
     }
   }
 
-  // ---- the refund committed with the writes
+  // ---- the charge committed with the writes
 
   @Test
-  void aConfirmedProgramCreditsItsRefundInTheSameCommitAndNeverThroughTheRefunder() throws Exception {
+  void aConfirmedProgramSettlesItsCostInTheSameCommitAndNeverThroughTheRefunder() throws Exception {
     World w = new World();
     long balance = store.ledger().balance(PAYER).units();
     AtomicLong refunded = new AtomicLong();
     ExecFixture.Builder b = new ExecFixture.Builder(w.f.id());
     validPrefix(w).forEach(p -> p.accept(b));
-    PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), b.meter(refunded), PAYER, o -> { });
-    assertEquals(balance, store.ledger().balance(PAYER).units(), "nothing is credited before the commit");
+    Reservation payer = payer();
+    PendingCommit pending = (PendingCommit) executor.run(b.program(), b.data(), b.meter(refunded), payer, o -> { });
+    assertEquals(balance, store.ledger().balance(PAYER).units(), "nothing is taken before the commit");
+    assertTrue(payer.isHeld());
     Receipt receipt = pending.confirm().verify(ExecFixture.HOST.publicKey());
     assertFalse(receipt.failed());
     assertTrue(receipt.cost().storage().units() > 0);
-    assertEquals(balance + receipt.refund().units(), store.ledger().balance(PAYER).units());
+    assertEquals(balance - receipt.finalCost().units(), store.ledger().balance(PAYER).units());
+    assertEquals(List.of(new Settlement(PAYER, payer.nonce(), payer.expiry(), ExecFixture.PROGRAM_ID,
+        receipt.finalCost())), store.ledger().settlements(PAYER), "the settlement names the program and its cost");
+    assertEquals(ExecFixture.PROGRAM_ID, store.ledger().lastProgram(PAYER));
+    assertTrue(payer.isCommitted());
+    assertEquals(Amount.ZERO, holds.held(), "the hold is given back once the charge is written");
     assertEquals(0, refunded.get(), "the meter's refunder is not called");
     assertEquals(List.of(w.next.hash()), committedHeads(w.f.id()));
-    assertEquals(receipt, pending.confirm().verify(ExecFixture.HOST.publicKey()), "confirming again credits nothing");
-    assertEquals(balance + receipt.refund().units(), store.ledger().balance(PAYER).units());
+    assertEquals(receipt, pending.confirm().verify(ExecFixture.HOST.publicKey()), "confirming again settles nothing");
+    assertEquals(balance - receipt.finalCost().units(), store.ledger().balance(PAYER).units());
   }
 
   @Test
-  void aCommitStorageRefusesCreditsNothingAndRefundsTheFailedProgramOnce() throws Exception {
+  void aCommitStorageRefusesSettlesNothingAndTheFailedProgramSettlesOnce() throws Exception {
     CapsuleFixture f = new CapsuleFixture("store-twice");
     ExecFixture.Builder b = new ExecFixture.Builder(null);
     b.add(new Instruction.CreateCapsule(b.put(f.metadata.encoded())));
     Ledger ledger = store.ledger();
+    ledger.deposit(PAYER, Amount.ofCap(10_000));
+    long start = ledger.balance(PAYER).units();
     AtomicLong viaRefunder = new AtomicLong();
-    long budget = Amount.ofCap(1000).units();
+    long budget = ExecFixture.BUDGET;
+    Reservation firstPayer = payer();
+    Reservation secondPayer = payer();
     Meter first = b.meter(budget, new AtomicLong());
-    // The second program's refunder pays the same ledger account, as a host wires it.
+    // The second program's refunder settles the same reservation, as a host wires it.
     Meter second = b.meter(budget, (amount, programId) -> {
       viaRefunder.addAndGet(amount.units());
-      ledger.refund(PAYER, amount, programId);
+      holds.refunderFor(secondPayer).refund(amount, programId);
     });
-    PendingCommit one = (PendingCommit) executor.run(b.program(), b.data(), first, PAYER, o -> { });
-    PendingCommit two = (PendingCommit) executor.run(b.program(), b.data(), second, PAYER, o -> { });
+    PendingCommit one = (PendingCommit) executor.run(b.program(), b.data(), first, firstPayer, o -> { });
+    PendingCommit two = (PendingCommit) executor.run(b.program(), b.data(), second, secondPayer, o -> { });
     Receipt ok = one.confirm().verify(ExecFixture.HOST.publicKey());
     long afterFirst = ledger.balance(PAYER).units();
-    assertEquals(ok.refund().units(), afterFirst);
+    assertEquals(start - ok.finalCost().units(), afterFirst);
     ProgramStoppedException e = assertThrows(ProgramStoppedException.class, two::confirm);
     assertEquals(Reason.STORAGE, e.reason());
     Receipt failed = e.receiptOrNull().verify(ExecFixture.HOST.publicKey());
     assertTrue(failed.failed());
-    assertEquals(Amount.ZERO, failed.cost().storage(), "the storage part comes back");
-    assertEquals(failed.refund().units(), viaRefunder.get(), "refunded once, through the refunder");
-    assertEquals(afterFirst + failed.refund().units(), ledger.balance(PAYER).units());
-    assertTrue(failed.refund().units() > ok.refund().units());
+    assertEquals(Amount.ZERO, failed.cost().storage(), "the storage part is not charged");
+    assertEquals(failed.refund().units(), viaRefunder.get(), "settled once, through the refunder");
+    assertEquals(afterFirst - failed.finalCost().units(), ledger.balance(PAYER).units());
+    assertTrue(failed.finalCost().units() < ok.finalCost().units());
+    assertTrue(secondPayer.isCommitted());
+    assertEquals(2, ledger.settlements(PAYER).size());
+    assertEquals(Amount.ZERO, holds.held());
   }
 
   @Test
-  void aBatchCreditIsAppliedWithItsWritesOrNotAtAll() throws Exception {
+  void aBatchSettlementIsAppliedWithItsWritesOrNotAtAll() throws Exception {
     World w = new World();
     long balance = store.ledger().balance(PAYER).units();
     RecordWithBody stray = w.f.record(w.merge.hash(), "stray");
     RecordWithBody orphan = w.f.record(stray.hash(), "orphan");
+    java.time.Instant expiry = ExecFixture.START.plusSeconds(3600);
     Object before = store.dump();
     try (Batch batch = storage.newBatch()) {
       batch.putRecord(w.merge);
-      batch.credit(PAYER, Amount.of(500), ExecFixture.PROGRAM_ID);
+      batch.settle(new Settlement(PAYER, 900, expiry, ExecFixture.PROGRAM_ID, Amount.of(500)));
       batch.putRecord(orphan);
       StorageException e = assertThrows(StorageException.class, batch::commit);
       assertEquals(StorageException.Reason.MISSING_PARENT, e.reason());
     }
-    assertEquals(before, store.dump(), "neither the record nor the credit was applied");
+    assertEquals(before, store.dump(), "neither the record nor the settlement was applied");
     try (Batch batch = storage.newBatch()) {
       batch.putRecord(w.merge);
-      batch.credit(PAYER, Amount.of(500), ExecFixture.PROGRAM_ID);
-      batch.credit(PAYER, Amount.of(25), ExecFixture.PROGRAM_ID);
+      batch.settle(new Settlement(PAYER, 900, expiry, ExecFixture.PROGRAM_ID, Amount.of(500)));
+      batch.settle(new Settlement(PAYER, 901, expiry, ExecFixture.PROGRAM_ID, Amount.of(25)));
       batch.commit();
     }
-    assertEquals(balance + 525, store.ledger().balance(PAYER).units());
+    assertEquals(balance - 525, store.ledger().balance(PAYER).units());
     assertEquals(List.of(w.merge.hash()), committedHeads(w.f.id()));
-    try (Batch batch = storage.newBatch()) {
-      batch.credit(PAYER, Amount.MAX, ExecFixture.PROGRAM_ID);
-      assertEquals(StorageException.Reason.BALANCE_OVERFLOW,
-          assertThrows(StorageException.class, batch::commit).reason());
+    Object settled = store.dump();
+    for (Settlement refused : List.of(
+        new Settlement(PAYER, 900, expiry, ExecFixture.PROGRAM_ID, Amount.of(1)),
+        new Settlement(PAYER, 902, expiry, ExecFixture.PROGRAM_ID, Amount.of(balance)))) {
+      try (Batch batch = storage.newBatch()) {
+        batch.putRecord(w.next);
+        batch.settle(refused);
+        StorageException e = assertThrows(StorageException.class, batch::commit);
+        assertEquals(StorageException.Reason.SETTLEMENT_REFUSED, e.reason(), refused.toString());
+      }
+      assertEquals(settled, store.dump(), "a replayed or unpayable settlement applies nothing");
     }
-    assertEquals(balance + 525, store.ledger().balance(PAYER).units());
   }
 
   private static List<Hash> hashes(List<dev.capsulevm.proofs.capsule.Record> records) {

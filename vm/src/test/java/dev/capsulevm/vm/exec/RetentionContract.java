@@ -66,6 +66,7 @@ public abstract class RetentionContract {
   static final Duration UNIT = Duration.ofHours(1);
 
   private ExecutorStoreContract.Store store;
+  private dev.capsulevm.pricing.Reservations holds;
   private CapsuleStorage storage;
   private SettableClock clock;
   private ScheduledExecutorService scheduler;
@@ -77,6 +78,8 @@ public abstract class RetentionContract {
   void setUp() throws Exception {
     clock = new SettableClock(ExecFixture.START);
     store = newStore(clock);
+    store.ledger().deposit(PAYER, Amount.ofCap(100_000));
+    holds = ExecFixture.holds(store.ledger(), clock);
     storage = store.storage();
     scheduler = Executors.newSingleThreadScheduledExecutor();
     executor = new Executor(storage, clock, Duration.ofHours(1), Duration.ofSeconds(10), ExecFixture.ENVELOPE,
@@ -123,7 +126,7 @@ public abstract class RetentionContract {
     ExecFixture.Builder b = new ExecFixture.Builder(capsule.id());
     b.add(new Instruction.AppendRecord(b.put(AppendEncoding.encode(records))));
     PendingCommit pending = assertInstanceOf(PendingCommit.class,
-        executor.run(b.program(), b.data(), b.meter(), PAYER, o -> { }));
+        executor.run(b.program(), b.data(), b.meter(), ExecFixture.payer(holds, clock, PAYER), o -> { }));
     assertFalse(pending.confirm().verify(ExecFixture.HOST.publicKey()).failed());
   }
 

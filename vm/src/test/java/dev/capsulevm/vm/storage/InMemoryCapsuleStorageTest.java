@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.crypto.SigningKey;
@@ -17,13 +18,14 @@ class InMemoryCapsuleStorageTest extends CapsuleStorageContract {
   }
 
   @Test
-  void aStoreWithoutALedgerRefusesCreditsWhenStaged() throws Exception {
+  void aStoreWithoutALedgerRefusesSettlementsWhenStaged() throws Exception {
     InMemoryCapsuleStorage storage = new InMemoryCapsuleStorage();
     CapsuleFixture f = new CapsuleFixture("no-ledger");
     try (Batch batch = storage.newBatch()) {
       batch.createCapsule(f.metadata);
       StorageException e = assertThrows(StorageException.class,
-          () -> batch.credit(SigningKey.fromSeed(new byte[32]).publicKey(), Amount.of(1), Hash.copyOf(new byte[32])));
+          () -> batch.settle(new Settlement(SigningKey.fromSeed(new byte[32]).publicKey(), 1,
+              java.time.Instant.ofEpochSecond(1_800_000_000L), Hash.copyOf(new byte[32]), Amount.of(1))));
       assertEquals(StorageException.Reason.NO_LEDGER, e.reason());
     }
     assertFalse(storage.hasCapsule(f.id()));
