@@ -129,15 +129,22 @@ final class CapsuleAccessCommand {
         CapsuleAccess opened = CapsuleAccess.fetch(access, host -> HostClient.connect(host, account, options));
         state.saveOpened(opened.metadata(), access.hosts());
         String id = access.capsuleId().toHex();
+        boolean isPrivate = opened.metadata().isPrivate();
         if (args.json) {
           System.out.println(new Json().put("capsule", id).put("creator", access.creator().toHex())
               .put("servedBy", opened.host()).put("hosts", new ArrayList<Object>(access.hosts()))
-              .put("sealed", sealed).put("description", opened.metadata().metadata().description()));
+              .put("sealed", sealed).put("private", isPrivate)
+              .put("description", opened.metadata().metadata().description()));
         } else {
           System.out.println("capsule " + id + " opened: its metadata hashes to the id and is signed by its creator "
               + access.creator().toHex() + ", the string's (served by " + opened.host() + ")");
           System.out.println("hosts   " + String.join(", ", access.hosts()) + " (saved; commands without --host"
               + " use the first that answers)");
+          if (isPrivate) {
+            System.out.println("private its sub-records are encrypted: 'capsule read' decrypts them with this state's"
+                + " encryption.key once a member has given this renter's card read"
+                + (state.encryptionKeyOrNull() == null ? " (this state has none yet: 'key card' makes it)" : ""));
+          }
         }
         return 0;
       });

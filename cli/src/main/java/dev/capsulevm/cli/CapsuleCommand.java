@@ -7,11 +7,15 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proofs.members.Keystore;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.renter.AppendConflictException;
 import dev.capsulevm.renter.CapsuleReader;
 import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.DecryptionFailedException;
+import dev.capsulevm.renter.MissingEpochKeyException;
+import dev.capsulevm.renter.NoUsableEpochException;
 import dev.capsulevm.renter.HeadTracker;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.HostMisbehaviourException;
@@ -24,13 +28,16 @@ import dev.capsulevm.renter.RollbackException;
 import dev.capsulevm.renter.VerifiedOutput;
 import dev.capsulevm.renter.WriteCommittedException;
 import dev.capsulevm.renter.access.AccessException;
+import dev.capsulevm.renter.access.MemberCard;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
@@ -73,6 +80,12 @@ final class CapsuleCommand {
   /** Exit code when the key may not make the write (not a member, removed, or without the right). */
   static final int EXIT_NOT_ALLOWED = 9;
   /**
+   * Exit code when this renter holds no key for a private capsule's epoch: a read of a record written before
+   * it was given read or after its read was taken away, a read whose key does not open it, or a write when
+   * no epoch is usable and this renter cannot rekey.
+   */
+  static final int EXIT_NO_KEY = 10;
+  /**
    * {@code capsule read}: the host answered, verifiably, that the sub-record's payload was dropped under
    * the capsule's retention policy (a failed read, like any other: exit 1).
    */
@@ -88,7 +101,8 @@ final class CapsuleCommand {
    * Runs {@code body}, mapping failures to one message and an exit code each: 1 a failure (the host's
    * honest refusal, a transport error, a local problem), 3 host misbehaviour, 5 a committed write whose
    * end did not verify, 6 an append conflict that outlasted the retries, 7 a rollback with evidence, 8 an
-   * access string or member card refused, 9 a write the key may not make (nothing was committed).
+   * access string or member card refused, 9 a write the key may not make (nothing was committed), 10 no
+   * key for a private capsule's epoch (or one that does not open it).
    */
   static int guarded(Body body) {
     try {
@@ -104,6 +118,10 @@ final class CapsuleCommand {
       return Failures.report(EXIT_NOT_ALLOWED, "not-allowed", "capsulevm: not allowed: ", e, null);
     } catch (HostMisbehaviourException e) {
       return Failures.report(EXIT_MISBEHAVIOUR, "host-misbehaviour", "HOST MISBEHAVIOUR: ", e, null);
+    } catch (MissingEpochKeyException | NoUsableEpochException e) {
+      return Failures.report(EXIT_NO_KEY, "no-key", "capsulevm: no key: ", e, null);
+    } catch (DecryptionFailedException e) {
+      return Failures.report(EXIT_NO_KEY, "undecryptable", "capsulevm: does not decrypt: ", e, null);
     } catch (RenterException | IOException e) {
       return Failures.report(Failures.EXIT_FAILED, "failed", "capsulevm: ", e, null);
     } catch (AccessException e) {
@@ -113,7 +131,8 @@ final class CapsuleCommand {
 
   @Command(name = "create", mixinStandardHelpOptions = true,
       description = "Create a capsule (format version 2: members can be added and removed, see 'member'): new"
-          + " creator and writer keys are kept in the local state.")
+          + " creator and writer keys are kept in the local state. With --private (format version 3) its"
+          + " sub-records are encrypted here, before they leave, for the members with read.")
   static final class Create implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin RenterArgs args;
@@ -131,27 +150,72 @@ final class CapsuleCommand {
     @Option(names = "--description", defaultValue = "", description = "The capsule's description.")
     String description;
 
+    @Option(names = "--private",
+        description = "A private capsule (format version 3): sub-records are encrypted before they leave this renter;"
+            + " only members with read (this state, and each --member with read) can decrypt them. The stored"
+            + " form of a sub-record is 16 bytes longer, within --max-sub-record-bytes.")
+    boolean isPrivate;
+
+    @Option(names = "--member", paramLabel = "CARD:PERMS",
+        description = "A genesis member of a private capsule: its member card (cvm-member1:..., from its 'key card'),"
+            + " a colon, and its permissions (read, add, admin; comma separated). Repeatable.")
+    List<String> members = new ArrayList<>();
+
     @Override
     public Integer call() {
       Args.inRange(spec, "--max-sub-records", maxSubRecords, 1, MAX_U32);
       Args.inRange(spec, "--max-sub-record-bytes", maxSubRecordBytes, 0, MAX_U32);
+      if (!members.isEmpty() && !isPrivate) {
+        throw Args.usage(spec, "--member names genesis members of a private capsule: add --private (or add members"
+            + " later with 'member add')");
+      }
       return guarded(() -> {
+        Map<MemberCard, Integer> cards = new LinkedHashMap<>();
+        for (String member : members) {
+          int colon = member.lastIndexOf(':');
+          if (colon <= MemberCard.PREFIX.length() - 1) {
+            throw Args.usage(spec, "--member takes CARD:PERMS, e.g. cvm-member1:...:read,add");
+          }
+          int bits = MemberCommand.bits(spec, member.substring(colon + 1));
+          if (bits == 0) {
+            throw Args.usage(spec, "--member " + member.substring(colon + 1) + ": name at least one permission");
+          }
+          cards.put(MemberCard.parse(member.substring(0, colon)), bits);
+        }
         RenterState state = args.state();
         SigningKey creator = SigningKey.generate();
         SigningKey writerKey = SigningKey.generate();
         try (HostClient client = args.connect()) {
-          CapsuleWriter writer = CapsuleWriter.create(client, creator, writerKey, policy, maxSubRecords,
-              maxSubRecordBytes, description);
+          CapsuleWriter writer;
+          if (isPrivate) {
+            try {
+              writer = CapsuleWriter.createPrivate(client, creator, writerKey, state.encryptionKey(), cards, policy,
+                  maxSubRecords, maxSubRecordBytes, description);
+            } catch (IllegalArgumentException e) {
+              throw Args.usage(spec, "--member: " + e.getMessage());
+            }
+          } else {
+            writer = CapsuleWriter.create(client, creator, writerKey, policy, maxSubRecords, maxSubRecordBytes,
+                description);
+          }
           state.saveNew(writer, creator);
           state.saveHosts(writer.capsuleId(), List.of(args.hostOrDefault()));
           ProgramResult result = RenterArgs.lastResult(writer);
+          Keystore genesis = writer.metadata().genesisKeystoreOrNull();
           if (args.json) {
             System.out.println(new Json().put("capsule", writer.capsuleId().toHex())
                 .put("writer", writerKey.publicKey().toHex()).put("policy", policy.name())
+                .put("private", isPrivate).put("epoch", genesis == null ? null : genesis.epochKey().toHex())
+                .put("readers", genesis == null ? null : genesis.entries().size())
                 .put("cost", RenterArgs.cost(result)));
           } else {
-            System.out.println("capsule " + writer.capsuleId().toHex());
+            System.out.println("capsule " + writer.capsuleId().toHex() + (isPrivate ? " (private)" : ""));
             System.out.println("writer  " + writerKey.publicKey().toHex() + " (key in " + state.capsuleDir(writer.capsuleId()) + ")");
+            if (genesis != null) {
+              System.out.println("epoch   " + genesis.epochKey().toHex() + ", its key wrapped for "
+                  + genesis.entries().size() + " reader(s); sub-records are encrypted here, with this state's"
+                  + " encryption.key reading them");
+            }
             System.out.println(RenterArgs.costLine(result));
           }
           return 0;
@@ -187,10 +251,12 @@ final class CapsuleCommand {
           if (args.json) {
             System.out.println(new Json().put("record", header.hash().toHex()).put("height", header.height())
                 .put("subRecords", header.subRecordCount()).put("heads", hexes(result.committedHeads()))
+                .put("epoch", header.epochKeyOrNull() == null ? null : header.epochKeyOrNull().toHex())
                 .put("cost", RenterArgs.cost(result)));
           } else {
             System.out.println("record  " + header.hash().toHex() + " at height " + header.height() + ", "
-                + header.subRecordCount() + " sub-record(s), committed");
+                + header.subRecordCount() + " sub-record(s), committed" + (header.epochKeyOrNull() == null ? ""
+                    : ", encrypted under epoch " + header.epochKeyOrNull().toHex()));
             System.out.println("heads   " + String.join(", ", hexes(result.committedHeads())));
             System.out.println(RenterArgs.costLine(result));
           }
@@ -293,10 +359,16 @@ final class CapsuleCommand {
    * otherwise as a reader that may start from the id alone (the metadata is fetched and checked against
    * it). The anchor is the highest head the state knows, refreshed from the host when it knows none.
    */
-  record View(ProgramBuilder builder, RecordHeader anchor) {
+  record View(ProgramBuilder builder, RecordHeader anchor, Decryptor decryptor) {
+    /** A verified read's plaintext: decrypted in a private capsule (and the state saved), else the payload. */
+    interface Decryptor {
+      byte[] plaintext(VerifiedOutput read) throws RenterException, IOException;
+    }
+
     static View of(RenterState state, HostClient client, Hash id) throws RenterException, IOException {
       RecordHeader anchor;
       ProgramBuilder builder;
+      Decryptor decryptor;
       if (state.writes(id)) {
         CapsuleWriter writer = state.load(id);
         if (writer.highestHead() == null) {
@@ -305,6 +377,13 @@ final class CapsuleCommand {
         }
         anchor = writer.highestHead();
         builder = writer.newProgram(client);
+        decryptor = read -> {
+          byte[] plaintext = writer.plaintext(client, read);
+          if (writer.isPrivate()) {
+            state.save(writer);
+          }
+          return plaintext;
+        };
       } else {
         CapsuleReader reader = state.reader(client, id);
         if (reader.highestHead() == null) {
@@ -313,12 +392,19 @@ final class CapsuleCommand {
         state.save(reader);
         anchor = reader.highestHead();
         builder = reader.newProgram();
+        decryptor = read -> {
+          byte[] plaintext = reader.plaintext(read);
+          if (reader.isPrivate()) {
+            state.save(reader);
+          }
+          return plaintext;
+        };
       }
       if (anchor == null) {
         throw new RenterException("the capsule has no records yet");
       }
       client.verifier().trust(anchor);
-      return new View(builder, anchor);
+      return new View(builder, anchor, decryptor);
     }
   }
 
@@ -373,17 +459,20 @@ final class CapsuleCommand {
             }
             return EXIT_DROPPED;
           }
-          byte[] payload = out.payload();
+          // Verified first (the proof above), then, in a private capsule, decrypted.
+          byte[] payload = view.decryptor().plaintext(out);
           String text = hex ? HexFormat.of().formatHex(payload) : new String(payload, StandardCharsets.UTF_8);
           if (args.json) {
             System.out.println(new Json().put("record", proven.hash().toHex())
                 .put("height", proven.height()).put("index", index)
                 .put(hex ? "payloadHex" : "payload", text).put("anchor", anchor.hash().toHex())
+                .put("epoch", proven.epochKeyOrNull() == null ? null : proven.epochKeyOrNull().toHex())
                 .put("cost", RenterArgs.cost(result)));
           } else {
             System.out.println(text);
             System.err.println("verified: sub-record " + index + " of record " + proven.hash().toHex()
-                + " (height " + proven.height() + ") against head " + anchor.hash().toHex());
+                + " (height " + proven.height() + ") against head " + anchor.hash().toHex()
+                + (proven.epochKeyOrNull() == null ? "" : "; decrypted (epoch " + proven.epochKeyOrNull().toHex() + ")"));
             System.err.println(RenterArgs.costLine(result));
           }
           return 0;

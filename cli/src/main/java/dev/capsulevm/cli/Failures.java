@@ -13,6 +13,12 @@ import org.jspecify.annotations.Nullable;
  * {@code --json} also one JSON object on standard output ({@code {"error": {...}}}, with the failed
  * program's cost when a receipt backs it); a stack trace only with {@code --verbose}. {@link Main} sets
  * the mode for each run from the parsed options.
+ *
+ * <p>The JSON error's {@code kind}, with its exit code (README, "Exit codes"): {@code usage} (2),
+ * {@code failed} and {@code unexpected} (1), {@code host-misbehaviour} (3), {@code committed-misbehaviour}
+ * (5), {@code append-conflict} (6), {@code rollback} (7), {@code access-refused} (8), {@code not-allowed}
+ * (9), {@code no-key} and {@code undecryptable} (10: a private capsule's epoch this renter holds no key
+ * for, or whose key does not open the record).
  */
 final class Failures {
   /** Exit code of a failure that has no more specific one (README, "Exit codes"). */

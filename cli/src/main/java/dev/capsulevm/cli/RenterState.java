@@ -37,8 +37,9 @@ import org.jspecify.annotations.Nullable;
  * <pre>
  * account.pem                      the account key that signs withdrawals (made on first use); also the
  *                                  renter's identity, the Ed25519 key of its member card
- * encryption.key                   the X25519 key access strings are sealed to (PKCS#8 PEM, mode 0600;
- *                                  made by the first `key card`)
+ * encryption.key                   the X25519 key access strings are sealed to and private capsules'
+ *                                  epoch keys are wrapped to (PKCS#8 PEM, mode 0600; made by the first
+ *                                  `key card` or `capsule create --private`)
  * capsules/ID/metadata             the capsule's signed metadata (canonical bytes), checked against ID
  * capsules/ID/hosts                the hosts that hold the capsule, "host:port" per line, in the order
  *                                  commands without --host try them (from create, or an access string)
@@ -48,8 +49,10 @@ import org.jspecify.annotations.Nullable;
  *                                  and, for a reader, the claim that vouched for it (docs/FORMAT.md,
  *                                  "Evidence") in hex, or - when none was kept
  * capsules/ID/headers              verified headers the next records' skip pointers need, hex per line
- * capsules/ID/changelog            the verified membership records of a version-2 capsule, per line:
- *                                  header hex, signature hex, change body hex (checked again on load)
+ * capsules/ID/changelog            the verified membership records of a capsule with members, per line:
+ *                                  header hex, signature hex, change body hex and, for a private
+ *                                  capsule's record that carries one, keystore block hex (checked again
+ *                                  on load)
  * evidence/                        evidence files of hosts caught rolling a capsule back
  * </pre>
  *
@@ -243,7 +246,7 @@ final class RenterState {
       for (String line : lines(dir.resolve("headers"))) {
         headers.add(RecordHeader.parse(HexFormat.of().parseHex(line)));
       }
-      CapsuleWriter loaded = new CapsuleWriter(metadata, key, heads, headers);
+      CapsuleWriter loaded = new CapsuleWriter(metadata, key, encryptionKeyOrNull(), heads, headers);
       loaded.restoreClaims(trackedHeads(id));
       loaded.restoreMembershipRecords(changelog(dir));
       return loaded;
@@ -257,7 +260,7 @@ final class RenterState {
    * has never seen, from the id alone (the metadata is fetched from the host and checked against it).
    */
   CapsuleReader reader(HostClient client, Hash id) throws IOException, RenterException {
-    CapsuleReader reader = CapsuleReader.open(client, id, metadataOrNull(id), trackedHeads(id));
+    CapsuleReader reader = CapsuleReader.open(client, id, metadataOrNull(id), trackedHeads(id), encryptionKeyOrNull());
     try {
       reader.restoreMembershipRecords(changelog(capsuleDir(id)));
     } catch (IllegalArgumentException e) {
@@ -289,11 +292,15 @@ final class RenterState {
     for (String line : lines(dir.resolve("changelog"))) {
       String[] parts = line.split(" ", -1);
       try {
-        if (parts.length != 3) {
-          throw new IllegalArgumentException("3 fields expected");
+        if (parts.length != 3 && parts.length != 4) {
+          throw new IllegalArgumentException("3 or 4 fields expected");
         }
         Record record = Record.of(RecordHeader.parse(hex.parseHex(parts[0])), Signature.copyOf(hex.parseHex(parts[1])));
-        out.add(new RecordWithBody(record, List.of(hex.parseHex(parts[2]))));
+        List<byte[]> payloads = new ArrayList<>();
+        for (int i = 2; i < parts.length; i++) {
+          payloads.add(hex.parseHex(parts[i]));
+        }
+        out.add(new RecordWithBody(record, payloads));
       } catch (VerificationException | IllegalArgumentException e) {
         throw new IOException("corrupt renter state in " + dir + ": changelog line '" + line + "': " + e.getMessage(), e);
       }
@@ -310,8 +317,11 @@ final class RenterState {
     for (RecordWithBody item : records) {
       Signature signature = Objects.requireNonNull(item.record().signatureOrNull(), "a membership record is signed");
       out.append(hex.formatHex(item.record().header().encoded())).append(' ')
-          .append(hex.formatHex(signature.toByteArray())).append(' ')
-          .append(hex.formatHex(item.payloads().get(0))).append('\n');
+          .append(hex.formatHex(signature.toByteArray()));
+      for (byte[] payload : item.payloads()) {
+        out.append(' ').append(hex.formatHex(payload));
+      }
+      out.append('\n');
     }
     write(dir.resolve("changelog"), out.toString().getBytes(StandardCharsets.US_ASCII));
   }

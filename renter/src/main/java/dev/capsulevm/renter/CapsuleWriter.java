@@ -14,23 +14,36 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.proofs.crypto.Signature;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.members.Changelog;
+import dev.capsulevm.proofs.members.EpochKey;
+import dev.capsulevm.proofs.members.Epochs;
+import dev.capsulevm.proofs.members.Keystore;
 import dev.capsulevm.proofs.members.MemberChange;
+import dev.capsulevm.proofs.members.MemberState;
 import dev.capsulevm.proofs.members.Op;
 import dev.capsulevm.proofs.members.Resolution;
 import dev.capsulevm.proofs.members.RetentionPolicy;
 import dev.capsulevm.proofs.members.Rights;
+import dev.capsulevm.proofs.privacy.EpochSecret;
+import dev.capsulevm.proofs.privacy.RecordCipher;
+import dev.capsulevm.renter.access.EncryptionKey;
+import dev.capsulevm.renter.access.MemberCard;
 import dev.capsulevm.renter.evidence.Claim;
 import io.grpc.Status;
+import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -73,11 +86,15 @@ import org.jspecify.annotations.Nullable;
 public final class CapsuleWriter {
   /** How many verified headers the writer keeps for building skip pointers. */
   private static final int KNOWN_HEADERS = 4096;
+  /** Epoch secrets and the ephemeral keys of records' data keys. */
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final SignedMetadata metadata;
   private final SigningKey writerKey;
-  /** The verified membership records of a version-2 capsule; null for version 1. */
+  /** The verified membership records of a version-2 or version-3 capsule; null for version 1. */
   private final @Nullable MemberLog log;
+  /** The epoch secrets this writer can open, in a private capsule; null otherwise. */
+  private final @Nullable EpochKeyring keyring;
   private final TreeMap<Hash, Record> heads = new TreeMap<>();
   /** Per tracked head, the host-signed claim that vouched for it (its commit's receipt, or a Heads output). */
   private final Map<Hash, Claim> claims = new HashMap<>();
@@ -103,9 +120,25 @@ public final class CapsuleWriter {
    */
   public CapsuleWriter(SignedMetadata metadata, SigningKey writerKey, Collection<Record> heads,
       Collection<RecordHeader> knownHeaders) {
+    this(metadata, writerKey, null, heads, knownHeaders);
+  }
+
+  /**
+   * A writer for an existing capsule that, in a private capsule, reads and manages keys with
+   * {@code encryptionKeyOrNull}: the X25519 key of this writer's member card (the card of {@code writerKey}).
+   * Without it the writer still writes (writing needs only the epoch's public key), but cannot read, forward
+   * the current epoch to a new reader, or link a new epoch to older ones.
+   *
+   * @param heads the capsule's heads as this writer last verified them (empty for a new capsule)
+   * @param knownHeaders verified headers to build skip pointers from (more are fetched when missing)
+   */
+  public CapsuleWriter(SignedMetadata metadata, SigningKey writerKey, @Nullable EncryptionKey encryptionKeyOrNull,
+      Collection<Record> heads, Collection<RecordHeader> knownHeaders) {
     this.metadata = Objects.requireNonNull(metadata, "metadata");
     this.writerKey = Objects.requireNonNull(writerKey, "writerKey");
     this.log = MemberLog.forCapsule(metadata);
+    this.keyring = metadata.isPrivate()
+        ? new EpochKeyring(metadata.capsuleId(), encryptionKeyOrNull, List.of(writerKey.publicKey())) : null;
     // In version 2 who may append depends on the membership records: checked before every append.
     if (log == null && !metadata.metadata().mayAppend(writerKey.publicKey())) {
       throw new IllegalArgumentException("key " + writerKey.publicKey() + " may not append to " + metadata.capsuleId());
@@ -138,6 +171,69 @@ public final class CapsuleWriter {
     builder.createCapsule(metadata);
     ProgramResult result = client.run(builder.build());
     CapsuleWriter created = new CapsuleWriter(metadata, writer, List.of(), List.of());
+    created.lastResult = result;
+    return created;
+  }
+
+  /**
+   * New signed version-3 metadata: a private capsule (docs/FORMAT.md, "Members", "Private capsules"). The
+   * creator is a member by definition; a {@code writer} other than the creator is listed with read and add,
+   * and so is each of {@code members} with its bits (non-zero, without superadmin). A fresh epoch secret is
+   * wrapped for every reader among them, the creator included, in the genesis keystore block: the creator's
+   * and the writer's cards are made with {@code encryption} (this renter's X25519 key), the others' come
+   * from their member cards.
+   *
+   * @throws IllegalArgumentException when a card names the creator or the writer, or the metadata rules
+   *     refuse a member's bits
+   */
+  public static SignedMetadata newPrivateMetadata(SigningKey creator, EncryptionKey encryption, SigningKey writer,
+      Map<MemberCard, Integer> members, SigningPolicy policy, long maxSubRecords, long maxSubRecordBytes,
+      String description, long createdAtMillis) {
+    Map<PublicKey, Integer> writers = new HashMap<>();
+    Map<PublicKey, MemberCard> cards = new HashMap<>();
+    cards.put(creator.publicKey(), MemberCard.create(creator, encryption));
+    if (!writer.publicKey().equals(creator.publicKey())) {
+      writers.put(writer.publicKey(), Permissions.READ | Permissions.ADD);
+      cards.put(writer.publicKey(), MemberCard.create(writer, encryption));
+    }
+    members.forEach((card, bits) -> {
+      if (cards.containsKey(card.identity())) {
+        throw new IllegalArgumentException("member " + card.identity().toHex()
+            + " is the creator or the writer, a genesis member already");
+      }
+      writers.put(card.identity(), Objects.requireNonNull(bits, "bits"));
+      cards.put(card.identity(), card);
+    });
+    EpochSecret secret = EpochSecret.generate(RANDOM);
+    try {
+      List<Keystore.Entry> entries = new ArrayList<>();
+      cards.forEach((key, card) -> {
+        int bits = key.equals(creator.publicKey()) ? Rights.ALL : writers.getOrDefault(key, 0);
+        if ((bits & Rights.READ) != 0) {
+          entries.add(secret.wrapFor(key, card.encryptionKey(), card.signature()));
+        }
+      });
+      Keystore genesis = Keystore.rotate(secret.epochKey(), List.of(), entries);
+      return SignedMetadata.sign(Metadata.createV3(creator.publicKey(), createdAtMillis, policy, maxSubRecords,
+          maxSubRecordBytes, writers, description, genesis), creator);
+    } finally {
+      secret.destroy();
+    }
+  }
+
+  /**
+   * Creates a private capsule on the host ({@link #newPrivateMetadata}, then as {@link #create}) and returns
+   * its writer, which reads and manages keys with {@code encryption}.
+   */
+  public static CapsuleWriter createPrivate(HostClient client, SigningKey creator, SigningKey writer,
+      EncryptionKey encryption, Map<MemberCard, Integer> members, SigningPolicy policy, long maxSubRecords,
+      long maxSubRecordBytes, String description) throws RenterException {
+    SignedMetadata metadata = newPrivateMetadata(creator, encryption, writer, members, policy, maxSubRecords,
+        maxSubRecordBytes, description, client.options().clock().millis());
+    ProgramBuilder builder = ProgramBuilder.withoutCapsule();
+    builder.createCapsule(metadata);
+    ProgramResult result = client.run(builder.build());
+    CapsuleWriter created = new CapsuleWriter(metadata, writer, encryption, List.of(), List.of());
     created.lastResult = result;
     return created;
   }
@@ -214,29 +310,48 @@ public final class CapsuleWriter {
   /**
    * Builds and signs the records of one append: record 0 follows every current head (merging a fork),
    * each later one follows the one before. Under {@link SigningPolicy#HEARTBEAT} only the last is signed.
+   * In a private capsule each record's sub-records are encrypted under the current epoch at it (the
+   * returned records hold the ciphertexts, as the host stores them).
    *
    * @throws MissingHeaderException when a skip pointer needs a header this writer does not hold
+   * @throws IllegalStateException when a writer of a capsule with members lacks a membership record below
+   *     its heads, may not append, or (private) finds no usable epoch
    */
   public List<RecordWithBody> buildRecords(List<List<byte[]>> bodies, long timestampMillis)
       throws MissingHeaderException {
-    return buildRecords(bodies, timestampMillis, RecordKind.DATA);
+    try {
+      return buildRecords(bodies, timestampMillis, null);
+    } catch (NotAllowedException | NoUsableEpochException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
   }
 
   /**
-   * {@link #buildRecords(List, long)} of records of {@code kind}; a version-2 capsule's records carry auth
-   * parents and the member root, which needs every membership record below the heads (held or fetched:
-   * {@link #appendRecords} fetches them).
+   * {@link #buildRecords(List, long)} of data records, or of one membership record making {@code change};
+   * a version-2 or version-3 capsule's records carry auth parents and the member root, which needs every
+   * membership record below the heads (held or fetched: {@link #appendRecords} fetches them).
    *
-   * @throws IllegalStateException when a version-2 writer lacks a membership record below its heads
+   * @throws IllegalStateException when a writer of a capsule with members lacks a membership record below
+   *     its heads
    */
-  private List<RecordWithBody> buildRecords(List<List<byte[]>> bodies, long timestampMillis, RecordKind kind)
-      throws MissingHeaderException {
-    return buildOn(heads, bodies, timestampMillis, kind);
+  private List<RecordWithBody> buildRecords(List<List<byte[]>> bodies, long timestampMillis, @Nullable Change change)
+      throws MissingHeaderException, NotAllowedException, NoUsableEpochException {
+    return buildOn(heads, bodies, timestampMillis, change);
   }
 
-  /** Builds the records of one append on {@code base} (the heads, or the pipeline's tip). */
+  /**
+   * A membership change as this writer makes it: the change, and for a reader joining a private capsule its
+   * member card (whose X25519 key the epoch secret is wrapped to).
+   */
+  private record Change(MemberChange change, @Nullable MemberCard cardOrNull) {}
+
+  /**
+   * Builds the records of one append on {@code base} (the heads, or the pipeline's tip): data records, or
+   * one membership record making {@code changeOrNull}.
+   */
   private List<RecordWithBody> buildOn(Map<Hash, Record> base, List<List<byte[]>> bodies, long timestampMillis,
-      RecordKind kind) throws MissingHeaderException {
+      @Nullable Change changeOrNull) throws MissingHeaderException, NotAllowedException, NoUsableEpochException {
+    RecordKind kind = changeOrNull == null ? RecordKind.DATA : RecordKind.MEMBERSHIP;
     if (bodies.isEmpty()) {
       throw new IllegalArgumentException("an append holds at least one record");
     }
@@ -253,14 +368,210 @@ public final class CapsuleWriter {
         Record head = header == null ? base.get(h) : null;
         return head != null ? head.header() : header;
       };
-      Record record = log == null
-          ? Record.build(capsuleId(), parents, payloads, timestampMillis, writerKey, sign, source)
-          : Record.buildV2(parents, payloads, timestampMillis, writerKey, sign, kind, source, log, log.membership());
-      staged.put(record.hash(), record.header());
-      out.add(new RecordWithBody(record, payloads));
-      parents = List.of(record.hash());
+      RecordWithBody built;
+      if (log == null) {
+        built = new RecordWithBody(
+            Record.build(capsuleId(), parents, payloads, timestampMillis, writerKey, sign, source), payloads);
+      } else if (!log.isPrivate()) {
+        built = new RecordWithBody(Record.buildV2(parents, payloads, timestampMillis, writerKey, sign, kind, source,
+            log, log.membership()), payloads);
+      } else {
+        Record.Draft draft = Record.draft(parents, source, log, log.membership());
+        built = changeOrNull == null
+            ? buildEncrypted(draft, payloads, timestampMillis, sign)
+            : buildChange(draft, changeOrNull, payloads, timestampMillis);
+      }
+      staged.put(built.hash(), built.record().header());
+      out.add(built);
+      parents = List.of(built.hash());
     }
     return out;
+  }
+
+  /**
+   * A data record of a private capsule: each sub-record encrypted under the current epoch at the record
+   * (its public key is all a writer needs), with a fresh data key for this record alone.
+   *
+   * @throws NotAllowedException when no epoch is usable and this writer may not append anyway
+   * @throws NoUsableEpochException when no epoch is usable at the record
+   */
+  private RecordWithBody buildEncrypted(Record.Draft draft, List<byte[]> plaintexts, long timestampMillis, boolean sign)
+      throws NotAllowedException, NoUsableEpochException {
+    EpochKey epoch = draft.currentEpochOrNull();
+    MemberLog held = Objects.requireNonNull(log);
+    if (epoch == null) {
+      PublicKey writer = writerKey.publicKey();
+      String refusal = Rights.writeRefusalOrNull(draft.stateBefore(), writer);
+      if (refusal != null) {
+        Hash removal = held.membership().resolutionBefore(draft.authParents(), held).removedByOrNull(writer);
+        throw new NotAllowedException(writer, removal, refusal + " in capsule " + capsuleId()
+            + (removal == null ? "" : " (membership record " + removal + " took its bits away)"), null);
+      }
+      boolean reads = (draft.stateBefore().bitsOf(writer) & Rights.READ) != 0;
+      throw new NoUsableEpochException(capsuleId(), reads, "no usable key in capsule " + capsuleId().toHex()
+          + ": every epoch is held by someone who no longer reads (a member left, or was removed by a member"
+          + " without read, or removals crossed on two branches), so " + (reads
+              ? "a reader must rekey first"
+              : "a reader must rekey (member rekey) before key " + writer.toHex() + ", which does not read, can write"));
+    }
+    long limit = metadata.metadata().maxSubRecordBytes();
+    for (int i = 0; i < plaintexts.size(); i++) {
+      if (plaintexts.get(i).length + (long) RecordCipher.OVERHEAD > limit) {
+        throw new IllegalArgumentException("sub-record " + i + " is " + plaintexts.get(i).length + " bytes: encrypted"
+            + " it is " + (plaintexts.get(i).length + RecordCipher.OVERHEAD) + ", over the capsule's limit of "
+            + limit + " bytes (a private capsule stores each sub-record with a 16-byte tag)");
+      }
+    }
+    RecordCipher cipher = RecordCipher.forWriter(epoch, capsuleId(), writerKey.publicKey(), draft.height(), RANDOM);
+    try {
+      List<byte[]> sealed = new ArrayList<>(plaintexts.size());
+      for (int i = 0; i < plaintexts.size(); i++) {
+        sealed.add(cipher.seal(i, plaintexts.get(i)));
+      }
+      Record record = draft.build(sealed, timestampMillis, writerKey, sign, RecordKind.DATA, epoch, cipher.enc());
+      return new RecordWithBody(record, sealed);
+    } finally {
+      cipher.destroy();
+    }
+  }
+
+  /**
+   * A membership record of a private capsule: the change body, and the keystore block the change needs
+   * (docs/FORMAT.md, "Keystore rules"):
+   *
+   * <ul>
+   *   <li>taking read from another member, and a rekey: a rotation (a fresh epoch wrapped for the readers
+   *       after the record, linked to the epochs this writer holds);
+   *   <li>a member leaving (taking its own read): none, and then no epoch is usable until a reader rekeys;
+   *   <li>giving read: a forward of the current epoch to the new reader's card when this writer holds it,
+   *       else a rotation;
+   *   <li>anything else: none.
+   * </ul>
+   */
+  private RecordWithBody buildChange(Record.Draft draft, Change change, List<byte[]> payloads, long timestampMillis) {
+    Keystore block = keystoreFor(draft, change);
+    List<byte[]> stored = new ArrayList<>(payloads);
+    if (block != null) {
+      long limit = metadata.metadata().maxSubRecordBytes();
+      if (block.encodedLength() > limit) {
+        throw new IllegalStateException("the keystore block this change needs wraps epoch " + block.epochKey()
+            + " for " + block.entries().size() + " reader(s): " + block.encodedLength() + " bytes, over capsule "
+            + capsuleId() + "'s limit of " + limit + " bytes per sub-record (37 bytes and 208 per reader; a"
+            + " private capsule for more readers needs a larger max sub-record bytes)");
+      }
+      stored.add(block.encode());
+    }
+    Record record = draft.build(stored, timestampMillis, writerKey, true, RecordKind.MEMBERSHIP, null, null);
+    return new RecordWithBody(record, stored);
+  }
+
+  private @Nullable Keystore keystoreFor(Record.Draft draft, Change change) {
+    MemberState before = draft.stateBefore();
+    Epochs epochs = Objects.requireNonNull(draft.epochsOrNull(), "a private capsule's draft has epochs");
+    if (change.change() instanceof MemberChange.Rekey) {
+      return rotation(before, epochs, null);
+    }
+    if (!(change.change() instanceof MemberChange.SetMember set)) {
+      return null;
+    }
+    boolean readBefore = (before.bitsOf(set.member()) & Rights.READ) != 0;
+    boolean readAfter = (set.bits() & Rights.READ) != 0;
+    MemberState after = before.withMember(set.member(), set.bits());
+    if (readBefore && !readAfter) {
+      // A member leaving would hold the new secret itself: its rotation could never be used. None, then.
+      return set.member().equals(writerKey.publicKey()) ? null : rotation(after, epochs, null);
+    }
+    if (readBefore || !readAfter) {
+      return null;
+    }
+    MemberCard card = change.cardOrNull();
+    if (card == null) {
+      throw new IllegalArgumentException("capsule " + capsuleId() + " is private: member " + set.member().toHex()
+          + " is given read, so it must be added with its member card (cvm-member1:..., whose X25519 key the"
+          + " capsule's key is wrapped to), not with its identity key alone");
+    }
+    EpochKey current = epochs.currentOrNull();
+    EpochSecret held = current == null || keyring == null ? null : keyring.secretOrNull(current, log().keystores());
+    if (held != null) {
+      return Keystore.forward(held.epochKey(),
+          List.of(held.wrapFor(card.identity(), card.encryptionKey(), card.signature())));
+    }
+    return rotation(after, epochs, card);
+  }
+
+  /**
+   * A rotate block: a fresh epoch secret wrapped for every reader of {@code after}, and previous links to
+   * the epochs this writer holds, as few as keep every one of them reachable from the new epoch.
+   */
+  private Keystore rotation(MemberState after, Epochs epochs, @Nullable MemberCard newCardOrNull) {
+    List<Keystore> blocks = log().keystores();
+    EpochSecret secret = EpochSecret.generate(RANDOM);
+    try {
+      List<Keystore.Entry> entries = new ArrayList<>();
+      for (PublicKey reader : Epochs.readersOf(after)) {
+        Card card = cardOf(reader, newCardOrNull, blocks);
+        entries.add(secret.wrapFor(reader, card.x25519(), card.signature()));
+      }
+      List<Keystore.PreviousLink> links = new ArrayList<>();
+      long room = (metadata.metadata().maxSubRecordBytes() - 37 - (long) Keystore.ENTRY_LENGTH * entries.size())
+          / Keystore.LINK_LENGTH;
+      if (keyring != null) {
+        List<EpochKey> newestFirst = new ArrayList<>(epochs.all());
+        Collections.reverse(newestFirst);
+        Set<EpochKey> reachable = new HashSet<>();
+        for (EpochKey older : newestFirst) {
+          // The block is a sub-record: its links stop where the capsule's size limit would be passed.
+          if (links.size() >= Math.min(Keystore.MAX_PREVIOUS, room) || reachable.contains(older)) {
+            continue;
+          }
+          EpochSecret olderSecret = keyring.secretOrNull(older, blocks);
+          if (olderSecret != null) {
+            links.add(secret.sealPrevious(olderSecret));
+            reachable.addAll(EpochKeyring.reachableFrom(older, blocks));
+          }
+        }
+      }
+      return Keystore.rotate(secret.epochKey(), links, entries);
+    } finally {
+      secret.destroy();
+    }
+  }
+
+  /** A reader's X25519 key and the card signature binding it to the reader's identity. */
+  @SuppressWarnings("ArrayRecordComponent") // private, never compared
+  private record Card(byte[] x25519, Signature signature) {}
+
+  /**
+   * The card of {@code reader}: the new member's card, this writer's own when it holds an X25519 key, else
+   * the one the latest keystore entry naming the reader carries.
+   *
+   * @throws IllegalStateException when no block names the reader (a membership record is missing)
+   */
+  private Card cardOf(PublicKey reader, @Nullable MemberCard newCardOrNull, List<Keystore> blocks) {
+    if (newCardOrNull != null && newCardOrNull.identity().equals(reader)) {
+      return new Card(newCardOrNull.encryptionKey(), newCardOrNull.signature());
+    }
+    EncryptionKey own = keyring == null ? null : keyring.keyOrNull();
+    if (own != null && reader.equals(writerKey.publicKey())) {
+      MemberCard mine = MemberCard.create(writerKey, own);
+      return new Card(mine.encryptionKey(), mine.signature());
+    }
+    Keystore.Entry latest = null;
+    for (Keystore block : blocks) {
+      Keystore.Entry entry = block.entryOrNull(reader);
+      if (entry != null) {
+        latest = entry;
+      }
+    }
+    if (latest == null) {
+      throw new IllegalStateException("no keystore block of capsule " + capsuleId() + " names reader "
+          + reader.toHex() + ": its X25519 key is unknown");
+    }
+    return new Card(latest.x25519(), latest.cardSignature());
+  }
+
+  private MemberLog log() {
+    return Objects.requireNonNull(log, "a capsule with members has a member log");
   }
 
   /** A header the writer needs (for a skip pointer) and does not hold. */
@@ -326,7 +637,14 @@ public final class CapsuleWriter {
    * (the host's bound counts its heads, more than this writer knew of). The records returned are the
    * ones committed.
    *
+   * <p>In a private capsule the sub-records are encrypted under the current epoch (the returned records
+   * hold the ciphertexts). When no epoch is usable, a writer that holds read appends a rekey first; when
+   * the host refuses the append for its epoch ({@code STALE_EPOCH}: a membership change this writer had
+   * not seen retired it), the writer refreshes its heads and membership records and rebuilds, once.
+   *
    * @throws AppendConflictException when the retries ran out; the writer holds the latest verified heads
+   * @throws NoUsableEpochException (private capsules) no epoch is usable and this writer does not read, so
+   *     it cannot rekey: a reader must
    * @throws WriteCommittedException the write is committed but the host misbehaved in its end; the writer
    *     holds the verified heads
    */
@@ -342,8 +660,9 @@ public final class CapsuleWriter {
    *     of the members or by the host's ({@code WRITER_NOT_ALLOWED}); nothing was committed
    */
   private List<RecordWithBody> appendRecords(HostClient client, List<List<byte[]>> bodies,
-      @Nullable MemberChange changeOrNull) throws RenterException {
+      @Nullable Change changeOrNull) throws RenterException {
     requireNoPendingAppends(changeOrNull == null ? "append" : "change the members");
+    boolean staleEpochRetried = false;
     for (int attempt = 0; ; attempt++) {
       boolean last = attempt >= client.options().appendRetries();
       List<RecordWithBody> records = buildRecords(client, bodies, changeOrNull);
@@ -370,7 +689,13 @@ public final class CapsuleWriter {
         throw e;
       } catch (ProgramFailedException e) {
         if (e.reason() == ProgramFailedException.Reason.WRITER_NOT_ALLOWED) {
-          throw notAllowedOr(e, changeOrNull);
+          throw notAllowedOr(e, changeOrNull == null ? null : changeOrNull.change());
+        }
+        if (e.reason() == ProgramFailedException.Reason.STALE_EPOCH && !staleEpochRetried) {
+          // A membership change this writer had not seen retired the epoch: learn it and rebuild, once.
+          staleEpochRetried = true;
+          refreshHeads(client);
+          continue;
         }
         if (last || e.reason() != ProgramFailedException.Reason.BUDGET || e.instructionIndex() != append) {
           throw e;
@@ -543,7 +868,7 @@ public final class CapsuleWriter {
       throws RenterException {
     while (true) {
       try {
-        List<RecordWithBody> records = buildOn(base, bodies, client.options().clock().millis(), RecordKind.DATA);
+        List<RecordWithBody> records = buildOn(base, bodies, client.options().clock().millis(), null);
         checkAllowed(records.get(0).record().header(), null);
         return records;
       } catch (MissingHeaderException e) {
@@ -560,18 +885,18 @@ public final class CapsuleWriter {
   }
 
   private List<RecordWithBody> buildRecords(HostClient client, List<List<byte[]>> bodies,
-      @Nullable MemberChange changeOrNull) throws RenterException {
-    RecordKind kind = changeOrNull == null ? RecordKind.DATA : RecordKind.MEMBERSHIP;
+      @Nullable Change changeOrNull) throws RenterException {
     if (log != null) {
       List<RecordHeader> tops = headHeaders();
       log.fetchBelow(client, tops);
       log.checkHeads(client, tops);
     }
     boolean refreshed = false;
+    boolean rekeyed = false;
     while (true) {
       try {
-        List<RecordWithBody> records = buildRecords(bodies, client.options().clock().millis(), kind);
-        checkAllowed(records.get(0).record().header(), changeOrNull);
+        List<RecordWithBody> records = buildRecords(bodies, client.options().clock().millis(), changeOrNull);
+        checkAllowed(records.get(0).record().header(), changeOrNull == null ? null : changeOrNull.change());
         return records;
       } catch (MissingHeaderException e) {
         fetchHeader(client, e.hash());
@@ -583,6 +908,18 @@ public final class CapsuleWriter {
         }
         refreshHeads(client);
         refreshed = true;
+      } catch (NoUsableEpochException e) {
+        // Every epoch is held by a former reader. A reader may have rekeyed above these heads: look once;
+        // then a reader starts a fresh epoch itself, and writes under it.
+        if (!refreshed) {
+          refreshHeads(client);
+          refreshed = true;
+        } else if (rekeyed || !e.writerReads()) {
+          throw e;
+        } else {
+          rekeyed = true;
+          rekey(client);
+        }
       }
     }
   }
@@ -617,12 +954,31 @@ public final class CapsuleWriter {
    * any record. Who may: docs/FORMAT.md, "Members" (admins change plain members, superadmins change admins,
    * only the creator changes superadmins, and the creator cannot be changed).
    *
+   * <p>In a private capsule the record carries the keystore block the change needs: taking read from
+   * another member starts a new epoch (a rotation wrapped for the readers left, so that nothing written
+   * after it opens for the member); giving read needs the member's card ({@link #setMember(HostClient,
+   * MemberCard, int)}).
+   *
    * @return the membership record, committed
    * @throws NotAllowedException when this writer's key may not make the change (by its view or the host's)
    * @throws IllegalStateException for a version-1 capsule, whose writers are fixed
+   * @throws IllegalArgumentException in a private capsule, when the change gives read to a member without it
+   *     (its card is needed)
+   * @throws IllegalStateException in a private capsule, when the keystore block the change needs does not fit
+   *     the capsule's max sub-record bytes (208 bytes per reader)
    */
   public RecordWithBody setMember(HostClient client, PublicKey member, int bits) throws RenterException {
-    return change(client, new MemberChange.SetMember(member, bits));
+    return change(client, new Change(new MemberChange.SetMember(member, bits), null));
+  }
+
+  /**
+   * {@link #setMember(HostClient, PublicKey, int)} of the member {@code card} names. In a private capsule,
+   * when the change gives it read, the current epoch's secret is wrapped for the card's X25519 key (a
+   * forward block; a rotation when this writer does not hold the current epoch), and the member reads
+   * older history through the epochs' previous links.
+   */
+  public RecordWithBody setMember(HostClient client, MemberCard card, int bits) throws RenterException {
+    return change(client, new Change(new MemberChange.SetMember(card.identity(), bits), card));
   }
 
   /**
@@ -637,21 +993,117 @@ public final class CapsuleWriter {
     return setMember(client, member, bits);
   }
 
-  /** Removes {@code member} (its bits become 0): its later appends are refused. @see #setMember */
+  /**
+   * Adds the member {@code card} names with {@code bits} (non-zero), wrapping the current epoch for it in a
+   * private capsule when the bits hold read; for a member already there it sets its bits.
+   *
+   * @see #setMember(HostClient, MemberCard, int)
+   */
+  public RecordWithBody addMember(HostClient client, MemberCard card, int bits) throws RenterException {
+    if (bits == 0) {
+      throw new IllegalArgumentException("a member is added with some bits; removeMember removes one");
+    }
+    return setMember(client, card, bits);
+  }
+
+  /**
+   * Removes {@code member} (its bits become 0): its later appends are refused. In a private capsule,
+   * removing a reader starts a new epoch that it cannot open; it keeps what it could read before. A member
+   * removing itself starts none: no epoch is usable then until a reader rekeys (which this SDK does before
+   * its next write when it reads). @see #setMember
+   */
   public RecordWithBody removeMember(HostClient client, PublicKey member) throws RenterException {
     return setMember(client, member, 0);
   }
 
   /** Sets the capsule's retention policy (needs superadmin). @see #setMember */
   public RecordWithBody setRetention(HostClient client, RetentionPolicy policy) throws RenterException {
-    return change(client, new MemberChange.SetRetention(policy));
+    return change(client, new Change(new MemberChange.SetRetention(policy), null));
   }
 
-  private RecordWithBody change(HostClient client, MemberChange change) throws RenterException {
+  /**
+   * Starts a new epoch of a private capsule without changing any member (needs read): a fresh secret
+   * wrapped for every reader, linked to the epochs this writer holds. What makes data writable again when
+   * no epoch is usable (after a member left, or removals crossed on two branches).
+   *
+   * @return the membership record, committed
+   * @throws IllegalStateException when the capsule is not private
+   */
+  public RecordWithBody rekey(HostClient client) throws RenterException {
+    if (!metadata.isPrivate()) {
+      throw new IllegalStateException("capsule " + capsuleId() + " is not private: it has no keys to rotate");
+    }
+    return change(client, new Change(new MemberChange.Rekey(), null));
+  }
+
+  private RecordWithBody change(HostClient client, Change change) throws RenterException {
     if (log == null) {
       throw new IllegalStateException("capsule " + capsuleId() + " has version-1 metadata: its writers are fixed");
     }
-    return appendRecords(client, List.of(List.of(change.encode())), change).get(0);
+    return appendRecords(client, List.of(List.of(change.change().encode())), change).get(0);
+  }
+
+  /** Whether the capsule is private (version-3 metadata): its data sub-records are ciphertexts. */
+  public boolean isPrivate() {
+    return metadata.isPrivate();
+  }
+
+  /**
+   * The plaintext of a verified {@code ReadSubRecord} output of this capsule (a program built with
+   * {@link #newProgram}): in a private capsule the payload, verified first, is decrypted with the epoch's
+   * secret, which this writer finds through its own keystore entries or previous links (fetching the
+   * membership records below its heads it lacks, and once refreshing its heads when that is not enough);
+   * in any other capsule it is the payload.
+   *
+   * @throws MissingEpochKeyException when this writer holds no key for the record's epoch (written before it
+   *     was given read, or after its read was taken away)
+   * @throws DecryptionFailedException when a key that should open it does not (a wrong key, a changed wrap
+   *     or ciphertext): never garbage plaintext
+   * @throws SubRecordDroppedException when the payload was dropped under the retention policy
+   */
+  public byte[] plaintext(HostClient client, VerifiedOutput read) throws RenterException {
+    EpochKeyring held = keyring;
+    if (held == null) {
+      return read.payload();
+    }
+    log().fetchBelow(client, headHeaders());
+    try {
+      return held.plaintext(read, log().keystores());
+    } catch (MissingEpochKeyException e) {
+      // The wrap that reaches this writer may lie above the heads it knows.
+      refreshHeads(client);
+      return held.plaintext(read, log().keystores());
+    }
+  }
+
+  /**
+   * Reads sub-record {@code index} of record {@code record}, proven from this writer's highest head (its
+   * heads refreshed first when it knows none, or when the record is not below them), and returns its
+   * {@linkplain #plaintext plaintext}.
+   */
+  public byte[] read(HostClient client, Hash record, long index) throws RenterException {
+    if (highestHead() == null) {
+      refreshHeads(client);
+    }
+    for (boolean refreshed = false; ; refreshed = true) {
+      RecordHeader anchor = highestHead();
+      if (anchor == null) {
+        throw new RenterException("capsule " + capsuleId() + " has no records yet");
+      }
+      ProgramBuilder builder = newProgram(client);
+      builder.readSubRecord(record, index, anchor);
+      try {
+        ProgramResult result = client.run(builder.build());
+        lastResult = result;
+        return plaintext(client, result.output(0));
+      } catch (ProgramFailedException e) {
+        // The record may lie above the heads this writer knows: refresh them and try once more.
+        if (refreshed || e.reason() != ProgramFailedException.Reason.NOT_FOUND) {
+          throw e;
+        }
+        refreshHeads(client);
+      }
+    }
   }
 
   /**

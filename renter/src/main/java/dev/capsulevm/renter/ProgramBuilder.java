@@ -10,7 +10,7 @@ import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramEncoding;
 import dev.capsulevm.program.RecordSelector;
 import dev.capsulevm.proofs.Hash;
-import dev.capsulevm.proofs.capsule.Metadata;
+import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
@@ -60,6 +60,11 @@ public final class ProgramBuilder {
    * (no auth parent): 153 fixed bytes + 5 × 32.
    */
   public static final long UNKNOWN_HEADER_BYTES_V2 = 153 + 5 * Hash.LENGTH;
+  /**
+   * The same allowance in a private (version-3) capsule, whose data headers add an epoch key and an HPKE
+   * enc (64 bytes) to version 2's.
+   */
+  public static final long UNKNOWN_HEADER_BYTES_V3 = UNKNOWN_HEADER_BYTES_V2 + 64;
   /**
    * The allowance for the writer's member entry in the proof of a version-2 record whose member state the
    * builder does not know: 19 fixed bytes and a path of 4 hashes (a state of up to 16 members).
@@ -405,8 +410,10 @@ public final class ProgramBuilder {
     if (heads != null && !heads.isEmpty()) {
       for (RecordHeader head : heads.values()) {
         // A version-2 head without auth parents is followed, once members change, by heads with one: room
-        // for it keeps the first Heads after a change from stopping for its budget (and a retry).
-        expected += OutputBounds.head(head) + (isVersion2() && head.authParents().isEmpty() ? Hash.LENGTH : 0);
+        // for it keeps the first Heads after a change from stopping for its budget (and a retry). Likewise
+        // a private capsule's membership head is followed by data heads, 64 bytes longer (epoch key, enc).
+        expected += OutputBounds.head(head) + (hasMembers() && head.authParents().isEmpty() ? Hash.LENGTH : 0)
+            + (head.version() == RecordHeader.VERSION_3 && head.kind() == RecordKind.MEMBERSHIP ? 64 : 0);
       }
     } else {
       expected += unknownHeaderBytes() + OutputBounds.RECORD_OVERHEAD;
@@ -472,14 +479,20 @@ public final class ProgramBuilder {
     return header != null ? header : knownHeaders.apply(hash);
   }
 
-  /** Whether the program's capsule is version 2 (known from its metadata; a capsule made now is). */
-  private boolean isVersion2() {
-    return metadataOrNull != null && metadataOrNull.metadata().version() == Metadata.VERSION_2;
+  /** Whether the program's capsule has members, version 2 or 3 (known from its metadata; a capsule made now has). */
+  private boolean hasMembers() {
+    return metadataOrNull != null && metadataOrNull.metadata().hasMembers();
   }
 
-  /** {@link #UNKNOWN_HEADER_BYTES}, or {@link #UNKNOWN_HEADER_BYTES_V2} in a version-2 capsule. */
+  /**
+   * {@link #UNKNOWN_HEADER_BYTES}, {@link #UNKNOWN_HEADER_BYTES_V2} in a version-2 capsule, or
+   * {@link #UNKNOWN_HEADER_BYTES_V3} in a private one.
+   */
   private long unknownHeaderBytes() {
-    return isVersion2() ? UNKNOWN_HEADER_BYTES_V2 : UNKNOWN_HEADER_BYTES;
+    if (metadataOrNull != null && metadataOrNull.metadata().isPrivate()) {
+      return UNKNOWN_HEADER_BYTES_V3;
+    }
+    return hasMembers() ? UNKNOWN_HEADER_BYTES_V2 : UNKNOWN_HEADER_BYTES;
   }
 
   /** The target's height when the renter knows its header, else 1 (the worst case for the bound). */
@@ -519,7 +532,7 @@ public final class ProgramBuilder {
     long inclusion = !subRecord ? 0
         : metadataOrNull != null ? OutputBounds.inclusion(metadataOrNull.metadata().maxSubRecords())
         : OutputBounds.MAX_INCLUSION_BYTES;
-    long entry = 4 + (isVersion2() ? UNKNOWN_MEMBER_ENTRY_BYTES : 0);
+    long entry = 4 + (hasMembers() ? UNKNOWN_MEMBER_ENTRY_BYTES : 0);
     long expected = Math.min(limit, 4 + headers * (4 + unknownHeaderBytes()) + entry + inclusion);
     return new Bounds(expected, limit, -1);
   }

@@ -16,7 +16,8 @@ import org.bouncycastle.crypto.params.X25519PrivateKeyParameters;
 import org.bouncycastle.crypto.params.X25519PublicKeyParameters;
 
 /**
- * A member's X25519 key (RFC 7748), the key access strings are sealed to. Its file form is PEM-armoured
+ * A member's X25519 key (RFC 7748), the key access strings are sealed to and the epoch secrets of the
+ * private capsules it reads are wrapped to. Its file form is PEM-armoured
  * PKCS#8 (RFC 8410), like the Ed25519 key files: {@code openssl genpkey -algorithm x25519} writes the
  * same bytes. The private half leaves the process only through {@link #toPem()} and {@link #write}.
  */
@@ -55,6 +56,14 @@ public final class EncryptionKey {
   /** A fresh copy of the 32-byte public key. */
   public byte[] publicKey() {
     return publicKey.getEncoded();
+  }
+
+  /**
+   * The private key as Bouncy Castle's X25519 and HPKE take it: what opens the epoch secrets of private
+   * capsules wrapped for this key ({@code EpochSecret.unwrap}). Handle with care: it is the key itself.
+   */
+  public X25519PrivateKeyParameters privateKeyParameters() {
+    return privateKey;
   }
 
   /** The key pair as HPKE takes it. */
