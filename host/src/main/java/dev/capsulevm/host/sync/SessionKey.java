@@ -125,7 +125,8 @@ public final class SessionKey {
     return v;
   }
 
-  byte[] keyBytes() {
+  /** The key's 16 bytes (a copy). */
+  public byte[] keyBytes() {
     return key.clone();
   }
 
