@@ -85,6 +85,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   private final DigestIndex digests;
   /** Told, after each commit that stored records, each capsule's lowest new height; null: nobody listens. */
   private volatile @Nullable BiConsumer<Hash, Long> recordsCommitted;
+  /** Told, after each commit that stored records, each capsule's new record ids; null: nobody listens. */
+  private volatile @Nullable BiConsumer<Hash, List<Hash>> recordsStored;
 
   private LmdbCapsuleStorage(LmdbEnvironment environment) {
     this.environment = environment;
@@ -271,6 +273,11 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     this.recordsCommitted = listener;
   }
 
+  @Override
+  public void onRecordsStored(@Nullable BiConsumer<Hash, List<Hash>> listener) {
+    this.recordsStored = listener;
+  }
+
   /** Applies a batch's writes in one write transaction (see {@link LmdbEnvironment#write}). */
   private void apply(List<StagedWrite> writes) throws StorageException {
     Commit done = environment.write(txn -> {
@@ -285,6 +292,10 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     if (listener != null) {
       done.lowestNewHeight.forEach(listener);
     }
+    BiConsumer<Hash, List<Hash>> stored = recordsStored;
+    if (stored != null) {
+      done.newIds.forEach(stored);
+    }
   }
 
   /** A batch's writes inside its write transaction: the records, the heads, the digests and the credits. */
@@ -294,6 +305,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     final List<SignedMetadata> created = new ArrayList<>();
     /** Per capsule that got new records, the lowest height among them. */
     final Map<Hash, Long> lowestNewHeight = new HashMap<>();
+    /** Per capsule that got new records, their ids. */
+    final Map<Hash, List<Hash>> newIds = new HashMap<>();
 
     Commit(Txn<ByteBuffer> txn) {
       this.txn = txn;
@@ -312,6 +325,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
       if (capsules.put(txn, record, paymentOrNull)) {
         digests.add(txn, record.record().header().capsuleId(), record.hash());
         lowestNewHeight.merge(record.record().header().capsuleId(), record.record().header().height(), Math::min);
+        newIds.computeIfAbsent(record.record().header().capsuleId(), k -> new ArrayList<>()).add(record.hash());
       }
     }
 
