@@ -3,6 +3,7 @@ package dev.capsulevm.host.replication;
 import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.host.sync.CodedSet;
 import dev.capsulevm.host.sync.SessionKey;
+import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.vm.storage.StorageException;
 import java.time.Clock;
@@ -15,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import org.jspecify.annotations.Nullable;
 
@@ -91,6 +93,8 @@ public final class CodedSets implements BiConsumer<Hash, List<Hash>> {
   private final LinkedHashMap<Slot, Entry> sets = new LinkedHashMap<>(16, 0.75f, true);
   /** The sets of each capsule, for the commit listener; guarded by {@link #sets}. */
   private final Map<Hash, List<Entry>> byCapsule = new HashMap<>();
+  private final AtomicLong built = new AtomicLong();
+  private final AtomicLong served = new AtomicLong();
 
   public CodedSets(ReplicaStore store, Limits limits, Clock clock) {
     this.store = Objects.requireNonNull(store, "store");
@@ -133,6 +137,7 @@ public final class CodedSets implements BiConsumer<Hash, List<Hash>> {
         return null; // another session is building it, or it was dropped meanwhile
       }
     }
+    served.incrementAndGet();
     return entry.set.snapshot();
   }
 
@@ -154,6 +159,7 @@ public final class CodedSets implements BiConsumer<Hash, List<Hash>> {
           entry.set.add(id);
         }
       }
+      built.incrementAndGet();
       synchronized (sets) {
         trim(entry);
       }
@@ -203,6 +209,30 @@ public final class CodedSets implements BiConsumer<Hash, List<Hash>> {
     synchronized (sets) {
       return sets.size();
     }
+  }
+
+  /** How many sets were built from the store so far. */
+  long built() {
+    return built.get();
+  }
+
+  /** How many snapshots of kept sets sessions were given so far. */
+  long served() {
+    return served.get();
+  }
+
+  /** The digests of the capsule's kept sets that are ready: each must equal the store's. */
+  List<SetDigest> digestsOf(Hash capsule) {
+    List<Entry> entries;
+    synchronized (sets) {
+      entries = new ArrayList<>(byCapsule.getOrDefault(capsule, List.of()));
+      entries.removeIf(e -> e.pending != null);
+    }
+    List<SetDigest> out = new ArrayList<>();
+    for (Entry e : entries) {
+      out.add(e.set.snapshot().digest());
+    }
+    return out;
   }
 
   /** The bytes the kept sets hold together. */
