@@ -22,10 +22,13 @@ import org.jspecify.annotations.Nullable;
  * <ol>
  *   <li>Quick check: the hello and its reply carry count, set fingerprint and heads; equal replicas are
  *       done in one round trip.
- *   <li>Default ({@link Config#DEFAULT}, the compact form, mode 2): the responder streams rateless IBLT
+ *   <li>Default ({@link Config#DEFAULT}, the compact form): the responder streams rateless IBLT
  *       symbols over its records' keyed 64-bit hashes, the initiator subtracts its own and peels; once
  *       decoded it sends the records only it holds and asks for the rest by their keyed hashes; the
- *       final Done checks the result. The full form ({@link Config#FULL_IDS}, mode 0) codes the ids
+ *       final Done checks the result. Between hosts that share a pair secret (their key exchange) this
+ *       is mode 3: the key is their pair key ({@link SessionKey#forPair}), the same in every session, so
+ *       each side copies the symbols its replica keeps ({@link SyncDag#codedSnapshot}) instead of
+ *       encoding every record; without one it is mode 2, under a key of the session. The full form ({@link Config#FULL_IDS}, mode 0) codes the ids
  *       themselves at three times the bytes and checks the decoded ids against the responder's
  *       fingerprint before asking.
  *   <li>Baseline and fallback: each side sends a Bloom filter of its records; each sends the records the
@@ -47,9 +50,10 @@ public final class Reconciler {
   public record Config(int mode, double bloomFalsePositiveRate, int minBatch, double batchGrowth,
       SyncLimits limits) {
     /**
-     * The compact rateless IBLT (mode 2): coded symbols over keyed 64-bit hashes, about 13.5 bytes each.
-     * It is the default because at a third of the full form's bytes per symbol it stays under the Bloom
-     * filters' cost up to large differences, so sessions end in two round trips instead of falling back.
+     * The compact rateless IBLT: coded symbols over keyed 64-bit hashes, about 13.5 bytes each; mode 3
+     * when the reconciler has a pair secret, mode 2 otherwise. It is the default because at a third of
+     * the full form's bytes per symbol it stays under the Bloom filters' cost up to large differences,
+     * so sessions end in two round trips instead of falling back.
      */
     public static final Config DEFAULT = new Config(SyncMessage.MODE_RIBLT_COMPACT, 0.01, 8, 0.05,
         SyncLimits.DEFAULT);

@@ -528,8 +528,8 @@ public final class Riblt {
 
     private final int w;
 
+    /** A decoder whose own symbols come from {@code own}: the receiver's records under the same key and form. */
     public Decoder(SessionKey key, Source own, SyncDag dag) {
-      // own: an encoder of the receiver's records under the same key, horizon and form
       this.key = key;
       this.own = own;
       this.dag = dag;
