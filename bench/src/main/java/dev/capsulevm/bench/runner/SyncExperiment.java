@@ -264,9 +264,9 @@ final class SyncExperiment implements Experiment {
         extendedAt.isEmpty() ? "" : " (divergence " + String.join(", ", extendedAt) + ")"));
     result.finding(String.format("What keeping costs: building a side's kept set of %,d records from its ids"
         + " (the CPU each record costs when stored, about %.2f µs, paid at once by the first session after a"
-        + " restart) took %.0f ms median (%.0f–%.0f); a set of %,d records holds about %.0f MiB (48 bytes a"
+        + " restart) took %.0f ms median (%.0f–%.0f); a set of %,d records holds about %.0f MiB (60 bytes a"
         + " record, 16 a kept symbol).", n, builds.median() * 1000 / n, builds.median(), builds.min(), builds.max(),
-        n, (48.0 * n + 16.0 * CodedSet.DEFAULT_PREFIX) / (1 << 20)));
+        n, (60.0 * n + 16.0 * CodedSet.DEFAULT_PREFIX) / (1 << 20)));
   }
 
   /**

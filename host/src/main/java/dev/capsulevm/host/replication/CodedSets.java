@@ -65,7 +65,7 @@ public final class CodedSets implements BiConsumer<Hash, List<Hash>> {
 
     /** About what a set of {@code records} ids holds. */
     long bytesFor(long records) {
-      return 16L * prefix + 48L * records;
+      return 16L * prefix + 60L * records;
     }
   }
 

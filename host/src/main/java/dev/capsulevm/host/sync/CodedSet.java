@@ -16,8 +16,12 @@ import java.util.Objects;
  * their keyed hashes, and an open-addressing table from keyed hash to element. The key is secret to the
  * two hosts that share it, so no writer can choose ids whose hashes crowd one probe sequence.
  *
- * <p>Memory: {@link #bytes()}, about 16 bytes per prefix symbol plus 48 bytes per id (32 for the id, 8
- * for its hash, 8 for the table at a load of at most one half). Adding is idempotent: an id already held
+ * <p>For a session that needs symbols past the prefix it also keeps, per id, where its index sequence
+ * goes on from there (the generator state and the first index at or past the prefix), so encoding past
+ * the prefix starts at the prefix instead of stepping every id through it.
+ *
+ * <p>Memory: {@link #bytes()}, about 16 bytes per prefix symbol plus 60 bytes per id (32 for the id, 8
+ * for its hash, 12 for where its sequence goes on, 8 for the table at a load of at most one half). Adding is idempotent: an id already held
  * is ignored, so a store's commit listener and a scan of the store may both report it. Thread-safe;
  * {@link #snapshot()} gives a session a fixed view while ids keep arriving.
  */
@@ -34,6 +38,9 @@ public final class CodedSet {
   // the elements, in the order added
   private long[] limbs;
   private long[] hashes;
+  /** Each id's generator state and next index (at or past the prefix; capped at Integer.MAX_VALUE). */
+  private long[] states;
+  private int[] next;
   private int n;
   /** Element + 1 by keyed hash (open addressing, linear probing); 0 is empty. */
   private int[] table;
@@ -51,6 +58,8 @@ public final class CodedSet {
     counts = new int[prefix];
     limbs = new long[64];
     hashes = new long[16];
+    states = new long[16];
+    next = new int[16];
     table = new int[32];
   }
 
@@ -105,6 +114,8 @@ public final class CodedSet {
     if (hashes.length == n) {
       hashes = Arrays.copyOf(hashes, 2 * n);
       limbs = Arrays.copyOf(limbs, 8 * n);
+      states = Arrays.copyOf(states, 2 * n);
+      next = Arrays.copyOf(next, 2 * n);
     }
     int e = n++;
     limbs[4 * e] = l0;
@@ -129,6 +140,8 @@ public final class CodedSet {
       state += Riblt.GOLDEN;
       idx = Riblt.nextIndex(idx, Riblt.mix(state));
     }
+    states[e] = state;
+    next[e] = (int) Math.min(idx, Integer.MAX_VALUE);
     return true;
   }
 
@@ -168,7 +181,7 @@ public final class CodedSet {
 
   /** The bytes this set holds: its arrays, by their capacity. */
   public synchronized long bytes() {
-    return 16L * prefix + 40L * hashes.length + 4L * table.length;
+    return 16L * prefix + 52L * hashes.length + 4L * table.length;
   }
 
   /** An independent copy. */
@@ -179,6 +192,8 @@ public final class CodedSet {
     System.arraycopy(counts, 0, c.counts, 0, prefix);
     c.limbs = limbs.clone();
     c.hashes = hashes.clone();
+    c.states = states.clone();
+    c.next = next.clone();
     c.table = table.clone();
     c.n = n;
     c.digest.addAll(digest);
@@ -190,7 +205,7 @@ public final class CodedSet {
    * lookups of the elements held now (ids added later are not seen). Copies 16 bytes per prefix symbol.
    */
   public synchronized Snapshot snapshot() {
-    return new Snapshot(n, digest.copy(), sums.clone(), checks.clone(), counts.clone(), hashes);
+    return new Snapshot(n, digest.copy(), sums.clone(), checks.clone(), counts.clone(), hashes, states, next);
   }
 
   /** A fixed view of the set for one session. */
@@ -200,17 +215,21 @@ public final class CodedSet {
     private final long[] prefixSums;
     private final int[] prefixChecks;
     private final int[] prefixCounts;
-    /** The hashes array when the snapshot was taken: entries below {@code size} never change. */
+    /** The per-id arrays when the snapshot was taken: entries below {@code size} never change. */
     private final long[] hashesThen;
+    private final long[] statesThen;
+    private final int[] nextThen;
 
     private Snapshot(int size, SetDigest digestThen, long[] prefixSums, int[] prefixChecks, int[] prefixCounts,
-        long[] hashesThen) {
+        long[] hashesThen, long[] statesThen, int[] nextThen) {
       this.size = size;
       this.digestThen = digestThen;
       this.prefixSums = prefixSums;
       this.prefixChecks = prefixChecks;
       this.prefixCounts = prefixCounts;
       this.hashesThen = hashesThen;
+      this.statesThen = statesThen;
+      this.nextThen = nextThen;
     }
 
     public SessionKey key() {
@@ -241,9 +260,19 @@ public final class CodedSet {
       }
     }
 
-    /** The keyed hash of element {@code e} (below {@link #size()}). */
-    long hashAt(int e) {
-      return hashesThen[e];
+    /** The keyed hashes of the ids held (entries below {@link #size()}); not to be written. */
+    long[] hashes() {
+      return hashesThen;
+    }
+
+    /** Each id's generator state at its first index at or past the prefix (below {@link #size()}); read only. */
+    long[] states() {
+      return statesThen;
+    }
+
+    /** Each id's first index at or past the prefix, capped at Integer.MAX_VALUE (below {@link #size()}); read only. */
+    int[] next() {
+      return nextThen;
     }
 
     /** Whether the set held an id with keyed hash {@code h}. */

@@ -225,7 +225,8 @@ public final class Riblt {
   /**
    * The compact form's symbols of a {@link CodedSet} snapshot: symbols below the set's prefix are copies
    * of the ones it keeps; past them (a difference larger than the prefix decodes), every element is
-   * stepped to the prefix once, from its keyed hash, and the runs are encoded as {@link Encoder} does.
+   * taken where the set keeps its sequence going on from the prefix, and the runs are encoded as
+   * {@link Encoder} does.
    * Lookups by keyed hash go to the set's table. Nothing here is proportional to the set until a session
    * needs symbols past the prefix.
    */
@@ -291,28 +292,24 @@ public final class Riblt {
       return out;
     }
 
-    /** Steps every element from index 0 to its first index at or past the prefix. */
+    /**
+     * Takes every element's state at its first index past the prefix from the set (which keeps it), in
+     * arrays of this encoder's own, since encoding advances them.
+     */
     private void extend() {
       if (states != null) {
         return;
       }
       int n = set.size();
-      long[] h = new long[n];
+      long[] h = Arrays.copyOf(set.hashes(), n);
       int[] c = new int[n];
-      long[] s = new long[n];
-      int[] x = new int[n];
+      long[] s = Arrays.copyOf(set.states(), n);
+      int[] x = Arrays.copyOf(set.next(), n);
       for (int e = 0; e < n; e++) {
-        long hash = set.hashAt(e);
-        h[e] = hash;
-        c[e] = (int) compactCheck(hash);
-        long state = hash;
-        long idx = 0;
-        while (idx < copied) {
-          state += GOLDEN;
-          idx = nextIndex(idx, mix(state));
+        c[e] = (int) compactCheck(h[e]);
+        if (x[e] >= horizon) {
+          x[e] = Integer.MAX_VALUE;
         }
-        s[e] = state;
-        x[e] = idx < horizon ? (int) idx : Integer.MAX_VALUE;
       }
       hashes = h;
       checks = c;
