@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * Recomputes docs/FORMAT.md's "Sync peer proof" example: the example creator key (seed 32 bytes 0x01)
  * opens a session for the example capsule with nonce 32 bytes 0x0a and exchange key scalar 32 bytes 0x0c,
  * the example writer key (seed 0x02) answers with nonce 32 bytes 0x0b and exchange key scalar 32 bytes
- * 0x0d. Every {@code vector sync-proof.*} and {@code vector sync-pair.*} line is these bytes.
+ * 0x0d. Every {@code vector sync-proof.*} line is these bytes.
  */
 class PeerProofFormatTest {
   static final Hash CAPSULE = Hash.fromHex("a2998319ae73c781cdaa63dfeb9191e2f192ffe5289fcc06184e41495dc55c74");
@@ -50,10 +50,10 @@ class PeerProofFormatTest {
     v.put("sync-proof.signature(initiator)", PeerHandshake.sign(initiator, PeerHandshake.INITIATOR, CAPSULE,
         initiatorNonce, responderNonce, initiator.publicKey(), responder.publicKey(), ie, re).toHex());
     byte[] secret = initiatorExchange.pairSecret(re);
-    v.put("sync-pair.secret", hex.formatHex(secret));
+    v.put("sync-proof.pair-secret", hex.formatHex(secret));
     SessionKey key = SessionKey.forPair(CAPSULE, secret);
-    v.put("sync-pair.key", hex.formatHex(key.keyBytes()));
-    v.put("sync-pair.hash(capsule.id)", String.format("%016x", key.hash(CAPSULE)));
+    v.put("sync-proof.pair-key", hex.formatHex(key.keyBytes()));
+    v.put("sync-proof.pair-hash(capsule.id)", String.format("%016x", key.hash(CAPSULE)));
     return v;
   }
 
@@ -76,7 +76,7 @@ class PeerProofFormatTest {
     assertTrue(Files.exists(doc), "docs/FORMAT.md is part of the project");
     Map<String, String> documented = new TreeMap<>();
     for (String line : Files.readAllLines(doc)) {
-      if (line.startsWith("vector sync-proof.") || line.startsWith("vector sync-pair.")) {
+      if (line.startsWith("vector sync-proof.")) {
         int eq = line.indexOf(" = ");
         documented.put(line.substring(7, eq).trim(), line.substring(eq + 3).trim());
       }
