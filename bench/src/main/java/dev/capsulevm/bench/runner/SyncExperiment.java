@@ -1,11 +1,23 @@
 package dev.capsulevm.bench.runner;
 
+import dev.capsulevm.host.replication.CodedSets;
+import dev.capsulevm.host.store.LmdbCapsuleStorage;
+import dev.capsulevm.host.sync.CodedSet;
 import dev.capsulevm.host.sync.InMemoryDag;
 import dev.capsulevm.host.sync.LocalSession;
 import dev.capsulevm.host.sync.Reconciler;
+import dev.capsulevm.host.sync.SessionKey;
 import dev.capsulevm.host.sync.SyncRecord;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.Sha256;
+import dev.capsulevm.proofs.capsule.InMemoryRecordSource;
+import dev.capsulevm.proofs.capsule.Record;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.vm.storage.Batch;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -17,19 +29,25 @@ import java.util.Random;
 import java.util.function.IntPredicate;
 
 /**
- * Anti-entropy between two in-memory replicas of one capsule: the default (RIBLT-64, the compact
- * rateless IBLT over keyed 64-bit hashes) against the Bloom filter + walk baseline and the full-id form
- * (RIBLT-256), on the same replicas, for divergence 0, 0.1, 1 and 10 percent of the records and four
- * shapes of difference. {@code -Dsync.methods=RIBLT-64,Bloom} runs only the methods named (the default and
- * the baseline are always needed for the findings). Sessions run through the codec ({@link LocalSession}): every
- * turn is encoded, counted and strictly decoded; the bytes of the records themselves (ids, parents) are
- * counted apart from the reconciliation's.
+ * Anti-entropy between two in-memory replicas of one capsule: the compact rateless IBLT over keyed 64-bit
+ * hashes with each side's symbols kept up to date under the hosts' pair key (RIBLT-64 kept, mode 3, what
+ * hosts run) and encoded per session under a session key (RIBLT-64, mode 2, before), against the Bloom
+ * filter + walk baseline and the full-id form (RIBLT-256), on the same replicas, for divergence 0, 0.1, 1
+ * and 10 percent of the records and four shapes of difference. {@code -Dsync.methods=RIBLT-64,Bloom} runs
+ * only the methods named (the per-session form and the baseline are always needed for the findings).
+ * Sessions run through the codec ({@link LocalSession}): every turn is encoded, counted and strictly
+ * decoded; the bytes of the records themselves (ids, parents) are counted apart from the reconciliation's.
+ * The kept sets are built before each session (their CPU is reported apart: it is paid as records are
+ * stored, or once per peer after a restart); {@code -Dsync.lmdb=false} skips building one from an LMDB
+ * store of the same size.
  */
 final class SyncExperiment implements Experiment {
   private static final double[] DIVERGENCE = {0, 0.001, 0.01, 0.1};
   private static final String[] SHAPES = {"scattered holes", "one hole per side", "a fork", "a lagging tip"};
-  /** The default, the baseline, the full-id form. */
-  private static final String[] ALL_METHODS = {"RIBLT-64", "Bloom", "RIBLT-256"};
+  /** The compact form with kept symbols (the default in hosts). */
+  static final String KEPT = "RIBLT-64 kept";
+  /** Kept, per session, the baseline, the full-id form. */
+  private static final String[] ALL_METHODS = {KEPT, "RIBLT-64", "Bloom", "RIBLT-256"};
   private static final int WIDTH = 4;
 
   @Override
@@ -67,12 +85,13 @@ final class SyncExperiment implements Experiment {
 
   @Override
   public int steps(boolean quick) {
-    return seeds(quick) * SHAPES.length * DIVERGENCE.length;
+    boolean lmdb = List.of(methods()).contains(KEPT) && !"false".equals(System.getProperty("sync.lmdb"));
+    return seeds(quick) * SHAPES.length * DIVERGENCE.length + (lmdb ? 1 : 0);
   }
 
-  /** One session's figures. */
+  /** One session's figures; {@code extended}: a side with kept symbols encoded past their prefix. */
   private record Run(double bytes, double missing, int roundTrips, double cpuInitiator, double cpuResponder,
-      boolean fellBack, boolean diverged) {
+      boolean fellBack, boolean diverged, boolean extended) {
     double perMissing() {
       return missing == 0 ? bytes : bytes / missing;
     }
@@ -90,12 +109,17 @@ final class SyncExperiment implements Experiment {
             + " share of records missing on one side or the other: scattered holes (each side lacks d/2 of"
             + " the records at random), one hole per side (each lacks one run of d/2 consecutive records),"
             + " a fork (a common history, then each side's own branch of d/2 records) and a lagging tip (one"
-            + " side lacks the newest d). Each cell runs " + (full ? "three methods" : "two methods")
-            + " on copies of the same replicas: the default, RIBLT-64 (quick check, then rateless IBLT"
-            + " symbols over keyed 64-bit hashes of the ids, 12 bytes and a count each, streamed one run"
-            + " ahead, the initiator learning ids from the records it then asks for; falling back to Bloom"
-            + " filters when they would cost more), the baseline, Bloom (quick check, Bloom filters at 1%"
-            + " false positives, the walk from the heads, repair rounds)"
+            + " side lacks the newest d). Each cell runs " + methods.length + " methods on copies of the same"
+            + " replicas: " + (List.of(methods).contains(KEPT) ? "RIBLT-64 kept, the default in hosts (mode 3:"
+                + " the compact rateless IBLT's symbols, over keyed 64-bit hashes of the ids, 12 bytes and a count"
+                + " each, under the key the two hosts share, each side's first " + String.format("%,d",
+                CodedSet.DEFAULT_PREFIX) + " kept up to date as records are stored and copied per session; its"
+                + " kept sets are built before the session, their CPU reported apart), " : "")
+            + "RIBLT-64 (the same symbols under a key of the session, so each side encodes its whole set per"
+            + " session: the default before kept symbols; quick check, symbols streamed one run ahead, the"
+            + " initiator learning ids from the records it then asks for; falling back to Bloom filters when they"
+            + " would cost more), the baseline, Bloom (quick check, Bloom filters at 1% false positives, the walk"
+            + " from the heads, repair rounds)"
             + (full ? ", and RIBLT-256, the same rateless IBLT over the 32-byte ids (40 bytes and a count per"
                 + " symbol, ids checked against the fingerprint before asking)" : "")
             + ". Bytes are reconciliation bytes"
@@ -107,6 +131,7 @@ final class SyncExperiment implements Experiment {
     Result.Chart chart = result.chart("Bytes per missing record", "divergence (missing records per 10,000)", true,
         "reconciliation bytes per missing record (median)", true);
     Map<String, List<Run>> runs = new LinkedHashMap<>();
+    List<Double> buildMs = new ArrayList<>();
     warmUp();
     for (int seed = 1; seed <= seeds; seed++) {
       List<SyncRecord> base = records(seed, n);
@@ -118,13 +143,26 @@ final class SyncExperiment implements Experiment {
             Replicas r = mi == methods.length - 1 ? built : new Replicas(built.a.copy(), built.b.copy());
             Reconciler.Config config = config(method);
             long missing = missing(r.a, r.b);
-            LocalSession.Stats s = LocalSession.run(
-                new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(seed * 31L)),
-                new Reconciler(r.b, Reconciler.Role.RESPONDER, config, new Random(seed * 37L)), 1_000);
+            byte[] pair = null;
+            if (method.equals(KEPT)) {
+              pair = pairSecret(seed);
+              SessionKey key = SessionKey.forPair(ROOT, pair);
+              for (InMemoryDag side : List.of(r.a, r.b)) {
+                long t = THREADS.getCurrentThreadCpuTime();
+                side.maintain(key, CodedSet.DEFAULT_PREFIX);
+                buildMs.add((THREADS.getCurrentThreadCpuTime() - t) / 1e6);
+              }
+            }
+            Reconciler initiator = new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(seed * 31L),
+                pair);
+            Reconciler responder = new Reconciler(r.b, Reconciler.Role.RESPONDER, config, new Random(seed * 37L),
+                pair);
+            LocalSession.Stats s = LocalSession.run(initiator, responder, 1_000);
             boolean diverged = !r.a.digest().equals(r.b.digest());
             runs.computeIfAbsent(key(shape, divergence, method), k -> new ArrayList<>()).add(new Run(
                 s.reconciliationBytes(), missing, s.roundTrips(), s.initiatorCpuNanos() / 1e6,
-                s.responderCpuNanos() / 1e6, s.fellBack(), diverged));
+                s.responderCpuNanos() / 1e6, s.fellBack(), diverged,
+                initiator.extendedKeptSymbols() || responder.extendedKeptSymbols()));
           }
           progress.step(name() + ": seed " + seed + ", " + shape + ", " + percent(divergence));
         }
@@ -151,16 +189,158 @@ final class SyncExperiment implements Experiment {
         }
       }
     }
-    findings(result, runs, "RIBLT-64", "the default (RIBLT-64)");
+    boolean kept = List.of(methods).contains(KEPT);
+    if (kept) {
+      findings(result, runs, KEPT, "the default (RIBLT-64 kept)");
+      keptFindings(result, runs, n, new Samples(buildMs.stream().mapToDouble(Double::doubleValue).toArray()));
+    }
+    findings(result, runs, "RIBLT-64", kept ? "the per-session form (RIBLT-64)" : "the default (RIBLT-64)");
     if (full) {
       findings(result, runs, "RIBLT-256", "the full-id form (RIBLT-256)");
+    }
+    if (kept && !"false".equals(System.getProperty("sync.lmdb"))) {
+      lmdbBuild(result, n, progress);
     }
     return result;
   }
 
+  private static final java.lang.management.ThreadMXBean THREADS =
+      java.lang.management.ManagementFactory.getThreadMXBean();
+
+  /** The two hosts' pair secret in a seed's sessions (what their key exchange would give). */
+  private static byte[] pairSecret(long seed) {
+    byte[] secret = new byte[SessionKey.PAIR_SECRET_BYTES];
+    new Random(seed * 41L).nextBytes(secret);
+    return secret;
+  }
+
+  /** Kept against per-session symbols, in the same sessions: CPU, bytes, round trips; and what keeping costs. */
+  private static void keptFindings(Result result, Map<String, List<Run>> runs, int n, Samples builds) {
+    List<String> cpu = new ArrayList<>();
+    double worstMedian = 0;
+    double worstSession = 0;
+    for (String shape : SHAPES) {
+      List<Run> k = runs(runs, key(shape, 0.001, KEPT));
+      List<Run> p = runs(runs, key(shape, 0.001, "RIBLT-64"));
+      Samples kc = samples(k, x -> Math.max(x.cpuInitiator(), x.cpuResponder()));
+      Samples pc = samples(p, x -> Math.max(x.cpuInitiator(), x.cpuResponder()));
+      worstMedian = Math.max(worstMedian, kc.median());
+      worstSession = Math.max(worstSession, kc.max());
+      cpu.add(String.format("%s %.1f (per session %.0f)", shape, kc.median(), pc.median()));
+    }
+    result.finding(String.format("CPU per side at %,d records and 0.1 %% divergence, kept symbols against symbols"
+        + " encoded per session (same replicas, same run), median ms: %s. Worst median %.1f ms, worst session"
+        + " %.1f ms. Goal at most 50 ms: %s.", n, String.join(", ", cpu), worstMedian, worstSession,
+        worstMedian <= 50 ? "met" : "missed"));
+    double lowBytes = Double.MAX_VALUE;
+    double highBytes = 0;
+    int moreTrips = 0;
+    long extended = 0;
+    long total = 0;
+    java.util.Set<String> extendedAt = new java.util.TreeSet<>();
+    for (String shape : SHAPES) {
+      for (double d : DIVERGENCE) {
+        List<Run> k = runs(runs, key(shape, d, KEPT));
+        List<Run> p = runs(runs, key(shape, d, "RIBLT-64"));
+        if (d > 0) {
+          double ratio = samples(k, Run::bytes).median() / samples(p, Run::bytes).median();
+          lowBytes = Math.min(lowBytes, ratio);
+          highBytes = Math.max(highBytes, ratio);
+        }
+        moreTrips += samples(k, x -> x.roundTrips()).median() > samples(p, x -> x.roundTrips()).median() ? 1 : 0;
+        long e = k.stream().filter(Run::extended).count();
+        if (e > 0) {
+          extendedAt.add(percent(d));
+        }
+        extended += e;
+        total += k.size();
+      }
+    }
+    result.finding(String.format("Bytes and round trips with kept symbols: the same symbols under another key;"
+        + " per cell with a difference, the median bytes are %.2f–%.2fx the per-session form's, and %d of %d"
+        + " cells took more round trips (median). %d of %d sessions needed symbols past the %,d kept%s and"
+        + " encoded those from every record, as every session did before.", lowBytes, highBytes, moreTrips,
+        SHAPES.length * DIVERGENCE.length, extended, total, CodedSet.DEFAULT_PREFIX,
+        extendedAt.isEmpty() ? "" : " (divergence " + String.join(", ", extendedAt) + ")"));
+    result.finding(String.format("What keeping costs: building a side's kept set of %,d records from its ids"
+        + " (the CPU each record costs when stored, about %.2f µs, paid at once by the first session after a"
+        + " restart) took %.0f ms median (%.0f–%.0f); a set of %,d records holds about %.0f MiB (60 bytes a"
+        + " record, 16 a kept symbol).", n, builds.median() * 1000 / n, builds.median(), builds.min(), builds.max(),
+        n, (60.0 * n + 16.0 * CodedSet.DEFAULT_PREFIX) / (1 << 20)));
+  }
+
+  /**
+   * Builds a kept set from an LMDB store of {@code n} records (what a host's first session after a restart
+   * does) three times, each after reopening the store: the store's open time, unchanged by kept sets, and
+   * the build's.
+   */
+  private static void lmdbBuild(Result result, int n, Progress progress) throws Exception {
+    Path dir = Files.createTempDirectory("capsulevm-sync-lmdb");
+    try {
+      SignedMetadata metadata = Workload.metadata(SigningPolicy.HEARTBEAT, "sync kept set");
+      Hash capsule = metadata.capsuleId();
+      try (LmdbCapsuleStorage store = LmdbCapsuleStorage.open(dir, 4L << 30, 4L << 30, 16,
+          LmdbCapsuleStorage.Durability.NO_SYNC)) {
+        try (Batch batch = store.newBatch()) {
+          batch.createCapsule(metadata);
+          batch.commit();
+        }
+        InMemoryRecordSource source = new InMemoryRecordSource();
+        Hash parent = capsule;
+        for (int i = 0; i < n; i += 10_000) {
+          try (Batch batch = store.newBatch()) {
+            for (int k = i; k < Math.min(n, i + 10_000); k++) {
+              List<byte[]> body = List.of(ByteBuffer.allocate(8).putLong(k).array());
+              Record record = Record.build(capsule, List.of(parent), body, Workload.START.toEpochMilli() + k,
+                  Workload.WRITER, false, source);
+              source.add(record.header());
+              batch.putRecord(new RecordWithBody(record, body));
+              parent = record.hash();
+            }
+            batch.commit();
+          }
+        }
+        store.sync();
+      }
+      List<Double> opens = new ArrayList<>();
+      List<Double> builds = new ArrayList<>();
+      List<Double> buildCpu = new ArrayList<>();
+      for (int round = 0; round < 3; round++) {
+        long t = System.nanoTime();
+        try (LmdbCapsuleStorage store = LmdbCapsuleStorage.open(dir, 4L << 30, 4L << 30, 16,
+            LmdbCapsuleStorage.Durability.NO_SYNC)) {
+          opens.add((System.nanoTime() - t) / 1e6);
+          CodedSets sets = new CodedSets(store, new CodedSets.Limits(CodedSet.DEFAULT_PREFIX, 0,
+              Long.MAX_VALUE, java.time.Duration.ofHours(25)), java.time.Clock.systemUTC());
+          store.onRecordsStored(sets);
+          long c = THREADS.getCurrentThreadCpuTime();
+          t = System.nanoTime();
+          if (sets.snapshot(capsule, SessionKey.forPair(capsule, pairSecret(round))) == null) {
+            throw new IllegalStateException("the kept set of " + n + " records was not built");
+          }
+          builds.add((System.nanoTime() - t) / 1e6);
+          buildCpu.add((THREADS.getCurrentThreadCpuTime() - c) / 1e6);
+        }
+      }
+      Samples open = new Samples(opens.stream().mapToDouble(Double::doubleValue).toArray());
+      Samples build = new Samples(builds.stream().mapToDouble(Double::doubleValue).toArray());
+      Samples cpu = new Samples(buildCpu.stream().mapToDouble(Double::doubleValue).toArray());
+      result.finding(String.format("After a restart, from an LMDB store of %,d records (page cache warm, 3"
+          + " reopens): opening the store took %.1f ms median (kept sets add nothing to it: they are built at the"
+          + " first session with each peer, whose keys the restart renewed); that first build took %.0f ms median"
+          + " (%.0f–%.0f; CPU %.0f ms), read in one pass over the capsule's ids.", n, open.median(), build.median(),
+          build.min(), build.max(), cpu.median()));
+      progress.step("sync: kept set built from LMDB");
+    } finally {
+      try (var paths = Files.walk(dir)) {
+        paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
   private static Reconciler.Config config(String method) {
     return switch (method) {
-      case "RIBLT-64" -> Reconciler.Config.DEFAULT;
+      case "RIBLT-64", KEPT -> Reconciler.Config.DEFAULT;
       case "Bloom" -> Reconciler.Config.BASELINE;
       case "RIBLT-256" -> Reconciler.Config.FULL_IDS;
       default -> throw new IllegalArgumentException(method);
@@ -376,6 +556,12 @@ final class SyncExperiment implements Experiment {
           LocalSession.run(new Reconciler(r.a, Reconciler.Role.INITIATOR, config, new Random(1)),
               new Reconciler(r.b, Reconciler.Role.RESPONDER, config, new Random(2)), 1_000);
         }
+        Replicas r = replicas(base, shape, 0.001 + 0.05 * round, round);
+        byte[] pair = pairSecret(round);
+        r.a.maintain(SessionKey.forPair(ROOT, pair), CodedSet.DEFAULT_PREFIX);
+        r.b.maintain(SessionKey.forPair(ROOT, pair), CodedSet.DEFAULT_PREFIX);
+        LocalSession.run(new Reconciler(r.a, Reconciler.Role.INITIATOR, Reconciler.Config.DEFAULT, new Random(1), pair),
+            new Reconciler(r.b, Reconciler.Role.RESPONDER, Reconciler.Config.DEFAULT, new Random(2), pair), 1_000);
       }
     }
   }

@@ -1,5 +1,7 @@
 package dev.capsulevm.host.replication;
 
+import dev.capsulevm.host.sync.CodedSet;
+import dev.capsulevm.host.sync.SessionKey;
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.host.sync.SyncRecord;
 import dev.capsulevm.proofs.Hash;
@@ -64,6 +66,12 @@ abstract class DelegatingReplica implements SessionReplica {
     if (inner != null) {
       inner.forEachIdLimbs(action);
     }
+  }
+
+  @Override
+  public CodedSet.@Nullable Snapshot codedSnapshot(SessionKey key) {
+    SessionReplica opened = inner;
+    return opened == null ? null : opened.codedSnapshot(key);
   }
 
   @Override

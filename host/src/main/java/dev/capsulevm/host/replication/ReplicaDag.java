@@ -1,6 +1,8 @@
 package dev.capsulevm.host.replication;
 
 import dev.capsulevm.host.store.ReplicaStore;
+import dev.capsulevm.host.sync.CodedSet;
+import dev.capsulevm.host.sync.SessionKey;
 import dev.capsulevm.host.sync.SetDigest;
 import dev.capsulevm.host.sync.SyncDag;
 import dev.capsulevm.host.sync.SyncRecord;
@@ -107,6 +109,8 @@ public final class ReplicaDag implements SessionReplica {
   private final RecordValidator appendValidator;
   /** The capsule's validators and parsed membership records, shared with other sessions. */
   private final CapsuleMembers members;
+  /** The coded symbols the host keeps for its peers, or null: none kept. */
+  private final @Nullable CodedSets coded;
 
   private final Map<Hash, Staged> staged = new HashMap<>();
   /** How many staged records name each hash as a parent: what is not a head. */
@@ -142,6 +146,18 @@ public final class ReplicaDag implements SessionReplica {
    * @throws StorageException UNKNOWN_CAPSULE when the store does not hold the capsule
    */
   public ReplicaDag(ReplicaStore store, Hash capsuleId, Limits limits, MemberCache members) throws StorageException {
+    this(store, capsuleId, limits, members, null);
+  }
+
+  /**
+   * A view of capsule {@code capsuleId} in {@code store} for one session, whose coded symbols under a
+   * peer's standing key come from {@code coded} (a replicator's, kept for its peers) when it keeps them.
+   *
+   * @throws StorageException UNKNOWN_CAPSULE when the store does not hold the capsule
+   */
+  public ReplicaDag(ReplicaStore store, Hash capsuleId, Limits limits, MemberCache members,
+      @Nullable CodedSets coded) throws StorageException {
+    this.coded = coded;
     this.store = Objects.requireNonNull(store, "store");
     this.capsuleId = Objects.requireNonNull(capsuleId, "capsuleId");
     this.limits = Objects.requireNonNull(limits, "limits");
@@ -630,6 +646,25 @@ public final class ReplicaDag implements SessionReplica {
   private SetDigest storedDigest() {
     try {
       return store.digest(capsuleId);
+    } catch (StorageException e) {
+      // The store never deletes a capsule, and this one was held when the view opened.
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The stored records' symbols kept under {@code key}, or null: none kept, or records are staged (the
+   * kept set is the store's, and this view holds more).
+   */
+  @Override
+  public CodedSet.@Nullable Snapshot codedSnapshot(SessionKey key) {
+    requireOpen();
+    CodedSets sets = coded;
+    if (sets == null || !staged.isEmpty()) {
+      return null;
+    }
+    try {
+      return sets.snapshot(capsuleId, key);
     } catch (StorageException e) {
       // The store never deletes a capsule, and this one was held when the view opened.
       throw new IllegalStateException(e.getMessage(), e);

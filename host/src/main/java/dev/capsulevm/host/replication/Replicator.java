@@ -139,11 +139,13 @@ public final class Replicator implements AutoCloseable {
    *     verifying each peer's certificate (a CA file or pins)
    * @param allowedPeers per capsule, the host keys of the only peers that may sync it with this host
    *     (either side); a capsule not listed is synced with any peer
+   * @param codedSets how many coded symbols are kept for peers, and for which capsules ({@link CodedSets})
    */
   public record Settings(List<Peer> peers, Duration interval, int maxIncomingSessions, Duration backoffBase,
       Duration backoffMax, Reconciler.Config reconcile, SyncSession.Limits transport, ReplicaDag.Limits staging,
-      ChannelSecurity peerSecurity, Map<Hash, Set<PublicKey>> allowedPeers) {
+      ChannelSecurity peerSecurity, Map<Hash, Set<PublicKey>> allowedPeers, CodedSets.Limits codedSets) {
     public Settings {
+      Objects.requireNonNull(codedSets, "codedSets");
       peers = List.copyOf(peers);
       if (maxIncomingSessions < 1) {
         throw new IllegalArgumentException("maxIncomingSessions must be positive");
@@ -156,9 +158,22 @@ public final class Replicator implements AutoCloseable {
 
     public Settings(List<Peer> peers, Duration interval, int maxIncomingSessions, Duration backoffBase,
         Duration backoffMax, Reconciler.Config reconcile, SyncSession.Limits transport, ReplicaDag.Limits staging,
+        ChannelSecurity peerSecurity, Map<Hash, Set<PublicKey>> allowedPeers) {
+      this(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport, staging, peerSecurity,
+          allowedPeers, CodedSets.Limits.defaults());
+    }
+
+    public Settings(List<Peer> peers, Duration interval, int maxIncomingSessions, Duration backoffBase,
+        Duration backoffMax, Reconciler.Config reconcile, SyncSession.Limits transport, ReplicaDag.Limits staging,
         ChannelSecurity peerSecurity) {
       this(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport, staging, peerSecurity,
           Map.of());
+    }
+
+    /** The same, keeping coded symbols as {@code value} says. */
+    public Settings withCodedSets(CodedSets.Limits value) {
+      return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
+          staging, peerSecurity, allowedPeers, value);
     }
 
     public static Settings defaults(List<Peer> peers) {
@@ -168,34 +183,34 @@ public final class Replicator implements AutoCloseable {
 
     public Settings withInterval(Duration value) {
       return new Settings(peers, value, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport, staging,
-          peerSecurity, allowedPeers);
+          peerSecurity, allowedPeers, codedSets);
     }
 
     public Settings withBackoff(Duration base, Duration max) {
       return new Settings(peers, interval, maxIncomingSessions, base, max, reconcile, transport, staging,
-          peerSecurity, allowedPeers);
+          peerSecurity, allowedPeers, codedSets);
     }
 
     public Settings withPeers(List<Peer> value) {
       return new Settings(value, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          staging, peerSecurity, allowedPeers);
+          staging, peerSecurity, allowedPeers, codedSets);
     }
 
     public Settings withStaging(ReplicaDag.Limits value) {
       return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          value, peerSecurity, allowedPeers);
+          value, peerSecurity, allowedPeers, codedSets);
     }
 
     /** Sessions this host opens reach their peers with {@code value}. */
     public Settings withPeerSecurity(ChannelSecurity value) {
       return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          staging, value, allowedPeers);
+          staging, value, allowedPeers, codedSets);
     }
 
     /** Only the listed peers' keys may sync the listed capsules with this host. */
     public Settings withAllowedPeers(Map<Hash, Set<PublicKey>> value) {
       return new Settings(peers, interval, maxIncomingSessions, backoffBase, backoffMax, reconcile, transport,
-          staging, peerSecurity, value);
+          staging, peerSecurity, value, codedSets);
     }
 
     /** Whether the peer with host key {@code key} may sync {@code capsule} with this host. */
@@ -246,6 +261,11 @@ public final class Replicator implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   /** The validators and parsed membership records of the capsules replicated lately, shared by sessions. */
   private final MemberCache members = new MemberCache();
+  /** The coded symbols kept for peers, per capsule and standing key; fed by the store's commits. */
+  private final CodedSets coded;
+  /** This host's exchange key and when it was drawn; guarded by {@code this}. */
+  private PeerHandshake.ExchangeKey exchange = PeerHandshake.ExchangeKey.generate();
+  private Instant exchangeDrawn;
   private final Map<String, Tracker> peers = new ConcurrentHashMap<>();
   /** Initiators that misbehaved, by the host key they proved. */
   private final Map<PublicKey, Tracker> initiators = new ConcurrentHashMap<>();
@@ -267,6 +287,9 @@ public final class Replicator implements AutoCloseable {
     this.settings = Objects.requireNonNull(settings, "settings");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.incoming = new Semaphore(settings.maxIncomingSessions());
+    this.exchangeDrawn = clock.instant();
+    this.coded = new CodedSets(store, settings.codedSets(), clock);
+    store.onRecordsStored(coded);
     for (Peer peer : settings.peers()) {
       peers.put(peer.address(), new Tracker(peer.address()));
     }
@@ -283,6 +306,28 @@ public final class Replicator implements AutoCloseable {
         .help("Records received from peers, verified and stored").register(registry);
     backedOff = Gauge.builder().name("capsulevm_sync_peers_backed_off")
         .help("Peers (configured or incoming) currently backed off").register(registry);
+  }
+
+  /** How long this host keeps an exchange key: its peers' standing keys, and the symbols kept under them, last as long. */
+  static final Duration EXCHANGE_KEY_LIFETIME = Duration.ofHours(24);
+
+  /**
+   * This host's exchange key for a session starting now: the same for a day, then a new one, and the
+   * symbols kept under the old keys are dropped.
+   */
+  private synchronized PeerHandshake.ExchangeKey exchangeKey() {
+    Instant now = clock.instant();
+    if (!now.isBefore(exchangeDrawn.plus(EXCHANGE_KEY_LIFETIME))) {
+      exchange = PeerHandshake.ExchangeKey.generate();
+      exchangeDrawn = now;
+      coded.clear();
+    }
+    return exchange;
+  }
+
+  /** The coded symbols kept for peers (for tests and the status). */
+  CodedSets codedSets() {
+    return coded;
   }
 
   /** The Sync service, to add to the host's public server. */
@@ -416,7 +461,7 @@ public final class Replicator implements AutoCloseable {
     PublicKey peerKey = null;
     try {
       SyncGrpc.newStub(channelFor(address)).session(channel);
-      PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(hostKey, capsule);
+      PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(hostKey, exchangeKey(), capsule);
       channel.send(handshake.opening(), settings.transport().frameTimeout());
       PeerHandshake.Proven proven = handshake.answer(channel, settings.transport().frameTimeout());
       peerKey = proven.peer();
@@ -432,10 +477,10 @@ public final class Replicator implements AutoCloseable {
         log.info("refused a sync session: {}", why);
         return refuse(channel, capsule, why, true, peerKey);
       }
-      replica = held ? new ReplicaDag(store, capsule, settings.staging(), members) : new NewReplica(capsule);
+      replica = held ? new ReplicaDag(store, capsule, settings.staging(), members, coded) : new NewReplica(capsule);
       SessionReplica opened = replica;
       session = new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.INITIATOR,
-          settings.reconcile()), settings.transport(), progress);
+          settings.reconcile(), proven.pairSecret()), settings.transport(), progress);
       SyncSession.Progress end = session.initiate(
           SyncFrame.newBuilder().setWantMetadata(!held).setProof(proven.signature()), frame -> {
             if (opened instanceof NewReplica fresh) {
@@ -514,6 +559,8 @@ public final class Replicator implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    store.onRecordsStored(null);
+    coded.clear();
     ScheduledFuture<?> scheduled = rounds;
     if (scheduled != null) {
       scheduled.cancel(false);
@@ -581,11 +628,12 @@ public final class Replicator implements AutoCloseable {
         return;
       }
       PeerHandshake.Opening claim = PeerHandshake.Opening.parse(opening);
-      SyncFrame first = claim.answer(hostKey, channel, timeout);
-      if (first == null) {
+      PeerHandshake.Answered answered = claim.answer(hostKey, exchangeKey(), channel, timeout);
+      if (answered == null) {
         count("responder", "FAILED", channel); // the initiator refused this host's key
         return;
       }
+      SyncFrame first = answered.first();
       initiator = claim.initiator();
       Tracker known = initiators.get(initiator);
       Instant now = clock.instant();
@@ -607,7 +655,7 @@ public final class Replicator implements AutoCloseable {
       if (!store.hasCapsule(capsule)) {
         throw SyncFailure.of(Status.Code.NOT_FOUND, "capsule " + capsule + " is not held here");
       }
-      try (ReplicaDag replica = new ReplicaDag(store, capsule, settings.staging(), members)) {
+      try (ReplicaDag replica = new ReplicaDag(store, capsule, settings.staging(), members, coded)) {
         SyncFrame.Builder firstReply = SyncFrame.newBuilder();
         if (first.getWantMetadata()) {
           SignedMetadata metadata = Objects.requireNonNull(store.metadataOrNull(capsule),
@@ -615,7 +663,8 @@ public final class Replicator implements AutoCloseable {
           firstReply.setMetadata(com.google.protobuf.ByteString.copyFrom(metadata.encoded()));
         }
         SyncSession session = new SyncSession(channel, replica,
-            new Reconciler(replica, Reconciler.Role.RESPONDER, settings.reconcile()), settings.transport(), p -> {});
+            new Reconciler(replica, Reconciler.Role.RESPONDER, settings.reconcile(), answered.pairSecret()),
+            settings.transport(), p -> {});
         session.respond(first, firstReply);
         end = session.report();
         recordsStored.inc(end.recordsStored());
@@ -723,13 +772,13 @@ public final class Replicator implements AutoCloseable {
             batch.commit();
           }
         }
-        open(new ReplicaDag(store, capsule, settings.staging(), members));
+        open(new ReplicaDag(store, capsule, settings.staging(), members, coded));
       } catch (StorageException e) {
         if (e.reason() != StorageException.Reason.CAPSULE_EXISTS) {
           throw new SyncFailure(Status.Code.INTERNAL, false, "could not create capsule " + capsule, e);
         }
         try {
-          open(new ReplicaDag(store, capsule, settings.staging(), members));
+          open(new ReplicaDag(store, capsule, settings.staging(), members, coded));
         } catch (StorageException again) {
           throw new SyncFailure(Status.Code.INTERNAL, false, "could not open capsule " + capsule, again);
         }

@@ -13,8 +13,15 @@ import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.proofs.crypto.PublicKey;
+import dev.capsulevm.vm.storage.StoragePayment;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.Objects;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -27,6 +34,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class InMemoryReplicaStore implements ReplicaStore {
   private final InMemoryCapsuleStorage storage;
+  private volatile @Nullable BiConsumer<Hash, List<Hash>> recordsStored;
 
   public InMemoryReplicaStore(InMemoryCapsuleStorage storage) {
     this.storage = Objects.requireNonNull(storage, "storage");
@@ -37,9 +45,57 @@ public final class InMemoryReplicaStore implements ReplicaStore {
     return storage.openSnapshot(capsuleId);
   }
 
+  /**
+   * {@inheritDoc} Only batches of this store are seen (not commits made on the storage it wraps); every
+   * record a committed batch put is reported, held before or not, which a listener must take.
+   */
+  @Override
+  public void onRecordsStored(@Nullable BiConsumer<Hash, List<Hash>> listener) {
+    this.recordsStored = listener;
+  }
+
   @Override
   public Batch newBatch() {
-    return storage.newBatch();
+    Batch batch = storage.newBatch();
+    return new Batch() {
+      private final Map<Hash, List<Hash>> put = new LinkedHashMap<>();
+
+      @Override
+      public void createCapsule(SignedMetadata metadata) throws StorageException {
+        batch.createCapsule(metadata);
+      }
+
+      @Override
+      public void putRecord(RecordWithBody record, @Nullable StoragePayment paymentOrNull) throws StorageException {
+        batch.putRecord(record, paymentOrNull);
+        put.computeIfAbsent(record.record().header().capsuleId(), k -> new ArrayList<>()).add(record.hash());
+      }
+
+      @Override
+      public void dropPayloads(Hash capsuleId, Hash recordHash, Hash witness, @Nullable PublicKey creditAccountOrNull,
+          Amount credit) throws StorageException {
+        batch.dropPayloads(capsuleId, recordHash, witness, creditAccountOrNull, credit);
+      }
+
+      @Override
+      public void credit(PublicKey account, Amount amount, Hash programId) throws StorageException {
+        batch.credit(account, amount, programId);
+      }
+
+      @Override
+      public void commit() throws StorageException {
+        batch.commit();
+        BiConsumer<Hash, List<Hash>> listener = recordsStored;
+        if (listener != null) {
+          put.forEach(listener);
+        }
+      }
+
+      @Override
+      public void abort() {
+        batch.abort();
+      }
+    };
   }
 
   @Override

@@ -88,6 +88,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   private volatile Clock ledgerClock = Clock.systemUTC();
   /** Told, after each commit that stored records, each capsule's lowest new height; null: nobody listens. */
   private volatile @Nullable BiConsumer<Hash, Long> recordsCommitted;
+  /** Told, after each commit that stored records, each capsule's new record ids; null: nobody listens. */
+  private volatile @Nullable BiConsumer<Hash, List<Hash>> recordsStored;
 
   private LmdbCapsuleStorage(LmdbEnvironment environment) {
     this.environment = environment;
@@ -275,6 +277,11 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     this.recordsCommitted = listener;
   }
 
+  @Override
+  public void onRecordsStored(@Nullable BiConsumer<Hash, List<Hash>> listener) {
+    this.recordsStored = listener;
+  }
+
   /**
    * Commits a batch's writes atomically, group-committed with the batches of other threads waiting at the
    * same moment ({@link GroupCommits}): one write transaction, one sync, for all of them.
@@ -294,6 +301,10 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
       BiConsumer<Hash, Long> listener = recordsCommitted;
       if (listener != null) {
         commit.lowestNewHeight.forEach(listener);
+      }
+      BiConsumer<Hash, List<Hash>> stored = recordsStored;
+      if (stored != null) {
+        commit.newIds.forEach(stored);
       }
     };
   }
@@ -319,6 +330,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     final List<SignedMetadata> created = new ArrayList<>();
     /** Per capsule that got new records, the lowest height among them. */
     final Map<Hash, Long> lowestNewHeight = new HashMap<>();
+    /** Per capsule that got new records, their ids. */
+    final Map<Hash, List<Hash>> newIds = new HashMap<>();
 
     Commit(Txn<ByteBuffer> txn, long nowSecond) {
       this.txn = txn;
@@ -338,6 +351,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
       if (capsules.put(txn, record, paymentOrNull)) {
         digests.add(txn, record.record().header().capsuleId(), record.hash());
         lowestNewHeight.merge(record.record().header().capsuleId(), record.record().header().height(), Math::min);
+        newIds.computeIfAbsent(record.record().header().capsuleId(), k -> new ArrayList<>()).add(record.hash());
       }
     }
 

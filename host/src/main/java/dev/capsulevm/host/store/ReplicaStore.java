@@ -8,6 +8,7 @@ import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.CapsuleStorage;
 import dev.capsulevm.vm.storage.StorageException;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -54,6 +55,15 @@ public interface ReplicaStore extends CapsuleStorage, AutoCloseable {
    * peer is sent), or null when the capsule does not hold it.
    */
   @Nullable RecordWithBody recordWithBodyOrNull(Hash capsuleId, Hash recordHash);
+
+  /**
+   * After each commit that stores new records, calls {@code listener} once per capsule with the ids of
+   * the records that commit stored, on the committing thread and after the commit is durable (so a read
+   * that starts after the call sees them); replaces any listener set before, null removes it. Replication
+   * keeps each capsule's coded symbols with it ({@code host.replication.CodedSets}); the listener must be
+   * quick and must not commit.
+   */
+  void onRecordsStored(@Nullable BiConsumer<Hash, List<Hash>> listener);
 
   /** Releases the store; only its owner (the daemon, a test) closes it, never replication. */
   @Override

@@ -25,6 +25,8 @@ public final class InMemoryDag implements SyncDag {
   /** The ids in insertion order as big-endian limbs, four per id. */
   private long[] dense = new long[64];
   private final byte[] buffer = new byte[32];
+  /** The ids with their coded symbols kept under one key, once {@link #maintain} asked for it. */
+  private @Nullable CodedSet coded;
 
   public InMemoryDag(Hash root) {
     this(root, 16);
@@ -103,6 +105,9 @@ public final class InMemoryDag implements SyncDag {
     for (int l = 0; l < 4; l++) {
       dense[at + l] = SessionKey.getLong(buffer, 8 * l);
     }
+    if (coded != null) {
+      coded.add(dense[at], dense[at + 1], dense[at + 2], dense[at + 3]);
+    }
     for (Hash p : record.parents()) {
       if (children.merge(p, 1, Integer::sum) == 1) {
         heads.remove(p);
@@ -120,6 +125,7 @@ public final class InMemoryDag implements SyncDag {
     d.heads.addAll(heads);
     d.dense = java.util.Arrays.copyOf(dense, 4 * records.size() + 4);
     d.digest.addAll(digest);
+    d.coded = coded == null ? null : coded.copy();
     return d;
   }
 
@@ -127,6 +133,20 @@ public final class InMemoryDag implements SyncDag {
     this.root = root;
     this.records = records;
     this.children = children;
+  }
+
+  /**
+   * From now on keeps this replica's coded symbols below {@code prefix} under {@code key}, updated by
+   * every {@link #add}: what a host does for a peer it syncs with ({@link CodedSet}).
+   */
+  public void maintain(SessionKey key, int prefix) {
+    coded = CodedSet.of(this, key, prefix);
+  }
+
+  @Override
+  public CodedSet.@Nullable Snapshot codedSnapshot(SessionKey key) {
+    CodedSet c = coded;
+    return c != null && c.key().equals(key) ? c.snapshot() : null;
   }
 
   /** The stored ids, for tests. */

@@ -22,10 +22,13 @@ import org.jspecify.annotations.Nullable;
  * <ol>
  *   <li>Quick check: the hello and its reply carry count, set fingerprint and heads; equal replicas are
  *       done in one round trip.
- *   <li>Default ({@link Config#DEFAULT}, the compact form, mode 2): the responder streams rateless IBLT
+ *   <li>Default ({@link Config#DEFAULT}, the compact form): the responder streams rateless IBLT
  *       symbols over its records' keyed 64-bit hashes, the initiator subtracts its own and peels; once
  *       decoded it sends the records only it holds and asks for the rest by their keyed hashes; the
- *       final Done checks the result. The full form ({@link Config#FULL_IDS}, mode 0) codes the ids
+ *       final Done checks the result. Between hosts that share a pair secret (their key exchange) this
+ *       is mode 3: the key is their pair key ({@link SessionKey#forPair}), the same in every session, so
+ *       each side copies the symbols its replica keeps ({@link SyncDag#codedSnapshot}) instead of
+ *       encoding every record; without one it is mode 2, under a key of the session. The full form ({@link Config#FULL_IDS}, mode 0) codes the ids
  *       themselves at three times the bytes and checks the decoded ids against the responder's
  *       fingerprint before asking.
  *   <li>Baseline and fallback: each side sends a Bloom filter of its records; each sends the records the
@@ -47,9 +50,10 @@ public final class Reconciler {
   public record Config(int mode, double bloomFalsePositiveRate, int minBatch, double batchGrowth,
       SyncLimits limits) {
     /**
-     * The compact rateless IBLT (mode 2): coded symbols over keyed 64-bit hashes, about 13.5 bytes each.
-     * It is the default because at a third of the full form's bytes per symbol it stays under the Bloom
-     * filters' cost up to large differences, so sessions end in two round trips instead of falling back.
+     * The compact rateless IBLT: coded symbols over keyed 64-bit hashes, about 13.5 bytes each; mode 3
+     * when the reconciler has a pair secret, mode 2 otherwise. It is the default because at a third of
+     * the full form's bytes per symbol it stays under the Bloom filters' cost up to large differences,
+     * so sessions end in two round trips instead of falling back.
      */
     public static final Config DEFAULT = new Config(SyncMessage.MODE_RIBLT_COMPACT, 0.01, 8, 0.05,
         SyncLimits.DEFAULT);
@@ -88,6 +92,10 @@ public final class Reconciler {
   private final Role role;
   private final Config config;
   private final Random random;
+  /** The secret this host shares with the peer (their key exchange), or null: no standing key. */
+  private final byte @Nullable [] pairSecret;
+  /** The mode of this session: the initiator's choice, as its Hello says. */
+  private int mode;
 
   // known once the summaries are exchanged (the initiator knows its own nonce from the start)
   private byte @Nullable [] initiatorNonce;
@@ -100,7 +108,12 @@ public final class Reconciler {
   // rateless IBLT
   private @Nullable SessionKey ribltKey;
   /** The responder's, once it streams. */
-  private Riblt.@Nullable Encoder encoder;
+  private Riblt.@Nullable Source encoder;
+  /** The record count the responder announced with its symbols: their counts travel relative to it. */
+  private long announcedCount;
+  /** Whether this side's symbols came from a kept {@link CodedSet}, and whether they went past its prefix. */
+  private boolean keptSymbols;
+  private Riblt.@Nullable MaintainedEncoder maintained;
   /** The initiator's, from the first coded symbols; {@code digestAtDecoder} is its own digest then. */
   private Riblt.@Nullable Decoder decoder;
   private @Nullable SetDigest digestAtDecoder;
@@ -129,10 +142,31 @@ public final class Reconciler {
   }
 
   public Reconciler(SyncDag dag, Role role, Config config, Random random) {
+    this(dag, role, config, random, null);
+  }
+
+  /**
+   * A side that shares {@code pairSecret} ({@link SessionKey#PAIR_SECRET_BYTES} bytes) with its peer, or
+   * none (null): with one, the compact form runs as mode 3, under the pair's standing key
+   * ({@link SessionKey#forPair}), and takes its own symbols from the replica's kept {@link CodedSet}
+   * when it has one under that key.
+   */
+  public Reconciler(SyncDag dag, Role role, Config config, byte @Nullable [] pairSecret) {
+    this(dag, role, config, new SecureRandom(), pairSecret);
+  }
+
+  public Reconciler(SyncDag dag, Role role, Config config, Random random, byte @Nullable [] pairSecret) {
     this.dag = Objects.requireNonNull(dag, "dag");
     this.role = Objects.requireNonNull(role, "role");
     this.config = Objects.requireNonNull(config, "config");
     this.random = Objects.requireNonNull(random, "random");
+    if (pairSecret != null && pairSecret.length != SessionKey.PAIR_SECRET_BYTES) {
+      throw new IllegalArgumentException("a pair secret is " + SessionKey.PAIR_SECRET_BYTES + " bytes, got "
+          + pairSecret.length);
+    }
+    this.pairSecret = pairSecret == null ? null : pairSecret.clone();
+    this.mode = config.mode() == SyncMessage.MODE_RIBLT_COMPACT && pairSecret != null
+        ? SyncMessage.MODE_RIBLT_PAIRED : config.mode();
   }
 
   /** The initiator's first turn. */
@@ -142,8 +176,8 @@ public final class Reconciler {
     }
     started = true;
     initiatorNonce = nonce();
-    headsSent = config.mode() == SyncMessage.MODE_BLOOM;
-    return List.of(new SyncMessage.Hello(dag.root(), initiatorNonce, config.mode(), summary(headsSent)));
+    headsSent = mode == SyncMessage.MODE_BLOOM;
+    return List.of(new SyncMessage.Hello(dag.root(), initiatorNonce, mode, summary(headsSent)));
   }
 
   public boolean finished() {
@@ -179,12 +213,27 @@ public final class Reconciler {
     return repairs;
   }
 
+  /** The session's mode (the initiator's choice): 0 to 3, {@link SyncMessage}'s {@code MODE_} values. */
+  public int mode() {
+    return mode;
+  }
+
+  /** Whether this side's coded symbols came from its replica's kept {@link CodedSet} (mode 3). */
+  public boolean usedKeptSymbols() {
+    return keptSymbols;
+  }
+
+  /** Whether this side, with kept symbols, had to encode past their prefix (a large difference). */
+  public boolean extendedKeptSymbols() {
+    return maintained != null && maintained.extended();
+  }
+
   /** The responder's next run of coded symbols while streaming, or null. */
   public SyncMessage.@Nullable Symbols nextBatch() {
     if (!streaming) {
       return null;
     }
-    Riblt.Encoder stream = Objects.requireNonNull(encoder, "a responder streams from its encoder");
+    Riblt.Source stream = Objects.requireNonNull(encoder, "a responder streams from its encoder");
     long produced = stream.produced();
     if (produced >= streamBudget) {
       streaming = false;
@@ -192,7 +241,7 @@ public final class Reconciler {
     }
     long size = Math.max(config.minBatch(), (long) Math.ceil(produced * config.batchGrowth()));
     size = Math.min(size, Math.min(streamBudget - produced, config.limits().maxBatchSymbols()));
-    return toWire(stream.produce((int) size), dag.count());
+    return toWire(stream.produce((int) size), announcedCount);
   }
 
   /** Handles the peer's turn and returns this side's answer (possibly empty). */
@@ -221,6 +270,10 @@ public final class Reconciler {
           throw new SyncProtocolException("hello for capsule " + h.capsule() + ", this replica holds "
               + dag.root());
         }
+        if (h.mode() == SyncMessage.MODE_RIBLT_PAIRED && pairSecret == null) {
+          throw new SyncProtocolException("mode 3 needs the standing key of a key exchange, and this session had none");
+        }
+        mode = h.mode();
         initiatorNonce = h.nonce().clone();
         responderNonce = nonce();
         peerSummary = h.summary();
@@ -232,20 +285,25 @@ public final class Reconciler {
           continue;
         }
         long lower = Math.abs(peerSummary.count() - mine.count());
-        compact = h.mode() == SyncMessage.MODE_RIBLT_COMPACT;
-        boolean riblt = h.mode() != SyncMessage.MODE_BLOOM
+        compact = isCompact(mode);
+        boolean riblt = mode != SyncMessage.MODE_BLOOM
             && ribltCost((double) lower) <= BLOOM_PREFERENCE * bloomCost();
         headsSent = !riblt;
-        reply.add(new SyncMessage.SummaryReply(responderNonce, summary(headsSent)));
         if (riblt) {
           streamBudget = symbolBudget();
-          Riblt.Encoder stream = new Riblt.Encoder(ribltKey(), dag, (int) streamBudget, compact);
-          encoder = stream;
+          Source stream = source((int) streamBudget);
+          encoder = stream.source;
+          // the summary describes the set the symbols encode, which kept symbols fix at their snapshot
+          SetDigest coded = stream.digest;
+          announcedCount = coded.count();
+          reply.add(new SyncMessage.SummaryReply(responderNonce,
+              new SyncMessage.Summary(coded.count(), coded.fingerprint(), List.of())));
           long first = Math.max(config.minBatch(), (long) Math.ceil(1.3 * lower));
           startStream = true;
-          reply.add(toWire(stream.produce((int) Math.min(first, Math.min(streamBudget,
-              config.limits().maxBatchSymbols()))), dag.count()));
+          reply.add(toWire(stream.source.produce((int) Math.min(first, Math.min(streamBudget,
+              config.limits().maxBatchSymbols()))), announcedCount));
         } else {
+          reply.add(new SyncMessage.SummaryReply(responderNonce, summary(headsSent)));
           bloomToSend = 0;
           bloomActive = true;
         }
@@ -254,7 +312,7 @@ public final class Reconciler {
           throw new SyncProtocolException("unexpected summary");
         }
         responderNonce = s.nonce().clone();
-        compact = config.mode() == SyncMessage.MODE_RIBLT_COMPACT;
+        compact = isCompact(mode);
         peerSummary = s.summary();
         deriveKeys();
       } else if (m instanceof SyncMessage.Symbols s) {
@@ -265,9 +323,9 @@ public final class Reconciler {
           continue; // in flight when we stopped the stream
         }
         if (decoder == null) {
-          digestAtDecoder = dag.digest();
-          decoder = new Riblt.Decoder(ribltKey(), new Riblt.Encoder(ribltKey(), dag, (int) symbolBudget(),
-              compact), dag);
+          Source own = source((int) symbolBudget());
+          digestAtDecoder = own.digest;
+          decoder = new Riblt.Decoder(ribltKey(), own.source, dag);
         }
         if (s.first() != decoder.symbols()) {
           throw new SyncProtocolException("expected symbol " + decoder.symbols() + ", got " + s.first());
@@ -481,7 +539,32 @@ public final class Reconciler {
   }
 
   private void deriveKeys() {
-    ribltKey = key(SessionKey.PURPOSE_RIBLT, 0);
+    ribltKey = mode == SyncMessage.MODE_RIBLT_PAIRED
+        ? SessionKey.forPair(dag.root(), Objects.requireNonNull(pairSecret, "mode 3 has a pair secret"))
+        : key(SessionKey.PURPOSE_RIBLT, 0);
+  }
+
+  private static boolean isCompact(int mode) {
+    return mode == SyncMessage.MODE_RIBLT_COMPACT || mode == SyncMessage.MODE_RIBLT_PAIRED;
+  }
+
+  /** This side's coded symbols and the digest of the set they encode. */
+  private record Source(Riblt.Source source, SetDigest digest) {}
+
+  /**
+   * This side's symbols up to {@code horizon}: copied from the replica's kept set when the session runs
+   * under the pair's standing key and the replica keeps one; otherwise encoded from every stored id.
+   */
+  private Source source(int horizon) {
+    CodedSet.Snapshot kept = mode == SyncMessage.MODE_RIBLT_PAIRED ? dag.codedSnapshot(ribltKey()) : null;
+    if (kept != null) {
+      keptSymbols = true;
+      Riblt.MaintainedEncoder m = new Riblt.MaintainedEncoder(kept, horizon);
+      maintained = m;
+      return new Source(m, kept.digest());
+    }
+    SetDigest digest = dag.digest();
+    return new Source(new Riblt.Encoder(ribltKey(), dag, horizon, compact), digest);
   }
 
   private SessionKey ribltKey() {

@@ -4,6 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -157,6 +158,178 @@ public final class Riblt {
     }
   }
 
+  /**
+   * Where one side's coded symbols come from: an {@link Encoder} of the whole set (per session), or a
+   * {@link MaintainedEncoder} that copies the symbols a {@link CodedSet} keeps and encodes only past them.
+   */
+  public interface Source {
+    /** Limbs per sum: 4 for ids, 1 for the compact form. */
+    int width();
+
+    /** How many symbols it has produced. */
+    long produced();
+
+    /** The most symbols it may produce. */
+    int horizon();
+
+    /** The next {@code size} coded symbols. */
+    Symbols produce(int size);
+
+    /** Whether some record of the set has the keyed hash {@code h}. */
+    boolean hasHash(long h);
+
+    /** The ids whose keyed hash is in {@code sorted} (ascending unsigned). */
+    List<Hash> idsWithChecksums(long[] sorted);
+  }
+
+  /**
+   * Adds to {@code out} (whose first symbol is {@code start}) every element whose next index is below
+   * {@code end}, stepping each past {@code end}: one pass over the elements in order, sequential memory
+   * access. {@code next[e]} must be at least {@code start} for every element (each earlier run stepped it).
+   */
+  static void scan(int n, int width, long[] limbs, long[] hashes, int[] checks, long[] states, int[] next,
+      int horizon, int start, int end, Symbols out) {
+    long[] sums = out.sums;
+    long[] checksums = out.checksums;
+    long[] counts = out.counts;
+    for (int e = 0; e < n; e++) {
+      int idx = next[e];
+      if (idx >= end) {
+        continue;
+      }
+      long state = states[e];
+      long h = hashes[e];
+      long check = width == 4 ? h : checks[e] & 0xffffffffL;
+      int base = 4 * e;
+      while (idx < end) {
+        int c = idx - start;
+        if (width == 4) {
+          sums[4 * c] ^= limbs[base];
+          sums[4 * c + 1] ^= limbs[base + 1];
+          sums[4 * c + 2] ^= limbs[base + 2];
+          sums[4 * c + 3] ^= limbs[base + 3];
+        } else {
+          sums[c] ^= h;
+        }
+        checksums[c] ^= check;
+        counts[c]++;
+        state += GOLDEN;
+        long j = nextIndex(idx, mix(state));
+        idx = j < horizon ? (int) j : Integer.MAX_VALUE;
+      }
+      states[e] = state;
+      next[e] = idx;
+    }
+  }
+
+  /**
+   * The compact form's symbols of a {@link CodedSet} snapshot: symbols below the set's prefix are copies
+   * of the ones it keeps; past them (a difference larger than the prefix decodes), every element is
+   * taken where the set keeps its sequence going on from the prefix, and the runs are encoded as
+   * {@link Encoder} does.
+   * Lookups by keyed hash go to the set's table. Nothing here is proportional to the set until a session
+   * needs symbols past the prefix.
+   */
+  public static final class MaintainedEncoder implements Source {
+    private final CodedSet.Snapshot set;
+    private final int horizon;
+    /** Symbols below this are copied: the set's prefix, or the horizon if lower. */
+    private final int copied;
+    private long produced;
+    // past the prefix, built on first need
+    private long @Nullable [] hashes;
+    private int @Nullable [] checks;
+    private long @Nullable [] states;
+    private int @Nullable [] next;
+
+    /** Symbols 0 to {@code horizon - 1} of the snapshot's set. */
+    public MaintainedEncoder(CodedSet.Snapshot set, int horizon) {
+      if (horizon < 1) {
+        throw new IllegalArgumentException("horizon " + horizon);
+      }
+      this.set = set;
+      this.horizon = horizon;
+      this.copied = Math.min(set.prefix(), horizon);
+    }
+
+    @Override
+    public int width() {
+      return 1;
+    }
+
+    @Override
+    public long produced() {
+      return produced;
+    }
+
+    @Override
+    public int horizon() {
+      return horizon;
+    }
+
+    /** Whether it had to encode past the kept prefix (the whole set was visited). */
+    public boolean extended() {
+      return states != null;
+    }
+
+    @Override
+    public Symbols produce(int size) {
+      if (produced + size > horizon) {
+        throw new IllegalArgumentException("symbols beyond the horizon " + horizon);
+      }
+      Symbols out = new Symbols(produced, 1, size);
+      int start = (int) produced;
+      int end = start + size;
+      if (start < copied) {
+        set.copySymbols(start, Math.min(end, copied) - start, out, 0);
+      }
+      if (end > copied) {
+        extend();
+        scan(set.size(), 1, EMPTY, Objects.requireNonNull(hashes), Objects.requireNonNull(checks),
+            Objects.requireNonNull(states), Objects.requireNonNull(next), horizon, start, end, out);
+      }
+      produced = end;
+      return out;
+    }
+
+    /**
+     * Takes every element's state at its first index past the prefix from the set (which keeps it), in
+     * arrays of this encoder's own, since encoding advances them.
+     */
+    private void extend() {
+      if (states != null) {
+        return;
+      }
+      int n = set.size();
+      long[] h = Arrays.copyOf(set.hashes(), n);
+      int[] c = new int[n];
+      long[] s = Arrays.copyOf(set.states(), n);
+      int[] x = Arrays.copyOf(set.next(), n);
+      for (int e = 0; e < n; e++) {
+        c[e] = (int) compactCheck(h[e]);
+        if (x[e] >= horizon) {
+          x[e] = Integer.MAX_VALUE;
+        }
+      }
+      hashes = h;
+      checks = c;
+      states = s;
+      next = x;
+    }
+
+    @Override
+    public boolean hasHash(long h) {
+      return set.hasHash(h);
+    }
+
+    @Override
+    public List<Hash> idsWithChecksums(long[] sorted) {
+      return set.idsWithHashes(sorted);
+    }
+  }
+
+  private static final long[] EMPTY = new long[0];
+
   /** The compact form's 32-bit checksum of an element's keyed hash. */
   static long compactCheck(long h) {
     return mix(h ^ 0x5851F42D4C957F2DL) >>> 32;
@@ -167,7 +340,7 @@ public final class Riblt {
    * elements in order and advances those whose next index falls inside it: sequential memory access,
    * which at a million records is several times faster than visiting elements bucket by bucket.
    */
-  public static final class Encoder {
+  public static final class Encoder implements Source {
     private final int n;
     private final int width;
     /** Open addressing from keyed hash to element (element + 1; 0 is empty), built on first lookup. */
@@ -234,19 +407,23 @@ public final class Riblt {
       return n;
     }
 
+    @Override
     public long produced() {
       return produced;
     }
 
+    @Override
     public int horizon() {
       return horizon;
     }
 
+    @Override
     public int width() {
       return width;
     }
 
     /** Whether some record here has the keyed hash {@code h}. */
+    @Override
     public boolean hasHash(long h) {
       int[] t = index();
       int mask = t.length - 1;
@@ -284,49 +461,20 @@ public final class Riblt {
     }
 
     /** The next {@code size} coded symbols. */
+    @Override
     public Symbols produce(int size) {
       if (produced + size > horizon) {
         throw new IllegalArgumentException("symbols beyond the horizon " + horizon);
       }
       Symbols out = new Symbols(produced, width, size);
-      long[] sums = out.sums;
-      long[] checksums = out.checksums;
-      long[] counts = out.counts;
       int start = (int) produced;
-      int end = start + size;
-      for (int e = 0; e < n; e++) {
-        int idx = next[e];
-        if (idx >= end) {
-          continue;
-        }
-        long state = states[e];
-        long h = hashes[e];
-        long check = width == 4 ? h : checks[e] & 0xffffffffL;
-        int base = 4 * e;
-        while (idx < end) {
-          int c = idx - start;
-          if (width == 4) {
-            sums[4 * c] ^= limbs[base];
-            sums[4 * c + 1] ^= limbs[base + 1];
-            sums[4 * c + 2] ^= limbs[base + 2];
-            sums[4 * c + 3] ^= limbs[base + 3];
-          } else {
-            sums[c] ^= h;
-          }
-          checksums[c] ^= check;
-          counts[c]++;
-          state += GOLDEN;
-          long j = nextIndex(idx, mix(state));
-          idx = j < horizon ? (int) j : Integer.MAX_VALUE;
-        }
-        states[e] = state;
-        next[e] = idx;
-      }
+      scan(n, width, limbs, hashes, checks, states, next, horizon, start, start + size, out);
       produced += size;
       return out;
     }
 
     /** The ids whose keyed checksum is in {@code sorted} (ascending unsigned), in our element order. */
+    @Override
     public List<Hash> idsWithChecksums(long[] sorted) {
       int[] t = index();
       int mask = t.length - 1;
@@ -360,7 +508,7 @@ public final class Riblt {
    */
   public static final class Decoder {
     private final SessionKey key;
-    private final Encoder own;
+    private final Source own;
     private final SyncDag dag;
     private long[] sums = new long[0];
     private long[] checksums = new long[0];
@@ -377,8 +525,8 @@ public final class Riblt {
 
     private final int w;
 
-    public Decoder(SessionKey key, Encoder own, SyncDag dag) {
-      // own: an encoder of the receiver's records under the same key, horizon and form
+    /** A decoder whose own symbols come from {@code own}: the receiver's records under the same key and form. */
+    public Decoder(SessionKey key, Source own, SyncDag dag) {
       this.key = key;
       this.own = own;
       this.dag = dag;

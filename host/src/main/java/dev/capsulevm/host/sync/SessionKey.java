@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 import org.bouncycastle.crypto.macs.SipHash;
 import org.bouncycastle.crypto.params.KeyParameter;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The per-session keyed hash that maps record ids into coded symbols and filter bits: SipHash-2-4 under
@@ -21,6 +22,9 @@ public final class SessionKey {
   static final byte[] LABEL = "capsulevm/sync/key/v1".getBytes(StandardCharsets.US_ASCII);
   public static final int PURPOSE_RIBLT = 1;
   public static final int PURPOSE_BLOOM = 2;
+  static final byte[] PAIR_LABEL = "capsulevm/sync/pair/v1".getBytes(StandardCharsets.US_ASCII);
+  /** Bytes of the secret two hosts share for their standing keys. */
+  public static final int PAIR_SECRET_BYTES = 32;
 
   private final byte[] key;
   private final SipHash mac = new SipHash(2, 4);
@@ -47,6 +51,24 @@ public final class SessionKey {
     md.update(responderNonce);
     md.update((byte) purpose);
     md.update(ByteBuffer.allocate(4).putInt(round).array());
+    return new SessionKey(Arrays.copyOf(md.digest(), 16));
+  }
+
+  /**
+   * The standing key of the coded symbols (mode 3) for {@code capsule} between two hosts that share
+   * {@code pairSecret} (32 bytes, from their key exchange in the peer proof): the first 16 bytes of
+   * {@code SHA-256("capsulevm/sync/pair/v1" || capsule id || pair secret)}. It stays the same for every
+   * session of the pair, so each host can keep its symbols under it ({@link CodedSet}); nobody but the
+   * two hosts can compute it.
+   */
+  public static SessionKey forPair(Hash capsule, byte[] pairSecret) {
+    if (pairSecret.length != PAIR_SECRET_BYTES) {
+      throw new IllegalArgumentException("a pair secret is " + PAIR_SECRET_BYTES + " bytes, got " + pairSecret.length);
+    }
+    MessageDigest md = Sha256.newDigest();
+    md.update(PAIR_LABEL);
+    md.update(capsule.toByteArray());
+    md.update(pairSecret);
     return new SessionKey(Arrays.copyOf(md.digest(), 16));
   }
 
@@ -103,8 +125,20 @@ public final class SessionKey {
     return v;
   }
 
-  byte[] keyBytes() {
+  /** The key's 16 bytes (a copy). */
+  public byte[] keyBytes() {
     return key.clone();
+  }
+
+  /** Keys are equal when their 16 bytes are. */
+  @Override
+  public boolean equals(@Nullable Object o) {
+    return o instanceof SessionKey other && Arrays.equals(other.key, key);
+  }
+
+  @Override
+  public int hashCode() {
+    return Arrays.hashCode(key);
   }
 
   static void putLong(byte[] b, int off, long v) {

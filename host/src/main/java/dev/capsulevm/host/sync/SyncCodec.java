@@ -160,7 +160,7 @@ public final class SyncCodec {
         Hash capsule = in.hash();
         byte[] nonce = in.bytes(NONCE_BYTES);
         int mode = in.u8();
-        if (mode > SyncMessage.MODE_RIBLT_COMPACT) {
+        if (mode > SyncMessage.MODE_RIBLT_PAIRED) {
           throw new SyncProtocolException("unknown mode " + mode);
         }
         yield new SyncMessage.Hello(capsule, nonce, mode, summary(in, limits));

@@ -55,6 +55,15 @@ public interface SyncDag {
   }
 
   /**
+   * The ids stored here with their coded symbols kept under {@code key} ({@link CodedSet}), as of now,
+   * or null when this replica keeps none under that key (the session then encodes the whole set). A
+   * snapshot's set is one the replica held: its digest, not {@link #digest()}, describes it.
+   */
+  default CodedSet.@Nullable Snapshot codedSnapshot(SessionKey key) {
+    return null;
+  }
+
+  /**
    * Stores a record received from a peer; returns false when it was already stored. A record whose
    * parents are missing is accepted by the in-memory DAG; the host's {@code ReplicaDag} stages it until they arrive.
    */

@@ -27,6 +27,12 @@ public sealed interface SyncMessage {
   int MODE_BLOOM = 1;
   /** The rateless IBLT over keyed 64-bit hashes of the ids (compact symbols). */
   int MODE_RIBLT_COMPACT = 2;
+  /**
+   * The compact form under the standing key two hosts derive from their key exchange
+   * ({@link SessionKey#forPair}) instead of the session's: the same symbols, which each host can keep
+   * up to date as records are stored ({@link CodedSet}).
+   */
+  int MODE_RIBLT_PAIRED = 3;
 
   /** Initiator, first: protocol version 1, capsule, its nonce, the mode it asks for, its summary. */
   @SuppressWarnings("ArrayRecordComponent") // never compared: messages are compared by their encoding

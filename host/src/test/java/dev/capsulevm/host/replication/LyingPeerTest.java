@@ -190,7 +190,7 @@ class LyingPeerTest {
       java.time.Duration wait = java.time.Duration.ofSeconds(10);
       FrameChannel frames = new FrameChannel();
       SyncGrpc.newStub(channel).session(frames);
-      PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(key, capsule);
+      PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(key, PeerHandshake.ExchangeKey.generate(), capsule);
       frames.send(handshake.opening(), wait);
       PeerHandshake.Proven proven = handshake.answer(frames, wait);
       assertEquals(host.hostKey(), proven.peer());
@@ -224,7 +224,7 @@ class LyingPeerTest {
         SyncGrpc.newStub(channel).session(frames);
         java.time.Duration wait = java.time.Duration.ofSeconds(10);
         PeerHandshake.Initiator handshake = new PeerHandshake.Initiator(
-            dev.capsulevm.proofs.crypto.SigningKey.generate(), capsule.id());
+            dev.capsulevm.proofs.crypto.SigningKey.generate(), PeerHandshake.ExchangeKey.generate(), capsule.id());
         frames.send(handshake.opening(), wait);
         PeerHandshake.Proven proven = handshake.answer(frames, wait);
         frames.send(turn(initiator.start()).toBuilder().setProof(proven.signature()).build(), wait);
@@ -327,11 +327,12 @@ class LyingPeerTest {
           Thread t = new Thread(() -> {
             try {
               // it proves its key honestly: the lies come after
-              SyncFrame first = PeerHandshake.Opening.parse(channel.take(java.time.Duration.ofSeconds(10)))
-                  .answer(key, channel, java.time.Duration.ofSeconds(10));
-              if (first == null) {
+              PeerHandshake.Answered answered = PeerHandshake.Opening.parse(channel.take(java.time.Duration.ofSeconds(10)))
+                  .answer(key, PeerHandshake.ExchangeKey.generate(), channel, java.time.Duration.ofSeconds(10));
+              if (answered == null) {
                 return;
               }
+              SyncFrame first = answered.first();
               if (lie.equals("garbage")) {
                 Random random = new Random(1);
                 while (true) { // endless: until the honest side cuts the stream
@@ -348,7 +349,7 @@ class LyingPeerTest {
               }
               FakeReplica replica = new FakeReplica(dag, id -> bytes.apply(byId.get(id)));
               new SyncSession(channel, replica, new Reconciler(replica, Reconciler.Role.RESPONDER,
-                  Reconciler.Config.DEFAULT), SyncSession.Limits.DEFAULT, p -> {}).respond(first,
+                  Reconciler.Config.DEFAULT, answered.pairSecret()), SyncSession.Limits.DEFAULT, p -> {}).respond(first,
                   SyncFrame.newBuilder());
             } catch (SyncFailure e) {
               channel.fail(e.status());

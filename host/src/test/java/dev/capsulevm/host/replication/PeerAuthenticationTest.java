@@ -109,14 +109,16 @@ class PeerAuthenticationTest {
         FrameChannel frames = new FrameChannel();
         SyncGrpc.newStub(channel).session(frames);
         byte[] nonce = new byte[PeerHandshake.NONCE_BYTES];
+        byte[] exchange = PeerHandshake.ExchangeKey.generate().publicKey();
         frames.send(SyncFrame.newBuilder().setProof(PeerProof.newBuilder()
             .setHostKey(ByteString.copyFrom(b.hostKey().toByteArray())).setNonce(ByteString.copyFrom(nonce))
-            .setCapsule(ByteString.copyFrom(capsule.id().toByteArray()))).build(), WAIT);
+            .setCapsule(ByteString.copyFrom(capsule.id().toByteArray())).setExchangeKey(ByteString.copyFrom(exchange)))
+            .build(), WAIT);
         PeerProof answer = java.util.Objects.requireNonNull(frames.take(WAIT)).getProof();
         assertEquals(a.hostKey(), PublicKey.copyOf(answer.getHostKey().toByteArray()));
         SigningKey impostor = SigningKey.generate();
         var forged = PeerHandshake.sign(impostor, PeerHandshake.INITIATOR, capsule.id(), nonce,
-            answer.getNonce().toByteArray(), b.hostKey(), a.hostKey());
+            answer.getNonce().toByteArray(), b.hostKey(), a.hostKey(), exchange, answer.getExchangeKey().toByteArray());
         frames.send(SyncFrame.newBuilder().setProof(PeerProof.newBuilder()
             .setSignature(ByteString.copyFrom(forged.toByteArray()))).setTurnBytes(1)
             .setTurn(ByteString.copyFrom(new byte[1])).build(), WAIT);
@@ -147,11 +149,13 @@ class PeerAuthenticationTest {
             PeerHandshake.Opening opening = PeerHandshake.Opening.parse(
                 java.util.Objects.requireNonNull(channel.take(WAIT)));
             byte[] nonce = new byte[PeerHandshake.NONCE_BYTES];
+            byte[] exchange = PeerHandshake.ExchangeKey.generate().publicKey();
             var signature = PeerHandshake.sign(signer, PeerHandshake.RESPONDER, opening.capsule(), opening.nonce(),
-                nonce, opening.initiator(), claimed);
+                nonce, opening.initiator(), claimed, opening.exchangeKey(), exchange);
             channel.send(SyncFrame.newBuilder().setProof(PeerProof.newBuilder()
                 .setHostKey(ByteString.copyFrom(claimed.toByteArray())).setNonce(ByteString.copyFrom(nonce))
-                .setSignature(ByteString.copyFrom(signature.toByteArray()))).build(), WAIT);
+                .setSignature(ByteString.copyFrom(signature.toByteArray()))
+                .setExchangeKey(ByteString.copyFrom(exchange))).build(), WAIT);
             channel.take(WAIT); // until the initiator ends the session
           } catch (SyncFailure e) {
             channel.fail(e.status());

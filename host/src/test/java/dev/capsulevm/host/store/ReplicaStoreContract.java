@@ -71,6 +71,41 @@ abstract class ReplicaStoreContract {
   }
 
   @Test
+  void onRecordsStored_hearsEveryNewRecordOfACommitAfterIt() throws Exception {
+    ReplicaStore storage = open();
+    java.util.Map<Hash, Set<Hash>> heard = new java.util.HashMap<>();
+    List<String> seenStored = new ArrayList<>();
+    storage.onRecordsStored((capsuleId, ids) -> {
+      for (Hash id : ids) {
+        // the call comes after the commit: a read sees the record
+        if (!storage.holdsRecord(capsuleId, id)) {
+          seenStored.add("not yet stored: " + id);
+        }
+        heard.computeIfAbsent(capsuleId, c -> new HashSet<>()).add(id);
+      }
+    });
+    commit(storage, capsule, other);
+    assertTrue(heard.isEmpty(), "creating capsules stores no record");
+    List<RecordWithBody> records = records(capsule, 6);
+    RecordWithBody foreign = other.record(other.id(), "foreign");
+    commit(storage, records.subList(0, 3).toArray());
+    commit(storage, records.get(3), records.get(4), records.get(5), records.get(6), foreign);
+    Set<Hash> expected = new HashSet<>();
+    records.forEach(r -> expected.add(r.hash()));
+    assertEquals(expected, heard.get(capsule.id()));
+    assertEquals(Set.of(foreign.hash()), heard.get(other.id()));
+    assertEquals(List.of(), seenStored);
+    // a refused commit is heard of never; a removed listener no more
+    CapsuleFixture notCreated = new CapsuleFixture("not created");
+    RecordWithBody unknown = notCreated.record(notCreated.id(), "x");
+    assertThrows(StorageException.class, () -> commit(storage, unknown));
+    storage.onRecordsStored(null);
+    commit(storage, other.record(foreign.hash(), "after"));
+    assertEquals(Set.of(foreign.hash()), heard.get(other.id()));
+    assertEquals(2, heard.size());
+  }
+
+  @Test
   void digest_unknownCapsule_throwsUnknownCapsule() throws Exception {
     ReplicaStore storage = open();
     StorageException e = assertThrows(StorageException.class, () -> storage.digest(capsule.id()));
