@@ -14,6 +14,7 @@ import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.Settlement;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.vm.storage.StoragePayment;
 import java.util.ArrayDeque;
@@ -78,8 +79,8 @@ public final class InMemoryReplicaStore implements ReplicaStore {
       }
 
       @Override
-      public void credit(PublicKey account, Amount amount, Hash programId) throws StorageException {
-        batch.credit(account, amount, programId);
+      public void settle(Settlement settlement) throws StorageException {
+        batch.settle(settlement);
       }
 
       @Override
