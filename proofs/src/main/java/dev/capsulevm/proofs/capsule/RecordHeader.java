@@ -145,20 +145,8 @@ public final class RecordHeader {
       List<Hash> authParents,
       List<Hash> parents,
       List<Hash> skipPointers) {
-    Objects.requireNonNull(capsuleId, "capsuleId");
-    Objects.requireNonNull(writer, "writer");
-    Objects.requireNonNull(kind, "kind");
-    Objects.requireNonNull(subRecordRoot, "subRecordRoot");
-    Objects.requireNonNull(memberRoot, "memberRoot");
-    List<Hash> authList = List.copyOf(authParents);
-    List<Hash> parentList = List.copyOf(parents);
-    List<Hash> skipList = List.copyOf(skipPointers);
-    Problem problem = structureProblem(height, timestampMillis, subRecordCount, authList, parentList, skipList);
-    if (problem != null) {
-      throw new IllegalArgumentException(problem.message());
-    }
-    return new RecordHeader(VERSION_2, capsuleId, height, timestampMillis, writer, kind,
-        subRecordCount, subRecordRoot, memberRoot, null, null, authList, parentList, skipList, null);
+    return withMembers(VERSION_2, capsuleId, height, timestampMillis, writer, kind, subRecordCount, subRecordRoot,
+        memberRoot, null, null, authParents, parents, skipPointers);
   }
 
   /**
@@ -184,12 +172,7 @@ public final class RecordHeader {
       List<Hash> authParents,
       List<Hash> parents,
       List<Hash> skipPointers) {
-    Objects.requireNonNull(capsuleId, "capsuleId");
-    Objects.requireNonNull(writer, "writer");
-    Objects.requireNonNull(kind, "kind");
-    Objects.requireNonNull(subRecordRoot, "subRecordRoot");
-    Objects.requireNonNull(memberRoot, "memberRoot");
-    boolean data = kind == RecordKind.DATA;
+    boolean data = Objects.requireNonNull(kind, "kind") == RecordKind.DATA;
     if (data != (epochKeyOrNull != null) || data != (encOrNull != null)) {
       throw new IllegalArgumentException(data
           ? "a data record of a private capsule carries its epoch key and enc"
@@ -198,6 +181,20 @@ public final class RecordHeader {
     if (encOrNull != null && encOrNull.length != Keystore.ENC_LENGTH) {
       throw new IllegalArgumentException("enc is " + Keystore.ENC_LENGTH + " bytes, got " + encOrNull.length);
     }
+    return withMembers(VERSION_3, capsuleId, height, timestampMillis, writer, kind, subRecordCount, subRecordRoot,
+        memberRoot, epochKeyOrNull, encOrNull == null ? null : encOrNull.clone(), authParents, parents, skipPointers);
+  }
+
+  /** A header of a capsule with members (version 2 or 3): checks what both versions share and lays it out. */
+  private static RecordHeader withMembers(int version, Hash capsuleId, long height, long timestampMillis,
+      PublicKey writer, RecordKind kind, long subRecordCount, Hash subRecordRoot, Hash memberRoot,
+      @Nullable EpochKey epochKeyOrNull, byte @Nullable [] encOrNull, List<Hash> authParents, List<Hash> parents,
+      List<Hash> skipPointers) {
+    Objects.requireNonNull(capsuleId, "capsuleId");
+    Objects.requireNonNull(writer, "writer");
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(subRecordRoot, "subRecordRoot");
+    Objects.requireNonNull(memberRoot, "memberRoot");
     List<Hash> authList = List.copyOf(authParents);
     List<Hash> parentList = List.copyOf(parents);
     List<Hash> skipList = List.copyOf(skipPointers);
@@ -205,9 +202,8 @@ public final class RecordHeader {
     if (problem != null) {
       throw new IllegalArgumentException(problem.message());
     }
-    return new RecordHeader(VERSION_3, capsuleId, height, timestampMillis, writer, kind,
-        subRecordCount, subRecordRoot, memberRoot, epochKeyOrNull, encOrNull == null ? null : encOrNull.clone(),
-        authList, parentList, skipList, null);
+    return new RecordHeader(version, capsuleId, height, timestampMillis, writer, kind,
+        subRecordCount, subRecordRoot, memberRoot, epochKeyOrNull, encOrNull, authList, parentList, skipList, null);
   }
 
   /**
