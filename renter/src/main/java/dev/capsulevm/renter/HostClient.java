@@ -24,6 +24,7 @@ import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.BalanceRequest;
 import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
+import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
 import io.grpc.Deadline;
@@ -31,6 +32,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.List;
@@ -82,7 +84,10 @@ public final class HostClient implements AutoCloseable {
    * certificate refused fails the first call with a {@link RenterException} saying why, never retried).
    */
   public static HostClient connect(String address, SigningKey accountKey, RenterOptions options) {
+    // No gRPC retries: the client retries refusals itself (run, unary), and gRPC's retry layer keeps a copy
+    // of every request message until the call commits, which costs each program's start measurably.
     ManagedChannel channel = NettyChannelBuilder.forTarget(address, options.security().credentials())
+        .disableRetry()
         .maxInboundMessageSize(64 << 20)
         .intercept(options.interceptors())
         .build();
@@ -244,7 +249,7 @@ public final class HostClient implements AutoCloseable {
     boolean refetched = false;
     int retried = 0;
     while (true) {
-      ProgramRun run = submit(program, budgetOrNull, null);
+      ProgramRun run = submitAndWait(program, budgetOrNull);
       try {
         return run.result();
       } catch (RenterException e) {
@@ -332,6 +337,29 @@ public final class HostClient implements AutoCloseable {
    */
   public ProgramRun submit(PreparedProgram program, @Nullable Amount budgetOrNull,
       @Nullable Consumer<VerifiedOutput> listenerOrNull) throws RenterException {
+    return submit(program, budgetOrNull, listenerOrNull, null);
+  }
+
+  /**
+   * Submits {@code program} like {@link #submit} and handles its responses in this thread until its end
+   * (a {@link CallerRunsExecutor}), so its result is ready when this returns: each response wakes this
+   * thread alone instead of a gRPC thread that would wake it in turn. Interrupted, it stops waiting and
+   * returns at once; {@link ProgramRun#result()} then says so.
+   */
+  private ProgramRun submitAndWait(PreparedProgram program, @Nullable Amount budgetOrNull) throws RenterException {
+    CallerRunsExecutor here = new CallerRunsExecutor();
+    ProgramRun run = submit(program, budgetOrNull, null, here);
+    try {
+      here.drainUntilDone();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // result() reports it
+    }
+    return run;
+  }
+
+  private ProgramRun submit(PreparedProgram program, @Nullable Amount budgetOrNull,
+      @Nullable Consumer<VerifiedOutput> listenerOrNull, @Nullable CallerRunsExecutor waiterOrNull)
+      throws RenterException {
     PriceTable current = priceTable();
     long duration = options.durationUnits();
     ProgramShape shape = shape(program, current, duration, options.chunkSize());
@@ -353,8 +381,47 @@ public final class HostClient implements AutoCloseable {
     RenterOptions.Deadlines deadlines = options.deadlines();
     Deadline deadline = Deadline.after(deadlines.program().toNanos(), TimeUnit.NANOSECONDS);
     run.limit(deadline, deadlines.program(), options.scheduler(), deadlines.idle());
-    run.start(async.withDeadline(deadline).execute(run.responses()));
+    if (waiterOrNull == null) {
+      run.start(async.withDeadline(deadline).execute(run.responses()));
+    } else {
+      run.start(async.withDeadline(deadline).withExecutor(waiterOrNull).execute(endsWaiting(run.responses(), waiterOrNull)));
+    }
     return run;
+  }
+
+  /** {@code responses}, telling {@code waiter} when the program's end or the call's close was handled. */
+  private static StreamObserver<ExecuteResponse> endsWaiting(StreamObserver<ExecuteResponse> responses,
+      CallerRunsExecutor waiter) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(ExecuteResponse response) {
+        try {
+          responses.onNext(response);
+        } finally {
+          if (response.hasEnd()) {
+            waiter.done();
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        try {
+          responses.onError(t);
+        } finally {
+          waiter.done();
+        }
+      }
+
+      @Override
+      public void onCompleted() {
+        try {
+          responses.onCompleted();
+        } finally {
+          waiter.done();
+        }
+      }
+    };
   }
 
   /**
