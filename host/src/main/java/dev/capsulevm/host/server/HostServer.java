@@ -81,6 +81,8 @@ public final class HostServer implements AutoCloseable {
   private final List<HealthStatusManager> health;
   private final ScheduledExecutorService scheduler;
   private final ExecutorService programPool;
+  /** Where the Host port's calls run what they must not run in the transport's thread ({@link CallLanes}). */
+  private final ExecutorService callPool;
   private final Metrics metrics;
   private final Replicator replicator;
   private final RetentionRunner retention;
@@ -88,8 +90,8 @@ public final class HostServer implements AutoCloseable {
 
   private HostServer(HostConfig config, DataDirectory data, SigningKey hostKey, String adminToken,
       ReplicaStore storage, HostContext ctx, Server server, Server adminServer, List<HealthStatusManager> health,
-      ScheduledExecutorService scheduler, ExecutorService programPool, Metrics metrics, Replicator replicator,
-      RetentionRunner retention) {
+      ScheduledExecutorService scheduler, ExecutorService programPool, ExecutorService callPool, Metrics metrics,
+      Replicator replicator, RetentionRunner retention) {
     this.config = config;
     this.data = data;
     this.hostKey = hostKey;
@@ -101,6 +103,7 @@ public final class HostServer implements AutoCloseable {
     this.health = health;
     this.scheduler = scheduler;
     this.programPool = programPool;
+    this.callPool = callPool;
     this.metrics = metrics;
     this.replicator = replicator;
     this.retention = retention;
@@ -211,8 +214,15 @@ public final class HostServer implements AutoCloseable {
       ServerCredentials credentials = tls == null ? InsecureServerCredentials.create() : tls.serverCredentials();
       HealthStatusManager health = new HealthStatusManager();
       ServerServiceDefinition sync = replicator.service();
+      // The transport hands each callback to CallLanes in its own thread, which runs an Execute call's
+      // header and data there and everything else on callPool (what gRPC's default executor did).
+      ThreadPoolExecutor callPool = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
+          new SynchronousQueue<>(), threads("capsulevm-grpc"));
+      opened.add(callPool::shutdownNow);
       Server server = withReflection(NettyServerBuilder
           .forAddress(new InetSocketAddress(config.address(), config.port()), credentials)
+          .directExecutor()
+          .intercept(new CallLanes(callPool))
           .maxInboundMessageSize(config.maxInboundMessageBytes())
           .addService(new HostService(ctx))
           .addService(sync)
@@ -239,7 +249,7 @@ public final class HostServer implements AutoCloseable {
       ScheduledFuture<?> unused = scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
       replicator.start(scheduler);
       HostServer host = new HostServer(config, data, hostKey, adminToken, storage, ctx, server, adminServer,
-          List.of(health, adminHealth), scheduler, programPool, metrics, replicator, retention);
+          List.of(health, adminHealth), scheduler, programPool, callPool, metrics, replicator, retention);
       log.info("host {} serving on {}:{} (admin {}:{}, metrics {}), data in {}, {}", hostKey.publicKey(),
           config.address(), server.getPort(), config.adminAddress(), adminServer.getPort(),
           metrics.port() < 0 ? "off" : config.metricsAddress() + ":" + metrics.port(), dir,
@@ -425,6 +435,7 @@ public final class HostServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    callPool.shutdownNow(); // the server has terminated: no call is left to run anything
     scheduler.shutdownNow();
     retention.close();
     try {
