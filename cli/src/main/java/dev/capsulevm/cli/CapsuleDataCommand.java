@@ -11,6 +11,7 @@ import dev.capsulevm.renter.ChunkedAppender;
 import dev.capsulevm.renter.DroppedSubRecord;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramBuilder;
+import dev.capsulevm.renter.ProgramFailedException;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RangeReader;
 import dev.capsulevm.renter.RenterException;
@@ -472,7 +473,7 @@ final class CapsuleDataCommand {
               summary = reader.read(anchor, first,
                   last != null ? last : new SubRecordPosition(anchor.height(), Long.MAX_VALUE), payloads, listener);
             } else if (record != null) {
-              summary = reader.readRecord(anchor, record, payloads, listener);
+              summary = readRecord(view, reader, record, payloads, listener);
             } else {
               long height = Objects.requireNonNull(Objects.requireNonNull(target).height);
               summary = reader.read(anchor, new SubRecordPosition(height, 0),
@@ -494,23 +495,38 @@ final class CapsuleDataCommand {
           sink.commit();
           sha = sink.sha256();
         }
+        RecordHeader head = view.anchor();
         if (args.json) {
           System.out.println(new Json().put("capsule", id.toHex()).put("records", summary.records())
               .put("subRecords", summary.subRecords()).put("bytes", summary.bytes()).put("sha256", sha)
               .put("skipped", summary.skipped()).put("out", out == null ? null : out.toString())
-              .put("anchor", anchor.hash().toHex()).put("cost", costs.json()));
+              .put("anchor", head.hash().toHex()).put("cost", costs.json()));
         } else {
           for (RecordHeader s : skipped) {
             System.err.println("skipped record " + s.hash().toHex() + " (height " + s.height() + "): a "
                 + s.kind().name().toLowerCase(Locale.ROOT) + " record, not data");
           }
           System.err.println("verified: " + summary.subRecords() + " sub-record(s) of " + summary.records()
-              + " record(s), " + summary.bytes() + " bytes, sha256 " + sha + ", against head " + anchor.hash().toHex()
-              + " (height " + anchor.height() + ")" + (metadataIsPrivate(view) ? "; decrypted" : "")
+              + " record(s), " + summary.bytes() + " bytes, sha256 " + sha + ", against head " + head.hash().toHex()
+              + " (height " + head.height() + ")" + (metadataIsPrivate(view) ? "; decrypted" : "")
               + (out == null ? "" : "; written to " + out));
           System.err.println(costs.line());
         }
         return 0;
+      }
+    }
+
+    /** Record {@code record} whole; when it is not below the head this state knew, once more from the newest. */
+    private static RangeReader.Summary readRecord(CapsuleCommand.View view, RangeReader reader, Hash record,
+        RangeReader.Sink payloads, RangeReader.Listener listener) throws RenterException, IOException {
+      try {
+        return reader.readRecord(view.anchor(), record, payloads, listener);
+      } catch (ProgramFailedException e) {
+        if (e.reason() != ProgramFailedException.Reason.NOT_FOUND) {
+          throw e;
+        }
+        view.refresh();
+        return reader.readRecord(view.anchor(), record, payloads, listener);
       }
     }
 

@@ -8,7 +8,6 @@ import dev.capsulevm.renter.ChunkedAppender;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RangeReader;
-import dev.capsulevm.renter.SubRecordPosition;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -126,10 +125,11 @@ final class BigFileExperiment implements Experiment {
           + " most " + mib(RangeReader.DEFAULT_WINDOW_BYTES) + " MiB of reads, each record proven from the head"
           + " first and each sub-record verified (its inclusion in the record) before it is written to the output"
           + " file. The JVM's maximum heap was " + mib(maxHeap) + " MiB (`-Xmx`). Memory is sampled every 20 ms"
-          + " and covers the renter and the host together: the heap left after the latest collection (live), the"
-          + " heap in use (live and garbage), and the anonymous resident memory (heap and native, not the LMDB"
-          + " file's mapped pages). One run.");
-      result.header("phase", "bytes", "seconds", "MiB/s", "records", "programs", "live heap after GC, max (MiB)",
+          + " and covers the renter and the host together: the heap left after the latest collection (an upper"
+          + " bound of what was live: a young collection leaves the old generation's garbage), the heap in use"
+          + " (live and garbage, which the collector lets grow towards the maximum), and the anonymous resident"
+          + " memory (heap and native, not the LMDB file's mapped pages). One run.");
+      result.header("phase", "bytes", "seconds", "MiB/s", "records", "programs", "heap after a collection, max (MiB)",
           "heap in use, max (MiB)", "anonymous RSS, max (MiB)");
       result.row("append (file to capsule)", size, secs(append), String.format("%.1f", rate(size, append)), appended.records().size(),
           appendPrograms.get(), mib(append.liveHeap), mib(append.usedHeap), mib(append.rssAnon));
@@ -138,7 +138,7 @@ final class BigFileExperiment implements Experiment {
       result.finding("Read back: " + readBack.bytes() + " bytes in " + readBack.subRecords() + " sub-records of "
           + readBack.records() + " records, every one verified; the output file's SHA-256 equals the input's ("
           + inSha + ").");
-      result.finding(String.format("Memory stayed bounded: at most %d MiB of heap was live after a collection"
+      result.finding(String.format("Memory stayed bounded: at most %d MiB of heap was left after a collection"
               + " (append %d, read %d) for a %d MiB file, within a %d MiB heap; the process's anonymous resident"
               + " memory peaked at %d MiB, its resident high-water mark (with the LMDB file's pages) at %d MiB.",
           mib(Math.max(append.liveHeap, read.liveHeap)), mib(append.liveHeap), mib(read.liveHeap), mib(size),
@@ -204,7 +204,6 @@ final class BigFileExperiment implements Experiment {
       List<MemoryPoolMXBean> pools = ManagementFactory.getMemoryPoolMXBeans().stream()
           .filter(p -> p.getType() == MemoryType.HEAP).toList();
       System.gc(); // start from what is live now, not from the previous phase's garbage
-      pools.forEach(MemoryPoolMXBean::resetPeakUsage);
       Thread sampler = new Thread(() -> {
         while (!Thread.currentThread().isInterrupted()) {
           phase.sample(pools);
@@ -231,14 +230,12 @@ final class BigFileExperiment implements Experiment {
 
     synchronized void sample(List<MemoryPoolMXBean> pools) {
       long live = 0;
-      long peak = 0;
       for (MemoryPoolMXBean pool : pools) {
         MemoryUsage afterGc = pool.getCollectionUsage();
         live += afterGc == null ? 0 : afterGc.getUsed();
-        peak += pool.getPeakUsage().getUsed();
       }
       liveHeap = Math.max(liveHeap, live);
-      usedHeap = Math.max(usedHeap, peak);
+      usedHeap = Math.max(usedHeap, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
       rssAnon = Math.max(rssAnon, status("RssAnon"));
     }
   }
