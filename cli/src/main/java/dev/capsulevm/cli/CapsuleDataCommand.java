@@ -207,12 +207,24 @@ final class CapsuleDataCommand {
         Costs costs = new Costs();
         AppendProgress shown = new AppendProgress(System.err, progress, size);
         int[] records = {0};
+        long[] done = {0, 0, 0}; // bytes, first height, last height
         ChunkedAppender.Summary summary;
         try {
           summary = ChunkedAppender.append(client, writer, in, layout, (appended, result, bytes) -> {
             costs.add(result);
+            done[0] = bytes;
+            done[1] = records[0] == 0 ? appended.height() : done[1];
+            done[2] = appended.height();
             shown.update(bytes, ++records[0], appended.height());
           });
+        } catch (RenterException | IOException | RuntimeException e) {
+          shown.finish();
+          if (records[0] > 0) {
+            // Each record is committed on its own: say what is in the capsule before the failure is reported.
+            System.err.println("capsulevm: appended before the failure: " + records[0] + " record(s), heights "
+                + done[1] + " to " + done[2] + ", the first " + done[0] + " bytes of the input; " + costs.line());
+          }
+          throw e;
         } finally {
           shown.finish();
           state.save(writer);

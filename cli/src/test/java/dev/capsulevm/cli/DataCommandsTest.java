@@ -287,6 +287,33 @@ class DataCommandsTest {
   }
 
   /**
+   * An account that runs dry part way: the records appended before stay appended, and the failure line is
+   * preceded by one that says which and how much of the input they hold.
+   */
+  @Test
+  void aStreamThatFailsPartWaySaysWhatWasAppended() throws Exception {
+    Result fund = cli("dave", "account", "fund", "--amount", "400000", "--admin", "127.0.0.1:" + host.adminPort(),
+        "--token", host.adminToken());
+    assertEquals(0, fund.exitCode(), fund.err());
+    String id = create("dave", "--max-sub-record-bytes", "1000");
+    Path in = dir.resolve("dry.bin");
+    Files.write(in, randomBytes(200_000, 5));
+    Result append = cli("dave", "capsule", "append", "--capsule", id, "--file", in.toString(),
+        "--sub-records-per-record", "10");
+    assertEquals(1, append.exitCode(), append.err());
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+        "appended before the failure: (\\d+) record\\(s\\), heights 1 to (\\d+), the first (\\d+) bytes")
+        .matcher(append.err());
+    assertTrue(m.find(), append.err());
+    long records = Long.parseLong(m.group(1));
+    assertTrue(records >= 1 && records < 20, append.err());
+    assertEquals(m.group(1), m.group(2));
+    assertEquals(records * 10_000, Long.parseLong(m.group(3)));
+    Result info = cli("dave", "capsule", "info", id, "--json");
+    assertEquals(m.group(1), field(info.out(), "height"));
+  }
+
+  /**
    * {@code follow} from a reader's state prints two records appended while it runs (by the SDK, on the
    * writer's state), each verified, and stops after --count; the test waits for it to end, never sleeps.
    */
