@@ -165,18 +165,35 @@ public final class HostClient implements AutoCloseable {
     return estimate(program, priceTable(), options.durationUnits());
   }
 
+  /** The estimate of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
   static CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
-    return CostModel.of(table).estimate(shape(program, table, durationUnits, chunkSize));
+    return CostModel.of(table).estimate(shape(program, table, durationUnits, chunkSize, false));
   }
 
   private CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits) {
-    return estimate(program, table, durationUnits, options.chunkSize());
+    return CostModel.of(table).estimate(shape(program, table, durationUnits, options.chunkSize(),
+        options.confirmCommits()));
+  }
+
+  /** The shape of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+    return shape(program, table, durationUnits, chunkSize, false);
+  }
+
+  /**
+   * The heads the header of {@code program} states: those it computes its write leaves, unless commits
+   * are confirmed after a proposal instead (or the renter cannot predict them).
+   */
+  static List<Hash> statedHeads(PreparedProgram program, boolean confirmCommits) {
+    List<Hash> heads = confirmCommits ? null : program.statedHeadsOrNull();
+    return heads == null ? List.of() : heads;
   }
 
   /** The estimate's shape; a signed withdrawal has a fixed length, so a blank one sizes the header exactly. */
-  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize,
+      boolean confirmCommits) {
     List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), new byte[SignedWithdrawal.LENGTH],
-        durationUnits, chunkSize);
+        durationUnits, chunkSize, statedHeads(program, confirmCommits));
     long requestBytes = 0;
     for (ExecuteRequest request : requests) {
       requestBytes += request.getSerializedSize();
@@ -313,7 +330,8 @@ public final class HostClient implements AutoCloseable {
   }
 
   private Amount ceiling(PreparedProgram program, PriceTable table) {
-    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize());
+    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize(),
+        options.confirmCommits());
     return CostModel.of(table).estimate(new ProgramShape(expected.programBytes(), expected.requestBytes(),
         expected.durationUnits(), program.ceilingDescriptors(table.limits()))).total();
   }
@@ -334,7 +352,7 @@ public final class HostClient implements AutoCloseable {
       @Nullable Consumer<VerifiedOutput> listenerOrNull) throws RenterException {
     PriceTable current = priceTable();
     long duration = options.durationUnits();
-    ProgramShape shape = shape(program, current, duration, options.chunkSize());
+    ProgramShape shape = shape(program, current, duration, options.chunkSize(), options.confirmCommits());
     try {
       current.limits().check(shape);
     } catch (PricingException e) {
@@ -347,7 +365,7 @@ public final class HostClient implements AutoCloseable {
         Instant.ofEpochSecond(seconds), current.id(), current.hostKey()).sign(accountKey);
     byte[] withdrawalBytes = withdrawal.encode();
     List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), withdrawalBytes, duration,
-        options.chunkSize());
+        options.chunkSize(), statedHeads(program, options.confirmCommits()));
     ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, withdrawalBytes, requests, estimate,
         listenerOrNull, this, options.clock());
     RenterOptions.Deadlines deadlines = options.deadlines();
