@@ -26,6 +26,8 @@ import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -53,7 +55,8 @@ public final class HostClient implements AutoCloseable {
   /** Refetch the price table when less than this much of its validity is left. */
   private static final long TABLE_MARGIN_SECONDS = 10;
 
-  private final ManagedChannel channel;
+  /** The channel this client made and closes; null when the caller's channel is used (the caller closes it). */
+  private final @Nullable ManagedChannel ownChannelOrNull;
   private final HostGrpc.HostStub async;
   private final HostGrpc.HostBlockingStub blocking;
   private final SigningKey accountKey;
@@ -66,8 +69,9 @@ public final class HostClient implements AutoCloseable {
   /** The price table last accepted; null until the first is fetched. */
   private @Nullable PriceTable table;
 
-  private HostClient(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
-    this.channel = channel;
+  private HostClient(Channel channel, @Nullable ManagedChannel ownChannelOrNull, SigningKey accountKey,
+      RenterOptions options) {
+    this.ownChannelOrNull = ownChannelOrNull;
     this.async = HostGrpc.newStub(channel);
     this.blocking = HostGrpc.newBlockingStub(channel);
     this.accountKey = Objects.requireNonNull(accountKey, "accountKey");
@@ -86,7 +90,18 @@ public final class HostClient implements AutoCloseable {
         .maxInboundMessageSize(64 << 20)
         .intercept(options.interceptors())
         .build();
-    return new HostClient(channel, accountKey, options);
+    return new HostClient(channel, channel, accountKey, options);
+  }
+
+  /**
+   * A client over the caller's own {@code channel} (its target, credentials, executors and interceptors
+   * are the caller's; {@link RenterOptions#security()} is not used), paying from {@code accountKey}.
+   * {@link RenterOptions#interceptors()} are added in front of the channel. {@link #close()} leaves the
+   * channel open: whoever built it shuts it down. Every answer is verified as with {@link #connect}.
+   */
+  public static HostClient over(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
+    Objects.requireNonNull(channel, "channel");
+    return new HostClient(ClientInterceptors.intercept(channel, options.interceptors()), null, accountKey, options);
   }
 
   public PublicKey account() {
@@ -459,6 +474,8 @@ public final class HostClient implements AutoCloseable {
 
   @Override
   public void close() {
-    Channels.close(channel);
+    if (ownChannelOrNull != null) {
+      Channels.close(ownChannelOrNull);
+    }
   }
 }

@@ -245,6 +245,35 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     }
   }
 
+  /** What the caller's listener threw, carried out of {@code handle} to be told apart from the host's faults. */
+  private static final class ListenerThrew extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final transient RuntimeException thrown;
+
+    ListenerThrew(RuntimeException thrown) {
+      super(null, null, false, false);
+      this.thrown = thrown;
+    }
+  }
+
+  /**
+   * Cancels the program unless it has ended: the call is cancelled, so the host stops it and refunds what
+   * it did not spend, and {@link #result()} throws {@link ProgramCancelledException}. A write whose heads
+   * were stated (or whose commit was confirmed) may have been committed already.
+   */
+  public synchronized void cancel() {
+    if (finished) {
+      return;
+    }
+    fail(new ProgramCancelledException("the caller cancelled the program after " + outputs.size()
+        + " verified outputs" + mayHaveCommittedNote(), confirmedHeadsOrNull != null, null));
+  }
+
+  private String mayHaveCommittedNote() {
+    return confirmedHeadsOrNull == null ? "" : " (the write may be in the capsule: the host could commit "
+        + confirmedHeadsOrNull + " before it learned of the cancellation)";
+  }
+
   /** The observer the gRPC call delivers responses to. */
   StreamObserver<ExecuteResponse> responses() {
     return new StreamObserver<>() {
@@ -261,6 +290,10 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
             verificationNanos += System.nanoTime() - started;
           } catch (HostMisbehaviourException | UnresolvedConflict e) {
             cancel(e);
+          } catch (ListenerThrew e) {
+            RuntimeException thrown = e.thrown;
+            fail(new ListenerException("the caller's listener threw on output " + (outputs.size() - 1) + ": " + thrown
+                + mayHaveCommittedNote(), confirmedHeadsOrNull != null, thrown));
           } catch (RuntimeException e) {
             cancel(new HostMisbehaviourException(Part.STREAM, outputs.size(), "unexpected: " + e, e));
           }
@@ -416,7 +449,11 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     outputs.add(verified);
     queue.add(verified);
     if (listenerOrNull != null) {
-      listenerOrNull.accept(verified);
+      try {
+        listenerOrNull.accept(verified);
+      } catch (RuntimeException e) {
+        throw new ListenerThrew(e);
+      }
     }
     OutputVerifier.Conflict conflict = conflictOrNull;
     if (conflict != null && index < steps.size() - 1) {
