@@ -453,8 +453,10 @@ final class CapsuleDataCommand {
         @Nullable SubRecordPosition last, PayloadSink.Form form, long windowBytes) throws IOException, RenterException {
       try (HostClient client = args.connect(id)) {
         CapsuleCommand.View view = CapsuleCommand.View.of(args.state(), client, id);
-        long wanted = last != null ? last.height() : first != null ? first.height() : 0;
-        if (first != null && (last == null || last.height() > view.anchor().height())) {
+        CapsuleCommand.Target named = target;
+        long wanted = last != null ? last.height() : first != null ? first.height()
+            : named != null && named.height != null ? named.height : 0;
+        if ((first != null && last == null) || wanted > view.anchor().height()) {
           view.refresh(); // the end of the capsule, or a height above the newest head this state knew
         }
         RecordHeader anchor = view.anchor();
@@ -487,7 +489,7 @@ final class CapsuleDataCommand {
             } else if (record != null) {
               summary = readRecord(view, reader, record, payloads, listener);
             } else {
-              long height = Objects.requireNonNull(Objects.requireNonNull(target).height);
+              long height = Objects.requireNonNull(Objects.requireNonNull(named).height);
               summary = reader.read(anchor, new SubRecordPosition(height, 0),
                   new SubRecordPosition(height, Long.MAX_VALUE), payloads, listener);
             }

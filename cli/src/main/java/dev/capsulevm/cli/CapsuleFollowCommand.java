@@ -3,7 +3,6 @@ package dev.capsulevm.cli;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.renter.HostClient;
-import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RangeReader;
 import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.SubRecordDroppedException;
@@ -124,11 +123,6 @@ final class CapsuleFollowCommand implements Callable<Integer> {
       RangeReader reader = view.rangeReader(windowBytes);
       long[] printed = {0};
       RangeReader.Listener listener = new RangeReader.Listener() {
-        @Override
-        public void ran(ProgramResult result) {
-          // every receipt was verified by the run; a follow reports no running total
-        }
-
         @Override
         public void skipped(RecordHeader record) {
           if (!args.json) {

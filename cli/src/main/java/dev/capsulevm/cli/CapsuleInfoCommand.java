@@ -86,12 +86,15 @@ final class CapsuleInfoCommand {
         }
         for (Known k : known) {
           Metadata m = k.metadata().metadata();
-          long height = 0;
+          HeadTracker.VouchedHead highest = null;
           for (HeadTracker.VouchedHead h : k.heads()) {
-            height = Math.max(height, h.height());
+            if (highest == null || h.height() > highest.height()) {
+              highest = h;
+            }
           }
           System.out.println(k.id().toHex() + "  " + (m.isPrivate() ? "private" : "public ") + "  "
-              + (k.heads().isEmpty() ? "no heads known" : "height " + height
+              + (highest == null ? "no heads known" : "height " + highest.height() + " head "
+                  + highest.hash().toHex().substring(0, 16)
                   + (k.heads().size() > 1 ? " (" + k.heads().size() + " heads)" : ""))
               + "  keys " + (k.keys().isEmpty() ? "none" : String.join(",", k.keys()))
               + (m.description().isEmpty() ? "" : "  " + quoted(m.description())));

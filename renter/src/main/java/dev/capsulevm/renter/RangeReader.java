@@ -18,7 +18,7 @@ import java.util.Objects;
  * <p>First the records' headers: one program of {@code Prove} instructions per {@value #HEADER_BATCH}
  * heights, proven from the trusted anchor (a verified head). Then each record's sub-records are read with
  * that record, now verified, as their anchor, so each answer carries the record's header and the
- * sub-record's inclusion path rather than the whole path from the head (docs/PROTOCOL.md: a renter walks
+ * sub-record's inclusion path rather than the whole path from the head (renter/README.md: a renter walks
  * backwards cheaply by naming a proven record as the anchor). Membership records met in a range of heights
  * are not data: they are skipped and reported to the listener.
  *
