@@ -65,7 +65,7 @@ final class HostStatusCommand implements Callable<Integer> {
             System.out.println("peers    none");
           }
           peers.forEach(p -> System.out.println(line(p)));
-          PriceFields.lines(table, null).forEach(System.out::println);
+          PriceFields.summary(table).forEach(System.out::println);
         }
         return 0;
       }

@@ -161,6 +161,28 @@ final class PriceFields {
     return out;
   }
 
+  /**
+   * The table in three lines, for {@code host status}: its id and window, the prices in units (program and
+   * each instruction as base + per byte), and the limits; {@code host prices show} has one line per value.
+   */
+  static List<String> summary(PriceTable table) {
+    Prices p = table.prices();
+    StringBuilder prices = new StringBuilder("         program " + p.programBase().units() + " + "
+        + p.programPerByte().units() + "/B");
+    for (InstructionKind kind : InstructionKind.values()) {
+      prices.append(", ").append(kindName(kind)).append(' ').append(p.instruction(kind).base().units()).append(" + ")
+          .append(p.instruction(kind).perByte().units()).append("/B");
+    }
+    prices.append("; upload ").append(p.uploadPerByte().units()).append("/B, download ")
+        .append(p.downloadPerByte().units()).append("/B, memory ").append(p.memoryPerByteTimeUnit().units())
+        .append("/B per time unit, storage ").append(p.storagePerByteDurationUnit().units())
+        .append("/B per duration unit (units; 1 CAP = 1000000)");
+    List<String> limitParts = new ArrayList<>();
+    limits(table.limits()).forEach((name, value) -> limitParts.add(name + " " + value));
+    return List.of("prices   table " + table.id().toHex() + ", valid " + table.validFrom() + " to " + table.validUntil(),
+        prices.toString(), "limits   " + String.join(", ", limitParts));
+  }
+
   /** The names of the prices above {@code ceilings}, in table order. */
   static List<String> above(Prices asked, Prices ceilings) {
     List<String> out = new ArrayList<>();

@@ -6,6 +6,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.PriceTableRefusedException;
 import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.RenterOptions;
@@ -150,10 +151,11 @@ final class RenterArgs {
         return client;
       } catch (RenterException e) {
         client.close();
-        failures.add(address + " did not answer (" + e.getMessage() + ")");
+        failures.add(address + (e instanceof PriceTableRefusedException
+            ? " asks more than this renter pays, its max-price ceilings (" : " did not answer (") + e.getMessage() + ")");
       }
     }
-    throw new RenterException("no saved host of capsule " + id.toHex() + " answered: " + String.join("; ", failures));
+    throw new RenterException("no saved host of capsule " + id.toHex() + " could be used: " + String.join("; ", failures));
   }
 
   /** {@code --budget}: CAP as a decimal of at most 6 places (1 CAP = 1,000,000 units), above 0. */
