@@ -23,8 +23,10 @@ class HexDiffTest {
     String a = "00".repeat(31) + "01";
     String b = "00".repeat(32);
     List<String> lines = HexDiff.mark("", "a", a, "b", b);
-    assertEquals(("a  " + a), lines.get(0));
-    assertEquals(3 + 63, lines.get(2).indexOf('^'));
+    assertEquals("a  00000000...000000001", lines.get(0));
+    assertEquals("b  00000000...000000000", lines.get(1));
+    assertEquals(lines.get(0).length() - 1, lines.get(2).indexOf('^'));
+    assertEquals(true, lines.get(2).endsWith("^ hex digit 64 of 64 differs"));
   }
 
   @Test
@@ -34,7 +36,13 @@ class HexDiffTest {
     List<String> lines = HexDiff.headsMessage(" ", "caught: host misbehaviour in output 0: the proposed heads are ["
         + h1 + "], the renter expects [" + h2 + "]");
     assertEquals(" caught: host misbehaviour in output 0: the heads the host proposed are not the ones the renter"
-        + " computed:", lines.get(0));
+        + " computed", lines.get(0));
+    List<String> refused = HexDiff.headsMessage("", "refused: the program leaves the heads [" + h1
+        + "], the renter stated [" + h2 + "]; nothing was written");
+    assertEquals("refused: the heads the program leaves are not the ones the renter stated; nothing was written",
+        refused.get(0));
+    assertEquals(true, refused.get(1).equals("  leaves  " + h1.substring(0, 8) + "..." + h1.substring(24, 37) + "..."), refused.get(1));
+    assertEquals(true, refused.get(3).endsWith("^ hex digit 33 of 64 differs"), refused.get(3));
     assertEquals(4, lines.size());
     assertEquals(List.of(" something else"), HexDiff.headsMessage(" ", "something else"));
     assertEquals(-1, HexDiff.firstDifference(h1, h1));

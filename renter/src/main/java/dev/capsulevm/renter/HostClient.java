@@ -27,6 +27,8 @@ import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -54,7 +56,8 @@ public final class HostClient implements AutoCloseable {
   /** Refetch the price table when less than this much of its validity is left. */
   private static final long TABLE_MARGIN_SECONDS = 10;
 
-  private final ManagedChannel channel;
+  /** The channel this client made and closes; null when the caller's channel is used (the caller closes it). */
+  private final @Nullable ManagedChannel ownChannelOrNull;
   private final HostGrpc.HostStub async;
   private final HostGrpc.HostBlockingStub blocking;
   private final SigningKey accountKey;
@@ -67,8 +70,9 @@ public final class HostClient implements AutoCloseable {
   /** The price table last accepted; null until the first is fetched. */
   private @Nullable PriceTable table;
 
-  private HostClient(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
-    this.channel = channel;
+  private HostClient(Channel channel, @Nullable ManagedChannel ownChannelOrNull, SigningKey accountKey,
+      RenterOptions options) {
+    this.ownChannelOrNull = ownChannelOrNull;
     this.async = HostGrpc.newStub(channel);
     this.blocking = HostGrpc.newBlockingStub(channel);
     this.accountKey = Objects.requireNonNull(accountKey, "accountKey");
@@ -87,7 +91,18 @@ public final class HostClient implements AutoCloseable {
         .maxInboundMessageSize(64 << 20)
         .intercept(options.interceptors())
         .build();
-    return new HostClient(channel, accountKey, options);
+    return new HostClient(channel, channel, accountKey, options);
+  }
+
+  /**
+   * A client over the caller's own {@code channel} (its target, credentials, executors and interceptors
+   * are the caller's; {@link RenterOptions#security()} is not used), paying from {@code accountKey}.
+   * {@link RenterOptions#interceptors()} are added in front of the channel. {@link #close()} leaves the
+   * channel open: whoever built it shuts it down. Every answer is verified as with {@link #connect}.
+   */
+  public static HostClient over(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
+    Objects.requireNonNull(channel, "channel");
+    return new HostClient(ClientInterceptors.intercept(channel, options.interceptors()), null, accountKey, options);
   }
 
   public PublicKey account() {
@@ -166,18 +181,35 @@ public final class HostClient implements AutoCloseable {
     return estimate(program, priceTable(), options.durationUnits());
   }
 
+  /** The estimate of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
   static CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
-    return CostModel.of(table).estimate(shape(program, table, durationUnits, chunkSize));
+    return CostModel.of(table).estimate(shape(program, table, durationUnits, chunkSize, false));
   }
 
   private CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits) {
-    return estimate(program, table, durationUnits, options.chunkSize());
+    return CostModel.of(table).estimate(shape(program, table, durationUnits, options.chunkSize(),
+        options.confirmCommits()));
+  }
+
+  /** The shape of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+    return shape(program, table, durationUnits, chunkSize, false);
+  }
+
+  /**
+   * The heads the header of {@code program} states: those it computes its write leaves, unless commits
+   * are confirmed after a proposal instead (or the renter cannot predict them).
+   */
+  static List<Hash> statedHeads(PreparedProgram program, boolean confirmCommits) {
+    List<Hash> heads = confirmCommits ? null : program.statedHeadsOrNull();
+    return heads == null ? List.of() : heads;
   }
 
   /** The estimate's shape; a signed withdrawal has a fixed length, so a blank one sizes the header exactly. */
-  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize,
+      boolean confirmCommits) {
     List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), new byte[SignedWithdrawal.LENGTH],
-        durationUnits, chunkSize);
+        durationUnits, chunkSize, statedHeads(program, confirmCommits));
     long requestBytes = 0;
     for (ExecuteRequest request : requests) {
       requestBytes += request.getSerializedSize();
@@ -314,7 +346,8 @@ public final class HostClient implements AutoCloseable {
   }
 
   private Amount ceiling(PreparedProgram program, PriceTable table) {
-    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize());
+    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize(),
+        options.confirmCommits());
     return CostModel.of(table).estimate(new ProgramShape(expected.programBytes(), expected.requestBytes(),
         expected.durationUnits(), program.ceilingDescriptors(table.limits()))).total();
   }
@@ -337,7 +370,7 @@ public final class HostClient implements AutoCloseable {
       @Nullable Consumer<VerifiedOutput> listenerOrNull) throws RenterException {
     PriceTable current = priceTable();
     long duration = options.durationUnits();
-    ProgramShape shape = shape(program, current, duration, options.chunkSize());
+    ProgramShape shape = shape(program, current, duration, options.chunkSize(), options.confirmCommits());
     try {
       current.limits().check(shape);
     } catch (PricingException e) {
@@ -359,7 +392,7 @@ public final class HostClient implements AutoCloseable {
         Instant.ofEpochSecond(seconds), current.id(), current.hostKey()).sign(accountKey);
     byte[] withdrawalBytes = withdrawal.encode();
     List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), withdrawalBytes, duration,
-        options.chunkSize());
+        options.chunkSize(), statedHeads(program, options.confirmCommits()));
     ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, withdrawalBytes, requests, estimate,
         listenerOrNull, this, options.clock());
     RenterOptions.Deadlines deadlines = options.deadlines();
@@ -465,6 +498,8 @@ public final class HostClient implements AutoCloseable {
 
   @Override
   public void close() {
-    Channels.close(channel);
+    if (ownChannelOrNull != null) {
+      Channels.close(ownChannelOrNull);
+    }
   }
 }
