@@ -202,7 +202,8 @@ final class DemoCommand implements Callable<Integer> {
           out.println("   NOT DETECTED");
           return 1;
         } catch (ProgramFailedException e) {
-          out.println("   refused by the host: " + e.getMessage());
+          // Two 64-digit heads one bit apart: mark the digit rather than leave the reader to find it.
+          HexDiff.headsMessage("   ", "refused by the host: " + e.getMessage()).forEach(out::println);
         }
         List<Record> after = writer.refreshHeads(client);
         out.println("   heads on the host are unchanged: " + after.equals(before));
@@ -310,9 +311,9 @@ final class DemoCommand implements Callable<Integer> {
     out.println(text);
   }
 
+  /** What the program cost of the budget it was given (its estimate), and what came back. */
   private void cost(ProgramResult result) {
-    out.println("   cost " + result.receipt().finalCost() + " (estimate " + result.estimate().total() + ", refund "
-        + result.receipt().refund() + "), receipt verified");
+    out.println("   " + RenterArgs.spent(result) + "; receipt verified");
   }
 
   private static String short16(dev.capsulevm.proofs.Hash hash) {

@@ -10,6 +10,7 @@ import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.ProgramShape;
 import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.pricing.Withdrawal;
 import dev.capsulevm.program.Output;
@@ -357,7 +358,9 @@ public final class HostClient implements AutoCloseable {
   }
 
   /**
-   * Submits {@code program}, paying up to {@code budgetOrNull} (null: the estimate). {@code listenerOrNull}
+   * Submits {@code program}, paying up to {@code budgetOrNull} (null: the estimate), but never more than
+   * {@link RenterOptions#maxCostOrNull()}: a program whose estimate is above that cap is refused here with
+   * {@link MaxCostExceededException}, before anything is sent, and a larger budget is lowered to it. {@code listenerOrNull}
    * receives each output once it verified, in the gRPC thread, before the iterator does. Not retried:
    * the caller holds the run. The call is cancelled, ending the run with {@link DeadlineExceededException},
    * when it passes {@link RenterOptions.Deadlines#program()} or the host sends nothing for
@@ -375,6 +378,15 @@ public final class HostClient implements AutoCloseable {
     }
     CostBreakdown estimate = CostModel.of(current).estimate(shape);
     Amount budget = budgetOrNull == null ? estimate.total() : budgetOrNull;
+    Amount max = options.maxCostOrNull();
+    if (max != null) {
+      if (estimate.total().exceeds(max)) {
+        throw new MaxCostExceededException(estimate.total(), max);
+      }
+      if (budget.exceeds(max)) {
+        budget = max;
+      }
+    }
     long seconds = options.clock().instant().plus(options.withdrawalLifetime()).getEpochSecond();
     SignedWithdrawal withdrawal = new Withdrawal(accountKey.publicKey(), budget, random.nextLong() & Long.MAX_VALUE,
         Instant.ofEpochSecond(seconds), current.id(), current.hostKey()).sign(accountKey);
@@ -470,6 +482,18 @@ public final class HostClient implements AutoCloseable {
 
   private static HostMisbehaviourException balanceMisbehaviour(@Nullable String message, @Nullable Throwable cause) {
     return new HostMisbehaviourException(HostMisbehaviourException.Part.BALANCE, -1, message, cause);
+  }
+
+  /** Tells the {@link RenterOptions#receiptListenerOrNull()} of a verified receipt; what it throws is dropped. */
+  void receiptVerified(PreparedProgram program, SignedReceipt receipt) {
+    ReceiptListener listener = options.receiptListenerOrNull();
+    if (listener != null) {
+      try {
+        listener.verified(program, receipt);
+      } catch (RuntimeException ignored) {
+        // The listener's own problem: the receipt verified, and the program's outcome stands.
+      }
+    }
   }
 
   @Override

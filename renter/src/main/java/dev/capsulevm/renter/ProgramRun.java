@@ -586,6 +586,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the receipt was issued at " + receipt.issuedAt()
           + ", outside the program's run by the renter's clock (" + earliest + " to " + latest + ")");
     }
+    if (clientOrNull != null) {
+      clientOrNull.receiptVerified(prepared, signed);
+    }
     OutputVerifier.Conflict conflict = conflictOrNull;
     if (conflict != null) {
       finish(new UnresolvedConflict(conflictIndex, conflict.extraHeads(), receipt));
