@@ -46,8 +46,10 @@ final class CapsuleAccessCommand {
     List<String> hosts = new ArrayList<>();
 
     @Option(names = "--state", paramLabel = "DIR",
-        description = "The renter's local state (default: $CAPSULEVM_RENTER_STATE or ~/.capsulevm/renter).")
+        description = "The renter's local state (default: $CAPSULEVM_STATE or the config's state, else ~/.capsulevm/renter).")
     @Nullable Path state;
+
+    @Mixin ConfigArgs configArgs;
 
     @Option(names = "--json", description = "Print one JSON object instead of readable text.")
     boolean json;
@@ -126,7 +128,8 @@ final class CapsuleAccessCommand {
         }
         SigningKey account = state.accountKey(args.accountKey);
         RenterOptions options = args.options(state);
-        CapsuleAccess opened = CapsuleAccess.fetch(access, host -> HostClient.connect(host, account, options));
+        CapsuleAccess opened = CapsuleAccess.fetch(access, host -> HostClient.connect(host, account,
+            options.withReceiptListener(state.receipts().listener(host))));
         state.saveOpened(opened.metadata(), access.hosts());
         String id = access.capsuleId().toHex();
         boolean isPrivate = opened.metadata().isPrivate();

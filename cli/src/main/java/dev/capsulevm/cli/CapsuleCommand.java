@@ -5,12 +5,14 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.members.Keystore;
 import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.renter.AppendConflictException;
+import dev.capsulevm.renter.CapsuleMembers;
 import dev.capsulevm.renter.CapsuleReader;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.DecryptionFailedException;
@@ -19,10 +21,10 @@ import dev.capsulevm.renter.NoUsableEpochException;
 import dev.capsulevm.renter.HeadTracker;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.HostMisbehaviourException;
-import dev.capsulevm.renter.DroppedSubRecord;
 import dev.capsulevm.renter.NotAllowedException;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
+import dev.capsulevm.renter.RangeReader;
 import dev.capsulevm.renter.RenterException;
 import dev.capsulevm.renter.RollbackException;
 import dev.capsulevm.renter.VerifiedOutput;
@@ -34,7 +36,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,9 +57,12 @@ import picocli.CommandLine.Spec;
     description = "Create capsules and append, read and prove records on a host; every answer is verified.",
     subcommands = {
       CapsuleCommand.Create.class,
-      CapsuleCommand.Append.class,
+      CapsuleInfoCommand.ListCapsules.class,
+      CapsuleInfoCommand.Info.class,
+      CapsuleDataCommand.Append.class,
       CapsuleCommand.Merge.class,
-      CapsuleCommand.Read.class,
+      CapsuleDataCommand.Read.class,
+      CapsuleFollowCommand.class,
       CapsuleCommand.Prove.class,
       CapsuleCommand.Heads.class,
       CapsuleCommand.Has.class,
@@ -161,8 +165,14 @@ final class CapsuleCommand {
             + " a colon, and its permissions (read, add, admin; comma separated). Repeatable.")
     List<String> members = new ArrayList<>();
 
+    @Option(names = {"-q", "--quiet"}, description = "Print the new capsule's id alone (for scripts: id=$(capsulevm capsule create -q)).")
+    boolean quiet;
+
     @Override
     public Integer call() {
+      if (quiet && args.json) {
+        throw Args.usage(spec, "-q prints the id alone and --json one JSON object: choose one");
+      }
       Args.inRange(spec, "--max-sub-records", maxSubRecords, 1, MAX_U32);
       Args.inRange(spec, "--max-sub-record-bytes", maxSubRecordBytes, 0, MAX_U32);
       if (!members.isEmpty() && !isPrivate) {
@@ -202,7 +212,9 @@ final class CapsuleCommand {
           state.saveHosts(writer.capsuleId(), List.of(args.hostOrDefault()));
           ProgramResult result = RenterArgs.lastResult(writer);
           Keystore genesis = writer.metadata().genesisKeystoreOrNull();
-          if (args.json) {
+          if (quiet) {
+            System.out.println(writer.capsuleId().toHex());
+          } else if (args.json) {
             System.out.println(new Json().put("capsule", writer.capsuleId().toHex())
                 .put("writer", writerKey.publicKey().toHex()).put("policy", policy.name())
                 .put("private", isPrivate).put("epoch", genesis == null ? null : genesis.epochKey().toHex())
@@ -216,48 +228,6 @@ final class CapsuleCommand {
                   + genesis.entries().size() + " reader(s); sub-records are encrypted here, with this state's"
                   + " encryption.key reading them");
             }
-            System.out.println(RenterArgs.costLine(result));
-          }
-          return 0;
-        }
-      });
-    }
-  }
-
-  @Command(name = "append", mixinStandardHelpOptions = true,
-      description = "Append one record whose sub-records are the arguments (or the lines of --lines FILE), signed by"
-          + " the capsule's writer key in this state, or else by this renter's own key (the account key) as a member.")
-  static final class Append implements Callable<Integer> {
-    @Spec CommandSpec spec;
-    @Mixin RenterArgs args;
-
-    @Mixin NewRecordArgs record;
-
-    @Override
-    public Integer call() {
-      Hash id = Args.hash(spec, "--capsule", record.capsule);
-      return guarded(() -> {
-        List<byte[]> subRecords = record.subRecords();
-        if (subRecords.isEmpty()) {
-          throw Args.usage(spec, "give at least one sub-record (arguments or --lines FILE)");
-        }
-        RenterState state = args.state();
-        try (HostClient client = args.connect(id)) {
-          CapsuleWriter writer = writerFor(state, client, id, args);
-          List<RecordWithBody> records = writer.append(client, subRecords);
-          state.save(writer);
-          RecordHeader header = records.get(0).record().header();
-          ProgramResult result = RenterArgs.lastResult(writer);
-          if (args.json) {
-            System.out.println(new Json().put("record", header.hash().toHex()).put("height", header.height())
-                .put("subRecords", header.subRecordCount()).put("heads", hexes(result.committedHeads()))
-                .put("epoch", header.epochKeyOrNull() == null ? null : header.epochKeyOrNull().toHex())
-                .put("cost", RenterArgs.cost(result)));
-          } else {
-            System.out.println("record  " + header.hash().toHex() + " at height " + header.height() + ", "
-                + header.subRecordCount() + " sub-record(s), committed" + (header.epochKeyOrNull() == null ? ""
-                    : ", encrypted under epoch " + header.epochKeyOrNull().toHex()));
-            System.out.println("heads   " + String.join(", ", hexes(result.committedHeads())));
             System.out.println(RenterArgs.costLine(result));
           }
           return 0;
@@ -357,127 +327,143 @@ final class CapsuleCommand {
   /**
    * The capsule as this state sees it, ready to read: as its writer when the state holds the writer key,
    * otherwise as a reader that may start from the id alone (the metadata is fetched and checked against
-   * it). The anchor is the highest head the state knows, refreshed from the host when it knows none.
+   * it). The anchor is the highest head the state knows, refreshed from the host when it knows none, and
+   * trusted by the client's verifier: reads are proven from it.
    */
-  record View(ProgramBuilder builder, RecordHeader anchor, Decryptor decryptor) {
-    /** A verified read's plaintext: decrypted in a private capsule (and the state saved), else the payload. */
-    interface Decryptor {
-      byte[] plaintext(VerifiedOutput read) throws RenterException, IOException;
+  static final class View {
+    private final RenterState state;
+    private final HostClient client;
+    private final @Nullable CapsuleWriter writerOrNull;
+    private final @Nullable CapsuleReader readerOrNull;
+    private final RangeReader.Source source;
+    private @Nullable RecordHeader anchor;
+
+    private View(RenterState state, HostClient client, @Nullable CapsuleWriter writer, @Nullable CapsuleReader reader) {
+      this.state = state;
+      this.client = client;
+      this.writerOrNull = writer;
+      this.readerOrNull = reader;
+      this.source = writer != null ? RangeReader.source(writer, client)
+          : RangeReader.source(Objects.requireNonNull(reader, "a writer or a reader"));
     }
 
+    /** The view, with an anchor: the highest head known, or just fetched (a capsule with no records fails). */
     static View of(RenterState state, HostClient client, Hash id) throws RenterException, IOException {
-      RecordHeader anchor;
-      ProgramBuilder builder;
-      Decryptor decryptor;
-      if (state.writes(id)) {
-        CapsuleWriter writer = state.load(id);
-        if (writer.highestHead() == null) {
-          writer.refreshHeads(client);
-          state.save(writer);
-        }
-        anchor = writer.highestHead();
-        builder = writer.newProgram(client);
-        decryptor = read -> {
-          byte[] plaintext = writer.plaintext(client, read);
-          if (writer.isPrivate()) {
-            state.save(writer);
-          }
-          return plaintext;
-        };
+      View view = open(state, client, id);
+      if (view.highestKnownOrNull() == null) {
+        view.refresh();
       } else {
-        CapsuleReader reader = state.reader(client, id);
-        if (reader.highestHead() == null) {
-          reader.refreshHeads();
-        }
-        state.save(reader);
-        anchor = reader.highestHead();
-        builder = reader.newProgram();
-        decryptor = read -> {
-          byte[] plaintext = reader.plaintext(read);
-          if (reader.isPrivate()) {
-            state.save(reader);
-          }
-          return plaintext;
-        };
+        view.save();
+        view.anchorAt(view.highestKnownOrNull());
       }
-      if (anchor == null) {
+      if (view.anchor == null) {
         throw new RenterException("the capsule has no records yet");
       }
-      client.verifier().trust(anchor);
-      return new View(builder, anchor, decryptor);
+      return view;
     }
-  }
 
-  @Command(name = "read", mixinStandardHelpOptions = true,
-      description = "Read a sub-record, verified against the capsule's newest known head.")
-  static final class Read implements Callable<Integer> {
-    @Spec CommandSpec spec;
-    @Mixin RenterArgs args;
+    /** The view without fetching anything but, for a capsule this state has never seen, its metadata. */
+    static View open(RenterState state, HostClient client, Hash id) throws RenterException, IOException {
+      return state.writes(id) ? new View(state, client, state.load(id), null)
+          : new View(state, client, null, state.reader(client, id));
+    }
 
-    @Option(names = "--capsule", required = true, paramLabel = "ID", description = "The capsule id (hex).")
-    String capsule;
+    private @Nullable RecordHeader highestKnownOrNull() {
+      return writerOrNull != null ? writerOrNull.highestHead() : Objects.requireNonNull(readerOrNull).highestHead();
+    }
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
-    Target target;
+    private void anchorAt(@Nullable RecordHeader head) {
+      anchor = head;
+      if (head != null) {
+        client.verifier().trust(head);
+      }
+    }
 
-    @Option(names = "--index", defaultValue = "0", description = "The sub-record's index (default: ${DEFAULT-VALUE}).")
-    long index;
+    /**
+     * Fetches the heads (verified: each signed by a member with the right, every head known before among
+     * them or proven below one, else {@link RollbackException}), saves them, and anchors at the highest.
+     *
+     * @return the highest head, or null when the capsule has no records yet
+     */
+    @Nullable RecordHeader refresh() throws RenterException, IOException {
+      if (writerOrNull != null) {
+        writerOrNull.refreshHeads(client);
+      } else {
+        Objects.requireNonNull(readerOrNull).refreshHeads();
+      }
+      save();
+      anchorAt(highestKnownOrNull());
+      return anchor;
+    }
 
-    @Option(names = "--hex", description = "Print the payload in hex instead of UTF-8.")
-    boolean hex;
+    /**
+     * The members as of the newest heads, fetched now ({@link #refresh} and the membership records below
+     * the heads, verified); null for a version-1 capsule, whose heads are refreshed all the same.
+     */
+    @Nullable CapsuleMembers refreshMembers() throws RenterException, IOException {
+      if (!metadata().metadata().hasMembers()) {
+        refresh();
+        return null;
+      }
+      CapsuleMembers members = writerOrNull != null ? writerOrNull.members(client)
+          : Objects.requireNonNull(readerOrNull).members();
+      save();
+      anchorAt(highestKnownOrNull());
+      return members;
+    }
 
-    @Override
-    public Integer call() {
-      Hash id = Args.hash(spec, "--capsule", capsule);
-      Args.nonNegative(spec, "--index", index);
-      Hash record = target.record == null ? null : Args.hash(spec, "--record", target.record);
-      return guarded(() -> {
-        try (HostClient client = args.connect(id)) {
-          View view = View.of(args.state(), client, id);
-          RecordHeader anchor = view.anchor();
-          ProgramBuilder builder = view.builder();
-          if (record != null) {
-            builder.readSubRecord(record, index, anchor);
-          } else {
-            builder.readSubRecordAtHeight(target.height(), index, anchor);
-          }
-          ProgramResult result = client.run(builder.build());
-          VerifiedOutput out = result.output(0);
-          RecordHeader proven = Objects.requireNonNull(out.provenHeaderOrNull(), "a verified read proves its record");
-          if (out.isDropped()) {
-            // Verified: the leaf hash is in the record, and the witness and its policy let the payload go.
-            DroppedSubRecord dropped = out.dropped();
-            if (args.json) {
-              System.out.println(new Json().put("record", proven.hash().toHex()).put("height", proven.height())
-                  .put("index", index).put("dropped", true).put("leafHash", dropped.leafHash().toHex())
-                  .put("witness", dropped.witness().hash().toHex())
-                  .put("retention", DroppedSubRecord.describe(dropped.policy())).put("anchor", anchor.hash().toHex())
-                  .put("cost", RenterArgs.cost(result)));
-            } else {
-              System.out.println("dropped: " + dropped.describe());
-              System.err.println(RenterArgs.costLine(result));
-            }
-            return EXIT_DROPPED;
-          }
-          // Verified first (the proof above), then, in a private capsule, decrypted.
-          byte[] payload = view.decryptor().plaintext(out);
-          String text = hex ? HexFormat.of().formatHex(payload) : new String(payload, StandardCharsets.UTF_8);
-          if (args.json) {
-            System.out.println(new Json().put("record", proven.hash().toHex())
-                .put("height", proven.height()).put("index", index)
-                .put(hex ? "payloadHex" : "payload", text).put("anchor", anchor.hash().toHex())
-                .put("epoch", proven.epochKeyOrNull() == null ? null : proven.epochKeyOrNull().toHex())
-                .put("cost", RenterArgs.cost(result)));
-          } else {
-            System.out.println(text);
-            System.err.println("verified: sub-record " + index + " of record " + proven.hash().toHex()
-                + " (height " + proven.height() + ") against head " + anchor.hash().toHex()
-                + (proven.epochKeyOrNull() == null ? "" : "; decrypted (epoch " + proven.epochKeyOrNull().toHex() + ")"));
-            System.err.println(RenterArgs.costLine(result));
-          }
-          return 0;
-        }
-      });
+    /** The heads as last verified, sorted by hash. */
+    List<Record> heads() {
+      if (writerOrNull != null) {
+        return writerOrNull.heads();
+      }
+      List<Record> out = new ArrayList<>();
+      Objects.requireNonNull(readerOrNull).trackedHeads().forEach(v -> out.add(v.head()));
+      return out;
+    }
+
+    /** The result of the last {@code Heads} program {@link #refresh} ran, or null. */
+    @Nullable ProgramResult lastHeadsResult() {
+      return writerOrNull != null ? writerOrNull.lastResult() : Objects.requireNonNull(readerOrNull).lastResult();
+    }
+
+    RecordHeader anchor() {
+      return Objects.requireNonNull(anchor, "View.of anchors the view");
+    }
+
+    SignedMetadata metadata() {
+      return writerOrNull != null ? writerOrNull.metadata() : Objects.requireNonNull(readerOrNull).metadata();
+    }
+
+    ProgramBuilder builder() {
+      return source.newProgram();
+    }
+
+    RangeReader.Source source() {
+      return source;
+    }
+
+    /** A reader of runs of sub-records whose programs return at most {@code windowBytes} of payload each. */
+    RangeReader rangeReader(long windowBytes) {
+      return new RangeReader(client, source, metadata(), windowBytes);
+    }
+
+    /** A verified read's plaintext: decrypted in a private capsule (and the state saved), else the payload. */
+    byte[] plaintext(VerifiedOutput read) throws RenterException, IOException {
+      byte[] plaintext = source.plaintext(read);
+      if (metadata().isPrivate()) {
+        save();
+      }
+      return plaintext;
+    }
+
+    /** Saves what the view learnt (heads, headers, membership records). */
+    void save() throws IOException {
+      if (writerOrNull != null) {
+        state.save(writerOrNull);
+      } else {
+        state.save(Objects.requireNonNull(readerOrNull));
+      }
     }
   }
 

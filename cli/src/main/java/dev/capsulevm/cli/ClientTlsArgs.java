@@ -8,13 +8,18 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * How a command reaches the host (its Host or Admin port): plaintext unless one of {@code --tls-ca},
- * {@code --tls-pin} or {@code --tls} is given.
+ * {@code --tls-pin} or {@code --tls} is given, or else the renter config makes the choice
+ * ({@link RenterConfig}: {@code CAPSULEVM_TLS_CA}, {@code tls-ca=...}). Every command that reaches a host has
+ * this once, so it carries {@code --config} too.
  */
 final class ClientTlsArgs {
+  @Mixin ConfigArgs configArgs;
+
   @ArgGroup(exclusive = true, multiplicity = "0..1")
   @Nullable Choice choice;
 
@@ -31,11 +36,15 @@ final class ClientTlsArgs {
     boolean system;
   }
 
-  /** Plaintext, or TLS as the options say; an unreadable CA file is an {@link IOException} naming it. */
+  /**
+   * TLS as the options say, else as the renter config says, else plaintext; an unreadable CA file is an
+   * {@link IOException} naming it.
+   */
   ChannelSecurity security() throws IOException {
     Choice c = choice;
     if (c == null) {
-      return ChannelSecurity.plaintext();
+      ChannelSecurity configured = RenterConfig.current().securityOrNull();
+      return configured != null ? configured : ChannelSecurity.plaintext();
     }
     if (c.ca != null) {
       return ChannelSecurity.trustingCa(c.ca);

@@ -1,5 +1,6 @@
 package dev.capsulevm.cli;
 
+import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.proto.v1.StatusResponse;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.PeerStatus;
@@ -19,7 +20,8 @@ import picocli.CommandLine.Option;
  * the renter's {@link AdminClient}.
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
-    description = "Show the running host's status (Admin service): key, counters, and each sync peer's last session.")
+    description = "Show the running host's status (Admin service): key, listen addresses, data directory, store size,"
+        + " counters, price table, and each sync peer's last session.")
 final class HostStatusCommand implements Callable<Integer> {
   @Mixin AdminArgs adminArgs;
 
@@ -34,23 +36,36 @@ final class HostStatusCommand implements Callable<Integer> {
       try (AdminClient admin = adminArgs.connect(adminArgs.token(), tls)) {
         StatusResponse status = admin.status();
         List<PeerStatus> peers = AdminClient.peers(status);
+        PriceTable table = AdminClient.priceTable(status);
         String key = HexFormat.of().formatHex(status.getHostKey().toByteArray());
+        String metrics = status.getMetricsAddress().isEmpty() ? null : status.getMetricsAddress();
         if (json) {
           List<Object> list = new ArrayList<>();
           peers.forEach(p -> list.add(json(p)));
           System.out.println(new Json().put("hostKey", key).put("version", status.getVersion())
+              .put("address", status.getAddress()).put("adminAddress", status.getAdminAddress())
+              .put("metricsAddress", metrics).put("tls", status.getTls())
+              .put("dataDirectory", status.getDataDirectory()).put("storeBytes", status.getStoreBytes())
+              .put("storeMapBytes", status.getStoreMapBytes()).put("storeMaxMapBytes", status.getStoreMaxMapBytes())
               .put("capsules", status.getCapsules()).put("programsRun", status.getProgramsRun())
               .put("programsRunning", status.getProgramsRunning()).put("uptimeSeconds", status.getUptimeSeconds())
-              .put("peers", list));
+              .put("priceTable", PriceFields.json(table)).put("peers", list));
         } else {
           System.out.println("host     " + key + " (version " + status.getVersion() + ", up "
               + status.getUptimeSeconds() + " s)");
+          System.out.println("listens  " + status.getAddress() + " (Host, Sync), admin " + status.getAdminAddress()
+              + ", metrics " + (metrics == null ? "off" : metrics) + "; " + (status.getTls() ? "TLS on every port" : "plaintext"));
+          System.out.println("data     " + status.getDataDirectory());
+          System.out.println("store    " + SyncDisplay.bytes(status.getStoreBytes()) + " in data.mdb ("
+              + status.getStoreBytes() + " B), map " + SyncDisplay.bytes(status.getStoreMapBytes()) + " of at most "
+              + SyncDisplay.bytes(status.getStoreMaxMapBytes()));
           System.out.println("capsules " + status.getCapsules() + "; programs run " + status.getProgramsRun()
               + ", running " + status.getProgramsRunning());
           if (peers.isEmpty()) {
             System.out.println("peers    none");
           }
           peers.forEach(p -> System.out.println(line(p)));
+          PriceFields.summary(table).forEach(System.out::println);
         }
         return 0;
       }

@@ -15,6 +15,7 @@ import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -90,8 +91,10 @@ final class KeysCommand {
           + " Makes encryption.key in the state on first use.")
   static final class Card implements Callable<Integer> {
     @Option(names = "--state", paramLabel = "DIR",
-        description = "The renter's local state (default: $CAPSULEVM_RENTER_STATE or ~/.capsulevm/renter).")
+        description = "The renter's local state (default: $CAPSULEVM_STATE or the config's state, else ~/.capsulevm/renter).")
     @Nullable Path state;
+
+    @Mixin ConfigArgs configArgs;
 
     @Option(names = "--account-key", paramLabel = "FILE",
         description = "The identity key (default: account.pem in the state, made on first use).")

@@ -2,7 +2,10 @@ package dev.capsulevm.cli;
 
 import dev.capsulevm.host.daemon.HostCommand;
 import dev.capsulevm.host.daemon.Logging;
+import java.nio.file.Path;
 import java.util.Objects;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -24,9 +27,12 @@ import picocli.CommandLine.ScopeType;
       CapsuleCommand.class,
       MemberCommand.class,
       AccountCommand.class,
+      ReceiptsCommand.class,
       SyncCommand.class,
+      ConfigCommand.class,
       DemoCommand.class,
       EvidenceCommand.class,
+      CompletionCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main {
@@ -46,29 +52,41 @@ public final class Main {
    * missing options, malformed values) exit {@value #EXIT_USAGE}.
    */
   static int run(String... args) {
+    return run(System::getenv, args);
+  }
+
+  /** {@link #run(String...)} with {@code environment} in place of the process's (tests). */
+  static int run(Function<String, @Nullable String> environment, String... args) {
+    RenterConfig.configure(null, environment);
     CommandLine cmd = new CommandLine(new Main());
     // HostCommand lives in the host module, which cannot depend on the renter's AdminClient.
-    Objects.requireNonNull(cmd.getSubcommands().get("host"), "host").addSubcommand(new HostStatusCommand());
+    CommandLine host = Objects.requireNonNull(cmd.getSubcommands().get("host"), "host");
+    host.addSubcommand(new HostStatusCommand());
+    host.addSubcommand(new CommandLine(new HostPricesCommand()));
     cmd.setParameterExceptionHandler(Args.usageHandler(EXIT_USAGE));
-    cmd.setExecutionStrategy(Main::execute);
+    cmd.setExecutionStrategy(parsed -> execute(parsed, environment));
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> Failures.unexpected(e));
     return cmd.execute(args);
   }
 
   /**
-   * Runs the chosen command after setting the failure output ({@code --json}, {@code --verbose}) and,
-   * for every command but the daemon (which has {@code --log-level}), quieting the libraries' own
-   * logging: gRPC logs a name-resolution failure as a warning with a stack trace, and the command
-   * already reports it in one line.
+   * Runs the chosen command after setting the failure output ({@code --json}, {@code --verbose}), the
+   * renter config ({@code --config} and the environment; not for the daemon, whose {@code --config} is
+   * its own) and, for every command but the daemon (which has {@code --log-level}), quieting the
+   * libraries' own logging: gRPC logs a name-resolution failure as a warning with a stack trace, and the
+   * command already reports it in one line.
    */
-  private static int execute(ParseResult parsed) {
+  private static int execute(ParseResult parsed, Function<String, @Nullable String> environment) {
     boolean verbose = matched(parsed, "--verbose");
     Failures.configure(matched(parsed, "--json"), verbose);
     ParseResult leaf = parsed;
     while (leaf.subcommand() != null) {
       leaf = leaf.subcommand();
     }
-    if (!(leaf.commandSpec().userObject() instanceof HostCommand)) {
+    boolean daemon = leaf.commandSpec().userObject() instanceof HostCommand;
+    Path configFile = daemon ? null : leaf.matchedOptionValue(ConfigArgs.OPTION, (Path) null);
+    RenterConfig.configure(configFile, environment);
+    if (!daemon) {
       Logging.configure(verbose ? "warn" : "error");
     }
     return new CommandLine.RunLast().execute(parsed);

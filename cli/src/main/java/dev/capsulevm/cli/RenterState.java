@@ -31,8 +31,9 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The renter's local state, by default under {@code ~/.capsulevm/renter} ({@code --state} or the
- * {@code CAPSULEVM_RENTER_STATE} environment variable choose another directory):
+ * The renter's local state, by default under {@code ~/.capsulevm/renter} ({@code --state}, the
+ * {@code CAPSULEVM_STATE} environment variable or the renter config's {@code state} choose another
+ * directory; {@link RenterConfig}):
  *
  * <pre>
  * account.pem                      the account key that signs withdrawals (made on first use); also the
@@ -54,6 +55,8 @@ import org.jspecify.annotations.Nullable;
  *                                  capsule's record that carries one, keystore block hex (checked again
  *                                  on load)
  * evidence/                        evidence files of hosts caught rolling a capsule back
+ * receipts.log                     every receipt a command verified, one line each, appended
+ *                                  ({@link ReceiptLog}; nothing trims it)
  * </pre>
  *
  * A capsule known only by its id (a reader's) has just metadata and heads. Files are rewritten whole
@@ -66,10 +69,11 @@ final class RenterState {
     this.root = root;
   }
 
+  /** The renter config's state ({@code CAPSULEVM_STATE}, the file's {@code state}), else {@code ~/.capsulevm/renter}. */
   static Path defaultRoot() {
-    String env = System.getenv("CAPSULEVM_RENTER_STATE");
-    if (env != null && !env.isBlank()) {
-      return Path.of(env);
+    Path configured = RenterConfig.current().stateOrNull();
+    if (configured != null) {
+      return configured;
     }
     return Path.of(System.getProperty("user.home"), ".capsulevm", "renter");
   }
@@ -78,10 +82,14 @@ final class RenterState {
     return root;
   }
 
-  /** The account key at {@code fileOrNull}, or the state's own, made on first use. */
+  /**
+   * The account key at {@code fileOrNull}, else at the renter config's {@code account-key}, else the state's
+   * own, made on first use.
+   */
   SigningKey accountKey(@Nullable Path fileOrNull) throws IOException {
-    Path file = fileOrNull != null ? fileOrNull : root.resolve("account.pem");
-    if (fileOrNull == null && !Files.exists(file)) {
+    Path given = fileOrNull != null ? fileOrNull : RenterConfig.current().accountKeyOrNull();
+    Path file = given != null ? given : root.resolve("account.pem");
+    if (given == null && !Files.exists(file)) {
       Files.createDirectories(root);
       KeyFile.write(SigningKey.generate(), file);
     }
@@ -267,6 +275,11 @@ final class RenterState {
       throw new IOException("corrupt renter state in " + capsuleDir(id) + ": " + e.getMessage(), e);
     }
     return reader;
+  }
+
+  /** The receipts kept in this state ({@code receipts.log}). */
+  ReceiptLog receipts() {
+    return new ReceiptLog(root.resolve(ReceiptLog.FILE));
   }
 
   /** Where evidence of a host's rollback goes (the client's evidence directory). */

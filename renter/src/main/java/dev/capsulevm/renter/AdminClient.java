@@ -2,11 +2,17 @@ package dev.capsulevm.renter;
 
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.PriceTable;
+import dev.capsulevm.pricing.PricingException;
+import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.tls.ChannelSecurity;
 import dev.capsulevm.proto.v1.AdminGrpc;
 import dev.capsulevm.proto.v1.FundRequest;
+import dev.capsulevm.proto.v1.PriceTableResponse;
+import dev.capsulevm.proto.v1.SetPricesRequest;
 import dev.capsulevm.proto.v1.StatusRequest;
 import dev.capsulevm.proto.v1.StatusResponse;
 import dev.capsulevm.proto.v1.SyncNowRequest;
@@ -16,7 +22,9 @@ import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -26,8 +34,8 @@ import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The operator's side: funding accounts, reading the host's status and running sync sessions with a
- * peer now, over the {@code Admin} service, each call carrying {@code authorization: Bearer <token>} (the token the host keeps in its data
+ * The operator's side: funding accounts, reading the host's status, setting its prices and running sync
+ * sessions with a peer now, over the {@code Admin} service, each call carrying {@code authorization: Bearer <token>} (the token the host keeps in its data
  * directory).
  */
 public final class AdminClient implements AutoCloseable {
@@ -88,6 +96,46 @@ public final class AdminClient implements AutoCloseable {
     } catch (StatusRuntimeException e) {
       throw new RenterException("status failed: " + Channels.describe(e), e);
     }
+  }
+
+  /**
+   * The price table of a status answer, verified: it parses, carries the signature of the host key it
+   * names, which must be the status's own, and the clock lies in its window.
+   */
+  public static PriceTable priceTable(StatusResponse status) throws RenterException {
+    return verifiedTable(status.getSignedPriceTable().toByteArray(), status.getHostKey().toByteArray());
+  }
+
+  /**
+   * Replaces the host's prices and limits ({@code Admin.SetPrices}) with those of {@code template} (its host
+   * key and window are the host's to set) and returns the table the host signed and now publishes,
+   * verified like {@link #priceTable}: signed by the same host key as the table it replaced.
+   */
+  public PriceTable setPrices(PriceTable template) throws RenterException {
+    byte[] hostKey = status().getHostKey().toByteArray();
+    PriceTableResponse response;
+    try {
+      response = stub.withDeadlineAfter(callDeadline.toNanos(), TimeUnit.NANOSECONDS).setPrices(
+          SetPricesRequest.newBuilder().setPriceTableTemplate(ByteString.copyFrom(template.body())).build());
+    } catch (StatusRuntimeException e) {
+      throw new RenterException("setting the prices failed: " + Channels.describe(e), e);
+    }
+    return verifiedTable(response.getSignedPriceTable().toByteArray(), hostKey);
+  }
+
+  private static PriceTable verifiedTable(byte[] signed, byte[] hostKey) throws RenterException {
+    PriceTable table;
+    try {
+      table = SignedPriceTable.parse(signed).verify(Clock.systemUTC());
+    } catch (VerificationException | PricingException e) {
+      throw new HostMisbehaviourException(HostMisbehaviourException.Part.PRICE_TABLE, -1,
+          "the host's price table does not verify: " + e.getMessage(), e);
+    }
+    if (!Arrays.equals(table.hostKey().toByteArray(), hostKey)) {
+      throw new HostMisbehaviourException(HostMisbehaviourException.Part.PRICE_TABLE, -1,
+          "the price table is signed by " + table.hostKey() + ", not by the host's key");
+    }
+    return table;
   }
 
   /** The sync peers of a status answer, each with its last session. */

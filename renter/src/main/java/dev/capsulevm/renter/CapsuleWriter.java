@@ -238,6 +238,96 @@ public final class CapsuleWriter {
     return created;
   }
 
+  /**
+   * Starts a capsule whose creator (superadmin, the key that signs its metadata) is {@code creator}:
+   * {@code CapsuleWriter.builder(creator).maxSubRecords(64).description("logs").create(client)}. Defaults:
+   * the creator writes, {@link SigningPolicy#EVERY_RECORD}, 65,536 sub-records of at most 4,096 bytes per
+   * record (the CLI's defaults), no description, not private.
+   */
+  public static Builder builder(SigningKey creator) {
+    return new Builder(creator);
+  }
+
+  /** What a new capsule is made of, named instead of positional; {@link #create} makes it on a host. */
+  public static final class Builder {
+    private final SigningKey creator;
+    private SigningKey writer;
+    private SigningPolicy policy = SigningPolicy.EVERY_RECORD;
+    private long maxSubRecords = 65_536;
+    private long maxSubRecordBytes = 4_096;
+    private String description = "";
+    private @Nullable EncryptionKey encryptionOrNull;
+    private final Map<MemberCard, Integer> members = new LinkedHashMap<>();
+
+    private Builder(SigningKey creator) {
+      this.creator = Objects.requireNonNull(creator, "creator");
+      this.writer = creator;
+    }
+
+    /** The key that signs records (default: the creator); another key gets read and add. */
+    public Builder writer(SigningKey key) {
+      this.writer = Objects.requireNonNull(key, "writer");
+      return this;
+    }
+
+    public Builder policy(SigningPolicy signingPolicy) {
+      this.policy = Objects.requireNonNull(signingPolicy, "policy");
+      return this;
+    }
+
+    /** The most sub-records a record may hold. */
+    public Builder maxSubRecords(long most) {
+      this.maxSubRecords = most;
+      return this;
+    }
+
+    /** The largest sub-record, in bytes (of a private capsule: its encrypted form, 16 bytes longer). */
+    public Builder maxSubRecordBytes(long most) {
+      this.maxSubRecordBytes = most;
+      return this;
+    }
+
+    public Builder description(String text) {
+      this.description = Objects.requireNonNull(text, "description");
+      return this;
+    }
+
+    /**
+     * Makes the capsule private (docs/FORMAT.md, "Private capsules"): sub-records are encrypted in this
+     * renter, the first epoch key wrapped for the creator and writer with {@code encryption} (this renter's
+     * X25519 key) and for each {@link #member} with read.
+     */
+    public Builder encrypted(EncryptionKey encryption) {
+      this.encryptionOrNull = Objects.requireNonNull(encryption, "encryption");
+      return this;
+    }
+
+    /** A genesis member of a private capsule, with {@code rights} ({@code Rights} bits, no superadmin). */
+    public Builder member(MemberCard card, int rights) {
+      members.put(Objects.requireNonNull(card, "card"), rights);
+      return this;
+    }
+
+    /**
+     * Signs the metadata and runs the {@code CreateCapsule} program on {@code client}'s host.
+     *
+     * @throws IllegalStateException when members are given for a capsule that is not {@link #encrypted}
+     *     (a plain capsule's members are added after it exists: {@link CapsuleWriter#addMember})
+     */
+    public CapsuleWriter create(HostClient client) throws RenterException {
+      EncryptionKey encryption = encryptionOrNull;
+      if (encryption == null) {
+        if (!members.isEmpty()) {
+          throw new IllegalStateException("genesis members are for private capsules; add members to a plain capsule"
+              + " once it exists (addMember)");
+        }
+        return CapsuleWriter.create(client, creator, writer, policy, maxSubRecords, maxSubRecordBytes, description);
+      }
+      return createPrivate(client, creator, writer, encryption, Map.copyOf(members), policy, maxSubRecords,
+          maxSubRecordBytes, description);
+    }
+  }
+
   private @Nullable ProgramResult lastResult;
 
   /**

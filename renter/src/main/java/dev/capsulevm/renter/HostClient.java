@@ -10,6 +10,7 @@ import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.ProgramShape;
 import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.pricing.SignedPriceTable;
+import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.pricing.Withdrawal;
 import dev.capsulevm.program.Output;
@@ -27,6 +28,8 @@ import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -55,7 +58,8 @@ public final class HostClient implements AutoCloseable {
   /** Refetch the price table when less than this much of its validity is left. */
   private static final long TABLE_MARGIN_SECONDS = 10;
 
-  private final ManagedChannel channel;
+  /** The channel this client made and closes; null when the caller's channel is used (the caller closes it). */
+  private final @Nullable ManagedChannel ownChannelOrNull;
   private final HostGrpc.HostStub async;
   private final HostGrpc.HostBlockingStub blocking;
   private final SigningKey accountKey;
@@ -68,8 +72,9 @@ public final class HostClient implements AutoCloseable {
   /** The price table last accepted; null until the first is fetched. */
   private @Nullable PriceTable table;
 
-  private HostClient(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
-    this.channel = channel;
+  private HostClient(Channel channel, @Nullable ManagedChannel ownChannelOrNull, SigningKey accountKey,
+      RenterOptions options) {
+    this.ownChannelOrNull = ownChannelOrNull;
     this.async = HostGrpc.newStub(channel);
     this.blocking = HostGrpc.newBlockingStub(channel);
     this.accountKey = Objects.requireNonNull(accountKey, "accountKey");
@@ -91,7 +96,18 @@ public final class HostClient implements AutoCloseable {
         .maxInboundMessageSize(64 << 20)
         .intercept(options.interceptors())
         .build();
-    return new HostClient(channel, accountKey, options);
+    return new HostClient(channel, channel, accountKey, options);
+  }
+
+  /**
+   * A client over the caller's own {@code channel} (its target, credentials, executors and interceptors
+   * are the caller's; {@link RenterOptions#security()} is not used), paying from {@code accountKey}.
+   * {@link RenterOptions#interceptors()} are added in front of the channel. {@link #close()} leaves the
+   * channel open: whoever built it shuts it down. Every answer is verified as with {@link #connect}.
+   */
+  public static HostClient over(ManagedChannel channel, SigningKey accountKey, RenterOptions options) {
+    Objects.requireNonNull(channel, "channel");
+    return new HostClient(ClientInterceptors.intercept(channel, options.interceptors()), null, accountKey, options);
   }
 
   public PublicKey account() {
@@ -170,18 +186,35 @@ public final class HostClient implements AutoCloseable {
     return estimate(program, priceTable(), options.durationUnits());
   }
 
+  /** The estimate of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
   static CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
-    return CostModel.of(table).estimate(shape(program, table, durationUnits, chunkSize));
+    return CostModel.of(table).estimate(shape(program, table, durationUnits, chunkSize, false));
   }
 
   private CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits) {
-    return estimate(program, table, durationUnits, options.chunkSize());
+    return CostModel.of(table).estimate(shape(program, table, durationUnits, options.chunkSize(),
+        options.confirmCommits()));
+  }
+
+  /** The shape of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+    return shape(program, table, durationUnits, chunkSize, false);
+  }
+
+  /**
+   * The heads the header of {@code program} states: those it computes its write leaves, unless commits
+   * are confirmed after a proposal instead (or the renter cannot predict them).
+   */
+  static List<Hash> statedHeads(PreparedProgram program, boolean confirmCommits) {
+    List<Hash> heads = confirmCommits ? null : program.statedHeadsOrNull();
+    return heads == null ? List.of() : heads;
   }
 
   /** The estimate's shape; a signed withdrawal has a fixed length, so a blank one sizes the header exactly. */
-  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize) {
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize,
+      boolean confirmCommits) {
     List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), new byte[SignedWithdrawal.LENGTH],
-        durationUnits, chunkSize);
+        durationUnits, chunkSize, statedHeads(program, confirmCommits));
     long requestBytes = 0;
     for (ExecuteRequest request : requests) {
       requestBytes += request.getSerializedSize();
@@ -318,7 +351,8 @@ public final class HostClient implements AutoCloseable {
   }
 
   private Amount ceiling(PreparedProgram program, PriceTable table) {
-    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize());
+    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize(),
+        options.confirmCommits());
     return CostModel.of(table).estimate(new ProgramShape(expected.programBytes(), expected.requestBytes(),
         expected.durationUnits(), program.ceilingDescriptors(table.limits()))).total();
   }
@@ -329,7 +363,9 @@ public final class HostClient implements AutoCloseable {
   }
 
   /**
-   * Submits {@code program}, paying up to {@code budgetOrNull} (null: the estimate). {@code listenerOrNull}
+   * Submits {@code program}, paying up to {@code budgetOrNull} (null: the estimate), but never more than
+   * {@link RenterOptions#maxCostOrNull()}: a program whose estimate is above that cap is refused here with
+   * {@link MaxCostExceededException}, before anything is sent, and a larger budget is lowered to it. {@code listenerOrNull}
    * receives each output once it verified, in the gRPC thread, before the iterator does. Not retried:
    * the caller holds the run. The call is cancelled, ending the run with {@link DeadlineExceededException},
    * when it passes {@link RenterOptions.Deadlines#program()} or the host sends nothing for
@@ -362,7 +398,7 @@ public final class HostClient implements AutoCloseable {
       throws RenterException {
     PriceTable current = priceTable();
     long duration = options.durationUnits();
-    ProgramShape shape = shape(program, current, duration, options.chunkSize());
+    ProgramShape shape = shape(program, current, duration, options.chunkSize(), options.confirmCommits());
     try {
       current.limits().check(shape);
     } catch (PricingException e) {
@@ -370,12 +406,21 @@ public final class HostClient implements AutoCloseable {
     }
     CostBreakdown estimate = CostModel.of(current).estimate(shape);
     Amount budget = budgetOrNull == null ? estimate.total() : budgetOrNull;
+    Amount max = options.maxCostOrNull();
+    if (max != null) {
+      if (estimate.total().exceeds(max)) {
+        throw new MaxCostExceededException(estimate.total(), max);
+      }
+      if (budget.exceeds(max)) {
+        budget = max;
+      }
+    }
     long seconds = options.clock().instant().plus(options.withdrawalLifetime()).getEpochSecond();
     SignedWithdrawal withdrawal = new Withdrawal(accountKey.publicKey(), budget, random.nextLong() & Long.MAX_VALUE,
         Instant.ofEpochSecond(seconds), current.id(), current.hostKey()).sign(accountKey);
     byte[] withdrawalBytes = withdrawal.encode();
     List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), withdrawalBytes, duration,
-        options.chunkSize());
+        options.chunkSize(), statedHeads(program, options.confirmCommits()));
     ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, withdrawalBytes, requests, estimate,
         listenerOrNull, this, options.clock());
     RenterOptions.Deadlines deadlines = options.deadlines();
@@ -506,8 +551,22 @@ public final class HostClient implements AutoCloseable {
     return new HostMisbehaviourException(HostMisbehaviourException.Part.BALANCE, -1, message, cause);
   }
 
+  /** Tells the {@link RenterOptions#receiptListenerOrNull()} of a verified receipt; what it throws is dropped. */
+  void receiptVerified(PreparedProgram program, SignedReceipt receipt) {
+    ReceiptListener listener = options.receiptListenerOrNull();
+    if (listener != null) {
+      try {
+        listener.verified(program, receipt);
+      } catch (RuntimeException ignored) {
+        // The listener's own problem: the receipt verified, and the program's outcome stands.
+      }
+    }
+  }
+
   @Override
   public void close() {
-    Channels.close(channel);
+    if (ownChannelOrNull != null) {
+      Channels.close(ownChannelOrNull);
+    }
   }
 }

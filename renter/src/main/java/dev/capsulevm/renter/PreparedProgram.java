@@ -3,10 +3,13 @@ package dev.capsulevm.renter;
 import dev.capsulevm.pricing.InstructionDescriptor;
 import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.program.DataRef;
+import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Program;
+import dev.capsulevm.proofs.Hash;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /** A program ready to send: its model, canonical encoding, program data and the renter's expectations. */
 public final class PreparedProgram {
@@ -87,6 +90,24 @@ public final class PreparedProgram {
       }
     }
     return false;
+  }
+
+  /**
+   * The heads the program leaves once committed, as the renter computed them: those its last append
+   * expects; null when the program writes nothing, or writes what the renter cannot predict heads for
+   * (an append without expected heads, or a capsule created and nothing appended).
+   */
+  @Nullable List<Hash> statedHeadsOrNull() {
+    List<Hash> heads = null;
+    for (ProgramBuilder.Step step : steps) {
+      if (step.instruction() instanceof Instruction.AppendRecord) {
+        heads = step.expectedHeadsOrNull();
+        if (heads == null) {
+          return null;
+        }
+      }
+    }
+    return heads;
   }
 
   public boolean isReadOnly() {

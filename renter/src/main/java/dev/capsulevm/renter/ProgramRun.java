@@ -99,6 +99,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final @Nullable HostClient clientOrNull;
   private final Clock clock;
   private final Instant submittedAt;
+  /** The heads the header states the program leaves (the host then commits without a proposal); empty: none. */
+  private final List<Hash> statedHeads;
 
   private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
   private final CompletableFuture<ProgramResult> future = new CompletableFuture<>();
@@ -161,20 +163,28 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     this.clientOrNull = clientOrNull;
     this.clock = clock;
     this.submittedAt = clock.instant();
+    List<Hash> stated = new ArrayList<>();
+    requests.get(0).getHeader().getExpectedHeadsList().forEach(h -> stated.add(Hash.copyOf(h.toByteArray())));
+    this.statedHeads = List.copyOf(stated);
   }
 
   /**
-   * The request messages of a program, exactly as they are sent: the header, then the program data in
-   * chunks of at most {@code chunkSize} bytes. Their serialized sizes are the program's upload.
+   * The request messages of a program, exactly as they are sent: the header (stating {@code statedHeads},
+   * when there are any, as the heads the program must leave), then the program data in chunks of at most
+   * {@code chunkSize} bytes. Their serialized sizes are the program's upload.
    */
   static List<ExecuteRequest> requests(PreparedProgram prepared, Hash priceTableId, byte[] signedWithdrawal,
-      long durationUnits, int chunkSize) {
+      long durationUnits, int chunkSize, List<Hash> statedHeads) {
     List<ExecuteRequest> requests = new ArrayList<>();
-    requests.add(ExecuteRequest.newBuilder().setHeader(ProgramHeader.newBuilder()
+    ProgramHeader.Builder header = ProgramHeader.newBuilder()
         .setProgram(ByteString.copyFrom(prepared.encodedUnsafe()))
         .setPriceTableId(ByteString.copyFrom(priceTableId.toByteArray()))
         .setSignedWithdrawal(ByteString.copyFrom(signedWithdrawal))
-        .setDurationUnits(durationUnits)).build());
+        .setDurationUnits(durationUnits);
+    for (Hash head : statedHeads) {
+      header.addExpectedHeads(ByteString.copyFrom(head.toByteArray()));
+    }
+    requests.add(ExecuteRequest.newBuilder().setHeader(header).build());
     byte[] data = prepared.dataUnsafe();
     for (int offset = 0; offset < data.length; offset += chunkSize) {
       int length = Math.min(chunkSize, data.length - offset);
@@ -220,6 +230,10 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   void start(StreamObserver<ExecuteRequest> call) {
     synchronized (this) {
       this.out = call;
+      if (!statedHeads.isEmpty()) {
+        // Stated up front, so from the first byte sent the host may commit exactly these heads.
+        confirmedHeadsOrNull = statedHeads;
+      }
       armIdleTimer();
     }
     try {
@@ -229,6 +243,35 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     } catch (RuntimeException e) {
       fail(new RenterException("sending the program failed: " + e.getMessage(), e));
     }
+  }
+
+  /** What the caller's listener threw, carried out of {@code handle} to be told apart from the host's faults. */
+  private static final class ListenerThrew extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final transient RuntimeException thrown;
+
+    ListenerThrew(RuntimeException thrown) {
+      super(null, null, false, false);
+      this.thrown = thrown;
+    }
+  }
+
+  /**
+   * Cancels the program unless it has ended: the call is cancelled, so the host stops it and refunds what
+   * it did not spend, and {@link #result()} throws {@link ProgramCancelledException}. A write whose heads
+   * were stated (or whose commit was confirmed) may have been committed already.
+   */
+  public synchronized void cancel() {
+    if (finished) {
+      return;
+    }
+    fail(new ProgramCancelledException("the caller cancelled the program after " + outputs.size()
+        + " verified outputs" + mayHaveCommittedNote(), confirmedHeadsOrNull != null, null));
+  }
+
+  private String mayHaveCommittedNote() {
+    return confirmedHeadsOrNull == null ? "" : " (the write may be in the capsule: the host could commit "
+        + confirmedHeadsOrNull + " before it learned of the cancellation)";
   }
 
   /** The observer the gRPC call delivers responses to. */
@@ -247,6 +290,10 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
             verificationNanos += System.nanoTime() - started;
           } catch (HostMisbehaviourException | UnresolvedConflict e) {
             cancel(e);
+          } catch (ListenerThrew e) {
+            RuntimeException thrown = e.thrown;
+            fail(new ListenerException("the caller's listener threw on output " + (outputs.size() - 1) + ": " + thrown
+                + mayHaveCommittedNote(), confirmedHeadsOrNull != null, thrown));
           } catch (RuntimeException e) {
             cancel(new HostMisbehaviourException(Part.STREAM, outputs.size(), "unexpected: " + e, e));
           }
@@ -402,7 +449,11 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     outputs.add(verified);
     queue.add(verified);
     if (listenerOrNull != null) {
-      listenerOrNull.accept(verified);
+      try {
+        listenerOrNull.accept(verified);
+      } catch (RuntimeException e) {
+        throw new ListenerThrew(e);
+      }
     }
     OutputVerifier.Conflict conflict = conflictOrNull;
     if (conflict != null && index < steps.size() - 1) {
@@ -448,8 +499,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
 
   private void proposal(CommitProposal proposal) throws HostMisbehaviourException {
     int n = prepared.steps().size();
-    if (prepared.isReadOnly() || outputs.size() != n || proposedHeads != null) {
-      throw new HostMisbehaviourException(Part.STREAM, outputs.size(), "an unexpected commit proposal");
+    if (prepared.isReadOnly() || outputs.size() != n || proposedHeads != null || !statedHeads.isEmpty()) {
+      throw new HostMisbehaviourException(Part.STREAM, outputs.size(), "an unexpected commit proposal"
+          + (statedHeads.isEmpty() ? "" : " (the renter stated the program's heads: the host commits without one)"));
     }
     List<Hash> heads = hashes(proposal.getHeadsList(), Part.PROPOSAL);
     List<Hash> expected = lastAppendHeads == null ? List.of() : lastAppendHeads;
@@ -534,6 +586,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the receipt was issued at " + receipt.issuedAt()
           + ", outside the program's run by the renter's clock (" + earliest + " to " + latest + ")");
     }
+    if (clientOrNull != null) {
+      clientOrNull.receiptVerified(prepared, signed);
+    }
     OutputVerifier.Conflict conflict = conflictOrNull;
     if (conflict != null) {
       finish(new UnresolvedConflict(conflictIndex, conflict.extraHeads(), receipt));
@@ -584,6 +639,10 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       return Receipt.Completed.NOTHING_COMMITTED;
     }
     List<Hash> confirmed = confirmedHeadsOrNull;
+    if (!statedHeads.isEmpty() && conflictOrNull != null) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, "the host reports a commit, but the program met heads "
+          + "other than the " + statedHeads + " the renter stated");
+    }
     if (confirmed == null) {
       throw new HostMisbehaviourException(proposedHeads == null ? Part.STREAM : Part.RECEIPT, -1,
           proposedHeads == null ? "a read-write program ended without a proposal"

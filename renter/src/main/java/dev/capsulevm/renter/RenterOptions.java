@@ -39,12 +39,22 @@ import org.jspecify.annotations.Nullable;
  * @param scheduler how the SDK waits (back-off) and times out (idle timers)
  * @param security how the host's port is reached: plaintext (the default, for a host on loopback) or TLS
  *     verifying the host's certificate against a CA file or pins ({@link ChannelSecurity})
+ * @param confirmCommits whether a write waits for the host's proposal and confirms it in a second round
+ *     trip; false (the default): the renter states the heads its write leaves in the program's header and
+ *     the host commits at once when the program leaves exactly those (docs/PROTOCOL.md, "Stated heads").
+ *     Either way every output and the receipt are verified.
+ * @param maxCostOrNull the most one program may cost: a program whose estimate is above it is refused
+ *     before it is sent ({@link MaxCostExceededException}), and no program's budget is above it (a larger
+ *     budget, the caller's or a retry's ceiling, is lowered to it); null for no such cap
+ * @param receiptListenerOrNull told of every receipt this client verifies, a failed program's too
+ *     ({@link ReceiptListener}); null for none
  */
 public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
     List<ClientInterceptor> interceptors, int appendRetries, @Nullable Amount budgetOrNull,
     @Nullable Path evidenceDirOrNull, Deadlines deadlines, Retries retries, Scheduler scheduler,
-    ChannelSecurity security) {
+    ChannelSecurity security, boolean confirmCommits, @Nullable Amount maxCostOrNull,
+    @Nullable ReceiptListener receiptListenerOrNull) {
   /** {@link #appendRetries()} of {@link #defaults()}. */
   public static final int DEFAULT_APPEND_RETRIES = 3;
 
@@ -150,56 +160,73 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
         100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null, Deadlines.DEFAULT, Retries.DEFAULT,
-        Scheduler.system(), ChannelSecurity.plaintext());
+        Scheduler.system(), ChannelSecurity.plaintext(), false, null, null);
+  }
+
+  /**
+   * No program costs more than {@code max}: one whose estimate is above it is refused before it is sent,
+   * and every budget is at most {@code max} ({@link #maxCostOrNull()}).
+   */
+  public RenterOptions withMaxCost(Amount max) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        retries, scheduler, security, confirmCommits, Objects.requireNonNull(max, "max"), receiptListenerOrNull);
+  }
+
+  /** {@code listener} hears of every receipt a client with these options verifies ({@link ReceiptListener}). */
+  public RenterOptions withReceiptListener(ReceiptListener listener) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        retries, scheduler, security, confirmCommits, maxCostOrNull, Objects.requireNonNull(listener, "listener"));
   }
 
   public RenterOptions withMaxPrices(MaxPrices max) {
     return new RenterOptions(max, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   public RenterOptions withInterceptors(List<ClientInterceptor> list) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
+        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   public RenterOptions withChunkSize(int size) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, size, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   public RenterOptions withExpectedHostKey(PublicKey key) {
     return new RenterOptions(maxPrices, key, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   public RenterOptions withAppendRetries(int times) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, times, budgetOrNull, evidenceDirOrNull, deadlines, retries,
-        scheduler, security);
+        scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   public RenterOptions withClock(Clock newClock) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, newClock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   /** Every program run through {@link HostClient#run(PreparedProgram)} is paid with {@code budget}. */
   public RenterOptions withBudget(Amount budget) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler, security);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   /** Evidence of a rollback is written under {@code dir}. */
   public RenterOptions withEvidenceDirectory(Path dir) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler, security);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   public RenterOptions withDeadlines(Deadlines newDeadlines) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, newDeadlines,
-        retries, scheduler, security);
+        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   /** Each unary call waits at most {@code deadline}. */
@@ -220,20 +247,30 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withRetries(Retries newRetries) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        newRetries, scheduler, security);
+        newRetries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 
   /** Back-off waits and idle timers go through {@code newScheduler} (tests: a fake one). */
   public RenterOptions withScheduler(Scheduler newScheduler) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, newScheduler, security);
+        retries, newScheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull);
+  }
+
+  /**
+   * Whether writes are confirmed in a second round trip after the host's proposal ({@code true}) or
+   * committed at once with the heads stated up front ({@code false}, the default).
+   */
+  public RenterOptions withConfirmCommits(boolean confirm) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        retries, scheduler, security, confirm, maxCostOrNull, receiptListenerOrNull);
   }
 
   /** The host is reached with {@code newSecurity} (TLS against a CA file or pins, or plaintext). */
   public RenterOptions withSecurity(ChannelSecurity newSecurity) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, newSecurity);
+        retries, scheduler, newSecurity, confirmCommits, maxCostOrNull, receiptListenerOrNull);
   }
 }

@@ -12,9 +12,12 @@ final class Accounts {
 
   /** A client for a new account funded with {@code cap} CAP. */
   static HostClient fundedClient(TestHost host, long cap, ClientInterceptor... interceptors) throws RenterException {
+    return fundedClient(host, cap, RenterOptions.defaults().withInterceptors(List.of(interceptors)));
+  }
+
+  static HostClient fundedClient(TestHost host, long cap, RenterOptions options) throws RenterException {
     SigningKey account = SigningKey.generate();
     fund(host, account, cap);
-    RenterOptions options = RenterOptions.defaults().withInterceptors(List.of(interceptors));
     return HostClient.connect(host.address(), account, options);
   }
 

@@ -41,6 +41,7 @@ class AppendConflictDetectionTest {
 
   @Test
   void anAppendLeavingAnotherWritersHeadsTooIsRefusedAndLeftToSettle() {
+    host.confirmCommits = true;
     ScriptedHost.Session s = appendOnly();
     List<Hash> after = sorted(mine.get(0).hash(), theirs);
     s.send(s.append(after, 1)).send(s.proposal(after));
@@ -56,11 +57,43 @@ class AppendConflictDetectionTest {
 
   @Test
   void aHostThatCommitsARefusedAppendMisbehaves() {
+    host.confirmCommits = true;
     ScriptedHost.Session s = appendOnly();
     List<Hash> after = sorted(mine.get(0).hash(), theirs);
     s.send(s.append(after, 1)).send(s.proposal(after)).send(s.committed(after));
     HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, s::result);
     assertTrue(e.getMessage().contains("refused"), e.getMessage());
+  }
+
+  /** With the heads stated up front, the host refuses the commit itself: the same conflict to settle. */
+  @Test
+  void aStatedAppendMeetingAnotherWritersHeadsIsRefusedByTheHostAndLeftToSettle() {
+    ScriptedHost.Session s = appendOnly();
+    assertTrue(s.headsStated());
+    List<Hash> after = sorted(mine.get(0).hash(), theirs);
+    s.send(s.append(after, 1));
+    s.send(s.failed(-1, FailureReason.FAILURE_REASON_REFUSED, "the program leaves other heads than stated", 0));
+    UnresolvedConflict e = assertThrows(UnresolvedConflict.class, s::result);
+    assertEquals(List.of(theirs), e.extraHeads());
+    assertNotNull(e.receiptOrNull());
+    assertTrue(e.receiptOrNull().failed());
+    assertNull(s.decision(), "nothing to decide");
+    assertFalse(s.cancelled, "ended by the host's refusal, with a receipt");
+  }
+
+  /** A host that commits heads other than the stated ones misbehaves, whatever its receipt says. */
+  @Test
+  void aHostThatCommitsOtherHeadsThanStatedMisbehaves() {
+    ScriptedHost.Session s = appendOnly();
+    List<Hash> after = sorted(mine.get(0).hash(), theirs);
+    s.send(s.append(after, 1)).send(s.committed(after));
+    assertThrows(HostMisbehaviourException.class, s::result);
+
+    // Even a receipt and an end that claim the stated heads: the append's output showed others.
+    ScriptedHost.Session t = appendOnly();
+    t.send(t.append(after, 1)).send(t.committed(List.of(mine.get(0).hash())));
+    HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, t::result);
+    assertTrue(e.getMessage().contains("stated"), e.getMessage());
   }
 
   @Test

@@ -312,10 +312,9 @@ class EndToEndTest {
       try {
         ProgramBuilder w = writer.newProgram(client);
         w.append(writer.buildRecords(List.of(subRecords("new", 500)), System.currentTimeMillis()));
-        // The write's proposal is held back (the write program stays in flight, holding the capsule's
-        // write permit) until every read has finished.
+        // The write's end is held back (the write program stays in flight) until every read has finished.
         hold.set((position, response) -> {
-          if (response.hasProposal()) {
+          if (response.hasEnd()) {
             try {
               readsDone.await(20, TimeUnit.SECONDS);
             } catch (InterruptedException e) {

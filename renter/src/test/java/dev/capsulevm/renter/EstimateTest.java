@@ -72,7 +72,7 @@ class EstimateTest {
     append.append(next);
     within(InstructionKind.APPEND_RECORD, append.build(), s -> {
       List<Hash> after = List.of(next.get(0).hash());
-      s.send(s.append(after, 1)).send(s.proposal(after)).send(s.committed(after));
+      s.send(s.append(after, 1)).commit(after);
     });
 
     ProgramBuilder read = capsule.builder();

@@ -176,7 +176,7 @@ class MergeTest {
     SigningKey account = SigningKey.generate();
     fund(host, account, 1000);
     try (HostClient tampered = HostClient.connect(host.address(), account,
-        RenterOptions.defaults().withInterceptors(List.of(tamper)))) {
+        RenterOptions.defaults().withInterceptors(List.of(tamper)).withConfirmCommits(true))) {
       CapsuleWriter writer = newCapsule(SigningPolicy.EVERY_RECORD);
       writer.append(client, List.of(utf8("base")));
       CapsuleWriter stale = sameView(writer);

@@ -3,6 +3,7 @@ package dev.capsulevm.renter;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -272,6 +273,7 @@ class ProgramEndTest {
   /** A write: the receipt must state the confirmed heads, and a committed end must name the same. */
   @Test
   void aCommitsHeadsAreTheConfirmedProposalsAndTheReceiptsAlike() throws Exception {
+    host.confirmCommits = true;
     List<RecordWithBody> next = capsule.next("three", 2);
     Hash tip = next.get(0).hash();
     ProgramBuilder b = capsule.builder();
@@ -299,6 +301,37 @@ class ProgramEndTest {
         x.outputCount(), x.transcriptRoot(), new Receipt.Completed(List.of(r1.hash()))));
     assertThrows(HostMisbehaviourException.class, () -> t.send(forged).result());
   }
+  /** A write that stated its heads: no proposal; the end and the receipt must commit exactly those heads. */
+  @Test
+  void aWriteThatStatesItsHeadsCommitsExactlyThoseAndGetsNoProposal() throws Exception {
+    List<RecordWithBody> next = capsule.next("three", 2);
+    Hash tip = next.get(0).hash();
+    ProgramBuilder b = capsule.builder();
+    b.append(next);
+    ScriptedHost.Session honest = host.start(b.build());
+    assertTrue(honest.headsStated());
+    ProgramResult r = honest.send(honest.append(List.of(tip), 1)).send(honest.committed(List.of(tip))).result();
+    assertEquals(List.of(tip), r.receipt().committedHeads());
+    assertNull(honest.decision(), "nothing to decide");
+
+    // A proposal anyway is misbehaviour (the renter cannot confirm what it stated already).
+    ScriptedHost.Session p = host.start(b.build());
+    HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class,
+        () -> p.send(p.append(List.of(tip), 1)).send(p.proposal(List.of(tip))).result());
+    assertEquals(HostMisbehaviourException.Part.STREAM, e.part());
+    assertTrue(p.cancelled);
+
+    // A commit of other heads than the stated ones, in the end and the receipt alike, signed by the host.
+    ScriptedHost.Session t = host.start(b.build());
+    t.send(t.append(List.of(tip), 1));
+    ExecuteResponse other = t.resigned(t.committed(List.of(tip)), x -> ScriptedHost.with(x, x.issuedAt(),
+        x.outputCount(), x.transcriptRoot(), new Receipt.Completed(List.of(r1.hash()))));
+    ExecuteResponse both = other.toBuilder().setEnd(other.getEnd().toBuilder().setCommittedHeads(0,
+        com.google.protobuf.ByteString.copyFrom(r1.hash().toByteArray()))).build();
+    HostMisbehaviourException f = assertThrows(HostMisbehaviourException.class, () -> t.send(both).result());
+    assertEquals(HostMisbehaviourException.Part.RECEIPT, f.part());
+  }
+
 
   @Test
   void theReceiptsOutputsAreTheVerifiedOnesBytesForBytes() throws Exception {

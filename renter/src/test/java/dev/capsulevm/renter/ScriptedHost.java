@@ -55,6 +55,8 @@ final class ScriptedHost {
   final PriceTable table = table(hostKey);
   final ProofCache cache = new ProofCache(10_000);
   final ProofVerifier verifier = new ProofVerifier(cache);
+  /** Whether the renter's programs confirm commits after a proposal instead of stating their heads. */
+  boolean confirmCommits;
 
   static PriceTable table(SigningKey hostKey) {
     return new PriceTable(hostKey.publicKey(), NOW.minusSeconds(3600), NOW.plusSeconds(3600), Fixtures.examplePrices(),
@@ -115,12 +117,14 @@ final class ScriptedHost {
       this.program = program;
       long duration = 1;
       int chunkSize = 64 * 1024;
-      CostBreakdown estimate = HostClient.estimate(program, table, duration, chunkSize);
+      CostBreakdown estimate = dev.capsulevm.pricing.CostModel.of(table).estimate(
+          HostClient.shape(program, table, duration, chunkSize, confirmCommits));
       Amount budget = budgetOrNull == null ? estimate.total() : budgetOrNull;
       SignedWithdrawal withdrawal = new Withdrawal(account.publicKey(), budget, 7, NOW.plusSeconds(60), table.id(),
           hostKey.publicKey()).sign(account);
       byte[] withdrawalBytes = withdrawal.encode();
-      List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), withdrawalBytes, duration, chunkSize);
+      List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), withdrawalBytes, duration, chunkSize,
+          HostClient.statedHeads(program, confirmCommits));
       run = new ProgramRun(program, table, verifier, budget, duration, withdrawalBytes, requests, estimate, null, null,
           clock);
       try {
@@ -212,6 +216,19 @@ final class ScriptedHost {
       var proposal = dev.capsulevm.proto.v1.CommitProposal.newBuilder().setCost(meter.charged().total().units());
       heads.forEach(h -> proposal.addHeads(ByteString.copyFrom(h.toByteArray())));
       return ExecuteResponse.newBuilder().setProposal(proposal).build();
+    }
+
+    /** Whether the program's header states the heads it leaves (then an honest host sends no proposal). */
+    boolean headsStated() {
+      return fromRenter.get(0).getHeader().getExpectedHeadsCount() > 0;
+    }
+
+    /** An honest commit of {@code heads}: the proposal when the renter confirms commits, then the end. */
+    Session commit(List<Hash> heads) {
+      if (!headsStated()) {
+        send(proposal(heads));
+      }
+      return send(committed(heads));
     }
 
     /** The renter's decision on the proposal, or null when it sent none. */

@@ -54,6 +54,8 @@ class TamperingTest {
   private TestHost host;
   private final Tamper tamper = new Tamper();
   private HostClient client;
+  /** A client of the same tamperer whose writes wait for the host's proposal and confirm it. */
+  private HostClient confirming;
   private CapsuleWriter writer;
   private RecordWithBody r1;
   private RecordWithBody r2;
@@ -65,6 +67,8 @@ class TamperingTest {
     host = new TestHost(TestHost.config(dir));
     hostKey = host.signingKey();
     client = fundedClient(host, 100_000, tamper);
+    confirming = fundedClient(host, 100_000, RenterOptions.defaults().withInterceptors(List.of(tamper))
+        .withConfirmCommits(true));
     writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(), SigningPolicy.EVERY_RECORD,
         4096, 64, "tamper");
     r1 = writer.append(client, List.of(utf8("one"))).get(0);
@@ -75,6 +79,7 @@ class TamperingTest {
   @AfterAll
   void stop() throws Exception {
     client.close();
+    confirming.close();
     host.close();
   }
 
@@ -124,9 +129,14 @@ class TamperingTest {
 
   private void expectCaught(String what, Supplier<PreparedProgram> program, int message,
       UnaryOperator<ExecuteResponse> change) {
+    expectCaught(client, what, program, message, change);
+  }
+
+  private void expectCaught(HostClient by, String what, Supplier<PreparedProgram> program, int message,
+      UnaryOperator<ExecuteResponse> change) {
     tamper.set((position, response) -> position == message ? change.apply(response) : response);
     try {
-      HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, () -> client.run(program.get()),
+      HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, () -> by.run(program.get()),
           what + ": the change was not caught");
       assertTrue(tamper.changed.get() > 0, what + ": nothing was changed");
       assertTrue(e.getMessage().startsWith("host misbehaviour"), e.getMessage());
@@ -406,9 +416,68 @@ class TamperingTest {
     }
   }
 
+  /** A write program of one append and a Heads instruction, built on the writer's current heads. */
+  private PreparedProgram write(String name) {
+    try {
+      ProgramBuilder b = writer.newProgram(client);
+      b.append(writer.buildRecords(List.of(subRecords(name, 4)), System.currentTimeMillis()));
+      b.heads();
+      return b.build();
+    } catch (CapsuleWriter.MissingHeaderException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The capsule's heads by an honest Heads program. */
+  private List<Record> headsOnTheHost() throws RenterException {
+    ProgramBuilder check = new ProgramBuilder(writer.capsuleId(), writer.metadata(), null, null);
+    check.heads();
+    return ((dev.capsulevm.program.Output.Heads) client.run(check.build()).output(0).output()).heads();
+  }
+
+  /**
+   * A write that states its heads, tampered in any output: the renter never takes a false answer (it
+   * reports misbehaviour, or a committed write whose answer misbehaved), and the capsule is either as it
+   * was or holds exactly the stated heads: never anything the renter did not compute.
+   */
+  @Test
+  void aTamperedStatedWriteCommitsNothingButTheStatedHeads() throws Exception {
+    for (int m = 0; m < 2; m++) {
+      for (int p : new int[] {0, 3, 4, 20, 40, 70, 100, 200, 300}) {
+        int message = m;
+        List<Record> before = writer.refreshHeads(client);
+        PreparedProgram program = write("stated " + m + " " + p);
+        List<dev.capsulevm.proofs.Hash> stated = HostClient.statedHeads(program, false);
+        assertEquals(1, stated.size());
+        tamper.set((position, r) -> position == message ? onResult(x -> p < x.getOutput().size()
+            ? x.toBuilder().setOutput(flip(x.getOutput(), p, 0x01)).build()
+            : x.toBuilder().setOutput(flip(x.getOutput(), x.getOutput().size() - 1, 0x02)).build()).apply(r) : r);
+        RenterException e;
+        try {
+          e = assertThrows(RenterException.class, () -> client.run(program), "output " + m + " byte " + p);
+        } finally {
+          tamper.clear();
+        }
+        assertTrue(e instanceof HostMisbehaviourException || e instanceof WriteCommittedException,
+            "output " + m + " byte " + p + ": " + e);
+        List<dev.capsulevm.proofs.Hash> now = headsOnTheHost().stream().map(Record::hash).toList();
+        List<dev.capsulevm.proofs.Hash> was = before.stream().map(Record::hash).toList();
+        if (!now.equals(was) && !now.equals(stated)) {
+          fail("output " + m + " byte " + p + ": the host holds " + now + ", neither " + was + " nor " + stated);
+        }
+        if (e instanceof WriteCommittedException committed) {
+          assertEquals(stated, now, "reported committed: the stated heads are the capsule's");
+          assertEquals(stated, committed.committedHeads().stream().map(Record::hash).toList());
+        }
+      }
+    }
+    writer.refreshHeads(client);
+  }
+
   /** A write tampered anywhere before the decision is cancelled and never committed. */
   @Test
-  void aTamperedWriteIsNeverCommitted() throws Exception {
+  void aTamperedConfirmedWriteIsNeverCommitted() throws Exception {
+    writer.refreshHeads(client);
     List<Record> headsBefore = writer.heads();
     Supplier<PreparedProgram> write = () -> {
       try {
@@ -456,11 +525,9 @@ class TamperingTest {
     changes.add(r -> r.toBuilder().setProposal(r.getProposal().toBuilder().addHeads(ByteString.copyFrom(new byte[32])))
         .build());
     for (int i = 0; i < changes.size(); i++) {
-      expectCaught(names.get(i), write, messages.get(i), changes.get(i));
+      expectCaught(confirming, names.get(i), write, messages.get(i), changes.get(i));
       // Nothing was committed: an honest Heads program still sees the writer's heads.
-      ProgramBuilder check = new ProgramBuilder(writer.capsuleId(), writer.metadata(), null, null);
-      check.heads();
-      List<Record> now = ((dev.capsulevm.program.Output.Heads) client.run(check.build()).output(0).output()).heads();
+      List<Record> now = headsOnTheHost();
       if (!now.equals(headsBefore)) {
         fail(names.get(i) + ": the tampered write was committed");
       }
@@ -469,7 +536,7 @@ class TamperingTest {
     tamper.set((position, r) -> position == 3 ? r.toBuilder().setEnd(r.getEnd().toBuilder()
         .setCommittedHeads(0, flip(r.getEnd().getCommittedHeads(0), 0, 0x01))).build() : r);
     try {
-      WriteCommittedException e = assertThrows(WriteCommittedException.class, () -> client.run(write.get()));
+      WriteCommittedException e = assertThrows(WriteCommittedException.class, () -> confirming.run(write.get()));
       assertEquals(HostMisbehaviourException.Part.RECEIPT, e.misbehaviour().part());
       assertEquals(1, e.committedHeads().size());
     } finally {

@@ -26,7 +26,7 @@ public final class BenchRunner implements Callable<Integer> {
     for (Experiment e : List.of(new SubRecordsExperiment(), new ProofCacheExperiment(), new ProofSizeExperiment(),
         new VerifiableCostExperiment(), new EndToEndExperiment(), new ParallelReadsExperiment(),
         new MeteringExperiment(), new SyncExperiment(), new ReplicateExperiment(), new SlotHoldExperiment(),
-        new VsHypercoreExperiment(), new RetentionExperiment(), new PrivateExperiment())) {
+        new VsHypercoreExperiment(), new RetentionExperiment(), new PrivateExperiment(), new BigFileExperiment())) {
       EXPERIMENTS.put(e.name(), e);
     }
   }

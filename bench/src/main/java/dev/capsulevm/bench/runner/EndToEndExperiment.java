@@ -7,6 +7,7 @@ import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.ProgramResult;
+import dev.capsulevm.renter.RenterOptions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -56,7 +57,7 @@ final class EndToEndExperiment implements Experiment {
 
   @Override
   public int steps(boolean quick) {
-    return Workload.values().length * CLIENTS.length;
+    return Workload.values().length * CLIENTS.length + 1;
   }
 
   @Override
@@ -67,7 +68,9 @@ final class EndToEndExperiment implements Experiment {
         "Each cell: sub-records per second (read and verified, or appended and committed), median of " + runs
             + " runs of " + millis + " ms (range), after a warm-up run. One program per request; reads of 1 KiB"
             + " sub-records of a record of " + BIG_RECORD + ", anchored at the capsule's head; appends signed"
-            + " by the writer, confirmed after verification, committed with LMDB synced. 'verify' is the share"
+            + " by the writer, with the heads they leave stated up front (one round trip; the last rows: the same"
+            + " appends confirmed after a proposal, two round trips, alternating with stated ones run by run),"
+            + " committed with LMDB synced. 'verify' is the share"
             + " of the clients' time spent parsing and verifying the host's answers; 'commits/program' the LMDB"
             + " write transactions the host's store made per program (each program's charge is settled in one,"
             + " with its records; programs ending together share one: group commit).");
@@ -112,11 +115,43 @@ final class EndToEndExperiment implements Experiment {
           progress.step(name() + ": " + w.label + ", " + n + " clients");
         }
       }
+      confirmedAgainstStated(host, clients.get(0), millis, runs, result, progress);
     }
     result.finding(String.format("Verified 1 KiB sub-record reads with 100 per program: at best %,.0f per second"
         + " (goal: at least 35,000; Hypercore reads and verifies about 11,500 blocks/s on this kind of machine):"
         + " %s.", bestRead100, bestRead100 >= 35_000 ? "met" : "missed"));
     return result;
+  }
+
+  /**
+   * One client's appends of one sub-record, stated (the default) against confirmed after a proposal
+   * (another client of the same host with {@code confirmCommits}), alternating run by run.
+   */
+  private static void confirmedAgainstStated(InProcessHost host, Client stated, long millis, int runs, Result result,
+      Progress progress) throws Exception {
+    SigningKey account = SigningKey.generate();
+    try (HostClient confirming = host.client(account, RenterOptions.defaults().withConfirmCommits(true))) {
+      Client confirmed = new Client(confirming, stated.reads, CapsuleWriter.create(confirming, SigningKey.generate(),
+          SigningKey.generate(), SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e confirmed appends"));
+      measure(List.of(confirmed), Workload.APPEND_1, Math.min(millis, 500));
+      double[] withProposal = new double[runs];
+      double[] withStatedHeads = new double[runs];
+      for (int r = 0; r < runs; r++) {
+        Totals c = measure(List.of(confirmed), Workload.APPEND_1, millis);
+        Totals s = measure(List.of(stated), Workload.APPEND_1, millis);
+        withProposal[r] = c.programs * 1e9 / c.wallNanos;
+        withStatedHeads[r] = s.programs * 1e9 / s.wallNanos;
+      }
+      Samples c = new Samples(withProposal);
+      Samples s = new Samples(withStatedHeads);
+      result.row("appends, 1 sub-record, confirmed after a proposal (2 round trips)", 1, c.format(0), c.format(0),
+          "", "");
+      result.row("appends, 1 sub-record, heads stated (1 round trip), same runs", 1, s.format(0), s.format(0), "", "");
+      result.finding(String.format("One client's appends of one sub-record: %,.0f/s with the heads stated up front"
+          + " against %,.0f/s confirmed after a proposal, %.2fx (medians of %d alternating runs).", s.median(),
+          c.median(), s.median() / c.median(), runs));
+      progress.step("e2e: confirmed against stated appends");
+    }
   }
 
   /** One renter: its client (own account), the shared capsule it reads and its own capsule to append to. */

@@ -44,6 +44,14 @@ final class InProcessHost implements AutoCloseable {
     }
   }
 
+  /** A further client with {@code options}, its account {@code account} funded like the others'. */
+  HostClient client(SigningKey account, RenterOptions options) throws Exception {
+    try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
+      admin.fund(account.publicKey(), Amount.ofCap(1_000_000));
+    }
+    return HostClient.connect(address(), account, options);
+  }
+
   /** Programs the host runs now (its Admin status). */
   long programsRunning() throws Exception {
     try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {

@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -25,9 +26,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -208,7 +212,10 @@ public final class HostCommand implements Callable<Integer> {
       "price-table-validity", "withdrawal-window", "commit-timeout", "first-data-timeout", "data-timeout",
       "send-timeout", "shutdown-grace", "peers", "sync-allow", "sync-interval", "sync-sessions", "sync-backoff",
       "sync-backoff-max", "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin", "log-level",
-      "storage-duration-unit");
+      "storage-duration-unit", "max-uncommitted-risk-units");
+
+  /** What {@link #config()} read from the config file and the flags, by key; the rest are defaults. */
+  private Map<String, String> given = Map.of();
 
   /** Runs the command on its own (the {@code capsulevm} CLI registers it as a subcommand instead). */
   public static void main(String[] args) {
@@ -256,6 +263,11 @@ public final class HostCommand implements Callable<Integer> {
         : "on every port, " + tls));
     out.println("Stop with Ctrl-C (SIGINT) or SIGTERM.");
     out.flush();
+    // After Logging.configure: slf4j-simple reads its level when the first logger is made.
+    LoggerFactory.getLogger(HostCommand.class).info("effective configuration: {}", String.join(", ",
+        effectiveSettings(config, retention, given, Logging.parseLevel(System.getProperty(
+            "org.slf4j.simpleLogger.defaultLogLevel", "info"))).entrySet().stream()
+            .map(e -> e.getKey() + "=" + e.getValue()).toList()));
     stopped.await();
     return 0;
   }
@@ -330,8 +342,75 @@ public final class HostCommand implements Callable<Integer> {
     String level = settings.get("log-level");
     chosenLogLevel = level == null ? null : Logging.parseLevel(level);
     flag(settings, "storage-duration-unit", storageDurationUnit);
+    given = Map.copyOf(settings);
     retention = retention(settings);
     return apply(HostConfig.defaults(Path.of(settings.getOrDefault("data-dir", "capsulevm-data"))), settings);
+  }
+
+  /**
+   * Every setting a host runs with, by its config-file key ({@link #KEYS}, all of them), in key order: what
+   * the daemon logs once at start. Files are named by path (a key file's content is never shown); the
+   * admin token is not a setting (it lives in the data directory) and never appears. The limits shown are
+   * what a new host publishes: a data directory with a saved price table ({@code prices.bin}, from
+   * {@code SetPrices}) publishes that table's limits instead.
+   *
+   * @param given what the config file and the flags set, for the file paths only they hold
+   */
+  public static SortedMap<String, String> effectiveSettings(HostConfig c, Retention.Settings retention,
+      Map<String, String> given, String logLevel) {
+    SortedMap<String, String> out = new TreeMap<>();
+    out.put("data-dir", c.dataDirectory().toAbsolutePath().toString());
+    out.put("address", c.address());
+    out.put("port", String.valueOf(c.port()));
+    out.put("admin-address", c.adminAddress());
+    out.put("admin-port", String.valueOf(c.adminPort()));
+    out.put("metrics-address", c.metricsAddress());
+    out.put("metrics-port", String.valueOf(c.metricsPort()));
+    out.put("max-inbound-message-bytes", String.valueOf(c.maxInboundMessageBytes()));
+    out.put("max-concurrent-programs", String.valueOf(c.maxConcurrentPrograms()));
+    out.put("max-programs-per-account", String.valueOf(c.maxProgramsPerAccount()));
+    out.put("reserved-share", String.valueOf(c.reservedShare()));
+    out.put("max-program-bytes", String.valueOf(c.maxProgramBytes()));
+    out.put("max-instructions", String.valueOf(c.maxInstructions()));
+    out.put("max-record-bytes", String.valueOf(c.maxRecordBytes()));
+    out.put("max-sub-records-per-record", String.valueOf(c.maxSubRecordsPerRecord()));
+    out.put("max-balance-units", String.valueOf(c.maxBalanceUnits()));
+    out.put("max-uncommitted-risk-units", String.valueOf(c.maxUncommittedRiskUnits()));
+    out.put("max-buffered-bytes", String.valueOf(c.maxBufferedBytes()));
+    out.put("programs-per-second", String.valueOf(c.programsPerSecondPerAccount()));
+    out.put("program-burst", String.valueOf(c.programBurstPerAccount()));
+    out.put("price-table-validity", c.priceTableValidity().toString());
+    out.put("withdrawal-window", c.withdrawalWindow().toString());
+    out.put("commit-timeout", c.commitTimeout().toString());
+    out.put("first-data-timeout", c.firstDataTimeout().toString());
+    out.put("data-timeout", c.dataTimeout().toString());
+    out.put("send-timeout", c.sendTimeout().toString());
+    out.put("shutdown-grace", c.shutdownGrace().toString());
+    Replicator.Settings r = c.replication();
+    List<String> peerList = new ArrayList<>();
+    for (Replicator.Peer p : r.peers()) {
+      peerList.add((p.key() == null ? "" : p.key().toHex() + "@") + p.address()
+          + (p.capsules().isEmpty() ? "" : "@" + String.join("+", p.capsules().stream().map(Hash::toHex).sorted().toList())));
+    }
+    out.put("peers", peerList.isEmpty() ? "none" : String.join(",", peerList));
+    List<String> allowList = new ArrayList<>();
+    r.allowedPeers().forEach((id, keys) -> allowList.add(id.toHex() + "="
+        + String.join("+", keys.stream().map(PublicKey::toHex).sorted().toList())));
+    Collections.sort(allowList);
+    out.put("sync-allow", allowList.isEmpty() ? "none" : String.join(",", allowList));
+    out.put("sync-interval", r.interval().toString());
+    out.put("sync-sessions", String.valueOf(r.maxIncomingSessions()));
+    out.put("sync-backoff", r.backoffBase().toString());
+    out.put("sync-backoff-max", r.backoffMax().toString());
+    TlsIdentity tls = c.tlsOrNull();
+    out.put("tls-cert", tls == null ? "none (plaintext)" : given.getOrDefault("tls-cert", "given") + " (" + tls + ")");
+    out.put("tls-key", tls == null ? "none" : given.getOrDefault("tls-key", "given"));
+    out.put("peer-tls-ca", given.getOrDefault("peer-tls-ca", "none"));
+    out.put("peer-tls-pin", given.getOrDefault("peer-tls-pin", "none"));
+    out.put("log-level", logLevel);
+    Duration unit = retention.durationUnitOrNull();
+    out.put("storage-duration-unit", unit == null ? "none" : unit.toString());
+    return out;
   }
 
   /** Retention's settings: the defaults with the duration unit's length from {@code storage-duration-unit}. */

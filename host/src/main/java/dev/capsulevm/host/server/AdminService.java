@@ -3,6 +3,7 @@ package dev.capsulevm.host.server;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.host.replication.Replicator;
 import dev.capsulevm.host.replication.SyncSession;
+import dev.capsulevm.host.store.LmdbCapsuleStorage;
 import dev.capsulevm.host.store.ReplicaStore;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.PriceTable;
@@ -31,8 +32,12 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
@@ -46,12 +51,28 @@ final class AdminService extends AdminGrpc.AdminImplBase {
   private final PriceTemplateStore templates;
   private final ReplicaStore storage;
   private final Replicator replicator;
+  /** Where the host listens, set once its ports are bound; null until then. */
+  private final AtomicReference<@Nullable Where> where = new AtomicReference<>();
+
+  /**
+   * Where the host listens and keeps its data, as {@code Status} reports it.
+   *
+   * @param metricsAddress host:port, or empty when the endpoint is off
+   * @param maxMapBytes the most the store's map may grow to
+   */
+  record Where(String address, String adminAddress, String metricsAddress, boolean tls, Path dataDirectory,
+      long maxMapBytes) {}
 
   AdminService(HostContext ctx, PriceTemplateStore templates, ReplicaStore storage, Replicator replicator) {
     this.ctx = ctx;
     this.templates = templates;
     this.storage = storage;
     this.replicator = replicator;
+  }
+
+  /** Sets where the host listens, once its ports are bound. */
+  void listening(Where bound) {
+    where.set(bound);
   }
 
   @Override
@@ -78,7 +99,25 @@ final class AdminService extends AdminGrpc.AdminImplBase {
 
   @Override
   public void status(StatusRequest request, StreamObserver<StatusResponse> responses) {
-    responses.onNext(StatusResponse.newBuilder()
+    StatusResponse.Builder status = StatusResponse.newBuilder();
+    Where bound = where.get();
+    if (bound != null) {
+      Path dataFile = bound.dataDirectory().resolve(HostServer.STORE_DIRECTORY).resolve("data.mdb");
+      long storeBytes;
+      try {
+        storeBytes = Files.size(dataFile);
+      } catch (IOException e) {
+        storeBytes = 0; // not made yet, or unreadable: the status still answers
+      }
+      status.setAddress(bound.address()).setAdminAddress(bound.adminAddress())
+          .setMetricsAddress(bound.metricsAddress()).setTls(bound.tls())
+          .setDataDirectory(bound.dataDirectory().toString()).setStoreBytes(storeBytes)
+          .setStoreMaxMapBytes(bound.maxMapBytes());
+      if (storage instanceof LmdbCapsuleStorage lmdb) {
+        status.setStoreMapBytes(lmdb.mapSize());
+      }
+    }
+    responses.onNext(status
         .setHostKey(ByteString.copyFrom(ctx.hostKey.publicKey().toByteArray()))
         .setVersion(VERSION)
         .setSignedPriceTable(ByteString.copyFrom(ctx.tables.current().encode()))

@@ -1,5 +1,6 @@
 package dev.capsulevm.host.server;
 
+import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.Cashier;
@@ -17,6 +18,8 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.ProgramHeader;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,8 +46,17 @@ final class Admission {
    * The program may run: it holds a slot of {@code account}, its budget ({@code payment}, held until the
    * program settles) and a {@code meter} over that budget.
    */
-  record Admitted(Program program, PriceTable table, PublicKey account, Reservation payment, Meter meter)
-      implements Decision {}
+  record Admitted(Program program, PriceTable table, PublicKey account, Reservation payment, Meter meter,
+      List<Hash> statedHeads) implements Decision {
+    Admitted {
+      statedHeads = List.copyOf(statedHeads);
+    }
+
+    /** Whether the renter stated the heads the program must leave, so the host commits without asking. */
+    boolean headsStated() {
+      return !statedHeads.isEmpty();
+    }
+  }
 
   /** The program may not run, and why; nothing is held. */
   record Refused(EndReason reason, String message) implements Decision {}
@@ -95,6 +107,12 @@ final class Admission {
     } catch (VerificationException e) {
       return new Refused(EndReason.MALFORMED_HEADER, "header: signed_withdrawal: " + e.getMessage());
     }
+    List<Hash> statedHeads;
+    try {
+      statedHeads = statedHeads(header, program);
+    } catch (IllegalArgumentException e) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: expected_heads: " + e.getMessage());
+    }
     long durationUnits = header.getDurationUnits();
     if (durationUnits < 0) {
       return new Refused(EndReason.MALFORMED_HEADER, "header: duration_units "
@@ -109,7 +127,32 @@ final class Admission {
     if (grant != ProgramSlots.Grant.TAKEN) {
       return refusal(grant, claimed, limit, "; nothing was taken");
     }
-    return pay(table, tableId, program, programBytes, withdrawal, withdrawalBytes, durationUnits, limit);
+    return pay(table, tableId, program, programBytes, withdrawal, withdrawalBytes, durationUnits, limit, statedHeads);
+  }
+
+  /** The heads the renter states its read-write program leaves: 32 bytes each, ascending; none is allowed. */
+  private static List<Hash> statedHeads(ProgramHeader header, Program program) {
+    int n = header.getExpectedHeadsCount();
+    if (n == 0) {
+      return List.of();
+    }
+    if (program.isReadOnly()) {
+      throw new IllegalArgumentException(n + " heads for a read-only program, which commits nothing");
+    }
+    List<Hash> heads = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      ByteString head = header.getExpectedHeads(i);
+      if (head.size() != Hash.LENGTH) {
+        throw new IllegalArgumentException("head " + i + " is " + head.size() + " bytes, a head is " + Hash.LENGTH);
+      }
+      Hash hash = Hash.copyOf(head.toByteArray());
+      if (i > 0 && heads.get(i - 1).compareTo(hash) >= 0) {
+        throw new IllegalArgumentException("head " + i + " is not above head " + (i - 1)
+            + ": heads are sorted ascending and distinct");
+      }
+      heads.add(hash);
+    }
+    return heads;
   }
 
   /** Why {@code account} gets no slot, then {@code taken} (what happened to its payment). */
@@ -129,7 +172,7 @@ final class Admission {
 
   /** Holds the budget, then takes the account's slot, and opens the meter; a refusal gives back both. */
   private Decision pay(PriceTable table, Hash tableId, Program program, byte[] programBytes,
-      SignedWithdrawal withdrawal, byte[] withdrawalBytes, long durationUnits, int limit) {
+      SignedWithdrawal withdrawal, byte[] withdrawalBytes, long durationUnits, int limit, List<Hash> statedHeads) {
     Reservation payment;
     try {
       // Verifies the withdrawal (host, table, expiry, signature) once, then holds the budget atomically:
@@ -167,6 +210,6 @@ final class Admission {
     }
     log.debug("program {} from {}: {} instructions, {} data bytes, budget {}", programId, account,
         program.instructions().size(), program.dataLength(), payment.amount());
-    return new Admitted(program, table, account, payment, meter);
+    return new Admitted(program, table, account, payment, meter, statedHeads);
   }
 }

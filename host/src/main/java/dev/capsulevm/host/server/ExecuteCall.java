@@ -68,6 +68,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private @Nullable Reservation payment;
   private @Nullable Upload upload;
   private @Nullable ProgramDriver driver;
+  /** Whether the renter stated the program's heads: it then sends no CommitDecision. */
+  private boolean headsStated;
   /** Set with the state AWAIT_DECISION. */
   private @Nullable PendingCommit pending;
   private volatile @Nullable Abort abort;
@@ -129,6 +131,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         payment = admission.payment();
         upload = data;
         driver = run;
+        headsStated = admission.headsStated();
         state = State.RUNNING;
       }
     }
@@ -196,7 +199,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         case AWAIT_HEADER -> problem = new Abort(EndReason.PROTOCOL,
             "a CommitDecision before the ProgramHeader: the header comes first");
         case RUNNING -> problem = new Abort(EndReason.DECISION_TOO_EARLY, "a CommitDecision before a CommitProposal"
-            + (admittedProgram().isReadOnly() ? " (a read-only program gets none)" : ""));
+            + (admittedProgram().isReadOnly() ? " (a read-only program gets none)"
+                : headsStated ? " (a program that states its expected heads gets none)" : ""));
         case AWAIT_DECISION -> {
           state = State.DECIDING;
           commit = pending;
@@ -337,6 +341,26 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         return true;
       }
       state = State.DECIDING;
+    }
+    end(why.reason(), Objects.requireNonNull(driver, "a running call has its driver")
+        .refuse(commit, why.reason(), why.message()));
+    return false;
+  }
+
+  /**
+   * The program completed and its renter stated the heads it must leave: true when the driver now decides
+   * the commit against them (a later abort leaves it to that decision, as for a confirmed commit); false
+   * when the call was aborted first and the commit was refused here. A renter that closed its side has
+   * sent everything such a program needs, so that is no refusal.
+   */
+  boolean takeStatedCommit(PendingCommit commit) {
+    Abort why;
+    synchronized (this) {
+      why = abort;
+      state = State.DECIDING;
+    }
+    if (why == null) {
+      return true;
     }
     end(why.reason(), Objects.requireNonNull(driver, "a running call has its driver")
         .refuse(commit, why.reason(), why.message()));

@@ -231,15 +231,20 @@ public final class HostServer implements AutoCloseable {
           .start();
       opened.add(() -> server.shutdownNow());
       HealthStatusManager adminHealth = new HealthStatusManager();
+      AdminService admin = new AdminService(ctx, templates, storage, replicator);
       Server adminServer = withReflection(NettyServerBuilder
           .forAddress(new InetSocketAddress(config.adminAddress(), config.adminPort()), credentials)
           .maxInboundMessageSize(config.maxInboundMessageBytes())
-          .addService(ServerInterceptors.intercept(new AdminService(ctx, templates, storage, replicator),
+          .addService(ServerInterceptors.intercept(admin,
               new AdminService.TokenCheck(adminToken, ctx.events, metrics.adminRefused::inc)))
           .addService(adminHealth.getHealthService()))
           .build()
           .start();
       opened.add(() -> adminServer.shutdownNow());
+      admin.listening(new AdminService.Where(config.address() + ":" + server.getPort(),
+          config.adminAddress() + ":" + adminServer.getPort(),
+          metrics.port() < 0 ? "" : config.metricsAddress() + ":" + metrics.port(), tls != null,
+          dir.toAbsolutePath(), LmdbCapsuleStorage.DEFAULT_MAX_MAP_SIZE));
       for (String service : List.of("", HostGrpc.SERVICE_NAME, sync.getServiceDescriptor().getName())) {
         health.setStatus(service, ServingStatus.SERVING);
       }

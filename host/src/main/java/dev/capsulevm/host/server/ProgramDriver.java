@@ -20,6 +20,7 @@ import dev.capsulevm.vm.exec.Outcome;
 import dev.capsulevm.vm.exec.PendingCommit;
 import dev.capsulevm.vm.exec.ProgramStoppedException;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -75,6 +76,8 @@ final class ProgramDriver {
   private final Reservation payment;
   private final Meter meter;
   private final Upload upload;
+  /** The heads the renter stated the program leaves, or empty: then the renter decides on a proposal. */
+  private final List<Hash> statedHeads;
   /** Where the worker waits for the stream to become ready; held only around that wait. */
   private final Object readiness = new Object();
   /** Outputs sent, and the meter's instruction and memory parts after the last one (worker). */
@@ -95,6 +98,7 @@ final class ProgramDriver {
     this.payment = admitted.payment();
     this.meter = admitted.meter();
     this.upload = upload;
+    this.statedHeads = admitted.statedHeads();
     this.instructionPartSent = meter.charged().instruction().units();
     this.memoryPartSent = meter.charged().memory().units();
   }
@@ -135,6 +139,10 @@ final class ProgramDriver {
       return;
     }
     PendingCommit commit = (PendingCommit) outcome;
+    if (!statedHeads.isEmpty()) {
+      commitAsStated(commit);
+      return;
+    }
     if (!call.awaitDecision(commit)) {
       return;
     }
@@ -157,6 +165,24 @@ final class ProgramDriver {
     }
   }
 
+  /**
+   * The program's commit when the renter stated its heads up front (worker): committed at once when the
+   * program leaves exactly those heads, refused otherwise. The renter verifies every output and the
+   * receipt as after a confirmation; what it cannot do any more is refuse after seeing the outputs, which
+   * is why only heads it computed itself are committed (docs/PROTOCOL.md, "Stated heads").
+   */
+  private void commitAsStated(PendingCommit commit) {
+    if (!call.takeStatedCommit(commit)) {
+      return;
+    }
+    if (!commit.proposedHeads().equals(statedHeads)) {
+      call.end(EndReason.REFUSED, refuse(commit, EndReason.REFUSED, "the program leaves the heads "
+          + commit.proposedHeads() + ", the renter stated " + statedHeads + "; nothing was written"), "refused");
+      return;
+    }
+    confirm(commit);
+  }
+
   /** The renter's decision on the proposal (gRPC's thread): commits and ends the call, or refuses. */
   void decide(PendingCommit commit, boolean confirm) {
     ScheduledFuture<?> scheduled = expiry;
@@ -168,6 +194,11 @@ final class ProgramDriver {
       call.end(EndReason.REFUSED, commit.refuse(), "refused");
       return;
     }
+    confirm(commit);
+  }
+
+  /** Commits the staged writes, settling the program with them, and ends the call. */
+  private void confirm(PendingCommit commit) {
     try {
       call.endCommitted(commit.confirm());
     } catch (ProgramStoppedException e) {

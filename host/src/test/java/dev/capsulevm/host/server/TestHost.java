@@ -147,6 +147,15 @@ public final class TestHost implements AutoCloseable {
         .setDurationUnits(durationUnits)).build();
   }
 
+  /** A header stating the heads the read-write program leaves (the host then commits without a proposal). */
+  static ExecuteRequest header(byte[] program, PriceTable table, byte[] withdrawal, long durationUnits,
+      List<Hash> expectedHeads) {
+    ExecuteRequest plain = header(program, table, withdrawal, durationUnits);
+    ProgramHeader.Builder h = plain.getHeader().toBuilder();
+    expectedHeads.forEach(head -> h.addExpectedHeads(ByteString.copyFrom(head.toByteArray())));
+    return plain.toBuilder().setHeader(h).build();
+  }
+
   static ExecuteRequest data(byte[] bytes, int from, int to) {
     return ExecuteRequest.newBuilder().setData(ByteString.copyFrom(bytes, from, to - from)).build();
   }
@@ -189,6 +198,16 @@ public final class TestHost implements AutoCloseable {
       }
       synchronized (this) {
         requests.onNext(request);
+      }
+    }
+
+    private boolean closed;
+
+    /** Closes the renter's side of the call, once. */
+    synchronized void close() {
+      if (!closed) {
+        closed = true;
+        requests.onCompleted();
       }
     }
 
@@ -268,7 +287,7 @@ public final class TestHost implements AutoCloseable {
     while (true) {
       Object e = s.next();
       if (e instanceof Status status) {
-        s.requests.onCompleted();
+        s.close();
         return new Run(results, proposal, end, status, s.sent, s.received);
       }
       ExecuteResponse r = (ExecuteResponse) e;
