@@ -564,8 +564,12 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       // A program that failed before all its data was charged (its budget ran out on a data message, or
       // it stopped) counts only the messages charged: a prefix of what was sent, holding at least the
       // bytes every charged instruction referenced.
-      // With no instruction charged no data was needed: the header alone may be all that was charged.
+      // With no instruction charged no data was needed: the header alone may be all that was charged, or
+      // nothing at all when the budget paid the program's start but not the header's own charge.
       int needed = c == 0 ? 0 : messagesNeeded(c - 1);
+      if (c == 0 && claimed.uploadBytes() == 0) {
+        uploadCounted = 0;
+      }
       for (int k = needed; k < uploadedBefore.length; k++) {
         if (uploadedBefore[k] == claimed.uploadBytes()) {
           uploadCounted = claimed.uploadBytes();

@@ -274,6 +274,26 @@ class EndToEndTest {
     }
   }
 
+  /** A budget that pays the program's start and not its header: the host charges no upload, honestly. */
+  @Test
+  void aBudgetThatPaysTheStartButNotTheHeaderIsAnHonestBudgetFailure() throws Exception {
+    try (HostClient client = fundedClient(host, 1000)) {
+      CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 64, 2048, "budget-header");
+      writer.append(client, List.of(utf8("one")));
+      ProgramBuilder b = writer.newProgram(client);
+      b.heads();
+      PreparedProgram p = b.build();
+      Amount start = dev.capsulevm.pricing.CostModel.of(client.priceTable()).programCost(p.encoded().length);
+      Amount before = client.balance();
+      ProgramFailedException e = assertThrows(ProgramFailedException.class,
+          () -> client.submit(p, start, null).result());
+      assertEquals(ProgramFailedException.Reason.BUDGET, e.reason());
+      assertEquals(0, e.receipt().uploadBytes(), "the header's charge was refused, so nothing was counted");
+      assertEquals(before.units() - e.receipt().finalCost().units(), client.balance().units());
+    }
+  }
+
   @Test
   void programDataInManySmallChunksWhileOutputsArrive() throws Exception {
     SigningKey account = SigningKey.generate();
