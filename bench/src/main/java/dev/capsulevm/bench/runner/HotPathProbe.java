@@ -208,18 +208,7 @@ public final class HotPathProbe {
           cb.directExecutor();
         }
         ManagedChannel channel = cb.build();
-        HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(channel);
-        HealthCheckRequest request = HealthCheckRequest.getDefaultInstance();
-        for (int i = 0; i < count; i++) {
-          health.check(request);
-        }
-        long[] each = new long[count];
-        for (int i = 0; i < count; i++) {
-          long t = System.nanoTime();
-          health.check(request);
-          each[i] = System.nanoTime() - t;
-        }
-        Arrays.sort(each);
+        long[] each = healthRoundTrips(channel, count);
         System.out.printf("  health round trip, server %s, client %s: median %.3f ms, p90 %.3f ms%n",
             directServer ? "direct" : "pool", directClient ? "direct" : "pool", each[count / 2] / 1e6,
             each[(int) (count * 0.9)] / 1e6);
@@ -229,23 +218,29 @@ public final class HotPathProbe {
     }
   }
 
+  /** {@code count} health-check round trips on {@code channel} after as many untimed ones, in ns, sorted. */
+  private static long[] healthRoundTrips(ManagedChannel channel, int count) {
+    HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(channel);
+    HealthCheckRequest request = HealthCheckRequest.getDefaultInstance();
+    for (int i = 0; i < count; i++) {
+      health.check(request);
+    }
+    long[] each = new long[count];
+    for (int i = 0; i < count; i++) {
+      long t = System.nanoTime();
+      health.check(request);
+      each[i] = System.nanoTime() - t;
+    }
+    Arrays.sort(each);
+    return each;
+  }
+
   /** The round trip of an empty unary call (the health check) over a channel like the client's: the gRPC floor. */
   private static void pingBaseline(int port, int count) {
     ManagedChannel channel = NettyChannelBuilder
         .forAddress("127.0.0.1", port).usePlaintext().build();
     try {
-      HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(channel);
-      HealthCheckRequest request = HealthCheckRequest.getDefaultInstance();
-      for (int i = 0; i < count; i++) {
-        health.check(request);
-      }
-      long[] each = new long[count];
-      for (int i = 0; i < count; i++) {
-        long t = System.nanoTime();
-        health.check(request);
-        each[i] = System.nanoTime() - t;
-      }
-      Arrays.sort(each);
+      long[] each = healthRoundTrips(channel, count);
       System.out.printf("  unary health check round trip: median %.3f ms, p90 %.3f ms%n", each[count / 2] / 1e6,
           each[(int) (count * 0.9)] / 1e6);
     } finally {
