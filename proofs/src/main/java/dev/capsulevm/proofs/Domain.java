@@ -36,6 +36,16 @@ public enum Domain {
   INPUTS_DIGEST(0x36),
   /** A host's signature over a balance statement body. */
   BALANCE_STATEMENT_SIGNATURE(0x37),
+  /** An account holder's signature over a session request body: one withdrawal funding many programs. */
+  SESSION_REQUEST_SIGNATURE(0x38),
+  /** Session id: the hash of a signed session request. */
+  SESSION_ID(0x39),
+  /** A host's signature over a session grant (the session id and the host's exchange key). */
+  SESSION_GRANT_SIGNATURE(0x3a),
+  /** The first byte HMAC'd by a ticket: one program paid from a session. */
+  TICKET_MAC(0x3b),
+  /** The first byte HMAC'd by a session's close request. */
+  SESSION_CLOSE_MAC(0x3c),
   /** The first byte of every member entry, the leaf data of a member state's RFC 9162 tree. */
   MEMBER_ENTRY(0x40),
   /** Member root: the hash of a member state's retention policy and entries root. */
