@@ -25,7 +25,7 @@ final class VersionCommand implements Callable<Integer> {
       String version = Main.class.getPackage().getImplementationVersion();
       return new String[] {
         "capsulevm " + (version == null ? "development build" : version),
-        "format v1, Java " + Runtime.version()
+        "FORMAT.md version 5 (writes capsules of record format 1 to 3), Java " + Runtime.version()
       };
     }
   }
