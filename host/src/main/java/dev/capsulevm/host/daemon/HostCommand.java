@@ -123,6 +123,18 @@ public final class HostCommand implements Callable<Integer> {
       + " (default 10^10 units: 10,000 CAP).")
   String maxUncommittedRiskUnits;
 
+  @Option(names = "--max-sessions-per-account", description = "Payment sessions one account may have open at once;"
+      + " beyond it OpenSession answers RESOURCE_EXHAUSTED (default 4).")
+  String maxSessionsPerAccount;
+
+  @Option(names = "--max-sessions", description = "Payment sessions open at once on the host, all accounts"
+      + " together (default 10000).")
+  String maxSessions;
+
+  @Option(names = "--session-idle-timeout", description = "How long a payment session may go without a ticket"
+      + " before the host closes it and releases its remainder (default PT10M).")
+  String sessionIdleTimeout;
+
   @Option(names = "--max-buffered-bytes", description = "Program data held per program (default 16 MiB).")
   String maxBufferedBytes;
 
@@ -212,7 +224,8 @@ public final class HostCommand implements Callable<Integer> {
       "price-table-validity", "withdrawal-window", "commit-timeout", "first-data-timeout", "data-timeout",
       "send-timeout", "shutdown-grace", "peers", "sync-allow", "sync-interval", "sync-sessions", "sync-backoff",
       "sync-backoff-max", "tls-cert", "tls-key", "peer-tls-ca", "peer-tls-pin", "log-level",
-      "storage-duration-unit", "max-uncommitted-risk-units");
+      "storage-duration-unit", "max-uncommitted-risk-units", "max-sessions-per-account", "max-sessions",
+      "session-idle-timeout");
 
   /** What {@link #config()} read from the config file and the flags, by key; the rest are defaults. */
   private Map<String, String> given = Map.of();
@@ -318,6 +331,9 @@ public final class HostCommand implements Callable<Integer> {
     flag(settings, "max-sub-records-per-record", maxSubRecordsPerRecord);
     flag(settings, "max-balance-units", maxBalanceUnits);
     flag(settings, "max-uncommitted-risk-units", maxUncommittedRiskUnits);
+    flag(settings, "max-sessions-per-account", maxSessionsPerAccount);
+    flag(settings, "max-sessions", maxSessions);
+    flag(settings, "session-idle-timeout", sessionIdleTimeout);
     flag(settings, "max-buffered-bytes", maxBufferedBytes);
     flag(settings, "programs-per-second", programsPerSecond);
     flag(settings, "program-burst", programBurst);
@@ -376,6 +392,9 @@ public final class HostCommand implements Callable<Integer> {
     out.put("max-sub-records-per-record", String.valueOf(c.maxSubRecordsPerRecord()));
     out.put("max-balance-units", String.valueOf(c.maxBalanceUnits()));
     out.put("max-uncommitted-risk-units", String.valueOf(c.maxUncommittedRiskUnits()));
+    out.put("max-sessions-per-account", String.valueOf(c.sessions().maxPerAccount()));
+    out.put("max-sessions", String.valueOf(c.sessions().maxOpen()));
+    out.put("session-idle-timeout", c.sessions().idleTimeout().toString());
     out.put("max-buffered-bytes", String.valueOf(c.maxBufferedBytes()));
     out.put("programs-per-second", String.valueOf(c.programsPerSecondPerAccount()));
     out.put("program-burst", String.valueOf(c.programBurstPerAccount()));
@@ -461,6 +480,9 @@ public final class HostCommand implements Callable<Integer> {
         duration(s, "shutdown-grace", base.shutdownGrace()),
         base.clock(),
         replication(base.replication(), s),
+        new HostConfig.SessionLimits(integer(s, "max-sessions-per-account", base.sessions().maxPerAccount()),
+            integer(s, "max-sessions", base.sessions().maxOpen()),
+            duration(s, "session-idle-timeout", base.sessions().idleTimeout())),
         tls(base.tlsOrNull(), s));
   }
 

@@ -31,6 +31,15 @@ class EffectiveSettingsTest {
   }
 
   @Test
+  void paymentSessionBoundsAreKeys() throws Exception {
+    HostConfig config = HostCommand.apply(HostConfig.defaults(Path.of("data")), Map.of(
+        "max-sessions-per-account", "2", "max-sessions", "50", "session-idle-timeout", "PT1M"));
+    assertEquals(new HostConfig.SessionLimits(2, 50, java.time.Duration.ofMinutes(1)), config.sessions());
+    assertEquals(HostConfig.SessionLimits.DEFAULTS,
+        HostCommand.apply(HostConfig.defaults(Path.of("data")), Map.of()).sessions());
+  }
+
+  @Test
   void theRiskLimitIsAConfigFileKeyToo() {
     assertTrue(HostCommand.KEYS.contains("max-uncommitted-risk-units"));
   }

@@ -383,6 +383,9 @@ class LimitsAndLifecycleTest {
       assertTrue(body.contains("capsulevm_execute_received_bytes_total"), body);
       assertTrue(body.contains("capsulevm_programs_refused_total{reason=\"PAYMENT_REPLAYED\"} 1.0"), body);
       assertTrue(body.contains("capsulevm_admin_unauthenticated_total 1.0"), body);
+      assertTrue(body.contains("capsulevm_payment_sessions_open 0.0"), body);
+      assertTrue(body.contains("capsulevm_payment_sessions_opened_total 0.0"), body);
+      assertTrue(body.contains("capsulevm_programs_paid_by_ticket_total 0.0"), body);
       // The JVM's and the process's metrics, and the build.
       assertTrue(body.contains("jvm_memory_used_bytes{area=\"heap\"}"), body);
       assertTrue(body.contains("jvm_threads_current"), body);
