@@ -427,6 +427,7 @@ public final class HostClient implements AutoCloseable {
     List<Hash> statedHeads = statedHeads(program, options.confirmCommits());
     PaymentSessions sessions = sessionsOrNull;
     boolean ticket = sessions != null;
+    boolean refetched = false;
     while (true) {
       // Built once, with a blank payment of the kind to size the estimate; the real header replaces it.
       List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), Payment.blank(ticket), duration,
@@ -448,8 +449,19 @@ public final class HostClient implements AutoCloseable {
           budget = max;
         }
       }
-      Payment payment = ticket ? Objects.requireNonNull(sessions).pay(current, budget, program.encodedUnsafe())
-          : withdrawal(current, budget);
+      Payment payment;
+      try {
+        payment = ticket ? Objects.requireNonNull(sessions).pay(current, budget, program.encodedUnsafe())
+            : withdrawal(current, budget);
+      } catch (PaymentSessions.OpenRefused e) {
+        if (refetched) {
+          throw e;
+        }
+        refetched = true; // the session's table may have ended at the host: once more with the current one
+        forgetPriceTable();
+        current = priceTable();
+        continue;
+      }
       if (payment == null) {
         ticket = false; // above what a session holds: its own withdrawal, whose longer header is estimated anew
         continue;

@@ -19,6 +19,7 @@ import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.OpenSessionRequest;
 import dev.capsulevm.proto.v1.OpenSessionResponse;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -41,8 +42,8 @@ import org.jspecify.annotations.Nullable;
  * never above the host's (the host holds a budget later and gives the refund back earlier). A session
  * that cannot pay the next program, that expires within {@link #renewMargin}, whose price table is no
  * longer the client's, or that the host refused a ticket of, is retired: new programs go to a new session,
- * and the old one is closed once its last program ended (a session the host forgot is not closed).
- * Thread-safe.
+ * and the old one is closed at once (its programs still running run on: each gives its unspent budget back
+ * to the account as it ends; a session the host forgot is not closed). Thread-safe.
  */
 final class PaymentSessions {
   private final HostClient client;
@@ -102,7 +103,7 @@ final class PaymentSessions {
       } else {
         if (held != null) {
           current = null;
-          held.retire(false);
+          held.retire();
         }
         // Under this lock: concurrent programs wait for the session rather than each opening one.
         session = open(table);
@@ -135,8 +136,17 @@ final class PaymentSessions {
     Hash id = request.sessionId();
     OpenSessionRequest message = OpenSessionRequest.newBuilder()
         .setSignedSessionRequest(ByteString.copyFrom(request.encode())).build();
-    OpenSessionResponse response = client.unary("cannot open a payment session of " + amount,
-        () -> blocking.withDeadlineAfter(client.callDeadlineNanos(), TimeUnit.NANOSECONDS).openSession(message));
+    OpenSessionResponse response;
+    try {
+      response = client.unary("cannot open a payment session of " + amount + " units",
+          () -> blocking.withDeadlineAfter(client.callDeadlineNanos(), TimeUnit.NANOSECONDS).openSession(message));
+    } catch (RenterException e) {
+      if (e.getCause() instanceof StatusRuntimeException refusal
+          && refusal.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
+        throw new OpenRefused(e); // the table ended there, or the balance is too low
+      }
+      throw e;
+    }
     SessionKey key;
     try {
       SessionGrant grant = SignedSessionGrant.parse(response.getSignedSessionGrant().toByteArray())
@@ -151,7 +161,7 @@ final class PaymentSessions {
   }
 
   /**
-   * Retires the current session and closes it at once (its programs still running are the host's to settle),
+   * Retires the current session, which closes it (its programs still running are the host's to settle),
    * then waits up to {@code bound} for every close sent to be answered. Best effort: a close that fails or
    * times out leaves the session to expire at the host, which then releases what it holds.
    */
@@ -163,7 +173,7 @@ final class PaymentSessions {
       current = null;
     }
     if (session != null) {
-      session.retire(true);
+      session.retire();
     }
     List<CompletableFuture<CloseSessionResponse>> pending;
     synchronized (closing) {
@@ -212,6 +222,19 @@ final class PaymentSessions {
     }
   }
 
+  /**
+   * The host refused to open a session with FAILED_PRECONDITION: the price table it names is no longer
+   * acceptable there (the client fetches the current one and tries once more), or the account's balance
+   * is below the session's amount.
+   */
+  static final class OpenRefused extends RenterException {
+    private static final long serialVersionUID = 1L;
+
+    OpenRefused(RenterException refusal) {
+      super(String.valueOf(refusal.getMessage()), refusal.getCause());
+    }
+  }
+
   /** One payment session as the renter sees it. */
   final class Session {
     final Hash id;
@@ -222,6 +245,7 @@ final class PaymentSessions {
     private final AtomicLong counter = new AtomicLong();
     /** The amount less the budgets held and the verified costs; guarded by this. */
     private Amount remainder;
+    /** Programs paid and not yet ended (tests). */
     private int inFlight;
     private boolean retired;
     /** The host said it does not know the session: there is nothing to close. */
@@ -265,27 +289,27 @@ final class PaymentSessions {
           forgotten |= refusalOrNull == Status.Code.NOT_FOUND;
           retired = true;
         }
-        close = readyToClose(false);
+        close = readyToClose();
       }
       if (close) {
         sendClose(this);
       }
     }
 
-    /** No more programs; closed once none is in flight (at once when {@code now}). */
-    void retire(boolean now) {
+    /** No more programs: closed at once, so the host's per-account bound on open sessions is not reached. */
+    void retire() {
       boolean close;
       synchronized (this) {
         retired = true;
-        close = readyToClose(now);
+        close = readyToClose();
       }
       if (close) {
         sendClose(this);
       }
     }
 
-    private boolean readyToClose(boolean now) {
-      if (!retired || closeSent || forgotten || (inFlight > 0 && !now)) {
+    private boolean readyToClose() {
+      if (!retired || closeSent || forgotten) {
         return false;
       }
       closeSent = true;
@@ -294,6 +318,10 @@ final class PaymentSessions {
 
     synchronized boolean retired() {
       return retired;
+    }
+
+    synchronized int inFlight() {
+      return inFlight;
     }
 
     /** The renter's view of what is left (tests). */
