@@ -461,6 +461,7 @@ public final class HostCommand implements Callable<Integer> {
         duration(s, "shutdown-grace", base.shutdownGrace()),
         base.clock(),
         replication(base.replication(), s),
+        base.sessions(),
         tls(base.tlsOrNull(), s));
   }
 

@@ -10,6 +10,7 @@ import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.Reservation;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedWithdrawal;
+import dev.capsulevm.pricing.Ticket;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.program.ProgramDecoder;
 import dev.capsulevm.program.ProgramEncoding;
@@ -26,16 +27,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Everything the host decides about a program from its header, before it runs: the price table, the
- * program's encoding and limits, a free slot on the host, the withdrawal, the account's slot ({@link
+ * program's encoding and limits, a free slot on the host, the payment (a signed
+ * withdrawal, or a ticket of a payment session, {@link Sessions}), the account's slot ({@link
  * ProgramSlots}: its cap and its fair share), the account's rate and the program's start charge, in the
- * order docs/PROTOCOL.md ("The Execute stream", step 1) gives. It knows nothing of gRPC: the decision is
+ * order docs/PROTOCOL.md ("The Execute stream", step 1, and "Payment sessions") gives. It knows nothing of gRPC: the decision is
  * a value, so each refusal can be tested by calling {@link #decide} directly.
  *
  * <p>An admitted program holds its account's slot and its budget ({@link Reservation}: held in memory,
  * nothing written), in a meter opened with the start charged; from then on every end of its call settles
  * that meter exactly once (writing the program's cost) and gives the slot back. A refused one holds
  * nothing: whatever admission took on the way (a slot, the budget's hold) it gave back before answering,
- * and nothing was written, so the withdrawal was not charged.
+ * and nothing was written, so the withdrawal was not charged (a ticket's counter, once its MAC is
+ * authentic, is spent even so).
  */
 final class Admission {
   private static final Logger log = LoggerFactory.getLogger(Admission.class);
@@ -67,9 +70,11 @@ final class Admission {
   private final HostConfig config;
   private final ProgramSlots slots;
   private final BooleanSupplier closing;
+  private final Sessions sessions;
 
   Admission(PriceTables tables, Cashier cashier, RateLimiter rate, HostConfig config, ProgramSlots slots,
-      BooleanSupplier closing) {
+      Sessions sessions, BooleanSupplier closing) {
+    this.sessions = sessions;
     this.tables = tables;
     this.cashier = cashier;
     this.rate = rate;
@@ -100,13 +105,6 @@ final class Admission {
     } catch (ProgramException e) {
       return new Refused(EndReason.MALFORMED_HEADER, "header: program: " + e.reason() + ": " + e.getMessage());
     }
-    byte[] withdrawalBytes = header.getSignedWithdrawal().toByteArray();
-    SignedWithdrawal withdrawal;
-    try {
-      withdrawal = SignedWithdrawal.parse(withdrawalBytes);
-    } catch (VerificationException e) {
-      return new Refused(EndReason.MALFORMED_HEADER, "header: signed_withdrawal: " + e.getMessage());
-    }
     List<Hash> statedHeads;
     try {
       statedHeads = statedHeads(header, program);
@@ -120,6 +118,24 @@ final class Admission {
     }
     // The current table's limit, not the header's: an operator lowering it takes effect at once.
     int limit = tables.limits().maxConcurrentPrograms();
+    boolean byWithdrawal = !header.getSignedWithdrawal().isEmpty();
+    boolean byTicket = !header.getTicket().isEmpty();
+    if (byWithdrawal == byTicket) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: " + (byTicket
+          ? "both signed_withdrawal and ticket are set" : "signed_withdrawal and ticket are both empty")
+          + ": exactly one of them pays for the program");
+    }
+    if (byTicket) {
+      return payByTicket(header.getTicket().toByteArray(), table, tableId, program, programBytes, durationUnits,
+          limit, statedHeads);
+    }
+    byte[] withdrawalBytes = header.getSignedWithdrawal().toByteArray();
+    SignedWithdrawal withdrawal;
+    try {
+      withdrawal = SignedWithdrawal.parse(withdrawalBytes);
+    } catch (VerificationException e) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: signed_withdrawal: " + e.getMessage());
+    }
     // Checked for the claimed account before any signature is verified or the ledger touched, so a
     // flood of refused headers costs the host little; checked again when the slot is taken below.
     PublicKey claimed = withdrawal.withdrawal().account();
@@ -127,7 +143,65 @@ final class Admission {
     if (grant != ProgramSlots.Grant.TAKEN) {
       return refusal(grant, claimed, limit, "; nothing was taken");
     }
-    return pay(table, tableId, program, programBytes, withdrawal, withdrawalBytes, durationUnits, limit, statedHeads);
+    // Verifies the withdrawal (host, table, expiry, signature) once, then holds the budget atomically.
+    return pay(table, program, programBytes, new Payment("signed_withdrawal", withdrawalBytes,
+        () -> cashier.accept(withdrawal, tableId), () -> false), durationUnits, limit, statedHeads);
+  }
+
+  /**
+   * A program paid from a payment session ({@link Sessions}): the session open, under the header's price
+   * table; the account's slot checked; the ticket's MAC authentic for this program; its counter spent
+   * (here, once the MAC is authentic, whether or not the program is then admitted: a refused program's
+   * renter makes a new ticket); then its budget held from the session's remainder and the rest as for a
+   * withdrawal.
+   */
+  private Decision payByTicket(byte[] ticketBytes, PriceTable table, Hash tableId, Program program,
+      byte[] programBytes, long durationUnits, int limit, List<Hash> statedHeads) {
+    Ticket ticket;
+    try {
+      ticket = Ticket.parse(ticketBytes);
+    } catch (VerificationException e) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: ticket: " + e.getMessage());
+    }
+    Sessions.Session session = sessions.find(ticket.sessionId());
+    if (session == null) {
+      return new Refused(EndReason.SESSION_UNKNOWN, "header: ticket: " + Sessions.notOpen(ticket.sessionId()));
+    }
+    if (!session.priceTableId().equals(tableId)) {
+      return new Refused(EndReason.PAYMENT_INVALID, "header: ticket: session " + session.id()
+          + " pays under price table " + session.priceTableId() + ", the header names " + tableId
+          + "; nothing was taken");
+    }
+    PublicKey account = session.account();
+    // Before the MAC is checked, as a withdrawal's slot is before its signature.
+    ProgramSlots.Grant grant = slots.check(account, limit, config.maxProgramsPerAccount());
+    if (grant != ProgramSlots.Grant.TAKEN) {
+      return refusal(grant, account, limit, "; nothing was taken and the ticket is unspent");
+    }
+    if (!ticket.authentic(session.key(), programBytes)) {
+      return new Refused(EndReason.PAYMENT_FORGED, "header: ticket: its MAC is not session " + session.id()
+          + "'s for this program (a ticket pays only for the program encoding it was made for); nothing was taken");
+    }
+    switch (session.spend(ticket.counter(), config.clock().instant())) {
+      case SPENT -> {
+        return new Refused(EndReason.PAYMENT_REPLAYED, "header: ticket: counter " + ticket.counter()
+            + " of session " + session.id() + " was spent already; nothing was taken");
+      }
+      case TOO_OLD -> {
+        return new Refused(EndReason.PAYMENT_REPLAYED, "header: ticket: counter " + ticket.counter()
+            + " of session " + session.id() + " is " + Sessions.CounterWindow.SIZE
+            + " or more below the highest spent (" + session.highestCounter()
+            + "), and the host remembers only that many; nothing was taken");
+      }
+      case FRESH -> { }
+    }
+    Decision decision = pay(table, program, programBytes, new Payment("ticket", ticketBytes,
+        () -> session.hold().reserve(ticket.budget()), () -> session.hold().isClosed()), durationUnits, limit,
+        statedHeads);
+    if (decision instanceof Admitted) {
+      sessions.paid();
+    }
+    return decision;
   }
 
   /** The heads the renter states its read-write program leaves: 32 bytes each, ascending; none is allowed. */
@@ -170,19 +244,45 @@ final class Admission {
     };
   }
 
+  /**
+   * How a program pays: the header field ({@code field}) and its bytes, which the program id hashes, and
+   * how its budget is held; {@code sessionEnded} says whether a refusal came from a payment session that
+   * ended meanwhile.
+   */
+  private static final class Payment {
+    final String field;
+    final byte[] bytes;
+    final Reserve reserve;
+    final BooleanSupplier sessionEnded;
+
+    Payment(String field, byte[] bytes, Reserve reserve, BooleanSupplier sessionEnded) {
+      this.field = field;
+      this.bytes = bytes;
+      this.reserve = reserve;
+      this.sessionEnded = sessionEnded;
+    }
+  }
+
+  private interface Reserve {
+    Reservation hold() throws PricingException;
+  }
+
   /** Holds the budget, then takes the account's slot, and opens the meter; a refusal gives back both. */
-  private Decision pay(PriceTable table, Hash tableId, Program program, byte[] programBytes,
-      SignedWithdrawal withdrawal, byte[] withdrawalBytes, long durationUnits, int limit, List<Hash> statedHeads) {
+  private Decision pay(PriceTable table, Program program, byte[] programBytes, Payment how, long durationUnits,
+      int limit, List<Hash> statedHeads) {
     Reservation payment;
     try {
-      // Verifies the withdrawal (host, table, expiry, signature) once, then holds the budget atomically:
-      // in memory only, so nothing is written until the program ends.
-      payment = cashier.accept(withdrawal, tableId);
+      // In memory only, so nothing is written until the program ends.
+      payment = how.reserve.hold();
     } catch (PricingException e) {
-      return new Refused(EndReason.of(e.reason()), "header: signed_withdrawal: " + e.getMessage());
+      if (how.sessionEnded.getAsBoolean()) {
+        return new Refused(EndReason.SESSION_UNKNOWN, "header: " + how.field + ": " + e.getMessage()
+            + "; open a new session");
+      }
+      return new Refused(EndReason.of(e.reason()), "header: " + how.field + ": " + e.getMessage());
     }
     PublicKey account = payment.account();
-    Hash programId = ProgramEncoding.programId(programBytes, withdrawalBytes);
+    Hash programId = ProgramEncoding.programId(programBytes, how.bytes);
     // Both checked after the signature verified, so nobody can spend another account's slots or tokens.
     ProgramSlots.Grant grant = slots.take(account, limit, config.maxProgramsPerAccount());
     if (grant != ProgramSlots.Grant.TAKEN) {

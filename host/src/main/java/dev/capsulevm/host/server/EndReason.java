@@ -48,8 +48,13 @@ enum EndReason {
   PAYMENT_FORGED(Code.PERMISSION_DENIED),
   /** A payment expired or not yet valid, a balance too low, or a deposit over the balance limit. */
   PAYMENT_UNPAYABLE(Code.FAILED_PRECONDITION),
-  /** A withdrawal whose nonce was used. */
+  /** A withdrawal or session request whose nonce was used, or a ticket whose counter was. */
   PAYMENT_REPLAYED(Code.ALREADY_EXISTS),
+  /**
+   * A ticket's payment session is not open at this host: closed, expired, idle too long, or forgotten in a
+   * restart. The renter opens a new one.
+   */
+  SESSION_UNKNOWN(Code.NOT_FOUND),
   /**
    * The program ended but the host could not write its charge (the store refused or failed the
    * settlement): nothing was charged, and no receipt is sent, since a receipt states a charge the ledger

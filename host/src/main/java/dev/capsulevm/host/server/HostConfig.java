@@ -55,6 +55,8 @@ import org.jspecify.annotations.Nullable;
  * @param clock the host's clock (tests move it)
  * @param replication the sync peers, their interval, back-off and session limits (no peers by default;
  *     the Sync service always answers), and how this host verifies the peers it dials
+ * @param sessions how many payment sessions may be open, per account and in all, and how long one may
+ *     go unused before the host closes it (docs/PROTOCOL.md, "Payment sessions")
  * @param tlsOrNull the certificate and key every port (Host, Admin, metrics) presents in TLS; null for
  *     plaintext, which {@link HostServer#start} allows for the Admin service on loopback only
  */
@@ -88,6 +90,7 @@ public record HostConfig(
     Duration shutdownGrace,
     Clock clock,
     Replicator.Settings replication,
+    SessionLimits sessions,
     @Nullable TlsIdentity tlsOrNull) {
 
   public static final int DEFAULT_PORT = 7420;
@@ -110,6 +113,7 @@ public record HostConfig(
     Objects.requireNonNull(shutdownGrace, "shutdownGrace");
     Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(replication, "replication");
+    Objects.requireNonNull(sessions, "sessions");
     port("port", port);
     port("adminPort", adminPort);
     if (metricsPort > 65535) {
@@ -187,6 +191,7 @@ public record HostConfig(
         Duration.ofSeconds(10), // shutdownGrace
         Clock.systemUTC(),
         Replicator.Settings.defaults(List.of()),
+        SessionLimits.DEFAULTS,
         null); // plaintext
   }
 
@@ -200,7 +205,7 @@ public record HostConfig(
         maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions, maxRecordBytes, maxSubRecordsPerRecord,
         maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity,
         withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout, sendTimeout, shutdownGrace, clock,
-        replication, tlsOrNull);
+        replication, sessions, tlsOrNull);
   }
 
   /** A copy whose metrics endpoint listens on {@code metricsPort} (0 = ephemeral, negative = off). */
@@ -209,7 +214,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /**
@@ -221,7 +226,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /** A copy with these timeouts. */
@@ -231,7 +236,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /** A copy with these program limits. */
@@ -241,7 +246,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /**
@@ -253,7 +258,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes,
         programsPerSecondPerAccount, programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout,
-        firstDataTimeout, dataTimeout, sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        firstDataTimeout, dataTimeout, sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /** A copy with these message and program-data buffer limits. */
@@ -262,7 +267,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /** A copy with this per-account rate (programs per second, burst). */
@@ -271,7 +276,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /** A copy reading time from {@code clock} with price tables valid for {@code priceTableValidity}. */
@@ -280,7 +285,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /** A copy with these replication settings. */
@@ -289,7 +294,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
   }
 
   /** A copy serving TLS with {@code tls} on every port, or plaintext when null. */
@@ -298,7 +303,7 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tls);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tls);
   }
 
   /** A copy whose Host, Admin and metrics endpoints bind to these addresses. */
@@ -307,6 +312,38 @@ public record HostConfig(
         maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
         maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
         programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
-        sendTimeout, shutdownGrace, clock, replication, tlsOrNull);
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
+  }
+  /** A copy with these payment-session bounds. */
+  public HostConfig withSessions(SessionLimits sessions) {
+    return new HostConfig(dataDirectory, address, port, adminAddress, adminPort, metricsAddress, metricsPort,
+        maxInboundMessageBytes, maxConcurrentPrograms, maxProgramsPerAccount, reservedShare, maxProgramBytes, maxInstructions,
+        maxRecordBytes, maxSubRecordsPerRecord, maxBalanceUnits, maxUncommittedRiskUnits, maxBufferedBytes, programsPerSecondPerAccount,
+        programBurstPerAccount, priceTableValidity, withdrawalWindow, commitTimeout, firstDataTimeout, dataTimeout,
+        sendTimeout, shutdownGrace, clock, replication, sessions, tlsOrNull);
+  }
+
+  /**
+   * Bounds on payment sessions (docs/PROTOCOL.md, "Payment sessions"): each open session costs the host a
+   * few hundred bytes of memory and holds part of an account's balance, so their number is bounded, and one
+   * unused for {@code idleTimeout} is closed (its remainder released) as one past its expiry is.
+   *
+   * @param maxPerAccount sessions one account may have open at once; OpenSession beyond it answers
+   *     RESOURCE_EXHAUSTED
+   * @param maxOpen sessions open at once on the host, all accounts together; RESOURCE_EXHAUSTED beyond it
+   * @param idleTimeout how long a session may go without an admitted ticket before the host closes it
+   */
+  public record SessionLimits(int maxPerAccount, int maxOpen, Duration idleTimeout) {
+    /** 4 per account, 10,000 in all, closed after 10 minutes unused. */
+    public static final SessionLimits DEFAULTS = new SessionLimits(4, 10_000, Duration.ofMinutes(10));
+
+    public SessionLimits {
+      Objects.requireNonNull(idleTimeout, "idleTimeout");
+      positive("sessions.maxPerAccount", maxPerAccount);
+      positive("sessions.maxOpen", maxOpen);
+      if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+        throw new IllegalArgumentException("sessions.idleTimeout must be positive, got " + idleTimeout);
+      }
+    }
   }
 }

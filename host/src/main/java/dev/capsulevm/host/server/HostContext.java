@@ -26,6 +26,8 @@ final class HostContext {
   final ScheduledExecutorService scheduler;
   final Metrics metrics;
   final Admission admission;
+  /** The payment sessions open, whose tickets pay for programs. */
+  final Sessions sessions;
   final Set<ExecuteCall> calls = ConcurrentHashMap.newKeySet();
   final ProgramSlots slots;
   final AtomicLong programsRun = new AtomicLong();
@@ -48,7 +50,9 @@ final class HostContext {
     this.metrics = metrics;
     this.slots = new ProgramSlots(config.reservedShare(), metrics.running::set);
     metrics.uncommittedBudget(() -> reservations.held().units());
-    this.admission = new Admission(tables, cashier, rate, config, slots, () -> closing);
+    this.sessions = new Sessions(config.sessions(), config.clock(), hostKey, tables, reservations, () -> closing);
+    metrics.sessions(sessions::open, sessions::opened, sessions::programsPaid);
+    this.admission = new Admission(tables, cashier, rate, config, slots, sessions, () -> closing);
   }
 
   /** Gives back the slot of an admitted program of {@code account} when its call ends. */

@@ -252,6 +252,14 @@ public final class HostServer implements AutoCloseable {
       adminHealth.setStatus(AdminGrpc.SERVICE_NAME, ServingStatus.SERVING);
       // Renews the price table ahead of the renters; stopped with the scheduler by close().
       ScheduledFuture<?> unused = scheduler.scheduleWithFixedDelay(tables::current, 1, 1, TimeUnit.SECONDS);
+      // Closes payment sessions past their expiry or idle too long, releasing their remainders.
+      ScheduledFuture<?> unusedSweeps = scheduler.scheduleWithFixedDelay(() -> {
+        try {
+          ctx.sessions.sweep();
+        } catch (RuntimeException e) {
+          log.error("payment session sweep failed; the next runs in a second", e); // a throw would stop them
+        }
+      }, 1, 1, TimeUnit.SECONDS);
       replicator.start(scheduler);
       HostServer host = new HostServer(config, data, hostKey, adminToken, storage, ctx, server, adminServer,
           List.of(health, adminHealth), scheduler, programPool, callPool, metrics, replicator, retention);
@@ -399,7 +407,8 @@ public final class HostServer implements AutoCloseable {
    * and the next one resumes), new programs are refused (UNAVAILABLE); programs in flight get {@code
    * shutdownGrace} to finish (a pending commit to be decided); whatever is still running then is aborted
    * atomically (its staged writes discarded, its cost settled, the renter told UNAVAILABLE); then the
-   * servers stop and the store (with the ledger) is closed.
+   * servers stop, payment sessions are forgotten (their remainders released) and the store (with the
+   * ledger) is closed.
    */
   @Override
   public synchronized void close() {
@@ -441,6 +450,7 @@ public final class HostServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     callPool.shutdownNow(); // the server has terminated: no call is left to run anything
+    ctx.sessions.closeAll(); // nothing of a session is written: its remainder is its account's again
     scheduler.shutdownNow();
     retention.close();
     try {

@@ -3,19 +3,25 @@ package dev.capsulevm.host.server;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.BalanceStatement;
 import dev.capsulevm.pricing.SignedBalanceStatement;
+import dev.capsulevm.pricing.SignedSessionGrant;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.BalanceRequest;
 import dev.capsulevm.proto.v1.BalanceResponse;
+import dev.capsulevm.proto.v1.CloseSessionRequest;
+import dev.capsulevm.proto.v1.CloseSessionResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.OpenSessionRequest;
+import dev.capsulevm.proto.v1.OpenSessionResponse;
 import dev.capsulevm.proto.v1.PriceTableResponse;
 import io.grpc.Status;
+import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
 import org.jspecify.annotations.Nullable;
 
-/** The renter-facing service: price table, balances (signed statements), programs. */
+/** The renter-facing service: price table, balances (signed statements), payment sessions, programs. */
 final class HostService extends HostGrpc.HostImplBase {
   private final HostContext ctx;
 
@@ -52,6 +58,35 @@ final class HostService extends HostGrpc.HostImplBase {
         .setBalance(signed.statement().balance().units())
         .setSignedStatement(ByteString.copyFrom(signed.encode()))
         .build();
+  }
+
+  @Override
+  public void openSession(OpenSessionRequest request, StreamObserver<OpenSessionResponse> responses) {
+    SignedSessionGrant grant;
+    try {
+      grant = ctx.sessions.open(request.getSignedSessionRequest());
+    } catch (StatusException e) {
+      ctx.metrics.errors.labelValues(e.getStatus().getCode().name()).inc();
+      responses.onError(e);
+      return;
+    }
+    responses.onNext(OpenSessionResponse.newBuilder()
+        .setSignedSessionGrant(ByteString.copyFrom(grant.encode())).build());
+    responses.onCompleted();
+  }
+
+  @Override
+  public void closeSession(CloseSessionRequest request, StreamObserver<CloseSessionResponse> responses) {
+    CloseSessionResponse closed;
+    try {
+      closed = ctx.sessions.close(request.getSessionId(), request.getMac());
+    } catch (StatusException e) {
+      ctx.metrics.errors.labelValues(e.getStatus().getCode().name()).inc();
+      responses.onError(e);
+      return;
+    }
+    responses.onNext(closed);
+    responses.onCompleted();
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.capsulevm.host.server;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -90,6 +91,23 @@ final class Metrics implements AutoCloseable {
     GaugeWithCallback.builder().name("capsulevm_uncommitted_budget_units")
         .help("Budgets held in memory for programs in flight, whose charge is not written yet (units)")
         .callback(callback -> callback.call(held.getAsDouble())).register(registry);
+  }
+
+  /**
+   * Registers the payment sessions' metrics: {@code capsulevm_payment_sessions_open} ({@code open}),
+   * {@code capsulevm_payment_sessions_opened} ({@code opened}) and {@code capsulevm_programs_paid_by_ticket}
+   * ({@code paid}: programs admitted on a session's ticket).
+   */
+  void sessions(DoubleSupplier open, DoubleSupplier opened, DoubleSupplier paid) {
+    GaugeWithCallback.builder().name("capsulevm_payment_sessions_open")
+        .help("Payment sessions open now").callback(callback -> callback.call(open.getAsDouble()))
+        .register(registry);
+    CounterWithCallback.builder().name("capsulevm_payment_sessions_opened")
+        .help("Payment sessions opened since the host started")
+        .callback(callback -> callback.call(opened.getAsDouble())).register(registry);
+    CounterWithCallback.builder().name("capsulevm_programs_paid_by_ticket")
+        .help("Programs admitted on a payment session's ticket instead of a signed withdrawal")
+        .callback(callback -> callback.call(paid.getAsDouble())).register(registry);
   }
 
   /** The HTTP port, or -1 when the endpoint is off. */

@@ -46,10 +46,14 @@ class AdmissionTest {
   private boolean closing;
   private final Admission admission = new Admission(tables, new Cashier(holds, hostKey.publicKey(), clock),
       new RateLimiter(config.programsPerSecondPerAccount(), config.programBurstPerAccount()), config, slots,
-      () -> closing);
+      sessions(holds), () -> closing);
   private final byte[] program = ProgramEncoding.encode(
       new Program(null, List.of(new Instruction.HasRecord(new DataRef(0, 32))), 32));
   private long nonce;
+
+  private Sessions sessions(Reservations in) {
+    return new Sessions(HostConfig.SessionLimits.DEFAULTS, clock, hostKey, tables, in, () -> false);
+  }
 
   AdmissionTest() throws Exception {
     ledger.deposit(account.publicKey(), Amount.of(DEPOSIT));
@@ -119,6 +123,10 @@ class AdmissionTest {
     refused(header().setProgram(ByteString.copyFrom(new byte[] {9})), EndReason.MALFORMED_HEADER, "program: MALFORMED");
     refused(header().setSignedWithdrawal(ByteString.copyFrom(new byte[5])), EndReason.MALFORMED_HEADER,
         "signed_withdrawal");
+    refused(header().clearSignedWithdrawal(), EndReason.MALFORMED_HEADER,
+        "signed_withdrawal and ticket are both empty: exactly one of them pays for the program");
+    refused(header().setTicket(ByteString.copyFrom(new byte[5])), EndReason.MALFORMED_HEADER,
+        "both signed_withdrawal and ticket are set");
     refused(header().setDurationUnits(-1), EndReason.MALFORMED_HEADER, "duration_units 18446744073709551615");
     closing = true;
     refused(header(), EndReason.SHUTTING_DOWN, "shutting down");
@@ -163,7 +171,7 @@ class AdmissionTest {
   void anAccountAtItsCap_isRefusedBeforeItsBudgetIsTaken_andTheCapNamed() {
     HostConfig capped = config.withAdmission(1, 0.25, Duration.ofSeconds(5));
     Admission oneEach = new Admission(tables, new Cashier(holds, hostKey.publicKey(), clock),
-        new RateLimiter(100, 100), capped, slots, () -> false);
+        new RateLimiter(100, 100), capped, slots, sessions(holds), () -> false);
     assertInstanceOf(Admission.Admitted.class, oneEach.decide(header().build()));
     long before = balance();
     Admission.Refused refused = assertInstanceOf(Admission.Refused.class, oneEach.decide(header().build()));
@@ -192,7 +200,7 @@ class AdmissionTest {
   void theUncommittedRisk_boundsTheBudgetsHeld_andNamesItsLimit() {
     Reservations small = new Reservations(ledger, clock, Duration.ofHours(1), Amount.of(BUDGET + BUDGET / 2));
     Admission bounded = new Admission(tables, new Cashier(small, hostKey.publicKey(), clock),
-        new RateLimiter(100, 100), config, slots, () -> false);
+        new RateLimiter(100, 100), config, slots, sessions(small), () -> false);
     Admission.Admitted first = assertInstanceOf(Admission.Admitted.class, bounded.decide(header().build()));
     Admission.Refused full = assertInstanceOf(Admission.Refused.class, bounded.decide(header().build()));
     assertEquals(EndReason.RISK_FULL, full.reason());
