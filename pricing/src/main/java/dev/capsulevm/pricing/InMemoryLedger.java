@@ -23,24 +23,39 @@ import org.jspecify.annotations.Nullable;
  * A thread-safe {@link Ledger} held in memory, with {@link #snapshot()} and {@link #restore} so its
  * balances and settlements survive a restart.
  *
- * <p>Replay protection with bounded memory: a settled withdrawal's nonce is kept until the withdrawal
- * expires; expired withdrawals are refused anyway ({@link Reservations}), and expiries further ahead than
+ * <p>Replay protection with bounded memory: a settled withdrawal's nonce (a session's, with its totals) is
+ * kept until the withdrawal (session) expires; expired withdrawals are refused anyway ({@link Reservations}), and expiries further ahead than
  * the host's window are refused, so the nonces kept never outgrow what can be spent within that window.
  */
 public final class InMemoryLedger implements Ledger {
-  /** Version 2 added each account's last program; version 3 each settlement's program id and cost. */
-  private static final int SNAPSHOT_VERSION = 3;
+  /**
+   * Version 2 added each account's last program; version 3 each settlement's program id and cost;
+   * version 4 each settlement's kind and program count.
+   */
+  private static final int SNAPSHOT_VERSION = 4;
   private static final int ACCOUNT_BYTES = PublicKey.LENGTH + 8 + Hash.LENGTH;
   private static final int NONCE_BYTES_V2 = PublicKey.LENGTH + 8 + 8;
-  private static final int NONCE_BYTES = NONCE_BYTES_V2 + Hash.LENGTH + 8;
+  private static final int NONCE_BYTES_V3 = NONCE_BYTES_V2 + Hash.LENGTH + 8;
+  private static final int NONCE_BYTES = NONCE_BYTES_V3 + 1 + 4;
+  /** The kind byte of a snapshot's nonce row: a withdrawal's settlement. */
+  private static final int KIND_WITHDRAWAL = 0;
+  /** The kind byte of a snapshot's nonce row: a session's accumulated settlement. */
+  private static final int KIND_SESSION = 1;
 
-  /** A used nonce: its settlement, or only its expiry for one restored from a version 2 snapshot. */
+  /**
+   * A used nonce: its settlement (a session's with its totals), or only its expiry for a withdrawal's
+   * nonce restored from a version 2 snapshot.
+   */
   private record UsedNonce(PublicKey account, long nonce, long expiryEpochSecond, @Nullable Hash programIdOrNull,
-      long cost) {
+      long cost, Settlement.Kind kind, int programs) {
     @Nullable Settlement settlementOrNull() {
       Hash program = programIdOrNull;
-      return program == null ? null
-          : new Settlement(account, nonce, Instant.ofEpochSecond(expiryEpochSecond), program, Amount.of(cost));
+      return program == null ? null : new Settlement(account, nonce, Instant.ofEpochSecond(expiryEpochSecond),
+          program, Amount.of(cost), kind, programs);
+    }
+
+    NonceKey key() {
+      return new NonceKey(account, nonce);
     }
   }
 
@@ -94,19 +109,23 @@ public final class InMemoryLedger implements Ledger {
   }
 
   /**
-   * Settles every one of {@code settlements} or, when any is refused ({@link #settle}'s reasons, counting
-   * the ones before it in the list), none: a store commits a batch's settlements with it this way.
+   * Settles every one of {@code settlements} in order or, when any is refused ({@link #settle}'s reasons,
+   * counting the ones before it in the list), none: a store commits a batch's settlements with it this
+   * way. Programs of one session in the same list add up in its row.
    */
   public void settleAll(List<Settlement> settlements) throws PricingException {
     synchronized (lock) {
       prune(clock.instant());
       Map<PublicKey, Long> after = new HashMap<>();
-      java.util.Set<NonceKey> taken = new java.util.HashSet<>();
+      // The rows as they will be, staged so that a refusal changes nothing.
+      Map<NonceKey, UsedNonce> rows = new HashMap<>();
       for (Settlement s : settlements) {
         NonceKey key = new NonceKey(s.account(), s.nonce());
-        if (used.containsKey(key) || !taken.add(key)) {
-          throw new PricingException(PricingException.Reason.REPLAYED_NONCE,
-              "account " + s.account() + " already used nonce " + s.nonce());
+        UsedNonce row = rows.containsKey(key) ? rows.get(key) : used.get(key);
+        if (row != null && (s.kind() == Settlement.Kind.WITHDRAWAL || row.kind() == Settlement.Kind.WITHDRAWAL)) {
+          throw new PricingException(PricingException.Reason.REPLAYED_NONCE, "account " + s.account()
+              + " already used nonce " + s.nonce() + (row.kind() == Settlement.Kind.WITHDRAWAL ? " for a withdrawal"
+              : " for a session"));
         }
         long balance = after.computeIfAbsent(s.account(), a -> balances.getOrDefault(a, 0L));
         if (s.cost().units() > balance) {
@@ -114,16 +133,35 @@ public final class InMemoryLedger implements Ledger {
               + " holds " + balance + " units, the program " + s.programId() + " cost " + s.cost().units());
         }
         after.put(s.account(), balance - s.cost().units());
+        rows.put(key, row == null ? new UsedNonce(s.account(), s.nonce(), s.expiry().getEpochSecond(), s.programId(),
+            s.cost().units(), s.kind(), s.programs()) : accumulated(row, s));
       }
       balances.putAll(after);
+      for (UsedNonce row : rows.values()) {
+        if (used.put(row.key(), row) == null) {
+          byExpiry.add(row); // a session's row keeps its expiry, so it is queued once
+        }
+      }
       for (Settlement s : settlements) {
-        UsedNonce entry = new UsedNonce(s.account(), s.nonce(), s.expiry().getEpochSecond(), s.programId(),
-            s.cost().units());
-        used.put(new NonceKey(s.account(), s.nonce()), entry);
-        byExpiry.add(entry);
         lastPrograms.put(s.account(), s.programId());
       }
     }
+  }
+
+  /** A session's row after one more settlement: its costs and counts added, this program the last. */
+  private static UsedNonce accumulated(UsedNonce row, Settlement s) throws PricingException {
+    long cost;
+    int programs;
+    try {
+      cost = Math.addExact(row.cost(), s.cost().units());
+      programs = Math.addExact(row.programs(), s.programs());
+    } catch (ArithmeticException e) {
+      throw new PricingException(PricingException.Reason.LIMIT_EXCEEDED, "session nonce " + s.nonce() + " of "
+          + s.account() + " has settled " + row.programs() + " programs costing " + row.cost()
+          + " units; adding " + s.cost().units() + " more overflows its row");
+    }
+    return new UsedNonce(row.account(), row.nonce(), row.expiryEpochSecond(), s.programId(), cost, row.kind(),
+        programs);
   }
 
   @Override
@@ -183,15 +221,20 @@ public final class InMemoryLedger implements Ledger {
     // A withdrawal is refused once now >= expiry, so its nonce can no longer be replayed and is dropped.
     while (!byExpiry.isEmpty() && byExpiry.peek().expiryEpochSecond() <= nowSecond) {
       UsedNonce gone = byExpiry.poll();
-      used.remove(new NonceKey(gone.account(), gone.nonce()));
+      UsedNonce current = used.get(gone.key());
+      // The queue holds a session's row as first written; its later totals share its expiry.
+      if (current != null && current.expiryEpochSecond() == gone.expiryEpochSecond()) {
+        used.remove(gone.key());
+      }
     }
   }
 
   /**
-   * The whole state as bytes (docs/FORMAT.md, "Ledger snapshot"): version 3 (1 byte); account count (4);
+   * The whole state as bytes (docs/FORMAT.md, "Ledger snapshot"): version 4 (1 byte); account count (4);
    * per account in key order its key (32), balance (8) and last program id (32, zeros for none);
    * used-nonce count (4); per nonce its account (32), nonce (8), expiry (8), program id (32, zeros when
-   * unknown) and cost (8). Budgets held for programs in flight are not part of it: a restart drops them.
+   * unknown), cost (8), kind (1: 0 withdrawal, 1 session) and program count (4). Budgets held for
+   * programs in flight and sessions' remainders are not part of it: a restart drops them.
    */
   public byte[] snapshot() {
     synchronized (lock) {
@@ -211,7 +254,7 @@ public final class InMemoryLedger implements Ledger {
           Hash last = lastPrograms.get(e.getKey());
           out.write(last == null ? new byte[Hash.LENGTH] : last.toByteArray());
         }
-        List<UsedNonce> nonces = new ArrayList<>(byExpiry);
+        List<UsedNonce> nonces = new ArrayList<>(used.values());
         nonces.sort(Comparator.comparingLong(UsedNonce::expiryEpochSecond)
             .thenComparing(UsedNonce::account).thenComparingLong(UsedNonce::nonce));
         out.writeInt(nonces.size());
@@ -222,6 +265,8 @@ public final class InMemoryLedger implements Ledger {
           Hash program = n.programIdOrNull();
           out.write(program == null ? new byte[Hash.LENGTH] : program.toByteArray());
           out.writeLong(n.cost());
+          out.writeByte(n.kind() == Settlement.Kind.SESSION ? KIND_SESSION : KIND_WITHDRAWAL);
+          out.writeInt(n.programs());
         }
         out.flush();
         return bytes.toByteArray();
@@ -232,16 +277,17 @@ public final class InMemoryLedger implements Ledger {
   }
 
   /**
-   * A ledger holding the state of {@code snapshot} (version 3, or version 2, whose nonces name no program),
-   * with the given clock and maximum balance.
+   * A ledger holding the state of {@code snapshot} (version 4; version 3, whose nonces are withdrawals of
+   * one program; or version 2, whose nonces are withdrawals naming no program), with the given clock and
+   * maximum balance.
    */
   public static InMemoryLedger restore(byte[] snapshot, Clock clock, Amount maxBalance) throws VerificationException {
     InMemoryLedger ledger = new InMemoryLedger(clock, maxBalance);
     ByteBuffer in = ByteBuffer.wrap(snapshot);
     try {
       int version = in.get() & 0xff;
-      if (version != SNAPSHOT_VERSION && version != 2) {
-        throw Codec.malformed("ledger snapshot version is " + version + ", not 2 or " + SNAPSHOT_VERSION);
+      if (version < 2 || version > SNAPSHOT_VERSION) {
+        throw Codec.malformed("ledger snapshot version is " + version + ", not 2 to " + SNAPSHOT_VERSION);
       }
       int accounts = in.getInt();
       if (accounts < 0 || accounts > in.remaining() / ACCOUNT_BYTES) {
@@ -259,7 +305,7 @@ public final class InMemoryLedger implements Ledger {
         }
       }
       int nonces = in.getInt();
-      int nonceBytes = version == 2 ? NONCE_BYTES_V2 : NONCE_BYTES;
+      int nonceBytes = version == 2 ? NONCE_BYTES_V2 : version == 3 ? NONCE_BYTES_V3 : NONCE_BYTES;
       if (nonces < 0 || nonces > in.remaining() / nonceBytes) {
         throw Codec.malformed("ledger snapshot claims " + nonces + " nonces");
       }
@@ -272,7 +318,19 @@ public final class InMemoryLedger implements Ledger {
         if (cost < 0) {
           throw Codec.malformed("ledger snapshot has a negative cost for nonce " + nonce + " of " + key);
         }
-        UsedNonce entry = new UsedNonce(key, nonce, expiry, program, cost);
+        int kindByte = version < 4 ? KIND_WITHDRAWAL : in.get() & 0xff;
+        int programs = version < 4 ? 1 : in.getInt();
+        if (kindByte != KIND_WITHDRAWAL && kindByte != KIND_SESSION) {
+          throw Codec.malformed("ledger snapshot has kind " + kindByte + " for nonce " + nonce + " of " + key
+              + ", not 0 (withdrawal) or 1 (session)");
+        }
+        Settlement.Kind kind = kindByte == KIND_SESSION ? Settlement.Kind.SESSION : Settlement.Kind.WITHDRAWAL;
+        if (programs < 1 || (kind == Settlement.Kind.WITHDRAWAL && programs != 1)
+            || (kind == Settlement.Kind.SESSION && program == null)) {
+          throw Codec.malformed("ledger snapshot has a " + kind + " row for nonce " + nonce + " of " + key
+              + " covering " + programs + " programs" + (program == null ? " and naming none" : ""));
+        }
+        UsedNonce entry = new UsedNonce(key, nonce, expiry, program, cost, kind, programs);
         if (ledger.used.put(new NonceKey(key, nonce), entry) != null) {
           throw Codec.malformed("ledger snapshot repeats nonce " + nonce + " of " + key);
         }

@@ -12,7 +12,11 @@ import org.jspecify.annotations.Nullable;
  * It ends exactly once: {@link #committed()} once the program's {@link Settlement} is durable, or
  * {@link #release()} when nothing will be (a refusal at admission, a settlement that could not be
  * written). Either gives the hold back; if the host dies first, the hold simply vanishes with its memory.
- * Thread-safe.
+ *
+ * <p>A program of a payment session ({@link #sessionOrNull()}, from {@link SessionHold#reserve}) shares
+ * the session's nonce and expiry; its {@link #settlement} is one program of the session, and its end
+ * gives the budget back to the session: all of it on {@link #release()}, the budget less the cost of its
+ * last {@link #settlement} on {@link #committed()}. Thread-safe.
  */
 public final class Reservation {
   private enum State { HELD, COMMITTED, RELEASED }
@@ -22,15 +26,20 @@ public final class Reservation {
   private final Amount amount;
   private final long nonce;
   private final Instant expiry;
+  private final @Nullable SessionHold session;
   private State state = State.HELD;
   private @Nullable Exception failure;
+  /** The last settlement made: what {@link #committed()} says is durable. */
+  private @Nullable Settlement settlement;
 
-  Reservation(Reservations owner, PublicKey account, Amount amount, long nonce, Instant expiry) {
+  Reservation(Reservations owner, PublicKey account, Amount amount, long nonce, Instant expiry,
+      @Nullable SessionHold session) {
     this.owner = owner;
     this.account = account;
     this.amount = amount;
     this.nonce = nonce;
     this.expiry = expiry;
+    this.session = session;
   }
 
   /** The paying account. */
@@ -38,43 +47,58 @@ public final class Reservation {
     return account;
   }
 
-  /** The budget held: the withdrawal's amount. */
+  /** The budget held: the withdrawal's amount, or the budget a session program reserved. */
   public Amount amount() {
     return amount;
   }
 
-  /** The withdrawal's nonce. */
+  /** The withdrawal's nonce, or the session's. */
   public long nonce() {
     return nonce;
   }
 
-  /** The withdrawal's expiry. */
+  /** The withdrawal's expiry, or the session's. */
   public Instant expiry() {
     return expiry;
   }
 
+  /** The session this program's budget was carved from; null for a program paid by a withdrawal. */
+  public @Nullable SessionHold sessionOrNull() {
+    return session;
+  }
+
   /**
    * The settlement of the program that ended giving back {@code refund} of this budget (a {@link Meter}'s
-   * refund): it pays {@code amount - refund}.
+   * refund): it pays {@code amount - refund}, as a withdrawal's program or as one program of the session.
+   * The last one made is the one {@link #committed()} takes as durable.
    *
    * @throws IllegalArgumentException when the refund exceeds the budget
    */
   public Settlement settlement(Amount refund, Hash programId) {
     Objects.requireNonNull(refund, "refund");
+    Objects.requireNonNull(programId, "programId");
     if (refund.units() > amount.units()) {
       throw new IllegalArgumentException("a refund of " + refund.units() + " units exceeds the budget of "
           + amount.units());
     }
-    return new Settlement(account, nonce, expiry, programId, amount.minus(refund));
+    Settlement made = session == null ? new Settlement(account, nonce, expiry, programId, amount.minus(refund))
+        : Settlement.sessionProgram(account, nonce, expiry, programId, amount.minus(refund));
+    synchronized (this) {
+      settlement = made;
+    }
+    return made;
   }
 
   /**
-   * The program's settlement is durable: the hold is given back (the ledger's balance now carries the
-   * cost) and the nonce is the ledger's to remember. Later calls change nothing.
+   * The program's settlement, the last {@link #settlement} made, is durable: the hold is given back (the
+   * ledger's balance now carries the cost; a session program's budget less that cost goes back to the
+   * session) and the nonce is the ledger's to remember. Later calls change nothing.
    *
-   * @throws IllegalStateException when the reservation was released: its nonce may have been reserved again
+   * @throws IllegalStateException when the reservation was released (its nonce may have been reserved
+   *     again), or for a session program whose settlement was never made (its cost is unknown)
    */
   public void committed() {
+    Settlement durable;
     synchronized (this) {
       if (state == State.COMMITTED) {
         return;
@@ -83,14 +107,19 @@ public final class Reservation {
         throw new IllegalStateException("the reservation of nonce " + nonce + " of " + account
             + " was released; it cannot be committed");
       }
+      if (session != null && settlement == null) {
+        throw new IllegalStateException("the program of session nonce " + nonce + " of " + account
+            + " has no settlement made: its cost is unknown");
+      }
       state = State.COMMITTED;
+      durable = settlement;
     }
-    owner.end(this);
+    owner.end(this, durable);
   }
 
   /**
-   * Gives the hold back with nothing charged: the nonce is free again. Does nothing once the reservation
-   * has ended.
+   * Gives the hold back with nothing charged: a withdrawal's nonce is free again, a session program's
+   * budget goes back to the session whole. Does nothing once the reservation has ended.
    */
   public void release() {
     synchronized (this) {
@@ -99,7 +128,7 @@ public final class Reservation {
       }
       state = State.RELEASED;
     }
-    owner.end(this);
+    owner.end(this, null);
   }
 
   /** Releases the hold because its settlement could not be written ({@link #failureOrNull()} keeps why). */
@@ -129,6 +158,7 @@ public final class Reservation {
 
   @Override
   public String toString() {
-    return "reservation of " + amount.units() + " units, nonce " + nonce + " of " + account;
+    return "reservation of " + amount.units() + " units, " + (session == null ? "" : "session ") + "nonce " + nonce
+        + " of " + account;
   }
 }

@@ -29,7 +29,8 @@ import org.lmdbjava.Txn;
  * The {@link Ledger} of pricing's accounts in the LMDB environment of an {@link LmdbCapsuleStorage}
  * (obtained from {@link LmdbCapsuleStorage#ledger}); it owns the ledger's databases. It has the semantics
  * of {@link dev.capsulevm.pricing.InMemoryLedger}: balances, a maximum that deposits respect, each
- * program's settlement remembered under its withdrawal's nonce until the withdrawal expires. A
+ * program's settlement remembered under its withdrawal's nonce until the withdrawal expires, a payment
+ * session's programs accumulated in one row under the session's nonce until the session expires. A
  * {@link #settle} is a batch of the store ({@link dev.capsulevm.vm.storage.Batch#settle}), so it is
  * group-committed with the other programs ending at the same moment; a deposit is a transaction of its
  * own; reads are read transactions. Everything is as durable as the store's commits.
@@ -39,21 +40,30 @@ import org.lmdbjava.Txn;
  * 40 bytes, so a value written before the last program was kept (8 bytes) reads as "none";
  * {@code nonces} maps account (32) ‖ nonce (u64) to the withdrawal's expiry (epoch second, u64), the
  * program id (32) and its cost (u64): 48 bytes (a host before settlements wrote the expiry alone, 8
- * bytes: a used nonce with no settlement); {@code nonce-expiry} holds the same nonces under expiry (u64)
+ * bytes: a used nonce with no settlement); a session's row is 53 bytes, its expiry, last program id and
+ * total cost followed by the kind (1 byte, 1 = session) and the program count (u32), so every value a
+ * host before sessions wrote reads unchanged as a withdrawal's; {@code nonce-expiry} holds the same nonces under expiry (u64)
  * ‖ account (32) ‖ nonce (u64), so a settlement first drops, in the same transaction, every nonce whose
  * withdrawal has expired.
  */
 public final class LmdbLedger implements Ledger {
   /** Balance (u64), then the last program settled against the account (32) if any, by account public key (32). */
   static final String DB_ACCOUNTS = "accounts";
-  /** Settled nonces: expiry (u64), program id (32), cost (u64) by account (32), nonce (u64). */
+  /**
+   * Settled nonces: expiry (u64), program id (32), cost (u64), and for a session kind (1) and program
+   * count (u32), by account (32), nonce (u64).
+   */
   static final String DB_NONCES = "nonces";
   /** The same nonces in expiry order, for pruning: empty values under expiry (u64), account (32), nonce (u64). */
   static final String DB_NONCE_EXPIRY = "nonce-expiry";
   /** The ledger's databases, in the order the store opens them. */
   static final List<String> DATABASES = List.of(DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
-  /** A settled nonce's value: expiry, program id, cost. */
+  /** A withdrawal's settled nonce: expiry, program id, cost. */
   private static final int SETTLED_BYTES = Long.BYTES + Hash.LENGTH + Long.BYTES;
+  /** A session's settled nonce: expiry, last program id, total cost, kind, program count. */
+  private static final int SESSION_BYTES = SETTLED_BYTES + 1 + Integer.BYTES;
+  /** The kind byte of a session's row (a withdrawal's row has none: it is {@link #SETTLED_BYTES} long). */
+  private static final byte KIND_SESSION = 1;
 
   private final LmdbEnvironment environment;
   private final StagedBatch.Applier commits;
@@ -112,15 +122,24 @@ public final class LmdbLedger implements Ledger {
     } catch (StorageException e) {
       if (e.reason() == Reason.SETTLEMENT_REFUSED) {
         String why = String.valueOf(e.getMessage());
-        throw new PricingException(why.startsWith(PricingException.Reason.REPLAYED_NONCE.name())
-            ? PricingException.Reason.REPLAYED_NONCE : PricingException.Reason.INSUFFICIENT_BALANCE, why);
+        PricingException.Reason reason = PricingException.Reason.INSUFFICIENT_BALANCE;
+        for (PricingException.Reason named : List.of(PricingException.Reason.REPLAYED_NONCE,
+            PricingException.Reason.LIMIT_EXCEEDED)) {
+          if (why.startsWith(named.name() + ":")) {
+            reason = named;
+          }
+        }
+        throw new PricingException(reason, why);
       }
       throw new IllegalStateException("the settlement of program " + settlement.programId() + " was not written: "
           + e.getMessage(), e);
     }
   }
 
-  /** {@inheritDoc} A nonce whose withdrawal has expired counts as unused: it can never be presented again. */
+  /**
+   * {@inheritDoc} A nonce whose withdrawal (session) has expired counts as unused: it can never be
+   * presented again.
+   */
   @Override
   public boolean nonceUsed(PublicKey account, long nonce) {
     Objects.requireNonNull(account, "account");
@@ -144,15 +163,10 @@ public final class LmdbLedger implements Ledger {
             break;
           }
           long nonce = entry.key().getLong(entry.key().position() + PublicKey.LENGTH);
-          ByteBuffer value = entry.val().duplicate();
-          long expiry = value.getLong();
-          if (value.remaining() != Hash.LENGTH + Long.BYTES || expiry <= nowSecond) {
-            continue; // a nonce used before settlements were kept, or one already expired
+          Settlement settled = settlementOrNull(account, nonce, entry.val());
+          if (settled != null && settled.expiry().getEpochSecond() > nowSecond) {
+            out.add(settled); // else a nonce used before settlements were kept, or one already expired
           }
-          byte[] program = new byte[Hash.LENGTH];
-          value.get(program);
-          out.add(new Settlement(account, nonce, Instant.ofEpochSecond(expiry), Hash.copyOf(program),
-              Amount.of(value.getLong())));
         }
       }
       return out;
@@ -189,9 +203,10 @@ public final class LmdbLedger implements Ledger {
   /**
    * Writes {@code settlement} inside {@code txn}, a write transaction of {@code environment}: first drops
    * the nonces expired by {@code nowSecond}, then refuses (SETTLEMENT_REFUSED, naming the rule as
-   * pricing's reason does) a nonce still used or a cost above the balance, else takes the cost, keeps
-   * the nonce with its program and cost until the withdrawal's expiry and makes the program the
-   * account's last.
+   * pricing's reason does) a withdrawal's nonce still used, a session program's nonce used by a
+   * withdrawal, or a cost above the balance; else takes the cost, keeps the nonce with its program and
+   * cost until the expiry (a session's row adds the cost and the program to its totals and keeps its
+   * expiry) and makes the program the account's last.
    */
   static void settle(LmdbEnvironment environment, Txn<ByteBuffer> txn, Settlement settlement, long nowSecond)
       throws StorageException {
@@ -200,9 +215,12 @@ public final class LmdbLedger implements Ledger {
     Dbi<ByteBuffer> nonces = environment.dbi(DB_NONCES);
     PublicKey account = settlement.account();
     ByteBuffer nonceKey = nonceKey(account, settlement.nonce());
-    if (nonces.get(txn, nonceKey) != null) {
+    ByteBuffer stored = nonces.get(txn, nonceKey);
+    Settlement row = stored == null ? null : settlementOrNull(account, settlement.nonce(), stored);
+    boolean sessionRow = row != null && row.kind() == Settlement.Kind.SESSION;
+    if (stored != null && (settlement.kind() == Settlement.Kind.WITHDRAWAL || !sessionRow)) {
       throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.REPLAYED_NONCE + ": account "
-          + account + " already used nonce " + settlement.nonce());
+          + account + " already used nonce " + settlement.nonce() + (sessionRow ? " for a session" : " for a withdrawal"));
     }
     Entry entry = entry(accounts, txn, account);
     long cost = settlement.cost().units();
@@ -211,12 +229,68 @@ public final class LmdbLedger implements Ledger {
           + ": account " + account + " holds " + entry.balance() + " units, program " + settlement.programId()
           + " cost " + cost);
     }
+    Settlement written = row == null ? settlement : accumulated(row, settlement);
     put(accounts, txn, account, new Entry(entry.balance() - cost, settlement.programId()));
-    long expirySecond = settlement.expiry().getEpochSecond();
-    ByteBuffer value = ByteBuffer.allocateDirect(SETTLED_BYTES);
-    value.putLong(expirySecond).put(settlement.programId().toByteArray()).putLong(cost).flip();
-    nonces.put(txn, nonceKey, value);
-    environment.dbi(DB_NONCE_EXPIRY).put(txn, expiryKey(expirySecond, account, settlement.nonce()), Layout.empty());
+    long expirySecond = written.expiry().getEpochSecond();
+    boolean session = written.kind() == Settlement.Kind.SESSION;
+    ByteBuffer value = ByteBuffer.allocateDirect(session ? SESSION_BYTES : SETTLED_BYTES);
+    value.putLong(expirySecond).put(written.programId().toByteArray()).putLong(written.cost().units());
+    if (session) {
+      value.put(KIND_SESSION).putInt(written.programs());
+    }
+    nonces.put(txn, nonceKey, value.flip());
+    if (row == null) { // a session's row keeps the expiry it was created with, and its one expiry entry
+      environment.dbi(DB_NONCE_EXPIRY).put(txn, expiryKey(expirySecond, account, settlement.nonce()), Layout.empty());
+    }
+  }
+
+  /** A session's row after one more of its programs settled: its totals grown, that program the last. */
+  private static Settlement accumulated(Settlement row, Settlement settlement) throws StorageException {
+    try {
+      return new Settlement(row.account(), row.nonce(), row.expiry(), settlement.programId(),
+          Amount.of(Math.addExact(row.cost().units(), settlement.cost().units())), Settlement.Kind.SESSION,
+          Math.addExact(row.programs(), settlement.programs()));
+    } catch (ArithmeticException e) {
+      throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.LIMIT_EXCEEDED + ": session"
+          + " nonce " + row.nonce() + " of " + row.account() + " has settled " + row.programs() + " programs costing "
+          + row.cost().units() + " units; adding " + settlement.cost().units() + " more overflows its row");
+    }
+  }
+
+  /**
+   * The settlement that a value of the nonces database keeps: 48 bytes a withdrawal's, 53 a session's; null for the
+   * 8 bytes (an expiry alone) an older host wrote. Ignores expiry: callers check it.
+   */
+  private static @Nullable Settlement settlementOrNull(PublicKey account, long nonce, ByteBuffer stored) {
+    ByteBuffer value = stored.duplicate();
+    int length = value.remaining();
+    if (length == Long.BYTES) {
+      return null;
+    }
+    if (length != SETTLED_BYTES && length != SESSION_BYTES) {
+      throw new StorageCorruptionException("database " + DB_NONCES + ", account " + account.toHex() + " nonce "
+          + nonce + ": value is " + length + " bytes, not 8, " + SETTLED_BYTES + " or " + SESSION_BYTES);
+    }
+    long expiry = value.getLong();
+    byte[] program = new byte[Hash.LENGTH];
+    value.get(program);
+    long cost = value.getLong();
+    if (expiry < 0 || cost < 0) {
+      throw new StorageCorruptionException("database " + DB_NONCES + ", account " + account.toHex() + " nonce "
+          + nonce + ": negative expiry " + expiry + " or cost " + cost);
+    }
+    if (length == SETTLED_BYTES) {
+      return new Settlement(account, nonce, Instant.ofEpochSecond(expiry), Hash.copyOf(program), Amount.of(cost));
+    }
+    byte kind = value.get();
+    int programs = value.getInt();
+    if (kind != KIND_SESSION || programs < 1) {
+      throw new StorageCorruptionException("database " + DB_NONCES + ", account " + account.toHex() + " nonce "
+          + nonce + ": a 53-byte value has kind " + kind + " and " + programs + " programs, not a session's (1) of"
+          + " at least 1");
+    }
+    return new Settlement(account, nonce, Instant.ofEpochSecond(expiry), Hash.copyOf(program), Amount.of(cost),
+        Settlement.Kind.SESSION, programs);
   }
 
   /**
