@@ -83,9 +83,11 @@ class SessionTest {
   }
 
   private RenterOptions options(Amount session, ClientInterceptor... more) {
-    List<ClientInterceptor> interceptors = new ArrayList<>(List.of(more));
+    // The last is called first: the counter sees what the renter sends, the redirect (first) sends it on.
+    List<ClientInterceptor> interceptors = new ArrayList<>();
+    interceptors.add(redirect);
+    interceptors.addAll(List.of(more));
     interceptors.add(payments);
-    interceptors.add(redirect); // last: it sends the call on, to the current host
     return RenterOptions.defaults().withSession(session).withInterceptors(interceptors)
         .withReceiptListener((program, receipt) -> {
           receiptCosts.addAndGet(receipt.receipt().finalCost().units());
@@ -120,8 +122,9 @@ class SessionTest {
   @Test
   void manyProgramsThroughOneSessionCostExactlyWhatTheirReceiptsSayAndClosingReleasesTheRest() throws Exception {
     long before = balance();
-    CloseSessionResponse closed;
-    try (HostClient client = client(Amount.ofCap(50))) {
+    HostClient client = client(Amount.ofCap(50));
+    PaymentSessions.Session session;
+    try {
       CapsuleWriter writer = create(client);
       List<RecordWithBody> appended = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
@@ -132,13 +135,14 @@ class SessionTest {
       }
       PaymentSessions sessions = client.sessionsOrNull();
       assertEquals(1, sessions.opened(), "one session paid for every program");
-      PaymentSessions.Session session = sessions.currentOrNull();
+      session = sessions.currentOrNull();
       assertEquals(0, session.inFlight());
       assertEquals(Amount.ofCap(50).units() - receiptCosts.get(), session.remainder().units(),
           "the renter's remainder is the amount less what the receipts say");
+    } finally {
       client.close();
-      closed = session.closeAnswer.get(10, TimeUnit.SECONDS);
     }
+    CloseSessionResponse closed = session.closeAnswer.get(10, TimeUnit.SECONDS);
     assertEquals(21, receipts.get(), "a create, ten appends, ten reads");
     assertEquals(21, payments.tickets.get());
     assertEquals(0, payments.withdrawals.get(), "no program paid by a withdrawal");
