@@ -20,6 +20,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.CloseSessionRequest;
 import dev.capsulevm.proto.v1.CloseSessionResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
@@ -204,6 +205,28 @@ class SessionTest {
       PaymentSessions.Session second = client.sessionsOrNull().currentOrNull();
       assertNotEquals(firstSession, second.id);
       assertEquals(2, client.sessionsOrNull().opened());
+    }
+  }
+
+  /** The host closes the session behind the renter's back: the next program is refused NOT_FOUND, then resent. */
+  @Test
+  void aSessionTheHostNoLongerKnowsIsReplacedAndTheRefusedProgramResentOnce() throws Exception {
+    try (HostClient client = client(Amount.ofCap(50))) {
+      CapsuleWriter writer = create(client);
+      PaymentSessions.Session first = client.sessionsOrNull().currentOrNull();
+      ManagedChannel channel = ManagedChannelBuilder.forTarget(host.address()).usePlaintext().build();
+      try {
+        HostGrpc.newBlockingStub(channel).closeSession(CloseSessionRequest.newBuilder()
+            .setSessionId(ByteString.copyFrom(first.id.toByteArray()))
+            .setMac(ByteString.copyFrom(first.key.closeMac(first.id))).build());
+      } finally {
+        channel.shutdownNow();
+      }
+      writer.append(client, subRecords("after", 1));
+      assertEquals(2, client.sessionsOrNull().opened());
+      assertEquals(3, payments.tickets.get(), "the create, the refused append, and the append resent");
+      assertEquals(2, receipts.get(), "the refused append ran nowhere");
+      assertNull(first.closeAnswer, "a session the host forgot is not closed again");
     }
   }
 
