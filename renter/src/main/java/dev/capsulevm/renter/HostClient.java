@@ -11,7 +11,6 @@ import dev.capsulevm.pricing.ProgramShape;
 import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedReceipt;
-import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.pricing.Withdrawal;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
@@ -37,6 +36,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -50,9 +50,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A renter's connection to one host: its price table (checked: signature, validity window, the renter's
- * maximum prices), program submission paid by signed withdrawals from the renter's account key, the
- * proof cache shared by every program of this client, the verified metadata of the capsules it read,
- * and signed balance statements. Thread-safe; programs may run concurrently.
+ * maximum prices), program submission paid by signed withdrawals from the renter's account key, or by
+ * the tickets of payment sessions ({@link RenterOptions#withSession}), the proof cache shared by every
+ * program of this client, the verified metadata of the capsules it read, and signed balance statements.
+ * Thread-safe; programs may run concurrently (and share the payment session). {@link #close()} closes
+ * the open payment session, if any.
  */
 public final class HostClient implements AutoCloseable {
   /** Refetch the price table when less than this much of its validity is left. */
@@ -71,6 +73,8 @@ public final class HostClient implements AutoCloseable {
   private final Map<Hash, SignedMetadata> metadata = new ConcurrentHashMap<>();
   /** The price table last accepted; null until the first is fetched. */
   private @Nullable PriceTable table;
+  /** The payment sessions programs are paid from; null when each pays by its own withdrawal. */
+  private final @Nullable PaymentSessions sessionsOrNull;
 
   private HostClient(Channel channel, @Nullable ManagedChannel ownChannelOrNull, SigningKey accountKey,
       RenterOptions options) {
@@ -81,6 +85,9 @@ public final class HostClient implements AutoCloseable {
     this.options = Objects.requireNonNull(options, "options");
     this.cache = new ProofCache(options.proofCacheCapacity());
     this.verifier = new ProofVerifier(cache);
+    Amount sessionAmount = options.sessionAmountOrNull();
+    this.sessionsOrNull = sessionAmount == null ? null : new PaymentSessions(this, blocking, async, accountKey,
+        sessionAmount, options.sessionLifetime(), options.clock());
   }
 
   /**
@@ -193,7 +200,7 @@ public final class HostClient implements AutoCloseable {
 
   private CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits) {
     return CostModel.of(table).estimate(shape(program, table, durationUnits, options.chunkSize(),
-        options.confirmCommits()));
+        options.confirmCommits(), sessionsOrNull != null));
   }
 
   /** The shape of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
@@ -210,11 +217,23 @@ public final class HostClient implements AutoCloseable {
     return heads == null ? List.of() : heads;
   }
 
-  /** The estimate's shape; a signed withdrawal has a fixed length, so a blank one sizes the header exactly. */
+  /** The estimate's shape of {@code program} paid by a signed withdrawal. */
   static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize,
       boolean confirmCommits) {
-    List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), new byte[SignedWithdrawal.LENGTH],
-        durationUnits, chunkSize, statedHeads(program, confirmCommits));
+    return shape(program, table, durationUnits, chunkSize, confirmCommits, false);
+  }
+
+  /**
+   * The estimate's shape; a signed withdrawal and a ticket each have a fixed length, so a blank one of the
+   * kind sizes the header exactly.
+   */
+  static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize,
+      boolean confirmCommits, boolean ticket) {
+    return shape(program, ProgramRun.requests(program, table.id(), Payment.blank(ticket), durationUnits, chunkSize,
+        statedHeads(program, confirmCommits)), durationUnits);
+  }
+
+  private static ProgramShape shape(PreparedProgram program, List<ExecuteRequest> requests, long durationUnits) {
     long requestBytes = 0;
     for (ExecuteRequest request : requests) {
       requestBytes += request.getSerializedSize();
@@ -235,8 +254,12 @@ public final class HostClient implements AutoCloseable {
    *       no end: nothing was confirmed or taken), it is submitted again after a back-off, at most
    *       {@link RenterOptions.Retries#max()} times ({@link RenterOptions#retries()});
    *   <li>when the host refuses it with FAILED_PRECONDITION before running it (the table this client held
-   *       expired there, or the host no longer knows it), nothing ran and nothing was taken: the current
-   *       table is fetched and the program submitted once more;
+   *       expired there, or the host no longer knows it, or a payment session's remainder there is below
+   *       the budget), nothing ran and nothing was taken: the current table is fetched (and a new payment
+   *       session opened) and the program submitted once more;
+   *   <li>when the host refuses a program paid by a payment session's ticket with NOT_FOUND before running
+   *       it (the host does not know the session: it restarted, or the session expired there), nothing
+   *       ran and nothing was taken: a new session is opened and the program submitted once more;
    *   <li>when the host stops a read-only program with BUDGET at an instruction by which some expected
    *       output bound was below its ceiling (an honest host charged more than the estimate allowed), it
    *       is submitted once more with the ceiling budget; the failed attempt cost what its verified
@@ -280,6 +303,7 @@ public final class HostClient implements AutoCloseable {
   private ProgramResult runRefetchingTable(PreparedProgram program, @Nullable Amount budgetOrNull)
       throws RenterException {
     boolean refetched = false;
+    boolean reopened = false;
     int retried = 0;
     while (true) {
       ProgramRun run = submitAndWait(program, budgetOrNull);
@@ -288,7 +312,9 @@ public final class HostClient implements AutoCloseable {
       } catch (RenterException e) {
         if (!refetched && run.refusedBeforeRunning(Status.Code.FAILED_PRECONDITION)) {
           refetched = true;
-          forgetPriceTable();
+          forgetPriceTable(); // the refused ticket retired its session too
+        } else if (!reopened && run.paidByTicket() && run.refusedBeforeRunning(Status.Code.NOT_FOUND)) {
+          reopened = true; // the refused ticket retired its session: the next one opens a new one
         } else if (retried < options.retries().max() && (run.refusedBeforeRunning(Status.Code.RESOURCE_EXHAUSTED)
             || run.refusedBeforeRunning(Status.Code.UNAVAILABLE))) {
           backOff(retried++, e);
@@ -300,7 +326,7 @@ public final class HostClient implements AutoCloseable {
   }
 
   /** A unary call, retried like a refused program; a deadline it passed is {@link DeadlineExceededException}. */
-  private <T> T unary(String what, Supplier<T> call) throws RenterException {
+  <T> T unary(String what, Supplier<T> call) throws RenterException {
     int retried = 0;
     while (true) {
       try {
@@ -326,7 +352,7 @@ public final class HostClient implements AutoCloseable {
     }
   }
 
-  private long callDeadlineNanos() {
+  long callDeadlineNanos() {
     return options.deadlines().call().toNanos();
   }
 
@@ -352,7 +378,7 @@ public final class HostClient implements AutoCloseable {
 
   private Amount ceiling(PreparedProgram program, PriceTable table) {
     ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize(),
-        options.confirmCommits());
+        options.confirmCommits(), sessionsOrNull != null);
     return CostModel.of(table).estimate(new ProgramShape(expected.programBytes(), expected.requestBytes(),
         expected.durationUnits(), program.ceilingDescriptors(table.limits()))).total();
   }
@@ -398,31 +424,66 @@ public final class HostClient implements AutoCloseable {
       throws RenterException {
     PriceTable current = priceTable();
     long duration = options.durationUnits();
-    ProgramShape shape = shape(program, current, duration, options.chunkSize(), options.confirmCommits());
-    try {
-      current.limits().check(shape);
-    } catch (PricingException e) {
-      throw new RenterException("the program breaks the host's limits: " + e.getMessage(), e);
-    }
-    CostBreakdown estimate = CostModel.of(current).estimate(shape);
-    Amount budget = budgetOrNull == null ? estimate.total() : budgetOrNull;
-    Amount max = options.maxCostOrNull();
-    if (max != null) {
-      if (estimate.total().exceeds(max)) {
-        throw new MaxCostExceededException(estimate.total(), max);
+    List<Hash> statedHeads = statedHeads(program, options.confirmCommits());
+    PaymentSessions sessions = sessionsOrNull;
+    boolean ticket = sessions != null;
+    boolean refetched = false;
+    while (true) {
+      // Built once, with a blank payment of the kind to size the estimate; the real header replaces it.
+      List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), Payment.blank(ticket), duration,
+          options.chunkSize(), statedHeads);
+      ProgramShape shape = shape(program, requests, duration);
+      try {
+        current.limits().check(shape);
+      } catch (PricingException e) {
+        throw new RenterException("the program breaks the host's limits: " + e.getMessage(), e);
       }
-      if (budget.exceeds(max)) {
-        budget = max;
+      CostBreakdown estimate = CostModel.of(current).estimate(shape);
+      Amount budget = budgetOrNull == null ? estimate.total() : budgetOrNull;
+      Amount max = options.maxCostOrNull();
+      if (max != null) {
+        if (estimate.total().exceeds(max)) {
+          throw new MaxCostExceededException(estimate.total(), max);
+        }
+        if (budget.exceeds(max)) {
+          budget = max;
+        }
+      }
+      Payment payment;
+      try {
+        payment = ticket ? Objects.requireNonNull(sessions).pay(current, budget, program.encodedUnsafe())
+            : withdrawal(current, budget);
+      } catch (PaymentSessions.OpenRefused e) {
+        if (refetched) {
+          throw e;
+        }
+        refetched = true; // the session's table may have ended at the host: once more with the current one
+        forgetPriceTable();
+        current = priceTable();
+        continue;
+      }
+      if (payment == null) {
+        ticket = false; // above what a session holds: its own withdrawal, whose longer header is estimated anew
+        continue;
+      }
+      try {
+        requests.set(0, ProgramRun.header(program, current.id(), payment, duration, statedHeads));
+        return start(new ProgramRun(program, current, verifier, budget, duration, payment, requests, estimate,
+            listenerOrNull, this, options.clock()), waiterOrNull);
+      } catch (RuntimeException e) {
+        payment.abandoned();
+        throw e;
       }
     }
+  }
+
+  private Payment withdrawal(PriceTable current, Amount budget) {
     long seconds = options.clock().instant().plus(options.withdrawalLifetime()).getEpochSecond();
-    SignedWithdrawal withdrawal = new Withdrawal(accountKey.publicKey(), budget, random.nextLong() & Long.MAX_VALUE,
-        Instant.ofEpochSecond(seconds), current.id(), current.hostKey()).sign(accountKey);
-    byte[] withdrawalBytes = withdrawal.encode();
-    List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), withdrawalBytes, duration,
-        options.chunkSize(), statedHeads(program, options.confirmCommits()));
-    ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, withdrawalBytes, requests, estimate,
-        listenerOrNull, this, options.clock());
+    return Payment.withdrawal(new Withdrawal(accountKey.publicKey(), budget, random.nextLong() & Long.MAX_VALUE,
+        Instant.ofEpochSecond(seconds), current.id(), current.hostKey()).sign(accountKey));
+  }
+
+  private ProgramRun start(ProgramRun run, @Nullable CallerRunsExecutor waiterOrNull) {
     RenterOptions.Deadlines deadlines = options.deadlines();
     Deadline deadline = Deadline.after(deadlines.program().toNanos(), TimeUnit.NANOSECONDS);
     run.limit(deadline, deadlines.program(), options.scheduler(), deadlines.idle());
@@ -563,8 +624,23 @@ public final class HostClient implements AutoCloseable {
     }
   }
 
+  /** The payment sessions of this client, or null without {@link RenterOptions#withSession} (tests, benchmarks). */
+  @Nullable PaymentSessions sessionsOrNull() {
+    return sessionsOrNull;
+  }
+
+  /**
+   * Closes the open payment session, if any (best effort: at most the call deadline, or 5 s, is spent
+   * waiting for the host's answer; a session not closed is released by the host when it expires), then the
+   * channel this client made.
+   */
   @Override
   public void close() {
+    PaymentSessions sessions = sessionsOrNull;
+    if (sessions != null) {
+      Duration call = options.deadlines().call();
+      sessions.close(call.compareTo(Duration.ofSeconds(5)) < 0 ? call : Duration.ofSeconds(5));
+    }
     if (ownChannelOrNull != null) {
       Channels.close(ownChannelOrNull);
     }

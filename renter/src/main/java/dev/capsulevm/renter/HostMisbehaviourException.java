@@ -5,8 +5,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * The host sent something that does not verify: a proof, a signature, a head, an output larger than
  * the bound it charged for, a bound above the renter's own, a proposal, a receipt that disagrees
- * with the renter's recomputation or with what it saw, a forged price table or balance statement. The
- * SDK cancels the stream before throwing, so a write program that ends this way was never confirmed (a
+ * with the renter's recomputation or with what it saw, a forged price table, balance statement or
+ * payment session grant. The SDK cancels the stream before throwing, so a write program that ends this way was never confirmed (a
  * write whose end fails verification after the renter confirmed it, and which is in the capsule, is a
  * {@link WriteCommittedException} instead). {@link #part()} and {@link #instructionIndex()} say where.
  */
@@ -26,7 +26,9 @@ public final class HostMisbehaviourException extends RenterException {
     /** The price table: its signature, or a host key other than the expected one. */
     PRICE_TABLE,
     /** A balance statement ({@code GetBalance}): its signature, host, account, time or echoed fields. */
-    BALANCE
+    BALANCE,
+    /** A payment session's grant ({@code OpenSession}): its parse, the session it names, or its signature. */
+    SESSION
   }
 
   private final Part part;
@@ -51,6 +53,7 @@ public final class HostMisbehaviourException extends RenterException {
       case STREAM -> "the stream" + (index >= 0 ? " at output " + index : "");
       case PRICE_TABLE -> "the price table";
       case BALANCE -> "the balance statement";
+      case SESSION -> "the payment session grant";
     };
   }
 

@@ -88,6 +88,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final Amount budget;
   private final long durationUnits;
   private final Hash programId;
+  /** How the program is paid: told of its end, so a payment session counts what it has left. */
+  private final Payment payment;
   private final List<ExecuteRequest> requests;
   private final long bytesSent;
   /** uploadedBefore[k]: the serialized size of the header and the first k data messages. */
@@ -117,6 +119,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private OutputVerifier.@Nullable Conflict conflictOrNull;
   private int conflictIndex = -1;
   private boolean finished;
+  /** The receipt of the program's end once it verified; null before, or when it did not. */
+  private @Nullable Receipt verifiedReceiptOrNull;
   /** The status the host refused the program with before it ran (no output, no receipt), or null. */
   private Status.@Nullable Code refusalOrNull;
   /** The request side of the call; null until {@link #start} sends the program. */
@@ -136,7 +140,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private @Nullable RenterException followedUpOrNull;
 
   ProgramRun(PreparedProgram prepared, PriceTable table, ProofVerifier verifier, Amount budget, long durationUnits,
-      byte[] signedWithdrawal, List<ExecuteRequest> requests, CostBreakdown estimate,
+      Payment payment, List<ExecuteRequest> requests, CostBreakdown estimate,
       @Nullable Consumer<VerifiedOutput> listenerOrNull, @Nullable HostClient clientOrNull, Clock clock) {
     this.prepared = prepared;
     this.table = table;
@@ -144,7 +148,9 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     this.verifier = verifier;
     this.budget = budget;
     this.durationUnits = durationUnits;
-    this.programId = dev.capsulevm.program.ProgramEncoding.programId(prepared.encodedUnsafe(), signedWithdrawal);
+    // The id covers whichever pays: a signed withdrawal, or a session's ticket in its place.
+    this.programId = dev.capsulevm.program.ProgramEncoding.programId(prepared.encodedUnsafe(), payment.bytesUnsafe());
+    this.payment = payment;
     this.requests = requests;
     long sent = 0;
     for (ExecuteRequest request : requests) {
@@ -169,28 +175,44 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   }
 
   /**
-   * The request messages of a program, exactly as they are sent: the header (stating {@code statedHeads},
-   * when there are any, as the heads the program must leave), then the program data in chunks of at most
-   * {@code chunkSize} bytes. Their serialized sizes are the program's upload.
+   * The request messages of a program, exactly as they are sent: the header ({@link #header}), then the
+   * program data in chunks of at most {@code chunkSize} bytes. Their serialized sizes are the program's
+   * upload. The list is mutable: a caller that built it with a {@link Payment#blank} payment to size the
+   * estimate puts the real header in at index 0.
    */
-  static List<ExecuteRequest> requests(PreparedProgram prepared, Hash priceTableId, byte[] signedWithdrawal,
+  static List<ExecuteRequest> requests(PreparedProgram prepared, Hash priceTableId, Payment payment,
       long durationUnits, int chunkSize, List<Hash> statedHeads) {
     List<ExecuteRequest> requests = new ArrayList<>();
-    ProgramHeader.Builder header = ProgramHeader.newBuilder()
-        .setProgram(ByteString.copyFrom(prepared.encodedUnsafe()))
-        .setPriceTableId(ByteString.copyFrom(priceTableId.toByteArray()))
-        .setSignedWithdrawal(ByteString.copyFrom(signedWithdrawal))
-        .setDurationUnits(durationUnits);
-    for (Hash head : statedHeads) {
-      header.addExpectedHeads(ByteString.copyFrom(head.toByteArray()));
-    }
-    requests.add(ExecuteRequest.newBuilder().setHeader(header).build());
+    requests.add(header(prepared, priceTableId, payment, durationUnits, statedHeads));
     byte[] data = prepared.dataUnsafe();
     for (int offset = 0; offset < data.length; offset += chunkSize) {
       int length = Math.min(chunkSize, data.length - offset);
       requests.add(ExecuteRequest.newBuilder().setData(ByteString.copyFrom(data, offset, length)).build());
     }
     return requests;
+  }
+
+  /**
+   * The header message: the program, its price table, its payment (a signed withdrawal or a ticket, each of
+   * a fixed length, so a blank one of the kind gives the same serialized size), and {@code statedHeads},
+   * when there are any, as the heads the program must leave.
+   */
+  static ExecuteRequest header(PreparedProgram prepared, Hash priceTableId, Payment payment, long durationUnits,
+      List<Hash> statedHeads) {
+    ProgramHeader.Builder header = ProgramHeader.newBuilder()
+        .setProgram(ByteString.copyFrom(prepared.encodedUnsafe()))
+        .setPriceTableId(ByteString.copyFrom(priceTableId.toByteArray()))
+        .setDurationUnits(durationUnits);
+    ByteString paid = ByteString.copyFrom(payment.bytesUnsafe());
+    if (payment.isTicket()) {
+      header.setTicket(paid);
+    } else {
+      header.setSignedWithdrawal(paid);
+    }
+    for (Hash head : statedHeads) {
+      header.addExpectedHeads(ByteString.copyFrom(head.toByteArray()));
+    }
+    return ExecuteRequest.newBuilder().setHeader(header).build();
   }
 
   /** The program's id, as the receipt names it. */
@@ -590,6 +612,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the receipt was issued at " + receipt.issuedAt()
           + ", outside the program's run by the renter's clock (" + earliest + " to " + latest + ")");
     }
+    verifiedReceiptOrNull = receipt;
     if (clientOrNull != null) {
       clientOrNull.receiptVerified(prepared, signed);
     }
@@ -763,6 +786,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     finished = true;
     cancelIdleTimer();
     halfClose();
+    payment.ended(verifiedReceiptOrNull, null);
     future.complete(result);
     queue.add(END);
   }
@@ -777,6 +801,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
         || (error instanceof UnresolvedConflict conflict && conflict.receiptOrNull() != null)) {
       halfClose(); // the host ended the program
     }
+    // Before the future completes: a caller that resends after a refusal finds the session settled.
+    payment.ended(verifiedReceiptOrNull, outputs.isEmpty() && verifiedReceiptOrNull == null ? refusalOrNull : null);
     future.completeExceptionally(error);
     queue.add(END);
   }
@@ -850,6 +876,11 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
    */
   synchronized boolean refusedBeforeRunning(Status.Code code) {
     return refusalOrNull == code;
+  }
+
+  /** Whether a payment session's ticket paid for the program (else its own signed withdrawal). */
+  boolean paidByTicket() {
+    return payment.isTicket();
   }
 
   /**

@@ -13,7 +13,6 @@ import dev.capsulevm.pricing.Limits;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.Prices;
 import dev.capsulevm.pricing.ProgramShape;
-import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.DataRef;
 import dev.capsulevm.program.Instruction;
@@ -127,7 +126,7 @@ class ProgramBuilderTest {
     b.createCapsule(metadata);
     PreparedProgram p = b.build();
     ProgramShape shape = HostClient.shape(p, table, 3, 64);
-    List<ExecuteRequest> sent = ProgramRun.requests(p, table.id(), new byte[SignedWithdrawal.LENGTH], 3, 64,
+    List<ExecuteRequest> sent = ProgramRun.requests(p, table.id(), Payment.blank(false), 3, 64,
         HostClient.statedHeads(p, false));
     assertTrue(sent.size() > 2, "the metadata spans several 64-byte chunks");
     long bytes = sent.stream().mapToLong(ExecuteRequest::getSerializedSize).sum();

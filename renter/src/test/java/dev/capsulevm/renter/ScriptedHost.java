@@ -122,10 +122,10 @@ final class ScriptedHost {
       Amount budget = budgetOrNull == null ? estimate.total() : budgetOrNull;
       SignedWithdrawal withdrawal = new Withdrawal(account.publicKey(), budget, 7, NOW.plusSeconds(60), table.id(),
           hostKey.publicKey()).sign(account);
-      byte[] withdrawalBytes = withdrawal.encode();
-      List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), withdrawalBytes, duration, chunkSize,
+      Payment payment = Payment.withdrawal(withdrawal);
+      List<ExecuteRequest> requests = ProgramRun.requests(program, table.id(), payment, duration, chunkSize,
           HostClient.statedHeads(program, confirmCommits));
-      run = new ProgramRun(program, table, verifier, budget, duration, withdrawalBytes, requests, estimate, null, null,
+      run = new ProgramRun(program, table, verifier, budget, duration, payment, requests, estimate, null, null,
           clock);
       try {
         meter = Meter.open(table, run.programId(), program.program().capsuleIdOrNull(), budget,

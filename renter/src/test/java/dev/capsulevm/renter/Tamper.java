@@ -3,6 +3,7 @@ package dev.capsulevm.renter;
 import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.OpenSessionResponse;
 import dev.capsulevm.proto.v1.PriceTableResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -18,8 +19,8 @@ import java.util.function.UnaryOperator;
 /**
  * A man in the middle between renter and host: a client interceptor that hands every reply of the Host
  * service to a mutation and passes on what the mutation returns: each response message of an
- * {@code Execute} call with its position on the stream, each {@code GetBalance} and each
- * {@code GetPriceTable} reply. Counts the messages it actually changed.
+ * {@code Execute} call with its position on the stream, each {@code GetBalance}, each
+ * {@code GetPriceTable} and each {@code OpenSession} reply. Counts the messages it actually changed.
  */
 final class Tamper implements ClientInterceptor {
   interface Mutation {
@@ -30,6 +31,7 @@ final class Tamper implements ClientInterceptor {
   private volatile Mutation mutation;
   private volatile UnaryOperator<BalanceResponse> balance;
   private volatile UnaryOperator<PriceTableResponse> priceTable;
+  private volatile UnaryOperator<OpenSessionResponse> openSession;
   final AtomicInteger changed = new AtomicInteger();
   /** Execute calls started through this interceptor. */
   final AtomicInteger executeCalls = new AtomicInteger();
@@ -49,10 +51,16 @@ final class Tamper implements ClientInterceptor {
     priceTable = m;
   }
 
+  void setOpenSession(UnaryOperator<OpenSessionResponse> m) {
+    changed.set(0);
+    openSession = m;
+  }
+
   void clear() {
     mutation = null;
     balance = null;
     priceTable = null;
+    openSession = null;
   }
 
   @Override
@@ -75,6 +83,9 @@ final class Tamper implements ClientInterceptor {
     } else if (name.equals(HostGrpc.getGetPriceTableMethod().getFullMethodName()) && priceTable != null) {
       UnaryOperator<PriceTableResponse> m = priceTable;
       change = message -> m.apply((PriceTableResponse) message);
+    } else if (name.equals(HostGrpc.getOpenSessionMethod().getFullMethodName()) && openSession != null) {
+      UnaryOperator<OpenSessionResponse> m = openSession;
+      change = message -> m.apply((OpenSessionResponse) message);
     } else {
       return call;
     }

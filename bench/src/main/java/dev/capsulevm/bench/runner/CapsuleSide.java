@@ -28,7 +28,8 @@ import java.util.Objects;
  * capsulevm's side of {@code vs-hypercore}: a gRPC host on loopback (LMDB, commits synced or not) and one
  * renter client in this JVM, every answer verified. Capsules use the signing policy that signs once per
  * append ({@link SigningPolicy#HEARTBEAT}: the last record of each append), as Hypercore signs once per
- * append call. Each shape returns the milliseconds of its timed part.
+ * append call. Each shape returns the milliseconds of its timed part. {@link #withSessions} gives a second
+ * client on the same host whose programs are paid from payment sessions.
  */
 final class CapsuleSide implements AutoCloseable {
   static final int BATCH = 64;
@@ -37,6 +38,8 @@ final class CapsuleSide implements AutoCloseable {
   private final Path dir;
   private final HostServer host;
   private final HostClient client;
+  /** Whether this side started the host (and closes it); false for a {@link #withSessions} view. */
+  private final boolean ownsHost;
   private final List<Path> replicaDirs = new ArrayList<>();
   private int nextReplica;
 
@@ -49,6 +52,29 @@ final class CapsuleSide implements AutoCloseable {
       admin.fund(account.publicKey(), Amount.ofCap(1_000_000));
     }
     client = HostClient.connect("127.0.0.1:" + host.port(), account, RenterOptions.defaults());
+    ownsHost = true;
+  }
+
+  private CapsuleSide(CapsuleSide base, HostClient client) {
+    this.durability = base.durability;
+    this.dir = base.dir;
+    this.host = base.host;
+    this.client = client;
+    this.ownsHost = false;
+  }
+
+  /**
+   * This side's host with a client of its own (a new funded account) that pays from payment sessions of
+   * {@code amount} ({@link RenterOptions#withSession}); closing it closes only that client. Not for
+   * {@link #download}, which involves no client.
+   */
+  CapsuleSide withSessions(Amount amount) throws Exception {
+    SigningKey account = SigningKey.generate();
+    try (AdminClient admin = AdminClient.connect("127.0.0.1:" + host.adminPort(), host.adminToken())) {
+      admin.fund(account.publicKey(), Amount.ofCap(1_000_000));
+    }
+    return new CapsuleSide(this, HostClient.connect("127.0.0.1:" + host.port(), account,
+        RenterOptions.defaults().withSession(amount)));
   }
 
   /**
@@ -180,7 +206,9 @@ final class CapsuleSide implements AutoCloseable {
   @Override
   public void close() {
     client.close();
-    host.close();
-    TempDirectories.delete(dir);
+    if (ownsHost) {
+      host.close();
+      TempDirectories.delete(dir);
+    }
   }
 }

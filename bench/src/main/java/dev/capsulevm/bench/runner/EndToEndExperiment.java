@@ -1,5 +1,6 @@
 package dev.capsulevm.bench.runner;
 
+import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
@@ -27,6 +28,10 @@ final class EndToEndExperiment implements Experiment {
   private static final int[] CLIENTS = {1, 4, 16};
   private static final int PAYLOAD_BYTES = 1024;
   private static final int BIG_RECORD = 1000;
+  /** What each payment session of the session rows holds. */
+  private static final Amount SESSION_AMOUNT = Amount.ofCap(1_000);
+  /** The client counts of the rows with payment sessions beside those without. */
+  private static final int[] SESSION_CLIENTS = {1, 16};
 
   private enum Workload {
     READ_1("verified reads, 1 per program", 1, false),
@@ -57,7 +62,7 @@ final class EndToEndExperiment implements Experiment {
 
   @Override
   public int steps(boolean quick) {
-    return Workload.values().length * CLIENTS.length + 1;
+    return Workload.values().length * CLIENTS.length + 1 + 2 * SESSION_CLIENTS.length;
   }
 
   @Override
@@ -73,7 +78,10 @@ final class EndToEndExperiment implements Experiment {
             + " committed with LMDB synced. 'verify' is the share"
             + " of the clients' time spent parsing and verifying the host's answers; 'commits/program' the LMDB"
             + " write transactions the host's store made per program (each program's charge is settled in one,"
-            + " with its records; programs ending together share one: group commit).");
+            + " with its records; programs ending together share one: group commit). The 'paid by' rows: the same"
+            + " single reads and appends paid from a payment session (one signed request of "
+            + SESSION_AMOUNT.units() / Amount.UNITS_PER_CAP + " CAP, then an HMAC ticket per program) beside"
+            + " the same clients' counterparts paid by a signed withdrawal per program, alternating run by run.");
     result.header("workload", "clients", "sub-records/s", "programs/s", "verify", "commits/program");
     Result.Chart chart = result.chart("Throughput against concurrent clients", "concurrent clients", true,
         "sub-records per second", true);
@@ -116,6 +124,7 @@ final class EndToEndExperiment implements Experiment {
         }
       }
       confirmedAgainstStated(host, clients.get(0), millis, runs, result, progress);
+      sessionsAgainstWithdrawals(host, clients, millis, runs, result, progress);
     }
     result.finding(String.format("Verified 1 KiB sub-record reads with 100 per program: at best %,.0f per second"
         + " (goal: at least 35,000; Hypercore reads and verifies about 11,500 blocks/s on this kind of machine):"
@@ -151,6 +160,57 @@ final class EndToEndExperiment implements Experiment {
           + " against %,.0f/s confirmed after a proposal, %.2fx (medians of %d alternating runs).", s.median(),
           c.median(), s.median() / c.median(), runs));
       progress.step("e2e: confirmed against stated appends");
+    }
+  }
+
+  /**
+   * Single reads and appends of one sub-record with 1 and 16 clients, paid from payment sessions (clients of
+   * their own, each with its own account and capsule) against per-program withdrawals (the clients above),
+   * alternating run by run.
+   */
+  private static void sessionsAgainstWithdrawals(InProcessHost host, List<Client> withdrawing, long millis, int runs,
+      Result result, Progress progress) throws Exception {
+    List<HostClient> opened = new ArrayList<>();
+    try {
+      List<Client> sessions = new ArrayList<>();
+      CapsuleWriter reads = withdrawing.get(0).reads;
+      for (int i = 0; i < SESSION_CLIENTS[SESSION_CLIENTS.length - 1]; i++) {
+        HostClient client = host.client(SigningKey.generate(), RenterOptions.defaults().withSession(SESSION_AMOUNT));
+        opened.add(client);
+        sessions.add(new Client(client, reads, CapsuleWriter.create(client, SigningKey.generate(),
+            SigningKey.generate(), SigningPolicy.EVERY_RECORD, 4096, 2 * PAYLOAD_BYTES, "e2e session appends")));
+      }
+      for (Workload w : List.of(Workload.READ_1, Workload.APPEND_1)) {
+        for (int n : SESSION_CLIENTS) {
+          List<Client> bySession = sessions.subList(0, n);
+          List<Client> byWithdrawal = withdrawing.subList(0, n);
+          measure(bySession, w, Math.min(millis, 500));
+          measure(byWithdrawal, w, Math.min(millis, 500));
+          double[] session = new double[runs];
+          double[] withdrawal = new double[runs];
+          for (int r = 0; r < runs; r++) {
+            Totals s = measure(bySession, w, millis);
+            Totals p = measure(byWithdrawal, w, millis);
+            session[r] = s.programs * 1e9 / s.wallNanos;
+            withdrawal[r] = p.programs * 1e9 / p.wallNanos;
+          }
+          Samples bySessionRate = new Samples(session);
+          Samples byWithdrawalRate = new Samples(withdrawal);
+          result.row(w.label + ", paid by a withdrawal each", n, byWithdrawalRate.format(0),
+              byWithdrawalRate.format(0), "", "");
+          result.row(w.label + ", paid by a session's tickets, same runs", n, bySessionRate.format(0),
+              bySessionRate.format(0), "", "");
+          result.finding(String.format("%s, %d client(s): %,.0f programs/s paid from a payment session against"
+              + " %,.0f/s paid by a withdrawal each, %.2fx (medians of %d alternating runs).", w.label, n,
+              bySessionRate.median(), byWithdrawalRate.median(), bySessionRate.median() / byWithdrawalRate.median(),
+              runs));
+          progress.step("e2e: " + w.label + ", " + n + " clients, session against withdrawals");
+        }
+      }
+    } finally {
+      for (HostClient client : opened) {
+        client.close();
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.capsulevm.bench.runner;
 
 import dev.capsulevm.host.store.LmdbCapsuleStorage.Durability;
+import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.renter.CapsuleWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -52,12 +53,19 @@ final class VsHypercoreExperiment implements Experiment {
     }
   }
 
-  /** The three columns measured: Hypercore, capsulevm unsynced, capsulevm synced. */
+  /**
+   * The columns measured: Hypercore, capsulevm unsynced, capsulevm synced, and capsulevm unsynced paying
+   * from a payment session (the unsynced host, another client; not for the download, which runs no program).
+   */
   private enum Side {
     HYPERCORE,
     CAPSULEVM_NO_SYNC,
-    CAPSULEVM_SYNC
+    CAPSULEVM_SYNC,
+    CAPSULEVM_NO_SYNC_SESSION
   }
+
+  /** What each payment session of the session column holds. */
+  private static final Amount SESSION_AMOUNT = Amount.ofCap(1_000);
 
   /** Blocks per second by shape, side and round. */
   private static final class Rates {
@@ -118,7 +126,8 @@ final class VsHypercoreExperiment implements Experiment {
     int rounds = rounds(quick);
     Rates rates = new Rates(rounds);
     try (CapsuleSide unsynced = new CapsuleSide(Durability.NO_SYNC);
-        CapsuleSide synced = new CapsuleSide(Durability.SYNC)) {
+        CapsuleSide synced = new CapsuleSide(Durability.SYNC);
+        CapsuleSide session = unsynced.withSessions(SESSION_AMOUNT)) {
       // What download and reads work on, filled once (untimed): the download's source lives on the
       // unsynced host; each side reads a capsule on its own host (a read program pays through the ledger).
       int downloadRecords = Shape.DOWNLOAD.count(quick);
@@ -136,6 +145,10 @@ final class VsHypercoreExperiment implements Experiment {
         side.download(unsynced, warmSource.capsuleId(), Objects.requireNonNull(warmSource.highestHead()).hash());
         side.readSingle(side == unsynced ? readUnsynced : readSynced, 64, 1);
       }
+      session.appendAwaited(100);
+      session.appendPipelined(200, window());
+      session.appendBatches(640);
+      session.readSingle(readUnsynced, 64, 1);
       progress.step(name() + ": warmed up");
       for (int round = 0; round < rounds; round++) {
         List<Side> order = new ArrayList<>(List.of(Side.values()));
@@ -152,8 +165,15 @@ final class VsHypercoreExperiment implements Experiment {
               }
               millis = hypercore.run(shape.script, count, BLOCK);
             } else {
-              CapsuleSide cvm = side == Side.CAPSULEVM_NO_SYNC ? unsynced : synced;
-              CapsuleWriter reads = side == Side.CAPSULEVM_NO_SYNC ? readUnsynced : readSynced;
+              if (side == Side.CAPSULEVM_NO_SYNC_SESSION && shape == Shape.DOWNLOAD) {
+                continue;
+              }
+              CapsuleSide cvm = switch (side) {
+                case CAPSULEVM_SYNC -> synced;
+                case CAPSULEVM_NO_SYNC_SESSION -> session;
+                default -> unsynced;
+              };
+              CapsuleWriter reads = side == Side.CAPSULEVM_SYNC ? readSynced : readUnsynced;
               millis = switch (shape) {
                 case APPEND_AWAITED -> cvm.appendAwaited(count);
                 case APPEND_PIPELINED -> cvm.appendPipelined(count, window());
@@ -192,7 +212,10 @@ final class VsHypercoreExperiment implements Experiment {
         + " (capsulevm: one sync session of a new replica host, which verifies and stores every record);"
         + " single verified reads of distinct blocks spread over a 4,096-block log (Hypercore: `get` on a"
         + " sparse replica, each block requested, proven and verified; capsulevm: one `ReadSubRecord` program per"
-        + " block, proven from the head, receipt verified). Timed: the shape itself, not set-up. " + rounds
+        + " block, proven from the head, receipt verified). The last columns: capsulevm unsynced with a second"
+        + " client of the same host paying each program from a payment session (one signed request of "
+        + SESSION_AMOUNT.units() / Amount.UNITS_PER_CAP + " CAP, then an HMAC ticket per program) instead of a"
+        + " signed withdrawal; the download runs no program, so it has none. Timed: the shape itself, not set-up. " + rounds
         + " rounds, sides alternating within each round (order reversed every other round), after an untimed"
         + " pass of every capsulevm shape; each cell is the median blocks per second (range), the ratio is"
         + " capsulevm's median over Hypercore's." + (quick ? " A --quick run: smaller sizes, 3 rounds." : "")
@@ -201,14 +224,17 @@ final class VsHypercoreExperiment implements Experiment {
             ? ": the machine was busy with other work, so every figure here is low and noisy; the ratios,"
             + " taken side by side, are the figures to read." : "."));
     result.header("work", "blocks per run", "Hypercore (blocks/s)", "capsulevm, no sync (blocks/s)", "ratio",
-        "capsulevm, synced (blocks/s)", "ratio");
+        "capsulevm, synced (blocks/s)", "ratio", "capsulevm, no sync, session (blocks/s)", "ratio");
     // capsulevm over Hypercore by shape: unsynced, synced
     Map<Shape, double[]> ratios = new EnumMap<>(Shape.class);
     for (Shape shape : Shape.values()) {
       Samples unsynced = rates.samples(shape, Side.CAPSULEVM_NO_SYNC);
       Samples synced = rates.samples(shape, Side.CAPSULEVM_SYNC);
+      boolean bySession = shape != Shape.DOWNLOAD;
+      Samples session = rates.samples(shape, Side.CAPSULEVM_NO_SYNC_SESSION);
       if (hypercore == null) {
-        result.row(shape.label, String.format("%,d", shape.count(quick)), "-", rate(unsynced), "-", rate(synced), "-");
+        result.row(shape.label, String.format("%,d", shape.count(quick)), "-", rate(unsynced), "-", rate(synced), "-",
+            bySession ? rate(session) : "-", "-");
         continue;
       }
       Samples hc = rates.samples(shape, Side.HYPERCORE);
@@ -216,7 +242,8 @@ final class VsHypercoreExperiment implements Experiment {
       double syncedRatio = synced.median() / hc.median();
       ratios.put(shape, new double[] {unsyncedRatio, syncedRatio});
       result.row(shape.label, String.format("%,d", shape.count(quick)), rate(hc), rate(unsynced),
-          ratio(unsyncedRatio), rate(synced), ratio(syncedRatio));
+          ratio(unsyncedRatio), rate(synced), ratio(syncedRatio), bySession ? rate(session) : "-",
+          bySession ? ratio(session.median() / hc.median()) : "-");
     }
     if (hypercore == null) {
       result.finding("Hypercore's side did not run (Node, npm or the install was missing), so there are no ratios.");

@@ -1,0 +1,392 @@
+package dev.capsulevm.renter;
+
+import static dev.capsulevm.renter.Accounts.fund;
+import static dev.capsulevm.renter.EndToEndTest.subRecords;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.capsulevm.host.server.TestHost;
+import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.ExchangeKey;
+import dev.capsulevm.pricing.SessionGrant;
+import dev.capsulevm.pricing.SignedSessionGrant;
+import dev.capsulevm.program.Output;
+import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.proofs.capsule.SigningPolicy;
+import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.CloseSessionRequest;
+import dev.capsulevm.proto.v1.CloseSessionResponse;
+import dev.capsulevm.proto.v1.ExecuteRequest;
+import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.OpenSessionResponse;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.MethodDescriptor;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Payment sessions ({@link RenterOptions#withSession}) against a real host: programs paid by tickets cost
+ * exactly what their verified receipts say, a session whose remainder cannot pay the next program is
+ * closed and a new one opened, a host that forgot the session (a restart) gets a new one transparently,
+ * closing the client releases the rest, and a grant or receipt changed on the way is refused.
+ */
+class SessionTest {
+  private static final long FUNDS_CAP = 1_000;
+
+  @TempDir Path dir;
+  private TestHost host;
+  /** Where every call of the clients goes: the current host (a restart replaces it). */
+  private final Redirect redirect = new Redirect();
+  private final Payments payments = new Payments();
+  private final AtomicLong receiptCosts = new AtomicLong();
+  private final AtomicInteger receipts = new AtomicInteger();
+  private final SigningKey account = SigningKey.generate();
+
+  @BeforeEach
+  void start() throws Exception {
+    host = new TestHost(TestHost.config(dir));
+    redirect.to(host);
+    fund(host, account, FUNDS_CAP);
+  }
+
+  @AfterEach
+  void stop() {
+    redirect.close();
+    host.close();
+  }
+
+  private RenterOptions options(Amount session, ClientInterceptor... more) {
+    // The last is called first: the counter sees what the renter sends, the redirect (first) sends it on.
+    List<ClientInterceptor> interceptors = new ArrayList<>();
+    interceptors.add(redirect);
+    interceptors.addAll(List.of(more));
+    interceptors.add(payments);
+    return RenterOptions.defaults().withSession(session).withInterceptors(interceptors)
+        .withReceiptListener((program, receipt) -> {
+          receiptCosts.addAndGet(receipt.receipt().finalCost().units());
+          receipts.incrementAndGet();
+        });
+  }
+
+  private HostClient client(Amount session, ClientInterceptor... more) {
+    return HostClient.connect(host.address(), account, options(session, more));
+  }
+
+  /** The account's balance, read by a client without a session (a balance costs nothing). */
+  private long balance() throws RenterException {
+    try (HostClient plain = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withInterceptors(List.of(redirect)))) {
+      return plain.balance().units();
+    }
+  }
+
+  private static CapsuleWriter create(HostClient client) throws RenterException {
+    return CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(), SigningPolicy.EVERY_RECORD, 64,
+        256, "session");
+  }
+
+  private static Output.SubRecord read(HostClient client, CapsuleWriter writer, RecordWithBody record)
+      throws RenterException {
+    ProgramBuilder b = writer.newProgram(client);
+    int read = b.readSubRecord(record.hash(), 0, writer.heads().get(0).header());
+    return (Output.SubRecord) client.run(b.build()).output(read).output();
+  }
+
+  @Test
+  void manyProgramsThroughOneSessionCostExactlyWhatTheirReceiptsSayAndClosingReleasesTheRest() throws Exception {
+    long before = balance();
+    HostClient client = client(Amount.ofCap(50));
+    PaymentSessions.Session session;
+    try {
+      CapsuleWriter writer = create(client);
+      List<RecordWithBody> appended = new ArrayList<>();
+      for (int i = 0; i < 10; i++) {
+        appended.addAll(writer.append(client, subRecords("r" + i, 1)));
+      }
+      for (RecordWithBody r : appended) {
+        assertNotNull(read(client, writer, r).payload());
+      }
+      PaymentSessions sessions = client.sessionsOrNull();
+      assertEquals(1, sessions.opened(), "one session paid for every program");
+      session = sessions.currentOrNull();
+      assertEquals(0, session.inFlight());
+      assertEquals(Amount.ofCap(50).units() - receiptCosts.get(), session.remainder().units(),
+          "the renter's remainder is the amount less what the receipts say");
+    } finally {
+      client.close();
+    }
+    CloseSessionResponse closed = session.closeAnswer.get(10, TimeUnit.SECONDS);
+    assertEquals(21, receipts.get(), "a create, ten appends, ten reads");
+    assertEquals(21, payments.tickets.get());
+    assertEquals(0, payments.withdrawals.get(), "no program paid by a withdrawal");
+    assertEquals(21, closed.getPrograms());
+    assertEquals(receiptCosts.get(), closed.getCharged());
+    assertEquals(Amount.ofCap(50).units() - receiptCosts.get(), closed.getReleased());
+    assertEquals(before - receiptCosts.get(), balance(), "charged exactly the receipts' costs, the rest released");
+  }
+
+  @Test
+  void aRemainderThatCannotPayTheNextProgramOpensASecondSession() throws Exception {
+    long before = balance();
+    CapsuleWriter writer;
+    Amount small;
+    try (HostClient probe = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withInterceptors(List.of(redirect)))) {
+      writer = create(probe);
+      writer.append(probe, subRecords("first", 1));
+      // room for three and a half appends' budgets: each session pays for three
+      Amount budget = writer.lastResult().receipt().budget();
+      small = Amount.of(budget.units() * 7 / 2);
+    }
+    long plainCost = before - balance();
+    try (HostClient client = client(small)) {
+      for (int i = 0; i < 7; i++) {
+        writer.append(client, subRecords("s" + i, 1));
+      }
+      assertEquals(3, client.sessionsOrNull().opened(), "three appends per session");
+    }
+    assertEquals(7, payments.tickets.get());
+    assertEquals(before - plainCost - receiptCosts.get(), balance(),
+        "every session charged its receipts and released the rest");
+  }
+
+  @Test
+  void aProgramAboveTheSessionAmountIsPaidByItsOwnWithdrawal() throws Exception {
+    try (HostClient client = client(Amount.of(1))) {
+      CapsuleWriter writer = create(client);
+      writer.append(client, subRecords("big", 1));
+      assertEquals(0, client.sessionsOrNull().opened());
+    }
+    assertEquals(0, payments.tickets.get());
+    assertEquals(2, payments.withdrawals.get());
+  }
+
+  @Test
+  void aHostThatRestartedAndForgotTheSessionGetsANewOneAndTheProgramRunsOnce() throws Exception {
+    try (HostClient client = client(Amount.ofCap(50))) {
+      CapsuleWriter writer = create(client);
+      writer.append(client, subRecords("before", 1));
+      Hash firstSession = client.sessionsOrNull().currentOrNull().id;
+
+      host.close();
+      host = new TestHost(TestHost.config(dir)); // same data, same key; no session survives
+      redirect.to(host);
+
+      RecordWithBody after = writer.append(client, subRecords("after", 1)).get(0);
+      assertEquals("after 0", new String(read(client, writer, after).payload(), StandardCharsets.UTF_8));
+      PaymentSessions.Session second = client.sessionsOrNull().currentOrNull();
+      assertNotEquals(firstSession, second.id);
+      assertEquals(2, client.sessionsOrNull().opened());
+    }
+  }
+
+  /** The host closes the session behind the renter's back: the next program is refused NOT_FOUND, then resent. */
+  @Test
+  void aSessionTheHostNoLongerKnowsIsReplacedAndTheRefusedProgramResentOnce() throws Exception {
+    try (HostClient client = client(Amount.ofCap(50))) {
+      CapsuleWriter writer = create(client);
+      PaymentSessions.Session first = client.sessionsOrNull().currentOrNull();
+      ManagedChannel channel = ManagedChannelBuilder.forTarget(host.address()).usePlaintext().build();
+      try {
+        HostGrpc.newBlockingStub(channel).closeSession(CloseSessionRequest.newBuilder()
+            .setSessionId(ByteString.copyFrom(first.id.toByteArray()))
+            .setMac(ByteString.copyFrom(first.key.closeMac(first.id))).build());
+      } finally {
+        channel.shutdownNow();
+      }
+      writer.append(client, subRecords("after", 1));
+      assertEquals(2, client.sessionsOrNull().opened());
+      assertEquals(3, payments.tickets.get(), "the create, the refused append, and the append resent");
+      assertEquals(2, receipts.get(), "the refused append ran nowhere");
+      assertNull(first.closeAnswer, "a session the host forgot is not closed again");
+    }
+  }
+
+  @Test
+  void concurrentProgramsShareOneSession() throws Exception {
+    long before = balance();
+    try (HostClient client = client(Amount.ofCap(100))) {
+      CapsuleWriter writer = create(client);
+      RecordWithBody record = writer.append(client, subRecords("shared", 1)).get(0);
+      ExecutorService pool = Executors.newFixedThreadPool(8);
+      try {
+        List<Future<Output.SubRecord>> reads = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+          reads.add(pool.submit(() -> read(client, writer, record)));
+        }
+        for (Future<Output.SubRecord> f : reads) {
+          assertNotNull(f.get(60, TimeUnit.SECONDS).payload());
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+      assertEquals(1, client.sessionsOrNull().opened());
+      assertEquals(66, payments.tickets.get());
+    }
+    assertEquals(before - receiptCosts.get(), balance());
+  }
+
+  @Test
+  void pipelinedAppendsArePaidByTickets() throws Exception {
+    try (HostClient client = client(Amount.ofCap(50))) {
+      CapsuleWriter writer = create(client);
+      List<PendingAppend> pending = new ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        pending.add(writer.submitAppend(client, List.of(subRecords("p" + i, 1))));
+      }
+      pending.get(7).result();
+      for (PendingAppend p : pending) {
+        assertTrue(p.isCommitted(), p.toString());
+      }
+      assertEquals(1, client.sessionsOrNull().opened());
+    }
+    assertEquals(9, payments.tickets.get());
+  }
+
+  /** 0: the session id; 40: the host's exchange key; 80: the signature. */
+  @ParameterizedTest
+  @ValueSource(ints = {0, 40, 80})
+  void aGrantChangedOnTheWayIsRefusedAndNoProgramIsSent(int offset) throws Exception {
+    Tamper tamper = new Tamper();
+    tamper.setOpenSession(r -> flip(r, 1 + offset));
+    try (HostClient client = client(Amount.ofCap(50), tamper)) {
+      HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, () -> create(client));
+      assertEquals(HostMisbehaviourException.Part.SESSION, e.part());
+      assertEquals(1, tamper.changed.get());
+      assertEquals(0, tamper.executeCalls.get(), "no program was sent");
+      assertNull(client.sessionsOrNull().currentOrNull());
+    }
+  }
+
+  @Test
+  void aGrantFromAnotherHostKeyIsRefused() throws Exception {
+    Tamper tamper = new Tamper();
+    SigningKey other = SigningKey.generate();
+    tamper.setOpenSession(r -> {
+      try {
+        SessionGrant grant = SignedSessionGrant.parse(r.getSignedSessionGrant().toByteArray()).grant();
+        return r.toBuilder().setSignedSessionGrant(ByteString.copyFrom(new SessionGrant(grant.sessionId(),
+            ExchangeKey.copyOf(grant.exchangeKey().toByteArray())).sign(other).encode())).build();
+      } catch (dev.capsulevm.proofs.VerificationException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    try (HostClient client = client(Amount.ofCap(50), tamper)) {
+      HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, () -> create(client));
+      assertEquals(HostMisbehaviourException.Part.SESSION, e.part());
+      assertEquals(0, tamper.executeCalls.get());
+    }
+  }
+
+  @Test
+  void aReceiptChangedOnTheWayIsRefusedInASessionAsWithout() throws Exception {
+    Tamper tamper = new Tamper();
+    try (HostClient client = client(Amount.ofCap(50), tamper)) {
+      CapsuleWriter writer = create(client);
+      RecordWithBody record = writer.append(client, subRecords("x", 1)).get(0);
+      // a byte of the receipt's program id (which covers the ticket): its signature no longer verifies
+      tamper.set((position, response) -> response.hasEnd() ? flipReceipt(response, 50) : response);
+      HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class, () -> read(client, writer, record));
+      assertEquals(HostMisbehaviourException.Part.RECEIPT, e.part());
+      assertEquals(1, tamper.changed.get());
+      tamper.clear();
+      assertNotNull(read(client, writer, record).payload(), "the session pays on");
+    }
+  }
+
+  private static OpenSessionResponse flip(OpenSessionResponse r, int index) {
+    byte[] bytes = r.getSignedSessionGrant().toByteArray();
+    bytes[index] ^= 1;
+    return r.toBuilder().setSignedSessionGrant(ByteString.copyFrom(bytes)).build();
+  }
+
+  private static ExecuteResponse flipReceipt(ExecuteResponse end, int index) {
+    byte[] bytes = end.getEnd().getSignedReceipt().toByteArray();
+    bytes[index] ^= 1;
+    return end.toBuilder().setEnd(end.getEnd().toBuilder().setSignedReceipt(ByteString.copyFrom(bytes))).build();
+  }
+
+  /** Counts how the Execute headers sent were paid. */
+  static final class Payments implements ClientInterceptor {
+    final AtomicInteger tickets = new AtomicInteger();
+    final AtomicInteger withdrawals = new AtomicInteger();
+
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
+        CallOptions options, Channel next) {
+      ClientCall<ReqT, RespT> call = next.newCall(method, options);
+      if (!method.getFullMethodName().equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+        return call;
+      }
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+        @Override
+        public void sendMessage(ReqT message) {
+          ExecuteRequest request = (ExecuteRequest) message;
+          if (request.hasHeader()) {
+            boolean ticket = !request.getHeader().getTicket().isEmpty();
+            boolean withdrawal = !request.getHeader().getSignedWithdrawal().isEmpty();
+            assertTrue(ticket != withdrawal, "exactly one payment in the header");
+            (ticket ? tickets : withdrawals).incrementAndGet();
+          }
+          super.sendMessage(message);
+        }
+      };
+    }
+  }
+
+  /** Sends every call to the current host's port, whatever address the client was made for. */
+  static final class Redirect implements ClientInterceptor, AutoCloseable {
+    private volatile @Nullable ManagedChannel target;
+
+    void to(TestHost host) {
+      ManagedChannel old = target;
+      target = ManagedChannelBuilder.forTarget(host.address()).usePlaintext().maxInboundMessageSize(64 << 20).build();
+      if (old != null) {
+        old.shutdownNow();
+      }
+    }
+
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
+        CallOptions options, Channel next) {
+      ManagedChannel channel = target;
+      return (channel == null ? next : channel).newCall(method, options);
+    }
+
+    @Override
+    public void close() {
+      ManagedChannel channel = target;
+      if (channel != null) {
+        channel.shutdownNow();
+      }
+    }
+  }
+}
