@@ -234,13 +234,13 @@ class FormatVectorsTest {
    * The receipt and transcript examples ({@code completed.*}, {@code failed.*}) need programs, so
    * program's FormatExamplesTest recomputes them; renter's EvidenceFormatTest recomputes {@code evidence.*}
    * and its AccessFormatTest {@code access.*} and {@code member-card.*}; members.MembersFormatTest
-   * recomputes {@code members.*}; privacy.PrivacyFormatTest {@code privacy.*}; host's replication.PeerProofFormatTest {@code sync-proof.*}; program's RetentionFormatTest {@code retention.*}.
+   * recomputes {@code members.*}; privacy.PrivacyFormatTest {@code privacy.*}; host's replication.PeerProofFormatTest {@code sync-proof.*}; program's RetentionFormatTest {@code retention.*}; pricing's SessionFormatTest {@code session.*}.
    */
   private static boolean ownedElsewhere(String name) {
     return name.startsWith("completed.") || name.startsWith("failed.") || name.startsWith("evidence.")
         || name.startsWith("members.") || name.startsWith("access.") || name.startsWith("member-card.")
         || name.startsWith("sync-proof.") || name.startsWith("privacy.")
-        || name.startsWith("retention.");
+        || name.startsWith("retention.") || name.startsWith("session.");
   }
 
   public static void main(String[] args) throws Exception {
