@@ -112,4 +112,76 @@ class ConcurrentLedgerTest {
     assertEquals(threads * perThread, paid.get() + refused.get());
     assertTrue(paid.get() > 0);
   }
+
+  /** Programs of one session metered on many threads: their receipts' costs are the session's row, exactly. */
+  @Test
+  void aSessionsMeteredProgramsOnManyThreadsAddUpToItsRow() throws Exception {
+    PriceTable table = Fixtures.exampleTable();
+    PublicKey account = Fixtures.RENTER.publicKey();
+    SettableClock clock = new SettableClock(Fixtures.VALID_FROM.plusSeconds(1));
+    InMemoryLedger ledger = new InMemoryLedger(clock, table.limits().maxBalance());
+    Reservations holds = new Reservations(ledger, clock, Duration.ofHours(1), Amount.of(300_000));
+    long initial = 9_000_000;
+    ledger.deposit(account, Amount.of(initial));
+    SessionHold session = holds.openSession(account, Amount.of(8_000_000), 1, clock.instant().plusSeconds(600));
+    ProgramShape program = Fixtures.exampleProgram();
+    int threads = 6;
+    int perThread = 40;
+    AtomicLong spent = new AtomicLong();
+    AtomicLong settled = new AtomicLong();
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch go = new CountDownLatch(1);
+    List<Future<?>> done = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int thread = t;
+      done.add(pool.submit(() -> {
+        go.await();
+        SplittableRandom random = new SplittableRandom(thread);
+        for (int i = 0; i < perThread; i++) {
+          Reservation held;
+          try {
+            held = session.reserve(Amount.of(70_000));
+          } catch (PricingException e) {
+            assertEquals(PricingException.Reason.UNCOMMITTED_RISK, e.reason(), e.getMessage());
+            continue;
+          }
+          Meter meter = Meter.open(table, Fixtures.programId("s" + thread + "-" + i), null, held.amount(), 200, 10,
+              holds.refunderFor(held), Fixtures.CLOCK);
+          int stopAfter = random.nextInt(4);
+          meter.chargeUpload(1300);
+          for (int k = 0; k < stopAfter; k++) {
+            meter.chargeInstruction(program.instructions().get(k));
+            meter.chargeOutput(random.nextInt(65), Fixtures.leaf(k));
+          }
+          if (stopAfter < 3) {
+            meter.fail(stopAfter, 4, "stopped");
+          }
+          Receipt r = meter.close();
+          if (!held.isCommitted()) {
+            throw new AssertionError("not settled", held.failureOrNull());
+          }
+          spent.addAndGet(r.finalCost().units());
+          settled.incrementAndGet();
+        }
+        return null;
+      }));
+    }
+    go.countDown();
+    for (Future<?> f : done) {
+      f.get();
+    }
+    pool.shutdown();
+    assertTrue(settled.get() > 0);
+    List<Settlement> rows = ledger.settlements(account);
+    assertEquals(1, rows.size(), "one row for the session");
+    assertEquals(Settlement.Kind.SESSION, rows.get(0).kind());
+    assertEquals(settled.get(), rows.get(0).programs());
+    assertEquals(Amount.of(spent.get()), rows.get(0).cost());
+    assertEquals(initial - spent.get(), ledger.balance(account).units());
+    assertEquals(Amount.of(8_000_000 - spent.get()), session.remaining());
+    assertEquals(Amount.ZERO, holds.held(), "every program's budget was given back");
+    session.close();
+    assertEquals(Amount.ZERO, holds.held(account));
+    assertEquals(ledger.balance(account), holds.spendable(account));
+  }
 }
