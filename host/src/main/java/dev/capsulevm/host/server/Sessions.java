@@ -54,6 +54,13 @@ final class Sessions {
   private final Reservations reservations;
   private final BooleanSupplier closing;
   private final Map<Hash, Session> byId = new ConcurrentHashMap<>();
+  /**
+   * Guarded by this: the sessions that ended, until their requests expire, so a signed request cannot open
+   * a session twice. A session none of whose programs settled gives its nonce back to the holds, so without
+   * this a request seen on a plaintext port could be replayed to hold the renter's amount again (it could
+   * not be spent: the session key needs the renter's exchange secret).
+   */
+  private final Map<Hash, Instant> ended = new HashMap<>();
   /** Guarded by this: open sessions per account, kept with {@link #byId}. */
   private final Map<PublicKey, Integer> perAccount = new HashMap<>();
   private final AtomicLong opened = new AtomicLong();
@@ -234,6 +241,10 @@ final class Sessions {
     Hash id = signed.sessionId();
     synchronized (this) {
       checkBounds(request.account());
+      if (ended.containsKey(id)) { // an open one's nonce is held: the holds refuse it below
+        throw status(EndReason.PAYMENT_REPLAYED, "signed_session_request: session " + id
+            + " was opened before and has ended; a signed request opens one session (sign a new one)");
+      }
       SessionHold hold;
       try {
         hold = reservations.openSession(request.account(), request.amount(), request.nonce(), request.expiry());
@@ -313,15 +324,18 @@ final class Sessions {
   /** Closes every session past its expiry or idle too long; the host runs it every second. */
   void sweep() {
     Instant now = clock.instant();
-    int ended = 0;
+    int closed = 0;
     for (Session session : byId.values()) {
       if (session.stale(now, limits)) {
         end(session);
-        ended++;
+        closed++;
       }
     }
-    if (ended > 0) {
-      log.debug("closed {} expired or idle payment sessions", ended);
+    synchronized (this) {
+      ended.values().removeIf(expiry -> !now.isBefore(expiry)); // an expired request is refused anyway
+    }
+    if (closed > 0) {
+      log.debug("closed {} expired or idle payment sessions", closed);
     }
   }
 
@@ -334,6 +348,7 @@ final class Sessions {
     synchronized (this) {
       if (byId.remove(session.id(), session)) {
         perAccount.computeIfPresent(session.account(), (account, n) -> n == 1 ? null : n - 1);
+        ended.put(session.id(), session.expiry());
       }
     }
     session.hold().close();

@@ -293,6 +293,19 @@ class SessionsTest {
   }
 
   @Test
+  void aSignedRequestOpensOneSession_evenOnceItsSessionEndedWithNothingSettled() throws Exception {
+    Opened s = open(account, AMOUNT, clock.instant().plusSeconds(300));
+    ByteString replay = ByteString.copyFrom(s.request().encode());
+    openRefused(() -> sessions.open(replay), Status.Code.ALREADY_EXISTS, "REPLAYED_NONCE");
+    sessions.close(ByteString.copyFrom(s.id().toByteArray()), ByteString.copyFrom(s.key().closeMac(s.id())));
+    assertEquals(DEPOSIT, spendable(), "nothing settled: the whole amount is back, and the nonce free");
+    openRefused(() -> sessions.open(replay), Status.Code.ALREADY_EXISTS, "was opened before and has ended");
+    clock.advance(Duration.ofMinutes(5));
+    sessions.sweep(); // forgets the ended session: its request has expired and is refused as such
+    openRefused(() -> sessions.open(replay), Status.Code.FAILED_PRECONDITION, "expired");
+  }
+
+  @Test
   void anIdleSession_andAnExpiredOne_areClosedByTheSweep() throws Exception {
     Opened idle = open();
     Opened brief = open(account, AMOUNT, clock.instant().plusSeconds(300));

@@ -2,8 +2,10 @@ package dev.capsulevm.host.store;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Meter;
+import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.Reservation;
 import dev.capsulevm.pricing.Reservations;
+import dev.capsulevm.pricing.SessionHold;
 import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.ProgramEncoding;
@@ -52,7 +54,10 @@ import java.util.concurrent.ScheduledExecutorService;
  * <p>It reports on standard output as it goes: {@link #HELD} account nonce program-id before a program's
  * budget can be settled, {@link #SETTLED} account nonce cost once its settlement is durable (the moment a
  * host sends the receipt), {@link #COMMITTING} g just before group g's commit, {@link #COMMITTED} g once it
- * returned. Argument: the store directory.
+ * returned; for the session reader, {@link #SESSION} account nonce when it opens a session (before any of
+ * its programs can settle), {@link #SESSION_HELD} account nonce program-id before each program's budget can
+ * be settled and {@link #SESSION_SETTLED} account nonce cost once it is durable. Argument: the store
+ * directory.
  */
 public final class CrashChild {
   static final CapsuleFixture CAPSULE = new CapsuleFixture("crash-safety");
@@ -61,15 +66,25 @@ public final class CrashChild {
   static final String COMMITTED = "committed ";
   static final String HELD = "held ";
   static final String SETTLED = "settled ";
+  static final String SESSION = "session ";
+  static final String SESSION_HELD = "session-held ";
+  static final String SESSION_SETTLED = "session-settled ";
   /** Threads running read-only programs beside the writer. */
   static final int READERS = 3;
+  /** The account, and thread, whose read-only programs are paid from payment sessions. */
+  static final int SESSION_READER = READERS + 1;
+  /** What each payment session holds: ten programs' budgets. */
+  static final long SESSION_AMOUNT = 10 * ExecFixture.BUDGET;
   /** What each account is funded with, once. */
   static final long FUND = Amount.ofCap(100_000).units();
   static final Amount MAX_BALANCE = Amount.ofCap(1_000_000);
 
   private CrashChild() {}
 
-  /** The paying account {@code index}: 0 pays the groups, 1 to {@link #READERS} the readers. */
+  /**
+   * The paying account {@code index}: 0 pays the groups, 1 to {@link #READERS} the readers,
+   * {@link #SESSION_READER} the session reader.
+   */
   static PublicKey account(int index) {
     byte[] seed = new byte[32];
     ByteBuffer.wrap(seed).putInt(index).putInt(0x6d6f6e);
@@ -118,7 +133,7 @@ public final class CrashChild {
         batch.commit();
       }
     }
-    for (int a = 0; a <= READERS; a++) {
+    for (int a = 0; a <= SESSION_READER; a++) {
       if (ledger.balance(account(a)).isZero() && ledger.settlements(account(a)).isEmpty()) {
         ledger.deposit(account(a), Amount.of(FUND));
       }
@@ -130,6 +145,9 @@ public final class CrashChild {
       thread.setDaemon(true);
       thread.start();
     }
+    Thread sessions = new Thread(() -> readInSessions(holds, executor, clock, random), "session-reader");
+    sessions.setDaemon(true);
+    sessions.start();
     while (true) {
       long group;
       Hash parent;
@@ -194,15 +212,8 @@ public final class CrashChild {
   private static void read(int r, Reservations holds, Executor executor, Clock clock, SecureRandom random) {
     try {
       while (true) {
-        ExecFixture.Builder heads = new ExecFixture.Builder(CAPSULE.id());
-        heads.add(new Instruction.Heads());
-        // Unique per run like a real program id (which covers the withdrawal): the encoding and 16 random bytes.
-        byte[] encoding = ProgramEncoding.encode(heads.program());
-        byte[] unique = Arrays.copyOf(encoding, encoding.length + 16);
-        byte[] salt = new byte[16];
-        random.nextBytes(salt);
-        System.arraycopy(salt, 0, unique, encoding.length, 16);
-        Hash program = Sha256.hash(Domain.PROGRAM_ID, unique);
+        ExecFixture.Builder heads = headsProgram();
+        Hash program = uniqueHeadsProgram(random);
         Reservation payment = hold(holds, r, random, clock, program);
         Meter meter = Meter.open(ExecFixture.table(), program, CAPSULE.id(), payment.amount(), 100, 10,
             holds.refunderFor(payment), clock);
@@ -216,6 +227,65 @@ public final class CrashChild {
       e.printStackTrace();
       System.exit(3);
     }
+  }
+
+  /**
+   * The session reader: read-only programs in a loop, each paid from the current payment session (a new one
+   * opened when the session cannot hold another budget), each counted once its settlement is durable.
+   */
+  private static void readInSessions(Reservations holds, Executor executor, Clock clock, SecureRandom random) {
+    int a = SESSION_READER;
+    try {
+      SessionHold session = openSession(holds, random, clock);
+      while (true) {
+        Hash program = uniqueHeadsProgram(random);
+        ExecFixture.Builder heads = headsProgram();
+        Reservation payment;
+        try {
+          payment = session.reserve(Amount.of(ExecFixture.BUDGET));
+        } catch (PricingException e) {
+          session.close(); // its remainder cannot hold another budget
+          session = openSession(holds, random, clock);
+          continue;
+        }
+        // Reported before anything can settle it, as for a withdrawal.
+        report(SESSION_HELD + a + " " + session.nonce() + " " + program.toHex());
+        Meter meter = Meter.open(ExecFixture.table(), program, CAPSULE.id(), payment.amount(), 100, 10,
+            holds.refunderFor(payment), clock);
+        Outcome.Finished done = (Outcome.Finished) executor.run(heads.program(), heads.data(), meter, payment, o -> { });
+        if (!payment.isCommitted()) {
+          throw new IllegalStateException("a session read's settlement was not written", payment.failureOrNull());
+        }
+        report(SESSION_SETTLED + a + " " + session.nonce() + " " + done.receipt().receipt().finalCost().units());
+      }
+    } catch (Exception | Error e) {
+      e.printStackTrace();
+      System.exit(3);
+    }
+  }
+
+  /** Opens a payment session of the session reader's account under a fresh nonce, and says so first. */
+  private static SessionHold openSession(Reservations holds, SecureRandom random, Clock clock) throws PricingException {
+    long nonce = random.nextLong() & Long.MAX_VALUE;
+    Instant expiry = clock.instant().plus(Duration.ofHours(1)).truncatedTo(ChronoUnit.SECONDS);
+    report(SESSION + SESSION_READER + " " + nonce);
+    return holds.openSession(account(SESSION_READER), Amount.of(SESSION_AMOUNT), nonce, expiry);
+  }
+
+  private static ExecFixture.Builder headsProgram() {
+    ExecFixture.Builder heads = new ExecFixture.Builder(CAPSULE.id());
+    heads.add(new Instruction.Heads());
+    return heads;
+  }
+
+  /** A program id unique per run, like a real one (which covers its payment): the encoding and 16 random bytes. */
+  private static Hash uniqueHeadsProgram(SecureRandom random) {
+    byte[] encoding = ProgramEncoding.encode(headsProgram().program());
+    byte[] unique = Arrays.copyOf(encoding, encoding.length + 16);
+    byte[] salt = new byte[16];
+    random.nextBytes(salt);
+    System.arraycopy(salt, 0, unique, encoding.length, 16);
+    return Sha256.hash(Domain.PROGRAM_ID, unique);
   }
 
   private static synchronized void report(String line) {

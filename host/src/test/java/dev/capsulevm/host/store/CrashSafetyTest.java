@@ -45,7 +45,10 @@ import org.junit.jupiter.api.io.TempDir;
  * its settlement or not at all. And the ledger: every settlement the child acknowledged (a receipt a host
  * would have sent) is there with its cost; every settlement there is a program the child held a budget
  * for; every account's balance is its funding less exactly those settlements' costs, so no program in
- * flight at the kill took anything. The kill points come from what the child reports, never from a length
+ * flight at the kill took anything. Programs paid from payment sessions settle into their session's one
+ * row: each row names a program held in that session, and holds at least the programs and costs the child
+ * acknowledged, and at most the one more program its single session reader may have settled unacknowledged.
+ * The kill points come from what the child reports, never from a length
  * of time, so a slow machine changes where inside its work the child dies, not what the test proves.
  */
 class CrashSafetyTest {
@@ -57,9 +60,19 @@ class CrashSafetyTest {
   /** A program the child held a budget for: its account and program id. */
   private record Held(int account, Hash program) {}
 
+  /** The programs of one payment session acknowledged, and their costs summed. */
+  private record Acknowledged(int programs, long cost) {
+    Acknowledged plus(long more) {
+      return new Acknowledged(programs + 1, cost + more);
+    }
+  }
+
   /** What the child reported over every run: budgets held by nonce, settlements acknowledged by nonce. */
   private final Map<Long, Held> held = new HashMap<>();
   private final Map<Long, Long> acknowledged = new HashMap<>();
+  /** Payment sessions by nonce: the programs held in each, and what was acknowledged of them. */
+  private final Map<Long, Set<Hash>> sessionPrograms = new HashMap<>();
+  private final Map<Long, Acknowledged> sessionAcknowledged = new HashMap<>();
   /** Across the kills: programs in flight (held, never settled: nothing taken), settled but not acknowledged. */
   private long inFlightAtKills;
   private long unitsHeldAtKills;
@@ -100,7 +113,9 @@ class CrashSafetyTest {
         + " programs acknowledged, every one in the ledger with its cost; " + settledUnacknowledged
         + " settled but killed before acknowledging (in the ledger, each a program the child held); "
         + inFlightAtKills + " in flight at a kill, holding " + unitsHeldAtKills
-        + " units, of which the ledger took nothing");
+        + " units, of which the ledger took nothing; " + sessionPrograms.size() + " payment sessions, "
+        + sessionAcknowledged.values().stream().mapToInt(Acknowledged::programs).sum()
+        + " of their programs acknowledged, every one in its session's row");
   }
 
   /** Keeps a line of the child's: a budget held, a settlement acknowledged (a line cut by the kill is not one). */
@@ -112,6 +127,13 @@ class CrashSafetyTest {
       heldThisRun.put(Long.parseLong(f[2]), h);
     } else if (line.startsWith(CrashChild.SETTLED) && f.length == 4 && line.endsWith(f[3])) {
       acknowledged.put(Long.parseLong(f[2]), Long.parseLong(f[3]));
+    } else if (line.startsWith(CrashChild.SESSION) && f.length == 3) {
+      sessionPrograms.putIfAbsent(Long.parseLong(f[2]), new HashSet<>());
+    } else if (line.startsWith(CrashChild.SESSION_HELD) && f.length == 4 && f[3].length() == 2 * Hash.LENGTH) {
+      sessionPrograms.computeIfAbsent(Long.parseLong(f[2]), n -> new HashSet<>()).add(Hash.copyOf(HEX.parseHex(f[3])));
+    } else if (line.startsWith(CrashChild.SESSION_SETTLED) && f.length == 4 && line.endsWith(f[3])) {
+      sessionAcknowledged.merge(Long.parseLong(f[2]), new Acknowledged(1, Long.parseLong(f[3])),
+          (a, b) -> a.plus(b.cost()));
     }
   }
 
@@ -200,10 +222,18 @@ class CrashSafetyTest {
       // the ledger: exact for every account
       Set<String> funded = new TreeSet<>();
       Set<Long> settledNonces = new HashSet<>();
-      for (int a = 0; a <= CrashChild.READERS; a++) {
+      for (int a = 0; a <= CrashChild.SESSION_READER; a++) {
         PublicKey account = CrashChild.account(a);
         long charged = 0;
         for (Settlement s : ledger.settlements(account)) {
+          if (s.kind() == Settlement.Kind.SESSION) {
+            assertEquals(CrashChild.SESSION_READER, a, "only the session reader pays from sessions: " + s);
+            Set<Hash> programs = sessionPrograms.get(s.nonce());
+            assertNotNull(programs, "session row " + s + " is a session the child opened");
+            assertTrue(programs.contains(s.programId()), "session row " + s + " names a program held in it");
+            charged += s.cost().units();
+            continue;
+          }
           Held h = held.get(s.nonce());
           assertNotNull(h, "settlement " + s + " is a program the child held a budget for");
           assertEquals(new Held(a, s.programId()), h, "settlement " + s + " names the program held");
@@ -225,6 +255,21 @@ class CrashSafetyTest {
             .filter(x -> x.nonce() == ack.getKey()).findFirst().orElse(null);
         assertNotNull(s, "acknowledged settlement of nonce " + ack.getKey() + " is in the ledger");
         assertEquals(ack.getValue().longValue(), s.cost().units(), "with the cost acknowledged");
+      }
+      PublicKey sessionAccount = CrashChild.account(CrashChild.SESSION_READER);
+      for (Map.Entry<Long, Acknowledged> ack : sessionAcknowledged.entrySet()) {
+        Settlement row = ledger.settlements(sessionAccount).stream()
+            .filter(x -> x.nonce() == ack.getKey()).findFirst().orElse(null);
+        assertNotNull(row, "acknowledged programs of session " + ack.getKey() + " are in the ledger");
+        Acknowledged seen = ack.getValue();
+        // One reader per session: at most one program settled after the last acknowledged one.
+        if (row.programs() == seen.programs()) {
+          assertEquals(seen.cost(), row.cost().units(), "session " + ack.getKey() + " costs what was acknowledged");
+        } else {
+          assertEquals(seen.programs() + 1, row.programs(), "session " + ack.getKey() + ": " + row);
+          assertTrue(row.cost().units() >= seen.cost() && row.cost().units() - seen.cost() <= ExecFixture.BUDGET,
+              "session " + ack.getKey() + ": one program more than acknowledged, within its budget: " + row);
+        }
       }
       for (Map.Entry<Long, Held> h : heldThisRun.entrySet()) {
         if (!settledNonces.contains(h.getKey())) {
