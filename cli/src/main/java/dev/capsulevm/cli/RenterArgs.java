@@ -61,6 +61,13 @@ final class RenterArgs {
           + " a program a budget above CAP. Default: $CAPSULEVM_MAX_COST or the config's max-cost, else none.")
   @Nullable Amount maxCost;
 
+  @Option(names = "--session", paramLabel = "CAP", converter = BudgetConverter.class,
+      description = "Pay this command's programs from a payment session holding CAP (one signed request, then an"
+          + " HMAC ticket per program instead of a signed withdrawal each; what the programs do not spend is"
+          + " released when the command ends). Worth it for commands that run many programs (append --file,"
+          + " read --all). Default: $CAPSULEVM_SESSION or the config's session, else a withdrawal per program.")
+  @Nullable Amount session;
+
   RenterState state() {
     return new RenterState(state != null ? state : RenterState.defaultRoot());
   }
@@ -68,6 +75,11 @@ final class RenterArgs {
   /** {@code --budget}, else the config's, else null (each program's estimate). */
   @Nullable Amount budgetOrNull() {
     return budget != null ? budget : RenterConfig.current().budgetOrNull();
+  }
+
+  /** {@code --session}, else the config's, else null (a withdrawal per program). */
+  @Nullable Amount sessionOrNull() {
+    return session != null ? session : RenterConfig.current().sessionOrNull();
   }
 
   /** {@code --max-cost}, else the config's, else null (none). */
@@ -123,6 +135,10 @@ final class RenterArgs {
     }
     if (fixed != null) {
       options = options.withBudget(fixed);
+    }
+    Amount sessionAmount = sessionOrNull();
+    if (sessionAmount != null) {
+      options = options.withSession(sessionAmount);
     }
     return max != null ? options.withMaxCost(max) : options;
   }

@@ -38,6 +38,7 @@ import picocli.CommandLine;
  * tls-ca=FILE | tls-pin=SHA256[,...] | tls=true   how the host's certificate is checked (one of them)
  * budget=CAP            pay at most this per program instead of its estimate
  * max-cost=CAP          refuse a program whose estimate is above this; no budget above it
+ * session=CAP           pay each command's programs from a payment session holding this much
  * max-price.NAME=UNITS  the most this renter pays for one price of a host's table ({@link PriceFields})
  * </pre>
  *
@@ -61,7 +62,7 @@ final class RenterConfig {
   static final String MAX_PRICE = "max-price.";
   /** The keys besides {@code max-price.NAME}. */
   static final List<String> KEYS = List.of("host", "admin", "state", "account-key", "token-file", "tls-ca",
-      "tls-pin", "tls", "budget", "max-cost");
+      "tls-pin", "tls", "budget", "max-cost", "session");
   private static final List<String> TLS_KEYS = List.of("tls-ca", "tls-pin", "tls");
 
   /** A setting's value and where it came from ({@code CAPSULEVM_HOST}, or {@code FILE: host}). */
@@ -207,6 +208,7 @@ final class RenterConfig {
     maxPrices(RenterOptions.defaultMaxPrices().max());
     budgetOrNull();
     maxCostOrNull();
+    sessionOrNull();
     tlsSecurityChoice();
   }
 
@@ -270,6 +272,11 @@ final class RenterConfig {
   /** {@code budget}, or null. */
   @Nullable Amount budgetOrNull() {
     return amount("budget");
+  }
+
+  /** {@code session}, or null. */
+  @Nullable Amount sessionOrNull() {
+    return amount("session");
   }
 
   /** {@code max-cost}, or null. */

@@ -167,6 +167,23 @@ class DataCommandsTest {
 
   /** Standard input, binary (every byte value), appended with - and read back raw by the record's hash. */
   @Test
+  void aFileAppendedAndReadInPaymentSessionsRoundTrips() throws Exception {
+    String id = create("alice", "--max-sub-record-bytes", "1024", "--max-sub-records", "8");
+    byte[] data = randomBytes(40 * 1024, 21);
+    Path in = dir.resolve("session-in.bin");
+    Files.write(in, data);
+    Result append = cli("alice", "capsule", "append", "--capsule", id, "--file", in.toString(), "--session", "50",
+        "--json");
+    assertEquals(0, append.exitCode(), append.err());
+    assertEquals(5, append.out().split("\"record\":", -1).length - 1, "40 sub-records of 1 KiB, 8 a record: " + append.out());
+    Path back = dir.resolve("session-back.bin");
+    Result read = cli("alice", "capsule", "read", "--capsule", id, "--from", "1", "--out", back.toString(),
+        "--session", "50");
+    assertEquals(0, read.exitCode(), read.err());
+    assertArrayEquals(data, Files.readAllBytes(back));
+  }
+
+  @Test
   void binaryStandardInputRoundTrips() throws Exception {
     String id = create("alice", "--max-sub-record-bytes", "100");
     byte[] data = new byte[1000];
