@@ -18,7 +18,6 @@ import java.util.Objects;
 public record SessionRequest(PublicKey account, Amount amount, long nonce, Instant expiry, Hash priceTableId,
     PublicKey hostKey, ExchangeKey exchangeKey) {
 
-  static final int VERSION = 1;
   /** The length of the canonical body. */
   public static final int BODY_LENGTH = Withdrawal.BODY_LENGTH + ExchangeKey.LENGTH;
 
@@ -32,18 +31,17 @@ public record SessionRequest(PublicKey account, Amount amount, long nonce, Insta
     PriceTable.wholeSeconds("expiry", expiry);
   }
 
-  /** The canonical body: the bytes the account holder signs. */
+  /** The canonical body: the bytes the account holder signs, a withdrawal's fields and then the exchange key. */
   public byte[] body() {
     ByteBuffer out = ByteBuffer.allocate(BODY_LENGTH);
-    out.put((byte) VERSION);
-    Codec.putKey(out, account);
-    Codec.putAmount(out, amount);
-    out.putLong(nonce);
-    Codec.putSeconds(out, expiry);
-    Codec.putHash(out, priceTableId);
-    Codec.putKey(out, hostKey);
+    withdrawal().writeTo(out);
     out.put(exchangeKey.toByteArray());
     return out.array();
+  }
+
+  /** The withdrawal the request's first fields make: what the session holds, from whom, where and until when. */
+  Withdrawal withdrawal() {
+    return new Withdrawal(account, amount, nonce, expiry, priceTableId, hostKey);
   }
 
   /** Signs the body with the account's key, which must be {@link #account()}. */
@@ -57,15 +55,9 @@ public record SessionRequest(PublicKey account, Amount amount, long nonce, Insta
   /** Parses exactly one canonical body. */
   public static SessionRequest parseBody(byte[] body) throws VerificationException {
     Codec.Reader in = new Codec.Reader(body, BODY_LENGTH, "session request body");
-    in.version(VERSION);
-    PublicKey account = in.key("account");
-    Amount amount = in.amount("amount");
-    long nonce = in.anyLong();
-    Instant expiry = in.seconds("expiry");
-    Hash table = in.hash();
-    PublicKey host = in.key("hostKey");
+    Withdrawal w = Withdrawal.readFrom(in);
     ExchangeKey exchange = ExchangeKey.copyOf(in.bytes(ExchangeKey.LENGTH, "exchangeKey"));
     in.finish();
-    return new SessionRequest(account, amount, nonce, expiry, table, host, exchange);
+    return new SessionRequest(w.account(), w.amount(), w.nonce(), w.expiry(), w.priceTableId(), w.hostKey(), exchange);
   }
 }

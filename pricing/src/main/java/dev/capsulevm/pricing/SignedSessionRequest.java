@@ -7,7 +7,6 @@ import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.Signature;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -49,24 +48,9 @@ public record SignedSessionRequest(SessionRequest request, Signature signature) 
    * are the holds' to check, atomically.
    */
   public SessionRequest verify(PublicKey hostKey, Hash priceTableId, Clock clock) throws PricingException {
-    SessionRequest r = request;
-    if (!r.hostKey().equals(hostKey)) {
-      throw new PricingException(PricingException.Reason.WRONG_HOST,
-          "session request is for host " + r.hostKey() + ", this host is " + hostKey);
-    }
-    if (!r.priceTableId().equals(priceTableId)) {
-      throw new PricingException(PricingException.Reason.WRONG_PRICE_TABLE,
-          "session request names price table " + r.priceTableId() + ", in force is " + priceTableId);
-    }
-    Instant now = clock.instant();
-    if (!now.isBefore(r.expiry())) {
-      throw new PricingException(PricingException.Reason.EXPIRED,
-          "session request expired at " + r.expiry() + ", now is " + now);
-    }
-    if (!r.account().verify(Domain.SESSION_REQUEST_SIGNATURE, r.body(), signature)) {
-      throw new PricingException(PricingException.Reason.BAD_SIGNATURE,
-          "session request nonce " + r.nonce() + " is not signed by account " + r.account());
-    }
-    return r;
+    request.withdrawal().check("session request", Domain.SESSION_REQUEST_SIGNATURE, request.body(), signature,
+        hostKey, priceTableId, clock);
+    return request;
   }
+
 }

@@ -6,7 +6,6 @@ import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.Signature;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -43,24 +42,9 @@ public record SignedWithdrawal(Withdrawal withdrawal, Signature signature) {
    * balance are the ledger's to check, atomically.
    */
   public Withdrawal verify(PublicKey hostKey, Hash priceTableId, Clock clock) throws PricingException {
-    Withdrawal w = withdrawal;
-    if (!w.hostKey().equals(hostKey)) {
-      throw new PricingException(PricingException.Reason.WRONG_HOST,
-          "withdrawal is for host " + w.hostKey() + ", this host is " + hostKey);
-    }
-    if (!w.priceTableId().equals(priceTableId)) {
-      throw new PricingException(PricingException.Reason.WRONG_PRICE_TABLE,
-          "withdrawal names price table " + w.priceTableId() + ", in force is " + priceTableId);
-    }
-    Instant now = clock.instant();
-    if (!now.isBefore(w.expiry())) {
-      throw new PricingException(PricingException.Reason.EXPIRED,
-          "withdrawal expired at " + w.expiry() + ", now is " + now);
-    }
-    if (!w.account().verify(Domain.WITHDRAWAL_SIGNATURE, w.body(), signature)) {
-      throw new PricingException(PricingException.Reason.BAD_SIGNATURE,
-          "withdrawal nonce " + w.nonce() + " is not signed by account " + w.account());
-    }
-    return w;
+    withdrawal.check("withdrawal", Domain.WITHDRAWAL_SIGNATURE, withdrawal.body(), signature, hostKey, priceTableId,
+        clock);
+    return withdrawal;
   }
+
 }
