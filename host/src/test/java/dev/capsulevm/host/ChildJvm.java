@@ -85,7 +85,10 @@ public final class ChildJvm implements AutoCloseable {
 
   /** Kills the child with SIGKILL and waits for it to go; returns its exit code (137 on Linux). */
   public int kill() throws InterruptedException {
-    process.destroyForcibly();
+    // Through the handle: Process.destroyForcibly also closes our end of the child's output, dropping the
+    // lines it wrote that the reader had not read yet; the handle only sends the signal, so the reader
+    // reads to the end of the pipe and rest() is complete.
+    process.toHandle().destroyForcibly();
     assertTrue(process.waitFor(Await.DEADLINE.toSeconds(), TimeUnit.SECONDS), "the child is gone");
     return process.exitValue();
   }

@@ -1,5 +1,6 @@
 package dev.capsulevm.host.server;
 
+import dev.capsulevm.host.store.LmdbLedger;
 import dev.capsulevm.pricing.Cashier;
 import dev.capsulevm.pricing.Ledger;
 import dev.capsulevm.pricing.Reservations;
@@ -50,6 +51,9 @@ final class HostContext {
     this.metrics = metrics;
     this.slots = new ProgramSlots(config.reservedShare(), metrics.running::set);
     metrics.uncommittedBudget(() -> reservations.held().units());
+    if (ledger instanceof LmdbLedger journaled) {
+      metrics.unsyncedCharges(() -> journaled.unsyncedCharges().units());
+    }
     this.sessions = new Sessions(config.sessions(), config.clock(), hostKey, tables, reservations, () -> closing);
     metrics.sessions(sessions::open, sessions::opened, sessions::programsPaid);
     this.admission = new Admission(tables, cashier, rate, config, slots, sessions, () -> closing);

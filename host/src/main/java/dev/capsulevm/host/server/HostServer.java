@@ -181,8 +181,9 @@ public final class HostServer implements AutoCloseable {
               config.maxSubRecordsPerRecord(), config.maxConcurrentPrograms(), Amount.of(config.maxBalanceUnits()));
       // The ledger shares the store's LMDB environment, so a program's charge commits in the same
       // transaction as its writes; budgets of programs in flight are held in memory in front of it, at
-      // most maxUncommittedRisk of them.
-      Ledger ledger = storage.ledger(config.clock(), limits.maxBalance());
+      // most maxUncommittedRisk of them. The charges of programs that wrote nothing wait in the store's
+      // settlement journal for the next commit, at most maxUncommittedRisk of them too.
+      Ledger ledger = storage.ledger(config.clock(), limits.maxBalance(), Amount.of(config.maxUncommittedRiskUnits()));
       Reservations reservations = new Reservations(ledger, config.clock(), config.withdrawalWindow(),
           Amount.of(config.maxUncommittedRiskUnits()));
       PriceTables tables = PriceTables.keptIn(dir.resolve(PriceTables.FILE), hostKey, config.clock(),

@@ -94,6 +94,16 @@ final class Metrics implements AutoCloseable {
   }
 
   /**
+   * Registers {@code capsulevm_unsynced_charges_units}: the charges in the store's settlement journal not
+   * committed yet ({@code unsynced}), which an OS crash (not a crash of the host) could lose.
+   */
+  void unsyncedCharges(DoubleSupplier unsynced) {
+    GaugeWithCallback.builder().name("capsulevm_unsynced_charges_units")
+        .help("Charges of programs that wrote nothing, journaled and not yet committed to the ledger (units)")
+        .callback(callback -> callback.call(unsynced.getAsDouble())).register(registry);
+  }
+
+  /**
    * Registers the payment sessions' metrics: {@code capsulevm_payment_sessions_open} ({@code open}),
    * {@code capsulevm_payment_sessions_opened} ({@code opened}) and {@code capsulevm_programs_paid_by_ticket}
    * ({@code paid}: programs admitted on a session's ticket).

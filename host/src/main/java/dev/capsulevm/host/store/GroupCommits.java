@@ -40,6 +40,18 @@ final class GroupCommits {
     Runnable apply(Txn<ByteBuffer> txn, List<StagedWrite> writes) throws StorageException;
   }
 
+  /**
+   * Writes that open every transaction, before its batches: the ledger's journaled settlements
+   * ({@link SettlementJournal}), so they reach LMDB in the order they were written, before any later batch.
+   */
+  interface Prelude {
+    /** Whether there is anything to write; when not, {@link #apply} is not called. */
+    boolean hasWork();
+
+    /** Writes inside {@code txn}; returns what to do once the transaction committed. */
+    Runnable apply(Txn<ByteBuffer> txn) throws StorageException;
+  }
+
   /** A batch waiting for its commit. Its fields change only under the leader's lock. */
   private static final class Waiting {
     final List<StagedWrite> writes;
@@ -61,14 +73,16 @@ final class GroupCommits {
 
   private final LmdbEnvironment environment;
   private final Applier applier;
+  private final Prelude prelude;
   private final ReentrantLock leader = new ReentrantLock();
   private final ConcurrentLinkedQueue<Waiting> queue = new ConcurrentLinkedQueue<>();
   private final AtomicLong transactions = new AtomicLong();
   private final AtomicLong batches = new AtomicLong();
 
-  GroupCommits(LmdbEnvironment environment, Applier applier) {
+  GroupCommits(LmdbEnvironment environment, Applier applier, Prelude prelude) {
     this.environment = environment;
     this.applier = applier;
+    this.prelude = prelude;
   }
 
   /**
@@ -127,10 +141,23 @@ final class GroupCommits {
 
   /** One write transaction for {@code group}; returns the batches refused for a full map. */
   private List<Waiting> commitTogether(List<Waiting> group) {
+    List<Runnable> afterPrelude = new ArrayList<>(1);
     try {
       environment.write(txn -> {
+        afterPrelude.clear();
         for (Waiting waiting : group) {
           waiting.reset(); // the work runs again when the map grew
+        }
+        if (prelude.hasWork()) {
+          // Nested, so that a prelude that cannot be written (a full map) costs the batches nothing: it
+          // stays to be written by the next transaction.
+          try (Txn<ByteBuffer> nested = environment.child(txn)) {
+            Runnable after = prelude.apply(nested);
+            nested.commit();
+            afterPrelude.add(after);
+          } catch (StorageException | RuntimeException e) {
+            log.warn("the journaled settlements wait for the next commit: {}", e.toString());
+          }
         }
         if (group.size() == 1) {
           Waiting only = group.get(0);
@@ -161,6 +188,7 @@ final class GroupCommits {
       return List.of();
     }
     transactions.incrementAndGet();
+    afterPrelude.forEach(Runnable::run);
     List<Waiting> full = new ArrayList<>();
     for (Waiting waiting : group) {
       Runnable after = waiting.afterCommit;

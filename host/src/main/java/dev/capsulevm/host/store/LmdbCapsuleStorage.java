@@ -21,16 +21,23 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Txn;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Capsule storage in one LMDB environment per data directory. A {@link Snapshot} is one LMDB read
@@ -45,11 +52,18 @@ import org.lmdbjava.Txn;
  * snapshots are open; close them first.
  */
 public final class LmdbCapsuleStorage implements ReplicaStore {
+  private static final Logger log = LoggerFactory.getLogger(LmdbCapsuleStorage.class);
   /** The default map size: the most the data file may grow to. */
   public static final long DEFAULT_MAP_SIZE = 1L << 30;
 
   /** The default most the map may grow to when a commit fills it. */
   public static final long DEFAULT_MAX_MAP_SIZE = 16L << 30;
+
+  /** The default most the charges journaled and not yet committed may add up to: 1 CAP. */
+  public static final Amount DEFAULT_MAX_UNSYNCED = Amount.ofCap(1);
+
+  /** How long after its first pending settlement the journal is committed at the latest. */
+  static final Duration FLUSH_DELAY = Duration.ofSeconds(1);
 
   /** The default number of read transactions (snapshots and lookups) that may be open at once. */
   public static final int DEFAULT_MAX_READERS = 256;
@@ -84,6 +98,10 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   private final CapsuleDatabases capsules;
   private final DigestIndex digests;
   private final GroupCommits groups;
+  private final SettlementJournal journal;
+  /** Commits the journal a little after its first pending settlement; started with the first ledger. */
+  private @Nullable ScheduledExecutorService flusher;
+  private boolean flushScheduled;
   /** The clock settlements prune expired nonces by: the ledger's ({@link #ledger}). */
   private volatile Clock ledgerClock = Clock.systemUTC();
   /** Told, after each commit that stored records, each capsule's lowest new height; null: nobody listens. */
@@ -91,11 +109,33 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   /** Told, after each commit that stored records, each capsule's new record ids; null: nobody listens. */
   private volatile @Nullable BiConsumer<Hash, List<Hash>> recordsStored;
 
-  private LmdbCapsuleStorage(LmdbEnvironment environment) {
+  private LmdbCapsuleStorage(LmdbEnvironment environment, SettlementJournal journal) {
     this.environment = environment;
     this.capsules = new CapsuleDatabases(environment);
     this.digests = new DigestIndex(environment);
-    this.groups = new GroupCommits(environment, this::applyIn);
+    this.journal = journal;
+    this.groups = new GroupCommits(environment, this::applyIn, new GroupCommits.Prelude() {
+      @Override
+      public boolean hasWork() {
+        synchronized (journal) {
+          return journal.pendingCount() != 0;
+        }
+      }
+
+      @Override
+      public Runnable apply(Txn<ByteBuffer> txn) {
+        List<SettlementJournal.Entry> entries;
+        synchronized (journal) {
+          entries = journal.pendingEntries();
+        }
+        long last = SettlementJournal.applyAll(environment, txn, entries, ledgerClock.instant().getEpochSecond());
+        return () -> {
+          synchronized (journal) {
+            journal.applied(last);
+          }
+        };
+      }
+    });
   }
 
   /**
@@ -135,8 +175,16 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
    */
   public static LmdbCapsuleStorage open(Path directory, long mapSize, long maxMapSize, int maxReaders,
       Durability durability) throws IOException {
-    LmdbCapsuleStorage storage = new LmdbCapsuleStorage(
-        LmdbEnvironment.open(directory, mapSize, maxMapSize, maxReaders, durability, DATABASES));
+    LmdbEnvironment environment = LmdbEnvironment.open(directory, mapSize, maxMapSize, maxReaders, durability,
+        DATABASES);
+    SettlementJournal journal;
+    try {
+      journal = SettlementJournal.open(directory, environment, Clock.systemUTC().instant().getEpochSecond());
+    } catch (IOException | RuntimeException e) {
+      environment.close();
+      throw e;
+    }
+    LmdbCapsuleStorage storage = new LmdbCapsuleStorage(environment, journal);
     try {
       storage.digests.addMissing(storage.environment, storage.capsules);
     } catch (RuntimeException e) {
@@ -375,17 +423,60 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
 
   /**
    * A {@link dev.capsulevm.pricing.Ledger} kept in this store's environment (databases {@code accounts},
-   * {@code nonces} and {@code nonce-expiry}), so its state is as durable as the records and a batch's
-   * settlements land in it atomically with the batch's writes. Its settlements are batches of this store,
-   * group-committed with the others; from now on every batch's settlement prunes expired nonces by
-   * {@code clock}.
+   * {@code nonces}, {@code nonce-expiry} and {@code settlement-journal}), so its state is as durable as the
+   * records and a batch's settlements land in it atomically with the batch's writes. The settlement of a
+   * program that wrote nothing goes to the store's settlement journal first ({@link LmdbLedger#settle}), at
+   * most {@code maxUnsynced} of charges at a time. From now on every batch's settlement prunes expired
+   * nonces by {@code clock}.
    *
    * @param maxBalance deposits above it are refused (the price table's maximum balance)
+   * @param maxUnsynced the most the journaled charges not yet committed may add up to (a host passes its
+   *     {@code maxUncommittedRisk})
    */
-  public LmdbLedger ledger(Clock clock, Amount maxBalance) {
+  public LmdbLedger ledger(Clock clock, Amount maxBalance, Amount maxUnsynced) {
     environment.ensureOpen();
     ledgerClock = clock;
-    return new LmdbLedger(environment, this::apply, clock, maxBalance);
+    return new LmdbLedger(environment, this::apply, journal, this::flushSoon, clock, maxBalance, maxUnsynced);
+  }
+
+  /** {@link #ledger(Clock, Amount, Amount)} with at most {@link #DEFAULT_MAX_UNSYNCED} of unsynced charges. */
+  public LmdbLedger ledger(Clock clock, Amount maxBalance) {
+    return ledger(clock, maxBalance, DEFAULT_MAX_UNSYNCED);
+  }
+
+  /** Commits the settlement journal {@link #FLUSH_DELAY} from now, unless a commit is already due. */
+  private void flushSoon() {
+    synchronized (journal) {
+      if (flushScheduled) {
+        return;
+      }
+      ScheduledExecutorService scheduler = flusher;
+      if (scheduler == null) {
+        scheduler = Executors.newSingleThreadScheduledExecutor(runnable -> {
+          Thread thread = new Thread(runnable, "settlement-journal-flush");
+          thread.setDaemon(true);
+          return thread;
+        });
+        flusher = scheduler;
+      }
+      flushScheduled = true;
+      Future<?> unused = scheduler.schedule(this::flushJournal, FLUSH_DELAY.toMillis(), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Commits the settlements journaled so far (one write transaction), if there are any. */
+  void flushJournal() {
+    synchronized (journal) {
+      flushScheduled = false;
+      if (journal.pendingCount() == 0) {
+        return;
+      }
+    }
+    try {
+      groups.commit(List.of());
+    } catch (StorageException | RuntimeException e) {
+      log.warn("the journaled settlements were not committed now; they stay in the journal: {}", e.toString());
+    }
   }
 
   /** Forces every commit so far to disk (useful with {@link Durability#NO_SYNC}). */
@@ -404,6 +495,7 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
    * this store does not know is listed too, with a placeholder entry.
    */
   public SortedMap<String, SortedMap<String, String>> dump() {
+    flushJournal(); // so the dump holds every settlement the ledger took
     return environment.dump();
   }
 
@@ -413,6 +505,22 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
    */
   @Override
   public void close() {
+    ScheduledExecutorService scheduler;
+    synchronized (journal) {
+      scheduler = flusher;
+      flusher = null;
+    }
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
+    if (!environment.isClosed()) {
+      flushJournal(); // so a store closed cleanly leaves an empty journal behind
+    }
     environment.close();
+    try {
+      journal.close();
+    } catch (IOException e) {
+      log.warn("closing the settlement journal: {}", e.toString());
+    }
   }
 }

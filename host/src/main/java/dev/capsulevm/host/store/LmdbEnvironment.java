@@ -130,6 +130,10 @@ final class LmdbEnvironment implements AutoCloseable {
     return dbi;
   }
 
+  boolean isClosed() {
+    return closed;
+  }
+
   void ensureOpen() {
     if (closed) {
       throw new IllegalStateException("the store is closed");

@@ -11,12 +11,16 @@ import dev.capsulevm.vm.storage.StagedBatch;
 import dev.capsulevm.vm.storage.StagedWrite;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.vm.storage.StorageException.Reason;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.Dbi;
@@ -24,6 +28,8 @@ import org.lmdbjava.CursorIterable;
 import org.lmdbjava.CursorIterable.KeyVal;
 import org.lmdbjava.KeyRange;
 import org.lmdbjava.Txn;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link Ledger} of pricing's accounts in the LMDB environment of an {@link LmdbCapsuleStorage}
@@ -47,6 +53,7 @@ import org.lmdbjava.Txn;
  * withdrawal has expired.
  */
 public final class LmdbLedger implements Ledger {
+  private static final Logger log = LoggerFactory.getLogger(LmdbLedger.class);
   /** Balance (u64), then the last program settled against the account (32) if any, by account public key (32). */
   static final String DB_ACCOUNTS = "accounts";
   /**
@@ -56,8 +63,12 @@ public final class LmdbLedger implements Ledger {
   static final String DB_NONCES = "nonces";
   /** The same nonces in expiry order, for pruning: empty values under expiry (u64), account (32), nonce (u64). */
   static final String DB_NONCE_EXPIRY = "nonce-expiry";
+  /** The last sequence number of the {@link SettlementJournal} applied here: u64 under the key {@code 00}. */
+  static final String DB_JOURNAL = "settlement-journal";
   /** The ledger's databases, in the order the store opens them. */
-  static final List<String> DATABASES = List.of(DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY);
+  static final List<String> DATABASES = List.of(DB_ACCOUNTS, DB_NONCES, DB_NONCE_EXPIRY, DB_JOURNAL);
+  /** Past this many journaled settlements not yet in LMDB, the next settlement commits them all. */
+  static final int MAX_PENDING = 4096;
   /** A withdrawal's settled nonce: expiry, program id, cost. */
   private static final int SETTLED_BYTES = Long.BYTES + Hash.LENGTH + Long.BYTES;
   /** A session's settled nonce: expiry, last program id, total cost, kind, program count. */
@@ -67,56 +78,174 @@ public final class LmdbLedger implements Ledger {
 
   private final LmdbEnvironment environment;
   private final StagedBatch.Applier commits;
+  private final SettlementJournal journal;
+  private final Runnable flushSoon;
   private final Dbi<ByteBuffer> accounts;
   private final Dbi<ByteBuffer> nonces;
   private final Clock clock;
   private final Amount maxBalance;
+  private final Amount maxUnsynced;
 
-  /** A ledger over {@code environment} whose settlements are committed by {@code commits} (the store's batches). */
-  LmdbLedger(LmdbEnvironment environment, StagedBatch.Applier commits, Clock clock, Amount maxBalance) {
+  /**
+   * A ledger over {@code environment} whose settlements are committed by {@code commits} (the store's
+   * batches) or, for programs that wrote nothing, written to {@code journal} first; once the journal holds
+   * {@code maxUnsynced} of charges or {@link #MAX_PENDING} settlements, the next settlement commits them,
+   * and {@code flushSoon} asks for a commit a little later after the first.
+   */
+  LmdbLedger(LmdbEnvironment environment, StagedBatch.Applier commits, SettlementJournal journal, Runnable flushSoon,
+      Clock clock, Amount maxBalance, Amount maxUnsynced) {
     this.environment = Objects.requireNonNull(environment, "environment");
     this.commits = Objects.requireNonNull(commits, "commits");
+    this.journal = Objects.requireNonNull(journal, "journal");
+    this.flushSoon = Objects.requireNonNull(flushSoon, "flushSoon");
     this.accounts = environment.dbi(DB_ACCOUNTS);
     this.nonces = environment.dbi(DB_NONCES);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.maxBalance = Objects.requireNonNull(maxBalance, "maxBalance");
+    this.maxUnsynced = Objects.requireNonNull(maxUnsynced, "maxUnsynced");
   }
 
+  /** {@inheritDoc} Journaled settlements are committed first, so the maximum is checked against them too. */
   @Override
   public void deposit(PublicKey account, Amount amount) throws PricingException {
     Objects.requireNonNull(account, "account");
     Objects.requireNonNull(amount, "amount");
+    flush();
     environment.update(txn -> {
       Entry entry = entry(accounts, txn, account);
-      long now = entry.balance();
+      long now;
+      synchronized (journal) { // inside the write transaction, as a commit's leader takes it
+        now = entry.balance() - pendingCost(txn, account);
+      }
       // As a difference, so no sum overflows; a credit may have lifted the balance above the maximum.
       if (amount.units() > maxBalance.units() - now) {
         throw new PricingException(PricingException.Reason.BALANCE_LIMIT, "account " + account + " holds "
             + now + " units; depositing " + amount.units() + " exceeds the maximum " + maxBalance.units());
       }
-      put(accounts, txn, account, new Entry(now + amount.units(), entry.lastProgramOrNull()));
+      put(accounts, txn, account, new Entry(entry.balance() + amount.units(), entry.lastProgramOrNull()));
     });
   }
 
   @Override
   public Amount balance(PublicKey account) {
     Objects.requireNonNull(account, "account");
-    return Amount.of(environment.read(txn -> entry(accounts, txn, account).balance()));
+    return Amount.of(readWithJournal(txn -> entry(accounts, txn, account).balance() - pendingCost(txn, account)));
   }
 
   @Override
   public @Nullable Hash lastProgram(PublicKey account) {
     Objects.requireNonNull(account, "account");
-    return environment.read(txn -> entry(accounts, txn, account).lastProgramOrNull());
+    return readWithJournal(txn -> {
+      List<Settlement> pending = journal.pending(account, SettlementJournal.appliedSeq(environment, txn));
+      return pending.isEmpty() ? entry(accounts, txn, account).lastProgramOrNull()
+          : pending.get(pending.size() - 1).programId();
+    });
   }
 
   /**
-   * {@inheritDoc} One batch of the store holding the settlement alone, committed with whatever other
-   * batches are waiting (one synced transaction for all of them).
+   * {@inheritDoc} A program that wrote nothing has its settlement checked against the ledger and written to
+   * the journal ({@link SettlementJournal}): no commit of its own, durable against a crash of the process
+   * once this returns, and committed to LMDB with the store's next write transaction. When the journal
+   * cannot be written, the settlement is one batch of the store, committed with whatever other batches are
+   * waiting (one synced transaction for all of them).
    */
   @Override
   public void settle(Settlement settlement) throws PricingException {
     Objects.requireNonNull(settlement, "settlement");
+    boolean journaled = false;
+    boolean first = false;
+    boolean full = false;
+    synchronized (journal) {
+      if (!journal.broken()) {
+        check(settlement);
+        try {
+          journal.append(settlement);
+          journaled = true;
+          first = journal.pendingCount() == 1;
+          full = journal.pendingCount() >= MAX_PENDING || journal.pendingCharges().units() >= maxUnsynced.units();
+        } catch (IOException e) {
+          log.error("the settlement journal failed; settlements are committed one by one from now on: {}",
+              e.toString());
+        }
+      }
+    }
+    // Outside the journal's monitor: a commit's leader takes it to read the journal.
+    if (!journaled) {
+      commit(settlement);
+    } else if (full) {
+      flush();
+    } else if (first) {
+      flushSoon.run();
+    }
+  }
+
+  /** Commits the journaled settlements to LMDB (one synced transaction), if there are any. */
+  public void flush() {
+    synchronized (journal) {
+      if (journal.pendingCount() == 0) {
+        return;
+      }
+    }
+    try {
+      commits.apply(List.of());
+    } catch (StorageException e) {
+      throw new IllegalStateException("the journaled settlements were not committed: " + e.getMessage(), e);
+    }
+  }
+
+  /** The charges journaled and not yet committed to LMDB: what an OS crash could take from the host now. */
+  public Amount unsyncedCharges() {
+    synchronized (journal) {
+      return journal.pendingCharges();
+    }
+  }
+
+  /**
+   * Under the journal's monitor: refuses what {@link #settle(LmdbEnvironment, Txn, Settlement, long)} would,
+   * against the ledger's databases and the journaled settlements together.
+   */
+  private void check(Settlement settlement) throws PricingException {
+    long nowSecond = clock.instant().getEpochSecond();
+    PricingException refused = environment.read(txn -> {
+      PublicKey account = settlement.account();
+      Settlement row = null;
+      boolean used = false;
+      ByteBuffer stored = nonces.get(txn, nonceKey(account, settlement.nonce()));
+      if (stored != null && stored.getLong(stored.position()) > nowSecond) {
+        used = true;
+        row = settlementOrNull(account, settlement.nonce(), stored);
+      }
+      long balance = entry(accounts, txn, account).balance();
+      for (Settlement pending : journal.pending(account, SettlementJournal.appliedSeq(environment, txn))) {
+        balance -= pending.cost().units();
+        if (pending.nonce() == settlement.nonce() && pending.expiry().getEpochSecond() > nowSecond) {
+          used = true;
+          row = row == null ? pending : accumulatedOrNull(row, pending);
+        }
+      }
+      boolean sessionRow = row != null && row.kind() == Settlement.Kind.SESSION;
+      if (used && (settlement.kind() == Settlement.Kind.WITHDRAWAL || !sessionRow)) {
+        return new PricingException(PricingException.Reason.REPLAYED_NONCE, "account " + account
+            + " already used nonce " + settlement.nonce() + (sessionRow ? " for a session" : " for a withdrawal"));
+      }
+      if (settlement.cost().units() > balance) {
+        return new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + account + " holds "
+            + balance + " units, program " + settlement.programId() + " cost " + settlement.cost().units());
+      }
+      if (row != null && accumulatedOrNull(row, settlement) == null) {
+        return new PricingException(PricingException.Reason.LIMIT_EXCEEDED, "session nonce " + row.nonce() + " of "
+            + account + " has settled " + row.programs() + " programs costing " + row.cost().units()
+            + " units; adding " + settlement.cost().units() + " more overflows its row");
+      }
+      return null;
+    });
+    if (refused != null) {
+      throw refused;
+    }
+  }
+
+  /** The settlement as one batch of the store, committed with the others waiting. */
+  private void commit(Settlement settlement) throws PricingException {
     try {
       commits.apply(List.of(new StagedWrite.Settle(settlement)));
     } catch (StorageException e) {
@@ -144,9 +273,17 @@ public final class LmdbLedger implements Ledger {
   public boolean nonceUsed(PublicKey account, long nonce) {
     Objects.requireNonNull(account, "account");
     long nowSecond = clock.instant().getEpochSecond();
-    return environment.read(txn -> {
+    return readWithJournal(txn -> {
       ByteBuffer value = nonces.get(txn, nonceKey(account, nonce));
-      return value != null && value.getLong(value.position()) > nowSecond;
+      if (value != null && value.getLong(value.position()) > nowSecond) {
+        return true;
+      }
+      for (Settlement pending : journal.pending(account, SettlementJournal.appliedSeq(environment, txn))) {
+        if (pending.nonce() == nonce && pending.expiry().getEpochSecond() > nowSecond) {
+          return true;
+        }
+      }
+      return false;
     });
   }
 
@@ -155,8 +292,9 @@ public final class LmdbLedger implements Ledger {
     Objects.requireNonNull(account, "account");
     long nowSecond = clock.instant().getEpochSecond();
     byte[] prefix = account.toByteArray();
-    return environment.read(txn -> {
-      List<Settlement> out = new ArrayList<>();
+    return readWithJournal(txn -> {
+      // In the nonces database's order: the nonce's 8 bytes big-endian, unsigned.
+      Map<Long, Settlement> byNonce = new TreeMap<>(Long::compareUnsigned);
       try (CursorIterable<ByteBuffer> cursor = nonces.iterate(txn, KeyRange.atLeast(Layout.direct(prefix)))) {
         for (KeyVal<ByteBuffer> entry : cursor) {
           if (!Layout.startsWith(entry.key(), prefix)) {
@@ -165,16 +303,40 @@ public final class LmdbLedger implements Ledger {
           long nonce = entry.key().getLong(entry.key().position() + PublicKey.LENGTH);
           Settlement settled = settlementOrNull(account, nonce, entry.val());
           if (settled != null && settled.expiry().getEpochSecond() > nowSecond) {
-            out.add(settled); // else a nonce used before settlements were kept, or one already expired
+            byNonce.put(nonce, settled); // else a nonce used before settlements were kept, or one already expired
           }
         }
       }
-      return out;
+      for (Settlement pending : journal.pending(account, SettlementJournal.appliedSeq(environment, txn))) {
+        if (pending.expiry().getEpochSecond() > nowSecond) {
+          Settlement row = byNonce.get(pending.nonce());
+          Settlement merged = row == null ? pending : accumulatedOrNull(row, pending);
+          byNonce.put(pending.nonce(), merged == null ? row : merged);
+        }
+      }
+      return List.copyOf(byNonce.values());
     });
+  }
+
+  /** Reads the ledger's databases and the journal as of one moment: under the journal's monitor, one read transaction. */
+  private <T> T readWithJournal(Function<Txn<ByteBuffer>, T> work) {
+    synchronized (journal) {
+      return environment.read(work);
+    }
+  }
+
+  /** Under the journal's monitor: the costs of the account's journaled settlements not applied as of {@code txn}. */
+  private long pendingCost(Txn<ByteBuffer> txn, PublicKey account) {
+    long sum = 0;
+    for (Settlement pending : journal.pending(account, SettlementJournal.appliedSeq(environment, txn))) {
+      sum += pending.cost().units();
+    }
+    return sum;
   }
 
   /** How many used nonces are kept now, after dropping those whose withdrawals have expired. */
   public long usedNonceCount() {
+    flush();
     long nowSecond = clock.instant().getEpochSecond();
     return environment.write(txn -> {
       prune(environment, txn, nowSecond);
@@ -254,6 +416,15 @@ public final class LmdbLedger implements Ledger {
       throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.LIMIT_EXCEEDED + ": session"
           + " nonce " + row.nonce() + " of " + row.account() + " has settled " + row.programs() + " programs costing "
           + row.cost().units() + " units; adding " + settlement.cost().units() + " more overflows its row");
+    }
+  }
+
+  /** {@link #accumulated}, or null when the row's totals would overflow. */
+  private static @Nullable Settlement accumulatedOrNull(Settlement row, Settlement settlement) {
+    try {
+      return accumulated(row, settlement);
+    } catch (StorageException e) {
+      return null;
     }
   }
 

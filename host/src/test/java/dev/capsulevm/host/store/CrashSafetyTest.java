@@ -18,6 +18,7 @@ import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.vm.exec.ExecFixture;
 import dev.capsulevm.vm.exec.ExecutorStoreContract;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -77,6 +78,8 @@ class CrashSafetyTest {
   private long inFlightAtKills;
   private long unitsHeldAtKills;
   private long settledUnacknowledged;
+  /** Kills that left settlements in the journal for the reopen to apply (or skip, if applied). */
+  private int killsWithAJournal;
 
   @Test
   void aStoreKilledAtRandomMomentsReopensWithNothingHalfAppliedAndTheLedgerExact() throws Exception {
@@ -106,6 +109,10 @@ class CrashSafetyTest {
       if (killAt.startsWith(CrashChild.COMMITTED)) {
         acknowledgedGroup = target;
       }
+      Path journal = store.resolve(SettlementJournal.FILE_NAME);
+      if (Files.exists(journal) && Files.size(journal) > 0) {
+        killsWithAJournal++;
+      }
       groups = verify(store, heldThisRun);
       assertTrue(groups > acknowledgedGroup, "nothing acknowledged is lost: group " + acknowledgedGroup + " of " + groups);
     }
@@ -115,7 +122,8 @@ class CrashSafetyTest {
         + inFlightAtKills + " in flight at a kill, holding " + unitsHeldAtKills
         + " units, of which the ledger took nothing; " + sessionPrograms.size() + " payment sessions, "
         + sessionAcknowledged.values().stream().mapToInt(Acknowledged::programs).sum()
-        + " of their programs acknowledged, every one in its session's row");
+        + " of their programs acknowledged, every one in its session's row; " + killsWithAJournal
+        + " kills left a settlement journal for the reopen");
   }
 
   /** Keeps a line of the child's: a budget held, a settlement acknowledged (a line cut by the kill is not one). */

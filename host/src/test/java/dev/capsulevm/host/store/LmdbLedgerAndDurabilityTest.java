@@ -190,7 +190,7 @@ class LmdbLedgerAndDurabilityTest {
       assertEquals(Amount.of(993), ledger.balance(PAYER));
       assertEquals(List.of(LmdbLedger.DB_ACCOUNTS, Layout.DB_BODIES, Layout.DB_DIGESTS, Layout.DB_DROPPED, Layout.DB_HEADS,
           Layout.DB_HEIGHTS, Layout.DB_MEMBER_RECORDS, Layout.DB_METADATA, LmdbLedger.DB_NONCE_EXPIRY, LmdbLedger.DB_NONCES,
-          Layout.DB_PAYMENTS, Layout.DB_RECORD_CAPSULE, Layout.DB_RECORDS, Layout.DB_TREES),
+          Layout.DB_PAYMENTS, Layout.DB_RECORD_CAPSULE, Layout.DB_RECORDS, LmdbLedger.DB_JOURNAL, Layout.DB_TREES),
           new ArrayList<>(storage.dump().keySet()), "one environment, one named database each");
     }
     try (LmdbCapsuleStorage storage = LmdbCapsuleStorage.open(path, 16L << 20, 8)) {
