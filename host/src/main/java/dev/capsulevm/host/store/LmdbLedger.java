@@ -136,9 +136,8 @@ public final class LmdbLedger implements Ledger {
   public @Nullable Hash lastProgram(PublicKey account) {
     Objects.requireNonNull(account, "account");
     return readWithJournal(txn -> {
-      List<Settlement> pending = journal.pending(account, SettlementJournal.appliedSeq(environment, txn));
-      return pending.isEmpty() ? entry(accounts, txn, account).lastProgramOrNull()
-          : pending.get(pending.size() - 1).programId();
+      Settlement newest = journal.newest(account, SettlementJournal.appliedSeq(environment, txn));
+      return newest == null ? entry(accounts, txn, account).lastProgramOrNull() : newest.programId();
     });
   }
 
@@ -215,13 +214,12 @@ public final class LmdbLedger implements Ledger {
         used = true;
         row = settlementOrNull(account, settlement.nonce(), stored);
       }
-      long balance = entry(accounts, txn, account).balance();
-      for (Settlement pending : journal.pending(account, SettlementJournal.appliedSeq(environment, txn))) {
-        balance -= pending.cost().units();
-        if (pending.nonce() == settlement.nonce() && pending.expiry().getEpochSecond() > nowSecond) {
-          used = true;
-          row = row == null ? pending : accumulatedOrNull(row, pending);
-        }
+      long applied = SettlementJournal.appliedSeq(environment, txn);
+      long balance = entry(accounts, txn, account).balance() - journal.pendingUnits(account, applied);
+      Settlement pending = journal.row(account, settlement.nonce(), applied);
+      if (pending != null && pending.expiry().getEpochSecond() > nowSecond) {
+        used = true;
+        row = row == null ? pending : accumulatedOrNull(row, pending);
       }
       boolean sessionRow = row != null && row.kind() == Settlement.Kind.SESSION;
       if (used && (settlement.kind() == Settlement.Kind.WITHDRAWAL || !sessionRow)) {
@@ -278,12 +276,8 @@ public final class LmdbLedger implements Ledger {
       if (value != null && value.getLong(value.position()) > nowSecond) {
         return true;
       }
-      for (Settlement pending : journal.pending(account, SettlementJournal.appliedSeq(environment, txn))) {
-        if (pending.nonce() == nonce && pending.expiry().getEpochSecond() > nowSecond) {
-          return true;
-        }
-      }
-      return false;
+      Settlement pending = journal.row(account, nonce, SettlementJournal.appliedSeq(environment, txn));
+      return pending != null && pending.expiry().getEpochSecond() > nowSecond;
     });
   }
 
@@ -327,11 +321,7 @@ public final class LmdbLedger implements Ledger {
 
   /** Under the journal's monitor: the costs of the account's journaled settlements not applied as of {@code txn}. */
   private long pendingCost(Txn<ByteBuffer> txn, PublicKey account) {
-    long sum = 0;
-    for (Settlement pending : journal.pending(account, SettlementJournal.appliedSeq(environment, txn))) {
-      sum += pending.cost().units();
-    }
-    return sum;
+    return journal.pendingUnits(account, SettlementJournal.appliedSeq(environment, txn));
   }
 
   /** How many used nonces are kept now, after dropping those whose withdrawals have expired. */

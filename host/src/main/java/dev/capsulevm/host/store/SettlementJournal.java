@@ -70,8 +70,52 @@ final class SettlementJournal implements AutoCloseable {
   private boolean broken;
   /** Written, not yet known to be applied to LMDB by a committed transaction; in sequence order. */
   private final ArrayDeque<Entry> pending = new ArrayDeque<>();
-  private final Map<PublicKey, List<Entry>> pendingByAccount = new HashMap<>();
+  /** The same entries by account and by account and nonce, with their totals, so a lookup is O(1). */
+  private final Map<PublicKey, Group> byAccount = new HashMap<>();
+  private final Map<NonceKey, Group> byNonce = new HashMap<>();
   private long pendingUnits;
+
+  private record NonceKey(PublicKey account, long nonce) {}
+
+  /**
+   * Pending entries sharing an account (or an account and a nonce), oldest first, and their costs summed.
+   * A reader wants those after the sequence applied as of its read transaction: the totals less the
+   * oldest few, applied and not forgotten yet (none, but in the moment between a commit and
+   * {@link #applied}).
+   */
+  private static final class Group {
+    final ArrayDeque<Entry> entries = new ArrayDeque<>();
+    long units;
+
+    void add(Entry entry) {
+      entries.addLast(entry);
+      units += entry.settlement().cost().units();
+    }
+
+    /** Drops the oldest entry, which must be {@code entry}; whether the group is empty now. */
+    boolean removeOldest(Entry entry) {
+      Entry oldest = entries.removeFirst();
+      if (oldest.seq() != entry.seq()) {
+        throw new IllegalStateException("journal entries forgotten out of order: " + oldest.seq() + ", " + entry.seq());
+      }
+      units -= entry.settlement().cost().units();
+      return entries.isEmpty();
+    }
+
+    /** The costs of the entries after {@code appliedSeq}, and how many there are. */
+    long[] after(long appliedSeq) {
+      long sum = units;
+      int count = entries.size();
+      for (Entry entry : entries) {
+        if (entry.seq() > appliedSeq) {
+          break;
+        }
+        sum -= entry.settlement().cost().units();
+        count--;
+      }
+      return new long[] {sum, count};
+    }
+  }
 
   private SettlementJournal(Path file, FileChannel channel, long nextSeq) {
     this.file = file;
@@ -136,7 +180,8 @@ final class SettlementJournal implements AutoCloseable {
     size += ENTRY_BYTES;
     nextSeq++;
     pending.addLast(entry);
-    pendingByAccount.computeIfAbsent(settlement.account(), k -> new ArrayList<>()).add(entry);
+    byAccount.computeIfAbsent(settlement.account(), k -> new Group()).add(entry);
+    byNonce.computeIfAbsent(new NonceKey(settlement.account(), settlement.nonce()), k -> new Group()).add(entry);
     pendingUnits += settlement.cost().units();
     return entry;
   }
@@ -148,17 +193,53 @@ final class SettlementJournal implements AutoCloseable {
 
   /** The pending settlements of {@code account} after sequence {@code appliedSeq}, oldest first. */
   List<Settlement> pending(PublicKey account, long appliedSeq) {
-    List<Entry> mine = pendingByAccount.get(account);
+    Group mine = byAccount.get(account);
     if (mine == null) {
       return List.of();
     }
-    List<Settlement> out = new ArrayList<>(mine.size());
-    for (Entry entry : mine) {
+    List<Settlement> out = new ArrayList<>(mine.entries.size());
+    for (Entry entry : mine.entries) {
       if (entry.seq() > appliedSeq) {
         out.add(entry.settlement());
       }
     }
     return out;
+  }
+
+  /** The costs of the pending settlements of {@code account} after sequence {@code appliedSeq}. */
+  long pendingUnits(PublicKey account, long appliedSeq) {
+    Group mine = byAccount.get(account);
+    return mine == null ? 0 : mine.after(appliedSeq)[0];
+  }
+
+  /** The newest pending settlement of {@code account} after sequence {@code appliedSeq}, or null. */
+  @Nullable Settlement newest(PublicKey account, long appliedSeq) {
+    Group mine = byAccount.get(account);
+    Entry last = mine == null ? null : mine.entries.peekLast();
+    return last == null || last.seq() <= appliedSeq ? null : last.settlement();
+  }
+
+  /**
+   * The pending settlements under {@code nonce} of {@code account} after sequence {@code appliedSeq} as
+   * one row (the first's kind and expiry, the newest program, the costs and program counts summed), or
+   * null when there are none.
+   */
+  @Nullable Settlement row(PublicKey account, long nonce, long appliedSeq) {
+    Group group = byNonce.get(new NonceKey(account, nonce));
+    if (group == null) {
+      return null;
+    }
+    long[] after = group.after(appliedSeq);
+    if (after[1] == 0) {
+      return null;
+    }
+    Settlement first = group.entries.peekFirst().settlement();
+    Settlement last = group.entries.peekLast().settlement();
+    if (first.kind() == Settlement.Kind.WITHDRAWAL) {
+      return last; // a second withdrawal under a nonce is refused before it is journaled: one entry
+    }
+    return new Settlement(account, nonce, first.expiry(), last.programId(), Amount.of(after[0]),
+        Settlement.Kind.SESSION, (int) after[1]);
   }
 
   /** How many settlements are pending. */
@@ -184,13 +265,16 @@ final class SettlementJournal implements AutoCloseable {
   void applied(long seq) {
     while (!pending.isEmpty() && pending.peekFirst().seq() <= seq) {
       Entry done = pending.removeFirst();
-      pendingUnits -= done.settlement().cost().units();
-      List<Entry> mine = pendingByAccount.get(done.settlement().account());
-      if (mine != null) {
-        mine.remove(0);
-        if (mine.isEmpty()) {
-          pendingByAccount.remove(done.settlement().account());
-        }
+      Settlement settlement = done.settlement();
+      pendingUnits -= settlement.cost().units();
+      Group mine = byAccount.get(settlement.account());
+      if (mine != null && mine.removeOldest(done)) {
+        byAccount.remove(settlement.account());
+      }
+      NonceKey key = new NonceKey(settlement.account(), settlement.nonce());
+      Group group = byNonce.get(key);
+      if (group != null && group.removeOldest(done)) {
+        byNonce.remove(key);
       }
     }
     if (broken) {

@@ -163,6 +163,45 @@ class SettlementJournalTest {
     }
   }
 
+  /**
+   * Between the commit that applied entries and the moment the journal forgets them, a reader whose
+   * transaction sees them applied must not count them again: every lookup counts only the entries after the
+   * sequence applied as of the reader's transaction.
+   */
+  @Test
+  void aLookupCountsOnlyTheEntriesAfterTheSequenceAppliedAsOfItsTransaction() throws Exception {
+    Path path = dir.resolve("s");
+    try (LmdbEnvironment environment = LmdbEnvironment.open(path, 16L << 20, 16L << 20, 8,
+        LmdbCapsuleStorage.Durability.SYNC, LmdbCapsuleStorage.DATABASES);
+        SettlementJournal journal = SettlementJournal.open(path, environment, Instant.now().getEpochSecond())) {
+      journal.append(new Settlement(PAYER, 1, EXPIRY, program(1), Amount.of(7)));
+      journal.append(Settlement.sessionProgram(PAYER, 2, EXPIRY, program(2), Amount.of(3)));
+      journal.append(Settlement.sessionProgram(PAYER, 2, EXPIRY, program(3), Amount.of(5)));
+      assertEquals(15, journal.pendingUnits(PAYER, 0));
+      assertEquals(8, journal.pendingUnits(PAYER, 1), "entry 1 applied, not forgotten yet");
+      assertEquals(5, journal.pendingUnits(PAYER, 2));
+      assertEquals(new Settlement(PAYER, 2, EXPIRY, program(3), Amount.of(8), Settlement.Kind.SESSION, 2),
+          journal.row(PAYER, 2, 0));
+      assertEquals(new Settlement(PAYER, 2, EXPIRY, program(3), Amount.of(5), Settlement.Kind.SESSION, 1),
+          journal.row(PAYER, 2, 2));
+      assertEquals(new Settlement(PAYER, 1, EXPIRY, program(1), Amount.of(7)), journal.row(PAYER, 1, 0));
+      assertEquals(null, journal.row(PAYER, 1, 1));
+      assertEquals(Settlement.sessionProgram(PAYER, 2, EXPIRY, program(3), Amount.of(5)), journal.newest(PAYER, 2));
+      assertEquals(null, journal.newest(PAYER, 3));
+      assertEquals(3L * SettlementJournal.ENTRY_BYTES, Files.size(path.resolve(SettlementJournal.FILE_NAME)));
+
+      journal.applied(2);
+      assertEquals(1, journal.pendingCount());
+      assertEquals(5, journal.pendingUnits(PAYER, 0));
+      assertEquals(null, journal.row(PAYER, 1, 0), "forgotten");
+      assertEquals(3L * SettlementJournal.ENTRY_BYTES, Files.size(path.resolve(SettlementJournal.FILE_NAME)),
+          "kept whole while an entry is pending");
+      journal.applied(3);
+      assertEquals(Amount.ZERO, journal.pendingCharges());
+      assertEquals(0, Files.size(path.resolve(SettlementJournal.FILE_NAME)), "emptied once nothing is pending");
+    }
+  }
+
   /** host/README.md, "The settlement journal": the documented bytes of one entry. */
   @Test
   void anEntryIsTheDocumentedLayout() {
