@@ -839,8 +839,9 @@ public final class CapsuleWriter {
     PendingAppend pending = new PendingAppend(this, ++submitted, records, tip, client, program, budget);
     records.forEach(r -> pendingHeaders.put(r.hash(), r.record().header()));
     pipeline.addLast(pending);
+    pending.prepare();
     if (tip == null) {
-      pending.send();
+      pending.send(true);
     } else {
       tip.follow(pending);
     }

@@ -1,6 +1,7 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import java.util.List;
@@ -25,6 +26,8 @@ public final class PendingAppend {
   final HostClient client;
   final PreparedProgram program;
   final @Nullable Amount budgetOrNull;
+  /** The index of the program's append instruction, whose output says the host holds the capsule. */
+  private final int appendIndex;
   /**
    * The program's run once sent; null when it was not sent: submitting failed ({@link #submitFailureOrNull})
    * or the append before it ended without reaching its append, so it was held back (its parent would be
@@ -37,6 +40,8 @@ public final class PendingAppend {
   private @Nullable PendingAppend successorOrNull;
   private boolean holdsCapsule;
   private boolean ended;
+  /** The run prepared at submission, until it is sent or dropped. */
+  private @Nullable ProgramRun preparedOrNull;
 
   // The caller's thread only.
   private boolean settled;
@@ -54,6 +59,15 @@ public final class PendingAppend {
     this.client = client;
     this.program = program;
     this.budgetOrNull = budgetOrNull;
+    List<Instruction> instructions = program.program().instructions();
+    int last = instructions.size() - 1;
+    while (last >= 0 && !(instructions.get(last) instanceof Instruction.AppendRecord)) {
+      last--;
+    }
+    if (last < 0) {
+      throw new IllegalArgumentException("a pipelined append's program appends");
+    }
+    this.appendIndex = last;
   }
 
   /** This append's number among the writer's submitted appends, from 1. */
@@ -115,11 +129,47 @@ public final class PendingAppend {
     return failureOrNull;
   }
 
-  /** Sends this append's program now; its successor is sent once this one holds the capsule. */
-  void send() {
+  /**
+   * Prepares this append's run in the caller's thread (the price table, the estimate, the payment signed),
+   * so that sending it once the append before holds the capsule costs no signing or fetching. A failure
+   * here is left for {@link #send}, which prepares again.
+   */
+  void prepare() {
     ProgramRun run;
     try {
-      run = client.submit(program, budgetOrNull, output -> reachedAppend());
+      run = client.prepare(program, budgetOrNull, this::arrived);
+    } catch (RenterException | RuntimeException e) {
+      return;
+    }
+    synchronized (this) {
+      preparedOrNull = run;
+    }
+  }
+
+  /**
+   * Sends this append's program now (its successor is sent once this one holds the capsule). From a gRPC
+   * thread ({@code mayBlock} false) a run that must be prepared anew (none was, or its price table or
+   * payment is getting old) is prepared and sent from the common pool: that may fetch a price table.
+   */
+  void send(boolean mayBlock) {
+    ProgramRun run;
+    synchronized (this) {
+      run = preparedOrNull;
+      preparedOrNull = null;
+    }
+    if (run != null && !client.stillSendable(run)) {
+      run.abandoned();
+      run = null;
+    }
+    if (run == null && !mayBlock) {
+      var unused = CompletableFuture.runAsync(() -> send(true)); // send() completes started whatever happens
+      return;
+    }
+    try {
+      if (run == null) {
+        run = client.prepare(program, budgetOrNull, this::arrived);
+      }
+      client.send(run);
     } catch (RenterException | RuntimeException e) {
       // settled like a refusal before running: nothing was sent, so it runs again when settled
       synchronized (this) {
@@ -146,16 +196,25 @@ public final class PendingAppend {
       }
     }
     if (sendNow) {
-      next.send();
+      next.send(true);
     } else if (holdBack) {
       next.holdBack();
     }
   }
 
+  /** An output's response arrived (in the gRPC thread, before it is verified). */
+  private void arrived(int index) {
+    if (index == appendIndex) {
+      reachedAppend();
+    }
+  }
+
   /**
-   * This program's append output verified (in the gRPC thread): the host holds the capsule's write permit
-   * for it, so the next append, sent now, runs after it commits or aborts. Sent from the common pool: a
-   * submit may fetch a price table, which must not block the gRPC thread.
+   * This program's append output arrived: the host ran the append, so it holds the capsule's write permit
+   * for it until it commits or aborts, and the next append, sent now, runs after it. The output is
+   * verified after this, as every output is; whether it verifies says nothing about the order at the
+   * host. Sent from this thread when its run is prepared (sending does not block), else from the common
+   * pool.
    */
   private void reachedAppend() {
     PendingAppend next;
@@ -168,7 +227,7 @@ public final class PendingAppend {
       successorOrNull = null;
     }
     if (next != null) {
-      var unused = CompletableFuture.runAsync(next::send); // send() completes next.started whatever happens
+      next.send(false);
     }
   }
 
@@ -185,8 +244,16 @@ public final class PendingAppend {
     }
   }
 
-  /** Not sent: the append before it ended without reaching its append. */
+  /** Not sent: the append before it ended without reaching its append. Its prepared payment goes back. */
   private void holdBack() {
+    ProgramRun run;
+    synchronized (this) {
+      run = preparedOrNull;
+      preparedOrNull = null;
+    }
+    if (run != null) {
+      run.abandoned();
+    }
     started.complete(null);
     ended();
   }
