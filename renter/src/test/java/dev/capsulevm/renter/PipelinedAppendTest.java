@@ -173,6 +173,27 @@ class PipelinedAppendTest {
   }
 
   @Test
+  void anAppendHeldBackGivesBackThePaymentPreparedForIt() throws Exception {
+    SigningKey account = SigningKey.generate();
+    Accounts.fund(host, account, 1000);
+    try (HostClient paying = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withScheduler(new FakeScheduler()).withSession(Amount.ofCap(50)))) {
+      CapsuleWriter writer = CapsuleWriter.create(paying, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.HEARTBEAT, 64, MAX_SUB_RECORD_BYTES, "prepared");
+      PendingAppend a = writer.submitAppend(paying, one("a"));
+      PaymentSessions.Session session = Objects.requireNonNull(
+          Objects.requireNonNull(paying.sessionsOrNull()).currentOrNull(), "a was paid by a ticket");
+      PendingAppend b = writer.submitAppend(paying, one("b"), Amount.of(1)); // the host refuses to start it
+      PendingAppend c = writer.submitAppend(paying, one("c")); // its ticket is taken now, before it is sent
+
+      assertThrows(RenterException.class, writer::awaitAppends);
+      assertTrue(a.isCommitted());
+      assertInstanceOf(AppendDependencyException.class, c.failureOrNull());
+      assertEquals(0, session.inFlight(), "c was never sent: its ticket went back to the session");
+    }
+  }
+
+  @Test
   void synchronousOperationsWaitForThePipelineToBeSettled() throws Exception {
     CapsuleWriter writer = newCapsule(SigningPolicy.HEARTBEAT);
     PendingAppend a = writer.submitAppend(client, one("a"));
