@@ -11,12 +11,16 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * An append {@link CapsuleWriter#submitAppend submitted} without waiting for it: its records are built and
- * signed at once, chained on the previous pending append's last record, and its program is sent as soon
- * as that append holds the capsule at the host (its append output arrived and verified), so it waits there
- * while the previous one is confirmed and committed. Its outcome is settled in submission order (settling
- * it settles every earlier one first), from the thread that uses the writer: committed, or failed with the
- * reason the host or the renter gave, or, when the append it builds on was not committed,
- * {@link AppendDependencyException} naming that one.
+ * signed at once, chained on the previous pending append's last record, and its program is prepared at
+ * once too (priced and paid: its withdrawal signed, or a session's ticket taken). The program is sent as
+ * soon as the previous append holds the capsule at the host, that is, as soon as that one's append output
+ * arrives, in the thread it arrives in and before it is verified (sending then signs and fetches nothing),
+ * so it reaches the host while the previous one commits and runs right after it. Every output and receipt
+ * of both is verified as always; the early send only orders the programs. Its outcome is settled in
+ * submission order (settling it settles every earlier one first), from the thread that uses the writer:
+ * committed, or failed with the reason the host or the renter gave, or, when the append it builds on was
+ * not committed, {@link AppendDependencyException} naming that one. One that is never sent gives its
+ * prepared payment back.
  */
 public final class PendingAppend {
   private final CapsuleWriter writer;
