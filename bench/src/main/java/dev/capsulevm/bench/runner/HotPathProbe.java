@@ -72,7 +72,7 @@ import jdk.jfr.Recording;
  * executors), {@code sync|nometasync|nosync}, operations per round, rounds (one untimed warm-up round of a
  * quarter of the operations comes first). System properties: {@code probe.timeline=true} prints the median
  * gap between the client's marks of each program (its messages sent and received, as a client interceptor
- * sees them), {@code probe.threads=true} the CPU time per operation of each thread (Linux), and
+ * sees them; for {@code pipe}, the gaps between the marks of consecutive pipelined programs), {@code probe.threads=true} the CPU time per operation of each thread (Linux), and
  * {@code probe.jfr=FILE} records the rounds after {@code probe.jfrAfter} with the JFR settings
  * {@code probe.jfc} (default {@code profile}).
  */
