@@ -73,10 +73,11 @@ import org.jspecify.annotations.Nullable;
  * locally a write its own view already forbids ({@link NotAllowedException}). Version-1 capsules keep their
  * fixed writers.
  *
- * <p><b>Pipelined appends.</b> {@link #submitAppend} builds and signs an append without waiting for the
- * ones before it: its records build on the last pending append's last record (or on the heads when none
- * is pending), and its program is sent as soon as that append holds the capsule at the host (its append
- * output verified), so it waits there and runs right after it. Each {@link PendingAppend} is settled in submission order: committed, or
+ * <p><b>Pipelined appends.</b> {@link #submitAppend} builds, signs and pays for an append without waiting
+ * for the ones before it: its records build on the last pending append's last record (or on the heads when
+ * none is pending), and its program is sent as soon as that append holds the capsule at the host (its
+ * append output arrived; it is verified right after), so it reaches the host while that one commits and
+ * runs right after it. Each {@link PendingAppend} is settled in submission order: committed, or
  * failed with its own reason, or, when the append it builds on was not committed,
  * {@link AppendDependencyException} naming that one (nothing of it was written: its parent is not in the
  * capsule). The heads move only as appends settle. The synchronous operations ({@link #appendRecords},
@@ -796,12 +797,12 @@ public final class CapsuleWriter {
   }
 
   /**
-   * Builds and signs {@code bodies} as data records of one append program and returns without waiting for
-   * the host: the records build on the last pending append's last record, or on the heads when none is
-   * pending (then, for a version-2 capsule, the membership records below them are fetched first, as
-   * {@link #appendRecords} does). The program is sent now when no append is pending, else as soon as the
-   * previous one holds the capsule at the host (see {@link PendingAppend}). The budget is the program's
-   * estimate.
+   * Builds and signs {@code bodies} as data records of one append program, prepares the program (priced
+   * and paid) and returns without waiting for the host: the records build on the last pending append's
+   * last record, or on the heads when none is pending (then, for a version-2 capsule, the membership
+   * records below them are fetched first, as {@link #appendRecords} does). The program is sent now when no
+   * append is pending, else as soon as the previous one's append output arrives (see {@link PendingAppend}).
+   * The budget is the program's estimate.
    *
    * <p>The caller bounds how many are pending (settling the oldest with {@link PendingAppend#result}): the
    * records of each are held until it settles. A conflict with
@@ -839,8 +840,9 @@ public final class CapsuleWriter {
     PendingAppend pending = new PendingAppend(this, ++submitted, records, tip, client, program, budget);
     records.forEach(r -> pendingHeaders.put(r.hash(), r.record().header()));
     pipeline.addLast(pending);
+    pending.prepare();
     if (tip == null) {
-      pending.send();
+      pending.send(true);
     } else {
       tip.follow(pending);
     }

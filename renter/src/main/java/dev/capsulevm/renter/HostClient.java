@@ -45,6 +45,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -403,6 +404,33 @@ public final class HostClient implements AutoCloseable {
   }
 
   /**
+   * Prepares {@code program}'s run as {@link #submit(PreparedProgram, Amount, Consumer)} does (the price
+   * table, the estimate, the payment made and signed) without sending it, telling {@code arrival} each
+   * output's index as its response arrives, before it is verified ({@link ProgramRun#onOutputArrival}).
+   * {@link #send} sends it, without blocking; a run that is never sent must be {@link ProgramRun#abandoned}.
+   */
+  ProgramRun prepare(PreparedProgram program, @Nullable Amount budgetOrNull, IntConsumer arrival)
+      throws RenterException {
+    return prepare(program, budgetOrNull, null, arrival);
+  }
+
+  /** Sends a run {@link #prepare} returned. Never blocks: nothing is fetched or signed here. */
+  void send(ProgramRun prepared) {
+    start(prepared, null);
+  }
+
+  /**
+   * Whether a run {@link #prepare} returned may still be sent as it is: its price table is not about to
+   * end and its payment was made less than half its lifetime ago (a withdrawal expires after
+   * {@link RenterOptions#withdrawalLifetime()}).
+   */
+  boolean stillSendable(ProgramRun prepared) {
+    Instant now = options.clock().instant();
+    return now.plusSeconds(TABLE_MARGIN_SECONDS).isBefore(prepared.table().validUntil())
+        && now.isBefore(prepared.preparedAt().plus(options.withdrawalLifetime().dividedBy(2)));
+  }
+
+  /**
    * Submits {@code program} like {@link #submit} and handles its responses in this thread until its end
    * (a {@link CallerRunsExecutor}), so its result is ready when this returns: each response wakes this
    * thread alone instead of a gRPC thread that would wake it in turn. Interrupted, it stops waiting and
@@ -421,6 +449,12 @@ public final class HostClient implements AutoCloseable {
 
   private ProgramRun submit(PreparedProgram program, @Nullable Amount budgetOrNull,
       @Nullable Consumer<VerifiedOutput> listenerOrNull, @Nullable CallerRunsExecutor waiterOrNull)
+      throws RenterException {
+    return start(prepare(program, budgetOrNull, listenerOrNull, null), waiterOrNull);
+  }
+
+  private ProgramRun prepare(PreparedProgram program, @Nullable Amount budgetOrNull,
+      @Nullable Consumer<VerifiedOutput> listenerOrNull, @Nullable IntConsumer arrivalOrNull)
       throws RenterException {
     PriceTable current = priceTable();
     long duration = options.durationUnits();
@@ -468,8 +502,12 @@ public final class HostClient implements AutoCloseable {
       }
       try {
         requests.set(0, ProgramRun.header(program, current.id(), payment, duration, statedHeads));
-        return start(new ProgramRun(program, current, verifier, budget, duration, payment, requests, estimate,
-            listenerOrNull, this, options.clock()), waiterOrNull);
+        ProgramRun run = new ProgramRun(program, current, verifier, budget, duration, payment, requests, estimate,
+            listenerOrNull, this, options.clock());
+        if (arrivalOrNull != null) {
+          run.onOutputArrival(arrivalOrNull);
+        }
+        return run;
       } catch (RuntimeException e) {
         payment.abandoned();
         throw e;
@@ -486,11 +524,16 @@ public final class HostClient implements AutoCloseable {
   private ProgramRun start(ProgramRun run, @Nullable CallerRunsExecutor waiterOrNull) {
     RenterOptions.Deadlines deadlines = options.deadlines();
     Deadline deadline = Deadline.after(deadlines.program().toNanos(), TimeUnit.NANOSECONDS);
-    run.limit(deadline, deadlines.program(), options.scheduler(), deadlines.idle());
-    if (waiterOrNull == null) {
-      run.start(async.withDeadline(deadline).execute(run.responses()));
-    } else {
-      run.start(async.withDeadline(deadline).withExecutor(waiterOrNull).execute(endsWaiting(run.responses(), waiterOrNull)));
+    try {
+      run.limit(deadline, deadlines.program(), options.scheduler(), deadlines.idle());
+      if (waiterOrNull == null) {
+        run.start(async.withDeadline(deadline).execute(run.responses()));
+      } else {
+        run.start(async.withDeadline(deadline).withExecutor(waiterOrNull).execute(endsWaiting(run.responses(), waiterOrNull)));
+      }
+    } catch (RuntimeException e) {
+      run.abandoned();
+      throw e;
     }
     return run;
   }

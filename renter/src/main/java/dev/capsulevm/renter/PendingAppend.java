@@ -1,6 +1,7 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import java.util.List;
@@ -10,12 +11,16 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * An append {@link CapsuleWriter#submitAppend submitted} without waiting for it: its records are built and
- * signed at once, chained on the previous pending append's last record, and its program is sent as soon
- * as that append holds the capsule at the host (its append output arrived and verified), so it waits there
- * while the previous one is confirmed and committed. Its outcome is settled in submission order (settling
- * it settles every earlier one first), from the thread that uses the writer: committed, or failed with the
- * reason the host or the renter gave, or, when the append it builds on was not committed,
- * {@link AppendDependencyException} naming that one.
+ * signed at once, chained on the previous pending append's last record, and its program is prepared at
+ * once too (priced and paid: its withdrawal signed, or a session's ticket taken). The program is sent as
+ * soon as the previous append holds the capsule at the host, that is, as soon as that one's append output
+ * arrives, in the thread it arrives in and before it is verified (sending then signs and fetches nothing),
+ * so it reaches the host while the previous one commits and runs right after it. Every output and receipt
+ * of both is verified as always; the early send only orders the programs. Its outcome is settled in
+ * submission order (settling it settles every earlier one first), from the thread that uses the writer:
+ * committed, or failed with the reason the host or the renter gave, or, when the append it builds on was
+ * not committed, {@link AppendDependencyException} naming that one. One that is never sent gives its
+ * prepared payment back.
  */
 public final class PendingAppend {
   private final CapsuleWriter writer;
@@ -25,6 +30,8 @@ public final class PendingAppend {
   final HostClient client;
   final PreparedProgram program;
   final @Nullable Amount budgetOrNull;
+  /** The index of the program's append instruction, whose output says the host holds the capsule. */
+  private final int appendIndex;
   /**
    * The program's run once sent; null when it was not sent: submitting failed ({@link #submitFailureOrNull})
    * or the append before it ended without reaching its append, so it was held back (its parent would be
@@ -37,6 +44,8 @@ public final class PendingAppend {
   private @Nullable PendingAppend successorOrNull;
   private boolean holdsCapsule;
   private boolean ended;
+  /** The run prepared at submission, until it is sent or dropped. */
+  private @Nullable ProgramRun preparedOrNull;
 
   // The caller's thread only.
   private boolean settled;
@@ -54,6 +63,15 @@ public final class PendingAppend {
     this.client = client;
     this.program = program;
     this.budgetOrNull = budgetOrNull;
+    List<Instruction> instructions = program.program().instructions();
+    int last = instructions.size() - 1;
+    while (last >= 0 && !(instructions.get(last) instanceof Instruction.AppendRecord)) {
+      last--;
+    }
+    if (last < 0) {
+      throw new IllegalArgumentException("a pipelined append's program appends");
+    }
+    this.appendIndex = last;
   }
 
   /** This append's number among the writer's submitted appends, from 1. */
@@ -115,11 +133,47 @@ public final class PendingAppend {
     return failureOrNull;
   }
 
-  /** Sends this append's program now; its successor is sent once this one holds the capsule. */
-  void send() {
+  /**
+   * Prepares this append's run in the caller's thread (the price table, the estimate, the payment signed),
+   * so that sending it once the append before holds the capsule costs no signing or fetching. A failure
+   * here is left for {@link #send}, which prepares again.
+   */
+  void prepare() {
     ProgramRun run;
     try {
-      run = client.submit(program, budgetOrNull, output -> reachedAppend());
+      run = client.prepare(program, budgetOrNull, this::arrived);
+    } catch (RenterException | RuntimeException e) {
+      return;
+    }
+    synchronized (this) {
+      preparedOrNull = run;
+    }
+  }
+
+  /**
+   * Sends this append's program now (its successor is sent once this one holds the capsule). From a gRPC
+   * thread ({@code mayBlock} false) a run that must be prepared anew (none was, or its price table or
+   * payment is getting old) is prepared and sent from the common pool: that may fetch a price table.
+   */
+  void send(boolean mayBlock) {
+    ProgramRun run;
+    synchronized (this) {
+      run = preparedOrNull;
+      preparedOrNull = null;
+    }
+    if (run != null && !client.stillSendable(run)) {
+      run.abandoned();
+      run = null;
+    }
+    if (run == null && !mayBlock) {
+      var unused = CompletableFuture.runAsync(() -> send(true)); // send() completes started whatever happens
+      return;
+    }
+    try {
+      if (run == null) {
+        run = client.prepare(program, budgetOrNull, this::arrived);
+      }
+      client.send(run);
     } catch (RenterException | RuntimeException e) {
       // settled like a refusal before running: nothing was sent, so it runs again when settled
       synchronized (this) {
@@ -146,16 +200,25 @@ public final class PendingAppend {
       }
     }
     if (sendNow) {
-      next.send();
+      next.send(true);
     } else if (holdBack) {
       next.holdBack();
     }
   }
 
+  /** An output's response arrived (in the gRPC thread, before it is verified). */
+  private void arrived(int index) {
+    if (index == appendIndex) {
+      reachedAppend();
+    }
+  }
+
   /**
-   * This program's append output verified (in the gRPC thread): the host holds the capsule's write permit
-   * for it, so the next append, sent now, runs after it commits or aborts. Sent from the common pool: a
-   * submit may fetch a price table, which must not block the gRPC thread.
+   * This program's append output arrived: the host ran the append, so it holds the capsule's write permit
+   * for it until it commits or aborts, and the next append, sent now, runs after it. The output is
+   * verified after this, as every output is; whether it verifies says nothing about the order at the
+   * host. Sent from this thread when its run is prepared (sending does not block), else from the common
+   * pool.
    */
   private void reachedAppend() {
     PendingAppend next;
@@ -168,7 +231,7 @@ public final class PendingAppend {
       successorOrNull = null;
     }
     if (next != null) {
-      var unused = CompletableFuture.runAsync(next::send); // send() completes next.started whatever happens
+      next.send(false);
     }
   }
 
@@ -185,8 +248,16 @@ public final class PendingAppend {
     }
   }
 
-  /** Not sent: the append before it ended without reaching its append. */
+  /** Not sent: the append before it ended without reaching its append. Its prepared payment goes back. */
   private void holdBack() {
+    ProgramRun run;
+    synchronized (this) {
+      run = preparedOrNull;
+      preparedOrNull = null;
+    }
+    if (run != null) {
+      run.abandoned();
+    }
     started.complete(null);
     ended();
   }

@@ -48,6 +48,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -97,10 +98,15 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final int chunkSize;
   private final CostBreakdown estimate;
   private final @Nullable Consumer<VerifiedOutput> listenerOrNull;
+  /** Told each output's index as its response arrives, before it is checked; set before the call starts. */
+  private @Nullable IntConsumer arrivalOrNull;
   /** Runs the follow-up programs some ends need; null only in tests that drive a run by hand. */
   private final @Nullable HostClient clientOrNull;
   private final Clock clock;
-  private final Instant submittedAt;
+  /** When it was prepared, then when it was sent ({@link #start}): receipts are checked from there. Guarded by this. */
+  private Instant submittedAt;
+  /** When it was prepared: its payment's age. */
+  private final Instant preparedAt;
   /** The heads the header states the program leaves (the host then commits without a proposal); empty: none. */
   private final List<Hash> statedHeads;
 
@@ -169,6 +175,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     this.clientOrNull = clientOrNull;
     this.clock = clock;
     this.submittedAt = clock.instant();
+    this.preparedAt = submittedAt;
     List<Hash> stated = new ArrayList<>();
     requests.get(0).getHeader().getExpectedHeadsList().forEach(h -> stated.add(Hash.copyOf(h.toByteArray())));
     this.statedHeads = List.copyOf(stated);
@@ -252,6 +259,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   void start(StreamObserver<ExecuteRequest> call) {
     synchronized (this) {
       this.out = call;
+      this.submittedAt = clock.instant();
       if (!statedHeads.isEmpty()) {
         // Stated up front, so from the first byte sent the host may commit exactly these heads.
         confirmedHeadsOrNull = statedHeads;
@@ -265,6 +273,30 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     } catch (RuntimeException e) {
       fail(new RenterException("sending the program failed: " + e.getMessage(), e));
     }
+  }
+
+  /** The price table it was prepared under. */
+  PriceTable table() {
+    return table;
+  }
+
+  /** When it was prepared (its payment made). */
+  Instant preparedAt() {
+    return preparedAt;
+  }
+
+  /** It was prepared and will never be sent: its payment's budget goes back. */
+  void abandoned() {
+    payment.abandoned();
+  }
+
+  /**
+   * Tells {@code hook} the index each output is labelled with as its response arrives, in the gRPC thread,
+   * before anything of it is checked: what the host says it has run, for a caller that orders its next
+   * program behind this one ({@link PendingAppend}); never evidence of anything. Set before {@link #start}.
+   */
+  void onOutputArrival(IntConsumer hook) {
+    this.arrivalOrNull = hook;
   }
 
   /** What the caller's listener threw, carried out of {@code handle} to be told apart from the host's faults. */
@@ -308,6 +340,14 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
           long started = System.nanoTime();
           armIdleTimer();
           try {
+            IntConsumer arrival = arrivalOrNull;
+            if (arrival != null && response.hasResult()) {
+              try {
+                arrival.accept(response.getResult().getIndex());
+              } catch (RuntimeException e) {
+                throw new ListenerThrew(e);
+              }
+            }
             handle(response);
             verificationNanos += System.nanoTime() - started;
           } catch (HostMisbehaviourException | UnresolvedConflict e) {

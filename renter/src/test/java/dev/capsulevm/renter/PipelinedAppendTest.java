@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.pricing.Amount;
+import dev.capsulevm.pricing.SettableClock;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
@@ -20,6 +21,8 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -169,6 +172,55 @@ class PipelinedAppendTest {
       assertEquals(b.sequence(), held.dependedOn());
       assertEquals(0, held.getSuppressed().length, "c was never sent: the host had nothing to refuse");
       assertEquals(List.of(a.lastRecord()), writer.heads().stream().map(Record::hash).toList());
+    }
+  }
+
+  @Test
+  void anAppendHeldBackGivesBackThePaymentPreparedForIt() throws Exception {
+    SigningKey account = SigningKey.generate();
+    Accounts.fund(host, account, 1000);
+    try (HostClient paying = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withScheduler(new FakeScheduler()).withSession(Amount.ofCap(50)))) {
+      CapsuleWriter writer = CapsuleWriter.create(paying, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.HEARTBEAT, 64, MAX_SUB_RECORD_BYTES, "prepared");
+      PendingAppend a = writer.submitAppend(paying, one("a"));
+      PaymentSessions.Session session = Objects.requireNonNull(
+          Objects.requireNonNull(paying.sessionsOrNull()).currentOrNull(), "a was paid by a ticket");
+      PendingAppend b = writer.submitAppend(paying, one("b"), Amount.of(1)); // the host refuses to start it
+      PendingAppend c = writer.submitAppend(paying, one("c")); // its ticket is taken now, before it is sent
+
+      assertThrows(RenterException.class, writer::awaitAppends);
+      assertTrue(a.isCommitted());
+      assertInstanceOf(AppendDependencyException.class, c.failureOrNull());
+      assertEquals(0, session.inFlight(), "c was never sent: its ticket went back to the session");
+    }
+  }
+
+  @Test
+  void aRunPreparedAheadIsSentAsItIsOnlyWhileItsTableAndPaymentAreFresh() throws Exception {
+    SigningKey account = SigningKey.generate();
+    Accounts.fund(host, account, 1000);
+    SettableClock clock = new SettableClock(Instant.now());
+    Instant prepared = clock.instant();
+    CapsuleWriter writer = newCapsule(SigningPolicy.HEARTBEAT);
+    RecordWithBody head = writer.append(client, subRecords("head", 1)).get(0);
+    try (HostClient ahead = HostClient.connect(host.address(), account, RenterOptions.defaults().withClock(clock))) {
+      ProgramBuilder b = writer.newProgram(ahead);
+      int has = b.has(head.hash());
+      ProgramRun run = ahead.prepare(b.build(), null, index -> { });
+      Duration half = ahead.options().withdrawalLifetime().dividedBy(2);
+
+      clock.set(prepared.plus(half).minusSeconds(1));
+      assertTrue(ahead.stillSendable(run));
+      clock.set(prepared.plus(half));
+      assertFalse(ahead.stillSendable(run), "its withdrawal is half way to its expiry");
+      clock.set(run.table().validUntil().minusSeconds(10));
+      assertFalse(ahead.stillSendable(run), "its price table is about to end");
+
+      clock.set(prepared.plusSeconds(1));
+      assertTrue(ahead.stillSendable(run));
+      ahead.send(run);
+      assertTrue(((Output.Has) run.result().output(has).output()).held(), "sent later, verified as always");
     }
   }
 

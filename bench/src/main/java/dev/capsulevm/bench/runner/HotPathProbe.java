@@ -15,6 +15,7 @@ import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.renter.AdminClient;
 import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
+import dev.capsulevm.renter.PendingAppend;
 import dev.capsulevm.renter.ProgramBuilder;
 import dev.capsulevm.renter.RenterOptions;
 import io.grpc.CallOptions;
@@ -65,11 +66,13 @@ import jdk.jfr.Recording;
  *   dev.capsulevm.bench.runner.HotPathProbe append sync 2000 3
  * </pre>
  *
- * Arguments: {@code append|read|both} (or {@code hops}: bare gRPC round trips with and without gRPC's
+ * Arguments: {@code append|read|both|pipe} ({@code pipe}: appends awaited one by one and pipelined ones,
+ * {@link CapsuleWriter#submitAppend} with {@code probe.window} pending, default 32, alternating which goes
+ * first; or {@code hops}: bare gRPC round trips with and without gRPC's
  * executors), {@code sync|nometasync|nosync}, operations per round, rounds (one untimed warm-up round of a
  * quarter of the operations comes first). System properties: {@code probe.timeline=true} prints the median
  * gap between the client's marks of each program (its messages sent and received, as a client interceptor
- * sees them), {@code probe.threads=true} the CPU time per operation of each thread (Linux), and
+ * sees them; for {@code pipe}, the gaps between the marks of consecutive pipelined programs), {@code probe.threads=true} the CPU time per operation of each thread (Linux), and
  * {@code probe.jfr=FILE} records the rounds after {@code probe.jfrAfter} with the JFR settings
  * {@code probe.jfc} (default {@code profile}).
  */
@@ -103,8 +106,9 @@ public final class HotPathProbe {
       }
       Timeline timeline = new Timeline();
       RenterOptions options = RenterOptions.defaults();
+      CallTimes calls = new CallTimes();
       if (TIMELINE) {
-        options = options.withInterceptors(List.of(timeline));
+        options = options.withInterceptors(List.of(timeline, calls));
       }
       try (HostClient client = HostClient.connect("127.0.0.1:" + host.port(), account, options)) {
         CapsuleWriter appends = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
@@ -112,8 +116,11 @@ public final class HotPathProbe {
         CapsuleWriter reads = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
             SigningPolicy.EVERY_RECORD, 4096, 2L * BLOCK, "hotpath reads");
         reads.append(client, InProcessHost.payloads(READ_RECORD, BLOCK));
+        boolean pipe = shapes.equals("pipe");
         boolean doAppends = !shapes.equals("read");
-        boolean doReads = !shapes.equals("append");
+        boolean doReads = !shapes.equals("append") && !pipe;
+        CapsuleWriter pipelined = pipe ? CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+            SigningPolicy.EVERY_RECORD, 64, 2L * BLOCK, "hotpath pipelined") : null;
         List<byte[]> blocks = InProcessHost.payloads(count, BLOCK);
         int[] next = {0};
         String jfr = System.getProperty("probe.jfr");
@@ -129,6 +136,11 @@ public final class HotPathProbe {
           }
           int n = round == 0 ? Math.max(1, count / 4) : count;
           String tag = round == 0 ? "warm-up" : "round " + round;
+          if (pipelined != null && round % 2 == 1) { // alternate which shape goes first
+            calls.clear();
+            report(tag, "pipe" + WINDOW, durability, pipelined(pipelined, client, blocks, n, next));
+            calls.print();
+          }
           if (doAppends) {
             timeline.clear();
             report(tag, "append", durability, time(n, () -> {
@@ -137,6 +149,11 @@ public final class HotPathProbe {
               timeline.opEnd();
             }));
             timeline.print();
+          }
+          if (pipelined != null && round % 2 == 0) {
+            calls.clear();
+            report(tag, "pipe" + WINDOW, durability, pipelined(pipelined, client, blocks, n, next));
+            calls.print();
           }
           if (doReads) {
             RecordHeader head = Objects.requireNonNull(reads.highestHead(), "the record was appended");
@@ -178,18 +195,58 @@ public final class HotPathProbe {
     }
     nanos[n] = System.nanoTime() - start;
     nanos[n + 1] = processCpuNanos() - cpu;
-    if (THREADS) {
-      Map<String, Long> after = threadTicks();
-      StringBuilder line = new StringBuilder("  cpu ms/op by thread:");
-      after.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue() - threadsBefore.getOrDefault(b.getKey(), 0L),
-          a.getValue() - threadsBefore.getOrDefault(a.getKey(), 0L))).limit(12).forEach(e -> line.append(String.format(
-          " %s=%.3f", e.getKey(), (e.getValue() - threadsBefore.getOrDefault(e.getKey(), 0L)) * 10.0 / n)));
-      System.out.println(line);
-    }
+    printThreads(threadsBefore, n);
     return nanos;
   }
 
+  /** With {@code probe.threads}, the CPU time per operation of each thread since {@code before}. */
+  private static void printThreads(Map<String, Long> before, int n) {
+    if (THREADS) {
+      Map<String, Long> after = threadTicks();
+      StringBuilder line = new StringBuilder("  cpu ms/op by thread:");
+      after.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue() - before.getOrDefault(b.getKey(), 0L),
+          a.getValue() - before.getOrDefault(a.getKey(), 0L))).limit(12).forEach(e -> line.append(String.format(
+          " %s=%.3f", e.getKey(), (e.getValue() - before.getOrDefault(e.getKey(), 0L)) * 10.0 / n)));
+      System.out.println(line);
+    }
+  }
+
   private static final boolean TIMELINE = Boolean.getBoolean("probe.timeline");
+  /** How many pipelined appends the {@code pipe} shape keeps pending. */
+  private static final int WINDOW = Integer.getInteger("probe.window", 32);
+
+  /**
+   * {@code n} appends of one record each through {@link CapsuleWriter#submitAppend}, up to {@link #WINDOW}
+   * pending (the oldest settled when the window is full), all settled at the end; as {@link #time} returns,
+   * each operation's time being from its submission to its settling.
+   */
+  private static long[] pipelined(CapsuleWriter writer, HostClient client, List<byte[]> blocks, int n, int[] next)
+      throws Exception {
+    long[] nanos = new long[n + 2];
+    long[] submitted = new long[n];
+    List<PendingAppend> pending = new ArrayList<>();
+    Map<String, Long> threadsBefore = THREADS ? threadTicks() : Map.of();
+    long cpu = processCpuNanos();
+    long start = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      submitted[i] = System.nanoTime();
+      pending.add(writer.submitAppend(client, List.of(List.of(blocks.get(next[0]++ % blocks.size())))));
+      if (writer.pendingAppends() >= WINDOW) {
+        int oldest = i + 1 - WINDOW;
+        pending.get(oldest).result();
+        nanos[oldest] = System.nanoTime() - submitted[oldest];
+      }
+    }
+    writer.awaitAppends();
+    long end = System.nanoTime();
+    for (int i = Math.max(0, n - WINDOW + 1); i < n; i++) {
+      nanos[i] = end - submitted[i];
+    }
+    nanos[n] = end - start;
+    nanos[n + 1] = processCpuNanos() - cpu;
+    printThreads(threadsBefore, n);
+    return nanos;
+  }
 
   /** Unary health-check round trips against a bare server, each side with gRPC's default executor or a direct one. */
   static void hopCost(int count) throws Exception {
@@ -333,6 +390,85 @@ public final class HotPathProbe {
         public void sendMessage(Q message) {
           mark("send " + ((ExecuteRequest) message).getKindCase().name().toLowerCase(Locale.ROOT));
           super.sendMessage(message);
+        }
+      };
+    }
+  }
+
+  /**
+   * Client-side marks of each Execute call in the order the calls start (for pipelined programs, which
+   * overlap): when it starts, when its first response (the append's output) arrives and is handled, and
+   * when its end arrives; {@link #print} gives the median gaps within a call and to the next call's start.
+   */
+  private static final class CallTimes implements ClientInterceptor {
+    private static final String[] MARKS = {"start", "output arrives", "output handled", "end arrives"};
+    private final List<long[]> calls = new ArrayList<>();
+
+    synchronized void clear() {
+      calls.clear();
+    }
+
+    synchronized void print() {
+      if (!TIMELINE || calls.size() < 3) {
+        return;
+      }
+      StringBuilder out = new StringBuilder("  calls (median ms):");
+      for (int k = 1; k < MARKS.length; k++) {
+        int at = k;
+        out.append(String.format("%n    %-16s -> %-16s %7.3f", MARKS[k - 1], MARKS[k],
+            median(i -> calls.get(i)[at] - calls.get(i)[at - 1])));
+      }
+      for (int k = 0; k < MARKS.length; k++) {
+        int at = k;
+        out.append(String.format("%n    %-16s -> next start       %7.3f", MARKS[k],
+            median(i -> i + 1 < calls.size() ? calls.get(i + 1)[0] - calls.get(i)[at] : Long.MIN_VALUE)));
+      }
+      out.append(String.format("%n    start -> next start (mean)         %7.3f",
+          (calls.get(calls.size() - 1)[0] - calls.get(0)[0]) / 1e6 / (calls.size() - 1)));
+      System.out.println(out);
+    }
+
+    private double median(java.util.function.IntToLongFunction gap) {
+      List<Long> gaps = new ArrayList<>();
+      for (int i = 0; i < calls.size(); i++) {
+        long g = gap.applyAsLong(i);
+        if (g != Long.MIN_VALUE && calls.get(i)[MARKS.length - 1] != 0 && calls.get(i)[2] != 0) {
+          gaps.add(g);
+        }
+      }
+      Collections.sort(gaps);
+      return gaps.isEmpty() ? Double.NaN : gaps.get(gaps.size() / 2) / 1e6;
+    }
+
+    @Override
+    public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+      if (!method.getBareMethodName().equals("Execute")) {
+        return next.newCall(method, options);
+      }
+      long[] marks = new long[MARKS.length];
+      marks[0] = System.nanoTime();
+      synchronized (this) {
+        calls.add(marks);
+      }
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+        @Override
+        public void start(Listener<R> listener, Metadata headers) {
+          super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+            @Override
+            public void onMessage(R message) {
+              boolean end = ((ExecuteResponse) message).hasEnd();
+              boolean first = !end && marks[1] == 0;
+              if (end) {
+                marks[3] = System.nanoTime();
+              } else if (first) {
+                marks[1] = System.nanoTime();
+              }
+              super.onMessage(message);
+              if (first) {
+                marks[2] = System.nanoTime();
+              }
+            }
+          }, headers);
         }
       };
     }
