@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.ByteString;
 import dev.capsulevm.host.server.TestHost;
+import dev.capsulevm.testing.Await;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.CostBreakdown;
 import dev.capsulevm.pricing.Receipt;
@@ -460,6 +461,8 @@ class TamperingTest {
         }
         assertTrue(e instanceof HostMisbehaviourException || e instanceof WriteCommittedException,
             "output " + m + " byte " + p + ": " + e);
+        // The renter gave up on the call; the host may still be committing the program's stated heads.
+        Await.until("the tampered program ended at the host", () -> host.host.programsInFlight() == 0);
         List<dev.capsulevm.proofs.Hash> now = headsOnTheHost().stream().map(Record::hash).toList();
         List<dev.capsulevm.proofs.Hash> was = before.stream().map(Record::hash).toList();
         if (!now.equals(was) && !now.equals(stated)) {
@@ -526,6 +529,7 @@ class TamperingTest {
         .build());
     for (int i = 0; i < changes.size(); i++) {
       expectCaught(confirming, names.get(i), write, messages.get(i), changes.get(i));
+      Await.until("the tampered program ended at the host", () -> host.host.programsInFlight() == 0);
       // Nothing was committed: an honest Heads program still sees the writer's heads.
       List<Record> now = headsOnTheHost();
       if (!now.equals(headsBefore)) {

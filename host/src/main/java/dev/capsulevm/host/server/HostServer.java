@@ -398,6 +398,15 @@ public final class HostServer implements AutoCloseable {
     return replicator;
   }
 
+  /**
+   * How many programs hold a budget now (paid by a withdrawal or a session): zero once every program has
+   * ended, its writes committed or discarded and its charge settled. What a test waits for before it reads
+   * what a program the renter gave up on left behind.
+   */
+  public int programsInFlight() {
+    return ctx.reservations.count();
+  }
+
   /** The host's retention: what runs after commits, and what a test runs by hand. */
   public Retention retention() {
     return retention.retention();
