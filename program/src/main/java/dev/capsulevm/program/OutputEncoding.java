@@ -48,7 +48,10 @@ public final class OutputEncoding {
 
   /** The canonical bytes of {@code output}. */
   public static byte[] encode(Output output) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    // Sized up front for the common large output, a sub-record and its proof, so the buffer is not
+    // regrown and copied several times per read.
+    ByteArrayOutputStream out = new ByteArrayOutputStream(
+        output instanceof Output.SubRecord s ? 5 + s.payload().length + proofLength(s.proof()) : 64);
     if (output instanceof Output.CapsuleCreated c) {
       out.writeBytes(c.capsuleId().toByteArray());
     } else if (output instanceof Output.Appended a) {
@@ -135,6 +138,15 @@ public final class OutputEncoding {
     }
     in.end();
     return output;
+  }
+
+  /** The length of {@code proof}'s encoding, less its writer's member entry (empty unless version 2). */
+  private static int proofLength(SubRecordProof proof) {
+    int length = 4 + 4 + 8 + 8 + 4 + Hash.LENGTH * proof.inclusion().path().size();
+    for (RecordHeader header : proof.recordProof().headers()) {
+      length += 4 + header.encodedLength();
+    }
+    return length;
   }
 
   private static void recordProof(ByteArrayOutputStream out, RecordProof proof) {

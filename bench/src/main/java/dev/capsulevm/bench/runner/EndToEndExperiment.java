@@ -77,8 +77,9 @@ final class EndToEndExperiment implements Experiment {
             + " appends confirmed after a proposal, two round trips, alternating with stated ones run by run),"
             + " committed with LMDB synced. 'verify' is the share"
             + " of the clients' time spent parsing and verifying the host's answers; 'commits/program' the LMDB"
-            + " write transactions the host's store made per program (each program's charge is settled in one,"
-            + " with its records; programs ending together share one: group commit). The 'paid by' rows: the same"
+            + " write transactions the host's store made per program (a write program's charge is settled in one,"
+            + " with its records, programs ending together sharing one: group commit; a read's goes to the"
+            + " settlement journal, which a later transaction applies). The 'paid by' rows: the same"
             + " single reads and appends paid from a payment session (one signed request of "
             + SESSION_AMOUNT.units() / Amount.UNITS_PER_CAP + " CAP, then an HMAC ticket per program) beside"
             + " the same clients' counterparts paid by a signed withdrawal per program, alternating run by run.");

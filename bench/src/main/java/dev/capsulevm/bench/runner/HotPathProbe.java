@@ -17,6 +17,7 @@ import dev.capsulevm.renter.CapsuleWriter;
 import dev.capsulevm.renter.HostClient;
 import dev.capsulevm.renter.PendingAppend;
 import dev.capsulevm.renter.ProgramBuilder;
+import dev.capsulevm.renter.ProgramResult;
 import dev.capsulevm.renter.RenterOptions;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -74,11 +75,14 @@ import jdk.jfr.Recording;
  * gap between the client's marks of each program (its messages sent and received, as a client interceptor
  * sees them; for {@code pipe}, the gaps between the marks of consecutive pipelined programs), {@code probe.threads=true} the CPU time per operation of each thread (Linux), and
  * {@code probe.jfr=FILE} records the rounds after {@code probe.jfrAfter} with the JFR settings
- * {@code probe.jfc} (default {@code profile}).
+ * {@code probe.jfc} (default {@code profile}), and {@code probe.readsPerProgram} how many sub-records a read
+ * program reads (default 1).
  */
 public final class HotPathProbe {
   private static final int BLOCK = 1024;
   private static final int READ_RECORD = 1000;
+  /** Sub-records each read program reads ({@code probe.readsPerProgram}, default 1). */
+  private static final int READS_PER_PROGRAM = Integer.getInteger("probe.readsPerProgram", 1);
 
   private HotPathProbe() {}
 
@@ -161,9 +165,15 @@ public final class HotPathProbe {
             report(tag, "read", durability, time(n, () -> {
               timeline.opStart();
               ProgramBuilder b = reads.newProgram(client);
-              int read = b.readSubRecordAtHeight(head.height(), next[0]++ % READ_RECORD, head);
-              if (client.run(b.build()).output(read).payload().length != BLOCK) {
-                throw new IllegalStateException("a read returned the wrong block");
+              int[] read = new int[READS_PER_PROGRAM];
+              for (int i = 0; i < read.length; i++) {
+                read[i] = b.readSubRecordAtHeight(head.height(), next[0]++ % READ_RECORD, head);
+              }
+              ProgramResult result = client.run(b.build());
+              for (int index : read) {
+                if (result.output(index).payload().length != BLOCK) {
+                  throw new IllegalStateException("a read returned the wrong block");
+                }
               }
               timeline.opEnd();
             }));

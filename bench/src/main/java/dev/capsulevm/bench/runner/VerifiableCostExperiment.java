@@ -115,8 +115,8 @@ final class VerifiableCostExperiment implements Experiment {
     result.finding(String.format("Verified reads through the gRPC host cost %s the raw LMDB reads of the same"
         + " bytes, and signed, validated writes %s the raw puts.", ratio(grpc[1], rawRead), ratio(grpc[0], rawWrite)));
     result.finding(String.format("In process, the VM reads and verifies %,.0f sub-records per second (%s raw LMDB);"
-        + " over gRPC, one client reaches %,.0f per second: the wire, the per-program withdrawal and refund"
-        + " (two synced ledger commits) and the receipt account for the difference.",
+        + " over gRPC, one client reaches %,.0f per second: the wire, the per-program payment (a signed"
+        + " withdrawal, its settlement journaled for a read) and the signed receipt account for the difference.",
         payloads.size() * 1000 / signedVm[1].median(), ratio(signedVm[1], rawRead),
         payloads.size() * 1000 / grpc[1].median()));
     return result;

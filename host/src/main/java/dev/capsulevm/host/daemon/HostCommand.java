@@ -119,8 +119,9 @@ public final class HostCommand implements Callable<Integer> {
   String maxBalanceUnits;
 
   @Option(names = "--max-uncommitted-risk-units", description = "Most the budgets of programs in flight may add up"
-      + " to, held in memory until each program's cost is written; beyond it Execute answers RESOURCE_EXHAUSTED"
-      + " (default 10^10 units: 10,000 CAP).")
+      + " to, held in memory until each program's cost is written; beyond it Execute answers RESOURCE_EXHAUSTED."
+      + " Also the most the charges in the settlement journal not yet committed may add up to (default 10^10"
+      + " units: 10,000 CAP).")
   String maxUncommittedRiskUnits;
 
   @Option(names = "--max-sessions-per-account", description = "Payment sessions one account may have open at once;"

@@ -37,7 +37,8 @@ import org.jspecify.annotations.Nullable;
  * @param maxUncommittedRiskUnits the most the budgets of programs in flight may add up to: a program's
  *     budget is held in memory and only its cost is written, when it ends, so this is what the host may
  *     have worked for unpaid should it die; a withdrawal beyond it is refused RESOURCE_EXHAUSTED
- *     (docs/PROTOCOL.md, "Metering")
+ *     (docs/PROTOCOL.md, "Metering"). The charges journaled and not yet committed (programs that wrote
+ *     nothing) never exceed it either: what an OS crash could lose (docs/PROTOCOL.md, "Settling a program")
  * @param maxBufferedBytes the most program data held for one program at once (flow control beyond it)
  * @param programsPerSecondPerAccount the steady rate of programs one account may start
  * @param programBurstPerAccount how many programs one account may start at once after idling

@@ -505,6 +505,10 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
    */
   @Override
   public void close() {
+    if (!environment.isClosed()) {
+      flushJournal(); // so a store closed cleanly leaves an empty journal behind
+    }
+    environment.close(); // refused while snapshots are open: the store then stays as it was
     ScheduledExecutorService scheduler;
     synchronized (journal) {
       scheduler = flusher;
@@ -513,10 +517,6 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
     if (scheduler != null) {
       scheduler.shutdownNow();
     }
-    if (!environment.isClosed()) {
-      flushJournal(); // so a store closed cleanly leaves an empty journal behind
-    }
-    environment.close();
     try {
       journal.close();
     } catch (IOException e) {
