@@ -9,7 +9,6 @@ import dev.capsulevm.proofs.merkle.InclusionProof;
 import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.nio.ByteBuffer;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -78,6 +77,19 @@ public final class Transcript {
    * @throws IllegalArgumentException when the bytes do not match the references in number or length
    */
   public static byte[] entry(int index, Instruction instruction, List<byte[]> refBytesInOrder, byte[] output) {
+    byte[] head = entryHead(index, instruction, refBytesInOrder, output);
+    byte[] entry = Arrays.copyOf(head, Math.addExact(head.length, output.length));
+    System.arraycopy(output, 0, entry, head.length, output.length);
+    return entry;
+  }
+
+  /** The leaf of {@link #entry}: {@code H(0x00 ‖ entry)}, hashed without copying the output into an entry. */
+  public static Hash leaf(int index, Instruction instruction, List<byte[]> refBytesInOrder, byte[] output) {
+    return Sha256.hash(Domain.MERKLE_LEAF, entryHead(index, instruction, refBytesInOrder, output), output);
+  }
+
+  /** An entry's bytes before the output's: the tag, the index, the instruction, the inputs digest, the output's length. */
+  private static byte[] entryHead(int index, Instruction instruction, List<byte[]> refBytesInOrder, byte[] output) {
     Objects.requireNonNull(output, "output");
     if (index < 0) {
       throw new IllegalArgumentException("an instruction index is never negative, got " + index);
@@ -85,21 +97,14 @@ public final class Transcript {
     requireMatchingRefs(instruction, refBytesInOrder);
     byte[] encoded = ProgramEncoding.encodeInstruction(instruction);
     Hash digest = inputsDigest(refBytesInOrder);
-    ByteBuffer out = ByteBuffer.allocate(
-        Math.addExact(1 + 4 + 4 + encoded.length + Hash.LENGTH + 4, output.length));
+    ByteBuffer out = ByteBuffer.allocate(1 + 4 + 4 + encoded.length + Hash.LENGTH + 4);
     out.put(Domain.TRANSCRIPT_ENTRY.tag());
     out.putInt(index);
     out.putInt(encoded.length);
     out.put(encoded);
     out.put(digest.toByteArray());
     out.putInt(output.length);
-    out.put(output);
     return out.array();
-  }
-
-  /** The leaf of {@link #entry}: {@code H(0x00 ‖ entry)}. */
-  public static Hash leaf(int index, Instruction instruction, List<byte[]> refBytesInOrder, byte[] output) {
-    return Merkle.leafHash(entry(index, instruction, refBytesInOrder, output));
   }
 
   /**
@@ -108,13 +113,13 @@ public final class Transcript {
    */
   public static Hash inputsDigest(List<byte[]> refBytesInOrder) {
     Objects.requireNonNull(refBytesInOrder, "refBytesInOrder");
-    MessageDigest md = Sha256.newDigest();
-    md.update(Domain.INPUTS_DIGEST.tag());
-    for (byte[] bytes : refBytesInOrder) {
-      md.update(ByteBuffer.allocate(8).putLong(bytes.length).array());
-      md.update(bytes);
+    byte[][] parts = new byte[2 * refBytesInOrder.size()][];
+    for (int i = 0; i < refBytesInOrder.size(); i++) {
+      byte[] bytes = refBytesInOrder.get(i);
+      parts[2 * i] = ByteBuffer.allocate(8).putLong(bytes.length).array();
+      parts[2 * i + 1] = bytes;
     }
-    return Hash.copyOf(md.digest());
+    return Sha256.hash(Domain.INPUTS_DIGEST, parts);
   }
 
   /**

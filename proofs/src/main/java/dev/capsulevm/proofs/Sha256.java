@@ -27,6 +27,16 @@ public final class Sha256 {
     return hash(domain, data, 0, data.length);
   }
 
+  /** {@code SHA-256(domain.tag || parts[0] || parts[1] || ...)}, without joining the parts first. */
+  public static Hash hash(Domain domain, byte[]... parts) {
+    MessageDigest md = DIGEST.get();
+    md.update(domain.tag());
+    for (byte[] part : parts) {
+      md.update(part);
+    }
+    return Hash.wrap(md.digest());
+  }
+
   /** {@code SHA-256(domain.tag || data[offset, offset + length))}. */
   public static Hash hash(Domain domain, byte[] data, int offset, int length) {
     MessageDigest md = DIGEST.get();
