@@ -436,7 +436,8 @@ public final class LmdbCapsuleStorage implements ReplicaStore {
   public LmdbLedger ledger(Clock clock, Amount maxBalance, Amount maxUnsynced) {
     environment.ensureOpen();
     ledgerClock = clock;
-    return new LmdbLedger(environment, this::apply, journal, this::flushSoon, clock, maxBalance, maxUnsynced);
+    return new LmdbLedger(environment, this::apply, journal, this::flushJournal, this::flushSoon, clock, maxBalance,
+        maxUnsynced);
   }
 
   /** {@link #ledger(Clock, Amount, Amount)} with at most {@link #DEFAULT_MAX_UNSYNCED} of unsynced charges. */

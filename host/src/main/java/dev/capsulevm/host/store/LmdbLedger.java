@@ -79,6 +79,7 @@ public final class LmdbLedger implements Ledger {
   private final LmdbEnvironment environment;
   private final StagedBatch.Applier commits;
   private final SettlementJournal journal;
+  private final Runnable flushNow;
   private final Runnable flushSoon;
   private final Dbi<ByteBuffer> accounts;
   private final Dbi<ByteBuffer> nonces;
@@ -89,14 +90,15 @@ public final class LmdbLedger implements Ledger {
   /**
    * A ledger over {@code environment} whose settlements are committed by {@code commits} (the store's
    * batches) or, for programs that wrote nothing, written to {@code journal} first; once the journal holds
-   * {@code maxUnsynced} of charges or {@link #MAX_PENDING} settlements, the next settlement commits them,
-   * and {@code flushSoon} asks for a commit a little later after the first.
+   * {@code maxUnsynced} of charges or {@link #MAX_PENDING} settlements, the next settlement commits them
+   * ({@code flushNow}, the store's), and {@code flushSoon} asks for a commit a little later after the first.
    */
-  LmdbLedger(LmdbEnvironment environment, StagedBatch.Applier commits, SettlementJournal journal, Runnable flushSoon,
-      Clock clock, Amount maxBalance, Amount maxUnsynced) {
+  LmdbLedger(LmdbEnvironment environment, StagedBatch.Applier commits, SettlementJournal journal, Runnable flushNow,
+      Runnable flushSoon, Clock clock, Amount maxBalance, Amount maxUnsynced) {
     this.environment = Objects.requireNonNull(environment, "environment");
     this.commits = Objects.requireNonNull(commits, "commits");
     this.journal = Objects.requireNonNull(journal, "journal");
+    this.flushNow = Objects.requireNonNull(flushNow, "flushNow");
     this.flushSoon = Objects.requireNonNull(flushSoon, "flushSoon");
     this.accounts = environment.dbi(DB_ACCOUNTS);
     this.nonces = environment.dbi(DB_NONCES);
@@ -172,29 +174,18 @@ public final class LmdbLedger implements Ledger {
     if (!journaled) {
       commit(settlement);
     } else if (full) {
-      try {
-        flush();
-      } catch (RuntimeException e) {
-        // The settlement is journaled, so charged: it stays pending for the next commit or the next open.
-        log.warn("the journaled settlements were not committed at the bound: {}", e.toString());
-      }
+      flushNow.run();
     } else if (first) {
       flushSoon.run();
     }
   }
 
-  /** Commits the journaled settlements to LMDB (one synced transaction), if there are any. */
+  /**
+   * Commits the journaled settlements to LMDB (one synced transaction), if there are any; when that fails
+   * they stay journaled (charged) for the next commit or the next open, and the failure is logged.
+   */
   public void flush() {
-    synchronized (journal) {
-      if (journal.pendingCount() == 0) {
-        return;
-      }
-    }
-    try {
-      commits.apply(List.of());
-    } catch (StorageException e) {
-      throw new IllegalStateException("the journaled settlements were not committed: " + e.getMessage(), e);
-    }
+    flushNow.run();
   }
 
   /** The charges journaled and not yet committed to LMDB: what an OS crash could take from the host now. */
@@ -226,21 +217,7 @@ public final class LmdbLedger implements Ledger {
         used = true;
         row = row == null ? pending : accumulatedOrNull(row, pending);
       }
-      boolean sessionRow = row != null && row.kind() == Settlement.Kind.SESSION;
-      if (used && (settlement.kind() == Settlement.Kind.WITHDRAWAL || !sessionRow)) {
-        return new PricingException(PricingException.Reason.REPLAYED_NONCE, "account " + account
-            + " already used nonce " + settlement.nonce() + (sessionRow ? " for a session" : " for a withdrawal"));
-      }
-      if (settlement.cost().units() > balance) {
-        return new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + account + " holds "
-            + balance + " units, program " + settlement.programId() + " cost " + settlement.cost().units());
-      }
-      if (row != null && accumulatedOrNull(row, settlement) == null) {
-        return new PricingException(PricingException.Reason.LIMIT_EXCEEDED, "session nonce " + row.nonce() + " of "
-            + account + " has settled " + row.programs() + " programs costing " + row.cost().units()
-            + " units; adding " + settlement.cost().units() + " more overflows its row");
-      }
-      return null;
+      return refusalOrNull(settlement, used, row, balance);
     });
     if (refused != null) {
       throw refused;
@@ -374,20 +351,13 @@ public final class LmdbLedger implements Ledger {
     ByteBuffer nonceKey = nonceKey(account, settlement.nonce());
     ByteBuffer stored = nonces.get(txn, nonceKey);
     Settlement row = stored == null ? null : settlementOrNull(account, settlement.nonce(), stored);
-    boolean sessionRow = row != null && row.kind() == Settlement.Kind.SESSION;
-    if (stored != null && (settlement.kind() == Settlement.Kind.WITHDRAWAL || !sessionRow)) {
-      throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.REPLAYED_NONCE + ": account "
-          + account + " already used nonce " + settlement.nonce() + (sessionRow ? " for a session" : " for a withdrawal"));
-    }
     Entry entry = entry(accounts, txn, account);
-    long cost = settlement.cost().units();
-    if (cost > entry.balance()) {
-      throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.INSUFFICIENT_BALANCE
-          + ": account " + account + " holds " + entry.balance() + " units, program " + settlement.programId()
-          + " cost " + cost);
+    PricingException refused = refusalOrNull(settlement, stored != null, row, entry.balance());
+    if (refused != null) {
+      throw new StorageException(Reason.SETTLEMENT_REFUSED, String.valueOf(refused.getMessage()));
     }
-    Settlement written = row == null ? settlement : accumulated(row, settlement);
-    put(accounts, txn, account, new Entry(entry.balance() - cost, settlement.programId()));
+    Settlement written = row == null ? settlement : Objects.requireNonNull(accumulatedOrNull(row, settlement));
+    put(accounts, txn, account, new Entry(entry.balance() - settlement.cost().units(), settlement.programId()));
     long expirySecond = written.expiry().getEpochSecond();
     boolean session = written.kind() == Settlement.Kind.SESSION;
     ByteBuffer value = ByteBuffer.allocateDirect(session ? SESSION_BYTES : SETTLED_BYTES);
@@ -401,24 +371,40 @@ public final class LmdbLedger implements Ledger {
     }
   }
 
-  /** A session's row after one more of its programs settled: its totals grown, that program the last. */
-  private static Settlement accumulated(Settlement row, Settlement settlement) throws StorageException {
+  /**
+   * Why {@code settlement} may not be written, or null when it may: against its nonce ({@code used}, and
+   * {@code row}, the settlement kept under it when it names one) and the account's {@code balance}. The one
+   * rule of a transaction's {@link #settle(LmdbEnvironment, Txn, Settlement, long)} and of the journal's
+   * check: a withdrawal's nonce is used once, a session's is not a withdrawal's, the cost is within the
+   * balance, and a session's row does not overflow.
+   */
+  private static @Nullable PricingException refusalOrNull(Settlement settlement, boolean used,
+      @Nullable Settlement row, long balance) {
+    PublicKey account = settlement.account();
+    boolean sessionRow = row != null && row.kind() == Settlement.Kind.SESSION;
+    if (used && (settlement.kind() == Settlement.Kind.WITHDRAWAL || !sessionRow)) {
+      return new PricingException(PricingException.Reason.REPLAYED_NONCE, "account " + account
+          + " already used nonce " + settlement.nonce() + (sessionRow ? " for a session" : " for a withdrawal"));
+    }
+    if (settlement.cost().units() > balance) {
+      return new PricingException(PricingException.Reason.INSUFFICIENT_BALANCE, "account " + account + " holds "
+          + balance + " units, program " + settlement.programId() + " cost " + settlement.cost().units());
+    }
+    if (row != null && accumulatedOrNull(row, settlement) == null) {
+      return new PricingException(PricingException.Reason.LIMIT_EXCEEDED, "session nonce " + row.nonce() + " of "
+          + account + " has settled " + row.programs() + " programs costing " + row.cost().units()
+          + " units; adding " + settlement.cost().units() + " more overflows its row");
+    }
+    return null;
+  }
+
+  /** A session's row after one more of its programs settled (its totals grown, that program the last), or null when they overflow. */
+  private static @Nullable Settlement accumulatedOrNull(Settlement row, Settlement settlement) {
     try {
       return new Settlement(row.account(), row.nonce(), row.expiry(), settlement.programId(),
           Amount.of(Math.addExact(row.cost().units(), settlement.cost().units())), Settlement.Kind.SESSION,
           Math.addExact(row.programs(), settlement.programs()));
     } catch (ArithmeticException e) {
-      throw new StorageException(Reason.SETTLEMENT_REFUSED, PricingException.Reason.LIMIT_EXCEEDED + ": session"
-          + " nonce " + row.nonce() + " of " + row.account() + " has settled " + row.programs() + " programs costing "
-          + row.cost().units() + " units; adding " + settlement.cost().units() + " more overflows its row");
-    }
-  }
-
-  /** {@link #accumulated}, or null when the row's totals would overflow. */
-  private static @Nullable Settlement accumulatedOrNull(Settlement row, Settlement settlement) {
-    try {
-      return accumulated(row, settlement);
-    } catch (StorageException e) {
       return null;
     }
   }

@@ -164,10 +164,7 @@ final class SettlementJournal implements AutoCloseable {
     Entry entry = new Entry(nextSeq, settlement);
     ByteBuffer bytes = encode(entry);
     try {
-      long at = size;
-      while (bytes.hasRemaining()) {
-        at += channel.write(bytes, at);
-      }
+      writeAt(channel, bytes, size);
     } catch (IOException | RuntimeException e) {
       broken = true;
       try {
@@ -299,10 +296,8 @@ final class SettlementJournal implements AutoCloseable {
       out.truncate(0);
       long at = 0;
       for (Entry entry : pending) {
-        ByteBuffer bytes = encode(entry);
-        while (bytes.hasRemaining()) {
-          at += out.write(bytes, at);
-        }
+        writeAt(out, encode(entry), at);
+        at += ENTRY_BYTES;
       }
     }
     Files.move(fresh, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -366,6 +361,14 @@ final class SettlementJournal implements AutoCloseable {
       return FileChannel.open(file, options, ownerOnly);
     }
     return FileChannel.open(file, options);
+  }
+
+  /** Writes all of {@code bytes} at {@code position}: a positional write may take several calls. */
+  private static void writeAt(FileChannel channel, ByteBuffer bytes, long position) throws IOException {
+    long at = position;
+    while (bytes.hasRemaining()) {
+      at += channel.write(bytes, at);
+    }
   }
 
   static ByteBuffer encode(Entry entry) {
