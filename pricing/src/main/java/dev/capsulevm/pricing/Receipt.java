@@ -229,12 +229,28 @@ public record Receipt(
     return out.array();
   }
 
-  /** Signs the body with the host's key, which must be {@link #hostKey()}. */
+  /**
+   * This receipt signed with the host's key, which must be {@link #hostKey()}. The signature is made when
+   * first needed ({@link SignedReceipt}), so a receipt that is sealed instead ({@link #seal}) costs none.
+   */
   public SignedReceipt sign(SigningKey hostSigningKey) {
     if (!hostSigningKey.publicKey().equals(hostKey)) {
       throw new IllegalArgumentException("the receipt names host " + hostKey + ", not the signer");
     }
-    return new SignedReceipt(this, hostSigningKey.sign(Domain.RECEIPT_SIGNATURE, body()));
+    return SignedReceipt.deferred(this, hostSigningKey);
+  }
+
+  /** This receipt sealed with the key of the payment session that paid for its program. */
+  public SealedReceipt seal(SessionKey sessionKey) {
+    return new SealedReceipt(this, sessionKey.mac(Domain.RECEIPT_SEAL_MAC, body()));
+  }
+
+  /** Refuses {@code receipt} unless it names {@code hostKey} as its host. */
+  static void requireHost(Receipt receipt, PublicKey hostKey) throws PricingException {
+    if (!receipt.hostKey().equals(hostKey)) {
+      throw new PricingException(PricingException.Reason.WRONG_HOST,
+          "receipt for program " + receipt.programId() + " names host " + receipt.hostKey() + ", not " + hostKey);
+    }
   }
 
   /**

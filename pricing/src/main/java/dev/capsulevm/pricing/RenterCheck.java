@@ -42,9 +42,24 @@ public final class RenterCheck {
    */
   public static Receipt check(SignedReceipt signed, PriceTable table, ProgramShape shape, Hash programId,
       @Nullable Hash capsuleIdOrNull, Amount budget, Observed observed) throws PricingException {
+    return check(signed.verify(table.hostKey()), table, shape, programId, capsuleIdOrNull, budget, observed);
+  }
+
+  /**
+   * Checks a receipt sealed with {@code sessionKey} (the session's key and the host's, {@link
+   * SealedReceipt#open}) as {@link #check(SignedReceipt, PriceTable, ProgramShape, Hash, Hash, Amount,
+   * Observed)} checks a signed one.
+   */
+  public static Receipt check(SealedReceipt sealed, SessionKey sessionKey, PriceTable table, ProgramShape shape,
+      Hash programId, @Nullable Hash capsuleIdOrNull, Amount budget, Observed observed) throws PricingException {
+    return check(sealed.open(sessionKey, table.hostKey()), table, shape, programId, capsuleIdOrNull, budget,
+        observed);
+  }
+
+  private static Receipt check(Receipt r, PriceTable table, ProgramShape shape, Hash programId,
+      @Nullable Hash capsuleIdOrNull, Amount budget, Observed observed) throws PricingException {
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(observed, "observed");
-    Receipt r = signed.verify(table.hostKey());
     same("programId", r.programId(), programId);
     same("priceTableId", r.priceTableId(), table.id());
     same("capsuleId", Objects.toString(r.capsuleIdOrNull(), "none"), Objects.toString(capsuleIdOrNull, "none"));

@@ -4,21 +4,65 @@ import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.VerificationException;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proofs.crypto.Signature;
+import dev.capsulevm.proofs.crypto.SigningKey;
 import java.util.Arrays;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
-/** A receipt with the host's Ed25519 signature over its canonical body. */
-public record SignedReceipt(Receipt receipt, Signature signature) {
-  public SignedReceipt {
-    Objects.requireNonNull(receipt, "receipt");
-    Objects.requireNonNull(signature, "signature");
+/**
+ * A receipt with the host's Ed25519 signature over its canonical body. A receipt the host issues ({@link
+ * Receipt#sign}) is signed when its signature is first needed ({@link #signature}, {@link #encode},
+ * {@link #verify}): a session program whose receipt the host seals with the session key instead ({@link
+ * SealedReceipt}) never pays for a signature.
+ */
+public final class SignedReceipt {
+  private final Receipt receipt;
+  private final @Nullable SigningKey signerOrNull;
+  private volatile @Nullable Signature signature;
+
+  /** A receipt with a signature made or parsed already. */
+  public SignedReceipt(Receipt receipt, Signature signature) {
+    this.receipt = Objects.requireNonNull(receipt, "receipt");
+    this.signature = Objects.requireNonNull(signature, "signature");
+    this.signerOrNull = null;
+  }
+
+  private SignedReceipt(Receipt receipt, SigningKey signer) {
+    this.receipt = receipt;
+    this.signerOrNull = signer;
+  }
+
+  /** {@code receipt}, to be signed by {@code signer} (its host) when the signature is first read. */
+  static SignedReceipt deferred(Receipt receipt, SigningKey signer) {
+    return new SignedReceipt(receipt, signer);
+  }
+
+  /** The receipt. */
+  public Receipt receipt() {
+    return receipt;
+  }
+
+  /** The host's signature over {@code 0x32 || body}, made now if it was not yet. */
+  public Signature signature() {
+    Signature s = signature;
+    if (s == null) {
+      synchronized (this) {
+        s = signature;
+        if (s == null) {
+          s = Objects.requireNonNull(signerOrNull, "a receipt without a signature has its signer")
+              .sign(Domain.RECEIPT_SIGNATURE, receipt.body());
+          signature = s;
+        }
+      }
+    }
+    return s;
   }
 
   /** The canonical encoding: the body followed by the 64-byte signature. */
   public byte[] encode() {
     byte[] body = receipt.body();
     byte[] out = Arrays.copyOf(body, body.length + Signature.LENGTH);
-    signature.copyTo(out, body.length);
+    signature().copyTo(out, body.length);
     return out;
   }
 
@@ -43,14 +87,26 @@ public record SignedReceipt(Receipt receipt, Signature signature) {
    * receipt cannot be passed off as coming from a host that never issued it.
    */
   public Receipt verify(PublicKey hostKey) throws PricingException {
-    if (!receipt.hostKey().equals(hostKey)) {
-      throw new PricingException(PricingException.Reason.WRONG_HOST,
-          "receipt for program " + receipt.programId() + " names host " + receipt.hostKey() + ", not " + hostKey);
-    }
-    if (!hostKey.verify(Domain.RECEIPT_SIGNATURE, receipt.body(), signature)) {
+    Receipt.requireHost(receipt, hostKey);
+    if (!hostKey.verify(Domain.RECEIPT_SIGNATURE, receipt.body(), signature())) {
       throw new PricingException(PricingException.Reason.BAD_SIGNATURE,
           "receipt for program " + receipt.programId() + " is not signed by host " + hostKey);
     }
     return receipt;
+  }
+
+  @Override
+  public boolean equals(@Nullable Object o) {
+    return o instanceof SignedReceipt other && receipt.equals(other.receipt) && signature().equals(other.signature());
+  }
+
+  @Override
+  public int hashCode() {
+    return receipt.hashCode() * 31 + signature().hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "SignedReceipt[receipt=" + receipt + ", signature=" + signature() + "]";
   }
 }

@@ -73,7 +73,29 @@ class SessionFormatTest {
     System.arraycopy(ticket().encode(), 0, programAndTicket, PROGRAM.length, Ticket.LENGTH);
     v.put("session.program-id", Sha256.hash(Domain.PROGRAM_ID, programAndTicket).toHex());
     v.put("session.close-mac", HEX.formatHex(renterKey().closeMac(request().sessionId())));
+    byte[] sealed = sealedReceipt().encode();
+    v.put("session.receipt-seal", HEX.formatHex(sealed, sealed.length - SealedReceipt.SEAL_LENGTH, sealed.length));
+    v.put("session.sealed-receipt", HEX.formatHex(sealed));
     return v;
+  }
+
+  /**
+   * Receipt example 1 ("Receipt"), its body as the document gives it, sealed with the example's session
+   * key: a stand-in, as that program was paid by a withdrawal, but every byte of the seal is the same rule.
+   */
+  static SealedReceipt sealedReceipt() throws VerificationException {
+    return receiptExample1().seal(renterKey());
+  }
+
+  /** Receipt example 1's whole encoding, the first code block after "Whole encoding:" in the document. */
+  private static byte[] signedReceiptExample1() {
+    String text = FormatDocument.text();
+    int start = text.indexOf("```\n", text.indexOf("Whole encoding:", text.indexOf("**Example 1, completed.**"))) + 4;
+    return HEX.parseHex(text.substring(start, text.indexOf("```", start)).replace("\n", ""));
+  }
+
+  private static Receipt receiptExample1() throws VerificationException {
+    return SignedReceipt.parse(signedReceiptExample1()).receipt();
   }
 
   static String requestRows() {
@@ -118,6 +140,32 @@ class SessionFormatTest {
     assertEquals(0x3a, Domain.SESSION_GRANT_SIGNATURE.tag());
     assertEquals(0x3b, Domain.TICKET_MAC.tag());
     assertEquals(0x3c, Domain.SESSION_CLOSE_MAC.tag());
+    assertEquals(0x3d, Domain.RECEIPT_SEAL_MAC.tag());
+  }
+
+  @Test
+  void aSealedReceiptOpensWithItsSessionKeyOnly_andAnyByteChangedIsCaught() throws Exception {
+    SessionKey host = SessionKey.forHost(HOST_EXCHANGE, request());
+    byte[] encoded = sealedReceipt().encode();
+    Receipt receipt = receiptExample1();
+    assertEquals(receipt, SealedReceipt.parse(encoded).open(host, Fixtures.HOST.publicKey()));
+    assertEquals(receipt, SignedReceipt.parse(signedReceiptExample1()).verify(Fixtures.HOST.publicKey()),
+        "the example's signature verifies");
+    SessionKey other = SessionKey.forHost(ExchangeKeyPair.generate(), request());
+    PricingException wrongKey = assertThrows(PricingException.class,
+        () -> SealedReceipt.parse(encoded).open(other, Fixtures.HOST.publicKey()));
+    assertEquals(PricingException.Reason.BAD_SIGNATURE, wrongKey.reason());
+    assertEquals(PricingException.Reason.WRONG_HOST, assertThrows(PricingException.class,
+        () -> SealedReceipt.parse(encoded).open(host, Fixtures.OTHER.publicKey())).reason());
+    for (int i = 0; i < encoded.length; i++) {
+      byte[] flipped = encoded.clone();
+      flipped[i] ^= 1;
+      int at = i;
+      assertThrows(Exception.class, () -> SealedReceipt.parse(flipped).open(host, Fixtures.HOST.publicKey()),
+          () -> "byte " + at + " of the sealed receipt");
+    }
+    assertThrows(VerificationException.class, () -> SealedReceipt.parse(Arrays.copyOf(encoded, encoded.length - 1)));
+    assertThrows(VerificationException.class, () -> SealedReceipt.parse(Arrays.copyOf(encoded, encoded.length + 1)));
   }
 
   @Test

@@ -46,6 +46,8 @@ public enum Domain {
   TICKET_MAC(0x3b),
   /** The first byte HMAC'd by a session's close request. */
   SESSION_CLOSE_MAC(0x3c),
+  /** The first byte HMAC'd by a sealed receipt: a session program's receipt under the session key. */
+  RECEIPT_SEAL_MAC(0x3d),
   /** The first byte of every member entry, the leaf data of a member state's RFC 9162 tree. */
   MEMBER_ENTRY(0x40),
   /** Member root: the hash of a member state's retention policy and entries root. */

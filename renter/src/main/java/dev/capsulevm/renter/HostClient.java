@@ -12,6 +12,7 @@ import dev.capsulevm.pricing.SignedBalanceStatement;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.pricing.Withdrawal;
+import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
@@ -201,7 +202,7 @@ public final class HostClient implements AutoCloseable {
 
   private CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits) {
     return CostModel.of(table).estimate(shape(program, table, durationUnits, options.chunkSize(),
-        options.confirmCommits(), sessionsOrNull != null));
+        options.confirmCommits(), sessionsOrNull != null, sessionsOrNull != null && sealsReceipt(program)));
   }
 
   /** The shape of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
@@ -221,17 +222,17 @@ public final class HostClient implements AutoCloseable {
   /** The estimate's shape of {@code program} paid by a signed withdrawal. */
   static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize,
       boolean confirmCommits) {
-    return shape(program, table, durationUnits, chunkSize, confirmCommits, false);
+    return shape(program, table, durationUnits, chunkSize, confirmCommits, false, false);
   }
 
   /**
    * The estimate's shape; a signed withdrawal and a ticket each have a fixed length, so a blank one of the
-   * kind sizes the header exactly.
+   * kind (with the seal request it makes, {@code sealed}) sizes the header exactly.
    */
   static ProgramShape shape(PreparedProgram program, PriceTable table, long durationUnits, int chunkSize,
-      boolean confirmCommits, boolean ticket) {
-    return shape(program, ProgramRun.requests(program, table.id(), Payment.blank(ticket), durationUnits, chunkSize,
-        statedHeads(program, confirmCommits)), durationUnits);
+      boolean confirmCommits, boolean ticket, boolean sealed) {
+    return shape(program, ProgramRun.requests(program, table.id(), Payment.blank(ticket, sealed), durationUnits,
+        chunkSize, statedHeads(program, confirmCommits)), durationUnits);
   }
 
   private static ProgramShape shape(PreparedProgram program, List<ExecuteRequest> requests, long durationUnits) {
@@ -379,7 +380,7 @@ public final class HostClient implements AutoCloseable {
 
   private Amount ceiling(PreparedProgram program, PriceTable table) {
     ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize(),
-        options.confirmCommits(), sessionsOrNull != null);
+        options.confirmCommits(), sessionsOrNull != null, sessionsOrNull != null && sealsReceipt(program));
     return CostModel.of(table).estimate(new ProgramShape(expected.programBytes(), expected.requestBytes(),
         expected.durationUnits(), program.ceilingDescriptors(table.limits()))).total();
   }
@@ -463,9 +464,10 @@ public final class HostClient implements AutoCloseable {
     boolean ticket = sessions != null;
     boolean refetched = false;
     while (true) {
+      boolean seal = ticket && sealsReceipt(program);
       // Built once, with a blank payment of the kind to size the estimate; the real header replaces it.
-      List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), Payment.blank(ticket), duration,
-          options.chunkSize(), statedHeads);
+      List<ExecuteRequest> requests = ProgramRun.requests(program, current.id(), Payment.blank(ticket, seal),
+          duration, options.chunkSize(), statedHeads);
       ProgramShape shape = shape(program, requests, duration);
       try {
         current.limits().check(shape);
@@ -485,7 +487,7 @@ public final class HostClient implements AutoCloseable {
       }
       Payment payment;
       try {
-        payment = ticket ? Objects.requireNonNull(sessions).pay(current, budget, program.encodedUnsafe())
+        payment = ticket ? Objects.requireNonNull(sessions).pay(current, budget, program.encodedUnsafe(), seal)
             : withdrawal(current, budget);
       } catch (PaymentSessions.OpenRefused e) {
         if (refetched) {
@@ -513,6 +515,28 @@ public final class HostClient implements AutoCloseable {
         throw e;
       }
     }
+  }
+
+  /**
+   * Whether a program paid from a session asks for its receipt sealed with the session's key rather than
+   * signed (docs/PROTOCOL.md, "Sealed receipts"): when nothing could ever show it to a third party. A
+   * client with a receipt listener keeps every receipt, so it asks for signatures; a write's receipt
+   * vouches for the records it committed, and a {@code HasRecord}, {@code ReadByHash} or {@code Heads}
+   * output can be a claim of an evidence file (docs/FORMAT.md, "Evidence"), so those programs are signed
+   * too. What is left are reads of sub-records, proofs and metadata, whose outputs are proven from
+   * writer-signed records and need no host's word.
+   */
+  private boolean sealsReceipt(PreparedProgram prepared) {
+    if (options.receiptListenerOrNull() != null || !prepared.program().isReadOnly()) {
+      return false;
+    }
+    for (Instruction instruction : prepared.program().instructions()) {
+      if (!(instruction instanceof Instruction.ReadSubRecord || instruction instanceof Instruction.Prove
+          || instruction instanceof Instruction.Metadata)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private Payment withdrawal(PriceTable current, Amount budget) {

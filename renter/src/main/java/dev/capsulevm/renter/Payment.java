@@ -2,10 +2,12 @@ package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.Receipt;
+import dev.capsulevm.pricing.SessionKey;
 import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.pricing.Ticket;
 import io.grpc.Status;
 import java.util.EnumSet;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
@@ -28,34 +30,41 @@ final class Payment {
 
   private final byte[] bytes;
   private final boolean ticket;
+  private final boolean sealed;
   private final Amount budget;
   /** The session the ticket draws on; null for a withdrawal. */
   private final PaymentSessions.@Nullable Session sessionOrNull;
   private final AtomicBoolean ended = new AtomicBoolean();
 
-  private Payment(byte[] bytes, boolean ticket, Amount budget, PaymentSessions.@Nullable Session sessionOrNull) {
+  private Payment(byte[] bytes, boolean ticket, boolean sealed, Amount budget,
+      PaymentSessions.@Nullable Session sessionOrNull) {
     this.bytes = bytes;
     this.ticket = ticket;
+    this.sealed = sealed;
     this.budget = budget;
     this.sessionOrNull = sessionOrNull;
   }
 
   /** A program paid by its own signed withdrawal. */
   static Payment withdrawal(SignedWithdrawal withdrawal) {
-    return new Payment(withdrawal.encode(), false, withdrawal.withdrawal().amount(), null);
+    return new Payment(withdrawal.encode(), false, false, withdrawal.withdrawal().amount(), null);
   }
 
-  /** A program paid by {@code ticket}, whose budget {@code session} holds until the program ends. */
-  static Payment ticket(Ticket ticket, PaymentSessions.Session session) {
-    return new Payment(ticket.encode(), true, ticket.budget(), session);
+  /**
+   * A program paid by {@code ticket}, whose budget {@code session} holds until the program ends; {@code
+   * sealed}: its receipt is to be sealed with the session's key rather than signed.
+   */
+  static Payment ticket(Ticket ticket, PaymentSessions.Session session, boolean sealed) {
+    return new Payment(ticket.encode(), true, sealed, ticket.budget(), session);
   }
 
   /**
    * Zero bytes as long as a real payment of the kind: the header built with it has the serialized size
    * of the one sent, so it sizes the estimate exactly (both kinds have a fixed length).
    */
-  static Payment blank(boolean ticket) {
-    return new Payment(new byte[ticket ? Ticket.LENGTH : SignedWithdrawal.LENGTH], ticket, Amount.ZERO, null);
+  static Payment blank(boolean ticket, boolean sealed) {
+    return new Payment(new byte[ticket ? Ticket.LENGTH : SignedWithdrawal.LENGTH], ticket, sealed, Amount.ZERO,
+        null);
   }
 
   /** The bytes the header carries; the program id is computed over them. */
@@ -66,6 +75,19 @@ final class Payment {
   /** Whether the header carries them as {@code ticket} (else as {@code signed_withdrawal}). */
   boolean isTicket() {
     return ticket;
+  }
+
+  /** Whether the header asks for the receipt sealed with the session's key ({@code seal_receipt}). */
+  boolean sealsReceipt() {
+    return sealed;
+  }
+
+  /** The key that seals the receipt: the session's; only for a payment that {@link #sealsReceipt}. */
+  SessionKey sealKey() {
+    if (!sealed) {
+      throw new IllegalStateException("this program's receipt is signed, not sealed");
+    }
+    return Objects.requireNonNull(sessionOrNull, "a sealed payment draws on a session").key;
   }
 
   /**

@@ -81,12 +81,14 @@ final class PaymentSessions {
   /**
    * A ticket paying {@code budget} for the program encoded as {@code programEncoding} under {@code table},
    * from the current session, or from a new one when it cannot pay; null when {@code budget} is above
-   * what a session holds (the program is then paid by its own withdrawal).
+   * what a session holds (the program is then paid by its own withdrawal). {@code sealReceipt}: the
+   * program asks for its receipt sealed with the session's key rather than signed.
    *
    * @throws HostMisbehaviourException the host's grant of a new session does not verify
    * @throws RenterException the host refused to open a session, or this client is closed
    */
-  @Nullable Payment pay(PriceTable table, Amount budget, byte[] programEncoding) throws RenterException {
+  @Nullable Payment pay(PriceTable table, Amount budget, byte[] programEncoding, boolean sealReceipt)
+      throws RenterException {
     if (budget.exceeds(amount)) {
       return null;
     }
@@ -115,7 +117,8 @@ final class PaymentSessions {
       }
     }
     // The MAC is computed outside the lock: concurrent programs only share the counter.
-    return Payment.ticket(Ticket.issue(session.key, session.id, counter, budget, programEncoding), session);
+    return Payment.ticket(Ticket.issue(session.key, session.id, counter, budget, programEncoding), session,
+        sealReceipt);
   }
 
   /** Sessions opened so far by this client (tests and benchmarks). */

@@ -12,17 +12,20 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A program that ran to its end with everything verified: every output, the commit (for a write) and
- * the host-signed receipt, which equals the renter's own recomputation to the unit and signs the
- * renter's transcript of the outputs. The receipt with one transcript entry and its inputs is what an
+ * the receipt, which equals the renter's own recomputation to the unit and covers the renter's transcript
+ * of the outputs, signed by the host or, for a read paid from a payment session, sealed with the session's
+ * key ({@link #signedReceipt}). A signed receipt with one transcript entry and its inputs is what an
  * evidence file holds of a host's answer.
  */
 public final class ProgramResult {
   private final PreparedProgram program;
   private final List<VerifiedOutput> outputs;
-  private final SignedReceipt signedReceipt;
+  private final Receipt receipt;
+  private final @Nullable SignedReceipt signedReceiptOrNull;
   /** The leaf of each output's transcript entry, in order: what the receipt's transcript root is over. */
   private final List<Hash> transcriptLeaves;
   private final CostBreakdown estimate;
@@ -31,12 +34,13 @@ public final class ProgramResult {
   private final long bytesReceived;
   private final LongSupplier verification;
 
-  ProgramResult(PreparedProgram program, List<VerifiedOutput> outputs, SignedReceipt signedReceipt,
-      List<Hash> transcriptLeaves, CostBreakdown estimate, List<Hash> committedHeads, long bytesSent,
+  ProgramResult(PreparedProgram program, List<VerifiedOutput> outputs, Receipt receipt,
+      @Nullable SignedReceipt signedReceiptOrNull, List<Hash> transcriptLeaves, CostBreakdown estimate, List<Hash> committedHeads, long bytesSent,
       long bytesReceived, LongSupplier verification) {
     this.program = Objects.requireNonNull(program, "program");
     this.outputs = List.copyOf(outputs);
-    this.signedReceipt = Objects.requireNonNull(signedReceipt, "signedReceipt");
+    this.receipt = Objects.requireNonNull(receipt, "receipt");
+    this.signedReceiptOrNull = signedReceiptOrNull;
     this.transcriptLeaves = List.copyOf(transcriptLeaves);
     this.estimate = Objects.requireNonNull(estimate, "estimate");
     this.committedHeads = List.copyOf(committedHeads);
@@ -62,12 +66,27 @@ public final class ProgramResult {
 
   /** The verified receipt. */
   public Receipt receipt() {
-    return signedReceipt.receipt();
+    return receipt;
   }
 
-  /** The verified receipt with the host's signature: what a third party can check. */
+  /** Whether the host signed the receipt (else it sealed it with the payment session's key). */
+  public boolean isReceiptSigned() {
+    return signedReceiptOrNull != null;
+  }
+
+  /**
+   * The verified receipt with the host's signature: what a third party can check.
+   *
+   * @throws IllegalStateException the receipt was sealed with the payment session's key ({@link
+   *     #isReceiptSigned}): a renter asks for that only for programs whose receipts are never evidence
+   */
   public SignedReceipt signedReceipt() {
-    return signedReceipt;
+    SignedReceipt signed = signedReceiptOrNull;
+    if (signed == null) {
+      throw new IllegalStateException("program " + receipt.programId() + " has a receipt sealed with its payment"
+          + " session's key, which the renter verified but no third party can (docs/PROTOCOL.md, \"Sealed receipts\")");
+    }
+    return signed;
   }
 
   /**

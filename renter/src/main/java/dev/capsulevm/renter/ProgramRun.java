@@ -11,6 +11,7 @@ import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.ProgramShape;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.RenterCheck;
+import dev.capsulevm.pricing.SealedReceipt;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.program.Output;
@@ -212,7 +213,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
         .setDurationUnits(durationUnits);
     ByteString paid = ByteString.copyFrom(payment.bytesUnsafe());
     if (payment.isTicket()) {
-      header.setTicket(paid);
+      header.setTicket(paid).setSealReceipt(payment.sealsReceipt());
     } else {
       header.setSignedWithdrawal(paid);
     }
@@ -589,13 +590,23 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
 
   private void end(ProgramEnd end) throws HostMisbehaviourException {
     int n = prepared.steps().size();
-    SignedReceipt signed;
+    boolean sealed = payment.sealsReceipt();
+    if (!(sealed ? end.getSignedReceipt() : end.getSealedReceipt()).isEmpty()) {
+      throw new HostMisbehaviourException(Part.RECEIPT, -1, "the end carries a " + (sealed ? "signed" : "sealed")
+          + " receipt; the renter asked for it " + (sealed ? "sealed" : "signed"));
+    }
+    SignedReceipt signed = null;
+    SealedReceipt sealedReceipt = null;
     try {
-      signed = SignedReceipt.parse(end.getSignedReceipt().toByteArray());
+      if (sealed) {
+        sealedReceipt = SealedReceipt.parse(end.getSealedReceipt().toByteArray());
+      } else {
+        signed = SignedReceipt.parse(end.getSignedReceipt().toByteArray());
+      }
     } catch (VerificationException e) {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the receipt does not parse: " + e.getMessage(), e);
     }
-    Receipt claimed = signed.receipt();
+    Receipt claimed = sealedReceipt != null ? sealedReceipt.receipt() : Objects.requireNonNull(signed).receipt();
     boolean failed = end.hasFailure();
     if (failed != claimed.failed()) {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, "the end reports " + (failed ? "a" : "no")
@@ -640,9 +651,13 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     }
     Receipt receipt;
     try {
-      receipt = RenterCheck.check(signed, table, shape(descriptors), programId, prepared.program().capsuleIdOrNull(),
-          budget, new RenterCheck.Observed(uploadCounted, bytesReceived, outputs.size(), transcript.root(),
-              expectedEnd));
+      RenterCheck.Observed observed = new RenterCheck.Observed(uploadCounted, bytesReceived, outputs.size(),
+          transcript.root(), expectedEnd);
+      receipt = sealedReceipt != null
+          ? RenterCheck.check(sealedReceipt, payment.sealKey(), table, shape(descriptors), programId,
+              prepared.program().capsuleIdOrNull(), budget, observed)
+          : RenterCheck.check(Objects.requireNonNull(signed), table, shape(descriptors), programId,
+              prepared.program().capsuleIdOrNull(), budget, observed);
     } catch (PricingException e) {
       throw new HostMisbehaviourException(Part.RECEIPT, -1, e.reason() + ": " + e.getMessage(), e);
     }
@@ -653,7 +668,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
           + ", outside the program's run by the renter's clock (" + earliest + " to " + latest + ")");
     }
     verifiedReceiptOrNull = receipt;
-    if (clientOrNull != null) {
+    if (clientOrNull != null && signed != null) {
       clientOrNull.receiptVerified(prepared, signed);
     }
     OutputVerifier.Conflict conflict = conflictOrNull;
@@ -669,8 +684,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       finish(new ProgramFailedException(reason, f.instruction(), message, receipt, outputs));
       return;
     }
-    finish(new ProgramResult(prepared, outputs, signed, transcript.leaves(), estimate, committed, bytesSent, bytesReceived,
-        this::verificationNanos));
+    finish(new ProgramResult(prepared, outputs, receipt, signed, transcript.leaves(), estimate, committed, bytesSent,
+        bytesReceived, this::verificationNanos));
   }
 
   /**

@@ -126,7 +126,7 @@ class ProgramBuilderTest {
     b.createCapsule(metadata);
     PreparedProgram p = b.build();
     ProgramShape shape = HostClient.shape(p, table, 3, 64);
-    List<ExecuteRequest> sent = ProgramRun.requests(p, table.id(), Payment.blank(false), 3, 64,
+    List<ExecuteRequest> sent = ProgramRun.requests(p, table.id(), Payment.blank(false, false), 3, 64,
         HostClient.statedHeads(p, false));
     assertTrue(sent.size() > 2, "the metadata spans several 64-byte chunks");
     long bytes = sent.stream().mapToLong(ExecuteRequest::getSerializedSize).sum();

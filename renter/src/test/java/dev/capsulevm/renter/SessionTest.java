@@ -3,6 +3,7 @@ package dev.capsulevm.renter;
 import static dev.capsulevm.renter.Accounts.fund;
 import static dev.capsulevm.renter.EndToEndTest.subRecords;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -13,6 +14,7 @@ import com.google.protobuf.ByteString;
 import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.ExchangeKey;
+import dev.capsulevm.pricing.SealedReceipt;
 import dev.capsulevm.pricing.SessionGrant;
 import dev.capsulevm.pricing.SignedSessionGrant;
 import dev.capsulevm.program.Output;
@@ -320,6 +322,74 @@ class SessionTest {
       tamper.clear();
       assertNotNull(read(client, writer, record).payload(), "the session pays on");
     }
+  }
+
+  @Test
+  void readsOfSubRecordsGetSealedReceipts_everyOtherProgramASignedOne_andEachCostsWhatItSays() throws Exception {
+    CapsuleWriter writer;
+    RecordWithBody record;
+    try (HostClient plain = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withInterceptors(List.of(redirect)))) {
+      writer = create(plain);
+      record = writer.append(plain, subRecords("x", 1)).get(0);
+    }
+    long before = balance();
+    long charged = 0;
+    try (HostClient client = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withSession(Amount.ofCap(50)).withInterceptors(List.of(redirect, payments)))) {
+      ProgramBuilder reads = writer.newProgram(client);
+      int read = reads.readSubRecord(record.hash(), 0, writer.heads().get(0).header());
+      ProgramResult sealed = client.run(reads.build());
+      assertFalse(sealed.isReceiptSigned(), "a read of sub-records asks for a sealed receipt");
+      assertThrows(IllegalStateException.class, sealed::signedReceipt);
+      assertEquals("x 0", new String(((Output.SubRecord) sealed.output(read).output()).payload(), StandardCharsets.UTF_8));
+      charged += sealed.receipt().finalCost().units();
+      ProgramBuilder heads = writer.newProgram(client);
+      heads.heads();
+      ProgramResult signed = client.run(heads.build());
+      assertTrue(signed.isReceiptSigned(), "a Heads output can be evidence: its receipt is signed");
+      charged += signed.receipt().finalCost().units();
+      assertEquals(2, payments.tickets.get(), "both paid from the session");
+    }
+    assertEquals(before - charged, balance(), "the account paid exactly what the two receipts say");
+  }
+
+  @Test
+  void aSealedReceiptChangedOnTheWayIsRefused_anywhereInItsBytes() throws Exception {
+    Tamper tamper = new Tamper();
+    try (HostClient client = HostClient.connect(host.address(), account,
+        RenterOptions.defaults().withSession(Amount.ofCap(50)).withInterceptors(List.of(redirect, tamper)))) {
+      CapsuleWriter writer = create(client);
+      RecordWithBody record = writer.append(client, subRecords("x", 1)).get(0);
+      int length = client.run(readProgram(client, writer, record)).receipt().body().length
+          + SealedReceipt.SEAL_LENGTH;
+      for (int index = 0; index < length; index += 7) {
+        int at = index;
+        tamper.set((position, response) -> response.hasEnd() ? flipSealed(response, at) : response);
+        HostMisbehaviourException e = assertThrows(HostMisbehaviourException.class,
+            () -> client.run(readProgram(client, writer, record)), "byte " + at);
+        assertEquals(HostMisbehaviourException.Part.RECEIPT, e.part(), "byte " + at);
+      }
+      // A signed receipt in place of the sealed one asked for is refused too.
+      tamper.set((position, response) -> response.hasEnd() ? response.toBuilder().setEnd(response.getEnd().toBuilder()
+          .setSignedReceipt(ByteString.copyFrom(new byte[1]))).build() : response);
+      assertEquals(HostMisbehaviourException.Part.RECEIPT, assertThrows(HostMisbehaviourException.class,
+          () -> client.run(readProgram(client, writer, record))).part());
+      tamper.clear();
+      assertFalse(client.run(readProgram(client, writer, record)).isReceiptSigned(), "the session pays on");
+    }
+  }
+
+  private static PreparedProgram readProgram(HostClient client, CapsuleWriter writer, RecordWithBody record) {
+    ProgramBuilder b = writer.newProgram(client);
+    b.readSubRecord(record.hash(), 0, writer.heads().get(0).header());
+    return b.build();
+  }
+
+  private static ExecuteResponse flipSealed(ExecuteResponse end, int index) {
+    byte[] bytes = end.getEnd().getSealedReceipt().toByteArray();
+    bytes[index] ^= 1;
+    return end.toBuilder().setEnd(end.getEnd().toBuilder().setSealedReceipt(ByteString.copyFrom(bytes))).build();
   }
 
   private static OpenSessionResponse flip(OpenSessionResponse r, int index) {

@@ -75,8 +75,9 @@ import jdk.jfr.Recording;
  * gap between the client's marks of each program (its messages sent and received, as a client interceptor
  * sees them; for {@code pipe}, the gaps between the marks of consecutive pipelined programs), {@code probe.threads=true} the CPU time per operation of each thread (Linux), and
  * {@code probe.jfr=FILE} records the rounds after {@code probe.jfrAfter} with the JFR settings
- * {@code probe.jfc} (default {@code profile}), and {@code probe.readsPerProgram} how many sub-records a read
- * program reads (default 1).
+ * {@code probe.jfc} (default {@code profile}), {@code probe.readsPerProgram} how many sub-records a read
+ * program reads (default 1), and {@code probe.session=CAP} pays every program from payment sessions of that
+ * many CAP instead of a signed withdrawal each.
  */
 public final class HotPathProbe {
   private static final int BLOCK = 1024;
@@ -110,6 +111,10 @@ public final class HotPathProbe {
       }
       Timeline timeline = new Timeline();
       RenterOptions options = RenterOptions.defaults();
+      String session = System.getProperty("probe.session");
+      if (session != null) {
+        options = options.withSession(Amount.ofCap(Long.parseLong(session)));
+      }
       CallTimes calls = new CallTimes();
       if (TIMELINE) {
         options = options.withInterceptors(List.of(timeline, calls));
@@ -133,8 +138,9 @@ public final class HotPathProbe {
         for (int round = 0; round <= rounds; round++) {
           if (jfr != null && round == jfrAfter + 1) {
             // Profile the warm rounds only: the JIT compiles for the first several thousand programs.
-            recording = new Recording(Configuration.create(
-                Path.of(System.getProperty("probe.jfc", "profile"))));
+            String jfc = System.getProperty("probe.jfc");
+            recording = new Recording(jfc == null ? Configuration.getConfiguration("profile")
+                : Configuration.create(Path.of(jfc)));
             recording.setDestination(Path.of(jfr));
             recording.start();
           }

@@ -8,6 +8,7 @@ import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.PriceTable;
 import dev.capsulevm.pricing.PricingException;
 import dev.capsulevm.pricing.Reservation;
+import dev.capsulevm.pricing.SessionKey;
 import dev.capsulevm.pricing.SignedPriceTable;
 import dev.capsulevm.pricing.SignedWithdrawal;
 import dev.capsulevm.pricing.Ticket;
@@ -22,6 +23,7 @@ import dev.capsulevm.proto.v1.ProgramHeader;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,10 +49,11 @@ final class Admission {
 
   /**
    * The program may run: it holds a slot of {@code account}, its budget ({@code payment}, held until the
-   * program settles) and a {@code meter} over that budget.
+   * program settles) and a {@code meter} over that budget; {@code sealKeyOrNull} is its payment session's
+   * key when the renter asked for its receipt sealed with it ({@code seal_receipt}), else null (signed).
    */
   record Admitted(Program program, PriceTable table, PublicKey account, Reservation payment, Meter meter,
-      List<Hash> statedHeads) implements Decision {
+      List<Hash> statedHeads, @Nullable SessionKey sealKeyOrNull) implements Decision {
     Admitted {
       statedHeads = List.copyOf(statedHeads);
     }
@@ -125,9 +128,13 @@ final class Admission {
           ? "both signed_withdrawal and ticket are set" : "signed_withdrawal and ticket are both empty")
           + ": exactly one of them pays for the program");
     }
+    if (header.getSealReceipt() && !byTicket) {
+      return new Refused(EndReason.MALFORMED_HEADER, "header: seal_receipt is set on a program paid by a"
+          + " signed_withdrawal: only a payment session's key can seal a receipt (pay by ticket, or ask for none)");
+    }
     if (byTicket) {
       return payByTicket(header.getTicket().toByteArray(), table, tableId, program, programBytes, durationUnits,
-          limit, statedHeads);
+          limit, statedHeads, header.getSealReceipt());
     }
     byte[] withdrawalBytes = header.getSignedWithdrawal().toByteArray();
     SignedWithdrawal withdrawal;
@@ -145,7 +152,7 @@ final class Admission {
     }
     // Verifies the withdrawal (host, table, expiry, signature) once, then holds the budget atomically.
     return pay(table, program, programBytes, new Payment("signed_withdrawal", withdrawalBytes,
-        () -> cashier.accept(withdrawal, tableId), () -> false), durationUnits, limit, statedHeads);
+        () -> cashier.accept(withdrawal, tableId), () -> false, null), durationUnits, limit, statedHeads);
   }
 
   /**
@@ -156,7 +163,7 @@ final class Admission {
    * withdrawal.
    */
   private Decision payByTicket(byte[] ticketBytes, PriceTable table, Hash tableId, Program program,
-      byte[] programBytes, long durationUnits, int limit, List<Hash> statedHeads) {
+      byte[] programBytes, long durationUnits, int limit, List<Hash> statedHeads, boolean sealReceipt) {
     Ticket ticket;
     try {
       ticket = Ticket.parse(ticketBytes);
@@ -196,8 +203,8 @@ final class Admission {
       case FRESH -> { }
     }
     Decision decision = pay(table, program, programBytes, new Payment("ticket", ticketBytes,
-        () -> session.hold().reserve(ticket.budget()), () -> session.hold().isClosed()), durationUnits, limit,
-        statedHeads);
+        () -> session.hold().reserve(ticket.budget()), () -> session.hold().isClosed(),
+        sealReceipt ? session.key() : null), durationUnits, limit, statedHeads);
     if (decision instanceof Admitted) {
       sessions.paid();
     }
@@ -247,19 +254,22 @@ final class Admission {
   /**
    * How a program pays: the header field ({@code field}) and its bytes, which the program id hashes, and
    * how its budget is held; {@code sessionEnded} says whether a refusal came from a payment session that
-   * ended meanwhile.
+   * ended meanwhile; {@code sealKeyOrNull} seals the receipt when the renter asked for that.
    */
   private static final class Payment {
     final String field;
     final byte[] bytes;
     final Reserve reserve;
     final BooleanSupplier sessionEnded;
+    final @Nullable SessionKey sealKeyOrNull;
 
-    Payment(String field, byte[] bytes, Reserve reserve, BooleanSupplier sessionEnded) {
+    Payment(String field, byte[] bytes, Reserve reserve, BooleanSupplier sessionEnded,
+        @Nullable SessionKey sealKeyOrNull) {
       this.field = field;
       this.bytes = bytes;
       this.reserve = reserve;
       this.sessionEnded = sessionEnded;
+      this.sealKeyOrNull = sealKeyOrNull;
     }
   }
 
@@ -310,6 +320,6 @@ final class Admission {
     }
     log.debug("program {} from {}: {} instructions, {} data bytes, budget {}", programId, account,
         program.instructions().size(), program.dataLength(), payment.amount());
-    return new Admitted(program, table, account, payment, meter, statedHeads);
+    return new Admitted(program, table, account, payment, meter, statedHeads, how.sealKeyOrNull);
   }
 }

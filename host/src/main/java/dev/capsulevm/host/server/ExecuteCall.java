@@ -5,6 +5,7 @@ import dev.capsulevm.pricing.BudgetExceededException;
 import dev.capsulevm.pricing.Meter;
 import dev.capsulevm.pricing.Receipt;
 import dev.capsulevm.pricing.Reservation;
+import dev.capsulevm.pricing.SessionKey;
 import dev.capsulevm.pricing.SignedReceipt;
 import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
@@ -66,6 +67,8 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private @Nullable Meter meter;
   /** The program's budget held; its settlement must be written before the receipt is sent. */
   private @Nullable Reservation payment;
+  /** The payment session's key when the receipt is sealed with it, else null (signed). */
+  private @Nullable SessionKey sealKey;
   private @Nullable Upload upload;
   private @Nullable ProgramDriver driver;
   /** Whether the renter stated the program's heads: it then sends no CommitDecision. */
@@ -129,6 +132,7 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
         program = admission.program();
         meter = admission.meter();
         payment = admission.payment();
+        sealKey = admission.sealKeyOrNull();
         upload = data;
         driver = run;
         headsStated = admission.headsStated();
@@ -446,8 +450,10 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       return;
     }
     Reservation paid;
+    SessionKey sealer;
     synchronized (this) {
       paid = payment;
+      sealer = sealKey;
     }
     if (paid != null && !paid.isCommitted()) {
       // Every receipt sent is in the ledger: one whose charge could not be written is not sent. Nothing was
@@ -463,7 +469,10 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
       return;
     }
     Receipt receipt = signed.receipt();
-    ProgramEnd.Builder end = ProgramEnd.newBuilder().setSignedReceipt(ByteString.copyFrom(signed.encode()));
+    // A sealed receipt is never signed: its signature is made only when encoded.
+    ProgramEnd.Builder end = sealer != null
+        ? ProgramEnd.newBuilder().setSealedReceipt(ByteString.copyFrom(receipt.seal(sealer).encode()))
+        : ProgramEnd.newBuilder().setSignedReceipt(ByteString.copyFrom(signed.encode()));
     String label = responses.wasCancelled() ? "cancelled" : outcome;
     if (!(receipt.end() instanceof Receipt.Failed failed)) {
       for (Hash head : receipt.committedHeads()) {

@@ -127,6 +127,8 @@ class AdmissionTest {
         "signed_withdrawal and ticket are both empty: exactly one of them pays for the program");
     refused(header().setTicket(ByteString.copyFrom(new byte[5])), EndReason.MALFORMED_HEADER,
         "both signed_withdrawal and ticket are set");
+    refused(header().setSealReceipt(true), EndReason.MALFORMED_HEADER,
+        "seal_receipt is set on a program paid by a signed_withdrawal");
     refused(header().setDurationUnits(-1), EndReason.MALFORMED_HEADER, "duration_units 18446744073709551615");
     closing = true;
     refused(header(), EndReason.SHUTTING_DOWN, "shutting down");
