@@ -8,6 +8,8 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.merkle.EncodedLevels;
+import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.vm.storage.StoragePayment;
@@ -257,6 +259,31 @@ final class CapsuleDatabases {
           new IllegalStateException("the kept tree's root is not the header's sub-record root"));
     }
     return tree;
+  }
+
+  /**
+   * Sub-record {@code index}'s leaf in the held record's kept tree, its nodes read in place (O(log n) of
+   * them; {@link #tree} copies the whole tree), with the header's sub-record root; {@code checkRoot} first
+   * checks the kept tree's root against the header, as {@link #tree} does (a caller does it once per
+   * record). The buffer LMDB returns is the transaction's until its next read, so it is used up here.
+   */
+  LeafProof leafProof(Txn<ByteBuffer> txn, Record record, long index, boolean checkRoot) {
+    ByteBuffer stored = trees.get(txn, Layout.readKey(record.hash()));
+    if (stored == null) {
+      return tree(txn, record).leafProof(index);
+    }
+    EncodedLevels levels;
+    try {
+      levels = EncodedLevels.of(record.header().subRecordCount(), stored);
+    } catch (IllegalArgumentException e) {
+      throw StorageCorruptionException.unparsable(Layout.DB_TREES, record.hash().toByteArray(), e);
+    }
+    Hash root = record.header().subRecordRoot();
+    if (checkRoot && !levels.root().equals(root)) {
+      throw StorageCorruptionException.unparsable(Layout.DB_TREES, record.hash().toByteArray(),
+          new IllegalStateException("the kept tree's root is not the header's sub-record root"));
+    }
+    return levels.leafProof(index, root);
   }
 
   /** The capsule's heads, sorted; empty before its first record or when it is not stored. */

@@ -4,6 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.Snapshot;
 import dev.capsulevm.vm.storage.StorageException;
@@ -11,9 +12,11 @@ import dev.capsulevm.vm.storage.StoragePayment;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Txn;
 
@@ -36,6 +39,8 @@ final class LmdbSnapshot implements Snapshot {
   private final Txn<ByteBuffer> txn;
   private final Map<Hash, Record> parsed = new HashMap<>();
   private final Map<Hash, MerkleTree> keptTrees = new HashMap<>();
+  /** Records whose kept tree's root this snapshot checked against the header (once per record). */
+  private final Set<Hash> checkedRoots = new HashSet<>();
   private boolean closed;
 
   private LmdbSnapshot(LmdbEnvironment environment, CapsuleDatabases capsules, Hash capsuleId, Txn<ByteBuffer> txn) {
@@ -146,6 +151,24 @@ final class LmdbSnapshot implements Snapshot {
       keptTrees.put(recordHash, tree);
     }
     return tree;
+  }
+
+  /**
+   * Reads the O(log n) kept nodes of the leaf in place, not the whole tree ({@link
+   * CapsuleDatabases#leafProof}); the tree's root is checked against the header once per record.
+   */
+  @Override
+  public @Nullable LeafProof subRecordLeafOrNull(Hash recordHash, long index) {
+    requireOpen();
+    MerkleTree cached = keptTrees.get(recordHash);
+    if (cached != null) {
+      return index < 0 || index >= cached.size() ? null : cached.leafProof(index);
+    }
+    Record record = recordOrNull(recordHash);
+    if (record == null || index < 0 || index >= record.header().subRecordCount()) {
+      return null;
+    }
+    return capsules.leafProof(txn, record, index, checkedRoots.add(recordHash));
   }
 
   @Override

@@ -251,6 +251,15 @@ class LmdbCapsuleStorageLmdbTest {
       assertEquals(r1.record().header().subRecordRoot(), kept.root());
       assertEquals(MerkleTree.ofLeaves(r1.payloads()).inclusionProof(3), kept.inclusionProof(3));
     }
+    try (Snapshot snapshot = storage.openSnapshot(capsule.id())) {
+      // Read in place, one leaf at a time: the same answers as the whole tree, for every leaf.
+      MerkleTree whole = MerkleTree.ofLeaves(r1.payloads());
+      for (int i = 0; i < 5; i++) {
+        assertEquals(whole.leafProof(i), snapshot.subRecordLeafOrNull(r1.hash(), i), "leaf " + i);
+      }
+      assertNull(snapshot.subRecordLeafOrNull(r1.hash(), 5));
+      assertNull(snapshot.subRecordLeafOrNull(r1.hash(), -1));
+    }
     storage.close();
 
     try (Env<ByteBuffer> env = Env.create().setMaxDbs(16).setMapSize(MAP_SIZE).open(dir.resolve("store").toFile())) {
@@ -268,6 +277,11 @@ class LmdbCapsuleStorageLmdbTest {
     try (Snapshot snapshot = reopened.openSnapshot(capsule.id())) {
       StorageCorruptionException e =
           assertThrows(StorageCorruptionException.class, () -> snapshot.subRecordTreeOrNull(r1.hash()));
+      assertTrue(e.getMessage().contains(Layout.DB_TREES), e.getMessage());
+    }
+    try (Snapshot snapshot = reopened.openSnapshot(capsule.id())) {
+      StorageCorruptionException e =
+          assertThrows(StorageCorruptionException.class, () -> snapshot.subRecordLeafOrNull(r1.hash(), 0));
       assertTrue(e.getMessage().contains(Layout.DB_TREES), e.getMessage());
     }
     reopened.close();

@@ -6,6 +6,7 @@ import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.SkipPointers;
 import dev.capsulevm.proofs.members.MemberEntryProof;
 import dev.capsulevm.proofs.members.MemberState;
+import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -121,11 +122,20 @@ public final class ProofGenerator {
    * @param tree the Merkle tree over the target record's sub-records
    */
   public SubRecordProof subRecordProof(Hash anchor, Hash target, long index, MerkleTree tree) {
+    return subRecordProof(anchor, target, tree.leafProof(index));
+  }
+
+  /**
+   * The proof of the sub-record {@code leaf} proves of record {@code target} from {@code anchor}.
+   *
+   * @param leaf the sub-record's leaf in the Merkle tree over the target record's sub-records
+   */
+  public SubRecordProof subRecordProof(Hash anchor, Hash target, LeafProof leaf) {
     RecordProof recordProof = recordProof(anchor, target);
-    if (!tree.root().equals(recordProof.target().subRecordRoot())) {
+    if (!leaf.root().equals(recordProof.target().subRecordRoot())) {
       throw new IllegalArgumentException("the tree's root is not the sub-record root of " + target);
     }
-    return new SubRecordProof(recordProof, tree.inclusionProof(index));
+    return new SubRecordProof(recordProof, leaf.inclusion());
   }
 
   private RecordHeader require(Hash hash) {

@@ -144,12 +144,27 @@ public final class MerkleTree {
     return Hash.copyOf(levels[0], (int) index * Hash.LENGTH, Hash.LENGTH);
   }
 
+  /** The root, leaf {@code index}'s hash and its inclusion proof: what a proof of that leaf needs. */
+  public LeafProof leafProof(long index) {
+    return new LeafProof(root, leafHash(index), inclusionProof(index));
+  }
+
+  /** Copies kept node {@code position} of level {@code level} into {@code out} at {@code at}. */
+  private void copyNode(int level, long position, byte[] out, int at) {
+    System.arraycopy(levels[level], (int) position * Hash.LENGTH, out, at, Hash.LENGTH);
+  }
+
   /**
    * The RFC 9162 (2.1.3.1) inclusion proof of leaf {@code index} in this tree.
    *
    * @throws IndexOutOfBoundsException unless {@code 0 <= index < size()}
    */
   public InclusionProof inclusionProof(long index) {
+    return inclusionProof(this::copyNode, size, index);
+  }
+
+  /** {@link #inclusionProof(long)} over the kept nodes {@code nodes} of a tree of {@code size} leaves. */
+  static InclusionProof inclusionProof(Nodes nodes, long size, long index) {
     Objects.checkIndex(index, size);
     List<Hash> path = new ArrayList<>(64);
     MessageDigest md = Merkle.threadDigest();
@@ -160,10 +175,10 @@ public final class MerkleTree {
     while (n > 1) {
       long k = Merkle.splitPoint(n);
       if (m < k) {
-        path.add(subtreeHash(md, start + k, n - k));
+        path.add(subtreeHash(nodes, md, start + k, n - k));
         n = k;
       } else {
-        path.add(subtreeHash(md, start, k));
+        path.add(subtreeHash(nodes, md, start, k));
         start += k;
         m -= k;
         n -= k;
@@ -213,27 +228,40 @@ public final class MerkleTree {
   }
 
   private Hash subtree(long start, long n) {
-    return subtreeHash(Merkle.threadDigest(), start, n);
+    return subtreeHash(this::copyNode, Merkle.threadDigest(), start, n);
+  }
+
+  private Hash subtreeHash(MessageDigest md, long start, long n) {
+    return subtreeHash(this::copyNode, md, start, n);
   }
 
   /** MTH(D[start:start+n]) for a subtree of the RFC 9162 decomposition, {@code n >= 1}. */
-  private Hash subtreeHash(MessageDigest md, long start, long n) {
+  static Hash subtreeHash(Nodes nodes, MessageDigest md, long start, long n) {
     byte[] out = new byte[Hash.LENGTH];
-    subtreeInto(md, start, n, out);
+    subtreeInto(nodes, md, start, n, out);
     return Hash.copyOf(out);
   }
 
-  private void subtreeInto(MessageDigest md, long start, long n, byte[] out) {
+  private static void subtreeInto(Nodes nodes, MessageDigest md, long start, long n, byte[] out) {
     if (Long.bitCount(n) == 1 && start % n == 0) {
       int k = Long.numberOfTrailingZeros(n);
-      System.arraycopy(levels[k], (int) (start >> k) * Hash.LENGTH, out, 0, Hash.LENGTH);
+      nodes.copy(k, start >> k, out, 0);
       return;
     }
     // A ragged right-edge node: its left part is a perfect subtree, its right part recurses.
     long k = Merkle.splitPoint(n);
-    byte[] right = new byte[Hash.LENGTH];
-    subtreeInto(md, start + k, n - k, right);
+    byte[] pair = new byte[2 * Hash.LENGTH];
+    subtreeInto(nodes, md, start + k, n - k, out);
+    System.arraycopy(out, 0, pair, Hash.LENGTH, Hash.LENGTH);
     int level = Long.numberOfTrailingZeros(k);
-    Sha256.hashPair(md, NODE, levels[level], (int) (start >> level) * Hash.LENGTH, right, 0, out, 0);
+    nodes.copy(level, start >> level, pair, 0);
+    Sha256.hashPair(md, NODE, pair, 0, pair, Hash.LENGTH, out, 0);
+  }
+
+  /** Where the kept nodes of a tree are read from: a built tree's levels, or a store's encoded levels. */
+  @FunctionalInterface
+  interface Nodes {
+    /** Copies the 32-byte node {@code position} of level {@code level} into {@code out} at {@code at}. */
+    void copy(int level, long position, byte[] out, int at);
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.capsulevm.proofs.Hash;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -35,6 +36,25 @@ class MerkleTreeTest {
             () -> MerkleVerifier.verifyInclusion(leaf, proof, root), () -> "n=" + size + " i=" + index);
       }
     }
+  }
+
+  @Test
+  void encodedLevelsReadInPlace_giveTheTreesRootAndLeafProofs_everySizeAndIndex() {
+    List<byte[]> all = Reference.leaves(MAX_CONSISTENCY_SIZE);
+    for (int n = 1; n <= MAX_CONSISTENCY_SIZE; n++) {
+      MerkleTree tree = MerkleTree.ofLeaves(all.subList(0, n));
+      byte[] levels = tree.encodedLevels();
+      // Inside a larger buffer, as a store's value may be: positions count from the buffer's position.
+      ByteBuffer buffer = ByteBuffer.allocate(levels.length + 9).position(5);
+      buffer.put(levels).position(5).limit(5 + levels.length);
+      EncodedLevels kept = EncodedLevels.of(n, buffer);
+      assertEquals(tree.root(), kept.root(), "n=" + n);
+      for (int i = 0; i < n; i++) {
+        assertEquals(tree.leafProof(i), kept.leafProof(i, tree.root()), "n=" + n + " i=" + i);
+      }
+      assertEquals(5, buffer.position(), "read in place, by absolute index");
+    }
+    assertThrows(IllegalArgumentException.class, () -> EncodedLevels.of(3, ByteBuffer.allocate(32 * 3)));
   }
 
   @Test

@@ -30,7 +30,7 @@ import dev.capsulevm.proofs.integrity.RecordProof;
 import dev.capsulevm.proofs.integrity.SubRecordProof;
 import dev.capsulevm.proofs.members.Changelog;
 import dev.capsulevm.proofs.members.MemberState;
-import dev.capsulevm.proofs.merkle.MerkleTree;
+import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
 import dev.capsulevm.vm.members.CapsuleMembers;
@@ -483,13 +483,13 @@ public final class Executor {
     if (instruction instanceof Instruction.ReadSubRecord r) {
       Hash anchor = Hash.copyOf(input(inputs, r.anchor()));
       Hash target = resolve(r.record(), inputs, view);
-      MerkleTree tree = subRecordTree(view, target, r.index());
+      LeafProof leaf = subRecordLeaf(view, target, r.index());
       byte[] payload = view.subRecordOrNull(target, r.index());
       try {
         if (payload == null) {
-          return dropped(view, anchor, target, r.index(), tree);
+          return dropped(view, anchor, target, leaf);
         }
-        return new Output.SubRecord(payload, proofs(view).subRecordProof(anchor, target, r.index(), tree));
+        return new Output.SubRecord(payload, proofs(view).subRecordProof(anchor, target, leaf));
       } catch (NoSuchElementException e) {
         throw new Stop(Reason.NOT_FOUND, "no proof from " + anchor + ": " + e.getMessage(), e);
       }
@@ -500,8 +500,8 @@ public final class Executor {
       try {
         ProofGenerator generator = proofs(view);
         if (p.isSubRecord()) {
-          MerkleTree tree = subRecordTree(view, target, p.subRecordIndexOrNegative());
-          return new Output.Proof(null, generator.subRecordProof(anchor, target, p.subRecordIndexOrNegative(), tree));
+          LeafProof leaf = subRecordLeaf(view, target, p.subRecordIndexOrNegative());
+          return new Output.Proof(null, generator.subRecordProof(anchor, target, leaf));
         }
         return new Output.Proof(generator.recordProof(anchor, target), null);
       } catch (NoSuchElementException e) {
@@ -534,7 +534,8 @@ public final class Executor {
    * @throws Stop NOT_FOUND when the payload is not held and not dropped either, or dropped under a
    *     witness the anchor does not reach and the anchor does not let it go itself
    */
-  private Output dropped(StagedView view, Hash anchor, Hash target, long index, MerkleTree tree) throws Stop {
+  private Output dropped(StagedView view, Hash anchor, Hash target, LeafProof leaf) throws Stop {
+    long index = leaf.index();
     Hash stored = view.droppedWitnessOrNull(target);
     if (stored == null) {
       throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + index);
@@ -546,7 +547,7 @@ public final class Executor {
           + " does not reach: read it from a newer head");
     }
     ProofGenerator generator = proofs(view);
-    return new Output.SubRecordDropped(tree.leafHash(index), generator.subRecordProof(anchor, target, index, tree),
+    return new Output.SubRecordDropped(leaf.leafHash(), generator.subRecordProof(anchor, target, leaf),
         generator.recordProof(anchor, witness));
   }
 
@@ -723,12 +724,12 @@ public final class Executor {
     return batch;
   }
 
-  /** The record's sub-record tree (kept by storage since the append), if it has sub-record {@code index}. */
-  private static MerkleTree subRecordTree(StagedView view, Hash target, long index) throws Stop {
-    MerkleTree tree = view.subRecordTreeOrNull(target);
-    if (tree == null || index >= tree.size()) {
+  /** Sub-record {@code index}'s leaf in the record's tree (kept by storage since the append). */
+  private static LeafProof subRecordLeaf(StagedView view, Hash target, long index) throws Stop {
+    LeafProof leaf = view.subRecordLeafOrNull(target, index);
+    if (leaf == null) {
       throw new Stop(Reason.NOT_FOUND, "record " + target + " has no sub-record " + index);
     }
-    return tree;
+    return leaf;
   }
 }

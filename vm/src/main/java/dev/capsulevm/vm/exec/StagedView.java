@@ -6,7 +6,7 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
-import dev.capsulevm.proofs.merkle.MerkleTree;
+import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.vm.storage.Snapshot;
 import java.util.ArrayList;
@@ -86,13 +86,16 @@ final class StagedView implements RecordSource {
     return snapshotOrNull == null ? null : snapshotOrNull.subRecordOrNull(recordHash, index);
   }
 
-  /** The Merkle tree over {@code recordHash}'s sub-records, or null when the record is not held. */
-  @Nullable MerkleTree subRecordTreeOrNull(Hash recordHash) {
+  /**
+   * Sub-record {@code index}'s leaf in {@code recordHash}'s tree, or null when the record is not held or
+   * has no such sub-record ({@link Snapshot#subRecordLeafOrNull}).
+   */
+  @Nullable LeafProof subRecordLeafOrNull(Hash recordHash, long index) {
     RecordWithBody item = staged.get(recordHash);
     if (item != null) {
-      return item.tree();
+      return index < 0 || index >= item.tree().size() ? null : item.tree().leafProof(index);
     }
-    return snapshotOrNull == null ? null : snapshotOrNull.subRecordTreeOrNull(recordHash);
+    return snapshotOrNull == null ? null : snapshotOrNull.subRecordLeafOrNull(recordHash, index);
   }
 
   /**

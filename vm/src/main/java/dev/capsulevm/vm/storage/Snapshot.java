@@ -5,6 +5,7 @@ import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordSource;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -53,6 +54,16 @@ public interface Snapshot extends RecordSource, AutoCloseable {
   default @Nullable MerkleTree subRecordTreeOrNull(Hash recordHash) {
     List<byte[]> all = subRecordsOrNull(recordHash);
     return all == null ? null : MerkleTree.ofLeaves(all);
+  }
+
+  /**
+   * Sub-record {@code index}'s leaf in the tree over record {@code recordHash}'s sub-records (the root,
+   * the leaf's hash, its inclusion proof), or null when the record is not held or has no such sub-record:
+   * what a proof of one sub-record needs, which a store may read without the whole tree.
+   */
+  default @Nullable LeafProof subRecordLeafOrNull(Hash recordHash, long index) {
+    MerkleTree tree = subRecordTreeOrNull(recordHash);
+    return tree == null || index < 0 || index >= tree.size() ? null : tree.leafProof(index);
   }
 
   /** The hashes of this capsule's records at {@code height}, sorted (several where there is a fork). */
