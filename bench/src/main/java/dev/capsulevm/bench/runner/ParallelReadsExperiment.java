@@ -52,7 +52,8 @@ final class ParallelReadsExperiment implements Experiment {
             + RECORD_SUB_RECORDS + ") back to back over gRPC for " + millis + " ms; with a writer, one more client"
             + " appends one-record programs to the same capsule throughout. Throughput in verified reads per"
             + " second and program latency percentiles over all readers' programs; median of " + runs
-            + " runs (range of the throughput).");
+            + " runs (range of the throughput). Each client has an account of its own; the host's per-account"
+            + " rate limit is lifted (its default, 500 programs a second, would cap one client's programs).");
     result.header("writer", "clients", "reads/s", "p50 latency (ms)", "p99 latency (ms)", "writer appends/s");
     Result.Chart chart = result.chart("Read throughput against concurrent clients", "concurrent clients", true,
         "verified reads per second", false);

@@ -9,7 +9,6 @@ import dev.capsulevm.proofs.capsule.RecordKind;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
 import dev.capsulevm.proofs.merkle.EncodedLevels;
-import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.StorageException;
 import dev.capsulevm.vm.storage.StoragePayment;
@@ -262,28 +261,27 @@ final class CapsuleDatabases {
   }
 
   /**
-   * Sub-record {@code index}'s leaf in the held record's kept tree, its nodes read in place (O(log n) of
-   * them; {@link #tree} copies the whole tree), with the header's sub-record root; {@code checkRoot} first
-   * checks the kept tree's root against the header, as {@link #tree} does (a caller does it once per
-   * record). The buffer LMDB returns is the transaction's until its next read, so it is used up here.
+   * The held record's kept tree levels read in place (O(log n) nodes per leaf asked for; {@link #tree}
+   * copies them all), their root checked against the header as {@link #tree} checks it; null for a record
+   * stored before trees were kept. They stay valid until {@code txn} ends: a read transaction's pages do
+   * not move, and the buffer is a duplicate of the one LMDB reuses for its next read.
    */
-  LeafProof leafProof(Txn<ByteBuffer> txn, Record record, long index, boolean checkRoot) {
+  @Nullable EncodedLevels keptLevelsOrNull(Txn<ByteBuffer> txn, Record record) {
     ByteBuffer stored = trees.get(txn, Layout.readKey(record.hash()));
     if (stored == null) {
-      return tree(txn, record).leafProof(index);
+      return null;
     }
     EncodedLevels levels;
     try {
-      levels = EncodedLevels.of(record.header().subRecordCount(), stored);
+      levels = EncodedLevels.of(record.header().subRecordCount(), stored.duplicate());
     } catch (IllegalArgumentException e) {
       throw StorageCorruptionException.unparsable(Layout.DB_TREES, record.hash().toByteArray(), e);
     }
-    Hash root = record.header().subRecordRoot();
-    if (checkRoot && !levels.root().equals(root)) {
+    if (!levels.root().equals(record.header().subRecordRoot())) {
       throw StorageCorruptionException.unparsable(Layout.DB_TREES, record.hash().toByteArray(),
           new IllegalStateException("the kept tree's root is not the header's sub-record root"));
     }
-    return levels.leafProof(index, root);
+    return levels;
   }
 
   /** The capsule's heads, sorted; empty before its first record or when it is not stored. */

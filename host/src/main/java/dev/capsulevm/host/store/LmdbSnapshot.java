@@ -4,6 +4,7 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.Record;
 import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.SignedMetadata;
+import dev.capsulevm.proofs.merkle.EncodedLevels;
 import dev.capsulevm.proofs.merkle.LeafProof;
 import dev.capsulevm.proofs.merkle.MerkleTree;
 import dev.capsulevm.vm.storage.Snapshot;
@@ -12,11 +13,9 @@ import dev.capsulevm.vm.storage.StoragePayment;
 import dev.capsulevm.vm.storage.StorageException.Reason;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.lmdbjava.Txn;
 
@@ -39,8 +38,8 @@ final class LmdbSnapshot implements Snapshot {
   private final Txn<ByteBuffer> txn;
   private final Map<Hash, Record> parsed = new HashMap<>();
   private final Map<Hash, MerkleTree> keptTrees = new HashMap<>();
-  /** Records whose kept tree's root this snapshot checked against the header (once per record). */
-  private final Set<Hash> checkedRoots = new HashSet<>();
+  /** Kept tree levels read in place, valid until the transaction ends (close clears them first). */
+  private final Map<Hash, EncodedLevels> keptLevels = new HashMap<>();
   private boolean closed;
 
   private LmdbSnapshot(LmdbEnvironment environment, CapsuleDatabases capsules, Hash capsuleId, Txn<ByteBuffer> txn) {
@@ -154,21 +153,27 @@ final class LmdbSnapshot implements Snapshot {
   }
 
   /**
-   * Reads the O(log n) kept nodes of the leaf in place, not the whole tree ({@link
-   * CapsuleDatabases#leafProof}); the tree's root is checked against the header once per record.
+   * Reads the O(log n) kept nodes of the leaf in place, not a copy of the whole tree ({@link
+   * CapsuleDatabases#keptLevelsOrNull}, kept for the snapshot's later reads of the same record).
    */
   @Override
   public @Nullable LeafProof subRecordLeafOrNull(Hash recordHash, long index) {
     requireOpen();
-    MerkleTree cached = keptTrees.get(recordHash);
-    if (cached != null) {
-      return index < 0 || index >= cached.size() ? null : cached.leafProof(index);
+    EncodedLevels levels = keptLevels.get(recordHash);
+    if (levels == null) {
+      Record record = recordOrNull(recordHash);
+      if (record == null) {
+        return null;
+      }
+      levels = capsules.keptLevelsOrNull(txn, record);
+      if (levels == null) {
+        return Snapshot.super.subRecordLeafOrNull(recordHash, index); // stored before trees were kept
+      }
+      if (keptLevels.size() < CACHED_TREES) {
+        keptLevels.put(recordHash, levels);
+      }
     }
-    Record record = recordOrNull(recordHash);
-    if (record == null || index < 0 || index >= record.header().subRecordCount()) {
-      return null;
-    }
-    return capsules.leafProof(txn, record, index, checkedRoots.add(recordHash));
+    return index < 0 || index >= levels.size() ? null : levels.leafProof(index);
   }
 
   @Override
@@ -196,6 +201,7 @@ final class LmdbSnapshot implements Snapshot {
     }
     closed = true;
     parsed.clear();
+    keptLevels.clear();
     environment.endSnapshot(txn);
   }
 }

@@ -7,20 +7,23 @@ import java.util.Objects;
 /**
  * A tree's kept levels ({@link MerkleTree#encodedLevels}) read in place, typically a store's value: each
  * answer reads only the O(log n) nodes it needs, where {@link MerkleTree#fromEncodedLevels} copies every
- * level (the whole tree, for a proof of one leaf). Valid while the buffer is (an LMDB value: until its
- * read transaction ends); the levels are trusted as given, as by {@code fromEncodedLevels}, so this is for
- * a store reading back what it wrote.
+ * level (the whole tree, for a proof of one leaf). The root is computed once, when made (the O(log n)
+ * nodes of the ragged right edge). Valid while the buffer's memory is (an LMDB value: until its read
+ * transaction ends); the levels are trusted as given, as by {@code fromEncodedLevels}, so this is for a
+ * store reading back what it wrote, which checks the root against what it expects.
  */
 public final class EncodedLevels {
   private final ByteBuffer encoded;
   private final long size;
   /** Where each level starts in the buffer, from the buffer's position. */
   private final long[] levelStart;
+  private final Hash root;
 
   private EncodedLevels(ByteBuffer encoded, long size, long[] levelStart) {
     this.encoded = encoded;
     this.size = size;
     this.levelStart = levelStart;
+    this.root = MerkleTree.subtreeHash(this::copy, Merkle.threadDigest(), 0, size);
   }
 
   /**
@@ -48,13 +51,13 @@ public final class EncodedLevels {
     return size;
   }
 
-  /** The RFC 9162 root, hashing the O(log n) nodes of the ragged right edge. */
+  /** The RFC 9162 root. */
   public Hash root() {
-    return MerkleTree.subtreeHash(this::copy, Merkle.threadDigest(), 0, size);
+    return root;
   }
 
-  /** The root, leaf {@code index}'s hash and its inclusion proof, given the root (checked by the caller). */
-  public LeafProof leafProof(long index, Hash root) {
+  /** The root, leaf {@code index}'s hash and its inclusion proof. */
+  public LeafProof leafProof(long index) {
     byte[] leaf = new byte[Hash.LENGTH];
     Objects.checkIndex(index, size);
     copy(0, index, leaf, 0);
