@@ -243,21 +243,8 @@ final class CapsuleDatabases {
    * which catches a damaged upper level; a damaged leaf hash shows as a proof the renter refuses.
    */
   MerkleTree tree(Txn<ByteBuffer> txn, Record record) {
-    ByteBuffer stored = trees.get(txn, Layout.readKey(record.hash()));
-    if (stored == null) {
-      return MerkleTree.ofLeaves(bodies(txn, record));
-    }
-    MerkleTree tree;
-    try {
-      tree = MerkleTree.fromEncodedLevels(record.header().subRecordCount(), Layout.copyOut(stored));
-    } catch (IllegalArgumentException e) {
-      throw StorageCorruptionException.unparsable(Layout.DB_TREES, record.hash().toByteArray(), e);
-    }
-    if (!tree.root().equals(record.header().subRecordRoot())) {
-      throw StorageCorruptionException.unparsable(Layout.DB_TREES, record.hash().toByteArray(),
-          new IllegalStateException("the kept tree's root is not the header's sub-record root"));
-    }
-    return tree;
+    EncodedLevels kept = keptLevelsOrNull(txn, record);
+    return kept == null ? MerkleTree.ofLeaves(bodies(txn, record)) : kept.toTree();
   }
 
   /**

@@ -64,6 +64,13 @@ public final class EncodedLevels {
     return new LeafProof(root, Hash.copyOf(leaf), MerkleTree.inclusionProof(this::copy, size, index));
   }
 
+  /** A tree holding a copy of every level, for a caller that keeps it past the buffer's life. */
+  public MerkleTree toTree() {
+    byte[] levels = new byte[Math.toIntExact(MerkleTree.encodedLevelsLength(size))];
+    encoded.get(Math.toIntExact(levelStart[0]), levels);
+    return MerkleTree.fromEncodedLevels(size, levels);
+  }
+
   private void copy(int level, long position, byte[] out, int at) {
     encoded.get(Math.toIntExact(levelStart[level] + position * Hash.LENGTH), out, at, Hash.LENGTH);
   }

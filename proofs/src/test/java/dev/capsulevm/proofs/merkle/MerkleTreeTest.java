@@ -52,6 +52,8 @@ class MerkleTreeTest {
       for (int i = 0; i < n; i++) {
         assertEquals(tree.leafProof(i), kept.leafProof(i), "n=" + n + " i=" + i);
       }
+      assertEquals(tree.root(), kept.toTree().root());
+      assertEquals(tree.inclusionProof(n - 1), kept.toTree().inclusionProof(n - 1));
       assertEquals(5, buffer.position(), "read in place, by absolute index");
     }
     assertThrows(IllegalArgumentException.class, () -> EncodedLevels.of(3, ByteBuffer.allocate(32 * 3)));
