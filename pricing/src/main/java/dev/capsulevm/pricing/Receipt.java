@@ -242,7 +242,8 @@ public record Receipt(
 
   /** This receipt sealed with the key of the payment session that paid for its program. */
   public SealedReceipt seal(SessionKey sessionKey) {
-    return new SealedReceipt(this, sessionKey.mac(Domain.RECEIPT_SEAL_MAC, body()));
+    byte[] body = body();
+    return new SealedReceipt(this, body, sessionKey.mac(Domain.RECEIPT_SEAL_MAC, body));
   }
 
   /** Refuses {@code receipt} unless it names {@code hostKey} as its host. */

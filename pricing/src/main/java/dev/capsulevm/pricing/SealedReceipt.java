@@ -19,14 +19,18 @@ public final class SealedReceipt {
   public static final int SEAL_LENGTH = SessionKey.LENGTH;
 
   private final Receipt receipt;
+  /** The receipt's canonical body, which the seal covers: encoded once, whether made or parsed. */
+  private final byte[] body;
   private final byte[] seal;
 
-  SealedReceipt(Receipt receipt, byte[] seal) {
+  /** {@code receipt}, whose canonical body is {@code body}, with {@code seal}; both arrays are kept. */
+  SealedReceipt(Receipt receipt, byte[] body, byte[] seal) {
     this.receipt = Objects.requireNonNull(receipt, "receipt");
     if (seal.length != SEAL_LENGTH) {
       throw new IllegalArgumentException("a seal is " + SEAL_LENGTH + " bytes, got " + seal.length);
     }
-    this.seal = seal.clone();
+    this.body = body;
+    this.seal = seal;
   }
 
   /** The receipt, not yet checked against any key. */
@@ -36,7 +40,6 @@ public final class SealedReceipt {
 
   /** The canonical encoding: the body followed by the 32-byte seal. */
   public byte[] encode() {
-    byte[] body = receipt.body();
     byte[] out = Arrays.copyOf(body, body.length + SEAL_LENGTH);
     System.arraycopy(seal, 0, out, body.length, SEAL_LENGTH);
     return out;
@@ -53,8 +56,8 @@ public final class SealedReceipt {
       throw Codec.malformed("sealed receipt with a body of " + bodyLength + " bytes is "
           + (bodyLength + SEAL_LENGTH) + " bytes, got " + bytes.length);
     }
-    return new SealedReceipt(Receipt.parseBody(Arrays.copyOf(bytes, bodyLength)),
-        Arrays.copyOfRange(bytes, bodyLength, bytes.length));
+    byte[] body = Arrays.copyOf(bytes, bodyLength);
+    return new SealedReceipt(Receipt.parseBody(body), body, Arrays.copyOfRange(bytes, bodyLength, bytes.length));
   }
 
   /**
@@ -63,7 +66,7 @@ public final class SealedReceipt {
    */
   public Receipt open(SessionKey sessionKey, PublicKey hostKey) throws PricingException {
     Receipt.requireHost(receipt, hostKey);
-    if (!sessionKey.authentic(seal, Domain.RECEIPT_SEAL_MAC, receipt.body())) {
+    if (!sessionKey.authentic(seal, Domain.RECEIPT_SEAL_MAC, body)) {
       throw new PricingException(PricingException.Reason.BAD_SIGNATURE,
           "receipt for program " + receipt.programId() + " is not sealed with its payment session's key");
     }

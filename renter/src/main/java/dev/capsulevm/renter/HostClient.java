@@ -201,8 +201,14 @@ public final class HostClient implements AutoCloseable {
   }
 
   private CostBreakdown estimate(PreparedProgram program, PriceTable table, long durationUnits) {
-    return CostModel.of(table).estimate(shape(program, table, durationUnits, options.chunkSize(),
-        options.confirmCommits(), sessionsOrNull != null, sessionsOrNull != null && sealsReceipt(program)));
+    return CostModel.of(table).estimate(shapeAsSent(program, table, durationUnits));
+  }
+
+  /** The shape of {@code program} as this client sends it: its options, and a ticket when it has sessions. */
+  private ProgramShape shapeAsSent(PreparedProgram program, PriceTable table, long durationUnits) {
+    boolean ticket = sessionsOrNull != null;
+    return shape(program, table, durationUnits, options.chunkSize(), options.confirmCommits(), ticket,
+        ticket && sealsReceipt(program));
   }
 
   /** The shape of {@code program} as {@link RenterOptions#defaults()} sends it (stating its heads). */
@@ -379,8 +385,7 @@ public final class HostClient implements AutoCloseable {
   }
 
   private Amount ceiling(PreparedProgram program, PriceTable table) {
-    ProgramShape expected = shape(program, table, options.durationUnits(), options.chunkSize(),
-        options.confirmCommits(), sessionsOrNull != null, sessionsOrNull != null && sealsReceipt(program));
+    ProgramShape expected = shapeAsSent(program, table, options.durationUnits());
     return CostModel.of(table).estimate(new ProgramShape(expected.programBytes(), expected.requestBytes(),
         expected.durationUnits(), program.ceilingDescriptors(table.limits()))).total();
   }
