@@ -73,11 +73,12 @@ import org.jspecify.annotations.Nullable;
  * locally a write its own view already forbids ({@link NotAllowedException}). Version-1 capsules keep their
  * fixed writers.
  *
- * <p><b>Pipelined appends.</b> {@link #submitAppend} builds, signs and pays for an append without waiting
- * for the ones before it: its records build on the last pending append's last record (or on the heads when
- * none is pending), and its program is sent as soon as that append holds the capsule at the host (its
- * append output arrived; it is verified right after), so it reaches the host while that one commits and
- * runs right after it. Each {@link PendingAppend} is settled in submission order: committed, or
+ * <p><b>Pipelined appends.</b> {@link #submitAppend} builds and signs an append without waiting for the
+ * ones before it: its records build on the last pending append's last record (or on the heads when none
+ * is pending). Appends leave in flights ({@link AppendPipeline}): the appends submitted while one flight is
+ * on its way go together in the next program, sent as soon as that flight holds the capsule at the host
+ * (its append output arrived; it is verified right after), so it reaches the host while that one commits
+ * and runs right after it. Each {@link PendingAppend} is settled in submission order: committed, or
  * failed with its own reason, or, when the append it builds on was not committed,
  * {@link AppendDependencyException} naming that one (nothing of it was written: its parent is not in the
  * capsule). The heads move only as appends settle. The synchronous operations ({@link #appendRecords},
@@ -103,6 +104,7 @@ public final class CapsuleWriter {
   private final ArrayDeque<PendingAppend> pipeline = new ArrayDeque<>();
   /** The headers of the records of {@link #pipeline}: built here, not yet committed. */
   private final Map<Hash, RecordHeader> pendingHeaders = new HashMap<>();
+  private final AppendPipeline flights = new AppendPipeline(this);
   private long submitted;
   private final Map<Hash, RecordHeader> known = new LinkedHashMap<>(16, 0.75f, true) {
     private static final long serialVersionUID = 1L;
@@ -797,12 +799,13 @@ public final class CapsuleWriter {
   }
 
   /**
-   * Builds and signs {@code bodies} as data records of one append program, prepares the program (priced
-   * and paid) and returns without waiting for the host: the records build on the last pending append's
-   * last record, or on the heads when none is pending (then, for a version-2 capsule, the membership
-   * records below them are fetched first, as {@link #appendRecords} does). The program is sent now when no
-   * append is pending, else as soon as the previous one's append output arrives (see {@link PendingAppend}).
-   * The budget is the program's estimate.
+   * Builds and signs {@code bodies} as data records and returns without waiting for the host: the records
+   * build on the last pending append's last record, or on the heads when none is pending (then, for a
+   * version-2 capsule, the membership records below them are fetched first, as {@link #appendRecords}
+   * does). The append is sent now when the pipeline is idle, else with the next flight, as soon as the
+   * flight before it holds the capsule (see {@link AppendPipeline}): one program for every append
+   * submitted meanwhile (at most {@value AppendPipeline#MAX_APPENDS_PER_FLIGHT}, and 1 MiB of sub-records
+   * unless one append is larger), paid for by its estimate.
    *
    * <p>The caller bounds how many are pending (settling the oldest with {@link PendingAppend#result}): the
    * records of each are held until it settles. A conflict with
@@ -817,7 +820,8 @@ public final class CapsuleWriter {
 
   /**
    * {@link #submitAppend(HostClient, List)} paying at most {@code budgetOrNull} for the program (null: the
-   * estimate, or {@link RenterOptions#budgetOrNull()} when set).
+   * estimate, or {@link RenterOptions#budgetOrNull()} when set). An append with a budget of its own is
+   * sent in a program of its own.
    */
   public PendingAppend submitAppend(HostClient client, List<List<byte[]>> bodies, @Nullable Amount budgetOrNull)
       throws RenterException {
@@ -833,20 +837,31 @@ public final class CapsuleWriter {
       records = buildOnTip(client, base, bodies);
       expectedHeads = List.of(last.record().header());
     }
-    ProgramBuilder builder = newProgramOn(client, expectedHeads);
-    builder.append(records);
-    PreparedProgram program = builder.build();
     Amount budget = budgetOrNull != null ? budgetOrNull : client.options().budgetOrNull();
-    PendingAppend pending = new PendingAppend(this, ++submitted, records, tip, client, program, budget);
+    long bytes = 0;
+    for (List<byte[]> body : bodies) {
+      for (byte[] subRecord : body) {
+        bytes += subRecord.length;
+      }
+    }
+    PendingAppend pending = new PendingAppend(this, ++submitted, records, tip, expectedHeads, bytes, client, budget);
     records.forEach(r -> pendingHeaders.put(r.hash(), r.record().header()));
     pipeline.addLast(pending);
-    pending.prepare();
-    if (tip == null) {
-      pending.send(true);
-    } else {
-      tip.follow(pending);
-    }
+    flights.submit(pending);
     return pending;
+  }
+
+  /**
+   * The program of one append of {@code records} on {@code expectedHeads}. Reads nothing this writer
+   * changes, so a pool thread may build it (a flight of pipelined appends).
+   */
+  PreparedProgram appendProgram(List<RecordHeader> expectedHeads, List<RecordWithBody> records) {
+    Map<Hash, RecordHeader> headers = new HashMap<>();
+    expectedHeads.forEach(h -> headers.put(h.hash(), h));
+    records.forEach(r -> headers.put(r.hash(), r.record().header()));
+    ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, expectedHeads, headers::get);
+    builder.append(records);
+    return builder.build();
   }
 
   /** How many submitted appends are not settled yet. */
@@ -878,34 +893,67 @@ public final class CapsuleWriter {
     while (!target.isSettled()) {
       settle(pipeline.removeFirst());
     }
+    if (pipeline.isEmpty()) {
+      flights.reset();
+    }
   }
 
   /**
-   * Settles one pipelined append, the oldest pending. Its own program's end is always awaited when it was
+   * Settles one pipelined append, the oldest pending. Its flight's end is always awaited when it was
    * sent, whatever happened before it: only the host's verified answer says whether its records are in the
-   * capsule (after an append whose commit is unknown, the next one may still commit).
+   * capsule (after an append whose commit is unknown, the next one may still commit). The appends of a
+   * flight share its outcome, except when a flight of several wrote nothing (refused before it ran, or
+   * failed by the host): each then runs alone, in order, for an outcome of its own.
    */
   private void settle(PendingAppend p) {
     p.records().forEach(r -> pendingHeaders.remove(r.hash()));
-    ProgramRun run = p.started.join();
-    RenterException own = null;
-    ProgramResult result = null;
-    if (run != null) {
-      try {
-        result = run.result();
-      } catch (RenterException e) {
-        own = e;
-      }
-    } else {
+    AppendPipeline.Flight flight = p.flightOrNull();
+    ProgramRun run = null;
+    RenterException own;
+    if (flight == null) {
       own = p.submitFailureOrNull(); // null when it was held back
+    } else {
+      flight.await();
+      boolean first = flight.members().get(0) == p;
+      ProgramResult shared = flight.resultOrNull();
+      own = flight.failureOrNull();
+      if (shared != null) {
+        if (first) {
+          committed(flight.records(), shared.committedHeads());
+          Claim claim = new Claim.CommittedHeads(shared.signedReceipt());
+          heads.keySet().forEach(h -> claims.put(h, claim));
+          lastResult = shared;
+        }
+        p.settle(true, shared, null);
+        return;
+      }
+      if (own instanceof WriteCommittedException e) {
+        if (first) {
+          flight.records().forEach(r -> known.put(r.hash(), r.record().header()));
+          adoptHeads(e.committedHeads());
+        }
+        p.settle(true, null, e);
+        return;
+      }
+      if (flight.members().size() > 1
+          && (ranNothing(flight.run(), own) || own instanceof ProgramFailedException)) {
+        own = null; // nothing of the flight was written: this append runs alone below
+      } else if (first) {
+        run = flight.run();
+      } else {
+        own = null; // the same program as the flight's first append, which carries the failure
+      }
     }
     PendingAppend before = p.dependsOnOrNull();
     boolean brokenBefore = before != null && !before.isCommitted();
-    if (result == null && !brokenBefore && ranNothing(run, own)) {
-      // Refused before it ran (a busy host, a stale table), not sent, or held back behind an append that
-      // has committed since: nothing of it reached the capsule, so it runs now, in this thread.
+    ProgramResult result = null;
+    if (!brokenBefore && ranNothing(run, own)) {
+      // Refused before it ran (a busy host, a stale table), not sent, held back behind an append that has
+      // committed since, or in a flight that wrote nothing: nothing of it reached the capsule, so it runs
+      // now, alone, in this thread.
+      PreparedProgram alone = appendProgram(p.expectedHeads(), p.records());
       try {
-        result = p.budgetOrNull != null ? p.client.run(p.program, p.budgetOrNull) : p.client.run(p.program);
+        result = p.budgetOrNull != null ? p.client.run(alone, p.budgetOrNull) : p.client.run(alone);
         own = null;
       } catch (RenterException e) {
         own = e;

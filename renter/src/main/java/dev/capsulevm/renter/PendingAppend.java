@@ -1,8 +1,8 @@
 package dev.capsulevm.renter;
 
 import dev.capsulevm.pricing.Amount;
-import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.Hash;
+import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import java.util.List;
 import java.util.Objects;
@@ -11,41 +11,35 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * An append {@link CapsuleWriter#submitAppend submitted} without waiting for it: its records are built and
- * signed at once, chained on the previous pending append's last record, and its program is prepared at
- * once too (priced and paid: its withdrawal signed, or a session's ticket taken). The program is sent as
- * soon as the previous append holds the capsule at the host, that is, as soon as that one's append output
- * arrives, in the thread it arrives in and before it is verified (sending then signs and fetches nothing),
- * so it reaches the host while the previous one commits and runs right after it. Every output and receipt
- * of both is verified as always; the early send only orders the programs. Its outcome is settled in
- * submission order (settling it settles every earlier one first), from the thread that uses the writer:
- * committed, or failed with the reason the host or the renter gave, or, when the append it builds on was
- * not committed, {@link AppendDependencyException} naming that one. One that is never sent gives its
- * prepared payment back.
+ * signed at once, chained on the previous pending append's last record. It is sent in a flight
+ * ({@link AppendPipeline}): one program with the other appends submitted while the flight before was on its
+ * way, sent as soon as that flight holds the capsule at the host. Every output and receipt is verified as
+ * always; the early send only orders the programs. Its outcome is settled in submission order (settling it
+ * settles every earlier one first), from the thread that uses the writer: committed, or failed with the
+ * reason the host or the renter gave, or, when the append it builds on was not committed,
+ * {@link AppendDependencyException} naming that one. When a flight of several appends fails without
+ * writing anything, its appends run again one program each as they settle, so that each gets its own
+ * outcome.
  */
 public final class PendingAppend {
   private final CapsuleWriter writer;
   private final long sequence;
   private final List<RecordWithBody> records;
   private final @Nullable PendingAppend predecessorOrNull;
+  /** The heads it builds on: the previous pending append's last record, or the writer's heads. */
+  private final List<RecordHeader> expectedHeads;
+  private final long bytes;
   final HostClient client;
-  final PreparedProgram program;
   final @Nullable Amount budgetOrNull;
-  /** The index of the program's append instruction, whose output says the host holds the capsule. */
-  private final int appendIndex;
   /**
-   * The program's run once sent; null when it was not sent: submitting failed ({@link #submitFailureOrNull})
-   * or the append before it ended without reaching its append, so it was held back (its parent would be
-   * missing).
+   * The flight it was sent in; null when it was not sent: its flight could not be prepared
+   * ({@link #submitFailureOrNull}), or the flight before ended without reaching its append, so it was held
+   * back (its parent would be missing).
    */
-  final CompletableFuture<@Nullable ProgramRun> started = new CompletableFuture<>();
+  private final CompletableFuture<AppendPipeline.@Nullable Flight> dispatched = new CompletableFuture<>();
 
-  // Written from gRPC and pool threads; guarded by this.
-  private @Nullable RenterException submitFailureOrNull;
-  private @Nullable PendingAppend successorOrNull;
-  private boolean holdsCapsule;
-  private boolean ended;
-  /** The run prepared at submission, until it is sent or dropped. */
-  private @Nullable ProgramRun preparedOrNull;
+  // Written from gRPC and pool threads before dispatched completes.
+  private volatile @Nullable RenterException submitFailureOrNull;
 
   // The caller's thread only.
   private boolean settled;
@@ -54,24 +48,16 @@ public final class PendingAppend {
   private @Nullable RenterException failureOrNull;
 
   PendingAppend(CapsuleWriter writer, long sequence, List<RecordWithBody> records,
-      @Nullable PendingAppend predecessorOrNull, HostClient client, PreparedProgram program,
+      @Nullable PendingAppend predecessorOrNull, List<RecordHeader> expectedHeads, long bytes, HostClient client,
       @Nullable Amount budgetOrNull) {
     this.writer = writer;
     this.sequence = sequence;
     this.records = List.copyOf(records);
     this.predecessorOrNull = predecessorOrNull;
+    this.expectedHeads = List.copyOf(expectedHeads);
+    this.bytes = bytes;
     this.client = client;
-    this.program = program;
     this.budgetOrNull = budgetOrNull;
-    List<Instruction> instructions = program.program().instructions();
-    int last = instructions.size() - 1;
-    while (last >= 0 && !(instructions.get(last) instanceof Instruction.AppendRecord)) {
-      last--;
-    }
-    if (last < 0) {
-      throw new IllegalArgumentException("a pipelined append's program appends");
-    }
-    this.appendIndex = last;
   }
 
   /** This append's number among the writer's submitted appends, from 1. */
@@ -123,7 +109,10 @@ public final class PendingAppend {
     return records;
   }
 
-  /** The verified result of this append's program, once it committed; null otherwise. */
+  /**
+   * The verified result of the program that committed this append (shared by the appends of its flight),
+   * once it committed; null otherwise.
+   */
   public @Nullable ProgramResult programResultOrNull() {
     return resultOrNull;
   }
@@ -133,136 +122,38 @@ public final class PendingAppend {
     return failureOrNull;
   }
 
-  /**
-   * Prepares this append's run in the caller's thread (the price table, the estimate, the payment signed),
-   * so that sending it once the append before holds the capsule costs no signing or fetching. A failure
-   * here is left for {@link #send}, which prepares again.
-   */
-  void prepare() {
-    ProgramRun run;
-    try {
-      run = client.prepare(program, budgetOrNull, this::arrived);
-    } catch (RenterException | RuntimeException e) {
-      return;
-    }
-    synchronized (this) {
-      preparedOrNull = run;
-    }
+  /** The heads it builds on (what its program states when it runs alone). */
+  List<RecordHeader> expectedHeads() {
+    return expectedHeads;
   }
 
-  /**
-   * Sends this append's program now (its successor is sent once this one holds the capsule). From a gRPC
-   * thread ({@code mayBlock} false) a run that must be prepared anew (none was, or its price table or
-   * payment is getting old) is prepared and sent from the common pool: that may fetch a price table.
-   */
-  void send(boolean mayBlock) {
-    ProgramRun run;
-    synchronized (this) {
-      run = preparedOrNull;
-      preparedOrNull = null;
-    }
-    if (run != null && !client.stillSendable(run)) {
-      run.abandoned();
-      run = null;
-    }
-    if (run == null && !mayBlock) {
-      var unused = CompletableFuture.runAsync(() -> send(true)); // send() completes started whatever happens
-      return;
-    }
-    try {
-      if (run == null) {
-        run = client.prepare(program, budgetOrNull, this::arrived);
-      }
-      client.send(run);
-    } catch (RenterException | RuntimeException e) {
-      // settled like a refusal before running: nothing was sent, so it runs again when settled
-      synchronized (this) {
-        submitFailureOrNull = e instanceof RenterException r ? r
-            : new RenterException("submitting " + this + " failed: " + e, e);
-      }
-      started.complete(null);
-      ended();
-      return;
-    }
-    started.complete(run);
-    var unused = run.completion().whenComplete((result, error) -> ended());
+  /** The sub-record bytes it carries. */
+  long bytes() {
+    return bytes;
   }
 
-  /** Sends {@code next} (the append built on this one) once this one holds the capsule, or holds it back. */
-  void follow(PendingAppend next) {
-    boolean sendNow;
-    boolean holdBack;
-    synchronized (this) {
-      sendNow = holdsCapsule;
-      holdBack = !holdsCapsule && ended;
-      if (!sendNow && !holdBack) {
-        successorOrNull = next;
-      }
-    }
-    if (sendNow) {
-      next.send(true);
-    } else if (holdBack) {
-      next.holdBack();
-    }
+  /** It went in {@code flight}, now being sent. */
+  void sentIn(AppendPipeline.Flight flight) {
+    dispatched.complete(flight);
   }
 
-  /** An output's response arrived (in the gRPC thread, before it is verified). */
-  private void arrived(int index) {
-    if (index == appendIndex) {
-      reachedAppend();
-    }
+  /** Its flight could not be prepared: nothing was sent. */
+  void notSent(RenterException failure) {
+    submitFailureOrNull = failure;
+    dispatched.complete(null);
   }
 
-  /**
-   * This program's append output arrived: the host ran the append, so it holds the capsule's write permit
-   * for it until it commits or aborts, and the next append, sent now, runs after it. The output is
-   * verified after this, as every output is; whether it verifies says nothing about the order at the
-   * host. Sent from this thread when its run is prepared (sending does not block), else from the common
-   * pool.
-   */
-  private void reachedAppend() {
-    PendingAppend next;
-    synchronized (this) {
-      if (holdsCapsule) {
-        return;
-      }
-      holdsCapsule = true;
-      next = successorOrNull;
-      successorOrNull = null;
-    }
-    if (next != null) {
-      next.send(false);
-    }
+  /** Not sent: the flight before it ended without reaching its append. */
+  void holdBack() {
+    dispatched.complete(null);
   }
 
-  /** This program ended (or was never sent); a successor still waiting is held back. */
-  private void ended() {
-    PendingAppend next;
-    synchronized (this) {
-      ended = true;
-      next = holdsCapsule ? null : successorOrNull;
-      successorOrNull = null;
-    }
-    if (next != null) {
-      next.holdBack();
-    }
+  /** Waits until it was sent in a flight (returned) or will not be (null). */
+  AppendPipeline.@Nullable Flight flightOrNull() {
+    return dispatched.join();
   }
 
-  /** Not sent: the append before it ended without reaching its append. Its prepared payment goes back. */
-  private void holdBack() {
-    ProgramRun run;
-    synchronized (this) {
-      run = preparedOrNull;
-      preparedOrNull = null;
-    }
-    if (run != null) {
-      run.abandoned();
-    }
-    started.complete(null);
-    ended();
-  }
-
-  synchronized @Nullable RenterException submitFailureOrNull() {
+  @Nullable RenterException submitFailureOrNull() {
     return submitFailureOrNull;
   }
 

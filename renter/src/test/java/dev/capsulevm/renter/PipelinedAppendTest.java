@@ -20,12 +20,14 @@ import dev.capsulevm.proofs.capsule.RecordHeader;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.v1.ExecuteResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -93,7 +95,6 @@ class PipelinedAppendTest {
     for (PendingAppend p : pending) {
       assertTrue(p.isSettled() && p.isCommitted(), p.toString());
       assertNull(p.failureOrNull());
-      assertTrue(Objects.requireNonNull(p.programResultOrNull()).committedHeads().contains(p.lastRecord()));
       RecordHeader first = p.records().get(0).record().header();
       if (previous != null) {
         assertEquals(List.of(previous), first.parents(), "chained on the previous pending append's last record");
@@ -102,6 +103,16 @@ class PipelinedAppendTest {
         assertEquals(++height, r.record().header().height());
       }
       previous = p.lastRecord();
+    }
+    // the appends of one flight share its program, whose commit left the flight's last record as the head
+    for (int i = 0; i < pending.size(); i++) {
+      ProgramResult shared = Objects.requireNonNull(pending.get(i).programResultOrNull());
+      int end = i;
+      while (end + 1 < pending.size() && pending.get(end + 1).programResultOrNull() == shared) {
+        end++;
+      }
+      assertEquals(List.of(pending.get(end).lastRecord()), shared.committedHeads());
+      i = end;
     }
     assertEquals(pending.get(11).lastRecord(), parent);
     assertEquals(last, pending.get(11).records());
@@ -221,6 +232,91 @@ class PipelinedAppendTest {
       assertTrue(ahead.stillSendable(run));
       ahead.send(run);
       assertTrue(((Output.Has) run.result().output(has).output()).held(), "sent later, verified as always");
+    }
+  }
+
+  /** Holds every response of the Execute calls started after it is set until {@link #open}. */
+  private static final class Gate implements Tamper.Mutation {
+    private final CountDownLatch opened = new CountDownLatch(1);
+
+    void open() {
+      opened.countDown();
+    }
+
+    @Override
+    public ExecuteResponse apply(int position, ExecuteResponse response) {
+      try {
+        opened.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return response;
+    }
+  }
+
+  @Test
+  void theAppendsSubmittedWhileAFlightIsOnItsWayLeaveTogetherInTheNext() throws Exception {
+    Tamper tamper = new Tamper();
+    try (HostClient gated = fundedClient(host, 100, tamper)) {
+      CapsuleWriter writer = CapsuleWriter.create(gated, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.EVERY_RECORD, 64, MAX_SUB_RECORD_BYTES, "flights");
+      int calls = tamper.executeCalls.get();
+      Gate gate = new Gate();
+      tamper.set(gate); // a's output cannot arrive, so b, c and d wait for it
+      PendingAppend a = writer.submitAppend(gated, one("a"));
+      List<PendingAppend> rest = List.of(writer.submitAppend(gated, one("b")),
+          writer.submitAppend(gated, List.of(subRecords("c", 1), subRecords("c2", 2))),
+          writer.submitAppend(gated, one("d")));
+      assertEquals(calls + 1, tamper.executeCalls.get(), "only a was sent");
+      gate.open();
+
+      rest.get(2).result();
+      assertEquals(calls + 2, tamper.executeCalls.get(), "b, c and d went in one program");
+      ProgramResult flight = Objects.requireNonNull(rest.get(0).programResultOrNull());
+      assertTrue(a.isCommitted() && a.programResultOrNull() != flight);
+      for (PendingAppend p : rest) {
+        assertTrue(p.isCommitted(), p.toString());
+        assertSame(flight, p.programResultOrNull());
+      }
+      assertEquals(List.of(rest.get(2).lastRecord()), flight.committedHeads());
+      assertEquals(5, Objects.requireNonNull(writer.highestHead()).height(), "a, b, c's two records and d");
+      for (PendingAppend p : rest) {
+        assertTrue(held(writer, p.lastRecord()), p.toString());
+      }
+      assertEquals(List.of(rest.get(2).lastRecord()),
+          headsSeenByAnotherWriter(writer).stream().map(Record::hash).toList());
+    }
+  }
+
+  @Test
+  void aFlightThatWritesNothingRunsItsAppendsOneByOneForAnOutcomeEach() throws Exception {
+    Tamper tamper = new Tamper();
+    try (HostClient gated = fundedClient(host, 100, tamper)) {
+      CapsuleWriter writer = CapsuleWriter.create(gated, SigningKey.generate(), SigningKey.generate(),
+          SigningPolicy.HEARTBEAT, 64, MAX_SUB_RECORD_BYTES, "a flight refused");
+      int calls = tamper.executeCalls.get();
+      Gate gate = new Gate();
+      tamper.set(gate);
+      PendingAppend a = writer.submitAppend(gated, one("a"));
+      PendingAppend b = writer.submitAppend(gated, one("b"));
+      // the capsule's metadata allows sub-records of at most 64 bytes: the host refuses c's record, and with
+      // it the whole flight of b, c and d
+      PendingAppend c = writer.submitAppend(gated, List.of(List.of(new byte[MAX_SUB_RECORD_BYTES + 1])));
+      PendingAppend d = writer.submitAppend(gated, one("d"));
+      gate.open();
+
+      assertThrows(RenterException.class, writer::awaitAppends);
+      // a's flight, the refused flight, then b alone and c alone; d was not sent again: c failed
+      assertEquals(calls + 4, tamper.executeCalls.get());
+      assertTrue(a.isCommitted() && b.isCommitted(), "b ran again alone and committed");
+      ProgramFailedException cOutcome = assertInstanceOf(ProgramFailedException.class, c.failureOrNull());
+      assertEquals(ProgramFailedException.Reason.INVALID_INPUT, cOutcome.reason());
+      assertTrue(cOutcome.getMessage().contains("record 0 of the append"), "c's own refusal: " + cOutcome.getMessage());
+      AppendDependencyException dOutcome = assertInstanceOf(AppendDependencyException.class, d.failureOrNull());
+      assertEquals(c.sequence(), dOutcome.dependedOn());
+      assertSame(cOutcome, dOutcome.getCause());
+      assertFalse(held(writer, c.lastRecord()) || held(writer, d.lastRecord()));
+      assertEquals(List.of(b.lastRecord()), headsSeenByAnotherWriter(writer).stream().map(Record::hash).toList());
     }
   }
 

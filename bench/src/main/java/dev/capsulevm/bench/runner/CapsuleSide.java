@@ -104,8 +104,9 @@ final class CapsuleSide implements AutoCloseable {
 
   /**
    * {@code count} appends of one record of one block, pipelined ({@link CapsuleWriter#submitAppend}): up to
-   * {@code window} pending, each chained on the one before and sent once that one holds the capsule at the
-   * host; the writer settles the oldest only when the window is full.
+   * {@code window} pending, each chained on the one before, sent in flights (one program for the appends
+   * submitted while the flight before was on its way); the writer settles the oldest only when the window
+   * is full.
    */
   double appendPipelined(int count, int window) throws Exception {
     CapsuleWriter writer = newCapsule("pipelined");

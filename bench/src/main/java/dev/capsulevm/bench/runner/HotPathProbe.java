@@ -67,9 +67,9 @@ import jdk.jfr.Recording;
  *   dev.capsulevm.bench.runner.HotPathProbe append sync 2000 3
  * </pre>
  *
- * Arguments: {@code append|read|both|pipe} ({@code pipe}: appends awaited one by one and pipelined ones,
- * {@link CapsuleWriter#submitAppend} with {@code probe.window} pending, default 32, alternating which goes
- * first; or {@code hops}: bare gRPC round trips with and without gRPC's
+ * Arguments: {@code append|read|both|pipe|pipeonly} ({@code pipe}: appends awaited one by one and pipelined
+ * ones, {@link CapsuleWriter#submitAppend} with {@code probe.window} pending, default 32, alternating which
+ * goes first; {@code pipeonly}: the pipelined ones alone; or {@code hops}: bare gRPC round trips with and without gRPC's
  * executors), {@code sync|nometasync|nosync}, operations per round, rounds (one untimed warm-up round of a
  * quarter of the operations comes first). System properties: {@code probe.timeline=true} prints the median
  * gap between the client's marks of each program (its messages sent and received, as a client interceptor
@@ -125,8 +125,8 @@ public final class HotPathProbe {
         CapsuleWriter reads = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
             SigningPolicy.EVERY_RECORD, 4096, 2L * BLOCK, "hotpath reads");
         reads.append(client, InProcessHost.payloads(READ_RECORD, BLOCK));
-        boolean pipe = shapes.equals("pipe");
-        boolean doAppends = !shapes.equals("read");
+        boolean pipe = shapes.startsWith("pipe");
+        boolean doAppends = !shapes.equals("read") && !shapes.equals("pipeonly");
         boolean doReads = !shapes.equals("append") && !pipe;
         CapsuleWriter pipelined = pipe ? CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
             SigningPolicy.EVERY_RECORD, 64, 2L * BLOCK, "hotpath pipelined") : null;

@@ -27,6 +27,12 @@ import org.jspecify.annotations.Nullable;
 public final class Record {
   private final RecordHeader header;
   private final @Nullable Signature signature;
+  /**
+   * The signature's check, once made: 0 not yet, 1 valid, -1 not. Both fields it depends on are final, so
+   * whichever thread checks first may record it (a benign race, like {@link String#hashCode}).
+   */
+  @SuppressWarnings("UnusedVariable") // read and written in hasValidSignature
+  private int signatureCheck;
 
   private Record(RecordHeader header, @Nullable Signature signature) {
     this.header = header;
@@ -365,10 +371,20 @@ public final class Record {
     return signature != null;
   }
 
-  /** Whether the signature is the header's writer's over the record hash; false when unsigned. */
+  /**
+   * Whether the signature is the header's writer's over the record hash; false when unsigned. Verified
+   * once per record object: a host checks a record it parsed ahead of its program (before the program
+   * waits for the capsule) and again when it validates the append.
+   */
   public boolean hasValidSignature() {
-    return signature != null
-        && header.writer().verify(Domain.RECORD_SIGNATURE, header.hash().toByteArray(), signature);
+    int checked = signatureCheck;
+    if (checked == 0) {
+      boolean valid = signature != null
+          && header.writer().verify(Domain.RECORD_SIGNATURE, header.hash().toByteArray(), signature);
+      checked = valid ? 1 : -1;
+      signatureCheck = checked;
+    }
+    return checked > 0;
   }
 
   @Override
