@@ -75,7 +75,8 @@ import jdk.jfr.Recording;
  * gap between the client's marks of each program (its messages sent and received, as a client interceptor
  * sees them; for {@code pipe}, the gaps between the marks of consecutive pipelined programs), {@code probe.threads=true} the CPU time per operation of each thread (Linux), and
  * {@code probe.jfr=FILE} records the rounds after {@code probe.jfrAfter} with the JFR settings
- * {@code probe.jfc} (default {@code profile}), {@code probe.readsPerProgram} how many sub-records a read
+ * {@code probe.jfc} (default {@code profile}), {@code probe.appendBlocks} how many 1 KiB sub-records each
+ * awaited append's record holds (default 1), {@code probe.readsPerProgram} how many sub-records a read
  * program reads (default 1), and {@code probe.session=CAP} pays every program from payment sessions of that
  * many CAP instead of a signed withdrawal each.
  */
@@ -84,6 +85,8 @@ public final class HotPathProbe {
   private static final int READ_RECORD = 1000;
   /** Sub-records each read program reads ({@code probe.readsPerProgram}, default 1). */
   private static final int READS_PER_PROGRAM = Integer.getInteger("probe.readsPerProgram", 1);
+  /** Sub-records (1 KiB blocks) in each awaited append's record ({@code probe.appendBlocks}, default 1). */
+  private static final int APPEND_BLOCKS = Integer.getInteger("probe.appendBlocks", 1);
 
   private HotPathProbe() {}
 
@@ -155,7 +158,11 @@ public final class HotPathProbe {
             timeline.clear();
             report(tag, "append", durability, time(n, () -> {
               timeline.opStart();
-              appends.append(client, List.of(blocks.get(next[0]++ % count)));
+              List<byte[]> body = new ArrayList<>(APPEND_BLOCKS);
+              for (int b = 0; b < APPEND_BLOCKS; b++) {
+                body.add(blocks.get(next[0]++ % count));
+              }
+              appends.append(client, body);
               timeline.opEnd();
             }));
             timeline.print();

@@ -190,7 +190,7 @@ public final class Executor {
       Consumer<InstructionOutput> consumer) throws ProgramStoppedException {
     Hash capsuleId = program.capsuleIdOrNull();
     boolean writes = !program.isReadOnly();
-    Map<DataRef, List<RecordWithBody>> parsedAhead = writes ? verifyAhead(program, data) : Map.of();
+    Ahead ahead = writes ? readAhead(program, data) : Ahead.NONE;
     Runnable release = () -> { };
     if (writes && capsuleId != null) {
       WritePermit permit = writePermits.compute(capsuleId, (k, v) -> {
@@ -220,7 +220,7 @@ public final class Executor {
       List<Instruction> instructions = program.instructions();
       for (index = 0; index < instructions.size(); index++) {
         Instruction instruction = instructions.get(index);
-        Map<DataRef, byte[]> inputs = awaitInputs(instruction, data);
+        Map<DataRef, byte[]> inputs = awaitInputs(instruction, data, ahead);
         Lookup found = lookUp(instruction, inputs);
         InstructionDescriptor charged = describe(instruction, inputs, view, found);
         try {
@@ -228,7 +228,7 @@ public final class Executor {
         } catch (BudgetExceededException e) {
           throw new Stop(Reason.BUDGET, e.getMessage(), e);
         }
-        Output output = execute(instruction, inputs, view, batch, found, payer(meter, payerOrNull), parsedAhead);
+        Output output = execute(instruction, inputs, view, batch, found, payer(meter, payerOrNull), ahead);
         byte[] encoded = OutputEncoding.encode(output);
         Hash leaf = Transcript.leaf(index, instruction, refBytes(instruction, inputs), encoded);
         consumer.accept(new InstructionOutput(index, output, encoded, leaf, charged, meter.charged().total()));
@@ -301,47 +301,68 @@ public final class Executor {
   }
 
   /**
-   * The records of the program's appends whose data has already arrived, parsed, with every signature
-   * among them checked (each {@link Record} keeps its check): done before the program waits for the
-   * capsule's write permit, so that the signatures of one program are verified while the program ahead of
-   * it holds the capsule, on another core, rather than inside the capsule's one-at-a-time section.
-   * Nothing here decides anything: a record that does not parse or verify is refused by the append itself,
-   * in the program's order. Work done for a program that then stops for its budget is bounded by its data,
-   * which it paid to upload.
+   * What a write program learned before it waited for the capsule: its appends' records, parsed, with
+   * every signature among them checked (each {@link Record} keeps its check), and the data that did not
+   * arrive in time for that.
    */
-  private Map<DataRef, List<RecordWithBody>> verifyAhead(Program program, ProgramData data) {
-    if (!verifySignatures) {
-      return Map.of();
-    }
+  private record Ahead(Map<DataRef, List<RecordWithBody>> parsed, Map<DataRef, ProgramException> late) {
+    static final Ahead NONE = new Ahead(Map.of(), Map.of());
+  }
+
+  /**
+   * Waits for the data of the program's appends, parses it and checks every signature in it, before the
+   * program waits for the capsule's write permit: a program waiting for its data holds no permit (a slow
+   * upload no longer stalls the capsule's other writers), and with write programs queued on one capsule,
+   * one program's signatures are verified while the program ahead of it holds the capsule, on another
+   * core, instead of inside the capsule's one-at-a-time section.
+   * Nothing here decides anything: a record that does not parse or verify is refused by the append
+   * itself, in the program's order, and data that did not arrive within the data timeout fails the
+   * program when it gets there, as it would have, without a second wait. Work done for a program that then
+   * stops for its budget is bounded by its data, which it paid to upload.
+   */
+  private Ahead readAhead(Program program, ProgramData data) {
     Map<DataRef, List<RecordWithBody>> parsed = new HashMap<>();
+    Map<DataRef, ProgramException> late = new HashMap<>();
     for (Instruction instruction : program.instructions()) {
-      if (instruction instanceof Instruction.AppendRecord a && !parsed.containsKey(a.records())) {
-        List<RecordWithBody> records;
-        try {
-          records = AppendEncoding.parse(data.awaitBytes(a.records(), Duration.ZERO));
-        } catch (ProgramException | VerificationException e) {
-          continue; // not arrived yet, or refused in its turn
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          break;
-        }
+      if (!(instruction instanceof Instruction.AppendRecord a) || parsed.containsKey(a.records())) {
+        continue;
+      }
+      if (a.records().end() > data.maxBufferedBytes()) {
+        break; // it can arrive only once earlier instructions have run and released their data
+      }
+      List<RecordWithBody> records;
+      try {
+        records = AppendEncoding.parse(data.awaitBytes(a.records(), dataTimeout));
+      } catch (ProgramException e) {
+        late.put(a.records(), e);
+        break; // what follows comes later still
+      } catch (VerificationException e) {
+        continue; // refused in its turn
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // stops the program where it waits next
+        break;
+      }
+      if (verifySignatures) {
         for (RecordWithBody record : records) {
           boolean unused = record.record().hasValidSignature();
         }
-        parsed.put(a.records(), records);
       }
+      parsed.put(a.records(), records);
     }
-    return parsed;
+    return new Ahead(parsed, late);
   }
 
-  private Map<DataRef, byte[]> awaitInputs(Instruction instruction, ProgramData data) throws Stop {
+  private Map<DataRef, byte[]> awaitInputs(Instruction instruction, ProgramData data, Ahead ahead) throws Stop {
     Map<DataRef, byte[]> inputs = new HashMap<>();
     for (DataRef ref : instruction.refs()) {
       if (!inputs.containsKey(ref)) {
+        ProgramException lateAhead = ahead.late().get(ref);
         try {
-          inputs.put(ref, data.awaitBytes(ref, dataTimeout));
+          // Data already waited for in vain is not waited for again: its failure stands.
+          inputs.put(ref, data.awaitBytes(ref, lateAhead == null ? dataTimeout : Duration.ZERO));
         } catch (ProgramException e) {
-          throw new Stop(Reason.DATA, e.getMessage(), e);
+          ProgramException reported = lateAhead != null ? lateAhead : e;
+          throw new Stop(Reason.DATA, reported.getMessage(), reported);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new Stop(Reason.INTERRUPTED, "interrupted waiting for program data", e);
@@ -508,13 +529,13 @@ public final class Executor {
   }
 
   private Output execute(Instruction instruction, Map<DataRef, byte[]> inputs, StagedView view,
-      @Nullable Batch batch, Lookup found, @Nullable Payer payer, Map<DataRef, List<RecordWithBody>> parsedAhead)
+      @Nullable Batch batch, Lookup found, @Nullable Payer payer, Ahead ahead)
       throws Stop {
     if (instruction instanceof Instruction.CreateCapsule c) {
       return createCapsule(input(inputs, c.signedMetadata()), view, writable(batch));
     }
     if (instruction instanceof Instruction.AppendRecord a) {
-      return append(input(inputs, a.records()), parsedAhead.get(a.records()), view, writable(batch), payer);
+      return append(input(inputs, a.records()), ahead.parsed().get(a.records()), view, writable(batch), payer);
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
       Hash anchor = Hash.copyOf(input(inputs, r.anchor()));

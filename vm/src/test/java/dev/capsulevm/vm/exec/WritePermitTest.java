@@ -1,6 +1,7 @@
 package dev.capsulevm.vm.exec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import dev.capsulevm.program.AppendEncoding;
 import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.capsule.CapsuleFixture;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
+import dev.capsulevm.vm.ProgramData;
 import dev.capsulevm.vm.exec.ProgramStoppedException.Reason;
 import dev.capsulevm.vm.storage.Batch;
 import dev.capsulevm.vm.storage.InMemoryCapsuleStorage;
@@ -71,6 +73,50 @@ class WritePermitTest {
       assertEquals(Reason.INVALID_INPUT, assertThrows(ProgramStoppedException.class,
           () -> executor.run(bad.program(), bad.data(), bad.meter(), o -> { })).reason());
       assertEquals(0, executor.writePermitEntries(), "dropped after a failure");
+    }
+  }
+
+  @Test
+  void aWriterWaitingForItsAppendsDataDoesNotHoldTheCapsule() throws Exception {
+    CapsuleFixture f = new CapsuleFixture("permit-upload");
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    try (Batch batch = storage.newBatch()) {
+      batch.createCapsule(f.metadata);
+      batch.putRecord(r1);
+      batch.commit();
+    }
+    ExecFixture.Builder slow = on(f);
+    slow.add(new Instruction.AppendRecord(slow.put(AppendEncoding.encode(List.of(f.record(r1.hash(), "slow"))))));
+    ProgramData uploading = new ProgramData(slow.size(), slow.size()); // declared, nothing arrived yet
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Thread[] worker = new Thread[1];
+      CountDownLatch started = new CountDownLatch(1);
+      Future<Outcome> slowRun = pool.submit(() -> {
+        worker[0] = Thread.currentThread();
+        started.countDown();
+        return executor.run(slow.program(), uploading, slow.meter(), o -> { });
+      });
+      started.await();
+      while (worker[0].getState() != Thread.State.TIMED_WAITING) { // waiting for its data
+        Thread.onSpinWait();
+      }
+
+      // another writer of the capsule runs and commits meanwhile, without waiting for the upload
+      ExecFixture.Builder quick = on(f);
+      RecordWithBody r2 = f.record(r1.hash(), "quick");
+      quick.add(new Instruction.AppendRecord(quick.put(AppendEncoding.encode(List.of(r2)))));
+      ((PendingCommit) executor.run(quick.program(), quick.data(), quick.meter(), o -> { })).confirm();
+      assertFalse(slowRun.isDone());
+
+      uploading.append(slow.bytes());
+      ((PendingCommit) slowRun.get(60, TimeUnit.SECONDS)).confirm();
+      try (Snapshot s = storage.openSnapshot(f.id())) {
+        assertEquals(2, s.heads().size(), "both appends followed the first record");
+      }
+      assertEquals(0, executor.writePermitEntries());
+    } finally {
+      pool.shutdownNow();
     }
   }
 
