@@ -35,7 +35,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Builds a program: instructions whose inputs are (offset, length) ranges of one program data buffer,
- * laid out in instruction order, identical inputs stored once and shared. Each method returns the
+ * laid out in instruction order, identical small inputs (hashes, anchors) stored once and shared. Each
+ * method returns the
  * instruction's index, which is the index of its output.
  *
  * <p>The builder also works out, per instruction, what the output must say (the capsule id a create
@@ -90,6 +91,9 @@ public final class ProgramBuilder {
   private final @Nullable TreeMap<Hash, RecordHeader> heads;
   private final Map<Hash, RecordHeader> staged = new HashMap<>();
   private final ByteArrayOutputStream data = new ByteArrayOutputStream();
+  /** The largest input {@link #data} shares with an identical earlier one. */
+  static final int SHARED_INPUT_BYTES = 256;
+
   private final Map<ByteBuffer, DataRef> shared = new HashMap<>();
   private final List<Step> steps = new ArrayList<>();
 
@@ -215,16 +219,22 @@ public final class ProgramBuilder {
     }
   }
 
-  /** Adds {@code bytes} to the program data, or reuses an identical earlier input. */
+  /**
+   * Adds {@code bytes} to the program data, or reuses an identical earlier input of at most
+   * {@link #SHARED_INPUT_BYTES} bytes: hashes and anchors recur in a program, records do not, and
+   * comparing a large input costs a pass over it.
+   */
   public DataRef data(byte[] bytes) {
-    ByteBuffer key = ByteBuffer.wrap(bytes.clone());
-    DataRef existing = shared.get(key);
+    ByteBuffer key = bytes.length <= SHARED_INPUT_BYTES ? ByteBuffer.wrap(bytes.clone()) : null;
+    DataRef existing = key == null ? null : shared.get(key);
     if (existing != null) {
       return existing;
     }
     DataRef ref = new DataRef(data.size(), bytes.length);
     data.writeBytes(bytes);
-    shared.put(key, ref);
+    if (key != null) {
+      shared.put(key, ref);
+    }
     return ref;
   }
 

@@ -77,6 +77,17 @@ class ProgramBuilderTest {
   }
 
   @Test
+  void onlySmallInputsAreShared() {
+    ProgramBuilder b = new ProgramBuilder(metadata.capsuleId(), metadata, List.of(), null);
+    byte[] small = new byte[ProgramBuilder.SHARED_INPUT_BYTES];
+    byte[] large = new byte[ProgramBuilder.SHARED_INPUT_BYTES + 1];
+    assertEquals(b.data(small), b.data(small.clone()));
+    DataRef first = b.data(large);
+    DataRef second = b.data(large.clone());
+    assertEquals(first.end(), second.offset(), "a large input is stored again, right after the first");
+  }
+
+  @Test
   void encodingDecodesToTheSameProgram() throws Exception {
     ProgramBuilder b = new ProgramBuilder(metadata.capsuleId(), metadata, List.of(), null);
     RecordWithBody record = first(List.of(new byte[] {1, 2, 3}));
