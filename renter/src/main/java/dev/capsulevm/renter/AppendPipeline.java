@@ -84,14 +84,22 @@ final class AppendPipeline {
     List<RecordWithBody> records = new ArrayList<>();
     members.forEach(m -> records.addAll(m.records()));
     Flight flight = new Flight(members, records);
-    ProgramRun run;
+    ProgramRun run = null;
+    RenterException failure = null;
     try {
       PreparedProgram program = writer.appendProgram(first.expectedHeads(), records);
       flight.appendIndex = appendIndex(program);
       run = first.client.prepare(program, members.size() == 1 ? first.budgetOrNull : null, flight::arrived);
+      flight.run = run;
+      synchronized (this) {
+        tip = flight; // before it is sent: its arrival may come at once
+        launching = false;
+      }
+      first.client.send(run);
     } catch (RenterException | RuntimeException e) {
-      RenterException failure = e instanceof RenterException r ? r
-          : new RenterException("submitting " + first + " failed: " + e, e);
+      failure = e instanceof RenterException r ? r : new RenterException("submitting " + first + " failed: " + e, e);
+    }
+    if (failure != null) {
       List<PendingAppend> held;
       synchronized (this) {
         tip = flight;
@@ -99,18 +107,13 @@ final class AppendPipeline {
         flight.ended = true; // never sent: what waits behind it would miss its parent
         held = drainWaiting();
       }
-      members.forEach(m -> m.notSent(failure));
+      RenterException notSent = failure;
+      members.forEach(m -> m.notSent(notSent));
       held.forEach(PendingAppend::holdBack);
       return;
     }
-    flight.run = run;
-    synchronized (this) {
-      tip = flight;
-      launching = false;
-    }
     members.forEach(m -> m.sentIn(flight));
-    first.client.send(run);
-    var unused = run.completion().whenComplete((result, error) -> ended(flight));
+    var unused = Objects.requireNonNull(run).completion().whenComplete((result, error) -> ended(flight));
   }
 
   /**

@@ -305,8 +305,19 @@ public final class Executor {
    * every signature among them checked (each {@link Record} keeps its check), and the data that did not
    * arrive in time for that.
    */
-  private record Ahead(Map<DataRef, List<RecordWithBody>> parsed, Map<DataRef, ProgramException> late) {
-    static final Ahead NONE = new Ahead(Map.of(), Map.of());
+  private record Ahead(Map<DataRef, byte[]> arrived, Map<DataRef, List<RecordWithBody>> parsed,
+      Map<DataRef, ProgramException> late) {
+    static final Ahead NONE = new Ahead(Map.of(), Map.of(), Map.of());
+
+    /** The bytes of {@code ref} if they arrived ahead, handed over once (they are not kept past their use). */
+    byte @Nullable [] takeBytes(DataRef ref) {
+      return arrived.isEmpty() ? null : arrived.remove(ref);
+    }
+
+    /** The records of {@code ref} if parsed ahead, handed over once. */
+    @Nullable List<RecordWithBody> takeRecords(DataRef ref) {
+      return parsed.isEmpty() ? null : parsed.remove(ref);
+    }
   }
 
   /**
@@ -321,6 +332,7 @@ public final class Executor {
    * stops for its budget is bounded by its data, which it paid to upload.
    */
   private Ahead readAhead(Program program, ProgramData data) {
+    Map<DataRef, byte[]> arrived = new HashMap<>();
     Map<DataRef, List<RecordWithBody>> parsed = new HashMap<>();
     Map<DataRef, ProgramException> late = new HashMap<>();
     for (Instruction instruction : program.instructions()) {
@@ -332,7 +344,9 @@ public final class Executor {
       }
       List<RecordWithBody> records;
       try {
-        records = AppendEncoding.parse(data.awaitBytes(a.records(), dataTimeout));
+        byte[] bytes = data.awaitBytes(a.records(), dataTimeout);
+        arrived.put(a.records(), bytes);
+        records = AppendEncoding.parse(bytes);
       } catch (ProgramException e) {
         late.put(a.records(), e);
         break; // what follows comes later still
@@ -349,13 +363,16 @@ public final class Executor {
       }
       parsed.put(a.records(), records);
     }
-    return new Ahead(parsed, late);
+    return new Ahead(arrived, parsed, late);
   }
 
   private Map<DataRef, byte[]> awaitInputs(Instruction instruction, ProgramData data, Ahead ahead) throws Stop {
     Map<DataRef, byte[]> inputs = new HashMap<>();
     for (DataRef ref : instruction.refs()) {
-      if (!inputs.containsKey(ref)) {
+      byte[] early = ahead.takeBytes(ref);
+      if (early != null) {
+        inputs.put(ref, early);
+      } else if (!inputs.containsKey(ref)) {
         ProgramException lateAhead = ahead.late().get(ref);
         try {
           // Data already waited for in vain is not waited for again: its failure stands.
@@ -535,7 +552,7 @@ public final class Executor {
       return createCapsule(input(inputs, c.signedMetadata()), view, writable(batch));
     }
     if (instruction instanceof Instruction.AppendRecord a) {
-      return append(input(inputs, a.records()), ahead.parsed().get(a.records()), view, writable(batch), payer);
+      return append(input(inputs, a.records()), ahead.takeRecords(a.records()), view, writable(batch), payer);
     }
     if (instruction instanceof Instruction.ReadSubRecord r) {
       Hash anchor = Hash.copyOf(input(inputs, r.anchor()));
