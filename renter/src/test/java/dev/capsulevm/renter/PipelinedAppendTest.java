@@ -55,7 +55,11 @@ class PipelinedAppendTest {
   }
 
   private CapsuleWriter newCapsule(SigningPolicy policy) throws RenterException {
-    return CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(), policy, 64,
+    return newCapsule(client, policy);
+  }
+
+  private static CapsuleWriter newCapsule(HostClient by, SigningPolicy policy) throws RenterException {
+    return CapsuleWriter.create(by, SigningKey.generate(), SigningKey.generate(), policy, 64,
         MAX_SUB_RECORD_BYTES, "pipeline");
   }
 
@@ -239,6 +243,13 @@ class PipelinedAppendTest {
   private static final class Gate implements Tamper.Mutation {
     private final CountDownLatch opened = new CountDownLatch(1);
 
+    /** A gate on the Execute calls {@code tamper} sees from now on. */
+    static Gate on(Tamper tamper) {
+      Gate gate = new Gate();
+      tamper.set(gate);
+      return gate;
+    }
+
     void open() {
       opened.countDown();
     }
@@ -258,11 +269,9 @@ class PipelinedAppendTest {
   void theAppendsSubmittedWhileAFlightIsOnItsWayLeaveTogetherInTheNext() throws Exception {
     Tamper tamper = new Tamper();
     try (HostClient gated = fundedClient(host, 100, tamper)) {
-      CapsuleWriter writer = CapsuleWriter.create(gated, SigningKey.generate(), SigningKey.generate(),
-          SigningPolicy.EVERY_RECORD, 64, MAX_SUB_RECORD_BYTES, "flights");
+      CapsuleWriter writer = newCapsule(gated, SigningPolicy.EVERY_RECORD);
       int calls = tamper.executeCalls.get();
-      Gate gate = new Gate();
-      tamper.set(gate); // a's output cannot arrive, so b, c and d wait for it
+      Gate gate = Gate.on(tamper); // a's output cannot arrive, so b, c and d wait for it
       PendingAppend a = writer.submitAppend(gated, one("a"));
       List<PendingAppend> rest = List.of(writer.submitAppend(gated, one("b")),
           writer.submitAppend(gated, List.of(subRecords("c", 1), subRecords("c2", 2))),
@@ -292,11 +301,9 @@ class PipelinedAppendTest {
   void aFlightThatWritesNothingRunsItsAppendsOneByOneForAnOutcomeEach() throws Exception {
     Tamper tamper = new Tamper();
     try (HostClient gated = fundedClient(host, 100, tamper)) {
-      CapsuleWriter writer = CapsuleWriter.create(gated, SigningKey.generate(), SigningKey.generate(),
-          SigningPolicy.HEARTBEAT, 64, MAX_SUB_RECORD_BYTES, "a flight refused");
+      CapsuleWriter writer = newCapsule(gated, SigningPolicy.HEARTBEAT);
       int calls = tamper.executeCalls.get();
-      Gate gate = new Gate();
-      tamper.set(gate);
+      Gate gate = Gate.on(tamper);
       PendingAppend a = writer.submitAppend(gated, one("a"));
       PendingAppend b = writer.submitAppend(gated, one("b"));
       // the capsule's metadata allows sub-records of at most 64 bytes: the host refuses c's record, and with

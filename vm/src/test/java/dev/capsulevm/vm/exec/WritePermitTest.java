@@ -40,6 +40,17 @@ class WritePermitTest {
     scheduler.shutdownNow();
   }
 
+  /** Stores {@code f}'s capsule with a first record, which it returns. */
+  private RecordWithBody storedWithFirstRecord(CapsuleFixture f) throws Exception {
+    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
+    try (Batch batch = storage.newBatch()) {
+      batch.createCapsule(f.metadata);
+      batch.putRecord(r1);
+      batch.commit();
+    }
+    return r1;
+  }
+
   private static ExecFixture.Builder on(CapsuleFixture f) {
     ExecFixture.Builder b = new ExecFixture.Builder(f.id());
     return b;
@@ -50,12 +61,7 @@ class WritePermitTest {
     List<CapsuleFixture> capsules = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       CapsuleFixture f = new CapsuleFixture("permit-" + i);
-      RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
-      try (Batch batch = storage.newBatch()) {
-        batch.createCapsule(f.metadata);
-        batch.putRecord(r1);
-        batch.commit();
-      }
+      RecordWithBody r1 = storedWithFirstRecord(f);
       capsules.add(f);
       RecordWithBody r2 = f.record(r1.hash(), "two");
       ExecFixture.Builder b = on(f);
@@ -79,12 +85,7 @@ class WritePermitTest {
   @Test
   void aWriterWaitingForItsAppendsDataDoesNotHoldTheCapsule() throws Exception {
     CapsuleFixture f = new CapsuleFixture("permit-upload");
-    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
-    try (Batch batch = storage.newBatch()) {
-      batch.createCapsule(f.metadata);
-      batch.putRecord(r1);
-      batch.commit();
-    }
+    RecordWithBody r1 = storedWithFirstRecord(f);
     ExecFixture.Builder slow = on(f);
     slow.add(new Instruction.AppendRecord(slow.put(AppendEncoding.encode(List.of(f.record(r1.hash(), "slow"))))));
     ProgramData uploading = new ProgramData(slow.size(), slow.size()); // declared, nothing arrived yet
@@ -123,12 +124,7 @@ class WritePermitTest {
   @Test
   void manyWritersOnOneCapsuleNeverOverlapWhilePermitsComeAndGo() throws Exception {
     CapsuleFixture f = new CapsuleFixture("permit-race");
-    RecordWithBody r1 = f.record(List.of(f.id()), "one", 1);
-    try (Batch batch = storage.newBatch()) {
-      batch.createCapsule(f.metadata);
-      batch.putRecord(r1);
-      batch.commit();
-    }
+    storedWithFirstRecord(f);
     AtomicInteger inside = new AtomicInteger();
     AtomicInteger most = new AtomicInteger();
     AtomicInteger committed = new AtomicInteger();
