@@ -4,13 +4,15 @@ import dev.capsulevm.proofs.Domain;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.VerificationException;
 import java.nio.charset.StandardCharsets;
+import java.security.InvalidKeyException;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Objects;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import org.bouncycastle.crypto.digests.SHA256Digest;
 import org.bouncycastle.crypto.generators.HKDFBytesGenerator;
-import org.bouncycastle.crypto.macs.HMac;
 import org.bouncycastle.crypto.params.HKDFParameters;
-import org.bouncycastle.crypto.params.KeyParameter;
 
 /**
  * The 32-byte secret a renter and a host share for one payment session (docs/FORMAT.md, "Session key"):
@@ -24,10 +26,19 @@ public final class SessionKey {
   public static final int LENGTH = 32;
   private static final byte[] INFO = "capsulevm/session/v1".getBytes(StandardCharsets.US_ASCII);
 
-  private final byte[] key;
+  /** One HMAC engine per thread, keyed anew per MAC (an engine is not thread-safe; making one looks up a provider). */
+  private static final ThreadLocal<Mac> HMAC = ThreadLocal.withInitial(() -> {
+    try {
+      return Mac.getInstance("HmacSHA256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has HmacSHA256", e);
+    }
+  });
+
+  private final SecretKeySpec macKey;
 
   private SessionKey(byte[] key) {
-    this.key = key;
+    this.macKey = new SecretKeySpec(key, "HmacSHA256");
   }
 
   /** The renter's side: its own key pair, its signed request and the host's grant (verified by the caller). */
@@ -58,17 +69,22 @@ public final class SessionKey {
     return new SessionKey(key);
   }
 
-  /** {@code HMAC-SHA256(key, tag || parts...)}. */
+  /**
+   * {@code HMAC-SHA256(key, tag || parts...)}, with the JDK's HMAC: its SHA-256 runs on the processor's
+   * SHA instructions where there are any (a ticket and a sealed receipt are one MAC each per program).
+   */
   byte[] mac(Domain tag, byte[]... parts) {
-    HMac hmac = new HMac(new SHA256Digest());
-    hmac.init(new KeyParameter(key));
+    Mac hmac = HMAC.get();
+    try {
+      hmac.init(macKey);
+    } catch (InvalidKeyException e) {
+      throw new IllegalStateException("an HMAC-SHA256 key of 32 bytes was refused", e);
+    }
     hmac.update(tag.tag());
     for (byte[] part : parts) {
-      hmac.update(part, 0, part.length);
+      hmac.update(part);
     }
-    byte[] out = new byte[LENGTH];
-    hmac.doFinal(out, 0);
-    return out;
+    return hmac.doFinal();
   }
 
   /** Whether {@code mac} is this key's MAC of {@code tag || parts}, compared in constant time. */
@@ -89,7 +105,7 @@ public final class SessionKey {
 
   /** The key's bytes, for worked examples. */
   byte[] bytes() {
-    return key.clone();
+    return macKey.getEncoded();
   }
 
   @Override

@@ -127,6 +127,9 @@ final class ReplicateExperiment implements Experiment {
           }
           progress.step(name() + ": sessions, run " + (run + 1));
           Path localDir = dir.resolve("local" + run);
+          // Fresh objects each run, as a replica parses them off the wire: a record keeps its signature's
+          // check, so records validated in an earlier run would not be verified again.
+          List<RecordWithBody> received = AppendEncoding.parse(AppendEncoding.encode(records));
           try (LmdbCapsuleStorage store = LmdbCapsuleStorage.open(localDir)) {
             long t0 = System.nanoTime();
             try (Batch batch = store.newBatch()) {
@@ -134,8 +137,8 @@ final class ReplicateExperiment implements Experiment {
               batch.commit();
             }
             CapsuleMembers members = new CapsuleMembers(metadata);
-            for (int i = 0; i < records.size(); i += localBatch) {
-              List<RecordWithBody> part = records.subList(i, Math.min(records.size(), i + localBatch));
+            for (int i = 0; i < received.size(); i += localBatch) {
+              List<RecordWithBody> part = received.subList(i, Math.min(received.size(), i + localBatch));
               try (var snapshot = store.openSnapshot(metadata.capsuleId())) {
                 members.validator(true).validateAppend(part, snapshot, members.changelog(snapshot));
               }
