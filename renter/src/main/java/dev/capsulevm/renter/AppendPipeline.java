@@ -1,6 +1,5 @@
 package dev.capsulevm.renter;
 
-import dev.capsulevm.program.Instruction;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -88,7 +87,6 @@ final class AppendPipeline {
     RenterException failure = null;
     try {
       PreparedProgram program = writer.appendProgram(first.expectedHeads(), records);
-      flight.appendIndex = appendIndex(program);
       run = first.client.prepare(program, members.size() == 1 ? first.budgetOrNull : null, flight::arrived);
       flight.run = run;
       synchronized (this) {
@@ -179,21 +177,10 @@ final class AppendPipeline {
     held.forEach(PendingAppend::holdBack);
   }
 
-  private static int appendIndex(PreparedProgram program) {
-    List<Instruction> instructions = program.program().instructions();
-    for (int i = instructions.size() - 1; i >= 0; i--) {
-      if (instructions.get(i) instanceof Instruction.AppendRecord) {
-        return i;
-      }
-    }
-    throw new IllegalArgumentException("a flight's program appends");
-  }
-
   /** One program carrying consecutive pipelined appends, in submission order, as one append instruction. */
   final class Flight {
     private final List<PendingAppend> members;
     private final List<RecordWithBody> records;
-    private int appendIndex = -1;
     private @Nullable ProgramRun run;
     // Guarded by the pipeline.
     private boolean holdsCapsule;
@@ -245,7 +232,7 @@ final class AppendPipeline {
     }
 
     private void arrived(int index) {
-      if (index == appendIndex) {
+      if (index == 0) { // a flight's program is its one AppendRecord
         reachedAppend(this);
       }
     }

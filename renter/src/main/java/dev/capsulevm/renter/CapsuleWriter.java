@@ -763,13 +763,10 @@ public final class CapsuleWriter {
       int append = builder.append(records);
       try {
         ProgramResult result = client.run(builder.build());
-        committed(records, result.committedHeads());
+        appended(records, result);
         if (changeOrNull != null) {
           Objects.requireNonNull(log).add(records.get(0));
         }
-        Claim claim = new Claim.CommittedHeads(result.signedReceipt());
-        heads.keySet().forEach(h -> claims.put(h, claim));
-        lastResult = result;
         return records;
       } catch (AppendConflictException e) {
         adoptHeads(e.currentHeads());
@@ -777,8 +774,7 @@ public final class CapsuleWriter {
           throw e;
         }
       } catch (WriteCommittedException e) {
-        records.forEach(r -> known.put(r.hash(), r.record().header()));
-        adoptHeads(e.committedHeads());
+        committedDespiteEnd(records, e);
         throw e;
       } catch (ProgramFailedException e) {
         if (e.reason() == ProgramFailedException.Reason.WRITER_NOT_ALLOWED) {
@@ -919,18 +915,14 @@ public final class CapsuleWriter {
       own = flight.failureOrNull();
       if (shared != null) {
         if (first) {
-          committed(flight.records(), shared.committedHeads());
-          Claim claim = new Claim.CommittedHeads(shared.signedReceipt());
-          heads.keySet().forEach(h -> claims.put(h, claim));
-          lastResult = shared;
+          appended(flight.records(), shared);
         }
         p.settle(true, shared, null);
         return;
       }
       if (own instanceof WriteCommittedException e) {
         if (first) {
-          flight.records().forEach(r -> known.put(r.hash(), r.record().header()));
-          adoptHeads(e.committedHeads());
+          committedDespiteEnd(flight.records(), e);
         }
         p.settle(true, null, e);
         return;
@@ -960,16 +952,12 @@ public final class CapsuleWriter {
       }
     }
     if (result != null) {
-      committed(p.records(), result.committedHeads());
-      Claim claim = new Claim.CommittedHeads(result.signedReceipt());
-      heads.keySet().forEach(h -> claims.put(h, claim));
-      lastResult = result;
+      appended(p.records(), result);
       p.settle(true, result, null);
     } else if (before != null && brokenBefore) {
       p.settle(false, null, new AppendDependencyException(p, before, before.failure(), own));
     } else if (own instanceof WriteCommittedException e) {
-      p.records().forEach(r -> known.put(r.hash(), r.record().header()));
-      adoptHeads(e.committedHeads());
+      committedDespiteEnd(p.records(), e);
       p.settle(true, null, e);
     } else {
       RenterException failure = Objects.requireNonNull(own, "an append that ran and did not commit failed");
@@ -978,6 +966,20 @@ public final class CapsuleWriter {
       }
       p.settle(false, null, notAllowedOr(failure, null));
     }
+  }
+
+  /** Adopts {@code records}, committed by {@code result}, whose receipt becomes the claim for the heads. */
+  private void appended(List<RecordWithBody> records, ProgramResult result) {
+    committed(records, result.committedHeads());
+    Claim claim = new Claim.CommittedHeads(result.signedReceipt());
+    heads.keySet().forEach(h -> claims.put(h, claim));
+    lastResult = result;
+  }
+
+  /** Adopts {@code records}, which the host committed before its end failed verification. */
+  private void committedDespiteEnd(List<RecordWithBody> records, WriteCommittedException e) {
+    records.forEach(r -> known.put(r.hash(), r.record().header()));
+    adoptHeads(e.committedHeads());
   }
 
   /**

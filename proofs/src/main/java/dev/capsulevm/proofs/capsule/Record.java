@@ -31,7 +31,6 @@ public final class Record {
    * The signature's check, once made: 0 not yet, 1 valid, -1 not. Both fields it depends on are final, so
    * whichever thread checks first may record it (a benign race, like {@link String#hashCode}).
    */
-  @SuppressWarnings("UnusedVariable") // read and written in hasValidSignature
   private int signatureCheck;
 
   private Record(RecordHeader header, @Nullable Signature signature) {

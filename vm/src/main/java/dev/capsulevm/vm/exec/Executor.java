@@ -301,22 +301,35 @@ public final class Executor {
   }
 
   /**
-   * What a write program learned before it waited for the capsule: its appends' records, parsed, with
-   * every signature among them checked (each {@link Record} keeps its check), and the data that did not
-   * arrive in time for that.
+   * What a write program learned before it waited for the capsule: its appends' data, with the records
+   * parsed from it and every signature among them checked (each {@link Record} keeps its check; null
+   * records when the data does not parse), and the data that did not arrive in time for that. Each append's
+   * part is forgotten once the append took it, so nothing is kept past its use.
    */
-  private record Ahead(Map<DataRef, byte[]> arrived, Map<DataRef, List<RecordWithBody>> parsed,
-      Map<DataRef, ProgramException> late) {
-    static final Ahead NONE = new Ahead(Map.of(), Map.of(), Map.of());
+  private record Ahead(Map<DataRef, Early> arrived, Map<DataRef, ProgramException> late) {
+    static final Ahead NONE = new Ahead(Map.of(), Map.of());
 
-    /** The bytes of {@code ref} if they arrived ahead, handed over once (they are not kept past their use). */
-    byte @Nullable [] takeBytes(DataRef ref) {
-      return arrived.isEmpty() ? null : arrived.remove(ref);
+    /** An append's data and the records parsed from it (null when it does not parse). */
+    static final class Early {
+      final byte[] bytes;
+      final @Nullable List<RecordWithBody> recordsOrNull;
+
+      Early(byte[] bytes, @Nullable List<RecordWithBody> recordsOrNull) {
+        this.bytes = bytes;
+        this.recordsOrNull = recordsOrNull;
+      }
     }
 
-    /** The records of {@code ref} if parsed ahead, handed over once. */
+    /** The data of {@code ref}, if it arrived ahead. */
+    byte @Nullable [] bytesOrNull(DataRef ref) {
+      Early early = arrived.get(ref);
+      return early == null ? null : early.bytes;
+    }
+
+    /** The records parsed from {@code ref} ahead, if they were; forgets the append's part. */
     @Nullable List<RecordWithBody> takeRecords(DataRef ref) {
-      return parsed.isEmpty() ? null : parsed.remove(ref);
+      Early early = arrived.isEmpty() ? null : arrived.remove(ref);
+      return early == null ? null : early.recordsOrNull;
     }
   }
 
@@ -325,51 +338,51 @@ public final class Executor {
    * program waits for the capsule's write permit: a program waiting for its data holds no permit (a slow
    * upload no longer stalls the capsule's other writers), and with write programs queued on one capsule,
    * one program's signatures are verified while the program ahead of it holds the capsule, on another
-   * core, instead of inside the capsule's one-at-a-time section.
-   * Nothing here decides anything: a record that does not parse or verify is refused by the append
+   * core, instead of inside the capsule's one-at-a-time section. Nothing here decides anything: a record that does not parse or verify is refused by the append
    * itself, in the program's order, and data that did not arrive within the data timeout fails the
    * program when it gets there, as it would have, without a second wait. Work done for a program that then
    * stops for its budget is bounded by its data, which it paid to upload.
    */
   private Ahead readAhead(Program program, ProgramData data) {
-    Map<DataRef, byte[]> arrived = new HashMap<>();
-    Map<DataRef, List<RecordWithBody>> parsed = new HashMap<>();
+    Map<DataRef, Ahead.Early> arrived = new HashMap<>();
     Map<DataRef, ProgramException> late = new HashMap<>();
     for (Instruction instruction : program.instructions()) {
-      if (!(instruction instanceof Instruction.AppendRecord a) || parsed.containsKey(a.records())) {
+      if (!(instruction instanceof Instruction.AppendRecord a) || arrived.containsKey(a.records())) {
         continue;
       }
       if (a.records().end() > data.maxBufferedBytes()) {
         break; // it can arrive only once earlier instructions have run and released their data
       }
-      List<RecordWithBody> records;
+      byte[] bytes;
       try {
-        byte[] bytes = data.awaitBytes(a.records(), dataTimeout);
-        arrived.put(a.records(), bytes);
-        records = AppendEncoding.parse(bytes);
+        bytes = data.awaitBytes(a.records(), dataTimeout);
       } catch (ProgramException e) {
         late.put(a.records(), e);
         break; // what follows comes later still
-      } catch (VerificationException e) {
-        continue; // refused in its turn
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt(); // stops the program where it waits next
         break;
       }
-      if (verifySignatures) {
+      List<RecordWithBody> records;
+      try {
+        records = AppendEncoding.parse(bytes);
+      } catch (VerificationException e) {
+        records = null; // refused in its turn
+      }
+      if (records != null && verifySignatures) {
         for (RecordWithBody record : records) {
           boolean unused = record.record().hasValidSignature();
         }
       }
-      parsed.put(a.records(), records);
+      arrived.put(a.records(), new Ahead.Early(bytes, records));
     }
-    return new Ahead(arrived, parsed, late);
+    return new Ahead(arrived, late);
   }
 
   private Map<DataRef, byte[]> awaitInputs(Instruction instruction, ProgramData data, Ahead ahead) throws Stop {
     Map<DataRef, byte[]> inputs = new HashMap<>();
     for (DataRef ref : instruction.refs()) {
-      byte[] early = ahead.takeBytes(ref);
+      byte[] early = ahead.bytesOrNull(ref);
       if (early != null) {
         inputs.put(ref, early);
       } else if (!inputs.containsKey(ref)) {
