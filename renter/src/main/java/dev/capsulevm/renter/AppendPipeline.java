@@ -86,7 +86,7 @@ final class AppendPipeline {
     ProgramRun run = null;
     RenterException failure = null;
     try {
-      PreparedProgram program = writer.appendProgram(first.expectedHeads(), records);
+      PreparedProgram program = writer.appendProgram(first.client, first.expectedHeads(), records, members.size());
       run = first.client.prepare(program, members.size() == 1 ? first.budgetOrNull : null, flight::arrived);
       flight.run = run;
       synchronized (this) {

@@ -106,6 +106,13 @@ public final class CapsuleWriter {
   private final Map<Hash, RecordHeader> pendingHeaders = new HashMap<>();
   private final AppendPipeline flights = new AppendPipeline(this);
   private long submitted;
+  /** Guards {@link #sealedInARow}: a flight's program is built in a pool thread. */
+  private final Object receiptPlans = new Object();
+  /**
+   * Appends sent since the last one sent for a signed receipt, whose receipts may be sealed ({@link
+   * RenterOptions#sealedAppends()}).
+   */
+  private int sealedInARow;
   private final Map<Hash, RecordHeader> known = new LinkedHashMap<>(16, 0.75f, true) {
     private static final long serialVersionUID = 1L;
 
@@ -761,8 +768,9 @@ public final class CapsuleWriter {
       List<RecordWithBody> records = buildRecords(client, bodies, changeOrNull);
       ProgramBuilder builder = newProgram(client);
       int append = builder.append(records);
+      PreparedProgram program = changeOrNull == null ? receiptPlan(client, builder.build(), 1) : builder.build();
       try {
-        ProgramResult result = client.run(builder.build());
+        ProgramResult result = client.run(program);
         appended(records, result);
         if (changeOrNull != null) {
           Objects.requireNonNull(log).add(records.get(0));
@@ -770,6 +778,7 @@ public final class CapsuleWriter {
         return records;
       } catch (AppendConflictException e) {
         adoptHeads(e.currentHeads());
+        signNext();
         if (last) {
           throw e;
         }
@@ -777,6 +786,7 @@ public final class CapsuleWriter {
         committedDespiteEnd(records, e);
         throw e;
       } catch (ProgramFailedException e) {
+        signNext();
         if (e.reason() == ProgramFailedException.Reason.WRITER_NOT_ALLOWED) {
           throw notAllowedOr(e, changeOrNull == null ? null : changeOrNull.change());
         }
@@ -848,16 +858,45 @@ public final class CapsuleWriter {
   }
 
   /**
-   * The program of one append of {@code records} on {@code expectedHeads}. Reads nothing this writer
-   * changes, so a pool thread may build it (a flight of pipelined appends).
+   * The program of one append of {@code records} on {@code expectedHeads}, {@code appends} appends of the
+   * caller's, to be run by {@code client}. Reads nothing this writer changes but {@link #sealedInARow}, so
+   * a pool thread may build it (a flight of pipelined appends).
    */
-  PreparedProgram appendProgram(List<RecordHeader> expectedHeads, List<RecordWithBody> records) {
+  PreparedProgram appendProgram(HostClient client, List<RecordHeader> expectedHeads, List<RecordWithBody> records,
+      int appends) {
     Map<Hash, RecordHeader> headers = new HashMap<>();
     expectedHeads.forEach(h -> headers.put(h.hash(), h));
     records.forEach(r -> headers.put(r.hash(), r.record().header()));
     ProgramBuilder builder = new ProgramBuilder(capsuleId(), metadata, expectedHeads, headers::get);
     builder.append(records);
-    return builder.build();
+    return receiptPlan(client, builder.build(), appends);
+  }
+
+  /**
+   * {@code program}, of {@code appends} appends, with leave to have its receipt sealed while the appends
+   * sent since the last one sent for a signed receipt, its own included, are at most {@link
+   * RenterOptions#sealedAppends()}; else as it is: its receipt is signed, and the heads it commits vouch
+   * for every record below them, the sealed ones included (docs/PROTOCOL.md, "Sealed receipts").
+   */
+  private PreparedProgram receiptPlan(HostClient client, PreparedProgram program, int appends) {
+    synchronized (receiptPlans) {
+      if (sealedInARow + appends <= client.options().sealedAppends()) {
+        sealedInARow += appends;
+        return program.withSealableReceipt();
+      }
+      sealedInARow = 0;
+      return program;
+    }
+  }
+
+  /**
+   * The next append asks for a signed receipt: one failed, and it may have been the one to vouch for the
+   * sealed ones before it.
+   */
+  private void signNext() {
+    synchronized (receiptPlans) {
+      sealedInARow = Integer.MAX_VALUE / 2;
+    }
   }
 
   /** How many submitted appends are not settled yet. */
@@ -943,7 +982,7 @@ public final class CapsuleWriter {
       // Refused before it ran (a busy host, a stale table), not sent, held back behind an append that has
       // committed since, or in a flight that wrote nothing: nothing of it reached the capsule, so it runs
       // now, alone, in this thread.
-      PreparedProgram alone = appendProgram(p.expectedHeads(), p.records());
+      PreparedProgram alone = appendProgram(p.client, p.expectedHeads(), p.records(), 1);
       try {
         result = p.budgetOrNull != null ? p.client.run(alone, p.budgetOrNull) : p.client.run(alone);
         own = null;
@@ -964,15 +1003,22 @@ public final class CapsuleWriter {
       if (failure instanceof AppendConflictException e) {
         adoptHeads(e.currentHeads());
       }
+      signNext();
       p.settle(false, null, notAllowedOr(failure, null));
     }
   }
 
-  /** Adopts {@code records}, committed by {@code result}, whose receipt becomes the claim for the heads. */
+  /**
+   * Adopts {@code records}, committed by {@code result}, whose receipt becomes the claim for the heads when
+   * it is signed; a sealed one is no claim, so the heads have none until a signed receipt or a {@code Heads}
+   * output ({@link #refreshHeads}) vouches for them.
+   */
   private void appended(List<RecordWithBody> records, ProgramResult result) {
     committed(records, result.committedHeads());
-    Claim claim = new Claim.CommittedHeads(result.signedReceipt());
-    heads.keySet().forEach(h -> claims.put(h, claim));
+    if (result.isReceiptSigned()) {
+      Claim claim = new Claim.CommittedHeads(result.signedReceipt());
+      heads.keySet().forEach(h -> claims.put(h, claim));
+    }
     lastResult = result;
   }
 
@@ -980,6 +1026,7 @@ public final class CapsuleWriter {
   private void committedDespiteEnd(List<RecordWithBody> records, WriteCommittedException e) {
     records.forEach(r -> known.put(r.hash(), r.record().header()));
     adoptHeads(e.committedHeads());
+    signNext();
   }
 
   /**

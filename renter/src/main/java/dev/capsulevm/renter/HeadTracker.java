@@ -141,7 +141,8 @@ public final class HeadTracker {
       Claim vouched = tracked.claimOrNull();
       if (vouched == null) {
         throw new HostMisbehaviourException(HostMisbehaviourException.Part.OUTPUT, 0, "the host denies holding record "
-            + tracked.hash() + ", which this renter verified as a head (kept without its receipt, so no evidence)");
+            + tracked.hash() + ", which this renter verified as a head (no signed claim vouched for it: its append's"
+            + " receipt was sealed, or it was kept without one; so no evidence)");
       }
       throw new RollbackException(new Evidence(Evidence.Kind.DENIED_RECORD, capsuleId, tracked.head().header(),
           vouched, held.claim()));

@@ -524,16 +524,22 @@ public final class HostClient implements AutoCloseable {
 
   /**
    * Whether a program paid from a session asks for its receipt sealed with the session's key rather than
-   * signed (docs/PROTOCOL.md, "Sealed receipts"): when nothing could ever show it to a third party. A
-   * client with a receipt listener keeps every receipt, so it asks for signatures; a write's receipt
-   * vouches for the records it committed, and a {@code HasRecord}, {@code ReadByHash} or {@code Heads}
-   * output can be a claim of an evidence file (docs/FORMAT.md, "Evidence"), so those programs are signed
-   * too. What is left are reads of sub-records, proofs and metadata, whose outputs are proven from
-   * writer-signed records and need no host's word.
+   * signed (docs/PROTOCOL.md, "Sealed receipts"): when nothing could ever show it to a third party, or a
+   * later signed receipt will. A client with a receipt listener keeps every receipt, so it asks for
+   * signatures. A write's receipt vouches for the records it committed, so it is sealed only when its
+   * writer allows it ({@link PreparedProgram#writeReceiptSealable}: at most {@link
+   * RenterOptions#sealedAppends()} appends in a row, after which a signed receipt's heads vouch for them
+   * all). A {@code HasRecord}, {@code ReadByHash} or {@code Heads} output can be a claim of an evidence
+   * file (docs/FORMAT.md, "Evidence"), so those programs are signed too. What is left are reads of
+   * sub-records, proofs and metadata, whose outputs are proven from writer-signed records and need no
+   * host's word.
    */
   private boolean sealsReceipt(PreparedProgram prepared) {
-    if (options.receiptListenerOrNull() != null || !prepared.program().isReadOnly()) {
+    if (options.receiptListenerOrNull() != null) {
       return false;
+    }
+    if (!prepared.program().isReadOnly()) {
+      return prepared.writeReceiptSealable();
     }
     for (Instruction instruction : prepared.program().instructions()) {
       if (!(instruction instanceof Instruction.ReadSubRecord || instruction instanceof Instruction.Prove

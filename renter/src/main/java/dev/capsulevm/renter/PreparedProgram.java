@@ -17,12 +17,32 @@ public final class PreparedProgram {
   private final byte[] encoded;
   private final byte[] data;
   private final List<ProgramBuilder.Step> steps;
+  private final boolean writeReceiptSealable;
 
   PreparedProgram(Program program, byte[] encoded, byte[] data, List<ProgramBuilder.Step> steps) {
+    this(program, encoded, data, List.copyOf(steps), false);
+  }
+
+  private PreparedProgram(Program program, byte[] encoded, byte[] data, List<ProgramBuilder.Step> steps,
+      boolean writeReceiptSealable) {
     this.program = program;
     this.encoded = encoded;
     this.data = data;
-    this.steps = List.copyOf(steps);
+    this.steps = steps;
+    this.writeReceiptSealable = writeReceiptSealable;
+  }
+
+  /**
+   * This program (an append) with its writer's leave to have the receipt sealed when a payment session
+   * pays for it ({@link RenterOptions#sealedAppends()}): a later signed receipt will vouch for its records.
+   */
+  PreparedProgram withSealableReceipt() {
+    return new PreparedProgram(program, encoded, data, steps, true);
+  }
+
+  /** Whether the writer lets this write's receipt be sealed ({@link #withSealableReceipt}). */
+  boolean writeReceiptSealable() {
+    return writeReceiptSealable;
   }
 
   public Program program() {

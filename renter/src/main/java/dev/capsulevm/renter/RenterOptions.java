@@ -52,6 +52,11 @@ import org.jspecify.annotations.Nullable;
  *     default): every program is paid by its own signed withdrawal ({@link #withSession(Amount)})
  * @param sessionLifetime how long a payment session lasts (its request's expiry); like a withdrawal's
  *     lifetime, at most the host's withdrawal window (an hour by default), which keeps the nonce
+ * @param sealedAppends how many of a {@link CapsuleWriter}'s appends in a row, paid from a payment session,
+ *     may have their receipts sealed with the session's key instead of signed (docs/PROTOCOL.md, "Sealed
+ *     receipts"): the next one's receipt is signed, and its committed heads vouch for them all. A client
+ *     with a receipt listener, or without a session, has every receipt signed. 0: every write's receipt
+ *     is signed.
  */
 public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
@@ -59,12 +64,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     @Nullable Path evidenceDirOrNull, Deadlines deadlines, Retries retries, Scheduler scheduler,
     ChannelSecurity security, boolean confirmCommits, @Nullable Amount maxCostOrNull,
     @Nullable ReceiptListener receiptListenerOrNull, @Nullable Amount sessionAmountOrNull,
-    Duration sessionLifetime) {
+    Duration sessionLifetime, int sealedAppends) {
   /** {@link #appendRetries()} of {@link #defaults()}. */
   public static final int DEFAULT_APPEND_RETRIES = 3;
   /** {@link #sessionLifetime()} of {@link #defaults()}. */
   public static final Duration DEFAULT_SESSION_LIFETIME = Duration.ofMinutes(10);
   /** The shortest {@link #sessionLifetime()}: a session is renewed a little before it expires. */
+  /** {@link #sealedAppends()} of {@link #defaults()}. */
+  public static final int DEFAULT_SEALED_APPENDS = 16;
   public static final Duration MIN_SESSION_LIFETIME = Duration.ofMinutes(1);
 
   /**
@@ -151,6 +158,9 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     if (sessionAmountOrNull != null && sessionAmountOrNull.isZero()) {
       throw new IllegalArgumentException("a payment session holds a positive amount");
     }
+    if (sealedAppends < 0) {
+      throw new IllegalArgumentException("sealedAppends is not negative, got " + sealedAppends);
+    }
     if (sessionLifetime.compareTo(MIN_SESSION_LIFETIME) < 0) {
       throw new IllegalArgumentException("a payment session lasts at least " + MIN_SESSION_LIFETIME + ", got "
           + sessionLifetime);
@@ -179,7 +189,7 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
         100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null, Deadlines.DEFAULT, Retries.DEFAULT,
-        Scheduler.system(), ChannelSecurity.plaintext(), false, null, null, null, DEFAULT_SESSION_LIFETIME);
+        Scheduler.system(), ChannelSecurity.plaintext(), false, null, null, null, DEFAULT_SESSION_LIFETIME, DEFAULT_SEALED_APPENDS);
   }
 
   /**
@@ -189,63 +199,63 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withMaxCost(Amount max) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirmCommits, Objects.requireNonNull(max, "max"), receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        retries, scheduler, security, confirmCommits, Objects.requireNonNull(max, "max"), receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /** {@code listener} hears of every receipt a client with these options verifies ({@link ReceiptListener}). */
   public RenterOptions withReceiptListener(ReceiptListener listener) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirmCommits, maxCostOrNull, Objects.requireNonNull(listener, "listener"), sessionAmountOrNull, sessionLifetime);
+        retries, scheduler, security, confirmCommits, maxCostOrNull, Objects.requireNonNull(listener, "listener"), sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   public RenterOptions withMaxPrices(MaxPrices max) {
     return new RenterOptions(max, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   public RenterOptions withInterceptors(List<ClientInterceptor> list) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   public RenterOptions withChunkSize(int size) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, size, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   public RenterOptions withExpectedHostKey(PublicKey key) {
     return new RenterOptions(maxPrices, key, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   public RenterOptions withAppendRetries(int times) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, times, budgetOrNull, evidenceDirOrNull, deadlines, retries,
-        scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   public RenterOptions withClock(Clock newClock) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, newClock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /** Every program run through {@link HostClient#run(PreparedProgram)} is paid with {@code budget}. */
   public RenterOptions withBudget(Amount budget) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /** Evidence of a rollback is written under {@code dir}. */
   public RenterOptions withEvidenceDirectory(Path dir) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   public RenterOptions withDeadlines(Deadlines newDeadlines) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, newDeadlines,
-        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /** Each unary call waits at most {@code deadline}. */
@@ -266,14 +276,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withRetries(Retries newRetries) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        newRetries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        newRetries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /** Back-off waits and idle timers go through {@code newScheduler} (tests: a fake one). */
   public RenterOptions withScheduler(Scheduler newScheduler) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, newScheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        retries, newScheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /**
@@ -283,14 +293,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withConfirmCommits(boolean confirm) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirm, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        retries, scheduler, security, confirm, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /** The host is reached with {@code newSecurity} (TLS against a CA file or pins, or plaintext). */
   public RenterOptions withSecurity(ChannelSecurity newSecurity) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, newSecurity, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime);
+        retries, scheduler, newSecurity, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
   }
 
   /**
@@ -307,14 +317,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
         retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull,
-        Objects.requireNonNull(amount, "amount"), sessionLifetime);
+        Objects.requireNonNull(amount, "amount"), sessionLifetime, sealedAppends);
   }
 
   /** Programs are paid by one signed withdrawal each (the default): no payment session. */
   public RenterOptions withoutSession() {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, null, sessionLifetime);
+        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, null, sessionLifetime, sealedAppends);
   }
 
   /**
@@ -325,6 +335,17 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
         retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull,
-        Objects.requireNonNull(lifetime, "lifetime"));
+        Objects.requireNonNull(lifetime, "lifetime"), sealedAppends);
+  }
+
+  /**
+   * At most {@code appends} appends in a row of one {@link CapsuleWriter} paid from a payment session have
+   * sealed receipts ({@link #sealedAppends()}); 0 has every write's receipt signed.
+   */
+  public RenterOptions withSealedAppends(int appends) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull,
+        sessionLifetime, appends);
   }
 }

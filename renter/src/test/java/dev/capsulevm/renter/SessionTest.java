@@ -387,6 +387,97 @@ class SessionTest {
     }
   }
 
+  @Test
+  void appendsGetSealedReceiptsAtMostSealedAppendsInARow_thenASignedOneVouchesForTheirHeads() throws Exception {
+    try (HostClient client = sessionClient(RenterOptions.defaults().withSealedAppends(2))) {
+      CapsuleWriter writer = create(client);
+      StringBuilder receipts = new StringBuilder();
+      for (int i = 0; i < 7; i++) {
+        writer.append(client, subRecords("a" + i, 1));
+        ProgramResult result = Objects.requireNonNull(writer.lastResult());
+        receipts.append(result.isReceiptSigned() ? 'S' : 's');
+        Hash head = writer.heads().get(0).hash();
+        assertEquals(result.isReceiptSigned(), writer.claimOrNull(head) != null,
+            "a signed receipt is the head's claim; a sealed one is none");
+      }
+      assertEquals("ssSssSs", receipts.toString(), "two sealed, then one signed, which vouches for them");
+      // A Heads output vouches for the head on demand.
+      writer.refreshHeads(client);
+      assertNotNull(writer.claimOrNull(writer.heads().get(0).hash()));
+    }
+    // No leave to seal, or a receipt listener (which keeps receipts): every write's receipt is signed.
+    for (RenterOptions options : List.of(RenterOptions.defaults().withSealedAppends(0),
+        RenterOptions.defaults().withReceiptListener((program, receipt) -> { }))) {
+      try (HostClient client = sessionClient(options)) {
+        CapsuleWriter writer = create(client);
+        for (int i = 0; i < 3; i++) {
+          writer.append(client, subRecords("b" + i, 1));
+          assertTrue(Objects.requireNonNull(writer.lastResult()).isReceiptSigned());
+        }
+      }
+    }
+  }
+
+  @Test
+  void aSealedAppendReceiptChangedOnTheWayIsRefused_theWriteIsKept_andTheNextAppendIsSigned() throws Exception {
+    Tamper tamper = new Tamper();
+    try (HostClient client = sessionClient(RenterOptions.defaults().withSealedAppends(4), tamper)) {
+      CapsuleWriter writer = create(client);
+      writer.append(client, subRecords("x", 1));
+      assertFalse(Objects.requireNonNull(writer.lastResult()).isReceiptSigned());
+      AtomicInteger ends = new AtomicInteger();
+      // Only the append's end: the renter then asks for the heads, whose end (signed) arrives intact.
+      tamper.set((position, response) -> response.hasEnd() && ends.getAndIncrement() == 0
+          ? flipSealed(response, 60) : response);
+      WriteCommittedException e = assertThrows(WriteCommittedException.class,
+          () -> writer.append(client, subRecords("y", 1)));
+      assertEquals(HostMisbehaviourException.Part.RECEIPT, e.misbehaviour().part());
+      assertEquals(1, tamper.changed.get());
+      tamper.clear();
+      Hash committed = e.committedHeads().get(0).hash();
+      assertEquals(committed, writer.heads().get(0).hash(), "the writer holds the verified heads");
+      writer.append(client, subRecords("z", 1));
+      assertTrue(Objects.requireNonNull(writer.lastResult()).isReceiptSigned(),
+          "after a failed end, the next append asks for a signed receipt, which vouches for what came before");
+    }
+  }
+
+  @Test
+  void pipelinedFlightsSealTheirReceiptsWithinTheSameBound() throws Exception {
+    try (HostClient client = sessionClient(RenterOptions.defaults().withSealedAppends(3))) {
+      CapsuleWriter writer = create(client);
+      List<PendingAppend> pending = new ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        pending.add(writer.submitAppend(client, List.of(subRecords("p" + i, 1))));
+      }
+      writer.awaitAppends();
+      int inARow = 0;
+      int sealed = 0;
+      ProgramResult previous = null;
+      for (PendingAppend p : pending) {
+        ProgramResult result = Objects.requireNonNull(p.programResultOrNull());
+        if (result == previous) {
+          continue; // the same flight
+        }
+        int appends = (int) pending.stream().filter(q -> q.programResultOrNull() == result).count();
+        inARow = result.isReceiptSigned() ? 0 : inARow + appends;
+        sealed += result.isReceiptSigned() ? 0 : 1;
+        assertTrue(inARow <= 3, "at most three appends in a row without a signed receipt, got " + inARow);
+        previous = result;
+      }
+      assertTrue(sealed > 0, "the first flight (one append) has a sealed receipt");
+    }
+  }
+
+  /** A client paying from a session, without a receipt listener unless {@code options} has one. */
+  private HostClient sessionClient(RenterOptions options, ClientInterceptor... more) {
+    List<ClientInterceptor> interceptors = new ArrayList<>();
+    interceptors.add(redirect);
+    interceptors.addAll(List.of(more));
+    return HostClient.connect(host.address(), account,
+        options.withSession(Amount.ofCap(50)).withInterceptors(interceptors));
+  }
+
   private static PreparedProgram readProgram(HostClient client, CapsuleWriter writer, RecordWithBody record) {
     ProgramBuilder b = writer.newProgram(client);
     b.readSubRecord(record.hash(), 0, writer.heads().get(0).header());

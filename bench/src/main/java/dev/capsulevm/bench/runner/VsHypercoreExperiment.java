@@ -3,6 +3,7 @@ package dev.capsulevm.bench.runner;
 import dev.capsulevm.host.store.LmdbCapsuleStorage.Durability;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.renter.CapsuleWriter;
+import dev.capsulevm.renter.RenterOptions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -109,6 +110,11 @@ final class VsHypercoreExperiment implements Experiment {
     return quick ? 3 : 5;
   }
 
+  /** How long the capsulevm sides warm up before the first round (at least one pass of every shape). */
+  private static int warmUpSeconds(boolean quick) {
+    return Integer.getInteger("vs-hypercore.warmUpSeconds", quick ? 5 : 40);
+  }
+
   private static int window() {
     return Integer.getInteger("vs-hypercore.window", 32);
   }
@@ -136,19 +142,24 @@ final class VsHypercoreExperiment implements Experiment {
       CapsuleWriter readUnsynced = unsynced.filledCapsule(READ_CAPSULE_RECORDS);
       CapsuleWriter readSynced = synced.filledCapsule(READ_CAPSULE_RECORDS);
       progress.step(name() + ": capsules filled");
-      // One unmeasured pass of every shape on both capsulevm hosts (the JIT); the Node script warms up
-      // on a smaller run of its own before the timed one.
-      for (CapsuleSide side : List.of(unsynced, synced)) {
-        side.appendAwaited(100);
-        side.appendPipelined(200, window());
-        side.appendBatches(640);
-        side.download(unsynced, warmSource.capsuleId(), Objects.requireNonNull(warmSource.highestHead()).hash());
-        side.readSingle(side == unsynced ? readUnsynced : readSynced, 64, 1);
-      }
-      session.appendAwaited(100);
-      session.appendPipelined(200, window());
-      session.appendBatches(640);
-      session.readSingle(readUnsynced, 64, 1);
+      // Unmeasured passes of every shape on both capsulevm hosts, repeated for the warm-up time: the JIT
+      // still compiles after tens of thousands of programs (bench/results/NOTES.md, "Hot path profile"),
+      // and a host is a long-running process. The Node script warms up on a smaller run of its own
+      // before the timed one.
+      long warmUntil = System.nanoTime() + warmUpSeconds(quick) * 1_000_000_000L;
+      do {
+        for (CapsuleSide side : List.of(unsynced, synced)) {
+          side.appendAwaited(100);
+          side.appendPipelined(200, window());
+          side.appendBatches(640);
+          side.download(unsynced, warmSource.capsuleId(), Objects.requireNonNull(warmSource.highestHead()).hash());
+          side.readSingle(side == unsynced ? readUnsynced : readSynced, 64, 1);
+        }
+        session.appendAwaited(100);
+        session.appendPipelined(200, window());
+        session.appendBatches(640);
+        session.readSingle(readUnsynced, 64, 1);
+      } while (System.nanoTime() < warmUntil);
       progress.step(name() + ": warmed up");
       for (int round = 0; round < rounds; round++) {
         List<Side> order = new ArrayList<>(List.of(Side.values()));
@@ -216,9 +227,11 @@ final class VsHypercoreExperiment implements Experiment {
         + " block, proven from the head, receipt verified). The last columns: capsulevm unsynced with a second"
         + " client of the same host paying each program from a payment session (one signed request of "
         + SESSION_AMOUNT.units() / Amount.UNITS_PER_CAP + " CAP, then an HMAC ticket per program) instead of a"
-        + " signed withdrawal; the download runs no program, so it has none. Timed: the shape itself, not set-up. " + rounds
-        + " rounds, sides alternating within each round (order reversed every other round), after an untimed"
-        + " pass of every capsulevm shape; each cell is the median blocks per second (range), the ratio is"
+        + " signed withdrawal, and taking receipts sealed with the session key where the SDK asks for them"
+        + " (reads of sub-records; appends, at most " + RenterOptions.DEFAULT_SEALED_APPENDS + " in a row before"
+        + " a signed one); the download runs no program, so it has none. Timed: the shape itself, not set-up. " + rounds
+        + " rounds, sides alternating within each round (order reversed every other round), after untimed"
+        + " passes of every capsulevm shape for " + warmUpSeconds(quick) + " s (the JIT); each cell is the median blocks per second (range), the ratio is"
         + " capsulevm's median over Hypercore's." + (quick ? " A --quick run: smaller sizes, 3 rounds." : "")
         + " Load average (1, 5, 15 min) at the start: " + loadBefore + "; at the end: " + loadAfter + ", on "
         + Runtime.getRuntime().availableProcessors() + " cores" + (busy(loadBefore) || busy(loadAfter)
