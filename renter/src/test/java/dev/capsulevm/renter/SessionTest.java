@@ -23,6 +23,9 @@ import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.CloseSessionRequest;
+import dev.capsulevm.renter.evidence.Claim;
+import dev.capsulevm.renter.evidence.Evidence;
+import dev.capsulevm.renter.evidence.EvidenceVerifier;
 import dev.capsulevm.proto.v1.CloseSessionResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
@@ -37,7 +40,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.MethodDescriptor;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -50,6 +55,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -466,6 +472,59 @@ class SessionTest {
         previous = result;
       }
       assertTrue(sealed > 0, "the first flight (one append) has a sealed receipt");
+    }
+  }
+
+  /**
+   * A host that serves an older copy of the capsule (same key, same data up to then: a rollback). While
+   * the writer's newest head has only a sealed receipt the rollback is caught without evidence; once a
+   * signed receipt vouched for the head, it is caught with evidence that verifies offline.
+   */
+  @Test
+  void aRollbackOfSealedAppendsIsCaughtWithoutEvidence_andWithEvidenceOnceASignedReceiptVouches(
+      @TempDir Path copy) throws Exception {
+    try (HostClient client = sessionClient(RenterOptions.defaults().withSealedAppends(2))) {
+      CapsuleWriter writer = create(client);
+      writer.append(client, subRecords("a0", 1));
+      host.close();
+      copyTree(dir, copy); // what the lying host serves: the capsule up to a0
+      host = new TestHost(TestHost.config(dir));
+      redirect.to(host);
+      for (int i = 1; i <= 3; i++) {
+        writer.append(client, subRecords("a" + i, 1)); // a1 sealed, a2 signed, a3 sealed
+      }
+      assertNull(writer.claimOrNull(writer.heads().get(0).hash()), "a3's receipt was sealed");
+      try (TestHost stale = new TestHost(TestHost.config(copy))) {
+        redirect.to(stale);
+        HostMisbehaviourException caught = assertThrows(HostMisbehaviourException.class,
+            () -> writer.refreshHeads(client));
+        assertTrue(caught.getMessage().contains("so no evidence"), caught.getMessage());
+
+        redirect.to(host);
+        writer.append(client, subRecords("a4", 1)); // sealed
+        writer.append(client, subRecords("a5", 1)); // signed: vouches for a3, a4 and a5
+        Hash a5 = writer.heads().get(0).hash();
+        assertTrue(writer.claimOrNull(a5) instanceof Claim.CommittedHeads);
+        redirect.to(stale);
+        RollbackException rollback = assertThrows(RollbackException.class, () -> writer.refreshHeads(client));
+        EvidenceVerifier.Finding proven = EvidenceVerifier.verify(Evidence.parse(rollback.evidence().encode()),
+            writer.capsuleId());
+        assertEquals(Evidence.Kind.ROLLBACK, proven.kind());
+        assertEquals(a5, proven.record());
+      }
+    }
+  }
+
+  private static void copyTree(Path from, Path to) throws java.io.IOException {
+    try (Stream<Path> walk = Files.walk(from)) {
+      for (Path source : walk.toList()) {
+        Path target = to.resolve(from.relativize(source).toString());
+        if (Files.isDirectory(source)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(source, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
     }
   }
 

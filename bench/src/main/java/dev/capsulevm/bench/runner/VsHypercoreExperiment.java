@@ -270,24 +270,37 @@ final class VsHypercoreExperiment implements Experiment {
       result.finding(shape.label + ": " + plainly(r[0], "without sync") + "; " + plainly(r[1], "synced") + ".");
     }
     double hcAwaited = rates.samples(Shape.APPEND_AWAITED, Side.HYPERCORE).median();
-    double pipelined = rates.samples(Shape.APPEND_PIPELINED, Side.CAPSULEVM_NO_SYNC).median();
     double syncedAwaited = rates.samples(Shape.APPEND_AWAITED, Side.CAPSULEVM_SYNC).median();
-    double awaited = ratio(ratios, Shape.APPEND_AWAITED)[0];
-    double batches = ratio(ratios, Shape.APPEND_BATCH64)[0];
     double download = ratio(ratios, Shape.DOWNLOAD)[0];
-    result.finding(String.format(Locale.ROOT, "Against issue 16's targets (equal durability unless said): one by one"
-        + " awaited %.2fx (goal 1.0x: %s); pipelined %.2fx Hypercore's one by one (goal 3x: %s); batches of 64"
-        + " %.2fx (goal 1.0x: %s); download %.2fx (goal 2x: %s); synced one by one %,.0f appends/s (goal"
-        + " 1,500: %s).",
-        awaited, met(awaited >= 1), pipelined / hcAwaited, met(pipelined / hcAwaited >= 3),
-        batches, met(batches >= 1), download, met(download >= 2),
-        syncedAwaited, met(syncedAwaited >= 1_500)));
+    // Both unsynced columns are at Hypercore's durability; they differ only in how programs are paid.
+    result.finding(String.format(Locale.ROOT, "Against issue 16's targets (equal durability unless said; by"
+        + " withdrawal, then from a session): one by one awaited %s (goal 1.0x: %s); pipelined %s Hypercore's one"
+        + " by one (goal 3x: %s); batches of 64 %s (goal 1.0x: %s); download %.2fx (goal 2x: %s); synced one by"
+        + " one %,.0f appends/s (goal 1,500: %s).",
+        bothWays(rates, Shape.APPEND_AWAITED, hcAwaited), met(best(rates, Shape.APPEND_AWAITED) / hcAwaited >= 1),
+        bothWays(rates, Shape.APPEND_PIPELINED, hcAwaited),
+        met(best(rates, Shape.APPEND_PIPELINED) / hcAwaited >= 3),
+        bothWays(rates, Shape.APPEND_BATCH64, rates.samples(Shape.APPEND_BATCH64, Side.HYPERCORE).median()),
+        met(best(rates, Shape.APPEND_BATCH64) / rates.samples(Shape.APPEND_BATCH64, Side.HYPERCORE).median() >= 1),
+        download, met(download >= 2), syncedAwaited, met(syncedAwaited >= 1_500)));
     return result;
   }
 
   /** Unsynced and synced capsulevm over Hypercore for {@code shape}. */
   static double[] ratio(Map<Shape, double[]> ratios, Shape shape) {
     return Objects.requireNonNull(ratios.get(shape), "every shape has its ratios");
+  }
+
+  /** The unsynced medians of {@code shape}, by withdrawal and from a session, each over {@code base}. */
+  private static String bothWays(Rates rates, Shape shape, double base) {
+    return ratio(rates.samples(shape, Side.CAPSULEVM_NO_SYNC).median() / base) + " / "
+        + ratio(rates.samples(shape, Side.CAPSULEVM_NO_SYNC_SESSION).median() / base);
+  }
+
+  /** The higher unsynced median of {@code shape}: by withdrawal or from a session. */
+  private static double best(Rates rates, Shape shape) {
+    return Math.max(rates.samples(shape, Side.CAPSULEVM_NO_SYNC).median(),
+        rates.samples(shape, Side.CAPSULEVM_NO_SYNC_SESSION).median());
   }
 
   private static String met(boolean met) {
