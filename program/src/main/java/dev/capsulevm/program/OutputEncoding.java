@@ -146,7 +146,8 @@ public final class OutputEncoding {
     for (RecordHeader header : proof.recordProof().headers()) {
       length += 4 + header.encodedLength();
     }
-    return length;
+    MemberEntryProof entry = proof.recordProof().writerEntryOrNull();
+    return entry == null ? length : length + entry.encodedLength();
   }
 
   private static void recordProof(ByteArrayOutputStream out, RecordProof proof) {

@@ -115,6 +115,10 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   private final CompletableFuture<ProgramResult> future = new CompletableFuture<>();
   private final List<VerifiedOutput> outputs = new ArrayList<>();
   private final List<InstructionDescriptor> charged = new ArrayList<>();
+  /** What {@link #charged} costs (instruction, memory and storage): kept as it grows, not summed per output. */
+  private Amount chargedCost = Amount.ZERO;
+  /** Per instruction, how many data messages hold every byte it and the instructions before it reference. */
+  private final int[] messagesNeededThrough;
   private final Transcript transcript = new Transcript();
   private long bytesReceived;
   private long verificationNanos;
@@ -171,6 +175,16 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
       uploadedBefore[k] = cumulative;
     }
     this.chunkSize = requests.size() > 1 ? requests.get(1).getData().size() : 1;
+    this.messagesNeededThrough = new int[prepared.steps().size()];
+    long referenced = 0;
+    for (int i = 0; i < messagesNeededThrough.length; i++) {
+      for (dev.capsulevm.program.DataRef ref : prepared.steps().get(i).instruction().refs()) {
+        if (ref.length() > 0) {
+          referenced = Math.max(referenced, ref.end());
+        }
+      }
+      messagesNeededThrough[i] = (int) ((referenced + chunkSize - 1) / chunkSize);
+    }
     this.estimate = estimate;
     this.listenerOrNull = listenerOrNull;
     this.clientOrNull = clientOrNull;
@@ -501,6 +515,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     InstructionDescriptor descriptor = new InstructionDescriptor(instruction.kind(), instruction.inputBytes(),
         bound, step.storageBytes());
     charged.add(descriptor);
+    chargedCost = chargedCost.plus(model.instructionCost(descriptor)).plus(model.memoryCost(descriptor))
+        .plus(model.storageCost(descriptor, durationUnits));
     checkCostSoFar(index, result.getCostSoFar());
     bytesReceived += size;
     if (output instanceof Output.Appended appended) {
@@ -534,11 +550,7 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
    * the range is a single value.
    */
   private void checkCostSoFar(int index, long reported) throws HostMisbehaviourException {
-    Amount fixed = model.programCost(prepared.encodedLength());
-    for (InstructionDescriptor d : charged) {
-      fixed = fixed.plus(model.instructionCost(d)).plus(model.memoryCost(d)).plus(model.storageCost(d, durationUnits));
-    }
-    fixed = fixed.plus(model.downloadCost(bytesReceived));
+    Amount fixed = model.programCost(prepared.encodedLength()).plus(chargedCost).plus(model.downloadCost(bytesReceived));
     long low = fixed.plus(model.uploadCost(uploadedBefore[messagesNeeded(index)])).units();
     long high = fixed.plus(model.uploadCost(bytesSent)).units();
     if (reported < low || reported > high) {
@@ -549,15 +561,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
 
   /** How many data messages hold every byte instructions 0..{@code index} reference. */
   private int messagesNeeded(int index) {
-    long referenced = 0;
-    for (int i = 0; i <= index && i < prepared.steps().size(); i++) {
-      for (dev.capsulevm.program.DataRef ref : prepared.steps().get(i).instruction().refs()) {
-        if (ref.length() > 0) {
-          referenced = Math.max(referenced, ref.end());
-        }
-      }
-    }
-    return (int) ((referenced + chunkSize - 1) / chunkSize);
+    int n = messagesNeededThrough.length;
+    return n == 0 ? 0 : messagesNeededThrough[Math.min(index, n - 1)];
   }
 
   private void proposal(CommitProposal proposal) throws HostMisbehaviourException {

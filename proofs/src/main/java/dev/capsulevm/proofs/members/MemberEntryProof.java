@@ -75,9 +75,14 @@ public record MemberEntryProof(int bits, RetentionPolicy retention, long index, 
     return new MemberEntryProof(bits, retention, index, count, path);
   }
 
+  /** The length of {@link #encode()}. */
+  public int encodedLength() {
+    return 19 + Hash.LENGTH * path.size();
+  }
+
   /** The canonical bytes: {@code bits || mode || value || index u32 || count u32 || L || path}. */
   public byte[] encode() {
-    ByteBuffer out = ByteBuffer.allocate(19 + Hash.LENGTH * path.size());
+    ByteBuffer out = ByteBuffer.allocate(encodedLength());
     out.put((byte) bits).put((byte) retention.mode().code()).putLong(retention.value());
     out.putInt((int) index).putInt((int) count).put((byte) path.size());
     for (Hash hash : path) {
