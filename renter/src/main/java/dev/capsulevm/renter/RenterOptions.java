@@ -70,9 +70,9 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   /** {@link #sessionLifetime()} of {@link #defaults()}. */
   public static final Duration DEFAULT_SESSION_LIFETIME = Duration.ofMinutes(10);
   /** The shortest {@link #sessionLifetime()}: a session is renewed a little before it expires. */
+  public static final Duration MIN_SESSION_LIFETIME = Duration.ofMinutes(1);
   /** {@link #sealedAppends()} of {@link #defaults()}. */
   public static final int DEFAULT_SEALED_APPENDS = 16;
-  public static final Duration MIN_SESSION_LIFETIME = Duration.ofMinutes(1);
 
   /**
    * How long the renter waits for the host before it cancels a call ({@link DeadlineExceededException}).
@@ -184,12 +184,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
    * The defaults: {@link #defaultMaxPrices()}, system clock, 60 s withdrawals, 64 KiB chunks, 3 append
    * retries, {@link Deadlines#DEFAULT}, {@link Retries#DEFAULT}, {@link Scheduler#system()}, plaintext, and
    * no payment session (one withdrawal per program: nothing of the account is held between programs, and
-   * a program pays nothing to open or close a session; {@link #withSession(Amount)} for many programs).
+   * a program pays nothing to open or close a session; {@link #withSession(Amount)} for many programs);
+   * with a session, a writer's appends have sealed receipts at most 16 in a row ({@link #sealedAppends()}).
    */
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
         100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null, Deadlines.DEFAULT, Retries.DEFAULT,
-        Scheduler.system(), ChannelSecurity.plaintext(), false, null, null, null, DEFAULT_SESSION_LIFETIME, DEFAULT_SEALED_APPENDS);
+        Scheduler.system(), ChannelSecurity.plaintext(), false, null, null, null, DEFAULT_SESSION_LIFETIME,
+        DEFAULT_SEALED_APPENDS);
   }
 
   /**
