@@ -28,6 +28,12 @@ final class StagedView implements RecordSource {
   private final @Nullable Snapshot snapshotOrNull;
   private final Map<Hash, SignedMetadata> created = new HashMap<>();
   private final Map<Hash, RecordWithBody> staged = new LinkedHashMap<>();
+  /**
+   * The snapshot's records at each height asked for. The snapshot does not change while the program runs,
+   * and a program of many reads by height asks for the same one for every instruction, twice (its output
+   * bound, then its proof): one LMDB cursor scan each.
+   */
+  private final Map<Long, List<Hash>> snapshotAtHeight = new HashMap<>();
 
   StagedView(@Nullable Hash capsuleIdOrNull, @Nullable Snapshot snapshotOrNull) {
     this.capsuleIdOrNull = capsuleIdOrNull;
@@ -123,11 +129,15 @@ final class StagedView implements RecordSource {
     return out;
   }
 
+  /** The records at {@code height}, stored or staged, sorted; not to be changed by the caller. */
   List<Hash> recordsAtHeight(long height) {
-    TreeSet<Hash> out = new TreeSet<>();
-    if (snapshotOrNull != null) {
-      out.addAll(snapshotOrNull.recordsAtHeight(height));
+    Snapshot snapshot = snapshotOrNull;
+    List<Hash> stored = snapshot == null ? List.of()
+        : snapshotAtHeight.computeIfAbsent(height, h -> List.copyOf(new TreeSet<>(snapshot.recordsAtHeight(h))));
+    if (staged.isEmpty()) {
+      return stored;
     }
+    TreeSet<Hash> out = new TreeSet<>(stored);
     for (RecordWithBody item : staged.values()) {
       if (item.record().header().height() == height) {
         out.add(item.hash());
