@@ -3,6 +3,7 @@ package dev.capsulevm.cli;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.StreamRequest;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -19,22 +20,33 @@ final class ChangeStatedHeads implements ClientInterceptor {
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
       CallOptions options, Channel next) {
     ClientCall<ReqT, RespT> call = next.newCall(method, options);
-    if (!method.getFullMethodName().equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+    String name = method.getFullMethodName();
+    boolean stream = name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName());
+    if (!stream && !name.equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
       return call;
     }
     return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
       @Override
       @SuppressWarnings("unchecked")
       public void sendMessage(ReqT message) {
-        ExecuteRequest request = (ExecuteRequest) message;
-        if (request.hasHeader() && request.getHeader().getExpectedHeadsCount() > 0) {
-          byte[] head = request.getHeader().getExpectedHeads(0).toByteArray();
-          head[head.length - 1] ^= 1;
-          request = request.toBuilder().setHeader(request.getHeader().toBuilder()
-              .setExpectedHeads(0, ByteString.copyFrom(head))).build();
+        if (!stream) {
+          super.sendMessage((ReqT) change((ExecuteRequest) message));
+          return;
         }
-        super.sendMessage((ReqT) request);
+        StreamRequest tagged = (StreamRequest) message; // a program stream: each program's header alike
+        super.sendMessage((ReqT) (tagged.hasRequest()
+            ? tagged.toBuilder().setRequest(change(tagged.getRequest())).build() : tagged));
       }
     };
+  }
+
+  private static ExecuteRequest change(ExecuteRequest request) {
+    if (!request.hasHeader() || request.getHeader().getExpectedHeadsCount() == 0) {
+      return request;
+    }
+    byte[] head = request.getHeader().getExpectedHeads(0).toByteArray();
+    head[head.length - 1] ^= 1;
+    return request.toBuilder().setHeader(request.getHeader().toBuilder()
+        .setExpectedHeads(0, ByteString.copyFrom(head))).build();
   }
 }

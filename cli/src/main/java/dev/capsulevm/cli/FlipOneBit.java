@@ -3,6 +3,7 @@ package dev.capsulevm.cli;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.StreamResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -11,10 +12,12 @@ import io.grpc.ForwardingClientCall;
 import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The demo's man in the middle: flips one bit of the first instruction output of every {@code Execute}
- * call it sees, at byte {@code position} of the output (or the last byte if the output is shorter).
+ * The demo's man in the middle: flips one bit of the first instruction output of every program it sees
+ * (an {@code Execute} call, or a program on an {@code ExecuteStream}), at byte {@code position} of the output (or the last byte if the output is shorter).
  */
 final class FlipOneBit implements ClientInterceptor {
   private final int position;
@@ -27,27 +30,40 @@ final class FlipOneBit implements ClientInterceptor {
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
       CallOptions options, Channel next) {
     ClientCall<ReqT, RespT> call = next.newCall(method, options);
-    if (!method.getFullMethodName().equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+    String name = method.getFullMethodName();
+    boolean stream = name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName());
+    if (!stream && !name.equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
       return call;
     }
     return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
       @Override
       public void start(Listener<RespT> listener, Metadata headers) {
         super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
-          private boolean done;
+          /** The programs whose first output was flipped (an Execute call is one program, numbered 0). */
+          private final Set<Long> flipped = ConcurrentHashMap.newKeySet();
 
           @Override
           @SuppressWarnings("unchecked")
           public void onMessage(RespT message) {
-            ExecuteResponse response = (ExecuteResponse) message;
-            if (!done && response.hasResult()) {
-              done = true;
-              byte[] output = response.getResult().getOutput().toByteArray();
-              output[Math.min(position, output.length - 1)] ^= 1;
-              response = response.toBuilder()
-                  .setResult(response.getResult().toBuilder().setOutput(ByteString.copyFrom(output))).build();
+            if (!stream) {
+              super.onMessage((RespT) flip(0, (ExecuteResponse) message));
+              return;
             }
-            super.onMessage((RespT) response);
+            StreamResponse tagged = (StreamResponse) message; // a program stream: each program as its own call
+            if (tagged.hasResponse()) {
+              tagged = tagged.toBuilder().setResponse(flip(tagged.getProgram(), tagged.getResponse())).build();
+            }
+            super.onMessage((RespT) tagged);
+          }
+
+          private ExecuteResponse flip(long program, ExecuteResponse response) {
+            if (!response.hasResult() || !flipped.add(program)) {
+              return response;
+            }
+            byte[] output = response.getResult().getOutput().toByteArray();
+            output[Math.min(position, output.length - 1)] ^= 1;
+            return response.toBuilder()
+                .setResult(response.getResult().toBuilder().setOutput(ByteString.copyFrom(output))).build();
           }
         }, headers);
       }

@@ -1,5 +1,6 @@
 package dev.capsulevm.renter;
 
+import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.pricing.BalanceStatement;
@@ -43,7 +44,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.IntConsumer;
@@ -77,6 +81,10 @@ public final class HostClient implements AutoCloseable {
   private @Nullable PriceTable table;
   /** The payment sessions programs are paid from; null when each pays by its own withdrawal. */
   private final @Nullable PaymentSessions sessionsOrNull;
+  /** The program stream small programs go on; null when every program has its own call. */
+  private final @Nullable ProgramStream streamOrNull;
+  /** Where the responses of a stream's programs nobody waits for are handled, each program's in order. */
+  private final @Nullable ExecutorService streamCallbacksOrNull;
 
   private HostClient(Channel channel, @Nullable ManagedChannel ownChannelOrNull, SigningKey accountKey,
       RenterOptions options) {
@@ -90,6 +98,18 @@ public final class HostClient implements AutoCloseable {
     Amount sessionAmount = options.sessionAmountOrNull();
     this.sessionsOrNull = sessionAmount == null ? null : new PaymentSessions(this, blocking, async, accountKey,
         sessionAmount, options.sessionLifetime(), options.clock());
+    if (options.programStreams()) {
+      this.streamOrNull = new ProgramStream(async, options.scheduler());
+      this.streamCallbacksOrNull = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
+          new SynchronousQueue<>(), task -> {
+            Thread thread = new Thread(task, "capsulevm-program-stream");
+            thread.setDaemon(true);
+            return thread;
+          });
+    } else {
+      this.streamOrNull = null;
+      this.streamCallbacksOrNull = null;
+    }
   }
 
   /**
@@ -561,7 +581,13 @@ public final class HostClient implements AutoCloseable {
     Deadline deadline = Deadline.after(deadlines.program().toNanos(), TimeUnit.NANOSECONDS);
     try {
       run.limit(deadline, deadlines.program(), options.scheduler(), deadlines.idle());
-      if (waiterOrNull == null) {
+      ProgramStream stream = streamOrNull;
+      ExecutorService callbacks = streamCallbacksOrNull;
+      if (stream != null && callbacks != null && run.fitsStream()) {
+        run.start(waiterOrNull == null
+            ? stream.lane(run.responses(), MoreExecutors.newSequentialExecutor(callbacks), deadlines.program())
+            : stream.lane(endsWaiting(run.responses(), waiterOrNull), waiterOrNull, deadlines.program()));
+      } else if (waiterOrNull == null) {
         run.start(async.withDeadline(deadline).execute(run.responses()));
       } else {
         run.start(async.withDeadline(deadline).withExecutor(waiterOrNull).execute(endsWaiting(run.responses(), waiterOrNull)));
@@ -718,6 +744,14 @@ public final class HostClient implements AutoCloseable {
     if (sessions != null) {
       Duration call = options.deadlines().call();
       sessions.close(call.compareTo(Duration.ofSeconds(5)) < 0 ? call : Duration.ofSeconds(5));
+    }
+    ProgramStream stream = streamOrNull;
+    if (stream != null) {
+      stream.close();
+    }
+    ExecutorService callbacks = streamCallbacksOrNull;
+    if (callbacks != null) {
+      callbacks.shutdown(); // idle threads end; a program still ending finishes its last callbacks
     }
     if (ownChannelOrNull != null) {
       Channels.close(ownChannelOrNull);

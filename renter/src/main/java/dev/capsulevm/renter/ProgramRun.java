@@ -290,6 +290,15 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     }
   }
 
+  /**
+   * Whether it may run on a program stream (docs/PROTOCOL.md, "Program streams"): its data fits one
+   * message, so the stream's shared flow control never holds it back, and the host commits or ends it
+   * without waiting for a decision (read-only, or its heads stated).
+   */
+  boolean fitsStream() {
+    return requests.size() <= 2 && (prepared.isReadOnly() || !statedHeads.isEmpty());
+  }
+
   /** The price table it was prepared under. */
   PriceTable table() {
     return table;
@@ -390,7 +399,8 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
             if (outputs.isEmpty()) {
               refusalOrNull = status.getCode();
             }
-            if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && deadlinePassed()) {
+            if (status.getCode() == Status.Code.DEADLINE_EXCEEDED
+                && (deadlinePassed() || ProgramStream.deadlinePassed(t))) {
               fail(timedOut(DeadlineExceededException.Kind.PROGRAM, programDeadline,
                   "the program did not end within its deadline of " + programDeadline, t));
               return;

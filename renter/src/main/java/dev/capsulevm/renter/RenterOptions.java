@@ -57,6 +57,11 @@ import org.jspecify.annotations.Nullable;
  *     receipts"): the next one's receipt is signed, and its committed heads vouch for them all. A client
  *     with a receipt listener, or without a session, has every receipt signed. 0: every write's receipt
  *     is signed.
+ * @param programStreams whether programs that fit one are sent on the client's long-lived program stream
+ *     (docs/PROTOCOL.md, "Program streams"): read-only programs and writes with stated heads whose data
+ *     fits one message. true (the default) saves the transport's per-call work; false sends every program
+ *     on its own {@code Execute} call. Either way a program's cost, outputs and receipt are the same, and
+ *     all are verified.
  */
 public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHostKeyOrNull, Clock clock,
     Duration withdrawalLifetime, int chunkSize, int proofCacheCapacity, long durationUnits,
@@ -64,7 +69,7 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     @Nullable Path evidenceDirOrNull, Deadlines deadlines, Retries retries, Scheduler scheduler,
     ChannelSecurity security, boolean confirmCommits, @Nullable Amount maxCostOrNull,
     @Nullable ReceiptListener receiptListenerOrNull, @Nullable Amount sessionAmountOrNull,
-    Duration sessionLifetime, int sealedAppends) {
+    Duration sessionLifetime, int sealedAppends, boolean programStreams) {
   /** {@link #appendRetries()} of {@link #defaults()}. */
   public static final int DEFAULT_APPEND_RETRIES = 3;
   /** {@link #sessionLifetime()} of {@link #defaults()}. */
@@ -78,8 +83,9 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
    * How long the renter waits for the host before it cancels a call ({@link DeadlineExceededException}).
    *
    * @param call the deadline of each unary call ({@code GetPriceTable}, {@code GetBalance})
-   * @param program the deadline of a whole program (its {@code Execute} call), sent to the host as the
-   *     call's gRPC deadline
+   * @param program the deadline of a whole program: on its own {@code Execute} call, sent to the host as
+   *     the call's gRPC deadline; on a program stream, a timer of {@link RenterOptions#scheduler()} that
+   *     cancels the program at the host
    * @param idle the longest the host may send nothing on an {@code Execute} call (counted from the
    *     submission, then from each message it sends); the time before its first message includes the
    *     upload of the program's data. {@link Duration#ZERO} for none.
@@ -185,13 +191,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
    * retries, {@link Deadlines#DEFAULT}, {@link Retries#DEFAULT}, {@link Scheduler#system()}, plaintext, and
    * no payment session (one withdrawal per program: nothing of the account is held between programs, and
    * a program pays nothing to open or close a session; {@link #withSession(Amount)} for many programs);
-   * with a session, a writer's appends have sealed receipts at most 16 in a row ({@link #sealedAppends()}).
+   * with a session, a writer's appends have sealed receipts at most 16 in a row ({@link #sealedAppends()});
+   * programs that fit one go on a program stream ({@link #programStreams()}).
    */
   public static RenterOptions defaults() {
     return new RenterOptions(defaultMaxPrices(), null, Clock.systemUTC(), Duration.ofSeconds(60), 64 * 1024,
         100_000, 1, List.of(), DEFAULT_APPEND_RETRIES, null, null, Deadlines.DEFAULT, Retries.DEFAULT,
         Scheduler.system(), ChannelSecurity.plaintext(), false, null, null, null, DEFAULT_SESSION_LIFETIME,
-        DEFAULT_SEALED_APPENDS);
+        DEFAULT_SEALED_APPENDS, true);
   }
 
   /**
@@ -201,63 +208,63 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withMaxCost(Amount max) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirmCommits, Objects.requireNonNull(max, "max"), receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        retries, scheduler, security, confirmCommits, Objects.requireNonNull(max, "max"), receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /** {@code listener} hears of every receipt a client with these options verifies ({@link ReceiptListener}). */
   public RenterOptions withReceiptListener(ReceiptListener listener) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirmCommits, maxCostOrNull, Objects.requireNonNull(listener, "listener"), sessionAmountOrNull, sessionLifetime, sealedAppends);
+        retries, scheduler, security, confirmCommits, maxCostOrNull, Objects.requireNonNull(listener, "listener"), sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   public RenterOptions withMaxPrices(MaxPrices max) {
     return new RenterOptions(max, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   public RenterOptions withInterceptors(List<ClientInterceptor> list) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        proofCacheCapacity, durationUnits, list, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   public RenterOptions withChunkSize(int size) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, size, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   public RenterOptions withExpectedHostKey(PublicKey key) {
     return new RenterOptions(maxPrices, key, clock, withdrawalLifetime, chunkSize, proofCacheCapacity,
-        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   public RenterOptions withAppendRetries(int times) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, times, budgetOrNull, evidenceDirOrNull, deadlines, retries,
-        scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   public RenterOptions withClock(Clock newClock) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, newClock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /** Every program run through {@link HostClient#run(PreparedProgram)} is paid with {@code budget}. */
   public RenterOptions withBudget(Amount budget) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budget, evidenceDirOrNull, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /** Evidence of a rollback is written under {@code dir}. */
   public RenterOptions withEvidenceDirectory(Path dir) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
-        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, dir, deadlines, retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   public RenterOptions withDeadlines(Deadlines newDeadlines) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, newDeadlines,
-        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /** Each unary call waits at most {@code deadline}. */
@@ -278,14 +285,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withRetries(Retries newRetries) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        newRetries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        newRetries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /** Back-off waits and idle timers go through {@code newScheduler} (tests: a fake one). */
   public RenterOptions withScheduler(Scheduler newScheduler) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, newScheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        retries, newScheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /**
@@ -295,14 +302,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
   public RenterOptions withConfirmCommits(boolean confirm) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirm, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        retries, scheduler, security, confirm, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /** The host is reached with {@code newSecurity} (TLS against a CA file or pins, or plaintext). */
   public RenterOptions withSecurity(ChannelSecurity newSecurity) {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, newSecurity, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends);
+        retries, scheduler, newSecurity, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull, sessionLifetime, sealedAppends, programStreams);
   }
 
   /**
@@ -319,14 +326,14 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
         retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull,
-        Objects.requireNonNull(amount, "amount"), sessionLifetime, sealedAppends);
+        Objects.requireNonNull(amount, "amount"), sessionLifetime, sealedAppends, programStreams);
   }
 
   /** Programs are paid by one signed withdrawal each (the default): no payment session. */
   public RenterOptions withoutSession() {
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
-        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, null, sessionLifetime, sealedAppends);
+        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, null, sessionLifetime, sealedAppends, programStreams);
   }
 
   /**
@@ -337,7 +344,7 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
         retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull,
-        Objects.requireNonNull(lifetime, "lifetime"), sealedAppends);
+        Objects.requireNonNull(lifetime, "lifetime"), sealedAppends, programStreams);
   }
 
   /**
@@ -348,6 +355,17 @@ public record RenterOptions(MaxPrices maxPrices, @Nullable PublicKey expectedHos
     return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
         proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
         retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull,
-        sessionLifetime, appends);
+        sessionLifetime, appends, programStreams);
+  }
+
+  /**
+   * Whether programs that fit one go on the client's program stream ({@code true}, the default) or each on
+   * its own {@code Execute} call ({@link #programStreams()}).
+   */
+  public RenterOptions withProgramStreams(boolean streams) {
+    return new RenterOptions(maxPrices, expectedHostKeyOrNull, clock, withdrawalLifetime, chunkSize,
+        proofCacheCapacity, durationUnits, interceptors, appendRetries, budgetOrNull, evidenceDirOrNull, deadlines,
+        retries, scheduler, security, confirmCommits, maxCostOrNull, receiptListenerOrNull, sessionAmountOrNull,
+        sessionLifetime, sealedAppends, streams);
   }
 }

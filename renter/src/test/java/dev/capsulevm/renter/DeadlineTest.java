@@ -14,6 +14,8 @@ import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.PriceTableResponse;
+import dev.capsulevm.proto.v1.StreamRequest;
+import dev.capsulevm.proto.v1.StreamResponse;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -36,7 +38,8 @@ import org.junit.jupiter.api.Test;
  * one stopped with SIGSTOP) ends the program with {@link DeadlineExceededException} at the idle timeout or
  * the program's deadline, and the renter cancels the stream, so a write is never confirmed. The host is a
  * stand-in over real gRPC that serves a price table and swallows every Execute call; the idle timer runs
- * on a {@link FakeScheduler}, so no test waits for it.
+ * on a {@link FakeScheduler}, so no test waits for it. On a program stream the program's deadline is such
+ * a timer too.
  */
 class DeadlineTest {
   private static final long WAIT_SECONDS = 30; // for events over loopback gRPC; never reached when they happen
@@ -48,6 +51,8 @@ class DeadlineTest {
   private final AtomicInteger tableCalls = new AtomicInteger();
   private final AtomicInteger executeCalls = new AtomicInteger();
   private final List<ExecuteRequest> received = new CopyOnWriteArrayList<>();
+  /** What arrived on program streams. */
+  private final List<StreamRequest> streamed = new CopyOnWriteArrayList<>();
   private final CountDownLatch header = new CountDownLatch(1);
   private final CountDownLatch cancelled = new CountDownLatch(1);
   private Server server;
@@ -87,6 +92,28 @@ class DeadlineTest {
           public void onCompleted() {}
         };
       }
+
+      @Override
+      public StreamObserver<StreamRequest> executeStream(StreamObserver<StreamResponse> responses) {
+        return new StreamObserver<>() {
+          @Override
+          public void onNext(StreamRequest request) {
+            streamed.add(request);
+            if (request.getRequest().hasHeader()) {
+              header.countDown();
+            }
+            if (request.hasCancel()) {
+              cancelled.countDown();
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onCompleted() {}
+        };
+      }
     }).build().start();
   }
 
@@ -95,9 +122,51 @@ class DeadlineTest {
     server.shutdownNow().awaitTermination();
   }
 
+  /** A client that sends each program on its own Execute call (the tests below the stream's own). */
   private HostClient connect(RenterOptions options) {
+    return connectStreaming(options.withProgramStreams(false));
+  }
+
+  private HostClient connectStreaming(RenterOptions options) {
     return HostClient.connect("127.0.0.1:" + server.getPort(), SigningKey.generate(),
         options.withClock(clockSource.clock).withScheduler(scheduler));
+  }
+
+  @Test
+  void onAProgramStreamTheDeadlineCancelsTheProgramAtTheHost() throws Exception {
+    try (HostClient client = connectStreaming(RenterOptions.defaults().withIdleTimeout(Duration.ZERO))) {
+      ProgramRun run = client.submit(write());
+      assertTrue(header.await(WAIT_SECONDS, TimeUnit.SECONDS), "the host got the program on the stream");
+      assertEquals(List.of(Duration.ofMinutes(10)), scheduler.pending(), "the program's deadline is a timer");
+      assertFalse(run.completion().isDone());
+
+      scheduler.fire();
+
+      DeadlineExceededException e = deadlineOf(run);
+      assertEquals(DeadlineExceededException.Kind.PROGRAM, e.kind());
+      assertEquals(Duration.ofMinutes(10), e.limit());
+      assertTrue(cancelled.await(WAIT_SECONDS, TimeUnit.SECONDS), "the renter cancelled the program");
+      StreamRequest cancel = streamed.get(streamed.size() - 1);
+      assertEquals(streamed.get(0).getProgram(), cancel.getProgram(), "the cancel names the program");
+      assertTrue(cancel.getCancel().contains("deadline"), cancel.getCancel());
+      assertEquals(List.of(), received, "no Execute call");
+    }
+  }
+
+  @Test
+  void onAProgramStreamTheIdleTimeoutCancelsOnlyThatProgram() throws Exception {
+    try (HostClient client = connectStreaming(RenterOptions.defaults())) {
+      ProgramRun run = client.submit(write());
+      assertTrue(header.await(WAIT_SECONDS, TimeUnit.SECONDS));
+      assertEquals(List.of(Duration.ofMinutes(10), Duration.ofSeconds(60)), scheduler.pending(),
+          "the program's deadline, then its idle timer");
+      // The idle timer alone: the run cancels the program, which stops its deadline timer.
+      scheduler.fireLast();
+
+      assertEquals(DeadlineExceededException.Kind.IDLE, deadlineOf(run).kind());
+      assertTrue(cancelled.await(WAIT_SECONDS, TimeUnit.SECONDS), "the renter cancelled the program");
+      assertEquals(List.of(), scheduler.pending(), "the deadline timer is cancelled with the program");
+    }
   }
 
   /** A {@code CreateCapsule} program: a write, which the renter would confirm had the host proposed it. */

@@ -52,6 +52,23 @@ final class FakeScheduler implements Scheduler {
     return delays;
   }
 
+  /** Runs the pending timer scheduled last, in this thread, as if its delay had passed. */
+  void fireLast() {
+    Runnable due = null;
+    synchronized (this) {
+      for (int i = timers.size() - 1; i >= 0 && due == null; i--) {
+        Timer timer = timers.get(i);
+        if (!timer.done) {
+          timer.done = true;
+          due = timer.task;
+        }
+      }
+    }
+    if (due != null) {
+      due.run();
+    }
+  }
+
   /** Runs every pending timer, in this thread, as if its delay had passed. */
   void fire() {
     List<Runnable> due = new ArrayList<>();

@@ -12,6 +12,7 @@ import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.StreamRequest;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -67,7 +68,10 @@ class PriceTableRefetchTest {
     }
   }
 
-  /** Names a price table the host never issued in the header of the first {@code times} Execute calls. */
+  /**
+   * Names a price table the host never issued in the header of the first {@code times} programs, each on
+   * its Execute call or on the program stream; {@link #calls} counts the programs sent.
+   */
   private static final class UnknownTable implements ClientInterceptor {
     private final int times;
     final AtomicInteger calls = new AtomicInteger();
@@ -80,22 +84,32 @@ class PriceTableRefetchTest {
     public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
         CallOptions options, Channel next) {
       ClientCall<ReqT, RespT> call = next.newCall(method, options);
-      if (!method.getFullMethodName().equals(HostGrpc.getExecuteMethod().getFullMethodName())
-          || calls.incrementAndGet() > times) {
+      String name = method.getFullMethodName();
+      if (!name.equals(HostGrpc.getExecuteMethod().getFullMethodName())
+          && !name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName())) {
         return call;
       }
       return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
         @Override
         @SuppressWarnings("unchecked")
         public void sendMessage(ReqT message) {
-          ExecuteRequest request = (ExecuteRequest) message;
-          if (request.hasHeader()) {
-            request = request.toBuilder().setHeader(request.getHeader().toBuilder()
-                .setPriceTableId(ByteString.copyFrom(new byte[32]))).build();
+          if (message instanceof StreamRequest tagged && tagged.hasRequest()) {
+            super.sendMessage((ReqT) tagged.toBuilder().setRequest(changed(tagged.getRequest())).build());
+          } else if (message instanceof ExecuteRequest request) {
+            super.sendMessage((ReqT) changed(request));
+          } else {
+            super.sendMessage(message);
           }
-          super.sendMessage((ReqT) request);
         }
       };
+    }
+
+    private ExecuteRequest changed(ExecuteRequest request) {
+      if (!request.hasHeader() || calls.incrementAndGet() > times) {
+        return request;
+      }
+      return request.toBuilder().setHeader(request.getHeader().toBuilder()
+          .setPriceTableId(ByteString.copyFrom(new byte[32]))).build();
     }
   }
 }

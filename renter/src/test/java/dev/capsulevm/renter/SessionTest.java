@@ -27,6 +27,7 @@ import dev.capsulevm.proto.v1.CloseSessionResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.HostGrpc;
+import dev.capsulevm.proto.v1.StreamRequest;
 import dev.capsulevm.proto.v1.OpenSessionResponse;
 import dev.capsulevm.renter.evidence.Claim;
 import dev.capsulevm.renter.evidence.Evidence;
@@ -561,7 +562,7 @@ class SessionTest {
     return end.toBuilder().setEnd(end.getEnd().toBuilder().setSignedReceipt(ByteString.copyFrom(bytes))).build();
   }
 
-  /** Counts how the Execute headers sent were paid. */
+  /** Counts how the program headers sent (on Execute calls and program streams) were paid. */
   static final class Payments implements ClientInterceptor {
     final AtomicInteger tickets = new AtomicInteger();
     final AtomicInteger withdrawals = new AtomicInteger();
@@ -570,13 +571,15 @@ class SessionTest {
     public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
         CallOptions options, Channel next) {
       ClientCall<ReqT, RespT> call = next.newCall(method, options);
-      if (!method.getFullMethodName().equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+      String name = method.getFullMethodName();
+      if (!name.equals(HostGrpc.getExecuteMethod().getFullMethodName())
+          && !name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName())) {
         return call;
       }
       return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
         @Override
         public void sendMessage(ReqT message) {
-          ExecuteRequest request = (ExecuteRequest) message;
+          ExecuteRequest request = message instanceof StreamRequest tagged ? tagged.getRequest() : (ExecuteRequest) message;
           if (request.hasHeader()) {
             boolean ticket = !request.getHeader().getTicket().isEmpty();
             boolean withdrawal = !request.getHeader().getSignedWithdrawal().isEmpty();

@@ -5,6 +5,8 @@ import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.OpenSessionResponse;
 import dev.capsulevm.proto.v1.PriceTableResponse;
+import dev.capsulevm.proto.v1.StreamRequest;
+import dev.capsulevm.proto.v1.StreamResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -13,13 +15,16 @@ import io.grpc.ForwardingClientCall;
 import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 
 /**
  * A man in the middle between renter and host: a client interceptor that hands every reply of the Host
  * service to a mutation and passes on what the mutation returns: each response message of an
- * {@code Execute} call with its position on the stream, each {@code GetBalance}, each
+ * {@code Execute} call with its position on the stream (of a program on an {@code ExecuteStream}, with its
+ * position among that program's messages), each {@code GetBalance}, each
  * {@code GetPriceTable} and each {@code OpenSession} reply. Counts the messages it actually changed.
  */
 final class Tamper implements ClientInterceptor {
@@ -33,7 +38,7 @@ final class Tamper implements ClientInterceptor {
   private volatile UnaryOperator<PriceTableResponse> priceTable;
   private volatile UnaryOperator<OpenSessionResponse> openSession;
   final AtomicInteger changed = new AtomicInteger();
-  /** Execute calls started through this interceptor. */
+  /** Programs sent through this interceptor: Execute calls, and programs started on an ExecuteStream. */
   final AtomicInteger executeCalls = new AtomicInteger();
 
   void set(Mutation m) {
@@ -63,6 +68,19 @@ final class Tamper implements ClientInterceptor {
     openSession = null;
   }
 
+  /** {@code call}, counting in {@link #executeCalls} each program it starts (a request carrying a header). */
+  private <ReqT, RespT> ClientCall<ReqT, RespT> countingPrograms(ClientCall<ReqT, RespT> call) {
+    return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+      @Override
+      public void sendMessage(ReqT message) {
+        if (message instanceof StreamRequest request && request.getRequest().hasHeader()) {
+          executeCalls.incrementAndGet();
+        }
+        super.sendMessage(message);
+      }
+    };
+  }
+
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
       CallOptions options, Channel next) {
@@ -77,6 +95,23 @@ final class Tamper implements ClientInterceptor {
       }
       AtomicInteger position = new AtomicInteger();
       change = message -> m.apply(position.getAndIncrement(), (ExecuteResponse) message);
+    } else if (name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName())) {
+      call = countingPrograms(call);
+      // Each program on the stream is changed as its own Execute call would be, positions counted per program.
+      Map<Long, AtomicInteger> positions = new ConcurrentHashMap<>();
+      change = message -> {
+        StreamResponse tagged = (StreamResponse) message;
+        Mutation m = mutation;
+        if (m == null || !tagged.hasResponse()) {
+          return tagged;
+        }
+        int position = positions.computeIfAbsent(tagged.getProgram(), p -> new AtomicInteger()).getAndIncrement();
+        if (tagged.hasStatus()) {
+          positions.remove(tagged.getProgram());
+        }
+        ExecuteResponse changed = m.apply(position, tagged.getResponse());
+        return changed.equals(tagged.getResponse()) ? tagged : tagged.toBuilder().setResponse(changed).build();
+      };
     } else if (name.equals(HostGrpc.getGetBalanceMethod().getFullMethodName()) && balance != null) {
       UnaryOperator<BalanceResponse> m = balance;
       change = message -> m.apply((BalanceResponse) message);

@@ -118,6 +118,8 @@ public final class HotPathProbe {
       if (session != null) {
         options = options.withSession(Amount.ofCap(Long.parseLong(session)));
       }
+      // -Dprobe.streams=false: each program on its own Execute call (the timeline sees only those).
+      options = options.withProgramStreams(!TIMELINE && Boolean.parseBoolean(System.getProperty("probe.streams", "true")));
       CallTimes calls = new CallTimes();
       if (TIMELINE) {
         options = options.withInterceptors(List.of(timeline, calls));
