@@ -9,17 +9,13 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
-import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Where the Host port's calls run, on a server whose transport hands every callback to the interceptor
- * in its own thread (gRPC's direct executor): each call gets a lane that runs its callbacks one at a time
- * and in order, either at once in the transport's thread or on {@code pool}.
+ * in its own thread (gRPC's direct executor): each call gets a {@link Lane} that runs its callbacks one at
+ * a time and in order, either at once in the transport's thread or on {@code pool}.
  *
  * <p>Only an Execute call's ProgramHeader, program data and readiness run at once: admitting a header and buffering
  * data never wait (CPU, in-memory state, LMDB reads), so the transport thread may run them, and the hop to
@@ -29,10 +25,18 @@ import org.slf4j.LoggerFactory;
  * waits for the disk), the renter's half-close and cancellation (either may refuse a pending commit, which
  * settles), and every callback of every other method (their handlers may wait, and a streaming
  * handler starts in {@code startCall}). The call's {@link Context} goes with each task.
+ *
+ * <p>An ExecuteStream call's messages and readiness run at once too: its {@link ProgramStream} only routes
+ * each message to its program's own lane (which runs a header or data at once, the rest on the pool) or
+ * wakes the programs, so one program's CommitDecision never holds up the stream's other programs. Its
+ * half-close and cancellation go to the pool as for any call.
  */
 final class CallLanes implements ServerInterceptor {
-  private static final Logger log = LoggerFactory.getLogger(CallLanes.class);
   private static final String EXECUTE = HostGrpc.getExecuteMethod().getFullMethodName();
+  private static final String EXECUTE_STREAM = HostGrpc.getExecuteStreamMethod().getFullMethodName();
+
+  /** How a method's callbacks are routed. */
+  private enum Kind { EXECUTE, EXECUTE_STREAM, OTHER }
 
   private final Executor pool;
 
@@ -43,14 +47,18 @@ final class CallLanes implements ServerInterceptor {
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
-    Lane lane = new Lane(pool, call, Context.current());
-    boolean execute = call.getMethodDescriptor().getFullMethodName().equals(EXECUTE);
-    if (execute) {
-      return new Routed<>(next.startCall(call, headers), lane, true);
+    Lane lane = new Lane(pool, Context.current(), e -> call.close(
+        Status.INTERNAL.withDescription("the host failed handling the call").withCause(e), new Metadata()));
+    String method = call.getMethodDescriptor().getFullMethodName();
+    Kind kind = method.equals(EXECUTE) ? Kind.EXECUTE
+        : method.equals(EXECUTE_STREAM) ? Kind.EXECUTE_STREAM : Kind.OTHER;
+    if (kind != Kind.OTHER) {
+      // Both handlers only make their call's state (ExecuteCall, ProgramStream): nothing waits.
+      return new Routed<>(next.startCall(call, headers), lane, kind);
     }
     Deferred<Q> deferred = new Deferred<>();
     lane.run(() -> deferred.listener = next.startCall(call, headers), false);
-    return new Routed<>(deferred, lane, false);
+    return new Routed<>(deferred, lane, kind);
   }
 
   /** A listener that {@code startCall} makes on the pool; every later callback runs after it there. */
@@ -91,21 +99,27 @@ final class CallLanes implements ServerInterceptor {
     }
   }
 
-  /** Sends each callback down the call's lane: at once only an Execute call's header and data. */
+  /**
+   * Sends each callback down the call's lane: at once only an Execute call's header and data and an
+   * ExecuteStream call's messages.
+   */
   private static final class Routed<Q> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
     private final Lane lane;
-    private final boolean execute;
+    private final Kind kind;
 
-    Routed(ServerCall.Listener<Q> delegate, Lane lane, boolean execute) {
+    Routed(ServerCall.Listener<Q> delegate, Lane lane, Kind kind) {
       super(delegate);
       this.lane = lane;
-      this.execute = execute;
+      this.kind = kind;
     }
 
     @Override
     public void onMessage(Q message) {
-      boolean now = execute && message instanceof ExecuteRequest request
-          && (request.hasHeader() || request.hasData());
+      boolean now = switch (kind) {
+        case EXECUTE -> message instanceof ExecuteRequest request && (request.hasHeader() || request.hasData());
+        case EXECUTE_STREAM -> true;
+        case OTHER -> false;
+      };
       lane.run(() -> super.onMessage(message), now);
     }
 
@@ -126,94 +140,10 @@ final class CallLanes implements ServerInterceptor {
 
     @Override
     public void onReady() {
-      // An Execute call's readiness only wakes its program's worker (a notify); it comes first on every
-      // call, so queuing it would put the header behind it on the pool.
-      lane.run(super::onReady, execute);
-    }
-  }
-
-  /**
-   * One call's callbacks, one at a time and in order: a task may run at once in the caller's thread only
-   * when nothing of the call is running or waiting; otherwise it waits its turn on the pool.
-   */
-  private static final class Lane {
-    private final Executor pool;
-    private final ServerCall<?, ?> call;
-    private final Context context;
-    private final ArrayDeque<Runnable> waiting = new ArrayDeque<>();
-    /** Whether a task runs now or the pool has been asked to drain the waiting ones. */
-    private boolean busy;
-
-    Lane(Executor pool, ServerCall<?, ?> call, Context context) {
-      this.pool = pool;
-      this.call = call;
-      this.context = context;
-    }
-
-    void run(Runnable task, boolean now) {
-      boolean inline;
-      synchronized (this) {
-        inline = now && !busy;
-        if (!inline) {
-          waiting.add(task);
-          if (busy) {
-            return; // whoever is busy drains it, in order
-          }
-        }
-        busy = true;
-      }
-      if (!inline) {
-        schedule();
-        return;
-      }
-      try {
-        runGuarded(context.wrap(task));
-      } finally {
-        boolean more;
-        synchronized (this) {
-          more = !waiting.isEmpty();
-          busy = more;
-        }
-        if (more) {
-          schedule();
-        }
-      }
-    }
-
-    private void schedule() {
-      try {
-        pool.execute(this::drain);
-      } catch (RejectedExecutionException e) {
-        drain(); // shutting down: the call's last callbacks run here rather than never
-      }
-    }
-
-    private void drain() {
-      while (true) {
-        Runnable next;
-        synchronized (this) {
-          next = waiting.poll();
-          if (next == null) {
-            busy = false;
-            return;
-          }
-        }
-        runGuarded(context.wrap(next));
-      }
-    }
-
-    /** Runs a callback; one that throws closes the call, as gRPC does for a listener that throws. */
-    private void runGuarded(Runnable task) {
-      try {
-        task.run();
-      } catch (RuntimeException | Error e) {
-        log.error("a call's handler failed", e);
-        try {
-          call.close(Status.INTERNAL.withDescription("the host failed handling the call").withCause(e), new Metadata());
-        } catch (RuntimeException closed) {
-          log.debug("could not close the call", closed);
-        }
-      }
+      // An Execute call's readiness only wakes its program's worker (a notify; a program stream's, each of
+      // its programs' workers); it comes first on every call, so queuing it would put the header behind it
+      // on the pool.
+      lane.run(super::onReady, kind != Kind.OTHER);
     }
   }
 }

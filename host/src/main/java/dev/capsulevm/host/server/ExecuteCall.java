@@ -11,7 +11,6 @@ import dev.capsulevm.program.Program;
 import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.crypto.PublicKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
-import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.Failure;
 import dev.capsulevm.proto.v1.ProgramEnd;
 import dev.capsulevm.vm.exec.PendingCommit;
@@ -25,7 +24,10 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
 
 /**
- * One Execute stream: the renter's messages in order, the call's state, and its end. The header goes to
+ * One program's call: the renter's messages in order, the call's state, and its end. The call is an Execute
+ * call of its own ({@link CallResponses}) or one program of a program stream ({@link ProgramStream}), which
+ * delivers the program's messages, cancellation and half-close to it as its own call would: this class
+ * does not know which, and a program runs, costs and ends the same either way. The header goes to
  * {@link Admission}, the program data to {@link Upload}, the admitted program to a {@link ProgramDriver};
  * every way the call ends is an {@link EndReason}, which gives its status.
  *
@@ -45,8 +47,9 @@ import org.slf4j.event.Level;
  * closes and the receipt counts exactly the messages the renter sent. CommitProposal, ProgramEnd and
  * CommitDecision are not metered.
  *
- * <p>Flow control: inbound in {@link Upload} (one message requested at a time), outbound in
- * {@link ProgramDriver} (an output only when the stream is ready).
+ * <p>Flow control: inbound in {@link Upload} (one message requested at a time; on a program stream the
+ * stream's, shared by its programs), outbound in {@link ProgramDriver} (an output only when the stream is
+ * ready).
  */
 final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private static final Logger log = LoggerFactory.getLogger(ExecuteCall.class);
@@ -78,9 +81,11 @@ final class ExecuteCall implements StreamObserver<ExecuteRequest> {
   private volatile @Nullable Abort abort;
   private boolean halfClosed;
 
-  ExecuteCall(HostContext ctx, StreamObserver<ExecuteResponse> out) {
+  /** A call whose messages go out through {@code responses}, which takes its cancellation and readiness handlers. */
+  ExecuteCall(HostContext ctx, Responses responses) {
     this.ctx = ctx;
-    this.responses = new Responses(out, this::onCancel, this::onReady);
+    this.responses = responses;
+    responses.attach(this::onCancel, this::onReady);
     ctx.calls.add(this);
     responses.requestNext();
   }

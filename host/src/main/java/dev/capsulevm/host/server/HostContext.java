@@ -30,6 +30,8 @@ final class HostContext {
   /** The payment sessions open, whose tickets pay for programs. */
   final Sessions sessions;
   final Set<ExecuteCall> calls = ConcurrentHashMap.newKeySet();
+  /** The program streams open, which the host's close tells to close once their programs have ended. */
+  final Set<ProgramStream> streams = ConcurrentHashMap.newKeySet();
   final ProgramSlots slots;
   final AtomicLong programsRun = new AtomicLong();
   final long startedNanos = System.nanoTime();

@@ -216,7 +216,8 @@ public final class HostServer implements AutoCloseable {
       HealthStatusManager health = new HealthStatusManager();
       ServerServiceDefinition sync = replicator.service();
       // The transport hands each callback to CallLanes in its own thread, which runs an Execute call's
-      // header and data there and everything else on callPool (what gRPC's default executor did).
+      // header and data there and everything else on callPool (what gRPC's default executor did); a
+      // program stream routes its messages there, each program's in its own lane on callPool.
       ThreadPoolExecutor callPool = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
           new SynchronousQueue<>(), threads("capsulevm-grpc"));
       opened.add(callPool::shutdownNow);
@@ -225,7 +226,7 @@ public final class HostServer implements AutoCloseable {
           .directExecutor()
           .intercept(new CallLanes(callPool))
           .maxInboundMessageSize(config.maxInboundMessageBytes())
-          .addService(new HostService(ctx))
+          .addService(new HostService(ctx, callPool))
           .addService(sync)
           .addService(health.getHealthService()))
           .build()
@@ -414,7 +415,8 @@ public final class HostServer implements AutoCloseable {
 
   /**
    * Graceful shutdown: health turns NOT_SERVING, sync sessions are cut (each only added verified records,
-   * and the next one resumes), new programs are refused (UNAVAILABLE); programs in flight get {@code
+   * and the next one resumes), new programs are refused (UNAVAILABLE), program streams close (UNAVAILABLE)
+   * as soon as their programs have ended; programs in flight get {@code
    * shutdownGrace} to finish (a pending commit to be decided); whatever is still running then is aborted
    * atomically (its staged writes discarded, its cost settled, the renter told UNAVAILABLE); then the
    * servers stop, payment sessions are forgotten (their remainders released) and the store (with the
@@ -429,6 +431,11 @@ public final class HostServer implements AutoCloseable {
     log.info("host shutting down");
     health.forEach(HealthStatusManager::enterTerminalState);
     ctx.closing = true;
+    // A program stream outlives none of its programs, which are calls ended below: an idle one closes now
+    // (UNAVAILABLE), a busy one after its last program's status, so none holds the server's shutdown up.
+    for (ProgramStream stream : List.copyOf(ctx.streams)) {
+      stream.shutdown();
+    }
     // Sync sessions are cut at once: each only ever added verified records, and the next one resumes.
     replicator.close();
     adminServer.shutdown();

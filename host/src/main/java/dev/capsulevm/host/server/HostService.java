@@ -16,17 +16,26 @@ import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.OpenSessionRequest;
 import dev.capsulevm.proto.v1.OpenSessionResponse;
 import dev.capsulevm.proto.v1.PriceTableResponse;
+import dev.capsulevm.proto.v1.StreamRequest;
+import dev.capsulevm.proto.v1.StreamResponse;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.stub.StreamObserver;
+import java.util.concurrent.Executor;
 import org.jspecify.annotations.Nullable;
 
-/** The renter-facing service: price table, balances (signed statements), payment sessions, programs. */
+/**
+ * The renter-facing service: price table, balances (signed statements), payment sessions, programs (one per
+ * Execute call, or many on a program stream).
+ */
 final class HostService extends HostGrpc.HostImplBase {
   private final HostContext ctx;
+  /** Where a program stream's programs run their callbacks that may not run in the transport's thread. */
+  private final Executor callPool;
 
-  HostService(HostContext ctx) {
+  HostService(HostContext ctx, Executor callPool) {
     this.ctx = ctx;
+    this.callPool = callPool;
   }
 
   @Override
@@ -91,7 +100,12 @@ final class HostService extends HostGrpc.HostImplBase {
 
   @Override
   public StreamObserver<ExecuteRequest> execute(StreamObserver<ExecuteResponse> responses) {
-    return new ExecuteCall(ctx, responses);
+    return new ExecuteCall(ctx, new CallResponses(responses));
+  }
+
+  @Override
+  public StreamObserver<StreamRequest> executeStream(StreamObserver<StreamResponse> responses) {
+    return new ProgramStream(ctx, responses, callPool);
   }
 
   /** The account named by {@code bytes}, or null after answering INVALID_ARGUMENT. */

@@ -18,6 +18,8 @@ import org.jspecify.annotations.Nullable;
  * <p>The call requests one message at a time (automatic requests are off). A data chunk that does not
  * fit under the program's buffer limit is held (one chunk at most) and retried as the executor releases
  * data, and no further message is requested until it fits, so gRPC's window pushes back on the renter.
+ * A program on a program stream is not paced this way (its {@code requestNext} does nothing): a chunk
+ * arriving while another is held fails the program with {@link EndReason#DATA}.
  *
  * <p>Stalls. While the host waits for a data message it asked for (none held back by flow control), the
  * renter has {@code firstDataTimeout} to send the first one after the header and {@code dataTimeout} for
@@ -77,11 +79,20 @@ final class Upload {
   void offer(byte[] chunk) {
     long declared = data.declaredLength();
     String problem = null;
+    EndReason reason = EndReason.PROTOCOL;
     synchronized (this) {
       if (stopped) {
         return;
       }
-      if (received == declared) {
+      if (held != null) {
+        // Only on a program stream, which does not pace one program's data (an Execute call asks for no
+        // message while a chunk is held): the renter sent more than the host buffers for the program.
+        reason = EndReason.DATA;
+        problem = "program data over the buffer limit: a chunk of " + chunk.length + " bytes at offset "
+            + (received + held.length) + " arrived while " + held.length + " bytes still waited for room under "
+            + data.maxBufferedBytes() + " bytes buffered (maxBufferedBytes); a program stream does not pace a"
+            + " program's data, so send larger programs on their own Execute call";
+      } else if (received == declared) {
         problem = "program data after the end: all " + declared + " declared bytes were already received";
       } else if (chunk.length > declared - received) {
         problem = "program data over the declared length: a chunk of " + chunk.length + " bytes at offset "
@@ -92,7 +103,7 @@ final class Upload {
       }
     }
     if (problem != null) {
-      abort.accept(EndReason.PROTOCOL, problem);
+      abort.accept(reason, problem);
       return;
     }
     feed();

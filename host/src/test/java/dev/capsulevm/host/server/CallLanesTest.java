@@ -11,6 +11,9 @@ import dev.capsulevm.proto.v1.GetPriceTableRequest;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.PriceTableResponse;
 import dev.capsulevm.proto.v1.ProgramHeader;
+import dev.capsulevm.proto.v1.StreamRequest;
+import dev.capsulevm.proto.v1.StreamResponse;
+import io.grpc.Context;
 import io.grpc.Attributes;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
@@ -97,7 +100,8 @@ class CallLanesTest {
 
     @Override
     public void onMessage(Q message) {
-      add(((ExecuteRequest) message).getKindCase().name());
+      add(message instanceof StreamRequest request ? "stream " + request.getKindCase().name()
+          : ((ExecuteRequest) message).getKindCase().name());
     }
 
     @Override
@@ -143,6 +147,43 @@ class CallLanesTest {
     service.inPool = true;
     pool.runAll();
     assertEquals("cancel on the pool", service.seen.get(7));
+  }
+
+  @Test
+  void anExecuteStreamsMessagesRunAtOnceItsHalfCloseAndCancellationOnThePool() {
+    ManualPool pool = new ManualPool();
+    Recording<StreamRequest> service = new Recording<>();
+    FakeCall<StreamRequest, StreamResponse> call = new FakeCall<>(HostGrpc.getExecuteStreamMethod());
+    ServerCall.Listener<StreamRequest> listener = new CallLanes(pool)
+        .interceptCall(call, new Metadata(), (c, h) -> service);
+    listener.onReady();
+    listener.onMessage(StreamRequest.newBuilder().setProgram(1).setRequest(HEADER).build());
+    // A decision or a cancel too: the stream routes each to its program's lane without waiting.
+    listener.onMessage(StreamRequest.newBuilder().setProgram(1).setRequest(DECISION).build());
+    listener.onMessage(StreamRequest.newBuilder().setProgram(1).setCancel("stop").build());
+    listener.onHalfClose();
+    assertEquals(List.of("ready at once", "stream REQUEST at once", "stream REQUEST at once", "stream CANCEL at once"),
+        service.seen);
+    service.inPool = true;
+    pool.runAll();
+    assertEquals("half-close on the pool", service.seen.get(4));
+  }
+
+  @Test
+  void aLaneHandsAHandlerThatThrowsToItsFailureHandlerAndGoesOn() {
+    ManualPool pool = new ManualPool();
+    List<String> seen = new ArrayList<>();
+    Lane lane = new Lane(pool, Context.ROOT, e -> seen.add("failed: " + e.getMessage()));
+    lane.run(() -> {
+      throw new IllegalStateException("broken");
+    }, true);
+    lane.run(() -> seen.add("next at once"), true);
+    lane.run(() -> {
+      throw new AssertionError("an Error too");
+    }, false);
+    lane.run(() -> seen.add("after it, in order"), true);
+    pool.runAll();
+    assertEquals(List.of("failed: broken", "next at once", "failed: an Error too", "after it, in order"), seen);
   }
 
   @Test

@@ -80,6 +80,19 @@ class UploadTest {
   }
 
   @Test
+  void unpaced_aChunkArrivingWhileOneIsHeldFailsTheProgramData() {
+    // A program stream asks for messages whatever the upload says: a second chunk may come while one waits.
+    Upload u = upload(12, 4);
+    u.offer(new byte[4]);
+    u.offer(new byte[4]);
+    assertEquals(List.of(), aborts, "one chunk is held, as on Execute");
+    u.offer(new byte[4]);
+    assertEquals(1, aborts.size());
+    assertTrue(aborts.get(0).startsWith("DATA: program data over the buffer limit: a chunk of 4 bytes at offset 8"),
+        aborts.get(0));
+  }
+
+  @Test
   void watch_abortsALateRenterAtOnce_andSchedulesItsCheckOtherwise() {
     Upload onTime = upload(8, 8);
     onTime.watch();
