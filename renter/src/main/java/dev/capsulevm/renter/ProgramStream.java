@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -124,8 +125,8 @@ final class ProgramStream {
           return false;
         }
         if (lane.number == 0) {
-          if (lane.over) {
-            return false;
+          if (lane.ended()) {
+            return false; // cancelled or expired before its first message: it never reaches the host
           }
           lane.number = ++lastNumber;
           lanes.put(lane.number, lane);
@@ -189,15 +190,17 @@ final class ProgramStream {
     }
   }
 
-  /** One program on the stream: the observer its run sends on. */
+  /**
+   * One program on the stream: the observer its run sends on. Its run hears exactly one end, as from a
+   * call: the host's status, the stream's breakage, the deadline, or (after the run cancelled) CANCELLED.
+   */
   static final class Lane implements StreamObserver<ExecuteRequest> {
     private final Open stream;
     private final StreamObserver<ExecuteResponse> responses;
     private final Executor executor;
     /** Set at the program's first message, under the stream's send lock; 0 before. */
     private volatile long number;
-    /** Cancelled or expired before its first message: it never gets a number. */
-    private volatile boolean over;
+    private final AtomicBoolean ended = new AtomicBoolean();
     private @Nullable Runnable timerOrNull;
 
     private Lane(Open stream, StreamObserver<ExecuteResponse> responses, Executor executor) {
@@ -206,9 +209,13 @@ final class ProgramStream {
       this.executor = executor;
     }
 
+    boolean ended() {
+      return ended.get();
+    }
+
     @Override
     public void onNext(ExecuteRequest request) {
-      if (!stream.send(this, StreamRequest.newBuilder().setRequest(request)) && number == 0 && !over) {
+      if (!stream.send(this, StreamRequest.newBuilder().setRequest(request)) && number == 0) {
         // Never numbered, so nothing else will end it: it fails as a call on a broken channel would.
         Throwable why = stream.breakage;
         failWith(why != null ? why : Status.UNAVAILABLE.withDescription("the program stream is closed")
@@ -216,27 +223,26 @@ final class ProgramStream {
       }
     }
 
-    /** The run cancels its program: the host stops it; nothing more about it reaches the run. */
+    /** The run cancels its program: the host stops it, and the run hears CANCELLED, as from a call. */
     @Override
     public void onError(Throwable t) {
-      over = true;
-      if (number != 0 && stream.lanes.remove(number) != null) {
-        stopTimer();
-        String reason = Status.fromThrowable(t).getDescription();
-        stream.send(this, StreamRequest.newBuilder().setCancel(reason == null ? "cancelled" : reason));
-      }
+      String reason = Status.fromThrowable(t).getDescription();
+      end(Status.CANCELLED.withDescription(reason).asRuntimeException(), reason == null ? "cancelled" : reason);
     }
 
     /** The run closes its side; after the program's end there is nothing to close. */
     @Override
     public void onCompleted() {
-      if (number != 0 && stream.lanes.containsKey(number)) {
+      if (!ended.get() && number != 0) {
         stream.send(this, StreamRequest.newBuilder().setHalfClose(true));
       }
     }
 
     /** Hands a response to the run, in order; the last one carries the program's status. */
     void deliver(StreamResponse response) {
+      if (response.hasStatus() && !ended.compareAndSet(false, true)) {
+        return;
+      }
       if (response.hasStatus()) {
         stopTimer();
       }
@@ -256,24 +262,32 @@ final class ProgramStream {
       });
     }
 
+    /** The stream broke (or never opened): the run hears {@code why}; nothing is sent. */
     void failWith(Throwable why) {
-      stopTimer();
-      executor.execute(() -> responses.onError(why));
+      if (ended.compareAndSet(false, true)) {
+        stopTimer();
+        executor.execute(() -> responses.onError(why));
+      }
     }
 
     /** The program's deadline passed: cancelled at the host, DEADLINE_EXCEEDED for the run. */
     void expire(Duration deadline) {
-      over = true;
-      boolean running = number == 0 || stream.lanes.remove(number) != null;
-      if (!running) {
+      String message = "the program did not end within its deadline of " + deadline;
+      end(Status.DEADLINE_EXCEEDED.withDescription(message).withCause(new DeadlinePassed()).asRuntimeException(),
+          message);
+    }
+
+    /** Ends the program from the renter's side: cancelled at the host if it reached it, {@code heard} by the run. */
+    private void end(Throwable heard, String reason) {
+      if (!ended.compareAndSet(false, true)) {
         return;
       }
-      String message = "the program did not end within its deadline of " + deadline;
-      if (number != 0) {
-        stream.send(this, StreamRequest.newBuilder().setCancel(message));
+      stopTimer();
+      long sent = number;
+      if (sent != 0 && stream.lanes.remove(sent) != null) {
+        stream.send(this, StreamRequest.newBuilder().setCancel(reason));
       }
-      executor.execute(() -> responses.onError(
-          Status.DEADLINE_EXCEEDED.withDescription(message).withCause(new DeadlinePassed()).asRuntimeException()));
+      executor.execute(() -> responses.onError(heard));
     }
 
     private void stopTimer() {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proto.v1.ExecuteRequest;
@@ -135,7 +136,7 @@ class DeadlineTest {
   @Test
   void onAProgramStreamTheDeadlineCancelsTheProgramAtTheHost() throws Exception {
     try (HostClient client = connectStreaming(RenterOptions.defaults().withIdleTimeout(Duration.ZERO))) {
-      ProgramRun run = client.submit(write());
+      ProgramRun run = client.submit(read());
       assertTrue(header.await(WAIT_SECONDS, TimeUnit.SECONDS), "the host got the program on the stream");
       assertEquals(List.of(Duration.ofMinutes(10)), scheduler.pending(), "the program's deadline is a timer");
       assertFalse(run.completion().isDone());
@@ -156,7 +157,7 @@ class DeadlineTest {
   @Test
   void onAProgramStreamTheIdleTimeoutCancelsOnlyThatProgram() throws Exception {
     try (HostClient client = connectStreaming(RenterOptions.defaults())) {
-      ProgramRun run = client.submit(write());
+      ProgramRun run = client.submit(read());
       assertTrue(header.await(WAIT_SECONDS, TimeUnit.SECONDS));
       assertEquals(List.of(Duration.ofMinutes(10), Duration.ofSeconds(60)), scheduler.pending(),
           "the program's deadline, then its idle timer");
@@ -174,6 +175,13 @@ class DeadlineTest {
     ProgramBuilder b = ProgramBuilder.withoutCapsule();
     b.createCapsule(CapsuleWriter.newMetadata(SigningKey.generate(), SigningKey.generate(), SigningPolicy.EVERY_RECORD,
         16, 256, "silent", ScriptedHost.NOW.toEpochMilli()));
+    return b.build();
+  }
+
+  /** A {@code Metadata} program: read-only, so it goes on a program stream. */
+  private static PreparedProgram read() {
+    ProgramBuilder b = new ProgramBuilder(Hash.fromHex("01".repeat(Hash.LENGTH)), null, null, null);
+    b.metadata();
     return b.build();
   }
 

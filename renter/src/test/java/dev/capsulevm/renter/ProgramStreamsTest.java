@@ -157,10 +157,10 @@ class ProgramStreamsTest {
   @Test
   void aProgramThatDoesNotFitAStreamHasItsOwnCall() throws Exception {
     Calls calls = new Calls(0);
+    CapsuleWriter copy = new CapsuleWriter(writer.metadata(), writer.writerKey(), writer.heads(),
+        writer.knownHeaders());
     try (HostClient client = fundedClient(host, 100,
         RenterOptions.defaults().withChunkSize(16).withInterceptors(List.of(calls)))) {
-      CapsuleWriter copy = new CapsuleWriter(writer.metadata(), writer.writerKey(), writer.heads(),
-          writer.knownHeaders());
       copy.append(client, subRecords("a longer sub-record than one chunk of sixteen bytes", 1));
       assertEquals(1, calls.execute.get(), "data over one message: its own Execute call");
       assertEquals(0, calls.streams.get());
@@ -170,8 +170,6 @@ class ProgramStreamsTest {
     Calls confirming = new Calls(0);
     try (HostClient client = fundedClient(host, 100,
         RenterOptions.defaults().withConfirmCommits(true).withInterceptors(List.of(confirming)))) {
-      CapsuleWriter copy = new CapsuleWriter(writer.metadata(), writer.writerKey(), writer.heads(),
-          writer.knownHeaders());
       copy.append(client, subRecords("confirmed", 1));
       assertEquals(1, confirming.execute.get(), "a write that waits for a proposal: its own Execute call");
     }
