@@ -27,7 +27,8 @@ import org.jspecify.annotations.Nullable;
  * @param chunkSize the most program data per request message
  * @param proofCacheCapacity records the shared proof cache keeps
  * @param durationUnits how long storage added by a program is paid for, unless a program says otherwise
- * @param interceptors gRPC interceptors on the host channel (tests use one to tamper with responses)
+ * @param interceptors gRPC interceptors on the host channel (tests use one to tamper with responses); a
+ *     program stream's responses reach them in the transport's thread, so they must not block
  * @param appendRetries how many times {@link CapsuleWriter} appends again after an append conflict
  *     (another writer appended first), each time on the heads it then verified
  * @param budgetOrNull the budget of every program {@link HostClient#run(PreparedProgram)} runs, instead of

@@ -319,7 +319,10 @@ class EndToEndTest {
   void readersRunWhileAWriteProgramIsInFlight() throws Exception {
     Tamper hold = new Tamper();
     java.util.concurrent.CountDownLatch readsDone = new java.util.concurrent.CountDownLatch(1);
-    try (HostClient client = fundedClient(host, 1000, hold)) {
+    // The hold blocks the thread that delivers the write's end: its own Execute call's, not the transport
+    // thread a program stream's responses arrive on (which the readers' streams may share).
+    try (HostClient client = fundedClient(host, 1000,
+        RenterOptions.defaults().withProgramStreams(false).withInterceptors(List.of(hold)))) {
       CapsuleWriter writer = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
           SigningPolicy.EVERY_RECORD, 4096, 64, "concurrent");
       writer.append(client, subRecords("base", 50));
