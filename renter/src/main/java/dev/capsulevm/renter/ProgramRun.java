@@ -291,12 +291,13 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
   }
 
   /**
-   * Whether it may run on a program stream (docs/PROTOCOL.md, "Program streams"): its data fits one
-   * message, so the stream's shared flow control never holds it back, and the host commits or ends it
-   * without waiting for a decision (read-only, or its heads stated).
+   * Whether it may run on a program stream (docs/PROTOCOL.md, "Program streams"): its data takes at most
+   * two messages, which any host buffers without pacing (one chunk always fits its empty buffer, one more
+   * is held), and the host commits or ends it without waiting for a decision (read-only, or its heads
+   * stated).
    */
   boolean fitsStream() {
-    return requests.size() <= 2 && (prepared.isReadOnly() || !statedHeads.isEmpty());
+    return requests.size() <= 3 && (prepared.isReadOnly() || !statedHeads.isEmpty());
   }
 
   /** The price table it was prepared under. */

@@ -60,7 +60,7 @@ import org.jspecify.annotations.Nullable;
  *     is signed.
  * @param programStreams whether programs that fit one are sent on the client's long-lived program stream
  *     (docs/PROTOCOL.md, "Program streams"): read-only programs and writes with stated heads whose data
- *     fits one message. true (the default) saves the transport's per-call work; false sends every program
+ *     takes at most two messages. true (the default) saves the transport's per-call work; false sends every program
  *     on its own {@code Execute} call. Either way a program's cost, outputs and receipt are the same, and
  *     all are verified.
  */

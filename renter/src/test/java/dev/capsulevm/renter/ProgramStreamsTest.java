@@ -176,6 +176,37 @@ class ProgramStreamsTest {
   }
 
   @Test
+  void dataOfTwoMessagesGoesOnTheStreamOfAHostWithTheLeastBuffer(@TempDir Path tight) throws Exception {
+    // A buffer of one largest message (the least a host accepts), which still holds the append's record
+    // (an instruction's reference must fit it, on any RPC): both chunks arrive unpaced and are taken.
+    int message = 96 * 1024;
+    try (TestHost small = new TestHost(TestHost.config(tight).withBuffers(message, message))) {
+      Calls calls = new Calls(0);
+      try (HostClient client = fundedClient(small, 100, RenterOptions.defaults().withInterceptors(List.of(calls)))) {
+        CapsuleWriter batch = CapsuleWriter.create(client, SigningKey.generate(), SigningKey.generate(),
+            SigningPolicy.EVERY_RECORD, 64, 1024, "two chunks");
+        int calledBefore = calls.execute.get();
+        List<byte[]> blocks = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+          byte[] block = new byte[1024];
+          block[0] = (byte) i;
+          blocks.add(block);
+        }
+        for (int k = 0; k < 4; k++) {
+          batch.append(client, blocks);
+        }
+        assertEquals(calledBefore, calls.execute.get(),
+            "64 KiB of sub-records and the record around them: two chunks, on the stream");
+        assertEquals(1, calls.streams.get());
+        Record head = batch.heads().get(0);
+        ProgramBuilder read = client.newProgram(batch.capsuleId());
+        read.readSubRecordAtHeight(head.header().height(), 63, head.header());
+        assertEquals(63, client.run(read.build()).output(0).payload()[0]);
+      }
+    }
+  }
+
+  @Test
   void aTamperedOutputOnTheStreamIsCaughtForThatProgramAlone() throws Exception {
     Tamper tamper = new Tamper();
     try (HostClient client = fundedClient(host, 100, tamper)) {
