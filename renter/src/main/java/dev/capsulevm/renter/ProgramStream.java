@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
@@ -103,7 +104,7 @@ final class ProgramStream {
     private @Nullable StreamObserver<StreamRequest> requests;
     private long lastNumber;
     private volatile boolean broken;
-    private @Nullable Throwable breakage;
+    private volatile @Nullable Throwable breakage;
 
     void start(boolean refused) {
       if (refused) {
@@ -201,7 +202,7 @@ final class ProgramStream {
     /** Set at the program's first message, under the stream's send lock; 0 before. */
     private volatile long number;
     private final AtomicBoolean ended = new AtomicBoolean();
-    private @Nullable Runnable timerOrNull;
+    private volatile @Nullable Runnable timerOrNull;
 
     private Lane(Open stream, StreamObserver<ExecuteResponse> responses, Executor executor) {
       this.stream = stream;
@@ -246,7 +247,7 @@ final class ProgramStream {
       if (response.hasStatus()) {
         stopTimer();
       }
-      executor.execute(() -> {
+      handOver(() -> {
         if (response.hasResponse()) {
           responses.onNext(response.getResponse());
         }
@@ -266,7 +267,7 @@ final class ProgramStream {
     void failWith(Throwable why) {
       if (ended.compareAndSet(false, true)) {
         stopTimer();
-        executor.execute(() -> responses.onError(why));
+        handOver(() -> responses.onError(why));
       }
     }
 
@@ -287,7 +288,16 @@ final class ProgramStream {
       if (sent != 0 && stream.lanes.remove(sent) != null) {
         stream.send(this, StreamRequest.newBuilder().setCancel(reason));
       }
-      executor.execute(() -> responses.onError(heard));
+      handOver(() -> responses.onError(heard));
+    }
+
+    /** Runs {@code task} on the run's executor, or here once the client closed its pool (the run still ends). */
+    private void handOver(Runnable task) {
+      try {
+        executor.execute(task);
+      } catch (RejectedExecutionException e) {
+        task.run();
+      }
     }
 
     private void stopTimer() {
