@@ -583,7 +583,7 @@ public final class HostClient implements AutoCloseable {
       run.limit(deadline, deadlines.program(), options.scheduler(), deadlines.idle());
       ProgramStream stream = streamOrNull;
       ExecutorService callbacks = streamCallbacksOrNull;
-      if (stream != null && callbacks != null && run.fitsStream()) {
+      if (stream != null && callbacks != null && stream.usable() && run.fitsStream()) {
         run.start(waiterOrNull == null
             ? stream.lane(run.responses(), MoreExecutors.newSequentialExecutor(callbacks), deadlines.program())
             : stream.lane(endsWaiting(run.responses(), waiterOrNull), waiterOrNull, deadlines.program()));

@@ -39,6 +39,8 @@ final class ProgramStream {
   private final Object lock = new Object();
   private @Nullable Open open;
   private boolean closed;
+  /** The host answered ExecuteStream UNIMPLEMENTED (an older host): the client uses Execute calls only. */
+  private volatile boolean unsupported;
 
   /** {@code stub} without an executor of its own: the stream's callbacks only route, in the transport. */
   ProgramStream(HostGrpc.HostStub stub, Scheduler scheduler) {
@@ -64,6 +66,11 @@ final class ProgramStream {
     Lane lane = new Lane(stream, responses, executor);
     lane.timerOrNull = scheduler.schedule(deadline, () -> lane.expire(deadline));
     return lane;
+  }
+
+  /** False once the host has said it has no program streams. */
+  boolean usable() {
+    return !unsupported;
   }
 
   /** Half-closes the stream: programs on it run to their ends, then the host closes it; no new ones. */
@@ -174,8 +181,19 @@ final class ProgramStream {
       breakWith(Status.UNAVAILABLE.withDescription("the host closed the program stream").asRuntimeException());
     }
 
-    /** The stream is over: every program on it sees {@code why}, as its own call would. */
-    private void breakWith(Throwable why) {
+    /**
+     * The stream is over: every program on it sees {@code why}, as its own call would. A host without
+     * program streams (UNIMPLEMENTED) ran none of them: they see UNAVAILABLE, which {@link HostClient#run}
+     * retries, on an Execute call from then on.
+     */
+    private void breakWith(Throwable cause) {
+      Throwable why = cause;
+      if (Status.fromThrowable(cause).getCode() == Status.Code.UNIMPLEMENTED) {
+        unsupported = true;
+        why = Status.UNAVAILABLE.withDescription("the host has no program streams (ExecuteStream is"
+            + " UNIMPLEMENTED there); nothing ran, and this client sends its programs on Execute calls from now")
+            .withCause(cause).asRuntimeException();
+      }
       synchronized (sends) {
         if (broken) {
           return;

@@ -31,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -203,6 +204,45 @@ class ProgramStreamsTest {
         read.readSubRecordAtHeight(head.header().height(), 63, head.header());
         assertEquals(63, client.run(read.build()).output(0).payload()[0]);
       }
+    }
+  }
+
+  @Test
+  void aHostWithoutProgramStreamsGetsExecuteCallsAfterItsFirstRefusal() throws Exception {
+    Calls calls = new Calls(0);
+    ClientInterceptor older = new ClientInterceptor() { // answers ExecuteStream as a host before it did
+      @Override
+      public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
+          CallOptions options, Channel next) {
+        if (!method.getFullMethodName().equals(HostGrpc.getExecuteStreamMethod().getFullMethodName())) {
+          return next.newCall(method, options);
+        }
+        return new ClientCall<>() {
+          @Override
+          public void start(Listener<RespT> listener, Metadata headers) {
+            listener.onClose(Status.UNIMPLEMENTED.withDescription("Method not found: ExecuteStream"), new Metadata());
+          }
+
+          @Override
+          public void request(int numMessages) {}
+
+          @Override
+          public void cancel(@Nullable String message, @Nullable Throwable cause) {}
+
+          @Override
+          public void halfClose() {}
+
+          @Override
+          public void sendMessage(ReqT message) {}
+        };
+      }
+    };
+    try (HostClient client = fundedClient(host, 100, RenterOptions.defaults().withInterceptors(List.of(older, calls)))) {
+      assertArrayEquals("r 5".getBytes(StandardCharsets.UTF_8), client.run(read(client, 5).build()).output(0).payload(),
+          "refused UNAVAILABLE on the stream before anything ran, then run again on an Execute call");
+      assertArrayEquals("r 6".getBytes(StandardCharsets.UTF_8), client.run(read(client, 6).build()).output(0).payload());
+      assertEquals(1, calls.streams.get(), "the stream was tried once");
+      assertEquals(3, calls.execute.get(), "the metadata fetch (again) and both reads on Execute calls");
     }
   }
 
