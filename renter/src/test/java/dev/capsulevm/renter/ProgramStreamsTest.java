@@ -31,7 +31,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -217,24 +216,7 @@ class ProgramStreamsTest {
         if (!method.getFullMethodName().equals(HostGrpc.getExecuteStreamMethod().getFullMethodName())) {
           return next.newCall(method, options);
         }
-        return new ClientCall<>() {
-          @Override
-          public void start(Listener<RespT> listener, Metadata headers) {
-            listener.onClose(Status.UNIMPLEMENTED.withDescription("Method not found: ExecuteStream"), new Metadata());
-          }
-
-          @Override
-          public void request(int numMessages) {}
-
-          @Override
-          public void cancel(@Nullable String message, @Nullable Throwable cause) {}
-
-          @Override
-          public void halfClose() {}
-
-          @Override
-          public void sendMessage(ReqT message) {}
-        };
+        return new RefusedCall<>(Status.UNIMPLEMENTED.withDescription("Method not found: ExecuteStream"), Runnable::run);
       }
     };
     try (HostClient client = fundedClient(host, 100, RenterOptions.defaults().withInterceptors(List.of(older, calls)))) {

@@ -23,7 +23,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -161,24 +160,7 @@ class RetryTest {
       if (!isExecute(method) || calls.incrementAndGet() > times) {
         return next.newCall(method, options);
       }
-      return new ClientCall<>() {
-        @Override
-        public void start(Listener<RespT> listener, Metadata headers) {
-          ForkJoinPool.commonPool().execute(() -> listener.onClose(status, new Metadata()));
-        }
-
-        @Override
-        public void request(int numMessages) {}
-
-        @Override
-        public void cancel(@Nullable String message, @Nullable Throwable cause) {}
-
-        @Override
-        public void halfClose() {}
-
-        @Override
-        public void sendMessage(ReqT message) {}
-      };
+      return new RefusedCall<>(status, ForkJoinPool.commonPool());
     }
   }
 
