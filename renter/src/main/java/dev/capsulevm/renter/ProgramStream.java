@@ -127,6 +127,7 @@ final class ProgramStream {
 
     /** Sends {@code message} of {@code lane}, numbering the lane at its first message; false when broken. */
     boolean send(Lane lane, StreamRequest.Builder message) {
+      RuntimeException failure;
       synchronized (sends) {
         StreamObserver<StreamRequest> out = requests;
         if (broken || out == null) {
@@ -143,10 +144,13 @@ final class ProgramStream {
           out.onNext(message.setProgram(lane.number).build());
           return true;
         } catch (RuntimeException e) {
-          breakWith(e); // the call is gone: its onError may never come
-          return false;
+          failure = e;
         }
       }
+      // The call is gone (its onError may never come). Outside the lock: failing the programs may run a
+      // run's handler here, which may send.
+      breakWith(failure);
+      return false;
     }
 
     void halfClose() {
