@@ -1,9 +1,8 @@
 package dev.capsulevm.cli;
 
 import com.google.protobuf.ByteString;
+import dev.capsulevm.proto.ProgramMessages;
 import dev.capsulevm.proto.v1.ExecuteRequest;
-import dev.capsulevm.proto.v1.HostGrpc;
-import dev.capsulevm.proto.v1.StreamRequest;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -20,22 +19,13 @@ final class ChangeStatedHeads implements ClientInterceptor {
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
       CallOptions options, Channel next) {
     ClientCall<ReqT, RespT> call = next.newCall(method, options);
-    String name = method.getFullMethodName();
-    boolean stream = name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName());
-    if (!stream && !name.equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+    if (!ProgramMessages.carriesPrograms(method)) {
       return call;
     }
     return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
       @Override
-      @SuppressWarnings("unchecked")
       public void sendMessage(ReqT message) {
-        if (!stream) {
-          super.sendMessage((ReqT) change((ExecuteRequest) message));
-          return;
-        }
-        StreamRequest tagged = (StreamRequest) message; // a program stream: each program's header alike
-        super.sendMessage((ReqT) (tagged.hasRequest()
-            ? tagged.toBuilder().setRequest(change(tagged.getRequest())).build() : tagged));
+        super.sendMessage(ProgramMessages.mapRequest(message, ChangeStatedHeads::change));
       }
     };
   }

@@ -1,9 +1,8 @@
 package dev.capsulevm.cli;
 
 import com.google.protobuf.ByteString;
+import dev.capsulevm.proto.ProgramMessages;
 import dev.capsulevm.proto.v1.ExecuteResponse;
-import dev.capsulevm.proto.v1.HostGrpc;
-import dev.capsulevm.proto.v1.StreamResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -30,30 +29,19 @@ final class FlipOneBit implements ClientInterceptor {
   public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
       CallOptions options, Channel next) {
     ClientCall<ReqT, RespT> call = next.newCall(method, options);
-    String name = method.getFullMethodName();
-    boolean stream = name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName());
-    if (!stream && !name.equals(HostGrpc.getExecuteMethod().getFullMethodName())) {
+    if (!ProgramMessages.carriesPrograms(method)) {
       return call;
     }
     return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
       @Override
       public void start(Listener<RespT> listener, Metadata headers) {
         super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
-          /** The programs whose first output was flipped (an Execute call is one program, numbered 0). */
+          /** The programs whose first output was flipped. */
           private final Set<Long> flipped = ConcurrentHashMap.newKeySet();
 
           @Override
-          @SuppressWarnings("unchecked")
           public void onMessage(RespT message) {
-            if (!stream) {
-              super.onMessage((RespT) flip(0, (ExecuteResponse) message));
-              return;
-            }
-            StreamResponse tagged = (StreamResponse) message; // a program stream: each program as its own call
-            if (tagged.hasResponse()) {
-              tagged = tagged.toBuilder().setResponse(flip(tagged.getProgram(), tagged.getResponse())).build();
-            }
-            super.onMessage((RespT) tagged);
+            super.onMessage(ProgramMessages.mapResponse(message, this::flip));
           }
 
           private ExecuteResponse flip(long program, ExecuteResponse response) {

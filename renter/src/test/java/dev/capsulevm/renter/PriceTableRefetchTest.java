@@ -10,9 +10,8 @@ import dev.capsulevm.host.server.TestHost;
 import dev.capsulevm.pricing.Amount;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.ProgramMessages;
 import dev.capsulevm.proto.v1.ExecuteRequest;
-import dev.capsulevm.proto.v1.HostGrpc;
-import dev.capsulevm.proto.v1.StreamRequest;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -84,22 +83,13 @@ class PriceTableRefetchTest {
     public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
         CallOptions options, Channel next) {
       ClientCall<ReqT, RespT> call = next.newCall(method, options);
-      String name = method.getFullMethodName();
-      if (!name.equals(HostGrpc.getExecuteMethod().getFullMethodName())
-          && !name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName())) {
+      if (!ProgramMessages.carriesPrograms(method)) {
         return call;
       }
       return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
         @Override
-        @SuppressWarnings("unchecked")
         public void sendMessage(ReqT message) {
-          if (message instanceof StreamRequest tagged && tagged.hasRequest()) {
-            super.sendMessage((ReqT) tagged.toBuilder().setRequest(changed(tagged.getRequest())).build());
-          } else if (message instanceof ExecuteRequest request) {
-            super.sendMessage((ReqT) changed(request));
-          } else {
-            super.sendMessage(message);
-          }
+          super.sendMessage(ProgramMessages.mapRequest(message, UnknownTable.this::changed));
         }
       };
     }

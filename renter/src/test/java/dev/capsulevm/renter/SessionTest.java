@@ -22,12 +22,12 @@ import dev.capsulevm.proofs.Hash;
 import dev.capsulevm.proofs.capsule.RecordWithBody;
 import dev.capsulevm.proofs.capsule.SigningPolicy;
 import dev.capsulevm.proofs.crypto.SigningKey;
+import dev.capsulevm.proto.ProgramMessages;
 import dev.capsulevm.proto.v1.CloseSessionRequest;
 import dev.capsulevm.proto.v1.CloseSessionResponse;
 import dev.capsulevm.proto.v1.ExecuteRequest;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.HostGrpc;
-import dev.capsulevm.proto.v1.StreamRequest;
 import dev.capsulevm.proto.v1.OpenSessionResponse;
 import dev.capsulevm.renter.evidence.Claim;
 import dev.capsulevm.renter.evidence.Evidence;
@@ -571,24 +571,25 @@ class SessionTest {
     public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method,
         CallOptions options, Channel next) {
       ClientCall<ReqT, RespT> call = next.newCall(method, options);
-      String name = method.getFullMethodName();
-      if (!name.equals(HostGrpc.getExecuteMethod().getFullMethodName())
-          && !name.equals(HostGrpc.getExecuteStreamMethod().getFullMethodName())) {
+      if (!ProgramMessages.carriesPrograms(method)) {
         return call;
       }
       return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
         @Override
         public void sendMessage(ReqT message) {
-          ExecuteRequest request = message instanceof StreamRequest tagged ? tagged.getRequest() : (ExecuteRequest) message;
-          if (request.hasHeader()) {
-            boolean ticket = !request.getHeader().getTicket().isEmpty();
-            boolean withdrawal = !request.getHeader().getSignedWithdrawal().isEmpty();
-            assertTrue(ticket != withdrawal, "exactly one payment in the header");
-            (ticket ? tickets : withdrawals).incrementAndGet();
-          }
-          super.sendMessage(message);
+          super.sendMessage(ProgramMessages.mapRequest(message, Payments.this::count));
         }
       };
+    }
+
+    private ExecuteRequest count(ExecuteRequest request) {
+      if (request.hasHeader()) {
+        boolean ticket = !request.getHeader().getTicket().isEmpty();
+        boolean withdrawal = !request.getHeader().getSignedWithdrawal().isEmpty();
+        assertTrue(ticket != withdrawal, "exactly one payment in the header");
+        (ticket ? tickets : withdrawals).incrementAndGet();
+      }
+      return request;
     }
   }
 

@@ -1,12 +1,12 @@
 package dev.capsulevm.renter;
 
+import dev.capsulevm.proto.ProgramMessages;
 import dev.capsulevm.proto.v1.BalanceResponse;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import dev.capsulevm.proto.v1.HostGrpc;
 import dev.capsulevm.proto.v1.OpenSessionResponse;
 import dev.capsulevm.proto.v1.PriceTableResponse;
 import dev.capsulevm.proto.v1.StreamRequest;
-import dev.capsulevm.proto.v1.StreamResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -100,17 +100,9 @@ final class Tamper implements ClientInterceptor {
       // Each program on the stream is changed as its own Execute call would be, positions counted per program.
       Map<Long, AtomicInteger> positions = new ConcurrentHashMap<>();
       change = message -> {
-        StreamResponse tagged = (StreamResponse) message;
         Mutation m = mutation;
-        if (m == null || !tagged.hasResponse()) {
-          return tagged;
-        }
-        int position = positions.computeIfAbsent(tagged.getProgram(), p -> new AtomicInteger()).getAndIncrement();
-        if (tagged.hasStatus()) {
-          positions.remove(tagged.getProgram());
-        }
-        ExecuteResponse changed = m.apply(position, tagged.getResponse());
-        return changed.equals(tagged.getResponse()) ? tagged : tagged.toBuilder().setResponse(changed).build();
+        return m == null ? message : ProgramMessages.mapResponse(message, (program, response) ->
+            m.apply(positions.computeIfAbsent(program, p -> new AtomicInteger()).getAndIncrement(), response));
       };
     } else if (name.equals(HostGrpc.getGetBalanceMethod().getFullMethodName()) && balance != null) {
       UnaryOperator<BalanceResponse> m = balance;
