@@ -439,9 +439,14 @@ public final class ProgramRun implements Iterable<VerifiedOutput> {
     if (scheduler == null || finished) {
       return;
     }
-    cancelIdleTimer();
+    // The new timer first, then the old one cancelled: the new one is due after the old one, so the timer
+    // thread keeps waiting for the old deadline instead of being woken for the new one on every message.
+    Runnable previous = idleTimerOrNull;
     long generation = ++idleGeneration;
     idleTimerOrNull = scheduler.schedule(idleTimeout, () -> idleTimerFired(generation));
+    if (previous != null) {
+      previous.run();
+    }
   }
 
   private void cancelIdleTimer() {

@@ -106,7 +106,7 @@ final class CapsuleSide implements AutoCloseable {
    * {@code count} appends of one record of one block, pipelined ({@link CapsuleWriter#submitAppend}): up to
    * {@code window} pending, each chained on the one before, sent in flights (one program for the appends
    * submitted while the flight before was on its way); the writer settles the oldest only when the window
-   * is full.
+   * is full. A window of 0 issues all of them before awaiting any.
    */
   double appendPipelined(int count, int window) throws Exception {
     CapsuleWriter writer = newCapsule("pipelined");
@@ -115,7 +115,7 @@ final class CapsuleSide implements AutoCloseable {
     List<PendingAppend> pending = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       pending.add(writer.submitAppend(client, List.of(List.of(blocks.get(i)))));
-      if (writer.pendingAppends() >= window) {
+      if (window > 0 && writer.pendingAppends() >= window) {
         pending.get(i + 1 - window).result();
       }
     }
