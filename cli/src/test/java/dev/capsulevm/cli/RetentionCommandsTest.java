@@ -52,8 +52,8 @@ class RetentionCommandsTest {
     for (int h = 5; h <= 6; h++) {
       assertEquals(0, as("alice", "capsule", "append", "--capsule", capsule, "payload " + h).exitCode());
     }
-    // The host runs retention after each commit on its own thread; a run by hand waits for it and finds
-    // whatever is left (nothing, or what that run had not reached yet).
+    // The host runs retention on its own thread shortly after commits; a run by hand waits for a run in
+    // progress and drops whatever is left (nothing, or what the host's run had not reached yet).
     renters.host.retention().run(Hash.fromHex(capsule));
 
     Result dropped = as("alice", "capsule", "read", "--capsule", capsule, "--height", "1");

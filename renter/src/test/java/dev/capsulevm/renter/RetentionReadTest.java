@@ -20,6 +20,7 @@ import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proto.v1.ExecuteResponse;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -126,6 +127,30 @@ class RetentionReadTest {
       cases++;
     }
     assertTrue(cases >= 30, "cases: " + cases);
+  }
+
+  @Test
+  void theHostDropsOnItsOwnSoonAfterTheCommits() throws Exception {
+    SigningKey creator = SigningKey.generate();
+    CapsuleWriter own = CapsuleWriter.create(client, creator, creator, SigningPolicy.EVERY_RECORD, 64, 4096, "runner");
+    RecordWithBody first = own.append(client, List.of(utf8("first"))).get(0);
+    own.setRetention(client, RetentionPolicy.keepHeights(1));
+    for (int i = 0; i < 5; i++) {
+      own.append(client, List.of(utf8("later " + i)));
+    }
+    // No run by hand: the host's retention runner queued one after these commits. Waits for it, with a
+    // deadline far beyond its delay.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    boolean dropped = false;
+    while (!dropped && System.nanoTime() < deadline) {
+      ProgramBuilder b = own.newProgram(client);
+      b.readSubRecord(first.hash(), 0, own.highestHead());
+      dropped = client.run(b.build()).output(0).isDropped();
+      if (!dropped) {
+        Thread.sleep(10);
+      }
+    }
+    assertTrue(dropped, "the first record's payload was not dropped within a minute of the commits");
   }
 
   private static ByteString flip(ByteString bytes, int position) {

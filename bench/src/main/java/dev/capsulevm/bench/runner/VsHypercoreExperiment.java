@@ -220,9 +220,11 @@ final class VsHypercoreExperiment implements Experiment {
         + " signs once per append call); LMDB either unsynced (`HostServer.start(config, NO_SYNC)`, equal"
         + " durability) or synced (the default). Shapes: appends of one block each, awaited one by one;"
         + " appends pipelined (Hypercore: every append issued before any is awaited; capsulevm:"
-        + " `CapsuleWriter.submitAppend`, " + (window() > 0 ? "up to " + window() + " appends" : "every append, as"
-            + " on Hypercore's side,") + " built, signed (one signature each) and"
-        + " submitted before " + (window() > 0 ? "the oldest is awaited" : "any is awaited") + ", each chained on the one before, sent in flights: one program carries the appends submitted"
+        + " `CapsuleWriter.submitAppend`, "
+        + (window() > 0 ? "up to " + window() + " appends" : "every append, as on Hypercore's side,")
+        + " built, signed (one signature each) and submitted before "
+        + (window() > 0 ? "the oldest is awaited" : "any is awaited")
+        + ", each chained on the one before, sent in flights: one program carries the appends submitted"
         + " while the flight before was on its way, and leaves as soon as that one holds the capsule at the"
         + " host, so the host runs them back to back); appends of 64 blocks per call (capsulevm: one record of 64 sub-records); a fresh replica"
         + " downloading and verifying every block of a log of one-block entries appended 64 per call"
