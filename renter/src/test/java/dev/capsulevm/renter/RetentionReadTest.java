@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Reads of sub-records a host dropped under the capsule's retention policy: the SDK verifies the answer
  * and returns it typed ({@link VerifiedOutput#isDropped()}, {@link DroppedSubRecord}); {@code payload()}
  * says so with {@link SubRecordDroppedException}, never as misbehaviour. A host that claims "dropped"
- * for a record the policy keeps, or changes any byte of an honest "dropped" answer, is caught.
+ * for a record the policy keeps, or changes any byte of an honest "dropped" answer, is caught. And the
+ * host drops on its own, shortly after the commits, without a run by hand.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RetentionReadTest {
