@@ -55,14 +55,19 @@ final class VsHypercoreExperiment implements Experiment {
   }
 
   /**
-   * The columns measured: Hypercore, capsulevm unsynced, capsulevm synced, and capsulevm unsynced paying
-   * from a payment session (the unsynced host, another client; not for the download, which runs no program).
+   * The columns measured: Hypercore, capsulevm unsynced, capsulevm synced, and capsulevm unsynced and synced
+   * paying from a payment session (each host's second client; not for the download, which runs no program).
    */
   private enum Side {
     HYPERCORE,
     CAPSULEVM_NO_SYNC,
     CAPSULEVM_SYNC,
-    CAPSULEVM_NO_SYNC_SESSION
+    CAPSULEVM_NO_SYNC_SESSION,
+    CAPSULEVM_SYNC_SESSION;
+
+    boolean bySession() {
+      return this == CAPSULEVM_NO_SYNC_SESSION || this == CAPSULEVM_SYNC_SESSION;
+    }
   }
 
   /** What each payment session of the session column holds. */
@@ -137,7 +142,8 @@ final class VsHypercoreExperiment implements Experiment {
     Rates rates = new Rates(rounds);
     try (CapsuleSide unsynced = new CapsuleSide(Durability.NO_SYNC);
         CapsuleSide synced = new CapsuleSide(Durability.SYNC);
-        CapsuleSide session = unsynced.withSessions(SESSION_AMOUNT)) {
+        CapsuleSide session = unsynced.withSessions(SESSION_AMOUNT);
+        CapsuleSide syncedSession = synced.withSessions(SESSION_AMOUNT)) {
       // What download and reads work on, filled once (untimed): the download's source lives on the
       // unsynced host; each side reads a capsule on its own host (a read program pays through the ledger).
       int downloadRecords = Shape.DOWNLOAD.count(quick);
@@ -159,10 +165,12 @@ final class VsHypercoreExperiment implements Experiment {
           side.download(unsynced, warmSource.capsuleId(), Objects.requireNonNull(warmSource.highestHead()).hash());
           side.readSingle(side == unsynced ? readUnsynced : readSynced, 64, 1);
         }
-        session.appendAwaited(100);
-        session.appendPipelined(200, window());
-        session.appendBatches(640);
-        session.readSingle(readUnsynced, 64, 1);
+        for (CapsuleSide side : List.of(session, syncedSession)) {
+          side.appendAwaited(100);
+          side.appendPipelined(200, window());
+          side.appendBatches(640);
+          side.readSingle(side == session ? readUnsynced : readSynced, 64, 1);
+        }
       } while (System.nanoTime() < warmUntil);
       progress.step(name() + ": warmed up");
       for (int round = 0; round < rounds; round++) {
@@ -180,15 +188,17 @@ final class VsHypercoreExperiment implements Experiment {
               }
               millis = hypercore.run(shape.script, count, BLOCK);
             } else {
-              if (side == Side.CAPSULEVM_NO_SYNC_SESSION && shape == Shape.DOWNLOAD) {
+              if (side.bySession() && shape == Shape.DOWNLOAD) {
                 continue;
               }
               CapsuleSide cvm = switch (side) {
                 case CAPSULEVM_SYNC -> synced;
                 case CAPSULEVM_NO_SYNC_SESSION -> session;
+                case CAPSULEVM_SYNC_SESSION -> syncedSession;
                 default -> unsynced;
               };
-              CapsuleWriter reads = side == Side.CAPSULEVM_SYNC ? readSynced : readUnsynced;
+              boolean syncedHost = side == Side.CAPSULEVM_SYNC || side == Side.CAPSULEVM_SYNC_SESSION;
+              CapsuleWriter reads = syncedHost ? readSynced : readUnsynced;
               millis = switch (shape) {
                 case APPEND_AWAITED -> cvm.appendAwaited(count);
                 case APPEND_PIPELINED -> cvm.appendPipelined(count, window());
@@ -231,8 +241,8 @@ final class VsHypercoreExperiment implements Experiment {
         + " (capsulevm: one sync session of a new replica host, which verifies and stores every record);"
         + " single verified reads of distinct blocks spread over a 4,096-block log (Hypercore: `get` on a"
         + " sparse replica, each block requested, proven and verified; capsulevm: one `ReadSubRecord` program per"
-        + " block, proven from the head, receipt verified). The last columns: capsulevm unsynced with a second"
-        + " client of the same host paying each program from a payment session (one signed request of "
+        + " block, proven from the head, receipt verified). The last columns: capsulevm unsynced and synced, each"
+        + " with a second client of the same host paying each program from a payment session (one signed request of "
         + SESSION_AMOUNT.units() / Amount.UNITS_PER_CAP + " CAP, then an HMAC ticket per program) instead of a"
         + " signed withdrawal, and taking receipts sealed with the session key where the SDK asks for them"
         + " (reads of sub-records; appends, at most " + RenterOptions.DEFAULT_SEALED_APPENDS + " in a row before"
@@ -245,7 +255,8 @@ final class VsHypercoreExperiment implements Experiment {
             ? ": the machine was busy with other work, so every figure here is low and noisy; the ratios,"
             + " taken side by side, are the figures to read." : "."));
     result.header("work", "blocks per run", "Hypercore (blocks/s)", "capsulevm, no sync (blocks/s)", "ratio",
-        "capsulevm, synced (blocks/s)", "ratio", "capsulevm, no sync, session (blocks/s)", "ratio");
+        "capsulevm, synced (blocks/s)", "ratio", "capsulevm, no sync, session (blocks/s)", "ratio",
+        "capsulevm, synced, session (blocks/s)", "ratio");
     // capsulevm over Hypercore by shape: unsynced, synced
     Map<Shape, double[]> ratios = new EnumMap<>(Shape.class);
     for (Shape shape : Shape.values()) {
@@ -253,9 +264,10 @@ final class VsHypercoreExperiment implements Experiment {
       Samples synced = rates.samples(shape, Side.CAPSULEVM_SYNC);
       boolean bySession = shape != Shape.DOWNLOAD;
       Samples session = rates.samples(shape, Side.CAPSULEVM_NO_SYNC_SESSION);
+      Samples syncedSession = rates.samples(shape, Side.CAPSULEVM_SYNC_SESSION);
       if (hypercore == null) {
         result.row(shape.label, String.format("%,d", shape.count(quick)), "-", rate(unsynced), "-", rate(synced), "-",
-            bySession ? rate(session) : "-", "-");
+            bySession ? rate(session) : "-", "-", bySession ? rate(syncedSession) : "-", "-");
         continue;
       }
       Samples hc = rates.samples(shape, Side.HYPERCORE);
@@ -264,7 +276,8 @@ final class VsHypercoreExperiment implements Experiment {
       ratios.put(shape, new double[] {unsyncedRatio, syncedRatio});
       result.row(shape.label, String.format("%,d", shape.count(quick)), rate(hc), rate(unsynced),
           ratio(unsyncedRatio), rate(synced), ratio(syncedRatio), bySession ? rate(session) : "-",
-          bySession ? ratio(session.median() / hc.median()) : "-");
+          bySession ? ratio(session.median() / hc.median()) : "-", bySession ? rate(syncedSession) : "-",
+          bySession ? ratio(syncedSession.median() / hc.median()) : "-");
     }
     if (hypercore == null) {
       result.finding("Hypercore's side did not run (Node, npm or the install was missing), so there are no ratios.");
@@ -279,17 +292,19 @@ final class VsHypercoreExperiment implements Experiment {
     double hcAwaited = rates.samples(Shape.APPEND_AWAITED, Side.HYPERCORE).median();
     double hcBatches = rates.samples(Shape.APPEND_BATCH64, Side.HYPERCORE).median();
     double syncedAwaited = rates.samples(Shape.APPEND_AWAITED, Side.CAPSULEVM_SYNC).median();
+    double syncedSessionAwaited = rates.samples(Shape.APPEND_AWAITED, Side.CAPSULEVM_SYNC_SESSION).median();
     double download = ratio(ratios, Shape.DOWNLOAD)[0];
     // Both unsynced columns are at Hypercore's durability; they differ only in how programs are paid.
     result.finding(String.format(Locale.ROOT, "Against issue 16's targets (equal durability unless said; by"
         + " withdrawal, then from a session): one by one awaited %s (goal 1.0x: %s); pipelined %s Hypercore's one"
         + " by one (goal 3x: %s); batches of 64 %s (goal 1.0x: %s); download %.2fx (goal 2x: %s); synced one by"
-        + " one %,.0f appends/s (goal 1,500: %s).",
+        + " one %,.0f / %,.0f appends/s (goal 1,500: %s).",
         bothWays(rates, Shape.APPEND_AWAITED, hcAwaited), met(best(rates, Shape.APPEND_AWAITED) / hcAwaited >= 1),
         bothWays(rates, Shape.APPEND_PIPELINED, hcAwaited),
         met(best(rates, Shape.APPEND_PIPELINED) / hcAwaited >= 3),
         bothWays(rates, Shape.APPEND_BATCH64, hcBatches), met(best(rates, Shape.APPEND_BATCH64) / hcBatches >= 1),
-        download, met(download >= 2), syncedAwaited, met(syncedAwaited >= 1_500)));
+        download, met(download >= 2), syncedAwaited, syncedSessionAwaited,
+        met(Math.max(syncedAwaited, syncedSessionAwaited) >= 1_500)));
     return result;
   }
 
