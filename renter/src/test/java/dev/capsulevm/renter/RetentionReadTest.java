@@ -18,9 +18,9 @@ import dev.capsulevm.proofs.crypto.SigningKey;
 import dev.capsulevm.proofs.members.RetentionPolicy;
 import dev.capsulevm.proofs.merkle.Merkle;
 import dev.capsulevm.proto.v1.ExecuteResponse;
+import dev.capsulevm.testing.Await;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -139,19 +139,16 @@ class RetentionReadTest {
     for (int i = 0; i < 5; i++) {
       own.append(client, List.of(utf8("later " + i)));
     }
-    // No run by hand: the host's retention runner queued one after these commits. Waits for it, with a
-    // deadline far beyond its delay.
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    boolean dropped = false;
-    while (!dropped && System.nanoTime() < deadline) {
+    // No run by hand: the host's retention runner queued one after these commits.
+    Await.until("the first record's payload dropped by the host's own retention run", () -> {
       ProgramBuilder b = own.newProgram(client);
       b.readSubRecord(first.hash(), 0, own.highestHead());
-      dropped = client.run(b.build()).output(0).isDropped();
-      if (!dropped) {
-        Thread.sleep(10);
+      try {
+        return client.run(b.build()).output(0).isDropped();
+      } catch (RenterException e) {
+        throw new AssertionError(e);
       }
-    }
-    assertTrue(dropped, "the first record's payload was not dropped within a minute of the commits");
+    });
   }
 
   private static ByteString flip(ByteString bytes, int position) {
